@@ -1,0 +1,80 @@
+/**
+ * The instrumentations Lifeline turns on by default, each configured for a
+ * sequence diagram: what is drawn is a request and the calls made while
+ * serving it, not the plumbing underneath.
+ */
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { RedisInstrumentation } from '@opentelemetry/instrumentation-redis';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
+
+/** Names of the instrumentations Lifeline can turn on. */
+export type InstrumentationName =
+  | 'http'
+  | 'express'
+  | 'undici'
+  | 'pg'
+  | 'mysql2'
+  | 'ioredis'
+  | 'redis'
+  | 'amqplib'
+  | 'better-sqlite3';
+
+/** Which built-in instrumentations to turn on (all by default) and which of one's own to add. */
+export interface InstrumentationOptions {
+  /** `false` turns one off, e.g. `{ express: false }`. */
+  readonly enabled?: Partial<Record<InstrumentationName, boolean>>;
+  /** Further OpenTelemetry instrumentations to register alongside. */
+  readonly extra?: readonly Instrumentation[];
+}
+
+/** What the built-in instrumentations need to know about the process. */
+export interface InstrumentationContext {
+  /** The Lifeline database: its own SQLite statements are never traced. */
+  readonly dbPath: string;
+}
+
+const factories: Record<InstrumentationName, (context: InstrumentationContext) => Instrumentation> = {
+  http: () => new HttpInstrumentation(),
+  // Middleware layers (body parsers, static files) would add an internal span
+  // per request each; route handlers and routers are what a reader looks for.
+  express: () => new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+  undici: () => new UndiciInstrumentation(),
+  // Pool and connection set-up spans repeat on every query and say nothing
+  // about the request; the queries do.
+  pg: () => new PgInstrumentation({ ignoreConnectSpans: true }),
+  mysql2: () => new MySQL2Instrumentation(),
+  // A queue worker polls Redis all the time: without a parent those commands
+  // would each become a trace of their own and bury the requests.
+  ioredis: () => new IORedisInstrumentation({ requireParentSpan: true }),
+  redis: () => new RedisInstrumentation({ requireParentSpan: true }),
+  amqplib: () => new AmqplibInstrumentation(),
+  'better-sqlite3': (context) => new BetterSqlite3Instrumentation({ ignorePaths: [context.dbPath] }),
+};
+
+/**
+ * Creates the instrumentations to register: the enabled built-in ones, then
+ * the extra ones.
+ *
+ * @example
+ * ```ts
+ * createInstrumentations({ enabled: { amqplib: false } }, { dbPath: '/app/.lifeline/traces.db' });
+ * ```
+ */
+export function createInstrumentations(
+  options: InstrumentationOptions,
+  context: InstrumentationContext,
+): Instrumentation[] {
+  const chosen: Instrumentation[] = [];
+  for (const [name, create] of Object.entries(factories) as [InstrumentationName, typeof factories.http][]) {
+    if (options.enabled?.[name] === false) continue;
+    chosen.push(create(context));
+  }
+  return [...chosen, ...(options.extra ?? [])];
+}

@@ -1,0 +1,130 @@
+import { SpanKind } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { RedactingSpanExporter, type RedactionOptions, stripQueryValues } from './redaction.js';
+
+/** Records one span through a real tracer provider and returns the original and what the exporter received. */
+async function recordOne(
+  options: RedactionOptions,
+  build: (span: import('@opentelemetry/api').Span) => void,
+): Promise<{ original: ReadableSpan; exported: ReadableSpan }> {
+  const inner = new InMemorySpanExporter();
+  const originals: ReadableSpan[] = [];
+  const provider = new BasicTracerProvider({
+    spanProcessors: [
+      new SimpleSpanProcessor(new RedactingSpanExporter(inner, options)),
+      {
+        onStart: () => {},
+        onEnd: (span) => originals.push(span),
+        forceFlush: () => Promise.resolve(),
+        shutdown: () => Promise.resolve(),
+      },
+    ],
+  });
+  const span = provider.getTracer('test').startSpan('query', { kind: SpanKind.CLIENT });
+  build(span);
+  span.end();
+  await provider.forceFlush();
+  const exported = inner.getFinishedSpans()[0];
+  const original = originals[0];
+  if (exported === undefined || original === undefined) throw new Error('no span was exported');
+  await provider.shutdown();
+  return { original, exported };
+}
+
+describe('RedactingSpanExporter', () => {
+  it('replaces SQL literals and drops query parameters but leaves the original span untouched', async () => {
+    const { original, exported } = await recordOne({}, (span) => {
+      span.setAttributes({
+        'db.system.name': 'postgresql',
+        'db.query.text': "SELECT * FROM users WHERE email = 'ann@example.com'",
+        'db.query.parameter.0': 'ann@example.com',
+      });
+    });
+    expect(exported.attributes['db.query.text']).toBe('SELECT * FROM users WHERE email = ?');
+    expect(exported.attributes).not.toHaveProperty('db.query.parameter.0');
+    expect(original.attributes['db.query.text']).toBe("SELECT * FROM users WHERE email = 'ann@example.com'");
+    expect(original.attributes['db.query.parameter.0']).toBe('ann@example.com');
+    expect(exported.spanContext()).toEqual(original.spanContext());
+  });
+
+  it('strips query-string values from URLs and never keeps credential headers', async () => {
+    const { exported } = await recordOne({ recordQueryParameters: true }, (span) => {
+      span.setAttributes({
+        'url.full': 'http://api.local/search?q=secret&page=2',
+        'http.request.header.authorization': ['Bearer abc'],
+        'http.request.header.cookie': ['sid=1'],
+        'http.response.header.set-cookie': ['sid=2'],
+        'http.request.header.accept': ['text/html'],
+      });
+    });
+    // recordQueryParameters keeps values, but credentials are dropped regardless.
+    expect(exported.attributes['url.full']).toBe('http://api.local/search?q=secret&page=2');
+    expect(Object.keys(exported.attributes).sort()).toEqual(['http.request.header.accept', 'url.full']);
+
+    const { exported: strict } = await recordOne({}, (span) => {
+      span.setAttributes({ 'url.full': 'http://api.local/search?q=secret&page=2#frag', 'url.query': 'q=secret' });
+    });
+    expect(strict.attributes['url.full']).toBe('http://api.local/search?q=?&page=?');
+    expect(strict.attributes['url.query']).toBe('q=?');
+  });
+
+  it('does not rewrite statements of non-SQL systems such as Redis', async () => {
+    const { exported } = await recordOne({}, (span) => {
+      span.setAttributes({ 'db.system.name': 'redis', 'db.query.text': 'GET article:42' });
+    });
+    expect(exported.attributes['db.query.text']).toBe('GET article:42');
+  });
+
+  it('applies the redaction hook to span, event and link attributes', async () => {
+    const seen: string[] = [];
+    const { exported } = await recordOne(
+      {
+        redact: (key, value, span) => {
+          seen.push(`${span.name}:${key}`);
+          if (key === 'enduser.id') return undefined;
+          return typeof value === 'string' ? value.toUpperCase() : value;
+        },
+      },
+      (span) => {
+        span.setAttributes({ 'enduser.id': 'u-7', note: 'hello', count: 3 });
+        span.addEvent('exception', { 'exception.message': 'bad' });
+        span.addLink({ context: span.spanContext(), attributes: { reason: 'retry' } });
+      },
+    );
+    expect(exported.attributes).toEqual({ note: 'HELLO', count: 3 });
+    expect(exported.events[0]?.attributes).toEqual({ 'exception.message': 'BAD' });
+    expect(exported.links[0]?.attributes).toEqual({ reason: 'RETRY' });
+    expect(seen).toContain('query:enduser.id');
+  });
+
+  it('reports a failing hook as a failed export instead of storing raw data', async () => {
+    const inner = new InMemorySpanExporter();
+    const exporter = new RedactingSpanExporter(inner, {
+      redact: () => {
+        throw new Error('hook broke');
+      },
+    });
+    const provider = new BasicTracerProvider();
+    const span = provider.getTracer('t').startSpan('s', { attributes: { a: 1 } });
+    span.end();
+    const result = await new Promise<{ code: number; error?: Error }>((resolve) =>
+      exporter.export([span as unknown as ReadableSpan], resolve),
+    );
+    expect(result.code).toBe(1);
+    expect(result.error?.message).toBe('hook broke');
+    expect(inner.getFinishedSpans()).toHaveLength(0);
+  });
+});
+
+describe('stripQueryValues', () => {
+  it('keeps parameter names, replaces values and leaves URLs without a query as they are', () => {
+    expect(stripQueryValues('/a?x=1&flag&y=')).toBe('/a?x=?&flag&y=?');
+    expect(stripQueryValues('/plain/path')).toBe('/plain/path');
+  });
+});

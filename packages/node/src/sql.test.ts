@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { sanitizeSql, sqlCollection, sqlOperation } from './sql.js';
+
+describe('sanitizeSql', () => {
+  it('replaces string and numeric literals with placeholders', () => {
+    expect(sanitizeSql("SELECT * FROM users WHERE email = 'a@b.c' AND age > 30 AND score < 1.5e3")).toBe(
+      'SELECT * FROM users WHERE email = ? AND age > ? AND score < ?',
+    );
+  });
+
+  it('keeps existing placeholders, identifiers with digits and quoted identifiers', () => {
+    expect(sanitizeSql('SELECT t1.id, "Order2" FROM t1 WHERE id = $1 AND x = ? AND y = :name AND z = @p')).toBe(
+      'SELECT t1.id, "Order2" FROM t1 WHERE id = $1 AND x = ? AND y = :name AND z = @p',
+    );
+  });
+
+  it('treats escaped quotes, prefixed strings and dollar-quoted bodies as one literal each', () => {
+    expect(sanitizeSql("INSERT INTO n VALUES ('it''s', E'a\\'b', X'ff', $$secret ' text$$, $tag$x$tag$)")).toBe(
+      'INSERT INTO n VALUES (?, ?, ?, ?, ?)',
+    );
+  });
+
+  it('replaces double-quoted strings only where they are strings (MySQL)', () => {
+    const sql = 'SELECT "name" FROM `users` WHERE nick = "bob"';
+    expect(sanitizeSql(sql, { doubleQuotedStrings: true })).toBe('SELECT ? FROM `users` WHERE nick = ?');
+    expect(sanitizeSql(sql)).toBe(sql);
+  });
+
+  it('leaves comments alone and does not read quotes inside them as literals', () => {
+    expect(sanitizeSql("SELECT 1 -- don't\nFROM a /* it's */ WHERE b = 'x'")).toBe(
+      "SELECT ? -- don't\nFROM a /* it's */ WHERE b = ?",
+    );
+  });
+
+  it('replaces hexadecimal numbers and keeps keywords such as NULL and TRUE', () => {
+    expect(sanitizeSql('UPDATE f SET v = 0xFF, w = NULL, z = TRUE WHERE id IN (1, 2, 3)')).toBe(
+      'UPDATE f SET v = ?, w = NULL, z = TRUE WHERE id IN (?, ?, ?)',
+    );
+  });
+});
+
+describe('sqlOperation and sqlCollection', () => {
+  it('name the operation and the table of simple statements', () => {
+    expect(sqlOperation('  select id from articles')).toBe('SELECT');
+    expect(sqlCollection('select id from articles where id = ?')).toBe('articles');
+    expect(sqlCollection('INSERT INTO "public"."comments" (a) VALUES (?)')).toBe('public.comments');
+    expect(sqlCollection('UPDATE OR REPLACE counters SET n = n + 1')).toBe('counters');
+    expect(sqlCollection('CREATE TABLE IF NOT EXISTS notes (id INTEGER)')).toBe('notes');
+    expect(sqlCollection('DELETE FROM `logs` WHERE 1')).toBe('logs');
+  });
+
+  it('skip leading comments and say nothing when there is no table', () => {
+    expect(sqlOperation('/* hint */ -- x\n WITH q AS (SELECT 1) SELECT * FROM q')).toBe('WITH');
+    expect(sqlCollection('SELECT 1')).toBeUndefined();
+    expect(sqlOperation('   ')).toBeUndefined();
+  });
+});

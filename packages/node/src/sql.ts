@@ -1,0 +1,110 @@
+/**
+ * SQL text helpers: literal stripping (so recorded queries carry their shape,
+ * never their data), and the operation / table a statement works on, which
+ * name a database span the way OpenTelemetry's database conventions ask.
+ */
+
+/** Options for {@link sanitizeSql}. */
+export interface SanitizeSqlOptions {
+  /**
+   * Treat `"…"` as a string literal, as MySQL and MariaDB do by default. In
+   * standard SQL (PostgreSQL, SQLite) double quotes delimit identifiers, which
+   * are part of the query's shape and are kept.
+   */
+  readonly doubleQuotedStrings?: boolean;
+}
+
+// One alternation, tried left to right at each position, so a quote inside a
+// comment or a digit inside an identifier is consumed by the right branch
+// before a literal branch could misread it.
+const tokenPattern = new RegExp(
+  [
+    String.raw`--[^\n]*`, // line comment
+    String.raw`/\*[\s\S]*?\*/`, // block comment
+    String.raw`(?<dollar>\$(?<tag>[A-Za-z_][A-Za-z_0-9]*)?\$)[\s\S]*?\k<dollar>`, // PostgreSQL dollar quoting
+    String.raw`(?<prefix>\b[EeBbXxNn])?'(?:[^'\\]|''|\\[\s\S])*'`, // string literal, also E'', X'', N''
+    String.raw`"(?:[^"\\]|""|\\[\s\S])*"`, // quoted identifier, or a string in MySQL
+    String.raw`\x60(?:[^\x60]|\x60\x60)*\x60`, // MySQL back-quoted identifier
+    String.raw`\$\d+|\?|:[A-Za-z_][A-Za-z_0-9]*|@[A-Za-z_][A-Za-z_0-9]*`, // placeholders stay as they are
+    '[A-Za-z_][A-Za-z_0-9$]*', // keyword or identifier (t1 keeps its digit)
+    String.raw`0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?`, // numeric literal
+  ].join('|'),
+  'g',
+);
+
+/**
+ * Replaces every literal in a SQL statement (strings, numbers, hex and
+ * dollar-quoted bodies) with `?`, keeping keywords, identifiers, placeholders
+ * and comments, so the recorded text shows what was asked but not the data.
+ *
+ * @example
+ * ```ts
+ * sanitizeSql("SELECT * FROM users WHERE email = 'a@b.c' AND age > 30");
+ * // "SELECT * FROM users WHERE email = ? AND age > ?"
+ * ```
+ */
+export function sanitizeSql(sql: string, options: SanitizeSqlOptions = {}): string {
+  return sql.replace(tokenPattern, (token: string) => {
+    const first = token.charAt(0);
+    if (first === '-' || first === '/' || first === '`') return token;
+    if (first === '"') return options.doubleQuotedStrings ? '?' : token;
+    if (first === "'") return '?';
+    if (first === '$') return /^\$\d+$/.test(token) ? token : '?';
+    if (first === '?' || first === ':' || first === '@') return token;
+    if (/^[0-9.]/.test(token)) return '?';
+    // A one-letter prefix glued to a quote (E'...', X'...') is part of the literal.
+    if (/^[EeBbXxNn]'/.test(token)) return '?';
+    return token;
+  });
+}
+
+const operationPattern = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*([A-Za-z]+)/;
+
+/**
+ * The statement's operation keyword in upper case (`SELECT`, `INSERT`, ...),
+ * or `undefined` for empty text.
+ *
+ * @example
+ * ```ts
+ * sqlOperation('  select 1'); // "SELECT"
+ * ```
+ */
+export function sqlOperation(sql: string): string | undefined {
+  const match = operationPattern.exec(sql);
+  return match?.[1]?.toUpperCase();
+}
+
+const identifier = String.raw`((?:"[^"]+"|\x60[^\x60]+\x60|\[[^\]]+\]|[A-Za-z_][A-Za-z_0-9$]*)(?:\.(?:"[^"]+"|\x60[^\x60]+\x60|[A-Za-z_][A-Za-z_0-9$]*))?)`;
+const collectionPatterns: Record<string, RegExp> = {
+  SELECT: new RegExp(String.raw`\bFROM\s+${identifier}`, 'i'),
+  DELETE: new RegExp(String.raw`\bFROM\s+${identifier}`, 'i'),
+  INSERT: new RegExp(String.raw`\bINTO\s+${identifier}`, 'i'),
+  REPLACE: new RegExp(String.raw`\bINTO\s+${identifier}`, 'i'),
+  UPDATE: new RegExp(String.raw`^\s*UPDATE\s+(?:OR\s+\w+\s+)?${identifier}`, 'i'),
+  CREATE: new RegExp(
+    String.raw`\b(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?${identifier}(?:\s+ON\s+${identifier})?`,
+    'i',
+  ),
+  DROP: new RegExp(String.raw`\b(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+EXISTS\s+)?${identifier}`, 'i'),
+  ALTER: new RegExp(String.raw`\bTABLE\s+${identifier}`, 'i'),
+};
+
+/**
+ * The table a simple statement works on (`FROM x`, `INTO x`, `UPDATE x`,
+ * `CREATE TABLE x`), unquoted; `undefined` when there is none or the
+ * statement is too involved to say.
+ *
+ * @example
+ * ```ts
+ * sqlCollection('SELECT id FROM "articles" WHERE id = $1'); // "articles"
+ * ```
+ */
+export function sqlCollection(sql: string): string | undefined {
+  const operation = sqlOperation(sql);
+  const pattern = operation === undefined ? undefined : collectionPatterns[operation];
+  if (pattern === undefined) return undefined;
+  const match = pattern.exec(sql);
+  // An index names its table after ON; the table is what a reader looks for.
+  const name = match?.[2] ?? match?.[1];
+  return name?.replace(/["`[\]]/g, '');
+}

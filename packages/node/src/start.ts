@@ -1,0 +1,170 @@
+/**
+ * One call that makes a Node.js app record into Lifeline: the OpenTelemetry
+ * Node SDK with Lifeline's instrumentations, a batch processor around the
+ * SQLite exporter, redaction on the way out, and a flush at exit.
+ */
+
+import { SqliteSpanExporter } from '@lifeline/store';
+import { diag } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { envDetector, processDetector } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { type ResolvedConfig, resolveConfig } from './config.js';
+import { installEsmHook } from './esm-hook.js';
+import { installExitHandlers } from './exit-handlers.js';
+import { createInstrumentations, type InstrumentationName } from './instrumentations.js';
+import { type RedactFunction, RedactingSpanExporter } from './redaction.js';
+
+/** Options of {@link startLifeline}; every one can be left out. */
+export interface LifelineOptions {
+  /** `service.name` of this process; else `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, package.json `name`. */
+  readonly serviceName?: string;
+  /** Database file; else `LIFELINE_DB`, else `.lifeline/traces.db` under the working directory. */
+  readonly db?: string;
+  /** Where `lifeline serve` runs, for links in response headers; else `LIFELINE_VIEWER_URL`, else `http://127.0.0.1:4242`. */
+  readonly viewerUrl?: string;
+  /**
+   * Built-in instrumentations to turn off (`{ amqplib: false }`), and further
+   * OpenTelemetry instrumentations to register (`extra`).
+   */
+  readonly instrumentations?: Partial<Record<InstrumentationName, boolean>> & {
+    readonly extra?: readonly Instrumentation[];
+  };
+  /** Keep SQL literals and query-string values (default false: they are replaced with `?`). */
+  readonly recordQueryParameters?: boolean;
+  /** Called for every attribute before it is stored; return `undefined` to drop it. */
+  readonly redact?: RedactFunction;
+  /** Longest time a finished span waits before it is written (default 1000 ms). */
+  readonly exportIntervalMs?: number;
+  /** Flush on SIGTERM, SIGINT and when the event loop empties (default true). */
+  readonly handleExit?: boolean;
+}
+
+/** A running Lifeline recorder. */
+export interface LifelineHandle {
+  /** False when `LIFELINE_DISABLED` turned recording off: the handle then does nothing. */
+  readonly enabled: boolean;
+  readonly serviceName: string;
+  /** Absolute path of the database file spans are written to. */
+  readonly dbPath: string;
+  /** Base URL of the viewer, without a trailing slash. */
+  readonly viewerUrl: string;
+  /** The viewer's page for one trace. */
+  traceUrl(traceId: string): string;
+  /** Writes every span finished so far; resolves once they are committed. */
+  forceFlush(): Promise<void>;
+  /** Flushes, stops recording and removes the instrumentations' exit handlers. */
+  shutdown(): Promise<void>;
+}
+
+const activeKey = Symbol.for('lifeline.node.active');
+type GlobalWithLifeline = typeof globalThis & { [activeKey]?: Promise<LifelineHandle> };
+
+let activeConfig: ResolvedConfig | undefined;
+
+/** The configuration of the recorder started in this process, if any. */
+export function currentConfig(): ResolvedConfig | undefined {
+  return activeConfig;
+}
+
+/**
+ * Starts recording this process into Lifeline's SQLite store. Call it before
+ * the app loads the libraries it uses (or preload `@lifeline/node/register`),
+ * and await it: in an ES module app the loader hook must acknowledge the
+ * instrumented modules before they are imported. A second call returns the
+ * recorder already running.
+ *
+ * @example
+ * ```ts
+ * // instrument.ts, loaded with `node --import ./instrument.ts app.ts`
+ * import { startLifeline } from '@lifeline/node';
+ * await startLifeline({ serviceName: 'orders' });
+ * ```
+ *
+ * @example
+ * ```ts
+ * // or in the app itself, then import the rest dynamically
+ * const lifeline = await startLifeline({ serviceName: 'orders', recordQueryParameters: false });
+ * const { createServer } = await import('./server.js');
+ * ```
+ */
+export function startLifeline(options: LifelineOptions = {}): Promise<LifelineHandle> {
+  const holder = globalThis as GlobalWithLifeline;
+  const running = holder[activeKey];
+  if (running !== undefined) return running;
+  const started = start(options);
+  holder[activeKey] = started;
+  return started;
+}
+
+async function start(options: LifelineOptions): Promise<LifelineHandle> {
+  const config = resolveConfig(options, process.env);
+  activeConfig = config;
+  const traceUrl = (traceId: string) => `${config.viewerUrl}/traces/${encodeURIComponent(traceId)}`;
+  if (config.disabled) {
+    return {
+      enabled: false,
+      serviceName: config.serviceName,
+      dbPath: config.dbPath,
+      viewerUrl: config.viewerUrl,
+      traceUrl,
+      forceFlush: () => Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+    };
+  }
+
+  // Before any instrumentation is enabled: enabling one sends the modules it
+  // patches to the loader, which must already be listening.
+  const esmReady = installEsmHook();
+
+  const { extra, ...enabled } = options.instrumentations ?? {};
+  const instrumentations = createInstrumentations(
+    { enabled, ...(extra === undefined ? {} : { extra }) },
+    { dbPath: config.dbPath },
+  );
+  const exporter = new RedactingSpanExporter(new SqliteSpanExporter({ path: config.dbPath }), {
+    ...(options.recordQueryParameters === undefined ? {} : { recordQueryParameters: options.recordQueryParameters }),
+    ...(options.redact === undefined ? {} : { redact: options.redact }),
+  });
+  const processor = new BatchSpanProcessor(exporter, { scheduledDelayMillis: config.exportIntervalMs });
+  const sdk = new NodeSDK({
+    serviceName: config.serviceName,
+    // Synchronous detectors only: a pending asynchronous attribute would hold
+    // every export back, the last one at exit included.
+    resourceDetectors: [processDetector, envDetector],
+    spanProcessors: [processor],
+    instrumentations,
+    // Lifeline records traces; it sets up no metric or log pipeline, so the
+    // SDK must not fall back to OTLP exporters of its own for them.
+    metricReaders: [],
+    logRecordProcessors: [],
+  });
+  sdk.start();
+  await esmReady();
+
+  let stopped: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopped ??= (async () => {
+      removeExitHandlers?.();
+      try {
+        await sdk.shutdown();
+      } catch (error) {
+        diag.error(`Lifeline: shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      delete (globalThis as GlobalWithLifeline)[activeKey];
+    })();
+    return stopped;
+  };
+  const removeExitHandlers = options.handleExit === false ? undefined : installExitHandlers({ shutdown });
+
+  return {
+    enabled: true,
+    serviceName: config.serviceName,
+    dbPath: config.dbPath,
+    viewerUrl: config.viewerUrl,
+    traceUrl,
+    forceFlush: () => processor.forceFlush(),
+    shutdown,
+  };
+}
