@@ -1,0 +1,229 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreError } from './errors.js';
+import { latestSchemaVersion, type Migration, migrations } from './migrations.js';
+
+/** The SQLite handle type the store works with. */
+export type SqliteDatabase = Database.Database;
+
+/** `PRAGMA application_id` of a Lifeline database ("LFLN"), so other SQLite files are recognised as foreign. */
+export const LIFELINE_APPLICATION_ID = 0x4c464c4e;
+
+const internalMarker = Symbol.for('lifeline.store.internal-database');
+
+/**
+ * Every better-sqlite3 `Database` the store opened in this thread. An
+ * instrumentation of better-sqlite3 must not trace these: tracing the store's
+ * own statements would record spans about recording spans, without end.
+ * Prefer {@link isLifelineStoreDatabase}, which also recognises handles opened
+ * by another copy of this package.
+ */
+export const internalDatabases: WeakSet<object> = new WeakSet();
+
+/**
+ * Whether `db` is a better-sqlite3 handle opened by the Lifeline store (whose
+ * statements must never be traced).
+ *
+ * @example
+ * ```ts
+ * if (isLifelineStoreDatabase(db)) return original.apply(this, args);
+ * ```
+ */
+export function isLifelineStoreDatabase(db: unknown): boolean {
+  if (typeof db !== 'object' || db === null) return false;
+  return internalDatabases.has(db) || (db as Record<symbol, unknown>)[internalMarker] === true;
+}
+
+/**
+ * Where the store lives unless told otherwise: `LIFELINE_DB`, or
+ * `.lifeline/traces.db` under the current working directory.
+ *
+ * @example
+ * ```ts
+ * const store = openStore({ path: defaultDbPath() });
+ * ```
+ */
+export function defaultDbPath(): string {
+  const fromEnv = process.env.LIFELINE_DB;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return resolve(fromEnv);
+  return resolve(process.cwd(), '.lifeline', 'traces.db');
+}
+
+/** How to open a database file. */
+export interface OpenDatabaseOptions {
+  readonly readonly?: boolean;
+  /** Run pending migrations (default true). When false, a database that needs one is refused. */
+  readonly migrate?: boolean;
+}
+
+function isSqliteError(error: unknown, ...codes: string[]): error is Error & { code: string } {
+  if (!(error instanceof Error)) return false;
+  const code = (error as unknown as { code?: unknown }).code;
+  return typeof code === 'string' && codes.some((c) => code.startsWith(c));
+}
+
+/** Wraps the SQLite errors that mean "this is not our file" into a StoreError. */
+function explainOpenError(path: string, error: unknown): never {
+  if (isSqliteError(error, 'SQLITE_NOTADB', 'SQLITE_CORRUPT')) {
+    throw new StoreError(
+      'not-sqlite',
+      `${path} is not a Lifeline database: the file is not SQLite (${error.message})`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (isSqliteError(error, 'SQLITE_CANTOPEN')) {
+    throw new StoreError('missing-file', `Cannot open ${path}: ${error.message}`, { cause: error });
+  }
+  if (isSqliteError(error, 'SQLITE_READONLY')) {
+    throw new StoreError('read-only', `Cannot write to ${path}: the file is read-only (${error.message})`, {
+      cause: error,
+    });
+  }
+  throw error;
+}
+
+function readVersion(db: SqliteDatabase, path: string): number {
+  const applicationId = db.pragma('application_id', { simple: true }) as number;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (applicationId !== LIFELINE_APPLICATION_ID) {
+    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as {
+      n: number;
+    };
+    if (applicationId !== 0 || tables.n > 0) {
+      throw new StoreError(
+        'not-lifeline',
+        `${path} is an SQLite database but not a Lifeline one; choose another file with --db or LIFELINE_DB`,
+      );
+    }
+  }
+  if (version > latestSchemaVersion) {
+    throw new StoreError(
+      'schema-too-new',
+      `${path} was written by a newer Lifeline (schema ${version}, this build knows up to ${latestSchemaVersion}); upgrade Lifeline or use another --db`,
+    );
+  }
+  return version;
+}
+
+function pendingFor(version: number): Migration[] {
+  return migrations.filter((m) => m.version > version);
+}
+
+function markInternal(db: SqliteDatabase): void {
+  internalDatabases.add(db);
+  Object.defineProperty(db, internalMarker, { value: true });
+}
+
+function applyMigrations(db: SqliteDatabase, path: string): void {
+  // Another process may be migrating the same new file at this moment: the
+  // version is read again under the write lock, so each step runs once.
+  db.transaction(() => {
+    const version = readVersion(db, path);
+    const pending = pendingFor(version);
+    if (pending.length === 0) return;
+    db.pragma(`application_id = ${LIFELINE_APPLICATION_ID}`);
+    for (const migration of pending) {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    }
+  }).immediate();
+}
+
+/**
+ * Opens (creating if needed) a Lifeline database file, configured for
+ * several processes writing at once: WAL, `synchronous = NORMAL`, a 10 s busy
+ * timeout. Throws a {@link StoreError} for foreign, corrupt or too-new files.
+ */
+export function openDatabase(path: string, options: OpenDatabaseOptions = {}): SqliteDatabase {
+  const readonly = options.readonly ?? false;
+  const migrate = options.migrate ?? true;
+  if (readonly || !migrate) {
+    if (!existsSync(path)) {
+      throw new StoreError('missing-file', `No Lifeline database at ${path}`);
+    }
+  } else {
+    mkdirSync(dirname(path), { recursive: true });
+  }
+  let db: SqliteDatabase;
+  try {
+    db = new Database(path, { readonly, fileMustExist: readonly });
+  } catch (error) {
+    explainOpenError(path, error);
+  }
+  markInternal(db);
+  try {
+    db.pragma('busy_timeout = 10000');
+    const version = readVersion(db, path);
+    if (!readonly) {
+      if (version === 0) {
+        // auto_vacuum can only be chosen before the first table exists; it
+        // lets retention hand freed pages back to the file system.
+        db.pragma('auto_vacuum = INCREMENTAL');
+      }
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      if (pendingFor(version).length > 0) {
+        if (!migrate) {
+          throw new StoreError(
+            'needs-migration',
+            `${path} uses schema ${version}; this Lifeline needs ${latestSchemaVersion}. Run \`lifeline migrate\` first`,
+          );
+        }
+        applyMigrations(db, path);
+      }
+    } else if (version < latestSchemaVersion) {
+      throw new StoreError(
+        'needs-migration',
+        `${path} uses schema ${version}; this Lifeline needs ${latestSchemaVersion}. Open it once for writing to migrate`,
+      );
+    }
+    return db;
+  } catch (error) {
+    db.close();
+    explainOpenError(path, error);
+  }
+}
+
+/**
+ * The migrations that opening `path` would run, without running them (a dry
+ * run). A missing file needs all of them.
+ *
+ * @example
+ * ```ts
+ * for (const m of pendingMigrations('.lifeline/traces.db')) console.log(`-- ${m.version} ${m.name}\n${m.sql}`);
+ * ```
+ */
+export function pendingMigrations(path: string): Migration[] {
+  if (!existsSync(path)) return pendingFor(0);
+  let db: SqliteDatabase;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (error) {
+    explainOpenError(path, error);
+  }
+  markInternal(db);
+  try {
+    return pendingFor(readVersion(db, path));
+  } catch (error) {
+    explainOpenError(path, error);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Brings the database at `path` to this build's schema, creating it if
+ * needed. Each run happens in one transaction: a failure leaves the previous
+ * schema intact.
+ *
+ * @example
+ * ```ts
+ * migrate('.lifeline/traces.db');
+ * ```
+ */
+export function migrate(path: string): void {
+  openDatabase(path, { migrate: true }).close();
+}

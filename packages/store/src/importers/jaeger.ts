@@ -1,0 +1,172 @@
+import type { Attributes, AttributeValue, Span, SpanEvent, SpanLink } from '@lifeline/core';
+import {
+  asArray,
+  asId,
+  asNumber,
+  asObject,
+  asString,
+  child,
+  type JsonObject,
+  optionalArray,
+  optionalString,
+} from './json-reader.js';
+import { splitTags } from './tags.js';
+
+const NS_PER_US = 1000;
+
+function tagValue(tag: JsonObject, place: string): AttributeValue | undefined {
+  const value = tag.value;
+  switch (typeof value === 'undefined' ? undefined : String(tag.type ?? '').toLowerCase()) {
+    case 'bool':
+    case 'boolean':
+      return value === true || value === 'true';
+    case 'int64':
+    case 'float64': {
+      const n = asNumber(value, child(place, 'value'));
+      // int64 beyond float64's exact range (sent as a string) keeps its digits.
+      return typeof value === 'string' && !Number.isSafeInteger(n) && tag.type === 'int64' ? value : n;
+    }
+    case undefined:
+      return undefined;
+    default:
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+      return JSON.stringify(value);
+  }
+}
+
+/** Jaeger `tags`/`fields` (`[{key, type, value}]`) as an attribute map. */
+function jaegerTags(list: unknown, place: string): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  optionalArray(list, place).forEach((raw, i) => {
+    const tagPlace = child(place, i);
+    const tag = asObject(raw, tagPlace);
+    const value = tagValue(tag, tagPlace);
+    if (value !== undefined) out[asString(tag.key, child(tagPlace, 'key'))] = value;
+  });
+  return out;
+}
+
+interface Process {
+  readonly serviceName: string;
+  readonly resource: Attributes;
+}
+
+function readProcess(raw: unknown, place: string): Process {
+  const p = asObject(raw, place);
+  const serviceName = optionalString(p.serviceName, child(place, 'serviceName')) || 'unknown_service';
+  return { serviceName, resource: { ...jaegerTags(p.tags, child(place, 'tags')), 'service.name': serviceName } };
+}
+
+/**
+ * Converts one Jaeger trace object (`{traceID, spans, processes}`) to spans.
+ * The parent is the first CHILD_OF reference within the trace (else the first
+ * FOLLOWS_FROM); references into other traces become span links.
+ */
+function jaegerTrace(raw: unknown, place: string, warnings: string[]): Span[] {
+  const trace = asObject(raw, place);
+  const processesPlace = child(place, 'processes');
+  const processes = new Map<string, Process>();
+  if (trace.processes !== undefined && trace.processes !== null) {
+    for (const [id, p] of Object.entries(asObject(trace.processes, processesPlace))) {
+      processes.set(id, readProcess(p, child(processesPlace, id)));
+    }
+  }
+  const seen = new Set<string>();
+  const spans: Span[] = [];
+  const spansPlace = child(place, 'spans');
+  asArray(trace.spans, spansPlace).forEach((rawSpan, i) => {
+    const spanPlace = child(spansPlace, i);
+    const s = asObject(rawSpan, spanPlace);
+    const traceId = asId(s.traceID, child(spanPlace, 'traceID'), 16);
+    const spanId = asId(s.spanID, child(spanPlace, 'spanID'), 8);
+    if (seen.has(`${traceId}/${spanId}`)) {
+      warnings.push(`${spanPlace}: duplicate span id ${spanId} in trace ${traceId}; kept the first`);
+      return;
+    }
+    seen.add(`${traceId}/${spanId}`);
+    let process: Process | undefined;
+    if (s.process !== undefined && s.process !== null) {
+      process = readProcess(s.process, child(spanPlace, 'process'));
+    } else {
+      const processId = optionalString(s.processID, child(spanPlace, 'processID'));
+      process = processId === undefined ? undefined : processes.get(processId);
+      if (process === undefined) {
+        warnings.push(`${spanPlace}: unknown processID ${JSON.stringify(processId)}; service set to unknown_service`);
+      }
+    }
+    let parentSpanId: string | undefined;
+    let followsFrom: string | undefined;
+    const links: SpanLink[] = [];
+    optionalArray(s.references, child(spanPlace, 'references')).forEach((r, j) => {
+      const refPlace = child(child(spanPlace, 'references'), j);
+      const ref = asObject(r, refPlace);
+      const refTrace = asId(ref.traceID ?? s.traceID, child(refPlace, 'traceID'), 16);
+      const refSpan = asId(ref.spanID, child(refPlace, 'spanID'), 8);
+      const type = optionalString(ref.refType, child(refPlace, 'refType'))?.toUpperCase() ?? 'CHILD_OF';
+      if (refTrace === traceId && type === 'CHILD_OF' && parentSpanId === undefined) {
+        parentSpanId = refSpan;
+      } else if (refTrace === traceId && type === 'FOLLOWS_FROM' && followsFrom === undefined) {
+        followsFrom = refSpan;
+      } else {
+        links.push({ traceId: refTrace, spanId: refSpan, attributes: { 'jaeger.ref_type': type } });
+      }
+    });
+    parentSpanId ??= followsFrom;
+    const startUs = asNumber(s.startTime, child(spanPlace, 'startTime'));
+    const duration =
+      s.duration === undefined || s.duration === null ? undefined : asNumber(s.duration, child(spanPlace, 'duration'));
+    const events: SpanEvent[] = optionalArray(s.logs, child(spanPlace, 'logs')).map((l, j) => {
+      const logPlace = child(child(spanPlace, 'logs'), j);
+      const log = asObject(l, logPlace);
+      const fields = jaegerTags(log.fields, child(logPlace, 'fields'));
+      const { event, ...attributes } = fields;
+      return {
+        name: typeof event === 'string' ? event : 'log',
+        timeNs: asNumber(log.timestamp, child(logPlace, 'timestamp')) * NS_PER_US,
+        attributes,
+      };
+    });
+    const tags = splitTags(jaegerTags(s.tags, child(spanPlace, 'tags')));
+    const span: { -readonly [K in keyof Span]: Span[K] } = {
+      traceId,
+      spanId,
+      name: optionalString(s.operationName, child(spanPlace, 'operationName')) ?? '',
+      kind: tags.kind ?? 'internal',
+      serviceName: process?.serviceName ?? 'unknown_service',
+      startTimeNs: startUs * NS_PER_US,
+      status: tags.status,
+      attributes: tags.attributes,
+      events,
+      links,
+      resource: process?.resource ?? {},
+    };
+    if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
+    if (duration !== undefined) span.endTimeNs = (startUs + duration) * NS_PER_US;
+    if (tags.scope !== undefined) span.scope = tags.scope;
+    spans.push(span);
+  });
+  return spans;
+}
+
+/**
+ * Converts Jaeger JSON as the Jaeger UI and its HTTP API return it: either
+ * `{data: [trace, …]}` or a single trace object.
+ */
+export function jaegerToSpans(document: unknown, warnings: string[] = []): Span[] {
+  const body = asObject(document, '');
+  if ('data' in body) {
+    return asArray(body.data, 'data').flatMap((trace, i) => jaegerTrace(trace, child('data', i), warnings));
+  }
+  return jaegerTrace(body, '', warnings);
+}
+
+/** Whether a parsed JSON value looks like Jaeger JSON. */
+export function isJaegerDocument(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const body = value as JsonObject;
+  if (Array.isArray(body.data)) {
+    const first = body.data[0] as JsonObject | undefined;
+    return first === undefined || (typeof first === 'object' && first !== null && 'spans' in first);
+  }
+  return Array.isArray(body.spans) && ('traceID' in body || 'processes' in body);
+}

@@ -1,0 +1,45 @@
+/**
+ * @lifeline/store — Lifeline's SQLite span store: schema and migrations, the
+ * span writer, list and trace queries, retention, the OpenTelemetry
+ * `SpanExporter` and the trace file importers (OTLP, Jaeger, Zipkin JSON).
+ *
+ * @packageDocumentation
+ */
+export {
+  defaultDbPath,
+  internalDatabases,
+  isLifelineStoreDatabase,
+  LIFELINE_APPLICATION_ID,
+  migrate,
+  pendingMigrations,
+} from './database.js';
+export type { StoreErrorCode } from './errors.js';
+export { StoreError } from './errors.js';
+export type { SqliteSpanExporterOptions } from './exporter.js';
+export { SqliteSpanExporter } from './exporter.js';
+export type { ParsedTraceFile, TraceFileFormat } from './importers/detect.js';
+export { parseTraceFile } from './importers/detect.js';
+export { jaegerToSpans } from './importers/jaeger.js';
+export type {
+  OtlpAnyValueJson,
+  OtlpExportTraceServiceRequestJson,
+  OtlpKeyValueJson,
+  OtlpSpanJson,
+} from './importers/otlp.js';
+export { otlpToSpans } from './importers/otlp.js';
+export { TraceFileError } from './importers/trace-file-error.js';
+export { zipkinToSpans } from './importers/zipkin.js';
+export type { Migration } from './migrations.js';
+export { latestSchemaVersion, migrations } from './migrations.js';
+export { readableSpanToSpan } from './readable-span.js';
+export type {
+  OpenStoreOptions,
+  RetentionPolicy,
+  SpanStore,
+  StoreStats,
+  TraceChanges,
+  TraceFilter,
+  TraceList,
+  TracePage,
+} from './store.js';
+export { openStore } from './store.js';

@@ -1,0 +1,99 @@
+/**
+ * Numbered schema migrations. Each one is plain SQL so that `lifeline migrate
+ * --dry-run` can print exactly what would run. The schema version lives in
+ * `PRAGMA user_version`; a migration never edits an earlier one.
+ */
+
+/** One schema step: applied when the database's version is below `version`. */
+export interface Migration {
+  readonly version: number;
+  /** Short kebab-case description, shown by a dry run. */
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** Every migration this build knows, in order. */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial-schema',
+    sql: `
+-- Resource attribute sets are repeated on every span of a process; storing
+-- each distinct set once keeps the span rows small.
+CREATE TABLE resources (
+  id INTEGER PRIMARY KEY,
+  attributes TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE spans (
+  trace_id TEXT NOT NULL,
+  span_id TEXT NOT NULL,
+  parent_span_id TEXT,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  service TEXT NOT NULL,
+  start_ns INTEGER NOT NULL,
+  end_ns INTEGER,
+  status_code TEXT NOT NULL,
+  status_message TEXT,
+  attributes TEXT NOT NULL,
+  events TEXT,
+  links TEXT,
+  resource_id INTEGER REFERENCES resources (id),
+  scope_name TEXT,
+  scope_version TEXT,
+  PRIMARY KEY (trace_id, span_id)
+);
+
+-- One row per trace for the request list; rewritten whenever spans of the
+-- trace arrive. seq is a store-wide counter bumped on every write so that a
+-- live view can ask for "everything after what I have".
+CREATE TABLE traces (
+  trace_id TEXT PRIMARY KEY,
+  root_service TEXT NOT NULL,
+  root_name TEXT NOT NULL,
+  method TEXT,
+  route TEXT,
+  status_code INTEGER,
+  start_ns INTEGER NOT NULL,
+  duration_ns INTEGER NOT NULL,
+  span_count INTEGER NOT NULL,
+  db_count INTEGER NOT NULL,
+  http_count INTEGER NOT NULL,
+  cache_count INTEGER NOT NULL,
+  queue_count INTEGER NOT NULL,
+  internal_count INTEGER NOT NULL,
+  error INTEGER NOT NULL,
+  serial_calls INTEGER NOT NULL,
+  par_groups INTEGER NOT NULL,
+  n_plus_one INTEGER NOT NULL,
+  seq INTEGER NOT NULL
+);
+CREATE INDEX traces_by_start ON traces (start_ns DESC, trace_id DESC);
+CREATE INDEX traces_by_duration ON traces (duration_ns DESC, trace_id DESC);
+CREATE INDEX traces_by_service ON traces (root_service, start_ns DESC);
+CREATE INDEX traces_by_route ON traces (route, start_ns DESC);
+CREATE INDEX traces_by_seq ON traces (seq);
+
+-- A span link that points into another trace (a queue consumer that started
+-- its own trace) joins the two traces when a trace is read with its links.
+CREATE TABLE links (
+  trace_id TEXT NOT NULL,
+  span_id TEXT NOT NULL,
+  linked_trace_id TEXT NOT NULL,
+  linked_span_id TEXT NOT NULL,
+  PRIMARY KEY (trace_id, span_id, linked_trace_id, linked_span_id)
+);
+CREATE INDEX links_by_linked_trace ON links (linked_trace_id);
+
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value
+);
+INSERT INTO meta (key, value) VALUES ('seq', 0);
+`,
+  },
+];
+
+/** Highest schema version this build can read and write. */
+export const latestSchemaVersion: number = migrations.reduce((max, m) => Math.max(max, m.version), 0);

@@ -1,0 +1,384 @@
+import type { Span, Trace, TraceSummary } from '@lifeline/core';
+import { defaultDbPath, openDatabase, type SqliteDatabase } from './database.js';
+import { StoreError } from './errors.js';
+import { rowToSpan, rowToSummary, type TraceRow } from './span-rows.js';
+import { SELECT_TRACE_SPANS, SpanWriter } from './writer.js';
+
+/** Which traces {@link SpanStore.listTraces} returns. Every field narrows the list. */
+export interface TraceFilter {
+  /** The root span's service, or any span's service in the trace. */
+  readonly service?: string;
+  /** Route template of the root request, e.g. `/articles/:id`. */
+  readonly route?: string;
+  /** HTTP method of the root request (case-insensitive). */
+  readonly method?: string;
+  /** HTTP status code of the root request. */
+  readonly status?: number;
+  /** Wall time at least this many milliseconds. */
+  readonly minMs?: number;
+  /** Wall time at most this many milliseconds. */
+  readonly maxMs?: number;
+  /** Only traces with (true) or without (false) an error span. */
+  readonly error?: boolean;
+  /** Text that some span name of the trace contains (case-insensitive). */
+  readonly q?: string;
+  /** Started at or after this time, in ns since the epoch. */
+  readonly since?: number;
+  /** Started at or before this time, in ns since the epoch. */
+  readonly until?: number;
+}
+
+/** One page request for {@link SpanStore.listTraces}. */
+export interface TracePage {
+  /** Page size, 1..1000 (default 50). */
+  readonly limit?: number;
+  /** `nextCursor` of the previous page. */
+  readonly cursor?: string;
+  /** Newest first (default) or slowest first. */
+  readonly order?: 'newest' | 'slowest';
+}
+
+/** A page of trace summaries; `nextCursor` is absent on the last page. */
+export interface TraceList {
+  readonly items: TraceSummary[];
+  readonly nextCursor?: string;
+}
+
+/** Summaries written after a sequence number; pass `seq` back to get the next ones. */
+export interface TraceChanges {
+  readonly seq: number;
+  readonly items: TraceSummary[];
+}
+
+/** What {@link SpanStore.prune} keeps. Omitted limits do not apply. */
+export interface RetentionPolicy {
+  readonly maxTraces?: number;
+  readonly maxAgeDays?: number;
+  readonly maxSizeMb?: number;
+}
+
+/** Size of the store. */
+export interface StoreStats {
+  readonly traces: number;
+  readonly spans: number;
+  /** Database size (page count × page size), WAL content included. */
+  readonly sizeBytes: number;
+}
+
+/**
+ * The span store: one SQLite file holding spans and a per-trace summary.
+ * Obtain one with {@link openStore}.
+ */
+export interface SpanStore {
+  /** The database file. */
+  readonly path: string;
+  /** Stores spans in one transaction (known ids are ignored) and updates the summaries of their traces. */
+  writeSpans(spans: readonly Span[]): void;
+  /** A page of trace summaries matching `filter`, newest or slowest first, with keyset pagination. */
+  listTraces(filter?: TraceFilter, page?: TracePage): TraceList;
+  /** All spans of a trace; with `linked`, also the spans of traces joined to it by span links. */
+  getTrace(traceId: string, options?: { linked?: boolean }): Trace | undefined;
+  /** The most recently started trace matching `filter`. */
+  latestTrace(filter?: TraceFilter): Trace | undefined;
+  /** Summaries inserted or updated after `seq` (at most `limit`, default 500), oldest change first. */
+  changesSince(seq: number, options?: { limit?: number }): TraceChanges;
+  /** Deletes the oldest traces until the policy holds, in small transactions. */
+  prune(policy: RetentionPolicy): { deletedTraces: number };
+  stats(): StoreStats;
+  close(): void;
+}
+
+/** How to open a store. */
+export interface OpenStoreOptions {
+  /** Database file (default {@link defaultDbPath}). */
+  readonly path?: string;
+  /** Open for reading only: no migration, writes throw. */
+  readonly readonly?: boolean;
+  /** Run pending migrations when opening for writing (default true). */
+  readonly migrate?: boolean;
+}
+
+/**
+ * Opens (and creates, unless `readonly`) the Lifeline database.
+ *
+ * @example
+ * ```ts
+ * const store = openStore({ path: '.lifeline/traces.db' });
+ * const { items } = store.listTraces({ minMs: 200 }, { order: 'slowest', limit: 20 });
+ * const trace = store.getTrace(items[0].traceId, { linked: true });
+ * store.close();
+ * ```
+ */
+export function openStore(options: OpenStoreOptions = {}): SpanStore {
+  const path = options.path ?? defaultDbPath();
+  const db = openDatabase(path, {
+    readonly: options.readonly ?? false,
+    migrate: options.migrate ?? true,
+  });
+  return new SqliteSpanStore(path, db, options.readonly ?? false);
+}
+
+const DELETE_CHUNK = 500;
+const MAX_LINKED_TRACES = 50;
+const NS_PER_MS = 1e6;
+
+interface Cursor {
+  readonly order: 'newest' | 'slowest';
+  /** The ordering key of the last row, as SQLite's integer text (exact beyond 2^53). */
+  readonly key: string;
+  readonly traceId: string;
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.order, cursor.key, cursor.traceId])).toString('base64url');
+}
+
+function decodeCursor(text: string, order: 'newest' | 'slowest'): Cursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 3 ||
+    (parsed[0] !== 'newest' && parsed[0] !== 'slowest') ||
+    typeof parsed[1] !== 'string' ||
+    !/^-?\d+$/.test(parsed[1]) ||
+    typeof parsed[2] !== 'string'
+  ) {
+    throw new StoreError('bad-cursor', `Invalid page cursor: ${JSON.stringify(text)}`);
+  }
+  if (parsed[0] !== order) {
+    throw new StoreError('bad-cursor', `The page cursor belongs to order "${parsed[0]}", not "${order}"`);
+  }
+  return { order, key: parsed[1], traceId: parsed[2] };
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** SQL conditions (over `traces t`) and their parameters for a filter. */
+function filterClauses(filter: TraceFilter): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.service !== undefined) {
+    where.push(
+      '(t.root_service = ? OR EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND s.service = ?))',
+    );
+    params.push(filter.service, filter.service);
+  }
+  if (filter.route !== undefined) {
+    where.push('t.route = ?');
+    params.push(filter.route);
+  }
+  if (filter.method !== undefined) {
+    where.push('t.method = ?');
+    params.push(filter.method.toUpperCase());
+  }
+  if (filter.status !== undefined) {
+    where.push('t.status_code = ?');
+    params.push(filter.status);
+  }
+  if (filter.minMs !== undefined) {
+    where.push('t.duration_ns >= ?');
+    params.push(Math.ceil(filter.minMs * NS_PER_MS));
+  }
+  if (filter.maxMs !== undefined) {
+    where.push('t.duration_ns <= ?');
+    params.push(Math.floor(filter.maxMs * NS_PER_MS));
+  }
+  if (filter.error !== undefined) {
+    where.push('t.error = ?');
+    params.push(filter.error ? 1 : 0);
+  }
+  if (filter.q !== undefined && filter.q !== '') {
+    where.push("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND s.name LIKE ? ESCAPE '\\')");
+    params.push(`%${escapeLike(filter.q)}%`);
+  }
+  if (filter.since !== undefined) {
+    where.push('t.start_ns >= ?');
+    params.push(Math.ceil(filter.since));
+  }
+  if (filter.until !== undefined) {
+    where.push('t.start_ns <= ?');
+    params.push(Math.floor(filter.until));
+  }
+  return { where, params };
+}
+
+class SqliteSpanStore implements SpanStore {
+  readonly path: string;
+  readonly #db: SqliteDatabase;
+  readonly #readonly: boolean;
+  #writer: SpanWriter | undefined;
+  readonly #selectSpans;
+
+  constructor(path: string, db: SqliteDatabase, readonly: boolean) {
+    this.path = path;
+    this.#db = db;
+    this.#readonly = readonly;
+    this.#selectSpans = db.prepare(SELECT_TRACE_SPANS);
+  }
+
+  writeSpans(spans: readonly Span[]): void {
+    if (this.#readonly) throw new StoreError('read-only', `${this.path} was opened read-only`);
+    if (spans.length === 0) return;
+    this.#writer ??= new SpanWriter(this.#db);
+    this.#writer.write(spans);
+  }
+
+  listTraces(filter: TraceFilter = {}, page: TracePage = {}): TraceList {
+    const order = page.order ?? 'newest';
+    const limit = Math.min(1000, Math.max(1, Math.floor(page.limit ?? 50)));
+    const keyColumn = order === 'newest' ? 't.start_ns' : 't.duration_ns';
+    const { where, params } = filterClauses(filter);
+    if (page.cursor !== undefined) {
+      const cursor = decodeCursor(page.cursor, order);
+      const key = BigInt(cursor.key);
+      where.push(`(${keyColumn} < ? OR (${keyColumn} = ? AND t.trace_id < ?))`);
+      params.push(key, key, cursor.traceId);
+    }
+    const sql = `SELECT t.*, CAST(${keyColumn} AS TEXT) AS page_key FROM traces t
+      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY ${keyColumn} DESC, t.trace_id DESC LIMIT ?`;
+    const rows = this.#db.prepare(sql).all(...params, limit + 1) as (TraceRow & { page_key: string })[];
+    const more = rows.length > limit;
+    const pageRows = more ? rows.slice(0, limit) : rows;
+    const items = pageRows.map(rowToSummary);
+    const last = pageRows.at(-1);
+    if (!more || last === undefined) return { items };
+    return { items, nextCursor: encodeCursor({ order, key: last.page_key, traceId: last.trace_id }) };
+  }
+
+  #spansOf(traceId: string): Span[] {
+    const resources = new Map();
+    return (this.#selectSpans.all(traceId) as Parameters<typeof rowToSpan>[0][]).map((row) =>
+      rowToSpan(row, resources),
+    );
+  }
+
+  getTrace(traceId: string, options: { linked?: boolean } = {}): Trace | undefined {
+    const id = traceId.toLowerCase();
+    const spans = this.#spansOf(id);
+    if (spans.length === 0) return undefined;
+    if (options.linked !== true) return { traceId: id, spans };
+    const neighbours = this.#db.prepare(
+      'SELECT linked_trace_id AS id FROM links WHERE trace_id = ? UNION SELECT trace_id AS id FROM links WHERE linked_trace_id = ?',
+    );
+    // Producer → consumer → further consumers: follow links both ways, bounded
+    // so a fan-in of thousands of messages cannot turn one read into a scan.
+    const seen = new Set([id]);
+    const queue = [id];
+    const all = [...spans];
+    while (queue.length > 0 && seen.size < MAX_LINKED_TRACES) {
+      const current = queue.shift() as string;
+      for (const row of neighbours.all(current, current) as { id: string }[]) {
+        if (seen.has(row.id) || seen.size >= MAX_LINKED_TRACES) continue;
+        seen.add(row.id);
+        const linked = this.#spansOf(row.id);
+        if (linked.length === 0) continue;
+        all.push(...linked);
+        queue.push(row.id);
+      }
+    }
+    all.sort((a, b) => a.startTimeNs - b.startTimeNs);
+    return { traceId: id, spans: all };
+  }
+
+  latestTrace(filter: TraceFilter = {}): Trace | undefined {
+    const first = this.listTraces(filter, { limit: 1 }).items[0];
+    return first === undefined ? undefined : this.getTrace(first.traceId);
+  }
+
+  changesSince(seq: number, options: { limit?: number } = {}): TraceChanges {
+    const limit = Math.min(5000, Math.max(1, Math.floor(options.limit ?? 500)));
+    const rows = this.#db
+      .prepare('SELECT * FROM traces WHERE seq > ? ORDER BY seq LIMIT ?')
+      .all(Math.floor(seq), limit) as TraceRow[];
+    const last = rows.at(-1);
+    return { seq: last === undefined ? seq : last.seq, items: rows.map(rowToSummary) };
+  }
+
+  #deleteOldest(count: number, extraWhere = '', params: unknown[] = []): number {
+    const ids = this.#db
+      .prepare(`SELECT trace_id FROM traces ${extraWhere} ORDER BY start_ns, trace_id LIMIT ?`)
+      .pluck()
+      .all(...params, count) as string[];
+    if (ids.length === 0) return 0;
+    const deleteSpans = this.#db.prepare('DELETE FROM spans WHERE trace_id = ?');
+    const deleteLinks = this.#db.prepare('DELETE FROM links WHERE trace_id = ?');
+    const deleteTrace = this.#db.prepare('DELETE FROM traces WHERE trace_id = ?');
+    this.#db
+      .transaction(() => {
+        for (const id of ids) {
+          deleteSpans.run(id);
+          deleteLinks.run(id);
+          deleteTrace.run(id);
+        }
+      })
+      .immediate();
+    return ids.length;
+  }
+
+  #sizeBytes(): number {
+    const pageCount = this.#db.pragma('page_count', { simple: true }) as number;
+    const pageSize = this.#db.pragma('page_size', { simple: true }) as number;
+    return pageCount * pageSize;
+  }
+
+  prune(policy: RetentionPolicy): { deletedTraces: number } {
+    if (this.#readonly) throw new StoreError('read-only', `${this.path} was opened read-only`);
+    let deleted = 0;
+    // Small transactions: a writer in another process waits for one chunk at most.
+    if (policy.maxAgeDays !== undefined) {
+      const cutoff = Math.floor(Date.now() * NS_PER_MS - policy.maxAgeDays * 86_400e9);
+      for (;;) {
+        const n = this.#deleteOldest(DELETE_CHUNK, 'WHERE start_ns < ?', [cutoff]);
+        deleted += n;
+        if (n < DELETE_CHUNK) break;
+      }
+    }
+    if (policy.maxTraces !== undefined) {
+      const keep = Math.max(0, Math.floor(policy.maxTraces));
+      for (;;) {
+        const count = this.#db.prepare('SELECT count(*) FROM traces').pluck().get() as number;
+        const excess = count - keep;
+        if (excess <= 0) break;
+        deleted += this.#deleteOldest(Math.min(DELETE_CHUNK, excess));
+      }
+    }
+    if (policy.maxSizeMb !== undefined) {
+      const limit = policy.maxSizeMb * 1024 * 1024;
+      this.#reclaim();
+      while (this.#sizeBytes() > limit) {
+        const n = this.#deleteOldest(DELETE_CHUNK);
+        if (n === 0) break;
+        deleted += n;
+        this.#reclaim();
+      }
+    }
+    if (deleted > 0) this.#reclaim();
+    return { deletedTraces: deleted };
+  }
+
+  /** Hands freed pages back to the file system and folds the WAL into the file. */
+  #reclaim(): void {
+    this.#db.pragma('incremental_vacuum');
+    // A reader in another process can keep the checkpoint from finishing; it
+    // is then simply completed by a later one.
+    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  stats(): StoreStats {
+    const traces = this.#db.prepare('SELECT count(*) FROM traces').pluck().get() as number;
+    const spans = this.#db.prepare('SELECT count(*) FROM spans').pluck().get() as number;
+    return { traces, spans, sizeBytes: this.#sizeBytes() };
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}

@@ -1,0 +1,86 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase, type SqliteDatabase } from './database.js';
+import { StoreError } from './errors.js';
+import { SpanWriter } from './writer.js';
+import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
+
+const BUSY_RETRIES = 3;
+const BUSY_PAUSE_MS = 200;
+
+function sqliteCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Turns a write failure into a sentence that says what to do about it. */
+export function describeWriteError(path: string, error: unknown): string {
+  const code = sqliteCode(error) ?? '';
+  const detail = error instanceof Error ? error.message : String(error);
+  if (error instanceof StoreError) return error.message;
+  if (code.startsWith('SQLITE_FULL')) return `Lifeline could not write spans to ${path}: the disk is full (${detail})`;
+  if (code.startsWith('SQLITE_READONLY')) {
+    return `Lifeline could not write spans to ${path}: the file is read-only (${detail})`;
+  }
+  if (code.startsWith('SQLITE_BUSY')) {
+    return `Lifeline could not write spans to ${path}: another process kept the database locked for too long (${detail})`;
+  }
+  if (code.startsWith('SQLITE_CANTOPEN')) return `Lifeline could not open ${path} for writing (${detail})`;
+  return `Lifeline could not write spans to ${path}: ${detail}`;
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Runs in the writer thread: owns the database connection and writes each batch it is sent. */
+export function runWriterLoop(): void {
+  const port = parentPort;
+  if (port === null) throw new Error('runWriterLoop must run in a worker thread');
+  const { path } = workerData as WriterWorkerData;
+  let db: SqliteDatabase | undefined;
+  let writer: SpanWriter | undefined;
+
+  const reply = (message: WriterReply) => port.postMessage(message);
+
+  port.on('message', (request: WriterRequest) => {
+    if (request.type === 'close') {
+      if (db?.open) db.close();
+      db = undefined;
+      writer = undefined;
+      reply({ type: 'closed', id: request.id });
+      return;
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // Opened lazily and reopened after a failure, so a database that
+        // was unavailable (locked, read-only, disk full) is retried on the next batch.
+        if (writer === undefined) {
+          db = openDatabase(path, { migrate: true });
+          writer = new SpanWriter(db);
+        }
+        const result = writer.write(request.spans);
+        reply({ type: 'written', id: request.id, inserted: result.inserted });
+        return;
+      } catch (error) {
+        const code = sqliteCode(error);
+        if (code?.startsWith('SQLITE_BUSY') && attempt < BUSY_RETRIES) {
+          pause(BUSY_PAUSE_MS * (attempt + 1));
+          continue;
+        }
+        try {
+          db?.close();
+        } catch {
+          // Closing a connection that failed is best effort; the next batch opens a fresh one.
+        }
+        db = undefined;
+        writer = undefined;
+        const failure: WriterReply =
+          code === undefined
+            ? { type: 'failed', id: request.id, message: describeWriteError(path, error) }
+            : { type: 'failed', id: request.id, message: describeWriteError(path, error), code };
+        reply(failure);
+        return;
+      }
+    }
+  });
+}

@@ -1,0 +1,17 @@
+import type { Span } from '@lifeline/core';
+
+/** Data the writer thread starts with. */
+export interface WriterWorkerData {
+  readonly path: string;
+}
+
+/** A message from the exporter to its writer thread. */
+export type WriterRequest =
+  | { readonly type: 'write'; readonly id: number; readonly spans: readonly Span[] }
+  | { readonly type: 'close'; readonly id: number };
+
+/** The writer thread's answer to one request, in request order. */
+export type WriterReply =
+  | { readonly type: 'written'; readonly id: number; readonly inserted: number }
+  | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly code?: string }
+  | { readonly type: 'closed'; readonly id: number };
