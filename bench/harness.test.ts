@@ -1,0 +1,267 @@
+import { describe, expect, it } from 'vitest';
+import { interleavedSchedule, runInterleaved } from './lib/interleave.ts';
+import { parseLastJson } from './lib/processes.ts';
+import {
+  type FigureReport,
+  formatNumber,
+  goalMet,
+  type Measurement,
+  type RunReport,
+  renderMarkdown,
+  toResultsJson,
+} from './lib/report.ts';
+import { fitPowerLaw, median, quantile } from './lib/stats.ts';
+import { generateTrace, seededRandom } from './lib/trace-gen.ts';
+
+describe('median', () => {
+  it('takes the middle value of an odd count whatever the input order', () => {
+    expect(median([9, 1, 5])).toBe(5);
+  });
+
+  it('averages the two middle values of an even count', () => {
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it('ignores one wild round', () => {
+    expect(median([10, 11, 10.5, 900, 10.2])).toBe(10.5);
+  });
+
+  it('refuses an empty list', () => {
+    expect(() => median([])).toThrow(RangeError);
+  });
+});
+
+describe('quantile', () => {
+  it('interpolates between closest ranks', () => {
+    expect(quantile([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(quantile([0, 10], 0.99)).toBeCloseTo(9.9, 10);
+  });
+
+  it('returns the extremes at 0 and 1', () => {
+    expect(quantile([7, 3, 5], 0)).toBe(3);
+    expect(quantile([7, 3, 5], 1)).toBe(7);
+  });
+
+  it('refuses a quantile outside 0..1', () => {
+    expect(() => quantile([1], 1.5)).toThrow(RangeError);
+  });
+});
+
+describe('fitPowerLaw', () => {
+  it('finds exponent 1 for linear growth', () => {
+    const fit = fitPowerLaw([100, 1000, 10_000, 100_000].map((x) => ({ x, y: 0.02 * x })));
+    expect(fit.exponent).toBeCloseTo(1, 10);
+    expect(fit.coefficient).toBeCloseTo(0.02, 10);
+    expect(fit.r2).toBeCloseTo(1, 10);
+  });
+
+  it('finds exponent 2 for quadratic growth', () => {
+    expect(fitPowerLaw([10, 20, 40].map((x) => ({ x, y: x * x }))).exponent).toBeCloseTo(2, 10);
+  });
+
+  it('reports a poor fit when the points scatter', () => {
+    const fit = fitPowerLaw([
+      { x: 1, y: 1 },
+      { x: 2, y: 8 },
+      { x: 4, y: 2 },
+      { x: 8, y: 16 },
+    ]);
+    expect(fit.r2).toBeLessThan(0.9);
+  });
+
+  it('refuses zero or negative values, which have no logarithm', () => {
+    expect(() =>
+      fitPowerLaw([
+        { x: 1, y: 0 },
+        { x: 2, y: 1 },
+      ]),
+    ).toThrow(RangeError);
+  });
+});
+
+describe('interleaving', () => {
+  it('measures every configuration once per round in a fixed order', () => {
+    const order = interleavedSchedule(['a', 'b', 'c'], 2).map((s) => `${s.config}${s.round}`);
+    expect(order).toEqual(['a0', 'b0', 'c0', 'a1', 'b1', 'c1']);
+  });
+
+  it('refuses duplicate configurations and zero rounds', () => {
+    expect(() => interleavedSchedule(['a', 'a'], 1)).toThrow(RangeError);
+    expect(() => interleavedSchedule(['a'], 0)).toThrow(RangeError);
+  });
+
+  it('runs measurements one at a time and groups samples by configuration', async () => {
+    const calls: string[] = [];
+    let running = 0;
+    let maxRunning = 0;
+    const samples = await runInterleaved({
+      configs: ['bare', 'traced'] as const,
+      rounds: 3,
+      measure: async (config, round) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        calls.push(config);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        running--;
+        return round * 10 + (config === 'bare' ? 1 : 2);
+      },
+    });
+    expect(calls).toEqual(['bare', 'traced', 'bare', 'traced', 'bare', 'traced']);
+    expect(maxRunning).toBe(1);
+    expect(samples).toEqual({ bare: [1, 11, 21], traced: [2, 12, 22] });
+  });
+});
+
+describe('parseLastJson', () => {
+  it('reads a whole JSON document', () => {
+    expect(parseLastJson('{\n  "a": 1\n}\n')).toEqual({ a: 1 });
+  });
+
+  it('skips progress lines and takes the last JSON line', () => {
+    expect(parseLastJson('building...\n{"a":1}\nwarming up\n{"a":2}\n')).toEqual({ a: 2 });
+  });
+
+  it('fails when there is no JSON at all', () => {
+    expect(() => parseLastJson('nothing here', 'core-diagram.ts')).toThrow(/core-diagram.ts printed no JSON/);
+  });
+});
+
+const rps: Measurement = {
+  key: 'overhead.db.lifeline.rps',
+  name: 'DB route: throughput, Lifeline',
+  value: 950,
+  unit: 'req/s',
+  baseline: { name: 'bare', value: 1000, unit: 'req/s' },
+  goal: { on: 'ratio', op: '>=', target: 0.93, text: '≥ 0.93× bare' },
+};
+const p99: Measurement = {
+  key: 'overhead.db.lifeline.p99',
+  name: 'DB route: p99, Lifeline',
+  value: 3.5,
+  unit: 'ms',
+  baseline: { name: 'bare', value: 2, unit: 'ms' },
+  goal: { on: 'difference', op: '<=', target: 1, text: '≤ bare + 1 ms' },
+};
+
+describe('goals', () => {
+  it('judges a ratio goal on value ÷ baseline', () => {
+    expect(goalMet(rps)).toBe(true);
+    expect(goalMet({ ...rps, value: 920 })).toBe(false);
+  });
+
+  it('judges a difference goal on value − baseline', () => {
+    expect(goalMet(p99)).toBe(false);
+    expect(goalMet({ ...p99, value: 2.9 })).toBe(true);
+  });
+
+  it('judges a value goal on the value alone, strictly when asked', () => {
+    const row: Measurement = {
+      key: 'k',
+      name: 'n',
+      value: 50,
+      unit: 'ms',
+      goal: { on: 'value', op: '<', target: 50, text: '< 50 ms' },
+    };
+    expect(goalMet(row)).toBe(false);
+    expect(goalMet({ ...row, value: 49.9 })).toBe(true);
+  });
+
+  it('counts a ratio goal without a baseline as missed rather than met', () => {
+    const { baseline: _ignored, ...alone } = rps;
+    expect(goalMet(alone)).toBe(false);
+  });
+});
+
+describe('report rendering', () => {
+  const figures: FigureReport[] = [
+    {
+      id: 1,
+      title: 'Request overhead',
+      method: 'Load from autocannon.',
+      rows: [rps, p99],
+      notes: ['p99 is limited by | pipes.'],
+    },
+    {
+      id: 5,
+      title: 'Diagram building',
+      method: 'Core timings.',
+      rows: [],
+      notes: [],
+      failure: 'core-diagram.ts is missing',
+    },
+  ];
+  const report: RunReport = {
+    machine: { cpuModel: 'Test CPU', cores: 2, memoryGb: 24, nodeVersion: 'v22.0.0', platform: 'linux-x64' },
+    startedAt: '2026-01-02T03:04:05.000Z',
+    durationS: 61.4,
+    quick: false,
+    figures,
+  };
+
+  it('writes a table per figure with baseline, comparison, goal and verdict', () => {
+    const md = renderMarkdown(report);
+    expect(md).toContain('## 1. Request overhead');
+    expect(md).toContain(
+      '| DB route: throughput, Lifeline | 950 req/s | 1,000 req/s (bare) | 0.950× | ≥ 0.93× bare | yes |',
+    );
+    expect(md).toContain('| DB route: p99, Lifeline | 3.50 ms | 2.00 ms (bare) | +1.50 ms | ≤ bare + 1 ms | **no** |');
+  });
+
+  it('names the machine and the date under every figure', () => {
+    const md = renderMarkdown(report);
+    const line = 'Measured on Test CPU, 2 cores, 24 GB, Node v22.0.0 (linux-x64), 2026-01-02.';
+    expect(md.split(line).length - 1).toBe(2);
+  });
+
+  it('says why a figure was not measured instead of leaving it blank', () => {
+    const md = renderMarkdown(report);
+    expect(md).toContain('**Not measured in this run:** core-diagram.ts is missing');
+    expect(md).toContain('| 5 | Diagram building | not measured: core-diagram.ts is missing | | **no** |');
+  });
+
+  it('escapes table pipes in notes only where they would break a table', () => {
+    const md = renderMarkdown(report);
+    expect(md).toContain('> p99 is limited by | pipes.');
+    expect(md).toContain('- Goals met: 1 of 2');
+  });
+
+  it('gives results.json one key per figure with the same numbers', () => {
+    const json = toResultsJson(report);
+    expect(Object.keys(json.figures)).toEqual(['overhead.db.lifeline.rps', 'overhead.db.lifeline.p99']);
+    expect(json.figures['overhead.db.lifeline.rps']).toMatchObject({ value: 950, ratio: 0.95, met: true, figure: 1 });
+    expect(json.figures['overhead.db.lifeline.p99']).toMatchObject({ difference: 1.5, met: false });
+    expect(json.failures).toEqual({ '5': 'core-diagram.ts is missing' });
+  });
+
+  it('refuses two figures with the same key', () => {
+    const twice: RunReport = { ...report, figures: [{ ...figures[0], rows: [rps, rps] } as FigureReport] };
+    expect(() => toResultsJson(twice)).toThrow(/duplicate result key/);
+  });
+
+  it('formats numbers as a table reader expects', () => {
+    expect(formatNumber(123_456.7)).toBe('123,457');
+    expect(formatNumber(123.45)).toBe('123');
+    expect(formatNumber(1.234)).toBe('1.23');
+    expect(formatNumber(0.01234)).toBe('0.0123');
+    expect(formatNumber(0)).toBe('0');
+  });
+});
+
+describe('generated traces', () => {
+  it('are the same for the same seed', () => {
+    const a = generateTrace({ random: seededRandom(7), startTimeNs: 1e18, targetSpans: 40 });
+    const b = generateTrace({ random: seededRandom(7), startTimeNs: 1e18, targetSpans: 40 });
+    expect(a).toEqual(b);
+  });
+
+  it('have about the asked size, one root, no orphan and no span ending before it starts', () => {
+    for (const size of [1, 12, 250]) {
+      const spans = generateTrace({ random: seededRandom(size), startTimeNs: 1e18, targetSpans: size });
+      expect(Math.abs(spans.length - size)).toBeLessThanOrEqual(1);
+      const ids = new Set(spans.map((s) => s.spanId));
+      expect(spans.filter((s) => !s.parentSpanId)).toHaveLength(1);
+      expect(spans.filter((s) => s.parentSpanId && !ids.has(s.parentSpanId))).toEqual([]);
+      expect(spans.filter((s) => (s.endTimeNs ?? 0) < s.startTimeNs)).toEqual([]);
+    }
+  });
+});
