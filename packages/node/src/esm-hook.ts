@@ -1,36 +1,50 @@
 /**
  * The loader hook that lets instrumentations patch libraries an ES module app
- * `import`s (require-in-the-middle only sees `require`). The hook is told
- * which modules to wrap through a message channel, so every other import
- * loads untouched.
+ * `import`s (require-in-the-middle only sees `require`). Only the modules the
+ * instrumentations name are wrapped; every other import loads untouched.
  */
 import { register } from 'node:module';
-import { createAddHookMessageChannel } from 'import-in-the-middle';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { register as registerSyncHooks, supportsSyncHooks } from 'import-in-the-middle/register-hooks.mjs';
 
 const installedKey = Symbol.for('lifeline.node.esm-hook');
 
-type GlobalWithHook = typeof globalThis & { [installedKey]?: () => Promise<void> };
+type GlobalWithHook = typeof globalThis & { [installedKey]?: true };
+
+/** The module names the instrumentations patch (`pg`, `express`, `http`, ...). */
+export function instrumentedModules(instrumentations: readonly Instrumentation[]): string[] {
+  const names = new Set<string>();
+  for (const instrumentation of instrumentations) {
+    // InstrumentationBase has it; the Instrumentation interface does not promise it.
+    const withDefinitions = instrumentation as { getModuleDefinitions?: () => readonly { name: string }[] };
+    for (const definition of withDefinitions.getModuleDefinitions?.() ?? []) names.add(definition.name);
+  }
+  return [...names];
+}
 
 /**
- * Registers import-in-the-middle's loader once per process and returns a
- * function that resolves when the loader has acknowledged every module an
- * instrumentation asked to wrap. Await it after enabling instrumentations and
- * before the app imports its libraries.
+ * Registers import-in-the-middle's loader once per process, limited to
+ * `modules`. Where Node supports it the hooks run synchronously on the main
+ * thread (`module.registerHooks`): they see every import at once and need no
+ * loader thread. Older Node 22 releases get the off-thread `module.register`
+ * loader, which receives the same list when it starts.
+ *
+ * It must run before the app imports those modules; libraries imported
+ * earlier stay unpatched.
  *
  * @example
  * ```ts
- * const ready = installEsmHook();
- * sdk.start();
- * await ready();
+ * installEsmHook(instrumentedModules(instrumentations));
  * await import('./app.js');
  * ```
  */
-export function installEsmHook(): () => Promise<void> {
+export function installEsmHook(modules: readonly string[]): void {
   const holder = globalThis as GlobalWithHook;
-  const existing = holder[installedKey];
-  if (existing !== undefined) return existing;
-  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-  holder[installedKey] = waitForAllMessagesAcknowledged;
-  return waitForAllMessagesAcknowledged;
+  if (holder[installedKey]) return;
+  holder[installedKey] = true;
+  if (supportsSyncHooks()) {
+    registerSyncHooks({ include: [...modules] });
+    return;
+  }
+  register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: [...modules] } });
 }

@@ -6,6 +6,8 @@
 
 /** What the handlers call to write out every finished span. */
 export interface ExitHooks {
+  /** Write every finished span, keep recording. */
+  readonly flush: () => Promise<void>;
   /** Flush and stop recording; called once. */
   readonly shutdown: () => Promise<void>;
   /** Longest wait for the flush before the signal's default action goes ahead (default 5 s). */
@@ -17,11 +19,12 @@ const signals = ['SIGTERM', 'SIGINT'] as const;
 /**
  * Installs the exit handlers and returns a function that removes them.
  *
- * - On SIGTERM or SIGINT: flush, then, if the app has no handler of its own
- *   for that signal, raise it again so the process ends as the signal would
- *   have ended it (exit code 128 + signal number, as a shell reports). If
- *   the app does handle it, its handler decides when to exit; Lifeline only
- *   flushes.
+ * - On SIGTERM or SIGINT when the app has no handler of its own for that
+ *   signal: shut down (flushing), then raise the signal again so the process
+ *   ends as the signal would have ended it (a shell reports 128 + signal
+ *   number). When the app does handle it, its handler decides when to exit
+ *   and may still do traced work, so Lifeline only flushes and keeps
+ *   recording until the event loop empties.
  * - When the event loop empties (`beforeExit`): flush, which keeps the
  *   process alive until the spans are written.
  *
@@ -30,29 +33,35 @@ const signals = ['SIGTERM', 'SIGINT'] as const;
  *
  * @example
  * ```ts
- * const remove = installExitHandlers({ shutdown: () => sdk.shutdown() });
+ * const remove = installExitHandlers({ flush: () => processor.forceFlush(), shutdown: () => sdk.shutdown() });
  * ```
  */
 export function installExitHandlers(hooks: ExitHooks): () => void {
   const timeoutMs = hooks.timeoutMs ?? 5000;
-  let flushing: Promise<void> | undefined;
-  const flushOnce = (): Promise<void> => {
-    flushing ??= withTimeout(hooks.shutdown(), timeoutMs).catch(() => {
-      // Exiting anyway: a failed flush has been reported by the exporter.
+  let stopping: Promise<void> | undefined;
+  const shutdownOnce = (): Promise<void> => {
+    stopping ??= withTimeout(hooks.shutdown(), timeoutMs).catch(() => {
+      // Exiting anyway: a failed write has been reported by the exporter.
     });
-    return flushing;
+    return stopping;
   };
 
   const onSignal = (signal: NodeJS.Signals): void => {
-    void flushOnce().then(() => {
+    // Our own listener does not count: the question is whether the app has one.
+    const appHandles = process.listenerCount(signal) > 1;
+    if (appHandles) {
+      void withTimeout(hooks.flush(), timeoutMs).catch(() => {});
+      return;
+    }
+    void shutdownOnce().then(() => {
       remove();
-      // Only our listener was there: without one, Node would have ended the
-      // process on this signal, so do exactly that now that the data is safe.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      // Without a listener Node would have ended the process on this signal:
+      // do exactly that now that the spans are written.
+      process.kill(process.pid, signal);
     });
   };
   const onBeforeExit = (): void => {
-    void flushOnce();
+    void shutdownOnce();
   };
 
   for (const signal of signals) process.on(signal, onSignal);

@@ -4,14 +4,13 @@
  * SQLite exporter, redaction on the way out, and a flush at exit.
  */
 
-import { SqliteSpanExporter } from '@lifeline/store';
 import { diag } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { envDetector, processDetector } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { type ResolvedConfig, resolveConfig } from './config.js';
-import { installEsmHook } from './esm-hook.js';
+import { installEsmHook, instrumentedModules } from './esm-hook.js';
 import { installExitHandlers } from './exit-handlers.js';
 import { createInstrumentations, type InstrumentationName } from './instrumentations.js';
 import { type RedactFunction, RedactingSpanExporter } from './redaction.js';
@@ -114,15 +113,18 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     };
   }
 
-  // Before any instrumentation is enabled: enabling one sends the modules it
-  // patches to the loader, which must already be listening.
-  const esmReady = installEsmHook();
-
+  // Instrumentations enable themselves when constructed, so their require
+  // hooks are in place before anything below loads a library they patch.
   const { extra, ...enabled } = options.instrumentations ?? {};
   const instrumentations = createInstrumentations(
     { enabled, ...(extra === undefined ? {} : { extra }) },
     { dbPath: config.dbPath },
   );
+  installEsmHook(instrumentedModules(instrumentations));
+
+  // Loaded only now: the store imports better-sqlite3, and an ES module
+  // imported before the hook knew about it would stay unpatched for the app too.
+  const { SqliteSpanExporter } = await import('@lifeline/store');
   const exporter = new RedactingSpanExporter(new SqliteSpanExporter({ path: config.dbPath }), {
     ...(options.recordQueryParameters === undefined ? {} : { recordQueryParameters: options.recordQueryParameters }),
     ...(options.redact === undefined ? {} : { redact: options.redact }),
@@ -141,7 +143,6 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     logRecordProcessors: [],
   });
   sdk.start();
-  await esmReady();
 
   let stopped: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
@@ -156,7 +157,8 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     })();
     return stopped;
   };
-  const removeExitHandlers = options.handleExit === false ? undefined : installExitHandlers({ shutdown });
+  const removeExitHandlers =
+    options.handleExit === false ? undefined : installExitHandlers({ flush: () => processor.forceFlush(), shutdown });
 
   return {
     enabled: true,
