@@ -3,11 +3,51 @@
  * classification, the sequence model, Mermaid rendering and trace analysis.
  * It has no I/O and no dependency on the OpenTelemetry SDK.
  *
+ * @example
+ * ```ts
+ * import { analyzeTrace, traceToMermaid } from '@lifeline/core';
+ *
+ * const { text, model } = traceToMermaid(trace, { timings: false });
+ * const analysis = analyzeTrace(trace);
+ * ```
+ *
  * @packageDocumentation
  */
 export type {
-  AttributeValue,
+  CategoryTimes,
+  CriticalStep,
+  NPlusOneGroup,
+  SerialRun,
+  TraceAnalysis,
+  TraceError,
+} from './analysis.js';
+export { analyzeTrace } from './analysis.js';
+export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from './classify.js';
+export { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from './classify.js';
+export type { Interval } from './concurrency.js';
+export { concurrentGroups, packLanes } from './concurrency.js';
+export { formatDuration } from './format.js';
+export type { EscapeOptions, RenderOptions, TraceDiagram, TraceToMermaidOptions } from './mermaid.js';
+export { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
+export type {
+  ArrowKind,
+  ArrowRef,
+  LoopBlock,
+  Message,
+  Note,
+  ParBlock,
+  Participant,
+  RepeatGroup,
+  SequenceItem,
+  SequenceModel,
+  SequenceOptions,
+} from './sequence.js';
+export { toSequence } from './sequence.js';
+export type { SpanCounts, TraceSummary } from './summary.js';
+export { summarizeTrace } from './summary.js';
+export type {
   Attributes,
+  AttributeValue,
   Span,
   SpanEvent,
   SpanKind,
@@ -16,3 +56,5 @@ export type {
   StatusCode,
   Trace,
 } from './trace.js';
+export type { SpanNode, SpanTree } from './tree.js';
+export { buildSpanTree } from './tree.js';

@@ -1,0 +1,319 @@
+/**
+ * The numbers shown beside the diagram: where the wall time went, the
+ * critical path, serial runs that could have overlapped, N+1 groups, errors.
+ */
+import { classifySpan, type SpanCategory } from './classify.js';
+import {
+  arrangeChildren,
+  type DrawnCall,
+  errorMessage,
+  isRepeatRun,
+  layoutTrace,
+  spanFailed,
+  splitRepeats,
+  type TraceLayout,
+} from './layout.js';
+import { median } from './sequence.js';
+import type { Trace } from './trace.js';
+import { buildSpanTree, type SpanNode } from './tree.js';
+
+/** Time spent per kind of work during the root span, in milliseconds. */
+export interface CategoryTimes {
+  readonly db: number;
+  readonly http: number;
+  readonly cache: number;
+  readonly queue: number;
+  /** Root wall time not covered by any outgoing call. */
+  readonly own: number;
+}
+
+/** One stretch of the critical path: the span doing the work that the end of the request waited for. */
+export interface CriticalStep {
+  readonly spanId: string;
+  readonly name: string;
+  readonly serviceName: string;
+  /** Offset from the root's start. */
+  readonly startMs: number;
+  readonly durationMs: number;
+}
+
+/** Consecutive serial sibling calls that could, as far as the trace can tell, have overlapped. */
+export interface SerialRun {
+  readonly parentSpanId: string;
+  readonly spanIds: readonly string[];
+  readonly sumMs: number;
+  readonly maxMs: number;
+  /** What overlapping them would have saved at best (sum − max): a what-if, not a promise. */
+  readonly savingMs: number;
+}
+
+/** Three or more identical serial calls in a row: the N+1 pattern. */
+export interface NPlusOneGroup {
+  readonly parentSpanId: string;
+  readonly label: string;
+  /** Display name of the participant called. */
+  readonly target: string;
+  readonly count: number;
+  readonly totalMs: number;
+  readonly p50Ms: number;
+  readonly spanIds: readonly string[];
+}
+
+/** A failed span. */
+export interface TraceError {
+  readonly spanId: string;
+  readonly name: string;
+  readonly message: string;
+}
+
+/** Everything {@link analyzeTrace} finds. */
+export interface TraceAnalysis {
+  /** Duration of the primary root span. */
+  readonly wallTimeMs: number;
+  readonly byCategory: CategoryTimes;
+  readonly criticalPath: readonly CriticalStep[];
+  readonly serialRuns: readonly SerialRun[];
+  readonly nPlusOne: readonly NPlusOneGroup[];
+  readonly errors: readonly TraceError[];
+  /** Oddities of the trace (orphans, skew, ...). */
+  readonly notes: readonly string[];
+}
+
+/**
+ * Analyses a trace.
+ *
+ * @example
+ * ```ts
+ * const analysis = analyzeTrace(trace);
+ * analysis.byCategory.db; // ms in database calls (overlaps counted once)
+ * analysis.serialRuns[0]?.savingMs; // what running that run concurrently could save
+ * ```
+ */
+export function analyzeTrace(trace: Trace): TraceAnalysis {
+  return analyzeLayout(layoutTrace(buildSpanTree(trace)));
+}
+
+/** Analyses an existing layout. */
+export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
+  const tree = layout.tree;
+  const root = tree.roots[0];
+  const errors: TraceError[] = [];
+  for (const node of tree.nodes) {
+    if (spanFailed(node)) errors.push({ spanId: node.span.spanId, name: node.span.name, message: errorMessage(node) });
+  }
+  const { serialRuns, nPlusOne } = structure(layout);
+  if (!root) {
+    return {
+      wallTimeMs: 0,
+      byCategory: { db: 0, http: 0, cache: 0, queue: 0, own: 0 },
+      criticalPath: [],
+      serialRuns,
+      nPlusOne,
+      errors,
+      notes: tree.notes,
+    };
+  }
+  return {
+    wallTimeMs: ms(root.end - root.start),
+    byCategory: categoryTimes(tree.nodes, root),
+    criticalPath: criticalPath(root),
+    serialRuns,
+    nPlusOne,
+    errors,
+    notes: tree.notes,
+  };
+}
+
+const BUCKET: Partial<Record<SpanCategory, 'db' | 'http' | 'cache' | 'queue'>> = {
+  db: 'db',
+  cache: 'cache',
+  'http-client': 'http',
+  'rpc-client': 'http',
+  'queue-producer': 'queue',
+};
+
+/**
+ * Time by category within the root span: the union of the root service's
+ * outgoing calls of each kind, so overlapping calls are not counted twice.
+ */
+function categoryTimes(nodes: readonly SpanNode[], root: SpanNode): CategoryTimes {
+  const buckets: Record<'db' | 'http' | 'cache' | 'queue', [number, number][]> = {
+    db: [],
+    http: [],
+    cache: [],
+    queue: [],
+  };
+  const all: [number, number][] = [];
+  for (const node of nodes) {
+    if (node === root || node.span.serviceName !== root.span.serviceName) continue;
+    if (node.span.kind === 'server' || node.span.kind === 'consumer') continue;
+    const bucket = BUCKET[classifySpan(node.span).category];
+    if (!bucket) continue;
+    const start = Math.max(node.start, root.start);
+    const end = Math.min(node.end, root.end);
+    if (end <= start) continue;
+    buckets[bucket].push([start, end]);
+    all.push([start, end]);
+  }
+  const wall = root.end - root.start;
+  return {
+    db: ms(unionLength(buckets.db)),
+    http: ms(unionLength(buckets.http)),
+    cache: ms(unionLength(buckets.cache)),
+    queue: ms(unionLength(buckets.queue)),
+    own: ms(Math.max(0, wall - unionLength(all))),
+  };
+}
+
+/** Total length covered by a set of intervals, overlaps counted once. */
+export function unionLength(intervals: [number, number][]): number {
+  if (intervals.length === 0) return 0;
+  intervals.sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let [curStart, curEnd] = intervals[0] as [number, number];
+  for (let i = 1; i < intervals.length; i++) {
+    const [start, end] = intervals[i] as [number, number];
+    if (start > curEnd) {
+      total += curEnd - curStart;
+      curStart = start;
+      curEnd = end;
+    } else if (end > curEnd) {
+      curEnd = end;
+    }
+  }
+  return total + (curEnd - curStart);
+}
+
+interface Frame {
+  readonly node: SpanNode;
+  readonly lo: number;
+  cursor: number;
+  readonly kids: SpanNode[];
+  i: number;
+}
+
+/**
+ * The critical path, walking back from the root's end: at each moment, the
+ * span the request was waiting on. A span's own work (time no child covers)
+ * is a step of that span, so the steps add up to the root's duration.
+ * Consumers of queue messages are left out: the request never waited for them.
+ */
+function criticalPath(root: SpanNode): CriticalStep[] {
+  const reversed: { node: SpanNode; start: number; end: number }[] = [];
+  const emit = (node: SpanNode, start: number, end: number): void => {
+    const last = reversed[reversed.length - 1];
+    if (last && last.node === node && last.start === end) last.start = start;
+    else reversed.push({ node, start, end });
+  };
+  const frame = (node: SpanNode, lo: number, hi: number): Frame => ({
+    node,
+    lo,
+    cursor: hi,
+    kids: node.children
+      .filter((c) => !(c.span.kind === 'consumer' && node.span.kind === 'producer'))
+      .sort((a, b) => b.end - a.end || a.order - b.order),
+    i: 0,
+  });
+  const stack: Frame[] = [frame(root, root.start, root.end)];
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1] as Frame;
+    if (f.i < f.kids.length && f.cursor > f.lo) {
+      const child = f.kids[f.i++] as SpanNode;
+      const end = Math.min(child.end, f.cursor);
+      const start = Math.max(child.start, f.lo);
+      if (end <= start) continue;
+      if (f.cursor > end) emit(f.node, end, f.cursor);
+      f.cursor = start;
+      stack.push(frame(child, start, end));
+    } else {
+      if (f.cursor > f.lo) emit(f.node, f.lo, f.cursor);
+      stack.pop();
+    }
+  }
+  reversed.reverse();
+  return reversed.map((step) => ({
+    spanId: step.node.span.spanId,
+    name: classifySpan(step.node.span).label || step.node.span.name,
+    serviceName: step.node.span.serviceName,
+    startMs: ms(step.start - root.start),
+    durationMs: ms(step.end - step.start),
+  }));
+}
+
+/** Serial runs, N+1 groups and `par` groups, by the same rules the diagram uses. */
+export function structure(layout: TraceLayout): {
+  serialRuns: SerialRun[];
+  nPlusOne: NPlusOneGroup[];
+  parGroups: number;
+} {
+  const serialRuns: SerialRun[] = [];
+  const nPlusOne: NPlusOneGroup[] = [];
+  let parGroups = 0;
+  const repeats = (parent: DrawnCall, calls: readonly DrawnCall[]): void => {
+    for (const piece of splitRepeats(calls)) {
+      if (!isRepeatRun(piece)) continue;
+      const durations = piece.calls.map(duration);
+      nPlusOne.push({
+        parentSpanId: parent.node.span.spanId,
+        label: piece.label,
+        target: (piece.calls[0] as DrawnCall).to.name,
+        count: piece.calls.length,
+        totalMs: round(durations.reduce((a, b) => a + b, 0)),
+        p50Ms: median(durations),
+        spanIds: piece.calls.map((c) => c.node.span.spanId),
+      });
+    }
+  };
+  for (const call of layout.calls) {
+    if (call.children.length === 0) continue;
+    for (const run of arrangeChildren(call.children)) {
+      if (run.type === 'par') {
+        parGroups++;
+        for (const lane of run.lanes) repeats(call, lane);
+        continue;
+      }
+      repeats(call, run.calls);
+      // A consumer is not a call its parent made and waited for: it splits a run.
+      let candidates: DrawnCall[] = [];
+      for (const c of [...run.calls, undefined]) {
+        if (c !== undefined && c.role !== 'consume') {
+          candidates.push(c);
+          continue;
+        }
+        if (candidates.length >= 2) serialRuns.push(serialRun(call, candidates));
+        candidates = [];
+      }
+    }
+  }
+  return { serialRuns, nPlusOne, parGroups };
+}
+
+function serialRun(parent: DrawnCall, calls: readonly DrawnCall[]): SerialRun {
+  const durations = calls.map(duration);
+  const sumMs = round(durations.reduce((a, b) => a + b, 0));
+  const maxMs = durations.reduce((a, b) => Math.max(b, a), 0);
+  return {
+    parentSpanId: parent.node.span.spanId,
+    spanIds: calls.map((c) => c.node.span.spanId),
+    sumMs,
+    maxMs,
+    savingMs: round(sumMs - maxMs),
+  };
+}
+
+function duration(call: DrawnCall): number {
+  return ms(call.node.end - call.node.start);
+}
+
+/**
+ * Nanoseconds to milliseconds, rounded to the microsecond: float64 epoch
+ * nanoseconds are only exact to a few hundred nanoseconds, and printing that
+ * noise (54.000128 ms) helps nobody.
+ */
+function ms(ns: number): number {
+  return round(ns / 1e6);
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

@@ -1,0 +1,392 @@
+/**
+ * Span classification: what a span means for the diagram (an incoming HTTP
+ * request, a database query, a cache command, a queue publish...), who it talks
+ * to and how to label it. Reads both the current OpenTelemetry semantic
+ * conventions and the older names still emitted by many instrumentations.
+ */
+import type { AttributeValue, Span } from './trace.js';
+
+/** What a span is, as far as drawing and analysis care. */
+export type SpanCategory =
+  | 'http-server'
+  | 'http-client'
+  | 'db'
+  | 'cache'
+  | 'queue-producer'
+  | 'queue-consumer'
+  | 'rpc-server'
+  | 'rpc-client'
+  | 'internal';
+
+/** The shape a participant takes in the diagram. */
+export type ParticipantKind = 'actor' | 'service' | 'database' | 'cache' | 'queue' | 'external';
+
+/**
+ * A participant a span talks to, before it gets a diagram id. `key` is unique
+ * per participant (two spans naming the same database share it); `name` is
+ * what the diagram shows.
+ */
+export interface ParticipantRef {
+  readonly key: string;
+  readonly name: string;
+  readonly kind: ParticipantKind;
+}
+
+/** The meaning of one span, derived from its kind and attributes. */
+export interface SpanClass {
+  readonly category: SpanCategory;
+  /** Short, normalised label: `GET /articles/:id`, `SELECT comments`, `GET article:*`, `publish orders`. */
+  readonly label: string;
+  /** Whom the span calls (client, producer) or where it comes from (consumer). */
+  readonly target?: ParticipantRef;
+  readonly method?: string;
+  readonly route?: string;
+  readonly statusCode?: number;
+  readonly dbSystem?: string;
+  readonly dbNamespace?: string;
+  /** Full query text, kept for details views; the label only has its summary. */
+  readonly queryText?: string;
+  /** Queue or topic name for messaging spans. */
+  readonly destination?: string;
+}
+
+/** Database systems that are caches: drawn as one "redis"-style participant and counted as cache time. */
+const CACHE_SYSTEMS = new Set(['redis', 'memcached', 'valkey', 'hazelcast', 'ignite', 'coherence', 'geode']);
+
+const PRODUCER_OPERATIONS = new Set(['publish', 'send', 'create']);
+const CONSUMER_OPERATIONS = new Set(['process', 'receive', 'deliver', 'settle']);
+
+/**
+ * Classifies a span: its category, label, target participant and the
+ * attributes the diagram and analysis need.
+ *
+ * @example
+ * ```ts
+ * const cls = classifySpan(span);
+ * // { category: 'db', label: 'SELECT comments', target: { key: 'db:postgresql:blog', name: 'postgresql blog', kind: 'database' }, ... }
+ * ```
+ */
+export function classifySpan(span: Span): SpanClass {
+  const a = span.attributes;
+  const dbSystem = str(a['db.system.name']) ?? str(a['db.system']);
+  const messagingSystem = str(a['messaging.system']);
+  const rpcSystem = str(a['rpc.system']);
+  const method = httpMethod(span);
+  const statusCode = num(a['http.response.status_code']) ?? num(a['http.status_code']);
+
+  if (dbSystem !== undefined && span.kind !== 'server') return classifyDb(span, dbSystem);
+  if (messagingSystem !== undefined || span.kind === 'producer' || span.kind === 'consumer') {
+    const messaging = classifyMessaging(span, messagingSystem);
+    if (messaging) return messaging;
+  }
+  if (rpcSystem !== undefined && (span.kind === 'server' || span.kind === 'client')) {
+    const service = str(a['rpc.service']);
+    const rpcMethod = str(a['rpc.method']);
+    const label = service && rpcMethod ? `${service}/${rpcMethod}` : (rpcMethod ?? service ?? span.name);
+    if (span.kind === 'server') return { category: 'rpc-server', label, method: rpcMethod, statusCode };
+    return { category: 'rpc-client', label, target: externalTarget(span, service), method: rpcMethod, statusCode };
+  }
+  if (span.kind === 'server') {
+    const route = str(a['http.route']);
+    const path = route ?? requestPath(span);
+    const label =
+      method !== undefined && path !== undefined
+        ? `${method} ${route ?? normalizePath(path)}`
+        : span.name || method || '';
+    return { category: 'http-server', label, method, route, statusCode };
+  }
+  if (span.kind === 'client') {
+    if (method !== undefined) {
+      const path = requestPath(span);
+      const label = path !== undefined ? `${method} ${normalizePath(path)}` : span.name || method;
+      return { category: 'http-client', label, target: externalTarget(span), method, statusCode };
+    }
+    // A client span with no recognised protocol is still a remote call: draw it to its peer.
+    return { category: 'rpc-client', label: span.name, target: externalTarget(span), statusCode };
+  }
+  return { category: 'internal', label: span.name, statusCode };
+}
+
+function classifyDb(span: Span, rawSystem: string): SpanClass {
+  const a = span.attributes;
+  const system = rawSystem.toLowerCase();
+  const namespace = str(a['db.namespace']) ?? str(a['db.name']);
+  const queryText = str(a['db.query.text']) ?? str(a['db.statement']);
+  const operation = str(a['db.operation.name']) ?? str(a['db.operation']);
+  const collection = str(a['db.collection.name']) ?? str(a['db.sql.table']) ?? str(a['db.mongodb.collection']);
+
+  if (CACHE_SYSTEMS.has(system)) {
+    const label = cacheLabel(operation, queryText, span.name);
+    return {
+      category: 'cache',
+      label,
+      target: { key: `cache:${system}`, name: system, kind: 'cache' },
+      dbSystem: system,
+      dbNamespace: namespace,
+      queryText,
+    };
+  }
+  const summary = str(a['db.query.summary']);
+  let label: string | undefined = summary;
+  if (label === undefined && operation !== undefined && collection !== undefined) {
+    label = `${sqlLike(system) ? operation.toUpperCase() : operation} ${collection}`;
+  }
+  if (label === undefined && queryText !== undefined) label = summarizeQuery(queryText);
+  if (label === undefined && operation !== undefined) label = sqlLike(system) ? operation.toUpperCase() : operation;
+  if (label === undefined) label = span.name;
+  const name = namespace ? `${system} ${namespace}` : system;
+  return {
+    category: 'db',
+    label,
+    target: { key: `db:${system}:${namespace ?? ''}`, name, kind: 'database' },
+    dbSystem: system,
+    dbNamespace: namespace,
+    queryText,
+  };
+}
+
+function classifyMessaging(span: Span, system: string | undefined): SpanClass | undefined {
+  const a = span.attributes;
+  const operation = (str(a['messaging.operation.type']) ?? str(a['messaging.operation']))?.toLowerCase();
+  let category: SpanCategory | undefined;
+  if (span.kind === 'producer') category = 'queue-producer';
+  else if (span.kind === 'consumer') category = 'queue-consumer';
+  else if (operation !== undefined && PRODUCER_OPERATIONS.has(operation)) category = 'queue-producer';
+  else if (operation !== undefined && CONSUMER_OPERATIONS.has(operation)) category = 'queue-consumer';
+  if (category === undefined) return undefined;
+
+  const destination = messagingDestination(span);
+  const verb =
+    category === 'queue-producer'
+      ? 'publish'
+      : operation === 'receive' || operation === 'deliver'
+        ? operation
+        : 'process';
+  const label = destination !== undefined ? `${verb} ${destination}` : span.name || verb;
+  const target: ParticipantRef = {
+    key: `queue:${destination ?? system ?? 'queue'}`,
+    name: destination ?? system ?? 'queue',
+    kind: 'queue',
+  };
+  return { category, label, target, destination };
+}
+
+function messagingDestination(span: Span): string | undefined {
+  const a = span.attributes;
+  const named = str(a['messaging.destination.name']) ?? str(a['messaging.destination']);
+  // RabbitMQ's default exchange has an empty name: the routing key is then the queue.
+  if (named !== undefined && named !== '') return named;
+  const routingKey =
+    str(a['messaging.rabbitmq.destination.routing_key']) ?? str(a['messaging.rabbitmq.routing_key']) ?? undefined;
+  if (routingKey) return routingKey;
+  // Span names follow "<destination> <operation>" (or the reverse in older conventions).
+  const words = span.name.split(/\s+/).filter((w) => w !== '');
+  const rest = words.filter(
+    (w) => !PRODUCER_OPERATIONS.has(w.toLowerCase()) && !CONSUMER_OPERATIONS.has(w.toLowerCase()),
+  );
+  if (rest.length === 1 && words.length === 2) return rest[0];
+  return undefined;
+}
+
+function externalTarget(span: Span, fallback?: string): ParticipantRef {
+  const a = span.attributes;
+  const peerService = str(a['peer.service']);
+  let host = str(a['server.address']) ?? str(a['net.peer.name']) ?? str(a['net.peer.ip']);
+  let port = num(a['server.port']) ?? num(a['net.peer.port']);
+  const url = str(a['url.full']) ?? str(a['http.url']);
+  if (host === undefined && url !== undefined) {
+    const parsed = parseUrl(url);
+    if (parsed) {
+      host = parsed.hostname;
+      port ??= parsed.port ? Number(parsed.port) : undefined;
+    }
+  }
+  const name =
+    peerService ?? (host !== undefined ? (port && port !== 80 && port !== 443 ? `${host}:${port}` : host) : undefined);
+  const finalName = name ?? fallback ?? (span.name || 'remote');
+  return { key: `ext:${finalName}`, name: finalName, kind: 'external' };
+}
+
+function httpMethod(span: Span): string | undefined {
+  const a = span.attributes;
+  const method = str(a['http.request.method']) ?? str(a['http.method']);
+  if (method === undefined) return undefined;
+  // The conventions use _OTHER for methods outside the known set: the original is kept beside it.
+  if (method === '_OTHER') return str(a['http.request.method_original']) ?? 'HTTP';
+  return method.toUpperCase();
+}
+
+function requestPath(span: Span): string | undefined {
+  const a = span.attributes;
+  const path = str(a['url.path']) ?? str(a['http.target']);
+  if (path !== undefined) return path;
+  const url = str(a['url.full']) ?? str(a['http.url']);
+  if (url === undefined) return undefined;
+  const parsed = parseUrl(url);
+  return parsed ? parsed.pathname : undefined;
+}
+
+interface UrlParts {
+  readonly hostname: string;
+  readonly port: string;
+  readonly pathname: string;
+}
+
+// A regular expression instead of the URL class: the core runs anywhere,
+// with no platform globals, and only needs host, port and path.
+const URL_PARTS = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::(\d*))?([^?#]*)/i;
+
+function parseUrl(url: string): UrlParts | undefined {
+  const m = URL_PARTS.exec(url);
+  if (!m) return undefined;
+  return { hostname: (m[1] ?? '').toLowerCase(), port: m[2] ?? '', pathname: m[3] || '/' };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NUMERIC = /^-?\d+(?:\.\d+)?$/;
+const HEX_ID = /^(?=.*\d)[0-9a-f]{8,}$/i;
+// Long tokens mixing letters and digits (ObjectIds, base64 ids, slugs with hashes) vary per request.
+const OPAQUE_ID = /^(?=.*\d)(?=.*[a-z])[A-Za-z0-9_-]{16,}$/i;
+
+function isVariableSegment(segment: string): boolean {
+  return NUMERIC.test(segment) || UUID.test(segment) || HEX_ID.test(segment) || OPAQUE_ID.test(segment);
+}
+
+/**
+ * Turns a raw request path into a route-like template: the query string goes,
+ * and numeric, UUID, hex and other id-looking segments become `:id`.
+ *
+ * @example
+ * ```ts
+ * normalizePath('/articles/42/comments?page=2'); // '/articles/:id/comments'
+ * ```
+ */
+export function normalizePath(path: string): string {
+  const cut = path.search(/[?#]/);
+  const bare = cut >= 0 ? path.slice(0, cut) : path;
+  return bare
+    .split('/')
+    .map((segment) => (segment !== '' && isVariableSegment(segment) ? ':id' : segment))
+    .join('/');
+}
+
+/**
+ * Normalises a cache key so calls that differ only by id fold together:
+ * `article:42` becomes `article:*`.
+ */
+export function normalizeCacheKey(key: string): string {
+  return key
+    .split(/([:./|#-])/)
+    .map((part) => (part.length > 1 || /\w/.test(part) ? (isVariableSegment(part) ? '*' : part) : part))
+    .join('');
+}
+
+function cacheLabel(operation: string | undefined, queryText: string | undefined, spanName: string): string {
+  const words = queryText?.trim().split(/\s+/) ?? [];
+  const command = (operation ?? words[0] ?? spanName).toUpperCase();
+  const firstWord = words[0]?.toUpperCase();
+  const key = firstWord === command || (firstWord !== undefined && operation === undefined) ? words[1] : undefined;
+  // Redis instrumentations replace argument values with "?": such a key carries no information.
+  if (key === undefined || key === '?' || key === '') return command;
+  return `${command} ${normalizeCacheKey(key)}`;
+}
+
+function sqlLike(system: string): boolean {
+  return !/mongo|cassandra|dynamo|elasticsearch|opensearch|couch|neo4j|firestore|cosmos/.test(system);
+}
+
+const SQL_KEYWORDS =
+  /^(select|insert|update|delete|merge|upsert|replace|with|create|drop|alter|truncate|call|exec|execute|begin|commit|rollback|savepoint|release|set|show|explain|copy|grant|revoke|vacuum|analyze|lock|prepare|deallocate|listen|notify)$/i;
+
+/**
+ * Summarises a query as "operation main-table" (`SELECT comments`,
+ * `INSERT orders`), the way `db.query.summary` does in recent conventions.
+ * Falls back to the first keyword, or `undefined` if the text is not a query.
+ *
+ * @example
+ * ```ts
+ * summarizeQuery('SELECT * FROM "public"."comments" WHERE article_id = $1'); // 'SELECT comments'
+ * ```
+ */
+export function summarizeQuery(text: string): string | undefined {
+  const sql = text
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/--[^\n]*/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const first = /^\(?\s*([A-Za-z]+)/.exec(sql)?.[1];
+  if (first === undefined || !SQL_KEYWORDS.test(first)) return undefined;
+  const op = first.toUpperCase();
+  if (op === 'WITH') {
+    const main = mainStatementAfterCte(sql);
+    return main !== undefined ? summarizeQuery(main) : 'WITH';
+  }
+  const ident = String.raw`((?:[\`"\[]?[\w$]+[\`"\]]?\.)*[\`"\[]?[\w$]+[\`"\]]?)`;
+  let table: string | undefined;
+  if (op === 'SELECT' || op === 'DELETE') table = new RegExp(String.raw`\bfrom\s+${ident}`, 'i').exec(sql)?.[1];
+  else if (op === 'INSERT' || op === 'REPLACE' || op === 'UPSERT' || op === 'MERGE')
+    table = new RegExp(String.raw`\binto\s+${ident}`, 'i').exec(sql)?.[1];
+  else if (op === 'UPDATE') table = new RegExp(String.raw`^update\s+(?:only\s+)?${ident}`, 'i').exec(sql)?.[1];
+  else if (op === 'CREATE' || op === 'DROP' || op === 'ALTER' || op === 'TRUNCATE') {
+    const m = new RegExp(
+      String.raw`^(create|drop|alter|truncate)\s+(?:or\s+replace\s+)?(?:unique\s+)?(?:temporary\s+|temp\s+)?(table|index|view|schema|database|sequence|type|function|trigger)?\s*(?:if\s+(?:not\s+)?exists\s+)?${ident}?`,
+      'i',
+    ).exec(sql);
+    const object = m?.[2]?.toUpperCase();
+    const name = m?.[3] ? unquote(m[3]) : undefined;
+    return [op, object, name].filter((p) => p !== undefined).join(' ');
+  }
+  return table !== undefined && !/^select$/i.test(table) && table !== '(' ? `${op} ${unquote(table)}` : op;
+}
+
+function unquote(identifier: string): string {
+  const last = identifier.split('.').pop() ?? identifier;
+  return last.replace(/^[`"[]|[`"\]]$/g, '');
+}
+
+function mainStatementAfterCte(sql: string): string | undefined {
+  // Skip "WITH name AS (...) [, name AS (...)]" by tracking parenthesis depth.
+  let depth = 0;
+  for (let i = 4; i < sql.length; i++) {
+    const ch = sql[i];
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (depth === 0) {
+      const rest = sql.slice(i);
+      if (/^\s*(select|insert|update|delete|merge)\b/i.test(rest) && /\)\s*$/.test(sql.slice(0, i))) {
+        return rest.trim();
+      }
+    }
+  }
+  return undefined;
+}
+
+function str(value: AttributeValue | undefined): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+function num(value: AttributeValue | undefined): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && /^\d+$/.test(value)) return Number(value);
+  return undefined;
+}
+
+/** Reads a string attribute, accepting numbers and booleans as their text. */
+export function stringAttribute(span: Span, ...keys: string[]): string | undefined {
+  for (const key of keys) {
+    const value = str(span.attributes[key]);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** Reads a numeric attribute, accepting digit strings. */
+export function numberAttribute(span: Span, ...keys: string[]): number | undefined {
+  for (const key of keys) {
+    const value = num(span.attributes[key]);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}

@@ -1,0 +1,44 @@
+/**
+ * Human-readable durations for labels, notes and tables.
+ */
+
+/**
+ * Formats a duration in milliseconds the way Lifeline prints it everywhere:
+ * two significant figures below 10 ms, whole milliseconds below a second,
+ * seconds below a minute, then minutes and hours.
+ *
+ * @example
+ * ```ts
+ * formatDuration(0.42); // '0.42 ms'
+ * formatDuration(123.4); // '123 ms'
+ * formatDuration(1530); // '1.53 s'
+ * formatDuration(125_000); // '2 min 5 s'
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return 'n/a';
+  if (ms < 0) return `-${formatDuration(-ms)}`;
+  if (ms === 0) return '0 ms';
+  if (ms < 1) return `${trimZeros(ms.toFixed(2))} ms`;
+  if (ms < 10) return `${trimZeros(ms.toFixed(1))} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 10) return `${trimZeros(seconds.toFixed(2))} s`;
+  if (seconds < 60) return `${trimZeros(seconds.toFixed(1))} s`;
+  const totalSeconds = Math.round(seconds);
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  const rest = totalSeconds % 60;
+  if (hours > 0) return minutes > 0 ? `${hours} h ${minutes} min` : `${hours} h`;
+  return rest > 0 ? `${minutes} min ${rest} s` : `${minutes} min`;
+}
+
+/** Converts a nanosecond span of time to milliseconds. */
+export function nsToMs(ns: number): number {
+  return ns / 1e6;
+}
+
+function trimZeros(text: string): string {
+  // 0.50 reads as 0.5 and 2.0 as 2: trailing zeros add no precision a reader can use.
+  return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
+}

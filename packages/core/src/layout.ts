@@ -1,0 +1,352 @@
+/**
+ * Decides which spans become arrows and between which lifelines: the drawn
+ * structure of a trace that both the sequence model and the analysis read.
+ *
+ * - the root server span is a call from the Client actor to its service;
+ * - a client span (HTTP, DB, cache, RPC) is a call from its service to its
+ *   target; when its child is the server span of a traced service (W3C trace
+ *   context propagated), the two merge into one call to that service, whose
+ *   own calls nest inside;
+ * - a producer span publishes to a queue; its consumer is a call from the queue
+ *   to the worker, placed where it ran in time, not inside the quick publish;
+ * - internal spans are transparent (their children hoist to the nearest drawn
+ *   ancestor) unless asked for, then they are self-calls.
+ */
+import { classifySpan, numberAttribute, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
+import { concurrentGroups, packLanes } from './concurrency.js';
+import { compareNodes, type SpanNode, type SpanTree } from './tree.js';
+
+/** How a drawn span appears. */
+export type CallRole = 'entry' | 'call' | 'publish' | 'consume' | 'self';
+
+/** A span drawn as an arrow (plus, for a merged call, the server span that answered it). */
+export interface DrawnCall {
+  readonly node: SpanNode;
+  readonly cls: SpanClass;
+  readonly role: CallRole;
+  /** The lifeline that sends the first arrow. */
+  readonly from: ParticipantRef;
+  /** The lifeline that receives it; becomes the traced service when a server span answers the call. */
+  to: ParticipantRef;
+  /** The server span of the callee, when the call reached a traced service. */
+  remote: SpanNode | undefined;
+  readonly parent: DrawnCall | undefined;
+  /** Drawn calls nested inside, in start order. */
+  readonly children: DrawnCall[];
+  /** 0 for the top-level calls. */
+  depth: number;
+  /** Number of drawn calls nested below, at any depth. */
+  nestedCalls: number;
+  /** The arrow's label (see {@link callLabel}). */
+  label: string;
+}
+
+/** The drawn structure of a trace. */
+export interface TraceLayout {
+  readonly tree: SpanTree;
+  /** Calls drawn at the top level (roots, and consumers that ran after everything else), in start order. */
+  readonly top: readonly DrawnCall[];
+  /** Every drawn call, parents before children. */
+  readonly calls: readonly DrawnCall[];
+}
+
+/** Options for {@link layoutTrace}. */
+export interface LayoutOptions {
+  /** Draw internal spans as self-calls instead of hoisting their children. */
+  readonly internal?: boolean;
+}
+
+/** The participant for the caller of the root server span. */
+export const CLIENT: ParticipantRef = { key: 'client', name: 'Client', kind: 'actor' };
+
+const CALL_CATEGORIES: ReadonlySet<SpanCategory> = new Set(['http-client', 'db', 'cache', 'rpc-client']);
+
+/** The lifeline of a service. */
+export function serviceRef(name: string): ParticipantRef {
+  const display = name === '' ? 'unknown service' : name;
+  return { key: `svc:${display}`, name: display, kind: 'service' };
+}
+
+/** The lifeline on which a call's nested calls are drawn. */
+export function contentLifeline(call: DrawnCall): ParticipantRef {
+  return (call.role === 'call' && call.remote === undefined) || call.role === 'publish' ? call.from : call.to;
+}
+
+/** Start and end (ns) of a call as laid out. */
+export function callInterval(call: DrawnCall): { start: number; end: number } {
+  return { start: call.node.start, end: call.node.end };
+}
+
+/** The interval in which the callee did its own work (the server span of a merged call). */
+export function workInterval(call: DrawnCall): { start: number; end: number } {
+  const node = call.remote ?? call.node;
+  return { start: node.start, end: node.end };
+}
+
+/** The label of a call: the server's route template when it has one, else the client's label. */
+export function callLabel(call: DrawnCall): string {
+  if (call.remote !== undefined && call.remote !== call.node && call.cls.category === 'http-client') {
+    const remote = classifySpan(call.remote.span);
+    if (remote.route !== undefined) return remote.label;
+  }
+  return call.cls.label;
+}
+
+/**
+ * Lays out a span tree: which spans are drawn, between which lifelines, and
+ * nested where. Iterative, linear in the number of spans (plus sorting).
+ */
+export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceLayout {
+  const showInternal = options.internal === true;
+  const container: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
+  const drawn: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
+  const top: DrawnCall[] = [];
+  const calls: DrawnCall[] = [];
+
+  const add = (
+    node: SpanNode,
+    cls: SpanClass,
+    role: CallRole,
+    from: ParticipantRef,
+    to: ParticipantRef,
+    parent: DrawnCall | undefined,
+  ): DrawnCall => {
+    const call: DrawnCall = {
+      node,
+      cls,
+      role,
+      from,
+      to,
+      remote: undefined,
+      parent,
+      children: [],
+      depth: 0,
+      nestedCalls: 0,
+      label: cls.label,
+    };
+    (parent ? parent.children : top).push(call);
+    calls.push(call);
+    drawn[node.order] = call;
+    container[node.order] = call;
+    return call;
+  };
+
+  for (const node of tree.nodes) {
+    const span = node.span;
+    const cls = classifySpan(span);
+    const own = serviceRef(span.serviceName);
+    const parentCall = node.parent ? container[node.parent.order] : undefined;
+    const category = cls.category;
+
+    if (node.parent === undefined || parentCall === undefined) {
+      if (span.kind === 'server') add(node, cls, 'entry', CLIENT, own, undefined);
+      else if (category === 'queue-consumer') add(node, cls, 'consume', cls.target ?? own, own, undefined);
+      else if (category === 'queue-producer') add(node, cls, 'publish', own, cls.target ?? own, undefined);
+      else if (CALL_CATEGORIES.has(category) && cls.target) add(node, cls, 'call', own, cls.target, undefined);
+      else add(node, cls, 'self', own, own, undefined);
+      continue;
+    }
+
+    if (span.kind === 'server') {
+      const parentDrawn = drawn[node.parent.order];
+      if (
+        parentDrawn !== undefined &&
+        parentDrawn.role === 'call' &&
+        parentDrawn.remote === undefined &&
+        CALL_CATEGORIES.has(parentDrawn.cls.category)
+      ) {
+        parentDrawn.remote = node;
+        parentDrawn.to = own;
+        container[node.order] = parentDrawn;
+      } else if (contentLifeline(parentCall).key === own.key) {
+        container[node.order] = parentCall;
+      } else {
+        const call = add(node, cls, 'call', contentLifeline(parentCall), own, parentCall);
+        call.remote = node;
+      }
+      continue;
+    }
+
+    if (category === 'queue-consumer') {
+      // A consumer runs after its message was published: draw it beside the
+      // calls it overlapped, outside the publish arrow and any call that had
+      // already finished when it started.
+      let host: DrawnCall | undefined = parentCall;
+      while (host !== undefined && (host.role === 'publish' || node.start >= workInterval(host).end))
+        host = host.parent;
+      add(node, cls, 'consume', cls.target ?? own, own, host);
+      continue;
+    }
+
+    if (category === 'queue-producer') {
+      add(node, cls, 'publish', own, cls.target ?? own, parentCall);
+      continue;
+    }
+
+    if (CALL_CATEGORIES.has(category) && cls.target) {
+      // Layered instrumentation (an ORM over a driver, fetch over undici) records
+      // one call twice: the inner span is the same arrow, not a nested one.
+      if (
+        parentCall.role === 'call' &&
+        parentCall.remote === undefined &&
+        parentCall.cls.category === category &&
+        parentCall.to.key === cls.target.key
+      ) {
+        container[node.order] = parentCall;
+        continue;
+      }
+      add(node, cls, 'call', own, cls.target, parentCall);
+      continue;
+    }
+
+    if (showInternal) {
+      add(node, cls, 'self', own, own, parentCall);
+    } else {
+      container[node.order] = parentCall;
+    }
+  }
+
+  const byStart = (a: DrawnCall, b: DrawnCall): number => compareNodes(a.node, b.node);
+  top.sort(byStart);
+  for (const call of calls) if (call.children.length > 1) call.children.sort(byStart);
+  // Depths top-down (parents precede children in `calls`), nested counts bottom-up.
+  for (const call of calls) {
+    call.depth = call.parent ? call.parent.depth + 1 : 0;
+    call.label = callLabel(call);
+  }
+  for (let i = calls.length - 1; i >= 0; i--) {
+    const call = calls[i] as DrawnCall;
+    if (call.parent) call.parent.nestedCalls += call.nestedCalls + 1;
+  }
+  return { tree, top, calls };
+}
+
+/** Whether a drawn call failed, and how to say so. */
+export interface CallOutcome {
+  readonly error: boolean;
+  readonly statusCode?: number;
+  readonly message?: string;
+  readonly rows?: number;
+}
+
+/**
+ * The outcome of a call as its caller saw it: an error when the span (or the
+ * server that answered it) has error status, an HTTP status of 500 or more,
+ * or a recorded exception that was not marked handled with an ok status.
+ */
+export function callOutcome(call: DrawnCall): CallOutcome {
+  const spans = call.remote !== undefined && call.remote !== call.node ? [call.node, call.remote] : [call.node];
+  let statusCode: number | undefined;
+  let message: string | undefined;
+  let error = false;
+  for (const node of spans) {
+    const span = node.span;
+    const code = numberAttribute(span, 'http.response.status_code', 'http.status_code', 'rpc.grpc.status_code');
+    statusCode ??= code !== undefined && !('rpc.grpc.status_code' in span.attributes && code < 100) ? code : undefined;
+    const failed = spanFailed(node);
+    if (failed) {
+      error = true;
+      message ??= errorMessage(node);
+    }
+  }
+  const rows = numberAttribute(call.node.span, 'db.response.returned_rows');
+  return { error, statusCode, message, rows };
+}
+
+/** Whether a span failed: error status, HTTP 5xx, or an exception without an ok status. */
+export function spanFailed(node: SpanNode): boolean {
+  const span = node.span;
+  if (span.status?.code === 'error') return true;
+  if (span.status?.code === 'ok') return false;
+  const code = numberAttribute(span, 'http.response.status_code', 'http.status_code');
+  if (code !== undefined && code >= 500) return true;
+  return span.events.some((e) => e && e.name === 'exception');
+}
+
+/** The most specific error text a span carries. */
+export function errorMessage(node: SpanNode): string {
+  const span = node.span;
+  if (typeof span.status?.message === 'string' && span.status.message.trim() !== '') return span.status.message;
+  for (const event of span.events) {
+    if (event?.name !== 'exception' || typeof event.attributes !== 'object' || event.attributes === null) continue;
+    const msg = event.attributes['exception.message'];
+    const type = event.attributes['exception.type'];
+    if (typeof msg === 'string' && msg !== '') return typeof type === 'string' && type !== '' ? `${type}: ${msg}` : msg;
+    if (typeof type === 'string' && type !== '') return type;
+  }
+  const type = span.attributes['error.type'];
+  if (typeof type === 'string' && type !== '') return type;
+  const code = numberAttribute(span, 'http.response.status_code', 'http.status_code');
+  return code !== undefined ? `HTTP ${code}` : 'error';
+}
+
+/** A run of three or more serial calls with the same target and label: the N+1 pattern. */
+export interface RepeatRun {
+  readonly calls: readonly DrawnCall[];
+  readonly label: string;
+}
+
+/** The key under which serial calls count as "the same call again". */
+export function repeatKey(call: DrawnCall): string {
+  return `${call.role}\u0000${call.from.key}\u0000${call.to.key}\u0000${call.label}`;
+}
+
+/** Minimum number of consecutive identical calls folded into a loop. */
+export const MIN_REPEAT = 3;
+
+/** A stretch of one call's children: consecutive serial calls, or one concurrent group. */
+export type ChildRun =
+  | { readonly type: 'serial'; readonly calls: readonly DrawnCall[] }
+  | { readonly type: 'par'; readonly calls: readonly DrawnCall[]; readonly lanes: readonly (readonly DrawnCall[])[] };
+
+/**
+ * Arranges children (in start order) into serial runs and concurrent groups,
+ * the latter packed into lanes. The same rule applies at every depth.
+ */
+export function arrangeChildren(children: readonly DrawnCall[]): ChildRun[] {
+  const intervals = children.map((call) => ({ start: call.node.start, end: call.node.end, call }));
+  const runs: ChildRun[] = [];
+  let serial: DrawnCall[] = [];
+  for (const group of concurrentGroups(intervals)) {
+    if (group.length === 1) {
+      serial.push((group[0] as (typeof intervals)[number]).call);
+      continue;
+    }
+    if (serial.length > 0) runs.push({ type: 'serial', calls: serial });
+    serial = [];
+    runs.push({
+      type: 'par',
+      calls: group.map((g) => g.call),
+      lanes: packLanes(group).map((lane) => lane.map((g) => g.call)),
+    });
+  }
+  if (serial.length > 0) runs.push({ type: 'serial', calls: serial });
+  return runs;
+}
+
+/**
+ * Splits serial calls into single calls and repeat runs (three or more in a
+ * row with the same target and label, the N+1 pattern).
+ */
+export function splitRepeats(serial: readonly DrawnCall[]): (DrawnCall | RepeatRun)[] {
+  const out: (DrawnCall | RepeatRun)[] = [];
+  let i = 0;
+  while (i < serial.length) {
+    const first = serial[i] as DrawnCall;
+    const key = repeatKey(first);
+    let j = i + 1;
+    while (j < serial.length && repeatKey(serial[j] as DrawnCall) === key) j++;
+    if (j - i >= MIN_REPEAT) {
+      out.push({ calls: serial.slice(i, j), label: first.label });
+    } else {
+      for (let k = i; k < j; k++) out.push(serial[k] as DrawnCall);
+    }
+    i = j;
+  }
+  return out;
+}
+
+/** Whether an element of {@link splitRepeats}' result is a repeat run. */
+export function isRepeatRun(item: DrawnCall | RepeatRun): item is RepeatRun {
+  return 'calls' in item;
+}

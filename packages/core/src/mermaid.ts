@@ -1,0 +1,240 @@
+/**
+ * Stage two of drawing: a sequence model becomes Mermaid `sequenceDiagram`
+ * text. All text from spans passes through one escaper, so no span name,
+ * attribute or error message can break the diagram or inject markup.
+ */
+import { layoutTrace } from './layout.js';
+import {
+  buildSequence,
+  type FoldLimits,
+  MAX_DRAWN_DEPTH,
+  type SequenceItem,
+  type SequenceModel,
+  type SequenceOptions,
+} from './sequence.js';
+import type { Trace } from './trace.js';
+import { buildSpanTree } from './tree.js';
+
+/** Options for {@link renderMermaid}. */
+export interface RenderOptions {
+  /** A diagram title (escaped like any other text). */
+  readonly title?: string;
+}
+
+/** Options for {@link traceToMermaid}. */
+export interface TraceToMermaidOptions extends SequenceOptions {
+  /** Upper bound for the text length; Mermaid's default `maxTextSize` is 50,000. */
+  readonly maxTextLength?: number;
+  readonly title?: string;
+}
+
+/** The diagram of a trace, with the model it was printed from. */
+export interface TraceDiagram {
+  readonly text: string;
+  readonly model: SequenceModel;
+  /** True when parts of the trace were folded to respect `maxTextLength`. */
+  readonly folded: boolean;
+}
+
+/** Mermaid's default `maxTextSize`; GitHub does not raise it. */
+export const DEFAULT_MAX_TEXT_LENGTH = 50_000;
+
+// Mermaid decodes these entity codes after parsing, so they can stand for any
+// character the grammar would otherwise read as syntax.
+const ENTITIES: Readonly<Record<string, string>> = {
+  '#': '#35;',
+  ';': '#59;',
+  '%': '#37;',
+  '<': '#lt;',
+  '>': '#gt;',
+  '&': '#amp;',
+  '"': '#quot;',
+  '`': '#96;',
+  '{': '#123;',
+  '}': '#125;',
+  '\\': '#92;',
+  ':': '#58;',
+  ',': '#44;',
+};
+const TEXT_SPECIALS = /[#;%<>&"`{}\\]/g;
+const NAME_SPECIALS = /[#;%<>&"`{}\\:,]/g;
+// Control characters, line and paragraph separators, and lone surrogates would
+// end a statement or garble the text: they become spaces.
+const BREAKING =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this removes.
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Options for {@link escapeMermaidText}. */
+export interface EscapeOptions {
+  /** Participant display names also escape `:` and `,`. */
+  readonly name?: boolean;
+  /** Longer text is cut with `…`. Default 120. */
+  readonly maxLength?: number;
+}
+
+/**
+ * Escapes text for a Mermaid sequence diagram: one line, no character the
+ * grammar treats as syntax (`;` `#` `%%` `<` `>` `{` `}` quotes...), each
+ * replaced by Mermaid's `#code;` entity, and truncated.
+ *
+ * @example
+ * ```ts
+ * escapeMermaidText('a; b <script>'); // 'a#59; b #lt;script#gt;'
+ * ```
+ */
+export function escapeMermaidText(text: string, options: EscapeOptions = {}): string {
+  const max = options.maxLength ?? 120;
+  let s = String(text).replace(BREAKING, ' ').replace(/\s+/g, ' ').trim();
+  if (s.length > max) {
+    const points = Array.from(s);
+    if (points.length > max)
+      s = `${points
+        .slice(0, max - 1)
+        .join('')
+        .trimEnd()}…`;
+  }
+  if (s === '') return options.name ? '(unnamed)' : '…';
+  s = s.replace(options.name ? NAME_SPECIALS : TEXT_SPECIALS, (ch) => ENTITIES[ch] ?? ch);
+  // Mermaid reads a leading "wrap:" or "nowrap:" as a directive and drops it from the text.
+  if (/^[\s:]*(?:no)?wrap/i.test(s)) s = s.replace(/:/g, '#58;');
+  return s;
+}
+
+const ARROWS = {
+  request: '->>',
+  self: '->>',
+  response: '-->>',
+  error: '--x',
+  async: '-)',
+} as const;
+
+/**
+ * Prints a sequence model as Mermaid text: `sequenceDiagram`, `autonumber`,
+ * participant declarations in order of first appearance, then the body.
+ *
+ * @example
+ * ```ts
+ * const text = renderMermaid(toSequence(trace, { timings: false }));
+ * // sequenceDiagram
+ * // autonumber
+ * // actor p1 as Client
+ * // participant p2 as api
+ * // p1->>p2: GET /articles/:id
+ * // ...
+ * ```
+ */
+export function renderMermaid(model: SequenceModel, options: RenderOptions = {}): string {
+  const lines: string[] = ['sequenceDiagram'];
+  if (options.title !== undefined && options.title.trim() !== '')
+    lines.push(`title ${escapeMermaidText(options.title)}`);
+  lines.push('autonumber');
+  for (const p of model.participants) {
+    const name = escapeMermaidText(p.name, { name: true, maxLength: 60 });
+    if (p.kind === 'actor') lines.push(`actor ${p.id} as ${name}`);
+    else if (p.kind === 'database' || p.kind === 'cache')
+      lines.push(`participant ${p.id}@{ "type" : "database" } as ${name}`);
+    else if (p.kind === 'queue') lines.push(`participant ${p.id}@{ "type" : "queue" } as ${name}`);
+    else lines.push(`participant ${p.id} as ${name}`);
+  }
+  renderItems(model.items, 0, lines);
+  return `${lines.join('\n')}\n`;
+}
+
+function renderItems(items: readonly SequenceItem[], depth: number, lines: string[]): void {
+  const pad = '  '.repeat(Math.min(depth, 40));
+  for (const item of items) {
+    switch (item.type) {
+      case 'message':
+        lines.push(`${pad}${item.from}${ARROWS[item.kind]}${item.to}: ${escapeMermaidText(item.text)}`);
+        break;
+      case 'note':
+        lines.push(`${pad}Note over ${item.over.join(',')}: ${escapeMermaidText(item.text)}`);
+        break;
+      case 'loop':
+        lines.push(`${pad}loop ${escapeMermaidText(item.label)}`);
+        renderItems(item.items, depth + 1, lines);
+        lines.push(`${pad}end`);
+        break;
+      case 'par':
+        item.branches.forEach((branch, i) => {
+          lines.push(i === 0 ? `${pad}par ${escapeMermaidText(item.label)}` : `${pad}and`);
+          renderItems(branch, depth + 1, lines);
+        });
+        lines.push(`${pad}end`);
+        break;
+    }
+  }
+}
+
+/**
+ * Draws a trace as Mermaid text in one call: span tree, layout, sequence
+ * model, text. Keeps the text under `maxTextLength` (default 50,000
+ * characters) by folding the deepest levels first, then trimming the longest
+ * levels, and says so in `model.notes`.
+ *
+ * @example
+ * ```ts
+ * const { text, model, folded } = traceToMermaid(trace, { timings: false });
+ * // text starts with 'sequenceDiagram\nautonumber\n'
+ * // model.arrows[n - 1].spanId is the span behind arrow number n
+ * ```
+ */
+export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}): TraceDiagram {
+  const max = Math.max(200, options.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH);
+  const layout = layoutTrace(buildSpanTree(trace), { internal: options.internal });
+  const render = (limits: FoldLimits) => {
+    const model = buildSequence(layout, options, limits);
+    return { model, text: renderMermaid(model, { title: options.title }) };
+  };
+  const full = render({});
+  if (full.text.length <= max) return { ...full, folded: false };
+
+  // Fold the deepest levels first: the largest depth that fits wins.
+  let deepest = 1;
+  for (const call of layout.calls) if (call.depth + 1 > deepest) deepest = call.depth + 1;
+  deepest = Math.min(deepest, MAX_DRAWN_DEPTH);
+  let best: { model: SequenceModel; text: string; maxDepth: number } | undefined;
+  let lo = 1;
+  let hi = deepest - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const attempt = render({ maxDepth: mid });
+    if (attempt.text.length <= max) {
+      best = { ...attempt, maxDepth: mid };
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  if (!best || best.maxDepth < 2) {
+    // Even the shallowest drawing is too long (a very wide level): keep the
+    // deepest level that fits when each level is cut short.
+    const depth = best ? Math.min(best.maxDepth + 1, deepest) : 1;
+    let itemsLo = 1;
+    let itemsHi = Math.max(1, layout.calls.length);
+    let cut: { model: SequenceModel; text: string } | undefined;
+    while (itemsLo <= itemsHi) {
+      const mid = (itemsLo + itemsHi) >> 1;
+      const attempt = render({ maxDepth: depth, maxItems: mid });
+      if (attempt.text.length <= max) {
+        cut = attempt;
+        itemsLo = mid + 1;
+      } else {
+        itemsHi = mid - 1;
+      }
+    }
+    if (cut && (!best || cut.text.length > best.text.length)) best = { ...cut, maxDepth: depth };
+  }
+  if (!best) {
+    const attempt = render({ maxDepth: 1, maxItems: 1 });
+    best = { ...attempt, maxDepth: 1 };
+  }
+  const model: SequenceModel = {
+    ...best.model,
+    notes: [
+      ...best.model.notes,
+      `diagram folded to stay under ${max} characters (the full diagram has ${full.model.messageCount} arrows)`,
+    ],
+  };
+  return { text: best.text, model, folded: true };
+}

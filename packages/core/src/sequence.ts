@@ -1,0 +1,506 @@
+/**
+ * Stage one of drawing: a trace becomes a sequence model (participants,
+ * messages, `par` and `loop` blocks, notes) plus a table from each arrow's
+ * number to the span it stands for. Stage two (`mermaid.ts`) only prints it.
+ */
+import type { ParticipantKind, ParticipantRef } from './classify.js';
+import { formatDuration } from './format.js';
+import {
+  arrangeChildren,
+  type ChildRun,
+  callOutcome,
+  contentLifeline,
+  type DrawnCall,
+  isRepeatRun,
+  layoutTrace,
+  type RepeatRun,
+  splitRepeats,
+  type TraceLayout,
+  workInterval,
+} from './layout.js';
+import type { Trace } from './trace.js';
+import { buildSpanTree } from './tree.js';
+
+/** Options for {@link toSequence}. */
+export interface SequenceOptions {
+  /** Show durations, waits and own-work notes. Off gives byte-stable output for docs and snapshots. Default true. */
+  readonly timings?: boolean;
+  /** Draw internal spans as self-calls instead of hoisting their children. Default false. */
+  readonly internal?: boolean;
+  /** Fold three or more identical serial calls into one `loop` block. Default true. */
+  readonly foldLoops?: boolean;
+  /** Own work longer than this becomes a note. Default: the larger of 10 ms and 20% of the enclosing span. */
+  readonly gapThresholdMs?: number;
+}
+
+/** What an arrow stands for. */
+export type ArrowKind = 'request' | 'response' | 'error' | 'async' | 'self';
+
+/** Maps one arrow (numbered as Mermaid's autonumber counts them) back to its span. */
+export interface ArrowRef {
+  /** 1-based, in text order: the number Mermaid's `autonumber` prints beside the arrow. */
+  readonly number: number;
+  readonly spanId: string;
+  readonly kind: ArrowKind;
+  /** Participant ids. */
+  readonly from: string;
+  readonly to: string;
+}
+
+/** A lifeline in the diagram. */
+export interface Participant {
+  /** A safe Mermaid identifier (`p1`, `p2`, ...), in order of first appearance. */
+  readonly id: string;
+  /** Identity of the participant (`svc:api`, `db:postgresql:blog`, ...). */
+  readonly key: string;
+  /** Display name (unescaped). */
+  readonly name: string;
+  readonly kind: ParticipantKind;
+}
+
+/** One arrow. */
+export interface Message {
+  readonly type: 'message';
+  readonly number: number;
+  readonly from: string;
+  readonly to: string;
+  readonly kind: ArrowKind;
+  /** Unescaped text; the renderer escapes it. */
+  readonly text: string;
+  readonly spanId: string;
+}
+
+/** A note over one or two lifelines. */
+export interface Note {
+  readonly type: 'note';
+  readonly over: readonly string[];
+  readonly text: string;
+  readonly reason: 'own-work' | 'queue-wait' | 'folded';
+  readonly spanId?: string;
+}
+
+/** Calls that overlapped in time: one branch per lane, each branch serial. */
+export interface ParBlock {
+  readonly type: 'par';
+  readonly label: string;
+  readonly branches: readonly (readonly SequenceItem[])[];
+  readonly spanIds: readonly string[];
+}
+
+/** Repeated identical serial calls (N+1), drawn once inside a loop. */
+export interface LoopBlock {
+  readonly type: 'loop';
+  readonly label: string;
+  readonly count: number;
+  readonly totalMs: number;
+  readonly p50Ms: number;
+  /** Every folded call; the first is the one drawn. */
+  readonly spanIds: readonly string[];
+  readonly items: readonly SequenceItem[];
+}
+
+/** Anything that appears in the diagram body. */
+export type SequenceItem = Message | Note | ParBlock | LoopBlock;
+
+/** A folded N+1 group, as flagged in the model. */
+export interface RepeatGroup {
+  /** The span whose children repeat (undefined at the top level). */
+  readonly parentSpanId: string | undefined;
+  readonly label: string;
+  /** Display name of the participant called. */
+  readonly target: string;
+  readonly count: number;
+  readonly totalMs: number;
+  readonly p50Ms: number;
+  readonly spanIds: readonly string[];
+}
+
+/** A trace as a sequence diagram, before it becomes text. */
+export interface SequenceModel {
+  readonly participants: readonly Participant[];
+  readonly items: readonly SequenceItem[];
+  /** Every arrow in text order: `arrows[n - 1].number === n`. */
+  readonly arrows: readonly ArrowRef[];
+  readonly messageCount: number;
+  /** Oddities of the trace and of the drawing (orphans, skew, folding...). */
+  readonly notes: readonly string[];
+  /** N+1 groups folded into loops. */
+  readonly repeats: readonly RepeatGroup[];
+  /** Number of `par` blocks. */
+  readonly parGroups: number;
+  /** Whether timings are shown. */
+  readonly timings: boolean;
+}
+
+/** Limits used by the size guard; not part of the public options. */
+export interface FoldLimits {
+  /** Drawn levels kept; deeper calls are folded into a note. */
+  readonly maxDepth?: number;
+  /** Items kept per level; the rest are folded into a note. */
+  readonly maxItems?: number;
+}
+
+/**
+ * Nesting deeper than this is folded. Mermaid cannot usefully draw it anyway,
+ * and it bounds the recursion of the builder and renderer.
+ */
+export const MAX_DRAWN_DEPTH = 200;
+
+const MAX_LABEL = 80;
+const MAX_ERROR = 60;
+
+/**
+ * Turns a trace into a sequence model.
+ *
+ * @example
+ * ```ts
+ * const model = toSequence(trace, { timings: false });
+ * model.arrows[0]; // { number: 1, spanId: '…', kind: 'request', from: 'p1', to: 'p2' }
+ * const text = renderMermaid(model);
+ * ```
+ */
+export function toSequence(trace: Trace, options: SequenceOptions = {}): SequenceModel {
+  return buildSequence(layoutTrace(buildSpanTree(trace), { internal: options.internal }), options);
+}
+
+/** Builds the model from an existing layout (used by the size guard to rebuild with tighter limits). */
+export function buildSequence(
+  layout: TraceLayout,
+  options: SequenceOptions = {},
+  limits: FoldLimits = {},
+): SequenceModel {
+  const builder = new Builder(layout, options, limits);
+  return builder.build();
+}
+
+class Builder {
+  private readonly participants: Participant[] = [];
+  private readonly byKey = new Map<string, Participant>();
+  private readonly arrows: ArrowRef[] = [];
+  private readonly repeats: RepeatGroup[] = [];
+  private readonly notes: string[];
+  private parGroups = 0;
+  private foldedByDepth = 0;
+  private foldedByCount = 0;
+  private readonly timings: boolean;
+  private readonly foldLoops: boolean;
+  private readonly maxDepth: number;
+  private readonly maxItems: number;
+
+  constructor(
+    private readonly layout: TraceLayout,
+    private readonly options: SequenceOptions,
+    limits: FoldLimits,
+  ) {
+    this.notes = [...layout.tree.notes];
+    this.timings = options.timings !== false;
+    this.foldLoops = options.foldLoops !== false;
+    this.maxDepth = Math.max(1, Math.min(limits.maxDepth ?? MAX_DRAWN_DEPTH, MAX_DRAWN_DEPTH));
+    this.maxItems = Math.max(1, limits.maxItems ?? Number.POSITIVE_INFINITY);
+  }
+
+  build(): SequenceModel {
+    const items: SequenceItem[] = [];
+    const top = this.layout.top;
+    for (let i = 0; i < top.length; i++) {
+      const call = top[i] as DrawnCall;
+      if (i >= this.maxItems) {
+        const rest = top.slice(i);
+        const count = rest.reduce((n, c) => n + 1 + c.nestedCalls, 0);
+        this.foldedByCount += count;
+        items.push(this.note([call.from], `${count} more calls folded`, 'folded'));
+        break;
+      }
+      this.call(call, items);
+    }
+    if (this.foldedByDepth > 0) {
+      this.notes.push(`${this.foldedByDepth} calls nested deeper than ${this.maxDepth} levels folded`);
+    }
+    if (this.foldedByCount > 0) this.notes.push(`${this.foldedByCount} calls beyond ${this.maxItems} per level folded`);
+    return {
+      participants: this.participants,
+      items,
+      arrows: this.arrows,
+      messageCount: this.arrows.length,
+      notes: this.notes,
+      repeats: this.repeats,
+      parGroups: this.parGroups,
+      timings: this.timings,
+    };
+  }
+
+  private id(ref: ParticipantRef): string {
+    let participant = this.byKey.get(ref.key);
+    if (!participant) {
+      participant = { id: `p${this.participants.length + 1}`, key: ref.key, name: ref.name, kind: ref.kind };
+      this.byKey.set(ref.key, participant);
+      this.participants.push(participant);
+    }
+    return participant.id;
+  }
+
+  private message(from: ParticipantRef, to: ParticipantRef, kind: ArrowKind, text: string, spanId: string): Message {
+    const fromId = this.id(from);
+    const toId = this.id(to);
+    const number = this.arrows.length + 1;
+    this.arrows.push({ number, spanId, kind, from: fromId, to: toId });
+    return { type: 'message', number, from: fromId, to: toId, kind, text: truncate(text, MAX_LABEL), spanId };
+  }
+
+  private note(over: readonly ParticipantRef[], text: string, reason: Note['reason'], spanId?: string): Note {
+    const ids = [...new Set(over.map((ref) => this.id(ref)))];
+    return {
+      type: 'note',
+      over: ids,
+      text: truncate(text, MAX_LABEL),
+      reason,
+      ...(spanId !== undefined ? { spanId } : {}),
+    };
+  }
+
+  private call(call: DrawnCall, out: SequenceItem[]): void {
+    const spanId = call.node.span.spanId;
+    const outcome = callOutcome(call);
+    const durationMs = (call.node.end - call.node.start) / 1e6;
+    const label = call.label || '(unnamed)';
+    switch (call.role) {
+      case 'entry':
+      case 'call':
+        out.push(this.message(call.from, call.to, 'request', label, spanId));
+        this.children(call, out);
+        out.push(
+          outcome.error
+            ? this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId)
+            : this.message(call.to, call.from, 'response', this.responseText(outcome, durationMs), spanId),
+        );
+        return;
+      case 'self':
+        out.push(
+          this.message(
+            call.from,
+            call.to,
+            'self',
+            this.timings ? `${label} · ${formatDuration(durationMs)}` : label,
+            spanId,
+          ),
+        );
+        this.children(call, out);
+        if (outcome.error)
+          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId));
+        return;
+      case 'publish':
+        out.push(this.message(call.from, call.to, 'async', label, spanId));
+        this.children(call, out);
+        if (outcome.error)
+          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId));
+        return;
+      case 'consume': {
+        out.push(this.message(call.from, call.to, 'async', label, spanId));
+        const wait = this.timings ? queueWaitMs(call, this.layout) : undefined;
+        if (wait !== undefined) {
+          out.push(this.note([call.from, call.to], `waited ${formatDuration(wait)} in queue`, 'queue-wait', spanId));
+        }
+        this.children(call, out);
+        if (outcome.error)
+          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId));
+        return;
+      }
+    }
+  }
+
+  private responseText(outcome: ReturnType<typeof callOutcome>, durationMs: number): string {
+    const status =
+      outcome.statusCode !== undefined
+        ? String(outcome.statusCode)
+        : outcome.rows !== undefined
+          ? `${outcome.rows} ${outcome.rows === 1 ? 'row' : 'rows'}`
+          : 'ok';
+    return this.timings ? `${status} · ${formatDuration(durationMs)}` : status;
+  }
+
+  private errorText(outcome: ReturnType<typeof callOutcome>, durationMs: number | undefined): string {
+    const parts: string[] = [];
+    if (outcome.statusCode !== undefined) parts.push(String(outcome.statusCode));
+    const message = outcome.message ?? 'error';
+    if (message !== `HTTP ${outcome.statusCode}`) parts.push(truncate(oneLine(message), MAX_ERROR));
+    if (this.timings && durationMs !== undefined) parts.push(formatDuration(durationMs));
+    return parts.join(' · ');
+  }
+
+  private children(call: DrawnCall, out: SequenceItem[]): void {
+    if (call.children.length === 0) return;
+    const lifeline = contentLifeline(call);
+    if (call.depth + 1 >= this.maxDepth) {
+      this.foldedByDepth += call.nestedCalls;
+      out.push(
+        this.note(
+          [lifeline],
+          `${call.nestedCalls} ${call.nestedCalls === 1 ? 'call' : 'calls'} folded`,
+          'folded',
+          call.node.span.spanId,
+        ),
+      );
+      return;
+    }
+    const showGaps = this.timings && (call.role !== 'call' || call.remote !== undefined) && call.role !== 'publish';
+    let gaps: GapContext | undefined;
+    if (showGaps) {
+      const work = workInterval(call);
+      const workMs = (work.end - work.start) / 1e6;
+      const threshold = this.options.gapThresholdMs ?? Math.max(10, 0.2 * workMs);
+      gaps = {
+        start: work.start,
+        end: work.end,
+        thresholdNs: threshold * 1e6,
+        lifeline,
+        spanId: call.node.span.spanId,
+      };
+    }
+    this.sequence(call.children, out, call, gaps);
+  }
+
+  /** Draws sibling calls: serial ones in order, overlapping ones as `par`, repeats as `loop`, gaps as notes. */
+  private sequence(
+    children: readonly DrawnCall[],
+    out: SequenceItem[],
+    parent: DrawnCall | undefined,
+    gaps: GapContext | undefined,
+  ): void {
+    let cursor = gaps?.start ?? 0;
+    let emitted = 0;
+    const gapUntil = (time: number): void => {
+      if (gaps && time - cursor > gaps.thresholdNs) {
+        out.push(
+          this.note([gaps.lifeline], `${formatDuration((time - cursor) / 1e6)} own work`, 'own-work', gaps.spanId),
+        );
+      }
+    };
+    const runs = arrangeChildren(children);
+    for (let r = 0; r < runs.length; r++) {
+      const run = runs[r] as (typeof runs)[number];
+      const pieces: (DrawnCall | RepeatRun | { par: ParRun })[] =
+        run.type === 'par' ? [{ par: run }] : this.foldLoops ? splitRepeats(run.calls) : [...run.calls];
+      for (let p = 0; p < pieces.length; p++) {
+        const piece = pieces[p] as (typeof pieces)[number];
+        const calls = 'par' in piece ? piece.par.calls : isRepeatRun(piece) ? piece.calls : [piece];
+        if (emitted >= this.maxItems) {
+          const remaining = [
+            ...calls,
+            ...pieces.slice(p + 1).flatMap((x) => ('par' in x ? x.par.calls : isRepeatRun(x) ? x.calls : [x])),
+            ...runs.slice(r + 1).flatMap((x) => x.calls),
+          ];
+          const count = remaining.reduce((n, c) => n + 1 + c.nestedCalls, 0);
+          this.foldedByCount += count;
+          const lifeline = gaps?.lifeline ?? (parent ? contentLifeline(parent) : (calls[0] as DrawnCall).from);
+          out.push(this.note([lifeline], `${count} more calls folded`, 'folded', parent?.node.span.spanId));
+          return;
+        }
+        const start = (calls[0] as DrawnCall).node.start;
+        let end = start;
+        for (const c of calls) if (c.node.end > end) end = c.node.end;
+        gapUntil(start);
+        if ('par' in piece) this.par(piece.par.calls, piece.par.lanes, out);
+        else if (isRepeatRun(piece)) this.loop(piece, parent, out);
+        else this.call(piece, out);
+        emitted++;
+        if (end > cursor) cursor = end;
+      }
+    }
+    if (gaps) gapUntil(gaps.end);
+  }
+
+  private par(calls: readonly DrawnCall[], lanes: readonly (readonly DrawnCall[])[], out: SequenceItem[]): void {
+    this.parGroups++;
+    let label = `${calls.length} concurrent calls`;
+    if (lanes.length < calls.length) label += ` in ${lanes.length} lanes`;
+    if (this.timings) {
+      let start = Number.POSITIVE_INFINITY;
+      let end = Number.NEGATIVE_INFINITY;
+      let sum = 0;
+      for (const c of calls) {
+        start = Math.min(start, c.node.start);
+        end = Math.max(end, c.node.end);
+        sum += c.node.end - c.node.start;
+      }
+      label += ` (wall ${formatDuration((end - start) / 1e6)}, sum ${formatDuration(sum / 1e6)})`;
+    }
+    const branches = lanes.map((lane) => {
+      const items: SequenceItem[] = [];
+      this.sequence(lane, items, undefined, undefined);
+      return items;
+    });
+    out.push({ type: 'par', label, branches, spanIds: calls.map((c) => c.node.span.spanId) });
+  }
+
+  private loop(run: RepeatRun, parent: DrawnCall | undefined, out: SequenceItem[]): void {
+    const durations = run.calls.map((c) => (c.node.end - c.node.start) / 1e6);
+    const totalMs = durations.reduce((a, b) => a + b, 0);
+    const p50Ms = median(durations);
+    const first = run.calls[0] as DrawnCall;
+    let label = `${run.calls.length}× ${truncate(run.label, MAX_LABEL - 30)}`;
+    if (this.timings) label += ` (total ${formatDuration(totalMs)}, p50 ${formatDuration(p50Ms)})`;
+    const items: SequenceItem[] = [];
+    this.call(first, items);
+    const spanIds = run.calls.map((c) => c.node.span.spanId);
+    out.push({ type: 'loop', label, count: run.calls.length, totalMs, p50Ms, spanIds, items });
+    this.repeats.push({
+      parentSpanId: parent?.node.span.spanId ?? first.parent?.node.span.spanId,
+      label: run.label,
+      target: first.to.name,
+      count: run.calls.length,
+      totalMs,
+      p50Ms,
+      spanIds,
+    });
+  }
+}
+
+type ParRun = Extract<ChildRun, { type: 'par' }>;
+
+interface GapContext {
+  readonly start: number;
+  readonly end: number;
+  readonly thresholdNs: number;
+  readonly lifeline: ParticipantRef;
+  readonly spanId: string;
+}
+
+/** Time a consumed message spent in the queue: consumer start minus the end of its producer span. */
+export function queueWaitMs(call: DrawnCall, layout: TraceLayout): number | undefined {
+  const node = call.node;
+  let producer = node.parent && node.parent.span.kind === 'producer' ? node.parent : undefined;
+  if (!producer) {
+    for (const link of node.span.links) {
+      const linked = link && typeof link.spanId === 'string' ? layout.tree.byId.get(link.spanId) : undefined;
+      if (linked && linked.span.kind === 'producer') {
+        producer = linked;
+        break;
+      }
+    }
+  }
+  if (!producer) return undefined;
+  const wait = node.start - producer.end;
+  return (wait >= 0 ? wait : Math.max(0, node.start - producer.start)) / 1e6;
+}
+
+/** The median of a list of numbers (0 for an empty list). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Shortens text to at most `max` characters (whole code points), ending with `…` when cut. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const points = Array.from(text);
+  if (points.length <= max) return text;
+  return `${points.slice(0, Math.max(1, max - 1)).join('')}…`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}

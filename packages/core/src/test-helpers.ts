@@ -1,0 +1,210 @@
+/**
+ * Test-only helpers for @lifeline/core: concise span builders and validation
+ * of diagrams with Mermaid's real parser. Not exported from the package and
+ * not compiled into dist.
+ */
+import mermaid from 'mermaid';
+import { expect } from 'vitest';
+import type { Attributes, Span, SpanEvent, SpanKind, SpanLink, SpanStatus, Trace } from './trace.js';
+
+/** Base time of test traces: times in specs are milliseconds after it. */
+export const T0_MS = 1_700_000_000_000;
+export const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+
+/** Description of one span with times in milliseconds after {@link T0_MS}. */
+export interface SpanSpec {
+  readonly id: string;
+  readonly parent?: string;
+  readonly name?: string;
+  readonly kind?: SpanKind;
+  readonly service?: string;
+  readonly start: number;
+  /** `null` for a span that never ended. */
+  readonly end: number | null;
+  readonly attributes?: Attributes;
+  readonly status?: SpanStatus;
+  readonly events?: readonly SpanEvent[];
+  readonly links?: readonly SpanLink[];
+}
+
+/** Milliseconds after T0 to nanoseconds since the epoch. */
+export function ns(ms: number): number {
+  return (T0_MS + ms) * 1e6;
+}
+
+/** Builds a span. */
+export function span(spec: SpanSpec): Span {
+  const service = spec.service ?? 'api';
+  return {
+    traceId: TRACE_ID,
+    spanId: spec.id,
+    ...(spec.parent !== undefined ? { parentSpanId: spec.parent } : {}),
+    name: spec.name ?? spec.id,
+    kind: spec.kind ?? 'internal',
+    serviceName: service,
+    startTimeNs: ns(spec.start),
+    ...(spec.end !== null ? { endTimeNs: ns(spec.end) } : {}),
+    status: spec.status ?? { code: 'unset' },
+    attributes: spec.attributes ?? {},
+    events: spec.events ?? [],
+    links: spec.links ?? [],
+    resource: { 'service.name': service },
+  };
+}
+
+/** Builds a trace from spans. */
+export function trace(...spans: Span[]): Trace {
+  return { traceId: TRACE_ID, spans };
+}
+
+type Timed = { id: string; parent?: string; service?: string; start: number; end: number | null };
+
+/** An incoming HTTP request (server span). */
+export function httpServer(
+  t: Timed & { method?: string; route?: string; path?: string; status?: number; error?: string },
+): Span {
+  const method = t.method ?? 'GET';
+  return span({
+    ...t,
+    kind: 'server',
+    name: `${method} ${t.route ?? t.path ?? ''}`.trim(),
+    attributes: {
+      'http.request.method': method,
+      ...(t.route !== undefined ? { 'http.route': t.route } : {}),
+      'url.path': t.path ?? t.route ?? '/',
+      ...(t.status !== undefined ? { 'http.response.status_code': t.status } : {}),
+    },
+    ...(t.error !== undefined ? { status: { code: 'error' as const, message: t.error } } : {}),
+  });
+}
+
+/** An outgoing HTTP request (client span). */
+export function httpClient(t: Timed & { method?: string; url: string; status?: number; error?: string }): Span {
+  const method = t.method ?? 'GET';
+  const match = /^\w+:\/\/([^/:]+)(?::(\d+))?(\/[^?]*)?/.exec(t.url);
+  return span({
+    ...t,
+    kind: 'client',
+    name: method,
+    attributes: {
+      'http.request.method': method,
+      'url.full': t.url,
+      'server.address': match?.[1] ?? 'unknown',
+      ...(match?.[2] ? { 'server.port': Number(match[2]) } : {}),
+      ...(t.status !== undefined ? { 'http.response.status_code': t.status } : {}),
+    },
+    ...(t.error !== undefined ? { status: { code: 'error' as const, message: t.error } } : {}),
+  });
+}
+
+/** A SQL query (client span, current conventions). */
+export function sql(t: Timed & { query: string; system?: string; db?: string; error?: string }): Span {
+  return span({
+    ...t,
+    kind: 'client',
+    name: t.query.split(' ')[0] ?? 'query',
+    attributes: {
+      'db.system.name': t.system ?? 'postgresql',
+      'db.namespace': t.db ?? 'blog',
+      'db.query.text': t.query,
+    },
+    ...(t.error !== undefined ? { status: { code: 'error' as const, message: t.error } } : {}),
+  });
+}
+
+/** A Redis command (client span, older conventions as ioredis emits them). */
+export function redis(t: Timed & { statement: string }): Span {
+  return span({
+    ...t,
+    kind: 'client',
+    name: (t.statement.split(' ')[0] ?? 'cmd').toLowerCase(),
+    attributes: {
+      'db.system': 'redis',
+      'db.statement': t.statement,
+      'net.peer.name': 'localhost',
+      'net.peer.port': 6379,
+    },
+  });
+}
+
+/** A message publish (producer span). */
+export function publish(t: Timed & { queue: string }): Span {
+  return span({
+    ...t,
+    kind: 'producer',
+    name: `publish ${t.queue}`,
+    attributes: {
+      'messaging.system': 'rabbitmq',
+      'messaging.destination.name': t.queue,
+      'messaging.operation.type': 'publish',
+    },
+  });
+}
+
+/** A message being processed (consumer span). */
+export function consume(t: Timed & { queue: string; links?: readonly SpanLink[] }): Span {
+  return span({
+    ...t,
+    kind: 'consumer',
+    name: `process ${t.queue}`,
+    attributes: {
+      'messaging.system': 'rabbitmq',
+      'messaging.destination.name': t.queue,
+      'messaging.operation.type': 'process',
+    },
+    ...(t.links ? { links: t.links } : {}),
+  });
+}
+
+/** An internal span. */
+export function internal(t: Timed & { name: string }): Span {
+  return span({ ...t, kind: 'internal' });
+}
+
+interface SequenceDbLike {
+  getActors(): Map<string, { description: string; type?: string }>;
+  getMessages(): { from?: string; to?: string; message: unknown; type?: number }[];
+  LINETYPE: { NOTE: number };
+}
+
+/** What Mermaid's parser read from a sequence diagram. */
+export interface ParsedSequence {
+  readonly actors: readonly { id: string; name: string; type: string }[];
+  /** Arrows in text order (what autonumber numbers). */
+  readonly signals: readonly { from: string; to: string; text: string }[];
+  readonly notes: readonly string[];
+}
+
+const NAMED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/** Decodes the placeholders Mermaid uses for `#code;` entities. */
+export function decodeMermaidText(text: string): string {
+  return text
+    .replace(/\ufb02\u00b0\u00b0(\d+)\u00b6\u00df/g, (_, code: string) => String.fromCodePoint(Number(code)))
+    .replace(/\ufb02\u00b0(\w+)\u00b6\u00df/g, (whole, name: string) => NAMED[name] ?? whole);
+}
+
+/** Fails the test, quoting the parser's message and the text, unless Mermaid parses the diagram. */
+export async function expectValidMermaid(text: string): Promise<ParsedSequence> {
+  try {
+    await mermaid.parse(text);
+  } catch (error) {
+    expect.fail(`Mermaid rejected the diagram: ${(error as Error).message}\n--- diagram ---\n${text}`);
+  }
+  const diagram = await mermaid.mermaidAPI.getDiagramFromText(text);
+  const db = diagram.db as unknown as SequenceDbLike;
+  const actors = [...db.getActors().entries()].map(([id, a]) => ({
+    id,
+    name: decodeMermaidText(a.description),
+    type: a.type ?? 'participant',
+  }));
+  const signals: { from: string; to: string; text: string }[] = [];
+  const notes: string[] = [];
+  for (const m of db.getMessages()) {
+    if (m.type === db.LINETYPE.NOTE) notes.push(decodeMermaidText(String(m.message)));
+    else if (m.from !== undefined && m.to !== undefined) {
+      signals.push({ from: m.from, to: m.to, text: decodeMermaidText(String(m.message)) });
+    }
+  }
+  return { actors, signals, notes };
+}

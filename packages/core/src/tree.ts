@@ -1,0 +1,320 @@
+/**
+ * Builds the span tree of a trace, robustly. Real traces are messy: spans go
+ * missing (orphans), several roots appear, clocks of different hosts disagree,
+ * spans never end, exporters send duplicates, and broken propagation can even
+ * make parent links loop. Every such oddity is repaired for layout and noted.
+ *
+ * Every pass here is iterative (no recursion), so a 100,000-deep chain of
+ * spans is as safe as a flat one.
+ */
+import { formatDuration } from './format.js';
+import type { Span, SpanKind, Trace } from './trace.js';
+
+/** One span in the tree, with the times used for layout. */
+export interface SpanNode {
+  readonly span: Span;
+  /** Position in the (de-duplicated) input: the last tie-breaker for a stable order. */
+  readonly order: number;
+  parent: SpanNode | undefined;
+  readonly children: SpanNode[];
+  /** Layout start (ns): the recorded start, corrected for clock skew. */
+  start: number;
+  /** Layout end (ns): the recorded end, repaired when missing and corrected for clock skew. */
+  end: number;
+  /** True when the span had no usable end time. */
+  readonly missingEnd: boolean;
+  /** Distance from its root (roots have depth 0). */
+  depth: number;
+}
+
+/** A trace as a forest of spans, plus what had to be repaired. */
+export interface SpanTree {
+  readonly traceId: string;
+  /** Root spans in start order; the first is the primary root. */
+  readonly roots: readonly SpanNode[];
+  /** Every node, parents before children (breadth-first, children in start order). */
+  readonly nodes: readonly SpanNode[];
+  readonly byId: ReadonlyMap<string, SpanNode>;
+  /** Oddities found and how they were handled, for people reading the diagram. */
+  readonly notes: readonly string[];
+}
+
+/**
+ * Orders siblings by start, then end, then input order, so the layout is the
+ * same every time for the same trace.
+ */
+export function compareNodes(a: SpanNode, b: SpanNode): number {
+  return a.start - b.start || a.end - b.end || a.order - b.order;
+}
+
+/**
+ * Builds the span tree of a trace. Never throws: bad input is repaired or
+ * skipped, and `notes` says what was done.
+ *
+ * @example
+ * ```ts
+ * const tree = buildSpanTree(trace);
+ * tree.roots[0]?.children.length;
+ * tree.notes; // e.g. ['2 spans refer to a parent missing from the trace: drawn under the root span']
+ * ```
+ */
+export function buildSpanTree(trace: Trace): SpanTree {
+  const notes: string[] = [];
+  const byId = new Map<string, SpanNode>();
+  const all: SpanNode[] = [];
+  let duplicates = 0;
+  let invalid = 0;
+  let badEnds = 0;
+  const spans = Array.isArray(trace?.spans) ? trace.spans : [];
+
+  for (const raw of spans) {
+    const span = sanitize(raw);
+    if (span === undefined) {
+      invalid++;
+      continue;
+    }
+    if (byId.has(span.spanId)) {
+      duplicates++;
+      continue;
+    }
+    const rawEnd = span.endTimeNs;
+    const hasEnd = typeof rawEnd === 'number' && Number.isFinite(rawEnd);
+    if (hasEnd && rawEnd < span.startTimeNs) badEnds++;
+    const node: SpanNode = {
+      span,
+      order: all.length,
+      parent: undefined,
+      children: [],
+      start: span.startTimeNs,
+      end: hasEnd ? Math.max(rawEnd, span.startTimeNs) : span.startTimeNs,
+      missingEnd: !hasEnd,
+      depth: 0,
+    };
+    byId.set(span.spanId, node);
+    all.push(node);
+  }
+  if (spans.length === 0) notes.push('trace has no spans');
+  if (invalid > 0) notes.push(`${plural(invalid, 'span')} without a valid id or start time ignored`);
+  if (duplicates > 0) notes.push(`${plural(duplicates, 'duplicate span id')}: kept the first of each`);
+  if (badEnds > 0) notes.push(`${plural(badEnds, 'span')} ending before it started: drawn with zero duration`);
+
+  // Link parents. Orphans (parent id not in this trace) are placed afterwards.
+  const trueRoots: SpanNode[] = [];
+  const orphans: SpanNode[] = [];
+  let selfParents = 0;
+  for (const node of all) {
+    const parentId = node.span.parentSpanId;
+    if (parentId === undefined || parentId === '' || /^0+$/.test(parentId)) {
+      trueRoots.push(node);
+    } else if (parentId === node.span.spanId) {
+      selfParents++;
+      trueRoots.push(node);
+    } else {
+      const parent = byId.get(parentId);
+      if (parent) {
+        node.parent = parent;
+        parent.children.push(node);
+      } else {
+        orphans.push(node);
+      }
+    }
+  }
+  if (selfParents > 0) notes.push(`${plural(selfParents, 'span')} naming itself as parent: drawn as a root`);
+
+  trueRoots.sort(compareNodes);
+  if (orphans.length > 0) {
+    const primary = trueRoots[0];
+    if (primary) {
+      for (const orphan of orphans) {
+        orphan.parent = primary;
+        primary.children.push(orphan);
+      }
+      notes.push(
+        `${plural(orphans.length, 'span')} ${orphans.length === 1 ? 'refers' : 'refer'} to a parent missing from the trace: drawn under the root span`,
+      );
+    } else {
+      trueRoots.push(...orphans);
+      trueRoots.sort(compareNodes);
+      notes.push(
+        `${plural(orphans.length, 'span')} ${orphans.length === 1 ? 'refers' : 'refer'} to a parent missing from the trace: drawn as separate roots`,
+      );
+    }
+  }
+
+  // Whatever is not reachable from a root sits on a cycle of parent links (or below one).
+  const roots = [...trueRoots];
+  const reached = new Uint8Array(all.length);
+  const markFrom = (start: SpanNode): void => {
+    const stack = [start];
+    reached[start.order] = 1;
+    while (stack.length > 0) {
+      const node = stack.pop() as SpanNode;
+      for (const child of node.children) {
+        if (reached[child.order] === 0) {
+          reached[child.order] = 1;
+          stack.push(child);
+        }
+      }
+    }
+  };
+  for (const root of roots) markFrom(root);
+  const unreached = all.filter((n) => reached[n.order] === 0).sort(compareNodes);
+  let cycles = 0;
+  for (const node of unreached) {
+    if (reached[node.order] === 1) continue;
+    // Break the loop at its earliest span, which becomes a root of its own.
+    const parent = node.parent;
+    if (parent) {
+      const at = parent.children.indexOf(node);
+      if (at >= 0) parent.children.splice(at, 1);
+      node.parent = undefined;
+    }
+    roots.push(node);
+    cycles++;
+    markFrom(node);
+  }
+  if (cycles > 0) notes.push(`parent links form ${plural(cycles, 'cycle')}: broken at the earliest span of each`);
+
+  // Repair missing ends bottom-up: a span that never ended lasted at least as long as its children.
+  const order = breadthFirst(roots);
+  let missing = 0;
+  for (let i = order.length - 1; i >= 0; i--) {
+    const node = order[i] as SpanNode;
+    if (!node.missingEnd) continue;
+    missing++;
+    let end = node.start;
+    for (const child of node.children) if (child.end > end) end = child.end;
+    node.end = end;
+  }
+  if (missing > 0) {
+    notes.push(
+      `${plural(missing, 'span')} never ended: drawn as ending with ${missing === 1 ? 'its' : 'their'} last child`,
+    );
+  }
+
+  correctSkew(order, notes);
+
+  // Layout times changed: order siblings and roots by their corrected start.
+  for (const node of order) if (node.children.length > 1) node.children.sort(compareNodes);
+  roots.sort(compareNodes);
+  const nodes = breadthFirst(roots);
+  for (const node of nodes) node.depth = node.parent ? node.parent.depth + 1 : 0;
+
+  if (roots.length > 1) notes.push(`trace has ${roots.length} root spans: drawn one after another in start order`);
+  return { traceId: typeof trace?.traceId === 'string' ? trace.traceId : '', roots, nodes, byId, notes };
+}
+
+/**
+ * Moves spans recorded on another host into their parent's time window.
+ * A server span that starts before the client span that called it, or ends
+ * after it, can only mean the two clocks disagree: the whole remote subtree is
+ * shifted (keeping its internal timings) so it sits centred in the call.
+ * Within one process a child cannot start before its parent, so it is clamped;
+ * it may legitimately end later (work left running), which is kept.
+ * A consumer's wait in a queue is real time, so only a negative wait is corrected.
+ */
+function correctSkew(order: readonly SpanNode[], notes: string[]): void {
+  const shifts = new Map<SpanNode, number>();
+  const skewByPair = new Map<string, number>();
+  let clamped = 0;
+  for (const node of order) {
+    const parent = node.parent;
+    if (!parent) continue;
+    const inherited = shifts.get(parent) ?? 0;
+    node.start += inherited;
+    node.end += inherited;
+    let delta = 0;
+    const crossService = node.span.serviceName !== parent.span.serviceName;
+    const asynchronous = parent.span.kind === 'producer' || node.span.kind === 'consumer';
+    if (asynchronous) {
+      if (node.start < parent.start) delta = parent.start - node.start;
+    } else if (crossService) {
+      if (node.start < parent.start || node.end > parent.end) {
+        const duration = node.end - node.start;
+        const room = parent.end - parent.start;
+        const target = duration <= room ? parent.start + (room - duration) / 2 : parent.start;
+        delta = target - node.start;
+      }
+    } else if (node.start < parent.start) {
+      const by = parent.start - node.start;
+      node.start = parent.start;
+      if (node.end < node.start) node.end = node.start;
+      clamped++;
+      if (by > 0)
+        skewByPair.set(
+          `${node.span.serviceName}\u0000`,
+          Math.max(by, skewByPair.get(`${node.span.serviceName}\u0000`) ?? 0),
+        );
+    }
+    if (delta !== 0) {
+      node.start += delta;
+      node.end += delta;
+      const key = `${parent.span.serviceName}\u0000${node.span.serviceName}`;
+      skewByPair.set(key, Math.max(Math.abs(delta), skewByPair.get(key) ?? 0));
+    }
+    const total = inherited + delta;
+    if (total !== 0) shifts.set(node, total);
+  }
+  for (const [key, ns] of skewByPair) {
+    const [from, to] = key.split('\u0000') as [string, string];
+    const amount = formatDuration(ns / 1e6);
+    if (to === '') {
+      notes.push(
+        `clock skew: ${clamped === 1 ? 'a span' : 'spans'} of ${from} start up to ${amount} before their parent: clamped for layout`,
+      );
+    } else {
+      notes.push(`clock skew between ${from} and ${to}: up to ${amount}, shifted for layout`);
+    }
+  }
+}
+
+function breadthFirst(roots: readonly SpanNode[]): SpanNode[] {
+  const out: SpanNode[] = [...roots];
+  for (let i = 0; i < out.length; i++) {
+    const node = out[i] as SpanNode;
+    for (const child of node.children) out.push(child);
+  }
+  return out;
+}
+
+const KINDS: ReadonlySet<string> = new Set<SpanKind>(['internal', 'server', 'client', 'producer', 'consumer']);
+
+/**
+ * Returns the span itself when it is well formed, a repaired copy when only
+ * optional parts are malformed, and undefined when it has no id or start time.
+ */
+function sanitize(raw: unknown): Span | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const s = raw as Partial<Span>;
+  if (typeof s.spanId !== 'string' || s.spanId === '') return undefined;
+  if (typeof s.startTimeNs !== 'number' || !Number.isFinite(s.startTimeNs)) return undefined;
+  const wellFormed =
+    typeof s.name === 'string' &&
+    typeof s.serviceName === 'string' &&
+    typeof s.kind === 'string' &&
+    KINDS.has(s.kind) &&
+    typeof s.status === 'object' &&
+    s.status !== null &&
+    typeof s.attributes === 'object' &&
+    s.attributes !== null &&
+    Array.isArray(s.events) &&
+    Array.isArray(s.links) &&
+    (s.parentSpanId === undefined || typeof s.parentSpanId === 'string');
+  if (wellFormed) return s as Span;
+  return {
+    ...(s as Span),
+    name: typeof s.name === 'string' ? s.name : '',
+    serviceName: typeof s.serviceName === 'string' ? s.serviceName : 'unknown',
+    kind: typeof s.kind === 'string' && KINDS.has(s.kind) ? s.kind : 'internal',
+    status: typeof s.status === 'object' && s.status !== null ? s.status : { code: 'unset' },
+    attributes: typeof s.attributes === 'object' && s.attributes !== null ? s.attributes : {},
+    events: Array.isArray(s.events) ? s.events : [],
+    links: Array.isArray(s.links) ? s.links : [],
+    resource: typeof s.resource === 'object' && s.resource !== null ? s.resource : {},
+    parentSpanId: typeof s.parentSpanId === 'string' ? s.parentSpanId : undefined,
+  };
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
