@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { registerHooks } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { registerHooks, stripTypeScriptTypes } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 let registered = false;
@@ -9,7 +9,9 @@ let registered = false;
  * thread under Vitest, cross-process test children): workspace packages
  * resolve through their `source` export condition, and a relative `./x.js`
  * import from a `.ts` file loads `./x.ts` when only that exists, as the
- * TypeScript compiler would. Built code (dist) never needs this.
+ * TypeScript compiler would, and TypeScript sources are transformed rather
+ * than only stripped, so constructs that need a transform (parameter
+ * properties, enums) load too. Built code (dist) never needs this.
  */
 export function registerSourceHooks(): void {
   if (registered) return;
@@ -31,6 +33,13 @@ export function registerSourceHooks(): void {
         }
       }
       return nextResolve(specifier, { ...context, conditions });
+    },
+    load(url, context, nextLoad) {
+      if (url.startsWith('file:') && url.endsWith('.ts') && !url.includes('/node_modules/')) {
+        const source = readFileSync(fileURLToPath(url), 'utf8');
+        return { format: 'module', source: stripTypeScriptTypes(source, { mode: 'transform' }), shortCircuit: true };
+      }
+      return nextLoad(url, context);
     },
   });
 }

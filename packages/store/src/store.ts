@@ -353,8 +353,14 @@ class SqliteSpanStore implements SpanStore {
     if (policy.maxSizeMb !== undefined) {
       const limit = policy.maxSizeMb * 1024 * 1024;
       this.#reclaim();
-      while (this.#sizeBytes() > limit) {
-        const n = this.#deleteOldest(DELETE_CHUNK);
+      for (let size = this.#sizeBytes(); size > limit; size = this.#sizeBytes()) {
+        // Delete about as many traces as the excess is worth, so the store
+        // ends just under the limit rather than a whole chunk below it.
+        const traces = this.#db.prepare('SELECT count(*) FROM traces').pluck().get() as number;
+        if (traces === 0) break;
+        const perTrace = size / traces;
+        const wanted = Math.min(DELETE_CHUNK, Math.max(1, Math.ceil((size - limit) / perTrace)));
+        const n = this.#deleteOldest(wanted);
         if (n === 0) break;
         deleted += n;
         this.#reclaim();

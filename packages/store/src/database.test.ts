@@ -1,0 +1,99 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { isLifelineStoreDatabase, migrate, openDatabase, pendingMigrations } from './database.js';
+import { StoreError } from './errors.js';
+import { latestSchemaVersion, migrations } from './migrations.js';
+import { tempDbPath } from './spans.test-support.js';
+
+function storeErrorOf(run: () => unknown): StoreError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof StoreError) return error;
+    throw error;
+  }
+  throw new Error('expected a StoreError');
+}
+
+describe('schema and migrations', () => {
+  it('creates the schema in WAL mode with incremental auto-vacuum and records its version', () => {
+    const path = tempDbPath();
+    const db = openDatabase(path);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('auto_vacuum', { simple: true })).toBe(2);
+    expect(db.pragma('synchronous', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(10000);
+    expect(db.pragma('user_version', { simple: true })).toBe(latestSchemaVersion);
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+    expect(tables).toEqual(['links', 'meta', 'resources', 'spans', 'traces']);
+    db.close();
+  });
+
+  it('creates the directory of a new database file', () => {
+    const path = tempDbPath('nested/deeper/traces.db');
+    openDatabase(path).close();
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it('prints pending migrations as SQL without running them', () => {
+    const path = tempDbPath();
+    expect(pendingMigrations(path)).toEqual(migrations);
+    expect(existsSync(path)).toBe(false);
+    expect(pendingMigrations(path)[0]?.sql).toContain('CREATE TABLE spans');
+    migrate(path);
+    expect(pendingMigrations(path)).toEqual([]);
+  });
+
+  it('refuses to open a database written by a newer Lifeline and leaves it untouched', () => {
+    const path = tempDbPath();
+    migrate(path);
+    const raw = new Database(path);
+    raw.pragma('user_version = 7');
+    raw.exec("INSERT INTO meta (key, value) VALUES ('canary', 'kept')");
+    raw.close();
+    const error = storeErrorOf(() => openDatabase(path));
+    expect(error.code).toBe('schema-too-new');
+    expect(error.message).toBe(
+      `${path} was written by a newer Lifeline (schema 7, this build knows up to ${latestSchemaVersion}); upgrade Lifeline or use another --db`,
+    );
+    expect(() => pendingMigrations(path)).toThrow(/newer Lifeline/);
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(7);
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'canary'").pluck().get()).toBe('kept');
+    check.close();
+  });
+
+  it('refuses a file that is not SQLite with a clear error', () => {
+    const path = tempDbPath('notes.txt');
+    writeFileSync(path, 'These are my notes, not a database. '.repeat(100));
+    const error = storeErrorOf(() => openDatabase(path));
+    expect(error.code).toBe('not-sqlite');
+    expect(error.message).toMatch(/is not a Lifeline database: the file is not SQLite/);
+    expect(() => pendingMigrations(path)).toThrow(/not SQLite/);
+  });
+
+  it('refuses an SQLite database that belongs to another application', () => {
+    const path = tempDbPath('app.db');
+    const other = new Database(path);
+    other.exec('CREATE TABLE users (id INTEGER PRIMARY KEY)');
+    other.close();
+    expect(storeErrorOf(() => openDatabase(path)).code).toBe('not-lifeline');
+  });
+
+  it('asks for a migration instead of migrating when told not to', () => {
+    const path = tempDbPath();
+    new Database(path).close();
+    expect(storeErrorOf(() => openDatabase(path, { migrate: false })).code).toBe('needs-migration');
+  });
+
+  it('marks its connections so the better-sqlite3 instrumentation skips them', () => {
+    const path = tempDbPath();
+    const db = openDatabase(path);
+    expect(isLifelineStoreDatabase(db)).toBe(true);
+    const foreign = new Database(':memory:');
+    expect(isLifelineStoreDatabase(foreign)).toBe(false);
+    foreign.close();
+    db.close();
+  });
+});

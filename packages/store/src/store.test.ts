@@ -1,0 +1,316 @@
+import { statSync } from 'node:fs';
+import type { Span, TraceSummary } from '@lifeline/core';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { StoreError } from './errors.js';
+import { makeRequest, makeSpan, nextId, tempDbPath } from './spans.test-support.js';
+import { openStore, type SpanStore, type TraceFilter, type TracePage } from './store.js';
+
+const T0 = 1_767_225_600_000_000_000;
+const MS = 1_000_000;
+
+function withStore(run: (store: SpanStore) => void): void {
+  const store = openStore({ path: tempDbPath() });
+  try {
+    run(store);
+  } finally {
+    store.close();
+  }
+}
+
+function allPages(store: SpanStore, filter: TraceFilter, page: TracePage): TraceSummary[] {
+  const seen: TraceSummary[] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 1000; guard++) {
+    const result = store.listTraces(filter, { ...page, ...(cursor === undefined ? {} : { cursor }) });
+    seen.push(...result.items);
+    if (result.nextCursor === undefined) return seen;
+    expect(result.items).toHaveLength(page.limit ?? 50);
+    cursor = result.nextCursor;
+  }
+  throw new Error('pagination did not end');
+}
+
+describe('openStore', () => {
+  it('stores spans and reads the same spans back', () => {
+    withStore((store) => {
+      const spans = makeRequest({ startNs: T0, durationMs: 40, queries: ['SELECT articles', 'SELECT comments'] });
+      const [root, query] = spans as [Span, Span, Span];
+      const rich: Span = {
+        ...query,
+        status: { code: 'error', message: 'deadlock' },
+        events: [{ name: 'exception', timeNs: T0 + 5 * MS, attributes: { 'exception.type': 'Error' } }],
+        links: [{ traceId: nextId(32), spanId: nextId(16), attributes: { reason: 'retry' } }],
+        attributes: { ...query.attributes, tags: ['a', 'b'], rows: 3, cached: false },
+        scope: { name: '@opentelemetry/instrumentation-pg', version: '0.77.0' },
+      };
+      const written = [root, rich, spans[2] as Span];
+      store.writeSpans(written);
+      const trace = store.getTrace(root.traceId);
+      expect(trace?.traceId).toBe(root.traceId);
+      const byId = new Map(trace?.spans.map((s) => [s.spanId, s]));
+      for (const span of written) expect(byId.get(span.spanId)).toEqual(span);
+      expect(store.getTrace(nextId(32))).toBeUndefined();
+    });
+  });
+
+  it('ignores spans it already has instead of failing the batch', () => {
+    withStore((store) => {
+      const spans = makeRequest({ startNs: T0, durationMs: 10, queries: ['SELECT a'] });
+      store.writeSpans(spans);
+      const extra = makeSpan({
+        traceId: spans[0]?.traceId as string,
+        parentSpanId: spans[0]?.spanId,
+        startTimeNs: T0 + MS,
+      });
+      store.writeSpans([...spans, extra, { ...(spans[1] as Span), name: 'renamed duplicate' }]);
+      const trace = store.getTrace(spans[0]?.traceId as string);
+      expect(trace?.spans).toHaveLength(3);
+      expect(trace?.spans.map((s) => s.name)).not.toContain('renamed duplicate');
+      expect(store.stats()).toMatchObject({ traces: 1, spans: 3 });
+      expect(store.listTraces().items[0]?.spanCount).toBe(3);
+    });
+  });
+
+  it('summarises a trace whose spans arrive in several batches', () => {
+    withStore((store) => {
+      const [root, ...children] = makeRequest({ startNs: T0, durationMs: 30, queries: ['SELECT a', 'SELECT b'] });
+      store.writeSpans(children);
+      store.writeSpans([root as Span]);
+      const [summary] = store.listTraces().items;
+      expect(summary).toMatchObject({
+        traceId: root?.traceId,
+        rootName: 'GET /articles/:id',
+        rootService: 'blog-api',
+        method: 'GET',
+        route: '/articles/:id',
+        statusCode: 200,
+        spanCount: 3,
+        durationNs: (root?.endTimeNs as number) - T0,
+        startTimeNs: T0,
+        error: false,
+      });
+      expect(summary?.counts.db).toBe(2);
+    });
+  });
+
+  describe('listTraces', () => {
+    const shapes = [
+      { startNs: T0, durationMs: 120, service: 'blog-api', route: '/articles/:id', queries: ['SELECT articles'] },
+      { startNs: T0 + 1000 * MS, durationMs: 15, service: 'blog-api', route: '/health', method: 'HEAD' },
+      { startNs: T0 + 2000 * MS, durationMs: 480, service: 'blog-api', route: '/articles', status: 500, error: true },
+      { startNs: T0 + 3000 * MS, durationMs: 60, service: 'recommendations', route: '/recs/:user' },
+      {
+        startNs: T0 + 4000 * MS,
+        durationMs: 200,
+        service: 'blog-api',
+        route: '/articles/:id',
+        queries: ['SELECT comments_100%'],
+      },
+    ];
+
+    function seeded(run: (store: SpanStore, ids: string[]) => void): void {
+      withStore((store) => {
+        const traces = shapes.map((shape) => makeRequest(shape));
+        store.writeSpans(traces.flat());
+        run(
+          store,
+          traces.map((t) => t[0]?.traceId as string),
+        );
+      });
+    }
+
+    const ids = (items: TraceSummary[]) => items.map((i) => i.traceId);
+
+    it('lists newest first by default and slowest first on request', () => {
+      seeded((store, t) => {
+        expect(ids(store.listTraces().items)).toEqual([t[4], t[3], t[2], t[1], t[0]]);
+        expect(ids(store.listTraces({}, { order: 'slowest' }).items)).toEqual([t[2], t[4], t[0], t[3], t[1]]);
+      });
+    });
+
+    it('filters by service, route, method, status, duration, error, text and time', () => {
+      seeded((store, t) => {
+        const list = (filter: TraceFilter) => ids(store.listTraces(filter).items);
+        expect(list({ service: 'recommendations' })).toEqual([t[3]]);
+        expect(list({ route: '/articles/:id' })).toEqual([t[4], t[0]]);
+        expect(list({ method: 'head' })).toEqual([t[1]]);
+        expect(list({ status: 500 })).toEqual([t[2]]);
+        expect(list({ minMs: 120 })).toEqual([t[4], t[2], t[0]]);
+        expect(list({ maxMs: 60 })).toEqual([t[3], t[1]]);
+        expect(list({ minMs: 100, maxMs: 300 })).toEqual([t[4], t[0]]);
+        expect(list({ error: true })).toEqual([t[2]]);
+        expect(list({ error: false })).toEqual([t[4], t[3], t[1], t[0]]);
+        expect(list({ q: 'select' })).toEqual([t[4], t[0]]);
+        expect(list({ q: 'comments_100%' })).toEqual([t[4]]);
+        expect(list({ q: 'ments_1' })).toEqual([t[4]]);
+        expect(list({ q: '%' })).toEqual([t[4]]);
+        expect(list({ since: T0 + 1000 * MS, until: T0 + 3000 * MS })).toEqual([t[3], t[2], t[1]]);
+        expect(list({ service: 'blog-api', error: false, minMs: 100 })).toEqual([t[4], t[0]]);
+      });
+    });
+
+    it('finds the latest trace matching a filter', () => {
+      seeded((store, t) => {
+        expect(store.latestTrace()?.traceId).toBe(t[4]);
+        expect(store.latestTrace({ service: 'recommendations' })?.traceId).toBe(t[3]);
+        expect(store.latestTrace({ status: 418 })).toBeUndefined();
+      });
+    });
+
+    it('rejects a cursor that is malformed or belongs to the other order', () => {
+      seeded((store) => {
+        const { nextCursor } = store.listTraces({}, { limit: 2 });
+        expect(nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(() => store.listTraces({}, { limit: 2, cursor: nextCursor as string, order: 'slowest' })).toThrow(
+          StoreError,
+        );
+        expect(() => store.listTraces({}, { cursor: 'not a cursor' })).toThrow(/Invalid page cursor/);
+      });
+    });
+  });
+
+  it('pages through many traces with ties without duplicates or gaps, newest and slowest first', () => {
+    withStore((store) => {
+      const spans: Span[] = [];
+      const expected = new Set<string>();
+      for (let i = 0; i < 137; i++) {
+        // Few distinct start times and durations: ties must be broken by trace id.
+        const trace = makeRequest({ startNs: T0 + (i % 7) * MS, durationMs: 10 + (i % 5) });
+        spans.push(...trace);
+        expected.add(trace[0]?.traceId as string);
+      }
+      store.writeSpans(spans);
+      for (const order of ['newest', 'slowest'] as const) {
+        for (const limit of [1, 10, 50, 137, 200]) {
+          const seen = allPages(store, {}, { order, limit });
+          expect(seen).toHaveLength(137);
+          expect(new Set(seen.map((s) => s.traceId))).toEqual(expected);
+          const keys = seen.map((s) => (order === 'newest' ? s.startTimeNs : s.durationNs));
+          expect(keys).toEqual([...keys].sort((a, b) => b - a));
+        }
+      }
+      const filtered = allPages(store, { minMs: 12 }, { order: 'slowest', limit: 7 });
+      expect(filtered.length).toBe([...Array(137).keys()].filter((i) => i % 5 >= 2).length);
+    });
+  });
+
+  it('joins a producer trace with the consumer trace that links to it', () => {
+    withStore((store) => {
+      const producerTrace = nextId(32);
+      const consumerTrace = nextId(32);
+      const unrelated = makeRequest({ startNs: T0, durationMs: 5 });
+      const publish = makeSpan({ traceId: producerTrace, name: 'orders publish', kind: 'producer', startTimeNs: T0 });
+      const consume = makeSpan({
+        traceId: consumerTrace,
+        name: 'orders process',
+        kind: 'consumer',
+        serviceName: 'worker',
+        startTimeNs: T0 + 3 * MS,
+        links: [{ traceId: producerTrace, spanId: publish.spanId, attributes: {} }],
+      });
+      const work = makeSpan({ traceId: consumerTrace, parentSpanId: consume.spanId, startTimeNs: T0 + 4 * MS });
+      store.writeSpans([publish, ...unrelated]);
+      store.writeSpans([consume, work]);
+      const fromProducer = store.getTrace(producerTrace, { linked: true });
+      expect(fromProducer?.spans.map((s) => s.spanId)).toEqual([publish.spanId, consume.spanId, work.spanId]);
+      const fromConsumer = store.getTrace(consumerTrace, { linked: true });
+      expect(new Set(fromConsumer?.spans.map((s) => s.spanId))).toEqual(
+        new Set([publish.spanId, consume.spanId, work.spanId]),
+      );
+      expect(store.getTrace(consumerTrace)?.spans).toHaveLength(2);
+    });
+  });
+
+  it('reports changed summaries after a sequence number, in order', () => {
+    withStore((store) => {
+      const start = store.changesSince(0);
+      expect(start).toEqual({ seq: 0, items: [] });
+      const first = makeRequest({ startNs: T0, durationMs: 5 });
+      const second = makeRequest({ startNs: T0 + MS, durationMs: 5 });
+      store.writeSpans([...first, ...second]);
+      const afterTwo = store.changesSince(0);
+      expect(afterTwo.items.map((i) => i.traceId)).toEqual([first[0]?.traceId, second[0]?.traceId]);
+      expect(store.changesSince(afterTwo.seq)).toEqual({ seq: afterTwo.seq, items: [] });
+      const late = makeSpan({ traceId: first[0]?.traceId as string, parentSpanId: first[0]?.spanId, startTimeNs: T0 });
+      store.writeSpans([late]);
+      const update = store.changesSince(afterTwo.seq);
+      expect(update.seq).toBeGreaterThan(afterTwo.seq);
+      expect(update.items.map((i) => [i.traceId, i.spanCount])).toEqual([[first[0]?.traceId, 2]]);
+      expect(store.changesSince(0, { limit: 1 }).items.map((i) => i.traceId)).toEqual([second[0]?.traceId]);
+    });
+  });
+
+  describe('prune', () => {
+    it('keeps the newest traces when limited by count', () => {
+      withStore((store) => {
+        const traces = Array.from({ length: 1200 }, (_, i) => makeRequest({ startNs: T0 + i * MS, durationMs: 1 }));
+        store.writeSpans(traces.flat());
+        expect(store.prune({ maxTraces: 100 })).toEqual({ deletedTraces: 1100 });
+        expect(store.stats()).toMatchObject({ traces: 100, spans: 100 });
+        const kept = new Set(allPages(store, {}, { limit: 1000 }).map((s) => s.traceId));
+        expect(kept).toEqual(new Set(traces.slice(1100).map((t) => t[0]?.traceId)));
+        expect(store.getTrace(traces[0]?.[0]?.traceId as string)).toBeUndefined();
+      });
+    });
+
+    it('deletes traces older than the age limit', () => {
+      withStore((store) => {
+        const nowNs = Date.now() * MS;
+        const day = 86_400_000 * MS;
+        const old = makeRequest({ startNs: nowNs - 10 * day, durationMs: 3, queries: ['SELECT x'] });
+        const recent = makeRequest({ startNs: nowNs - day, durationMs: 3 });
+        store.writeSpans([...old, ...recent]);
+        expect(store.prune({ maxAgeDays: 7 })).toEqual({ deletedTraces: 1 });
+        expect(store.listTraces().items.map((i) => i.traceId)).toEqual([recent[0]?.traceId]);
+        expect(store.stats().spans).toBe(1);
+      });
+    });
+
+    it('shrinks the file below the size limit by deleting the oldest traces', () => {
+      const path = tempDbPath();
+      const store = openStore({ path });
+      const padding = 'x'.repeat(2000);
+      const traces = Array.from({ length: 3000 }, (_, i) => {
+        const [root] = makeRequest({ startNs: T0 + i * MS, durationMs: 2 });
+        return { ...(root as Span), attributes: { ...(root as Span).attributes, padding } };
+      });
+      for (let i = 0; i < traces.length; i += 500) store.writeSpans(traces.slice(i, i + 500));
+      const before = store.stats();
+      expect(before.sizeBytes).toBeGreaterThan(6 * 1024 * 1024);
+      const result = store.prune({ maxSizeMb: 2 });
+      const after = store.stats();
+      expect(after.sizeBytes).toBeLessThanOrEqual(2 * 1024 * 1024);
+      expect(result.deletedTraces).toBe(3000 - after.traces);
+      expect(after.traces).toBeGreaterThan(0);
+      const newest = store.listTraces({}, { limit: 1 }).items[0];
+      expect(newest?.traceId).toBe(traces.at(-1)?.traceId);
+      store.close();
+      expect(statSync(path).size).toBeLessThanOrEqual(2 * 1024 * 1024);
+    });
+  });
+
+  it('opens read-only without creating anything and refuses writes', () => {
+    const path = tempDbPath();
+    expect(() => openStore({ path, readonly: true })).toThrow(/No Lifeline database/);
+    const writer = openStore({ path });
+    writer.writeSpans(makeRequest({ startNs: T0, durationMs: 1 }));
+    const reader = openStore({ path, readonly: true });
+    expect(reader.stats().traces).toBe(1);
+    expect(() => reader.writeSpans(makeRequest({ startNs: T0, durationMs: 1 }))).toThrow(/read-only/);
+    reader.close();
+    writer.close();
+  });
+
+  it('stores each distinct resource once', () => {
+    const path = tempDbPath();
+    const store = openStore({ path });
+    const resource = { 'service.name': 'blog-api', 'host.name': 'web-1' };
+    store.writeSpans(Array.from({ length: 20 }, () => makeSpan({ traceId: nextId(32), resource: { ...resource } })));
+    store.writeSpans([makeSpan({ traceId: nextId(32), resource: { 'service.name': 'other' } })]);
+    store.close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare('SELECT count(*) FROM resources').pluck().get()).toBe(2);
+    raw.close();
+  });
+});
