@@ -1,0 +1,179 @@
+import { writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { analyzeTrace, summarizeTrace, type Trace, traceToMermaid } from '@lifeline/core';
+import type { SpanStore, TraceFilter } from '@lifeline/store';
+import { type Command, Option } from 'commander';
+import { UserError } from '../errors.js';
+import { traceToMarkdown } from '../markdown.js';
+import { renderMermaidImage } from '../render-image.js';
+import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
+
+/** Output formats of `lifeline export`. */
+export type ExportFormat = 'mmd' | 'md' | 'svg' | 'png' | 'json';
+
+const formats: readonly ExportFormat[] = ['mmd', 'md', 'svg', 'png', 'json'];
+
+interface ExportOptions {
+  readonly db?: string;
+  readonly route?: string;
+  readonly service?: string;
+  readonly method?: string;
+  readonly format?: ExportFormat;
+  readonly timings: boolean;
+  readonly internal?: boolean;
+  readonly out?: string;
+}
+
+/** Registers `lifeline export`: one trace as Mermaid, Markdown, SVG, PNG or JSON. */
+export function registerExportCommand(program: Command): void {
+  program
+    .command('export')
+    .description('Export one request as a sequence diagram (mmd, md, svg, png) or as JSON with its analysis')
+    .argument('[trace]', 'a trace id from `lifeline list`, or `last` for the most recent request', 'last')
+    .option('--db <path>', 'SQLite database to read (default: $LIFELINE_DB or .lifeline/traces.db)')
+    .option('--route <route>', 'with `last`: the most recent request on this route template')
+    .option('--service <name>', 'with `last`: the most recent request served by this service')
+    .option('--method <method>', 'with `last`: the most recent request with this HTTP method')
+    .addOption(
+      new Option('--format <format>', 'output format (default: from the --out extension, else mmd)').choices(formats),
+    )
+    .option('--no-timings', 'leave durations out: byte-stable output for docs and reviews')
+    .option('--internal', 'draw internal spans as self-calls')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .addHelpText(
+      'after',
+      `
+Formats: mmd (Mermaid text), md (summary line + fenced mermaid block for PRs and
+docs), svg and png (rendered by Mermaid in a headless Chromium: set
+LIFELINE_CHROMIUM or install chromium), json (trace, analysis, sequence model).
+
+Examples:
+  $ lifeline export last
+  $ lifeline export last --route /articles/:id/serial --format md --no-timings
+  $ lifeline export 4bf92f3577b34da6a3ce929d0e0e4736 --out diagram.svg
+  $ lifeline export last --format json | jq .analysis.nPlusOne`,
+    )
+    .action(async (reference: string, options: ExportOptions) => {
+      const format = options.format ?? formatFromFile(options.out) ?? 'mmd';
+      if (format === 'png' && !options.out && process.stdout.isTTY) {
+        throw new UserError('a PNG is binary and would garble the terminal: pass --out FILE.png or redirect stdout');
+      }
+      const path = resolveDbPath(options.db);
+      const store = openExistingStore(path);
+      let trace: Trace;
+      try {
+        trace = findTrace(store, reference, options, path);
+      } finally {
+        store.close();
+      }
+      const output = await renderExport(trace, {
+        format,
+        timings: options.timings,
+        internal: options.internal ?? false,
+      });
+      if (options.out) {
+        try {
+          writeFileSync(options.out, output);
+        } catch (error) {
+          throw new UserError(`cannot write ${options.out}: ${(error as Error).message}`);
+        }
+        process.stderr.write(`Wrote ${format} of trace ${trace.traceId} to ${options.out}\n`);
+      } else {
+        process.stdout.write(output);
+      }
+    });
+}
+
+function formatFromFile(file: string | undefined): ExportFormat | undefined {
+  if (!file) return undefined;
+  const extension = extname(file).slice(1).toLowerCase();
+  if (extension === 'mermaid') return 'mmd';
+  if (extension === 'markdown') return 'md';
+  return formats.find((format) => format === extension);
+}
+
+function findTrace(store: SpanStore, reference: string, options: ExportOptions, path: string): Trace {
+  const filter: TraceFilter = {
+    ...(options.route !== undefined ? { route: options.route } : {}),
+    ...(options.service !== undefined ? { service: options.service } : {}),
+    ...(options.method !== undefined ? { method: options.method.toUpperCase() } : {}),
+  };
+  const filtered = Object.keys(filter).length > 0;
+  if (reference === 'last') {
+    const trace = store.latestTrace(filter);
+    if (trace) return trace;
+    if (store.stats().traces === 0) {
+      throw new UserError(
+        `no traces yet in ${displayPath(path)}: record a request (node --import @lifeline/node/register app.js) or import a file (lifeline import FILE)`,
+      );
+    }
+    throw new UserError(
+      `no recorded request matches ${describeFilter(filter)}: run \`lifeline list\` to see the routes and services recorded`,
+    );
+  }
+  if (filtered) {
+    throw new UserError(
+      '--route, --service and --method choose among recent requests: use them with `last`, not with a trace id',
+    );
+  }
+  const id = reference.trim().toLowerCase();
+  if (!/^[0-9a-f]{1,32}$/.test(id)) {
+    throw new UserError(`"${reference}" is not a trace id: pass the hex id shown by \`lifeline list\`, or \`last\``);
+  }
+  const trace = store.getTrace(id) ?? (id.length < 32 ? store.getTrace(id.padStart(32, '0')) : undefined);
+  if (trace) return trace;
+  throw new UserError(`no trace ${id} in ${displayPath(path)}: run \`lifeline list\` to see the recorded ones`);
+}
+
+function describeFilter(filter: TraceFilter): string {
+  return Object.entries(filter)
+    .map(([key, value]) => `--${key} ${String(value)}`)
+    .join(' ');
+}
+
+/** Options for {@link renderExport}. */
+export interface RenderExportOptions {
+  readonly format: ExportFormat;
+  readonly timings: boolean;
+  readonly internal: boolean;
+}
+
+/**
+ * Produces the bytes `lifeline export` writes for one trace in one format.
+ *
+ * @example
+ * ```ts
+ * const md = await renderExport(trace, { format: 'md', timings: false, internal: false });
+ * ```
+ */
+export async function renderExport(trace: Trace, options: RenderExportOptions): Promise<string | Buffer> {
+  const sequenceOptions = { timings: options.timings, internal: options.internal };
+  switch (options.format) {
+    case 'md':
+      return traceToMarkdown(trace, sequenceOptions);
+    case 'json': {
+      const { text, model, folded } = traceToMermaid(trace, sequenceOptions);
+      const document = {
+        traceId: trace.traceId,
+        summary: summarizeTrace(trace),
+        analysis: analyzeTrace(trace),
+        mermaid: text,
+        folded,
+        model,
+        trace,
+      };
+      return `${JSON.stringify(document, null, 2)}\n`;
+    }
+    case 'svg':
+    case 'png': {
+      const { text } = traceToMermaid(trace, sequenceOptions);
+      return options.format === 'svg'
+        ? `${await renderMermaidImage(text, { format: 'svg' })}\n`
+        : await renderMermaidImage(text, { format: 'png' });
+    }
+    default: {
+      const { text } = traceToMermaid(trace, sequenceOptions);
+      return text.endsWith('\n') ? text : `${text}\n`;
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import { formatDuration, type TraceSummary } from '@lifeline/core';
+import type { TraceFilter } from '@lifeline/store';
+import { type Command, Option } from 'commander';
+import { httpStatus, nonNegativeNumber, wholeNumber } from '../option-parsers.js';
+import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
+import { formatTable } from '../table.js';
+
+interface ListOptions {
+  readonly db?: string;
+  readonly route?: string;
+  readonly service?: string;
+  readonly method?: string;
+  readonly status?: number;
+  readonly minMs?: number;
+  readonly errors?: boolean;
+  readonly limit: number;
+  readonly slowest?: boolean;
+  readonly json?: boolean;
+}
+
+/** Registers `lifeline list`: the recorded requests, newest (or slowest) first. */
+export function registerListCommand(program: Command): void {
+  program
+    .command('list')
+    .description('List recorded requests, newest first, with their timing, concurrency and flags')
+    .option('--db <path>', 'SQLite database to read (default: $LIFELINE_DB or .lifeline/traces.db)')
+    .option('--route <route>', 'only requests on this route template, e.g. /articles/:id')
+    .option('--service <name>', 'only requests served by this service')
+    .option('--method <method>', 'only requests with this HTTP method, e.g. GET')
+    .option('--status <code>', 'only requests answered with this HTTP status', httpStatus)
+    .option('--min-ms <ms>', 'only requests that took at least this many milliseconds', nonNegativeNumber)
+    .option('--errors', 'only requests that failed')
+    .addOption(new Option('--limit <n>', 'show at most this many requests').default(20).argParser(wholeNumber(1)))
+    .option('--slowest', 'slowest first instead of newest first')
+    .option('--json', 'print the summaries as a JSON array instead of a table')
+    .addHelpText(
+      'after',
+      `
+Columns: TIME (local), SERVICE, REQUEST (method and route), STATUS, DURATION,
+SPANS, CONCURRENCY (par groups and serial calls), FLAGS (error, N+1), TRACE id.
+
+Examples:
+  $ lifeline list
+  $ lifeline list --route /articles/:id --min-ms 100
+  $ lifeline list --errors --limit 5 --json | jq '.[0].traceId'`,
+    )
+    .action((options: ListOptions) => {
+      const path = resolveDbPath(options.db);
+      const store = openExistingStore(path);
+      try {
+        const filter: TraceFilter = {
+          ...(options.route !== undefined ? { route: options.route } : {}),
+          ...(options.service !== undefined ? { service: options.service } : {}),
+          ...(options.method !== undefined ? { method: options.method.toUpperCase() } : {}),
+          ...(options.status !== undefined ? { status: options.status } : {}),
+          ...(options.minMs !== undefined ? { minMs: options.minMs } : {}),
+          ...(options.errors ? { error: true } : {}),
+        };
+        const page = store.listTraces(filter, { limit: options.limit, order: options.slowest ? 'slowest' : 'newest' });
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(page.items, null, 2)}\n`);
+          return;
+        }
+        if (page.items.length === 0) {
+          const total = store.stats().traces;
+          if (total === 0) {
+            process.stderr.write(
+              `No traces yet in ${displayPath(path)}. Record an app with \`node --import @lifeline/node/register app.js\` or import a file with \`lifeline import FILE\`.\n`,
+            );
+          } else {
+            process.stderr.write(`None of the ${total} traces in ${displayPath(path)} match these filters.\n`);
+          }
+          return;
+        }
+        process.stdout.write(`${formatSummaryTable(page.items)}\n`);
+        if (page.nextCursor) {
+          process.stderr.write(`(showing the first ${page.items.length}; pass --limit to see more)\n`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+}
+
+/** Renders trace summaries as the aligned table `lifeline list` prints. */
+export function formatSummaryTable(items: readonly TraceSummary[]): string {
+  return formatTable(
+    [
+      { header: 'TIME' },
+      { header: 'SERVICE' },
+      { header: 'REQUEST' },
+      { header: 'STATUS', align: 'right' },
+      { header: 'DURATION', align: 'right' },
+      { header: 'SPANS', align: 'right' },
+      { header: 'CONCURRENCY' },
+      { header: 'FLAGS' },
+      { header: 'TRACE' },
+    ],
+    items.map((item) => [
+      formatLocalTime(item.startTimeNs),
+      item.rootService,
+      requestLabel(item),
+      item.statusCode !== undefined ? String(item.statusCode) : '-',
+      formatDuration(item.durationNs / 1e6),
+      String(item.spanCount),
+      concurrencyLabel(item),
+      flagsLabel(item),
+      item.traceId,
+    ]),
+  );
+}
+
+/** `GET /articles/:id` when the root is an HTTP request, else the root span's name. */
+export function requestLabel(item: TraceSummary): string {
+  if (item.method && item.route) return `${item.method} ${item.route}`;
+  return item.rootName;
+}
+
+function concurrencyLabel(item: TraceSummary): string {
+  const parts: string[] = [];
+  if (item.parGroups > 0) parts.push(`${item.parGroups} par`);
+  if (item.serialCalls > 0) parts.push(`${item.serialCalls} serial`);
+  return parts.length > 0 ? parts.join(', ') : '-';
+}
+
+function flagsLabel(item: TraceSummary): string {
+  const flags: string[] = [];
+  if (item.error) flags.push('error');
+  if (item.nPlusOne > 0) flags.push(item.nPlusOne === 1 ? 'N+1' : `N+1 ×${item.nPlusOne}`);
+  return flags.length > 0 ? flags.join(' ') : '-';
+}
+
+function formatLocalTime(ns: number): string {
+  const date = new Date(ns / 1e6);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}

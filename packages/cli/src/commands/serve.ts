@@ -1,0 +1,87 @@
+import { startViewer } from '@lifeline/viewer';
+import type { Command } from 'commander';
+import { UserError } from '../errors.js';
+import { port } from '../option-parsers.js';
+import { displayPath, resolveDbPath } from '../store-access.js';
+
+interface ServeOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly db?: string;
+  readonly token?: string;
+  readonly allowRemote?: boolean;
+}
+
+const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** Registers `lifeline serve`: the viewer, JSON API and OTLP/HTTP receiver on one port. */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('Serve the web viewer, its JSON API and an OTLP/HTTP receiver (POST /v1/traces)')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', port, 4242)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--db <path>', 'SQLite database to serve (default: $LIFELINE_DB or .lifeline/traces.db)')
+    .option('--token <token>', 'require this token from browsers and OTLP senders (default: $LIFELINE_TOKEN)')
+    .option('--allow-remote', 'allow listening on an address other machines can reach')
+    .addHelpText(
+      'after',
+      `
+Any OpenTelemetry SDK can send to it: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:4242/v1/traces
+
+Examples:
+  $ lifeline serve
+  $ lifeline serve --port 8080 --db demo.db
+  $ lifeline serve --host 0.0.0.0 --allow-remote --token "$(openssl rand -hex 16)"`,
+    )
+    .action(async (options: ServeOptions) => {
+      if (!loopbackHosts.has(options.host) && !options.allowRemote) {
+        throw new UserError(
+          `--host ${options.host} would let other machines read your traces: add --allow-remote (and preferably --token T), or keep the default 127.0.0.1`,
+        );
+      }
+      const path = resolveDbPath(options.db);
+      const token = options.token ?? process.env.LIFELINE_TOKEN;
+      let viewer: Awaited<ReturnType<typeof startViewer>>;
+      try {
+        viewer = await startViewer({
+          port: options.port,
+          host: options.host,
+          db: path,
+          ...(token ? { token } : {}),
+          allowRemote: options.allowRemote ?? false,
+        });
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'EADDRINUSE') {
+          throw new UserError(
+            `port ${options.port} on ${options.host} is already in use: pass --port N (or stop what is using it)`,
+          );
+        }
+        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+          throw new UserError(
+            `cannot listen on ${options.host}: it is not an address of this machine (try --host 127.0.0.1)`,
+          );
+        }
+        if (code === 'EACCES') {
+          throw new UserError(`not allowed to listen on port ${options.port}: pick a port above 1023 with --port`);
+        }
+        throw error;
+      }
+      const base = viewer.url.replace(/\/+$/, '');
+      process.stdout.write(
+        `Lifeline viewer on ${viewer.url}\n  database: ${displayPath(path)}\n  OTLP/HTTP: POST ${base.replace(/\?.*$/, '')}/v1/traces\nPress Ctrl-C to stop.\n`,
+      );
+      await new Promise<void>((resolvePromise) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolvePromise();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await viewer.close();
+      process.stderr.write('Lifeline viewer stopped.\n');
+    });
+}

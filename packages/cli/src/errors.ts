@@ -1,0 +1,34 @@
+/**
+ * A mistake the person at the keyboard can fix: a wrong trace id, an unreadable
+ * file, a bad option value. The CLI prints its message as one line on stderr
+ * and exits with status 1, never with a stack trace.
+ *
+ * @example
+ * ```ts
+ * throw new UserError(`no trace ${id} in ${path}: run \`lifeline list\` to see the recorded ones`);
+ * ```
+ */
+export class UserError extends Error {
+  override readonly name = 'UserError';
+}
+
+/** Exit status for a user error (bad input); unexpected failures use {@link EXIT_UNEXPECTED}. */
+export const EXIT_USER_ERROR = 1;
+
+/** Exit status for a failure that is a bug or an environment problem, not the user's input. */
+export const EXIT_UNEXPECTED = 2;
+
+/** Collapses a message to a single line so one failure is always one line on stderr. */
+export function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * Describes an unknown thrown value. The stack is only for `LIFELINE_DEBUG=1`:
+ * by default a failure is one line that says how to get more.
+ */
+export function describeUnexpected(error: unknown, debug: boolean): string {
+  if (debug && error instanceof Error && error.stack) return error.stack;
+  const message = error instanceof Error ? error.message : String(error);
+  return `unexpected error: ${oneLine(message)} (run again with LIFELINE_DEBUG=1 to see the stack trace)`;
+}

@@ -1,0 +1,77 @@
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { defaultDbPath, openStore, pendingMigrations, type SpanStore } from '@lifeline/store';
+import { UserError } from './errors.js';
+
+/** The database a command works on: `--db PATH` when given, else the store's default. */
+export function resolveDbPath(option: string | undefined): string {
+  return resolve(option ?? defaultDbPath());
+}
+
+/** A path as the user would like to read it: relative to the working directory when inside it. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? rel : path;
+}
+
+const sqliteUserErrors: Record<string, string> = {
+  SQLITE_NOTADB: 'is not a SQLite database',
+  SQLITE_CORRUPT: 'is corrupt',
+  SQLITE_CANTOPEN: 'cannot be opened',
+  SQLITE_READONLY: 'is read-only',
+  SQLITE_PERM: 'cannot be accessed (permission denied)',
+  SQLITE_BUSY: 'is locked by another process',
+};
+
+/**
+ * Runs `work` and turns SQLite's complaints about the file itself (not a
+ * database, corrupt, locked) into a user error naming the file, because a
+ * wrong `--db` is the usual cause and the user can fix it.
+ */
+export function withDatabaseErrors<T>(path: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const problem = typeof code === 'string' ? sqliteUserErrors[code] : undefined;
+    if (problem) {
+      throw new UserError(
+        `${displayPath(path)} ${problem}: point --db at a Lifeline database (default ${displayPath(resolve(defaultDbPath()))})`,
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Opens a database that must already hold recorded spans, read-only: listing
+ * and exporting never change it.
+ */
+export function openExistingStore(path: string): SpanStore {
+  if (!existsSync(path)) {
+    throw new UserError(
+      `no traces yet: ${displayPath(path)} does not exist. Record an app with \`node --import @lifeline/node/register app.js\`, import a file with \`lifeline import FILE\`, or pass --db PATH`,
+    );
+  }
+  if (statSync(path).isDirectory()) {
+    throw new UserError(`${displayPath(path)} is a directory: pass --db the path of the database file inside it`);
+  }
+  return withDatabaseErrors(path, () => {
+    const pending = pendingMigrations(path);
+    if (pending.length > 0) {
+      throw new UserError(
+        `${displayPath(path)} uses an older schema (${pending.length} migration${pending.length === 1 ? '' : 's'} pending): run \`lifeline db migrate --db ${displayPath(path)}\` first`,
+      );
+    }
+    return openStore({ path, readonly: true, migrate: false });
+  });
+}
+
+/** Opens (creating when needed, and migrating) a database that a command writes to. */
+export function openWritableStore(path: string): SpanStore {
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new UserError(`${displayPath(path)} is a directory: pass --db the path of the database file inside it`);
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  return withDatabaseErrors(path, () => openStore({ path, migrate: true }));
+}
