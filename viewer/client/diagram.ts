@@ -1,0 +1,110 @@
+/**
+ * Draws the sequence diagram with the bundled Mermaid and makes each arrow
+ * clickable. Mermaid draws messages in order, one `.messageText` per arrow, so
+ * the n-th message text, line and autonumber all belong to arrow n of the
+ * model's arrow→span table.
+ */
+import mermaid from 'mermaid';
+
+/**
+ * Mermaid refuses text above maxTextSize. Lifeline's diagrams are folded to
+ * stay under 50,000 characters (Mermaid's default, which GitHub keeps), so a
+ * slightly higher ceiling renders everything the core produces.
+ */
+export const MAX_TEXT_SIZE = 55_000;
+
+let renderCount = 0;
+
+function prefersDark(): boolean {
+  return window.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
+}
+
+function configure(): void {
+  mermaid.initialize({
+    startOnLoad: false,
+    securityLevel: 'strict',
+    maxTextSize: MAX_TEXT_SIZE,
+    theme: prefersDark() ? 'dark' : 'default',
+    fontFamily: 'ui-sans-serif, system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+    sequence: { useMaxWidth: false, mirrorActors: true, showSequenceNumbers: true },
+  });
+}
+
+/** A rendered diagram. */
+export interface RenderedDiagram {
+  readonly svg: SVGSVGElement;
+  /** Number of messages Mermaid drew (equals the model's messageCount when all is well). */
+  readonly messageCount: number;
+  /** Marks arrow `n` as selected (or clears the selection with undefined). */
+  select(arrow: number | undefined): void;
+}
+
+/**
+ * Renders `text` into `container`. `onSelect` receives the arrow number when a
+ * message text, its line or its autonumber is clicked or activated by keyboard.
+ */
+export async function renderDiagram(
+  container: HTMLElement,
+  text: string,
+  onSelect: (arrow: number) => void,
+): Promise<RenderedDiagram> {
+  configure();
+  const id = `lifeline-diagram-${++renderCount}`;
+  const { svg } = await mermaid.render(id, text);
+  // Mermaid's output (sanitised under securityLevel 'strict') is parsed as an
+  // inert SVG document and adopted, rather than assigned through innerHTML.
+  const parsed = new DOMParser().parseFromString(svg, 'image/svg+xml');
+  if (parsed.querySelector('parsererror') !== null) throw new Error('Mermaid produced SVG that could not be parsed');
+  const element = document.importNode(parsed.documentElement, true) as unknown as SVGSVGElement;
+  element.classList.add('diagram-svg');
+  container.replaceChildren(element);
+
+  const texts = [...element.querySelectorAll<SVGTextElement>('text.messageText')];
+  const lines = [...element.querySelectorAll<SVGElement>('.messageLine0, .messageLine1')];
+  const numbers = [...element.querySelectorAll<SVGElement>('text.sequenceNumber')];
+  texts.forEach((node, index) => {
+    const arrow = index + 1;
+    node.dataset.arrow = String(arrow);
+    node.setAttribute('tabindex', '0');
+    node.setAttribute('role', 'button');
+    node.setAttribute('aria-label', `Arrow ${arrow}: ${node.textContent ?? ''}`);
+  });
+  lines.forEach((node, index) => {
+    node.dataset.arrow = String(index + 1);
+  });
+  numbers.forEach((node, index) => {
+    node.dataset.arrow = String(index + 1);
+  });
+
+  const arrowOf = (target: EventTarget | null): number | undefined => {
+    const hit = target instanceof Element ? target.closest<SVGElement>('[data-arrow]') : null;
+    const value = hit?.dataset.arrow;
+    return value === undefined ? undefined : Number(value);
+  };
+  element.addEventListener('click', (event) => {
+    const arrow = arrowOf(event.target);
+    if (arrow !== undefined) onSelect(arrow);
+  });
+  element.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' && event.key !== ' ') return;
+    const arrow = arrowOf(event.target);
+    if (arrow === undefined) return;
+    event.preventDefault();
+    onSelect(arrow);
+  });
+
+  return {
+    svg: element,
+    messageCount: texts.length,
+    select(arrow) {
+      for (const node of element.querySelectorAll('.is-selected')) node.classList.remove('is-selected');
+      if (arrow === undefined) return;
+      for (const node of element.querySelectorAll(`[data-arrow="${arrow}"]`)) node.classList.add('is-selected');
+    },
+  };
+}
+
+/** Re-renders when the colour scheme changes, so the diagram matches the page. */
+export function onColorSchemeChange(callback: () => void): void {
+  window.matchMedia?.('(prefers-color-scheme: dark)').addEventListener('change', callback);
+}

@@ -1,0 +1,121 @@
+/**
+ * Exports of the trace page: Mermaid text, Markdown for a pull request or a
+ * wiki, SVG and PNG pictures, and the permalink.
+ */
+import type { TraceSummary } from '@lifeline/core';
+import { formatDuration, nsToMs } from './format.js';
+
+/** One-line description used under exported diagrams. */
+export function summaryLine(summary: TraceSummary): string {
+  const request =
+    summary.method !== undefined && summary.route !== undefined
+      ? `${summary.method} ${summary.route}`
+      : summary.method !== undefined
+        ? `${summary.method} ${summary.rootName.replace(new RegExp(`^${summary.method}\\s+`), '')}`
+        : summary.rootName;
+  const calls = summary.counts.db + summary.counts.http + summary.counts.cache + summary.counts.queue;
+  const parts = [request];
+  if (summary.statusCode !== undefined) parts.push(String(summary.statusCode));
+  parts.push(formatDuration(nsToMs(summary.durationNs)));
+  parts.push(`${calls} ${calls === 1 ? 'call' : 'calls'}${summary.parGroups > 0 ? ` (${summary.parGroups} par)` : ''}`);
+  // Backticks or pipes in a route would change the meaning of the Markdown line.
+  return `${parts.join(' · ').replace(/[`|<>]/g, '')} — recorded by Lifeline`;
+}
+
+/** The Markdown snippet: a mermaid code block followed by the summary line. */
+export function toMarkdown(mermaidText: string, summary: TraceSummary): string {
+  // A fence longer than any backtick run in the text keeps the block closed.
+  const longest = Math.max(2, ...[...mermaidText.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}mermaid\n${mermaidText.trimEnd()}\n${fence}\n\n${summaryLine(summary)}\n`;
+}
+
+/** A file name stem such as `lifeline-get-articles-id-4bf92f35`. */
+export function fileStem(summary: TraceSummary): string {
+  const words = `${summary.method ?? ''} ${summary.route ?? summary.rootName}`
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
+  return `lifeline-${words || 'trace'}-${summary.traceId.slice(0, 8)}`;
+}
+
+/** Writes text to the clipboard, falling back to a hidden textarea where the API is unavailable. */
+export async function copyText(text: string): Promise<void> {
+  if (navigator.clipboard?.writeText !== undefined) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return;
+    } catch {
+      // Permission refused (e.g. an unfocused document): try the older way.
+    }
+  }
+  const area = document.createElement('textarea');
+  area.value = text;
+  area.setAttribute('readonly', '');
+  area.style.position = 'fixed';
+  area.style.opacity = '0';
+  document.body.append(area);
+  area.select();
+  const ok = document.execCommand('copy');
+  area.remove();
+  if (!ok) throw new Error('the browser refused to copy');
+}
+
+/** Offers `blob` as a download named `name`. */
+export function download(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** Serialises the rendered diagram as a standalone SVG file. */
+export function svgText(svg: SVGSVGElement): string {
+  const copy = svg.cloneNode(true) as SVGSVGElement;
+  copy.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
+  copy.setAttribute('xmlns:xlink', 'http://www.w3.org/1999/xlink');
+  for (const node of copy.querySelectorAll('[tabindex], [data-arrow]')) {
+    node.removeAttribute('tabindex');
+    node.removeAttribute('role');
+    node.removeAttribute('data-arrow');
+    node.classList.remove('is-selected');
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(copy)}`;
+}
+
+/** Paints the SVG onto a canvas at `scale` and returns a PNG. */
+export async function svgToPng(svg: SVGSVGElement, options: { scale: number; background: string }): Promise<Blob> {
+  const box = svg.viewBox.baseVal;
+  const width = Math.ceil(box && box.width > 0 ? box.width : svg.getBoundingClientRect().width);
+  const height = Math.ceil(box && box.height > 0 ? box.height : svg.getBoundingClientRect().height);
+  const copy = svg.cloneNode(true) as SVGSVGElement;
+  copy.setAttribute('width', String(width));
+  copy.setAttribute('height', String(height));
+  copy.style.maxWidth = 'none';
+  const url = URL.createObjectURL(new Blob([svgText(copy)], { type: 'image/svg+xml' }));
+  try {
+    const image = new Image();
+    image.decoding = 'async';
+    image.src = url;
+    await image.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = Math.ceil(width * options.scale);
+    canvas.height = Math.ceil(height * options.scale);
+    const context = canvas.getContext('2d');
+    if (context === null) throw new Error('canvas 2D is not available');
+    context.fillStyle = options.background;
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    context.scale(options.scale, options.scale);
+    context.drawImage(image, 0, 0, width, height);
+    return await new Promise<Blob>((resolve, reject) =>
+      canvas.toBlob((blob) => (blob === null ? reject(new Error('PNG encoding failed')) : resolve(blob)), 'image/png'),
+    );
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Entry of the browser client: picks the page from the path. Both pages are
+ * permalinks (`/` with its filters in the query, `/traces/:id` with its diagram
+ * options), so reloading or sharing a URL shows the same view.
+ */
+import { h, replaceChildren } from './dom.js';
+import { renderListPage } from './list-page.js';
+import { renderTracePage } from './trace-page.js';
+
+function header(): HTMLElement {
+  return h(
+    'header',
+    { className: 'topbar' },
+    h(
+      'a',
+      { className: 'brand', attrs: { href: '/' } },
+      h('span', { className: 'brand-mark', attrs: { 'aria-hidden': 'true' } }),
+      'Lifeline',
+    ),
+    h('span', { className: 'brand-tagline' }, 'what your app did while it served each request'),
+    h('span', { className: 'live-status', attrs: { id: 'live-status', role: 'status' } }),
+  );
+}
+
+function start(): void {
+  const root = document.getElementById('app');
+  if (root === null) return;
+  const main = h('main', { className: 'page', attrs: { id: 'main' } });
+  replaceChildren(root, header(), main);
+  const match = /^\/traces\/([^/]+)\/?$/.exec(location.pathname);
+  if (match?.[1] !== undefined) void renderTracePage(main, decodeURIComponent(match[1]));
+  else void renderListPage(main);
+}
+
+start();

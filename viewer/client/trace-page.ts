@@ -1,0 +1,320 @@
+/**
+ * The trace page (`/traces/:id`): the sequence diagram, the timeline, the
+ * analysis and the details of whichever arrow or span is selected.
+ */
+import type { Span } from '@lifeline/core';
+import { renderAnalysis } from './analysis.js';
+import { ApiError, type DiagramOptions, diagramQuery, getTrace } from './api.js';
+import { renderDetails } from './details.js';
+import { onColorSchemeChange, type RenderedDiagram, renderDiagram } from './diagram.js';
+import { h, replaceChildren } from './dom.js';
+import { copyText, download, fileStem, summaryLine, svgText, svgToPng, toMarkdown } from './export.js';
+import { formatDateTime, formatDuration, nsToMs } from './format.js';
+import { renderTimeline, type Timeline } from './timeline.js';
+import type { TraceResponse } from './types.js';
+
+function readOptions(): DiagramOptions {
+  const params = new URLSearchParams(location.search);
+  const flag = (name: string, fallback: boolean): boolean => {
+    const value = params.get(name);
+    return value === null ? fallback : value === '1' || value === 'true';
+  };
+  return { timings: flag('timings', true), internal: flag('internal', false), loops: flag('loops', true) };
+}
+
+/** Renders the trace page for `traceId` into `main`. */
+export async function renderTracePage(main: HTMLElement, traceId: string): Promise<void> {
+  document.title = 'Trace · Lifeline';
+  const options = readOptions();
+  let data: TraceResponse;
+  try {
+    data = await getTrace(traceId, options);
+  } catch (error) {
+    const message =
+      error instanceof ApiError && error.status === 404
+        ? 'No trace with this id is stored (it may have been pruned).'
+        : `Could not load the trace: ${error instanceof Error ? error.message : String(error)}`;
+    replaceChildren(
+      main,
+      h('p', null, h('a', { className: 'back', attrs: { href: '/' } }, '← Requests')),
+      h('div', { className: 'callout callout-error', attrs: { role: 'alert' } }, message),
+    );
+    return;
+  }
+
+  const spansById = new Map<string, Span>(data.spans.map((span) => [span.spanId, span]));
+  const traceStartNs = Math.min(...data.spans.map((span) => span.startTimeNs));
+  let diagram: RenderedDiagram | undefined;
+  let timeline: Timeline | undefined;
+
+  const toast = h('span', { className: 'toast', attrs: { role: 'status', 'aria-live': 'polite' } });
+  let toastTimer: number | undefined;
+  const say = (text: string): void => {
+    toast.textContent = text;
+    toast.classList.add('is-visible');
+    window.clearTimeout(toastTimer);
+    toastTimer = window.setTimeout(() => toast.classList.remove('is-visible'), 2500);
+  };
+
+  const detailsBody = h(
+    'div',
+    { className: 'details-empty muted', attrs: { id: 'span-details' } },
+    'Click an arrow, its number or a timeline row to see that span: attributes, events, timing and the full query.',
+  );
+  const diagramBox = h('div', { className: 'diagram', attrs: { id: 'diagram' } });
+  const diagramNotes = h('div', { className: 'diagram-notes' });
+  const timelineBox = h('div', { attrs: { id: 'timeline' } });
+
+  const showSpan = (spanId: string, arrow?: { number: number; kind: string }): void => {
+    const span = spansById.get(spanId);
+    if (span === undefined) return;
+    const details = renderDetails({
+      span,
+      cls: data.classes[spanId],
+      traceStartNs,
+      ...(arrow === undefined ? {} : { arrow }),
+    });
+    details.id = 'span-details';
+    panel.replaceChildren(details);
+    timeline?.highlight([spanId]);
+  };
+
+  const selectArrow = (number: number): void => {
+    const arrow = data.sequence.model.arrows.find((candidate) => candidate.number === number);
+    diagram?.select(number);
+    if (arrow !== undefined) showSpan(arrow.spanId, { number: arrow.number, kind: arrow.kind });
+  };
+
+  const selectSpans = (spanIds: string[]): void => {
+    const first = spanIds[0];
+    if (first === undefined) return;
+    showSpan(first);
+    timeline?.highlight(spanIds);
+    const arrow = data.sequence.model.arrows.find((candidate) => candidate.spanId === first);
+    diagram?.select(arrow?.number);
+  };
+
+  const drawDiagram = async (): Promise<void> => {
+    diagramBox.setAttribute('aria-busy', 'true');
+    try {
+      diagram = await renderDiagram(diagramBox, data.sequence.mermaid, selectArrow);
+      diagramBox.dataset.renderedMessages = String(diagram.messageCount);
+      diagramBox.dataset.modelMessages = String(data.sequence.model.messageCount);
+      const notes: string[] = [];
+      if (data.sequence.folded)
+        notes.push('The deepest calls were folded to keep the diagram under Mermaid’s size limit.');
+      if (diagram.messageCount !== data.sequence.model.messageCount) {
+        notes.push(
+          `Mermaid drew ${diagram.messageCount} messages but the model has ${data.sequence.model.messageCount}; clicking an arrow may show the wrong span.`,
+        );
+      }
+      for (const note of data.sequence.model.notes) notes.push(note);
+      replaceChildren(diagramNotes, ...notes.map((note) => h('p', { className: 'callout' }, note)));
+    } catch (error) {
+      diagram = undefined;
+      replaceChildren(
+        diagramBox,
+        h(
+          'div',
+          { className: 'callout callout-error', attrs: { role: 'alert' } },
+          `Mermaid could not draw this diagram: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+        h('pre', { className: 'mermaid-source' }, data.sequence.mermaid),
+      );
+    } finally {
+      diagramBox.removeAttribute('aria-busy');
+    }
+  };
+
+  const drawTimeline = (): void => {
+    timeline = renderTimeline(data.spans, data.classes, (spanId) => selectSpans([spanId]));
+    replaceChildren(timelineBox, timeline.element);
+  };
+
+  const reload = async (): Promise<void> => {
+    const query = diagramQuery(options);
+    history.replaceState(null, '', `/traces/${encodeURIComponent(data.traceId)}?${query.toString()}`);
+    try {
+      data = await getTrace(data.traceId, options);
+      await drawDiagram();
+    } catch (error) {
+      say(`Could not reload: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+
+  const toggle = (key: keyof DiagramOptions, label: string, hint: string): HTMLElement => {
+    const input = h('input', {
+      attrs: { type: 'checkbox', name: key, checked: options[key] },
+      on: {
+        change: () => {
+          options[key] = input.checked;
+          void reload();
+        },
+      },
+    });
+    return h('label', { className: 'toggle', attrs: { title: hint } }, input, h('span', null, label));
+  };
+
+  const action = (label: string, run: () => Promise<void> | void, name: string): HTMLButtonElement =>
+    h(
+      'button',
+      {
+        className: 'button',
+        attrs: { type: 'button', 'data-action': name },
+        on: {
+          click: async () => {
+            try {
+              await run();
+            } catch (error) {
+              say(`${label} failed: ${error instanceof Error ? error.message : String(error)}`);
+            }
+          },
+        },
+      },
+      label,
+    );
+
+  const requireDiagram = (): SVGSVGElement => {
+    if (diagram === undefined) throw new Error('the diagram is not drawn');
+    return diagram.svg;
+  };
+  const background = (): string => getComputedStyle(diagramBox).backgroundColor || '#ffffff';
+
+  const toolbar = h(
+    'div',
+    { className: 'toolbar' },
+    h(
+      'div',
+      { className: 'toolbar-group', attrs: { role: 'group', 'aria-label': 'Diagram options' } },
+      toggle('timings', 'Timings', 'Show durations on response arrows (off gives byte-stable text for docs)'),
+      toggle('internal', 'Internal spans', 'Draw internal spans as self-calls'),
+      toggle('loops', 'Fold loops', 'Fold repeated identical calls into a loop block'),
+    ),
+    h(
+      'div',
+      { className: 'toolbar-group', attrs: { role: 'group', 'aria-label': 'Export' } },
+      action(
+        'Copy Mermaid',
+        async () => {
+          await copyText(data.sequence.mermaid);
+          say('Mermaid text copied');
+        },
+        'copy-mermaid',
+      ),
+      action(
+        'Copy Markdown',
+        async () => {
+          await copyText(toMarkdown(data.sequence.mermaid, data.summary));
+          say('Markdown copied');
+        },
+        'copy-markdown',
+      ),
+      action(
+        '.mmd',
+        () => {
+          download(new Blob([data.sequence.mermaid], { type: 'text/plain' }), `${fileStem(data.summary)}.mmd`);
+        },
+        'download-mmd',
+      ),
+      action(
+        'SVG',
+        () => {
+          download(new Blob([svgText(requireDiagram())], { type: 'image/svg+xml' }), `${fileStem(data.summary)}.svg`);
+        },
+        'download-svg',
+      ),
+      action(
+        'PNG',
+        async () => {
+          const png = await svgToPng(requireDiagram(), { scale: 2, background: background() });
+          download(png, `${fileStem(data.summary)}.png`);
+        },
+        'download-png',
+      ),
+      action(
+        'Permalink',
+        async () => {
+          await copyText(`${location.origin}/traces/${data.traceId}?${diagramQuery(options).toString()}`);
+          say('Permalink copied');
+        },
+        'permalink',
+      ),
+    ),
+    toast,
+  );
+
+  const summary = data.summary;
+  const statusClass =
+    summary.statusCode === undefined
+      ? 'status-none'
+      : summary.statusCode >= 500
+        ? 'status-5xx'
+        : summary.statusCode >= 400
+          ? 'status-4xx'
+          : 'status-ok';
+  const title = summary.route ?? summary.rootName;
+  document.title = `${summary.method ?? ''} ${title} · Lifeline`.trim();
+
+  const panel = h('div', { className: 'card-body' }, detailsBody);
+  replaceChildren(
+    main,
+    h('p', { className: 'crumbs' }, h('a', { className: 'back', attrs: { href: '/' } }, '← Requests')),
+    h(
+      'div',
+      { className: 'trace-head' },
+      h(
+        'h1',
+        null,
+        summary.method === undefined ? null : h('span', { className: 'method' }, summary.method),
+        h('span', { className: 'trace-title' }, title),
+      ),
+      h(
+        'div',
+        { className: 'trace-meta' },
+        h(
+          'span',
+          { className: `status ${statusClass}` },
+          summary.statusCode === undefined ? 'no status' : String(summary.statusCode),
+        ),
+        h('span', { className: 'meta-strong' }, formatDuration(nsToMs(summary.durationNs))),
+        h('span', null, summary.rootService),
+        h('span', null, formatDateTime(summary.startTimeNs)),
+        h('span', null, `${summary.spanCount} spans`),
+        h('code', { className: 'trace-id', attrs: { title: 'trace id' } }, data.traceId),
+      ),
+      h('p', { className: 'trace-summary muted' }, summaryLine(summary)),
+    ),
+    toolbar,
+    h(
+      'div',
+      { className: 'trace-grid' },
+      h(
+        'div',
+        { className: 'trace-main' },
+        h(
+          'section',
+          { className: 'card' },
+          h('h2', { className: 'card-title' }, 'Sequence diagram'),
+          diagramNotes,
+          diagramBox,
+        ),
+        h('section', { className: 'card' }, h('h2', { className: 'card-title' }, 'Timeline'), timelineBox),
+      ),
+      h(
+        'aside',
+        { className: 'trace-side' },
+        h('section', { className: 'card card-details' }, h('h2', { className: 'card-title' }, 'Span details'), panel),
+        h(
+          'section',
+          { className: 'card' },
+          h('h2', { className: 'card-title' }, 'Analysis'),
+          renderAnalysis(data.analysis, selectSpans),
+        ),
+      ),
+    ),
+  );
+
+  drawTimeline();
+  await drawDiagram();
+  onColorSchemeChange(() => void drawDiagram());
+}

@@ -1,0 +1,178 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TraceSummary } from '@lifeline/core';
+import { openStore, type SpanStore } from '@lifeline/store';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMermaid } from '../../test/support/mermaid.js';
+import { type RunningViewer, startViewer } from './server.js';
+import { articleTrace, createArticleTrace, healthTrace } from './traces.test-support.js';
+
+const MS = 1e6;
+
+describe('the JSON API', () => {
+  let dir: string;
+  let viewer: RunningViewer;
+  let seed: SpanStore;
+  const t0 = Date.UTC(2025, 4, 1, 12, 0, 0) * MS;
+  const article = articleTrace({ startNs: t0, comments: 4 });
+  const failing = articleTrace({ startNs: t0 + 1000 * MS, articleId: 7, fail: true });
+  const health = healthTrace({ startNs: t0 + 2000 * MS });
+  const create = createArticleTrace({ startNs: t0 + 3000 * MS });
+  const articleId = article[0]?.traceId ?? '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lifeline-viewer-api-'));
+    const db = join(dir, 'traces.db');
+    seed = openStore({ path: db });
+    seed.writeSpans([...article, ...failing, ...health, ...create]);
+    viewer = await startViewer({ port: 0, db });
+  });
+
+  afterAll(async () => {
+    await viewer?.close();
+    seed?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const get = (path: string): Promise<Response> => fetch(`${viewer.url}${path}`);
+  const list = async (query: string): Promise<TraceSummary[]> => {
+    const response = await get(`/api/traces${query}`);
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { items: TraceSummary[] }).items;
+  };
+
+  it('lists every stored request, newest first', async () => {
+    const items = await list('');
+    expect(items.map((item) => item.rootName)).toEqual([
+      'POST /articles',
+      'GET /health',
+      'GET /articles/:id',
+      'GET /articles/:id',
+    ]);
+    expect(items[3]?.traceId).toBe(articleId);
+  });
+
+  it('filters by service, status, method, error, duration and text', async () => {
+    expect((await list('?service=editor-api')).map((item) => item.rootName)).toEqual(['POST /articles']);
+    expect((await list('?status=500')).map((item) => item.traceId)).toEqual([failing[0]?.traceId]);
+    expect((await list('?method=post')).map((item) => item.rootName)).toEqual(['POST /articles']);
+    expect((await list('?error=1')).map((item) => item.traceId)).toEqual([failing[0]?.traceId]);
+    expect((await list('?error=0')).length).toBe(3);
+    expect((await list('?minMs=200')).map((item) => item.rootName)).toEqual(['POST /articles']);
+    expect((await list('?maxMs=5')).map((item) => item.rootName)).toEqual(['GET /health']);
+    expect((await list('?route=/health')).length).toBe(1);
+    expect((await list('?q=recommendations')).length).toBe(2);
+  });
+
+  it('sorts by duration and pages with a cursor', async () => {
+    const slowest = await list('?order=slowest');
+    expect(slowest[0]?.rootName).toBe('POST /articles');
+    expect(slowest.at(-1)?.rootName).toBe('GET /health');
+
+    const first = await get('/api/traces?limit=2');
+    const page1 = (await first.json()) as { items: TraceSummary[]; nextCursor?: string };
+    expect(page1.items).toHaveLength(2);
+    expect(page1.nextCursor).toBeTypeOf('string');
+    const page2 = await list(`?limit=2&cursor=${encodeURIComponent(page1.nextCursor ?? '')}`);
+    expect(page2).toHaveLength(2);
+    const ids = new Set([...page1.items, ...page2].map((item) => item.traceId));
+    expect(ids.size).toBe(4);
+  });
+
+  it.each([
+    ['minMs=abc', 'minMs'],
+    ['minMs=-1', 'minMs'],
+    ['maxMs=1e3', 'maxMs'],
+    ['minMs=10&maxMs=5', 'maxMs'],
+    ['error=maybe', 'error'],
+    ['order=fastest', 'order'],
+    ['limit=0', 'limit'],
+    ['limit=5000', 'limit'],
+    ['status=99', 'status'],
+    ['status=2OO', 'status'],
+    ['method=G%3CT', 'method'],
+    ['service=a&service=b', 'service'],
+    ['colour=blue', 'colour'],
+  ])('answers 400 naming the parameter for %s', async (query, parameter) => {
+    const response = await get(`/api/traces?${query}`);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: string; parameter: string };
+    expect(body.parameter).toBe(parameter);
+    expect(body.error).toContain(parameter);
+  });
+
+  it('answers 404 for an unknown trace and 400 for a malformed id', async () => {
+    const unknown = await get(`/api/traces/${'ab'.repeat(16)}`);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: string }).error).toContain('no trace');
+    const malformed = await get('/api/traces/not-a-trace-id');
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { parameter: string }).parameter).toBe('id');
+    const mermaid404 = await get(`/api/traces/${'cd'.repeat(16)}/mermaid`);
+    expect(mermaid404.status).toBe(404);
+    const badOption = await get(`/api/traces/${articleId}?timings=yes`);
+    expect(badOption.status).toBe(400);
+    expect(((await badOption.json()) as { parameter: string }).parameter).toBe('timings');
+  });
+
+  it('returns a trace with its spans, summary, analysis and arrow-to-span table', async () => {
+    const response = await get(`/api/traces/${articleId.toUpperCase()}`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      traceId: string;
+      spans: { spanId: string }[];
+      summary: TraceSummary;
+      analysis: { nPlusOne: unknown[]; wallTimeMs: number };
+      classes: Record<string, { category: string }>;
+      sequence: {
+        mermaid: string;
+        model: { messageCount: number; arrows: { number: number; spanId: string; kind: string }[] };
+      };
+    };
+    expect(body.traceId).toBe(articleId);
+    expect(body.spans).toHaveLength(article.length);
+    expect(body.summary.traceId).toBe(articleId);
+    expect(body.analysis.nPlusOne.length).toBeGreaterThan(0);
+    expect(body.analysis.wallTimeMs).toBeCloseTo(94, 0);
+    const spanIds = new Set(article.map((span) => span.spanId));
+    expect(Object.keys(body.classes).sort()).toEqual([...spanIds].sort());
+    const { model, mermaid } = body.sequence;
+    expect(model.arrows.length).toBe(model.messageCount);
+    expect(model.arrows.map((arrow) => arrow.number)).toEqual(model.arrows.map((_, index) => index + 1));
+    for (const arrow of model.arrows) expect(spanIds.has(arrow.spanId)).toBe(true);
+    expect(mermaid).toMatch(/^sequenceDiagram/);
+    expect(mermaid).toContain('par');
+    await parseMermaid(mermaid);
+  });
+
+  it('serves the Mermaid text with the diagram options applied', async () => {
+    const timed = await get(`/api/traces/${articleId}/mermaid`);
+    expect(timed.status).toBe(200);
+    expect(timed.headers.get('content-type')).toMatch(/^text\/plain/);
+    const timedText = await timed.text();
+    expect(timedText).toContain('autonumber');
+    const plain = await (await get(`/api/traces/${articleId}/mermaid?timings=0`)).text();
+    expect(plain).not.toBe(timedText);
+    expect(plain).not.toMatch(/\d ms/);
+    const unfolded = await (await get(`/api/traces/${articleId}/mermaid?loops=0`)).text();
+    expect(unfolded).not.toMatch(/^\s*loop /m);
+    const folded = await (await get(`/api/traces/${articleId}/mermaid?loops=1`)).text();
+    expect(folded).toMatch(/^\s*loop /m);
+    await parseMermaid(plain);
+  });
+
+  it('reports health with the store size', async () => {
+    const response = await get('/api/health');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { status: string; traces: number; spans: number };
+    expect(body).toMatchObject({ status: 'ok', traces: 4 });
+    expect(body.spans).toBe(article.length + failing.length + health.length + create.length);
+  });
+
+  it('answers unknown API paths with a JSON 404', async () => {
+    const response = await get('/api/nothing-here');
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toMatch(/json/);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * The JSON API: the request list, one trace with everything the trace page
+ * draws, the Mermaid text, and a health probe.
+ */
+import { analyzeTrace, classifySpan, summarizeTrace, traceToMermaid } from '@lifeline/core';
+import type { SpanStore } from '@lifeline/store';
+import type { Response } from 'express';
+import { Router } from 'express';
+import { BadParameterError, parseDiagramQuery, parseListQuery, parseTraceId, rejectUnknown } from './params.js';
+
+/** Options of the API router. */
+export interface ApiRouterOptions {
+  readonly store: SpanStore;
+  /** Package version reported by the health probe. */
+  readonly version: string;
+}
+
+/** Sends a 400 naming the parameter, or rethrows anything else to express. */
+export function sendBadParameter(response: Response, error: unknown): void {
+  if (error instanceof BadParameterError) {
+    response.status(400).json({ error: error.message, parameter: error.parameter });
+    return;
+  }
+  throw error;
+}
+
+/** Builds the `/api` router (list, trace, Mermaid text, health). */
+export function apiRouter(options: ApiRouterOptions): Router {
+  const { store } = options;
+  const router = Router();
+
+  router.get('/health', (request, response) => {
+    try {
+      rejectUnknown(request.query, []);
+    } catch (error) {
+      sendBadParameter(response, error);
+      return;
+    }
+    const stats = store.stats();
+    response.json({ status: 'ok', version: options.version, traces: stats.traces, spans: stats.spans });
+  });
+
+  router.get('/traces', (request, response) => {
+    let query: ReturnType<typeof parseListQuery>;
+    try {
+      query = parseListQuery(request.query);
+    } catch (error) {
+      sendBadParameter(response, error);
+      return;
+    }
+    let page: ReturnType<SpanStore['listTraces']>;
+    try {
+      page = store.listTraces(query.filter, query.page);
+    } catch (error) {
+      // The cursor is opaque to clients; one the store cannot read is their mistake.
+      if (query.page.cursor !== undefined && /cursor/i.test((error as Error).message)) {
+        response.status(400).json({ error: 'cursor is not valid for this listing', parameter: 'cursor' });
+        return;
+      }
+      throw error;
+    }
+    response.json({ items: page.items, ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) });
+  });
+
+  router.get('/traces/:id', (request, response) => {
+    let traceId: string;
+    let diagram: ReturnType<typeof parseDiagramQuery>;
+    try {
+      traceId = parseTraceId(request.params.id);
+      diagram = parseDiagramQuery(request.query);
+    } catch (error) {
+      sendBadParameter(response, error);
+      return;
+    }
+    const trace = store.getTrace(traceId, { linked: true });
+    if (trace === undefined || trace.spans.length === 0) {
+      response.status(404).json({ error: `no trace with id ${traceId}` });
+      return;
+    }
+    const sequence = traceToMermaid(trace, {
+      timings: diagram.timings,
+      internal: diagram.internal,
+      foldLoops: diagram.foldLoops,
+    });
+    response.json({
+      traceId,
+      spans: trace.spans,
+      summary: summarizeTrace(trace),
+      analysis: analyzeTrace(trace),
+      // The client colours and labels spans like the diagram does without bundling the classifier.
+      classes: Object.fromEntries(trace.spans.map((span) => [span.spanId, classifySpan(span)])),
+      sequence: { mermaid: sequence.text, folded: sequence.folded, model: sequence.model },
+    });
+  });
+
+  router.get('/traces/:id/mermaid', (request, response) => {
+    let traceId: string;
+    let diagram: ReturnType<typeof parseDiagramQuery>;
+    try {
+      traceId = parseTraceId(request.params.id);
+      diagram = parseDiagramQuery(request.query);
+    } catch (error) {
+      sendBadParameter(response, error);
+      return;
+    }
+    const trace = store.getTrace(traceId, { linked: true });
+    if (trace === undefined || trace.spans.length === 0) {
+      response.status(404).json({ error: `no trace with id ${traceId}` });
+      return;
+    }
+    const { text } = traceToMermaid(trace, {
+      timings: diagram.timings,
+      internal: diagram.internal,
+      foldLoops: diagram.foldLoops,
+    });
+    response.type('text/plain; charset=utf-8').send(text);
+  });
+
+  router.use((_request, response) => {
+    response.status(404).json({ error: 'no such API endpoint' });
+  });
+
+  return router;
+}

@@ -1,0 +1,112 @@
+/**
+ * Starting the viewer on a port, with the rule that keeps traces private: a
+ * server reachable from other machines must be asked for and must require a
+ * token, because traces hold SQL text, URLs and headers.
+ */
+import type { AddressInfo } from 'node:net';
+import { openStore } from '@lifeline/store';
+import { createViewerApp } from './app.js';
+import { isLoopbackHost } from './security.js';
+
+/** Options of {@link startViewer}. */
+export interface StartViewerOptions {
+  /** Port to listen on (default 4242; 0 picks a free one). */
+  readonly port?: number;
+  /** Interface to bind (default 127.0.0.1). Anything but loopback needs `allowRemote` and `token`. */
+  readonly host?: string;
+  /** SQLite file (default: the store's default path, `LIFELINE_DB` or `.lifeline/traces.db`). */
+  readonly db?: string;
+  /** Access token required on every request when set. */
+  readonly token?: string;
+  /** Permits binding a non-loopback interface (requires `token`). */
+  readonly allowRemote?: boolean;
+  /** Largest OTLP request body (default `"16mb"`). */
+  readonly bodyLimit?: string;
+}
+
+/** A running viewer. */
+export interface RunningViewer {
+  /** Base URL, e.g. `http://127.0.0.1:4242`. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting connections, ends live streams and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Thrown when the options would expose the server unsafely. */
+export class UnsafeBindError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeBindError';
+  }
+}
+
+/**
+ * Opens the store and serves the viewer, the JSON API and the OTLP/HTTP receiver.
+ *
+ * @example
+ * ```ts
+ * import { startViewer } from '@lifeline/viewer';
+ *
+ * const viewer = await startViewer({ port: 0, db: 'traces.db' });
+ * console.log(`Lifeline viewer at ${viewer.url}`);
+ * // ... later
+ * await viewer.close();
+ * ```
+ */
+export async function startViewer(options: StartViewerOptions = {}): Promise<RunningViewer> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 4242;
+  const token = options.token === '' ? undefined : options.token;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
+  }
+  if (!isLoopbackHost(host)) {
+    if (options.allowRemote !== true) {
+      throw new UnsafeBindError(
+        `refusing to listen on ${host}: traces contain queries and URLs, so Lifeline only binds to loopback unless remote access is explicitly allowed (allowRemote) and protected by a token`,
+      );
+    }
+    if (token === undefined) {
+      throw new UnsafeBindError(`refusing to listen on ${host} without a token: remote access requires one`);
+    }
+  }
+
+  const store = openStore({ ...(options.db === undefined ? {} : { path: options.db }) });
+  const app = createViewerApp({
+    store,
+    ...(token === undefined ? {} : { token }),
+    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+  });
+
+  let server: ReturnType<typeof app.listen>;
+  try {
+    server = await new Promise<ReturnType<typeof app.listen>>((resolve, reject) => {
+      const listening = app.listen(port, host, (error?: Error) => {
+        if (error) reject(error);
+        else resolve(listening);
+      });
+      listening.once('error', reject);
+    });
+  } catch (error) {
+    app.closeLive();
+    store.close();
+    throw error;
+  }
+
+  const address = server.address() as AddressInfo;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    port: address.port,
+    async close() {
+      app.closeLive();
+      await new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Keep-alive sockets (and event streams) would hold close() open.
+        server.closeAllConnections();
+      });
+      store.close();
+    },
+  };
+}
