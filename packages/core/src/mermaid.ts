@@ -17,15 +17,14 @@ import { buildSpanTree } from './tree.js';
 
 /** Options for {@link renderMermaid}. */
 export interface RenderOptions {
-  /** A diagram title (escaped like any other text). */
-  readonly title?: string;
+  /** Indentation per nesting level of `par`/`loop` blocks. Default two spaces. */
+  readonly indent?: string;
 }
 
 /** Options for {@link traceToMermaid}. */
 export interface TraceToMermaidOptions extends SequenceOptions {
   /** Upper bound for the text length; Mermaid's default `maxTextSize` is 50,000. */
   readonly maxTextLength?: number;
-  readonly title?: string;
 }
 
 /** The diagram of a trace, with the model it was printed from. */
@@ -124,10 +123,9 @@ const ARROWS = {
  * ```
  */
 export function renderMermaid(model: SequenceModel, options: RenderOptions = {}): string {
-  const lines: string[] = ['sequenceDiagram'];
-  if (options.title !== undefined && options.title.trim() !== '')
-    lines.push(`title ${escapeMermaidText(options.title)}`);
-  lines.push('autonumber');
+  const lines: string[] = ['sequenceDiagram', 'autonumber'];
+  // Only whitespace may indent: anything else would become part of the statement.
+  const indent = options.indent !== undefined && /^[ \t]*$/.test(options.indent) ? options.indent : '  ';
   for (const p of model.participants) {
     const name = escapeMermaidText(p.name, { name: true, maxLength: 60 });
     if (p.kind === 'actor') lines.push(`actor ${p.id} as ${name}`);
@@ -136,12 +134,12 @@ export function renderMermaid(model: SequenceModel, options: RenderOptions = {})
     else if (p.kind === 'queue') lines.push(`participant ${p.id}@{ "type" : "queue" } as ${name}`);
     else lines.push(`participant ${p.id} as ${name}`);
   }
-  renderItems(model.items, 0, lines);
+  renderItems(model.items, 0, indent, lines);
   return `${lines.join('\n')}\n`;
 }
 
-function renderItems(items: readonly SequenceItem[], depth: number, lines: string[]): void {
-  const pad = '  '.repeat(Math.min(depth, 40));
+function renderItems(items: readonly SequenceItem[], depth: number, indent: string, lines: string[]): void {
+  const pad = indent.repeat(Math.min(depth, 40));
   for (const item of items) {
     switch (item.type) {
       case 'message':
@@ -152,13 +150,13 @@ function renderItems(items: readonly SequenceItem[], depth: number, lines: strin
         break;
       case 'loop':
         lines.push(`${pad}loop ${escapeMermaidText(item.label)}`);
-        renderItems(item.items, depth + 1, lines);
+        renderItems(item.items, depth + 1, indent, lines);
         lines.push(`${pad}end`);
         break;
       case 'par':
         item.branches.forEach((branch, i) => {
           lines.push(i === 0 ? `${pad}par ${escapeMermaidText(item.label)}` : `${pad}and`);
-          renderItems(branch, depth + 1, lines);
+          renderItems(branch, depth + 1, indent, lines);
         });
         lines.push(`${pad}end`);
         break;
@@ -184,7 +182,7 @@ export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}
   const layout = layoutTrace(buildSpanTree(trace), { internal: options.internal });
   const render = (limits: FoldLimits) => {
     const model = buildSequence(layout, options, limits);
-    return { model, text: renderMermaid(model, { title: options.title }) };
+    return { model, text: renderMermaid(model) };
   };
   const full = render({});
   if (full.text.length <= max) return { ...full, folded: false };

@@ -1,0 +1,293 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
+import { type Message, type SequenceItem, toSequence } from './sequence.js';
+import { expectValidMermaid, httpServer, span, sql, TRACE_ID, trace } from './test-helpers.js';
+import type { Attributes, Span, SpanKind, Trace } from './trace.js';
+
+const HOSTILE = [
+  ';',
+  '#',
+  '%%',
+  '%%{init: {"theme":"dark"}}%%',
+  '\n',
+  '\r\n',
+  '\t',
+  '->>',
+  '-->>',
+  '--x',
+  '-)',
+  '+',
+  '-',
+  'end',
+  'par',
+  'and',
+  'loop',
+  'else',
+  'Note over p1: hi',
+  'participant p9',
+  'autonumber',
+  '<script>alert(1)</script>',
+  '<br/>',
+  '&amp;',
+  '"',
+  "'",
+  ':',
+  ',',
+  '{',
+  '}',
+  '@{ "type": "queue" }',
+  '`',
+  'wrap:',
+  'nowrap:',
+  '#59;',
+  '\\',
+  '\u2028',
+  '\u0000',
+  '\u007f',
+  '🦄',
+  'مرحبا',
+  '\ud800',
+  'x'.repeat(150),
+  ' ',
+  'as',
+  'title',
+  'ok',
+];
+
+const hostileText = fc.oneof(
+  fc.array(fc.constantFrom(...HOSTILE), { minLength: 0, maxLength: 6 }).map((parts) => parts.join('')),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+);
+
+/** Mermaid reads text after trimming and our escaper collapses whitespace: compare like with like. */
+function normalise(text: string, max: number, name = false): string {
+  const s = escapeMermaidText(text, { maxLength: max, name });
+  return s
+    .replace(/#(\d+);/g, (_, code: string) => String.fromCodePoint(Number(code)))
+    .replace(/#(lt|gt|amp|quot);/g, (_, n: string) => ({ lt: '<', gt: '>', amp: '&', quot: '"' })[n] ?? n);
+}
+
+/** Messages in text order, through par branches and loops. */
+function messages(items: readonly SequenceItem[]): Message[] {
+  return items.flatMap((item) =>
+    item.type === 'message'
+      ? [item]
+      : item.type === 'loop'
+        ? messages(item.items)
+        : item.type === 'par'
+          ? item.branches.flatMap((b) => messages(b))
+          : [],
+  );
+}
+
+describe('escapeMermaidText', () => {
+  it('replaces every character Mermaid reads as syntax with an entity code', () => {
+    expect(escapeMermaidText('a; b # c %% d <b>&"x"` {y} \\')).toBe(
+      'a#59; b #35; c #37;#37; d #lt;b#gt;#amp;#quot;x#quot;#96; #123;y#125; #92;',
+    );
+    expect(escapeMermaidText('db: a, b', { name: true })).toBe('db#58; a#44; b');
+  });
+
+  it('indents nested blocks with the given indentation only when it is whitespace', () => {
+    const model = toSequence(
+      trace(
+        httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
+        sql({ id: 'a', parent: 'root', start: 10, end: 30, query: 'SELECT 1' }),
+        sql({ id: 'b', parent: 'root', start: 20, end: 40, query: 'SELECT 2' }),
+      ),
+      { timings: false },
+    );
+    expect(renderMermaid(model, { indent: '\t' })).toContain('\n\tp2->>p3: SELECT');
+    expect(renderMermaid(model, { indent: 'x;' })).toContain('\n  p2->>p3: SELECT');
+  });
+
+  it('keeps text on one line and cuts long text with an ellipsis', () => {
+    expect(escapeMermaidText('a\nb\r\nc\u2028d\te')).toBe('a b c d e');
+    const long = escapeMermaidText('y'.repeat(500), { maxLength: 80 });
+    expect(Array.from(long)).toHaveLength(80);
+    expect(long.endsWith('…')).toBe(true);
+  });
+
+  it('defuses a leading wrap directive and empty text', () => {
+    expect(escapeMermaidText('wrap:x')).toBe('wrap#58;x');
+    expect(escapeMermaidText('  ')).toBe('…');
+    expect(escapeMermaidText('', { name: true })).toBe('(unnamed)');
+  });
+});
+
+describe('renderMermaid', () => {
+  it('keeps hostile names, attributes and errors inside their labels', async () => {
+    const evil = 'x;\nend\n%%{init:{}}%% <img src=x onerror=alert(1)> -->> p1: #35; loop';
+    const t = trace(
+      httpServer({ id: 'root', service: `svc: a, b ${evil}`, start: 0, end: 100, route: `/r/${evil}`, status: 200 }),
+      sql({
+        id: 'q',
+        parent: 'root',
+        service: `svc: a, b ${evil}`,
+        start: 10,
+        end: 20,
+        query: `SELECT * FROM t -- ${evil}`,
+        db: evil,
+        error: evil,
+      }),
+    );
+    const model = toSequence(t, { timings: false });
+    const text = renderMermaid(model);
+    expect(text.split('\n')).toHaveLength(10);
+    expect(text).not.toMatch(/<img|%%|\n(end|loop)\b/);
+    const parsed = await expectValidMermaid(text);
+    expect(parsed.signals).toHaveLength(4);
+    expect(parsed.actors.map((a) => a.name)).toEqual(model.participants.map((p) => normalise(p.name, 60, true)));
+    expect(parsed.signals.map((s) => s.text)).toEqual(
+      model.items.flatMap((i) => (i.type === 'message' ? [normalise(i.text, 120)] : [])),
+    );
+  });
+
+  it('always produces text Mermaid parses, with one parsed arrow per model arrow', async () => {
+    const kinds: SpanKind[] = ['internal', 'server', 'client', 'producer', 'consumer'];
+    const flavours = ['http', 'db', 'redis', 'queue', 'rpc', 'plain'] as const;
+    const spanArb = fc.record({
+      parent: fc.nat(40),
+      orphan: fc.boolean(),
+      kind: fc.constantFrom(...kinds),
+      flavour: fc.constantFrom(...flavours),
+      start: fc.integer({ min: 0, max: 400 }),
+      duration: fc.integer({ min: 0, max: 200 }),
+      noEnd: fc.boolean(),
+      error: fc.boolean(),
+      service: fc.oneof(fc.constantFrom('api', 'users', 'worker'), hostileText),
+      name: hostileText,
+      value: hostileText,
+      message: hostileText,
+    });
+    const options = fc.record({ timings: fc.boolean(), internal: fc.boolean(), foldLoops: fc.boolean() });
+    await fc.assert(
+      fc.asyncProperty(fc.array(spanArb, { minLength: 0, maxLength: 30 }), options, async (specs, opts) => {
+        const spans: Span[] = specs.map((s, i) => {
+          const attributes: Attributes =
+            s.flavour === 'http'
+              ? {
+                  'http.request.method': 'GET',
+                  'http.route': s.value,
+                  'url.full': `http://${s.value}/x`,
+                  'server.address': s.value,
+                  'http.response.status_code': s.error ? 500 : 200,
+                }
+              : s.flavour === 'db'
+                ? {
+                    'db.system.name': 'postgresql',
+                    'db.namespace': s.value,
+                    'db.query.text': `SELECT * FROM ${s.value}`,
+                  }
+                : s.flavour === 'redis'
+                  ? { 'db.system': 'redis', 'db.statement': `GET ${s.value}` }
+                  : s.flavour === 'queue'
+                    ? { 'messaging.system': 'rabbitmq', 'messaging.destination.name': s.value }
+                    : s.flavour === 'rpc'
+                      ? { 'rpc.system': 'grpc', 'rpc.service': s.value, 'rpc.method': s.name }
+                      : {};
+          return span({
+            id: `s${i}`,
+            parent: i === 0 ? undefined : s.orphan ? `missing${i}` : `s${s.parent % i}`,
+            name: s.name,
+            kind: s.kind,
+            service: s.service,
+            start: s.start,
+            end: s.noEnd ? null : s.start + s.duration,
+            attributes,
+            status: s.error ? { code: 'error', message: s.message } : { code: 'unset' },
+            events: s.error ? [{ name: 'exception', timeNs: 0, attributes: { 'exception.message': s.message } }] : [],
+          });
+        });
+        const model = toSequence({ traceId: TRACE_ID, spans }, opts);
+        const text = renderMermaid(model);
+        const parsed = await expectValidMermaid(text);
+        expect(parsed.signals).toHaveLength(model.messageCount);
+        expect(model.arrows).toHaveLength(model.messageCount);
+        expect(parsed.signals.map((s) => [s.from, s.to])).toEqual(model.arrows.map((a) => [a.from, a.to]));
+        expect(parsed.actors.map((a) => a.name)).toEqual(model.participants.map((p) => normalise(p.name, 60, true)));
+        expect(parsed.signals.map((s) => s.text)).toEqual(messages(model.items).map((m) => normalise(m.text, 120)));
+        if (!opts.timings) expect(renderMermaid(toSequence({ traceId: TRACE_ID, spans }, opts))).toBe(text);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('traceToMermaid', () => {
+  /** A root that calls `fanout` services, each making `perService` distinct queries. */
+  function wideTrace(fanout: number, perService: number): Trace {
+    const spans: Span[] = [httpServer({ id: 'root', start: 0, end: 10_000, route: '/big', status: 200 })];
+    for (let s = 0; s < fanout; s++) {
+      const start = s * 100;
+      spans.push(
+        span({
+          id: `c${s}`,
+          parent: 'root',
+          kind: 'client',
+          start,
+          end: start + 90,
+          attributes: { 'http.request.method': 'GET', 'url.full': `http://svc${s}/work/${s}` },
+        }),
+        httpServer({
+          id: `s${s}`,
+          parent: `c${s}`,
+          service: `svc${s}`,
+          start: start + 1,
+          end: start + 89,
+          route: `/work/:id`,
+          status: 200,
+        }),
+      );
+      for (let q = 0; q < perService; q++) {
+        const qs = start + 2 + q * (80 / perService);
+        spans.push(
+          sql({
+            id: `q${s}-${q}`,
+            parent: `s${s}`,
+            service: `svc${s}`,
+            start: qs,
+            end: qs + 80 / perService,
+            query: `SELECT * FROM table_${q}`,
+          }),
+        );
+      }
+    }
+    return trace(...spans);
+  }
+
+  it('returns the text unfolded when it fits', async () => {
+    const result = traceToMermaid(wideTrace(2, 2), { timings: false });
+    expect(result.folded).toBe(false);
+    expect(result.model.notes).toEqual([]);
+    await expectValidMermaid(result.text);
+  });
+
+  it('folds the deepest level first to stay under the size limit and says so', async () => {
+    const t = wideTrace(40, 30);
+    const full = traceToMermaid(t, { timings: false, maxTextLength: 10_000_000 });
+    expect(full.text.length).toBeGreaterThan(20_000);
+    const result = traceToMermaid(t, { timings: false, maxTextLength: 20_000 });
+    expect(result.folded).toBe(true);
+    expect(result.text.length).toBeLessThanOrEqual(20_000);
+    // Every service call is still drawn, their queries are folded into notes.
+    expect(result.text).toContain('Note over p3: 30 calls folded');
+    expect(result.model.notes.some((n) => n.startsWith('diagram folded to stay under 20000 characters'))).toBe(true);
+    const parsed = await expectValidMermaid(result.text);
+    expect(parsed.signals).toHaveLength(result.model.arrows.length);
+    expect(result.model.arrows.every((a, i) => a.number === i + 1)).toBe(true);
+  });
+
+  it('cuts a level short when even the shallowest drawing is too long', async () => {
+    const spans: Span[] = [httpServer({ id: 'root', start: 0, end: 100_000, route: '/wide', status: 200 })];
+    for (let i = 0; i < 3000; i++)
+      spans.push(sql({ id: `q${i}`, parent: 'root', start: i * 30, end: i * 30 + 20, query: `SELECT * FROM t${i}` }));
+    const result = traceToMermaid(trace(...spans));
+    expect(result.folded).toBe(true);
+    expect(result.text.length).toBeLessThanOrEqual(50_000);
+    expect(result.text).toMatch(/Note over p2: \d+ more calls folded/);
+    const parsed = await expectValidMermaid(result.text);
+    expect(parsed.signals).toHaveLength(result.model.arrows.length);
+  });
+});

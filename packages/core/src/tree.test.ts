@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { renderMermaid } from './mermaid.js';
+import { toSequence } from './sequence.js';
+import { expectValidMermaid, httpClient, httpServer, ns, span, sql, TRACE_ID, trace } from './test-helpers.js';
+import type { Span, Trace } from './trace.js';
+import { buildSpanTree } from './tree.js';
+
+async function drawValid(t: Trace): Promise<string> {
+  const model = toSequence(t, { timings: false });
+  const text = renderMermaid(model);
+  const parsed = await expectValidMermaid(text);
+  expect(parsed.signals).toHaveLength(model.messageCount);
+  return text;
+}
+
+describe('buildSpanTree', () => {
+  it('attaches orphans under the root and notes it', async () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
+      sql({ id: 'orphan', parent: 'gone', start: 10, end: 20, query: 'SELECT * FROM t' }),
+    );
+    const tree = buildSpanTree(t);
+    expect(tree.roots.map((r) => r.span.spanId)).toEqual(['root']);
+    expect(tree.byId.get('orphan')?.parent?.span.spanId).toBe('root');
+    expect(tree.notes).toEqual(['1 span refers to a parent missing from the trace: drawn under the root span']);
+    expect(toSequence(t).notes).toContain(
+      '1 span refers to a parent missing from the trace: drawn under the root span',
+    );
+    await drawValid(t);
+  });
+
+  it('draws several roots one after another in start order', async () => {
+    const t = trace(
+      httpServer({ id: 'second', start: 50, end: 60, route: '/b', status: 200 }),
+      httpServer({ id: 'first', start: 0, end: 10, route: '/a', status: 200 }),
+    );
+    const tree = buildSpanTree(t);
+    expect(tree.roots.map((r) => r.span.spanId)).toEqual(['first', 'second']);
+    expect(tree.notes).toContain('trace has 2 root spans: drawn one after another in start order');
+    const text = await drawValid(t);
+    expect(text.indexOf('GET /a')).toBeLessThan(text.indexOf('GET /b'));
+  });
+
+  it('makes orphans separate roots when the trace has no root', () => {
+    const t = trace(
+      sql({ id: 'a', parent: 'x', start: 5, end: 6, query: 'SELECT 1' }),
+      sql({ id: 'b', parent: 'y', start: 1, end: 2, query: 'SELECT 2' }),
+    );
+    const tree = buildSpanTree(t);
+    expect(tree.roots.map((r) => r.span.spanId)).toEqual(['b', 'a']);
+    expect(tree.notes[0]).toBe('2 spans refer to a parent missing from the trace: drawn as separate roots');
+  });
+
+  it('shifts a remote subtree whose clock runs ahead back into the calling span and notes the skew', async () => {
+    // The users service clock is 500 ms ahead: its server span appears to start after the client span ended.
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
+      httpClient({ id: 'c', parent: 'root', start: 10, end: 60, url: 'http://users/u/1', status: 200 }),
+      httpServer({ id: 's', parent: 'c', service: 'users', start: 515, end: 555, route: '/u/:id', status: 200 }),
+      sql({ id: 'q', parent: 's', service: 'users', start: 520, end: 530, query: 'SELECT * FROM users' }),
+    );
+    const tree = buildSpanTree(t);
+    const server = tree.byId.get('s');
+    const query = tree.byId.get('q');
+    // Centred in the 50 ms call: starts 5 ms after it, the query keeps its 5 ms offset inside.
+    expect(server && (server.start - ns(0)) / 1e6).toBeCloseTo(15, 3);
+    expect(query && (query.start - ns(0)) / 1e6).toBeCloseTo(20, 3);
+    expect(query && (query.end - query.start) / 1e6).toBeCloseTo(10, 3);
+    expect(tree.notes).toEqual(['clock skew between api and users: up to 500 ms, shifted for layout']);
+    await drawValid(t);
+  });
+
+  it('clamps a same-process child that starts before its parent', () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 10, end: 100, route: '/x' }),
+      sql({ id: 'q', parent: 'root', start: 5, end: 20, query: 'SELECT 1' }),
+    );
+    const tree = buildSpanTree(t);
+    expect(tree.byId.get('q')?.start).toBe(ns(10));
+    expect(tree.notes[0]).toMatch(
+      /^clock skew: a span of api starts? up to 5 ms before their parent: clamped for layout$/,
+    );
+  });
+
+  it('repairs missing end times from the children and notes it', async () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: null, route: '/x' }),
+      sql({ id: 'a', parent: 'root', start: 10, end: 40, query: 'SELECT 1' }),
+      sql({ id: 'b', parent: 'root', start: 50, end: null, query: 'SELECT 2' }),
+    );
+    const tree = buildSpanTree(t);
+    expect(tree.byId.get('root')?.end).toBe(ns(50));
+    expect(tree.byId.get('b')?.end).toBe(ns(50));
+    expect(tree.notes).toEqual(['2 spans never ended: drawn as ending with their last child']);
+    await drawValid(t);
+  });
+
+  it('keeps the first of duplicate span ids', () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x' }),
+      sql({ id: 'dup', parent: 'root', start: 10, end: 20, query: 'SELECT first' }),
+      sql({ id: 'dup', parent: 'root', start: 30, end: 40, query: 'SELECT second' }),
+    );
+    const tree = buildSpanTree(t);
+    expect(tree.nodes).toHaveLength(2);
+    expect(tree.byId.get('dup')?.span.attributes['db.query.text']).toBe('SELECT first');
+    expect(tree.notes).toEqual(['1 duplicate span id: kept the first of each']);
+  });
+
+  it('breaks cycles in parent links', async () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x' }),
+      sql({ id: 'a', parent: 'b', start: 10, end: 20, query: 'SELECT a' }),
+      sql({ id: 'b', parent: 'a', start: 30, end: 40, query: 'SELECT b' }),
+      sql({ id: 'self', parent: 'self', start: 50, end: 60, query: 'SELECT self' }),
+    );
+    const tree = buildSpanTree(t);
+    expect(tree.nodes).toHaveLength(4);
+    expect(tree.roots.map((r) => r.span.spanId)).toEqual(['root', 'a', 'self']);
+    expect(tree.notes).toContain('parent links form 1 cycle: broken at the earliest span of each');
+    expect(tree.notes).toContain('1 span naming itself as parent: drawn as a root');
+    await drawValid(t);
+  });
+
+  it('survives an empty trace and malformed spans', async () => {
+    expect(buildSpanTree({ traceId: TRACE_ID, spans: [] }).notes).toEqual(['trace has no spans']);
+    const broken = {
+      traceId: TRACE_ID,
+      spans: [
+        null,
+        { spanId: 'x' },
+        { spanId: 'ok', startTimeNs: ns(0), name: 42, kind: 'weird', attributes: null, events: 'no' },
+      ],
+    } as unknown as Trace;
+    const tree = buildSpanTree(broken);
+    expect(tree.nodes.map((n) => n.span.spanId)).toEqual(['ok']);
+    expect(tree.notes).toContain('2 spans without a valid id or start time ignored');
+    await drawValid(broken);
+    await drawValid({ traceId: TRACE_ID, spans: [] });
+  });
+
+  it('handles a 100,000-deep chain of spans without exhausting the stack', () => {
+    const spans: Span[] = [];
+    const depth = 100_000;
+    for (let i = 0; i < depth; i++) {
+      spans.push(
+        span({
+          id: `s${i}`,
+          parent: i === 0 ? undefined : `s${i - 1}`,
+          kind: 'client',
+          start: i * 0.001,
+          end: 1000 - i * 0.001,
+          attributes: { 'http.request.method': 'GET', 'url.full': `http://h${i % 7}/x` },
+        }),
+      );
+    }
+    const tree = buildSpanTree(trace(...spans));
+    expect(tree.nodes).toHaveLength(depth);
+    expect(tree.nodes[depth - 1]?.depth).toBe(depth - 1);
+    const model = toSequence(trace(...spans), { timings: false });
+    expect(model.notes.some((n) => /nested deeper than 200 levels folded/.test(n))).toBe(true);
+  });
+});
