@@ -11,7 +11,28 @@ const installedKey = Symbol.for('lifeline.node.esm-hook');
 
 type GlobalWithHook = typeof globalThis & { [installedKey]?: true };
 
-/** The module names the instrumentations patch (`pg`, `express`, `http`, ...). */
+/**
+ * Modules Lifeline's built-in instrumentations patch. Listed here rather than
+ * asked of the instrumentations because loading those packages imports
+ * `http` and friends, and a module imported before the hook exists stays
+ * unwrapped for the whole process.
+ */
+export const builtInInstrumentedModules: readonly string[] = [
+  'http',
+  'https',
+  'express',
+  'pg',
+  'pg-pool',
+  'mysql2',
+  'ioredis',
+  'redis',
+  '@redis/client',
+  '@node-redis/client',
+  'amqplib',
+  'better-sqlite3',
+];
+
+/** The module names the given instrumentations patch (`pg`, `express`, `http`, ...). */
 export function instrumentedModules(instrumentations: readonly Instrumentation[]): string[] {
   const names = new Set<string>();
   for (const instrumentation of instrumentations) {
@@ -34,7 +55,7 @@ export function instrumentedModules(instrumentations: readonly Instrumentation[]
  *
  * @example
  * ```ts
- * installEsmHook(instrumentedModules(instrumentations));
+ * installEsmHook([...builtInInstrumentedModules, ...instrumentedModules(extra)]);
  * await import('./app.js');
  * ```
  */

@@ -4,16 +4,16 @@
  * SQLite exporter, redaction on the way out, and a flush at exit.
  */
 
+// Only light modules are imported statically: the SDK and the instrumentations
+// import node:http and friends, which must wait until the loader hook is in
+// place (see start()).
 import { diag } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { envDetector, processDetector } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { type ResolvedConfig, resolveConfig } from './config.js';
-import { installEsmHook, instrumentedModules } from './esm-hook.js';
+import { builtInInstrumentedModules, installEsmHook, instrumentedModules } from './esm-hook.js';
 import { installExitHandlers } from './exit-handlers.js';
-import { createInstrumentations, type InstrumentationName } from './instrumentations.js';
-import { type RedactFunction, RedactingSpanExporter } from './redaction.js';
+import type { InstrumentationName } from './instrumentations.js';
+import type { RedactFunction } from './redaction.js';
 
 /** Options of {@link startLifeline}; every one can be left out. */
 export interface LifelineOptions {
@@ -113,17 +113,28 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     };
   }
 
-  // Instrumentations enable themselves when constructed, so their require
-  // hooks are in place before anything below loads a library they patch.
   const { extra, ...enabled } = options.instrumentations ?? {};
+  // First the hook, then everything that imports a library it must wrap.
+  installEsmHook([...builtInInstrumentedModules, ...instrumentedModules(extra ?? [])]);
+  const [
+    { createInstrumentations },
+    { RedactingSpanExporter },
+    { NodeSDK },
+    { BatchSpanProcessor },
+    { envDetector, processDetector },
+  ] = await Promise.all([
+    import('./instrumentations.js'),
+    import('./redaction.js'),
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/resources'),
+  ]);
+  // Instrumentations enable themselves when constructed, so their require
+  // hooks are in place before the store below loads better-sqlite3.
   const instrumentations = createInstrumentations(
     { enabled, ...(extra === undefined ? {} : { extra }) },
     { dbPath: config.dbPath },
   );
-  installEsmHook(instrumentedModules(instrumentations));
-
-  // Loaded only now: the store imports better-sqlite3, and an ES module
-  // imported before the hook knew about it would stay unpatched for the app too.
   const { SqliteSpanExporter } = await import('@lifeline/store');
   const exporter = new RedactingSpanExporter(new SqliteSpanExporter({ path: config.dbPath }), {
     ...(options.recordQueryParameters === undefined ? {} : { recordQueryParameters: options.recordQueryParameters }),
