@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { browserRenderFigure } from './figures/browser-render.ts';
+import { receiverFigure } from './figures/receiver.ts';
 import { type OverheadConfig, requestOverheadFigure } from './figures/request-overhead.ts';
+import { type BenchStore, ensureBenchStore, storeQueriesFigure, viewerMemory } from './figures/store-queries.ts';
 import { machineInfo } from './lib/machine.ts';
 import { type FigureReport, type RunReport, renderMarkdown, toResultsJson } from './lib/report.ts';
 import { generateTrace, seededRandom } from './lib/trace-gen.ts';
@@ -30,8 +32,8 @@ const workDir = join(root, '.lifeline', 'bench');
 mkdirSync(workDir, { recursive: true });
 
 const settings = quick
-  ? { rounds: 1, durationS: 2, warmupS: 1, browserRounds: 2 }
-  : { rounds: 3, durationS: 5, warmupS: 2, browserRounds: 5 };
+  ? { rounds: 1, durationS: 2, warmupS: 1, browserRounds: 2, storeSpans: 100_000, queryRounds: 30 }
+  : { rounds: 3, durationS: 5, warmupS: 2, browserRounds: 5, storeSpans: 1_000_000, queryRounds: 100 };
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -71,6 +73,17 @@ async function section(id: number, title: string, run: () => Promise<FigureRepor
 }
 
 type Core = typeof import('@lifeline/core');
+type Store = typeof import('@lifeline/store');
+
+/** Spans in a store file, read through the store's own API. */
+function countSync(store: Store, path: string): number {
+  const opened = store.openStore({ path, readonly: true });
+  try {
+    return opened.stats().spans;
+  } finally {
+    opened.close();
+  }
+}
 
 const startedAt = new Date();
 const t0 = performance.now();
@@ -84,6 +97,7 @@ push(
   await section(1, 'Request overhead', async () => {
     const lifeline = await load<typeof import('@lifeline/node')>('@lifeline/node', ['startLifeline']);
     const configs: OverheadConfig[] = typeof lifeline === 'string' ? ['bare', 'otlp'] : ['bare', 'lifeline', 'otlp'];
+    const store = await load<Store>('@lifeline/store', ['openStore']);
     const result = await requestOverheadFigure({
       configs,
       rounds: settings.rounds,
@@ -91,11 +105,51 @@ push(
       warmupS: settings.warmupS,
       connections: 10,
       workDir,
+      ...(typeof store === 'string' ? {} : { countRecordedSpans: (path: string) => countSync(store, path) }),
     });
     appPeakRss = result.peakRssMb;
     if (typeof lifeline === 'string')
       result.figure.failure = `the Lifeline configuration was not measured: ${lifeline}`;
     return result.figure;
+  }),
+);
+
+push(
+  await section(4, 'OTLP/HTTP receiver', async () => {
+    const viewer = await load('@lifeline/viewer', ['startViewer']);
+    if (typeof viewer === 'string') return failed(4, 'OTLP/HTTP receiver', viewer);
+    const store = await load<Store>('@lifeline/store', ['openStore']);
+    if (typeof store === 'string') return failed(4, 'OTLP/HTTP receiver', store);
+    return receiverFigure({
+      rounds: settings.rounds,
+      durationS: settings.durationS,
+      warmupS: settings.warmupS,
+      connections: 4,
+      workDir,
+      countStoredSpans: (path) => countSync(store, path),
+    });
+  }),
+);
+
+let benchStore: BenchStore | undefined;
+/** The generated store for figures 6 and 8, built on first use. */
+async function getBenchStore(): Promise<BenchStore> {
+  if (benchStore) return benchStore;
+  const store = await load<Store>('@lifeline/store', ['openStore', 'latestSchemaVersion']);
+  if (typeof store === 'string') throw new Error(store);
+  log(`preparing a store of ${settings.storeSpans.toLocaleString('en-US')} spans`);
+  benchStore = ensureBenchStore(store, { spans: settings.storeSpans, workDir });
+  log(
+    benchStore.reused ? `reused ${benchStore.path}` : `wrote ${benchStore.path} in ${benchStore.buildS.toFixed(1)} s`,
+  );
+  return benchStore;
+}
+
+push(
+  await section(6, 'Store queries', async () => {
+    const store = await load<Store>('@lifeline/store', ['openStore', 'latestSchemaVersion']);
+    if (typeof store === 'string') return failed(6, 'Store queries', store);
+    return storeQueriesFigure({ store, bench: await getBenchStore(), rounds: settings.queryRounds });
   }),
 );
 
@@ -107,6 +161,60 @@ push(
       rounds: settings.browserRounds,
       diagram: async (messages) => diagramWithMessages(core, messages),
     });
+  }),
+);
+
+push(
+  await section(8, 'Memory', async () => {
+    const figure: FigureReport = {
+      id: 8,
+      title: 'Memory',
+      method:
+        'App: peak resident set size of the bench app process (sampled every 200 ms from /proc) during the ' +
+        'saturating DB-route rounds of figure 1, median over rounds, Lifeline against no instrumentation. ' +
+        "Viewer: RSS of the viewer process serving figure 6's store, after list and trace requests through its JSON API.",
+      rows: [],
+      notes: [],
+    };
+    const missing: string[] = [];
+    if (appPeakRss.bare !== undefined && appPeakRss.lifeline !== undefined) {
+      figure.rows.push(
+        {
+          key: 'memory.app.bareMb',
+          name: 'app RSS under load, no instrumentation',
+          value: appPeakRss.bare,
+          unit: 'MB',
+        },
+        {
+          key: 'memory.app.lifelineMb',
+          name: 'app RSS under load, Lifeline',
+          value: appPeakRss.lifeline,
+          unit: 'MB',
+          baseline: { name: 'no instrumentation', value: appPeakRss.bare, unit: 'MB' },
+          goal: { on: 'difference', op: '<=', target: 50, text: '≤ bare + 50 MB' },
+        },
+      );
+      if (appPeakRss.otlp !== undefined) {
+        figure.rows.push({
+          key: 'memory.app.otlpMb',
+          name: 'app RSS under load, OTel SDK + OTLP/HTTP',
+          value: appPeakRss.otlp,
+          unit: 'MB',
+          baseline: { name: 'no instrumentation', value: appPeakRss.bare, unit: 'MB' },
+        });
+      }
+    } else {
+      missing.push('app memory comes from figure 1, which did not measure both the bare and the Lifeline app');
+    }
+    try {
+      const viewer = await load('@lifeline/viewer', ['startViewer']);
+      if (typeof viewer === 'string') throw new Error(viewer);
+      figure.rows.push(...(await viewerMemory({ bench: await getBenchStore() })));
+    } catch (error) {
+      missing.push(`viewer memory: ${(error as Error).message}`);
+    }
+    if (missing.length > 0) figure.failure = missing.join('; ');
+    return figure;
   }),
 );
 

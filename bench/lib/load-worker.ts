@@ -20,13 +20,30 @@ async function run(options: LoadOptions, record: boolean): Promise<LoadResult> {
   const target = new URL(options.url);
   const template = decodeURIComponent(target.pathname + target.search);
   let next = 0;
-  const requests = template.includes('{n}')
+  // Each request gets its own trace ids (a counter and a per-run salt written
+  // over the first 8 bytes of every trace id), so a store receiving the same
+  // body again stores new spans rather than skipping known ones.
+  const salt = Math.floor(Math.random() * 0x100000000);
+  const freshBody = (): Buffer | undefined => {
+    if (!body || !options.traceIdOffsets) return body;
+    const copy = Buffer.from(body);
+    const n = next;
+    for (const offset of options.traceIdOffsets) {
+      copy.writeUInt32BE(n >>> 0, offset);
+      copy.writeUInt32BE(salt, offset + 4);
+    }
+    return copy;
+  };
+  const perRequest = template.includes('{n}') || options.traceIdOffsets !== undefined;
+  const requests = perRequest
     ? [
         {
-          setupRequest: (req: autocannon.Request) => ({
-            ...req,
-            path: template.replace('{n}', String(1 + (next++ % 1000))),
-          }),
+          setupRequest: (req: autocannon.Request) => {
+            const fresh = freshBody();
+            const path = template.replace('{n}', String(1 + (next % 1000)));
+            next++;
+            return { ...req, path, ...(fresh ? { body: fresh } : {}) };
+          },
         },
       ]
     : undefined;

@@ -13,6 +13,8 @@ export interface LoadOptions {
   headers?: Record<string, string>;
   /** A file whose bytes are sent as every request's body. */
   bodyFile?: string;
+  /** Offsets of 16-byte trace ids in the body, rewritten per request (see `OtlpBody`). */
+  traceIdOffsets?: number[];
 }
 
 /** What one load run measured (2xx responses only). */
