@@ -62,8 +62,11 @@ export function summaryLine(trace: Trace, timings: boolean): string {
     parts.push(`N+1: ${code(group.label)} ×${group.count}`);
   }
   if (summary.error) {
-    const first = analysis.errors[0];
-    parts.push(first ? `error: ${code(first.message || first.name)}` : 'error');
+    // The cause reads better than the status it became: prefer an error
+    // whose message is more than an HTTP status code.
+    const cause = analysis.errors.find((error) => error.message && !/^\d{3}$/.test(error.message.trim()));
+    const shown = cause ?? analysis.errors[0];
+    parts.push(shown ? `error: ${code(shown.message || shown.name)}` : 'error');
   }
   parts.push(`trace ${code(trace.traceId)}`);
   return parts.join(' · ');
