@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type CpuProfile, hotFunctions, hotPackages, packageOf } from './lib/cpu-profile.ts';
 import { interleavedSchedule, runInterleaved } from './lib/interleave.ts';
 import { parseLastJson } from './lib/processes.ts';
 import {
@@ -263,5 +264,56 @@ describe('generated traces', () => {
       expect(spans.filter((s) => s.parentSpanId && !ids.has(s.parentSpanId))).toEqual([]);
       expect(spans.filter((s) => (s.endTimeNs ?? 0) < s.startTimeNs)).toEqual([]);
     }
+  });
+});
+
+describe('CPU profile hot spots', () => {
+  const frame = (functionName: string, url: string, lineNumber = 0) => ({ functionName, url, lineNumber });
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)', ''), children: [2, 3, 4] },
+      {
+        id: 2,
+        callFrame: frame(
+          'insert',
+          'file:///app/node_modules/.pnpm/better-sqlite3@13.2.0/node_modules/better-sqlite3/lib/x.js',
+          9,
+        ),
+      },
+      { id: 3, callFrame: frame('summarize', 'file:///work/main/packages/core/dist/summary.js', 17) },
+      { id: 4, callFrame: frame('(garbage collector)', '') },
+    ],
+    samples: [2, 2, 3, 2, 4],
+    timeDeltas: [1000, 1000, 2000, 1000, 5000],
+    startTime: 0,
+    endTime: 10_000,
+  };
+
+  it('names the package a script belongs to', () => {
+    expect(
+      packageOf('file:///x/node_modules/.pnpm/@opentelemetry+core@3.1.0/node_modules/@opentelemetry/core/a.js'),
+    ).toBe('@opentelemetry/core');
+    expect(packageOf('file:///work/main/packages/store/dist/writer.js')).toBe('@lifeline/store');
+    expect(packageOf('file:///work/main/viewer/dist/app.js')).toBe('@lifeline/viewer');
+    expect(packageOf('node:internal/http')).toBe('node internals');
+  });
+
+  it('adds up self time per function, largest first, as shares of all samples', () => {
+    const spots = hotFunctions(profile);
+    expect(spots.map((s) => s.name)).toEqual([
+      '(garbage collector) ((native / V8))',
+      'insert (better-sqlite3:10)',
+      'summarize (@lifeline/core:18)',
+    ]);
+    expect(spots[0]).toMatchObject({ selfMs: 5, selfPct: 50 });
+    expect(spots[1]).toMatchObject({ selfMs: 3, selfPct: 30 });
+  });
+
+  it('adds up self time per package', () => {
+    expect(hotPackages(profile).map((s) => [s.name, s.selfPct])).toEqual([
+      ['(garbage collector)', 50],
+      ['better-sqlite3', 30],
+      ['@lifeline/core', 20],
+    ]);
   });
 });
