@@ -47,7 +47,15 @@ export interface OtlpReceiverOptions {
  * status the OTLP/HTTP specification names.
  */
 export function otlpTraceReceiver(options: OtlpReceiverOptions): RequestHandler {
-  return async (request, response) => {
+  // The promise stays here: every failure is answered inside receive(), so the
+  // router is handed no promise to inspect or reject.
+  return (request, response) => {
+    void receive(options, request, response);
+  };
+}
+
+async function receive(options: OtlpReceiverOptions, request: Request, response: Response): Promise<void> {
+  {
     const encoding = requestEncoding(request);
     if (encoding === undefined) {
       // The body is unread: closing lets the client stop sending a large payload.
@@ -90,7 +98,7 @@ export function otlpTraceReceiver(options: OtlpReceiverOptions): RequestHandler 
         );
       }
     }
-  };
+  }
 }
 
 function requestEncoding(request: Request): Encoding | undefined {
