@@ -1,0 +1,41 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { batchOfSpans } from './children/span-source.ts';
+import { finished, printed, startChild } from './children.ts';
+
+describe('a writer killed mid-write', () => {
+  for (const mode of ['store', 'exporter'] as const) {
+    it(`leaves a sound database holding every batch committed before SIGKILL (${mode})`, async () => {
+      const path = join(mkdtempSync(join(tmpdir(), 'lifeline-sigkill-')), 'traces.db');
+      const child = startChild('writer.ts', [path, '0', '100000', '500', mode]);
+      const done = finished(child);
+      await printed(child, (line) => line === 'committed 30');
+      child.kill('SIGKILL');
+      const result = await done;
+      expect(result.signal).toBe('SIGKILL');
+      const committed = result.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('committed '))
+        .map((line) => Number(line.slice('committed '.length)));
+      expect(committed.length).toBeGreaterThan(30);
+      expect(committed.length).toBeLessThan(100_000);
+
+      const db = new Database(path);
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      const has = db.prepare('SELECT count(*) FROM spans WHERE trace_id = ? AND span_id = ?').pluck();
+      for (const batch of committed) {
+        for (const span of batchOfSpans(0, batch, 500)) {
+          expect(has.get(span.traceId, span.spanId), `batch ${batch} span ${span.spanId}`).toBe(1);
+        }
+      }
+      // Batches are all-or-nothing: the stored total is a whole number of batches.
+      const stored = db.prepare('SELECT count(*) FROM spans').pluck().get() as number;
+      expect(stored % 500).toBe(0);
+      expect(stored / 500).toBeGreaterThanOrEqual(committed.length);
+      db.close();
+    }, 120_000);
+  }
+});
