@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { browserRenderFigure } from './figures/browser-render.ts';
+import { diagramBuildingFigure } from './figures/diagram-building.ts';
 import { receiverFigure } from './figures/receiver.ts';
 import { type OverheadConfig, requestOverheadFigure } from './figures/request-overhead.ts';
 import { type BenchStore, ensureBenchStore, storeQueriesFigure, viewerMemory } from './figures/store-queries.ts';
@@ -32,8 +33,24 @@ const workDir = join(root, '.lifeline', 'bench');
 mkdirSync(workDir, { recursive: true });
 
 const settings = quick
-  ? { rounds: 1, durationS: 2, warmupS: 1, browserRounds: 2, storeSpans: 100_000, queryRounds: 30 }
-  : { rounds: 3, durationS: 5, warmupS: 2, browserRounds: 5, storeSpans: 1_000_000, queryRounds: 100 };
+  ? {
+      rounds: 1,
+      durationS: 2,
+      warmupS: 1,
+      browserRounds: 2,
+      storeSpans: 100_000,
+      queryRounds: 30,
+      diagramSizes: [100, 1_000, 10_000],
+    }
+  : {
+      rounds: 3,
+      durationS: 5,
+      warmupS: 2,
+      browserRounds: 5,
+      storeSpans: 1_000_000,
+      queryRounds: 100,
+      diagramSizes: [100, 1_000, 10_000, 100_000],
+    };
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -130,6 +147,8 @@ push(
     });
   }),
 );
+
+push(await section(5, 'Diagram building', () => diagramBuildingFigure({ sizes: settings.diagramSizes })));
 
 let benchStore: BenchStore | undefined;
 /** The generated store for figures 6 and 8, built on first use. */

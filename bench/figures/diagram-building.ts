@@ -1,0 +1,100 @@
+/**
+ * Figure 5: how drawing a trace scales, measured by the core's own
+ * `bench/core-diagram.ts` (run as a child process; its JSON is read here).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runJson } from '../lib/processes.ts';
+import type { FigureReport, Measurement } from '../lib/report.ts';
+import { fitPowerLaw } from '../lib/stats.ts';
+
+/** One size of core-diagram.ts's output. */
+export interface CoreDiagramResult {
+  spans: number;
+  diagramMs: number;
+  timingFreeMs: number;
+  analysisMs: number;
+  textLength: number;
+  arrows: number;
+  folded: boolean;
+  runs: number;
+}
+
+/** What core-diagram.ts prints. */
+export interface CoreDiagramOutput {
+  benchmark: string;
+  results: CoreDiagramResult[];
+}
+
+/** Where the core's diagram benchmark lives. */
+export const coreDiagramScript = fileURLToPath(new URL('../core-diagram.ts', import.meta.url));
+
+/**
+ * Turns core-diagram.ts's output into figure 5. The growth exponent is fitted
+ * here (least squares on log–log) over every measured size.
+ */
+export function diagramFigure(output: CoreDiagramOutput, sizes: readonly number[]): FigureReport {
+  const results = [...output.results].sort((a, b) => a.spans - b.spans);
+  if (results.length < 2) throw new Error('core-diagram.ts measured fewer than two sizes');
+  const smallest = results[0] as CoreDiagramResult;
+  const rows: Measurement[] = [];
+  for (const r of results) {
+    rows.push({
+      key: `diagram.spans${r.spans}.ms`,
+      name: `traceToMermaid, ${r.spans.toLocaleString('en-US')} spans (${r.arrows.toLocaleString('en-US')} arrows${r.folded ? ', folded by the size guard' : ''})`,
+      value: r.diagramMs,
+      unit: 'ms',
+      ...(r === smallest
+        ? {}
+        : { baseline: { name: `${smallest.spans} spans`, value: smallest.diagramMs, unit: 'ms' } }),
+      ...(r.spans === 10_000 ? { goal: { on: 'value', op: '<', target: 50, text: '< 50 ms' } as const } : {}),
+    });
+  }
+  for (const r of results) {
+    rows.push({
+      key: `diagram.analysis.spans${r.spans}.ms`,
+      name: `analyzeTrace, ${r.spans.toLocaleString('en-US')} spans`,
+      value: r.analysisMs,
+      unit: 'ms',
+    });
+  }
+  const fit = fitPowerLaw(results.map((r) => ({ x: r.spans, y: r.diagramMs })));
+  rows.push({
+    key: 'diagram.growthExponent',
+    name: `growth exponent of traceToMermaid time, ${results.map((r) => r.spans.toLocaleString('en-US')).join(' / ')} spans (R² ${fit.r2.toFixed(3)})`,
+    value: fit.exponent,
+    unit: '',
+    goal: { on: 'value', op: '<=', target: 1.1, text: '≤ 1.1' },
+  });
+  const analysisFit = fitPowerLaw(results.map((r) => ({ x: r.spans, y: r.analysisMs })));
+  rows.push({
+    key: 'diagram.analysis.growthExponent',
+    name: 'growth exponent of analyzeTrace time',
+    value: analysisFit.exponent,
+    unit: '',
+  });
+  return {
+    id: 5,
+    title: 'Diagram building',
+    method:
+      "The core's `bench/core-diagram.ts` (child process) builds synthetic traces of " +
+      `${sizes.map((s) => s.toLocaleString('en-US')).join(', ')} spans (downstream calls with serial, concurrent and ` +
+      'N+1 queries) and times `traceToMermaid` (with timings, default options, size guard included) and ' +
+      '`analyzeTrace`, median of 3–15 runs after a warm-up run. The growth exponent is the least-squares slope of ' +
+      'log time against log spans; the baseline of each size is the smallest trace.',
+    rows,
+    notes: [],
+  };
+}
+
+/** Runs core-diagram.ts for the given sizes and returns figure 5. */
+export async function diagramBuildingFigure(options: { sizes: readonly number[] }): Promise<FigureReport> {
+  if (!existsSync(coreDiagramScript)) throw new Error('bench/core-diagram.ts does not exist yet');
+  const output = await runJson<CoreDiagramOutput>({
+    script: coreDiagramScript,
+    env: { CORE_BENCH_SIZES: options.sizes.join(',') },
+    timeoutMs: 300_000,
+  });
+  if (!Array.isArray(output.results)) throw new Error('bench/core-diagram.ts printed no results array');
+  return diagramFigure(output, options.sizes);
+}
