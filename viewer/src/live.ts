@@ -37,7 +37,8 @@ export function createLiveHub(options: LiveHubOptions): LiveHub {
   const pollIntervalMs = options.pollIntervalMs ?? 500;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const clients = new Set<Response>();
-  let seq: number | undefined;
+  // Change sequence already delivered; 0 until the first listener connects.
+  let seq = 0;
   let timer: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let nudged: NodeJS.Immediate | undefined;
@@ -48,7 +49,7 @@ export function createLiveHub(options: LiveHubOptions): LiveHub {
   };
 
   const poll = (): void => {
-    if (clients.size === 0 || seq === undefined) return;
+    if (clients.size === 0) return;
     // A burst larger than one batch is sent as several events, oldest first.
     for (let batch = 0; batch < 20; batch++) {
       let changes: ReturnType<SpanStore['changesSince']>;
@@ -81,7 +82,8 @@ export function createLiveHub(options: LiveHubOptions): LiveHub {
 
   const handler: RequestHandler = (request: Request, response: Response) => {
     const resumeFrom = parseLastEventId(request);
-    seq ??= headSeq(store);
+    // While nobody listened the cursor stood still; a new listener starts at the present.
+    if (clients.size === 0) seq = headSeq(store, seq);
     response.status(200);
     response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     response.setHeader('Cache-Control', 'no-store');
@@ -127,11 +129,11 @@ const BATCH = 500;
 
 /**
  * The store's current change sequence. The store offers no direct read of it,
- * so the change feed is walked once, in large pages, when the first client
- * connects; afterwards the hub only asks for what is new.
+ * so the change feed is walked forward from the last known position in large
+ * pages (the whole feed once, then only what changed while no one listened).
  */
-function headSeq(store: SpanStore): number {
-  let seq = 0;
+function headSeq(store: SpanStore, from: number): number {
+  let seq = from;
   for (;;) {
     const changes = store.changesSince(seq, { limit: 5000 });
     if (changes.items.length === 0) return seq;

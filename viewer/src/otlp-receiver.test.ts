@@ -106,7 +106,7 @@ describe('the OTLP/HTTP receiver', () => {
   });
 
   const post = (body: Uint8Array | string, headers: Record<string, string>, target = viewer): Promise<Response> =>
-    fetch(`${target.url}/v1/traces`, { method: 'POST', body, headers });
+    fetch(`${target.url}/v1/traces`, { method: 'POST', body: body as BodyInit, headers });
 
   it('stores spans sent by the OpenTelemetry OTLP/HTTP JSON exporter and renders them', async () => {
     const { spans, traceId } = await recordSpans('json-shop');
