@@ -67,6 +67,19 @@ const CONSUMER_OPERATIONS = new Set(['process', 'receive', 'deliver', 'settle'])
  * ```
  */
 export function classifySpan(span: Span): SpanClass {
+  // Layout, analysis and summary all classify the same spans: spans are
+  // immutable, so the result is computed once per span object.
+  let cls = cache.get(span);
+  if (cls === undefined) {
+    cls = classifyUncached(span);
+    cache.set(span, cls);
+  }
+  return cls;
+}
+
+const cache = new WeakMap<Span, SpanClass>();
+
+function classifyUncached(span: Span): SpanClass {
   const a = span.attributes;
   const dbSystem = str(a['db.system.name']) ?? str(a['db.system']);
   const messagingSystem = str(a['messaging.system']);
@@ -298,6 +311,16 @@ function sqlLike(system: string): boolean {
 const SQL_KEYWORDS =
   /^(select|insert|update|delete|merge|upsert|replace|with|create|drop|alter|truncate|call|exec|execute|begin|commit|rollback|savepoint|release|set|show|explain|copy|grant|revoke|vacuum|analyze|lock|prepare|deallocate|listen|notify)$/i;
 
+// A possibly schema-qualified, possibly quoted identifier: "public"."comments", `shop`.carts, [dbo].[x].
+const IDENT = String.raw`((?:[\`"\[]?[\w$]+[\`"\]]?\.)*[\`"\[]?[\w$]+[\`"\]]?)`;
+const FROM_TABLE = new RegExp(String.raw`\bfrom\s+${IDENT}`, 'i');
+const INTO_TABLE = new RegExp(String.raw`\binto\s+${IDENT}`, 'i');
+const UPDATE_TABLE = new RegExp(String.raw`^update\s+(?:only\s+)?${IDENT}`, 'i');
+const DDL = new RegExp(
+  String.raw`^(create|drop|alter|truncate)\s+(?:or\s+replace\s+)?(?:unique\s+)?(?:temporary\s+|temp\s+)?(table|index|view|schema|database|sequence|type|function|trigger)?\s*(?:if\s+(?:not\s+)?exists\s+)?${IDENT}?`,
+  'i',
+);
+
 /**
  * Summarises a query as "operation main-table" (`SELECT comments`,
  * `INSERT orders`), the way `db.query.summary` does in recent conventions.
@@ -321,17 +344,12 @@ export function summarizeQuery(text: string): string | undefined {
     const main = mainStatementAfterCte(sql);
     return main !== undefined ? summarizeQuery(main) : 'WITH';
   }
-  const ident = String.raw`((?:[\`"\[]?[\w$]+[\`"\]]?\.)*[\`"\[]?[\w$]+[\`"\]]?)`;
   let table: string | undefined;
-  if (op === 'SELECT' || op === 'DELETE') table = new RegExp(String.raw`\bfrom\s+${ident}`, 'i').exec(sql)?.[1];
-  else if (op === 'INSERT' || op === 'REPLACE' || op === 'UPSERT' || op === 'MERGE')
-    table = new RegExp(String.raw`\binto\s+${ident}`, 'i').exec(sql)?.[1];
-  else if (op === 'UPDATE') table = new RegExp(String.raw`^update\s+(?:only\s+)?${ident}`, 'i').exec(sql)?.[1];
+  if (op === 'SELECT' || op === 'DELETE') table = FROM_TABLE.exec(sql)?.[1];
+  else if (op === 'INSERT' || op === 'REPLACE' || op === 'UPSERT' || op === 'MERGE') table = INTO_TABLE.exec(sql)?.[1];
+  else if (op === 'UPDATE') table = UPDATE_TABLE.exec(sql)?.[1];
   else if (op === 'CREATE' || op === 'DROP' || op === 'ALTER' || op === 'TRUNCATE') {
-    const m = new RegExp(
-      String.raw`^(create|drop|alter|truncate)\s+(?:or\s+replace\s+)?(?:unique\s+)?(?:temporary\s+|temp\s+)?(table|index|view|schema|database|sequence|type|function|trigger)?\s*(?:if\s+(?:not\s+)?exists\s+)?${ident}?`,
-      'i',
-    ).exec(sql);
+    const m = DDL.exec(sql);
     const object = m?.[2]?.toUpperCase();
     const name = m?.[3] ? unquote(m[3]) : undefined;
     return [op, object, name].filter((p) => p !== undefined).join(' ');

@@ -21,10 +21,11 @@ export function formatDuration(ms: number): string {
   if (ms === 0) return '0 ms';
   if (ms < 1) return `${trimZeros(ms.toFixed(2))} ms`;
   if (ms < 10) return `${trimZeros(ms.toFixed(1))} ms`;
-  if (ms < 1000) return `${Math.round(ms)} ms`;
+  // Thresholds sit where rounding would carry over (999.6 ms prints as 1 s, not 1000 ms).
+  if (ms < 999.5) return `${Math.round(ms)} ms`;
   const seconds = ms / 1000;
-  if (seconds < 10) return `${trimZeros(seconds.toFixed(2))} s`;
-  if (seconds < 60) return `${trimZeros(seconds.toFixed(1))} s`;
+  if (seconds < 9.995) return `${trimZeros(seconds.toFixed(2))} s`;
+  if (seconds < 59.95) return `${trimZeros(seconds.toFixed(1))} s`;
   const totalSeconds = Math.round(seconds);
   const hours = Math.floor(totalSeconds / 3600);
   const minutes = Math.floor((totalSeconds % 3600) / 60);

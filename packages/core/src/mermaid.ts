@@ -63,6 +63,10 @@ const BREAKING =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this removes.
   /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+// Text made only of these characters, with no leading or doubled spaces, is already what the escaper would produce.
+const SAFE_NAME = /^[\w./*×·()'=+!?@$^~|[\]-]+(?: [\w./*×·()'=+!?@$^~|[\]-]+)*$/;
+const SAFE_TEXT = /^[\w./*×·()'=+!?@$^~|[\]:,-]+(?: [\w./*×·()'=+!?@$^~|[\]:,-]+)*$/;
+
 /** Options for {@link escapeMermaidText}. */
 export interface EscapeOptions {
   /** Participant display names also escape `:` and `,`. */
@@ -83,6 +87,10 @@ export interface EscapeOptions {
  */
 export function escapeMermaidText(text: string, options: EscapeOptions = {}): string {
   const max = options.maxLength ?? 120;
+  // Most labels are plain words: skip the replacements when nothing needs them.
+  if (text.length <= max && (options.name ? SAFE_NAME : SAFE_TEXT).test(text) && !/^[\s:]*(?:no)?wrap/i.test(text)) {
+    return text;
+  }
   let s = String(text).replace(BREAKING, ' ').replace(/\s+/g, ' ').trim();
   if (s.length > max) {
     const points = Array.from(s);
@@ -165,6 +173,52 @@ function renderItems(items: readonly SequenceItem[], depth: number, indent: stri
 }
 
 /**
+ * Characters of a rendered model per nesting level (each line counted with
+ * its newline), plus the header. Lines are matched to items in the order the
+ * renderer writes them; block lines (`par`, `and`, `loop`, `end`) count at the
+ * level of the first arrow inside.
+ */
+function levelSizes(model: SequenceModel, text: string): { header: number; levels: number[] } {
+  const lines = text.split('\n');
+  let i = 0;
+  let header = 0;
+  for (; i < 2 + model.participants.length; i++) header += (lines[i]?.length ?? 0) + 1;
+  const levels: number[] = [];
+  const add = (level: number): void => {
+    levels[level] = (levels[level] ?? 0) + (lines[i++]?.length ?? 0) + 1;
+  };
+  const firstLevel = (items: readonly SequenceItem[]): number => {
+    for (const item of items) {
+      if (item.type === 'message' || item.type === 'note') return item.level;
+      const inner = item.type === 'loop' ? firstLevel(item.items) : firstLevel(item.branches[0] ?? []);
+      if (inner >= 0) return inner;
+    }
+    return -1;
+  };
+  const walk = (items: readonly SequenceItem[]): void => {
+    for (const item of items) {
+      if (item.type === 'message' || item.type === 'note') {
+        add(item.level);
+      } else if (item.type === 'loop') {
+        const level = Math.max(0, firstLevel(item.items));
+        add(level);
+        walk(item.items);
+        add(level);
+      } else {
+        const level = Math.max(0, firstLevel(item.branches[0] ?? []));
+        item.branches.forEach((branch, b) => {
+          add(level);
+          walk(branch);
+          if (b === item.branches.length - 1) add(level);
+        });
+      }
+    }
+  };
+  walk(model.items);
+  return { header, levels };
+}
+
+/**
  * Draws a trace as Mermaid text in one call: span tree, layout, sequence
  * model, text. Keeps the text under `maxTextLength` (default 50,000
  * characters) by folding the deepest levels first, then trimming the longest
@@ -187,21 +241,30 @@ export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}
   const full = render({});
   if (full.text.length <= max) return { ...full, folded: false };
 
-  // Fold the deepest levels first: the largest depth that fits wins.
+  // Fold the deepest levels first: the largest depth that fits wins. The
+  // full rendering tells how many characters each level costs, so the first
+  // depth tried is usually the right one and large traces render only twice.
   let deepest = 1;
-  for (const call of layout.calls) if (call.depth + 1 > deepest) deepest = call.depth + 1;
+  const withChildren: number[] = [];
+  for (const call of layout.calls) {
+    if (call.depth + 1 > deepest) deepest = call.depth + 1;
+    if (call.children.length > 0) withChildren[call.depth] = (withChildren[call.depth] ?? 0) + 1;
+  }
   deepest = Math.min(deepest, MAX_DRAWN_DEPTH);
+  const sizes = levelSizes(full.model, full.text);
+  const estimate = (maxDepth: number): number => {
+    let total = sizes.header;
+    for (let level = 0; level < maxDepth; level++) total += sizes.levels[level] ?? 0;
+    return total + (withChildren[maxDepth - 1] ?? 0) * (48 + 2 * maxDepth);
+  };
   let best: { model: SequenceModel; text: string; maxDepth: number } | undefined;
-  let lo = 1;
-  let hi = deepest - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const attempt = render({ maxDepth: mid });
+  let depth = deepest - 1;
+  while (depth >= 1 && estimate(depth) > max) depth--;
+  for (; depth >= 1; depth--) {
+    const attempt = render({ maxDepth: depth });
     if (attempt.text.length <= max) {
-      best = { ...attempt, maxDepth: mid };
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
+      best = { ...attempt, maxDepth: depth };
+      break;
     }
   }
   if (!best || best.maxDepth < 2) {

@@ -68,6 +68,8 @@ export interface Message {
   /** Unescaped text; the renderer escapes it. */
   readonly text: string;
   readonly spanId: string;
+  /** Nesting level of the call the arrow belongs to (0 for top-level calls). */
+  readonly level: number;
 }
 
 /** A note over one or two lifelines. */
@@ -76,6 +78,8 @@ export interface Note {
   readonly over: readonly string[];
   readonly text: string;
   readonly reason: 'own-work' | 'queue-wait' | 'folded';
+  /** Nesting level of the calls the note sits among. */
+  readonly level: number;
   readonly spanId?: string;
 }
 
@@ -187,11 +191,12 @@ class Builder {
   private readonly maxDepth: number;
   private readonly maxItems: number;
 
-  constructor(
-    private readonly layout: TraceLayout,
-    private readonly options: SequenceOptions,
-    limits: FoldLimits,
-  ) {
+  private readonly layout: TraceLayout;
+  private readonly options: SequenceOptions;
+
+  constructor(layout: TraceLayout, options: SequenceOptions, limits: FoldLimits) {
+    this.layout = layout;
+    this.options = options;
     this.notes = [...layout.tree.notes];
     this.timings = options.timings !== false;
     this.foldLoops = options.foldLoops !== false;
@@ -208,7 +213,7 @@ class Builder {
         const rest = top.slice(i);
         const count = rest.reduce((n, c) => n + 1 + c.nestedCalls, 0);
         this.foldedByCount += count;
-        items.push(this.note([call.from], `${count} more calls folded`, 'folded'));
+        items.push(this.note([call.from], `${count} more calls folded`, 'folded', 0));
         break;
       }
       this.call(call, items);
@@ -239,21 +244,35 @@ class Builder {
     return participant.id;
   }
 
-  private message(from: ParticipantRef, to: ParticipantRef, kind: ArrowKind, text: string, spanId: string): Message {
+  private message(
+    from: ParticipantRef,
+    to: ParticipantRef,
+    kind: ArrowKind,
+    text: string,
+    spanId: string,
+    level: number,
+  ): Message {
     const fromId = this.id(from);
     const toId = this.id(to);
     const number = this.arrows.length + 1;
     this.arrows.push({ number, spanId, kind, from: fromId, to: toId });
-    return { type: 'message', number, from: fromId, to: toId, kind, text: truncate(text, MAX_LABEL), spanId };
+    return { type: 'message', number, from: fromId, to: toId, kind, text: truncate(text, MAX_LABEL), spanId, level };
   }
 
-  private note(over: readonly ParticipantRef[], text: string, reason: Note['reason'], spanId?: string): Note {
+  private note(
+    over: readonly ParticipantRef[],
+    text: string,
+    reason: Note['reason'],
+    level: number,
+    spanId?: string,
+  ): Note {
     const ids = [...new Set(over.map((ref) => this.id(ref)))];
     return {
       type: 'note',
       over: ids,
       text: truncate(text, MAX_LABEL),
       reason,
+      level,
       ...(spanId !== undefined ? { spanId } : {}),
     };
   }
@@ -266,12 +285,12 @@ class Builder {
     switch (call.role) {
       case 'entry':
       case 'call':
-        out.push(this.message(call.from, call.to, 'request', label, spanId));
+        out.push(this.message(call.from, call.to, 'request', label, spanId, call.depth));
         this.children(call, out);
         out.push(
           outcome.error
-            ? this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId)
-            : this.message(call.to, call.from, 'response', this.responseText(outcome, durationMs), spanId),
+            ? this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId, call.depth)
+            : this.message(call.to, call.from, 'response', this.responseText(outcome, durationMs), spanId, call.depth),
         );
         return;
       case 'self':
@@ -282,27 +301,36 @@ class Builder {
             'self',
             this.timings ? `${label} · ${formatDuration(durationMs)}` : label,
             spanId,
+            call.depth,
           ),
         );
         this.children(call, out);
         if (outcome.error)
-          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId));
+          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId, call.depth));
         return;
       case 'publish':
-        out.push(this.message(call.from, call.to, 'async', label, spanId));
+        out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
         this.children(call, out);
         if (outcome.error)
-          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId));
+          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId, call.depth));
         return;
       case 'consume': {
-        out.push(this.message(call.from, call.to, 'async', label, spanId));
+        out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
         const wait = this.timings ? queueWaitMs(call, this.layout) : undefined;
         if (wait !== undefined) {
-          out.push(this.note([call.from, call.to], `waited ${formatDuration(wait)} in queue`, 'queue-wait', spanId));
+          out.push(
+            this.note(
+              [call.from, call.to],
+              `waited ${formatDuration(wait)} in queue`,
+              'queue-wait',
+              call.depth,
+              spanId,
+            ),
+          );
         }
         this.children(call, out);
         if (outcome.error)
-          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId));
+          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId, call.depth));
         return;
       }
     }
@@ -337,6 +365,7 @@ class Builder {
           [lifeline],
           `${call.nestedCalls} ${call.nestedCalls === 1 ? 'call' : 'calls'} folded`,
           'folded',
+          call.depth + 1,
           call.node.span.spanId,
         ),
       );
@@ -354,6 +383,7 @@ class Builder {
         thresholdNs: threshold * 1e6,
         lifeline,
         spanId: call.node.span.spanId,
+        level: call.depth + 1,
       };
     }
     this.sequence(call.children, out, call, gaps);
@@ -371,7 +401,13 @@ class Builder {
     const gapUntil = (time: number): void => {
       if (gaps && time - cursor > gaps.thresholdNs) {
         out.push(
-          this.note([gaps.lifeline], `${formatDuration((time - cursor) / 1e6)} own work`, 'own-work', gaps.spanId),
+          this.note(
+            [gaps.lifeline],
+            `${formatDuration((time - cursor) / 1e6)} own work`,
+            'own-work',
+            gaps.level,
+            gaps.spanId,
+          ),
         );
       }
     };
@@ -392,7 +428,8 @@ class Builder {
           const count = remaining.reduce((n, c) => n + 1 + c.nestedCalls, 0);
           this.foldedByCount += count;
           const lifeline = gaps?.lifeline ?? (parent ? contentLifeline(parent) : (calls[0] as DrawnCall).from);
-          out.push(this.note([lifeline], `${count} more calls folded`, 'folded', parent?.node.span.spanId));
+          const level = parent ? parent.depth + 1 : (calls[0] as DrawnCall).depth;
+          out.push(this.note([lifeline], `${count} more calls folded`, 'folded', level, parent?.node.span.spanId));
           return;
         }
         const start = (calls[0] as DrawnCall).node.start;
@@ -463,6 +500,7 @@ interface GapContext {
   readonly thresholdNs: number;
   readonly lifeline: ParticipantRef;
   readonly spanId: string;
+  readonly level: number;
 }
 
 /** Time a consumed message spent in the queue: consumer start minus the end of its producer span. */

@@ -1,0 +1,216 @@
+/**
+ * How long drawing a trace takes as traces grow: times `traceToMermaid`
+ * (span tree, layout, sequence model, Mermaid text and the size guard) and
+ * `analyzeTrace` on synthetic traces of 100 to 100,000 spans, takes the median
+ * of several runs, and fits the growth exponent (the slope of log time
+ * against log spans; 1 means linear).
+ *
+ * Run: `node bench/core-diagram.ts` (Node 22 strips the types). Prints JSON.
+ */
+import { registerHooks } from 'node:module';
+import type { Span, Trace } from '../packages/core/src/index.ts';
+
+// The core's sources import each other with NodeNext ".js" specifiers; when
+// run straight from source, resolve them to the ".ts" files beside them.
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    try {
+      return nextResolve(specifier, context);
+    } catch (error) {
+      if (specifier.startsWith('.') && specifier.endsWith('.js'))
+        return nextResolve(`${specifier.slice(0, -3)}.ts`, context);
+      throw error;
+    }
+  },
+});
+const { analyzeTrace, traceToMermaid } = await import('../packages/core/src/index.ts');
+
+// CORE_BENCH_SIZES=1000,10000 measures only some sizes (handy with --cpu-prof).
+const SIZES = (process.env.CORE_BENCH_SIZES ?? '100,1000,10000,100000').split(',').map(Number);
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const T0 = 1_700_000_000_000 * 1e6;
+
+/** Deterministic pseudo-random numbers (mulberry32), so every run measures the same traces. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A realistic-looking trace of about `size` spans: an API whose requests fan
+ * out to downstream services, each of which runs queries (serial, concurrent,
+ * and N+1 runs), cache lookups and internal spans.
+ */
+function makeTrace(size: number, seed: number): Trace {
+  const rnd = random(seed);
+  const spans: Span[] = [];
+  let nextId = 0;
+  // Ids start at 1: an all-zero span id is invalid in W3C trace context and means "no parent".
+  const id = (): string => (++nextId).toString(16).padStart(16, '0');
+  const base = (
+    over: Partial<Span> & Pick<Span, 'spanId' | 'name' | 'kind' | 'serviceName' | 'startTimeNs'>,
+  ): Span => ({
+    traceId: TRACE_ID,
+    status: { code: 'unset' },
+    attributes: {},
+    events: [],
+    links: [],
+    resource: { 'service.name': over.serviceName },
+    ...over,
+  });
+  const rootId = id();
+  const rootEnd = T0 + size * 2e6;
+  spans.push(
+    base({
+      spanId: rootId,
+      name: 'GET /reports/:id',
+      kind: 'server',
+      serviceName: 'api',
+      startTimeNs: T0,
+      endTimeNs: rootEnd,
+      attributes: { 'http.request.method': 'GET', 'http.route': '/reports/:id', 'http.response.status_code': 200 },
+    }),
+  );
+  let cursor = T0 + 1e6;
+  let service = 0;
+  while (spans.length < size) {
+    // One downstream call with its own server span and a batch of queries.
+    const svc = `svc-${service++ % 12}`;
+    const batch = Math.min(size - spans.length - 2, 5 + Math.floor(rnd() * 40));
+    const callStart = cursor;
+    const callEnd = callStart + (batch + 2) * 1e6;
+    const clientId = id();
+    const serverId = id();
+    spans.push(
+      base({
+        spanId: clientId,
+        parentSpanId: rootId,
+        name: 'GET',
+        kind: 'client',
+        serviceName: 'api',
+        startTimeNs: callStart,
+        endTimeNs: callEnd,
+        attributes: {
+          'http.request.method': 'GET',
+          'url.full': `http://${svc}:8080/items/${service}`,
+          'server.address': svc,
+        },
+      }),
+      base({
+        spanId: serverId,
+        parentSpanId: clientId,
+        name: 'GET /items/:id',
+        kind: 'server',
+        serviceName: svc,
+        startTimeNs: callStart + 2e5,
+        endTimeNs: callEnd - 2e5,
+        attributes: { 'http.request.method': 'GET', 'http.route': '/items/:id', 'http.response.status_code': 200 },
+      }),
+    );
+    let t = callStart + 5e5;
+    for (let i = 0; i < batch && spans.length < size; i++) {
+      const r = rnd();
+      const concurrent = r < 0.3;
+      const start = concurrent ? t - 4e5 : t;
+      const duration = 3e5 + rnd() * 6e5;
+      const table = r > 0.6 ? 'authors' : `table_${Math.floor(rnd() * 20)}`;
+      spans.push(
+        base({
+          spanId: id(),
+          parentSpanId: serverId,
+          name: 'SELECT',
+          kind: r > 0.9 ? 'internal' : 'client',
+          serviceName: svc,
+          startTimeNs: start,
+          endTimeNs: start + duration,
+          attributes:
+            r > 0.85
+              ? { 'db.system': 'redis', 'db.statement': `GET item:${i}` }
+              : {
+                  'db.system.name': 'postgresql',
+                  'db.namespace': 'shop',
+                  'db.query.text': `SELECT * FROM ${table} WHERE id = $1`,
+                },
+        }),
+      );
+      t = start + duration;
+    }
+    cursor = callEnd + (rnd() < 0.5 ? -5e5 : 1e5);
+  }
+  return { traceId: TRACE_ID, spans };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function time(fn: () => void, runs: number): number {
+  fn(); // warm-up: the first run pays for JIT compilation
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    fn();
+    samples.push(performance.now() - start);
+  }
+  return median(samples);
+}
+
+/** Least-squares slope of log(time) against log(size). */
+function growthExponent(points: { spans: number; ms: number }[]): number {
+  const xs = points.map((p) => Math.log(p.spans));
+  const ys = points.map((p) => Math.log(Math.max(p.ms, 1e-3)));
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < xs.length; i++) {
+    num += ((xs[i] as number) - mx) * ((ys[i] as number) - my);
+    den += ((xs[i] as number) - mx) ** 2;
+  }
+  return num / den;
+}
+
+const results = SIZES.map((size) => {
+  const trace = makeTrace(size, size);
+  const runs = size >= 100_000 ? 3 : size >= 10_000 ? 7 : 15;
+  let diagram = traceToMermaid(trace);
+  const diagramMs = time(() => {
+    diagram = traceToMermaid(trace);
+  }, runs);
+  const timingFreeMs = time(() => traceToMermaid(trace, { timings: false }), runs);
+  const analysisMs = time(() => analyzeTrace(trace), runs);
+  return {
+    spans: trace.spans.length,
+    diagramMs: Number(diagramMs.toFixed(2)),
+    timingFreeMs: Number(timingFreeMs.toFixed(2)),
+    analysisMs: Number(analysisMs.toFixed(2)),
+    textLength: diagram.text.length,
+    arrows: diagram.model.arrows.length,
+    folded: diagram.folded,
+    runs,
+  };
+});
+
+console.log(
+  JSON.stringify(
+    {
+      benchmark: 'core-diagram',
+      node: process.version,
+      results,
+      growthExponent: {
+        diagram: Number(growthExponent(results.map((r) => ({ spans: r.spans, ms: r.diagramMs }))).toFixed(3)),
+        analysis: Number(growthExponent(results.map((r) => ({ spans: r.spans, ms: r.analysisMs }))).toFixed(3)),
+      },
+    },
+    null,
+    2,
+  ),
+);

@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeTrace, unionLength } from './analysis.js';
+import { formatDuration } from './format.js';
+import { summarizeTrace } from './summary.js';
+import { consume, httpClient, httpServer, publish, redis, sql, TRACE_ID, trace } from './test-helpers.js';
+
+const root = (end: number, status = 200) =>
+  httpServer({ id: 'root', start: 0, end, route: '/articles/:id', path: '/articles/1', status });
+const q = (id: string, start: number, end: number, table = id) =>
+  sql({ id, parent: 'root', start, end, query: `SELECT * FROM ${table} WHERE id = $1` });
+
+describe('analyzeTrace', () => {
+  it('splits wall time by category without counting overlaps twice', () => {
+    const t = trace(
+      root(100),
+      q('a', 10, 30),
+      q('b', 20, 40), // overlaps a: db time is 10..40 = 30 ms
+      redis({ id: 'c', parent: 'root', start: 40, end: 45, statement: 'GET x:1' }),
+      httpClient({ id: 'h', parent: 'root', start: 50, end: 70, url: 'http://ext/x' }),
+      publish({ id: 'p', parent: 'root', start: 70, end: 72, queue: 'jobs' }),
+    );
+    const analysis = analyzeTrace(t);
+    expect(analysis.wallTimeMs).toBe(100);
+    expect(analysis.byCategory).toEqual({ db: 30, cache: 5, http: 20, queue: 2, own: 43 });
+  });
+
+  it('follows the critical path through the child that ends last, own work included', () => {
+    const t = trace(
+      root(100),
+      q('a', 10, 30),
+      q('b', 15, 60), // ends last among the overlapping pair: on the path
+      q('c', 70, 80),
+    );
+    const steps = analyzeTrace(t).criticalPath.map((s) => [s.spanId, s.startMs, s.durationMs]);
+    expect(steps).toEqual([
+      ['root', 0, 10],
+      ['a', 10, 5],
+      ['b', 15, 45],
+      ['root', 60, 10],
+      ['c', 70, 10],
+      ['root', 80, 20],
+    ]);
+    const total = analyzeTrace(t).criticalPath.reduce((n, s) => n + s.durationMs, 0);
+    expect(total).toBeCloseTo(100, 3);
+  });
+
+  it('finds serial runs with their what-if saving, split by overlapping groups', () => {
+    const t = trace(
+      root(200),
+      q('a', 10, 30),
+      q('b', 30, 40),
+      q('c', 50, 60),
+      q('d', 55, 70),
+      q('e', 80, 90),
+      q('f', 90, 130),
+    );
+    const runs = analyzeTrace(t).serialRuns;
+    expect(runs).toEqual([
+      { parentSpanId: 'root', spanIds: ['a', 'b'], sumMs: 30, maxMs: 20, savingMs: 10 },
+      { parentSpanId: 'root', spanIds: ['e', 'f'], sumMs: 50, maxMs: 40, savingMs: 10 },
+    ]);
+  });
+
+  it('reports N+1 groups with count, total and median', () => {
+    const t = trace(
+      root(100),
+      q('x1', 10, 12, 'authors'),
+      q('x2', 12, 16, 'authors'),
+      q('x3', 16, 22, 'authors'),
+      q('y', 30, 40, 'tags'),
+    );
+    expect(analyzeTrace(t).nPlusOne).toEqual([
+      {
+        parentSpanId: 'root',
+        label: 'SELECT authors',
+        target: 'postgresql blog',
+        count: 3,
+        totalMs: 12,
+        p50Ms: 4,
+        spanIds: ['x1', 'x2', 'x3'],
+      },
+    ]);
+  });
+
+  it('lists errors with their messages', () => {
+    const t = trace(
+      root(100, 500),
+      sql({ id: 'bad', parent: 'root', start: 1, end: 2, query: 'SELECT 1', error: 'deadlock detected' }),
+    );
+    expect(analyzeTrace(t).errors).toEqual([
+      { spanId: 'root', name: 'GET /articles/:id', message: 'HTTP 500' },
+      { spanId: 'bad', name: 'SELECT', message: 'deadlock detected' },
+    ]);
+  });
+
+  it('leaves consumers out of serial runs and the critical path', () => {
+    const t = trace(
+      root(100),
+      publish({ id: 'p', parent: 'root', start: 10, end: 12, queue: 'q' }),
+      consume({ id: 'c', parent: 'p', service: 'worker', start: 20, end: 30, queue: 'q' }),
+      q('a', 40, 50),
+    );
+    const analysis = analyzeTrace(t);
+    expect(analysis.criticalPath.some((s) => s.spanId === 'c')).toBe(false);
+    expect(analysis.serialRuns).toEqual([]);
+  });
+
+  it('returns zeros for an empty trace', () => {
+    const analysis = analyzeTrace({ traceId: TRACE_ID, spans: [] });
+    expect(analysis).toMatchObject({
+      wallTimeMs: 0,
+      criticalPath: [],
+      serialRuns: [],
+      nPlusOne: [],
+      errors: [],
+      notes: ['trace has no spans'],
+    });
+  });
+});
+
+describe('unionLength', () => {
+  it('merges overlapping and touching intervals', () => {
+    expect(
+      unionLength([
+        [5, 10],
+        [0, 3],
+        [2, 4],
+        [10, 12],
+      ]),
+    ).toBe(11);
+    expect(unionLength([])).toBe(0);
+  });
+});
+
+describe('summarizeTrace', () => {
+  it('summarises a trace for the list view', () => {
+    const t = trace(
+      root(120),
+      q('a', 10, 20),
+      q('b', 20, 30),
+      q('x1', 40, 42, 'authors'),
+      q('x2', 42, 44, 'authors'),
+      q('x3', 44, 46, 'authors'),
+      q('c', 50, 60),
+      q('d', 55, 65),
+      redis({ id: 'r', parent: 'root', start: 70, end: 71, statement: 'GET k' }),
+    );
+    expect(summarizeTrace(t)).toEqual({
+      traceId: TRACE_ID,
+      rootService: 'api',
+      rootName: 'GET /articles/:id',
+      method: 'GET',
+      route: '/articles/:id',
+      statusCode: 200,
+      startTimeNs: t.spans[0]?.startTimeNs,
+      durationNs: 120e6,
+      spanCount: 9,
+      counts: { db: 7, http: 1, cache: 1, queue: 0, internal: 0 },
+      error: false,
+      serialCalls: 5,
+      parGroups: 1,
+      nPlusOne: 1,
+    });
+  });
+
+  it('summarises an empty trace without throwing', () => {
+    expect(summarizeTrace({ traceId: TRACE_ID, spans: [] })).toMatchObject({
+      rootService: '',
+      rootName: '',
+      spanCount: 0,
+      durationNs: 0,
+    });
+  });
+});
+
+describe('formatDuration', () => {
+  it('prints durations at a readable precision', () => {
+    expect(
+      [0, 0.004, 0.42, 3.25, 12.4, 999.6, 1530, 12_340, 125_000, 3_600_000, 3_720_000, -5, Number.NaN].map(
+        formatDuration,
+      ),
+    ).toEqual([
+      '0 ms',
+      '0 ms',
+      '0.42 ms',
+      '3.3 ms',
+      '12 ms',
+      '1 s',
+      '1.53 s',
+      '12.3 s',
+      '2 min 5 s',
+      '1 h',
+      '1 h 2 min',
+      '-5 ms',
+      'n/a',
+    ]);
+  });
+});
