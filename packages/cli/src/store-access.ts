@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { defaultDbPath, openStore, pendingMigrations, type SpanStore } from '@lifeline/store';
+import { defaultDbPath, openStore, pendingMigrations, type SpanStore, StoreError } from '@lifeline/store';
 import { UserError } from './errors.js';
 
 /** The database a command works on: `--db PATH` when given, else the store's default. */
@@ -23,6 +23,15 @@ const sqliteUserErrors: Record<string, string> = {
   SQLITE_BUSY: 'is locked by another process',
 };
 
+/** What to do about each kind of store failure the user can act on. */
+const storeErrorHints: Partial<Record<StoreError['code'], (path: string) => string>> = {
+  'not-sqlite': () => `point --db at a Lifeline database (default ${displayPath(resolve(defaultDbPath()))})`,
+  'not-lifeline': () => 'point --db at a Lifeline database, or at a new file to start one',
+  'needs-migration': (path) => `run \`lifeline db migrate --db ${displayPath(path)}\` first`,
+  'schema-too-new': () => 'it was written by a newer Lifeline: upgrade the lifeline CLI',
+  'read-only': (path) => `make ${displayPath(path)} writable, or pass --db another file`,
+};
+
 /**
  * Runs `work` and turns SQLite's complaints about the file itself (not a
  * database, corrupt, locked) into a user error naming the file, because a
@@ -32,6 +41,10 @@ export function withDatabaseErrors<T>(path: string, work: () => T): T {
   try {
     return work();
   } catch (error) {
+    if (error instanceof StoreError) {
+      const hint = storeErrorHints[error.code]?.(path);
+      throw new UserError(hint ? `${error.message}: ${hint}` : error.message);
+    }
     const code = (error as { code?: unknown }).code;
     const problem = typeof code === 'string' ? sqliteUserErrors[code] : undefined;
     if (problem) {
@@ -72,6 +85,17 @@ export function openWritableStore(path: string): SpanStore {
   if (existsSync(path) && statSync(path).isDirectory()) {
     throw new UserError(`${displayPath(path)} is a directory: pass --db the path of the database file inside it`);
   }
-  mkdirSync(dirname(path), { recursive: true });
+  ensureParentFolder(path);
   return withDatabaseErrors(path, () => openStore({ path, migrate: true }));
+}
+
+/** Creates the folder a new database goes in; a path through a file is the user's to fix. */
+export function ensureParentFolder(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (error) {
+    throw new UserError(
+      `cannot create the folder of ${displayPath(path)} (${(error as { code?: string }).code ?? (error as Error).message}): pass --db a path in a folder you can write`,
+    );
+  }
 }

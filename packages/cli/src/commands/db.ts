@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { migrate, pendingMigrations } from '@lifeline/store';
 import type { Command } from 'commander';
-import { displayPath, resolveDbPath, withDatabaseErrors } from '../store-access.js';
+import { displayPath, ensureParentFolder, resolveDbPath, withDatabaseErrors } from '../store-access.js';
 
 interface MigrateOptions {
   readonly db?: string;
@@ -40,7 +40,7 @@ Examples:
         process.stdout.write(`-- dry run: ${what} pending for ${displayPath(path)}, nothing applied.\n`);
         return;
       }
-      mkdirSync(dirname(path), { recursive: true });
+      ensureParentFolder(path);
       withDatabaseErrors(path, () => migrate(path));
       const last = pending[pending.length - 1];
       process.stdout.write(

@@ -40,6 +40,11 @@ Examples:
           `--host ${options.host} would let other machines read your traces: add --allow-remote (and preferably --token T), or keep the default 127.0.0.1`,
         );
       }
+      if (options.allowRemote && !loopbackHosts.has(options.host) && !(options.token ?? process.env.LIFELINE_TOKEN)) {
+        throw new UserError(
+          `--allow-remote needs a token so that only people who know it can read your traces: add --token T (or set LIFELINE_TOKEN)`,
+        );
+      }
       const path = resolveDbPath(options.db);
       const token = options.token ?? process.env.LIFELINE_TOKEN;
       let viewer: Awaited<ReturnType<typeof startViewer>>;
@@ -62,6 +67,9 @@ Examples:
           throw new UserError(
             `cannot listen on ${options.host}: it is not an address of this machine (try --host 127.0.0.1)`,
           );
+        }
+        if ((error as Error).name === 'UnsafeBindError') {
+          throw new UserError(`${(error as Error).message} (pass --token T with --allow-remote)`);
         }
         if (code === 'EACCES') {
           throw new UserError(`not allowed to listen on port ${options.port}: pick a port above 1023 with --port`);

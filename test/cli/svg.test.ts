@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findChromium } from 'lifeline';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildWorkspace, publicFixtures, runCli, tempDir } from './cli-runner.js';
+
+const chromium = findChromium();
+if (!chromium) {
+  if (process.env.CI) throw new Error('CI needs a Chromium for the svg/png export tests: apt-get install chromium');
+  console.warn(
+    'Skipping svg/png export tests: no Chromium found (apt-get install chromium, or set LIFELINE_CHROMIUM).',
+  );
+}
+
+describe.skipIf(!chromium)('lifeline export --format svg|png (real Mermaid in headless Chromium)', () => {
+  let db: string;
+  let work: string;
+  const traceFiles = [
+    join(publicFixtures, 'otlp', 'jaeger-api-v3-hotrod-dispatch.json'),
+    join(publicFixtures, 'zipkin', 'simple-db-p6.json'),
+  ];
+
+  beforeAll(() => {
+    buildWorkspace();
+    work = tempDir('svg');
+    db = join(work, 'traces.db');
+    const imported = runCli(['import', '--db', db, ...traceFiles]);
+    if (imported.code !== 0) throw new Error(imported.stderr);
+  }, 300_000);
+
+  it.each([
+    ['the HotROD dispatch (OTLP)', 'GET /dispatch'],
+    ['the Spring Boot book insert (Zipkin)', 'POST /book'],
+  ])('draws %s as an SVG with one message per arrow of the sequence model', (_name, request) => {
+    const summaries = JSON.parse(runCli(['list', '--db', db, '--json']).stdout) as {
+      traceId: string;
+      method?: string;
+      route?: string;
+    }[];
+    const traceId = summaries.find((item) => `${item.method} ${item.route}` === request)?.traceId;
+    expect(traceId, `no trace for ${request}`).toBeDefined();
+    const exported = JSON.parse(runCli(['export', traceId ?? '', '--db', db, '--format', 'json']).stdout) as {
+      model: { messageCount: number };
+    };
+    expect(exported.model.messageCount).toBeGreaterThan(1);
+
+    const out = join(work, `${traceId}.svg`);
+    const result = runCli(['export', traceId ?? '', '--db', db, '--format', 'svg', '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    const svg = readFileSync(out, 'utf8');
+    expect(svg).toMatch(/^<svg[^>]+xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    // Mermaid draws each message as one text element of class messageText,
+    // and autonumber puts one sequence number on each.
+    expect(svg.match(/class="messageText"/g) ?? []).toHaveLength(exported.model.messageCount);
+    expect(svg.match(/class="sequenceNumber"/g) ?? []).toHaveLength(exported.model.messageCount);
+  });
+
+  it('renders a PNG of the diagram at twice its natural size', () => {
+    const out = join(work, 'book.png');
+    const result = runCli(['export', 'last', '--db', db, '--route', '/book', '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    const png = readFileSync(out);
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    const width = png.readUInt32BE(16);
+    const height = png.readUInt32BE(20);
+    expect(width).toBeGreaterThan(400);
+    expect(height).toBeGreaterThan(400);
+  });
+
+  it('names what to install when no Chromium is there', () => {
+    const result = runCli(['export', 'last', '--db', db, '--format', 'svg'], {
+      env: { PATH: '/nonexistent', LIFELINE_CHROMIUM: '' },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/needs a Chromium .*apt-get install chromium.*LIFELINE_CHROMIUM/);
+  });
+});
