@@ -230,7 +230,7 @@ function printGuide(viewerUrl: string, results: readonly TrafficResult[]): void 
     const url = traceId ? `${viewerUrl}/traces/${traceId}` : `${viewerUrl} (trace id missing)`;
     console.log(`  ${request.method} ${request.path} → ${status}\n    ${url}\n    ${request.shows}\n`);
   }
-  console.log(`The same from a terminal: node ${relative(root, cliBin)} list --db ${relative(root, dbPath)}`);
+  console.log(`The same from a terminal: npm run lifeline -- list --db ${relative(root, dbPath)}`);
   console.log('Press Ctrl-C to stop.\n');
 }
 
