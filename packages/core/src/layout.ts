@@ -30,7 +30,7 @@ export interface DrawnCall {
   to: ParticipantRef;
   /** The server span of the callee, when the call reached a traced service. */
   remote: SpanNode | undefined;
-  readonly parent: DrawnCall | undefined;
+  parent: DrawnCall | undefined;
   /** Drawn calls nested inside, in start order. */
   readonly children: DrawnCall[];
   /** 0 for the top-level calls. */
@@ -100,8 +100,9 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
   const showInternal = options.internal === true;
   const container: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
   const drawn: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
-  const top: DrawnCall[] = [];
+  let top: DrawnCall[] = [];
   const calls: DrawnCall[] = [];
+  const linkedConsumers: { call: DrawnCall; producer: SpanNode }[] = [];
 
   const add = (
     node: SpanNode,
@@ -140,8 +141,11 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
 
     if (node.parent === undefined || parentCall === undefined) {
       if (span.kind === 'server') add(node, cls, 'entry', CLIENT, own, undefined);
-      else if (category === 'queue-consumer') add(node, cls, 'consume', cls.target ?? own, own, undefined);
-      else if (category === 'queue-producer') add(node, cls, 'publish', own, cls.target ?? own, undefined);
+      else if (category === 'queue-consumer') {
+        const call = add(node, cls, 'consume', cls.target ?? own, own, undefined);
+        const producer = linkedProducer(node, tree);
+        if (producer) linkedConsumers.push({ call, producer });
+      } else if (category === 'queue-producer') add(node, cls, 'publish', own, cls.target ?? own, undefined);
       else if (CALL_CATEGORIES.has(category) && cls.target) add(node, cls, 'call', own, cls.target, undefined);
       else add(node, cls, 'self', own, own, undefined);
       continue;
@@ -206,19 +210,54 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
     }
   }
 
+  // A consumer in a linked trace (the message carried a link, not a parent)
+  // is drawn where its producer's message went, like one carried as parent.
+  if (linkedConsumers.length > 0) {
+    const moved = new Set<DrawnCall>();
+    for (const { call, producer } of linkedConsumers) {
+      let host = container[producer.order];
+      while (host !== undefined && (host.role === 'publish' || call.node.start >= workInterval(host).end)) {
+        host = host.parent;
+      }
+      if (host === undefined || isWithin(host, call)) continue;
+      call.parent = host;
+      host.children.push(call);
+      moved.add(call);
+    }
+    if (moved.size > 0) top = top.filter((call) => !moved.has(call));
+  }
+
   const byStart = (a: DrawnCall, b: DrawnCall): number => compareNodes(a.node, b.node);
   top.sort(byStart);
   for (const call of calls) if (call.children.length > 1) call.children.sort(byStart);
-  // Depths top-down (parents precede children in `calls`), nested counts bottom-up.
-  for (const call of calls) {
+  // Depths top-down, nested counts bottom-up, over a breadth-first order.
+  const ordered: DrawnCall[] = [...top];
+  for (let i = 0; i < ordered.length; i++) {
+    const call = ordered[i] as DrawnCall;
     call.depth = call.parent ? call.parent.depth + 1 : 0;
     call.label = callLabel(call);
+    for (const child of call.children) ordered.push(child);
   }
-  for (let i = calls.length - 1; i >= 0; i--) {
-    const call = calls[i] as DrawnCall;
+  for (let i = ordered.length - 1; i >= 0; i--) {
+    const call = ordered[i] as DrawnCall;
     if (call.parent) call.parent.nestedCalls += call.nestedCalls + 1;
   }
-  return { tree, top, calls };
+  return { tree, top, calls: ordered };
+}
+
+/** The producer span a root consumer links to, when that span is in the trace. */
+function linkedProducer(node: SpanNode, tree: SpanTree): SpanNode | undefined {
+  for (const link of node.span.links) {
+    const linked = link && typeof link.spanId === 'string' ? tree.byId.get(link.spanId) : undefined;
+    if (linked && linked !== node && linked.span.kind === 'producer') return linked;
+  }
+  return undefined;
+}
+
+/** Whether `host` is `call` itself or drawn inside it (attaching there would make a loop). */
+function isWithin(host: DrawnCall, call: DrawnCall): boolean {
+  for (let h: DrawnCall | undefined = host; h !== undefined; h = h.parent) if (h === call) return true;
+  return false;
 }
 
 /** Whether a drawn call failed, and how to say so. */

@@ -11,6 +11,7 @@ import {
   redis,
   span,
   sql,
+  TRACE_ID,
   trace,
 } from './test-helpers.js';
 import type { Span, Trace } from './trace.js';
@@ -346,6 +347,51 @@ describe('toSequence', () => {
       p5-->>p4: ok · 15 ms
       "
     `);
+  });
+
+  it('places a consumer from a linked trace where its message was published', async () => {
+    const linkedTraceId = 'f'.repeat(32);
+    const t = trace(
+      root(100, { method: 'POST', route: '/orders', path: '/orders', status: 202 }),
+      publish({ id: 'pub', parent: 'root', start: 10, end: 12, queue: 'orders' }),
+      {
+        ...consume({
+          id: 'con',
+          service: 'worker',
+          start: 20,
+          end: 50,
+          queue: 'orders',
+          links: [{ traceId: TRACE_ID, spanId: 'pub', attributes: {} }],
+        }),
+        traceId: linkedTraceId,
+      },
+      q('after', 30, 60),
+    );
+    const model = toSequence(t);
+    expect(model.notes).toEqual([]);
+    // The worker ran while the API was still querying: one par block, inside the request.
+    expect(model.parGroups).toBe(1);
+    expect(model.items.find((i) => i.type === 'note' && i.reason === 'queue-wait')).toBeUndefined();
+    expect(await draw(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3@{ "type" : "queue" } as orders
+      participant p4 as worker
+      participant p5@{ "type" : "database" } as postgresql blog
+      p1->>p2: POST /orders
+      p2-)p3: publish orders
+      par 2 concurrent calls
+        p3-)p4: process orders
+      and
+        p2->>p5: SELECT after
+        p5-->>p2: ok
+      end
+      p2-->>p1: 202
+      "
+    `);
+    expect(await draw(t, { timings: true })).toContain('waited 8 ms in queue');
   });
 
   it('starts a consumer-rooted trace at the queue', async () => {

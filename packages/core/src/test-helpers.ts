@@ -59,13 +59,24 @@ export function trace(...spans: Span[]): Trace {
 
 type Timed = { id: string; parent?: string; service?: string; start: number; end: number | null };
 
+/** Only the identity and timing fields of a helper's argument. */
+function timed(t: Timed): Timed {
+  return {
+    id: t.id,
+    start: t.start,
+    end: t.end,
+    ...(t.parent !== undefined ? { parent: t.parent } : {}),
+    ...(t.service !== undefined ? { service: t.service } : {}),
+  };
+}
+
 /** An incoming HTTP request (server span). */
 export function httpServer(
   t: Timed & { method?: string; route?: string; path?: string; status?: number; error?: string },
 ): Span {
   const method = t.method ?? 'GET';
   return span({
-    ...t,
+    ...timed(t),
     kind: 'server',
     name: `${method} ${t.route ?? t.path ?? ''}`.trim(),
     attributes: {
@@ -83,7 +94,7 @@ export function httpClient(t: Timed & { method?: string; url: string; status?: n
   const method = t.method ?? 'GET';
   const match = /^\w+:\/\/([^/:]+)(?::(\d+))?(\/[^?]*)?/.exec(t.url);
   return span({
-    ...t,
+    ...timed(t),
     kind: 'client',
     name: method,
     attributes: {
@@ -100,7 +111,7 @@ export function httpClient(t: Timed & { method?: string; url: string; status?: n
 /** A SQL query (client span, current conventions). */
 export function sql(t: Timed & { query: string; system?: string; db?: string; error?: string }): Span {
   return span({
-    ...t,
+    ...timed(t),
     kind: 'client',
     name: t.query.split(' ')[0] ?? 'query',
     attributes: {
@@ -115,7 +126,7 @@ export function sql(t: Timed & { query: string; system?: string; db?: string; er
 /** A Redis command (client span, older conventions as ioredis emits them). */
 export function redis(t: Timed & { statement: string }): Span {
   return span({
-    ...t,
+    ...timed(t),
     kind: 'client',
     name: (t.statement.split(' ')[0] ?? 'cmd').toLowerCase(),
     attributes: {
@@ -130,7 +141,7 @@ export function redis(t: Timed & { statement: string }): Span {
 /** A message publish (producer span). */
 export function publish(t: Timed & { queue: string }): Span {
   return span({
-    ...t,
+    ...timed(t),
     kind: 'producer',
     name: `publish ${t.queue}`,
     attributes: {
@@ -144,7 +155,7 @@ export function publish(t: Timed & { queue: string }): Span {
 /** A message being processed (consumer span). */
 export function consume(t: Timed & { queue: string; links?: readonly SpanLink[] }): Span {
   return span({
-    ...t,
+    ...timed(t),
     kind: 'consumer',
     name: `process ${t.queue}`,
     attributes: {
@@ -158,7 +169,7 @@ export function consume(t: Timed & { queue: string; links?: readonly SpanLink[] 
 
 /** An internal span. */
 export function internal(t: Timed & { name: string }): Span {
-  return span({ ...t, kind: 'internal' });
+  return span({ ...timed(t), name: t.name, kind: 'internal' });
 }
 
 interface SequenceDbLike {

@@ -200,7 +200,13 @@ export function buildSpanTree(trace: Trace): SpanTree {
   const nodes = breadthFirst(roots);
   for (const node of nodes) node.depth = node.parent ? node.parent.depth + 1 : 0;
 
-  if (roots.length > 1) notes.push(`trace has ${roots.length} root spans: drawn one after another in start order`);
+  // A consumer root linked to a producer in this trace is a hand-off, not a second request.
+  const separate = roots.filter(
+    (root) =>
+      !(root.span.kind === 'consumer' && root.span.links.some((l) => byId.get(l?.spanId)?.span.kind === 'producer')),
+  );
+  if (separate.length > 1)
+    notes.push(`trace has ${separate.length} root spans: drawn one after another in start order`);
   return { traceId: typeof trace?.traceId === 'string' ? trace.traceId : '', roots, nodes, byId, notes };
 }
 
