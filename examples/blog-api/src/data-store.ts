@@ -113,6 +113,15 @@ interface WorkerReply {
   readonly code?: string;
 }
 
+/**
+ * The current time in epoch milliseconds with sub-millisecond precision. The
+ * SDK's default start time is `Date.now()`, whole milliseconds: two calls a
+ * fraction of a millisecond apart could then seem to overlap or not at random.
+ */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** `$1`, `$2`… become SQLite's anonymous `?`; the examples use each parameter once, in order. */
 function toSqlitePlaceholders(sql: string): string {
   return sql.replace(/\$\d+/g, '?');
@@ -182,6 +191,7 @@ function openSqlite(options: OpenDataStoreOptions): PooledDataStore {
         collection ? `${operation} ${collection}` : operation,
         {
           kind: SpanKind.CLIENT,
+          startTime: preciseNow(),
           attributes: {
             'db.system.name': 'sqlite',
             'db.namespace': namespace,
@@ -199,7 +209,7 @@ function openSqlite(options: OpenDataStoreOptions): PooledDataStore {
             span.setAttribute('error.type', (error as { code?: string }).code ?? 'Error');
             throw error;
           } finally {
-            span.end();
+            span.end(preciseNow());
           }
         },
       );

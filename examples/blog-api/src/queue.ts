@@ -9,6 +9,7 @@ import { context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode
 import { suppressTracing } from '@opentelemetry/core';
 import amqp from 'amqplib';
 import Database from 'better-sqlite3';
+import { preciseNow } from './data-store.ts';
 
 /** What the worker is asked to do after a comment is posted. */
 export interface NotificationJob {
@@ -113,7 +114,7 @@ function openSqliteQueue(path: string): JobQueue {
     async publish(job) {
       await tracer.startActiveSpan(
         `send ${notificationQueue}`,
-        { kind: SpanKind.PRODUCER, attributes: attributes('send') },
+        { kind: SpanKind.PRODUCER, startTime: preciseNow(), attributes: attributes('send') },
         async (span: Span) => {
           try {
             const headers: Record<string, string> = {};
@@ -125,7 +126,7 @@ function openSqliteQueue(path: string): JobQueue {
             );
             span.setAttribute('messaging.message.id', String(info.lastInsertRowid));
           } finally {
-            span.end();
+            span.end(preciseNow());
           }
         },
       );
@@ -147,6 +148,7 @@ function openSqliteQueue(path: string): JobQueue {
               `process ${notificationQueue}`,
               {
                 kind: SpanKind.CONSUMER,
+                startTime: preciseNow(),
                 attributes: { ...attributes('process'), 'messaging.message.id': String(row.id) },
                 ...(producer ? { links: [{ context: producer }] } : {}),
               },
@@ -159,7 +161,7 @@ function openSqliteQueue(path: string): JobQueue {
                   span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
                   console.error(`notification job ${row.id} failed: ${(error as Error).message}`);
                 } finally {
-                  span.end();
+                  span.end(preciseNow());
                 }
               },
             );
