@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { analyzeTrace } from './analysis.js';
 import { escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
 import { type Message, type SequenceItem, toSequence } from './sequence.js';
+import { summarizeTrace } from './summary.js';
 import { expectValidMermaid, httpServer, span, sql, TRACE_ID, trace } from './test-helpers.js';
 import type { Attributes, Span, SpanKind, Trace } from './trace.js';
 
@@ -211,7 +213,7 @@ describe('renderMermaid', () => {
                       : {};
           return span({
             id: `s${i}`,
-            parent: i === 0 ? undefined : s.orphan ? `missing${i}` : `s${s.parent % i}`,
+            parent: i === 0 ? undefined : s.orphan ? `missing${i}` : `s${s.parent % specs.length}`, // may point forward, to itself or round a cycle
             name: s.name,
             kind: s.kind,
             service: s.service,
@@ -231,6 +233,11 @@ describe('renderMermaid', () => {
         expect(parsed.actors.map((a) => a.name)).toEqual(model.participants.map((p) => normalise(p.name, 60, true)));
         expect(parsed.signals.map((s) => s.text)).toEqual(messages(model.items).map((m) => normalise(m.text, 120)));
         if (!opts.timings) expect(renderMermaid(toSequence({ traceId: TRACE_ID, spans }, opts))).toBe(text);
+        // The analysis of the same bad trace holds together too: the critical path covers the root exactly.
+        const analysis = analyzeTrace({ traceId: TRACE_ID, spans });
+        const onPath = analysis.criticalPath.reduce((n, step) => n + step.durationMs, 0);
+        expect(onPath).toBeCloseTo(analysis.wallTimeMs, 1);
+        expect(summarizeTrace({ traceId: TRACE_ID, spans }).spanCount).toBe(spans.length);
       }),
       { numRuns: 200 },
     );
