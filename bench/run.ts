@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { browserRenderFigure } from './figures/browser-render.ts';
 import { diagramBuildingFigure } from './figures/diagram-building.ts';
+import { ingestFiguresRun } from './figures/ingest.ts';
 import { receiverFigure } from './figures/receiver.ts';
 import { type OverheadConfig, requestOverheadFigure } from './figures/request-overhead.ts';
 import { type BenchStore, ensureBenchStore, storeQueriesFigure, viewerMemory } from './figures/store-queries.ts';
@@ -35,21 +36,27 @@ mkdirSync(workDir, { recursive: true });
 const settings = quick
   ? {
       rounds: 1,
-      durationS: 2,
-      warmupS: 1,
+      durationS: 1.5,
+      warmupS: 0.5,
+      settleMs: 500,
       browserRounds: 2,
       storeSpans: 100_000,
       queryRounds: 30,
       diagramSizes: [100, 1_000, 10_000],
+      ingestSpans: 50_000,
+      ingestRuns: 3,
     }
   : {
       rounds: 3,
       durationS: 5,
       warmupS: 2,
+      settleMs: 1000,
       browserRounds: 5,
       storeSpans: 1_000_000,
       queryRounds: 100,
       diagramSizes: [100, 1_000, 10_000, 100_000],
+      ingestSpans: 200_000,
+      ingestRuns: 5,
     };
 
 function log(message: string): void {
@@ -121,6 +128,7 @@ push(
       durationS: settings.durationS,
       warmupS: settings.warmupS,
       connections: 10,
+      settleMs: settings.settleMs,
       workDir,
       ...(typeof store === 'string' ? {} : { countRecordedSpans: (path: string) => countSync(store, path) }),
     });
@@ -130,6 +138,24 @@ push(
     return result.figure;
   }),
 );
+
+if (!only || only.has(2) || only.has(3)) {
+  log('figures 2 and 3: ingest and export event-loop delay');
+  try {
+    for (const figure of await ingestFiguresRun({ spans: settings.ingestSpans, runs: settings.ingestRuns })) {
+      if (!only || only.has(figure.id)) push(figure);
+    }
+  } catch (error) {
+    const message = (error as Error).message;
+    log(`figures 2 and 3 failed: ${message}`);
+    for (const [id, title] of [
+      [2, 'Ingest through the exporter'],
+      [3, 'Event-loop delay of an export'],
+    ] as const) {
+      if (!only || only.has(id)) push(failed(id, title, message));
+    }
+  }
+}
 
 push(
   await section(4, 'OTLP/HTTP receiver', async () => {

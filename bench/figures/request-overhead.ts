@@ -31,6 +31,8 @@ export interface RequestOverheadOptions {
   warmupS: number;
   /** Saturating load: concurrent connections. */
   connections: number;
+  /** Pause after each saturating round so a traced app finishes exporting before the next one runs. */
+  settleMs: number;
   /** Where Lifeline's SQLite file for the run goes. */
   workDir: string;
   /** Checks that the Lifeline run really recorded spans; returns the span count. */
@@ -125,7 +127,7 @@ export async function requestOverheadFigure(options: RequestOverheadOptions): Pr
           });
           const peak = sampler.stop();
           // Let the traced configurations finish exporting before the next one is measured.
-          await new Promise((resolve) => setTimeout(resolve, 1000));
+          await new Promise((resolve) => setTimeout(resolve, options.settleMs));
           return { load, peakRssMb: peak };
         },
       });
@@ -134,7 +136,7 @@ export async function requestOverheadFigure(options: RequestOverheadOptions): Pr
         rounds: options.rounds,
         measure: async (config) => {
           const load = await runLoad({ url: url(config, endpoint.path), connections: 1, durationS: options.durationS });
-          await new Promise((resolve) => setTimeout(resolve, 500));
+          await new Promise((resolve) => setTimeout(resolve, options.settleMs / 2));
           return load;
         },
       });
