@@ -8,6 +8,8 @@ import { type Child, h } from './dom.js';
 import { formatDuration, plural } from './format.js';
 
 const CATEGORIES = ['db', 'http', 'cache', 'queue', 'own'] as const;
+/** Steps of the critical path listed before the rest folds away. */
+const CRITICAL_SHOWN = 6;
 const CATEGORY_NAMES: Record<(typeof CATEGORIES)[number], string> = {
   db: 'Database',
   http: 'HTTP',
@@ -111,8 +113,24 @@ export function renderAnalysis(analysis: TraceAnalysis, onSelect: (spanIds: stri
           h(
             'ol',
             { className: 'analysis-list' },
-            ...analysis.criticalPath.map((step) => pick([step.spanId], step.name, formatDuration(step.durationMs))),
+            ...analysis.criticalPath
+              .slice(0, CRITICAL_SHOWN)
+              .map((step) => pick([step.spanId], step.name, formatDuration(step.durationMs))),
           ),
+          analysis.criticalPath.length > CRITICAL_SHOWN
+            ? h(
+                'details',
+                { className: 'more-steps' },
+                h('summary', null, `${analysis.criticalPath.length - CRITICAL_SHOWN} more steps`),
+                h(
+                  'ol',
+                  { className: 'analysis-list', attrs: { start: CRITICAL_SHOWN + 1 } },
+                  ...analysis.criticalPath
+                    .slice(CRITICAL_SHOWN)
+                    .map((step) => pick([step.spanId], step.name, formatDuration(step.durationMs))),
+                ),
+              )
+            : null,
         ),
     analysis.serialRuns.length === 0
       ? null

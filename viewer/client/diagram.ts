@@ -58,6 +58,7 @@ export async function renderDiagram(
   const element = document.importNode(parsed.documentElement, true) as unknown as SVGSVGElement;
   element.classList.add('diagram-svg');
   container.replaceChildren(element);
+  fitToWidth(element, container);
 
   const texts = [...element.querySelectorAll<SVGTextElement>('text.messageText')];
   const lines = [...element.querySelectorAll<SVGElement>('.messageLine0, .messageLine1')];
@@ -102,6 +103,25 @@ export async function renderDiagram(
       for (const node of element.querySelectorAll(`[data-arrow="${arrow}"]`)) node.classList.add('is-selected');
     },
   };
+}
+
+/**
+ * Mermaid sizes the SVG to its natural width. A diagram a little wider than
+ * the card is scaled to fit, so it reads at a glance; a much wider one keeps
+ * its size (scrolling sideways) because shrinking it further would make the
+ * text unreadable.
+ */
+function fitToWidth(svg: SVGSVGElement, container: HTMLElement): void {
+  const natural = svg.viewBox.baseVal?.width || svg.getBoundingClientRect().width;
+  const available = container.clientWidth - 32;
+  svg.removeAttribute('height');
+  if (natural > 0 && available > 0 && natural > available && available / natural >= 0.6) {
+    svg.setAttribute('width', '100%');
+    svg.style.maxWidth = `${natural}px`;
+  } else {
+    svg.setAttribute('width', String(Math.ceil(natural)));
+    svg.style.maxWidth = 'none';
+  }
 }
 
 /** Re-renders when the colour scheme changes, so the diagram matches the page. */

@@ -5,15 +5,19 @@
 import type { TraceSummary } from '@lifeline/core';
 import { formatDuration, nsToMs } from './format.js';
 
-/** One-line description used under exported diagrams. */
-export function summaryLine(summary: TraceSummary): string {
+/**
+ * One-line description used under exported diagrams. `calls` is the number of
+ * outgoing calls (client and producer spans); without it the summary's
+ * counts are used, less the request itself.
+ */
+export function summaryLine(summary: TraceSummary, options: { calls?: number } = {}): string {
   const request =
     summary.method !== undefined && summary.route !== undefined
       ? `${summary.method} ${summary.route}`
       : summary.method !== undefined
         ? `${summary.method} ${summary.rootName.replace(new RegExp(`^${summary.method}\\s+`), '')}`
         : summary.rootName;
-  const calls = summary.counts.db + summary.counts.http + summary.counts.cache + summary.counts.queue;
+  const calls = options.calls ?? outgoingCalls(summary);
   const parts = [request];
   if (summary.statusCode !== undefined) parts.push(String(summary.statusCode));
   parts.push(formatDuration(nsToMs(summary.durationNs)));
@@ -22,12 +26,23 @@ export function summaryLine(summary: TraceSummary): string {
   return `${parts.join(' · ').replace(/[`|<>]/g, '')} — recorded by Lifeline`;
 }
 
+/**
+ * Calls estimated from a summary, whose HTTP count includes incoming requests:
+ * the root request itself is not a call it made.
+ */
+export function outgoingCalls(summary: TraceSummary): number {
+  const rootIsHttp = summary.method !== undefined ? 1 : 0;
+  return (
+    summary.counts.db + Math.max(0, summary.counts.http - rootIsHttp) + summary.counts.cache + summary.counts.queue
+  );
+}
+
 /** The Markdown snippet: a mermaid code block followed by the summary line. */
-export function toMarkdown(mermaidText: string, summary: TraceSummary): string {
+export function toMarkdown(mermaidText: string, summary: TraceSummary, options: { calls?: number } = {}): string {
   // A fence longer than any backtick run in the text keeps the block closed.
   const longest = Math.max(2, ...[...mermaidText.matchAll(/`+/g)].map((m) => m[0].length));
   const fence = '`'.repeat(longest + 1);
-  return `${fence}mermaid\n${mermaidText.trimEnd()}\n${fence}\n\n${summaryLine(summary)}\n`;
+  return `${fence}mermaid\n${mermaidText.trimEnd()}\n${fence}\n\n${summaryLine(summary, options)}\n`;
 }
 
 /** A file name stem such as `lifeline-get-articles-id-4bf92f35`. */
@@ -77,6 +92,13 @@ export function download(blob: Blob, name: string): void {
 /** Serialises the rendered diagram as a standalone SVG file. */
 export function svgText(svg: SVGSVGElement): string {
   const copy = svg.cloneNode(true) as SVGSVGElement;
+  // On screen the diagram may be scaled to its card; a file gets its natural size.
+  const box = svg.viewBox.baseVal;
+  if (box !== null && box.width > 0 && box.height > 0) {
+    copy.setAttribute('width', String(Math.ceil(box.width)));
+    copy.setAttribute('height', String(Math.ceil(box.height)));
+    copy.style.removeProperty('max-width');
+  }
   copy.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
   copy.setAttribute('xmlns:xlink', 'http://www.w3.org/1999/xlink');
   for (const node of copy.querySelectorAll('[tabindex], [data-arrow]')) {

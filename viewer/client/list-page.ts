@@ -236,9 +236,11 @@ function row(item: TraceSummary, maxMs: number): HTMLTableRowElement {
   const status = item.statusCode;
   const statusClass =
     status === undefined ? 'status-none' : status >= 500 ? 'status-5xx' : status >= 400 ? 'status-4xx' : 'status-ok';
+  // The summary counts incoming HTTP too; the row's own request is not one of its calls.
+  const counts = { ...item.counts, http: Math.max(0, item.counts.http - (item.method !== undefined ? 1 : 0)) };
   const calls = (['db', 'http', 'cache', 'queue'] as const)
-    .filter((key) => item.counts[key] > 0)
-    .map((key) => h('span', { className: `chip chip-${key}` }, `${key} ${item.counts[key]}`));
+    .filter((key) => counts[key] > 0)
+    .map((key) => h('span', { className: `chip chip-${key}` }, `${key} ${counts[key]}`));
   const concurrency: string[] = [];
   if (item.serialCalls > 0) concurrency.push(`${item.serialCalls} serial`);
   if (item.parGroups > 0) concurrency.push(`${item.parGroups} par`);
@@ -267,12 +269,12 @@ function row(item: TraceSummary, maxMs: number): HTMLTableRowElement {
       { className: 'col-time', attrs: { title: formatDateTime(item.startTimeNs) } },
       formatWhen(item.startTimeNs),
     ),
-    h('td', { className: 'col-service' }, item.rootService),
+    h('td', { className: 'col-service', attrs: { title: item.rootService } }, item.rootService),
     h(
       'td',
       { className: 'col-request' },
       item.method === undefined ? null : h('span', { className: 'method' }, item.method),
-      h('a', { attrs: { href, tabindex: -1 } }, request),
+      h('a', { attrs: { href, tabindex: -1, title: request } }, request),
     ),
     h('td', null, h('span', { className: `status ${statusClass}` }, status === undefined ? '—' : String(status))),
     h(

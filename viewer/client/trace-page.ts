@@ -204,7 +204,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
       action(
         'Copy Markdown',
         async () => {
-          await copyText(toMarkdown(data.sequence.mermaid, data.summary));
+          await copyText(toMarkdown(data.sequence.mermaid, data.summary, { calls: callCount() }));
           say('Markdown copied');
         },
         'copy-markdown',
@@ -243,6 +243,9 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
     toast,
   );
 
+  // Calls this request made: client and producer spans, across every service in the trace.
+  const callCount = (): number =>
+    data.spans.filter((span) => span.kind === 'client' || span.kind === 'producer').length;
   const summary = data.summary;
   const statusClass =
     summary.statusCode === undefined
@@ -282,7 +285,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
         h('span', null, `${summary.spanCount} spans`),
         h('code', { className: 'trace-id', attrs: { title: 'trace id' } }, data.traceId),
       ),
-      h('p', { className: 'trace-summary muted' }, summaryLine(summary)),
+      h('p', { className: 'trace-summary muted' }, summaryLine(summary, { calls: callCount() })),
     ),
     toolbar,
     h(

@@ -7,13 +7,15 @@
  * This file has no relative imports so that `node src/build-client.ts` runs it
  * directly (Node strips the types) before anything is compiled.
  */
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const VIEWER_DIR = fileURLToPath(new URL('..', import.meta.url));
 const CLIENT_DIR = join(VIEWER_DIR, 'client');
 const DEFAULT_OUTDIR = join(VIEWER_DIR, 'public', 'assets');
+// The client bundles a few pure helpers of @lifeline/core from source (in the workspace).
+const CORE_SOURCES = join(VIEWER_DIR, '..', 'packages', 'core', 'src');
 
 /** Options of {@link buildClient}. */
 export interface BuildClientOptions {
@@ -79,7 +81,8 @@ export function clientBundleStatus(options: { outdir?: string } = {}): { built: 
   } catch {
     return { built: false, stale: true };
   }
-  return { built: true, stale: newestMtime(CLIENT_DIR) > builtAt };
+  const sources = [CLIENT_DIR, CORE_SOURCES].filter((dir) => existsSync(dir));
+  return { built: true, stale: Math.max(...sources.map(newestMtime)) > builtAt };
 }
 
 /** Builds the client unless an up-to-date bundle is already there. */

@@ -1,0 +1,100 @@
+/**
+ * Traces seeded into the store for the browser tests: the viewer's realistic
+ * request traces, plus one whose every name and attribute is hostile.
+ */
+import type { Span } from '@lifeline/core';
+import { articleTrace, makeSpan, newTraceId } from '../../viewer/src/traces.test-support.js';
+
+export { articleTrace, createArticleTrace, healthTrace } from '../../viewer/src/traces.test-support.js';
+
+/** Strings that try to break out of Mermaid text, HTML, or both. */
+export const HOSTILE = {
+  script: '<script>window.__lifelinePwned = 1</script>',
+  image: '<img src=x onerror="window.__lifelinePwned = 2">',
+  endBlock: '"; end',
+  directive: '%%{init: {"securityLevel": "loose", "theme": "forest"}}%%',
+  arrow: 'A-->>B: forged arrow',
+  newline: 'first line\nsecond line\r\nthird',
+  long: `L${'o'.repeat(10_000)}ng`,
+} as const;
+
+const MS = 1e6;
+
+/**
+ * A request whose route, span names, service name, attributes, events and
+ * error message are all hostile. Nothing of it may run, inject markup or
+ * break the diagram.
+ */
+export function hostileTrace(options: { startNs?: number } = {}): Span[] {
+  const traceId = newTraceId();
+  const base = options.startNs ?? Date.now() * MS;
+  const service = `evil-svc ${HOSTILE.script}`;
+  const root = makeSpan(base, {
+    traceId,
+    name: `GET ${HOSTILE.image}`,
+    kind: 'server',
+    service,
+    startMs: 0,
+    durationMs: 60,
+    attributes: {
+      'http.request.method': 'GET',
+      'http.route': `/search/${HOSTILE.image}`,
+      'http.response.status_code': 500,
+      'user.note': HOSTILE.long,
+    },
+    error: `${HOSTILE.endBlock} ${HOSTILE.script}`,
+  });
+  const spans: Span[] = [root];
+  const names = [HOSTILE.script, HOSTILE.endBlock, HOSTILE.directive, HOSTILE.arrow, HOSTILE.newline, HOSTILE.long];
+  names.forEach((name, index) => {
+    spans.push(
+      makeSpan(base, {
+        traceId,
+        parentSpanId: root.spanId,
+        name,
+        kind: 'client',
+        service,
+        startMs: 2 + index * 8,
+        durationMs: 6,
+        attributes: {
+          'db.system.name': 'postgresql',
+          'db.namespace': `shop ${HOSTILE.endBlock}`,
+          'db.query.text': `SELECT '${name}' AS payload -- ${HOSTILE.directive}`,
+          'db.query.summary': name,
+        },
+        events: [
+          {
+            name: HOSTILE.script,
+            timeNs: base + (3 + index * 8) * MS,
+            attributes: { 'exception.message': HOSTILE.image },
+          },
+        ],
+        ...(index === 1 ? { error: HOSTILE.arrow } : {}),
+      }),
+    );
+  });
+  // An outgoing call to a host whose name is itself hostile.
+  spans.push(
+    makeSpan(base, {
+      traceId,
+      parentSpanId: root.spanId,
+      name: 'GET',
+      kind: 'client',
+      service,
+      startMs: 52,
+      durationMs: 5,
+      attributes: {
+        'http.request.method': 'GET',
+        'url.full': 'http://evil.example/%3Cscript%3E',
+        'server.address': `evil.example ${HOSTILE.arrow}`,
+        'http.response.status_code': 200,
+      },
+    }),
+  );
+  return spans;
+}
+
+/** A realistic request with more overlap: two caches and a query at once. */
+export function overlapTrace(options: { startNs?: number } = {}): Span[] {
+  return articleTrace({ ...options, comments: 5, articleId: 7 });
+}
