@@ -31,10 +31,12 @@ describe('a writer killed mid-write', () => {
           expect(has.get(span.traceId, span.spanId), `batch ${batch} span ${span.spanId}`).toBe(1);
         }
       }
-      // Batches are all-or-nothing: the stored total is a whole number of batches.
       const stored = db.prepare('SELECT count(*) FROM spans').pluck().get() as number;
-      expect(stored % 500).toBe(0);
-      expect(stored / 500).toBeGreaterThanOrEqual(committed.length);
+      expect(stored).toBeGreaterThanOrEqual(committed.length * 500);
+      if (mode === 'store') {
+        // writeSpans is one transaction: the stored total is a whole number of batches.
+        expect(stored % 500).toBe(0);
+      }
       db.close();
     }, 120_000);
   }

@@ -9,6 +9,9 @@ import { defaultDbPath } from './database.js';
 import { readableSpanToSpan } from './readable-span.js';
 import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
 
+/** Spans converted and posted to the writer thread per turn of the event loop. */
+const POST_CHUNK_SPANS = 128;
+
 /** Options of {@link SqliteSpanExporter}. */
 export interface SqliteSpanExporterOptions {
   /** Database file (default {@link defaultDbPath}). */
@@ -76,7 +79,7 @@ export class SqliteSpanExporter implements SpanExporter {
   #stopped = false;
   #lastLoggedError: string | undefined;
   #shutdownPromise: Promise<void> | undefined;
-  #flushWaiters: { upTo: number; done: () => void }[] = [];
+  readonly #exports = new Set<Promise<void>>();
 
   constructor(options: SqliteSpanExporterOptions = {}) {
     this.path = resolve(options.path ?? defaultDbPath());
@@ -92,26 +95,54 @@ export class SqliteSpanExporter implements SpanExporter {
         resultCallback({ code: ExportResultCode.SUCCESS });
         return;
       }
-      const converted = spans.map(readableSpanToSpan);
-      this.#send({ type: 'write', id: 0, spans: converted }, (reply) => {
-        if (reply.type === 'written') {
-          this.#lastLoggedError = undefined;
-          resultCallback({ code: ExportResultCode.SUCCESS });
+      let settle!: () => void;
+      const exported = new Promise<void>((done) => {
+        settle = done;
+      });
+      this.#exports.add(exported);
+      const chunks = Math.ceil(spans.length / POST_CHUNK_SPANS);
+      let unanswered = chunks;
+      let failure: Error | undefined;
+      const answer = (error?: Error) => {
+        if (error !== undefined) failure ??= error;
+        if (--unanswered > 0) return;
+        this.#exports.delete(exported);
+        settle();
+        if (failure !== undefined) {
+          this.#fail(resultCallback, failure);
           return;
         }
-        const message = reply.type === 'failed' ? reply.message : 'the writer thread closed unexpectedly';
-        this.#fail(resultCallback, new Error(message));
-      });
+        this.#lastLoggedError = undefined;
+        try {
+          resultCallback({ code: ExportResultCode.SUCCESS });
+        } catch {
+          // The callback belongs to the span processor; its failure must not reach the app.
+        }
+      };
+      // Converting and cloning a 512-span batch in one go would hold the
+      // app's event loop for a millisecond or more; posting it in slices,
+      // one per turn of the loop, lets requests run in between.
+      const post = (chunk: number) => {
+        try {
+          const part = spans.slice(chunk * POST_CHUNK_SPANS, (chunk + 1) * POST_CHUNK_SPANS).map(readableSpanToSpan);
+          this.#send({ type: 'write', id: 0, spans: part }, (reply) => {
+            if (reply.type === 'written') answer();
+            else answer(new Error(reply.type === 'failed' ? reply.message : 'the writer thread closed unexpectedly'));
+          });
+        } catch (error) {
+          answer(error instanceof Error ? error : new Error(String(error)));
+        }
+        if (chunk + 1 < chunks) setImmediate(post, chunk + 1);
+      };
+      post(0);
     } catch (error) {
       this.#fail(resultCallback, error instanceof Error ? error : new Error(String(error)));
     }
   }
 
   /** Resolves once every batch exported so far is committed (or has failed). */
-  forceFlush(): Promise<void> {
-    if (this.#pending.size === 0) return Promise.resolve();
-    const upTo = this.#nextId;
-    return new Promise((done) => this.#flushWaiters.push({ upTo, done }));
+  async forceFlush(): Promise<void> {
+    await Promise.all([...this.#exports]);
   }
 
   /** Flushes, then closes the database and stops the writer thread. Later exports fail. */
@@ -178,22 +209,6 @@ export class SqliteSpanExporter implements SpanExporter {
     if (onReply === undefined) return;
     this.#pending.delete(id);
     if (this.#pending.size === 0) this.#worker?.unref();
-    try {
-      onReply(reply);
-    } finally {
-      this.#wakeFlushWaiters();
-    }
-  }
-
-  #wakeFlushWaiters(): void {
-    if (this.#flushWaiters.length === 0) return;
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const id of this.#pending.keys()) oldest = Math.min(oldest, id);
-    const still: { upTo: number; done: () => void }[] = [];
-    for (const waiter of this.#flushWaiters) {
-      if (oldest > waiter.upTo) waiter.done();
-      else still.push(waiter);
-    }
-    this.#flushWaiters = still;
+    onReply(reply);
   }
 }

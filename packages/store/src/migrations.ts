@@ -39,7 +39,9 @@ CREATE TABLE spans (
   attributes TEXT NOT NULL,
   events TEXT,
   links TEXT,
-  resource_id INTEGER REFERENCES resources (id),
+  -- No REFERENCES clause: resources are never deleted, and a foreign key
+  -- check on every span insert costs ingest speed for nothing.
+  resource_id INTEGER,
   scope_name TEXT,
   scope_version TEXT,
   PRIMARY KEY (trace_id, span_id)
@@ -71,8 +73,9 @@ CREATE TABLE traces (
 );
 CREATE INDEX traces_by_start ON traces (start_ns DESC, trace_id DESC);
 CREATE INDEX traces_by_duration ON traces (duration_ns DESC, trace_id DESC);
-CREATE INDEX traces_by_service ON traces (root_service, start_ns DESC);
-CREATE INDEX traces_by_route ON traces (route, start_ns DESC);
+-- Filters (service, route, status, ...) walk one of the two ordering
+-- indexes and stop at the page size; an index per filter column would slow
+-- every ingest for queries that are fast without it.
 CREATE INDEX traces_by_seq ON traces (seq);
 
 -- A span link that points into another trace (a queue consumer that started

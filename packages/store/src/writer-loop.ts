@@ -1,10 +1,12 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openDatabase, type SqliteDatabase } from './database.js';
 import { StoreError } from './errors.js';
 import { SpanWriter } from './writer.js';
 import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
 
 const BUSY_RETRIES = 3;
+/** Batches already queued behind the current one are written in the same transaction, up to this many spans. */
+const COALESCE_SPANS = 8192;
 const BUSY_PAUSE_MS = 200;
 
 function sqliteCode(error: unknown): string | undefined {
@@ -42,14 +44,16 @@ export function runWriterLoop(): void {
 
   const reply = (message: WriterReply) => port.postMessage(message);
 
-  port.on('message', (request: WriterRequest) => {
-    if (request.type === 'close') {
-      if (db?.open) db.close();
-      db = undefined;
-      writer = undefined;
-      reply({ type: 'closed', id: request.id });
-      return;
-    }
+  const close = (id: number) => {
+    if (db?.open) db.close();
+    db = undefined;
+    writer = undefined;
+    reply({ type: 'closed', id });
+  };
+
+  /** Writes several batches in one transaction; one answer per batch. */
+  const write = (group: readonly Extract<WriterRequest, { type: 'write' }>[]) => {
+    const spans = group.length === 1 ? (group[0]?.spans ?? []) : group.flatMap((request) => request.spans);
     for (let attempt = 0; ; attempt++) {
       try {
         // Opened lazily and reopened after a failure, so a database that
@@ -58,8 +62,8 @@ export function runWriterLoop(): void {
           db = openDatabase(path, { migrate: true });
           writer = new SpanWriter(db);
         }
-        const result = writer.write(request.spans);
-        reply({ type: 'written', id: request.id, inserted: result.inserted });
+        writer.write(spans);
+        for (const request of group) reply({ type: 'written', id: request.id, inserted: request.spans.length });
         return;
       } catch (error) {
         const code = sqliteCode(error);
@@ -74,13 +78,42 @@ export function runWriterLoop(): void {
         }
         db = undefined;
         writer = undefined;
-        const failure: WriterReply =
-          code === undefined
-            ? { type: 'failed', id: request.id, message: describeWriteError(path, error) }
-            : { type: 'failed', id: request.id, message: describeWriteError(path, error), code };
-        reply(failure);
+        const message = describeWriteError(path, error);
+        for (const request of group) {
+          reply(
+            code === undefined
+              ? { type: 'failed', id: request.id, message }
+              : { type: 'failed', id: request.id, message, code },
+          );
+        }
         return;
       }
+    }
+  };
+
+  port.on('message', (first: WriterRequest) => {
+    // Under load the exporter posts faster than one transaction commits:
+    // draining what is already queued into one transaction saves commits.
+    let request: WriterRequest | undefined = first;
+    while (request !== undefined) {
+      if (request.type === 'close') {
+        close(request.id);
+        return;
+      }
+      const group = [request];
+      let size = request.spans.length;
+      request = undefined;
+      while (size < COALESCE_SPANS) {
+        const next = receiveMessageOnPort(port)?.message as WriterRequest | undefined;
+        if (next === undefined) break;
+        if (next.type !== 'write') {
+          request = next;
+          break;
+        }
+        group.push(next);
+        size += next.spans.length;
+      }
+      write(group);
     }
   });
 }
