@@ -41,5 +41,9 @@ export function nsToMs(ns: number): number {
 
 function trimZeros(text: string): string {
   // 0.50 reads as 0.5 and 2.0 as 2: trailing zeros add no precision a reader can use.
-  return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
+  if (text.indexOf('.') < 0) return text;
+  let end = text.length;
+  while (text.charCodeAt(end - 1) === 48) end--;
+  if (text.charCodeAt(end - 1) === 46) end--;
+  return text.slice(0, end);
 }

@@ -63,9 +63,17 @@ const CALL_CATEGORIES: ReadonlySet<SpanCategory> = new Set(['http-client', 'db',
 
 /** The lifeline of a service. */
 export function serviceRef(name: string): ParticipantRef {
-  const display = name === '' ? 'unknown service' : name;
-  return { key: `svc:${display}`, name: display, kind: 'service' };
+  let ref = services.get(name);
+  if (ref === undefined) {
+    const display = name === '' ? 'unknown service' : name;
+    ref = { key: `svc:${display}`, name: display, kind: 'service' };
+    // Traces name a handful of services: remembering them spares an object and a key per span.
+    if (services.size < 10_000) services.set(name, ref);
+  }
+  return ref;
 }
+
+const services = new Map<string, ParticipantRef>();
 
 /** The lifeline on which a call's nested calls are drawn. */
 export function contentLifeline(call: DrawnCall): ParticipantRef {
@@ -321,6 +329,7 @@ export function errorMessage(node: SpanNode): string {
 
 /** A run of three or more serial calls with the same target and label: the N+1 pattern. */
 export interface RepeatRun {
+  readonly type: 'repeat';
   readonly calls: readonly DrawnCall[];
   readonly label: string;
 }
@@ -376,7 +385,7 @@ export function splitRepeats(serial: readonly DrawnCall[]): (DrawnCall | RepeatR
     let j = i + 1;
     while (j < serial.length && repeatKey(serial[j] as DrawnCall) === key) j++;
     if (j - i >= MIN_REPEAT) {
-      out.push({ calls: serial.slice(i, j), label: first.label });
+      out.push({ type: 'repeat', calls: serial.slice(i, j), label: first.label });
     } else {
       for (let k = i; k < j; k++) out.push(serial[k] as DrawnCall);
     }
@@ -387,5 +396,5 @@ export function splitRepeats(serial: readonly DrawnCall[]): (DrawnCall | RepeatR
 
 /** Whether an element of {@link splitRepeats}' result is a repeat run. */
 export function isRepeatRun(item: DrawnCall | RepeatRun): item is RepeatRun {
-  return 'calls' in item;
+  return (item as Partial<RepeatRun>).type === 'repeat';
 }

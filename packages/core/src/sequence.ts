@@ -412,35 +412,62 @@ class Builder {
       }
     };
     const runs = arrangeChildren(children);
+    // Past the per-level limit (size guard), the rest of the level becomes one note.
+    const foldRest = (r: number, from: readonly DrawnCall[]): void => {
+      let count = 0;
+      for (const c of from) count += 1 + c.nestedCalls;
+      for (let k = r + 1; k < runs.length; k++) for (const c of (runs[k] as ChildRun).calls) count += 1 + c.nestedCalls;
+      this.foldedByCount += count;
+      const first = from[0] as DrawnCall;
+      const lifeline = gaps?.lifeline ?? (parent ? contentLifeline(parent) : first.from);
+      const level = parent ? parent.depth + 1 : first.depth;
+      out.push(this.note([lifeline], `${count} more calls folded`, 'folded', level, parent?.node.span.spanId));
+    };
     for (let r = 0; r < runs.length; r++) {
-      const run = runs[r] as (typeof runs)[number];
-      const pieces: (DrawnCall | RepeatRun | { par: ParRun })[] =
-        run.type === 'par' ? [{ par: run }] : this.foldLoops ? splitRepeats(run.calls) : [...run.calls];
-      for (let p = 0; p < pieces.length; p++) {
-        const piece = pieces[p] as (typeof pieces)[number];
-        const calls = 'par' in piece ? piece.par.calls : isRepeatRun(piece) ? piece.calls : [piece];
+      const run = runs[r] as ChildRun;
+      if (run.type === 'par') {
         if (emitted >= this.maxItems) {
-          const remaining = [
-            ...calls,
-            ...pieces.slice(p + 1).flatMap((x) => ('par' in x ? x.par.calls : isRepeatRun(x) ? x.calls : [x])),
-            ...runs.slice(r + 1).flatMap((x) => x.calls),
-          ];
-          const count = remaining.reduce((n, c) => n + 1 + c.nestedCalls, 0);
-          this.foldedByCount += count;
-          const lifeline = gaps?.lifeline ?? (parent ? contentLifeline(parent) : (calls[0] as DrawnCall).from);
-          const level = parent ? parent.depth + 1 : (calls[0] as DrawnCall).depth;
-          out.push(this.note([lifeline], `${count} more calls folded`, 'folded', level, parent?.node.span.spanId));
+          foldRest(r, run.calls);
           return;
         }
-        const start = (calls[0] as DrawnCall).node.start;
-        let end = start;
-        for (const c of calls) if (c.node.end > end) end = c.node.end;
+        let start = Number.POSITIVE_INFINITY;
+        let end = Number.NEGATIVE_INFINITY;
+        for (const c of run.calls) {
+          if (c.node.start < start) start = c.node.start;
+          if (c.node.end > end) end = c.node.end;
+        }
         gapUntil(start);
-        if ('par' in piece) this.par(piece.par.calls, piece.par.lanes, out);
-        else if (isRepeatRun(piece)) this.loop(piece, parent, out);
-        else this.call(piece, out);
+        this.par(run.calls, run.lanes, out);
         emitted++;
         if (end > cursor) cursor = end;
+        continue;
+      }
+      const pieces: readonly (DrawnCall | RepeatRun)[] = this.foldLoops ? splitRepeats(run.calls) : run.calls;
+      for (let p = 0; p < pieces.length; p++) {
+        const piece = pieces[p] as DrawnCall | RepeatRun;
+        if (emitted >= this.maxItems) {
+          const rest: DrawnCall[] = [];
+          for (let k = p; k < pieces.length; k++) {
+            const x = pieces[k] as DrawnCall | RepeatRun;
+            if (isRepeatRun(x)) rest.push(...x.calls);
+            else rest.push(x);
+          }
+          foldRest(r, rest);
+          return;
+        }
+        if (isRepeatRun(piece)) {
+          const first = piece.calls[0] as DrawnCall;
+          let end = first.node.end;
+          for (const c of piece.calls) if (c.node.end > end) end = c.node.end;
+          gapUntil(first.node.start);
+          this.loop(piece, parent, out);
+          if (end > cursor) cursor = end;
+        } else {
+          gapUntil(piece.node.start);
+          this.call(piece, out);
+          if (piece.node.end > cursor) cursor = piece.node.end;
+        }
+        emitted++;
       }
     }
     if (gaps) gapUntil(gaps.end);
@@ -491,8 +518,6 @@ class Builder {
     });
   }
 }
-
-type ParRun = Extract<ChildRun, { type: 'par' }>;
 
 interface GapContext {
   readonly start: number;
