@@ -195,8 +195,6 @@ describe.skipIf(!haveChromium)('the viewer in Chromium', () => {
     expect(await page.locator('#diagram').getAttribute('data-rendered-messages')).toBe(
       String(body.sequence.model.messageCount),
     );
-
-    await page.screenshot({ path: join(SCREENSHOTS, 'trace.png'), fullPage: true });
   });
 
   it('shows the span behind a clicked message or autonumber', async () => {
@@ -216,6 +214,16 @@ describe.skipIf(!haveChromium)('the viewer in Chromium', () => {
     await expect.poll(() => details.textContent()).toContain(last?.spanId ?? '-');
     // The timeline row of the same span is marked.
     expect(await page.locator(`.timeline-row.is-selected`).getAttribute('data-span-id')).toBe(last?.spanId);
+
+    // The picture for the docs: a query selected, its details beside the diagram.
+    const query = body.sequence.model.arrows.find((arrow) =>
+      body.spans.some((span) => span.spanId === arrow.spanId && span.name.startsWith('SELECT id, title')),
+    );
+    await page.locator(`#diagram text.messageText[data-arrow="${query?.number}"]`).click();
+    await expect.poll(() => details.textContent()).toContain(query?.spanId ?? '-');
+    await page.mouse.move(0, 0);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(SCREENSHOTS, 'trace.png'), fullPage: true });
   });
 
   it('copies Markdown whose Mermaid block the Mermaid parser accepts', async () => {

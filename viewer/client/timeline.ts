@@ -131,9 +131,8 @@ export function renderTimeline(
     element,
     highlight(spanIds) {
       for (const row of rows.values()) row.classList.remove('is-selected');
+      // No scrolling: a click in the diagram must not move the page under the reader.
       for (const id of spanIds) rows.get(id)?.classList.add('is-selected');
-      const first = spanIds[0] === undefined ? undefined : rows.get(spanIds[0]);
-      first?.scrollIntoView({ block: 'nearest' });
     },
   };
 }
