@@ -113,7 +113,7 @@ describe('escapeMermaidText', () => {
     expect(escapeMermaidText('db: a, b', { name: true })).toBe('db#58; a#44; b');
   });
 
-  it('indents nested blocks with the given indentation only when it is whitespace', () => {
+  it('indents nested blocks with the given indentation only when it is whitespace', async () => {
     const model = toSequence(
       trace(
         httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
@@ -122,8 +122,12 @@ describe('escapeMermaidText', () => {
       ),
       { timings: false },
     );
-    expect(renderMermaid(model, { indent: '\t' })).toContain('\n\tp2->>p3: SELECT');
-    expect(renderMermaid(model, { indent: 'x;' })).toContain('\n  p2->>p3: SELECT');
+    const tabbed = renderMermaid(model, { indent: '\t' });
+    expect(tabbed).toContain('\n\tp2->>p3: SELECT');
+    await expectValidMermaid(tabbed);
+    const fallback = renderMermaid(model, { indent: 'x;' });
+    expect(fallback).toContain('\n  p2->>p3: SELECT');
+    await expectValidMermaid(fallback);
   });
 
   it('keeps text on one line and cuts long text with an ellipsis', () => {
@@ -297,6 +301,7 @@ describe('traceToMermaid', () => {
     const t = wideTrace(40, 30);
     const full = traceToMermaid(t, { timings: false, maxTextLength: 10_000_000 });
     expect(full.text.length).toBeGreaterThan(20_000);
+    expect((await expectValidMermaid(full.text)).signals).toHaveLength(full.model.messageCount);
     const result = traceToMermaid(t, { timings: false, maxTextLength: 20_000 });
     expect(result.folded).toBe(true);
     expect(result.text.length).toBeLessThanOrEqual(20_000);

@@ -248,12 +248,14 @@ describe('toSequence', () => {
     const model = toSequence(t, { timings: false });
     expect(model.repeats).toEqual([]);
     expect(model.messageCount).toBe(10);
+    await draw(t);
   });
 
-  it('can leave loops unfolded', () => {
+  it('can leave loops unfolded', async () => {
     const t = trace(root(100), q('a1', 10, 14, 'authors'), q('a2', 15, 21, 'authors'), q('a3', 22, 30, 'authors'));
     expect(toSequence(t, { foldLoops: false }).repeats).toEqual([]);
     expect(toSequence(t, { foldLoops: false }).messageCount).toBe(8);
+    expect(await draw(t, { foldLoops: false, timings: false })).not.toContain('loop');
   });
 
   it('draws a distributed trace across two services with the callee’s calls nested', async () => {
@@ -526,8 +528,9 @@ describe('toSequence', () => {
     `);
   });
 
-  it('maps every arrow number to its span', () => {
+  it('maps every arrow number to its span', async () => {
     const t = trace(root(100), q('a', 10, 20), q('b', 15, 25));
+    await draw(t, {});
     const model = toSequence(t);
     expect(model.arrows.map((a) => [a.number, a.spanId, a.kind])).toEqual([
       [1, 'root', 'request'],
@@ -539,7 +542,7 @@ describe('toSequence', () => {
     ]);
   });
 
-  it('gives byte-identical output for the same trace without timings', () => {
+  it('gives byte-identical output for the same trace without timings', async () => {
     const make = () =>
       trace(
         root(100),
@@ -552,6 +555,7 @@ describe('toSequence', () => {
     );
     // Input order of spans does not matter either.
     const reversed = { ...make(), spans: [...make().spans].reverse() };
+    await draw(reversed);
     expect(renderMermaid(toSequence(reversed, { timings: false }))).toBe(
       renderMermaid(toSequence(make(), { timings: false })),
     );

@@ -139,7 +139,7 @@ describe('buildSpanTree', () => {
     await drawValid({ traceId: TRACE_ID, spans: [] });
   });
 
-  it('handles a 100,000-deep chain of spans without exhausting the stack', () => {
+  it('handles a 100,000-deep chain of spans without exhausting the stack', async () => {
     const spans: Span[] = [];
     const depth = 100_000;
     for (let i = 0; i < depth; i++) {
@@ -159,5 +159,8 @@ describe('buildSpanTree', () => {
     expect(tree.nodes[depth - 1]?.depth).toBe(depth - 1);
     const model = toSequence(trace(...spans), { timings: false });
     expect(model.notes.some((n) => /nested deeper than 200 levels folded/.test(n))).toBe(true);
+    const parsed = await expectValidMermaid(renderMermaid(model));
+    expect(parsed.signals).toHaveLength(400);
+    expect(parsed.notes).toEqual([`${depth - 200} calls folded`]);
   });
 });
