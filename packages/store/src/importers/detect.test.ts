@@ -132,6 +132,12 @@ describe('parseTraceFile', () => {
     expect(new Set(spans.map((s) => s.spanId)).size).toBe(4);
   });
 
+  it('calls a one-line .jsonl file JSON lines', () => {
+    const [firstLine] = read('otlp-lines.sample.json').split('\n');
+    expect(parseTraceFile(firstLine as string, { fileName: 'spans.jsonl' }).format).toBe('otlp-jsonl');
+    expect(parseTraceFile(firstLine as string, { fileName: 'spans.json' }).format).toBe('otlp-json');
+  });
+
   it('names the JSON path of a malformed field', () => {
     const document = JSON.parse(read('jaeger.sample.json'));
     document.data[0].spans[1].startTime = 'soon';

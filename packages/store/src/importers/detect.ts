@@ -109,7 +109,9 @@ export function parseTraceFile(text: string, options: { fileName?: string } = {}
   const warnings: string[] = [];
   try {
     const { format, spans } = fromDocument(document, warnings);
-    return { format, spans, warnings };
+    // A one-line JSON-lines file is also a valid JSON document; its name tells them apart.
+    const jsonLines = format === 'otlp-json' && fileName !== undefined && /\.(jsonl|ndjson)$/i.test(fileName);
+    return { format: jsonLines ? 'otlp-jsonl' : format, spans, warnings };
   } catch (error) {
     withFileName(error, fileName);
   }
