@@ -261,7 +261,7 @@ describe('the OTLP/HTTP receiver', () => {
         resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[];
       };
       const spans = request.resourceSpans[0]?.scopeSpans[0]?.spans ?? [];
-      const traceId = 'f'.repeat(31) + '1';
+      const traceId = `${'f'.repeat(31)}1`;
       for (const span of spans) span.traceId = traceId;
       const bad = spans[1];
       if (bad === undefined) throw new Error('expected at least two spans');
