@@ -94,6 +94,33 @@ describe('openStore', () => {
     });
   });
 
+  it('keeps a huge trace that streams in without its root counted, and summarises it fully when the root arrives', () => {
+    withStore((store) => {
+      const traceId = nextId(32);
+      const rootId = nextId(16);
+      const child = (i: number) =>
+        makeSpan({ traceId, parentSpanId: rootId, name: `step ${i}`, startTimeNs: T0 + (i + 1) * MS });
+      store.writeSpans(Array.from({ length: 2500 }, (_, i) => child(i)));
+      expect(store.listTraces().items[0]?.spanCount).toBe(2500);
+      store.writeSpans(Array.from({ length: 10 }, (_, i) => child(2500 + i)));
+      const partial = store.listTraces().items[0];
+      expect(partial?.spanCount).toBe(2510);
+      expect(partial?.startTimeNs).toBe(T0 + MS);
+      store.writeSpans([
+        makeSpan({
+          traceId,
+          spanId: rootId,
+          name: 'GET /report',
+          kind: 'server',
+          startTimeNs: T0,
+          endTimeNs: T0 + 3000 * MS,
+        }),
+      ]);
+      const full = store.listTraces().items[0];
+      expect(full).toMatchObject({ spanCount: 2511, startTimeNs: T0, durationNs: 3000 * MS, rootService: 'blog-api' });
+    });
+  });
+
   describe('listTraces', () => {
     const shapes = [
       { startNs: T0, durationMs: 120, service: 'blog-api', route: '/articles/:id', queries: ['SELECT articles'] },
