@@ -78,6 +78,12 @@ describe('the JSON API', () => {
     expect(page2).toHaveLength(2);
     const ids = new Set([...page1.items, ...page2].map((item) => item.traceId));
     expect(ids.size).toBe(4);
+
+    const garbage = await get('/api/traces?cursor=not-a-cursor');
+    expect(garbage.status).toBe(400);
+    expect(((await garbage.json()) as { parameter: string }).parameter).toBe('cursor');
+    const otherOrder = await get(`/api/traces?order=slowest&cursor=${encodeURIComponent(page1.nextCursor ?? '')}`);
+    expect(otherOrder.status).toBe(400);
   });
 
   it.each([

@@ -3,7 +3,7 @@
  * draws, the Mermaid text, and a health probe.
  */
 import { analyzeTrace, classifySpan, summarizeTrace, traceToMermaid } from '@lifeline/core';
-import type { SpanStore } from '@lifeline/store';
+import { type SpanStore, StoreError } from '@lifeline/store';
 import type { Response } from 'express';
 import { Router } from 'express';
 import { BadParameterError, parseDiagramQuery, parseListQuery, parseTraceId, rejectUnknown } from './params.js';
@@ -53,8 +53,8 @@ export function apiRouter(options: ApiRouterOptions): Router {
       page = store.listTraces(query.filter, query.page);
     } catch (error) {
       // The cursor is opaque to clients; one the store cannot read is their mistake.
-      if (query.page.cursor !== undefined && /cursor/i.test((error as Error).message)) {
-        response.status(400).json({ error: 'cursor is not valid for this listing', parameter: 'cursor' });
+      if (error instanceof StoreError && error.code === 'bad-cursor') {
+        response.status(400).json({ error: `cursor is not valid here: ${error.message}`, parameter: 'cursor' });
         return;
       }
       throw error;

@@ -251,6 +251,22 @@ describe('the OTLP/HTTP receiver', () => {
       expect(bomb.length).toBeLessThan(2048);
       const inflated = await post(bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' }, small);
       expect(inflated.status).toBe(413);
+      // Streamed without a Content-Length, the limit is enforced while reading.
+      const chunk = new TextEncoder().encode(`{"resourceSpans": [], "padding": "${'y'.repeat(1000)}`);
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ < 8) controller.enqueue(chunk);
+          else controller.close();
+        },
+      });
+      const streamed = await fetch(`${small.url}/v1/traces`, {
+        method: 'POST',
+        body: stream,
+        headers: { 'content-type': 'application/json' },
+        duplex: 'half',
+      } as RequestInit);
+      expect(streamed.status).toBe(413);
       const fine = await post('{"resourceSpans": []}', { 'content-type': 'application/json' }, small);
       expect(fine.status).toBe(200);
       expectStoreIntact();

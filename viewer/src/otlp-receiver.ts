@@ -125,20 +125,28 @@ async function readBody(request: Request, limitBytes: number): Promise<Buffer> {
   }
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) {
-    request.resume();
+    discardRest(request);
     throw tooLarge(limitBytes);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) {
-      // Drain the rest without keeping it so the 413 can still be delivered.
-      request.resume();
-      throw tooLarge(limitBytes);
-    }
-    chunks.push(chunk);
-  }
+  // Listeners rather than for-await: leaving a for-await loop early destroys the
+  // request, and with it the socket the 413 has to travel on.
+  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    const received: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        request.off('data', onData);
+        discardRest(request);
+        reject(tooLarge(limitBytes));
+        return;
+      }
+      received.push(chunk);
+    };
+    request.on('data', onData);
+    request.once('end', () => resolve(received));
+    request.once('error', reject);
+  });
   const raw = Buffer.concat(chunks);
   if (contentEncoding === 'identity') return raw;
   try {
@@ -149,6 +157,12 @@ async function readBody(request: Request, limitBytes: number): Promise<Buffer> {
     if (code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limitBytes);
     throw new ReceiverError(400, RPC_INVALID_ARGUMENT, `body is not valid gzip: ${(error as Error).message}`);
   }
+}
+
+/** Lets the rest of a refused body flow away unread; the answer closes the connection. */
+function discardRest(request: Request): void {
+  request.resume();
+  request.res?.setHeader('Connection', 'close');
 }
 
 function tooLarge(limitBytes: number): ReceiverError {
