@@ -359,6 +359,7 @@ describe('user errors: exit status 1 and one line that says how to fix it', () =
     const empty = join(work, 'empty.db');
     expect(runCli(['db', 'migrate', '--db', empty]).code).toBe(0);
     expectUserError(runCli(['export', 'last', '--db', empty]), /no traces yet in .*empty\.db/);
+    expectUserError(runCli(['list', '--db', empty]), /no traces yet in .*empty\.db/);
   });
 
   it('names a route nothing was recorded on', () => {

@@ -1,6 +1,7 @@
 import { formatDuration, type TraceSummary } from '@lifeline/core';
 import type { TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
+import { UserError } from '../errors.js';
 import { httpStatus, nonNegativeNumber, wholeNumber } from '../option-parsers.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { formatTable } from '../table.js';
@@ -64,8 +65,8 @@ Examples:
         if (page.items.length === 0) {
           const total = store.stats().traces;
           if (total === 0) {
-            process.stderr.write(
-              `No traces yet in ${displayPath(path)}. Record an app with \`node --import @lifeline/node/register app.js\` or import a file with \`lifeline import FILE\`.\n`,
+            throw new UserError(
+              `no traces yet in ${displayPath(path)}: record an app with \`node --import @lifeline/node/register app.js\` or import a file with \`lifeline import FILE\``,
             );
           } else {
             process.stderr.write(`None of the ${total} traces in ${displayPath(path)} match these filters.\n`);
