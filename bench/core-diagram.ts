@@ -153,7 +153,8 @@ function median(values: number[]): number {
 }
 
 function time(fn: () => void, runs: number): number {
-  fn(); // warm-up: the first run pays for JIT compilation
+  // Warm-up: the first runs pay for JIT compilation, which is not what is measured.
+  for (let i = 0; i < Math.max(2, Math.ceil(runs / 3)); i++) fn();
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
     const start = performance.now();

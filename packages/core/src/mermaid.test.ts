@@ -313,6 +313,19 @@ describe('traceToMermaid', () => {
     expect(result.model.arrows.every((a, i) => a.number === i + 1)).toBe(true);
   });
 
+  it('picks the fold depth from the cost of each level when the full drawing is only somewhat too long', async () => {
+    const t = wideTrace(10, 30);
+    const full = traceToMermaid(t, { timings: false, maxTextLength: 1_000_000 });
+    // Short enough to build in full (fewer arrows than 10,000 / 11), too long to keep.
+    expect(full.model.messageCount).toBeLessThan(10_000 / 11);
+    expect(full.text.length).toBeGreaterThan(10_000);
+    const result = traceToMermaid(t, { timings: false, maxTextLength: 10_000 });
+    expect(result.folded).toBe(true);
+    expect(result.text.length).toBeLessThanOrEqual(10_000);
+    expect(result.text.match(/calls folded/g)).toHaveLength(10);
+    expect((await expectValidMermaid(result.text)).signals).toHaveLength(result.model.messageCount);
+  });
+
   it('cuts a level short when even the shallowest drawing is too long', async () => {
     const spans: Span[] = [httpServer({ id: 'root', start: 0, end: 100_000, route: '/wide', status: 200 })];
     for (let i = 0; i < 3000; i++)

@@ -5,6 +5,7 @@
  */
 import { layoutTrace } from './layout.js';
 import {
+  buildBounded,
   buildSequence,
   type FoldLimits,
   MAX_DRAWN_DEPTH,
@@ -234,16 +235,25 @@ function levelSizes(model: SequenceModel, text: string): { header: number; level
 export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}): TraceDiagram {
   const max = Math.max(200, options.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH);
   const layout = layoutTrace(buildSpanTree(trace), { internal: options.internal });
-  const render = (limits: FoldLimits) => {
-    const model = buildSequence(layout, options, limits);
-    return { model, text: renderMermaid(model) };
+  // Every arrow line takes at least 11 characters ("p1->>p2: x" and a newline),
+  // so a drawing with more arrows than this is certainly too long: building
+  // stops there instead of drawing 100,000 spans only to throw them away.
+  const maxArrows = Math.floor(max / 11) + 1;
+  const attempt = (limits: FoldLimits): { model: SequenceModel; text: string } | undefined => {
+    const built = buildBounded(layout, options, { ...limits, maxArrows });
+    if (built.overflowed) return undefined;
+    const text = renderMermaid(built.model);
+    return text.length <= max ? { model: built.model, text } : undefined;
   };
-  const full = render({});
-  if (full.text.length <= max) return { ...full, folded: false };
 
-  // Fold the deepest levels first: the largest depth that fits wins. The
-  // full rendering tells how many characters each level costs, so the first
-  // depth tried is usually the right one and large traces render only twice.
+  const full = buildBounded(layout, options, { maxArrows });
+  let fullText: string | undefined;
+  if (!full.overflowed) {
+    fullText = renderMermaid(full.model);
+    if (fullText.length <= max) return { text: fullText, model: full.model, folded: false };
+  }
+
+  // Fold the deepest levels first: the largest depth that fits wins.
   let deepest = 1;
   const withChildren: number[] = [];
   for (const call of layout.calls) {
@@ -251,34 +261,42 @@ export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}
     if (call.children.length > 0) withChildren[call.depth] = (withChildren[call.depth] ?? 0) + 1;
   }
   deepest = Math.min(deepest, MAX_DRAWN_DEPTH);
-  const sizes = levelSizes(full.model, full.text);
-  const estimate = (maxDepth: number): number => {
-    let total = sizes.header;
-    for (let level = 0; level < maxDepth; level++) total += sizes.levels[level] ?? 0;
-    return total + (withChildren[maxDepth - 1] ?? 0) * (48 + 2 * maxDepth);
-  };
   let best: { model: SequenceModel; text: string; maxDepth: number } | undefined;
-  let depth = deepest - 1;
-  while (depth >= 1 && estimate(depth) > max) depth--;
-  for (; depth >= 1; depth--) {
-    const attempt = render({ maxDepth: depth });
-    if (attempt.text.length <= max) {
-      best = { ...attempt, maxDepth: depth };
-      break;
+  if (fullText !== undefined) {
+    // The full rendering tells how many characters each level costs, so the
+    // first depth tried is usually the one that fits.
+    const sizes = levelSizes(full.model, fullText);
+    const estimate = (maxDepth: number): number => {
+      let total = sizes.header;
+      for (let level = 0; level < maxDepth; level++) total += sizes.levels[level] ?? 0;
+      return total + (withChildren[maxDepth - 1] ?? 0) * (48 + 2 * maxDepth);
+    };
+    let depth = deepest - 1;
+    while (depth >= 1 && estimate(depth) > max) depth--;
+    for (; depth >= 1 && !best; depth--) {
+      const fits = attempt({ maxDepth: depth });
+      if (fits) best = { ...fits, maxDepth: depth };
+    }
+  } else {
+    // Too big to draw at all: deepen level by level while it still fits.
+    for (let depth = 1; depth < deepest; depth++) {
+      const fits = attempt({ maxDepth: depth });
+      if (!fits) break;
+      best = { ...fits, maxDepth: depth };
     }
   }
   if (!best || best.maxDepth < 2) {
-    // Even the shallowest drawing is too long (a very wide level): keep the
-    // deepest level that fits when each level is cut short.
+    // Even the shallowest drawing is too long (a very wide level), or only the
+    // top level fits: keep one more level, each level cut short.
     const depth = best ? Math.min(best.maxDepth + 1, deepest) : 1;
     let itemsLo = 1;
-    let itemsHi = Math.max(1, layout.calls.length);
+    let itemsHi = Math.max(1, Math.min(layout.calls.length, maxArrows));
     let cut: { model: SequenceModel; text: string } | undefined;
     while (itemsLo <= itemsHi) {
       const mid = (itemsLo + itemsHi) >> 1;
-      const attempt = render({ maxDepth: depth, maxItems: mid });
-      if (attempt.text.length <= max) {
-        cut = attempt;
+      const fits = attempt({ maxDepth: depth, maxItems: mid });
+      if (fits) {
+        cut = fits;
         itemsLo = mid + 1;
       } else {
         itemsHi = mid - 1;
@@ -287,14 +305,14 @@ export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}
     if (cut && (!best || cut.text.length > best.text.length)) best = { ...cut, maxDepth: depth };
   }
   if (!best) {
-    const attempt = render({ maxDepth: 1, maxItems: 1 });
-    best = { ...attempt, maxDepth: 1 };
+    const model = buildSequence(layout, options, { maxDepth: 1, maxItems: 1 });
+    best = { model, text: renderMermaid(model), maxDepth: 1 };
   }
   const model: SequenceModel = {
     ...best.model,
     notes: [
       ...best.model.notes,
-      `diagram folded to stay under ${max} characters (the full diagram has ${full.model.messageCount} arrows)`,
+      `diagram folded to stay under ${max} characters (the trace has ${layout.calls.length} drawn calls)`,
     ],
   };
   return { text: best.text, model, folded: true };

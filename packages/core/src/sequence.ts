@@ -142,6 +142,11 @@ export interface FoldLimits {
   readonly maxDepth?: number;
   /** Items kept per level; the rest are folded into a note. */
   readonly maxItems?: number;
+  /**
+   * Stop building once this many arrows exist: the size guard uses it to
+   * give up early on a drawing that is certainly too long.
+   */
+  readonly maxArrows?: number;
 }
 
 /**
@@ -173,8 +178,21 @@ export function buildSequence(
   options: SequenceOptions = {},
   limits: FoldLimits = {},
 ): SequenceModel {
+  return buildBounded(layout, options, limits).model;
+}
+
+/**
+ * Builds the model, telling whether `limits.maxArrows` cut it short (the
+ * model is then incomplete and only good for knowing it was too big).
+ */
+export function buildBounded(
+  layout: TraceLayout,
+  options: SequenceOptions,
+  limits: FoldLimits,
+): { model: SequenceModel; overflowed: boolean } {
   const builder = new Builder(layout, options, limits);
-  return builder.build();
+  const model = builder.build();
+  return { model, overflowed: builder.overflowed };
 }
 
 class Builder {
@@ -186,6 +204,9 @@ class Builder {
   private parGroups = 0;
   private foldedByDepth = 0;
   private foldedByCount = 0;
+  /** Set when `maxArrows` was reached; from then on nothing more is drawn. */
+  overflowed = false;
+  private readonly maxArrows: number;
   private readonly timings: boolean;
   private readonly foldLoops: boolean;
   private readonly maxDepth: number;
@@ -202,6 +223,7 @@ class Builder {
     this.foldLoops = options.foldLoops !== false;
     this.maxDepth = Math.max(1, Math.min(limits.maxDepth ?? MAX_DRAWN_DEPTH, MAX_DRAWN_DEPTH));
     this.maxItems = Math.max(1, limits.maxItems ?? Number.POSITIVE_INFINITY);
+    this.maxArrows = limits.maxArrows ?? Number.POSITIVE_INFINITY;
   }
 
   build(): SequenceModel {
@@ -278,6 +300,10 @@ class Builder {
   }
 
   private call(call: DrawnCall, out: SequenceItem[]): void {
+    if (this.overflowed || this.arrows.length >= this.maxArrows) {
+      this.overflowed = true;
+      return;
+    }
     const spanId = call.node.span.spanId;
     const outcome = callOutcome(call);
     const durationMs = (call.node.end - call.node.start) / 1e6;
