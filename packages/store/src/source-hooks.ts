@@ -16,6 +16,13 @@ let registered = false;
 export function registerSourceHooks(): void {
   if (registered) return;
   registered = true;
+  // Every load of a .ts file would otherwise print that stripTypeScriptTypes is experimental.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (text.includes('stripTypeScriptTypes')) return;
+    return (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
   registerHooks({
     resolve(specifier, context, nextResolve) {
       const conditions = context.conditions.includes('source') ? context.conditions : [...context.conditions, 'source'];
