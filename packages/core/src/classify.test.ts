@@ -148,6 +148,14 @@ describe('classifySpan', () => {
       'messaging.operation.type': 'send',
     });
     expect(kafkaSend.category).toBe('queue-producer');
+    // BullMQ's telemetry: its own attribute, and "<verb> <queue>" span names.
+    expect(
+      classify('producer', { 'bullmq.queue.name': 'emails', 'bullmq.queue.operation': 'add' }, 'add emails').label,
+    ).toBe('publish emails');
+    expect(classify('consumer', {}, 'process thumbnails')).toMatchObject({
+      label: 'process thumbnails',
+      target: { name: 'thumbnails' },
+    });
   });
 
   it('labels RPC spans service/method', () => {

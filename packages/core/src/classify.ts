@@ -55,6 +55,8 @@ const CACHE_SYSTEMS = new Set(['redis', 'memcached', 'valkey', 'hazelcast', 'ign
 
 const PRODUCER_OPERATIONS = new Set(['publish', 'send', 'create']);
 const CONSUMER_OPERATIONS = new Set(['process', 'receive', 'deliver', 'settle']);
+/** Verbs that messaging libraries put beside the destination in span names ("add emails", "orders publish"). */
+const NAME_VERBS = new Set([...PRODUCER_OPERATIONS, ...CONSUMER_OPERATIONS, 'add', 'addbulk', 'consume', 'handle']);
 
 /**
  * Classifies a span: its category, label, target participant and the
@@ -88,7 +90,8 @@ function classifyUncached(span: Span): SpanClass {
   const statusCode = num(a['http.response.status_code']) ?? num(a['http.status_code']);
 
   if (dbSystem !== undefined && span.kind !== 'server') return classifyDb(span, dbSystem);
-  if (messagingSystem !== undefined || span.kind === 'producer' || span.kind === 'consumer') {
+  const bullmq = a['bullmq.queue.name'] !== undefined;
+  if (messagingSystem !== undefined || bullmq || span.kind === 'producer' || span.kind === 'consumer') {
     const messaging = classifyMessaging(span, messagingSystem);
     if (messaging) return messaging;
   }
@@ -192,11 +195,12 @@ function messagingDestination(span: Span): string | undefined {
   const routingKey =
     str(a['messaging.rabbitmq.destination.routing_key']) ?? str(a['messaging.rabbitmq.routing_key']) ?? undefined;
   if (routingKey) return routingKey;
+  // BullMQ's own telemetry names the queue outside the messaging conventions.
+  const bullQueue = str(a['bullmq.queue.name']);
+  if (bullQueue) return bullQueue;
   // Span names follow "<destination> <operation>" (or the reverse in older conventions).
   const words = span.name.split(/\s+/).filter((w) => w !== '');
-  const rest = words.filter(
-    (w) => !PRODUCER_OPERATIONS.has(w.toLowerCase()) && !CONSUMER_OPERATIONS.has(w.toLowerCase()),
-  );
+  const rest = words.filter((w) => !NAME_VERBS.has(w.toLowerCase()));
   if (rest.length === 1 && words.length === 2) return rest[0];
   return undefined;
 }
