@@ -106,9 +106,18 @@ const [script, ...args] = process.argv.slice(2);
 if (!script) fail('usage: node scripts/run.mjs <script> [args...]');
 
 const { nodeBinDir, nodeDir, pnpmCli } = ensureToolchain();
+// pnpm runs scripts without putting itself on PATH; a two-line shim lets the
+// root scripts (build, ci) call `pnpm` like everywhere else.
+const shimDir = join(toolchain, 'bin');
+const shim = join(shimDir, 'pnpm');
+const shimText = `#!/bin/sh\nexec "${join(nodeBinDir, 'node')}" "${pnpmCli}" "$@"\n`;
+if (!existsSync(shim) || readFileSync(shim, 'utf8') !== shimText) {
+  mkdirSync(shimDir, { recursive: true });
+  writeFileSync(shim, shimText, { mode: 0o755 });
+}
 const env = {
   ...process.env,
-  PATH: [nodeBinDir, join(root, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
+  PATH: [nodeBinDir, shimDir, join(root, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
   // Native addons (better-sqlite3) are compiled against the headers shipped
   // with the Node we run, never downloaded.
   ...(nodeDir ? { npm_config_nodedir: nodeDir } : {}),
