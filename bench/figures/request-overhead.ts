@@ -49,6 +49,8 @@ export interface RequestOverheadResult {
 interface Sample {
   load: LoadResult;
   peakRssMb: number;
+  /** CPU time of the app process (every thread) per request served, ms. */
+  cpuMsPerRequest: number;
 }
 
 const appScript = fileURLToPath(new URL('../apps/db-app.ts', import.meta.url));
@@ -74,7 +76,9 @@ export async function requestOverheadFigure(options: RequestOverheadOptions): Pr
       `instrumentations, BatchSpanProcessor, OTLP/HTTP protobuf exporter) sending to a local receiver that ` +
       `discards. autocannon runs in its own process on loopback. Throughput: ${options.connections} connections ` +
       `for ${options.durationS} s; latency: 1 connection, requests back to back, for ${options.durationS} s ` +
-      `(quantiles over every response time, not autocannon's whole-millisecond histogram). ` +
+      `(quantiles over every response time, not autocannon's whole-millisecond histogram). App CPU per request is ` +
+      `the app process's user + system time (all threads, from /proc) over a saturating round and the pause after it, ` +
+      `divided by the requests served. ` +
       `${options.rounds} interleaved round(s), medians.`,
     rows: [],
     notes: [],
@@ -119,16 +123,20 @@ export async function requestOverheadFigure(options: RequestOverheadOptions): Pr
         configs,
         rounds: options.rounds,
         measure: async (config) => {
-          const sampler = new RssSampler(servers.get(config)?.pid as number);
+          const pid = servers.get(config)?.pid as number;
+          const sampler = new RssSampler(pid);
+          const cpuBefore = processCpuMs(pid);
           const load = await runLoad({
             url: url(config, endpoint.path),
             connections: options.connections,
             durationS: options.durationS,
           });
           const peak = sampler.stop();
-          // Let the traced configurations finish exporting before the next one is measured.
+          // The pause lets a traced app finish exporting before the next
+          // configuration runs; CPU is read after it so that export is counted.
           await new Promise((resolve) => setTimeout(resolve, options.settleMs));
-          return { load, peakRssMb: peak };
+          const cpuMsPerRequest = (processCpuMs(pid) - cpuBefore) / load.requests;
+          return { load, peakRssMb: peak, cpuMsPerRequest };
         },
       });
       const serial: Partial<Record<OverheadConfig, LoadResult[]>> = await runInterleaved<OverheadConfig, LoadResult>({
@@ -182,6 +190,7 @@ function endpointRows(
   const rps = (c: OverheadConfig) => median((saturated[c] ?? []).map((s) => s.load.rps));
   const p50 = (c: OverheadConfig) => median((serial[c] ?? []).map((s) => s.p50Ms));
   const p99 = (c: OverheadConfig) => median((serial[c] ?? []).map((s) => s.p99Ms));
+  const cpu = (c: OverheadConfig) => median((saturated[c] ?? []).map((s) => s.cpuMsPerRequest));
   const e = endpoint.key;
   const has = (c: OverheadConfig) => saturated[c] !== undefined;
   const bare = (value: number, unit: string) => ({ name: configNames.bare, value, unit });

@@ -48,6 +48,19 @@ export function processRssMb(pid: number): number {
   return Number(match[1]) / 1024;
 }
 
+/**
+ * CPU time (user + system, all threads) a process has used so far, in ms,
+ * from /proc/<pid>/stat (clock ticks of 10 ms on Linux).
+ */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name in parentheses may contain spaces; fields start after it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) * 10;
+}
+
 function waitForExit(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
