@@ -98,3 +98,44 @@ export function hostileTrace(options: { startNs?: number } = {}): Span[] {
 export function overlapTrace(options: { startNs?: number } = {}): Span[] {
   return articleTrace({ ...options, comments: 5, articleId: 7 });
 }
+
+/**
+ * A request with `count` different queries, some overlapping: large enough
+ * that the core's size guard has to fold the diagram to stay under Mermaid's
+ * 50,000-character limit.
+ */
+export function largeTrace(options: { startNs?: number; count?: number } = {}): Span[] {
+  const traceId = newTraceId();
+  const base = options.startNs ?? Date.now() * MS;
+  const count = options.count ?? 1200;
+  const root = makeSpan(base, {
+    traceId,
+    name: 'POST /reports',
+    kind: 'server',
+    service: 'reporting',
+    startMs: 0,
+    durationMs: count * 2 + 10,
+    attributes: { 'http.request.method': 'POST', 'http.route': '/reports', 'http.response.status_code': 200 },
+  });
+  const spans: Span[] = [root];
+  for (let i = 0; i < count; i++) {
+    spans.push(
+      makeSpan(base, {
+        traceId,
+        parentSpanId: root.spanId,
+        name: `SELECT report_part_${i}`,
+        kind: 'client',
+        service: 'reporting',
+        // Pairs overlap, so the diagram has par blocks all the way down.
+        startMs: 1 + Math.floor(i / 2) * 4 + (i % 2),
+        durationMs: 3,
+        attributes: {
+          'db.system.name': 'postgresql',
+          'db.namespace': 'reports',
+          'db.query.text': `SELECT * FROM report_part_${i} WHERE report_id = $1`,
+        },
+      }),
+    );
+  }
+  return spans;
+}

@@ -8,7 +8,7 @@ import { ensureClientBundle, type RunningViewer, startViewer } from '@lifeline/v
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseMermaid } from '../support/mermaid.js';
-import { articleTrace, createArticleTrace, HOSTILE, healthTrace, hostileTrace } from './traces.js';
+import { articleTrace, createArticleTrace, HOSTILE, healthTrace, hostileTrace, largeTrace } from './traces.js';
 
 const CHROMIUM = process.env.LIFELINE_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -344,6 +344,20 @@ describe.skipIf(!haveChromium)('the viewer in Chromium', () => {
     await row.waitFor({ timeout: 10_000 });
     expect(await rows.count()).toBe(seededCount + 2);
     expect(await page.locator('tbody tr.row').first().getAttribute('data-trace-id')).toBe(idOf(fresh));
+  });
+
+  it('draws a very large trace within the Mermaid size limit', async () => {
+    const large = largeTrace({ startNs: now - 200_000 * MS });
+    const writer = openStore({ path: db });
+    writer.writeSpans(large);
+    writer.close();
+    const body = await traceBody(idOf(large));
+    expect(body.sequence.mermaid.length).toBeLessThanOrEqual(50_000);
+    await openTrace(idOf(large));
+    const drawn = await page.locator('#diagram svg text.messageText').count();
+    expect(drawn).toBe(body.sequence.model.messageCount);
+    if (body.sequence.folded) expect(await page.locator('.diagram-notes').textContent()).toContain('folded');
+    expect(await page.locator('.timeline-row').count()).toBe(large.length);
   });
 
   it('renders the trace page in the dark scheme too', async () => {

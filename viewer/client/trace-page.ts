@@ -43,7 +43,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
   }
 
   const spansById = new Map<string, Span>(data.spans.map((span) => [span.spanId, span]));
-  const traceStartNs = Math.min(...data.spans.map((span) => span.startTimeNs));
+  const traceStartNs = data.spans.reduce((min, span) => Math.min(min, span.startTimeNs), Number.POSITIVE_INFINITY);
   let diagram: RenderedDiagram | undefined;
   let timeline: Timeline | undefined;
 
