@@ -7,7 +7,10 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] },
-  ssr: { resolve: { conditions: ['source', 'node', 'import', 'default'], externalConditions: ['source'] } },
+  // No 'import' here: Vitest hands these to its workers as Node --conditions,
+  // and 'import' would make CommonJS require() calls (express's router) load
+  // ESM builds of dual packages.
+  ssr: { resolve: { conditions: ['source', 'node', 'default'], externalConditions: ['source'] } },
   test: {
     include: [
       'packages/*/src/**/*.test.ts',
