@@ -280,24 +280,66 @@ export interface CallOutcome {
  * The outcome of a call as its caller saw it: an error when the span (or the
  * server that answered it) has error status, an HTTP status of 500 or more,
  * or a recorded exception that was not marked handled with an ok status.
+ * The error text is the first one that says more than the status code: HTTP
+ * instrumentations often record only `error.type: "500"` on the server span
+ * while the exception sits on a handler span inside it, which the diagram
+ * hoists away.
  */
 export function callOutcome(call: DrawnCall): CallOutcome {
   const spans = call.remote !== undefined && call.remote !== call.node ? [call.node, call.remote] : [call.node];
   let statusCode: number | undefined;
-  let message: string | undefined;
   let error = false;
   for (const node of spans) {
     const span = node.span;
     const code = numberAttribute(span, 'http.response.status_code', 'http.status_code', 'rpc.grpc.status_code');
     statusCode ??= code !== undefined && !('rpc.grpc.status_code' in span.attributes && code < 100) ? code : undefined;
-    const failed = spanFailed(node);
-    if (failed) {
-      error = true;
-      message ??= errorMessage(node);
-    }
+    if (spanFailed(node)) error = true;
   }
   const rows = numberAttribute(call.node.span, 'db.response.returned_rows');
-  return { error, statusCode, message, rows };
+  if (!error) return { error, statusCode, rows };
+  let fallback: string | undefined;
+  for (const node of spans) {
+    if (!spanFailed(node)) continue;
+    const text = errorMessage(node);
+    if (!restatesStatus(text, statusCode)) return { error, statusCode, message: text, rows };
+    fallback ??= text;
+  }
+  const hoisted = hoistedErrorMessage(spans[spans.length - 1] as SpanNode, statusCode);
+  return { error, statusCode, message: hoisted ?? fallback, rows };
+}
+
+/**
+ * Whether an error text only repeats the status code (`500`, `HTTP 500`) or
+ * says nothing at all (`error`), so printing it beside the status adds nothing.
+ */
+export function restatesStatus(text: string, statusCode: number | undefined): boolean {
+  const t = text.trim().toLowerCase();
+  if (t === '' || t === 'error') return true;
+  if (statusCode === undefined) return false;
+  const code = String(statusCode);
+  return t === code || t === `http ${code}` || t === `status ${code}` || t === `http error ${code}`;
+}
+
+/** Internal spans searched for a better error text; bounds the walk on huge traces. */
+const HOISTED_SEARCH_LIMIT = 64;
+
+/**
+ * The first informative error text of a failed internal span nested in a
+ * call's work (through internal spans only, so another call's error is never
+ * borrowed), breadth-first.
+ */
+function hoistedErrorMessage(work: SpanNode, statusCode: number | undefined): string | undefined {
+  const queue: SpanNode[] = [];
+  for (const child of work.children) if (child.span.kind === 'internal') queue.push(child);
+  for (let i = 0; i < queue.length && i < HOISTED_SEARCH_LIMIT; i++) {
+    const node = queue[i] as SpanNode;
+    if (spanFailed(node)) {
+      const text = errorMessage(node);
+      if (!restatesStatus(text, statusCode)) return text;
+    }
+    for (const child of node.children) if (child.span.kind === 'internal') queue.push(child);
+  }
+  return undefined;
 }
 
 /** Whether a span failed: error status, HTTP 5xx, or an exception without an ok status. */

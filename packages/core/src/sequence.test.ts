@@ -466,6 +466,62 @@ describe('toSequence', () => {
     `);
   });
 
+  it('prints the status of a failed reply once, with the error text a hoisted handler recorded', async () => {
+    // As the HTTP and Express instrumentations record a request whose query hits a missing table:
+    // the server span carries only error.type "500", the handler span inside it the exception.
+    const t = trace(
+      span({
+        id: 'root',
+        kind: 'server',
+        name: 'GET /articles/:id/broken',
+        start: 0,
+        end: 14,
+        status: { code: 'error' },
+        attributes: {
+          'http.request.method': 'GET',
+          'http.route': '/articles/:id/broken',
+          'url.path': '/articles/4/broken',
+          'http.response.status_code': 500,
+          'error.type': '500',
+        },
+      }),
+      span({
+        id: 'handler',
+        parent: 'root',
+        name: 'request handler',
+        start: 3,
+        end: 13,
+        status: { code: 'error', message: 'no such table: nope' },
+        events: [{ name: 'exception', timeNs: 0, attributes: { 'exception.message': 'no such table: nope' } }],
+      }),
+      sql({ id: 'q', parent: 'handler', start: 3, end: 4, query: 'SELECT id FROM nope', error: 'no such table: nope' }),
+    );
+    expect(await draw(t, { timings: true })).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3@{ "type" : "database" } as postgresql blog
+      p1->>p2: GET /articles/:id/broken
+      p2->>p3: SELECT nope
+      p3--xp2: no such table: nope · 1 ms
+      Note over p2: 10 ms own work
+      p2--xp1: 500 · no such table: nope · 14 ms
+      "
+    `);
+    // Without any better text, the reply shows the status alone.
+    const bare = trace(root(14, { status: 500, error: 'HTTP 500' }));
+    expect(await draw(bare, { timings: true })).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      p1->>p2: GET /articles/:id
+      p2--xp1: 500 · 14 ms
+      "
+    `);
+  });
+
   it('hoists internal spans by default and draws them as self-calls on request', async () => {
     const t = trace(
       root(100),

@@ -14,6 +14,7 @@ import {
   isRepeatRun,
   layoutTrace,
   type RepeatRun,
+  restatesStatus,
   splitRepeats,
   type TraceLayout,
   workInterval,
@@ -375,8 +376,10 @@ class Builder {
   private errorText(outcome: ReturnType<typeof callOutcome>, durationMs: number | undefined): string {
     const parts: string[] = [];
     if (outcome.statusCode !== undefined) parts.push(String(outcome.statusCode));
-    const message = outcome.message ?? 'error';
-    if (message !== `HTTP ${outcome.statusCode}`) parts.push(truncate(oneLine(message), MAX_ERROR));
+    // The status is printed once: an error text that only repeats it ("500", "HTTP 500") is left out.
+    const message = outcome.message !== undefined ? oneLine(outcome.message) : '';
+    if (!restatesStatus(message, outcome.statusCode)) parts.push(truncate(message, MAX_ERROR));
+    else if (parts.length === 0) parts.push('error');
     if (this.timings && durationMs !== undefined) parts.push(formatDuration(durationMs));
     return parts.join(' · ');
   }
