@@ -17,6 +17,7 @@ export { defaultViewerUrl, resolveConfig } from './config.js';
 export type { InstrumentationName } from './instrumentations.js';
 export type { LifelineHeadersOptions, RequestListener } from './middleware.js';
 export { lifelineHeaders, lifelineMiddleware, withLifelineHeaders } from './middleware.js';
+export { PreciseStartSpanProcessor } from './precise-start.js';
 export type { RedactFunction, RedactionOptions, SpanAttributeValue } from './redaction.js';
 export { RedactingSpanExporter, redactSpan, stripQueryValues } from './redaction.js';
 export type { SanitizeSqlOptions } from './sql.js';

@@ -118,12 +118,14 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
   installEsmHook([...builtInInstrumentedModules, ...instrumentedModules(extra ?? [])]);
   const [
     { createInstrumentations },
+    { PreciseStartSpanProcessor },
     { RedactingSpanExporter },
     { NodeSDK },
     { BatchSpanProcessor },
     { envDetector, processDetector },
   ] = await Promise.all([
     import('./instrumentations.js'),
+    import('./precise-start.js'),
     import('./redaction.js'),
     import('@opentelemetry/sdk-node'),
     import('@opentelemetry/sdk-trace-base'),
@@ -146,7 +148,10 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     // Synchronous detectors only: a pending asynchronous attribute would hold
     // every export back, the last one at exit included.
     resourceDetectors: [processDetector, envDetector],
-    spanProcessors: [processor],
+    // The precise start comes first so that every processor after it sees
+    // the corrected start time: the SDK's own is whole milliseconds, which
+    // makes back-to-back calls look as if they overlapped.
+    spanProcessors: [new PreciseStartSpanProcessor(), processor],
     instrumentations,
     // Lifeline records traces; it sets up no metric or log pipeline, so the
     // SDK must not fall back to OTLP exporters of its own for them.

@@ -1,0 +1,133 @@
+/**
+ * Sub-millisecond span start times.
+ *
+ * The OpenTelemetry SDK (the `SpanImpl` of `@opentelemetry/sdk-trace` 2.x and
+ * 3.x, which `@opentelemetry/sdk-trace-base` and the Node SDK use) starts a
+ * span whose start time is not given at `Date.now()`: whole milliseconds. It
+ * then ends the span at start + a precise `performance.now()` duration. So a
+ * span can start up to 1 ms before it really did while its duration stays
+ * right, and two calls made one after the other within the same millisecond
+ * look as if they overlapped: an awaited query followed by another would be
+ * drawn as a `par` block, and a loop of quick queries as many.
+ *
+ * The SDK keeps what it measured on the span: `_performanceStartTime` (the
+ * `performance.now()` of the start), `_performanceOffset` (how far
+ * `Date.now()` was from `timeOrigin + performance.now()` at that moment) and
+ * `_startTimeProvided`. Its `_getTime()` computes the end and every event
+ * without an explicit time as `startTime + (performance.now() −
+ * _performanceStartTime)`, and an event stamped with a `performance.now()`
+ * value `t` as `timeOrigin + t + _performanceOffset`. Replacing `startTime`
+ * with the precise moment and `_performanceOffset` with the offset that
+ * moment was computed with keeps all three consistent.
+ */
+import type { HrTime } from '@opentelemetry/api';
+import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
+import type { Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+/** The fields of the SDK's span this processor reads and corrects. */
+interface SpanClock {
+  startTime: HrTime;
+  _startTimeProvided: boolean;
+  _performanceStartTime: number;
+  _performanceOffset: number;
+}
+
+/** The span's clock fields when it is the SDK's own span and its start time was not given; else `undefined`. */
+function spanClock(span: Span): SpanClock | undefined {
+  const fields = span as unknown as Partial<Record<keyof SpanClock, unknown>>;
+  if (
+    fields._startTimeProvided !== false ||
+    typeof fields._performanceStartTime !== 'number' ||
+    typeof fields._performanceOffset !== 'number' ||
+    !isTimeInputHrTime(fields.startTime)
+  ) {
+    return undefined;
+  }
+  return fields as SpanClock;
+}
+
+/**
+ * A span processor that gives every span started without an explicit start
+ * time a start with sub-millisecond precision, so calls made one after the
+ * other never look as if they overlapped. Put it first in the list of span
+ * processors, so that the ones after it see the corrected start.
+ *
+ * The start is `performance.timeOrigin + performance.now()` (what
+ * `hrTime()` of `@opentelemetry/core` returns) as long as that agrees with the
+ * wall clock. The monotonic clock behind `performance.now()` does not follow
+ * the wall clock when the system is suspended or its time is set, which is
+ * why the SDK anchors starts to `Date.now()`. So at every span this processor
+ * also reads `Date.now()` just before and just after `performance.now()`:
+ * whole milliseconds, but enough to prove its anchor wrong, and then it moves
+ * the anchor by the smallest step that makes it agree again. Starts thus stay
+ * within a millisecond of the wall clock, as the SDK's own do, while spans of
+ * one process keep their precise order.
+ *
+ * Spans given a start time by their creator are left as they are.
+ *
+ * @example
+ * ```ts
+ * import { NodeSDK } from '@opentelemetry/sdk-node';
+ * import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+ * import { PreciseStartSpanProcessor } from '@lifeline/node';
+ *
+ * const sdk = new NodeSDK({
+ *   spanProcessors: [new PreciseStartSpanProcessor(), new BatchSpanProcessor(exporter)],
+ * });
+ * ```
+ */
+export class PreciseStartSpanProcessor implements SpanProcessor {
+  /**
+   * Estimated wall-clock time, in ms since the epoch, at which
+   * `performance.now()` was zero: `performance.timeOrigin` until the wall
+   * clock proves it wrong.
+   */
+  #originMs = performance.timeOrigin;
+
+  /** Moves the start of a span that was not given one to the precise moment it began. */
+  onStart(span: Span): void {
+    const clock = spanClock(span);
+    if (clock === undefined) return;
+    this.#followWallClock();
+    // Added as HrTime, not as one float64 sum near 1.7e12 ms (which rounds to
+    // a quarter microsecond), so two starts differ by exactly what
+    // performance.now() measured between them.
+    clock.startTime = addHrTimes(millisToHrTime(this.#originMs), millisToHrTime(clock._performanceStartTime));
+    // Events stamped with a performance.now() value are placed at
+    // timeOrigin + value + _performanceOffset; with the offset of this
+    // processor's origin they fall where the precise start says they do.
+    clock._performanceOffset = this.#originMs - performance.timeOrigin;
+  }
+
+  /**
+   * Keeps the anchor consistent with the wall clock. Date.now() is the wall
+   * clock rounded down to the millisecond, so a reading taken before
+   * performance.now() says the anchor is at least `before - now`, and one
+   * taken after says it is less than `after + 1 - now`. Bounds derived this
+   * way hold however long the thread is paused between the readings (a
+   * single comparison of the SDK's own two readings would not: a pause
+   * between them looks like a clock running fast), so the anchor moves only
+   * when the clocks really parted: after a suspend, when the time was set,
+   * or by a few microseconds while it settles after start-up.
+   */
+  #followWallClock(): void {
+    const before = Date.now();
+    const now = performance.now();
+    const after = Date.now();
+    if (this.#originMs < before - now) this.#originMs = before - now;
+    else if (this.#originMs > after + 1 - now) this.#originMs = after + 1 - now;
+  }
+
+  /** Nothing to do when a span ends: its end is computed from the corrected start. */
+  onEnd(): void {}
+
+  /** Holds nothing, so there is nothing to flush. */
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Holds nothing, so there is nothing to release. */
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
