@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runInterleaved } from '../lib/interleave.ts';
 import { type LoadResult, runLoad } from '../lib/load.ts';
 import { postgresUrl, preparePostgres } from '../lib/postgres.ts';
-import { RssSampler, type RunningServer, startServer } from '../lib/processes.ts';
+import { processCpuMs, RssSampler, type RunningServer, startServer } from '../lib/processes.ts';
 import type { FigureReport, Goal, Measurement } from '../lib/report.ts';
 import { median } from '../lib/stats.ts';
 
@@ -221,6 +221,22 @@ function endpointRows(
       unit: 'req/s',
       baseline: { name: configNames.otlp, value: rps('otlp'), unit: 'req/s' },
       goal: aheadGoal,
+    });
+  }
+  rows.push({
+    key: `overhead.${e}.bare.cpuMsPerRequest`,
+    name: `${endpoint.name}: app CPU per request, ${configNames.bare}`,
+    value: cpu('bare'),
+    unit: 'ms',
+  });
+  for (const config of ['lifeline', 'otlp'] as const) {
+    if (!has(config)) continue;
+    rows.push({
+      key: `overhead.${e}.${config}.cpuMsPerRequest`,
+      name: `${endpoint.name}: app CPU per request (all threads), ${configNames[config]}`,
+      value: cpu(config),
+      unit: 'ms',
+      baseline: bare(cpu('bare'), 'ms'),
     });
   }
   rows.push(
