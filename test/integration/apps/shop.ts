@@ -135,6 +135,27 @@ app.get('/articles/:id', async (req, res) => {
   res.json({ id: article.rows[0].id });
 });
 
+// Two awaited queries that each take well under a millisecond: without
+// precise start times they would look as if they overlapped.
+app.get('/quick/:id', async (req, res) => {
+  const pool = await pgPool();
+  const id = Number(req.params.id);
+  const author = await pool.query('SELECT $1::int AS author_id', [id]);
+  await pool.query('SELECT $1::int AS post_count', [id]);
+  res.json({ id: author.rows[0].author_id });
+});
+
+// The same quick query awaited once per item: an N+1 run.
+app.get('/quick-loop', async (_req, res) => {
+  const pool = await pgPool();
+  const ids: number[] = [];
+  for (let id = 1; id <= 5; id++) {
+    const row = await pool.query('SELECT $1::int AS comment_id', [id]);
+    ids.push(row.rows[0].comment_id);
+  }
+  res.json({ ids });
+});
+
 // Two independent queries started together.
 app.get('/dashboard', async (_req, res) => {
   const pool = await pgPool();
