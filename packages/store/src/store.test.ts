@@ -1,8 +1,9 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Span, TraceSummary } from '@lifeline/core';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { StoreError } from './errors.js';
+import { parseTraceFile } from './importers/detect.js';
 import { makeRequest, makeSpan, nextId, tempDbPath } from './spans.test-support.js';
 import { openStore, type SpanStore, type TraceFilter, type TracePage } from './store.js';
 
@@ -174,6 +175,39 @@ describe('openStore', () => {
         expect(list({ q: '%' })).toEqual([t[4]]);
         expect(list({ since: T0 + 1000 * MS, until: T0 + 3000 * MS })).toEqual([t[3], t[2], t[1]]);
         expect(list({ service: 'blog-api', error: false, minMs: 100 })).toEqual([t[4], t[0]]);
+      });
+    });
+
+    it('finds a request recorded without a route template by the path the list shows', () => {
+      withStore((store) => {
+        const text = readFileSync(
+          new URL('../../../test/fixtures/public/zipkin/simple-db-p6.json', import.meta.url),
+          'utf8',
+        );
+        store.writeSpans(parseTraceFile(text, { fileName: 'simple-db-p6.json' }).spans);
+        const [listed] = store.listTraces().items;
+        expect(listed).toMatchObject({ rootName: 'POST /book', method: 'POST' });
+        expect(listed?.route).toBeUndefined();
+        expect(ids(store.listTraces({ route: '/book' }).items)).toEqual([listed?.traceId]);
+        expect(store.listTraces({ route: '/books' }).items).toEqual([]);
+        expect(store.listTraces({ route: '/boo' }).items).toEqual([]);
+      });
+    });
+
+    it('matches a route filter against the template, else the normalised path, else the name', () => {
+      withStore((store) => {
+        const templated = makeRequest({ startNs: T0, durationMs: 10, route: '/articles/:id' });
+        const [bare] = makeRequest({ startNs: T0 + MS, durationMs: 10 });
+        const [unnamed] = makeRequest({ startNs: T0 + 2 * MS, durationMs: 10 });
+        const byPath = { ...(bare as Span), attributes: { 'http.request.method': 'GET', 'url.path': '/articles/42' } };
+        const byName = { ...(unnamed as Span), name: 'handle-upload', attributes: {} };
+        store.writeSpans([...templated, byPath, byName]);
+        const list = (route: string) => ids(store.listTraces({ route }).items);
+        expect(list('/articles/:id')).toEqual([byPath.traceId, templated[0]?.traceId]);
+        expect(list('/articles/42')).toEqual([byPath.traceId]);
+        expect(list('/articles/7')).toEqual([byPath.traceId]);
+        expect(list('handle-upload')).toEqual([byName.traceId]);
+        expect(list('GET /articles/:id')).toEqual([]);
       });
     });
 

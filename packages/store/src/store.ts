@@ -1,4 +1,5 @@
 import type { Span, Trace, TraceSummary } from '@lifeline/core';
+import { normalizePath } from '@lifeline/core';
 import { defaultDbPath, openDatabase, type SqliteDatabase } from './database.js';
 import { StoreError } from './errors.js';
 import { rowToSpan, rowToSummary, type TraceRow } from './span-rows.js';
@@ -8,7 +9,11 @@ import { SELECT_TRACE_SPANS, SpanWriter } from './writer.js';
 export interface TraceFilter {
   /** The root span's service, or any span's service in the trace. */
   readonly service?: string;
-  /** Route template of the root request, e.g. `/articles/:id`. */
+  /**
+   * The root request's route as the list shows it: its route template (e.g.
+   * `/articles/:id`), or, when the request carried none, its normalised path
+   * (`/book`, `/articles/:id` for `/articles/42`) or its name.
+   */
   readonly route?: string;
   /** HTTP method of the root request (case-insensitive). */
   readonly method?: string;
@@ -171,8 +176,16 @@ function filterClauses(filter: TraceFilter): { where: string[]; params: unknown[
     params.push(filter.service, filter.service);
   }
   if (filter.route !== undefined) {
-    where.push('t.route = ?');
-    params.push(filter.route);
+    // A request recorded without a route template (a Zipkin import, a server
+    // without a router) is listed under the normalised path of its label,
+    // "POST /book"; the filter finds what the list shows. A raw path given
+    // as the filter is normalised the same way.
+    const normalized = normalizePath(filter.route);
+    where.push(
+      `(t.route = ? OR (t.route IS NULL AND CASE WHEN t.method IS NULL THEN t.root_name = ?
+        ELSE t.root_name IN (t.method || ' ' || ?, t.method || ' ' || ?) END))`,
+    );
+    params.push(filter.route, filter.route, filter.route, normalized);
   }
   if (filter.method !== undefined) {
     where.push('t.method = ?');
