@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { attachMissedGoalNotes } from './figures/missed-goal-notes.ts';
 import { type CpuProfile, hotFunctions, hotPackages, packageOf } from './lib/cpu-profile.ts';
 import { interleavedSchedule, runInterleaved } from './lib/interleave.ts';
 import { parseLastJson } from './lib/processes.ts';
@@ -315,5 +316,37 @@ describe('CPU profile hot spots', () => {
       ['better-sqlite3', 30],
       ['@lifeline/core', 20],
     ]);
+  });
+});
+
+describe('missed-goal notes', () => {
+  const figure = (): FigureReport => ({
+    id: 1,
+    title: 'Request overhead',
+    method: '',
+    rows: [
+      { ...rps, value: 500 },
+      { ...p99, key: 'p99.other', value: 9 },
+      { ...rps, key: 'met', value: 999 },
+    ],
+    notes: [],
+  });
+
+  it('explains only the goals that were missed', () => {
+    const figures = [figure()];
+    const unexplained = attachMissedGoalNotes(figures, {
+      'overhead.db.lifeline.rps': 'SQLite inserts limit it.',
+      met: 'never shown',
+    });
+    expect(figures[0]?.notes).toEqual([
+      '**Goal missed — DB route: throughput, Lifeline (≥ 0.93× bare).** SQLite inserts limit it.',
+    ]);
+    expect(unexplained).toEqual(['p99.other']);
+  });
+
+  it("uses the prepared note for Lifeline's DB-route throughput", () => {
+    const figures = [figure()];
+    attachMissedGoalNotes(figures);
+    expect(figures[0]?.notes[0]).toMatch(/What limits it/);
   });
 });

@@ -6,7 +6,9 @@
  * - `bare`: no instrumentation at all;
  * - `lifeline`: Lifeline's own start, recording into a SQLite file (BENCH_DB_PATH);
  * - `otlp`: the stock OpenTelemetry NodeSDK with the same instrumentations, a
- *   BatchSpanProcessor and the OTLP/HTTP protobuf exporter sending to BENCH_OTLP_URL.
+ *   BatchSpanProcessor and the OTLP/HTTP protobuf exporter sending to BENCH_OTLP_URL;
+ * - `sdkOnly`: the same SDK and instrumentations with an exporter that drops
+ *   every batch: the cost of recording spans before any export.
  *
  * Prints `{"port": N, "mode": ...}` once listening on loopback.
  */
@@ -14,7 +16,7 @@ import { createRequire } from 'node:module';
 import type { Express, Request, Response } from 'express';
 import type { Pool } from 'pg';
 
-type Mode = 'bare' | 'lifeline' | 'otlp';
+type Mode = 'bare' | 'lifeline' | 'otlp' | 'sdkOnly';
 const mode = (process.env.BENCH_MODE ?? 'bare') as Mode;
 const serviceName = 'bench-app';
 let shutdownTracing: () => Promise<void> = async () => {};
@@ -24,18 +26,23 @@ if (mode === 'lifeline') {
   // Exit handling stays with this app: it flushes through shutdown() on SIGTERM below.
   const lifeline = await startLifeline({ serviceName, db: process.env.BENCH_DB_PATH, handleExit: false });
   shutdownTracing = () => lifeline.shutdown();
-} else if (mode === 'otlp') {
+} else if (mode === 'otlp' || mode === 'sdkOnly') {
   const { NodeSDK } = await import('@opentelemetry/sdk-node');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
   const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
   const { ExpressInstrumentation, ExpressLayerType } = await import('@opentelemetry/instrumentation-express');
   const { PgInstrumentation } = await import('@opentelemetry/instrumentation-pg');
+  const dropAll = {
+    export: (_spans: unknown[], done: (result: { code: number }) => void) => done({ code: 0 }),
+    shutdown: async () => {},
+    forceFlush: async () => {},
+  };
   const sdk = new NodeSDK({
     serviceName,
     // Given a trace exporter, the SDK wraps it in its own BatchSpanProcessor
     // with the default settings: the configuration most apps run with.
-    traceExporter: new OTLPTraceExporter({ url: process.env.BENCH_OTLP_URL }),
-    // Configured as Lifeline configures them, so both traced setups record the same spans.
+    traceExporter: mode === 'otlp' ? new OTLPTraceExporter({ url: process.env.BENCH_OTLP_URL }) : dropAll,
+    // Configured as Lifeline configures them, so every traced setup records the same spans.
     instrumentations: [
       new HttpInstrumentation(),
       new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
