@@ -10,14 +10,14 @@ const overheadLimits =
   'the "app CPU per request" rows). Most of the traced cost is paid before any export: the "OTel SDK, spans ' +
   'dropped" configuration — the same SDK and instrumentations with an exporter that drops every batch — already ' +
   "loses most of the bare app's throughput (span creation, context propagation and attribute collection for " +
-  'about four spans a request; its profile also shows the HTTP instrumentation updating metric histograms). ' +
+  'about four spans a request). ' +
   "Lifeline's own share is the difference between its row and that one: in its writer thread one SQLite INSERT " +
   'per span with JSON.stringify of attributes (`#write`, `sqliteTransaction` in the profile) and per-trace ' +
   'summaries that re-read and re-summarize the whole trace whenever its spans arrive in more than one batch ' +
   '(`readTraceSpans` → `buildSpanTree` → `summarizeTrace`); on the app thread the structured clone of every ' +
   'batch posted to that thread (`postMessage`) and SQL sanitizing (`sanitizeSql`). What would move it: fewer ' +
   'spans per request (the express request-handler span adds little to a diagram the HTTP server span already ' +
-  'draws), no metrics pipeline in the SDK Lifeline starts, summaries computed once per trace instead of ' +
+  'draws), summaries computed once per trace instead of ' +
   're-read per batch, batches posted to the writer as one transferable buffer, and sampling under load. With ' +
   'the SDK alone below the goal on this machine, 0.93× is out of reach for any exporter here; it is realistic ' +
   'where a request costs more CPU than its spans do.';
