@@ -3,8 +3,10 @@
  * plain SQL on the same file; and the viewer half of figure 8, the viewer's
  * memory while it serves that store.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Span } from '@lifeline/core';
 import Database from 'better-sqlite3';
@@ -34,19 +36,40 @@ export interface BenchStore {
 const generatorVersion = 1;
 
 /**
+ * A short hash of the built store and core code: what they write into the
+ * summary table (and how) can change without a schema change, and a store
+ * written by older code would then measure queries on stale rows.
+ */
+export function storeCodeVersion(): string {
+  const require = createRequire(import.meta.url);
+  const hash = createHash('sha256');
+  for (const pkg of ['@lifeline/store', '@lifeline/core']) {
+    const dir = dirname(require.resolve(pkg));
+    for (const file of readdirSync(dir, { recursive: true }).map(String).sort()) {
+      if (file.endsWith('.js')) hash.update(file).update(readFileSync(join(dir, file)));
+    }
+  }
+  return hash.digest('hex').slice(0, 10);
+}
+
+/**
  * The store of `spans` generated spans under `workDir`, written through the
- * store's own writeSpans. Built once per schema and generator version and
- * reused afterwards (the folder is git-ignored), because writing a million
- * spans takes longer than every query measured on it.
+ * store's own writeSpans. Built once per store code, schema and generator
+ * version and reused afterwards (the folder is git-ignored), because writing
+ * a million spans takes longer than every query measured on it.
  */
 export function ensureBenchStore(store: Store, options: { spans: number; workDir: string }): BenchStore {
-  const name = `store-s${store.latestSchemaVersion}-g${generatorVersion}-${options.spans}`;
+  const name = `store-s${store.latestSchemaVersion}-g${generatorVersion}-${storeCodeVersion()}-${options.spans}`;
   const path = join(options.workDir, `${name}.db`);
   const metaPath = join(options.workDir, `${name}.json`);
   if (existsSync(path) && existsSync(metaPath)) {
     return { ...(JSON.parse(readFileSync(metaPath, 'utf8')) as BenchStore), path, reused: true };
   }
-  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  // Stores of this size written by other code are half a gigabyte each at full size: keep one.
+  const sameSize = new RegExp(`^store-.*-${options.spans}\\.(db|db-wal|db-shm|json)$`);
+  for (const old of readdirSync(options.workDir)) {
+    if (sameSize.test(old)) rmSync(join(options.workDir, old), { force: true });
+  }
   const t0 = performance.now();
   const opened = store.openStore({ path });
   const largeTraceIds: string[] = [];
