@@ -53,6 +53,9 @@ export interface SpanClass {
 /** Database systems that are caches: drawn as one "redis"-style participant and counted as cache time. */
 const CACHE_SYSTEMS = new Set(['redis', 'memcached', 'valkey', 'hazelcast', 'ignite', 'coherence', 'geode']);
 
+/** Entries kept by each memo of this module before it starts over. */
+const MEMO_LIMIT = 2000;
+
 const PRODUCER_OPERATIONS = new Set(['publish', 'send', 'create']);
 const CONSUMER_OPERATIONS = new Set(['process', 'receive', 'deliver', 'settle']);
 /** Verbs that messaging libraries put beside the destination in span names ("add emails", "orders publish"). */
@@ -81,7 +84,12 @@ export function classifySpan(span: Span): SpanClass {
 
 const cache = new WeakMap<Span, SpanClass>();
 
-function classifyUncached(span: Span): SpanClass {
+/**
+ * Classifies a span without remembering the result: for callers that look at
+ * each span once (the summary the store computes while ingesting), where
+ * entering every fresh span in the cache costs more than it saves.
+ */
+export function classifyUncached(span: Span): SpanClass {
   const a = span.attributes;
   const dbSystem = str(a['db.system.name']) ?? str(a['db.system']);
   const messagingSystem = str(a['messaging.system']);
@@ -150,15 +158,35 @@ function classifyDb(span: Span, rawSystem: string): SpanClass {
   if (label === undefined && queryText !== undefined) label = summarizeQuery(queryText);
   if (label === undefined && operation !== undefined) label = sqlLike(system) ? operation.toUpperCase() : operation;
   if (label === undefined) label = span.name;
-  const name = namespace ? `${system} ${namespace}` : system;
   return {
     category: 'db',
     label,
-    target: { key: `db:${system}:${namespace ?? ''}`, name, kind: 'database' },
+    target: databaseRef(system, namespace),
     dbSystem: system,
     dbNamespace: namespace,
     queryText,
   };
+}
+
+/** Participants of databases seen so far, by system then namespace: a trace names a handful. */
+const databases = new Map<string, Map<string, ParticipantRef>>();
+
+function databaseRef(system: string, namespace: string | undefined): ParticipantRef {
+  let bySpace = databases.get(system);
+  if (bySpace === undefined) {
+    if (databases.size >= MEMO_LIMIT) databases.clear();
+    bySpace = new Map();
+    databases.set(system, bySpace);
+  }
+  const space = namespace ?? '';
+  let ref = bySpace.get(space);
+  if (ref === undefined) {
+    const name = namespace ? `${system} ${namespace}` : system;
+    ref = { key: `db:${system}:${space}`, name, kind: 'database' };
+    if (bySpace.size >= MEMO_LIMIT) bySpace.clear();
+    bySpace.set(space, ref);
+  }
+  return ref;
 }
 
 function classifyMessaging(span: Span, system: string | undefined): SpanClass | undefined {
@@ -336,6 +364,23 @@ const DDL = new RegExp(
  * ```
  */
 export function summarizeQuery(text: string): string | undefined {
+  // Applications send the same parameterised statements over and over: the
+  // regular expressions run once per distinct text, not once per span.
+  const known = summaries.get(text);
+  if (known !== undefined || summaries.has(text)) return known;
+  const summary = summarizeUncached(text);
+  if (text.length <= MAX_MEMO_TEXT) {
+    if (summaries.size >= MEMO_LIMIT) summaries.clear();
+    summaries.set(text, summary);
+  }
+  return summary;
+}
+
+const summaries = new Map<string, string | undefined>();
+/** Longer statements (bulk inserts with inlined values) are rarely repeated and would only bloat the memo. */
+const MAX_MEMO_TEXT = 2000;
+
+function summarizeUncached(text: string): string | undefined {
   const sql = text
     .replace(/\/\*[\s\S]*?\*\//g, ' ')
     .replace(/--[^\n]*/g, ' ')
@@ -346,7 +391,7 @@ export function summarizeQuery(text: string): string | undefined {
   const op = first.toUpperCase();
   if (op === 'WITH') {
     const main = mainStatementAfterCte(sql);
-    return main !== undefined ? summarizeQuery(main) : 'WITH';
+    return main !== undefined ? summarizeUncached(main) : 'WITH';
   }
   let table: string | undefined;
   if (op === 'SELECT' || op === 'DELETE') table = FROM_TABLE.exec(sql)?.[1];
@@ -395,8 +440,8 @@ function num(value: AttributeValue | undefined): number | undefined {
   return undefined;
 }
 
-/** Reads a string attribute, accepting numbers and booleans as their text. */
-export function stringAttribute(span: Span, ...keys: string[]): string | undefined {
+/** Reads the first of some string attributes that is set, accepting numbers and booleans as their text. */
+export function stringAttribute(span: Span, keys: readonly string[]): string | undefined {
   for (const key of keys) {
     const value = str(span.attributes[key]);
     if (value !== undefined) return value;
@@ -404,8 +449,9 @@ export function stringAttribute(span: Span, ...keys: string[]): string | undefin
   return undefined;
 }
 
-/** Reads a numeric attribute, accepting digit strings. */
-export function numberAttribute(span: Span, ...keys: string[]): number | undefined {
+/** Reads the first of some numeric attributes that is set, accepting digit strings. */
+export function numberAttribute(span: Span, keys: readonly string[]): number | undefined {
+  // A list, not rest parameters: callers pass constant lists, so reading an attribute allocates nothing.
   for (const key of keys) {
     const value = num(span.attributes[key]);
     if (value !== undefined) return value;

@@ -59,7 +59,8 @@ export interface LayoutOptions {
 /** The participant for the caller of the root server span. */
 export const CLIENT: ParticipantRef = { key: 'client', name: 'Client', kind: 'actor' };
 
-const CALL_CATEGORIES: ReadonlySet<SpanCategory> = new Set(['http-client', 'db', 'cache', 'rpc-client']);
+/** Categories drawn as a call from a service to the span's target. */
+export const CALL_CATEGORIES: ReadonlySet<SpanCategory> = new Set(['http-client', 'db', 'cache', 'rpc-client']);
 
 /** The lifeline of a service. */
 export function serviceRef(name: string): ParticipantRef {
@@ -291,11 +292,11 @@ export function callOutcome(call: DrawnCall): CallOutcome {
   let error = false;
   for (const node of spans) {
     const span = node.span;
-    const code = numberAttribute(span, 'http.response.status_code', 'http.status_code', 'rpc.grpc.status_code');
+    const code = numberAttribute(span, STATUS_KEYS);
     statusCode ??= code !== undefined && !('rpc.grpc.status_code' in span.attributes && code < 100) ? code : undefined;
     if (spanFailed(node)) error = true;
   }
-  const rows = numberAttribute(call.node.span, 'db.response.returned_rows');
+  const rows = numberAttribute(call.node.span, ROWS_KEYS);
   if (!error) return { error, statusCode, rows };
   let fallback: string | undefined;
   for (const node of spans) {
@@ -342,14 +343,20 @@ function hoistedErrorMessage(work: SpanNode, statusCode: number | undefined): st
   return undefined;
 }
 
+const HTTP_STATUS_KEYS = ['http.response.status_code', 'http.status_code'];
+const STATUS_KEYS = [...HTTP_STATUS_KEYS, 'rpc.grpc.status_code'];
+const ROWS_KEYS = ['db.response.returned_rows'];
+
 /** Whether a span failed: error status, HTTP 5xx, or an exception without an ok status. */
-export function spanFailed(node: SpanNode): boolean {
+export function spanFailed(node: Pick<SpanNode, 'span'>): boolean {
   const span = node.span;
-  if (span.status?.code === 'error') return true;
-  if (span.status?.code === 'ok') return false;
-  const code = numberAttribute(span, 'http.response.status_code', 'http.status_code');
+  const status = span.status?.code;
+  if (status === 'error') return true;
+  if (status === 'ok') return false;
+  const code = numberAttribute(span, HTTP_STATUS_KEYS);
   if (code !== undefined && code >= 500) return true;
-  return span.events.some((e) => e && e.name === 'exception');
+  for (const event of span.events) if (event && event.name === 'exception') return true;
+  return false;
 }
 
 /** The most specific error text a span carries. */
@@ -365,7 +372,7 @@ export function errorMessage(node: SpanNode): string {
   }
   const type = span.attributes['error.type'];
   if (typeof type === 'string' && type !== '') return type;
-  const code = numberAttribute(span, 'http.response.status_code', 'http.status_code');
+  const code = numberAttribute(span, HTTP_STATUS_KEYS);
   return code !== undefined ? `HTTP ${code}` : 'error';
 }
 
@@ -376,9 +383,21 @@ export interface RepeatRun {
   readonly label: string;
 }
 
-/** The key under which serial calls count as "the same call again". */
-export function repeatKey(call: DrawnCall): string {
-  return `${call.role}\u0000${call.from.key}\u0000${call.to.key}\u0000${call.label}`;
+/** What decides whether two serial calls count as "the same call again". */
+export interface RepeatIdentity {
+  readonly role: CallRole;
+  readonly from: { readonly key: string };
+  readonly to: { readonly key: string };
+  readonly label: string;
+}
+
+/**
+ * Whether two calls are the same call again: same role, same lifelines, same
+ * label. Compared field by field, so no text inside a name can make two
+ * different calls look alike.
+ */
+export function sameRepeat(a: RepeatIdentity, b: RepeatIdentity): boolean {
+  return a.role === b.role && a.label === b.label && a.to.key === b.to.key && a.from.key === b.from.key;
 }
 
 /** Minimum number of consecutive identical calls folded into a loop. */
@@ -423,9 +442,8 @@ export function splitRepeats(serial: readonly DrawnCall[]): (DrawnCall | RepeatR
   let i = 0;
   while (i < serial.length) {
     const first = serial[i] as DrawnCall;
-    const key = repeatKey(first);
     let j = i + 1;
-    while (j < serial.length && repeatKey(serial[j] as DrawnCall) === key) j++;
+    while (j < serial.length && sameRepeat(serial[j] as DrawnCall, first)) j++;
     if (j - i >= MIN_REPEAT) {
       out.push({ type: 'repeat', calls: serial.slice(i, j), label: first.label });
     } else {

@@ -1,12 +1,33 @@
 /**
  * One row per trace for the list view: what was requested, how long it took,
  * what it called, and the hints worth a look (errors, serial calls, N+1).
+ *
+ * The store summarises every trace as it ingests it, so this runs for every
+ * span recorded and must cost far less than writing the span. It therefore
+ * does not draw anything: one pass builds a lean span tree with the same
+ * repairs as `buildSpanTree` (orphans, several roots, missing ends, clock
+ * skew), one pass decides which spans are drawn calls by the rules of
+ * `layoutTrace`, and the counts are read off the children of each call by the
+ * concurrency rules the diagram uses. Each span is classified once. Traces
+ * that need the rarer repairs (malformed or duplicate spans, parent cycles)
+ * take the full layout instead; both ways give the same row.
  */
 import { structure } from './analysis.js';
-import { classifySpan } from './classify.js';
-import { layoutTrace, spanFailed } from './layout.js';
-import type { Trace } from './trace.js';
-import { buildSpanTree } from './tree.js';
+import { classifySpan, classifyUncached, type ParticipantRef, type SpanClass } from './classify.js';
+import { packLanes } from './concurrency.js';
+import {
+  CALL_CATEGORIES,
+  type CallRole,
+  CLIENT,
+  layoutTrace,
+  MIN_REPEAT,
+  sameRepeat,
+  serviceRef,
+  spanFailed,
+  type TraceLayout,
+} from './layout.js';
+import type { Span, SpanKind, Trace } from './trace.js';
+import { buildSpanTree, compareNodes, type SpanNode } from './tree.js';
 
 /** Counts of spans by kind of work. */
 export interface SpanCounts {
@@ -55,36 +76,468 @@ export interface TraceSummary {
  * ```
  */
 export function summarizeTrace(trace: Trace): TraceSummary {
-  const tree = buildSpanTree(trace);
-  const layout = layoutTrace(tree);
+  return summarizeQuickly(trace) ?? summarizeLayout(layoutTrace(buildSpanTree(trace)));
+}
+
+/** Summarises a trace from its full layout: the reference the quick path must always agree with. */
+export function summarizeLayout(layout: TraceLayout): TraceSummary {
+  const tree = layout.tree;
   const counts = { db: 0, http: 0, cache: 0, queue: 0, internal: 0 };
   let error = false;
   for (const node of tree.nodes) {
-    const category = classifySpan(node.span).category;
-    if (category === 'db') counts.db++;
-    else if (category === 'cache') counts.cache++;
-    else if (category === 'queue-producer' || category === 'queue-consumer') counts.queue++;
-    else if (category === 'internal') counts.internal++;
-    else counts.http++;
+    countCategory(counts, classifySpan(node.span));
     if (!error && spanFailed(node)) error = true;
   }
   const { serialRuns, nPlusOne, parGroups } = structure(layout);
   const root = tree.roots[0];
-  const cls = root ? classifySpan(root.span) : undefined;
-  return {
-    traceId: tree.traceId,
-    rootService: root?.span.serviceName ?? '',
-    rootName: cls ? cls.label || root?.span.name || '' : '',
-    ...(cls?.method !== undefined ? { method: cls.method } : {}),
-    ...(cls?.route !== undefined ? { route: cls.route } : {}),
-    ...(cls?.statusCode !== undefined ? { statusCode: cls.statusCode } : {}),
-    startTimeNs: root?.span.startTimeNs ?? 0,
-    durationNs: root ? root.end - root.start : 0,
+  return row(tree.traceId, root, root ? classifySpan(root.span) : undefined, {
     spanCount: tree.nodes.length,
     counts,
     error,
     serialCalls: serialRuns.reduce((n, run) => n + run.spanIds.length, 0),
     parGroups,
     nPlusOne: nPlusOne.length,
+  });
+}
+
+type Counts = { db: number; http: number; cache: number; queue: number; internal: number };
+
+function countCategory(counts: Counts, cls: SpanClass): void {
+  const category = cls.category;
+  if (category === 'db') counts.db++;
+  else if (category === 'cache') counts.cache++;
+  else if (category === 'queue-producer' || category === 'queue-consumer') counts.queue++;
+  else if (category === 'internal') counts.internal++;
+  else counts.http++;
+}
+
+function row(
+  traceId: string,
+  root: SpanNode | undefined,
+  cls: SpanClass | undefined,
+  facts: Pick<TraceSummary, 'spanCount' | 'counts' | 'error' | 'serialCalls' | 'parGroups' | 'nPlusOne'>,
+): TraceSummary {
+  // Optional fields are left out rather than set to undefined, and keys keep
+  // one order, so rows compare and serialise alike.
+  const summary = {
+    traceId,
+    rootService: root?.span.serviceName ?? '',
+    rootName: cls ? cls.label || root?.span.name || '' : '',
+  } as { -readonly [K in keyof TraceSummary]: TraceSummary[K] };
+  if (cls?.method !== undefined) summary.method = cls.method;
+  if (cls?.route !== undefined) summary.route = cls.route;
+  if (cls?.statusCode !== undefined) summary.statusCode = cls.statusCode;
+  summary.startTimeNs = root?.span.startTimeNs ?? 0;
+  summary.durationNs = root ? root.end - root.start : 0;
+  summary.spanCount = facts.spanCount;
+  summary.counts = facts.counts;
+  summary.error = facts.error;
+  summary.serialCalls = facts.serialCalls;
+  summary.parGroups = facts.parGroups;
+  summary.nPlusOne = facts.nPlusOne;
+  return summary;
+}
+
+/** A span of the lean tree: a `SpanNode` that also keeps its class and clock-skew shift. */
+interface LeanNode extends SpanNode {
+  readonly parent: LeanNode | undefined;
+  readonly children: LeanNode[];
+  readonly cls: SpanClass;
+  shift: number;
+}
+
+/** A drawn call, with only what the counts need. */
+interface LeanCall {
+  readonly node: LeanNode;
+  readonly role: CallRole;
+  readonly from: ParticipantRef;
+  to: ParticipantRef;
+  remote: LeanNode | undefined;
+  parent: LeanCall | undefined;
+  readonly children: LeanCall[];
+  label: string;
+  /** Layout times of the node, where `packLanes` reads them. */
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * The summary without the full layout, or undefined when the trace needs a
+ * repair only the full span tree makes (malformed or duplicate spans, parent
+ * cycles). Exported for the tests that hold it to {@link summarizeLayout}.
+ */
+export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
+  const spans: readonly unknown[] | undefined = Array.isArray(trace?.spans) ? trace.spans : undefined;
+  if (spans === undefined) return undefined;
+  const total = spans.length;
+  const all: LeanNode[] = [];
+  const byId = new Map<string, LeanNode>();
+  const counts = { db: 0, http: 0, cache: 0, queue: 0, internal: 0 };
+  let error = false;
+  let missingEnds = false;
+  for (let i = 0; i < total; i++) {
+    const span = spans[i];
+    if (!wellFormed(span) || byId.has(span.spanId)) return undefined;
+    const rawEnd = span.endTimeNs;
+    const hasEnd = typeof rawEnd === 'number' && Number.isFinite(rawEnd);
+    const start = span.startTimeNs;
+    const cls = classifyUncached(span);
+    const node: LeanNode = {
+      span,
+      order: i,
+      parent: undefined,
+      children: [],
+      start,
+      end: hasEnd ? Math.max(rawEnd, start) : start,
+      missingEnd: !hasEnd,
+      depth: 0,
+      cls,
+      shift: 0,
+    };
+    byId.set(span.spanId, node);
+    all.push(node);
+    countCategory(counts, cls);
+    if (!hasEnd) missingEnds = true;
+    if (!error && spanFailed(node)) error = true;
+  }
+
+  // Parents, orphans and roots exactly as buildSpanTree links them.
+  let roots: LeanNode[] = [];
+  const orphans: LeanNode[] = [];
+  for (const node of all) {
+    const parentId = node.span.parentSpanId;
+    if (parentId === undefined || parentId === '' || (parentId.charCodeAt(0) === 48 && /^0+$/.test(parentId))) {
+      roots.push(node);
+    } else if (parentId === node.span.spanId) {
+      roots.push(node);
+    } else {
+      const parent = byId.get(parentId);
+      if (parent) {
+        (node as { parent: LeanNode | undefined }).parent = parent;
+        parent.children.push(node);
+      } else {
+        orphans.push(node);
+      }
+    }
+  }
+  roots.sort(compareNodes);
+  if (orphans.length > 0) {
+    const primary = roots[0];
+    if (primary) {
+      for (const orphan of orphans) {
+        (orphan as { parent: LeanNode | undefined }).parent = primary;
+        primary.children.push(orphan);
+      }
+    } else {
+      roots = orphans.sort(compareNodes);
+    }
+  }
+  const order = breadthFirst(roots);
+  // Spans not reachable from a root sit on a cycle of parent links: the full tree breaks those.
+  if (order.length !== total) return undefined;
+
+  if (missingEnds) {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const node = order[i] as LeanNode;
+      if (!node.missingEnd) continue;
+      let end = node.start;
+      for (const child of node.children) if (child.end > end) end = child.end;
+      node.end = end;
+    }
+  }
+  correctSkew(order);
+  for (const node of order) if (node.children.length > 1) node.children.sort(compareNodes);
+  roots.sort(compareNodes);
+  const nodes = breadthFirst(roots);
+
+  const calls = layoutCalls(nodes, byId);
+  const facts = countStructure(calls);
+  const root = roots[0];
+  return row(typeof trace.traceId === 'string' ? trace.traceId : '', root, root?.cls, {
+    spanCount: total,
+    counts,
+    error,
+    ...facts,
+  });
+}
+
+const KINDS: ReadonlySet<string> = new Set<SpanKind>(['internal', 'server', 'client', 'producer', 'consumer']);
+
+/** A span the full tree would take as it is, without repairing any field. */
+function wellFormed(raw: unknown): raw is Span {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const s = raw as Partial<Span>;
+  return (
+    typeof s.spanId === 'string' &&
+    s.spanId !== '' &&
+    typeof s.startTimeNs === 'number' &&
+    Number.isFinite(s.startTimeNs) &&
+    typeof s.name === 'string' &&
+    typeof s.serviceName === 'string' &&
+    typeof s.kind === 'string' &&
+    KINDS.has(s.kind) &&
+    typeof s.status === 'object' &&
+    s.status !== null &&
+    typeof s.attributes === 'object' &&
+    s.attributes !== null &&
+    Array.isArray(s.events) &&
+    Array.isArray(s.links) &&
+    (s.parentSpanId === undefined || typeof s.parentSpanId === 'string')
+  );
+}
+
+function breadthFirst(roots: readonly LeanNode[]): LeanNode[] {
+  const out: LeanNode[] = roots.slice();
+  for (let i = 0; i < out.length; i++) for (const child of (out[i] as LeanNode).children) out.push(child);
+  return out;
+}
+
+/** The clock-skew correction of `buildSpanTree`, without the notes (see there for the reasoning). */
+function correctSkew(order: readonly LeanNode[]): void {
+  for (const node of order) {
+    const parent = node.parent;
+    if (!parent) continue;
+    const inherited = parent.shift;
+    node.start += inherited;
+    node.end += inherited;
+    let delta = 0;
+    if (parent.span.kind === 'producer' || node.span.kind === 'consumer') {
+      if (node.start < parent.start) delta = parent.start - node.start;
+    } else if (node.span.serviceName !== parent.span.serviceName) {
+      if (node.start < parent.start || node.end > parent.end) {
+        const duration = node.end - node.start;
+        const room = parent.end - parent.start;
+        const target = duration <= room ? parent.start + (room - duration) / 2 : parent.start;
+        delta = target - node.start;
+      }
+    } else if (node.start < parent.start) {
+      node.start = parent.start;
+      if (node.end < node.start) node.end = node.start;
+    }
+    if (delta !== 0) {
+      node.start += delta;
+      node.end += delta;
+    }
+    node.shift = inherited + delta;
+  }
+}
+
+function contentLifeline(call: LeanCall): ParticipantRef {
+  return (call.role === 'call' && call.remote === undefined) || call.role === 'publish' ? call.from : call.to;
+}
+
+function workEnd(call: LeanCall): number {
+  return (call.remote ?? call.node).end;
+}
+
+/**
+ * The drawn calls, by the rules of `layoutTrace` (internal spans hoisted),
+ * each with its children in start order and its label.
+ */
+function layoutCalls(nodes: readonly LeanNode[], byId: ReadonlyMap<string, LeanNode>): LeanCall[] {
+  const container: (LeanCall | undefined)[] = new Array(nodes.length);
+  const drawn: (LeanCall | undefined)[] = new Array(nodes.length);
+  const calls: LeanCall[] = [];
+  let linked: { call: LeanCall; producer: LeanNode }[] | undefined;
+  const add = (
+    node: LeanNode,
+    role: CallRole,
+    from: ParticipantRef,
+    to: ParticipantRef,
+    parent: LeanCall | undefined,
+  ): LeanCall => {
+    const call: LeanCall = {
+      node,
+      role,
+      from,
+      to,
+      remote: undefined,
+      parent,
+      children: [],
+      label: node.cls.label,
+      start: node.start,
+      end: node.end,
+    };
+    if (parent) parent.children.push(call);
+    calls.push(call);
+    drawn[node.order] = call;
+    container[node.order] = call;
+    return call;
   };
+
+  for (const node of nodes) {
+    const span = node.span;
+    const cls = node.cls;
+    const own = serviceRef(span.serviceName);
+    const parentCall = node.parent ? container[node.parent.order] : undefined;
+    const category = cls.category;
+
+    if (node.parent === undefined || parentCall === undefined) {
+      if (span.kind === 'server') add(node, 'entry', CLIENT, own, undefined);
+      else if (category === 'queue-consumer') {
+        const call = add(node, 'consume', cls.target ?? own, own, undefined);
+        const producer = linkedProducer(node, byId);
+        if (producer) {
+          linked ??= [];
+          linked.push({ call, producer });
+        }
+      } else if (category === 'queue-producer') add(node, 'publish', own, cls.target ?? own, undefined);
+      else if (CALL_CATEGORIES.has(category) && cls.target) add(node, 'call', own, cls.target, undefined);
+      else add(node, 'self', own, own, undefined);
+      continue;
+    }
+
+    if (span.kind === 'server') {
+      const parentDrawn = drawn[node.parent.order];
+      if (
+        parentDrawn !== undefined &&
+        parentDrawn.role === 'call' &&
+        parentDrawn.remote === undefined &&
+        CALL_CATEGORIES.has(parentDrawn.node.cls.category)
+      ) {
+        parentDrawn.remote = node;
+        parentDrawn.to = own;
+        container[node.order] = parentDrawn;
+      } else if (contentLifeline(parentCall).key === own.key) {
+        container[node.order] = parentCall;
+      } else {
+        add(node, 'call', contentLifeline(parentCall), own, parentCall).remote = node;
+      }
+      continue;
+    }
+
+    if (category === 'queue-consumer') {
+      let host: LeanCall | undefined = parentCall;
+      while (host !== undefined && (host.role === 'publish' || node.start >= workEnd(host))) host = host.parent;
+      add(node, 'consume', cls.target ?? own, own, host);
+      continue;
+    }
+
+    if (category === 'queue-producer') {
+      add(node, 'publish', own, cls.target ?? own, parentCall);
+      continue;
+    }
+
+    if (CALL_CATEGORIES.has(category) && cls.target) {
+      if (
+        parentCall.role === 'call' &&
+        parentCall.remote === undefined &&
+        parentCall.node.cls.category === category &&
+        parentCall.to.key === cls.target.key
+      ) {
+        container[node.order] = parentCall;
+        continue;
+      }
+      add(node, 'call', own, cls.target, parentCall);
+      continue;
+    }
+
+    container[node.order] = parentCall;
+  }
+
+  if (linked !== undefined) {
+    for (const { call, producer } of linked) {
+      let host = container[producer.order];
+      while (host !== undefined && (host.role === 'publish' || call.node.start >= workEnd(host))) host = host.parent;
+      if (host === undefined || isWithin(host, call)) continue;
+      call.parent = host;
+      host.children.push(call);
+    }
+  }
+
+  for (const call of calls) {
+    if (call.children.length > 1) call.children.sort(byStart);
+    const remote = call.remote;
+    if (remote !== undefined && remote !== call.node && call.node.cls.category === 'http-client') {
+      if (remote.cls.route !== undefined) call.label = remote.cls.label;
+    }
+  }
+  return calls;
+}
+
+function byStart(a: LeanCall, b: LeanCall): number {
+  return compareNodes(a.node, b.node);
+}
+
+function linkedProducer(node: LeanNode, byId: ReadonlyMap<string, LeanNode>): LeanNode | undefined {
+  for (const link of node.span.links) {
+    const linked = link && typeof link.spanId === 'string' ? byId.get(link.spanId) : undefined;
+    if (linked && linked !== node && linked.span.kind === 'producer') return linked;
+  }
+  return undefined;
+}
+
+function isWithin(host: LeanCall, call: LeanCall): boolean {
+  for (let h: LeanCall | undefined = host; h !== undefined; h = h.parent) if (h === call) return true;
+  return false;
+}
+
+/**
+ * Serial calls, `par` groups and N+1 groups among the children of every
+ * call, by the rules of `arrangeChildren`, `splitRepeats` and the analysis'
+ * serial runs, counted without building the runs.
+ */
+function countStructure(calls: readonly LeanCall[]): Pick<TraceSummary, 'serialCalls' | 'parGroups' | 'nPlusOne'> {
+  let serialCalls = 0;
+  let parGroups = 0;
+  let nPlusOne = 0;
+  const serial: LeanCall[] = [];
+  const flushSerial = (): void => {
+    if (serial.length === 0) return;
+    nPlusOne += countRepeats(serial);
+    // A consumer is not a call its parent made and waited for: it splits a run.
+    let run = 0;
+    for (const call of serial) {
+      if (call.role !== 'consume') {
+        run++;
+        continue;
+      }
+      if (run >= 2) serialCalls += run;
+      run = 0;
+    }
+    if (run >= 2) serialCalls += run;
+    serial.length = 0;
+  };
+  for (const call of calls) {
+    const kids = call.children;
+    // One child is one serial call: no run, no par, no repeat.
+    if (kids.length < 2) continue;
+    let i = 0;
+    while (i < kids.length) {
+      const first = kids[i] as LeanCall;
+      let maxEnd = first.end;
+      let j = i + 1;
+      // Intervals that only touch are serial, as in concurrentGroups.
+      while (j < kids.length && (kids[j] as LeanCall).start < maxEnd) {
+        const end = (kids[j] as LeanCall).end;
+        if (end > maxEnd) maxEnd = end;
+        j++;
+      }
+      if (j - i === 1) {
+        serial.push(first);
+      } else {
+        flushSerial();
+        parGroups++;
+        // A lane needs MIN_REPEAT calls to hold a repeat.
+        if (j - i >= MIN_REPEAT) for (const lane of packLanes(kids.slice(i, j))) nPlusOne += countRepeats(lane);
+      }
+      i = j;
+    }
+    flushSerial();
+  }
+  return { serialCalls, parGroups, nPlusOne };
+}
+
+/** Number of runs of MIN_REPEAT or more consecutive same calls, as `splitRepeats` finds them. */
+function countRepeats(list: readonly LeanCall[]): number {
+  let found = 0;
+  let i = 0;
+  while (i < list.length) {
+    const first = list[i] as LeanCall;
+    let j = i + 1;
+    while (j < list.length && sameRepeat(list[j] as LeanCall, first)) j++;
+    if (j - i >= MIN_REPEAT) found++;
+    i = j;
+  }
+  return found;
 }

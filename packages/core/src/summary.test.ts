@@ -1,0 +1,200 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { analyzeTrace } from './analysis.js';
+import { layoutTrace } from './layout.js';
+import { toSequence } from './sequence.js';
+import { summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
+import { consume, httpClient, httpServer, publish, span, sql, TRACE_ID, trace } from './test-helpers.js';
+import type { Attributes, Span, SpanKind, Trace } from './trace.js';
+import { buildSpanTree } from './tree.js';
+
+/** The summary as the full span tree and layout give it. */
+const reference = (t: Trace) => summarizeLayout(layoutTrace(buildSpanTree(t)));
+
+const kinds: SpanKind[] = ['internal', 'server', 'client', 'producer', 'consumer'];
+const flavours = ['http', 'db', 'redis', 'queue', 'rpc', 'plain'] as const;
+
+/**
+ * Spans whose times are laid out one after another with random gaps (negative
+ * gaps overlap), from a few labels and services, so random traces are full of
+ * serial runs, par groups, repeats, merged calls, skewed clocks and queues.
+ */
+const spanArb = fc.record({
+  parent: fc.nat(40),
+  orphan: fc.integer({ min: 0, max: 19 }),
+  kind: fc.constantFrom(...kinds),
+  flavour: fc.constantFrom(...flavours),
+  table: fc.constantFrom('a', 'b', 'a'),
+  gap: fc.integer({ min: -40, max: 30 }),
+  duration: fc.integer({ min: 0, max: 60 }),
+  noEnd: fc.integer({ min: 0, max: 9 }),
+  error: fc.integer({ min: 0, max: 5 }),
+  service: fc.constantFrom('api', 'api', 'users', 'worker'),
+  link: fc.option(fc.nat(40)),
+});
+
+type Spec = typeof spanArb extends fc.Arbitrary<infer T> ? T : never;
+
+function build(specs: readonly Spec[], backwards: boolean): Span[] {
+  let cursor = 0;
+  return specs.map((s, i) => {
+    cursor += s.gap;
+    const target = s.flavour === 'rpc' ? 'users' : s.table;
+    const attributes: Attributes =
+      s.flavour === 'http'
+        ? {
+            'http.request.method': 'GET',
+            'http.route': `/${s.table}/:id`,
+            // The raw path does not normalise to the route: a merged call is labelled by the route only.
+            'url.full': `http://${s.service}/${s.table}/item${i}`,
+            'server.address': s.service,
+            'http.response.status_code': s.error === 0 ? 500 : 200,
+          }
+        : s.flavour === 'db'
+          ? { 'db.system.name': 'postgresql', 'db.namespace': 'shop', 'db.query.text': `SELECT * FROM ${s.table}` }
+          : s.flavour === 'redis'
+            ? { 'db.system': 'redis', 'db.statement': `GET ${s.table}:${i}` }
+            : s.flavour === 'queue'
+              ? { 'messaging.system': 'rabbitmq', 'messaging.destination.name': s.table }
+              : s.flavour === 'rpc'
+                ? { 'rpc.system': 'grpc', 'rpc.service': target, 'rpc.method': 'Get' }
+                : {};
+    const parentIndex = backwards ? (i === 0 ? undefined : s.parent % i) : s.parent % specs.length;
+    return span({
+      id: `s${i}`,
+      parent: i === 0 ? undefined : s.orphan === 0 ? `missing${i}` : `s${parentIndex}`,
+      kind: s.kind,
+      service: s.service,
+      start: cursor,
+      end: s.noEnd === 0 ? null : cursor + s.duration,
+      attributes,
+      status: s.error === 1 ? { code: 'error', message: 'boom' } : { code: 'unset' },
+      links: s.link !== null ? [{ traceId: TRACE_ID, spanId: `s${s.link % specs.length}`, attributes: {} }] : [],
+    });
+  });
+}
+
+/** The facts the summary shares with the diagram and the analysis, read from those. */
+function derived(t: Trace) {
+  const analysis = analyzeTrace(t);
+  return {
+    // With loops unfolded every call is drawn, so every par group appears in the diagram.
+    parGroups: toSequence(t, { timings: false, foldLoops: false }).parGroups,
+    serialCalls: analysis.serialRuns.reduce((n, run) => n + run.spanIds.length, 0),
+    nPlusOne: analysis.nPlusOne.length,
+  };
+}
+
+describe('summarizeTrace', () => {
+  it('gives the same row as the full layout on random traces, and the counts the diagram and analysis show', () => {
+    let quick = 0;
+    fc.assert(
+      fc.property(fc.array(spanArb, { maxLength: 40 }), fc.boolean(), (specs, backwards) => {
+        const t = trace(...build(specs, backwards));
+        const expected = reference(t);
+        const fast = summarizeQuickly(t);
+        // Parents that only point back cannot form a cycle: the quick path must take those.
+        if (backwards) expect(fast).toBeDefined();
+        if (fast !== undefined) quick++;
+        expect(summarizeTrace(t)).toEqual(expected);
+        if (fast !== undefined) expect(fast).toEqual(expected);
+        const { parGroups, serialCalls, nPlusOne } = summarizeTrace(t);
+        expect({ parGroups, serialCalls, nPlusOne }).toEqual(derived(t));
+      }),
+      { numRuns: 400 },
+    );
+    expect(quick).toBeGreaterThan(200);
+  });
+
+  it('falls back to the full span tree for duplicate, malformed and cyclic spans and still agrees', () => {
+    const base = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
+      sql({ id: 'q1', parent: 'root', start: 10, end: 20, query: 'SELECT * FROM a' }),
+      sql({ id: 'q2', parent: 'root', start: 20, end: 30, query: 'SELECT * FROM a' }),
+    );
+    const duplicate = trace(...base.spans, base.spans[1] as Span);
+    const malformed = trace(...base.spans, { ...(base.spans[2] as Span), spanId: 'q3', events: undefined } as never);
+    const cyclic = trace(
+      ...base.spans,
+      sql({ id: 'c1', parent: 'c2', start: 40, end: 50, query: 'SELECT 1' }),
+      sql({ id: 'c2', parent: 'c1', start: 41, end: 49, query: 'SELECT 1' }),
+    );
+    expect(summarizeQuickly(base)).toEqual(reference(base));
+    for (const t of [duplicate, malformed, cyclic]) {
+      expect(summarizeQuickly(t)).toBeUndefined();
+      expect(summarizeTrace(t)).toEqual(reference(t));
+    }
+    expect(summarizeTrace(duplicate).spanCount).toBe(3);
+    expect(summarizeTrace(cyclic).spanCount).toBe(5);
+  });
+
+  it('counts a merged call to a traced service once and its route as the label', () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/orders', status: 200 }),
+      ...[0, 1, 2].flatMap((i) => [
+        httpClient({
+          id: `c${i}`,
+          parent: 'root',
+          start: 10 + i * 20,
+          end: 25 + i * 20,
+          url: `http://users/u/user-${i}`,
+        }),
+        httpServer({
+          id: `s${i}`,
+          parent: `c${i}`,
+          service: 'users',
+          start: 11 + i * 20,
+          end: 24 + i * 20,
+          route: '/u/:id',
+          status: 200,
+        }),
+      ]),
+    );
+    expect(summarizeTrace(t)).toMatchObject({ spanCount: 7, serialCalls: 3, parGroups: 0, nPlusOne: 1 });
+    expect(summarizeTrace(t)).toEqual(reference(t));
+  });
+
+  it('draws a consumer linked to a producer of the trace where the message went', () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
+      publish({ id: 'p', parent: 'root', start: 5, end: 6, queue: 'jobs' }),
+      sql({ id: 'a', parent: 'root', start: 10, end: 20, query: 'SELECT * FROM a' }),
+      consume({
+        id: 'w',
+        service: 'worker',
+        start: 30,
+        end: 40,
+        queue: 'jobs',
+        links: [{ traceId: TRACE_ID, spanId: 'p', attributes: {} }],
+      }),
+      sql({ id: 'b', parent: 'root', start: 50, end: 60, query: 'SELECT * FROM b' }),
+    );
+    // Inside the request the consumer splits the run: publish and query a, then query b alone.
+    expect(summarizeTrace(t)).toMatchObject({ serialCalls: 2, parGroups: 0 });
+    expect(summarizeTrace(t)).toEqual(reference(t));
+  });
+
+  it('finds repeated calls inside one lane of a par group', () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
+      sql({ id: 'slow', parent: 'root', start: 10, end: 45, query: 'SELECT * FROM report' }),
+      ...[0, 1, 2].map((i) =>
+        sql({ id: `n${i}`, parent: 'root', start: 11 + i * 10, end: 20 + i * 10, query: 'SELECT * FROM item' }),
+      ),
+    );
+    expect(summarizeTrace(t)).toMatchObject({ serialCalls: 0, parGroups: 1, nPlusOne: 1 });
+    expect(summarizeTrace(t)).toEqual(reference(t));
+  });
+
+  it('leaves a consumer out of the serial run around it', () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
+      publish({ id: 'p', parent: 'root', start: 5, end: 6, queue: 'jobs' }),
+      sql({ id: 'a', parent: 'root', start: 10, end: 20, query: 'SELECT * FROM a' }),
+      consume({ id: 'w', parent: 'p', service: 'worker', start: 30, end: 40, queue: 'jobs' }),
+      sql({ id: 'b', parent: 'root', start: 50, end: 60, query: 'SELECT * FROM b' }),
+    );
+    expect(summarizeTrace(t)).toMatchObject({ serialCalls: 2, counts: { queue: 2, db: 2 } });
+    expect(summarizeTrace(t)).toEqual(reference(t));
+  });
+});
