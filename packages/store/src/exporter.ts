@@ -6,7 +6,7 @@ import { diag } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { defaultDbPath } from './database.js';
-import { readableSpanToSpan } from './readable-span.js';
+import { encodeReadableSpans } from './readable-span.js';
 import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
 
 /** Spans converted and posted to the writer thread per turn of the event loop. */
@@ -47,7 +47,7 @@ function writerExecArgv(): string[] {
 /**
  * An OpenTelemetry `SpanExporter` that stores spans in Lifeline's SQLite file.
  *
- * `export` only converts the spans to plain objects and posts them to a
+ * `export` only encodes the spans into a compact array and posts it to a
  * writer thread that owns the database connection, so the app's event loop
  * never waits for SQLite. It never throws: any failure (read-only file, full
  * disk, a lock held too long) reaches the result callback as
@@ -124,8 +124,9 @@ export class SqliteSpanExporter implements SpanExporter {
       // one per turn of the loop, lets requests run in between.
       const post = (chunk: number) => {
         try {
-          const part = spans.slice(chunk * POST_CHUNK_SPANS, (chunk + 1) * POST_CHUNK_SPANS).map(readableSpanToSpan);
-          this.#send({ type: 'write', id: 0, spans: part }, (reply) => {
+          const from = chunk * POST_CHUNK_SPANS;
+          const batch = encodeReadableSpans(spans, from, Math.min(spans.length, from + POST_CHUNK_SPANS));
+          this.#send({ type: 'write', id: 0, batch }, (reply) => {
             if (reply.type === 'written') answer();
             else answer(new Error(reply.type === 'failed' ? reply.message : 'the writer thread closed unexpectedly'));
           });

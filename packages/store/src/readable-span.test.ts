@@ -1,6 +1,7 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { readableSpanToSpan } from './readable-span.js';
+import { encodeReadableSpans, readableSpanToSpan } from './readable-span.js';
+import { decodeSpan, encodedCount } from './span-encoding.js';
 
 function readable(fields: Partial<ReadableSpan> = {}): ReadableSpan {
   return {
@@ -76,5 +77,43 @@ describe('readableSpanToSpan', () => {
     const second = readableSpanToSpan(readable({ resource: input.resource }));
     expect(second.resource).toBe(first.resource);
     expect(structuredClone({ ...input, spanContext: undefined, resource: input.resource.attributes })).toEqual(before);
+  });
+});
+
+describe('encodeReadableSpans', () => {
+  it('encodes spans that decode to exactly what readableSpanToSpan makes', () => {
+    const other = { attributes: { 'service.name': 'worker' } } as unknown as ReadableSpan['resource'];
+    const first = readable();
+    const spans = [
+      first,
+      readable({
+        parentSpanContext: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: 'a1b2c3d4e5f60718', traceFlags: 1 },
+        links: [
+          {
+            context: { traceId: '5bf92f3577b34da6a3ce929d0e0e4736', spanId: 'b1b2c3d4e5f60718', traceFlags: 1 },
+            attributes: { reason: 'retry' },
+          },
+          { context: { traceId: '6bf92f3577b34da6a3ce929d0e0e4736', spanId: 'c1b2c3d4e5f60718', traceFlags: 1 } },
+        ],
+        events: [],
+        resource: other,
+        status: { code: 1 },
+      }),
+      readable({ ended: false, kind: 3, instrumentationScope: { name: 'manual' }, resource: first.resource }),
+      readable({ resource: undefined as unknown as ReadableSpan['resource'], attributes: { tags: ['a', 'b'], n: 3 } }),
+    ];
+    const batch = encodeReadableSpans(spans);
+    expect(encodedCount(batch)).toBe(4);
+    expect(batch.resources).toHaveLength(3);
+    const resources = batch.resources.map((json) => JSON.parse(json));
+    const decoded = spans.map((_, i) => decodeSpan(batch.values, i, resources));
+    expect(decoded).toEqual(spans.map(readableSpanToSpan));
+  });
+
+  it('encodes only the requested slice', () => {
+    const spans = ['a', 'b', 'c'].map((name) => readable({ name }));
+    const batch = encodeReadableSpans(spans, 1, 3);
+    const resources = batch.resources.map((json) => JSON.parse(json));
+    expect([0, 1].map((i) => decodeSpan(batch.values, i, resources).name)).toEqual(['b', 'c']);
   });
 });

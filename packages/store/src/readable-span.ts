@@ -1,5 +1,6 @@
 import type { Attributes, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '@lifeline/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { EncodedSpans } from './span-encoding.js';
 
 // Indexed by the numeric values of @opentelemetry/api's SpanKind and SpanStatusCode enums.
 const kinds: readonly SpanKind[] = ['internal', 'server', 'client', 'producer', 'consumer'];
@@ -14,20 +15,23 @@ function hrTimeToNs(time: HrTime): number {
 interface ConvertedResource {
   readonly attributes: Attributes;
   readonly serviceName: string;
+  /** The attributes as JSON, made when first needed. */
+  json?: string;
 }
 
 // One Resource object is shared by every span of a process: converting it once
 // keeps the per-span cost low, and shared objects are cloned once per batch
 // when the batch is posted to the writer thread.
 const resourceCache = new WeakMap<object, ConvertedResource>();
+const noResource: ConvertedResource = { attributes: Object.freeze({}), serviceName: 'unknown_service', json: '{}' };
 
 function convertResource(resource: ReadableSpan['resource'] | undefined): ConvertedResource {
-  if (resource === undefined || resource === null) return { attributes: {}, serviceName: 'unknown_service' };
+  if (resource === undefined || resource === null) return noResource;
   const cached = resourceCache.get(resource);
   if (cached !== undefined) return cached;
   const attributes = { ...(resource.attributes as Attributes) };
   const name = attributes['service.name'];
-  const converted = {
+  const converted: ConvertedResource = {
     attributes,
     serviceName: typeof name === 'string' && name !== '' ? name : 'unknown_service',
   };
@@ -49,9 +53,7 @@ function convertResource(resource: ReadableSpan['resource'] | undefined): Conver
  */
 export function readableSpanToSpan(span: ReadableSpan): Span {
   const context = span.spanContext();
-  // SDK 2.x exposes the parent as a SpanContext; 1.x had parentSpanId.
-  const parentSpanId =
-    span.parentSpanContext?.spanId ?? (span as unknown as { parentSpanId?: string }).parentSpanId ?? undefined;
+  const parentSpanId = parentOf(span);
   const resource = convertResource(span.resource);
   const events: SpanEvent[] = span.events.map((event) => ({
     name: event.name,
@@ -86,4 +88,80 @@ export function readableSpanToSpan(span: ReadableSpan): Span {
     converted.scope = scope.version === undefined ? { name: scope.name } : { name: scope.name, version: scope.version };
   }
   return converted;
+}
+
+function parentOf(span: ReadableSpan): string | undefined {
+  // SDK 2.x exposes the parent as a SpanContext; 1.x had parentSpanId.
+  return span.parentSpanContext?.spanId ?? (span as unknown as { parentSpanId?: string }).parentSpanId ?? undefined;
+}
+
+function eventsJson(span: ReadableSpan): string | null {
+  if (span.events.length === 0) return null;
+  let json = '[';
+  for (const event of span.events) {
+    if (json.length > 1) json += ',';
+    json += JSON.stringify({
+      name: event.name,
+      timeNs: hrTimeToNs(event.time as HrTime),
+      attributes: event.attributes ?? {},
+    });
+  }
+  return `${json}]`;
+}
+
+function linksJson(span: ReadableSpan): string | null {
+  if (span.links.length === 0) return null;
+  let json = '[';
+  for (const link of span.links) {
+    if (json.length > 1) json += ',';
+    json += JSON.stringify({
+      traceId: link.context.traceId,
+      spanId: link.context.spanId,
+      attributes: link.attributes ?? {},
+    });
+  }
+  return `${json}]`;
+}
+
+/**
+ * Encodes `spans[from..to)` the way {@link readableSpanToSpan} converts them,
+ * straight into the compact form the writer thread stores: no intermediate
+ * span objects, attributes as JSON text, each resource once per batch.
+ */
+export function encodeReadableSpans(spans: readonly ReadableSpan[], from = 0, to = spans.length): EncodedSpans {
+  const values: unknown[] = [];
+  const resources: string[] = [];
+  let lastResource: ConvertedResource | undefined;
+  let lastIndex = -1;
+  for (let i = from; i < to; i++) {
+    const span = spans[i] as ReadableSpan;
+    const context = span.spanContext();
+    const resource = convertResource(span.resource);
+    if (resource !== lastResource) {
+      resource.json ??= JSON.stringify(resource.attributes);
+      lastIndex = resources.indexOf(resource.json);
+      if (lastIndex < 0) lastIndex = resources.push(resource.json) - 1;
+      lastResource = resource;
+    }
+    const scope = span.instrumentationScope;
+    values.push(
+      context.traceId,
+      context.spanId,
+      parentOf(span) || null,
+      span.name,
+      kinds[span.kind] ?? 'internal',
+      resource.serviceName,
+      hrTimeToNs(span.startTime as HrTime),
+      span.ended !== false ? hrTimeToNs(span.endTime as HrTime) : null,
+      statusCodes[span.status.code] ?? 'unset',
+      span.status.message || null,
+      JSON.stringify(span.attributes),
+      eventsJson(span),
+      linksJson(span),
+      lastIndex,
+      scope?.name ?? null,
+      scope?.version ?? null,
+    );
+  }
+  return { resources, values };
 }

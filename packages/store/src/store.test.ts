@@ -73,6 +73,21 @@ describe('openStore', () => {
     });
   });
 
+  it('stores a span repeated within one batch of a new trace once and counts it once', () => {
+    withStore((store) => {
+      const spans = makeRequest({
+        startNs: T0,
+        durationMs: 100,
+        queries: Array.from({ length: 40 }, (_, i) => `SELECT t${i}`),
+      });
+      const repeated = spans[7] as Span;
+      store.writeSpans([...spans.slice(0, 20), { ...repeated, name: 'a later copy' }, ...spans.slice(20)]);
+      expect(store.stats().spans).toBe(41);
+      expect(store.listTraces().items[0]?.spanCount).toBe(41);
+      expect(store.getTrace(repeated.traceId)?.spans.find((s) => s.spanId === repeated.spanId)).toEqual(repeated);
+    });
+  });
+
   it('summarises a trace whose spans arrive in several batches', () => {
     withStore((store) => {
       const [root, ...children] = makeRequest({ startNs: T0, durationMs: 30, queries: ['SELECT a', 'SELECT b'] });

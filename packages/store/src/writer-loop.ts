@@ -1,6 +1,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openDatabase, type SqliteDatabase } from './database.js';
 import { StoreError } from './errors.js';
+import { encodedCount, mergeEncoded } from './span-encoding.js';
 import { SpanWriter } from './writer.js';
 import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
 
@@ -53,7 +54,7 @@ export function runWriterLoop(): void {
 
   /** Writes several batches in one transaction; one answer per batch. */
   const write = (group: readonly Extract<WriterRequest, { type: 'write' }>[]) => {
-    const spans = group.length === 1 ? (group[0]?.spans ?? []) : group.flatMap((request) => request.spans);
+    const batch = mergeEncoded(group.map((request) => request.batch));
     for (let attempt = 0; ; attempt++) {
       try {
         // Opened lazily and reopened after a failure, so a database that
@@ -62,8 +63,8 @@ export function runWriterLoop(): void {
           db = openDatabase(path, { migrate: true });
           writer = new SpanWriter(db);
         }
-        writer.write(spans);
-        for (const request of group) reply({ type: 'written', id: request.id, inserted: request.spans.length });
+        writer.writeEncoded(batch);
+        for (const request of group) reply({ type: 'written', id: request.id, inserted: encodedCount(request.batch) });
         return;
       } catch (error) {
         const code = sqliteCode(error);
@@ -101,7 +102,7 @@ export function runWriterLoop(): void {
         return;
       }
       const group = [request];
-      let size = request.spans.length;
+      let size = encodedCount(request.batch);
       request = undefined;
       while (size < COALESCE_SPANS) {
         const next = receiveMessageOnPort(port)?.message as WriterRequest | undefined;
@@ -111,7 +112,7 @@ export function runWriterLoop(): void {
           break;
         }
         group.push(next);
-        size += next.spans.length;
+        size += encodedCount(next.batch);
       }
       write(group);
     }

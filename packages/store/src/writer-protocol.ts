@@ -1,4 +1,4 @@
-import type { Span } from '@lifeline/core';
+import type { EncodedSpans } from './span-encoding.js';
 
 /** Data the writer thread starts with. */
 export interface WriterWorkerData {
@@ -7,7 +7,7 @@ export interface WriterWorkerData {
 
 /** A message from the exporter to its writer thread. */
 export type WriterRequest =
-  | { readonly type: 'write'; readonly id: number; readonly spans: readonly Span[] }
+  | { readonly type: 'write'; readonly id: number; readonly batch: EncodedSpans }
   | { readonly type: 'close'; readonly id: number };
 
 /** The writer thread's answer to one request, in request order. */

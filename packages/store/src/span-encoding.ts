@@ -1,0 +1,133 @@
+/**
+ * The compact form in which spans travel to the writer and into SQLite: one
+ * flat array of primitives, {@link SPAN_FIELDS} values per span, in the
+ * column order of the `spans` table, with attributes, events and links
+ * already JSON text. Posting this to a worker is several times cheaper than
+ * posting span objects (the structured clone has no object graph to walk and
+ * rebuild), and the writer binds the values as they are, stringifying nothing.
+ */
+import type { Attributes, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '@lifeline/core';
+
+/** Values per span in {@link EncodedSpans.values}. */
+export const SPAN_FIELDS = 16;
+
+/** Offsets of the fields of one span. */
+export const F_TRACE_ID = 0;
+export const F_SPAN_ID = 1;
+export const F_PARENT_SPAN_ID = 2;
+export const F_NAME = 3;
+export const F_KIND = 4;
+export const F_SERVICE = 5;
+export const F_START_NS = 6;
+export const F_END_NS = 7;
+export const F_STATUS_CODE = 8;
+export const F_STATUS_MESSAGE = 9;
+export const F_ATTRIBUTES = 10;
+export const F_EVENTS = 11;
+export const F_LINKS = 12;
+/** Index into {@link EncodedSpans.resources}; the writer replaces it with the resource row id. */
+export const F_RESOURCE = 13;
+export const F_SCOPE_NAME = 14;
+export const F_SCOPE_VERSION = 15;
+
+/** A batch of spans in compact form. */
+export interface EncodedSpans {
+  /** Resource attribute sets of the batch as JSON, each once. */
+  readonly resources: string[];
+  /** {@link SPAN_FIELDS} values per span; absent optional fields are `null`. */
+  readonly values: unknown[];
+}
+
+/** The number of spans in a batch. */
+export function encodedCount(batch: EncodedSpans): number {
+  return batch.values.length / SPAN_FIELDS;
+}
+
+/** Encodes spans of Lifeline's model (imported files, {@link SpanStore.writeSpans}). */
+export function encodeSpans(spans: readonly Span[]): EncodedSpans {
+  const values: unknown[] = [];
+  const resources: string[] = [];
+  const resourceIndex = new Map<Attributes, number>();
+  for (const span of spans) {
+    let resource = resourceIndex.get(span.resource);
+    if (resource === undefined) {
+      resource = resources.push(JSON.stringify(span.resource)) - 1;
+      resourceIndex.set(span.resource, resource);
+    }
+    values.push(
+      span.traceId,
+      span.spanId,
+      // An empty parent id is what some exporters send for "no parent".
+      span.parentSpanId || null,
+      span.name,
+      span.kind,
+      span.serviceName,
+      span.startTimeNs,
+      span.endTimeNs ?? null,
+      span.status.code,
+      span.status.message ?? null,
+      JSON.stringify(span.attributes),
+      span.events.length === 0 ? null : JSON.stringify(span.events),
+      span.links.length === 0 ? null : JSON.stringify(span.links),
+      resource,
+      span.scope?.name ?? null,
+      span.scope?.version ?? null,
+    );
+  }
+  return { resources, values };
+}
+
+/** Joins batches into one, renumbering their resources. */
+export function mergeEncoded(batches: readonly EncodedSpans[]): EncodedSpans {
+  if (batches.length === 1) return batches[0] as EncodedSpans;
+  const resources: string[] = [];
+  const values: unknown[] = [];
+  for (const batch of batches) {
+    const offset = resources.length;
+    resources.push(...batch.resources);
+    const start = values.length;
+    for (const value of batch.values) values.push(value);
+    if (offset === 0) continue;
+    for (let i = start + F_RESOURCE; i < values.length; i += SPAN_FIELDS) {
+      values[i] = (values[i] as number) + offset;
+    }
+  }
+  return { resources, values };
+}
+
+/**
+ * Rebuilds span `index` of a batch as Lifeline's span model. `resources` are
+ * the batch's resource sets, parsed (each parsed once per batch by the caller).
+ */
+export function decodeSpan(values: readonly unknown[], index: number, resources: readonly Attributes[]): Span {
+  const at = index * SPAN_FIELDS;
+  const statusMessage = values[at + F_STATUS_MESSAGE] as string | null;
+  const events = values[at + F_EVENTS] as string | null;
+  const links = values[at + F_LINKS] as string | null;
+  const span: { -readonly [K in keyof Span]: Span[K] } = {
+    traceId: values[at + F_TRACE_ID] as string,
+    spanId: values[at + F_SPAN_ID] as string,
+    name: values[at + F_NAME] as string,
+    kind: values[at + F_KIND] as SpanKind,
+    serviceName: values[at + F_SERVICE] as string,
+    startTimeNs: values[at + F_START_NS] as number,
+    status:
+      statusMessage === null
+        ? { code: values[at + F_STATUS_CODE] as StatusCode }
+        : { code: values[at + F_STATUS_CODE] as StatusCode, message: statusMessage },
+    attributes: JSON.parse(values[at + F_ATTRIBUTES] as string) as Attributes,
+    events: events === null ? [] : (JSON.parse(events) as SpanEvent[]),
+    links: links === null ? [] : (JSON.parse(links) as SpanLink[]),
+    resource: resources[values[at + F_RESOURCE] as number] ?? {},
+  };
+  const parentSpanId = values[at + F_PARENT_SPAN_ID] as string | null;
+  if (parentSpanId !== null) span.parentSpanId = parentSpanId;
+  const endTimeNs = values[at + F_END_NS] as number | null;
+  if (endTimeNs !== null) span.endTimeNs = endTimeNs;
+  const scopeName = values[at + F_SCOPE_NAME] as string | null;
+  if (scopeName !== null) {
+    const scopeVersion = values[at + F_SCOPE_VERSION] as string | null;
+    span.scope = scopeVersion === null ? { name: scopeName } : { name: scopeName, version: scopeVersion };
+  }
+  return span;
+}
