@@ -241,11 +241,16 @@ push(
           goal: { on: 'difference', op: '<=', target: 50, text: '≤ bare + 50 MB' },
         },
       );
-      if (appPeakRss.otlp !== undefined) {
+      for (const [config, name] of [
+        ['otlp', 'OTel SDK + OTLP/HTTP'],
+        ['sdkOnly', 'OTel SDK, spans dropped'],
+      ] as const) {
+        const value = appPeakRss[config];
+        if (value === undefined) continue;
         figure.rows.push({
-          key: 'memory.app.otlpMb',
-          name: 'app RSS under load, OTel SDK + OTLP/HTTP',
-          value: appPeakRss.otlp,
+          key: `memory.app.${config}Mb`,
+          name: `app RSS under load, ${name}`,
+          value,
           unit: 'MB',
           baseline: { name: 'no instrumentation', value: appPeakRss.bare, unit: 'MB' },
         });
