@@ -1,9 +1,11 @@
 /**
  * How long drawing a trace takes as traces grow: times `traceToMermaid`
- * (span tree, layout, sequence model, Mermaid text and the size guard) and
- * `analyzeTrace` on synthetic traces of 100 to 100,000 spans, takes the median
- * of several runs, and fits the growth exponent (the slope of log time
- * against log spans; 1 means linear).
+ * (span tree, layout, sequence model, Mermaid text and the size guard),
+ * `analyzeTrace` and `summarizeTrace` on synthetic traces of 100 to 100,000
+ * spans, takes the median of several runs, and fits the growth exponent (the
+ * slope of log time against log spans; 1 means linear). It also times
+ * `summarizeTrace` on many small request-shaped traces, the cost the store
+ * pays per ingested trace.
  *
  * Run: `node bench/core-diagram.ts` (Node 22 strips the types). Prints JSON.
  */
@@ -23,7 +25,7 @@ registerHooks({
     }
   },
 });
-const { analyzeTrace, traceToMermaid } = await import('../packages/core/src/index.ts');
+const { analyzeTrace, summarizeTrace, traceToMermaid } = await import('../packages/core/src/index.ts');
 
 // CORE_BENCH_SIZES=1000,10000 measures only some sizes (handy with --cpu-prof).
 const SIZES = (process.env.CORE_BENCH_SIZES ?? '100,1000,10000,100000').split(',').map(Number);
@@ -188,11 +190,13 @@ const results = SIZES.map((size) => {
   }, runs);
   const timingFreeMs = time(() => traceToMermaid(trace, { timings: false }), runs);
   const analysisMs = time(() => analyzeTrace(trace), runs);
+  const summaryMs = time(() => summarizeTrace(trace), runs);
   return {
     spans: trace.spans.length,
     diagramMs: Number(diagramMs.toFixed(2)),
     timingFreeMs: Number(timingFreeMs.toFixed(2)),
     analysisMs: Number(analysisMs.toFixed(2)),
+    summaryMs: Number(summaryMs.toFixed(3)),
     textLength: diagram.text.length,
     arrows: diagram.model.arrows.length,
     folded: diagram.folded,
@@ -200,12 +204,87 @@ const results = SIZES.map((size) => {
   };
 });
 
+/**
+ * Request-shaped traces as the store ingests them (one server span, nine
+ * queries of one statement, fresh objects as if just decoded), built
+ * `batch` at a time like the store's write batches.
+ */
+function smallTraces(batch: number, seed: number): Trace[] {
+  const traces: Trace[] = [];
+  const t0 = T0 + seed * 1e12;
+  for (let t = 0; t < batch; t++) {
+    const traceId = `${seed.toString(16).padStart(8, '0')}${t.toString(16).padStart(24, '0')}`;
+    const rootId = `${(t * 10).toString(16).padStart(16, '0')}`;
+    const spans: Span[] = [];
+    for (let k = 0; k < 10; k++) {
+      const start = t0 + t * 1e9 + k * 2e6;
+      const root = k === 0;
+      spans.push({
+        traceId,
+        spanId: `${(t * 10 + k).toString(16).padStart(16, '0')}`,
+        ...(root ? {} : { parentSpanId: rootId }),
+        name: root ? 'GET /articles/:id' : 'SELECT blog',
+        kind: root ? 'server' : 'client',
+        serviceName: 'blog-api',
+        startTimeNs: start,
+        endTimeNs: start + (root ? 25e6 : 1.5e6),
+        status: { code: 'unset' },
+        attributes: root
+          ? {
+              'http.request.method': 'GET',
+              'http.route': '/articles/:id',
+              'url.path': `/articles/${t}`,
+              'http.response.status_code': 200,
+            }
+          : {
+              'db.system.name': 'postgresql',
+              'db.namespace': 'blog',
+              'db.query.text': 'SELECT * FROM comments WHERE article_id = $1',
+              'db.operation.name': 'SELECT',
+            },
+        events: [],
+        links: [],
+        resource: { 'service.name': 'blog-api' },
+      });
+    }
+    traces.push({ traceId, spans });
+  }
+  return traces;
+}
+
+/** Microseconds per 10-span trace, median over rounds of `total` traces summarised `batch` at a time. */
+function summaryPerTrace(total: number, batch: number, rounds: number): number {
+  const samples: number[] = [];
+  for (let round = 0; round < rounds + 1; round++) {
+    let ms = 0;
+    for (let done = 0; done < total; done += batch) {
+      // Only the summaries are timed, not building the spans.
+      const traces = smallTraces(batch, round * total + done + 1);
+      const start = performance.now();
+      for (const trace of traces) summarizeTrace(trace);
+      ms += performance.now() - start;
+    }
+    // The first round warms the JIT up.
+    if (round > 0) samples.push((ms * 1000) / total);
+  }
+  return median(samples);
+}
+
+const SUMMARY_TRACES = 20_000;
+const summaryUs = summaryPerTrace(SUMMARY_TRACES, 50, 5);
+
 console.log(
   JSON.stringify(
     {
       benchmark: 'core-diagram',
       node: process.version,
       results,
+      summary: {
+        spansPerTrace: 10,
+        traces: SUMMARY_TRACES,
+        usPerTrace: Number(summaryUs.toFixed(2)),
+        usPerSpan: Number((summaryUs / 10).toFixed(3)),
+      },
       growthExponent: {
         diagram: Number(growthExponent(results.map((r) => ({ spans: r.spans, ms: r.diagramMs }))).toFixed(3)),
         analysis: Number(growthExponent(results.map((r) => ({ spans: r.spans, ms: r.analysisMs }))).toFixed(3)),

@@ -27,7 +27,7 @@ import {
   type TraceLayout,
 } from './layout.js';
 import type { Span, SpanKind, Trace } from './trace.js';
-import { buildSpanTree, compareNodes, type SpanNode } from './tree.js';
+import { allZeros, buildSpanTree, compareNodes, type SpanNode } from './tree.js';
 
 /** Counts of spans by kind of work. */
 export interface SpanCounts {
@@ -206,7 +206,7 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
   const orphans: LeanNode[] = [];
   for (const node of all) {
     const parentId = node.span.parentSpanId;
-    if (parentId === undefined || parentId === '' || (parentId.charCodeAt(0) === 48 && /^0+$/.test(parentId))) {
+    if (parentId === undefined || parentId === '' || allZeros(parentId)) {
       roots.push(node);
     } else if (parentId === node.span.spanId) {
       roots.push(node);

@@ -104,7 +104,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
   let selfParents = 0;
   for (const node of all) {
     const parentId = node.span.parentSpanId;
-    if (parentId === undefined || parentId === '' || /^0+$/.test(parentId)) {
+    if (parentId === undefined || parentId === '' || allZeros(parentId)) {
       trueRoots.push(node);
     } else if (parentId === node.span.spanId) {
       selfParents++;
@@ -272,6 +272,13 @@ function correctSkew(order: readonly SpanNode[], notes: string[]): void {
       notes.push(`clock skew between ${from} and ${to}: up to ${amount}, shifted for layout`);
     }
   }
+}
+
+/** Whether an id is all zeros: W3C trace context's "no parent". */
+export function allZeros(id: string): boolean {
+  if (id.length === 0) return false;
+  for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) !== 48) return false;
+  return true;
 }
 
 function breadthFirst(roots: readonly SpanNode[]): SpanNode[] {
