@@ -37,14 +37,14 @@ mkdirSync(workDir, { recursive: true });
 const settings = quick
   ? {
       rounds: 1,
-      durationS: 1.5,
+      durationS: 1.2,
       warmupS: 0.5,
-      settleMs: 500,
+      settleMs: 300,
       browserRounds: 2,
       storeSpans: 100_000,
       queryRounds: 30,
       diagramSizes: [100, 1_000, 10_000],
-      ingestSpans: 50_000,
+      ingestSpans: 30_000,
       ingestRuns: 3,
     }
   : {
