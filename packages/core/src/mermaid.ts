@@ -164,7 +164,9 @@ function renderItems(items: readonly SequenceItem[], depth: number, indent: stri
         break;
       case 'par':
         item.branches.forEach((branch, i) => {
-          lines.push(i === 0 ? `${pad}par ${escapeMermaidText(item.label)}` : `${pad}and`);
+          const branchLabel = item.branchLabels[i] ?? '';
+          if (i === 0) lines.push(`${pad}par ${escapeMermaidText(item.label)}`);
+          else lines.push(branchLabel === '' ? `${pad}and` : `${pad}and ${escapeMermaidText(branchLabel)}`);
           renderItems(branch, depth + 1, indent, lines);
         });
         lines.push(`${pad}end`);

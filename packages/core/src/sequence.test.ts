@@ -140,6 +140,53 @@ describe('toSequence', () => {
     await draw(t);
   });
 
+  it('labels the branches of a par block by whom they call when the branches differ', async () => {
+    const call = (id: string, host: string, start: number, end: number) =>
+      httpClient({ id, parent: 'root', start, end, url: `http://${host}/x/${id}` });
+    const t = trace(
+      root(100),
+      call('u', 'users', 10, 60),
+      q('a', 11, 20),
+      redis({ id: 'r', parent: 'root', start: 21, end: 22, statement: 'GET k' }),
+      call('m', 'mail', 23, 24),
+      call('e', 'end', 12, 30),
+    );
+    const model = toSequence(t, { timings: false });
+    const par = model.items.find((i) => i.type === 'par');
+    expect(par?.type === 'par' && par.branchLabels).toEqual(['users', 'postgresql blog, redis +1 more', 'end']);
+    expect(await draw(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as users
+      participant p4@{ "type" : "database" } as postgresql blog
+      participant p5@{ "type" : "database" } as redis
+      participant p6 as mail
+      participant p7 as end
+      p1->>p2: GET /articles/:id
+      par 5 concurrent calls in 3 lanes
+        p2->>p3: GET /x/u
+        p3-->>p2: ok
+      and postgresql blog, redis +1 more
+        p2->>p4: SELECT a
+        p4-->>p2: ok
+        p2->>p5: GET k
+        p5-->>p2: ok
+        p2->>p6: GET /x/m
+        p6-->>p2: ok
+      and end
+        p2->>p7: GET /x/e
+        p7-->>p2: ok
+      end
+      p2-->>p1: 200
+      "
+    `);
+    // Lanes that all call the same participant need no labels.
+    const same = toSequence(trace(root(100), q('a', 10, 30), q('b', 15, 25)), { timings: false });
+    expect(same.items.find((i) => i.type === 'par')).toMatchObject({ branchLabels: ['', ''] });
+  });
+
   it('nests a par inside a serial call inside a par', async () => {
     const t = trace(
       root(200),
@@ -193,7 +240,7 @@ describe('toSequence', () => {
           p4-->>p3: ok
         end
         p3-->>p2: 200
-      and
+      and postgresql blog
         p2->>p5: SELECT side
         p5-->>p2: ok
       end
@@ -386,7 +433,7 @@ describe('toSequence', () => {
       p2-)p3: publish orders
       par 2 concurrent calls
         p3-)p4: process orders
-      and
+      and postgresql blog
         p2->>p5: SELECT after
         p5-->>p2: ok
       end

@@ -89,6 +89,13 @@ export interface ParBlock {
   readonly type: 'par';
   readonly label: string;
   readonly branches: readonly (readonly SequenceItem[])[];
+  /**
+   * One per branch: whom the branch's calls go to (`users`, `postgresql blog,
+   * redis`), or '' for every branch when all branches call the same
+   * participants and a label would add nothing. The renderer prints them on
+   * the `and` lines; the first branch sits right under the block's label.
+   */
+  readonly branchLabels: readonly string[];
   readonly spanIds: readonly string[];
 }
 
@@ -522,7 +529,13 @@ class Builder {
       this.sequence(lane, items, undefined, undefined);
       return items;
     });
-    out.push({ type: 'par', label, branches, spanIds: calls.map((c) => c.node.span.spanId) });
+    out.push({
+      type: 'par',
+      label,
+      branches,
+      branchLabels: branchLabels(lanes),
+      spanIds: calls.map((c) => c.node.span.spanId),
+    });
   }
 
   private loop(run: RepeatRun, parent: DrawnCall | undefined, out: SequenceItem[]): void {
@@ -547,6 +560,28 @@ class Builder {
     });
   }
 }
+
+/** Targets named in a branch label before the rest are counted. */
+const MAX_BRANCH_TARGETS = 2;
+
+/**
+ * Labels the lanes of a `par` block by whom their calls go to, so a reader
+ * can tell the branches apart at a glance; when every lane calls the same
+ * participants the labels would only repeat each other, and all are ''.
+ * Names only, no times: timing-free output stays byte-stable.
+ */
+function branchLabels(lanes: readonly (readonly DrawnCall[])[]): string[] {
+  const labels = lanes.map((lane) => {
+    const names: string[] = [];
+    for (const call of lane) if (!names.includes(call.to.name)) names.push(call.to.name);
+    const shown = names.slice(0, MAX_BRANCH_TARGETS).join(', ');
+    const rest = names.length - MAX_BRANCH_TARGETS;
+    return truncate(rest > 0 ? `${shown} +${rest} more` : shown, MAX_BRANCH_LABEL);
+  });
+  return labels.every((label) => label === labels[0]) ? labels.map(() => '') : labels;
+}
+
+const MAX_BRANCH_LABEL = 60;
 
 interface GapContext {
   readonly start: number;
