@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { diagramFigure } from './figures/diagram-building.ts';
+import { ingestFigures } from './figures/ingest.ts';
 import { attachMissedGoalNotes } from './figures/missed-goal-notes.ts';
 import { type CpuProfile, hotFunctions, hotPackages, packageOf } from './lib/cpu-profile.ts';
 import { interleavedSchedule, runInterleaved } from './lib/interleave.ts';
@@ -348,5 +350,60 @@ describe('missed-goal notes', () => {
     const figures = [figure()];
     attachMissedGoalNotes(figures);
     expect(figures[0]?.notes[0]).toMatch(/What limits it/);
+  });
+});
+
+describe('figures read from the store and core benchmarks', () => {
+  const ingestOutput = {
+    spansPerRun: 200_000,
+    runs: 5,
+    batchSize: 512,
+    exporterSpansPerSecond: 120_000,
+    rawInsertSpansPerSecond: 180_000,
+    eventLoop: { delayP50Ms: 1.1, delayP99Ms: 3.5, exportCallP50Ms: 0.4, exportCallP99Ms: 1.2 },
+  };
+
+  it('judges ingest on both the absolute rate and the share of the raw insert', () => {
+    const [ingest] = ingestFigures(ingestOutput, { delayP50Ms: 1, delayP99Ms: 2 });
+    const rows = new Map(ingest?.rows.map((r) => [r.key, r]));
+    expect(goalMet(rows.get('ingest.exporter.spansPerS') as Measurement)).toBe(false);
+    expect(goalMet(rows.get('ingest.exporter.shareOfRaw') as Measurement)).toBe(true);
+  });
+
+  it('judges the export event-loop delay on what it adds to an idle loop', () => {
+    const delay = (idleP99: number) =>
+      ingestFigures(ingestOutput, { delayP50Ms: 1, delayP99Ms: idleP99 })[1]?.rows.find(
+        (r) => r.key === 'exportLoop.delayP99Ms',
+      ) as Measurement;
+    expect(goalMet(delay(2))).toBe(true);
+    expect(goalMet(delay(1))).toBe(false);
+  });
+
+  it('refuses store-ingest output without the rates it needs', () => {
+    const { exporterSpansPerSecond: _dropped, ...partial } = ingestOutput;
+    expect(() => ingestFigures(partial as typeof ingestOutput, { delayP50Ms: 1, delayP99Ms: 2 })).toThrow(
+      /exporterSpansPerSecond/,
+    );
+  });
+
+  it('fits the diagram growth exponent from the core benchmark sizes and holds 10,000 spans to 50 ms', () => {
+    const result = (spans: number, diagramMs: number) => ({
+      spans,
+      diagramMs,
+      timingFreeMs: diagramMs,
+      analysisMs: diagramMs / 2,
+      textLength: 1,
+      arrows: 1,
+      folded: false,
+      runs: 3,
+    });
+    const figure = diagramFigure(
+      { benchmark: 'core-diagram', results: [result(10_000, 40), result(100, 0.4), result(1_000, 4)] },
+      [100, 1_000, 10_000],
+    );
+    const rows = new Map(figure.rows.map((r) => [r.key, r]));
+    expect(rows.get('diagram.growthExponent')?.value).toBeCloseTo(1, 10);
+    expect(goalMet(rows.get('diagram.spans10000.ms') as Measurement)).toBe(true);
+    expect(rows.get('diagram.spans1000.ms')?.baseline?.value).toBe(0.4);
   });
 });
