@@ -75,8 +75,8 @@ export async function requestOverheadFigure(options: RequestOverheadOptions): Pr
       'The bench app (express 5 + pg, `bench/apps/db-app.ts`) runs the same code four ways: without ' +
       'instrumentation, with Lifeline recording to SQLite, and with the stock OpenTelemetry NodeSDK (same http/express/pg ' +
       'instrumentations configured as Lifeline configures them, BatchSpanProcessor defaults) either exporting OTLP/HTTP ' +
-      'protobuf to a local receiver that discards, or handing batches to an exporter that drops them (throughput only: ' +
-      'the cost of recording spans before any export). ' +
+      'protobuf to a local receiver that discards, or handing batches to an exporter that drops them (the cost of ' +
+      'recording spans before any export). ' +
       `autocannon runs in its own process on loopback. Throughput: ${options.connections} connections ` +
       `for ${options.durationS} s; latency: 1 connection, requests back to back, for ${options.durationS} s ` +
       `(quantiles over every response time, not autocannon's whole-millisecond histogram). App CPU per request is ` +
@@ -94,9 +94,6 @@ export async function requestOverheadFigure(options: RequestOverheadOptions): Pr
   const configs = (['bare', 'lifeline', 'otlp', 'sdkOnly'] as const).filter(
     (c) => c === 'bare' || options.configs.includes(c),
   );
-  // The spans-dropped configuration only explains where traced throughput goes;
-  // its latency is not a figure, so it skips the one-connection rounds.
-  const latencyConfigs = configs.filter((c) => c !== 'sdkOnly');
   const servers = new Map<OverheadConfig, RunningServer<{ port: number }>>();
   const sink = await startServer<{ port: number }>({ script: sinkScript });
   try {
@@ -148,7 +145,7 @@ export async function requestOverheadFigure(options: RequestOverheadOptions): Pr
         },
       });
       const serial: Partial<Record<OverheadConfig, LoadResult[]>> = await runInterleaved<OverheadConfig, LoadResult>({
-        configs: latencyConfigs,
+        configs,
         rounds: options.rounds,
         measure: async (config) => {
           const load = await runLoad({ url: url(config, endpoint.path), connections: 1, durationS: options.durationS });
@@ -261,7 +258,7 @@ function endpointRows(
       unit: 'ms',
     },
   );
-  for (const config of ['lifeline', 'otlp'] as const) {
+  for (const config of ['lifeline', 'otlp', 'sdkOnly'] as const) {
     if (!has(config)) continue;
     rows.push(
       {
