@@ -85,11 +85,17 @@ export function classifySpan(span: Span): SpanClass {
 const cache = new WeakMap<Span, SpanClass>();
 
 /**
- * Classifies a span without remembering the result: for callers that look at
- * each span once (the summary the store computes while ingesting), where
- * entering every fresh span in the cache costs more than it saves.
+ * Classifies a span, using a remembered result when there is one but not
+ * remembering a new one: for callers that look at each span once (the
+ * summary the store computes while ingesting), where entering every fresh
+ * span in the cache costs more than it saves, while a trace the viewer has
+ * already drawn is not classified again.
  */
-export function classifyUncached(span: Span): SpanClass {
+export function classifyOnce(span: Span): SpanClass {
+  return cache.get(span) ?? classifyUncached(span);
+}
+
+function classifyUncached(span: Span): SpanClass {
   const a = span.attributes;
   const dbSystem = str(a['db.system.name']) ?? str(a['db.system']);
   const messagingSystem = str(a['messaging.system']);

@@ -13,7 +13,7 @@
  * take the full layout instead; both ways give the same row.
  */
 import { structure } from './analysis.js';
-import { classifySpan, classifyUncached, type ParticipantRef, type SpanClass } from './classify.js';
+import { classifyOnce, classifySpan, type ParticipantRef, type SpanClass } from './classify.js';
 import { packLanes } from './concurrency.js';
 import {
   CALL_CATEGORIES,
@@ -181,7 +181,7 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
     const rawEnd = span.endTimeNs;
     const hasEnd = typeof rawEnd === 'number' && Number.isFinite(rawEnd);
     const start = span.startTimeNs;
-    const cls = classifyUncached(span);
+    const cls = classifyOnce(span);
     const node: LeanNode = {
       span,
       order: i,
