@@ -133,6 +133,24 @@ describe('SqliteSpanExporter', () => {
     store.close();
   });
 
+  it('stores an export posted to the writer in many slices and acknowledges it once', async () => {
+    const path = tempDbPath();
+    const exporter = exporterFor(path);
+    const spans = recordSpans(1000);
+    const results: ExportResult[] = [];
+    await new Promise<void>((done) =>
+      exporter.export(spans, (result) => {
+        results.push(result);
+        done();
+      }),
+    );
+    expect(results).toEqual([{ code: ExportResultCode.SUCCESS }]);
+    const store = openStore({ path, readonly: true });
+    expect(store.stats()).toMatchObject({ traces: 1, spans: 1000 });
+    expect(store.listTraces().items[0]).toMatchObject({ spanCount: 1000, rootName: 'GET /articles/:id' });
+    store.close();
+  });
+
   it('fails exports after shutdown without throwing', async () => {
     const exporter = exporterFor(tempDbPath());
     await exporter.shutdown();

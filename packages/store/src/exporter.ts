@@ -126,7 +126,7 @@ export class SqliteSpanExporter implements SpanExporter {
         try {
           const from = chunk * POST_CHUNK_SPANS;
           const batch = encodeReadableSpans(spans, from, Math.min(spans.length, from + POST_CHUNK_SPANS));
-          this.#send({ type: 'write', id: 0, batch }, (reply) => {
+          this.#send({ type: 'write', id: 0, batch, more: chunk + 1 < chunks }, (reply) => {
             if (reply.type === 'written') answer();
             else answer(new Error(reply.type === 'failed' ? reply.message : 'the writer thread closed unexpectedly'));
           });

@@ -9,6 +9,8 @@ const BUSY_RETRIES = 3;
 /** Batches already queued behind the current one are written in the same transaction, up to this many spans. */
 const COALESCE_SPANS = 8192;
 const BUSY_PAUSE_MS = 200;
+/** Longest wait for the announced next slice of an export before writing what has come. */
+const HOLD_MS = 5;
 
 function sqliteCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
@@ -92,29 +94,54 @@ export function runWriterLoop(): void {
     }
   };
 
+  type WriteRequest = Extract<WriterRequest, { type: 'write' }>;
+  /** Requests received but not yet written: the rest of their export is on its way. */
+  let held: WriteRequest[] = [];
+  let heldSize = 0;
+  let heldTimer: NodeJS.Timeout | undefined;
+
+  const flushHeld = () => {
+    if (heldTimer !== undefined) clearTimeout(heldTimer);
+    heldTimer = undefined;
+    const group = held;
+    held = [];
+    heldSize = 0;
+    if (group.length > 0) write(group);
+  };
+
   port.on('message', (first: WriterRequest) => {
     // Under load the exporter posts faster than one transaction commits:
     // draining what is already queued into one transaction saves commits.
+    // An export arrives in several slices, one per turn of the app's event
+    // loop; committing each slice alone would cost a commit per slice, so a
+    // group that ends with "more follows" waits for the next slice (a few
+    // hundred microseconds), or for a short timer should it never come.
     let request: WriterRequest | undefined = first;
     while (request !== undefined) {
       if (request.type === 'close') {
+        flushHeld();
         close(request.id);
         return;
       }
-      const group = [request];
-      let size = encodedCount(request.batch);
+      held.push(request);
+      heldSize += encodedCount(request.batch);
       request = undefined;
-      while (size < COALESCE_SPANS) {
+      while (heldSize < COALESCE_SPANS) {
         const next = receiveMessageOnPort(port)?.message as WriterRequest | undefined;
         if (next === undefined) break;
         if (next.type !== 'write') {
           request = next;
           break;
         }
-        group.push(next);
-        size += encodedCount(next.batch);
+        held.push(next);
+        heldSize += encodedCount(next.batch);
       }
-      write(group);
+      const last = held.at(-1);
+      if (request === undefined && heldSize < COALESCE_SPANS && last?.more === true) {
+        heldTimer ??= setTimeout(flushHeld, HOLD_MS);
+        return;
+      }
+      flushHeld();
     }
   });
 }

@@ -7,7 +7,13 @@ export interface WriterWorkerData {
 
 /** A message from the exporter to its writer thread. */
 export type WriterRequest =
-  | { readonly type: 'write'; readonly id: number; readonly batch: EncodedSpans }
+  | {
+      readonly type: 'write';
+      readonly id: number;
+      readonly batch: EncodedSpans;
+      /** Further slices of the same export follow right after this one. */
+      readonly more: boolean;
+    }
   | { readonly type: 'close'; readonly id: number };
 
 /** The writer thread's answer to one request, in request order. */
