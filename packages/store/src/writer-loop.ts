@@ -9,6 +9,9 @@ const BUSY_RETRIES = 3;
 /** Batches already queued behind the current one are written in the same transaction, up to this many spans. */
 const COALESCE_SPANS = 8192;
 const BUSY_PAUSE_MS = 200;
+/** WAL pages after which a commit of the writer thread checkpoints (SQLite's default is 1000). */
+const WAL_CHECKPOINT_PAGES = 10_000;
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 /** Longest wait for the announced next slice of an export before writing what has come. */
 const HOLD_MS = 5;
 
@@ -63,6 +66,14 @@ export function runWriterLoop(): void {
         // was unavailable (locked, read-only, disk full) is retried on the next batch.
         if (writer === undefined) {
           db = openDatabase(path, { migrate: true });
+          // This thread is the one place where a long checkpoint stalls no
+          // one, so it lets the WAL grow to about 40 MB before copying it back:
+          // pages written several times between checkpoints (index and
+          // summary pages, the growing end of the tables) are copied and
+          // synced once instead of each time. The file is cut back to 64 MB
+          // afterwards should a reader have held a checkpoint off.
+          db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+          db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
           writer = new SpanWriter(db);
         }
         writer.writeEncoded(batch);
