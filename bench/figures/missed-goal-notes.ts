@@ -39,7 +39,7 @@ export const missedGoalNotes: Readonly<Record<string, string>> = {
     'What limits it: per span, the exporter converts a ReadableSpan, structured-clones it to the writer thread, and the writer does an INSERT with three JSON.stringify calls plus a resource lookup; per trace it computes a summary (classification, span tree, N+1 and concurrency counts) and upserts it. The raw baseline does only the INSERT. What would move it: batch inserts (multi-row INSERT or one prepared statement per 32 rows), one JSON encoding per batch transferred as a buffer, and summaries computed incrementally.',
   'ingest.exporter.shareOfRaw':
     'The gap to the raw insert is the per-trace summary work and the thread hand-off, see the throughput row.',
-  'exportLoop.delayP99Ms':
+  'exportLoop.addedDelayP99Ms':
     'What limits it: `export()` converts the whole 512-span batch on the app thread before the first chunk is posted (see the synchronous export() time rows), so a batch lands on the event loop as one block. Converting and posting in smaller chunks across turns (yielding between 128-span chunks) would spread it.',
   'diagram.spans10000.ms':
     'What limits it: the profile of `CORE_BENCH_SIZES=10000 node --cpu-prof bench/core-diagram.ts` puts the time in `buildSpanTree`, `layoutTrace`, `classifySpan` and garbage collection (about a fifth): per-span objects built for the tree and the layout. Classifying each span once and reusing it across tree, layout and summary, and fewer intermediate arrays, would move it.',
