@@ -10,15 +10,15 @@ const overheadLimits =
   'the "app CPU per request" rows). Most of the traced cost is paid before any export: the "OTel SDK, spans ' +
   'dropped" configuration — the same SDK and instrumentations with an exporter that drops every batch — already ' +
   "loses most of the bare app's throughput (span creation, context propagation and attribute collection for " +
-  'about four spans a request). ' +
-  "Lifeline's own share is the difference between its row and that one: in its writer thread one SQLite INSERT " +
-  'per span with JSON.stringify of attributes (`#write`, `sqliteTransaction` in the profile) and per-trace ' +
-  'summaries that re-read and re-summarize the whole trace whenever its spans arrive in more than one batch ' +
-  '(`readTraceSpans` → `buildSpanTree` → `summarizeTrace`); on the app thread the structured clone of every ' +
-  'batch posted to that thread (`postMessage`) and SQL sanitizing (`sanitizeSql`). What would move it: fewer ' +
-  'spans per request (the express request-handler span adds little to a diagram the HTTP server span already ' +
-  'draws), summaries computed once per trace instead of ' +
-  're-read per batch, batches posted to the writer as one transferable buffer, and sampling under load. With ' +
+  "about four spans a request; in Lifeline's app-thread profile the OpenTelemetry packages take more time than " +
+  "express and router together). Lifeline's own share is the difference between its row and that one: its " +
+  'writer thread (over a quarter of a core at this load) spends it in SQLite inserts (`sqliteTransaction`, `#write`), ' +
+  'summary upserts (`#saveSummary`) and, for traces whose spans arrive in more than one batch, re-reading the ' +
+  'stored trace to summarize it again (`readTraceSpans`); its app thread spends a few percent in SQL sanitizing ' +
+  'and redaction (`sanitizeSql`, `cleanAttributes`, `redactSpan`) and batch encoding (`encodeReadableSpans`). ' +
+  'What would move it: fewer spans per request (the express request-handler span adds little to a diagram the ' +
+  'HTTP server span already draws), summarizing a trace once its root span is stored instead of re-reading it, ' +
+  'remembering sanitized SQL per statement text (apps repeat the same statements), and sampling under load. With ' +
   'the SDK alone below the goal on this machine, 0.93× is out of reach for any exporter here; it is realistic ' +
   'where a request costs more CPU than its spans do.';
 
@@ -26,27 +26,27 @@ const overheadLimits =
 export const missedGoalNotes: Readonly<Record<string, string>> = {
   'overhead.db.lifeline.rps': overheadLimits,
   'overhead.db.lifelineVsOtlp.rps':
-    'Lifeline pays for SQLite inserts and per-trace summaries where the OTLP exporter only serializes and sends to a receiver that discards. The fixes in the throughput note (summaries once per trace, pre-serialized batches to the writer thread) are what would move it.',
+    'Lifeline inserts every span into SQLite and keeps a per-trace summary, where the OTLP exporter only serializes and sends to a receiver that discards; the writer-thread work named in the throughput note is the difference, and summarizing each trace once is what would move it.',
   'overhead.hello.lifelineVsOtlp.rps':
-    "On the hello route every span is an HTTP server span whose trace arrives in one batch, so the difference to OTLP is the writer thread's per-span INSERT and JSON work and the structured clone of each batch; see the DB route's note for what would move it.",
+    "On the hello route the difference to OTLP is the writer thread's per-span insert and summary work and, on the app thread, redaction and batch encoding; see the DB route's throughput note for what would move it.",
   'overhead.db.lifeline.p99':
-    "What limits it: with one connection, the tail is the requests that coincide with the app thread's export work (converting a 512-span batch and posting it to the writer thread) and with the writer thread competing for the second core; the stock OTLP configuration shows the same kind of tail from its serializer. Posting smaller chunks more often (the exporter already posts 128-span chunks per event-loop turn) and cheaper conversion would shorten it.",
+    'What limits it: with one connection, the tail is made of requests that share the event loop with span work — ending and redacting spans, encoding 128-span slices for the writer thread — or that wait for a core while the writer thread commits. Compare the "spans dropped" row: the part of the tail present there comes from the instrumentation itself, the rest from export. Smaller slices and cheaper redaction (sanitized SQL remembered per statement) would shorten it.',
   'overhead.hello.lifeline.p99':
-    'Same limit as the DB route: the tail is made of requests that share the event loop with batch conversion and posting to the writer thread.',
+    "Same limit as the DB route's p99: requests that share the event loop with span ending, redaction and slice encoding, or wait for a core while the writer thread commits.",
   'receiver.viewer.spansPerS':
-    "What limits it: the viewer stores on its own event loop. The profile puts most of the time in the store's `#write` (one INSERT per span, JSON.stringify of attributes, resource lookups), `sqliteTransaction`, and garbage collection; protobuf decoding plus the conversion to OTLP/JSON (`toObject`, 64-bit integers turned into decimal strings by `long`) and then to Lifeline spans (`otlpSpan`, `addAttribute`) and per-trace summaries (`classifySpan`, `buildSpanTree`) take most of the rest. What would move it: convert decoded protobuf straight to Lifeline spans without the OTLP/JSON detour (no `toObject`, no int64 strings), write through the same writer thread the exporter uses so decoding and SQLite overlap on two cores, and insert spans with a multi-row statement.",
+    "What limits it: the viewer decodes and stores on its own event loop. The profile puts the most time in the store's `#write` and `sqliteTransaction` (binding and inserting rows) and in garbage collection; then in decoding: protobufjs plus the conversion to OTLP/JSON objects (`toObject`, 64-bit times turned into decimal strings by `long`), then to Lifeline spans (`otlpSpan`, `addAttribute`), then to the writer's flat format (`encodeSpans`), and the summaries (`summarizeQuickly`). What would move it: decode protobuf straight into the writer's flat format (no OTLP/JSON objects, no int64 strings), and hand batches to the writer thread the exporter uses, so decoding and SQLite run on both cores.",
   'ingest.exporter.spansPerS':
-    'What limits it: per span, the exporter converts a ReadableSpan, structured-clones it to the writer thread, and the writer does an INSERT with three JSON.stringify calls plus a resource lookup; per trace it computes a summary (classification, span tree, N+1 and concurrency counts) and upserts it. The raw baseline does only the INSERT. What would move it: batch inserts (multi-row INSERT or one prepared statement per 32 rows), one JSON encoding per batch transferred as a buffer, and summaries computed incrementally.',
+    "What limits it: the raw baseline inserts into one table with a primary key; the store also upserts a summary row per trace (with its secondary indexes), looks up resources, and on the app thread encodes each ReadableSpan into the writer's flat format before posting it. The writer's profile is mostly `#write` and `sqliteTransaction`, then summary work (`decodeSpan`, `summarizeQuickly`, `#saveSummary`). What would move it: computing summaries from the flat rows without decoding spans, and fewer secondary indexes to update per trace.",
   'ingest.exporter.shareOfRaw':
-    'The gap to the raw insert is the per-trace summary work and the thread hand-off, see the throughput row.',
+    'The gap to the raw insert is the per-trace summary, the resource lookups and the hand-off to the writer thread; see the throughput row.',
   'exportLoop.addedDelayP99Ms':
-    'What limits it: `export()` converts the whole 512-span batch on the app thread before the first chunk is posted (see the synchronous export() time rows), so a batch lands on the event loop as one block. Converting and posting in smaller chunks across turns (yielding between 128-span chunks) would spread it.',
+    'What limits it: each 128-span slice of a batch is encoded and posted in one turn of the event loop (see the synchronous export() rows), and the writer thread competes for the second core while it commits. Smaller slices would spread the work over more turns.',
   'diagram.spans10000.ms':
     'What limits it: the profile of `CORE_BENCH_SIZES=10000 node --cpu-prof bench/core-diagram.ts` puts the time in `buildSpanTree`, `layoutTrace`, `classifySpan` and garbage collection (about a fifth): per-span objects built for the tree and the layout. Classifying each span once and reusing it across tree, layout and summary, and fewer intermediate arrays, would move it.',
   'diagram.growthExponent':
     'The time grows faster than the span count between the sizes measured; the per-span allocations in `buildSpanTree` and `layoutTrace` (and the garbage collection they cause) are what grows.',
   'memory.app.lifelineMb':
-    "What limits it: the OpenTelemetry SDK and its instrumentations load about as much code and state as the stock configuration (compare the OTel row), and Lifeline adds a worker thread with its own V8 isolate, better-sqlite3 and the store's code. A writer that runs SQLite on the app's own thread in small slices, or a shared isolate, would remove the second heap; sharing one copy of the store's modules would reduce it.",
+    'What limits it: the OpenTelemetry SDK and its instrumentations cost about what they cost in the stock configurations (compare the OTel rows), and Lifeline adds a writer thread with its own V8 heap, better-sqlite3 and the store and core code loaded a second time. Loading only the writer code in that thread and capping its heap (`resourceLimits`), or running SQLite on the app thread in small slices, would reduce it.',
 };
 
 /**
