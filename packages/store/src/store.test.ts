@@ -110,6 +110,33 @@ describe('openStore', () => {
     });
   });
 
+  it('summarises a trace split across batches alike whether the same writer or several wrote it', () => {
+    const queries = ['SELECT a', 'SELECT b', 'SELECT a', 'SELECT a', 'SELECT c'];
+    const spans = makeRequest({ startNs: T0, durationMs: 60, queries });
+    const parts = [spans.slice(2, 4), spans.slice(4), spans.slice(0, 2)];
+    const path = tempDbPath();
+    const one = openStore({ path });
+    for (const part of parts) one.writeSpans(part);
+    const bySameWriter = one.listTraces().items[0];
+    one.close();
+    // Two writers on one file: each must notice what the other added.
+    const sharedPath = tempDbPath();
+    const a = openStore({ path: sharedPath });
+    const b = openStore({ path: sharedPath });
+    a.writeSpans(parts[0] as Span[]);
+    b.writeSpans(parts[1] as Span[]);
+    a.writeSpans(parts[2] as Span[]);
+    const bySeveral = a.listTraces().items[0];
+    a.close();
+    b.close();
+    expect(bySameWriter).toMatchObject({ spanCount: 6, rootName: 'GET /articles/:id', nPlusOne: 1 });
+    expect({ ...bySeveral, traceId: undefined }).toEqual({ ...bySameWriter, traceId: undefined });
+    const reference = openStore({ path: tempDbPath() });
+    reference.writeSpans(spans);
+    expect(reference.listTraces().items[0]).toEqual(bySameWriter);
+    reference.close();
+  });
+
   it('keeps a huge trace that streams in without its root counted, and summarises it fully when the root arrives', () => {
     withStore((store) => {
       const traceId = nextId(32);

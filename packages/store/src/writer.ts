@@ -56,8 +56,32 @@ interface TraceGroup {
   readonly traceId: string;
   /** Span indexes in the batch, in batch order. */
   readonly spans: number[];
-  /** The summary's span count before this batch; undefined for a trace new to the store. */
-  stored?: number | undefined;
+  /** The summary row before this batch; undefined for a trace new to the store. */
+  stored?: StoredSummary | undefined;
+}
+
+interface StoredSummary {
+  readonly span_count: number;
+  readonly seq: number;
+}
+
+/** Spans of a trace this writer summarised lately, and the sequence number that summary got. */
+interface RecentTrace {
+  readonly spans: Span[];
+  readonly seq: number;
+}
+
+/**
+ * Spans kept in memory from the traces summarised lately. Under load a
+ * request's spans reach the writer in two or more batches (children end, and
+ * are exported, before their parent); re-summarising such a trace then needs
+ * its earlier spans, and reading and parsing them back from SQLite costs more
+ * than summarising. About 10 MB at most.
+ */
+const RECENT_SPANS = 8192;
+
+function byStartThenId(a: Span, b: Span): number {
+  return a.startTimeNs - b.startTimeNs || (a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0);
 }
 
 /**
@@ -79,6 +103,8 @@ export class SpanWriter {
   readonly #readSeq;
   readonly #writeSeq;
   readonly #resourceIds = new Map<string, number>();
+  readonly #recent = new Map<string, RecentTrace>();
+  #recentSpans = 0;
   /** Bind values of one multi-row insert, reused. */
   readonly #rowArgs: unknown[] = new Array(SPAN_FIELDS * ROWS_PER_INSERT);
   /** Bind values of one single-row insert, reused. */
@@ -94,7 +120,7 @@ export class SpanWriter {
     );
     this.#insertResource = db.prepare('INSERT OR IGNORE INTO resources (attributes) VALUES (?)');
     this.#selectResource = db.prepare('SELECT id FROM resources WHERE attributes = ?').pluck();
-    this.#selectTraceSize = db.prepare('SELECT span_count FROM traces WHERE trace_id = ?').pluck();
+    this.#selectTraceSize = db.prepare('SELECT span_count, seq FROM traces WHERE trace_id = ?');
     this.#selectSpans = db.prepare(SELECT_TRACE_SPANS);
     this.#upsertSummary = db.prepare(
       `INSERT INTO traces (trace_id, root_service, root_name, method, route, status_code, start_ns, duration_ns,
@@ -138,8 +164,11 @@ export class SpanWriter {
     try {
       return this.#transaction(batch, spans);
     } catch (error) {
-      // Resource ids cached during a rolled-back transaction may not exist.
+      // Resource ids cached during a rolled-back transaction may not exist,
+      // and the sequence numbers of remembered traces may be handed out again.
       this.#resourceIds.clear();
+      this.#recent.clear();
+      this.#recentSpans = 0;
       throw error;
     }
   }
@@ -186,7 +215,7 @@ export class SpanWriter {
     const bulk: number[] = [];
     let inserted = 0;
     for (const group of groups.values()) {
-      group.stored = this.#selectTraceSize.get(group.traceId) as number | undefined;
+      group.stored = this.#selectTraceSize.get(group.traceId) as StoredSummary | undefined;
       if (group.stored === undefined) {
         for (const i of group.spans) bulk.push(i);
         fresh.set(group, group.spans);
@@ -228,16 +257,22 @@ export class SpanWriter {
         const links = values[i * SPAN_FIELDS + F_LINKS];
         if (links !== null) this.#saveLinks(spanAt(i));
       }
-      if (group.stored === undefined) {
+      const { stored } = group;
+      if (stored === undefined) {
         // A trace first seen in this batch: all its spans are in memory.
-        this.#saveSummary(summarizeTrace({ traceId, spans: added.map(spanAt) }), seq);
+        const spans = added.map(spanAt);
+        this.#saveSummary(summarizeTrace({ traceId, spans }), seq);
+        this.#remember(traceId, spans, seq);
       } else if (
-        group.stored >= INCREMENTAL_ABOVE_SPANS &&
+        stored.span_count >= INCREMENTAL_ABOVE_SPANS &&
         added.every((i) => values[i * SPAN_FIELDS + F_PARENT_SPAN_ID] !== null)
       ) {
+        this.#forget(traceId);
         this.#increment(traceId, added.map(spanAt), seq);
       } else {
-        this.#saveSummary(summarizeTrace({ traceId, spans: this.readTraceSpans(traceId) }), seq);
+        const spans = this.#storedSpans(traceId, stored, added.map(spanAt));
+        this.#saveSummary(summarizeTrace({ traceId, spans }), seq);
+        this.#remember(traceId, spans, seq);
       }
     }
     this.#writeSeq.run(seq);
@@ -248,6 +283,40 @@ export class SpanWriter {
     for (const link of span.links) {
       if (link.traceId !== span.traceId) this.#insertLink.run(span.traceId, span.spanId, link.traceId, link.spanId);
     }
+  }
+
+  /**
+   * All spans of a known trace once `added` are stored. The remembered spans
+   * serve when the summary row still carries the sequence number this
+   * writer gave it: then no other writer (another process, retention) has
+   * touched the trace since, and they are exactly what SQLite holds.
+   */
+  #storedSpans(traceId: string, stored: StoredSummary, added: Span[]): Span[] {
+    const recent = this.#recent.get(traceId);
+    if (recent === undefined || recent.seq !== stored.seq) return this.readTraceSpans(traceId);
+    // In SQLite's order, so the summary cannot tell which way the spans came.
+    return [...recent.spans, ...added].sort(byStartThenId);
+  }
+
+  #remember(traceId: string, spans: Span[], seq: number): void {
+    this.#forget(traceId);
+    // A trace whose root has come is most likely complete (the root ends
+    // last); keeping it would only make the garbage collector copy it around.
+    if (spans.length >= INCREMENTAL_ABOVE_SPANS || spans.some((span) => !span.parentSpanId)) return;
+    this.#recent.set(traceId, { spans, seq });
+    this.#recentSpans += spans.length;
+    for (const [oldest, trace] of this.#recent) {
+      if (this.#recentSpans <= RECENT_SPANS) break;
+      this.#recent.delete(oldest);
+      this.#recentSpans -= trace.spans.length;
+    }
+  }
+
+  #forget(traceId: string): void {
+    const recent = this.#recent.get(traceId);
+    if (recent === undefined) return;
+    this.#recent.delete(traceId);
+    this.#recentSpans -= recent.spans.length;
   }
 
   /** All stored spans of one trace, in start order. */
