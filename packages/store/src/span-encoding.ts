@@ -11,23 +11,37 @@ import type { Attributes, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from
 /** Values per span in {@link EncodedSpans.values}. */
 export const SPAN_FIELDS = 16;
 
-/** Offsets of the fields of one span. */
+/** Offset of the trace id (hex text) among a span's values. */
 export const F_TRACE_ID = 0;
+/** Offset of the span id (hex text). */
 export const F_SPAN_ID = 1;
+/** Offset of the parent span id, `null` for a root. */
 export const F_PARENT_SPAN_ID = 2;
+/** Offset of the span name. */
 export const F_NAME = 3;
+/** Offset of the kind (`server`, `client`, ...). */
 export const F_KIND = 4;
+/** Offset of the service name. */
 export const F_SERVICE = 5;
+/** Offset of the start, ns since the epoch. */
 export const F_START_NS = 6;
+/** Offset of the end, ns since the epoch, `null` for a span that never ended. */
 export const F_END_NS = 7;
+/** Offset of the status code (`unset`, `ok`, `error`). */
 export const F_STATUS_CODE = 8;
+/** Offset of the status message, `null` when there is none. */
 export const F_STATUS_MESSAGE = 9;
+/** Offset of the attributes as JSON. */
 export const F_ATTRIBUTES = 10;
+/** Offset of the events as JSON, `null` when there are none. */
 export const F_EVENTS = 11;
+/** Offset of the links as JSON, `null` when there are none. */
 export const F_LINKS = 12;
-/** Index into {@link EncodedSpans.resources}; the writer replaces it with the resource row id. */
+/** Offset of the index into {@link EncodedSpans.resources}; the writer binds the resource row id in its place. */
 export const F_RESOURCE = 13;
+/** Offset of the instrumentation scope name, `null` when unknown. */
 export const F_SCOPE_NAME = 14;
+/** Offset of the instrumentation scope version, `null` when unknown. */
 export const F_SCOPE_VERSION = 15;
 
 /** A batch of spans in compact form. */
