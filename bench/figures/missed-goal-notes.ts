@@ -6,20 +6,20 @@
 import { type FigureReport, goalMet } from '../lib/report.ts';
 
 const overheadLimits =
-  'What limits it: the app, PostgreSQL and autocannon share two cores, so throughput is CPU per request (see ' +
-  'the "app CPU per request" rows). Most of the traced cost is paid before any export: the "OTel SDK, spans ' +
-  'dropped" configuration — the same SDK and instrumentations with an exporter that drops every batch — already ' +
-  "loses most of the bare app's throughput (span creation, context propagation and attribute collection for " +
-  "about four spans a request; in Lifeline's app-thread profile the OpenTelemetry packages take more time than " +
-  "express and router together). Lifeline's own share is the difference between its row and that one: its " +
-  'writer thread (about an eighth of a core at this load) spends it in SQLite inserts (`sqliteTransaction`, ' +
-  '`#write`) and summary upserts (`#saveSummary`, `summarizeQuickly`); its app thread spends a few percent in SQL ' +
-  'sanitizing and redaction (`sanitizeSql`, `cleanAttributes`, `redactSpan`) and batch encoding ' +
-  '(`encodeReadableSpans`). What would move it: fewer spans per request (the express request-handler span adds ' +
-  'little to a diagram the HTTP server span already draws), remembering sanitized SQL per statement text (apps ' +
-  'repeat the same statements), and sampling under load. With ' +
-  'the SDK alone below the goal on this machine, 0.93× is out of reach for any exporter here; it is realistic ' +
-  'where a request costs more CPU than its spans do.';
+  'What limits it: the app, PostgreSQL and autocannon share two cores, so throughput follows CPU per request. ' +
+  'Much of the traced cost is paid before any export: the "OTel SDK, spans dropped" configuration — the same SDK ' +
+  'and instrumentations with an exporter that drops every batch — stays below the goal on its own (compare its ' +
+  'throughput and CPU rows: span creation, context propagation and attribute collection for about four spans a ' +
+  "request; in Lifeline's app-thread profile the OpenTelemetry packages take more time than express and router " +
+  "together). Lifeline's own share is the difference between its rows and that one: its writer thread (about an " +
+  'eighth of a core at this load in the profile) spends it in SQLite inserts (`sqliteTransaction`, `#write`) and ' +
+  'summary upserts (`#saveSummary`, `summarizeQuickly`); its app thread spends a few percent in SQL sanitizing and ' +
+  'redaction (`sanitizeSql`, `cleanAttributes`, `redactSpan`) and batch encoding (`encodeReadableSpans`). ' +
+  'Throughput drops further than that extra CPU alone would suggest; the profiles did not pin that part down. ' +
+  'What would move it: fewer spans per request (the express request-handler span adds little to a diagram the ' +
+  'HTTP server span already draws), remembering sanitized SQL per statement text (apps repeat the same ' +
+  'statements), and sampling under load. With the SDK alone below the goal on this machine, 0.93× is out of ' +
+  'reach for any exporter here; it is realistic where a request costs more CPU than its spans do.';
 
 /** Notes by result key (see bench/results.json). */
 export const missedGoalNotes: Readonly<Record<string, string>> = {
@@ -45,7 +45,7 @@ export const missedGoalNotes: Readonly<Record<string, string>> = {
   'diagram.growthExponent':
     'The time grows faster than the span count between the sizes measured; the per-span allocations in `buildSpanTree` and `layoutTrace` (and the garbage collection they cause) are what grows.',
   'memory.app.lifelineMb':
-    'What limits it: the OpenTelemetry SDK and its instrumentations cost about what they cost in the stock configurations (compare the OTel rows), and Lifeline adds a writer thread with its own V8 heap, better-sqlite3 and the store and core code loaded a second time. Loading only the writer code in that thread and capping its heap (`resourceLimits`), or running SQLite on the app thread in small slices, would reduce it.',
+    "What limits it: the OpenTelemetry SDK and instrumentations alone already take a good part of the budget (compare the \"spans dropped\" row), and Lifeline sits above that. Part of it is the writer thread, a second V8 isolate with better-sqlite3 and the store's code: starting `SqliteSpanExporter` alone and exporting one span adds about 20 MB of RSS. The rest grows under load and was not broken down in this run; heap snapshots of both threads under load (`--heapsnapshot-signal`) would tell the writer's heap and SQLite page cache from spans waiting on the app thread. Capping the writer's heap (`resourceLimits`) and a smaller SQLite cache in the writer are the first things to try.",
 };
 
 /**
