@@ -103,6 +103,35 @@ describe('RedactingSpanExporter', () => {
     expect(seen).toContain('query:enduser.id');
   });
 
+  it('passes a span with nothing to remove on as it is, and copies one it must change', async () => {
+    const clean = await recordOne({}, (span) => {
+      span.setAttributes({
+        'db.system.name': 'postgresql',
+        'db.query.text': 'SELECT id FROM users WHERE id = $1',
+        'url.full': 'http://api.local/users/7',
+        'http.request.header.accept': ['text/html'],
+      });
+      span.addEvent('retry', { attempt: 2 });
+    });
+    expect(clean.exported).toBe(clean.original);
+
+    const eventWithSecret = await recordOne({}, (span) => {
+      span.setAttributes({ 'db.system.name': 'postgresql', 'db.query.text': 'SELECT 1' });
+      span.addEvent('exception', { 'db.statement': "SELECT * FROM t WHERE k = 'secret'" });
+    });
+    expect(eventWithSecret.exported).not.toBe(eventWithSecret.original);
+    expect(eventWithSecret.exported.attributes['db.query.text']).toBe('SELECT ?');
+    expect(eventWithSecret.exported.events[0]?.attributes?.['db.statement']).toBe('SELECT * FROM t WHERE k = ?');
+    expect(eventWithSecret.original.events[0]?.attributes?.['db.statement']).toBe("SELECT * FROM t WHERE k = 'secret'");
+
+    const hooked = await recordOne({ redact: (_key, value) => value }, (span) => {
+      span.setAttributes({ note: 'unchanged' });
+    });
+    // A hook may keep state or return new values: its spans are always copies.
+    expect(hooked.exported).not.toBe(hooked.original);
+    expect(hooked.exported.attributes).toEqual({ note: 'unchanged' });
+  });
+
   it('reports a failing hook as a failed export instead of storing raw data', async () => {
     const inner = new InMemorySpanExporter();
     const exporter = new RedactingSpanExporter(inner, {

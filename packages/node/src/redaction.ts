@@ -36,14 +36,28 @@ export interface RedactionOptions {
 // names follow OpenTelemetry's `http.request.header.<name>` convention.
 const credentialHeaders = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
 
+const requestHeaderPrefix = 'http.request.header.';
+const responseHeaderPrefix = 'http.response.header.';
+
 function isCredentialHeader(key: string): boolean {
-  const match = /^http\.(?:request|response)\.header\.(.+)$/.exec(key);
-  return match?.[1] !== undefined && credentialHeaders.has(match[1].toLowerCase().replace(/_/g, '-'));
+  // Prefix tests first: this runs for every attribute of every span, and
+  // nearly none of them is a header.
+  const prefix = key.startsWith(requestHeaderPrefix)
+    ? requestHeaderPrefix.length
+    : key.startsWith(responseHeaderPrefix)
+      ? responseHeaderPrefix.length
+      : -1;
+  if (prefix < 0 || key.length === prefix) return false;
+  return credentialHeaders.has(key.slice(prefix).toLowerCase().replace(/_/g, '-'));
 }
 
 const sqlTextKeys = new Set(['db.query.text', 'db.statement']);
 const urlKeys = new Set(['url.full', 'http.url', 'http.target']);
-const parameterKeyPattern = /^db\.(?:query|operation)\.parameter\./;
+const parameterKeyPrefixes = ['db.query.parameter.', 'db.operation.parameter.'];
+
+function isParameterKey(key: string): boolean {
+  return key.startsWith('db.') && parameterKeyPrefixes.some((prefix) => key.startsWith(prefix));
+}
 
 // SQL statements are rewritten only for SQL systems: a Redis command or a
 // MongoDB filter has other syntax, and its instrumentation shapes it already.
@@ -101,16 +115,47 @@ function cleanValue(
 ): SpanAttributeValue | undefined {
   if (isCredentialHeader(key)) return undefined;
   if (options.recordQueryParameters) return value;
-  if (parameterKeyPattern.test(key)) return undefined;
+  if (isParameterKey(key)) return undefined;
   if (typeof value !== 'string') return value;
   if (sqlTextKeys.has(key)) {
     const system = dbSystemOf(attributes);
     if (system !== undefined && !sqlSystems.has(system)) return value;
     return sanitizeSql(value, { doubleQuotedStrings: system === 'mysql' || system === 'mariadb' });
   }
-  if (urlKeys.has(key)) return stripQueryValues(value);
+  // Without a `?` there is no query string, and the value stays as it is.
+  if (urlKeys.has(key)) return value.includes('?') ? stripQueryValues(value) : value;
   if (key === 'url.query') return stripQueryValues(`?${value}`).slice(1);
   return value;
+}
+
+/** Whether the built-in rules would change or drop any of these attributes. */
+function needsCleaning(attributes: Attributes, context: Attributes, options: RedactionOptions): boolean {
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value === undefined) return true;
+    // Strings compare by content: a statement without literals sanitizes to
+    // an equal string, and the span can then be passed on as it is.
+    if (cleanValue(key, value, context, options) !== value) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether {@link redactSpan} would return anything other than an equal copy:
+ * with no hook, most spans (placeholders in SQL, URLs without a query
+ * string, no credential headers) have nothing to remove.
+ */
+function spanNeedsRedaction(span: ReadableSpan, options: RedactionOptions): boolean {
+  if (options.redact !== undefined) return true;
+  const context = span.attributes;
+  if (needsCleaning(context, context, options)) return true;
+  for (const event of span.events) {
+    if (event.attributes !== undefined && needsCleaning(event.attributes, context, options)) return true;
+  }
+  for (const link of span.links) {
+    if (link.attributes !== undefined && needsCleaning(link.attributes, context, options)) return true;
+  }
+  return false;
 }
 
 function cleanAttributes(
@@ -181,7 +226,10 @@ export function redactSpan(span: ReadableSpan, options: RedactionOptions = {}): 
 
 /**
  * A SpanExporter that hands a redacted copy of each span (see
- * {@link redactSpan}) to another exporter. It keeps the exporter contract:
+ * {@link redactSpan}) to another exporter, or the span itself when the
+ * built-in rules would change nothing in it and no redaction hook is set. The
+ * exporter it wraps must therefore only read the spans, as exporters do. It
+ * keeps the exporter contract:
  * it never throws, and a failure of the cleaning is reported as a failed
  * export rather than letting raw data through.
  *
@@ -202,7 +250,10 @@ export class RedactingSpanExporter implements SpanExporter {
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     let cleaned: ReadableSpan[];
     try {
-      cleaned = spans.map((span) => redactSpan(span, this.#options));
+      // A span with nothing to remove goes on as it is: the exporter after
+      // this one only reads spans, and a copy of every span per export was
+      // garbage the app's thread had to collect.
+      cleaned = spans.map((span) => (spanNeedsRedaction(span, this.#options) ? redactSpan(span, this.#options) : span));
     } catch (error) {
       resultCallback({
         code: ExportResultCode.FAILED,

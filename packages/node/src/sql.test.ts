@@ -26,6 +26,23 @@ describe('sanitizeSql', () => {
     expect(sanitizeSql(sql)).toBe(sql);
   });
 
+  it('answers a repeated statement the same way in each dialect, whichever was asked first', () => {
+    const sql = 'SELECT "title" FROM articles WHERE slug = "remembered-once"';
+    const standard = sanitizeSql(sql);
+    const mysql = sanitizeSql(sql, { doubleQuotedStrings: true });
+    expect(standard).toBe(sql);
+    expect(mysql).toBe('SELECT ? FROM articles WHERE slug = ?');
+    expect(sanitizeSql(sql)).toBe(standard);
+    expect(sanitizeSql(sql, { doubleQuotedStrings: true })).toBe(mysql);
+  });
+
+  it('keeps sanitizing correctly once more distinct statements went by than it remembers', () => {
+    for (let i = 0; i < 1200; i++) expect(sanitizeSql(`SELECT ${i} FROM t${i % 7}`)).toBe(`SELECT ? FROM t${i % 7}`);
+    const long = `SELECT id FROM t WHERE note = '${'x'.repeat(5000)}'`;
+    expect(sanitizeSql(long)).toBe('SELECT id FROM t WHERE note = ?');
+    expect(sanitizeSql(long)).toBe('SELECT id FROM t WHERE note = ?');
+  });
+
   it('leaves comments alone and does not read quotes inside them as literals', () => {
     expect(sanitizeSql("SELECT 1 -- don't\nFROM a /* it's */ WHERE b = 'x'")).toBe(
       "SELECT ? -- don't\nFROM a /* it's */ WHERE b = ?",

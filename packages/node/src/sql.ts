@@ -44,10 +44,37 @@ const tokenPattern = new RegExp(
  * ```
  */
 export function sanitizeSql(sql: string, options: SanitizeSqlOptions = {}): string {
+  const doubleQuotedStrings = options.doubleQuotedStrings === true;
+  const cache = doubleQuotedStrings ? sanitizedDoubleQuoted : sanitizedStandard;
+  const known = cache.get(sql);
+  if (known !== undefined) return known;
+  const sanitized = sanitizeUncached(sql, doubleQuotedStrings);
+  // Apps send the same few statements over and over (placeholders, not
+  // literals), so remembering them spares a regular-expression pass per
+  // span. Long texts are rare repeats and would crowd the map.
+  if (sql.length <= maxCachedSqlLength) {
+    if (cache.size >= maxCachedStatements) {
+      // Oldest first: Map keeps insertion order.
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(sql, sanitized);
+  }
+  return sanitized;
+}
+
+/** Statements remembered per dialect: enough for an app's repertoire, bounded so that texts with inlined literals cannot grow it. */
+const maxCachedStatements = 512;
+/** Longer statements are sanitized every time rather than remembered. */
+const maxCachedSqlLength = 2048;
+const sanitizedStandard = new Map<string, string>();
+const sanitizedDoubleQuoted = new Map<string, string>();
+
+function sanitizeUncached(sql: string, doubleQuotedStrings: boolean): string {
   return sql.replace(tokenPattern, (token: string) => {
     const first = token.charAt(0);
     if (first === '-' || first === '/' || first === '`') return token;
-    if (first === '"') return options.doubleQuotedStrings ? '?' : token;
+    if (first === '"') return doubleQuotedStrings ? '?' : token;
     if (first === "'") return '?';
     if (first === '$') return /^\$\d+$/.test(token) ? token : '?';
     if (first === '?' || first === ':' || first === '@') return token;
