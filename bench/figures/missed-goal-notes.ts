@@ -13,23 +13,22 @@ const overheadLimits =
   "request; in Lifeline's app-thread profile the OpenTelemetry packages take more time than express and router " +
   "together). Lifeline's own share is the difference between its rows and that one: its writer thread (about an " +
   'eighth of a core at this load in the profile) spends it in SQLite inserts (`sqliteTransaction`, `#write`) and ' +
-  'summary upserts (`#saveSummary`, `summarizeQuickly`); its app thread spends a few percent in SQL sanitizing and ' +
-  'redaction (`sanitizeSql`, `cleanAttributes`, `redactSpan`) and batch encoding (`encodeReadableSpans`). ' +
+  'summary upserts (`#saveSummary`, `summarizeQuickly`); its app thread spends a few percent in redaction and ' +
+  'batch encoding (`redactSpan`, `encodeReadableSpans`). ' +
   'Throughput drops further than that extra CPU alone would suggest; the profiles did not pin that part down. ' +
   'What would move it: fewer spans per request (the express request-handler span adds little to a diagram the ' +
-  'HTTP server span already draws), remembering sanitized SQL per statement text (apps repeat the same ' +
-  'statements), and sampling under load. With the SDK alone below the goal on this machine, 0.93× is out of ' +
+  'HTTP server span already draws) and sampling under load. With the SDK alone below the goal on this machine, 0.93× is out of ' +
   'reach for any exporter here; it is realistic where a request costs more CPU than its spans do.';
 
 /** Notes by result key (see bench/results.json). */
 export const missedGoalNotes: Readonly<Record<string, string>> = {
   'overhead.db.lifeline.rps': overheadLimits,
   'overhead.db.lifelineVsOtlp.rps':
-    'Lifeline inserts every span into SQLite and keeps a per-trace summary, where the OTLP exporter only serializes and sends to a receiver that discards; the writer-thread and redaction work named in the throughput note is the difference, and cheaper redaction (sanitized SQL remembered per statement) is the first thing that would move it.',
+    'Lifeline inserts every span into SQLite and keeps a per-trace summary, where the OTLP exporter only serializes and sends to a receiver that discards; the writer-thread work named in the throughput note is the difference, and fewer spans per request is what would move it most.',
   'overhead.hello.lifelineVsOtlp.rps':
-    "On the hello route the difference to OTLP is the writer thread's per-span insert and summary work and, on the app thread, redaction and batch encoding; see the DB route's throughput note for what would move it.",
+    "On the hello route the three traced configurations are within a few percent of each other and their order changes from run to run (the spans-dropped configuration is not always ahead of OTLP); what separates Lifeline from OTLP is the writer thread's per-span insert and summary work and, on the app thread, batch encoding. See the DB route's throughput note for what would move it.",
   'overhead.db.lifeline.p99':
-    'What limits it: with one connection, the tail is made of requests that share the event loop with span work — ending and redacting spans, encoding 128-span slices for the writer thread — or that wait for a core while the writer thread commits. Compare the "spans dropped" row: the part of the tail present there comes from the instrumentation itself, the rest from export. Smaller slices and cheaper redaction (sanitized SQL remembered per statement) would shorten it.',
+    'What limits it: with one connection, the tail is made of requests that share the event loop with span work — ending and redacting spans, encoding 128-span slices for the writer thread — or that wait for a core while the writer thread commits. Compare the "spans dropped" row: the part of the tail present there comes from the instrumentation itself, the rest from export. Smaller slices would spread the export work over more turns of the loop.',
   'overhead.hello.lifeline.p99':
     "Same limit as the DB route's p99: requests that share the event loop with span ending, redaction and slice encoding, or wait for a core while the writer thread commits.",
   'receiver.viewer.spansPerS':
