@@ -11,11 +11,11 @@ const overheadLimits =
   'and instrumentations with an exporter that drops every batch — stays below the goal on its own (compare its ' +
   'throughput and CPU rows: span creation, context propagation and attribute collection for about four spans a ' +
   "request; in Lifeline's app-thread profile the OpenTelemetry packages take more time than express and router " +
-  "together). Lifeline's own share is the difference between its rows and that one: its writer thread (about an " +
+  "together); on this shared machine that configuration's throughput varies between runs by as much as its gap " +
+  "to Lifeline. Lifeline's own work on top of it: its writer thread (about an " +
   'eighth of a core at this load in the profile) spends it in SQLite inserts (`sqliteTransaction`, `#write`) and ' +
   'summary upserts (`#saveSummary`, `summarizeQuickly`); its app thread spends a few percent in redaction and ' +
   'batch encoding (`redactSpan`, `encodeReadableSpans`). ' +
-  'Throughput drops further than that extra CPU alone would suggest; the profiles did not pin that part down. ' +
   'What would move it: fewer spans per request (the express request-handler span adds little to a diagram the ' +
   'HTTP server span already draws) and sampling under load. With the SDK alone below the goal on this machine, 0.93× is out of ' +
   'reach for any exporter here; it is realistic where a request costs more CPU than its spans do.';
