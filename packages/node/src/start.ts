@@ -1,7 +1,7 @@
 /**
- * One call that makes a Node.js app record into Lifeline: the OpenTelemetry
- * Node SDK with Lifeline's instrumentations, a batch processor around the
- * SQLite exporter, redaction on the way out, and a flush at exit.
+ * One call that makes a Node.js app record into Lifeline: an OpenTelemetry
+ * tracer provider with Lifeline's instrumentations, a batch processor around
+ * the SQLite exporter, redaction on the way out, and a flush at exit.
  */
 
 // Only light modules are imported statically: the SDK and the instrumentations
@@ -120,16 +120,14 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     { createInstrumentations },
     { PreciseStartSpanProcessor },
     { RedactingSpanExporter },
-    { NodeSDK },
+    { registerTracing },
     { BatchSpanProcessor },
-    { envDetector, processDetector },
   ] = await Promise.all([
     import('./instrumentations.js'),
     import('./precise-start.js'),
     import('./redaction.js'),
-    import('@opentelemetry/sdk-node'),
+    import('./tracing.js'),
     import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/resources'),
   ]);
   // Instrumentations enable themselves when constructed, so their require
   // hooks are in place before the store below loads better-sqlite3.
@@ -143,29 +141,21 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     ...(options.redact === undefined ? {} : { redact: options.redact }),
   });
   const processor = new BatchSpanProcessor(exporter, { scheduledDelayMillis: config.exportIntervalMs });
-  const sdk = new NodeSDK({
+  const tracing = registerTracing({
     serviceName: config.serviceName,
-    // Synchronous detectors only: a pending asynchronous attribute would hold
-    // every export back, the last one at exit included.
-    resourceDetectors: [processDetector, envDetector],
     // The precise start comes first so that every processor after it sees
     // the corrected start time: the SDK's own is whole milliseconds, which
     // makes back-to-back calls look as if they overlapped.
     spanProcessors: [new PreciseStartSpanProcessor(), processor],
     instrumentations,
-    // Lifeline records traces; it sets up no metric or log pipeline, so the
-    // SDK must not fall back to OTLP exporters of its own for them.
-    metricReaders: [],
-    logRecordProcessors: [],
   });
-  sdk.start();
 
   let stopped: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopped ??= (async () => {
       removeExitHandlers?.();
       try {
-        await sdk.shutdown();
+        await tracing.shutdown();
       } catch (error) {
         diag.error(`Lifeline: shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
       }
