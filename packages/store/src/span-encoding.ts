@@ -95,25 +95,44 @@ export function encodeSpans(spans: readonly Span[]): EncodedSpans {
 export function mergeEncoded(batches: readonly EncodedSpans[]): EncodedSpans {
   if (batches.length === 1) return batches[0] as EncodedSpans;
   const resources: string[] = [];
-  const values: unknown[] = [];
+  // One concat copies the arrays in bulk, several times faster than pushing value by value.
+  const values = ([] as unknown[]).concat(...batches.map((batch) => batch.values));
+  let start = 0;
   for (const batch of batches) {
     const offset = resources.length;
-    resources.push(...batch.resources);
-    const start = values.length;
-    for (const value of batch.values) values.push(value);
-    if (offset === 0) continue;
-    for (let i = start + F_RESOURCE; i < values.length; i += SPAN_FIELDS) {
-      values[i] = (values[i] as number) + offset;
+    for (const json of batch.resources) resources.push(json);
+    const end = start + batch.values.length;
+    if (offset !== 0) {
+      for (let i = start + F_RESOURCE; i < end; i += SPAN_FIELDS) values[i] = (values[i] as number) + offset;
     }
+    start = end;
   }
   return { resources, values };
+}
+
+function parseAttributes(json: string, parsed: Map<string, Attributes> | undefined): Attributes {
+  if (parsed === undefined) return JSON.parse(json) as Attributes;
+  let attributes = parsed.get(json);
+  if (attributes === undefined) {
+    attributes = JSON.parse(json) as Attributes;
+    parsed.set(json, attributes);
+  }
+  return attributes;
 }
 
 /**
  * Rebuilds span `index` of a batch as Lifeline's span model. `resources` are
  * the batch's resource sets, parsed (each parsed once per batch by the caller).
+ * `parsed`, when given, shares one attributes object among the spans whose
+ * attributes are the same text (a query repeated in a loop, say), each text
+ * parsed once; the caller must not modify the spans' attributes.
  */
-export function decodeSpan(values: readonly unknown[], index: number, resources: readonly Attributes[]): Span {
+export function decodeSpan(
+  values: readonly unknown[],
+  index: number,
+  resources: readonly Attributes[],
+  parsed?: Map<string, Attributes>,
+): Span {
   const at = index * SPAN_FIELDS;
   const statusMessage = values[at + F_STATUS_MESSAGE] as string | null;
   const events = values[at + F_EVENTS] as string | null;
@@ -129,7 +148,7 @@ export function decodeSpan(values: readonly unknown[], index: number, resources:
       statusMessage === null
         ? { code: values[at + F_STATUS_CODE] as StatusCode }
         : { code: values[at + F_STATUS_CODE] as StatusCode, message: statusMessage },
-    attributes: JSON.parse(values[at + F_ATTRIBUTES] as string) as Attributes,
+    attributes: parseAttributes(values[at + F_ATTRIBUTES] as string, parsed),
     events: events === null ? [] : (JSON.parse(events) as SpanEvent[]),
     links: links === null ? [] : (JSON.parse(links) as SpanLink[]),
     resource: resources[values[at + F_RESOURCE] as number] ?? {},

@@ -245,10 +245,13 @@ export class SpanWriter {
     if (fresh.size === 0) return { inserted, duplicates: count - inserted, traces: 0 };
 
     let parsedResources: Attributes[] | undefined;
+    // Summaries only read attributes, so spans of the batch with the same
+    // attribute text can share one parsed object.
+    const parsedAttributes = new Map<string, Attributes>();
     const spanAt = (i: number): Span => {
       if (given !== undefined) return given[i] as Span;
       parsedResources ??= batch.resources.map((json) => JSON.parse(json) as Attributes);
-      return decodeSpan(values, i, parsedResources);
+      return decodeSpan(values, i, parsedResources, parsedAttributes);
     };
     let seq = Number(this.#readSeq.get() ?? 0);
     for (const [group, added] of fresh) {
