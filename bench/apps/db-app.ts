@@ -45,7 +45,9 @@ if (mode === 'lifeline') {
     // Configured as Lifeline configures them, so every traced setup records the same spans.
     instrumentations: [
       new HttpInstrumentation(),
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+      new ExpressInstrumentation({
+        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER, ExpressLayerType.REQUEST_HANDLER],
+      }),
       new PgInstrumentation({ ignoreConnectSpans: true }),
     ],
   });

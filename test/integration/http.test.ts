@@ -34,6 +34,16 @@ describe('an ES module app preloaded with @lifeline/node/register', () => {
     expect(server?.attributes['http.route']).toBe('/notes');
     expect(server?.attributes['http.response.status_code']).toBe(200);
     expect(server?.serviceName).toBe('shop');
+    // The route reaches the server span without a span per express layer.
+    expect(trace.spans.filter((s) => s.scope?.name === '@opentelemetry/instrumentation-express')).toEqual([]);
+  });
+
+  it('joins the paths of nested express routers into the route template', async () => {
+    const response = await fetch(`${app.url}/admin/notes/7`);
+    expect(await response.json()).toEqual({ id: '7' });
+    const trace = await waitForTrace(db.path, traceIdOf(response), (spans) => spans.some((s) => s.kind === 'server'));
+    expect(trace.spans.map((s) => s.name)).toEqual(['GET /admin/notes/:id']);
+    expect(trace.spans[0]?.attributes['http.route']).toBe('/admin/notes/:id');
   });
 
   it('sets traceresponse, Server-Timing, X-Lifeline-Trace and Link on every response', async () => {

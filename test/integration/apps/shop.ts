@@ -214,6 +214,13 @@ app.get('/notes', async (_req, res) => {
   res.json({ count: rows.length });
 });
 
+// A nested router: the route template of the server span joins both paths.
+const admin = express.Router();
+admin.get('/notes/:id', (req, res) => {
+  res.json({ id: req.params.id });
+});
+app.use('/admin', admin);
+
 app.post('/orders/:id', async (req, res) => {
   const id = Number(req.params.id);
   const via = String(req.query.via);
