@@ -4,7 +4,7 @@
  */
 import { analyzeTrace, classifySpan, summarizeTrace, traceToMermaid } from '@lifeline/core';
 import { type SpanStore, StoreError } from '@lifeline/store';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { BadParameterError, parseDiagramQuery, parseListQuery, parseTraceId, rejectUnknown } from './params.js';
 
@@ -62,7 +62,12 @@ export function apiRouter(options: ApiRouterOptions): Router {
     response.json({ items: page.items, ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) });
   });
 
-  router.get('/traces/:id', (request, response) => {
+  /**
+   * The trace named in the path, drawn with the diagram options of the query
+   * string; undefined once the response has been sent (a bad parameter, or no
+   * such trace).
+   */
+  const drawRequested = (request: Request<{ id: string }>, response: Response) => {
     let traceId: string;
     let diagram: ReturnType<typeof parseDiagramQuery>;
     try {
@@ -70,18 +75,25 @@ export function apiRouter(options: ApiRouterOptions): Router {
       diagram = parseDiagramQuery(request.query);
     } catch (error) {
       sendBadParameter(response, error);
-      return;
+      return undefined;
     }
     const trace = store.getTrace(traceId, { linked: true });
     if (trace === undefined || trace.spans.length === 0) {
       response.status(404).json({ error: `no trace with id ${traceId}` });
-      return;
+      return undefined;
     }
     const sequence = traceToMermaid(trace, {
       timings: diagram.timings,
       internal: diagram.internal,
       foldLoops: diagram.foldLoops,
     });
+    return { traceId, trace, sequence };
+  };
+
+  router.get('/traces/:id', (request, response) => {
+    const drawn = drawRequested(request, response);
+    if (drawn === undefined) return;
+    const { traceId, trace, sequence } = drawn;
     response.json({
       traceId,
       spans: trace.spans,
@@ -94,26 +106,8 @@ export function apiRouter(options: ApiRouterOptions): Router {
   });
 
   router.get('/traces/:id/mermaid', (request, response) => {
-    let traceId: string;
-    let diagram: ReturnType<typeof parseDiagramQuery>;
-    try {
-      traceId = parseTraceId(request.params.id);
-      diagram = parseDiagramQuery(request.query);
-    } catch (error) {
-      sendBadParameter(response, error);
-      return;
-    }
-    const trace = store.getTrace(traceId, { linked: true });
-    if (trace === undefined || trace.spans.length === 0) {
-      response.status(404).json({ error: `no trace with id ${traceId}` });
-      return;
-    }
-    const { text } = traceToMermaid(trace, {
-      timings: diagram.timings,
-      internal: diagram.internal,
-      foldLoops: diagram.foldLoops,
-    });
-    response.type('text/plain; charset=utf-8').send(text);
+    const drawn = drawRequested(request, response);
+    if (drawn !== undefined) response.type('text/plain; charset=utf-8').send(drawn.sequence.text);
   });
 
   router.use((_request, response) => {

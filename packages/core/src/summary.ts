@@ -26,8 +26,8 @@ import {
   spanFailed,
   type TraceLayout,
 } from './layout.js';
-import type { Span, SpanKind, Trace } from './trace.js';
-import { allZeros, buildSpanTree, compareNodes, type SpanNode } from './tree.js';
+import type { Trace } from './trace.js';
+import { allZeros, buildSpanTree, compareNodes, isWellFormedSpan, type SpanNode } from './tree.js';
 
 /** Counts of spans by kind of work. */
 export interface SpanCounts {
@@ -177,7 +177,7 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
   let missingEnds = false;
   for (let i = 0; i < total; i++) {
     const span = spans[i];
-    if (!wellFormed(span) || byId.has(span.spanId)) return undefined;
+    if (!isWellFormedSpan(span) || byId.has(span.spanId)) return undefined;
     const rawEnd = span.endTimeNs;
     const hasEnd = typeof rawEnd === 'number' && Number.isFinite(rawEnd);
     const start = span.startTimeNs;
@@ -259,31 +259,6 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
     error,
     ...facts,
   });
-}
-
-const KINDS: ReadonlySet<string> = new Set<SpanKind>(['internal', 'server', 'client', 'producer', 'consumer']);
-
-/** A span the full tree would take as it is, without repairing any field. */
-function wellFormed(raw: unknown): raw is Span {
-  if (typeof raw !== 'object' || raw === null) return false;
-  const s = raw as Partial<Span>;
-  return (
-    typeof s.spanId === 'string' &&
-    s.spanId !== '' &&
-    typeof s.startTimeNs === 'number' &&
-    Number.isFinite(s.startTimeNs) &&
-    typeof s.name === 'string' &&
-    typeof s.serviceName === 'string' &&
-    typeof s.kind === 'string' &&
-    KINDS.has(s.kind) &&
-    typeof s.status === 'object' &&
-    s.status !== null &&
-    typeof s.attributes === 'object' &&
-    s.attributes !== null &&
-    Array.isArray(s.events) &&
-    Array.isArray(s.links) &&
-    (s.parentSpanId === undefined || typeof s.parentSpanId === 'string')
-  );
 }
 
 function breadthFirst(roots: readonly LeanNode[]): LeanNode[] {

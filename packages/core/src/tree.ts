@@ -293,15 +293,18 @@ function breadthFirst(roots: readonly SpanNode[]): SpanNode[] {
 const KINDS: ReadonlySet<string> = new Set<SpanKind>(['internal', 'server', 'client', 'producer', 'consumer']);
 
 /**
- * Returns the span itself when it is well formed, a repaired copy when only
- * optional parts are malformed, and undefined when it has no id or start time.
+ * Whether a value is a span every part of which the tree can take as it is:
+ * an id, a finite start, and fields of the right types. The quick summary
+ * path uses it to decide whether it may skip the repairs {@link buildSpanTree} makes.
  */
-function sanitize(raw: unknown): Span | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
+export function isWellFormedSpan(raw: unknown): raw is Span {
+  if (typeof raw !== 'object' || raw === null) return false;
   const s = raw as Partial<Span>;
-  if (typeof s.spanId !== 'string' || s.spanId === '') return undefined;
-  if (typeof s.startTimeNs !== 'number' || !Number.isFinite(s.startTimeNs)) return undefined;
-  const wellFormed =
+  return (
+    typeof s.spanId === 'string' &&
+    s.spanId !== '' &&
+    typeof s.startTimeNs === 'number' &&
+    Number.isFinite(s.startTimeNs) &&
     typeof s.name === 'string' &&
     typeof s.serviceName === 'string' &&
     typeof s.kind === 'string' &&
@@ -312,8 +315,20 @@ function sanitize(raw: unknown): Span | undefined {
     s.attributes !== null &&
     Array.isArray(s.events) &&
     Array.isArray(s.links) &&
-    (s.parentSpanId === undefined || typeof s.parentSpanId === 'string');
-  if (wellFormed) return s as Span;
+    (s.parentSpanId === undefined || typeof s.parentSpanId === 'string')
+  );
+}
+
+/**
+ * Returns the span itself when it is well formed, a repaired copy when only
+ * optional parts are malformed, and undefined when it has no id or start time.
+ */
+function sanitize(raw: unknown): Span | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const s = raw as Partial<Span>;
+  if (typeof s.spanId !== 'string' || s.spanId === '') return undefined;
+  if (typeof s.startTimeNs !== 'number' || !Number.isFinite(s.startTimeNs)) return undefined;
+  if (isWellFormedSpan(s)) return s;
   return {
     ...(s as Span),
     name: typeof s.name === 'string' ? s.name : '',
