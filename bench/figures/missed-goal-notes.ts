@@ -16,9 +16,12 @@ const overheadLimits =
   'eighth of a core at this load in the profile) spends it in SQLite inserts (`sqliteTransaction`, `#write`) and ' +
   'summary upserts (`#saveSummary`, `summarizeQuickly`); its app thread spends a few percent in redaction and ' +
   'batch encoding (`redactSpan`, `encodeReadableSpans`). ' +
-  'What would move it: fewer spans per request (the express request-handler span adds little to a diagram the ' +
-  'HTTP server span already draws) and sampling under load. With the SDK alone below the goal on this machine, 0.93× is out of ' +
-  'reach for any exporter here; it is realistic where a request costs more CPU than its spans do.';
+  'Already done: Lifeline records no span per express layer (the route template reaches the server span without ' +
+  'them), which took about a fifth off the app CPU of a traced hello request in a side-by-side run. Tried without effect: ' +
+  '`--experimental-async-context-frame` (AsyncLocalStorage without promise hooks) made no difference beyond the ' +
+  'run-to-run noise. What would move it further: sampling under load, or an HTTP instrumentation lighter than the ' +
+  'stock one. With the SDK alone below the goal on this machine, 0.93× is out of reach for any exporter here; ' +
+  'it is realistic where a request costs more CPU than its spans do.';
 
 /** Notes by result key (see bench/results.json). */
 export const missedGoalNotes: Readonly<Record<string, string>> = {
@@ -34,7 +37,7 @@ export const missedGoalNotes: Readonly<Record<string, string>> = {
   'receiver.viewer.spansPerS':
     "What limits it: the viewer decodes and stores on its own event loop. The profile puts the most time in the store's `#write` and `sqliteTransaction` (binding and inserting rows) and in garbage collection; then in decoding: protobufjs plus the conversion to OTLP/JSON objects (`toObject`, 64-bit times turned into decimal strings by `long`), then to Lifeline spans (`otlpSpan`, `addAttribute`), then to the writer's flat format (`encodeSpans`), and the summaries (`summarizeQuickly`). What would move it: decode protobuf straight into the writer's flat format (no OTLP/JSON objects, no int64 strings), and hand batches to the writer thread the exporter uses, so decoding and SQLite run on both cores.",
   'ingest.exporter.spansPerS':
-    "What limits it: the raw baseline inserts into one table with a primary key; the store also upserts a summary row per trace (with its secondary indexes), looks up resources, and on the app thread encodes each ReadableSpan into the writer's flat format before posting it. The writer's profile is mostly `#write` and `sqliteTransaction`, then summary work (`decodeSpan`, `summarizeQuickly`, `#saveSummary`). What would move it: computing summaries from the flat rows without decoding spans, and fewer secondary indexes to update per trace.",
+    "What limits it: the raw baseline inserts into one table with a primary key; the store also upserts a summary row per trace (with its secondary indexes), looks up resources, and on the app thread encodes each ReadableSpan into the writer's flat format before posting it. The writer's profile is mostly `#write` and `sqliteTransaction`, then summary work (`decodeSpan`, `summarizeQuickly`, `#saveSummary`). The writer thread is the bottleneck: during a run the app thread is busy about a fifth of the time, the writer all of it, at roughly 11 µs of CPU per span (the raw loop spends about 9). On a machine where the raw insert of the same rows itself stays under 150,000 spans/s (see the baseline row), no exporter that also keeps summaries reaches the absolute goal. Tried and not adopted: a WITHOUT ROWID span table is faster with this benchmark's ordered trace ids but 15–30 % slower with the random trace ids real apps produce; a larger page cache and memory-mapped I/O made no measurable difference. What would move it: computing summaries from the flat rows without decoding spans, fewer secondary indexes to update per trace, and trace and span ids stored as 16- and 8-byte blobs instead of hex text (smaller index pages).",
   'ingest.exporter.shareOfRaw':
     'The gap to the raw insert is the per-trace summary, the resource lookups and the hand-off to the writer thread; see the throughput row.',
   'exportLoop.addedDelayP99Ms':
@@ -44,7 +47,7 @@ export const missedGoalNotes: Readonly<Record<string, string>> = {
   'diagram.growthExponent':
     'The time grows faster than the span count between the sizes measured; the per-span allocations in `buildSpanTree` and `layoutTrace` (and the garbage collection they cause) are what grows.',
   'memory.app.lifelineMb':
-    "What limits it: the OpenTelemetry SDK and instrumentations alone already take a good part of the budget (compare the \"spans dropped\" row), and Lifeline sits above that. Part of it is the writer thread, a second V8 isolate with better-sqlite3 and the store's code: starting `SqliteSpanExporter` alone and exporting one span adds about 20 MB of RSS. The rest grows under load and was not broken down in this run; heap snapshots of both threads under load (`--heapsnapshot-signal`) would tell the writer's heap and SQLite page cache from spans waiting on the app thread. Capping the writer's heap (`resourceLimits`) and a smaller SQLite cache in the writer are the first things to try.",
+    "What limits it: the OpenTelemetry SDK and instrumentations alone already take a good part of the budget (compare the \"spans dropped\" row), and Lifeline sits above that. Part of it is the writer thread, a second V8 isolate with better-sqlite3 and the store's code: starting `SqliteSpanExporter` alone and exporting one span adds about 20 MB of RSS. Broken down under the same load: the app thread's V8 heap is only about 10 MB above the bare app's and the writer's heap about 18 MB (10 MB in use); most of the rest is memory V8 keeps outside the heap figures, such as the pooled young-generation pages `--trace-gc` reports (about 38 MB with Lifeline against 24 MB bare), which grow with the allocation rate of the instrumented requests. Capping the writer's young generation (`resourceLimits`, 4 MB) and shorter span batches made no measurable difference. What would move it: fewer allocations per traced request, which is mostly the SDK's and the instrumentations' code.",
 };
 
 /**
