@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SpanStore } from '@lifeline/store';
+import type { SpanStore, SpanWriterThread } from '@lifeline/store';
 import type { ErrorRequestHandler } from 'express';
 import express from 'express';
 import { apiRouter } from './api.js';
@@ -26,6 +26,12 @@ const DEFAULT_BODY_LIMIT = '16mb';
 export interface ViewerAppOptions {
   /** The store to read traces from and to write received spans into. */
   readonly store: SpanStore;
+  /**
+   * Where received spans are written instead of `store`: a writer thread on
+   * the same file, so that decoding one request and committing another use
+   * both cores. Without it they are written on this thread.
+   */
+  readonly writer?: SpanWriterThread;
   /** When set, every request must carry it (Bearer header, `?token=` or the cookie set by `?token=`). */
   readonly token?: string;
   /** Largest OTLP request body, as bytes or a string such as `"16mb"` (default 16 MiB). */
@@ -73,7 +79,15 @@ export function createViewerApp(options: ViewerAppOptions): ViewerApplication {
   if (options.token !== undefined && options.token !== '') app.use(requireToken(options.token));
   else app.use(requireLoopbackHost());
 
-  app.post('/v1/traces', otlpTraceReceiver({ store: options.store, limitBytes, onStored: () => live.nudge() }));
+  app.post(
+    '/v1/traces',
+    otlpTraceReceiver({
+      store: options.store,
+      ...(options.writer === undefined ? {} : { writer: options.writer }),
+      limitBytes,
+      onStored: () => live.nudge(),
+    }),
+  );
   app.get('/api/events', live.handler);
   app.use('/api', apiRouter({ store: options.store, version: VERSION }));
 

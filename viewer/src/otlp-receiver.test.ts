@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMermaid } from '../../test/support/mermaid.js';
+import { createViewerApp } from './app.js';
 import { decodeExportTraceResponse, decodeStatus } from './otlp-protobuf.js';
 import { type RunningViewer, startViewer } from './server.js';
 
@@ -128,6 +130,27 @@ describe('the OTLP/HTTP receiver', () => {
     const body = (await page.json()) as { sequence: { mermaid: string; model: { messageCount: number } } };
     expect(body.sequence.model.messageCount).toBeGreaterThanOrEqual(4);
     await parseMermaid(body.sequence.mermaid);
+  });
+
+  it('stores on the receiving thread when the app is built without a writer thread', async () => {
+    const own = openStore({ path: join(dir, 'in-thread.db') });
+    const app = createViewerApp({ store: own });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { spans, traceId } = await recordSpans('in-thread-shop');
+      const { port } = server.address() as AddressInfo;
+      const exporter = new OtlpHttpJsonExporter({ url: `http://127.0.0.1:${port}/v1/traces` });
+      const result = await exportWith(exporter, spans);
+      await exporter.shutdown();
+      expect(result.code).toBe(0);
+      expect(own.getTrace(traceId)?.spans).toHaveLength(3);
+    } finally {
+      app.closeLive();
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+      own.close();
+    }
   });
 
   it('stores spans sent by the OpenTelemetry OTLP/HTTP protobuf exporter, gzip-compressed too', async () => {

@@ -7,7 +7,7 @@
  */
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import type { SpanStore } from '@lifeline/store';
+import type { SpanStore, SpanWriterThread } from '@lifeline/store';
 import { otlpToSpans } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
 import { decodeExportTraceRequest, encodeExportTraceResponse, encodeStatus, OtlpDecodeError } from './otlp-protobuf.js';
@@ -35,6 +35,8 @@ class ReceiverError extends Error {
 /** Options of the receiver. */
 export interface OtlpReceiverOptions {
   readonly store: SpanStore;
+  /** When set, spans are written by this thread rather than on the receiving one. */
+  readonly writer?: SpanWriterThread;
   /** Largest accepted body, compressed and after decompression alike. */
   readonly limitBytes: number;
   /** Called after spans were stored, so live listeners can be woken at once. */
@@ -72,7 +74,9 @@ async function receive(options: OtlpReceiverOptions, request: Request, response:
       }
       if (spans.length > 0) {
         try {
-          options.store.writeSpans(spans);
+          if (options.writer === undefined) options.store.writeSpans(spans);
+          // Answered only once committed: a 200 tells the sender it may forget the spans.
+          else await options.writer.writeSpans(spans);
         } catch (error) {
           throw new ReceiverError(500, RPC_INTERNAL, `could not store spans: ${(error as Error).message}`);
         }

@@ -4,7 +4,7 @@
  * token, because traces hold SQL text, URLs and headers.
  */
 import type { AddressInfo } from 'node:net';
-import { openStore } from '@lifeline/store';
+import { openStore, SpanWriterThread } from '@lifeline/store';
 import { createViewerApp } from './app.js';
 import { isLoopbackHost } from './security.js';
 
@@ -73,8 +73,12 @@ export async function startViewer(options: StartViewerOptions = {}): Promise<Run
   }
 
   const store = openStore({ ...(options.db === undefined ? {} : { path: options.db }) });
+  // The receiver commits on a writer thread of its own; the store's
+  // connection on this thread serves the pages and the API.
+  const writer = new SpanWriterThread({ path: store.path });
   const app = createViewerApp({
     store,
+    writer,
     ...(token === undefined ? {} : { token }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
   });
@@ -90,6 +94,7 @@ export async function startViewer(options: StartViewerOptions = {}): Promise<Run
     });
   } catch (error) {
     app.closeLive();
+    await writer.close();
     store.close();
     throw error;
   }
@@ -106,6 +111,7 @@ export async function startViewer(options: StartViewerOptions = {}): Promise<Run
         // Keep-alive sockets (and event streams) would hold close() open.
         server.closeAllConnections();
       });
+      await writer.close();
       store.close();
     },
   };

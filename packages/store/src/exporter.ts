@@ -1,13 +1,10 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { diag } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { defaultDbPath } from './database.js';
 import { encodeReadableSpans } from './readable-span.js';
-import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
+import { SpanWriterThread } from './writer-thread.js';
 
 /** Spans converted and posted to the writer thread per turn of the event loop. */
 const POST_CHUNK_SPANS = 128;
@@ -16,32 +13,6 @@ const POST_CHUNK_SPANS = 128;
 export interface SqliteSpanExporterOptions {
   /** Database file (default {@link defaultDbPath}). */
   readonly path?: string;
-}
-
-/** The writer thread's entry: built JavaScript next to this file, else the TypeScript source. */
-function writerWorkerUrl(): URL {
-  const built = new URL('./writer-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(built)) ? built : new URL('./writer-worker.ts', import.meta.url);
-}
-
-/**
- * Flags that would load the app's preloads (its OpenTelemetry setup) into the
- * writer thread too; the writer must stay untraced, so they are dropped.
- */
-function writerExecArgv(): string[] {
-  const preload = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
-  const kept: string[] = [];
-  const args = process.execArgv;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const flag = arg.split('=', 1)[0] as string;
-    if (preload.has(flag)) {
-      if (!arg.includes('=')) i++;
-      continue;
-    }
-    kept.push(arg);
-  }
-  return kept;
 }
 
 /**
@@ -73,9 +44,7 @@ function writerExecArgv(): string[] {
 export class SqliteSpanExporter implements SpanExporter {
   /** The database file written to. */
   readonly path: string;
-  #worker: Worker | undefined;
-  #nextId = 0;
-  readonly #pending = new Map<number, (reply: WriterReply) => void>();
+  readonly #writer: SpanWriterThread;
   #stopped = false;
   #lastLoggedError: string | undefined;
   #shutdownPromise: Promise<void> | undefined;
@@ -83,6 +52,7 @@ export class SqliteSpanExporter implements SpanExporter {
 
   constructor(options: SqliteSpanExporterOptions = {}) {
     this.path = resolve(options.path ?? defaultDbPath());
+    this.#writer = new SpanWriterThread({ path: this.path });
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
@@ -126,7 +96,7 @@ export class SqliteSpanExporter implements SpanExporter {
         try {
           const from = chunk * POST_CHUNK_SPANS;
           const batch = encodeReadableSpans(spans, from, Math.min(spans.length, from + POST_CHUNK_SPANS));
-          this.#send({ type: 'write', id: 0, batch, more: chunk + 1 < chunks }, (reply) => {
+          this.#writer.post(batch, chunk + 1 < chunks, (reply) => {
             if (reply.type === 'written') answer();
             else answer(new Error(reply.type === 'failed' ? reply.message : 'the writer thread closed unexpectedly'));
           });
@@ -155,11 +125,7 @@ export class SqliteSpanExporter implements SpanExporter {
   async #shutdown(): Promise<void> {
     this.#stopped = true;
     await this.forceFlush();
-    const worker = this.#worker;
-    if (worker === undefined) return;
-    await new Promise<void>((done) => this.#send({ type: 'close', id: 0 }, () => done()));
-    this.#worker = undefined;
-    await worker.terminate();
+    await this.#writer.close();
   }
 
   #fail(resultCallback: (result: ExportResult) => void, error: Error): void {
@@ -173,43 +139,5 @@ export class SqliteSpanExporter implements SpanExporter {
     } catch {
       // The callback belongs to the span processor; its failure must not reach the app.
     }
-  }
-
-  #send(request: WriterRequest, onReply: (reply: WriterReply) => void): void {
-    const id = ++this.#nextId;
-    const worker = this.#startWorker();
-    this.#pending.set(id, onReply);
-    // Keep the process alive only while batches are in flight.
-    if (this.#pending.size === 1) worker.ref();
-    worker.postMessage({ ...request, id });
-  }
-
-  #startWorker(): Worker {
-    if (this.#worker !== undefined) return this.#worker;
-    const workerData: WriterWorkerData = { path: this.path };
-    const worker = new Worker(writerWorkerUrl(), { workerData, execArgv: writerExecArgv() });
-    worker.unref();
-    worker.on('message', (reply: WriterReply) => this.#settle(reply.id, reply));
-    const abandon = (message: string) => {
-      if (this.#worker === worker) this.#worker = undefined;
-      for (const id of [...this.#pending.keys()]) {
-        this.#settle(id, { type: 'failed', id, message });
-      }
-    };
-    worker.on('error', (error) => abandon(`Lifeline's writer thread failed: ${error.message}`));
-    worker.on('exit', (code) => {
-      if (this.#pending.size > 0) abandon(`Lifeline's writer thread exited (code ${code}) before writing`);
-      else if (this.#worker === worker) this.#worker = undefined;
-    });
-    this.#worker = worker;
-    return worker;
-  }
-
-  #settle(id: number, reply: WriterReply): void {
-    const onReply = this.#pending.get(id);
-    if (onReply === undefined) return;
-    this.#pending.delete(id);
-    if (this.#pending.size === 0) this.#worker?.unref();
-    onReply(reply);
   }
 }

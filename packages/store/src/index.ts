@@ -43,3 +43,4 @@ export type {
   TracePage,
 } from './store.js';
 export { openStore } from './store.js';
+export { SpanWriterThread } from './writer-thread.js';

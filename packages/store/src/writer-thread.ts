@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Span } from '@lifeline/core';
+import { defaultDbPath } from './database.js';
+import { type EncodedSpans, encodeSpans } from './span-encoding.js';
+import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
+
+/** The writer thread's entry: built JavaScript next to this file, else the TypeScript source. */
+function writerWorkerUrl(): URL {
+  const built = new URL('./writer-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(built)) ? built : new URL('./writer-worker.ts', import.meta.url);
+}
+
+/**
+ * Flags that would load the app's preloads (its OpenTelemetry setup) into the
+ * writer thread too; the writer must stay untraced, so they are dropped.
+ */
+function writerExecArgv(): string[] {
+  const preload = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+  const kept: string[] = [];
+  const args = process.execArgv;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const flag = arg.split('=', 1)[0] as string;
+    if (preload.has(flag)) {
+      if (!arg.includes('=')) i++;
+      continue;
+    }
+    kept.push(arg);
+  }
+  return kept;
+}
+
+/**
+ * A worker thread that owns a write connection to one Lifeline database and
+ * writes the batches it is sent, each answered once committed. Batches that
+ * queue up while a transaction runs are written together in the next one.
+ * The thread starts with the first batch and keeps the process alive only
+ * while batches are in flight. Used by {@link SqliteSpanExporter} in an app,
+ * and by the viewer's OTLP receiver, so that decoding the next request and
+ * writing the last one run on two cores.
+ *
+ * @example
+ * ```ts
+ * const writer = new SpanWriterThread({ path: '.lifeline/traces.db' });
+ * await writer.writeSpans(spans); // committed once it resolves
+ * await writer.close();
+ * ```
+ */
+export class SpanWriterThread {
+  /** The database file written to. */
+  readonly path: string;
+  #worker: Worker | undefined;
+  #nextId = 0;
+  readonly #pending = new Map<number, (reply: WriterReply) => void>();
+
+  constructor(options: { readonly path?: string } = {}) {
+    this.path = resolve(options.path ?? defaultDbPath());
+  }
+
+  /**
+   * Stores spans; resolves with their number once committed, rejects with the
+   * writer's message (full disk, read-only file, lock held too long) otherwise.
+   */
+  writeSpans(spans: readonly Span[]): Promise<number> {
+    if (spans.length === 0) return Promise.resolve(0);
+    const batch = encodeSpans(spans);
+    return new Promise((done, fail) => {
+      this.post(batch, false, (reply) => {
+        if (reply.type === 'written') done(reply.inserted);
+        else fail(new Error(reply.type === 'failed' ? reply.message : 'the writer thread closed unexpectedly'));
+      });
+    });
+  }
+
+  /**
+   * Posts a batch in the writer's compact form. `more` says that another
+   * slice of the same export follows at once, so the writer may wait a few
+   * milliseconds for it and commit both together.
+   */
+  post(batch: EncodedSpans, more: boolean, onReply: (reply: WriterReply) => void): void {
+    this.#send({ type: 'write', id: 0, batch, more }, onReply);
+  }
+
+  /** Closes the database once every batch posted before is written, and stops the thread. */
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    if (worker === undefined) return;
+    await new Promise<void>((done) => this.#send({ type: 'close', id: 0 }, () => done()));
+    this.#worker = undefined;
+    await worker.terminate();
+  }
+
+  #send(request: WriterRequest, onReply: (reply: WriterReply) => void): void {
+    const id = ++this.#nextId;
+    const worker = this.#startWorker();
+    this.#pending.set(id, onReply);
+    // Keep the process alive only while batches are in flight.
+    if (this.#pending.size === 1) worker.ref();
+    worker.postMessage({ ...request, id });
+  }
+
+  #startWorker(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const workerData: WriterWorkerData = { path: this.path };
+    const worker = new Worker(writerWorkerUrl(), { workerData, execArgv: writerExecArgv() });
+    worker.unref();
+    worker.on('message', (reply: WriterReply) => this.#settle(reply.id, reply));
+    const abandon = (message: string) => {
+      if (this.#worker === worker) this.#worker = undefined;
+      for (const id of [...this.#pending.keys()]) {
+        this.#settle(id, { type: 'failed', id, message });
+      }
+    };
+    worker.on('error', (error) => abandon(`Lifeline's writer thread failed: ${error.message}`));
+    worker.on('exit', (code) => {
+      if (this.#pending.size > 0) abandon(`Lifeline's writer thread exited (code ${code}) before writing`);
+      else if (this.#worker === worker) this.#worker = undefined;
+    });
+    this.#worker = worker;
+    return worker;
+  }
+
+  #settle(id: number, reply: WriterReply): void {
+    const onReply = this.#pending.get(id);
+    if (onReply === undefined) return;
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#worker?.unref();
+    onReply(reply);
+  }
+}
