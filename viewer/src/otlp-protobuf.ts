@@ -46,18 +46,24 @@ export class OtlpDecodeError extends Error {
   }
 }
 
-/**
- * Decodes a binary ExportTraceServiceRequest into the OTLP/JSON shape: trace and
- * span ids as lowercase hex, other bytes as base64, 64-bit integers as decimal
- * strings and enums as numbers, exactly as OTLP/JSON writes them.
- */
-export function decodeExportTraceRequest(body: Uint8Array): Record<string, unknown> {
-  let message: object;
+/** A decoded ExportTraceServiceRequest: protobufjs message objects, read by the functions below. */
+export type ExportTraceMessage = { readonly __brand: 'ExportTraceServiceRequest' };
+
+/** Decodes a binary ExportTraceServiceRequest; throws OtlpDecodeError on a malformed body. */
+export function decodeExportTraceMessage(body: Uint8Array): ExportTraceMessage {
   try {
-    message = collector.ExportTraceServiceRequest.decode(body);
+    return collector.ExportTraceServiceRequest.decode(body) as ExportTraceMessage;
   } catch (error) {
     throw new OtlpDecodeError(`invalid protobuf ExportTraceServiceRequest: ${(error as Error).message}`);
   }
+}
+
+/**
+ * A decoded request in the OTLP/JSON shape: trace and span ids as lowercase
+ * hex, other bytes as base64, 64-bit integers as decimal strings and enums as
+ * numbers, exactly as OTLP/JSON writes them.
+ */
+export function exportTraceMessageToJson(message: ExportTraceMessage): Record<string, unknown> {
   const object = collector.ExportTraceServiceRequest.toObject(message, {
     longs: String,
     enums: Number,
@@ -74,6 +80,16 @@ export function decodeExportTraceRequest(body: Uint8Array): Record<string, unkno
     }
   }
   return object;
+}
+
+/**
+ * Encodes a request given in its protobuf JSON mapping (ids and bytes as
+ * base64, 64-bit integers as strings) as a binary ExportTraceServiceRequest.
+ * Lets tests build requests no SDK would send.
+ */
+export function encodeExportTraceRequestJson(json: Record<string, unknown>): Uint8Array {
+  const type = collector.ExportTraceServiceRequest as GeneratedType & { fromObject(object: object): object };
+  return type.encode(type.fromObject(json)).finish();
 }
 
 /** Encodes an ExportTraceServiceResponse, with partial_success when spans were rejected. */

@@ -10,7 +10,14 @@ import { gunzip } from 'node:zlib';
 import type { SpanStore, SpanWriterThread } from '@lifeline/store';
 import { otlpToSpans } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
-import { decodeExportTraceRequest, encodeExportTraceResponse, encodeStatus, OtlpDecodeError } from './otlp-protobuf.js';
+import { exportTraceMessageToSpans } from './otlp-direct.js';
+import {
+  decodeExportTraceMessage,
+  encodeExportTraceResponse,
+  encodeStatus,
+  exportTraceMessageToJson,
+  OtlpDecodeError,
+} from './otlp-protobuf.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -67,8 +74,8 @@ async function receive(options: OtlpReceiverOptions, request: Request, response:
     }
     try {
       const body = await readBody(request, options.limitBytes);
-      const payload = encoding === 'json' ? parseJsonRequest(body) : decodeExportTraceRequest(body);
-      const { spans, rejected, firstError } = convertSpans(payload);
+      const { spans, rejected, firstError } =
+        encoding === 'json' ? convertSpans(parseJsonRequest(body)) : fromProtobuf(body);
       if (spans.length === 0 && rejected > 0) {
         throw new ReceiverError(400, RPC_INVALID_ARGUMENT, `invalid OTLP trace data: ${firstError}`);
       }
@@ -198,6 +205,14 @@ type OtlpRequestJson = Parameters<typeof otlpToSpans>[0];
  * resource and scope), so that good spans are kept and bad ones counted for
  * partial_success, as OTLP/HTTP asks of a receiver.
  */
+/** Spans of a protobuf body: straight from the decoded message, or by the careful path when that gives up. */
+function fromProtobuf(body: Buffer): ReturnType<typeof convertSpans> {
+  const message = decodeExportTraceMessage(body);
+  const spans = exportTraceMessageToSpans(message);
+  if (spans !== undefined) return { spans, rejected: 0, firstError: undefined };
+  return convertSpans(exportTraceMessageToJson(message));
+}
+
 function convertSpans(payload: Record<string, unknown>): {
   spans: ReturnType<typeof otlpToSpans>;
   rejected: number;

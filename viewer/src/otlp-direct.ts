@@ -1,0 +1,239 @@
+/**
+ * The receiver's fast path: Lifeline spans straight from a decoded protobuf
+ * ExportTraceServiceRequest, without the OTLP/JSON objects in between (64-bit
+ * times as decimal strings, ids as base64 then hex), which cost the receiver
+ * most of its time and garbage. It gives exactly what the careful path
+ * (`exportTraceMessageToJson` then `otlpToSpans`) gives, and gives up —
+ * returns undefined — on anything that path would reject or treat specially
+ * (a wrong-sized id, an unknown kind, nested arrays, the pre-1.0
+ * `instrumentationLibrarySpans`), so that path names the problem.
+ */
+import type { Attributes, AttributeValue, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '@lifeline/core';
+import type { ExportTraceMessage } from './otlp-protobuf.js';
+
+/** A 64-bit integer as protobufjs decodes it: a `long` object, or a number where it fits. */
+type Int64 = number | { toNumber(): number; toString(): string } | null | undefined;
+
+interface AnyValueMessage {
+  /** The name of the field set (protobufjs' oneof getter), undefined for an empty value. */
+  readonly value?: string | undefined;
+  readonly stringValue?: string | null;
+  readonly boolValue?: boolean | null;
+  readonly intValue?: Int64;
+  readonly doubleValue?: number | null;
+  readonly bytesValue?: Uint8Array | null;
+  readonly arrayValue?: { readonly values?: readonly AnyValueMessage[] | null } | null;
+  readonly kvlistValue?: { readonly values?: readonly KeyValueMessage[] | null } | null;
+}
+
+interface KeyValueMessage {
+  readonly key?: string | null;
+  readonly value?: AnyValueMessage | null;
+}
+
+interface SpanMessage {
+  readonly traceId?: Uint8Array | null;
+  readonly spanId?: Uint8Array | null;
+  readonly parentSpanId?: Uint8Array | null;
+  readonly name?: string | null;
+  readonly kind?: number | null;
+  readonly startTimeUnixNano?: Int64;
+  readonly endTimeUnixNano?: Int64;
+  readonly attributes?: readonly KeyValueMessage[] | null;
+  readonly events?:
+    | readonly {
+        readonly timeUnixNano?: Int64;
+        readonly name?: string | null;
+        readonly attributes?: readonly KeyValueMessage[] | null;
+      }[]
+    | null;
+  readonly links?:
+    | readonly {
+        readonly traceId?: Uint8Array | null;
+        readonly spanId?: Uint8Array | null;
+        readonly attributes?: readonly KeyValueMessage[] | null;
+      }[]
+    | null;
+  readonly status?: { readonly code?: number | null; readonly message?: string | null } | null;
+}
+
+interface RequestMessage {
+  readonly resourceSpans?:
+    | readonly {
+        readonly resource?: { readonly attributes?: readonly KeyValueMessage[] | null } | null;
+        readonly scopeSpans?:
+          | readonly {
+              readonly scope?: { readonly name?: string | null; readonly version?: string | null } | null;
+              readonly spans?: readonly SpanMessage[] | null;
+            }[]
+          | null;
+        readonly instrumentationLibrarySpans?: readonly unknown[] | null;
+      }[]
+    | null;
+}
+
+/** Thrown inside this module when the careful path must take over. */
+class GiveUp extends Error {}
+
+const kinds: readonly SpanKind[] = ['internal', 'internal', 'server', 'client', 'producer', 'consumer'];
+const statuses: readonly StatusCode[] = ['unset', 'ok', 'error'];
+
+function int64(value: Int64): number {
+  if (typeof value === 'number') return value;
+  if (value === null || value === undefined) return 0;
+  return value.toNumber();
+}
+
+/** A time that must be present: proto3 leaves a zero out, and the careful path rejects a missing one. */
+function requiredTime(value: Int64): number {
+  if (value === null || value === undefined) throw new GiveUp();
+  return int64(value);
+}
+
+/** An attribute key: the careful path rejects an empty one, which proto3 leaves out. */
+function keyOf(key: string | null | undefined): string {
+  if (key === null || key === undefined) throw new GiveUp();
+  return key;
+}
+
+function id(bytes: Uint8Array | null | undefined, size: 8 | 16): string {
+  if (bytes === null || bytes === undefined || bytes.length !== size) throw new GiveUp();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
+}
+
+type Primitive = string | number | boolean | null;
+
+/** One AnyValue as a primitive; undefined for an empty value or a nested one. */
+function primitive(value: AnyValueMessage): Primitive | undefined {
+  switch (value.value) {
+    case 'stringValue':
+      return value.stringValue ?? '';
+    case 'boolValue':
+      return value.boolValue === true;
+    case 'intValue': {
+      const raw = value.intValue;
+      if (typeof raw === 'number') return raw;
+      const n = int64(raw);
+      // Beyond float64's exact range the digits are kept as text, as in OTLP/JSON.
+      return Number.isSafeInteger(n) ? n : String(raw);
+    }
+    case 'doubleValue':
+      if (typeof value.doubleValue !== 'number' || !Number.isFinite(value.doubleValue)) throw new GiveUp();
+      return value.doubleValue;
+    case 'bytesValue': {
+      const bytes = value.bytesValue ?? new Uint8Array(0);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
+    }
+    default:
+      return undefined;
+  }
+}
+
+function addAttribute(
+  out: Record<string, AttributeValue>,
+  key: string,
+  value: AnyValueMessage | null | undefined,
+): void {
+  if (value === null || value === undefined) return;
+  const simple = primitive(value);
+  if (simple !== undefined) {
+    if (simple !== null) out[key] = simple;
+    return;
+  }
+  if (value.value === 'arrayValue') {
+    const items: Primitive[] = [];
+    for (const item of value.arrayValue?.values ?? []) {
+      const p = primitive(item);
+      // Nested arrays and lists are stored as JSON text of their OTLP/JSON form.
+      if (p === undefined && item.value !== undefined) throw new GiveUp();
+      items.push(p ?? null);
+    }
+    out[key] = items;
+    return;
+  }
+  if (value.value === 'kvlistValue') {
+    for (const entry of value.kvlistValue?.values ?? []) addAttribute(out, `${key}.${keyOf(entry.key)}`, entry.value);
+  }
+}
+
+function attributes(list: readonly KeyValueMessage[] | null | undefined): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  if (list === null || list === undefined) return out;
+  for (const entry of list) addAttribute(out, keyOf(entry.key), entry.value);
+  return out;
+}
+
+function span(s: SpanMessage, resource: Attributes, serviceName: string, scope: Span['scope']): Span {
+  const kind = kinds[s.kind ?? 0];
+  const code = statuses[s.status?.code ?? 0];
+  if (kind === undefined || code === undefined) throw new GiveUp();
+  const startTimeNs = requiredTime(s.startTimeUnixNano);
+  const endTimeNs = int64(s.endTimeUnixNano);
+  const message = s.status?.message;
+  const events: SpanEvent[] = (s.events ?? []).map((event) => ({
+    name: event.name ?? '',
+    timeNs: requiredTime(event.timeUnixNano),
+    attributes: attributes(event.attributes),
+  }));
+  const links: SpanLink[] = (s.links ?? []).map((link) => ({
+    traceId: id(link.traceId, 16),
+    spanId: id(link.spanId, 8),
+    attributes: attributes(link.attributes),
+  }));
+  const out: { -readonly [K in keyof Span]: Span[K] } = {
+    traceId: id(s.traceId, 16),
+    spanId: id(s.spanId, 8),
+    name: s.name ?? '',
+    kind,
+    serviceName,
+    startTimeNs,
+    status: message === null || message === undefined || message === '' ? { code } : { code, message },
+    attributes: attributes(s.attributes),
+    events,
+    links,
+    resource,
+  };
+  const parent = s.parentSpanId;
+  if (parent !== null && parent !== undefined && parent.length > 0) out.parentSpanId = id(parent, 8);
+  if (endTimeNs !== 0) out.endTimeNs = endTimeNs;
+  if (scope !== undefined) out.scope = scope;
+  return out;
+}
+
+/**
+ * Lifeline spans of a decoded request, or undefined when the request needs
+ * the careful path (see the module comment).
+ *
+ * @example
+ * ```ts
+ * const message = decodeExportTraceMessage(body);
+ * const spans = exportTraceMessageToSpans(message) ?? otlpToSpans(exportTraceMessageToJson(message));
+ * ```
+ */
+export function exportTraceMessageToSpans(message: ExportTraceMessage): Span[] | undefined {
+  const request = message as unknown as RequestMessage;
+  const spans: Span[] = [];
+  try {
+    for (const resourceSpans of request.resourceSpans ?? []) {
+      if ((resourceSpans.instrumentationLibrarySpans?.length ?? 0) > 0) return undefined;
+      const resource = attributes(resourceSpans.resource?.attributes);
+      const service = resource['service.name'];
+      const serviceName = typeof service === 'string' && service !== '' ? service : 'unknown_service';
+      for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
+        const name = scopeSpans.scope?.name;
+        const version = scopeSpans.scope?.version;
+        const scope: Span['scope'] =
+          name === null || name === undefined || name === ''
+            ? undefined
+            : version === null || version === undefined || version === ''
+              ? { name }
+              : { name, version };
+        for (const s of scopeSpans.spans ?? []) spans.push(span(s, resource, serviceName, scope));
+      }
+    }
+  } catch (error) {
+    if (error instanceof GiveUp) return undefined;
+    throw error;
+  }
+  return spans;
+}
