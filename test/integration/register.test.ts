@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { openStore } from '@lifeline/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validDiagram } from './support/diagram.ts';
@@ -39,6 +40,20 @@ describe('starting Lifeline from the app itself and stopping it', () => {
     const traceId = traceIdOf(await fetch(`${app.url}/interrupt`));
     expect(await app.stop('SIGINT')).toEqual({ code: null, signal: 'SIGINT' });
     await waitForTrace(db.path, traceId, (spans) => spans.some((s) => s.kind === 'server'), 2000);
+  });
+
+  it('keeps serving and says once on stderr, without any OpenTelemetry logger, that spans could not be stored', async () => {
+    const broken = tempDb();
+    try {
+      writeFileSync(broken.path, 'this is not a database\n'.repeat(100));
+      app = await startApp({ app: 'plain.ts', db: broken.path, serviceName: 'plain', register: false });
+      for (const path of ['/first', '/second']) expect((await fetch(`${app.url}${path}`)).status).toBe(200);
+      await app.stop('SIGTERM');
+      const said = app.output().match(/Lifeline: spans were not stored: .*not a Lifeline database/g) ?? [];
+      expect(said, app.output()).toHaveLength(1);
+    } finally {
+      broken.remove();
+    }
   });
 
   it('records nothing when LIFELINE_DISABLED=1', async () => {

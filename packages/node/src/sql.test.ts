@@ -2,6 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { sanitizeSql, sqlCollection, sqlOperation } from './sql.js';
 
 describe('sanitizeSql', () => {
+  it('ends a standard string at its quote even after a backslash, and a MySQL one only at an unescaped quote', () => {
+    // In PostgreSQL and SQLite 'C:\' is a complete literal; reading the backslash
+    // as an escape would leave the next literal's text in the recorded query.
+    expect(sanitizeSql("INSERT INTO files VALUES ('C:\\', 'hunter2')")).toBe('INSERT INTO files VALUES (?, ?)');
+    expect(sanitizeSql("SELECT E'a\\'b', 'c'")).toBe('SELECT ?, ?');
+    expect(sanitizeSql("INSERT INTO t VALUES ('it\\'s', 'hunter2')", { doubleQuotedStrings: true })).toBe(
+      'INSERT INTO t VALUES (?, ?)',
+    );
+  });
+
   it('replaces string and numeric literals with placeholders', () => {
     expect(sanitizeSql("SELECT * FROM users WHERE email = 'a@b.c' AND age > 30 AND score < 1.5e3")).toBe(
       'SELECT * FROM users WHERE email = ? AND age > ? AND score < ?',

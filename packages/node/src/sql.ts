@@ -7,30 +7,47 @@
 /** Options for {@link sanitizeSql}. */
 export interface SanitizeSqlOptions {
   /**
-   * Treat `"…"` as a string literal, as MySQL and MariaDB do by default. In
-   * standard SQL (PostgreSQL, SQLite) double quotes delimit identifiers, which
-   * are part of the query's shape and are kept.
+   * MySQL and MariaDB rules: `"…"` is a string literal, and a backslash
+   * escapes the next character in quoted text. In standard SQL (PostgreSQL,
+   * SQLite) double quotes delimit identifiers, which are part of the query's
+   * shape and are kept, and a backslash is an ordinary character.
    */
   readonly doubleQuotedStrings?: boolean;
 }
 
 // One alternation, tried left to right at each position, so a quote inside a
 // comment or a digit inside an identifier is consumed by the right branch
-// before a literal branch could misread it.
-const tokenPattern = new RegExp(
-  [
-    String.raw`--[^\n]*`, // line comment
-    String.raw`/\*[\s\S]*?\*/`, // block comment
-    String.raw`(?<dollar>\$(?<tag>[A-Za-z_][A-Za-z_0-9]*)?\$)[\s\S]*?\k<dollar>`, // PostgreSQL dollar quoting
-    String.raw`(?<prefix>\b[EeBbXxNn])?'(?:[^'\\]|''|\\[\s\S])*'`, // string literal, also E'', X'', N''
-    String.raw`"(?:[^"\\]|""|\\[\s\S])*"`, // quoted identifier, or a string in MySQL
-    String.raw`\x60(?:[^\x60]|\x60\x60)*\x60`, // MySQL back-quoted identifier
-    String.raw`\$\d+|\?|:[A-Za-z_][A-Za-z_0-9]*|@[A-Za-z_][A-Za-z_0-9]*`, // placeholders stay as they are
-    '[A-Za-z_][A-Za-z_0-9$]*', // keyword or identifier (t1 keeps its digit)
-    String.raw`0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?`, // numeric literal
-  ].join('|'),
-  'g',
-);
+// before a literal branch could misread it. Two dialects: in MySQL and MariaDB
+// a backslash escapes the next character in any quoted text; in standard SQL
+// (PostgreSQL, SQLite) it is an ordinary character except in PostgreSQL's
+// E'...' strings, so 'C:\' ends at its second quote there.
+function tokenPattern(backslashEscapes: boolean): RegExp {
+  const strings = backslashEscapes
+    ? [
+        String.raw`(?:\b[EeBbXxNn])?'(?:[^'\\]|''|\\[\s\S])*'`, // string literal, also E'', X'', N''
+        String.raw`"(?:[^"\\]|""|\\[\s\S])*"`, // a string in MySQL
+      ]
+    : [
+        String.raw`\b[Ee]'(?:[^'\\]|''|\\[\s\S])*'`, // PostgreSQL escape string
+        String.raw`(?:\b[BbXxNn])?'(?:[^']|'')*'`, // string literal, also X'', N''
+        String.raw`"(?:[^"]|"")*"`, // quoted identifier
+      ];
+  return new RegExp(
+    [
+      String.raw`--[^\n]*`, // line comment
+      String.raw`/\*[\s\S]*?\*/`, // block comment
+      String.raw`(?<dollar>\$(?<tag>[A-Za-z_][A-Za-z_0-9]*)?\$)[\s\S]*?\k<dollar>`, // PostgreSQL dollar quoting
+      ...strings,
+      String.raw`\x60(?:[^\x60]|\x60\x60)*\x60`, // MySQL back-quoted identifier
+      String.raw`\$\d+|\?|:[A-Za-z_][A-Za-z_0-9]*|@[A-Za-z_][A-Za-z_0-9]*`, // placeholders stay as they are
+      '[A-Za-z_][A-Za-z_0-9$]*', // keyword or identifier (t1 keeps its digit)
+      String.raw`0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?`, // numeric literal
+    ].join('|'),
+    'g',
+  );
+}
+const standardTokens = tokenPattern(false);
+const mysqlTokens = tokenPattern(true);
 
 /**
  * Replaces every literal in a SQL statement (strings, numbers, hex and
@@ -71,7 +88,7 @@ const sanitizedStandard = new Map<string, string>();
 const sanitizedDoubleQuoted = new Map<string, string>();
 
 function sanitizeUncached(sql: string, doubleQuotedStrings: boolean): string {
-  return sql.replace(tokenPattern, (token: string) => {
+  return sql.replace(doubleQuotedStrings ? mysqlTokens : standardTokens, (token: string) => {
     const first = token.charAt(0);
     if (first === '-' || first === '/' || first === '`') return token;
     if (first === '"') return doubleQuotedStrings ? '?' : token;

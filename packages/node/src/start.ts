@@ -136,7 +136,13 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     { dbPath: config.dbPath },
   );
   const { SqliteSpanExporter } = await import('@lifeline/store');
-  const exporter = new RedactingSpanExporter(new SqliteSpanExporter({ path: config.dbPath }), {
+  const store = new SqliteSpanExporter({
+    path: config.dbPath,
+    // Spans that cannot be stored are lost, so the app's developer must hear
+    // of it even without an OpenTelemetry logger: once per distinct failure.
+    onError: (message) => process.stderr.write(`Lifeline: spans were not stored: ${message}\n`),
+  });
+  const exporter = new RedactingSpanExporter(store, {
     ...(options.recordQueryParameters === undefined ? {} : { recordQueryParameters: options.recordQueryParameters }),
     ...(options.redact === undefined ? {} : { redact: options.redact }),
   });
@@ -150,6 +156,13 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     instrumentations,
   });
 
+  // The processor's flush hands over what it holds but does not wait for an
+  // export already under way, nor for the writer thread to commit; the
+  // exporter's flush waits for both.
+  const flush = async (): Promise<void> => {
+    await processor.forceFlush();
+    await exporter.forceFlush();
+  };
   let stopped: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopped ??= (async () => {
@@ -158,13 +171,16 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
         await tracing.shutdown();
       } catch (error) {
         diag.error(`Lifeline: shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        // The processor skips the exporter's shutdown when its last flush
+        // failed; the writer thread and its connection must close anyway.
+        await exporter.shutdown().catch(() => {});
       }
       delete (globalThis as GlobalWithLifeline)[activeKey];
     })();
     return stopped;
   };
-  const removeExitHandlers =
-    options.handleExit === false ? undefined : installExitHandlers({ flush: () => processor.forceFlush(), shutdown });
+  const removeExitHandlers = options.handleExit === false ? undefined : installExitHandlers({ flush, shutdown });
 
   return {
     enabled: true,
@@ -172,7 +188,7 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     dbPath: config.dbPath,
     viewerUrl: config.viewerUrl,
     traceUrl,
-    forceFlush: () => processor.forceFlush(),
+    forceFlush: flush,
     shutdown,
   };
 }

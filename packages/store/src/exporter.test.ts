@@ -187,6 +187,19 @@ describe('SqliteSpanExporter', () => {
     }
   });
 
+  it('tells onError, instead of diag, of each distinct failure once', async () => {
+    const path = tempDbPath('other.txt');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path, 'not a database either '.repeat(200));
+    const told: string[] = [];
+    const exporter = new SqliteSpanExporter({ path, onError: (message) => told.push(message) });
+    exporters.push(exporter);
+    expect((await exportOnce(exporter, recordSpans(2))).code).toBe(ExportResultCode.FAILED);
+    expect((await exportOnce(exporter, recordSpans(2))).code).toBe(ExportResultCode.FAILED);
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatch(/other\.txt is not a Lifeline database/);
+  });
+
   it('reports a read-only database file as FAILED with a clear message', async () => {
     const path = tempDbPath();
     const setup = openStore({ path });

@@ -13,6 +13,12 @@ const POST_CHUNK_SPANS = 128;
 export interface SqliteSpanExporterOptions {
   /** Database file (default {@link defaultDbPath}). */
   readonly path?: string;
+  /**
+   * Told each distinct write failure once (a full disk, a read-only file);
+   * by default it goes to OpenTelemetry's `diag` logger, which prints nothing
+   * unless one is set (e.g. by `OTEL_LOG_LEVEL`).
+   */
+  readonly onError?: (message: string) => void;
 }
 
 /**
@@ -45,6 +51,7 @@ export class SqliteSpanExporter implements SpanExporter {
   /** The database file written to. */
   readonly path: string;
   readonly #writer: SpanWriterThread;
+  readonly #onError: (message: string) => void;
   #stopped = false;
   #lastLoggedError: string | undefined;
   #shutdownPromise: Promise<void> | undefined;
@@ -53,6 +60,7 @@ export class SqliteSpanExporter implements SpanExporter {
   constructor(options: SqliteSpanExporterOptions = {}) {
     this.path = resolve(options.path ?? defaultDbPath());
     this.#writer = new SpanWriterThread({ path: this.path });
+    this.#onError = options.onError ?? ((message) => diag.error(`SqliteSpanExporter: ${message}`));
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
@@ -132,7 +140,11 @@ export class SqliteSpanExporter implements SpanExporter {
     // One log line per distinct failure: a full disk must not flood the app's log.
     if (this.#lastLoggedError !== error.message) {
       this.#lastLoggedError = error.message;
-      diag.error(`SqliteSpanExporter: ${error.message}`);
+      try {
+        this.#onError(error.message);
+      } catch {
+        // A failing error handler must not break the exporter contract.
+      }
     }
     try {
       resultCallback({ code: ExportResultCode.FAILED, error });

@@ -370,6 +370,30 @@ describe('openStore', () => {
       });
     });
 
+    it('does not wait for a reader that holds the log open', () => {
+      const path = tempDbPath();
+      const store = openStore({ path });
+      store.writeSpans(
+        Array.from({ length: 50 }, (_, i) => makeRequest({ startNs: T0 + i * MS, durationMs: 1 })).flat(),
+      );
+      // A viewer in the middle of a read: its snapshot keeps the WAL from being truncated.
+      const reader = new Database(path, { readonly: true });
+      reader.prepare('BEGIN').run();
+      reader.prepare('SELECT count(*) FROM spans').get();
+      try {
+        const started = Date.now();
+        expect(store.prune({ maxTraces: 10 })).toEqual({ deletedTraces: 40 });
+        // Waiting for the reader would take the whole 10-second busy timeout.
+        expect(Date.now() - started).toBeLessThan(5000);
+        store.writeSpans(makeRequest({ startNs: T0 + 100 * MS, durationMs: 1 }));
+        expect(store.stats().traces).toBe(11);
+      } finally {
+        reader.prepare('COMMIT').run();
+        reader.close();
+        store.close();
+      }
+    });
+
     it('shrinks the file below the size limit by deleting the oldest traces', () => {
       const path = tempDbPath();
       const store = openStore({ path });

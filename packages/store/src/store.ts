@@ -386,9 +386,17 @@ class SqliteSpanStore implements SpanStore {
   /** Hands freed pages back to the file system and folds the WAL into the file. */
   #reclaim(): void {
     this.#db.pragma('incremental_vacuum');
-    // A reader in another process can keep the checkpoint from finishing; it
-    // is then simply completed by a later one.
-    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    // A truncating checkpoint holds the write lock while it waits for
+    // readers, so with the usual busy timeout a viewer in the middle of a
+    // read would hold every writing app back. Without one it gives up at
+    // once when a reader is there; a later checkpoint completes it.
+    const timeout = this.#db.pragma('busy_timeout', { simple: true }) as number;
+    this.#db.pragma('busy_timeout = 0');
+    try {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.#db.pragma(`busy_timeout = ${Number(timeout)}`);
+    }
   }
 
   stats(): StoreStats {

@@ -54,7 +54,8 @@ export class SpanWriterThread {
   readonly path: string;
   #worker: Worker | undefined;
   #nextId = 0;
-  readonly #pending = new Map<number, (reply: WriterReply) => void>();
+  /** Requests awaiting their answer, with the thread each was posted to. */
+  readonly #pending = new Map<number, { readonly worker: Worker; readonly onReply: (reply: WriterReply) => void }>();
 
   constructor(options: { readonly path?: string } = {}) {
     this.path = resolve(options.path ?? defaultDbPath());
@@ -96,7 +97,7 @@ export class SpanWriterThread {
   #send(request: WriterRequest, onReply: (reply: WriterReply) => void): void {
     const id = ++this.#nextId;
     const worker = this.#startWorker();
-    this.#pending.set(id, onReply);
+    this.#pending.set(id, { worker, onReply });
     // Keep the process alive only while batches are in flight.
     if (this.#pending.size === 1) worker.ref();
     worker.postMessage({ ...request, id });
@@ -108,26 +109,25 @@ export class SpanWriterThread {
     const worker = new Worker(writerWorkerUrl(), { workerData, execArgv: writerExecArgv() });
     worker.unref();
     worker.on('message', (reply: WriterReply) => this.#settle(reply.id, reply));
+    // Only this thread's requests fail with it: after an error a new thread
+    // may already be writing, and this one's later exit must not touch its work.
     const abandon = (message: string) => {
       if (this.#worker === worker) this.#worker = undefined;
-      for (const id of [...this.#pending.keys()]) {
-        this.#settle(id, { type: 'failed', id, message });
+      for (const [id, pending] of [...this.#pending]) {
+        if (pending.worker === worker) this.#settle(id, { type: 'failed', id, message });
       }
     };
     worker.on('error', (error) => abandon(`Lifeline's writer thread failed: ${error.message}`));
-    worker.on('exit', (code) => {
-      if (this.#pending.size > 0) abandon(`Lifeline's writer thread exited (code ${code}) before writing`);
-      else if (this.#worker === worker) this.#worker = undefined;
-    });
+    worker.on('exit', (code) => abandon(`Lifeline's writer thread exited (code ${code}) before writing`));
     this.#worker = worker;
     return worker;
   }
 
   #settle(id: number, reply: WriterReply): void {
-    const onReply = this.#pending.get(id);
-    if (onReply === undefined) return;
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return;
     this.#pending.delete(id);
-    if (this.#pending.size === 0) this.#worker?.unref();
-    onReply(reply);
+    if (![...this.#pending.values()].some((other) => other.worker === pending.worker)) pending.worker.unref();
+    pending.onReply(reply);
   }
 }
