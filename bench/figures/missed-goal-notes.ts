@@ -9,7 +9,7 @@ const overheadLimits =
   'What limits it: the app, PostgreSQL and autocannon share two cores, so throughput follows CPU per request. ' +
   'Much of the traced cost is paid before any export: the "OTel SDK, spans dropped" configuration — the same SDK ' +
   'and instrumentations with an exporter that drops every batch — stays below the goal on its own (compare its ' +
-  'throughput and CPU rows: span creation, context propagation and attribute collection for about four spans a ' +
+  'throughput and CPU rows: span creation, context propagation and attribute collection for about three spans a ' +
   "request; in Lifeline's app-thread profile the OpenTelemetry packages take more time than express and router " +
   "together); on this shared machine that configuration's throughput varies between runs by as much as its gap " +
   "to Lifeline. Lifeline's own work on top of it: its writer thread (about an " +
@@ -47,7 +47,7 @@ export const missedGoalNotes: Readonly<Record<string, string>> = {
   'diagram.growthExponent':
     'The time grows faster than the span count between the sizes measured; the per-span allocations in `buildSpanTree` and `layoutTrace` (and the garbage collection they cause) are what grows.',
   'memory.app.lifelineMb':
-    "What limits it: the OpenTelemetry SDK and instrumentations alone already take a good part of the budget (compare the \"spans dropped\" row), and Lifeline sits above that. Part of it is the writer thread, a second V8 isolate with better-sqlite3 and the store's code: starting `SqliteSpanExporter` alone and exporting one span adds about 20 MB of RSS. Broken down under the same load: the app thread's V8 heap is only about 10 MB above the bare app's and the writer's heap about 18 MB (10 MB in use); most of the rest is memory V8 keeps outside the heap figures, such as the pooled young-generation pages `--trace-gc` reports (about 38 MB with Lifeline against 24 MB bare), which grow with the allocation rate of the instrumented requests. Capping the writer's young generation (`resourceLimits`, 4 MB) and shorter span batches made no measurable difference. What would move it: fewer allocations per traced request, which is mostly the SDK's and the instrumentations' code.",
+    "What limits it: the OpenTelemetry SDK and instrumentations alone already take a good part of the budget (compare the \"spans dropped\" row), and Lifeline sits above that. Part of it is the writer thread, a second V8 isolate with better-sqlite3 and the store's code: starting `SqliteSpanExporter` alone and exporting one span adds about 20 MB of RSS. Broken down under the same load: the app thread's V8 heap is only about 10 MB above the bare app's and the writer's heap about 18 MB (10 MB in use); most of the rest is memory V8 keeps outside the heap figures, such as the pooled young-generation pages `--trace-gc` reports (about 38 MB with Lifeline against 24 MB bare), which grow with the allocation rate of the instrumented requests. What Lifeline adds above the spans-dropped configuration varies between runs on this machine, from about 20 to about 50 MB. Capping the writer's young generation (`resourceLimits`, 4 MB) and shorter span batches made no measurable difference. What would move it: fewer allocations per traced request, which is mostly the SDK's and the instrumentations' code.",
 };
 
 /**
