@@ -42,6 +42,30 @@ describe('starting Lifeline from the app itself and stopping it', () => {
     await waitForTrace(db.path, traceId, (spans) => spans.some((s) => s.kind === 'server'), 2000);
   });
 
+  it('loses no span when the app calls process.exit() itself, from its SIGTERM handler or a request', async () => {
+    app = await startApp({
+      app: 'plain.ts',
+      db: db.path,
+      serviceName: 'plain',
+      register: false,
+      env: { APP_EXIT_ON_SIGTERM: '1' },
+    });
+    const traceIds = [];
+    for (const path of ['/one', '/two']) traceIds.push(traceIdOf(await fetch(`${app.url}${path}`)));
+    // The app's handler exits synchronously, while Lifeline's flush has only just begun.
+    expect(await app.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    for (const traceId of traceIds) {
+      const trace = await waitForTrace(db.path, traceId, (spans) => spans.length >= 2, 2000);
+      expect(dbSpans(trace.spans, 'sqlite').map((s) => s.name)).toEqual(['INSERT visits']);
+    }
+
+    app = await startApp({ app: 'plain.ts', db: db.path, serviceName: 'plain', register: false });
+    const exiting = await fetch(`${app.url}/exit`);
+    const exitTrace = traceIdOf(exiting);
+    expect(await app.exited).toEqual({ code: 3, signal: null });
+    await waitForTrace(db.path, exitTrace, (spans) => spans.some((s) => s.kind === 'server'), 2000);
+  });
+
   it('keeps serving and says once on stderr, without any OpenTelemetry logger, that spans could not be stored', async () => {
     const broken = tempDb();
     try {

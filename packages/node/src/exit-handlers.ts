@@ -10,6 +10,11 @@ export interface ExitHooks {
   readonly flush: () => Promise<void>;
   /** Flush and stop recording; called once. */
   readonly shutdown: () => Promise<void>;
+  /**
+   * Writes what is still unwritten synchronously; called on the process's
+   * `exit` event, when an app's `process.exit()` leaves no time for anything else.
+   */
+  readonly exitSync?: () => void;
   /** Longest wait for the flush before the signal's default action goes ahead (default 5 s). */
   readonly timeoutMs?: number;
 }
@@ -28,8 +33,10 @@ const signals = ['SIGTERM', 'SIGINT'] as const;
  * - When the event loop empties (`beforeExit`): flush, which keeps the
  *   process alive until the spans are written.
  *
- * `process.exit()` called by the app leaves no time for asynchronous work;
- * such an app should `await handle.shutdown()` first.
+ * - When the app calls `process.exit()` (often from its own signal handler,
+ *   while the flush started above is still under way): the `exit` event gets
+ *   no asynchronous work done, so what is unwritten is written synchronously
+ *   there (`exitSync`).
  *
  * @example
  * ```ts
@@ -63,13 +70,22 @@ export function installExitHandlers(hooks: ExitHooks): () => void {
   const onBeforeExit = (): void => {
     void shutdownOnce();
   };
+  const onExit = (): void => {
+    try {
+      hooks.exitSync?.();
+    } catch {
+      // The process is ending; a failed write has been reported by the exporter.
+    }
+  };
 
   for (const signal of signals) process.on(signal, onSignal);
   process.on('beforeExit', onBeforeExit);
+  process.on('exit', onExit);
 
   function remove(): void {
     for (const signal of signals) process.off(signal, onSignal);
     process.off('beforeExit', onBeforeExit);
+    process.off('exit', onExit);
   }
   return remove;
 }

@@ -180,7 +180,19 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     })();
     return stopped;
   };
-  const removeExitHandlers = options.handleExit === false ? undefined : installExitHandlers({ flush, shutdown });
+  const removeExitHandlers =
+    options.handleExit === false
+      ? undefined
+      : installExitHandlers({
+          flush,
+          shutdown,
+          exitSync: () => {
+            // First the exports under way, then the processor's buffer, which
+            // its flush hands to the exporter at once; both written here.
+            store.writeUnfinishedSync();
+            processor.forceFlush().catch(() => {});
+          },
+        });
 
   return {
     enabled: true,

@@ -187,6 +187,25 @@ describe('SqliteSpanExporter', () => {
     }
   });
 
+  it('writes unconfirmed exports, and every later one, on the calling thread once told the process is exiting', () => {
+    const path = tempDbPath();
+    const exporter = exporterFor(path);
+    const results: ExportResult[] = [];
+    // Posted to the writer thread, not confirmed yet: nothing asynchronous runs before the check below.
+    exporter.export(recordSpans(300), (result) => results.push(result));
+    exporter.writeUnfinishedSync();
+    const later = recordSpans(3);
+    exporter.export(later, (result) => results.push(result));
+    expect(results).toEqual([{ code: ExportResultCode.SUCCESS }]);
+    const store = openStore({ path, readonly: true });
+    try {
+      expect(store.stats().spans).toBe(303);
+      expect(store.getTrace(later[0]?.spanContext().traceId as string)?.spans).toHaveLength(3);
+    } finally {
+      store.close();
+    }
+  });
+
   it('tells onError, instead of diag, of each distinct failure once', async () => {
     const path = tempDbPath('other.txt');
     const { writeFileSync } = await import('node:fs');

@@ -2,8 +2,10 @@ import { resolve } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { defaultDbPath } from './database.js';
+import { defaultDbPath, openDatabase } from './database.js';
 import { encodeReadableSpans } from './readable-span.js';
+import { SpanWriter } from './writer.js';
+import { describeWriteError } from './writer-loop.js';
 import { SpanWriterThread } from './writer-thread.js';
 
 /** Spans converted and posted to the writer thread per turn of the event loop. */
@@ -56,6 +58,10 @@ export class SqliteSpanExporter implements SpanExporter {
   #lastLoggedError: string | undefined;
   #shutdownPromise: Promise<void> | undefined;
   readonly #exports = new Set<Promise<void>>();
+  /** The spans of every export not yet answered, for {@link writeUnfinishedSync}. */
+  readonly #unfinished = new Set<ReadableSpan[]>();
+  /** Set once the process is exiting: exports are then written on the calling thread. */
+  #syncWriter: SpanWriter | undefined;
 
   constructor(options: SqliteSpanExporterOptions = {}) {
     this.path = resolve(options.path ?? defaultDbPath());
@@ -73,11 +79,17 @@ export class SqliteSpanExporter implements SpanExporter {
         resultCallback({ code: ExportResultCode.SUCCESS });
         return;
       }
+      if (this.#syncWriter !== undefined) {
+        this.#writeSync(spans);
+        resultCallback({ code: ExportResultCode.SUCCESS });
+        return;
+      }
       let settle!: () => void;
       const exported = new Promise<void>((done) => {
         settle = done;
       });
       this.#exports.add(exported);
+      this.#unfinished.add(spans);
       const chunks = Math.ceil(spans.length / POST_CHUNK_SPANS);
       let unanswered = chunks;
       let failure: Error | undefined;
@@ -85,6 +97,7 @@ export class SqliteSpanExporter implements SpanExporter {
         if (error !== undefined) failure ??= error;
         if (--unanswered > 0) return;
         this.#exports.delete(exported);
+        this.#unfinished.delete(spans);
         settle();
         if (failure !== undefined) {
           this.#fail(resultCallback, failure);
@@ -116,6 +129,56 @@ export class SqliteSpanExporter implements SpanExporter {
       post(0);
     } catch (error) {
       this.#fail(resultCallback, error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * For the process's `exit` event, when nothing asynchronous can finish any
+   * more and the writer thread is about to stop with the process: writes
+   * every span handed to this exporter whose commit is not confirmed yet on
+   * the calling thread, and from then on writes each export the same way
+   * (so a span processor flushed right after loses nothing either). Spans the
+   * writer thread commits in the meantime are not stored twice. Never throws;
+   * a failure is reported like a failed export.
+   *
+   * @example
+   * ```ts
+   * process.on('exit', () => {
+   *   exporter.writeUnfinishedSync();
+   *   void processor.forceFlush(); // hands its buffer to export() at once
+   * });
+   * ```
+   */
+  writeUnfinishedSync(): void {
+    try {
+      this.#syncWriter ??= new SpanWriter(openDatabase(this.path, { migrate: true }));
+    } catch (error) {
+      this.#reportSync(error);
+      return;
+    }
+    for (const spans of [...this.#unfinished]) {
+      this.#unfinished.delete(spans);
+      this.#writeSync(spans);
+    }
+  }
+
+  /** Writes an export on this thread; a failure is reported, not thrown. */
+  #writeSync(spans: readonly ReadableSpan[]): void {
+    try {
+      this.#syncWriter?.writeEncoded(encodeReadableSpans(spans));
+    } catch (error) {
+      this.#reportSync(error);
+    }
+  }
+
+  #reportSync(error: unknown): void {
+    const message = describeWriteError(this.path, error);
+    if (this.#lastLoggedError === message) return;
+    this.#lastLoggedError = message;
+    try {
+      this.#onError(message);
+    } catch {
+      // A failing error handler must not break the exporter contract.
     }
   }
 

@@ -27,10 +27,16 @@ const server = createServer(
   withLifelineHeaders((request, response) => {
     trace.getActiveSpan()?.setAttributes({ 'app.user.email': 'ann@example.com', 'app.plan': 'pro' });
     db.prepare('INSERT INTO visits (path) VALUES (?)').run(request.url ?? '/');
+    // Ends the process right after answering, as some apps do on a fatal
+    // condition (on the next turn: the server span ends once the answer is sent).
+    if (request.url === '/exit') response.once('finish', () => setImmediate(() => process.exit(3)));
     response.setHeader('content-type', 'application/json');
     response.end(JSON.stringify({ enabled: lifeline.enabled, service: lifeline.serviceName }));
   }),
 );
+
+// The common hand-written shutdown: exit at once on SIGTERM, no await.
+if (process.env.APP_EXIT_ON_SIGTERM === '1') process.on('SIGTERM', () => process.exit(0));
 
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const address = server.address();
