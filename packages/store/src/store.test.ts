@@ -145,9 +145,25 @@ describe('openStore', () => {
         makeSpan({ traceId, parentSpanId: rootId, name: `step ${i}`, startTimeNs: T0 + (i + 1) * MS });
       store.writeSpans(Array.from({ length: 2500 }, (_, i) => child(i)));
       expect(store.listTraces().items[0]?.spanCount).toBe(2500);
-      store.writeSpans(Array.from({ length: 10 }, (_, i) => child(2500 + i)));
+      const internalBefore = store.listTraces().items[0]?.counts.internal ?? 0;
+      store.writeSpans([
+        ...Array.from({ length: 7 }, (_, i) => child(2500 + i)),
+        ...Array.from({ length: 3 }, (_, i) =>
+          makeSpan({
+            traceId,
+            parentSpanId: rootId,
+            name: 'SELECT reports',
+            kind: 'client',
+            startTimeNs: T0 + (2600 + i) * MS,
+            attributes: { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT 1' },
+          }),
+        ),
+      ]);
       const partial = store.listTraces().items[0];
       expect(partial?.spanCount).toBe(2510);
+      // Counts by kind stay exact on the cheap path.
+      expect(partial?.counts.db).toBe(3);
+      expect(partial?.counts.internal).toBe(internalBefore + 7);
       expect(partial?.startTimeNs).toBe(T0 + MS);
       store.writeSpans([
         makeSpan({

@@ -27,9 +27,12 @@ export interface WriteResult {
 
 /**
  * A trace this large that keeps receiving spans without its root is updated
- * with cheap counters only; re-summarising it on every batch would make
- * ingesting one huge trace quadratic. The root span (which a BatchSpanProcessor
- * delivers last, since it ends last) triggers the full summary.
+ * with cheap counters only (span count, extent, error, counts by kind of
+ * work); re-summarising it on every batch would make ingesting one huge trace
+ * quadratic. The root span (which a BatchSpanProcessor delivers last, since it
+ * ends last) triggers the full summary. Serial runs, par blocks and N+1 groups
+ * of spans that arrive after the root (another process's spans, a late job)
+ * wait for the next batch that carries a root span.
  */
 const INCREMENTAL_ABOVE_SPANS = 2000;
 
@@ -139,7 +142,9 @@ export class SpanWriter {
     // Right-hand sides see the old row, so the new extent is computed from the old start and end.
     this.#incrementSummary = db.prepare(
       `UPDATE traces SET span_count = span_count + ?, start_ns = min(start_ns, ?),
-        duration_ns = max(start_ns + duration_ns, ?) - min(start_ns, ?), error = max(error, ?), seq = ?
+        duration_ns = max(start_ns + duration_ns, ?) - min(start_ns, ?), error = max(error, ?), seq = ?,
+        db_count = db_count + ?, http_count = http_count + ?, cache_count = cache_count + ?,
+        queue_count = queue_count + ?, internal_count = internal_count + ?
        WHERE trace_id = ?`,
     );
     this.#readSeq = db.prepare("SELECT value FROM meta WHERE key = 'seq'").pluck();
@@ -338,6 +343,9 @@ export class SpanWriter {
       end = Math.max(end, span.endTimeNs ?? span.startTimeNs);
       if (span.status.code === 'error') error = 1;
     }
+    // Counts by kind of work add up span by span, so they stay exact; the
+    // structure (serial runs, par blocks, N+1) waits for the next full summary.
+    const { counts } = summarizeTrace({ traceId, spans: added });
     this.#incrementSummary.run(
       added.length,
       Math.round(start),
@@ -345,6 +353,11 @@ export class SpanWriter {
       Math.round(start),
       error,
       seq,
+      counts.db,
+      counts.http,
+      counts.cache,
+      counts.queue,
+      counts.internal,
       traceId,
     );
   }
