@@ -61,6 +61,8 @@ export class SqliteSpanExporter implements SpanExporter {
   /** The spans of every export not yet answered, for {@link writeUnfinishedSync}. */
   readonly #unfinished = new Set<ReadableSpan[]>();
   /** Set once the process is exiting: exports are then written on the calling thread. */
+  #exiting = false;
+  /** The calling thread's own connection, opened by the first synchronous write. */
   #syncWriter: SpanWriter | undefined;
 
   constructor(options: SqliteSpanExporterOptions = {}) {
@@ -79,7 +81,7 @@ export class SqliteSpanExporter implements SpanExporter {
         resultCallback({ code: ExportResultCode.SUCCESS });
         return;
       }
-      if (this.#syncWriter !== undefined) {
+      if (this.#exiting) {
         this.#writeSync(spans);
         resultCallback({ code: ExportResultCode.SUCCESS });
         return;
@@ -150,12 +152,7 @@ export class SqliteSpanExporter implements SpanExporter {
    * ```
    */
   writeUnfinishedSync(): void {
-    try {
-      this.#syncWriter ??= new SpanWriter(openDatabase(this.path, { migrate: true }));
-    } catch (error) {
-      this.#reportSync(error);
-      return;
-    }
+    this.#exiting = true;
     for (const spans of [...this.#unfinished]) {
       this.#unfinished.delete(spans);
       this.#writeSync(spans);
@@ -165,7 +162,9 @@ export class SqliteSpanExporter implements SpanExporter {
   /** Writes an export on this thread; a failure is reported, not thrown. */
   #writeSync(spans: readonly ReadableSpan[]): void {
     try {
-      this.#syncWriter?.writeEncoded(encodeReadableSpans(spans));
+      // Opened only when there is something to write: most exits find nothing.
+      this.#syncWriter ??= new SpanWriter(openDatabase(this.path, { migrate: true }));
+      this.#syncWriter.writeEncoded(encodeReadableSpans(spans));
     } catch (error) {
       this.#reportSync(error);
     }
