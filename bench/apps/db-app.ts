@@ -46,7 +46,7 @@ if (mode === 'lifeline') {
     instrumentations: [
       new HttpInstrumentation(),
       new ExpressInstrumentation({
-        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER, ExpressLayerType.REQUEST_HANDLER],
+        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.REQUEST_HANDLER],
       }),
       new PgInstrumentation({ ignoreConnectSpans: true }),
     ],

@@ -16,7 +16,7 @@ const overheadLimits =
   'eighth of a core at this load in the profile) spends it in SQLite inserts (`sqliteTransaction`, `#write`) and ' +
   'summary upserts (`#saveSummary`, `summarizeQuickly`); its app thread spends a few percent in redaction and ' +
   'batch encoding (`redactSpan`, `encodeReadableSpans`). ' +
-  'Already done: Lifeline records no span per express layer (the route template reaches the server span without ' +
+  'Already done: Lifeline records no span per express middleware or route handler (the route template reaches the server span without ' +
   'them), which took about a fifth off the app CPU of a traced hello request in a side-by-side run. Tried without effect: ' +
   '`--experimental-async-context-frame` (AsyncLocalStorage without promise hooks) made no difference beyond the ' +
   'run-to-run noise. What would move it further: sampling under load, or an HTTP instrumentation lighter than the ' +

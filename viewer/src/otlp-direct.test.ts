@@ -126,6 +126,8 @@ describe('spans straight from a decoded protobuf request', () => {
       request({ attributes: [{ key: 'nested', value: { arrayValue: { values: [{ arrayValue: { values: [] } }] } } }] }),
       request({ attributes: [{ value: { stringValue: 'no key' } }] }),
       request({ links: [{ traceId: b64('0af7'), spanId }] }),
+      // Two members of one AnyValue on the wire: the careful path decides which counts.
+      request({ attributes: [{ key: 'twice', value: { stringValue: 'a', intValue: '1' } }] }),
     ];
     for (const body of cases) expect(direct(body)).toBeUndefined();
   });

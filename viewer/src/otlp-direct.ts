@@ -103,8 +103,27 @@ function id(bytes: Uint8Array | null | undefined, size: 8 | 16): string {
 
 type Primitive = string | number | boolean | null;
 
+/**
+ * How many members of the AnyValue oneof are set. protobufjs keeps every
+ * member it decoded and its oneof getter names the last one on the wire,
+ * where the careful path reads them in declaration order: with more than
+ * one set, the two could disagree.
+ */
+function membersSet(value: AnyValueMessage): number {
+  let n = 0;
+  if (value.stringValue !== null && value.stringValue !== undefined) n++;
+  if (value.boolValue !== null && value.boolValue !== undefined) n++;
+  if (value.intValue !== null && value.intValue !== undefined) n++;
+  if (value.doubleValue !== null && value.doubleValue !== undefined) n++;
+  if (value.bytesValue !== null && value.bytesValue !== undefined) n++;
+  if (value.arrayValue !== null && value.arrayValue !== undefined) n++;
+  if (value.kvlistValue !== null && value.kvlistValue !== undefined) n++;
+  return n;
+}
+
 /** One AnyValue as a primitive; undefined for an empty value or a nested one. */
 function primitive(value: AnyValueMessage): Primitive | undefined {
+  if (membersSet(value) > 1) throw new GiveUp();
   switch (value.value) {
     case 'stringValue':
       return value.stringValue ?? '';

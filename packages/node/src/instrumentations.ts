@@ -40,10 +40,15 @@ export interface InstrumentationContext {
   readonly dbPath: string;
 }
 
-/** Every express layer type: none is recorded as a span of its own (see the factory below). */
+/**
+ * Express layers that get no span of their own (see the factory below).
+ * Routers keep theirs: the instrumentation builds the route template from the
+ * layers it records, and an ignored router's mount path is never taken off
+ * again when the router passes a request on, so `app.use('/api', a)` and
+ * `app.use('/api', b)` would name b's routes `/api/api/...`.
+ */
 export const expressLayersNotRecorded: ExpressLayerType[] = [
   ExpressLayerType.MIDDLEWARE,
-  ExpressLayerType.ROUTER,
   ExpressLayerType.REQUEST_HANDLER,
 ];
 
@@ -51,9 +56,9 @@ const factories: Record<InstrumentationName, (context: InstrumentationContext) =
   http: () => new HttpInstrumentation(),
   // What a diagram needs from express is the route template, which the
   // instrumentation puts on the HTTP server span (its name and `http.route`)
-  // whether or not it records layers. The layers themselves (middleware,
-  // routers, route handlers) would be internal spans, which the diagram does
-  // not draw, at a cost on every request: without the route handler span a
+  // whether or not it records layers. The layers themselves (middleware and
+  // route handlers) would be internal spans, which the diagram does not draw,
+  // at a cost on every request: without the route handler span a
   // traced hello-world request takes about a fifth less CPU. Apps that want them
   // turn this one off and pass their own ExpressInstrumentation as `extra`.
   express: () => new ExpressInstrumentation({ ignoreLayersType: expressLayersNotRecorded }),

@@ -12,6 +12,16 @@ describe('sanitizeSql', () => {
     );
   });
 
+  it('never lets a literal through when the text does not follow the dialect', () => {
+    // A backslash-escaped quote outside MySQL: read as MySQL instead.
+    expect(sanitizeSql("INSERT INTO t VALUES ('it\\'s', 'hunter2')")).toBe('INSERT INTO t VALUES (?, ?)');
+    // Unclosed in both dialects: everything from the quote on may be data.
+    expect(sanitizeSql("SELECT * FROM t WHERE a = 'x\\' AND b = \"secret")).not.toContain('secret');
+    expect(sanitizeSql("SELECT * FROM t WHERE name = 'unterminated secret")).toBe('SELECT * FROM t WHERE name = ?');
+    // A quote inside a comment is not a literal, and stays.
+    expect(sanitizeSql("SELECT 1 -- don't\nFROM t")).toBe("SELECT ? -- don't\nFROM t");
+  });
+
   it('replaces string and numeric literals with placeholders', () => {
     expect(sanitizeSql("SELECT * FROM users WHERE email = 'a@b.c' AND age > 30 AND score < 1.5e3")).toBe(
       'SELECT * FROM users WHERE email = ? AND age > ? AND score < ?',

@@ -38,6 +38,7 @@ function tokenPattern(backslashEscapes: boolean): RegExp {
       String.raw`/\*[\s\S]*?\*/`, // block comment
       String.raw`(?<dollar>\$(?<tag>[A-Za-z_][A-Za-z_0-9]*)?\$)[\s\S]*?\k<dollar>`, // PostgreSQL dollar quoting
       ...strings,
+      `['"]`, // a quote no branch above could close: the text is not what this dialect expects
       String.raw`\x60(?:[^\x60]|\x60\x60)*\x60`, // MySQL back-quoted identifier
       String.raw`\$\d+|\?|:[A-Za-z_][A-Za-z_0-9]*|@[A-Za-z_][A-Za-z_0-9]*`, // placeholders stay as they are
       '[A-Za-z_][A-Za-z_0-9$]*', // keyword or identifier (t1 keeps its digit)
@@ -87,8 +88,29 @@ const maxCachedSqlLength = 2048;
 const sanitizedStandard = new Map<string, string>();
 const sanitizedDoubleQuoted = new Map<string, string>();
 
+/**
+ * Literals replaced; an unclosed quote means the statement does not follow
+ * the dialect (a backslash-escaped quote in PostgreSQL with
+ * standard_conforming_strings off, a span without `db.system`, invalid SQL):
+ * the other dialect is tried, and failing that everything from the first
+ * unclosed quote on is replaced, since it may be the rest of a literal.
+ */
 function sanitizeUncached(sql: string, doubleQuotedStrings: boolean): string {
-  return sql.replace(doubleQuotedStrings ? mysqlTokens : standardTokens, (token: string) => {
+  const first = sanitizeDialect(sql, doubleQuotedStrings);
+  if (first.unclosedAt === undefined) return first.text;
+  const other = sanitizeDialect(sql, !doubleQuotedStrings);
+  if (other.unclosedAt === undefined) return other.text;
+  return `${sanitizeDialect(sql.slice(0, first.unclosedAt), doubleQuotedStrings).text}?`;
+}
+
+function sanitizeDialect(sql: string, doubleQuotedStrings: boolean): { text: string; unclosedAt?: number } {
+  let unclosedAt: number | undefined;
+  const text = sql.replace(doubleQuotedStrings ? mysqlTokens : standardTokens, (token: string, ...rest: unknown[]) => {
+    if (token.length === 1 && (token === "'" || token === '"')) {
+      // After the capture groups come the offset, the whole text and the named groups.
+      unclosedAt ??= rest[rest.length - 3] as number;
+      return token;
+    }
     const first = token.charAt(0);
     if (first === '-' || first === '/' || first === '`') return token;
     if (first === '"') return doubleQuotedStrings ? '?' : token;
@@ -100,6 +122,7 @@ function sanitizeUncached(sql: string, doubleQuotedStrings: boolean): string {
     if (/^[EeBbXxNn]'/.test(token)) return '?';
     return token;
   });
+  return unclosedAt === undefined ? { text } : { text, unclosedAt };
 }
 
 const operationPattern = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*([A-Za-z]+)/;

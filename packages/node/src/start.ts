@@ -166,7 +166,6 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
   let stopped: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopped ??= (async () => {
-      removeExitHandlers?.();
       try {
         await tracing.shutdown();
       } catch (error) {
@@ -176,6 +175,9 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
         // failed; the writer thread and its connection must close anyway.
         await exporter.shutdown().catch(() => {});
       }
+      // Only now: should the app call process.exit() while this shutdown is
+      // still writing, the exit handler writes what is not committed yet.
+      removeExitHandlers?.();
       delete (globalThis as GlobalWithLifeline)[activeKey];
     })();
     return stopped;

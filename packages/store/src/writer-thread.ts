@@ -54,6 +54,7 @@ export class SpanWriterThread {
   readonly path: string;
   #worker: Worker | undefined;
   #nextId = 0;
+  #closed = false;
   /** Requests awaiting their answer, with the thread each was posted to. */
   readonly #pending = new Map<number, { readonly worker: Worker; readonly onReply: (reply: WriterReply) => void }>();
 
@@ -82,11 +83,21 @@ export class SpanWriterThread {
    * milliseconds for it and commit both together.
    */
   post(batch: EncodedSpans, more: boolean, onReply: (reply: WriterReply) => void): void {
+    if (this.#closed) {
+      // A late request (a receiver still reading its body) must not start a
+      // new thread that nothing would ever close.
+      onReply({ type: 'failed', id: 0, message: `the writer for ${this.path} has been closed` });
+      return;
+    }
     this.#send({ type: 'write', id: 0, batch, more }, onReply);
   }
 
-  /** Closes the database once every batch posted before is written, and stops the thread. */
+  /**
+   * Closes the database once every batch posted before is written, and stops
+   * the thread. Batches posted afterwards fail.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     const worker = this.#worker;
     if (worker === undefined) return;
     await new Promise<void>((done) => this.#send({ type: 'close', id: 0 }, () => done()));

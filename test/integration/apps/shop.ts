@@ -214,11 +214,17 @@ app.get('/notes', async (_req, res) => {
   res.json({ count: rows.length });
 });
 
-// A nested router: the route template of the server span joins both paths.
+// Nested routers: the route template of the server span joins the paths, and
+// a router that passes a request on leaves no trace of its own mount path.
+const reports = express.Router();
+reports.get('/reports/:id', (req, res) => {
+  res.json({ report: req.params.id });
+});
 const admin = express.Router();
 admin.get('/notes/:id', (req, res) => {
   res.json({ id: req.params.id });
 });
+app.use('/admin', reports);
 app.use('/admin', admin);
 
 app.post('/orders/:id', async (req, res) => {

@@ -1,0 +1,31 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeRequest, tempDbPath } from './spans.test-support.js';
+import { openStore } from './store.js';
+import { SpanWriterThread } from './writer-thread.js';
+
+const T0 = 1_700_000_000_000_000_000;
+const threads: SpanWriterThread[] = [];
+afterEach(async () => {
+  await Promise.all(threads.splice(0).map((thread) => thread.close()));
+});
+
+describe('SpanWriterThread', () => {
+  it('resolves once spans are committed, and refuses writes after close without starting a new thread', async () => {
+    const path = tempDbPath();
+    const thread = new SpanWriterThread({ path });
+    threads.push(thread);
+    const spans = makeRequest({ startNs: T0, durationMs: 3, queries: ['SELECT a', 'SELECT b'] });
+    expect(await thread.writeSpans(spans)).toBe(spans.length);
+    const store = openStore({ path, readonly: true });
+    try {
+      expect(store.getTrace(spans[0]?.traceId as string)?.spans).toHaveLength(spans.length);
+    } finally {
+      store.close();
+    }
+    await thread.close();
+    const late = makeRequest({ startNs: T0 + 1e9, durationMs: 1 });
+    await expect(thread.writeSpans(late)).rejects.toThrow(/has been closed/);
+    // Closing again has nothing left to stop.
+    await thread.close();
+  });
+});
