@@ -27,7 +27,7 @@ import {
   type TraceLayout,
 } from './layout.js';
 import type { Trace } from './trace.js';
-import { allZeros, buildSpanTree, compareNodes, isWellFormedSpan, type SpanNode } from './tree.js';
+import { allZeros, buildSpanTree, compareNodes, isWellFormedSpan, type SpanNode, skewShift } from './tree.js';
 
 /** Counts of spans by kind of work. */
 export interface SpanCounts {
@@ -275,20 +275,7 @@ function correctSkew(order: readonly LeanNode[]): void {
     const inherited = parent.shift;
     node.start += inherited;
     node.end += inherited;
-    let delta = 0;
-    if (parent.span.kind === 'producer' || node.span.kind === 'consumer') {
-      if (node.start < parent.start) delta = parent.start - node.start;
-    } else if (node.span.serviceName !== parent.span.serviceName) {
-      if (node.start < parent.start || node.end > parent.end) {
-        const duration = node.end - node.start;
-        const room = parent.end - parent.start;
-        const target = duration <= room ? parent.start + (room - duration) / 2 : parent.start;
-        delta = target - node.start;
-      }
-    } else if (node.start < parent.start) {
-      node.start = parent.start;
-      if (node.end < node.start) node.end = node.start;
-    }
+    const delta = skewShift(parent, node);
     if (delta !== 0) {
       node.start += delta;
       node.end += delta;

@@ -210,6 +210,39 @@ export function buildSpanTree(trace: Trace): SpanTree {
   return { traceId: typeof trace?.traceId === 'string' ? trace.traceId : '', roots, nodes, byId, notes };
 }
 
+/** What {@link skewShift} reads and moves: a span with its (corrected) times. */
+export interface SkewNode {
+  readonly span: Span;
+  start: number;
+  end: number;
+}
+
+/**
+ * One step of the clock-skew correction described at `correctSkew`, for a
+ * node whose parent is already corrected: returns how far the node and its
+ * whole subtree must move (0 for not at all). A child in its parent's process
+ * that starts too early is clamped in place instead (its start moves, its
+ * subtree does not). Shared by `buildSpanTree` and the quick summary, which
+ * must agree.
+ */
+export function skewShift(parent: SkewNode, node: SkewNode): number {
+  if (parent.span.kind === 'producer' || node.span.kind === 'consumer') {
+    return node.start < parent.start ? parent.start - node.start : 0;
+  }
+  if (node.span.serviceName !== parent.span.serviceName) {
+    if (node.start >= parent.start && node.end <= parent.end) return 0;
+    const duration = node.end - node.start;
+    const room = parent.end - parent.start;
+    const target = duration <= room ? parent.start + (room - duration) / 2 : parent.start;
+    return target - node.start;
+  }
+  if (node.start < parent.start) {
+    node.start = parent.start;
+    if (node.end < node.start) node.end = node.start;
+  }
+  return 0;
+}
+
 /**
  * Moves spans recorded on another host into their parent's time window.
  * A server span that starts before the client span that called it, or ends
@@ -229,28 +262,14 @@ function correctSkew(order: readonly SpanNode[], notes: string[]): void {
     const inherited = shifts.get(parent) ?? 0;
     node.start += inherited;
     node.end += inherited;
-    let delta = 0;
-    const crossService = node.span.serviceName !== parent.span.serviceName;
-    const asynchronous = parent.span.kind === 'producer' || node.span.kind === 'consumer';
-    if (asynchronous) {
-      if (node.start < parent.start) delta = parent.start - node.start;
-    } else if (crossService) {
-      if (node.start < parent.start || node.end > parent.end) {
-        const duration = node.end - node.start;
-        const room = parent.end - parent.start;
-        const target = duration <= room ? parent.start + (room - duration) / 2 : parent.start;
-        delta = target - node.start;
-      }
-    } else if (node.start < parent.start) {
-      const by = parent.start - node.start;
-      node.start = parent.start;
-      if (node.end < node.start) node.end = node.start;
+    const before = node.start;
+    const delta = skewShift(parent, node);
+    if (node.start > before) {
       clamped++;
-      if (by > 0)
-        skewByPair.set(
-          `${node.span.serviceName}\u0000`,
-          Math.max(by, skewByPair.get(`${node.span.serviceName}\u0000`) ?? 0),
-        );
+      skewByPair.set(
+        `${node.span.serviceName}\u0000`,
+        Math.max(node.start - before, skewByPair.get(`${node.span.serviceName}\u0000`) ?? 0),
+      );
     }
     if (delta !== 0) {
       node.start += delta;

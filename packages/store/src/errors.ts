@@ -32,3 +32,25 @@ export type StoreErrorCode =
   | 'missing-file'
   | 'bad-cursor'
   | 'read-only';
+
+/** The SQLite result code of a better-sqlite3 error (`SQLITE_BUSY`, ...), if it has one. */
+export function sqliteCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Turns a write failure into a sentence that says what to do about it. */
+export function describeWriteError(path: string, error: unknown): string {
+  const code = sqliteCode(error) ?? '';
+  const detail = error instanceof Error ? error.message : String(error);
+  if (error instanceof StoreError) return error.message;
+  if (code.startsWith('SQLITE_FULL')) return `Lifeline could not write spans to ${path}: the disk is full (${detail})`;
+  if (code.startsWith('SQLITE_READONLY')) {
+    return `Lifeline could not write spans to ${path}: the file is read-only (${detail})`;
+  }
+  if (code.startsWith('SQLITE_BUSY')) {
+    return `Lifeline could not write spans to ${path}: another process kept the database locked for too long (${detail})`;
+  }
+  if (code.startsWith('SQLITE_CANTOPEN')) return `Lifeline could not open ${path} for writing (${detail})`;
+  return `Lifeline could not write spans to ${path}: ${detail}`;
+}

@@ -3,9 +3,9 @@ import { diag } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { defaultDbPath, openDatabase } from './database.js';
+import { describeWriteError } from './errors.js';
 import { encodeReadableSpans } from './readable-span.js';
 import { SpanWriter } from './writer.js';
-import { describeWriteError } from './writer-loop.js';
 import { SpanWriterThread } from './writer-thread.js';
 
 /** Spans converted and posted to the writer thread per turn of the event loop. */

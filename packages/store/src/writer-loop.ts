@@ -1,6 +1,6 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openDatabase, type SqliteDatabase } from './database.js';
-import { StoreError } from './errors.js';
+import { describeWriteError, sqliteCode } from './errors.js';
 import { encodedCount, mergeEncoded } from './span-encoding.js';
 import { SpanWriter } from './writer.js';
 import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
@@ -14,27 +14,6 @@ const WAL_CHECKPOINT_PAGES = 10_000;
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 /** Longest wait for the announced next slice of an export before writing what has come. */
 const HOLD_MS = 5;
-
-function sqliteCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-/** Turns a write failure into a sentence that says what to do about it. */
-export function describeWriteError(path: string, error: unknown): string {
-  const code = sqliteCode(error) ?? '';
-  const detail = error instanceof Error ? error.message : String(error);
-  if (error instanceof StoreError) return error.message;
-  if (code.startsWith('SQLITE_FULL')) return `Lifeline could not write spans to ${path}: the disk is full (${detail})`;
-  if (code.startsWith('SQLITE_READONLY')) {
-    return `Lifeline could not write spans to ${path}: the file is read-only (${detail})`;
-  }
-  if (code.startsWith('SQLITE_BUSY')) {
-    return `Lifeline could not write spans to ${path}: another process kept the database locked for too long (${detail})`;
-  }
-  if (code.startsWith('SQLITE_CANTOPEN')) return `Lifeline could not open ${path} for writing (${detail})`;
-  return `Lifeline could not write spans to ${path}: ${detail}`;
-}
 
 function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

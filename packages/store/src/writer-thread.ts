@@ -138,7 +138,12 @@ export class SpanWriterThread {
     const pending = this.#pending.get(id);
     if (pending === undefined) return;
     this.#pending.delete(id);
-    if (![...this.#pending.values()].some((other) => other.worker === pending.worker)) pending.worker.unref();
+    if (!this.#hasPending(pending.worker)) pending.worker.unref();
     pending.onReply(reply);
+  }
+
+  #hasPending(worker: Worker): boolean {
+    for (const other of this.#pending.values()) if (other.worker === worker) return true;
+    return false;
   }
 }
