@@ -224,7 +224,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
     }
     if (canInsert) state.items.sort((a, b) => b.startTimeNs - a.startTimeNs);
     if (changed) render();
-  });
+  }, () => void load(false));
 
   await load(false);
 }
