@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { openStore, SpanWriterThread } from '@lifeline/store';
 import { createViewerApp } from './app.js';
+import type { BodyBudget } from './otlp-receiver.js';
 import { isLoopbackHost } from './security.js';
 
 /** Options of {@link startViewer}. */
@@ -22,6 +23,8 @@ export interface StartViewerOptions {
   readonly allowRemote?: boolean;
   /** Largest OTLP request body (default `"16mb"`). */
   readonly bodyLimit?: string;
+  /** Bytes OTLP bodies may hold at once across requests (see `ViewerAppOptions.bodyBudget`). */
+  readonly bodyBudget?: BodyBudget;
 }
 
 /** A running viewer. */
@@ -81,6 +84,7 @@ export async function startViewer(options: StartViewerOptions = {}): Promise<Run
     writer,
     ...(token === undefined ? {} : { token }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(options.bodyBudget === undefined ? {} : { bodyBudget: options.bodyBudget }),
   });
 
   let server: ReturnType<typeof app.listen>;
