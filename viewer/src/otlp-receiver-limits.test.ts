@@ -1,8 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { openStore } from '@lifeline/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createViewerApp } from './app.js';
 import { BodyBudget } from './otlp-receiver.js';
 import { type RunningViewer, startViewer } from './server.js';
 
@@ -65,3 +69,59 @@ describe('the OTLP/HTTP receiver under many bodies at once', () => {
     expect((await post(body, { 'content-type': 'application/json' })).status).toBe(200);
   });
 });
+
+describe('the OTLP/HTTP receiver when spans cannot be stored', () => {
+  it('answers 503 with Retry-After (not 500), so the sender keeps the spans and retries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-receiver-store-fails-'));
+    const path = join(dir, 'traces.db');
+    openStore({ path }).close();
+    // A store that refuses every write stands for a full disk or a locked file.
+    const store = openStore({ path, readonly: true });
+    const app = createViewerApp({ store });
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+      const answer = await fetch(url, {
+        method: 'POST',
+        body: JSON.stringify(oneSpanRequest()),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(answer.status).toBe(503);
+      expect(answer.headers.get('retry-after')).toBe('5');
+      expect(((await answer.json()) as { message: string }).message).toMatch(/could not store spans: .*read-?only/i);
+    } finally {
+      app.closeLive();
+      await new Promise((resolve) => server.close(resolve));
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The smallest valid OTLP/JSON request: one server span. */
+function oneSpanRequest(): unknown {
+  return {
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'api' } }] },
+        scopeSpans: [
+          {
+            scope: { name: 'test' },
+            spans: [
+              {
+                traceId: '5b8efff798038103d269b633813fc60c',
+                spanId: 'eee19b7ec3c1b174',
+                name: 'GET /',
+                kind: 2,
+                startTimeUnixNano: '1700000000000000000',
+                endTimeUnixNano: '1700000000010000000',
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}
