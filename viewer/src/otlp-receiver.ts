@@ -10,6 +10,7 @@ import type { SpanStore, SpanWriterThread } from '@lifeline/store';
 import { otlpToSpans } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
 import { exportTraceMessageToSpans } from './otlp-direct.js';
+import { checkJsonRequest, checkProtobufRequest, OtlpLimitError } from './otlp-limits.js';
 import {
   decodeExportTraceMessage,
   encodeExportTraceResponse,
@@ -165,7 +166,7 @@ async function receive(
     try {
       const body = await readBody(request, options.limitBytes, reservation);
       const { spans, rejected, firstError } =
-        encoding === 'json' ? convertSpans(parseJsonRequest(body)) : fromProtobuf(body);
+        encoding === 'json' ? convertSpans(checkedJson(parseJsonRequest(body))) : fromProtobuf(body);
       if (spans.length === 0 && rejected > 0) {
         throw new ReceiverError(400, RPC_INVALID_ARGUMENT, `invalid OTLP trace data: ${firstError}`);
       }
@@ -196,7 +197,7 @@ async function receive(
       sendSuccess(response, encoding, partial);
     } catch (error) {
       if (error instanceof ReceiverError) sendError(response, encoding, error);
-      else if (error instanceof OtlpDecodeError) {
+      else if (error instanceof OtlpDecodeError || error instanceof OtlpLimitError) {
         sendError(response, encoding, new ReceiverError(400, RPC_INVALID_ARGUMENT, error.message));
       } else {
         sendError(
@@ -371,10 +372,17 @@ type OtlpRequestJson = Parameters<typeof otlpToSpans>[0];
  */
 /** Spans of a protobuf body: straight from the decoded message, or by the careful path when that gives up. */
 function fromProtobuf(body: Buffer): ReturnType<typeof convertSpans> {
+  // Counted on the raw bytes first: decoding is where a small body can become gigabytes.
+  checkProtobufRequest(body);
   const message = decodeExportTraceMessage(body);
   const spans = exportTraceMessageToSpans(message);
   if (spans !== undefined) return { spans, rejected: 0, firstError: undefined };
   return convertSpans(exportTraceMessageToJson(message));
+}
+
+function checkedJson(payload: Record<string, unknown>): Record<string, unknown> {
+  checkJsonRequest(payload);
+  return payload;
 }
 
 function convertSpans(payload: Record<string, unknown>): {
