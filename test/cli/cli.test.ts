@@ -408,6 +408,12 @@ describe('user errors: exit status 1 and one line that says how to fix it', () =
     [['prune'], /say what to keep: pass --max-traces/],
     [['serve', '--host', '0.0.0.0'], /--allow-remote/],
     [['serve', '--host', '0.0.0.0', '--allow-remote'], /needs a token/],
+    [
+      ['serve', '--host', '0.0.0.0', '--allow-remote', '--token', ' '],
+      /empty or only white space.*--token [0-9a-f]{32}/,
+    ],
+    [['serve', '--host', '0.0.0.0', '--allow-remote', '--token', 'a'], /1 character; use at least 16/],
+    [['serve', '--token', ''], /empty or only white space/],
     [['list', '--colour'], /unknown option '--colour'/],
     [['lisst'], /unknown command 'lisst'.*Did you mean list/],
   ])('rejects `%s` with one line', (args, pattern) => {

@@ -204,27 +204,30 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
     }
   });
 
-  connectLive((summaries) => {
-    const live = currentParams();
-    // Only the unfiltered, newest-first view can place a new row without asking the server.
-    const canInsert = [...live.keys()].length === 0;
-    let changed = false;
-    for (const summary of summaries) {
-      const index = state.items.findIndex((item) => item.traceId === summary.traceId);
-      if (index >= 0) {
-        state.items[index] = summary;
-        changed = true;
-      } else if (canInsert) {
-        state.items.unshift(summary);
-        changed = true;
-      } else {
-        state.pending++;
-        changed = true;
+  connectLive(
+    (summaries) => {
+      const live = currentParams();
+      // Only the unfiltered, newest-first view can place a new row without asking the server.
+      const canInsert = [...live.keys()].length === 0;
+      let changed = false;
+      for (const summary of summaries) {
+        const index = state.items.findIndex((item) => item.traceId === summary.traceId);
+        if (index >= 0) {
+          state.items[index] = summary;
+          changed = true;
+        } else if (canInsert) {
+          state.items.unshift(summary);
+          changed = true;
+        } else {
+          state.pending++;
+          changed = true;
+        }
       }
-    }
-    if (canInsert) state.items.sort((a, b) => b.startTimeNs - a.startTimeNs);
-    if (changed) render();
-  });
+      if (canInsert) state.items.sort((a, b) => b.startTimeNs - a.startTimeNs);
+      if (changed) render();
+    },
+    () => void load(false),
+  );
 
   await load(false);
 }

@@ -4,8 +4,12 @@
  */
 import type { TraceSummary } from '@lifeline/core';
 
-/** Subscribes to new and updated trace summaries; returns a function that closes the stream. */
-export function connectLive(onTraces: (summaries: TraceSummary[]) => void): () => void {
+/**
+ * Subscribes to new and updated trace summaries; returns a function that
+ * closes the stream. `onResync` runs when the server says this page fell too
+ * far behind to be sent what it missed (a tab that was frozen): reload then.
+ */
+export function connectLive(onTraces: (summaries: TraceSummary[]) => void, onResync?: () => void): () => void {
   const status = document.getElementById('live-status');
   const setStatus = (text: string, state: 'live' | 'offline'): void => {
     if (status === null) return;
@@ -23,6 +27,7 @@ export function connectLive(onTraces: (summaries: TraceSummary[]) => void): () =
       // A malformed event is skipped; the next one carries the current state anyway.
     }
   });
+  source.addEventListener('resync', () => onResync?.());
   source.addEventListener('error', () => setStatus('reconnecting…', 'offline'));
   return () => source.close();
 }

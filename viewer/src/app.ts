@@ -10,7 +10,7 @@ import type { ErrorRequestHandler } from 'express';
 import express from 'express';
 import { apiRouter } from './api.js';
 import { createLiveHub, type LiveHub } from './live.js';
-import { otlpTraceReceiver } from './otlp-receiver.js';
+import { type BodyBudget, otlpTraceReceiver } from './otlp-receiver.js';
 import { requireLoopbackHost, requireToken, securityHeaders } from './security.js';
 
 /** Where the static files (HTML shell, CSS, client bundle) live. */
@@ -36,6 +36,12 @@ export interface ViewerAppOptions {
   readonly token?: string;
   /** Largest OTLP request body, as bytes or a string such as `"16mb"` (default 16 MiB). */
   readonly bodyLimit?: string;
+  /**
+   * Bytes that OTLP request bodies may hold at once across all requests
+   * (default: four times the body limit, at least 64 MiB); past it the
+   * receiver answers 503 with `Retry-After`.
+   */
+  readonly bodyBudget?: BodyBudget;
   /** How often live updates poll the store, in milliseconds (default 500). */
   readonly pollIntervalMs?: number;
   /** Folder with index.html, styles.css and the built assets/ (default: this package's public/). */
@@ -85,6 +91,7 @@ export function createViewerApp(options: ViewerAppOptions): ViewerApplication {
       store: options.store,
       ...(options.writer === undefined ? {} : { writer: options.writer }),
       limitBytes,
+      ...(options.bodyBudget === undefined ? {} : { budget: options.bodyBudget }),
       onStored: () => live.nudge(),
     }),
   );

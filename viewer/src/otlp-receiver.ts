@@ -5,12 +5,12 @@
  * partial_success when some spans were rejected, and a google.rpc.Status for
  * every error.
  */
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import type { SpanStore, SpanWriterThread } from '@lifeline/store';
 import { otlpToSpans } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
 import { exportTraceMessageToSpans } from './otlp-direct.js';
+import { checkJsonRequest, checkProtobufRequest, OtlpLimitError } from './otlp-limits.js';
 import {
   decodeExportTraceMessage,
   encodeExportTraceResponse,
@@ -19,23 +19,101 @@ import {
   OtlpDecodeError,
 } from './otlp-protobuf.js';
 
-const gunzipAsync = promisify(gunzip);
-
 /** google.rpc.Code values used in error bodies. */
 const RPC_INVALID_ARGUMENT = 3;
 const RPC_RESOURCE_EXHAUSTED = 8;
 const RPC_INTERNAL = 13;
+const RPC_UNAVAILABLE = 14;
+
+/** Seconds a sender is asked to wait before retrying when the receiver is full. */
+const RETRY_AFTER_SECONDS = 1;
+/** Seconds a sender is asked to wait before retrying when spans could not be stored. */
+const STORE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The bytes that request bodies may hold at once across all requests: what
+ * arrived and what gzip inflated, from the first byte until the answer. A
+ * request that would take more than is left is answered 503 with
+ * `Retry-After`, which OpenTelemetry exporters retry (OTLP/HTTP specification,
+ * "Retryable response codes"), so that memory stays bounded whatever the
+ * number of requests in flight.
+ */
+export class BodyBudget {
+  /** Most bytes that bodies may hold at once. */
+  readonly maxBytes: number;
+  #used = 0;
+  #peak = 0;
+
+  /** @param maxBytes most bytes that bodies may hold at once, across requests. */
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes held now. */
+  get usedBytes(): number {
+    return this.#used;
+  }
+
+  /** Most bytes held at once since this budget was made. */
+  get peakBytes(): number {
+    return this.#peak;
+  }
+
+  /** Takes `bytes` if they fit; returns false, taking nothing, when they do not. */
+  tryTake(bytes: number): boolean {
+    if (this.#used + bytes > this.maxBytes) return false;
+    this.#used += bytes;
+    if (this.#used > this.#peak) this.#peak = this.#used;
+    return true;
+  }
+
+  /** Gives back `bytes` taken earlier. */
+  release(bytes: number): void {
+    this.#used = Math.max(0, this.#used - bytes);
+  }
+}
+
+/** What one request holds of the budget, given back in one go when it is answered. */
+class Reservation {
+  readonly #budget: BodyBudget;
+  #held = 0;
+
+  constructor(budget: BodyBudget) {
+    this.#budget = budget;
+  }
+
+  /** @throws {ReceiverError} 503 when the budget has no room for `bytes` more. */
+  take(bytes: number): void {
+    if (!this.#budget.tryTake(bytes)) {
+      throw new ReceiverError(
+        503,
+        RPC_UNAVAILABLE,
+        'the receiver is busy with other requests: retry later',
+        RETRY_AFTER_SECONDS,
+      );
+    }
+    this.#held += bytes;
+  }
+
+  releaseAll(): void {
+    this.#budget.release(this.#held);
+    this.#held = 0;
+  }
+}
 
 type Encoding = 'json' | 'protobuf';
 
 class ReceiverError extends Error {
   readonly status: number;
   readonly rpcCode: number;
+  /** Seconds for the `Retry-After` header of a retryable answer. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(status: number, rpcCode: number, message: string) {
+  constructor(status: number, rpcCode: number, message: string, retryAfterSeconds?: number) {
     super(message);
     this.status = status;
     this.rpcCode = rpcCode;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -46,6 +124,12 @@ export interface OtlpReceiverOptions {
   readonly writer?: SpanWriterThread;
   /** Largest accepted body, compressed and after decompression alike. */
   readonly limitBytes: number;
+  /**
+   * Bytes that bodies may hold at once across all requests (default: four
+   * times `limitBytes`, at least 64 MiB). Pass a shared {@link BodyBudget} to
+   * read how much is in use.
+   */
+  readonly budget?: BodyBudget;
   /** Called after spans were stored, so live listeners can be woken at once. */
   readonly onStored?: () => void;
 }
@@ -56,14 +140,21 @@ export interface OtlpReceiverOptions {
  * status the OTLP/HTTP specification names.
  */
 export function otlpTraceReceiver(options: OtlpReceiverOptions): RequestHandler {
+  const budget = options.budget ?? new BodyBudget(Math.max(4 * options.limitBytes, 64 * 1024 * 1024));
   // The promise stays here: every failure is answered inside receive(), so the
   // router is handed no promise to inspect or reject.
   return (request, response) => {
-    void receive(options, request, response);
+    const reservation = new Reservation(budget);
+    void receive(options, reservation, request, response).finally(() => reservation.releaseAll());
   };
 }
 
-async function receive(options: OtlpReceiverOptions, request: Request, response: Response): Promise<void> {
+async function receive(
+  options: OtlpReceiverOptions,
+  reservation: Reservation,
+  request: Request,
+  response: Response,
+): Promise<void> {
   {
     const encoding = requestEncoding(request);
     if (encoding === undefined) {
@@ -73,9 +164,9 @@ async function receive(options: OtlpReceiverOptions, request: Request, response:
       return;
     }
     try {
-      const body = await readBody(request, options.limitBytes);
+      const body = await readBody(request, options.limitBytes, reservation);
       const { spans, rejected, firstError } =
-        encoding === 'json' ? convertSpans(parseJsonRequest(body)) : fromProtobuf(body);
+        encoding === 'json' ? convertSpans(checkedJson(parseJsonRequest(body))) : fromProtobuf(body);
       if (spans.length === 0 && rejected > 0) {
         throw new ReceiverError(400, RPC_INVALID_ARGUMENT, `invalid OTLP trace data: ${firstError}`);
       }
@@ -85,7 +176,14 @@ async function receive(options: OtlpReceiverOptions, request: Request, response:
           // Answered only once committed: a 200 tells the sender it may forget the spans.
           else await options.writer.writeSpans(spans);
         } catch (error) {
-          throw new ReceiverError(500, RPC_INTERNAL, `could not store spans: ${(error as Error).message}`);
+          // A full disk, a locked or read-only file: the sender keeps the spans
+          // and retries a 503 (OTLP/HTTP "Retryable response codes"); a 500 it drops.
+          throw new ReceiverError(
+            503,
+            RPC_UNAVAILABLE,
+            `could not store spans: ${(error as Error).message}`,
+            STORE_RETRY_AFTER_SECONDS,
+          );
         }
         options.onStored?.();
       }
@@ -99,7 +197,7 @@ async function receive(options: OtlpReceiverOptions, request: Request, response:
       sendSuccess(response, encoding, partial);
     } catch (error) {
       if (error instanceof ReceiverError) sendError(response, encoding, error);
-      else if (error instanceof OtlpDecodeError) {
+      else if (error instanceof OtlpDecodeError || error instanceof OtlpLimitError) {
         sendError(response, encoding, new ReceiverError(400, RPC_INVALID_ARGUMENT, error.message));
       } else {
         sendError(
@@ -124,8 +222,11 @@ function unsupportedTypeMessage(request: Request): string {
   return `unsupported Content-Type ${type === undefined ? '(none)' : JSON.stringify(type)}: send application/json or application/x-protobuf`;
 }
 
-/** Reads the whole body, enforcing the limit while it arrives and after gunzip. */
-async function readBody(request: Request, limitBytes: number): Promise<Buffer> {
+/**
+ * Reads the whole body, enforcing the limit while it arrives and while gzip
+ * inflates it, and taking every byte it holds from the shared budget.
+ */
+async function readBody(request: Request, limitBytes: number, reservation: Reservation): Promise<Buffer> {
   const contentEncoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (contentEncoding !== 'identity' && contentEncoding !== 'gzip') {
     throw new ReceiverError(
@@ -139,6 +240,15 @@ async function readBody(request: Request, limitBytes: number): Promise<Buffer> {
     discardRest(request);
     throw tooLarge(limitBytes);
   }
+  if (Number.isFinite(declared) && declared > 0) {
+    try {
+      reservation.take(declared);
+    } catch (error) {
+      discardRest(request);
+      throw error;
+    }
+  }
+  let reserved = Number.isFinite(declared) && declared > 0 ? declared : 0;
   // Listeners rather than for-await: leaving a for-await loop early destroys the
   // request, and with it the socket the 413 has to travel on.
   const chunks = await new Promise<Buffer[]>((resolve, reject) => {
@@ -152,22 +262,77 @@ async function readBody(request: Request, limitBytes: number): Promise<Buffer> {
         reject(tooLarge(limitBytes));
         return;
       }
+      if (size > reserved) {
+        // A body without Content-Length (chunked) takes its bytes as they come.
+        try {
+          reservation.take(size - reserved);
+          reserved = size;
+        } catch (error) {
+          request.off('data', onData);
+          discardRest(request);
+          reject(error);
+          return;
+        }
+      }
       received.push(chunk);
     };
     request.on('data', onData);
     request.once('end', () => resolve(received));
     request.once('error', reject);
   });
-  const raw = Buffer.concat(chunks);
+  const raw = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks);
   if (contentEncoding === 'identity') return raw;
-  try {
-    // maxOutputLength stops a small gzip bomb from inflating past the limit.
-    return await gunzipAsync(raw, { maxOutputLength: limitBytes });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limitBytes);
-    throw new ReceiverError(400, RPC_INVALID_ARGUMENT, `body is not valid gzip: ${(error as Error).message}`);
-  }
+  return inflate(raw, limitBytes, reservation);
+}
+
+/**
+ * Inflates a gzip body piece by piece, stopping at the limit (a small gzip
+ * bomb) or when the shared budget runs out, so no request builds more output
+ * than it was allowed.
+ */
+function inflate(raw: Buffer, limitBytes: number, reservation: Reservation): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip();
+    const out: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const fail = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      gunzip.destroy();
+      reject(error);
+    };
+    gunzip.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limitBytes) {
+        fail(tooLarge(limitBytes));
+        return;
+      }
+      try {
+        reservation.take(chunk.length);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      out.push(chunk);
+    });
+    gunzip.on('end', () => {
+      if (settled) return;
+      settled = true;
+      try {
+        // The joined copy is held too, until the request is answered.
+        if (out.length > 1) reservation.take(size);
+        resolve(out.length === 1 && out[0] !== undefined ? out[0] : Buffer.concat(out, size));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    gunzip.on('error', (error) =>
+      fail(new ReceiverError(400, RPC_INVALID_ARGUMENT, `body is not valid gzip: ${error.message}`)),
+    );
+    gunzip.end(raw);
+  });
 }
 
 /** Lets the rest of a refused body flow away unread; the answer closes the connection. */
@@ -207,10 +372,17 @@ type OtlpRequestJson = Parameters<typeof otlpToSpans>[0];
  */
 /** Spans of a protobuf body: straight from the decoded message, or by the careful path when that gives up. */
 function fromProtobuf(body: Buffer): ReturnType<typeof convertSpans> {
+  // Counted on the raw bytes first: decoding is where a small body can become gigabytes.
+  checkProtobufRequest(body);
   const message = decodeExportTraceMessage(body);
   const spans = exportTraceMessageToSpans(message);
   if (spans !== undefined) return { spans, rejected: 0, firstError: undefined };
   return convertSpans(exportTraceMessageToJson(message));
+}
+
+function checkedJson(payload: Record<string, unknown>): Record<string, unknown> {
+  checkJsonRequest(payload);
+  return payload;
 }
 
 function convertSpans(payload: Record<string, unknown>): {
@@ -281,6 +453,7 @@ function sendSuccess(
 function sendError(response: Response, encoding: Encoding, error: ReceiverError): void {
   if (response.headersSent) return;
   response.status(error.status);
+  if (error.retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(error.retryAfterSeconds));
   if (encoding === 'protobuf') {
     response
       .type('application/x-protobuf')

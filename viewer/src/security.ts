@@ -3,7 +3,7 @@
  * through helmet: the viewer needs a handful of fixed values, and spelling them
  * out keeps the policy readable next to the reasons for each exception.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 
 /**
@@ -24,6 +24,27 @@ export const CONTENT_SECURITY_POLICY = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/** Fewest characters an access token may have: 16 random hex digits are 64 bits. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** A fresh access token: 32 hex digits (128 bits) from the system's CSPRNG. */
+export function generateToken(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/**
+ * Why a token is too weak to protect traces, or undefined when it is fine:
+ * empty, only white space, or shorter than {@link MIN_TOKEN_LENGTH}
+ * characters (a one-character token is guessed in a few dozen requests).
+ */
+export function weakTokenReason(token: string): string | undefined {
+  if (token.trim() === '') return 'the token is empty or only white space';
+  if (token.length < MIN_TOKEN_LENGTH) {
+    return `the token has ${token.length} character${token.length === 1 ? '' : 's'}; use at least ${MIN_TOKEN_LENGTH}`;
+  }
+  return undefined;
+}
 
 /** Sets the security headers on every response. */
 export function securityHeaders(): RequestHandler {

@@ -40,12 +40,26 @@ describe('binding and access rules', () => {
     );
   });
 
+  it.each([
+    ['', /empty or only white space/],
+    [' ', /empty or only white space/],
+    ['\t\n', /empty or only white space/],
+    ['a', /1 character; use at least 16/],
+    ['0123456789abcde', /15 characters; use at least 16/],
+  ])('refuses the weak token %j, on loopback too, and suggests a strong one', async (token, reason) => {
+    for (const host of ['0.0.0.0', '127.0.0.1']) {
+      const started = startViewer({ port: 0, host, allowRemote: true, token, db: join(dir, 'weak.db') });
+      await expect(started).rejects.toThrow(reason);
+      await expect(started).rejects.toThrow(/for example [0-9a-f]{32}\)/);
+    }
+  });
+
   it('serves remotely with a token, and every request must carry it', async () => {
     const viewer = await startViewer({
       port: 0,
       host: '0.0.0.0',
       allowRemote: true,
-      token: 's3cret',
+      token: 's3cret-0123456789ab',
       db: join(dir, 'c.db'),
     });
     try {
@@ -54,7 +68,9 @@ describe('binding and access rules', () => {
       expect(anonymous.status).toBe(401);
       expect(anonymous.headers.get('www-authenticate')).toContain('Bearer');
       expect((await fetch(`${base}/api/health`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-      expect((await fetch(`${base}/api/health`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+      expect(
+        (await fetch(`${base}/api/health`, { headers: { authorization: 'Bearer s3cret-0123456789ab' } })).status,
+      ).toBe(200);
       const otlp = await fetch(`${base}/v1/traces`, {
         method: 'POST',
         body: '{"resourceSpans":[]}',
@@ -63,14 +79,14 @@ describe('binding and access rules', () => {
       expect(otlp.status).toBe(401);
 
       // A browser visit with ?token= gets a cookie, so scripts and the event stream work without the query.
-      const visit = await fetch(`${base}/api/health?token=s3cret`);
+      const visit = await fetch(`${base}/api/health?token=s3cret-0123456789ab`);
       expect(visit.status).toBe(200);
       const cookie = visit.headers.get('set-cookie') ?? '';
-      expect(cookie).toMatch(/lifeline_token=s3cret; Path=\/; HttpOnly; SameSite=Strict/);
+      expect(cookie).toMatch(/lifeline_token=s3cret-0123456789ab; Path=\/; HttpOnly; SameSite=Strict/);
       const withCookie = await fetch(`${base}/api/traces`, { headers: { cookie: cookie.split(';')[0] ?? '' } });
       expect(withCookie.status).toBe(200);
       // Remote names are fine once a token guards the server.
-      expect(await getWithHost(`${base}/api/health?token=s3cret`, 'lifeline.example:4242')).toBe(200);
+      expect(await getWithHost(`${base}/api/health?token=s3cret-0123456789ab`, 'lifeline.example:4242')).toBe(200);
     } finally {
       await viewer.close();
     }

@@ -6,7 +6,8 @@
 import type { AddressInfo } from 'node:net';
 import { openStore, SpanWriterThread } from '@lifeline/store';
 import { createViewerApp } from './app.js';
-import { isLoopbackHost } from './security.js';
+import type { BodyBudget } from './otlp-receiver.js';
+import { generateToken, isLoopbackHost, weakTokenReason } from './security.js';
 
 /** Options of {@link startViewer}. */
 export interface StartViewerOptions {
@@ -16,12 +17,17 @@ export interface StartViewerOptions {
   readonly host?: string;
   /** SQLite file (default: the store's default path, `LIFELINE_DB` or `.lifeline/traces.db`). */
   readonly db?: string;
-  /** Access token required on every request when set. */
+  /**
+   * Access token required on every request when set: at least 16 characters,
+   * not only white space (`generateToken()` makes one).
+   */
   readonly token?: string;
   /** Permits binding a non-loopback interface (requires `token`). */
   readonly allowRemote?: boolean;
   /** Largest OTLP request body (default `"16mb"`). */
   readonly bodyLimit?: string;
+  /** Bytes OTLP bodies may hold at once across requests (see `ViewerAppOptions.bodyBudget`). */
+  readonly bodyBudget?: BodyBudget;
 }
 
 /** A running viewer. */
@@ -44,6 +50,9 @@ export class UnsafeBindError extends Error {
 /**
  * Opens the store and serves the viewer, the JSON API and the OTLP/HTTP receiver.
  *
+ * @throws {UnsafeBindError} for a non-loopback host without `allowRemote` and a
+ *   token, or for a weak token (empty, white space, under 16 characters).
+ *
  * @example
  * ```ts
  * import { startViewer } from '@lifeline/viewer';
@@ -57,9 +66,15 @@ export class UnsafeBindError extends Error {
 export async function startViewer(options: StartViewerOptions = {}): Promise<RunningViewer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 4242;
-  const token = options.token === '' ? undefined : options.token;
+  const token = options.token;
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
+  }
+  if (token !== undefined) {
+    const weak = weakTokenReason(token);
+    if (weak !== undefined) {
+      throw new UnsafeBindError(`refusing a weak access token: ${weak} (for example ${generateToken()})`);
+    }
   }
   if (!isLoopbackHost(host)) {
     if (options.allowRemote !== true) {
@@ -81,6 +96,7 @@ export async function startViewer(options: StartViewerOptions = {}): Promise<Run
     writer,
     ...(token === undefined ? {} : { token }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(options.bodyBudget === undefined ? {} : { bodyBudget: options.bodyBudget }),
   });
 
   let server: ReturnType<typeof app.listen>;

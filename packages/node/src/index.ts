@@ -19,7 +19,13 @@ export type { LifelineHeadersOptions, RequestListener } from './middleware.js';
 export { lifelineHeaders, lifelineMiddleware, withLifelineHeaders } from './middleware.js';
 export { PreciseStartSpanProcessor } from './precise-start.js';
 export type { RedactFunction, RedactionOptions, SpanAttributeValue } from './redaction.js';
-export { RedactingSpanExporter, redactSpan, stripQueryValues } from './redaction.js';
+export {
+  RedactingSpanExporter,
+  redactSpan,
+  STATUS_MESSAGE_KEY,
+  stripQueryValues,
+  stripScriptArguments,
+} from './redaction.js';
 export type { SanitizeSqlOptions } from './sql.js';
 export { sanitizeSql } from './sql.js';
 export type { LifelineHandle, LifelineOptions } from './start.js';

@@ -1,4 +1,4 @@
-import { SpanKind } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -6,7 +6,13 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { RedactingSpanExporter, type RedactionOptions, stripQueryValues } from './redaction.js';
+import {
+  RedactingSpanExporter,
+  type RedactionOptions,
+  STATUS_MESSAGE_KEY,
+  stripQueryValues,
+  stripScriptArguments,
+} from './redaction.js';
 
 /** Records one span through a real tracer provider and returns the original and what the exporter received. */
 async function recordOne(
@@ -155,5 +161,98 @@ describe('stripQueryValues', () => {
   it('keeps parameter names, replaces values and leaves URLs without a query as they are', () => {
     expect(stripQueryValues('/a?x=1&flag&y=')).toBe('/a?x=?&flag&y=?');
     expect(stripQueryValues('/plain/path')).toBe('/plain/path');
+  });
+});
+
+describe('secrets outside the statement', () => {
+  it('removes literals from a database error in the status message and the exception event', async () => {
+    const error = "Duplicate entry 'ann@example.com' for key 'users.email'";
+    const { exported } = await recordOne({}, (span) => {
+      span.setAttributes({ 'db.system.name': 'mysql', 'db.query.text': 'INSERT INTO users (email) VALUES (?)' });
+      span.recordException({
+        name: 'Error',
+        message: error,
+        stack: `Error: ${error}\n    at insert (/app/db.js:10:5)`,
+      });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    });
+    expect(exported.status).toEqual({ code: SpanStatusCode.ERROR, message: 'Duplicate entry ? for key ?' });
+    const event = exported.events[0]?.attributes ?? {};
+    expect(event['exception.message']).toBe('Duplicate entry ? for key ?');
+    expect(event['exception.stacktrace']).toBe('Error: Duplicate entry ? for key ?\n    at insert (/app/db.js:10:5)');
+    expect(JSON.stringify(exported.events)).not.toContain('ann@example.com');
+  });
+
+  it('keeps a PostgreSQL error readable: identifiers stay, quoted values go', async () => {
+    const { exported } = await recordOne({}, (span) => {
+      span.setAttributes({ 'db.system.name': 'postgresql' });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "invalid input syntax for type integer: '4a2'" });
+    });
+    expect(exported.status.message).toBe('invalid input syntax for type integer: ?');
+  });
+
+  it('leaves error texts of other spans, and all of them when parameters are recorded, as they are', async () => {
+    const http = await recordOne({}, (span) => {
+      span.setAttributes({ 'http.request.method': 'GET' });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "can't reach 10.0.0.1" });
+    });
+    expect(http.exported.status.message).toBe("can't reach 10.0.0.1");
+    const recorded = await recordOne({ recordQueryParameters: true }, (span) => {
+      span.setAttributes({ 'db.system.name': 'mysql' });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "Duplicate entry 'x' for key 'k'" });
+    });
+    expect(recorded.exported.status.message).toBe("Duplicate entry 'x' for key 'k'");
+  });
+
+  it('lets the redaction hook see and drop the status message', async () => {
+    const seen: string[] = [];
+    const { exported } = await recordOne(
+      {
+        redact: (key, value) => {
+          seen.push(key);
+          return key === STATUS_MESSAGE_KEY ? undefined : value;
+        },
+      },
+      (span) => {
+        span.setAttributes({ 'db.system.name': 'postgresql' });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'value too long for type character varying(8)' });
+      },
+    );
+    expect(seen).toContain('otel.status_description');
+    expect(exported.status).toEqual({ code: SpanStatusCode.ERROR });
+  });
+
+  it('drops SQL comments from statements', async () => {
+    const { exported } = await recordOne({}, (span) => {
+      span.setAttributes({
+        'db.system.name': 'postgresql',
+        'db.query.text': 'SELECT * FROM users /* requested by ann@example.com */ WHERE id = $1 -- api key abc',
+      });
+    });
+    expect(exported.attributes['db.query.text']).toBe('SELECT * FROM users   WHERE id = $1 ');
+  });
+
+  it("drops a Redis script's arguments but keeps its SHA and keys", async () => {
+    const { exported } = await recordOne({}, (span) => {
+      span.setAttributes({
+        'db.system': 'redis',
+        'db.statement': 'evalsha 6b1bf48 2 bull:q:wait bull:q:active secret-token 42',
+      });
+    });
+    expect(exported.attributes['db.statement']).toBe('evalsha 6b1bf48 2 bull:q:wait bull:q:active [2 other arguments]');
+  });
+});
+
+describe('stripScriptArguments', () => {
+  it.each([
+    ['EVALSHA abc 1 k v1 v2', 'EVALSHA abc 1 k [2 other arguments]'],
+    ['EVALSHA abc 0 v1', 'EVALSHA abc 0 [1 other argument]'],
+    ['FCALL myfn 1 k secret', 'FCALL myfn 1 k [1 other argument]'],
+    ["EVAL return redis.call('get', KEYS[1]) 1 k", 'EVAL [script and arguments]'],
+    ['EVALSHA abc x y', 'EVALSHA abc [2 other arguments]'],
+    ['EVALSHA abc 2 k1 k2', 'EVALSHA abc 2 k1 k2'],
+    ['GET user:1', 'GET user:1'],
+  ])('%s → %s', (statement, expected) => {
+    expect(stripScriptArguments(statement)).toBe(expected);
   });
 });

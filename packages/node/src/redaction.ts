@@ -14,7 +14,9 @@ export type SpanAttributeValue = OtelAttributeValue;
 
 /**
  * A redaction hook: receives every attribute of a span (and of its events and
- * links) and returns the value to store, or `undefined` to drop the attribute.
+ * links), and the span's status message under the key `otel.status_description`
+ * ({@link STATUS_MESSAGE_KEY}), and returns the value to store, or `undefined`
+ * to drop it.
  * The span is passed read-only, for decisions that depend on it (its name,
  * kind or instrumentation scope).
  */
@@ -107,6 +109,57 @@ export function stripQueryValues(url: string): string {
   return `${url.slice(0, queryStart)}?${stripped}`;
 }
 
+// Redis commands that run a script or function: what follows the script (or
+// its SHA, or the function's name), the number of keys and the keys are the
+// script's arguments, which are data.
+const scriptCommands = new Set(['EVAL', 'EVAL_RO', 'EVALSHA', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
+const redisSystems = new Set(['redis', 'valkey']);
+
+/**
+ * A Redis statement without a script's arguments: `EVALSHA <sha> 2 k1 k2 a b`
+ * becomes `EVALSHA <sha> 2 k1 k2 [2 other arguments]`. An `EVAL` carries the
+ * script's source first, which may hold spaces, so there the arguments cannot
+ * be told apart and all that follows the command is dropped.
+ */
+export function stripScriptArguments(statement: string): string {
+  const words = statement.trim().split(/\s+/);
+  const command = (words[0] ?? '').toUpperCase();
+  if (!scriptCommands.has(command)) return statement;
+  if (command === 'EVAL' || command === 'EVAL_RO')
+    return words.length > 1 ? `${words[0]} [script and arguments]` : statement;
+  const numKeys = Number(words[2]);
+  // Command, SHA or function name, key count, keys.
+  const kept =
+    Number.isInteger(numKeys) && numKeys >= 0 ? Math.min(words.length, 3 + numKeys) : Math.min(words.length, 2);
+  const dropped = words.length - kept;
+  return dropped > 0
+    ? `${words.slice(0, kept).join(' ')} [${dropped} other argument${dropped === 1 ? '' : 's'}]`
+    : statement;
+}
+
+/** The SQL dialect options of a span's database system, or undefined when it is not SQL. */
+function sqlDialect(attributes: Attributes): { doubleQuotedStrings: boolean } | undefined {
+  const system = dbSystemOf(attributes);
+  if (system !== undefined && !sqlSystems.has(system)) return undefined;
+  return { doubleQuotedStrings: system === 'mysql' || system === 'mariadb' };
+}
+
+/**
+ * An error text of a database span with the literals it quotes replaced, by
+ * the same rules as statements: `Duplicate entry 'a@b.c' for key 'email'`
+ * becomes `Duplicate entry ? for key ?`. Texts of other spans are returned
+ * as they are.
+ */
+function cleanDbErrorText(text: string, attributes: Attributes, options: RedactionOptions): string {
+  if (options.recordQueryParameters) return text;
+  if (dbSystemOf(attributes) === undefined) return text;
+  const dialect = sqlDialect(attributes);
+  return dialect === undefined ? text : sanitizeSql(text, dialect);
+}
+
+/** The key under which the redaction hook sees a span's status message (Jaeger's and Zipkin's tag for it). */
+export const STATUS_MESSAGE_KEY = 'otel.status_description';
+
 function cleanValue(
   key: string,
   value: SpanAttributeValue,
@@ -119,13 +172,31 @@ function cleanValue(
   if (typeof value !== 'string') return value;
   if (sqlTextKeys.has(key)) {
     const system = dbSystemOf(attributes);
-    if (system !== undefined && !sqlSystems.has(system)) return value;
-    return sanitizeSql(value, { doubleQuotedStrings: system === 'mysql' || system === 'mariadb' });
+    if (system !== undefined && redisSystems.has(system)) return stripScriptArguments(value);
+    const dialect = sqlDialect(attributes);
+    return dialect === undefined ? value : sanitizeSql(value, dialect);
   }
   // Without a `?` there is no query string, and the value stays as it is.
   if (urlKeys.has(key)) return value.includes('?') ? stripQueryValues(value) : value;
   if (key === 'url.query') return stripQueryValues(`?${value}`).slice(1);
   return value;
+}
+
+/**
+ * An exception event's attributes with the error text cleaned like a status
+ * message: the message itself, and where the stack trace repeats it, there.
+ */
+function cleanExceptionAttributes(attributes: Attributes, context: Attributes, options: RedactionOptions): Attributes {
+  const message = attributes['exception.message'];
+  if (typeof message !== 'string') return attributes;
+  const cleaned = cleanDbErrorText(message, context, options);
+  if (cleaned === message) return attributes;
+  const stack = attributes['exception.stacktrace'];
+  return {
+    ...attributes,
+    'exception.message': cleaned,
+    ...(typeof stack === 'string' ? { 'exception.stacktrace': stack.split(message).join(cleaned) } : {}),
+  };
 }
 
 /** Whether the built-in rules would change or drop any of these attributes. */
@@ -149,8 +220,12 @@ function spanNeedsRedaction(span: ReadableSpan, options: RedactionOptions): bool
   if (options.redact !== undefined) return true;
   const context = span.attributes;
   if (needsCleaning(context, context, options)) return true;
+  const message = span.status.message;
+  if (message !== undefined && cleanDbErrorText(message, context, options) !== message) return true;
   for (const event of span.events) {
-    if (event.attributes !== undefined && needsCleaning(event.attributes, context, options)) return true;
+    if (event.attributes === undefined) continue;
+    if (cleanExceptionAttributes(event.attributes, context, options) !== event.attributes) return true;
+    if (needsCleaning(event.attributes, context, options)) return true;
   }
   for (const link of span.links) {
     if (link.attributes !== undefined && needsCleaning(link.attributes, context, options)) return true;
@@ -188,8 +263,10 @@ export function redactSpan(span: ReadableSpan, options: RedactionOptions = {}): 
   const attributes = cleanAttributes(span.attributes, span.attributes, span, options);
   const events: TimedEvent[] = span.events.map((event) => {
     const copy: TimedEvent = { name: event.name, time: event.time };
-    if (event.attributes !== undefined)
-      copy.attributes = cleanAttributes(event.attributes, span.attributes, span, options);
+    if (event.attributes !== undefined) {
+      const exception = cleanExceptionAttributes(event.attributes, span.attributes, options);
+      copy.attributes = cleanAttributes(exception, span.attributes, span, options);
+    }
     if (event.droppedAttributesCount !== undefined) copy.droppedAttributesCount = event.droppedAttributesCount;
     return copy;
   });
@@ -201,6 +278,16 @@ export function redactSpan(span: ReadableSpan, options: RedactionOptions = {}): 
     return copy;
   });
   const context = span.spanContext();
+  let status = span.status;
+  if (status.message !== undefined) {
+    // The status message is data too (a database's error quotes the values it
+    // refused): the same rules apply, and the hook sees it under its tag name.
+    let message: SpanAttributeValue | undefined = cleanDbErrorText(status.message, span.attributes, options);
+    if (options.redact !== undefined) message = options.redact(STATUS_MESSAGE_KEY, message, span);
+    const text = message === undefined ? undefined : String(message);
+    if (text !== status.message)
+      status = text === undefined ? { code: status.code } : { code: status.code, message: text };
+  }
   // A plain object rather than a clone of the SDK's class: the SDK's Span has
   // live behaviour (end(), setAttribute()) that a copy must not carry.
   return {
@@ -210,7 +297,7 @@ export function redactSpan(span: ReadableSpan, options: RedactionOptions = {}): 
     parentSpanContext: span.parentSpanContext,
     startTime: span.startTime,
     endTime: span.endTime,
-    status: span.status,
+    status,
     attributes,
     links,
     events,

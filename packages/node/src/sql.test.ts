@@ -18,8 +18,8 @@ describe('sanitizeSql', () => {
     // Unclosed in both dialects: everything from the quote on may be data.
     expect(sanitizeSql("SELECT * FROM t WHERE a = 'x\\' AND b = \"secret")).not.toContain('secret');
     expect(sanitizeSql("SELECT * FROM t WHERE name = 'unterminated secret")).toBe('SELECT * FROM t WHERE name = ?');
-    // A quote inside a comment is not a literal, and stays.
-    expect(sanitizeSql("SELECT 1 -- don't\nFROM t")).toBe("SELECT ? -- don't\nFROM t");
+    // A quote inside a comment is not a literal: the comment goes, the rest stays.
+    expect(sanitizeSql("SELECT 1 -- don't\nFROM t")).toBe('SELECT ? \nFROM t');
   });
 
   it('replaces string and numeric literals with placeholders', () => {
@@ -63,10 +63,12 @@ describe('sanitizeSql', () => {
     expect(sanitizeSql(long)).toBe('SELECT id FROM t WHERE note = ?');
   });
 
-  it('leaves comments alone and does not read quotes inside them as literals', () => {
-    expect(sanitizeSql("SELECT 1 -- don't\nFROM a /* it's */ WHERE b = 'x'")).toBe(
-      "SELECT ? -- don't\nFROM a /* it's */ WHERE b = ?",
-    );
+  it('removes comments, which may carry data, without reading quotes inside them as literals', () => {
+    expect(sanitizeSql("SELECT 1 -- don't\nFROM a /* it's */ WHERE b = 'x'")).toBe('SELECT ? \nFROM a   WHERE b = ?');
+    expect(sanitizeSql('SELECT/* user=alice@example.com */id FROM t -- token=abc123')).toBe('SELECT id FROM t ');
+    expect(
+      sanitizeSql("SELECT id FROM t /*+ sqlcommenter: traceparent='00-abc' */", { doubleQuotedStrings: true }),
+    ).toBe('SELECT id FROM t  ');
   });
 
   it('replaces hexadecimal numbers and keeps keywords such as NULL and TRUE', () => {

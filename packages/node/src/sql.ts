@@ -16,7 +16,7 @@ export interface SanitizeSqlOptions {
 }
 
 // One alternation, tried left to right at each position, so a quote inside a
-// comment or a digit inside an identifier is consumed by the right branch
+// comment (which is then removed) or a digit inside an identifier is consumed by the right branch
 // before a literal branch could misread it. Two dialects: in MySQL and MariaDB
 // a backslash escapes the next character in any quoted text; in standard SQL
 // (PostgreSQL, SQLite) it is an ordinary character except in PostgreSQL's
@@ -52,13 +52,15 @@ const mysqlTokens = tokenPattern(true);
 
 /**
  * Replaces every literal in a SQL statement (strings, numbers, hex and
- * dollar-quoted bodies) with `?`, keeping keywords, identifiers, placeholders
- * and comments, so the recorded text shows what was asked but not the data.
+ * dollar-quoted bodies) with `?` and removes comments (they may carry data:
+ * an ORM's tags, a user id, a pasted value), keeping keywords, identifiers
+ * and placeholders, so the recorded text shows what was asked but not the
+ * data. A block comment leaves one space, so the words around it stay apart.
  *
  * @example
  * ```ts
- * sanitizeSql("SELECT * FROM users WHERE email = 'a@b.c' AND age > 30");
- * // "SELECT * FROM users WHERE email = ? AND age > ?"
+ * sanitizeSql("SELECT * FROM users WHERE email = 'a@b.c' AND age > 30 -- by alice");
+ * // "SELECT * FROM users WHERE email = ? AND age > ? "
  * ```
  */
 export function sanitizeSql(sql: string, options: SanitizeSqlOptions = {}): string {
@@ -112,7 +114,9 @@ function sanitizeDialect(sql: string, doubleQuotedStrings: boolean): { text: str
       return token;
     }
     const first = token.charAt(0);
-    if (first === '-' || first === '/' || first === '`') return token;
+    if (first === '-') return '';
+    if (first === '/') return ' ';
+    if (first === '`') return token;
     if (first === '"') return doubleQuotedStrings ? '?' : token;
     if (first === "'") return '?';
     if (first === '$') return /^\$\d+$/.test(token) ? token : '?';

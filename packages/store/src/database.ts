@@ -85,14 +85,26 @@ function explainOpenError(path: string, error: unknown): never {
   throw error;
 }
 
+/**
+ * The file's identity and schema version, read in ONE statement: one
+ * statement is one consistent snapshot, so another process's first
+ * migration cannot commit between reading the application id (still 0) and
+ * counting tables (already there), which would make a brand-new Lifeline
+ * file look foreign.
+ */
+const READ_IDENTITY = `SELECT
+  (SELECT application_id FROM pragma_application_id()) AS applicationId,
+  (SELECT user_version FROM pragma_user_version()) AS version,
+  (SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%') AS tables`;
+
 function readVersion(db: SqliteDatabase, path: string): number {
-  const applicationId = db.pragma('application_id', { simple: true }) as number;
-  const version = db.pragma('user_version', { simple: true }) as number;
+  const { applicationId, version, tables } = db.prepare(READ_IDENTITY).get() as {
+    applicationId: number;
+    version: number;
+    tables: number;
+  };
   if (applicationId !== LIFELINE_APPLICATION_ID) {
-    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as {
-      n: number;
-    };
-    if (applicationId !== 0 || tables.n > 0) {
+    if (applicationId !== 0 || tables > 0) {
       throw new StoreError(
         'not-lifeline',
         `${path} is an SQLite database but not a Lifeline one; choose another file with --db or LIFELINE_DB`,

@@ -1,4 +1,4 @@
-import { startViewer } from '@lifeline/viewer';
+import { generateToken, startViewer, weakTokenReason } from '@lifeline/viewer';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { port } from '../option-parsers.js';
@@ -46,14 +46,24 @@ Examples:
         );
       }
       const path = resolveDbPath(options.db);
-      const token = options.token ?? process.env.LIFELINE_TOKEN;
+      // An empty LIFELINE_TOKEN means unset, as usual for environment variables;
+      // an explicit --token must be a real one.
+      const token = options.token ?? (process.env.LIFELINE_TOKEN || undefined);
+      if (token !== undefined) {
+        const weak = weakTokenReason(token);
+        if (weak !== undefined) {
+          throw new UserError(
+            `${weak}: anyone who guesses it can read your traces. Use a random one, e.g. --token ${generateToken()}`,
+          );
+        }
+      }
       let viewer: Awaited<ReturnType<typeof startViewer>>;
       try {
         viewer = await startViewer({
           port: options.port,
           host: options.host,
           db: path,
-          ...(token ? { token } : {}),
+          ...(token === undefined ? {} : { token }),
           allowRemote: options.allowRemote ?? false,
         });
       } catch (error) {
