@@ -18,7 +18,8 @@ const sqliteUserErrors: Record<string, string> = {
   SQLITE_NOTADB: 'is not a SQLite database',
   SQLITE_CORRUPT: 'is corrupt',
   SQLITE_CANTOPEN: 'cannot be opened',
-  SQLITE_READONLY: 'is read-only',
+  SQLITE_READONLY: 'is read-only (or its folder is)',
+  SQLITE_IOERR: 'cannot be read or written (I/O error)',
   SQLITE_PERM: 'cannot be accessed (permission denied)',
   SQLITE_BUSY: 'is locked by another process',
 };

@@ -161,7 +161,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): S
   }
   let db: SqliteDatabase;
   try {
-    db = new Database(path, { readonly, fileMustExist: readonly });
+    db = readonly ? openForReading(path) : new Database(path);
   } catch (error) {
     explainOpenError(path, error);
   }
@@ -200,6 +200,38 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): S
 }
 
 /**
+ * Opens an existing file read-only. Reading a WAL-mode database normally
+ * needs its `-shm` file, which SQLite creates beside it: in a folder the user
+ * may only read, with no `-wal` or `-shm` left there, that fails although
+ * nothing is to be written. The file is then opened as immutable (SQLite's
+ * `immutable=1` URI parameter, https://sqlite.org/wal.html#readonly): with no
+ * `-wal` file there are no frames it could miss. That needs URI file names,
+ * which the process enables with `SQLITE_USE_URI=1` before better-sqlite3
+ * loads (the CLI does); without them the original error stands.
+ */
+function openForReading(path: string): SqliteDatabase {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    // The first read is where a missing -shm shows.
+    db.prepare(READ_IDENTITY).get();
+    return db;
+  } catch (error) {
+    db.close();
+    if (!isSqliteError(error, 'SQLITE_READONLY', 'SQLITE_CANTOPEN') || existsSync(`${path}-wal`)) throw error;
+    try {
+      const immutable = new Database(`file:${encodeURI(path).replace(/[?#]/g, encodeURIComponent)}?immutable=1`, {
+        readonly: true,
+        fileMustExist: true,
+      });
+      immutable.prepare(READ_IDENTITY).get();
+      return immutable;
+    } catch {
+      throw error;
+    }
+  }
+}
+
+/**
  * The migrations that opening `path` would run, without running them (a dry
  * run). A missing file needs all of them.
  *
@@ -212,7 +244,7 @@ export function pendingMigrations(path: string): Migration[] {
   if (!existsSync(path)) return pendingFor(0);
   let db: SqliteDatabase;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openForReading(path);
   } catch (error) {
     explainOpenError(path, error);
   }

@@ -2,7 +2,7 @@ import { generateToken, startViewer, weakTokenReason } from '@lifeline/viewer';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { port } from '../option-parsers.js';
-import { displayPath, resolveDbPath } from '../store-access.js';
+import { displayPath, ensureParentFolder, resolveDbPath, withDatabaseErrors } from '../store-access.js';
 
 interface ServeOptions {
   readonly port: number;
@@ -58,6 +58,8 @@ Examples:
         }
       }
       let viewer: Awaited<ReturnType<typeof startViewer>>;
+      // The viewer stores what its OTLP receiver gets: the folder must exist and be writable.
+      ensureParentFolder(path);
       try {
         viewer = await startViewer({
           port: options.port,
@@ -81,9 +83,13 @@ Examples:
         if ((error as Error).name === 'UnsafeBindError') {
           throw new UserError(`${(error as Error).message} (pass --token T with --allow-remote)`);
         }
-        if (code === 'EACCES') {
+        if (code === 'EACCES' && (error as { syscall?: string }).syscall === 'listen') {
           throw new UserError(`not allowed to listen on port ${options.port}: pick a port above 1023 with --port`);
         }
+        // The database: not SQLite, not Lifeline's, read-only, locked, not permitted.
+        withDatabaseErrors(path, () => {
+          throw error;
+        });
         throw error;
       }
       const base = viewer.url.replace(/\/+$/, '');
