@@ -23,9 +23,9 @@ import {
   MIN_REPEAT,
   sameRepeat,
   serviceRef,
-  spanFailed,
   type TraceLayout,
 } from './layout.js';
+import { spanFailed } from './outcome.js';
 import type { Trace } from './trace.js';
 import { allZeros, buildSpanTree, compareNodes, isWellFormedSpan, type SpanNode, skewShift } from './tree.js';
 
