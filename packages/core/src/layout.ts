@@ -14,6 +14,8 @@
  */
 import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
 import { concurrentGroups, packLanes } from './concurrency.js';
+import { repeatStatement } from './statement.js';
+import type { Span } from './trace.js';
 import { compareNodes, type SpanNode, type SpanTree } from './tree.js';
 
 /** How a drawn span appears. */
@@ -269,7 +271,7 @@ function isWithin(host: DrawnCall, call: DrawnCall): boolean {
   return false;
 }
 
-/** A run of three or more serial calls with the same target and label: the N+1 pattern. */
+/** A run of three or more serial calls with the same target and statement: the N+1 pattern. */
 export interface RepeatRun {
   readonly type: 'repeat';
   readonly calls: readonly DrawnCall[];
@@ -282,15 +284,21 @@ export interface RepeatIdentity {
   readonly from: { readonly key: string };
   readonly to: { readonly key: string };
   readonly label: string;
+  /** The span, with its class when the caller already has it (else it is classified, from the cache). */
+  readonly node: { readonly span: Span; readonly cls?: SpanClass };
 }
 
 /**
  * Whether two calls are the same call again: same role, same lifelines, same
- * label. Compared field by field, so no text inside a name can make two
- * different calls look alike.
+ * label and the same normalised statement ({@link repeatStatement}): three
+ * different queries on one table share the label `SELECT authors` but are
+ * not a repeat, while `id = 1` and `id = 2` are. Compared field by field, so
+ * no text inside a name can make two different calls look alike.
  */
 export function sameRepeat(a: RepeatIdentity, b: RepeatIdentity): boolean {
-  return a.role === b.role && a.label === b.label && a.to.key === b.to.key && a.from.key === b.from.key;
+  if (a.role !== b.role || a.label !== b.label || a.to.key !== b.to.key || a.from.key !== b.from.key) return false;
+  const aStatement = repeatStatement(a.node.span, a.node.cls ?? classifySpan(a.node.span), a.label);
+  return aStatement === repeatStatement(b.node.span, b.node.cls ?? classifySpan(b.node.span), b.label);
 }
 
 /** Minimum number of consecutive identical calls folded into a loop. */
@@ -328,7 +336,7 @@ export function arrangeChildren(children: readonly DrawnCall[]): ChildRun[] {
 
 /**
  * Splits serial calls into single calls and repeat runs (three or more in a
- * row with the same target and label, the N+1 pattern).
+ * row with the same target and statement, see {@link sameRepeat}: the N+1 pattern).
  */
 export function splitRepeats(serial: readonly DrawnCall[]): (DrawnCall | RepeatRun)[] {
   const out: (DrawnCall | RepeatRun)[] = [];
