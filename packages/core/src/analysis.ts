@@ -3,16 +3,8 @@
  * critical path, serial runs that could have overlapped, N+1 groups, errors.
  */
 import { classifySpan, type SpanCategory } from './classify.js';
-import {
-  arrangeChildren,
-  type DrawnCall,
-  errorMessage,
-  isRepeatRun,
-  layoutTrace,
-  spanFailed,
-  splitRepeats,
-  type TraceLayout,
-} from './layout.js';
+import { arrangeChildren, type DrawnCall, isRepeatRun, layoutTrace, splitRepeats, type TraceLayout } from './layout.js';
+import { errorMessage, spanFailed } from './outcome.js';
 import { median } from './sequence.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree, type SpanNode } from './tree.js';

@@ -29,6 +29,7 @@ export { concurrentGroups, packLanes } from './concurrency.js';
 export { formatDuration } from './format.js';
 export type { EscapeOptions, RenderOptions, TraceDiagram, TraceToMermaidOptions } from './mermaid.js';
 export { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
+export { BODY_UNREAD_ATTRIBUTE } from './outcome.js';
 export type {
   ArrowKind,
   ArrowRef,

@@ -12,8 +12,10 @@
  * - internal spans are transparent (their children hoist to the nearest drawn
  *   ancestor) unless asked for, then they are self-calls.
  */
-import { classifySpan, numberAttribute, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
+import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
 import { concurrentGroups, packLanes } from './concurrency.js';
+import { repeatStatement } from './statement.js';
+import type { Span } from './trace.js';
 import { compareNodes, type SpanNode, type SpanTree } from './tree.js';
 
 /** How a drawn span appears. */
@@ -269,114 +271,7 @@ function isWithin(host: DrawnCall, call: DrawnCall): boolean {
   return false;
 }
 
-/** Whether a drawn call failed, and how to say so. */
-export interface CallOutcome {
-  readonly error: boolean;
-  readonly statusCode?: number;
-  readonly message?: string;
-  readonly rows?: number;
-}
-
-/**
- * The outcome of a call as its caller saw it: an error when the span (or the
- * server that answered it) has error status, an HTTP status of 500 or more,
- * or a recorded exception that was not marked handled with an ok status.
- * The error text is the first one that says more than the status code: HTTP
- * instrumentations often record only `error.type: "500"` on the server span
- * while the exception sits on a handler span inside it, which the diagram
- * hoists away.
- */
-export function callOutcome(call: DrawnCall): CallOutcome {
-  const spans = call.remote !== undefined && call.remote !== call.node ? [call.node, call.remote] : [call.node];
-  let statusCode: number | undefined;
-  let error = false;
-  for (const node of spans) {
-    const span = node.span;
-    const code = numberAttribute(span, STATUS_KEYS);
-    statusCode ??= code !== undefined && !('rpc.grpc.status_code' in span.attributes && code < 100) ? code : undefined;
-    if (spanFailed(node)) error = true;
-  }
-  const rows = numberAttribute(call.node.span, ROWS_KEYS);
-  if (!error) return { error, statusCode, rows };
-  let fallback: string | undefined;
-  for (const node of spans) {
-    if (!spanFailed(node)) continue;
-    const text = errorMessage(node);
-    if (!restatesStatus(text, statusCode)) return { error, statusCode, message: text, rows };
-    fallback ??= text;
-  }
-  const hoisted = hoistedErrorMessage(spans[spans.length - 1] as SpanNode, statusCode);
-  return { error, statusCode, message: hoisted ?? fallback, rows };
-}
-
-/**
- * Whether an error text only repeats the status code (`500`, `HTTP 500`) or
- * says nothing at all (`error`), so printing it beside the status adds nothing.
- */
-export function restatesStatus(text: string, statusCode: number | undefined): boolean {
-  const t = text.trim().toLowerCase();
-  if (t === '' || t === 'error') return true;
-  if (statusCode === undefined) return false;
-  const code = String(statusCode);
-  return t === code || t === `http ${code}` || t === `status ${code}` || t === `http error ${code}`;
-}
-
-/** Internal spans searched for a better error text; bounds the walk on huge traces. */
-const HOISTED_SEARCH_LIMIT = 64;
-
-/**
- * The first informative error text of a failed internal span nested in a
- * call's work (through internal spans only, so another call's error is never
- * borrowed), breadth-first.
- */
-function hoistedErrorMessage(work: SpanNode, statusCode: number | undefined): string | undefined {
-  const queue: SpanNode[] = [];
-  for (const child of work.children) if (child.span.kind === 'internal') queue.push(child);
-  for (let i = 0; i < queue.length && i < HOISTED_SEARCH_LIMIT; i++) {
-    const node = queue[i] as SpanNode;
-    if (spanFailed(node)) {
-      const text = errorMessage(node);
-      if (!restatesStatus(text, statusCode)) return text;
-    }
-    for (const child of node.children) if (child.span.kind === 'internal') queue.push(child);
-  }
-  return undefined;
-}
-
-const HTTP_STATUS_KEYS = ['http.response.status_code', 'http.status_code'];
-const STATUS_KEYS = [...HTTP_STATUS_KEYS, 'rpc.grpc.status_code'];
-const ROWS_KEYS = ['db.response.returned_rows'];
-
-/** Whether a span failed: error status, HTTP 5xx, or an exception without an ok status. */
-export function spanFailed(node: Pick<SpanNode, 'span'>): boolean {
-  const span = node.span;
-  const status = span.status?.code;
-  if (status === 'error') return true;
-  if (status === 'ok') return false;
-  const code = numberAttribute(span, HTTP_STATUS_KEYS);
-  if (code !== undefined && code >= 500) return true;
-  for (const event of span.events) if (event && event.name === 'exception') return true;
-  return false;
-}
-
-/** The most specific error text a span carries. */
-export function errorMessage(node: SpanNode): string {
-  const span = node.span;
-  if (typeof span.status?.message === 'string' && span.status.message.trim() !== '') return span.status.message;
-  for (const event of span.events) {
-    if (event?.name !== 'exception' || typeof event.attributes !== 'object' || event.attributes === null) continue;
-    const msg = event.attributes['exception.message'];
-    const type = event.attributes['exception.type'];
-    if (typeof msg === 'string' && msg !== '') return typeof type === 'string' && type !== '' ? `${type}: ${msg}` : msg;
-    if (typeof type === 'string' && type !== '') return type;
-  }
-  const type = span.attributes['error.type'];
-  if (typeof type === 'string' && type !== '') return type;
-  const code = numberAttribute(span, HTTP_STATUS_KEYS);
-  return code !== undefined ? `HTTP ${code}` : 'error';
-}
-
-/** A run of three or more serial calls with the same target and label: the N+1 pattern. */
+/** A run of three or more serial calls with the same target and statement: the N+1 pattern. */
 export interface RepeatRun {
   readonly type: 'repeat';
   readonly calls: readonly DrawnCall[];
@@ -389,15 +284,21 @@ export interface RepeatIdentity {
   readonly from: { readonly key: string };
   readonly to: { readonly key: string };
   readonly label: string;
+  /** The span, with its class when the caller already has it (else it is classified, from the cache). */
+  readonly node: { readonly span: Span; readonly cls?: SpanClass };
 }
 
 /**
  * Whether two calls are the same call again: same role, same lifelines, same
- * label. Compared field by field, so no text inside a name can make two
- * different calls look alike.
+ * label and the same normalised statement ({@link repeatStatement}): three
+ * different queries on one table share the label `SELECT authors` but are
+ * not a repeat, while `id = 1` and `id = 2` are. Compared field by field, so
+ * no text inside a name can make two different calls look alike.
  */
 export function sameRepeat(a: RepeatIdentity, b: RepeatIdentity): boolean {
-  return a.role === b.role && a.label === b.label && a.to.key === b.to.key && a.from.key === b.from.key;
+  if (a.role !== b.role || a.label !== b.label || a.to.key !== b.to.key || a.from.key !== b.from.key) return false;
+  const aStatement = repeatStatement(a.node.span, a.node.cls ?? classifySpan(a.node.span), a.label);
+  return aStatement === repeatStatement(b.node.span, b.node.cls ?? classifySpan(b.node.span), b.label);
 }
 
 /** Minimum number of consecutive identical calls folded into a loop. */
@@ -435,7 +336,7 @@ export function arrangeChildren(children: readonly DrawnCall[]): ChildRun[] {
 
 /**
  * Splits serial calls into single calls and repeat runs (three or more in a
- * row with the same target and label, the N+1 pattern).
+ * row with the same target and statement, see {@link sameRepeat}: the N+1 pattern).
  */
 export function splitRepeats(serial: readonly DrawnCall[]): (DrawnCall | RepeatRun)[] {
   const out: (DrawnCall | RepeatRun)[] = [];

@@ -167,17 +167,17 @@ describe('toSequence', () => {
       p1->>p2: GET /articles/:id
       par 5 concurrent calls in 3 lanes
         p2->>p3: GET /x/u
-        p3-->>p2: ok
+        p3-->>p2: 200
       and postgresql blog, redis +1 more
         p2->>p4: SELECT a
         p4-->>p2: ok
         p2->>p5: GET k
         p5-->>p2: ok
         p2->>p6: GET /x/m
-        p6-->>p2: ok
+        p6-->>p2: 200
       and end
         p2->>p7: GET /x/e
-        p7-->>p2: ok
+        p7-->>p2: 200
       end
       p2-->>p1: 200
       "

@@ -8,17 +8,16 @@ import { formatDuration } from './format.js';
 import {
   arrangeChildren,
   type ChildRun,
-  callOutcome,
   contentLifeline,
   type DrawnCall,
   isRepeatRun,
   layoutTrace,
   type RepeatRun,
-  restatesStatus,
   splitRepeats,
   type TraceLayout,
   workInterval,
 } from './layout.js';
+import { type CallOutcome, callOutcome, restatesStatus } from './outcome.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 
@@ -78,7 +77,13 @@ export interface Note {
   readonly type: 'note';
   readonly over: readonly string[];
   readonly text: string;
-  readonly reason: 'own-work' | 'queue-wait' | 'folded';
+  /**
+   * Why the note is there: `own-work` and `queue-wait` (timed mode only),
+   * `folded` (the size guard), `exception` (a call that did not fail recorded
+   * an exception event: a caught error, a fallback), `body-unread` (an HTTP
+   * reply whose body was never read). The last two follow the call's reply.
+   */
+  readonly reason: 'own-work' | 'queue-wait' | 'folded' | 'exception' | 'body-unread';
   /** Nesting level of the calls the note sits among. */
   readonly level: number;
   readonly spanId?: string;
@@ -324,8 +329,16 @@ class Builder {
         out.push(
           outcome.error
             ? this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId, call.depth)
-            : this.message(call.to, call.from, 'response', this.responseText(outcome, durationMs), spanId, call.depth),
+            : this.message(
+                call.to,
+                call.from,
+                'response',
+                this.responseText(outcome, durationMs, call.cls.category === 'http-client'),
+                spanId,
+                call.depth,
+              ),
         );
+        this.markers(call, outcome, out);
         return;
       case 'self':
         out.push(
@@ -341,12 +354,14 @@ class Builder {
         this.children(call, out);
         if (outcome.error)
           out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId, call.depth));
+        this.markers(call, outcome, out);
         return;
       case 'publish':
         out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
         this.children(call, out);
         if (outcome.error)
           out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId, call.depth));
+        this.markers(call, outcome, out);
         return;
       case 'consume': {
         out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
@@ -365,22 +380,38 @@ class Builder {
         this.children(call, out);
         if (outcome.error)
           out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId, call.depth));
+        this.markers(call, outcome, out);
         return;
       }
     }
   }
 
-  private responseText(outcome: ReturnType<typeof callOutcome>, durationMs: number): string {
+  /** Notes that follow a reply which did not fail: a handled exception, an unread body. */
+  private markers(call: DrawnCall, outcome: CallOutcome, out: SequenceItem[]): void {
+    if (outcome.markers === undefined) return;
+    for (const marker of outcome.markers) {
+      out.push(this.note([call.from, call.to], oneLine(marker.text), marker.kind, call.depth, call.node.span.spanId));
+    }
+  }
+
+  /**
+   * The text of a successful reply: the status code, else the rows returned,
+   * else `ok`; an HTTP call never says `ok` without a status code (it got
+   * none, see `endedWithoutResponse`), it says so.
+   */
+  private responseText(outcome: CallOutcome, durationMs: number, http: boolean): string {
     const status =
       outcome.statusCode !== undefined
         ? String(outcome.statusCode)
         : outcome.rows !== undefined
           ? `${outcome.rows} ${outcome.rows === 1 ? 'row' : 'rows'}`
-          : 'ok';
+          : http
+            ? 'no status code'
+            : 'ok';
     return this.timings ? `${status} · ${formatDuration(durationMs)}` : status;
   }
 
-  private errorText(outcome: ReturnType<typeof callOutcome>, durationMs: number | undefined): string {
+  private errorText(outcome: CallOutcome, durationMs: number | undefined): string {
     const parts: string[] = [];
     if (outcome.statusCode !== undefined) parts.push(String(outcome.statusCode));
     // The status is printed once: an error text that only repeats it ("500", "HTTP 500") is left out.

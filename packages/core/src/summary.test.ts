@@ -31,6 +31,8 @@ const spanArb = fc.record({
   error: fc.integer({ min: 0, max: 5 }),
   service: fc.constantFrom('api', 'api', 'users', 'worker'),
   link: fc.option(fc.nat(40)),
+  // Two statements per table (one with a literal that varies per span), so labels repeat where statements do not.
+  statement: fc.boolean(),
 });
 
 type Spec = typeof spanArb extends fc.Arbitrary<infer T> ? T : never;
@@ -48,10 +50,17 @@ function build(specs: readonly Spec[], backwards: boolean): Span[] {
             // The raw path does not normalise to the route: a merged call is labelled by the route only.
             'url.full': `http://${s.service}/${s.table}/item${i}`,
             'server.address': s.service,
-            'http.response.status_code': s.error === 0 ? 500 : 200,
+            // error 2: a request that got no response records no status code.
+            ...(s.error === 2 ? {} : { 'http.response.status_code': s.error === 0 ? 500 : 200 }),
           }
         : s.flavour === 'db'
-          ? { 'db.system.name': 'postgresql', 'db.namespace': 'shop', 'db.query.text': `SELECT * FROM ${s.table}` }
+          ? {
+              'db.system.name': 'postgresql',
+              'db.namespace': 'shop',
+              'db.query.text': s.statement
+                ? `SELECT * FROM ${s.table} WHERE id = ${i}`
+                : `SELECT count(*) FROM ${s.table}`,
+            }
           : s.flavour === 'redis'
             ? { 'db.system': 'redis', 'db.statement': `GET ${s.table}:${i}` }
             : s.flavour === 'queue'
@@ -69,6 +78,11 @@ function build(specs: readonly Spec[], backwards: boolean): Span[] {
       end: s.noEnd === 0 ? null : cursor + s.duration,
       attributes,
       status: s.error === 1 ? { code: 'error', message: 'boom' } : { code: 'unset' },
+      // error 3: a handled exception, which fails nothing.
+      events:
+        s.error === 3
+          ? [{ name: 'exception', timeNs: 0, attributes: { 'exception.type': 'E', 'exception.escaped': false } }]
+          : [],
       links: s.link !== null ? [{ traceId: TRACE_ID, spanId: `s${s.link % specs.length}`, attributes: {} }] : [],
     });
   });
@@ -82,6 +96,8 @@ function derived(t: Trace) {
     parGroups: toSequence(t, { timings: false, foldLoops: false }).parGroups,
     serialCalls: analysis.serialRuns.reduce((n, run) => n + run.spanIds.length, 0),
     nPlusOne: analysis.nPlusOne.length,
+    // The list's error flag and the analysis' error list follow one rule.
+    error: analysis.errors.length > 0,
   };
 }
 
@@ -98,8 +114,8 @@ describe('summarizeTrace', () => {
         if (fast !== undefined) quick++;
         expect(summarizeTrace(t)).toEqual(expected);
         if (fast !== undefined) expect(fast).toEqual(expected);
-        const { parGroups, serialCalls, nPlusOne } = summarizeTrace(t);
-        expect({ parGroups, serialCalls, nPlusOne }).toEqual(derived(t));
+        const { parGroups, serialCalls, nPlusOne, error } = summarizeTrace(t);
+        expect({ parGroups, serialCalls, nPlusOne, error }).toEqual(derived(t));
       }),
       { numRuns: 400 },
     );

@@ -23,9 +23,9 @@ import {
   MIN_REPEAT,
   sameRepeat,
   serviceRef,
-  spanFailed,
   type TraceLayout,
 } from './layout.js';
+import { spanFailed } from './outcome.js';
 import type { Trace } from './trace.js';
 import { allZeros, buildSpanTree, compareNodes, isWellFormedSpan, type SpanNode, skewShift } from './tree.js';
 
@@ -490,7 +490,7 @@ function countStructure(calls: readonly LeanCall[]): Pick<TraceSummary, 'serialC
   return { serialCalls, parGroups, nPlusOne };
 }
 
-/** Number of runs of MIN_REPEAT or more consecutive same calls, as `splitRepeats` finds them. */
+/** Number of runs of MIN_REPEAT or more consecutive same calls (same statement, `sameRepeat`), as `splitRepeats` finds them. */
 function countRepeats(list: readonly LeanCall[]): number {
   let found = 0;
   let i = 0;

@@ -89,8 +89,11 @@ export function httpServer(
   });
 }
 
-/** An outgoing HTTP request (client span). */
-export function httpClient(t: Timed & { method?: string; url: string; status?: number; error?: string }): Span {
+/**
+ * An outgoing HTTP request (client span). It got a 200 unless `status` says
+ * otherwise; `status: null` is a request that ended without any response.
+ */
+export function httpClient(t: Timed & { method?: string; url: string; status?: number | null; error?: string }): Span {
   const method = t.method ?? 'GET';
   const match = /^\w+:\/\/([^/:]+)(?::(\d+))?(\/[^?]*)?/.exec(t.url);
   return span({
@@ -102,7 +105,7 @@ export function httpClient(t: Timed & { method?: string; url: string; status?: n
       'url.full': t.url,
       'server.address': match?.[1] ?? 'unknown',
       ...(match?.[2] ? { 'server.port': Number(match[2]) } : {}),
-      ...(t.status !== undefined ? { 'http.response.status_code': t.status } : {}),
+      ...(t.status !== null ? { 'http.response.status_code': t.status ?? 200 } : {}),
     },
     ...(t.error !== undefined ? { status: { code: 'error' as const, message: t.error } } : {}),
   });

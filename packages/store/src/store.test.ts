@@ -111,7 +111,8 @@ describe('openStore', () => {
   });
 
   it('summarises a trace split across batches alike whether the same writer or several wrote it', () => {
-    const queries = ['SELECT a', 'SELECT b', 'SELECT a', 'SELECT a', 'SELECT c'];
+    // Three identical statements in a row (one N+1 group) that the batches split.
+    const queries = ['SELECT a', 'SELECT b', 'SELECT b', 'SELECT b', 'SELECT c'];
     const spans = makeRequest({ startNs: T0, durationMs: 60, queries });
     const parts = [spans.slice(2, 4), spans.slice(4), spans.slice(0, 2)];
     const path = tempDbPath();

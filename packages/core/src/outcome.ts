@@ -1,0 +1,407 @@
+/**
+ * How a call ended: failed or not, with which status, and what else the reply
+ * should say. One rule set for the diagram, the analysis and the list summary,
+ * read in the order OpenTelemetry defines it:
+ *
+ * 1. the span status: `error` failed, `ok` did not, whatever else the span says
+ *    (the status is the instrumentation's or the application's final word);
+ * 2. with the status unset, the semantic conventions that define failure for the
+ *    span's protocol: HTTP status codes, gRPC status codes, `error.type`;
+ * 3. the `error` tag of Zipkin and Jaeger (OpenTracing) data;
+ * 4. instrumentations' own documented failure markers ({@link KNOWN_ERROR_MARKERS});
+ * 5. an HTTP client call that ended without any response status.
+ *
+ * An `exception` event alone is not a failure: `recordException` is used for
+ * handled exceptions too and does not set the status
+ * (https://opentelemetry.io/docs/specs/otel/trace/exceptions/, and
+ * `exception.escaped` in https://opentelemetry.io/docs/specs/semconv/exceptions/exceptions-spans/).
+ * Such an event becomes a marker on a normal reply. Jaeger, Tempo and Zipkin
+ * judge a span by its status (or `error` tag) alone, and so does Lifeline.
+ */
+import { classifyOnce, numberAttribute, type SpanClass, stringAttribute } from './classify.js';
+import type { DrawnCall } from './layout.js';
+import type { Span } from './trace.js';
+import type { SpanNode } from './tree.js';
+
+/** Something worth saying beside a reply that did not fail. */
+export interface OutcomeMarker {
+  /**
+   * - `exception`: the span recorded an exception event but did not fail (a
+   *   caught error, a fallback);
+   * - `body-unread`: an HTTP response whose body the application never read
+   *   (span attribute {@link BODY_UNREAD_ATTRIBUTE}).
+   */
+  readonly kind: 'exception' | 'body-unread';
+  /** Readable text, e.g. `handled TimeoutError: cache read timed out`. */
+  readonly text: string;
+}
+
+/** Whether a drawn call failed, and how to say so. */
+export interface CallOutcome {
+  readonly error: boolean;
+  /** HTTP status code the caller received (absent when no response came back). */
+  readonly statusCode?: number;
+  /** For a failed call: the error text, or for {@link noResponse} the short reason. */
+  readonly message?: string;
+  /** `db.response.returned_rows`. */
+  readonly rows?: number;
+  /** The call is an HTTP request that ended without any response status: aborted, timed out, refused, reset. */
+  readonly noResponse?: boolean;
+  /** Markers of a call that did not fail (handled exceptions, an unread body), in the order recorded. */
+  readonly markers?: readonly OutcomeMarker[];
+}
+
+/**
+ * Boolean span attribute set by Lifeline's Node.js instrumentation on a
+ * `fetch` whose response body was never read: the span ends when the
+ * response headers arrive instead of never.
+ */
+export const BODY_UNREAD_ATTRIBUTE = 'lifeline.http.response.body_unread';
+
+/**
+ * Failure markers that instrumentations record instead of an error status.
+ * A span with status unset that carries one of these failed, and its text is
+ * the error message.
+ */
+export interface KnownErrorMarker {
+  /** The instrumentation that records it. */
+  readonly instrumentation: string;
+  /** Name of the span event that marks the failure. */
+  readonly event: string;
+  /** Event attribute holding the error text. */
+  readonly messageAttribute: string;
+  /** Where the behaviour is defined. */
+  readonly source: string;
+}
+
+/** The known failure markers, see {@link KnownErrorMarker}. */
+export const KNOWN_ERROR_MARKERS: readonly KnownErrorMarker[] = [
+  {
+    // Worker.handleFailed adds this event to the `process <queue>` consumer
+    // span of every failed attempt (retried or final) and never sets the
+    // status, as the processor's error is caught before the span ends.
+    instrumentation: 'BullMQ telemetry (bullmq-otel)',
+    event: 'job failed',
+    messageAttribute: 'bullmq.job.failed.reason',
+    source:
+      'bullmq src/classes/worker.ts handleFailed; TelemetryAttributes.JobFailedReason in src/enums/telemetry-attributes.ts',
+  },
+];
+
+const HTTP_STATUS_KEYS = ['http.response.status_code', 'http.status_code'];
+const STATUS_KEYS = [...HTTP_STATUS_KEYS, 'rpc.grpc.status_code'];
+const ROWS_KEYS = ['db.response.returned_rows'];
+const GRPC_STATUS_KEYS = ['rpc.grpc.status_code', 'rpc.status_code', 'rpc.response.status_code'];
+
+/** gRPC status codes by name, https://grpc.github.io/grpc/core/md_doc_statuscodes.html */
+const GRPC_CODES: Readonly<Record<string, number>> = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+};
+
+/**
+ * The gRPC codes that make a SERVER span an error
+ * (https://opentelemetry.io/docs/specs/semconv/rpc/grpc/#grpc-status): UNKNOWN,
+ * DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS. The
+ * others are the client's fault, so only its span is an error.
+ */
+const GRPC_SERVER_ERRORS: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
+
+/** The node fields the rules read; the summary's lean nodes carry their class along. */
+type OutcomeNode = Pick<SpanNode, 'span'> & { readonly missingEnd?: boolean; readonly cls?: SpanClass };
+
+/**
+ * Whether a span failed, by the rules in this module's description:
+ * - status `error` → failed; status `ok` → not failed;
+ * - status unset: an HTTP status of 500 or more on a SERVER span, 400 or more on
+ *   a CLIENT span (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#status);
+ *   a gRPC status other than OK on a CLIENT span, or one of the server error codes
+ *   on a SERVER span (https://opentelemetry.io/docs/specs/semconv/rpc/grpc/#grpc-status);
+ *   `error.type` set (the HTTP and database conventions set it exactly when the
+ *   operation failed, https://opentelemetry.io/docs/specs/semconv/attributes-registry/error/);
+ *   an `error` tag that is `true` or a non-empty string other than `false`
+ *   (Zipkin, Jaeger, OpenTracing); a {@link KNOWN_ERROR_MARKERS} event; an HTTP
+ *   client span that ended without a response status ({@link endedWithoutResponse}).
+ *
+ * Exception events never decide it.
+ */
+export function spanFailed(node: OutcomeNode): boolean {
+  const span = node.span;
+  const status = span.status?.code;
+  if (status === 'error') return true;
+  if (status === 'ok') return false;
+  const http = numberAttribute(span, HTTP_STATUS_KEYS);
+  if (http !== undefined && http >= (span.kind === 'client' ? 400 : 500)) return true;
+  const grpc = grpcStatus(span);
+  if (grpc !== undefined && grpc !== 0) {
+    if (span.kind === 'client' || GRPC_SERVER_ERRORS.has(grpc)) return true;
+  }
+  if (errorType(span) !== undefined) return true;
+  if (errorTag(span) !== undefined) return true;
+  if (knownMarkerMessage(span) !== undefined) return true;
+  return endedWithoutResponse(node);
+}
+
+/**
+ * Whether a span is an HTTP client request that ended without any response
+ * status code: aborted, timed out, refused, reset. The HTTP conventions
+ * record `http.response.status_code` if and only if a response was received
+ * (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-client-span),
+ * so its absence on an ended span means none came back. Spans that never
+ * ended, and spans not recorded by those conventions (Zipkin's Brave, say,
+ * tags the status only when it is not 2xx), are left alone: there the absence
+ * says nothing.
+ */
+export function endedWithoutResponse(node: OutcomeNode): boolean {
+  const span = node.span;
+  if (span.kind !== 'client' || node.missingEnd === true || typeof span.endTimeNs !== 'number') return false;
+  const a = span.attributes;
+  const semconv =
+    a['http.request.method'] !== undefined || (a['http.method'] !== undefined && a['http.url'] !== undefined);
+  if (!semconv || numberAttribute(span, HTTP_STATUS_KEYS) !== undefined) return false;
+  return (node.cls ?? classifyOnce(span)).category === 'http-client';
+}
+
+/** Short reasons for a call that got no response, tried in order on the error's type, status message and name. */
+const NO_RESPONSE_REASONS: readonly (readonly [RegExp, string])[] = [
+  // Before "aborted": AbortSignal.timeout() aborts "due to timeout" with a TimeoutError.
+  [
+    /TimeoutError|ETIMEDOUT|ESOCKETTIMEDOUT|UND_ERR_(?:CONNECT|HEADERS|BODY)_TIMEOUT|\btim(?:e|ed)[ -]?out\b/i,
+    'timeout',
+  ],
+  [/AbortError|ABORT_ERR|UND_ERR_ABORTED|\babort(?:ed)?\b/i, 'aborted'],
+  [/ECONNRESET|socket hang up|UND_ERR_SOCKET|other side closed/i, 'connection reset'],
+  [/ECONNREFUSED/i, 'connection refused'],
+  [/ENOTFOUND|EAI_AGAIN/i, 'host not found'],
+];
+
+/**
+ * A short reason for an HTTP call that got no response, from what its span
+ * carries (`error.type`, the exception's type, the status message): `timeout`,
+ * `aborted`, `connection reset`, `connection refused`, `host not found`, else
+ * the error's name, else `no response`.
+ *
+ * @example
+ * ```ts
+ * // instrumentation-undici on fetch(url, { signal: AbortSignal.timeout(50) }):
+ * // status error "The operation was aborted due to timeout", error.type 23
+ * noResponseReason(span); // 'timeout'
+ * ```
+ */
+export function noResponseReason(span: Span): string {
+  const exception = span.events.find((event) => event?.name === 'exception')?.attributes;
+  const type = errorType(span);
+  const exceptionType = typeof exception?.['exception.type'] === 'string' ? exception['exception.type'] : undefined;
+  const exceptionMessage =
+    typeof exception?.['exception.message'] === 'string' ? exception['exception.message'] : undefined;
+  const texts = [type, exceptionType, span.status?.message, exceptionMessage, errorTag(span)].filter(
+    (text): text is string => typeof text === 'string' && text !== '',
+  );
+  for (const [pattern, reason] of NO_RESPONSE_REASONS) if (texts.some((text) => pattern.test(text))) return reason;
+  // A name says what went wrong only when it is more than the generic Error or a number.
+  const name = [type, exceptionType].find((n) => n !== undefined && !/^(?:error|_other|\d+)$/i.test(n));
+  return name ?? 'no response';
+}
+
+/**
+ * The outcome of a call as its caller saw it: failed when the caller's span
+ * (or the server span that answered it) failed by {@link spanFailed}. The
+ * error text is the first one that says more than the status code: HTTP
+ * instrumentations often record only `error.type: "500"` on the server span
+ * while the exception sits on a handler span inside it, which the diagram
+ * hoists away. A call without a response gets a short reason instead
+ * ({@link noResponseReason}). A call that did not fail keeps its handled
+ * exceptions and an unread body as markers.
+ */
+export function callOutcome(call: DrawnCall): CallOutcome {
+  const spans = call.remote !== undefined && call.remote !== call.node ? [call.node, call.remote] : [call.node];
+  let statusCode: number | undefined;
+  let error = false;
+  for (const node of spans) {
+    const span = node.span;
+    const code = numberAttribute(span, STATUS_KEYS);
+    statusCode ??= code !== undefined && !('rpc.grpc.status_code' in span.attributes && code < 100) ? code : undefined;
+    if (spanFailed(node)) error = true;
+  }
+  const rows = numberAttribute(call.node.span, ROWS_KEYS);
+  // What the server span recorded never reached a caller that got no response.
+  if (call.role === 'call' && endedWithoutResponseOrFailed(call.node)) {
+    return { error: true, noResponse: true, message: noResponseReason(call.node.span), rows };
+  }
+  if (!error) {
+    const markers = outcomeMarkers(spans);
+    return markers.length > 0 ? { error, statusCode, rows, markers } : { error, statusCode, rows };
+  }
+  let fallback: string | undefined;
+  for (const node of spans) {
+    if (!spanFailed(node)) continue;
+    const text = errorMessage(node);
+    if (!restatesStatus(text, statusCode)) return { error, statusCode, message: text, rows };
+    fallback ??= text;
+  }
+  const hoisted = hoistedErrorMessage(spans[spans.length - 1] as SpanNode, statusCode);
+  // A client that failed on a reply it took for a success (instrumentation-http
+  // sets ERROR with no message when the response was aborted before its end).
+  if (hoisted === undefined && call.cls.category === 'http-client' && statusCode !== undefined && statusCode < 400) {
+    return { error, statusCode, message: 'response cut short', rows };
+  }
+  return { error, statusCode, message: hoisted ?? fallback, rows };
+}
+
+/** An HTTP client span without a response status that failed, by its status or for lack of a response. */
+function endedWithoutResponseOrFailed(node: SpanNode): boolean {
+  if (node.span.status?.code === 'ok') return false;
+  if (endedWithoutResponse(node)) return true;
+  // An error status with no status code: the request failed before any response (refused, reset).
+  const span = node.span;
+  return (
+    spanFailed(node) &&
+    span.kind === 'client' &&
+    numberAttribute(span, HTTP_STATUS_KEYS) === undefined &&
+    classifyOnce(span).category === 'http-client'
+  );
+}
+
+/** Handled exceptions and an unread body on the spans of a call that did not fail. */
+function outcomeMarkers(nodes: readonly SpanNode[]): OutcomeMarker[] {
+  const markers: OutcomeMarker[] = [];
+  for (const node of nodes) {
+    const span = node.span;
+    if (span.attributes[BODY_UNREAD_ATTRIBUTE] === true && !markers.some((m) => m.kind === 'body-unread')) {
+      markers.push({ kind: 'body-unread', text: 'response body never read' });
+    }
+    for (const event of span.events) {
+      if (event?.name !== 'exception' || typeof event.attributes !== 'object' || event.attributes === null) continue;
+      const a = event.attributes;
+      const described = describeException(a['exception.type'], a['exception.message']);
+      const handled = a['exception.escaped'] === false || a['exception.escaped'] === 'false';
+      const text = handled
+        ? `handled ${described ?? 'exception'}`
+        : described !== undefined
+          ? `exception ${described}`
+          : 'exception recorded';
+      if (!markers.some((m) => m.text === text)) markers.push({ kind: 'exception', text });
+    }
+  }
+  return markers;
+}
+
+function describeException(type: unknown, message: unknown): string | undefined {
+  const t = typeof type === 'string' && type !== '' ? type : undefined;
+  const m = typeof message === 'string' && message !== '' ? message : undefined;
+  if (t !== undefined && m !== undefined) return `${t}: ${m}`;
+  return t ?? m;
+}
+
+/**
+ * Whether an error text only repeats the status code (`500`, `HTTP 500`) or
+ * says nothing at all (`error`), so printing it beside the status adds nothing.
+ */
+export function restatesStatus(text: string, statusCode: number | undefined): boolean {
+  const t = text.trim().toLowerCase();
+  if (t === '' || t === 'error') return true;
+  if (statusCode === undefined) return false;
+  const code = String(statusCode);
+  return t === code || t === `http ${code}` || t === `status ${code}` || t === `http error ${code}`;
+}
+
+/** Internal spans searched for a better error text; bounds the walk on huge traces. */
+const HOISTED_SEARCH_LIMIT = 64;
+
+/**
+ * The first informative error text of a failed internal span nested in a
+ * call's work (through internal spans only, so another call's error is never
+ * borrowed), breadth-first.
+ */
+function hoistedErrorMessage(work: SpanNode, statusCode: number | undefined): string | undefined {
+  const queue: SpanNode[] = [];
+  for (const child of work.children) if (child.span.kind === 'internal') queue.push(child);
+  for (let i = 0; i < queue.length && i < HOISTED_SEARCH_LIMIT; i++) {
+    const node = queue[i] as SpanNode;
+    if (spanFailed(node)) {
+      const text = errorMessage(node);
+      if (!restatesStatus(text, statusCode)) return text;
+    }
+    for (const child of node.children) if (child.span.kind === 'internal') queue.push(child);
+  }
+  return undefined;
+}
+
+/**
+ * The most specific error text a span carries: the status message, a known
+ * instrumentation marker's reason, an exception event, `error.type`, the
+ * `error` tag, the HTTP or gRPC status, or why no response came.
+ */
+export function errorMessage(node: OutcomeNode): string {
+  const span = node.span;
+  if (typeof span.status?.message === 'string' && span.status.message.trim() !== '') return span.status.message;
+  const marker = knownMarkerMessage(span);
+  if (marker !== undefined && marker !== '') return marker;
+  for (const event of span.events) {
+    if (event?.name !== 'exception' || typeof event.attributes !== 'object' || event.attributes === null) continue;
+    const described = describeException(event.attributes['exception.type'], event.attributes['exception.message']);
+    if (described !== undefined) return described;
+  }
+  const type = errorType(span);
+  if (type !== undefined) return type;
+  const tag = errorTag(span);
+  if (tag !== undefined && tag !== 'true') return tag;
+  const code = numberAttribute(span, HTTP_STATUS_KEYS);
+  if (code !== undefined) return `HTTP ${code}`;
+  const grpc = grpcStatus(span);
+  if (grpc !== undefined && grpc !== 0) return Object.keys(GRPC_CODES)[grpc] ?? `gRPC ${grpc}`;
+  return endedWithoutResponse(node) ? noResponseReason(span) : 'error';
+}
+
+/** `error.type` when set to something (`_OTHER` included), as text. */
+function errorType(span: Span): string | undefined {
+  const type = stringAttribute(span, ['error.type']);
+  return type !== undefined && type.trim() !== '' ? type : undefined;
+}
+
+/** The Zipkin/Jaeger `error` tag when it marks a failure: `true` or a non-empty string other than `false`. */
+function errorTag(span: Span): string | undefined {
+  const tag = span.attributes.error;
+  if (tag === true) return 'true';
+  if (typeof tag === 'string' && tag.trim() !== '' && tag.trim().toLowerCase() !== 'false') return tag;
+  return undefined;
+}
+
+/** The gRPC status code as a number, from the numeric or the named attribute forms. */
+function grpcStatus(span: Span): number | undefined {
+  const a = span.attributes;
+  const system = stringAttribute(span, ['rpc.system', 'rpc.system.name']);
+  if (a['rpc.grpc.status_code'] === undefined && system?.toLowerCase() !== 'grpc') return undefined;
+  const value = stringAttribute(span, GRPC_STATUS_KEYS);
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  return GRPC_CODES[value.toUpperCase()];
+}
+
+/** The reason text of the first known failure marker on a span ('' when it gives none), or undefined. */
+function knownMarkerMessage(span: Span): string | undefined {
+  if (span.events.length === 0) return undefined;
+  for (const marker of KNOWN_ERROR_MARKERS) {
+    for (const event of span.events) {
+      if (event?.name !== marker.event) continue;
+      const text = event.attributes?.[marker.messageAttribute];
+      return typeof text === 'string' ? text : '';
+    }
+  }
+  return undefined;
+}
