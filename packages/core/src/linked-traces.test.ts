@@ -328,6 +328,21 @@ describe('linked traces: robustness', () => {
     expect(await draw(t)).toBe(await draw(read(A, requestA, worker(C, 'c', 100, [link(A, 'a2')]))));
   });
 
+  it('measures the wait from the publish a link names, not from a span of another trace with the same id', () => {
+    const later = inTrace(
+      A,
+      httpServer({ id: 'a1', start: 0, end: 60, method: 'POST', route: '/orders', status: 202 }),
+      publish({ id: 'a2', parent: 'a1', start: 2, end: 4, queue: 'orders' }),
+      publish({ id: 'a3', parent: 'a1', start: 48, end: 50, queue: 'orders' }),
+    );
+    // B's publish has id a2 too: ids are unique within a trace only.
+    const batchOfTwo = worker(C, 'c', 100, [link(B, 'a2'), link(A, 'a3')]);
+    const model = toSequence(read(A, later, batchOfTwo));
+    expect(model.items.flatMap((i) => (i.type === 'note' && i.reason === 'queue-wait' ? [i.text] : []))).toEqual([
+      'waited 50 ms in queue',
+    ]);
+  });
+
   it('leaves out a consumer that reuses span ids of the picture, and says so', () => {
     const clash = worker(C, 'a', 100, [link(A, 'a2')]);
     const t = read(A, requestA, clash);

@@ -163,7 +163,10 @@ export function linkedProducer<N extends { readonly span: Span }>(
     const linked = byId.get(link.spanId);
     if (linked === undefined || linked.span === span || linked.span.kind !== 'producer') continue;
     // Ids are unique within a trace only: a link into another trace names a different span.
-    if (typeof link.traceId === 'string' && link.traceId !== '' && link.traceId !== linked.span.traceId) continue;
+    const own = linked.span.traceId;
+    if (typeof link.traceId === 'string' && typeof own === 'string' && link.traceId !== '' && link.traceId !== own) {
+      continue;
+    }
     return linked;
   }
   return undefined;
