@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseSequenceDiagram } from '../../../test/support/mermaid.js';
 import { analyzeTrace } from './analysis.js';
@@ -6,7 +7,7 @@ import { batchNote, joinLinkedTraces, linkedTraceView } from './linked-traces.js
 import { renderMermaid } from './mermaid.js';
 import { type SequenceOptions, toSequence } from './sequence.js';
 import { summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
-import { consume, httpServer, inTrace, publish, sql } from './test-helpers.js';
+import { consume, httpServer, inTrace, publish, span, sql } from './test-helpers.js';
 import type { Span, SpanLink, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 
@@ -369,5 +370,71 @@ describe('linked traces: robustness', () => {
       expect(quick).toBeDefined();
       expect(quick).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
     }
+  });
+
+  it('joins only what is downstream of the focus trace, on random webs of links', () => {
+    const traceIds = [A, B, C, D];
+    const spec = fc.record({
+      trace: fc.nat(3),
+      parent: fc.option(fc.nat(30)),
+      kind: fc.constantFrom('server', 'client', 'producer', 'consumer', 'consumer', 'internal' as const),
+      start: fc.nat(200),
+      duration: fc.nat(50),
+      links: fc.array(fc.record({ trace: fc.nat(4), span: fc.nat(30) }), { maxLength: 3 }),
+    });
+    let joined = 0;
+    fc.assert(
+      fc.property(fc.array(spec, { minLength: 1, maxLength: 30 }), fc.nat(3), (specs, focusIndex) => {
+        const spans = specs.map((s, i) => {
+          const traceId = traceIds[s.trace] as string;
+          // Parents within the same trace only, and earlier, so no span is its own ancestor.
+          const parent = s.parent === null || i === 0 ? undefined : specs[s.parent % i];
+          const parentIndex = s.parent === null || i === 0 ? 0 : s.parent % i;
+          return {
+            ...span({
+              id: `s${i}`,
+              ...(parent !== undefined && parent.trace === s.trace ? { parent: `s${parentIndex}` } : {}),
+              kind: s.kind,
+              start: s.start,
+              end: s.start + s.duration,
+              attributes: s.kind === 'producer' || s.kind === 'consumer' ? { 'messaging.system': 'rabbitmq' } : {},
+              // Trace index 4 names a trace that is not there.
+              links: s.links.map((l) => link(traceIds[l.trace] ?? 'e'.repeat(32), `s${l.span}`)),
+            }),
+            traceId,
+          };
+        });
+        const focus = traceIds[focusIndex] as string;
+        const t: Trace = { traceId: focus, spans };
+        const view = joinLinkedTraces(t);
+        if (view.spans.some((s) => s.traceId !== focus)) joined++;
+        const kept = new Set(view.spans);
+        const key = (traceId: string, spanId: string) => `${traceId}/${spanId}`;
+        const byKey = new Map(spans.map((s) => [key(s.traceId, s.spanId), s]));
+        if (spans.some((s) => s.traceId === focus)) {
+          for (const s of spans) if (s.traceId === focus) expect(kept.has(s)).toBe(true);
+          // Every joined span hangs under a joined parent or consumes a message published in the picture.
+          for (const s of view.spans) {
+            if (s.traceId === focus) continue;
+            const parent = s.parentSpanId === undefined ? undefined : byKey.get(key(s.traceId, s.parentSpanId));
+            const fromPicture = s.links.some((l) => {
+              const producer = byKey.get(key(l.traceId, l.spanId));
+              return producer !== undefined && producer.kind === 'producer' && kept.has(producer);
+            });
+            expect((parent !== undefined && kept.has(parent)) || (s.kind === 'consumer' && fromPicture)).toBe(true);
+          }
+        }
+        expect(joinLinkedTraces(view).spans).toEqual(view.spans);
+        const reference = summarizeLayout(layoutTrace(buildSpanTree(t)));
+        const quick = summarizeQuickly(t);
+        if (quick !== undefined) expect(quick).toEqual(reference);
+        expect(summarizeTrace(t)).toEqual(reference);
+        const drawn = new Set(view.spans.map((s) => s.spanId));
+        for (const arrow of toSequence(t).arrows) expect(drawn.has(arrow.spanId)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    // The webs are dense enough that many focus traces join consumers of other traces.
+    expect(joined).toBeGreaterThan(30);
   });
 });
