@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSequenceDiagram } from '../support/mermaid.js';
@@ -116,6 +117,25 @@ describe('lifeline export of linked traces', () => {
   });
 });
 
+/**
+ * GET over a connection of its own: the exports run between requests take
+ * seconds, long enough for the server to close an idle keep-alive socket just
+ * as a reused one sends ("other side closed").
+ */
+function fetchText(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 describe('lifeline export and the viewer', () => {
   let child: ReturnType<typeof startCli> | undefined;
   let url = '';
@@ -148,19 +168,19 @@ describe('lifeline export and the viewer', () => {
     [WORKER, 'no timings'],
   ])('draws trace %s with %s exactly as `lifeline export` does', async (traceId, mode) => {
     const timings = mode === 'timings';
-    const response = await fetch(`${url}/api/traces/${traceId}/mermaid${timings ? '' : '?timings=0'}`);
+    const response = await fetchText(`${url}/api/traces/${traceId}/mermaid${timings ? '' : '?timings=0'}`);
     expect(response.status).toBe(200);
-    const viewer = await response.text();
+    const viewer = response.body;
     const cli = await exportMermaid(batchDb, traceId, ...(timings ? [] : ['--no-timings']));
     expect(cli.trimEnd()).toBe(viewer.trimEnd());
   });
 
   it("summarises the worker's trace as the worker's, as the list does", async () => {
-    const trace = (await (await fetch(`${url}/api/traces/${WORKER}`)).json()) as {
+    const trace = JSON.parse((await fetchText(`${url}/api/traces/${WORKER}`)).body) as {
       summary: { rootService: string; rootName: string; spanCount: number };
       spans: { traceId: string }[];
     };
-    const list = (await (await fetch(`${url}/api/traces?service=worker`)).json()) as {
+    const list = JSON.parse((await fetchText(`${url}/api/traces?service=worker`)).body) as {
       items: { traceId: string; rootName: string; spanCount: number }[];
     };
     expect(trace.summary).toMatchObject({ rootService: 'worker', rootName: 'process orders', spanCount: 2 });
