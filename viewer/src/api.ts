@@ -2,7 +2,7 @@
  * The JSON API: the request list, one trace with everything the trace page
  * draws, the Mermaid text, and a health probe.
  */
-import { analyzeTrace, classifySpan, summarizeTrace, traceToMermaid } from '@lifeline/core';
+import { analyzeTrace, classifySpan, joinLinkedTraces, summarizeTrace, traceToMermaid } from '@lifeline/core';
 import { type SpanStore, StoreError } from '@lifeline/store';
 import type { Request, Response } from 'express';
 import { Router } from 'express';
@@ -77,7 +77,10 @@ export function apiRouter(options: ApiRouterOptions): Router {
       sendBadParameter(response, error);
       return undefined;
     }
-    const trace = store.getTrace(traceId, { linked: true });
+    const read = store.getTrace(traceId, { linked: true });
+    // Of the linked traces, the spans this trace's picture draws (its own, and
+    // the processing of the messages it published), and no others.
+    const trace = read === undefined ? undefined : joinLinkedTraces(read);
     if (trace === undefined || trace.spans.length === 0) {
       response.status(404).json({ error: `no trace with id ${traceId}` });
       return undefined;

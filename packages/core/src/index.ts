@@ -27,6 +27,8 @@ export { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from '
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
 export { formatDuration } from './format.js';
+export type { LinkedTraceView } from './linked-traces.js';
+export { batchNote, joinLinkedTraces, linkedTraceView } from './linked-traces.js';
 export type { EscapeOptions, RenderOptions, TraceDiagram, TraceToMermaidOptions } from './mermaid.js';
 export { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
 export { BODY_UNREAD_ATTRIBUTE } from './outcome.js';

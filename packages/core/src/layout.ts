@@ -14,6 +14,7 @@
  */
 import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
 import { concurrentGroups, packLanes } from './concurrency.js';
+import { linkedProducer } from './linked-traces.js';
 import { repeatStatement } from './statement.js';
 import type { Span } from './trace.js';
 import { compareNodes, type SpanNode, type SpanTree } from './tree.js';
@@ -154,7 +155,7 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
       if (span.kind === 'server') add(node, cls, 'entry', CLIENT, own, undefined);
       else if (category === 'queue-consumer') {
         const call = add(node, cls, 'consume', cls.target ?? own, own, undefined);
-        const producer = linkedProducer(node, tree);
+        const producer = linkedProducer(span, tree.byId);
         if (producer) linkedConsumers.push({ call, producer });
       } else if (category === 'queue-producer') add(node, cls, 'publish', own, cls.target ?? own, undefined);
       else if (CALL_CATEGORIES.has(category) && cls.target) add(node, cls, 'call', own, cls.target, undefined);
@@ -254,15 +255,6 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
     if (call.parent) call.parent.nestedCalls += call.nestedCalls + 1;
   }
   return { tree, top, calls: ordered };
-}
-
-/** The producer span a root consumer links to, when that span is in the trace. */
-function linkedProducer(node: SpanNode, tree: SpanTree): SpanNode | undefined {
-  for (const link of node.span.links) {
-    const linked = link && typeof link.spanId === 'string' ? tree.byId.get(link.spanId) : undefined;
-    if (linked && linked !== node && linked.span.kind === 'producer') return linked;
-  }
-  return undefined;
 }
 
 /** Whether `host` is `call` itself or drawn inside it (attaching there would make a loop). */

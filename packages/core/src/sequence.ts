@@ -17,6 +17,7 @@ import {
   type TraceLayout,
   workInterval,
 } from './layout.js';
+import { batchNote, linkedProducer } from './linked-traces.js';
 import { type CallOutcome, callOutcome, restatesStatus } from './outcome.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
@@ -79,11 +80,12 @@ export interface Note {
   readonly text: string;
   /**
    * Why the note is there: `own-work` and `queue-wait` (timed mode only),
-   * `folded` (the size guard), `exception` (a call that did not fail recorded
-   * an exception event: a caught error, a fallback), `body-unread` (an HTTP
+   * `folded` (the size guard), `batch` (the consumer handled several messages,
+   * see `batchNote`), `exception` (a call that did not fail recorded an
+   * exception event: a caught error, a fallback), `body-unread` (an HTTP
    * reply whose body was never read). The last two follow the call's reply.
    */
-  readonly reason: 'own-work' | 'queue-wait' | 'folded' | 'exception' | 'body-unread';
+  readonly reason: 'own-work' | 'queue-wait' | 'batch' | 'folded' | 'exception' | 'body-unread';
   /** Nesting level of the calls the note sits among. */
   readonly level: number;
   readonly spanId?: string;
@@ -365,6 +367,8 @@ class Builder {
         return;
       case 'consume': {
         out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
+        const batch = batchNote(call.node.span);
+        if (batch !== undefined) out.push(this.note([call.from, call.to], batch, 'batch', call.depth, spanId));
         const wait = this.timings ? queueWaitMs(call, this.layout) : undefined;
         if (wait !== undefined) {
           out.push(
@@ -626,16 +630,8 @@ interface GapContext {
 /** Time a consumed message spent in the queue: consumer start minus the end of its producer span. */
 export function queueWaitMs(call: DrawnCall, layout: TraceLayout): number | undefined {
   const node = call.node;
-  let producer = node.parent && node.parent.span.kind === 'producer' ? node.parent : undefined;
-  if (!producer) {
-    for (const link of node.span.links) {
-      const linked = link && typeof link.spanId === 'string' ? layout.tree.byId.get(link.spanId) : undefined;
-      if (linked && linked.span.kind === 'producer') {
-        producer = linked;
-        break;
-      }
-    }
-  }
+  const producer =
+    node.parent && node.parent.span.kind === 'producer' ? node.parent : linkedProducer(node.span, layout.tree.byId);
   if (!producer) return undefined;
   const wait = node.start - producer.end;
   return (wait >= 0 ? wait : Math.max(0, node.start - producer.start)) / 1e6;

@@ -25,6 +25,7 @@ import {
   serviceRef,
   type TraceLayout,
 } from './layout.js';
+import { linkedProducer, linkedTraceView } from './linked-traces.js';
 import { spanFailed } from './outcome.js';
 import type { Trace } from './trace.js';
 import { allZeros, buildSpanTree, compareNodes, isWellFormedSpan, type SpanNode, skewShift } from './tree.js';
@@ -167,7 +168,11 @@ interface LeanCall {
  * cycles). Exported for the tests that hold it to {@link summarizeLayout}.
  */
 export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
-  const spans: readonly unknown[] | undefined = Array.isArray(trace?.spans) ? trace.spans : undefined;
+  // The spans buildSpanTree keeps of a trace read with its linked traces.
+  const view = linkedTraceView(trace);
+  // Notes are for problems the full tree reports: let it take those traces.
+  if (view.notes.length > 0) return undefined;
+  const spans: readonly unknown[] | undefined = Array.isArray(view.trace?.spans) ? view.trace.spans : undefined;
   if (spans === undefined) return undefined;
   const total = spans.length;
   const all: LeanNode[] = [];
@@ -206,7 +211,7 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
   const orphans: LeanNode[] = [];
   for (const node of all) {
     const parentId = node.span.parentSpanId;
-    if (parentId === undefined || parentId === '' || allZeros(parentId)) {
+    if (parentId === undefined || parentId === '' || allZeros(parentId) || view.joinedRoots.has(node.span)) {
       roots.push(node);
     } else if (parentId === node.span.spanId) {
       roots.push(node);
@@ -338,7 +343,7 @@ function layoutCalls(nodes: readonly LeanNode[], byId: ReadonlyMap<string, LeanN
       if (span.kind === 'server') add(node, 'entry', CLIENT, own, undefined);
       else if (category === 'queue-consumer') {
         const call = add(node, 'consume', cls.target ?? own, own, undefined);
-        const producer = linkedProducer(node, byId);
+        const producer = linkedProducer(span, byId);
         if (producer) {
           linked ??= [];
           linked.push({ call, producer });
@@ -419,14 +424,6 @@ function layoutCalls(nodes: readonly LeanNode[], byId: ReadonlyMap<string, LeanN
 
 function byStart(a: LeanCall, b: LeanCall): number {
   return compareNodes(a.node, b.node);
-}
-
-function linkedProducer(node: LeanNode, byId: ReadonlyMap<string, LeanNode>): LeanNode | undefined {
-  for (const link of node.span.links) {
-    const linked = link && typeof link.spanId === 'string' ? byId.get(link.spanId) : undefined;
-    if (linked && linked !== node && linked.span.kind === 'producer') return linked;
-  }
-  return undefined;
 }
 
 function isWithin(host: LeanCall, call: LeanCall): boolean {

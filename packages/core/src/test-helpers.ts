@@ -52,6 +52,11 @@ export function span(spec: SpanSpec): Span {
   };
 }
 
+/** The same spans recorded in another trace (a consumer that started its own, another request). */
+export function inTrace(traceId: string, ...spans: Span[]): Span[] {
+  return spans.map((s) => ({ ...s, traceId }));
+}
+
 /** Builds a trace from spans. */
 export function trace(...spans: Span[]): Trace {
   return { traceId: TRACE_ID, spans };

@@ -8,6 +8,7 @@
  * spans is as safe as a flat one.
  */
 import { formatDuration } from './format.js';
+import { linkedProducer, linkedTraceView } from './linked-traces.js';
 import type { Span, SpanKind, Trace } from './trace.js';
 
 /** One span in the tree, with the times used for layout. */
@@ -59,13 +60,16 @@ export function compareNodes(a: SpanNode, b: SpanNode): number {
  * ```
  */
 export function buildSpanTree(trace: Trace): SpanTree {
-  const notes: string[] = [];
+  // A trace read with its linked traces is drawn as the focus trace sees it.
+  const view = linkedTraceView(trace);
+  const notes: string[] = [...view.notes];
   const byId = new Map<string, SpanNode>();
   const all: SpanNode[] = [];
+  const joined = new Set<SpanNode>();
   let duplicates = 0;
   let invalid = 0;
   let badEnds = 0;
-  const spans = Array.isArray(trace?.spans) ? trace.spans : [];
+  const spans = Array.isArray(view.trace?.spans) ? view.trace.spans : [];
 
   for (const raw of spans) {
     const span = sanitize(raw);
@@ -92,6 +96,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
     };
     byId.set(span.spanId, node);
     all.push(node);
+    if (view.joinedRoots.has(raw)) joined.add(node);
   }
   if (spans.length === 0) notes.push('trace has no spans');
   if (invalid > 0) notes.push(`${plural(invalid, 'span')} without a valid id or start time ignored`);
@@ -104,7 +109,8 @@ export function buildSpanTree(trace: Trace): SpanTree {
   let selfParents = 0;
   for (const node of all) {
     const parentId = node.span.parentSpanId;
-    if (parentId === undefined || parentId === '' || allZeros(parentId)) {
+    // A consumer joined from a linked trace is a root here: its parent is in a trace not drawn.
+    if (parentId === undefined || parentId === '' || allZeros(parentId) || joined.has(node)) {
       trueRoots.push(node);
     } else if (parentId === node.span.spanId) {
       selfParents++;
@@ -202,8 +208,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
 
   // A consumer root linked to a producer in this trace is a hand-off, not a second request.
   const separate = roots.filter(
-    (root) =>
-      !(root.span.kind === 'consumer' && root.span.links.some((l) => byId.get(l?.spanId)?.span.kind === 'producer')),
+    (root) => !(joined.has(root) || (root.span.kind === 'consumer' && linkedProducer(root.span, byId) !== undefined)),
   );
   if (separate.length > 1)
     notes.push(`trace has ${separate.length} root spans: drawn one after another in start order`);

@@ -291,7 +291,10 @@ describe('SqliteSpanExporter', () => {
     });
     expect(storedConsumer?.serviceName).toMatch(/^unknown_service/);
     expect(consumer.spanContext().traceId).not.toBe(producer.spanContext().traceId);
-    expect(stored?.spans.map((s) => s.name).sort()).toEqual(['orders process', 'orders publish']);
+    // Links are read from producer to consumer: the publish's trace brings the consumer's along.
+    const fromProducer = store.getTrace(producer.spanContext().traceId, { linked: true });
+    expect(fromProducer?.spans.map((s) => s.name)).toEqual(['orders publish', 'orders process']);
+    expect(stored?.spans.map((s) => s.name)).toEqual(['orders process']);
     store.close();
   });
 });

@@ -33,6 +33,7 @@ export type { Migration } from './migrations.js';
 export { latestSchemaVersion, migrations } from './migrations.js';
 export { readableSpanToSpan } from './readable-span.js';
 export type {
+  GetTraceOptions,
   OpenStoreOptions,
   RetentionPolicy,
   SpanStore,
@@ -42,5 +43,5 @@ export type {
   TraceList,
   TracePage,
 } from './store.js';
-export { openStore } from './store.js';
+export { MAX_LINKED_TRACES, openStore } from './store.js';
 export { SpanWriterThread } from './writer-thread.js';

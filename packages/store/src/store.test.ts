@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { StoreError } from './errors.js';
 import { parseTraceFile } from './importers/detect.js';
 import { makeRequest, makeSpan, nextId, tempDbPath } from './spans.test-support.js';
-import { openStore, type SpanStore, type TraceFilter, type TracePage } from './store.js';
+import { MAX_LINKED_TRACES, openStore, type SpanStore, type TraceFilter, type TracePage } from './store.js';
 
 const T0 = 1_767_225_600_000_000_000;
 const MS = 1_000_000;
@@ -334,11 +334,79 @@ describe('openStore', () => {
       store.writeSpans([consume, work]);
       const fromProducer = store.getTrace(producerTrace, { linked: true });
       expect(fromProducer?.spans.map((s) => s.spanId)).toEqual([publish.spanId, consume.spanId, work.spanId]);
+      // The consumer's own trace is read as itself: links are followed downstream only.
       const fromConsumer = store.getTrace(consumerTrace, { linked: true });
-      expect(new Set(fromConsumer?.spans.map((s) => s.spanId))).toEqual(
-        new Set([publish.spanId, consume.spanId, work.spanId]),
-      );
+      expect(fromConsumer?.spans.map((s) => s.spanId)).toEqual([consume.spanId, work.spanId]);
       expect(store.getTrace(consumerTrace)?.spans).toHaveLength(2);
+      expect(store.latestTrace({}, { linked: true })?.spans.map((s) => s.spanId)).toEqual([
+        consume.spanId,
+        work.spanId,
+      ]);
+    });
+  });
+
+  /** A producer trace (one publish) and the spans of a consumer trace linked to the given publishes. */
+  const publishIn = (traceId: string, at: number): Span =>
+    makeSpan({ traceId, name: 'orders publish', kind: 'producer', startTimeNs: T0 + at * MS });
+  const consumerOf = (traceId: string, at: number, publishes: readonly Span[]): Span =>
+    makeSpan({
+      traceId,
+      name: 'orders process',
+      kind: 'consumer',
+      serviceName: 'worker',
+      startTimeNs: T0 + at * MS,
+      links: publishes.map((p) => ({ traceId: p.traceId, spanId: p.spanId, attributes: {} })),
+    });
+  const traceIds = (spans: readonly Span[] | undefined): string[] => [...new Set(spans?.map((s) => s.traceId))];
+
+  it("reads a batch consumer with each producer, never a producer with the batch's other producers", () => {
+    withStore((store) => {
+      const a = publishIn(nextId(32), 0);
+      const b = publishIn(nextId(32), 1);
+      const consumer = consumerOf(nextId(32), 10, [a, b]);
+      store.writeSpans([a, b, consumer]);
+      expect(traceIds(store.getTrace(a.traceId, { linked: true })?.spans)).toEqual([a.traceId, consumer.traceId]);
+      expect(traceIds(store.getTrace(b.traceId, { linked: true })?.spans)).toEqual([b.traceId, consumer.traceId]);
+      expect(traceIds(store.getTrace(consumer.traceId, { linked: true })?.spans)).toEqual([consumer.traceId]);
+    });
+  });
+
+  it('reads a consumer linked to hundreds of producers without reading them', () => {
+    withStore((store) => {
+      const publishes = Array.from({ length: 300 }, (_, i) => publishIn(nextId(32), i));
+      const consumer = consumerOf(nextId(32), 400, publishes);
+      store.writeSpans([...publishes, consumer]);
+      expect(store.getTrace(consumer.traceId, { linked: true })?.spans).toEqual([consumer]);
+      expect(traceIds(store.getTrace(publishes[150]?.traceId ?? '', { linked: true })?.spans)).toEqual([
+        publishes[150]?.traceId,
+        consumer.traceId,
+      ]);
+    });
+  });
+
+  it('reads every consumer of a message and theirs in turn, bounded to the earliest traces', () => {
+    withStore((store) => {
+      const publish = publishIn(nextId(32), 0);
+      // Written latest first: the bound keeps the earliest consumers, not the first written.
+      const consumers = Array.from({ length: MAX_LINKED_TRACES + 10 }, (_, i) =>
+        consumerOf(nextId(32), 1000 - i, [publish]),
+      );
+      store.writeSpans([publish, ...consumers]);
+      const read = traceIds(store.getTrace(publish.traceId, { linked: true })?.spans);
+      expect(read).toHaveLength(MAX_LINKED_TRACES);
+      const earliest = consumers.slice(-(MAX_LINKED_TRACES - 1)).map((c) => c.traceId);
+      expect(new Set(read)).toEqual(new Set([publish.traceId, ...earliest]));
+
+      // A chain: the consumer publishes again, and that message's consumer links back (a cycle).
+      const first = publishIn(nextId(32), 0);
+      const hop = consumerOf(nextId(32), 5, [first]);
+      const again = makeSpan({ ...publishIn(hop.traceId, 6), parentSpanId: hop.spanId });
+      const last = consumerOf(first.traceId, 9, [again]);
+      const lost = consumerOf(nextId(32), 7, [publishIn(nextId(32), 0)]);
+      store.writeSpans([first, hop, again, last, { ...lost, links: [...lost.links, ...hop.links] }]);
+      const chain = store.getTrace(first.traceId, { linked: true })?.spans ?? [];
+      expect(chain.map((s) => s.spanId)).toEqual([first.spanId, hop.spanId, again.spanId, lost.spanId, last.spanId]);
+      expect(store.getTrace(lost.traceId, { linked: true })?.spans.map((s) => s.spanId)).toEqual([lost.spanId]);
     });
   });
 

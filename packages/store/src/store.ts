@@ -55,6 +55,12 @@ export interface TraceChanges {
   readonly items: TraceSummary[];
 }
 
+/** How {@link SpanStore.getTrace} reads a trace. */
+export interface GetTraceOptions {
+  /** Also read the traces linked to it downstream (see {@link SpanStore.getTrace}). Default false. */
+  readonly linked?: boolean;
+}
+
 /** What {@link SpanStore.prune} keeps. Omitted limits do not apply. */
 export interface RetentionPolicy {
   readonly maxTraces?: number;
@@ -81,10 +87,18 @@ export interface SpanStore {
   writeSpans(spans: readonly Span[]): void;
   /** A page of trace summaries matching `filter`, newest or slowest first, with keyset pagination. */
   listTraces(filter?: TraceFilter, page?: TracePage): TraceList;
-  /** All spans of a trace; with `linked`, also the spans of traces joined to it by span links. */
-  getTrace(traceId: string, options?: { linked?: boolean }): Trace | undefined;
-  /** The most recently started trace matching `filter`. */
-  latestTrace(filter?: TraceFilter): Trace | undefined;
+  /**
+   * All spans of a trace. With `linked`, also the spans of the traces whose
+   * spans link into it (consumers of its messages that started traces of
+   * their own), and of those linking into them in turn: at most
+   * {@link MAX_LINKED_TRACES} traces in all, the earliest first. Links are
+   * followed downstream only, so a batch consumer's read never pulls in the
+   * hundreds of traces its messages came from. Draw the result with the core,
+   * which keeps of it what belongs in the picture of `traceId`.
+   */
+  getTrace(traceId: string, options?: GetTraceOptions): Trace | undefined;
+  /** The most recently started trace matching `filter` (read as {@link SpanStore.getTrace} reads it). */
+  latestTrace(filter?: TraceFilter, options?: GetTraceOptions): Trace | undefined;
   /** Summaries inserted or updated after `seq` (at most `limit`, default 500), oldest change first. */
   changesSince(seq: number, options?: { limit?: number }): TraceChanges;
   /** Deletes the oldest traces until the policy holds, in small transactions. */
@@ -124,7 +138,8 @@ export function openStore(options: OpenStoreOptions = {}): SpanStore {
 }
 
 const DELETE_CHUNK = 500;
-const MAX_LINKED_TRACES = 50;
+/** Most traces {@link SpanStore.getTrace} reads for one trace with `linked`, the trace itself included. */
+export const MAX_LINKED_TRACES = 50;
 const NS_PER_MS = 1e6;
 
 interface Cursor {
@@ -273,22 +288,28 @@ class SqliteSpanStore implements SpanStore {
     );
   }
 
-  getTrace(traceId: string, options: { linked?: boolean } = {}): Trace | undefined {
+  getTrace(traceId: string, options: GetTraceOptions = {}): Trace | undefined {
     const id = traceId.toLowerCase();
     const spans = this.#spansOf(id);
     if (spans.length === 0) return undefined;
     if (options.linked !== true) return { traceId: id, spans };
-    const neighbours = this.#db.prepare(
-      'SELECT linked_trace_id AS id FROM links WHERE trace_id = ? UNION SELECT trace_id AS id FROM links WHERE linked_trace_id = ?',
+    // Traces with a span linking into this one (a consumer that started its own
+    // trace), earliest first, so the bound keeps the same ones on every read.
+    const downstream = this.#db.prepare(
+      `SELECT l.trace_id AS id FROM links l LEFT JOIN traces t ON t.trace_id = l.trace_id
+       WHERE l.linked_trace_id = ? AND l.trace_id <> l.linked_trace_id
+       GROUP BY l.trace_id ORDER BY MIN(t.start_ns), l.trace_id LIMIT ?`,
     );
-    // Producer → consumer → further consumers: follow links both ways, bounded
-    // so a fan-in of thousands of messages cannot turn one read into a scan.
+    // Breadth-first: the consumers of this trace's messages, then theirs.
+    // Only downstream: following links upstream from a batch consumer would
+    // read every trace of the batch, none of which the picture draws.
     const seen = new Set([id]);
     const queue = [id];
     const all = [...spans];
     while (queue.length > 0 && seen.size < MAX_LINKED_TRACES) {
       const current = queue.shift() as string;
-      for (const row of neighbours.all(current, current) as { id: string }[]) {
+      const rows = downstream.all(current, MAX_LINKED_TRACES) as { id: string }[];
+      for (const row of rows) {
         if (seen.has(row.id) || seen.size >= MAX_LINKED_TRACES) continue;
         seen.add(row.id);
         const linked = this.#spansOf(row.id);
@@ -301,9 +322,9 @@ class SqliteSpanStore implements SpanStore {
     return { traceId: id, spans: all };
   }
 
-  latestTrace(filter: TraceFilter = {}): Trace | undefined {
+  latestTrace(filter: TraceFilter = {}, options: GetTraceOptions = {}): Trace | undefined {
     const first = this.listTraces(filter, { limit: 1 }).items[0];
-    return first === undefined ? undefined : this.getTrace(first.traceId);
+    return first === undefined ? undefined : this.getTrace(first.traceId, options);
   }
 
   changesSince(seq: number, options: { limit?: number } = {}): TraceChanges {

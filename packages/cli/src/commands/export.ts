@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { analyzeTrace, summarizeTrace, type Trace, traceToMermaid } from '@lifeline/core';
+import { analyzeTrace, joinLinkedTraces, summarizeTrace, type Trace, traceToMermaid } from '@lifeline/core';
 import type { SpanStore, TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
@@ -92,6 +92,13 @@ function formatFromFile(file: string | undefined): ExportFormat | undefined {
   return formats.find((format) => format === extension);
 }
 
+/**
+ * Traces are read with the traces linked to them, as the viewer reads them,
+ * so an export draws what the viewer draws: the processing of the messages a
+ * request published, even when the consumer started a trace of its own.
+ */
+const LINKED = { linked: true } as const;
+
 function findTrace(store: SpanStore, reference: string, options: ExportOptions, path: string): Trace {
   const filter: TraceFilter = {
     ...(options.route !== undefined ? { route: options.route } : {}),
@@ -100,7 +107,7 @@ function findTrace(store: SpanStore, reference: string, options: ExportOptions, 
   };
   const filtered = Object.keys(filter).length > 0;
   if (reference === 'last') {
-    const trace = store.latestTrace(filter);
+    const trace = store.latestTrace(filter, LINKED);
     if (trace) return trace;
     if (store.stats().traces === 0) {
       throw new UserError(
@@ -120,7 +127,8 @@ function findTrace(store: SpanStore, reference: string, options: ExportOptions, 
   if (!/^[0-9a-f]{1,32}$/.test(id)) {
     throw new UserError(`"${reference}" is not a trace id: pass the hex id shown by \`lifeline list\`, or \`last\``);
   }
-  const trace = store.getTrace(id) ?? (id.length < 32 ? store.getTrace(id.padStart(32, '0')) : undefined);
+  const trace =
+    store.getTrace(id, LINKED) ?? (id.length < 32 ? store.getTrace(id.padStart(32, '0'), LINKED) : undefined);
   if (trace) return trace;
   throw new UserError(`no trace ${id} in ${displayPath(path)}: run \`lifeline list\` to see the recorded ones`);
 }
@@ -146,7 +154,9 @@ export interface RenderExportOptions {
  * const md = await renderExport(trace, { format: 'md', timings: false, internal: false });
  * ```
  */
-export async function renderExport(trace: Trace, options: RenderExportOptions): Promise<string | Buffer> {
+export async function renderExport(read: Trace, options: RenderExportOptions): Promise<string | Buffer> {
+  // The spans of the linked traces that the picture draws, and no others.
+  const trace = joinLinkedTraces(read);
   const sequenceOptions = { timings: options.timings, internal: options.internal };
   switch (options.format) {
     case 'md':
