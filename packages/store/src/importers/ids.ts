@@ -79,14 +79,17 @@ export class IdReader {
     while (stack.length > 0) {
       const value = stack.pop();
       if (typeof value !== 'object' || value === null) continue;
+      // Children go on the stack last first, so ids are met in file order ("the first" in a warning).
+      const children: unknown[] = [];
       if (Array.isArray(value)) {
-        for (const item of value) if (typeof item === 'object' && item !== null) stack.push(item);
-        continue;
+        for (const item of value) if (typeof item === 'object' && item !== null) children.push(item);
+      } else {
+        for (const [key, item] of Object.entries(value)) {
+          if (typeof item === 'object' && item !== null) children.push(item);
+          else if (typeof item === 'string' && TRACE_ID_KEYS.has(key)) this.learn(item);
+        }
       }
-      for (const [key, item] of Object.entries(value)) {
-        if (typeof item === 'object' && item !== null) stack.push(item);
-        else if (typeof item === 'string' && TRACE_ID_KEYS.has(key)) this.learn(item);
-      }
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
     }
   }
 

@@ -180,6 +180,7 @@ function resolveSpanId(pieces: readonly Piece[], warnings: string[]): { main?: P
  * `TraceFileError`; a lenient context maps ids and skips what is malformed.
  */
 export function zipkinToSpans(document: unknown, context: ImportContext = strictContext()): Span[] {
+  const firstProblem = context.problems?.length ?? 0;
   const groups = new Map<string, Piece[]>();
   asArray(document, '').forEach((item, i) => {
     const place = `[${i}]`;
@@ -208,7 +209,17 @@ export function zipkinToSpans(document: unknown, context: ImportContext = strict
       if (span !== undefined) spans.push(span);
     }
   }
+  // Ids are read in a first pass and spans converted in a second: report in file order.
+  const problems = context.problems?.splice(firstProblem) ?? [];
+  problems.sort((a, b) => fileOrder(a.place) - fileOrder(b.place));
+  context.problems?.push(...problems);
   return spans;
+}
+
+/** `[3].timestamp` → 3, `[1][4].id` → 1.004 (an array of traces), for sorting problems. */
+function fileOrder(place: string): number {
+  const [, outer, inner] = /^\[(\d+)\](?:\[(\d+)\])?/.exec(place) ?? [];
+  return Number(outer ?? 0) + Number(inner ?? 0) / 1e6;
 }
 
 function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<string>, context: ImportContext): Span {
