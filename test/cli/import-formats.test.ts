@@ -108,6 +108,26 @@ describe('lifeline import: Zipkin', () => {
       "
     `);
   });
+  it('imports Zipkin v1 JSON, joining the client and server halves of a span', async () => {
+    const result = await importAndDraw('zipkin-v1.json');
+    expect(result.import.code, result.import.stderr).toBe(0);
+    expect(result.import.stdout).toContain('zipkin, 5 spans in 1 trace from 2 services');
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as frontend
+      participant p3 as backend
+      participant p4 as mysql
+      p1->>p2: get /api
+      p2->>p3: get
+      p3->>p4: query
+      p4-->>p3: ok
+      p3-->>p2: 200
+      p2-->>p1: ok
+      "
+    `);
+  });
 });
 
 describe('lifeline import: Grafana Tempo', () => {

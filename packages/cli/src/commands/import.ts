@@ -44,7 +44,7 @@ export function registerImportCommand(program: Command): void {
   program
     .command('import')
     .description(
-      'Import trace files (OTLP JSON or JSON lines, Grafana Tempo JSON, Jaeger JSON, Zipkin v2 JSON) into the database',
+      'Import trace files (OTLP JSON or JSON lines, Grafana Tempo JSON, Jaeger JSON, Zipkin v2 or v1 JSON) into the database',
     )
     .argument('<files...>', 'trace files to import; the format of each is detected')
     .option('--db <path>', 'SQLite database to write (default: $LIFELINE_DB or .lifeline/traces.db)')
@@ -54,7 +54,7 @@ export function registerImportCommand(program: Command): void {
 Formats: OTLP JSON ({"resourceSpans": …}, also inside Jaeger's API v3
 {"result": …}), the OpenTelemetry Collector file exporter's JSON lines (lines of
 metrics and logs are skipped and counted), Grafana Tempo's trace JSON
-({"batches": …}, API v2 {"trace": …}), Jaeger UI JSON and Zipkin v2 JSON.
+({"batches": …}, API v2 {"trace": …}), Jaeger UI JSON and Zipkin v2 or v1 JSON.
 
 Every file is read before anything is written: a file that is not a trace file
 at all imports nothing. Inside a trace file, what is valid is imported and each

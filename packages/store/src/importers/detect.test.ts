@@ -255,7 +255,9 @@ describe('parseTraceFile', () => {
 
   it('rejects unknown formats, invalid JSON and empty files with a clear message', () => {
     expect(() => parseTraceFile('{"hello": "world"}')).toThrow(/unrecognised trace format: expected OTLP JSON/);
-    expect(() => parseTraceFile('{"hello": "world"}')).toThrow(/Grafana Tempo JSON .*Jaeger JSON .*Zipkin v2 JSON/);
+    expect(() => parseTraceFile('{"hello": "world"}')).toThrow(
+      /Grafana Tempo JSON .*Jaeger JSON .*Zipkin v2 or v1 JSON/,
+    );
     expect(() => parseTraceFile('{"resourceSpans": [', { fileName: 'x.json' })).toThrow(/^x\.json: invalid JSON/);
     expect(() => parseTraceFile('  \n')).toThrow('the file is empty');
   });

@@ -31,7 +31,7 @@ export interface ParsedTraceFile {
 const FORMATS =
   'expected OTLP JSON ({"resourceSpans": …}), OTLP JSON lines (one request per line, as the Collector file exporter writes), ' +
   'Grafana Tempo JSON ({"batches": …} or {"trace": {"resourceSpans": …}}), ' +
-  'Jaeger JSON ({"data": [{"spans": …}]}) or Zipkin v2 JSON ([{"traceId", "id", …}])';
+  'Jaeger JSON ({"data": [{"spans": …}]}) or Zipkin v2 or v1 JSON ([{"traceId", "id", …}])';
 
 /** The signal of an OTLP export request by its top-level key. */
 const SIGNAL_KEYS: Readonly<Record<string, SkippedSignal>> = {
@@ -219,7 +219,7 @@ function lineNumber(place: string): number {
  * OTLP JSON lines as the OpenTelemetry Collector's file exporter writes them
  * (lines of metrics and logs are skipped and counted), Grafana Tempo's trace
  * JSON (`{"batches": …}`, API v2 `{"trace": …}`), Jaeger JSON as the Jaeger
- * UI downloads it, and Zipkin v2 JSON.
+ * UI downloads it, and Zipkin v2 or v1 JSON.
  *
  * What is valid is imported; each malformed part (a span, a resource, a line)
  * is skipped and reported in `problems` with its place (`line 3`, or a JSON

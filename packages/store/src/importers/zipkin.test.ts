@@ -135,3 +135,43 @@ describe('Zipkin files with malformed spans', () => {
     expect(rejectedSpans).toBe(3);
   });
 });
+
+describe('Zipkin v1 JSON', () => {
+  it('reads cs/cr/sr/ss halves, binary annotations and local spans into the same tree as v2', () => {
+    const { format, spans, warnings, problems } = parseTraceFile(read('zipkin-v1.json'));
+    expect(format).toBe('zipkin');
+    expect(warnings).toEqual([]);
+    expect(problems).toEqual([]);
+    expect(tree(spans)).toEqual([
+      'frontend server get /api',
+      '  frontend client get',
+      '    backend server get',
+      '      backend client query',
+      '      backend internal render',
+    ]);
+    const [root, client, server, query, render] = spans;
+    expect(root).toMatchObject({
+      startTimeNs: 1767225608000000000,
+      endTimeNs: 1767225608060000000,
+      attributes: { 'http.path': '/api', 'network.peer.address': '127.0.0.1' },
+    });
+    expect(client).toMatchObject({
+      spanId: '5f552935fd3c7b55',
+      startTimeNs: 1767225608004000000,
+      endTimeNs: 1767225608054000000,
+      attributes: { 'server.address': 'backend', 'network.peer.port': 9000, 'http.path': '/api' },
+    });
+    // The server half was reported as a v1 span of its own with the same id.
+    expect(server).toMatchObject({
+      parentSpanId: '5f552935fd3c7b55',
+      startTimeNs: 1767225608007000000,
+      endTimeNs: 1767225608050000000,
+      attributes: { 'http.status_code': 200, 'zipkin.shared_span_id': '5f552935fd3c7b55' },
+    });
+    expect(query).toMatchObject({
+      parentSpanId: server?.spanId,
+      attributes: { 'server.address': 'mysql', 'sql.query': 'select * from accounts where id = ?' },
+    });
+    expect(render).toMatchObject({ parentSpanId: server?.spanId, attributes: { lc: 'templates' } });
+  });
+});

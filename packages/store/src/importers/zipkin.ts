@@ -12,6 +12,7 @@ import {
   optionalString,
 } from './json-reader.js';
 import { splitTags, typedZipkinTag } from './tags.js';
+import { zipkinV1ToV2 } from './zipkin-v1.js';
 
 const NS_PER_US = 1000;
 const kinds: Readonly<Record<string, SpanKind>> = {
@@ -172,7 +173,8 @@ function resolveSpanId(pieces: readonly Piece[], warnings: string[]): { main?: P
 
 /**
  * Converts Zipkin v2 JSON (an array of spans, or an array of traces as
- * `GET /api/v2/traces` returns) to spans. Reports of one span id are merged
+ * `GET /api/v2/traces` returns) to spans; spans in the v1 model
+ * (`binaryAnnotations`, endpoints on annotations) are converted to v2 first. Reports of one span id are merged
  * the way Zipkin merges them (see `resolveSpanId`); the server half of a
  * shared id gets its own id, derived from the shared one, with the client
  * half as its parent and `zipkin.shared_span_id` naming the shared id.
@@ -182,18 +184,18 @@ function resolveSpanId(pieces: readonly Piece[], warnings: string[]): { main?: P
 export function zipkinToSpans(document: unknown, context: ImportContext = strictContext()): Span[] {
   const firstProblem = context.problems?.length ?? 0;
   const groups = new Map<string, Piece[]>();
-  asArray(document, '').forEach((item, i) => {
+  const items = asArray(document, '').flatMap((item, i) => {
     const place = `[${i}]`;
-    const list = Array.isArray(item) ? item.map((s, j) => [s, `${place}[${j}]`] as const) : [[item, place] as const];
-    for (const [raw, spanPlace] of list) {
-      const piece = attempt(context, 1, () => readPiece(raw, spanPlace, context));
-      if (piece === undefined) continue;
-      const key = `${piece.traceId}/${piece.id}`;
-      const group = groups.get(key);
-      if (group === undefined) groups.set(key, [piece]);
-      else group.push(piece);
-    }
+    return Array.isArray(item) ? item.map((s, j) => [s, `${place}[${j}]`] as const) : [[item, place] as const];
   });
+  for (const [raw, spanPlace] of zipkinV1ToV2(items)) {
+    const piece = attempt(context, 1, () => readPiece(raw, spanPlace, context));
+    if (piece === undefined) continue;
+    const key = `${piece.traceId}/${piece.id}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [piece]);
+    else group.push(piece);
+  }
   const resolved = [...groups.values()].map((pieces) => resolveSpanId(pieces, context.warnings));
   // Children of a shared span id were recorded by the server that handled
   // the call, so they hang under the server half.
@@ -287,7 +289,7 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
   return span;
 }
 
-/** Whether a parsed JSON value looks like Zipkin v2 JSON. */
+/** Whether a parsed JSON value looks like Zipkin JSON (v2, or v1 with the same `traceId` and `id`). */
 export function isZipkinDocument(value: unknown): boolean {
   if (!Array.isArray(value)) return false;
   const first = Array.isArray(value[0]) ? value[0][0] : value[0];
