@@ -131,19 +131,24 @@ function toV2(span: V1Span): JsonObject[] {
     if (v1Duration !== undefined) v2.duration = v1Duration;
     sides.push(v2);
   }
-  const owner = (endpoint: unknown) => sides.find((s) => sameEndpoint(s.localEndpoint, endpoint)) ?? sides[0];
+  // There is always a side by now: a span without core annotations became a local span.
+  const owner = (endpoint: unknown) =>
+    (sides.find((s) => sameEndpoint(s.localEndpoint, endpoint)) ?? sides[0]) as {
+      annotations: unknown[];
+      tags: Record<string, string>;
+    };
   const core = new Set(['cs', 'cr', 'sr', 'ss', 'ms', 'mr']);
   for (const annotation of annotations) {
     const value = annotation.value;
     if (typeof value === 'string' && core.has(value)) continue;
     const target = owner(annotation.endpoint);
-    (target?.annotations as unknown[]).push({ timestamp: annotation.timestamp, value });
+    target.annotations.push({ timestamp: annotation.timestamp, value });
   }
   for (const binary of binaryAnnotations) {
     const key = binary.key;
     if (typeof key !== 'string' || key === 'sa' || key === 'ca' || key === 'ma') continue;
     const target = owner(binary.endpoint);
-    (target?.tags as Record<string, string>)[key] = tagText(binary.value);
+    target.tags[key] = tagText(binary.value);
   }
   return sides;
 }
