@@ -339,3 +339,53 @@ describe('parseTraceFile', () => {
     expect(error.message).toMatch(hint);
   });
 });
+
+describe('Jaeger spans sharing a span id (Zipkin-instrumented services)', () => {
+  const tag = (key: string, value: string) => ({ key, type: 'string', value });
+  const span = (spanID: string, kind: string, service: string, parent?: string) => ({
+    traceID: 'a1b2c3d4e5f60718',
+    spanID,
+    operationName: `${service} ${kind}`,
+    references: parent === undefined ? [] : [{ refType: 'CHILD_OF', traceID: 'a1b2c3d4e5f60718', spanID: parent }],
+    startTime: 1767225600000000,
+    duration: 1000,
+    tags: [tag('span.kind', kind)],
+    processID: service,
+  });
+  const trace = (spans: object[]) =>
+    JSON.stringify({
+      data: [
+        {
+          traceID: 'a1b2c3d4e5f60718',
+          spans,
+          processes: { frontend: { serviceName: 'frontend' }, pricing: { serviceName: 'pricing' } },
+        },
+      ],
+    });
+
+  it.each([
+    ['client first', ['client', 'server']],
+    ['server first', ['server', 'client']],
+  ])('gives the server half its own id under the client half (%s), and its children follow it', (_, order) => {
+    const halves = order.map((kind) =>
+      kind === 'client'
+        ? span('1111111111111111', 'client', 'frontend', 'a1b2c3d4e5f60718')
+        : span('1111111111111111', 'server', 'pricing', 'a1b2c3d4e5f60718'),
+    );
+    const { spans, warnings } = parseTraceFile(
+      trace([
+        span('a1b2c3d4e5f60718', 'server', 'frontend'),
+        ...halves,
+        span('2222222222222222', 'client', 'pricing', '1111111111111111'),
+      ]),
+    );
+    expect(warnings).toEqual([]);
+    const byName = new Map(spans.map((s) => [s.name, s]));
+    const server = byName.get('pricing server');
+    expect(byName.get('frontend client')?.spanId).toBe('1111111111111111');
+    expect(server?.spanId).not.toBe('1111111111111111');
+    expect(server?.parentSpanId).toBe('1111111111111111');
+    expect(server?.attributes['zipkin.shared_span_id']).toBe('1111111111111111');
+    expect(byName.get('pricing client')?.parentSpanId).toBe(server?.spanId);
+  });
+});

@@ -6,6 +6,22 @@ export const ORIGINAL_TRACE_ID_ATTRIBUTE = 'lifeline.import.original_trace_id';
 /** Span attribute keeping a span id from the file that was not a valid id and was replaced. */
 export const ORIGINAL_SPAN_ID_ATTRIBUTE = 'lifeline.import.original_span_id';
 
+/**
+ * Span attribute naming the span id a server half shared with its client
+ * (Zipkin/B3 style), after the server half got an id of its own.
+ */
+export const SHARED_SPAN_ID_ATTRIBUTE = 'zipkin.shared_span_id';
+
+/**
+ * The span id given to the server half of a shared span id. Zipkin (B3) lets
+ * a client and the server it called report the same span id; Lifeline keeps
+ * one id per span, so the server half gets this id, derived from the shared
+ * one (the same on every import), and the client half becomes its parent.
+ */
+export function sharedServerSpanId(id: string): string {
+  return (BigInt(`0x${id}`) ^ 0x5a17_e11e_5a17_e11en).toString(16).padStart(16, '0');
+}
+
 const HEX = /^[0-9a-fA-F]+$/;
 const BASE64 = /^[A-Za-z0-9+/_-]+=*$/;
 

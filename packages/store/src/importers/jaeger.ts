@@ -1,4 +1,5 @@
 import type { Attributes, AttributeValue, Span, SpanEvent, SpanLink } from '@lifeline/core';
+import { SHARED_SPAN_ID_ATTRIBUTE, sharedServerSpanId } from './ids.js';
 import { attempt, countRawSpans, type ImportContext, strictContext } from './import-context.js';
 import {
   asArray,
@@ -74,19 +75,53 @@ function jaegerTrace(raw: unknown, place: string, context: ImportContext, spans:
       if (process !== undefined) processes.set(id, process);
     }
   }
-  const seen = new Set<string>();
+  const seen = new Map<string, Span>();
+  const shared = new Map<string, Span>();
+  const traceSpans: Span[] = [];
   const spansPlace = child(place, 'spans');
   asArray(trace.spans, spansPlace).forEach((rawSpan, i) => {
     const spanPlace = child(spansPlace, i);
-    const span = attempt(context, 1, () => jaegerSpan(rawSpan, spanPlace, processes, context));
+    let span = attempt(context, 1, () => jaegerSpan(rawSpan, spanPlace, processes, context));
     if (span === undefined) return;
-    if (seen.has(`${span.traceId}/${span.spanId}`)) {
-      warnings.push(`${spanPlace}: duplicate span id ${span.spanId} in trace ${span.traceId}; kept the first`);
-      return;
+    const key = `${span.traceId}/${span.spanId}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      // Zipkin-instrumented services (B3) give the server half of a call the
+      // client's span id; Jaeger's own span-id deduper gives it a new id
+      // parented on the client. Do the same when the query did not.
+      if (first.kind === 'client' && span.kind === 'server' && !shared.has(key)) {
+        span = serverHalf(span);
+        shared.set(key, span);
+      } else if (first.kind === 'server' && span.kind === 'client' && !shared.has(key)) {
+        const server = serverHalf(first);
+        traceSpans[traceSpans.indexOf(first)] = server;
+        shared.set(key, server);
+      } else {
+        warnings.push(`${spanPlace}: duplicate span id ${span.spanId} in trace ${span.traceId}; kept the first`);
+        return;
+      }
     }
-    seen.add(`${span.traceId}/${span.spanId}`);
-    spans.push(span);
+    seen.set(key, span);
+    traceSpans.push(span);
   });
+  for (const span of traceSpans) {
+    const server = span.parentSpanId === undefined ? undefined : shared.get(`${span.traceId}/${span.parentSpanId}`);
+    // The children the server recorded hang under the server half; the client's own stay with it.
+    if (server !== undefined && span !== server && span.serviceName === server.serviceName) {
+      spans.push({ ...span, parentSpanId: server.spanId });
+    } else {
+      spans.push(span);
+    }
+  }
+}
+
+function serverHalf(span: Span): Span {
+  return {
+    ...span,
+    spanId: sharedServerSpanId(span.spanId),
+    parentSpanId: span.spanId,
+    attributes: { ...span.attributes, [SHARED_SPAN_ID_ATTRIBUTE]: span.spanId },
+  };
 }
 
 function jaegerSpan(

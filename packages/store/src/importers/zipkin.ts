@@ -1,4 +1,5 @@
 import type { AttributeValue, Span, SpanEvent, SpanKind } from '@lifeline/core';
+import { SHARED_SPAN_ID_ATTRIBUTE, sharedServerSpanId } from './ids.js';
 import { attempt, type ImportContext, strictContext } from './import-context.js';
 import {
   asArray,
@@ -32,16 +33,6 @@ interface Piece {
   readonly kind: string | undefined;
   /** The server half of a span id shared with its client (`shared: true`, or backfilled). */
   shared: boolean;
-}
-
-/**
- * The span id given to the server half of a Zipkin shared span. Zipkin lets a
- * client and the server it called report the same span id; Lifeline keeps
- * one id per span, so the server half gets a derived id and the client
- * becomes its parent.
- */
-function serverHalfId(id: string): string {
-  return (BigInt(`0x${id}`) ^ 0x5a17_e11e_5a17_e11en).toString(16).padStart(16, '0');
 }
 
 function remoteAttributes(endpoint: unknown, place: string, kind: SpanKind): Record<string, AttributeValue> {
@@ -226,14 +217,14 @@ function fileOrder(place: string): number {
 
 function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<string>, context: ImportContext): Span {
   const { raw: s, place, traceId } = piece;
-  const spanId = isServerHalf ? serverHalfId(piece.id) : piece.id;
+  const spanId = isServerHalf ? sharedServerSpanId(piece.id) : piece.id;
   let parentSpanId: string | undefined;
   if (isServerHalf) {
     parentSpanId = piece.id;
   } else if (s.parentId !== undefined && s.parentId !== null && s.parentId !== '') {
     const parent = context.ids.spanId(s.parentId, child(place, 'parentId'));
     // A span naming itself as parent is a reporting mistake, not a cycle to keep.
-    if (parent !== piece.id) parentSpanId = split.has(`${traceId}/${parent}`) ? serverHalfId(parent) : parent;
+    if (parent !== piece.id) parentSpanId = split.has(`${traceId}/${parent}`) ? sharedServerSpanId(parent) : parent;
   }
   const tagsPlace = child(place, 'tags');
   const rawTags: Record<string, AttributeValue> = {};
@@ -282,7 +273,7 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
     links: [],
     resource,
   };
-  if (isServerHalf) span.attributes = { ...span.attributes, 'zipkin.shared_span_id': piece.id };
+  if (isServerHalf) span.attributes = { ...span.attributes, [SHARED_SPAN_ID_ATTRIBUTE]: piece.id };
   if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
   if (isSet(s.duration)) span.endTimeNs = (startUs + asNumber(s.duration, child(place, 'duration'))) * NS_PER_US;
   if (tags.scope !== undefined) span.scope = tags.scope;
