@@ -332,6 +332,7 @@ describe('parseTraceFile', () => {
     ['[{"traceID": "1", "spans": []}]', /a list of Jaeger traces: Lifeline reads them as \{"data"/],
     ['[{"traceID": "1", "spanID": "2"}]', /a list of Jaeger spans/],
     ['[{"traceId": "1", "spanId": "2"}]', /a list of OTLP spans: wrap them/],
+    ['[{"resource": {}, "scopeSpans": []}]', /a list of OTLP ResourceSpans: wrap it as \{"resourceSpans"/],
     ['{"data": [{"id": 1}]}', /"data" is there but does not hold Jaeger traces/],
   ])('refuses %s with the formats it reads and a hint', (text, hint) => {
     const error = errorOf(() => parseTraceFile(text, { fileName: 'x.json' }));

@@ -95,6 +95,9 @@ function nearMissHint(document: unknown): string | undefined {
     return undefined;
   }
   if (Array.isArray(document)) {
+    if (document.length > 0 && isResourceSpansList(document)) {
+      return 'this looks like a list of OTLP ResourceSpans: wrap it as {"resourceSpans": […]}';
+    }
     const first: unknown = Array.isArray(document[0]) ? document[0][0] : document[0];
     if (!isObject(first)) return undefined;
     if ('traceID' in first && 'spans' in first) {
