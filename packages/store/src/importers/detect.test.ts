@@ -390,3 +390,64 @@ describe('Jaeger spans sharing a span id (Zipkin-instrumented services)', () => 
     expect(byName.get('pricing client')?.parentSpanId).toBe(server?.spanId);
   });
 });
+
+describe('odd but valid shapes', () => {
+  it('reads an all-zero parent id as no parent, as W3C Trace Context defines it', () => {
+    const otlp = parseTraceFile(
+      JSON.stringify({
+        resourceSpans: [
+          {
+            scopeSpans: [
+              { spans: [{ traceId: '01', spanId: '02', parentSpanId: '0000000000000000', startTimeUnixNano: 1 }] },
+            ],
+          },
+        ],
+      }),
+    );
+    const zipkin = parseTraceFile(
+      JSON.stringify([{ traceId: '01', id: '02', parentId: '0000000000000000', timestamp: 1 }]),
+    );
+    const jaeger = parseTraceFile(
+      JSON.stringify({
+        traceID: '01',
+        spans: [
+          {
+            traceID: '01',
+            spanID: '02',
+            startTime: 1,
+            references: [{ refType: 'CHILD_OF', traceID: '01', spanID: '0000000000000000' }],
+          },
+        ],
+      }),
+    );
+    for (const { spans } of [otlp, zipkin, jaeger]) {
+      expect(spans).toHaveLength(1);
+      expect(spans[0]?.parentSpanId).toBeUndefined();
+      expect(spans[0]?.links).toEqual([]);
+    }
+  });
+
+  it('reads Jaeger\'s streamed API v3 answer, one {"result": …} chunk per line', () => {
+    const request = JSON.parse(read('public/otlp/jaeger-api-v3-hotrod-dispatch.json')).result;
+    const half = Math.floor(request.resourceSpans.length / 2);
+    const lines = [
+      { result: { resourceSpans: request.resourceSpans.slice(0, half) } },
+      { result: { resourceSpans: request.resourceSpans.slice(half) } },
+    ].map((chunk) => JSON.stringify(chunk));
+    lines[1] = (lines[1] as string).replace(/"startTimeUnixNano":"\d+"/, '"startTimeUnixNano":"soon"');
+    const { format, spans, problems } = parseTraceFile(lines.join('\n'));
+    expect(format).toBe('otlp-jsonl');
+    expect(spans).toHaveLength(39);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.place).toMatch(
+      /^line 2, result\.resourceSpans\[\d+\]\.scopeSpans\[\d+\]\.spans\[\d+\]\.startTimeUnixNano$/,
+    );
+  });
+
+  it('says a Tempo search result holds no spans and where to get them', () => {
+    const search = JSON.stringify({
+      traces: [{ traceID: '2f3e0cee77ae5dc9c17ade3689eb2e54', rootServiceName: 'shop' }],
+    });
+    expect(() => parseTraceFile(search)).toThrow(/Hint: this is a Tempo search result .*\/api\/traces\/<traceID>/);
+  });
+});

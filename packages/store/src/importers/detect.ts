@@ -89,8 +89,12 @@ function nearMissHint(document: unknown): string | undefined {
         return `"${key}" holds an OTLP request: Lifeline reads it at the top level, or inside {"result": …} or {"trace": …}`;
       }
     }
-    if ('data' in document)
+    if (Array.isArray(document.traces) && isObject(document.traces[0]) && 'rootServiceName' in document.traces[0]) {
+      return 'this is a Tempo search result (trace ids, no spans): fetch each trace from /api/traces/<traceID>';
+    }
+    if ('data' in document) {
       return '"data" is there but does not hold Jaeger traces ({"traceID", "spans", "processes"})';
+    }
     if ('spanID' in document || 'spanId' in document) return 'this looks like one span: wrap it in a trace file';
     return undefined;
   }
@@ -165,7 +169,7 @@ function report(
  * is a problem at `line N`.
  */
 function parseLines(text: string): ParsedTraceFile {
-  const lines: { request: unknown; place: string }[] = [];
+  const lines: { request: unknown; place: string; root: string }[] = [];
   const problems: ImportProblem[] = [];
   const skipped: Partial<Record<SkippedSignal, number>> = {};
   for (const [index, line] of text.split('\n').entries()) {
@@ -181,6 +185,9 @@ function parseLines(text: string): ParsedTraceFile {
     const signal = isObject(request) && !isOtlpRequest(request) ? otherSignal(request) : undefined;
     if (signal !== undefined) {
       skipped[signal] = (skipped[signal] ?? 0) + 1;
+    } else if (isObject(request) && !isOtlpRequest(request) && isOtlpRequest(request.result)) {
+      // Jaeger's API v3 streams its answer as one {"result": …} chunk per line.
+      lines.push({ request: request.result, place, root: 'result' });
     } else if (!isOtlpRequest(request)) {
       problems.push({
         place,
@@ -188,15 +195,15 @@ function parseLines(text: string): ParsedTraceFile {
         rejectedSpans: countRawSpans(request),
       });
     } else {
-      lines.push({ request, place });
+      lines.push({ request, place, root: '' });
     }
   }
   const context = lenientContext(lines.map((line) => line.request));
   context.problems.push(...problems);
   const spans: Span[] = [];
-  for (const { request, place } of lines) {
+  for (const { request, place, root } of lines) {
     const before = context.problems.length;
-    for (const span of otlpToSpans(request as never, { context })) spans.push(span);
+    for (const span of otlpToSpans(request as never, { context, place: root })) spans.push(span);
     // The converter names JSON paths within the line; say which line.
     for (let i = before; i < context.problems.length; i++) {
       const problem = context.problems[i] as ImportProblem;
@@ -257,8 +264,9 @@ export function parseTraceFile(text: string, options: { fileName?: string } = {}
     } catch {
       first = undefined;
     }
-    // Several JSON documents, one per line: the Collector's file exporter.
-    if (isObject(first) && (isOtlpRequest(first) || otherSignal(first) !== undefined) && body.trim().includes('\n')) {
+    // Several JSON documents, one per line: the Collector's file exporter (or Jaeger's streamed API v3 answer).
+    const request = isObject(first) && isOtlpRequest(first.result) ? first.result : first;
+    if (isObject(request) && (isOtlpRequest(request) || otherSignal(request) !== undefined) && body.includes('\n')) {
       return parseLines(body);
     }
     const where = first === undefined ? '' : ' (the first line is JSON, but not an OTLP export request)';

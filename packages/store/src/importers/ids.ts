@@ -134,6 +134,17 @@ export class IdReader {
     return this.read(value, place, 8, this.mappedSpanIds);
   }
 
+  /**
+   * A parent span id, or `undefined` for a root: absent, empty, or all zeros
+   * (what some exporters write for "no parent", the invalid id of W3C Trace
+   * Context). @throws TraceFileError when it is invalid in strict mode.
+   */
+  parentSpanId(value: unknown, place: string): string | undefined {
+    if (value === undefined || value === null || value === '') return undefined;
+    const id = this.spanId(value, place);
+    return id === '0000000000000000' ? undefined : id;
+  }
+
   /** The attributes that keep the original ids of a span whose ids were replaced. */
   originals(traceId: unknown, spanId: unknown): Record<string, string> {
     const out: Record<string, string> = {};

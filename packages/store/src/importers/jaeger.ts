@@ -152,6 +152,8 @@ function jaegerSpan(
     const ref = asObject(r, refPlace);
     const refTrace = ids.traceId(ref.traceID ?? s.traceID, child(refPlace, 'traceID'));
     const refSpan = ids.spanId(ref.spanID, child(refPlace, 'spanID'));
+    // The all-zero id is W3C Trace Context's "none": such a reference (written for a root) points nowhere.
+    if (refSpan === '0000000000000000') return;
     const type = optionalString(ref.refType, child(refPlace, 'refType'))?.toUpperCase() ?? 'CHILD_OF';
     if (refTrace === traceId && type === 'CHILD_OF' && parentSpanId === undefined) {
       parentSpanId = refSpan;

@@ -229,7 +229,8 @@ function otlpSpan(
     links,
     resource,
   };
-  if (parent !== undefined && parent !== '') span.parentSpanId = ids.spanId(parent, child(place, 'parentSpanId'));
+  const parentSpanId = ids.parentSpanId(parent, child(place, 'parentSpanId'));
+  if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
   if (endTimeNs !== undefined) span.endTimeNs = endTimeNs;
   if (scope !== undefined) span.scope = scope;
   return span;

@@ -221,10 +221,12 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
   let parentSpanId: string | undefined;
   if (isServerHalf) {
     parentSpanId = piece.id;
-  } else if (s.parentId !== undefined && s.parentId !== null && s.parentId !== '') {
-    const parent = context.ids.spanId(s.parentId, child(place, 'parentId'));
+  } else {
+    const parent = context.ids.parentSpanId(s.parentId, child(place, 'parentId'));
     // A span naming itself as parent is a reporting mistake, not a cycle to keep.
-    if (parent !== piece.id) parentSpanId = split.has(`${traceId}/${parent}`) ? sharedServerSpanId(parent) : parent;
+    if (parent !== undefined && parent !== piece.id) {
+      parentSpanId = split.has(`${traceId}/${parent}`) ? sharedServerSpanId(parent) : parent;
+    }
   }
   const tagsPlace = child(place, 'tags');
   const rawTags: Record<string, AttributeValue> = {};
