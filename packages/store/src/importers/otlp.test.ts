@@ -93,3 +93,42 @@ describe('otlpToSpans', () => {
     expect(() => otlpToSpans(bad as never)).toThrow('resourceSpans[0].scopeSpans[0].spans[0].traceId');
   });
 });
+
+describe('OTLP JSON with protobuf field names', () => {
+  it('reads resource_spans, trace_id, start_time_unix_nano, string_value … as their lowerCamelCase names', () => {
+    const text = readFileSync(new URL('../../../../test/fixtures/otlp.sample.json', import.meta.url), 'utf8');
+    const snake = text.replace(
+      /"([a-z]+(?:[A-Z][a-z]*)+)"\s*:/g,
+      (_, key: string) => `"${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}":`,
+    );
+    expect(snake).toContain('"resource_spans":');
+    expect(snake).toContain('"start_time_unix_nano":');
+    const camel = parseTraceFile(text);
+    const proto = parseTraceFile(snake);
+    expect(proto.format).toBe('otlp-json');
+    expect(proto.problems).toEqual([]);
+    expect(proto.spans).toEqual(camel.spans);
+  });
+
+  it('keeps attribute keys, which are values, as they are', () => {
+    const text = JSON.stringify({
+      resource_spans: [
+        {
+          scope_spans: [
+            {
+              spans: [
+                {
+                  trace_id: '01',
+                  span_id: '02',
+                  start_time_unix_nano: '1',
+                  attributes: [{ key: 'db.system_name', value: { string_value: 'postgresql' } }],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    expect(parseTraceFile(text).spans[0]?.attributes).toEqual({ 'db.system_name': 'postgresql' });
+  });
+});

@@ -324,3 +324,32 @@ function resourceSpansToSpans(rs: unknown, rsPlace: string, context: ImportConte
 export function isOtlpRequest(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && 'resourceSpans' in value;
 }
+
+const PROTO_NAMES = /"(resource_spans|scope_spans|instrumentation_library_spans|resource_metrics|resource_logs)"\s*:/;
+
+function lowerCamelCase(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+function renameKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(renameKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value))
+    out[key.includes('_') ? lowerCamelCase(key) : key] = renameKeys(item);
+  return out;
+}
+
+/**
+ * OTLP JSON written with protobuf's original field names (`resource_spans`,
+ * `trace_id`, `start_time_unix_nano`, `string_value`, …), as protobuf's JSON
+ * printers do when asked to keep them (Go `protojson` UseProtoNames, Python
+ * `preserving_proto_field_name`). The protobuf JSON mapping requires parsers
+ * to accept both names; OTLP/JSON itself uses lowerCamelCase. Returns the
+ * parsed `value` with every object key in lowerCamelCase when `text` uses the
+ * original names, else `value` unchanged. Only OTLP is renamed: in OTLP JSON
+ * every object key is a field name (attribute keys are values).
+ */
+export function withJsonFieldNames(value: unknown, text: string): unknown {
+  return PROTO_NAMES.test(text) ? renameKeys(value) : value;
+}
