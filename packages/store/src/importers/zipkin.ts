@@ -32,7 +32,7 @@ interface Piece {
   /** `kind` in upper case, when given. */
   readonly kind: string | undefined;
   /** The server half of a span id shared with its client (`shared: true`, or backfilled). */
-  shared: boolean;
+  readonly shared: boolean;
 }
 
 function remoteAttributes(endpoint: unknown, place: string, kind: SpanKind): Record<string, AttributeValue> {
@@ -94,7 +94,10 @@ function mergePieces(left: Piece, right: Piece): Piece {
   const combine = (key: string) => {
     const a = endpointOf(l[key]);
     const b = endpointOf(r[key]);
-    return a === undefined ? r[key] : b === undefined ? l[key] : { ...a, ...b };
+    // Fields one report left empty do not blank what the other said.
+    return a === undefined || b === undefined
+      ? (a ?? r[key])
+      : { ...a, ...Object.fromEntries(Object.entries(b).filter(([, value]) => isSet(value))) };
   };
   let annotations: unknown = l.annotations ?? r.annotations;
   if (Array.isArray(l.annotations) && Array.isArray(r.annotations)) {
