@@ -18,6 +18,27 @@ export const EXIT_USER_ERROR = 1;
 /** Exit status for a failure that is a bug or an environment problem, not the user's input. */
 export const EXIT_UNEXPECTED = 2;
 
+/**
+ * Exit status when a command did its work but skipped part of its input
+ * (`lifeline import` with spans or lines it could not read). Scripts can tell
+ * "all imported" (0) from "imported, with losses" (3) from "nothing done" (1).
+ */
+export const EXIT_INCOMPLETE = 3;
+
+/**
+ * Thrown when a command has finished and written what it could, but part of
+ * its input was skipped. The CLI prints its message as one line on stderr and
+ * exits with {@link EXIT_INCOMPLETE}.
+ *
+ * @example
+ * ```ts
+ * throw new IncompleteError('skipped 2 spans in 1 file; the rest was imported');
+ * ```
+ */
+export class IncompleteError extends Error {
+  override readonly name = 'IncompleteError';
+}
+
 /** Collapses a message to a single line so one failure is always one line on stderr. */
 export function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, ' ').trim();

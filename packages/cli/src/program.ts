@@ -5,7 +5,15 @@ import { registerImportCommand } from './commands/import.js';
 import { registerListCommand } from './commands/list.js';
 import { registerPruneCommand } from './commands/prune.js';
 import { registerServeCommand } from './commands/serve.js';
-import { describeUnexpected, EXIT_UNEXPECTED, EXIT_USER_ERROR, oneLine, UserError } from './errors.js';
+import {
+  describeUnexpected,
+  EXIT_INCOMPLETE,
+  EXIT_UNEXPECTED,
+  EXIT_USER_ERROR,
+  IncompleteError,
+  oneLine,
+  UserError,
+} from './errors.js';
 import { cliVersion } from './version.js';
 
 /**
@@ -34,7 +42,8 @@ export function createProgram(): Command {
 Every command reads and writes one SQLite file: --db PATH, else $LIFELINE_DB,
 else .lifeline/traces.db in the working directory.
 Exit status: 0 success, 1 a problem with the input (the message says how to fix
-it), 2 an unexpected failure (LIFELINE_DEBUG=1 prints its stack trace).
+it), 2 an unexpected failure (LIFELINE_DEBUG=1 prints its stack trace), 3 done
+but part of the input skipped (\`lifeline import\` lists what and where).
 
 Examples:
   $ node --import @lifeline/node/register app.js   # record an app
@@ -84,6 +93,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (error instanceof UserError) {
       process.stderr.write(`lifeline: ${oneLine(error.message)}\n`);
       return EXIT_USER_ERROR;
+    }
+    if (error instanceof IncompleteError) {
+      process.stderr.write(`lifeline: ${oneLine(error.message)}\n`);
+      return EXIT_INCOMPLETE;
     }
     process.stderr.write(`lifeline: ${describeUnexpected(error, process.env.LIFELINE_DEBUG === '1')}\n`);
     return EXIT_UNEXPECTED;

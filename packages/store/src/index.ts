@@ -1,7 +1,7 @@
 /**
  * @lifeline/store — Lifeline's SQLite span store: schema and migrations, the
  * span writer, list and trace queries, retention, the OpenTelemetry
- * `SpanExporter` and the trace file importers (OTLP, Jaeger, Zipkin JSON).
+ * `SpanExporter` and the trace file importers (OTLP, Tempo, Jaeger, Zipkin JSON).
  *
  * @packageDocumentation
  */
@@ -17,14 +17,17 @@ export type { StoreErrorCode } from './errors.js';
 export { StoreError } from './errors.js';
 export type { SqliteSpanExporterOptions } from './exporter.js';
 export { SqliteSpanExporter } from './exporter.js';
-export type { ParsedTraceFile, TraceFileFormat } from './importers/detect.js';
+export type { ParsedTraceFile, SkippedSignal, TraceFileFormat } from './importers/detect.js';
 export { parseTraceFile } from './importers/detect.js';
+export { ORIGINAL_SPAN_ID_ATTRIBUTE, ORIGINAL_TRACE_ID_ATTRIBUTE, SHARED_SPAN_ID_ATTRIBUTE } from './importers/ids.js';
+export type { ImportProblem } from './importers/import-context.js';
 export { jaegerToSpans } from './importers/jaeger.js';
 export type {
   OtlpAnyValueJson,
   OtlpExportTraceServiceRequestJson,
   OtlpKeyValueJson,
   OtlpSpanJson,
+  OtlpToSpansOptions,
 } from './importers/otlp.js';
 export { otlpToSpans } from './importers/otlp.js';
 export { TraceFileError } from './importers/trace-file-error.js';

@@ -1,10 +1,16 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Span } from '@lifeline/core';
-import { parseTraceFile, type SpanStore, TraceFileError } from '@lifeline/store';
+import {
+  type ImportProblem,
+  type ParsedTraceFile,
+  parseTraceFile,
+  type SpanStore,
+  TraceFileError,
+} from '@lifeline/store';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { oneLine, UserError } from '../errors.js';
+import { IncompleteError, oneLine, UserError } from '../errors.js';
 import { displayPath, openWritableStore, resolveDbPath } from '../store-access.js';
 
 interface ImportOptions {
@@ -16,30 +22,55 @@ interface ParsedFile {
   readonly format: string;
   readonly spans: readonly Span[];
   readonly warnings: readonly string[];
+  readonly problems: readonly ImportProblem[];
+  readonly rejectedSpans: number;
+  readonly skippedSignals: ParsedTraceFile['skippedSignals'];
 }
+
+/** Problems printed in full; the rest are counted. */
+const problemsShown = 10;
 
 /** Files at least this large get a progress bar (when stderr is a terminal). */
 const progressThresholdBytes = 2 * 1024 * 1024;
 /** Spans written per transaction while a progress bar is shown, so it can move. */
 const batchSize = 2000;
 
-/** Registers `lifeline import`: OTLP, Jaeger and Zipkin JSON files into the store. */
+/**
+ * Registers `lifeline import`: OTLP, Tempo, Jaeger and Zipkin JSON files into the
+ * store. Exits 0 when all was imported, 3 ({@link IncompleteError}) when parts
+ * of a file were skipped, 1 when a file could not be imported at all.
+ */
 export function registerImportCommand(program: Command): void {
   program
     .command('import')
-    .description('Import trace files (OTLP JSON or JSON lines, Jaeger JSON, Zipkin v2 JSON) into the database')
+    .description(
+      'Import trace files (OTLP JSON or JSON lines, Grafana Tempo JSON, Jaeger JSON, Zipkin v2 or v1 JSON) into the database',
+    )
     .argument('<files...>', 'trace files to import; the format of each is detected')
     .option('--db <path>', 'SQLite database to write (default: $LIFELINE_DB or .lifeline/traces.db)')
     .addHelpText(
       'after',
       `
-Every file is read and checked before anything is written, so a malformed file
-imports nothing. A file that fails names the place that is wrong.
+Formats: OTLP JSON ({"resourceSpans": …}, also inside Jaeger's API v3
+{"result": …}), the OpenTelemetry Collector file exporter's JSON lines (lines of
+metrics and logs are skipped and counted), Grafana Tempo's trace JSON
+({"batches": …}, API v2 {"trace": …}), Jaeger UI JSON and Zipkin v2 or v1 JSON.
+
+Every file is read before anything is written: a file that is not a trace file
+at all imports nothing. Inside a trace file, what is valid is imported and each
+malformed span, resource or line is skipped and named with its place (a JSON
+path, or the line of a JSON-lines file); the first ${problemsShown} are printed.
+Ids that are not hex are replaced by ids hashed from their text (the original
+is kept in the span attribute lifeline.import.original_span_id / _trace_id).
+
+Exit status: 0 all imported, 3 imported with some spans or lines skipped,
+1 nothing imported (unreadable file, unknown format), 2 unexpected failure.
 
 Examples:
   $ lifeline import jaeger-trace.json
   $ lifeline import exports/*.json --db team-traces.db
-  $ curl -s localhost:16686/api/traces/<id> > t.json && lifeline import t.json`,
+  $ curl -s localhost:16686/api/traces/<id> > t.json && lifeline import t.json
+  $ curl -s localhost:3200/api/traces/<id> > tempo.json && lifeline import tempo.json`,
     )
     .action((files: string[], options: ImportOptions) => {
       const parsed = files.map(parseFile);
@@ -55,17 +86,46 @@ Examples:
           spanTotal += file.spans.length;
           const services = new Set(file.spans.map((span) => span.serviceName)).size;
           process.stdout.write(
-            `${file.file}: ${file.format}, ${plural(file.spans.length, 'span')} in ${plural(fileTraces.size, 'trace')} from ${plural(services, 'service')}\n`,
+            `${file.file}: ${file.format}, ${plural(file.spans.length, 'span')} in ${plural(fileTraces.size, 'trace')} from ${plural(services, 'service')}${skippedText(file)}\n`,
           );
           for (const warning of file.warnings) process.stderr.write(`warning: ${file.file}: ${oneLine(warning)}\n`);
+        }
+        const problems = parsed.flatMap((file) => file.problems.map((problem) => ({ file: file.file, problem })));
+        for (const { file, problem } of problems.slice(0, problemsShown)) {
+          process.stderr.write(`problem: ${file}: ${describeProblem(problem)}\n`);
+        }
+        if (problems.length > problemsShown) {
+          process.stderr.write(`problem: … and ${plural(problems.length - problemsShown, 'more problem')}\n`);
         }
         process.stdout.write(
           `Imported ${plural(spanTotal, 'span')} in ${plural(traceIds.size, 'trace')} into ${displayPath(path)}. See them with \`lifeline list\`.\n`,
         );
+        if (problems.length > 0) {
+          const rejected = parsed.reduce((sum, file) => sum + file.rejectedSpans, 0);
+          const withProblems = parsed.filter((file) => file.problems.length > 0).length;
+          throw new IncompleteError(
+            `skipped ${plural(rejected, 'span')} (${plural(problems.length, 'problem')} in ${plural(withProblems, 'file')}, listed above); the rest was imported`,
+          );
+        }
       } finally {
         store.close();
       }
     });
+}
+
+/** `; skipped 2 spans (3 problems); skipped lines of other signals: 2 metrics, 1 logs`, or nothing. */
+function skippedText(file: ParsedFile): string {
+  let text = '';
+  if (file.problems.length > 0) {
+    text += `; skipped ${plural(file.rejectedSpans, 'span')} (${plural(file.problems.length, 'problem')})`;
+  }
+  const signals = Object.entries(file.skippedSignals).map(([signal, count]) => `${count} ${signal}`);
+  if (signals.length > 0) text += `; skipped lines of other signals: ${signals.join(', ')}`;
+  return text;
+}
+
+function describeProblem(problem: ImportProblem): string {
+  return oneLine(problem.place === '' ? problem.problem : `at ${problem.place}: ${problem.problem}`);
 }
 
 function parseFile(file: string): ParsedFile {
@@ -86,9 +146,22 @@ function parseFile(file: string): ParsedFile {
   try {
     const result = parseTraceFile(text, { fileName: basename(file) });
     if (result.spans.length === 0) {
-      throw new UserError(`${file} holds no spans (read as ${result.format}). Nothing was imported`);
+      const [first] = result.problems;
+      const reason =
+        first === undefined
+          ? `holds no spans (read as ${result.format}${skippedText({ ...result, file, rejectedSpans: 0, problems: [] })})`
+          : `no span could be read (${plural(result.problems.length, 'problem')}; the first: ${describeProblem(first)})`;
+      throw new UserError(`${file} ${reason}. Nothing was imported`);
     }
-    return { file, format: result.format, spans: result.spans, warnings: result.warnings };
+    return {
+      file,
+      format: result.format,
+      spans: result.spans,
+      warnings: result.warnings,
+      problems: result.problems,
+      rejectedSpans: result.rejectedSpans,
+      skippedSignals: result.skippedSignals,
+    };
   } catch (error) {
     if (error instanceof TraceFileError) {
       throw new UserError(`cannot import ${file}: ${oneLine(error.message)}. Nothing was imported`);

@@ -138,33 +138,126 @@ describe('parseTraceFile', () => {
     expect(parseTraceFile(firstLine as string, { fileName: 'spans.json' }).format).toBe('otlp-json');
   });
 
-  it('names the JSON path of a malformed field', () => {
+  it('imports the rest of a Jaeger file and names the JSON path of a malformed field', () => {
     const document = JSON.parse(read('jaeger.sample.json'));
     document.data[0].spans[1].startTime = 'soon';
-    const error = errorOf(() => parseTraceFile(JSON.stringify(document), { fileName: 'trace.json' }));
-    expect(error.place).toBe('data[0].spans[1].startTime');
-    expect(error.message).toBe('trace.json: at data[0].spans[1].startTime: expected a number, found string "soon"');
+    const { spans, problems, rejectedSpans } = parseTraceFile(JSON.stringify(document), { fileName: 'trace.json' });
+    expect(spans.map((s) => s.spanId)).toEqual(['7b3bf470e24a1b2c']);
+    expect(problems).toEqual([
+      { place: 'data[0].spans[1].startTime', problem: 'expected a number, found string "soon"', rejectedSpans: 1 },
+    ]);
+    expect(rejectedSpans).toBe(1);
   });
 
-  it('names the OTLP path of a bad id', () => {
-    const document = JSON.parse(read('otlp.sample.json'));
-    document.resourceSpans[0].scopeSpans[1].spans[0].traceId = 'xyz';
-    const error = errorOf(() => parseTraceFile(JSON.stringify(document)));
-    expect(error.place).toBe('resourceSpans[0].scopeSpans[1].spans[0].traceId');
+  it('imports the valid spans of an OTLP file and reports the skipped spans and resources, like partial success', () => {
+    const { spans, problems, rejectedSpans } = parseTraceFile(read('cases/otlp-bad-values.json'));
+    expect(spans.map((s) => s.name)).toEqual(['GET /products/:id', 'SELECT prices', 'GET']);
+    expect(problems).toEqual([
+      {
+        place: 'resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano',
+        problem: 'expected a number, found string "soon"',
+        rejectedSpans: 1,
+      },
+      {
+        place: 'resourceSpans[0].scopeSpans[0].spans[4].kind',
+        problem: 'unknown span kind "SPAN_KIND_SIDEWAYS"',
+        rejectedSpans: 1,
+      },
+      {
+        place: 'resourceSpans[1].resource.attributes',
+        problem: 'expected an array, found string "oops"',
+        rejectedSpans: 2,
+      },
+    ]);
+    expect(rejectedSpans).toBe(4);
   });
 
-  it('names the line of a malformed JSON-lines record', () => {
+  it('imports the other lines of a JSON-lines file and names the line of each bad one', () => {
     const lines = read('otlp-lines.sample.json').trimEnd().split('\n');
     const broken = [lines[0], lines[1]?.replace('"startTimeUnixNano":"1767225601004000000"', '"startTimeUnixNano":{}')];
-    const error = errorOf(() => parseTraceFile(broken.join('\n'), { fileName: 'spans.jsonl' }));
-    expect(error.place).toBe('line 2, resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano');
-    const truncated = errorOf(() => parseTraceFile(`${lines[0]}\n{"resourceSpans": [`));
-    expect(truncated.place).toBe('line 2');
-    expect(truncated.message).toMatch(/^at line 2: invalid JSON/);
+    const { spans, problems } = parseTraceFile(broken.join('\n'), { fileName: 'spans.jsonl' });
+    expect(spans.map((s) => s.name)).toEqual(['orders publish']);
+    expect(problems.map((p) => p.place)).toEqual(['line 2, resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano']);
+    const truncated = parseTraceFile(read('cases/collector-truncated.jsonl'));
+    expect(truncated.format).toBe('otlp-jsonl');
+    expect(truncated.spans.map((s) => s.name)).toEqual(['POST /invoices', 'INSERT billing.invoices']);
+    expect(truncated.problems.map((p) => [p.place, p.problem.replace(/ \(.*/, '')])).toEqual([
+      ['line 2', 'expected an OTLP export request'],
+      ['line 4', 'invalid JSON'],
+    ]);
+  });
+
+  it('imports the trace lines of a Collector file export mixing traces, metrics and logs, and counts the others', () => {
+    const { format, spans, problems, skippedSignals } = parseTraceFile(read('cases/collector-mixed-signals.jsonl'));
+    expect(format).toBe('otlp-jsonl');
+    expect(problems).toEqual([]);
+    expect(skippedSignals).toEqual({ metrics: 2, logs: 1 });
+    expect(spans.map((s) => [s.kind, s.name, s.parentSpanId])).toEqual([
+      ['server', 'POST /invoices', undefined],
+      ['client', 'INSERT billing.invoices', 'b7ad6b7169203331'],
+    ]);
+  });
+
+  it('gives ids that are not hex hashed ids, keeps the originals and the parent links, and notes it', () => {
+    const { spans, warnings, problems } = parseTraceFile(read('cases/jaeger-non-hex-ids.json'));
+    expect(problems).toEqual([]);
+    expect(spans).toHaveLength(4);
+    const [server, client, avatars, redis] = spans;
+    expect(new Set(spans.map((s) => s.traceId)).size).toBe(1);
+    expect(server?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(client?.parentSpanId).toBe(server?.spanId);
+    expect(avatars?.spanId).toBe('0000000000000abc');
+    expect(avatars?.parentSpanId).toBe(client?.spanId);
+    expect(redis?.parentSpanId).toBe('0000000000000abc');
+    expect(server?.attributes).toMatchObject({
+      'lifeline.import.original_trace_id': 'trace-1',
+      'lifeline.import.original_span_id': 'span-a',
+    });
+    expect(avatars?.attributes).not.toHaveProperty('lifeline.import.original_span_id');
+    expect(redis?.attributes['lifeline.import.original_span_id']).toBe('0123456789abcdef0123');
+    expect(warnings).toEqual([
+      '1 trace id was not a valid id (e.g. "trace-1"): replaced by ids hashed from their text; the originals are kept in lifeline.import.original_trace_id',
+      '3 span ids were not valid ids (e.g. "span-a"): replaced by ids hashed from their text; the originals are kept in lifeline.import.original_span_id',
+    ]);
+    // The same file gives the same ids every time.
+    expect(parseTraceFile(read('cases/jaeger-non-hex-ids.json')).spans).toEqual(spans);
+  });
+
+  it('maps ids that are not hex in OTLP and Zipkin files the same way', () => {
+    const otlp = parseTraceFile(
+      JSON.stringify({
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  { traceId: 'trace-1', spanId: 'span-a', startTimeUnixNano: 1 },
+                  { traceId: 'trace-1', spanId: 'span-b', parentSpanId: 'span-a', startTimeUnixNano: 2 },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const zipkin = parseTraceFile(
+      JSON.stringify([
+        { traceId: 'trace-1', id: 'span-a', timestamp: 1 },
+        { traceId: 'trace-1', id: 'span-b', parentId: 'span-a', timestamp: 2 },
+      ]),
+    );
+    for (const { spans } of [otlp, zipkin]) {
+      expect(spans[1]?.parentSpanId).toBe(spans[0]?.spanId);
+      expect(spans[0]?.attributes['lifeline.import.original_span_id']).toBe('span-a');
+    }
+    expect(zipkin.spans.map((s) => [s.traceId, s.spanId])).toEqual(otlp.spans.map((s) => [s.traceId, s.spanId]));
   });
 
   it('rejects unknown formats, invalid JSON and empty files with a clear message', () => {
     expect(() => parseTraceFile('{"hello": "world"}')).toThrow(/unrecognised trace format: expected OTLP JSON/);
+    expect(() => parseTraceFile('{"hello": "world"}')).toThrow(
+      /Grafana Tempo JSON .*Jaeger JSON .*Zipkin v2 or v1 JSON/,
+    );
     expect(() => parseTraceFile('{"resourceSpans": [', { fileName: 'x.json' })).toThrow(/^x\.json: invalid JSON/);
     expect(() => parseTraceFile('  \n')).toThrow('the file is empty');
   });
@@ -204,5 +297,157 @@ describe('parseTraceFile', () => {
     const crossTrace = spans.find((s) => s.name === 'reference-test');
     expect(crossTrace?.parentSpanId).toBe('0000000000000002');
     expect(crossTrace?.links.map((l) => l.traceId)).toContain('000000000000000000000000000000ff');
+  });
+
+  it('detects every format from its content alone, whatever the file is called', () => {
+    const cases: [string, string][] = [
+      ['otlp.sample.json', 'otlp-json'],
+      ['otlp-lines.sample.json', 'otlp-jsonl'],
+      ['jaeger.sample.json', 'jaeger'],
+      ['zipkin.sample.json', 'zipkin'],
+      ['public/otlp/jaeger-api-v3-hotrod-dispatch.json', 'otlp-json'],
+      ['public/jaeger/jaeger-ui-01.json', 'jaeger'],
+      ['cases/tempo-batches.json', 'tempo'],
+      ['cases/tempo-api-v2.json', 'tempo'],
+      ['cases/tempo-instrumentation-library.json', 'tempo'],
+      ['cases/collector-mixed-signals.jsonl', 'otlp-jsonl'],
+      ['cases/jaeger-non-hex-ids.json', 'jaeger'],
+      ['cases/zipkin-shared-id-without-flag.json', 'zipkin'],
+    ];
+    for (const [file, format] of cases) {
+      expect(parseTraceFile(read(file), { fileName: 'trace.txt' }).format, file).toBe(format);
+    }
+    // Empty containers of each format are still told apart.
+    expect(parseTraceFile('{"data": []}').format).toBe('jaeger');
+    expect(parseTraceFile('[]').format).toBe('zipkin');
+    expect(parseTraceFile('{"batches": []}').format).toBe('tempo');
+    expect(parseTraceFile('{"resourceSpans": []}').format).toBe('otlp-json');
+  });
+
+  it.each([
+    ['{"resourceMetrics": []}', /this is OpenTelemetry metrics \(resourceMetrics\), not traces/],
+    ['{"resourceLogs": []}', /this is OpenTelemetry logs \(resourceLogs\), not traces/],
+    ['{"traces": [{"scopeSpans": []}]}', /"traces" holds what looks like OTLP ResourceSpans/],
+    ['{"response": {"resourceSpans": []}}', /"response" holds an OTLP request/],
+    ['[{"traceID": "1", "spans": []}]', /a list of Jaeger traces: Lifeline reads them as \{"data"/],
+    ['[{"traceID": "1", "spanID": "2"}]', /a list of Jaeger spans/],
+    ['[{"traceId": "1", "spanId": "2"}]', /a list of OTLP spans: wrap them/],
+    ['[{"resource": {}, "scopeSpans": []}]', /a list of OTLP ResourceSpans: wrap it as \{"resourceSpans"/],
+    ['{"data": [{"id": 1}]}', /"data" is there but does not hold Jaeger traces/],
+  ])('refuses %s with the formats it reads and a hint', (text, hint) => {
+    const error = errorOf(() => parseTraceFile(text, { fileName: 'x.json' }));
+    expect(error.message).toMatch(/^x\.json: unrecognised trace format: expected OTLP JSON/);
+    expect(error.message).toMatch(hint);
+  });
+});
+
+describe('Jaeger spans sharing a span id (Zipkin-instrumented services)', () => {
+  const tag = (key: string, value: string) => ({ key, type: 'string', value });
+  const span = (spanID: string, kind: string, service: string, parent?: string) => ({
+    traceID: 'a1b2c3d4e5f60718',
+    spanID,
+    operationName: `${service} ${kind}`,
+    references: parent === undefined ? [] : [{ refType: 'CHILD_OF', traceID: 'a1b2c3d4e5f60718', spanID: parent }],
+    startTime: 1767225600000000,
+    duration: 1000,
+    tags: [tag('span.kind', kind)],
+    processID: service,
+  });
+  const trace = (spans: object[]) =>
+    JSON.stringify({
+      data: [
+        {
+          traceID: 'a1b2c3d4e5f60718',
+          spans,
+          processes: { frontend: { serviceName: 'frontend' }, pricing: { serviceName: 'pricing' } },
+        },
+      ],
+    });
+
+  it.each([
+    ['client first', ['client', 'server']],
+    ['server first', ['server', 'client']],
+  ])('gives the server half its own id under the client half (%s), and its children follow it', (_, order) => {
+    const halves = order.map((kind) =>
+      kind === 'client'
+        ? span('1111111111111111', 'client', 'frontend', 'a1b2c3d4e5f60718')
+        : span('1111111111111111', 'server', 'pricing', 'a1b2c3d4e5f60718'),
+    );
+    const { spans, warnings } = parseTraceFile(
+      trace([
+        span('a1b2c3d4e5f60718', 'server', 'frontend'),
+        ...halves,
+        span('2222222222222222', 'client', 'pricing', '1111111111111111'),
+      ]),
+    );
+    expect(warnings).toEqual([]);
+    const byName = new Map(spans.map((s) => [s.name, s]));
+    const server = byName.get('pricing server');
+    expect(byName.get('frontend client')?.spanId).toBe('1111111111111111');
+    expect(server?.spanId).not.toBe('1111111111111111');
+    expect(server?.parentSpanId).toBe('1111111111111111');
+    expect(server?.attributes['zipkin.shared_span_id']).toBe('1111111111111111');
+    expect(byName.get('pricing client')?.parentSpanId).toBe(server?.spanId);
+  });
+});
+
+describe('odd but valid shapes', () => {
+  it('reads an all-zero parent id as no parent, as W3C Trace Context defines it', () => {
+    const otlp = parseTraceFile(
+      JSON.stringify({
+        resourceSpans: [
+          {
+            scopeSpans: [
+              { spans: [{ traceId: '01', spanId: '02', parentSpanId: '0000000000000000', startTimeUnixNano: 1 }] },
+            ],
+          },
+        ],
+      }),
+    );
+    const zipkin = parseTraceFile(
+      JSON.stringify([{ traceId: '01', id: '02', parentId: '0000000000000000', timestamp: 1 }]),
+    );
+    const jaeger = parseTraceFile(
+      JSON.stringify({
+        traceID: '01',
+        spans: [
+          {
+            traceID: '01',
+            spanID: '02',
+            startTime: 1,
+            references: [{ refType: 'CHILD_OF', traceID: '01', spanID: '0000000000000000' }],
+          },
+        ],
+      }),
+    );
+    for (const { spans } of [otlp, zipkin, jaeger]) {
+      expect(spans).toHaveLength(1);
+      expect(spans[0]?.parentSpanId).toBeUndefined();
+      expect(spans[0]?.links).toEqual([]);
+    }
+  });
+
+  it('reads Jaeger\'s streamed API v3 answer, one {"result": …} chunk per line', () => {
+    const request = JSON.parse(read('public/otlp/jaeger-api-v3-hotrod-dispatch.json')).result;
+    const half = Math.floor(request.resourceSpans.length / 2);
+    const lines = [
+      { result: { resourceSpans: request.resourceSpans.slice(0, half) } },
+      { result: { resourceSpans: request.resourceSpans.slice(half) } },
+    ].map((chunk) => JSON.stringify(chunk));
+    lines[1] = (lines[1] as string).replace(/"startTimeUnixNano":"\d+"/, '"startTimeUnixNano":"soon"');
+    const { format, spans, problems } = parseTraceFile(lines.join('\n'));
+    expect(format).toBe('otlp-jsonl');
+    expect(spans).toHaveLength(39);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.place).toMatch(
+      /^line 2, result\.resourceSpans\[\d+\]\.scopeSpans\[\d+\]\.spans\[\d+\]\.startTimeUnixNano$/,
+    );
+  });
+
+  it('says a Tempo search result holds no spans and where to get them', () => {
+    const search = JSON.stringify({
+      traces: [{ traceID: '2f3e0cee77ae5dc9c17ade3689eb2e54', rootServiceName: 'shop' }],
+    });
+    expect(() => parseTraceFile(search)).toThrow(/Hint: this is a Tempo search result .*\/api\/traces\/<traceID>/);
   });
 });

@@ -1,20 +1,44 @@
 import type { Span } from '@lifeline/core';
+import { IdReader } from './ids.js';
+import { countRawSpans, type ImportContext, type ImportProblem } from './import-context.js';
 import { isJaegerDocument, jaegerToSpans } from './jaeger.js';
-import { asObject } from './json-reader.js';
-import { isOtlpRequest, otlpToSpans } from './otlp.js';
+import { asObject, type JsonObject } from './json-reader.js';
+import { isOtlpRequest, otlpToSpans, withJsonFieldNames } from './otlp.js';
 import { TraceFileError } from './trace-file-error.js';
 import { isZipkinDocument, zipkinToSpans } from './zipkin.js';
 
-/** The trace file formats Lifeline imports. */
-export type TraceFileFormat = 'otlp-json' | 'otlp-jsonl' | 'jaeger' | 'zipkin';
+/** The trace file formats Lifeline imports. `tempo` is Grafana Tempo's trace JSON (OTLP inside). */
+export type TraceFileFormat = 'otlp-json' | 'otlp-jsonl' | 'jaeger' | 'zipkin' | 'tempo';
 
-/** A parsed trace file. */
+/** OpenTelemetry signals other than traces that a Collector file export may hold. */
+export type SkippedSignal = 'metrics' | 'logs' | 'profiles';
+
+/** A parsed trace file: what could be imported, and a report of what could not. */
 export interface ParsedTraceFile {
   readonly format: TraceFileFormat;
+  /** The spans that were read; those of {@link problems} are not among them. */
   readonly spans: Span[];
-  /** Oddities that did not stop the import (duplicate ids, unknown processes, …). */
+  /** Oddities that lost nothing: duplicate ids, unknown processes, ids that were replaced, … */
   readonly warnings: string[];
+  /** Parts that were skipped, each with its place, like OTLP's partial success. Empty when all was imported. */
+  readonly problems: ImportProblem[];
+  /** Spans lost to {@link problems} (as far as they can be counted). */
+  readonly rejectedSpans: number;
+  /** JSON lines of other signals (Collector file exports mix them), counted per signal and skipped. */
+  readonly skippedSignals: Readonly<Partial<Record<SkippedSignal, number>>>;
 }
+
+const FORMATS =
+  'expected OTLP JSON ({"resourceSpans": …}), OTLP JSON lines (one request per line, as the Collector file exporter writes), ' +
+  'Grafana Tempo JSON ({"batches": …} or {"trace": {"resourceSpans": …}}), ' +
+  'Jaeger JSON ({"data": [{"spans": …}]}) or Zipkin v2 or v1 JSON ([{"traceId", "id", …}])';
+
+/** The signal of an OTLP export request by its top-level key. */
+const SIGNAL_KEYS: Readonly<Record<string, SkippedSignal>> = {
+  resourceMetrics: 'metrics',
+  resourceLogs: 'logs',
+  resourceProfiles: 'profiles',
+};
 
 function withFileName(error: unknown, fileName: string | undefined, linePlace?: string): never {
   if (error instanceof TraceFileError) {
@@ -24,63 +48,202 @@ function withFileName(error: unknown, fileName: string | undefined, linePlace?: 
   throw error;
 }
 
-const UNKNOWN_FORMAT =
-  'unrecognised trace format: expected OTLP JSON ({"resourceSpans": …}), OTLP JSON lines (one request per line), ' +
-  'Jaeger JSON ({"data": [{"spans": …}]}) or Zipkin v2 JSON ([{"traceId", "id", …}])';
-
-function fromDocument(document: unknown, warnings: string[]): { format: TraceFileFormat; spans: Span[] } {
-  if (isOtlpRequest(document)) return { format: 'otlp-json', spans: otlpToSpans(document as never) };
-  // Jaeger's API v3 wraps the OTLP request: {"result": {"resourceSpans": …}}.
-  if (typeof document === 'object' && document !== null && isOtlpRequest((document as { result?: unknown }).result)) {
-    const result = asObject((document as { result: unknown }).result, 'result');
-    return { format: 'otlp-json', spans: otlpToSpans(result as never, { place: 'result' }) };
-  }
-  if (isJaegerDocument(document)) return { format: 'jaeger', spans: jaegerToSpans(document, warnings) };
-  if (isZipkinDocument(document)) return { format: 'zipkin', spans: zipkinToSpans(document, warnings) };
-  throw new TraceFileError(UNKNOWN_FORMAT);
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseLines(text: string, fileName: string | undefined): ParsedTraceFile {
-  const spans: Span[] = [];
-  const lines = text.split('\n');
-  for (const [index, line] of lines.entries()) {
+/** Whether a value is a list of OTLP `ResourceSpans` (by the keys its first item has). */
+function isResourceSpansList(value: unknown): boolean {
+  if (!Array.isArray(value)) return false;
+  const first: unknown = value[0];
+  if (first === undefined) return true;
+  return isObject(first) && ('scopeSpans' in first || 'instrumentationLibrarySpans' in first || 'resource' in first);
+}
+
+/**
+ * Grafana Tempo's trace JSON (`GET /api/traces/<id>`, also what Grafana
+ * saves): OTLP `ResourceSpans` under `batches`. Tempo's API v2
+ * (`/api/v2/traces/<id>`) wraps a request in `{"trace": …}`.
+ */
+function tempoRequest(document: unknown): { request: JsonObject; place: string } | undefined {
+  if (!isObject(document)) return undefined;
+  if (!('resourceSpans' in document) && isResourceSpansList(document.batches)) return { request: document, place: '' };
+  const trace = document.trace;
+  if (isObject(trace) && (isOtlpRequest(trace) || isResourceSpansList(trace.batches))) {
+    return { request: trace, place: 'trace' };
+  }
+  return undefined;
+}
+
+/** For a file that is no trace format: what it looks like, when it is close to one. */
+function nearMissHint(document: unknown): string | undefined {
+  if (isObject(document)) {
+    for (const [key, signal] of Object.entries(SIGNAL_KEYS)) {
+      if (key in document) return `this is OpenTelemetry ${signal} (${key}), not traces`;
+    }
+    for (const [key, value] of Object.entries(document)) {
+      if (Array.isArray(value) && value.length > 0 && isResourceSpansList(value)) {
+        return `"${key}" holds what looks like OTLP ResourceSpans: Lifeline reads them under "resourceSpans"`;
+      }
+      if (isObject(value) && 'resourceSpans' in value) {
+        return `"${key}" holds an OTLP request: Lifeline reads it at the top level, or inside {"result": …} or {"trace": …}`;
+      }
+    }
+    if (Array.isArray(document.traces) && isObject(document.traces[0]) && 'rootServiceName' in document.traces[0]) {
+      return 'this is a Tempo search result (trace ids, no spans): fetch each trace from /api/traces/<traceID>';
+    }
+    if ('data' in document) {
+      return '"data" is there but does not hold Jaeger traces ({"traceID", "spans", "processes"})';
+    }
+    if ('spanID' in document || 'spanId' in document) return 'this looks like one span: wrap it in a trace file';
+    return undefined;
+  }
+  if (Array.isArray(document)) {
+    if (document.length > 0 && isResourceSpansList(document)) {
+      return 'this looks like a list of OTLP ResourceSpans: wrap it as {"resourceSpans": […]}';
+    }
+    const first: unknown = Array.isArray(document[0]) ? document[0][0] : document[0];
+    if (!isObject(first)) return undefined;
+    if ('traceID' in first && 'spans' in first) {
+      return 'this is a list of Jaeger traces: Lifeline reads them as {"data": [trace, …]}';
+    }
+    if ('traceID' in first && 'spanID' in first) {
+      return 'this is a list of Jaeger spans: Lifeline reads a Jaeger trace ({"traceID", "spans": […], "processes": {…}})';
+    }
+    if ('spanId' in first && 'traceId' in first) {
+      return 'this looks like a list of OTLP spans: wrap them as {"resourceSpans": [{"scopeSpans": [{"spans": […]}]}]}';
+    }
+    if ('traceId' in first && 'binaryAnnotations' in first) return 'this looks like Zipkin v1 JSON, which has no `id`';
+  }
+  return undefined;
+}
+
+function unknownFormat(document: unknown): TraceFileError {
+  const hint = nearMissHint(document);
+  return new TraceFileError(`unrecognised trace format: ${FORMATS}${hint === undefined ? '' : `. Hint: ${hint}`}`);
+}
+
+function fromDocument(document: unknown, context: ImportContext): { format: TraceFileFormat; spans: Span[] } {
+  if (isOtlpRequest(document)) return { format: 'otlp-json', spans: otlpToSpans(document as never, { context }) };
+  // Jaeger's API v3 wraps the OTLP request: {"result": {"resourceSpans": …}}.
+  if (isObject(document) && isOtlpRequest(document.result)) {
+    const result = asObject(document.result, 'result');
+    return { format: 'otlp-json', spans: otlpToSpans(result as never, { place: 'result', context }) };
+  }
+  const tempo = tempoRequest(document);
+  if (tempo !== undefined) {
+    return { format: 'tempo', spans: otlpToSpans(tempo.request as never, { place: tempo.place, context }) };
+  }
+  if (isJaegerDocument(document)) return { format: 'jaeger', spans: jaegerToSpans(document, context) };
+  if (isZipkinDocument(document)) return { format: 'zipkin', spans: zipkinToSpans(document, context) };
+  throw unknownFormat(document);
+}
+
+function lenientContext(document: unknown): ImportContext & { problems: ImportProblem[] } {
+  const ids = new IdReader({ lenient: true });
+  ids.learnTraceIds(document);
+  return { ids, warnings: [], problems: [] };
+}
+
+function report(
+  format: TraceFileFormat,
+  spans: Span[],
+  context: ImportContext & { problems: ImportProblem[] },
+  skippedSignals: Partial<Record<SkippedSignal, number>> = {},
+): ParsedTraceFile {
+  return {
+    format,
+    spans,
+    warnings: [...context.ids.notes(), ...context.warnings],
+    problems: context.problems,
+    rejectedSpans: context.problems.reduce((sum, p) => sum + p.rejectedSpans, 0),
+    skippedSignals,
+  };
+}
+
+/**
+ * JSON lines as the OpenTelemetry Collector's file exporter writes them: one
+ * export request per line, traces mixed with metrics and logs when one
+ * exporter serves several pipelines. Trace lines are imported, lines of other
+ * signals counted and skipped, and a line that is not JSON or not a request
+ * is a problem at `line N`.
+ */
+function parseLines(text: string): ParsedTraceFile {
+  const lines: { request: unknown; place: string; root: string }[] = [];
+  const problems: ImportProblem[] = [];
+  const skipped: Partial<Record<SkippedSignal, number>> = {};
+  for (const [index, line] of text.split('\n').entries()) {
     if (line.trim() === '') continue;
     const place = `line ${index + 1}`;
     let request: unknown;
     try {
-      request = JSON.parse(line);
+      request = withJsonFieldNames(JSON.parse(line), line);
     } catch (error) {
-      throw new TraceFileError(`invalid JSON (${(error as Error).message})`, {
-        place,
-        ...(fileName === undefined ? {} : { fileName }),
-      });
+      problems.push({ place, problem: `invalid JSON (${(error as Error).message})`, rejectedSpans: 0 });
+      continue;
     }
-    if (!isOtlpRequest(request)) {
-      throw new TraceFileError('expected an OTLP export request ({"resourceSpans": …}) on every line', {
+    const signal = isObject(request) && !isOtlpRequest(request) ? otherSignal(request) : undefined;
+    if (signal !== undefined) {
+      skipped[signal] = (skipped[signal] ?? 0) + 1;
+    } else if (isObject(request) && !isOtlpRequest(request) && isOtlpRequest(request.result)) {
+      // Jaeger's API v3 streams its answer as one {"result": …} chunk per line.
+      lines.push({ request: request.result, place, root: 'result' });
+    } else if (!isOtlpRequest(request)) {
+      problems.push({
         place,
-        ...(fileName === undefined ? {} : { fileName }),
+        problem: 'expected an OTLP export request ({"resourceSpans": …}, or resourceMetrics / resourceLogs to skip)',
+        rejectedSpans: countRawSpans(request),
       });
-    }
-    try {
-      for (const span of otlpToSpans(request as never)) spans.push(span);
-    } catch (error) {
-      withFileName(error, fileName, place);
+    } else {
+      lines.push({ request, place, root: '' });
     }
   }
-  return { format: 'otlp-jsonl', spans, warnings: [] };
+  const context = lenientContext(lines.map((line) => line.request));
+  context.problems.push(...problems);
+  const spans: Span[] = [];
+  for (const { request, place, root } of lines) {
+    const before = context.problems.length;
+    for (const span of otlpToSpans(request as never, { context, place: root })) spans.push(span);
+    // The converter names JSON paths within the line; say which line.
+    for (let i = before; i < context.problems.length; i++) {
+      const problem = context.problems[i] as ImportProblem;
+      context.problems[i] = { ...problem, place: problem.place === '' ? place : `${place}, ${problem.place}` };
+    }
+  }
+  context.problems.sort((a, b) => lineNumber(a.place) - lineNumber(b.place));
+  return report('otlp-jsonl', spans, context, skipped);
+}
+
+function otherSignal(request: JsonObject): SkippedSignal | undefined {
+  for (const [key, signal] of Object.entries(SIGNAL_KEYS)) if (key in request) return signal;
+  return undefined;
+}
+
+function lineNumber(place: string): number {
+  return Number(/^line (\d+)/.exec(place)?.[1] ?? 0);
 }
 
 /**
  * Reads a trace file in any format Lifeline imports, detected from its
  * content: OTLP JSON (also inside Jaeger's API v3 `{"result": …}` envelope),
- * OTLP JSON lines as the OpenTelemetry Collector's file exporter writes them,
- * Jaeger JSON as the Jaeger UI downloads it, and Zipkin v2 JSON. Malformed
- * input throws a {@link TraceFileError} naming the place (`line 3`, or a JSON
- * path such as `data[0].spans[3].startTime`).
+ * OTLP JSON lines as the OpenTelemetry Collector's file exporter writes them
+ * (lines of metrics and logs are skipped and counted), Grafana Tempo's trace
+ * JSON (`{"batches": …}`, API v2 `{"trace": …}`), Jaeger JSON as the Jaeger
+ * UI downloads it, and Zipkin v2 or v1 JSON.
+ *
+ * What is valid is imported; each malformed part (a span, a resource, a line)
+ * is skipped and reported in `problems` with its place (`line 3`, or a JSON
+ * path such as `data[0].spans[3].startTime`), like OTLP's partial success.
+ * Ids that are not hex are replaced by hashed ids (see `IdReader`) and noted
+ * in `warnings`.
+ *
+ * @throws TraceFileError when the file is empty, not JSON, or no trace format
+ * at all (the message lists the formats, with a hint for near misses), or its
+ * outer structure is broken (e.g. `data` not an array).
  *
  * @example
  * ```ts
- * const { format, spans, warnings } = parseTraceFile(readFileSync('trace.json', 'utf8'), { fileName: 'trace.json' });
+ * const { format, spans, warnings, problems } = parseTraceFile(readFileSync('trace.json', 'utf8'), { fileName: 'trace.json' });
  * store.writeSpans(spans);
  * ```
  */
@@ -92,26 +255,32 @@ export function parseTraceFile(text: string, options: { fileName?: string } = {}
   }
   let document: unknown;
   try {
-    document = JSON.parse(body);
+    document = withJsonFieldNames(JSON.parse(body), body);
   } catch (error) {
     const firstLine = body.trimStart().split('\n', 1)[0] ?? '';
-    let firstIsJson = false;
+    let first: unknown;
     try {
-      JSON.parse(firstLine);
-      firstIsJson = true;
+      first = withJsonFieldNames(JSON.parse(firstLine), firstLine);
     } catch {
-      firstIsJson = false;
+      first = undefined;
     }
-    // Several JSON documents, one per line: the Collector's file exporter.
-    if (firstIsJson && body.trim().includes('\n')) return parseLines(body, fileName);
-    throw new TraceFileError(`invalid JSON (${(error as Error).message})`, fileName === undefined ? {} : { fileName });
+    // Several JSON documents, one per line: the Collector's file exporter (or Jaeger's streamed API v3 answer).
+    const request = isObject(first) && isOtlpRequest(first.result) ? first.result : first;
+    if (isObject(request) && (isOtlpRequest(request) || otherSignal(request) !== undefined) && body.includes('\n')) {
+      return parseLines(body);
+    }
+    const where = first === undefined ? '' : ' (the first line is JSON, but not an OTLP export request)';
+    throw new TraceFileError(
+      `invalid JSON${where} (${(error as Error).message})`,
+      fileName === undefined ? {} : { fileName },
+    );
   }
-  const warnings: string[] = [];
   try {
-    const { format, spans } = fromDocument(document, warnings);
+    const context = lenientContext(document);
+    const { format, spans } = fromDocument(document, context);
     // A one-line JSON-lines file is also a valid JSON document; its name tells them apart.
     const jsonLines = format === 'otlp-json' && fileName !== undefined && /\.(jsonl|ndjson)$/i.test(fileName);
-    return { format: jsonLines ? 'otlp-jsonl' : format, spans, warnings };
+    return report(jsonLines ? 'otlp-jsonl' : format, spans, context);
   } catch (error) {
     withFileName(error, fileName);
   }

@@ -1,7 +1,8 @@
 import type { Attributes, AttributeValue, Span, SpanEvent, SpanLink } from '@lifeline/core';
+import { SHARED_SPAN_ID_ATTRIBUTE, sharedServerSpanId } from './ids.js';
+import { attempt, countRawSpans, type ImportContext, strictContext } from './import-context.js';
 import {
   asArray,
-  asId,
   asNumber,
   asObject,
   asString,
@@ -62,102 +63,158 @@ function readProcess(raw: unknown, place: string): Process {
  * The parent is the first CHILD_OF reference within the trace (else the first
  * FOLLOWS_FROM); references into other traces become span links.
  */
-function jaegerTrace(raw: unknown, place: string, warnings: string[]): Span[] {
+function jaegerTrace(raw: unknown, place: string, context: ImportContext, spans: Span[]): void {
+  const { warnings } = context;
   const trace = asObject(raw, place);
   const processesPlace = child(place, 'processes');
   const processes = new Map<string, Process>();
   if (trace.processes !== undefined && trace.processes !== null) {
     for (const [id, p] of Object.entries(asObject(trace.processes, processesPlace))) {
-      processes.set(id, readProcess(p, child(processesPlace, id)));
+      // A malformed process loses no span by itself: its spans get unknown_service and a warning.
+      const process = attempt(context, 0, () => readProcess(p, child(processesPlace, id)));
+      if (process !== undefined) processes.set(id, process);
     }
   }
-  const seen = new Set<string>();
-  const spans: Span[] = [];
+  const seen = new Map<string, Span>();
+  const shared = new Map<string, Span>();
+  const traceSpans: Span[] = [];
   const spansPlace = child(place, 'spans');
   asArray(trace.spans, spansPlace).forEach((rawSpan, i) => {
     const spanPlace = child(spansPlace, i);
-    const s = asObject(rawSpan, spanPlace);
-    const traceId = asId(s.traceID, child(spanPlace, 'traceID'), 16);
-    const spanId = asId(s.spanID, child(spanPlace, 'spanID'), 8);
-    if (seen.has(`${traceId}/${spanId}`)) {
-      warnings.push(`${spanPlace}: duplicate span id ${spanId} in trace ${traceId}; kept the first`);
-      return;
-    }
-    seen.add(`${traceId}/${spanId}`);
-    let process: Process | undefined;
-    if (s.process !== undefined && s.process !== null) {
-      process = readProcess(s.process, child(spanPlace, 'process'));
-    } else {
-      const processId = optionalString(s.processID, child(spanPlace, 'processID'));
-      process = processId === undefined ? undefined : processes.get(processId);
-      if (process === undefined) {
-        warnings.push(`${spanPlace}: unknown processID ${JSON.stringify(processId)}; service set to unknown_service`);
-      }
-    }
-    let parentSpanId: string | undefined;
-    let followsFrom: string | undefined;
-    const links: SpanLink[] = [];
-    optionalArray(s.references, child(spanPlace, 'references')).forEach((r, j) => {
-      const refPlace = child(child(spanPlace, 'references'), j);
-      const ref = asObject(r, refPlace);
-      const refTrace = asId(ref.traceID ?? s.traceID, child(refPlace, 'traceID'), 16);
-      const refSpan = asId(ref.spanID, child(refPlace, 'spanID'), 8);
-      const type = optionalString(ref.refType, child(refPlace, 'refType'))?.toUpperCase() ?? 'CHILD_OF';
-      if (refTrace === traceId && type === 'CHILD_OF' && parentSpanId === undefined) {
-        parentSpanId = refSpan;
-      } else if (refTrace === traceId && type === 'FOLLOWS_FROM' && followsFrom === undefined) {
-        followsFrom = refSpan;
+    let span = attempt(context, 1, () => jaegerSpan(rawSpan, spanPlace, processes, context));
+    if (span === undefined) return;
+    const key = `${span.traceId}/${span.spanId}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      // Zipkin-instrumented services (B3) give the server half of a call the
+      // client's span id; Jaeger's own span-id deduper gives it a new id
+      // parented on the client. Do the same when the query did not.
+      if (first.kind === 'client' && span.kind === 'server' && !shared.has(key)) {
+        span = serverHalf(span);
+        shared.set(key, span);
+      } else if (first.kind === 'server' && span.kind === 'client' && !shared.has(key)) {
+        const server = serverHalf(first);
+        traceSpans[traceSpans.indexOf(first)] = server;
+        shared.set(key, server);
       } else {
-        links.push({ traceId: refTrace, spanId: refSpan, attributes: { 'jaeger.ref_type': type } });
+        warnings.push(`${spanPlace}: duplicate span id ${span.spanId} in trace ${span.traceId}; kept the first`);
+        return;
       }
-    });
-    parentSpanId ??= followsFrom;
-    const startUs = asNumber(s.startTime, child(spanPlace, 'startTime'));
-    const duration =
-      s.duration === undefined || s.duration === null ? undefined : asNumber(s.duration, child(spanPlace, 'duration'));
-    const events: SpanEvent[] = optionalArray(s.logs, child(spanPlace, 'logs')).map((l, j) => {
-      const logPlace = child(child(spanPlace, 'logs'), j);
-      const log = asObject(l, logPlace);
-      const fields = jaegerTags(log.fields, child(logPlace, 'fields'));
-      const { event, ...attributes } = fields;
-      return {
-        name: typeof event === 'string' ? event : 'log',
-        timeNs: asNumber(log.timestamp, child(logPlace, 'timestamp')) * NS_PER_US,
-        attributes,
-      };
-    });
-    const tags = splitTags(jaegerTags(s.tags, child(spanPlace, 'tags')));
-    const span: { -readonly [K in keyof Span]: Span[K] } = {
-      traceId,
-      spanId,
-      name: optionalString(s.operationName, child(spanPlace, 'operationName')) ?? '',
-      kind: tags.kind ?? 'internal',
-      serviceName: process?.serviceName ?? 'unknown_service',
-      startTimeNs: startUs * NS_PER_US,
-      status: tags.status,
-      attributes: tags.attributes,
-      events,
-      links,
-      resource: process?.resource ?? {},
-    };
-    if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
-    if (duration !== undefined) span.endTimeNs = (startUs + duration) * NS_PER_US;
-    if (tags.scope !== undefined) span.scope = tags.scope;
-    spans.push(span);
+    }
+    seen.set(key, span);
+    traceSpans.push(span);
   });
-  return spans;
+  for (const span of traceSpans) {
+    const server = span.parentSpanId === undefined ? undefined : shared.get(`${span.traceId}/${span.parentSpanId}`);
+    // The children the server recorded hang under the server half; the client's own stay with it.
+    if (server !== undefined && span !== server && span.serviceName === server.serviceName) {
+      spans.push({ ...span, parentSpanId: server.spanId });
+    } else {
+      spans.push(span);
+    }
+  }
+}
+
+function serverHalf(span: Span): Span {
+  return {
+    ...span,
+    spanId: sharedServerSpanId(span.spanId),
+    parentSpanId: span.spanId,
+    attributes: { ...span.attributes, [SHARED_SPAN_ID_ATTRIBUTE]: span.spanId },
+  };
+}
+
+function jaegerSpan(
+  rawSpan: unknown,
+  spanPlace: string,
+  processes: Map<string, Process>,
+  context: ImportContext,
+): Span {
+  const { ids, warnings } = context;
+  const s = asObject(rawSpan, spanPlace);
+  const traceId = ids.traceId(s.traceID, child(spanPlace, 'traceID'));
+  const spanId = ids.spanId(s.spanID, child(spanPlace, 'spanID'));
+  let process: Process | undefined;
+  if (s.process !== undefined && s.process !== null) {
+    process = readProcess(s.process, child(spanPlace, 'process'));
+  } else {
+    const processId = optionalString(s.processID, child(spanPlace, 'processID'));
+    process = processId === undefined ? undefined : processes.get(processId);
+    if (process === undefined) {
+      warnings.push(`${spanPlace}: unknown processID ${JSON.stringify(processId)}; service set to unknown_service`);
+    }
+  }
+  let parentSpanId: string | undefined;
+  let followsFrom: string | undefined;
+  const links: SpanLink[] = [];
+  optionalArray(s.references, child(spanPlace, 'references')).forEach((r, j) => {
+    const refPlace = child(child(spanPlace, 'references'), j);
+    const ref = asObject(r, refPlace);
+    const refTrace = ids.traceId(ref.traceID ?? s.traceID, child(refPlace, 'traceID'));
+    const refSpan = ids.spanId(ref.spanID, child(refPlace, 'spanID'));
+    // The all-zero id is W3C Trace Context's "none": such a reference (written for a root) points nowhere.
+    if (refSpan === '0000000000000000') return;
+    const type = optionalString(ref.refType, child(refPlace, 'refType'))?.toUpperCase() ?? 'CHILD_OF';
+    if (refTrace === traceId && type === 'CHILD_OF' && parentSpanId === undefined) {
+      parentSpanId = refSpan;
+    } else if (refTrace === traceId && type === 'FOLLOWS_FROM' && followsFrom === undefined) {
+      followsFrom = refSpan;
+    } else {
+      links.push({ traceId: refTrace, spanId: refSpan, attributes: { 'jaeger.ref_type': type } });
+    }
+  });
+  parentSpanId ??= followsFrom;
+  const startUs = asNumber(s.startTime, child(spanPlace, 'startTime'));
+  const duration =
+    s.duration === undefined || s.duration === null ? undefined : asNumber(s.duration, child(spanPlace, 'duration'));
+  const events: SpanEvent[] = optionalArray(s.logs, child(spanPlace, 'logs')).map((l, j) => {
+    const logPlace = child(child(spanPlace, 'logs'), j);
+    const log = asObject(l, logPlace);
+    const fields = jaegerTags(log.fields, child(logPlace, 'fields'));
+    const { event, ...attributes } = fields;
+    return {
+      name: typeof event === 'string' ? event : 'log',
+      timeNs: asNumber(log.timestamp, child(logPlace, 'timestamp')) * NS_PER_US,
+      attributes,
+    };
+  });
+  const tags = splitTags(jaegerTags(s.tags, child(spanPlace, 'tags')));
+  const span: { -readonly [K in keyof Span]: Span[K] } = {
+    traceId,
+    spanId,
+    name: optionalString(s.operationName, child(spanPlace, 'operationName')) ?? '',
+    kind: tags.kind ?? 'internal',
+    serviceName: process?.serviceName ?? 'unknown_service',
+    startTimeNs: startUs * NS_PER_US,
+    status: tags.status,
+    attributes: { ...tags.attributes, ...ids.originals(s.traceID, s.spanID) },
+    events,
+    links,
+    resource: process?.resource ?? {},
+  };
+  if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
+  if (duration !== undefined) span.endTimeNs = (startUs + duration) * NS_PER_US;
+  if (tags.scope !== undefined) span.scope = tags.scope;
+  return span;
 }
 
 /**
  * Converts Jaeger JSON as the Jaeger UI and its HTTP API return it: either
- * `{data: [trace, …]}` or a single trace object.
+ * `{data: [trace, …]}` or a single trace object. By default ids must be
+ * valid and the first malformed value throws a `TraceFileError`; a lenient
+ * context (as `parseTraceFile` passes) maps ids and skips what is malformed.
  */
-export function jaegerToSpans(document: unknown, warnings: string[] = []): Span[] {
+export function jaegerToSpans(document: unknown, context: ImportContext = strictContext()): Span[] {
   const body = asObject(document, '');
+  const spans: Span[] = [];
   if ('data' in body) {
-    return asArray(body.data, 'data').flatMap((trace, i) => jaegerTrace(trace, child('data', i), warnings));
+    asArray(body.data, 'data').forEach((trace, i) => {
+      attempt(context, countRawSpans(trace), () => jaegerTrace(trace, child('data', i), context, spans));
+    });
+  } else {
+    jaegerTrace(body, '', context, spans);
   }
-  return jaegerTrace(body, '', warnings);
+  return spans;
 }
 
 /** Whether a parsed JSON value looks like Jaeger JSON. */

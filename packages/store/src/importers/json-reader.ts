@@ -50,20 +50,3 @@ export function asNumber(value: unknown, place: string): number {
   if (typeof n !== 'number' || !Number.isFinite(n)) fail(place, `expected a number, found ${describe(value)}`);
   return n;
 }
-
-const HEX = /^[0-9a-fA-F]+$/;
-
-/**
- * A trace or span id as lowercase hex of `bytes` bytes. Accepts hex (any case;
- * shorter ids, like 64-bit Jaeger/Zipkin trace ids, are left-padded) or the
- * base64 that protobuf's JSON mapping uses for bytes.
- */
-export function asId(value: unknown, place: string, bytes: 8 | 16): string {
-  const text = asString(value, place);
-  if (HEX.test(text) && text.length <= bytes * 2) return text.toLowerCase().padStart(bytes * 2, '0');
-  if (/^[A-Za-z0-9+/_-]+=*$/.test(text)) {
-    const decoded = Buffer.from(text, 'base64');
-    if (decoded.length === bytes) return decoded.toString('hex');
-  }
-  return fail(place, `expected a ${bytes * 2}-digit hex id, found ${describe(text)}`);
-}

@@ -1,6 +1,6 @@
 import type { Attributes, AttributeValue, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '@lifeline/core';
+import { attempt, countRawSpans, type ImportContext, strictContext } from './import-context.js';
 import {
-  asId,
   asNumber,
   asObject,
   asString,
@@ -80,6 +80,16 @@ const statusByName: Readonly<Record<string, StatusCode>> = {
 
 type Primitive = string | number | boolean | null;
 
+/**
+ * An enum value by its protobuf name. The JSON mapping writes `SPAN_KIND_SERVER`;
+ * some tools print the short or lower-case form (`SERVER`, `Server`), which
+ * is read the same.
+ */
+function enumName(prefix: string, value: string): string {
+  const upper = value.trim().toUpperCase();
+  return upper.startsWith(prefix) ? upper : `${prefix}${upper}`;
+}
+
 function integer(value: unknown, place: string): number | string {
   const n = asNumber(value, place);
   // A 64-bit integer beyond float64's exact range keeps its digits as text.
@@ -149,7 +159,10 @@ export function otlpAttributes(list: unknown, place: string): Record<string, Att
 
 function kindOf(value: unknown, place: string): SpanKind {
   if (value === undefined || value === null) return 'internal';
-  const kind = typeof value === 'string' && !/^\d+$/.test(value) ? kindsByName[value] : kindsByNumber[Number(value)];
+  const kind =
+    typeof value === 'string' && !/^\d+$/.test(value)
+      ? kindsByName[enumName('SPAN_KIND_', value)]
+      : kindsByNumber[Number(value)];
   return kind ?? fail(place, `unknown span kind ${JSON.stringify(value)}`);
 }
 
@@ -159,14 +172,25 @@ function statusOf(value: unknown, place: string): Span['status'] {
   const raw = status.code;
   let code: StatusCode | undefined = 'unset';
   if (raw !== undefined && raw !== null) {
-    code = typeof raw === 'string' && !/^\d+$/.test(raw) ? statusByName[raw] : statusByNumber[Number(raw)];
+    code =
+      typeof raw === 'string' && !/^\d+$/.test(raw)
+        ? statusByName[enumName('STATUS_CODE_', raw)]
+        : statusByNumber[Number(raw)];
   }
   if (code === undefined) fail(child(place, 'code'), `unknown status code ${JSON.stringify(raw)}`);
   const message = optionalString(status.message, child(place, 'message'));
   return message === undefined || message === '' ? { code } : { code, message };
 }
 
-function otlpSpan(raw: unknown, place: string, resource: Attributes, serviceName: string, scope: Span['scope']): Span {
+function otlpSpan(
+  raw: unknown,
+  place: string,
+  resource: Attributes,
+  serviceName: string,
+  scope: Span['scope'],
+  context: ImportContext,
+): Span {
+  const { ids } = context;
   const s = asObject(raw, place);
   const parent = optionalString(s.parentSpanId, child(place, 'parentSpanId'));
   const end = s.endTimeUnixNano;
@@ -187,35 +211,52 @@ function otlpSpan(raw: unknown, place: string, resource: Attributes, serviceName
     const linkPlace = child(child(place, 'links'), i);
     const link = asObject(l, linkPlace);
     return {
-      traceId: asId(link.traceId, child(linkPlace, 'traceId'), 16),
-      spanId: asId(link.spanId, child(linkPlace, 'spanId'), 8),
+      traceId: ids.traceId(link.traceId, child(linkPlace, 'traceId')),
+      spanId: ids.spanId(link.spanId, child(linkPlace, 'spanId')),
       attributes: otlpAttributes(link.attributes, child(linkPlace, 'attributes')),
     };
   });
   const span: { -readonly [K in keyof Span]: Span[K] } = {
-    traceId: asId(s.traceId, child(place, 'traceId'), 16),
-    spanId: asId(s.spanId, child(place, 'spanId'), 8),
+    traceId: ids.traceId(s.traceId, child(place, 'traceId')),
+    spanId: ids.spanId(s.spanId, child(place, 'spanId')),
     name: optionalString(s.name, child(place, 'name')) ?? '',
     kind: kindOf(s.kind, child(place, 'kind')),
     serviceName,
     startTimeNs: asNumber(s.startTimeUnixNano, child(place, 'startTimeUnixNano')),
     status: statusOf(s.status, child(place, 'status')),
-    attributes: otlpAttributes(s.attributes, child(place, 'attributes')),
+    attributes: { ...otlpAttributes(s.attributes, child(place, 'attributes')), ...ids.originals(s.traceId, s.spanId) },
     events,
     links,
     resource,
   };
-  if (parent !== undefined && parent !== '') span.parentSpanId = asId(parent, child(place, 'parentSpanId'), 8);
+  const parentSpanId = ids.parentSpanId(parent, child(place, 'parentSpanId'));
+  if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
   if (endTimeNs !== undefined) span.endTimeNs = endTimeNs;
   if (scope !== undefined) span.scope = scope;
   return span;
 }
 
+/** Options of {@link otlpToSpans}. */
+export interface OtlpToSpansOptions {
+  /** JSON path of the request inside its file (e.g. `result` in Jaeger's API v3 envelope), for error places. */
+  readonly place?: string;
+  /**
+   * How ids are read and problems handled. By default ids must be valid and
+   * the first malformed value throws; a file import passes a lenient context
+   * that maps ids and collects problems.
+   */
+  readonly context?: ImportContext;
+}
+
 /**
  * Converts an OTLP `ExportTraceServiceRequest` in its JSON form (as an
  * OTLP/HTTP JSON body, a Collector file export line, or protobuf decoded to
- * plain objects) to Lifeline spans. Malformed input throws a
- * `TraceFileError` naming the JSON path, e.g. `resourceSpans[0].scopeSpans[0].spans[2].traceId`.
+ * plain objects) to Lifeline spans. Also reads Grafana Tempo's trace JSON,
+ * which holds the same `ResourceSpans` under `batches`, and the names used
+ * before OTLP 0.15 (`instrumentationLibrarySpans`, `instrumentationLibrary`).
+ * Malformed input throws a `TraceFileError` naming the JSON path, e.g.
+ * `resourceSpans[0].scopeSpans[0].spans[2].traceId` (or, with a context that
+ * collects problems, skips that span or resource and records it).
  *
  * @example
  * ```ts
@@ -223,34 +264,44 @@ function otlpSpan(raw: unknown, place: string, resource: Attributes, serviceName
  * store.writeSpans(spans);
  * ```
  */
-export function otlpToSpans(request: OtlpExportTraceServiceRequestJson, options: { place?: string } = {}): Span[] {
+export function otlpToSpans(request: OtlpExportTraceServiceRequestJson, options: OtlpToSpansOptions = {}): Span[] {
   const root = options.place ?? '';
+  const context = options.context ?? strictContext();
   const body = asObject(request, root);
   const spans: Span[] = [];
-  const resourceSpansPlace = child(root, 'resourceSpans');
-  optionalArray(body.resourceSpans, resourceSpansPlace).forEach((rs, i) => {
+  // Tempo's trace JSON names the ResourceSpans list `batches`.
+  const listKey = body.resourceSpans === undefined && body.batches !== undefined ? 'batches' : 'resourceSpans';
+  const resourceSpansPlace = child(root, listKey);
+  optionalArray(body[listKey], resourceSpansPlace).forEach((rs, i) => {
     const rsPlace = child(resourceSpansPlace, i);
-    const resourceSpans = asObject(rs, rsPlace);
-    const resourcePlace = child(rsPlace, 'resource');
-    const resource =
-      resourceSpans.resource === undefined || resourceSpans.resource === null
-        ? {}
-        : otlpAttributes(
-            asObject(resourceSpans.resource, resourcePlace).attributes,
-            child(resourcePlace, 'attributes'),
-          );
-    const service = resource['service.name'];
-    const serviceName = typeof service === 'string' && service !== '' ? service : 'unknown_service';
-    // instrumentationLibrarySpans is the name used before OTLP 0.15.
-    const scopeKey = resourceSpans.scopeSpans !== undefined ? 'scopeSpans' : 'instrumentationLibrarySpans';
-    const scopesPlace = child(rsPlace, scopeKey);
-    optionalArray(resourceSpans[scopeKey], scopesPlace).forEach((ss, j) => {
-      const ssPlace = child(scopesPlace, j);
+    attempt(context, countRawSpans(rs), () => {
+      resourceSpansToSpans(rs, rsPlace, context, spans);
+    });
+  });
+  return spans;
+}
+
+function resourceSpansToSpans(rs: unknown, rsPlace: string, context: ImportContext, spans: Span[]): void {
+  const resourceSpans = asObject(rs, rsPlace);
+  const resourcePlace = child(rsPlace, 'resource');
+  const resource =
+    resourceSpans.resource === undefined || resourceSpans.resource === null
+      ? {}
+      : otlpAttributes(asObject(resourceSpans.resource, resourcePlace).attributes, child(resourcePlace, 'attributes'));
+  const service = resource['service.name'];
+  const serviceName = typeof service === 'string' && service !== '' ? service : 'unknown_service';
+  // instrumentationLibrarySpans is the name used before OTLP 0.15 (older Tempo and Collector versions).
+  const scopeKey = resourceSpans.scopeSpans != null ? 'scopeSpans' : 'instrumentationLibrarySpans';
+  const scopesPlace = child(rsPlace, scopeKey);
+  optionalArray(resourceSpans[scopeKey], scopesPlace).forEach((ss, j) => {
+    const ssPlace = child(scopesPlace, j);
+    attempt(context, countRawSpans(ss), () => {
       const scopeSpans = asObject(ss, ssPlace);
-      const rawScope = scopeSpans.scope ?? scopeSpans.instrumentationLibrary;
+      const rawScopeKey = scopeSpans.scope != null ? 'scope' : 'instrumentationLibrary';
+      const rawScope = scopeSpans[rawScopeKey];
       let scope: Span['scope'];
       if (rawScope !== undefined && rawScope !== null) {
-        const scopePlace = child(ssPlace, 'scope');
+        const scopePlace = child(ssPlace, rawScopeKey);
         const s = asObject(rawScope, scopePlace);
         const name = optionalString(s.name, child(scopePlace, 'name'));
         const version = optionalString(s.version, child(scopePlace, 'version'));
@@ -260,14 +311,45 @@ export function otlpToSpans(request: OtlpExportTraceServiceRequestJson, options:
       }
       const spansPlace = child(ssPlace, 'spans');
       for (const [k, raw] of optionalArray(scopeSpans.spans, spansPlace).entries()) {
-        spans.push(otlpSpan(raw, child(spansPlace, k), resource, serviceName, scope));
+        const span = attempt(context, 1, () =>
+          otlpSpan(raw, child(spansPlace, k), resource, serviceName, scope, context),
+        );
+        if (span !== undefined) spans.push(span);
       }
     });
   });
-  return spans;
 }
 
 /** Whether a parsed JSON value looks like an OTLP export request. */
 export function isOtlpRequest(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && 'resourceSpans' in value;
+}
+
+const PROTO_NAMES = /"(resource_spans|scope_spans|instrumentation_library_spans|resource_metrics|resource_logs)"\s*:/;
+
+function lowerCamelCase(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+function renameKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(renameKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value))
+    out[key.includes('_') ? lowerCamelCase(key) : key] = renameKeys(item);
+  return out;
+}
+
+/**
+ * OTLP JSON written with protobuf's original field names (`resource_spans`,
+ * `trace_id`, `start_time_unix_nano`, `string_value`, …), as protobuf's JSON
+ * printers do when asked to keep them (Go `protojson` UseProtoNames, Python
+ * `preserving_proto_field_name`). The protobuf JSON mapping requires parsers
+ * to accept both names; OTLP/JSON itself uses lowerCamelCase. Returns the
+ * parsed `value` with every object key in lowerCamelCase when `text` uses the
+ * original names, else `value` unchanged. Only OTLP is renamed: in OTLP JSON
+ * every object key is a field name (attribute keys are values).
+ */
+export function withJsonFieldNames(value: unknown, text: string): unknown {
+  return PROTO_NAMES.test(text) ? renameKeys(value) : value;
 }

@@ -1,16 +1,19 @@
 import type { AttributeValue, Span, SpanEvent, SpanKind } from '@lifeline/core';
+import { SHARED_SPAN_ID_ATTRIBUTE, sharedServerSpanId } from './ids.js';
+import { attempt, type ImportContext, strictContext } from './import-context.js';
 import {
   asArray,
-  asId,
   asNumber,
   asObject,
   asString,
   child,
+  fail,
   type JsonObject,
   optionalArray,
   optionalString,
 } from './json-reader.js';
 import { splitTags, typedZipkinTag } from './tags.js';
+import { zipkinV1ToV2 } from './zipkin-v1.js';
 
 const NS_PER_US = 1000;
 const kinds: Readonly<Record<string, SpanKind>> = {
@@ -20,22 +23,16 @@ const kinds: Readonly<Record<string, SpanKind>> = {
   CONSUMER: 'consumer',
 };
 
-interface Entry {
+/** One span as reported, before the reports of one span are merged. */
+interface Piece {
   readonly raw: JsonObject;
   readonly place: string;
   readonly traceId: string;
   readonly id: string;
+  /** `kind` in upper case, when given. */
+  readonly kind: string | undefined;
+  /** The server half of a span id shared with its client (`shared: true`, or backfilled). */
   readonly shared: boolean;
-}
-
-/**
- * The span id given to the server half of a Zipkin shared span. Zipkin lets a
- * client and the server it called report the same span id; Lifeline keeps
- * one id per span, so the server half gets a derived id and the client
- * becomes its parent.
- */
-function serverHalfId(id: string): string {
-  return (BigInt(`0x${id}`) ^ 0x5a17_e11e_5a17_e11en).toString(16).padStart(16, '0');
 }
 
 function remoteAttributes(endpoint: unknown, place: string, kind: SpanKind): Record<string, AttributeValue> {
@@ -55,109 +52,240 @@ function remoteAttributes(endpoint: unknown, place: string, kind: SpanKind): Rec
   return out;
 }
 
+function isSet(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== '' && value !== 0;
+}
+
+function endpointOf(value: unknown): JsonObject | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
+}
+
+/**
+ * Whether two reports of one span id came from the same place: endpoints
+ * that do not contradict each other (service name, IP and port each equal
+ * or missing on one side). Zipkin merges such reports; a server that got the
+ * same request on two ports stays two spans.
+ */
+function sameSide(left: Piece, right: Piece): boolean {
+  if (left.shared !== right.shared) return false;
+  if (left.kind !== undefined && right.kind !== undefined && left.kind !== right.kind) return false;
+  const a = endpointOf(left.raw.localEndpoint);
+  const b = endpointOf(right.raw.localEndpoint);
+  if (a === undefined || b === undefined) return true;
+  return ['serviceName', 'ipv4', 'ipv6', 'port'].every((key) => !isSet(a[key]) || !isSet(b[key]) || a[key] === b[key]);
+}
+
+function annotationKey(annotation: unknown): string {
+  return JSON.stringify(annotation);
+}
+
+/**
+ * Merges two reports of the same span from the same side, as Zipkin's
+ * `Span.Builder.merge` and the Zipkin UI do with spans sent in pieces (v1
+ * client/server halves converted to v2, a span flushed twice): the first set
+ * parent, name, kind, timestamp and duration win; endpoints, tags and
+ * annotations are combined.
+ */
+function mergePieces(left: Piece, right: Piece): Piece {
+  const l = left.raw;
+  const r = right.raw;
+  const first = (key: string) => (isSet(l[key]) ? l[key] : r[key]);
+  const named = (value: unknown) => isSet(value) && value !== 'unknown';
+  const combine = (key: string) => {
+    const a = endpointOf(l[key]);
+    const b = endpointOf(r[key]);
+    // Fields one report left empty do not blank what the other said.
+    return a === undefined || b === undefined
+      ? (a ?? r[key])
+      : { ...a, ...Object.fromEntries(Object.entries(b).filter(([, value]) => isSet(value))) };
+  };
+  let annotations: unknown = l.annotations ?? r.annotations;
+  if (Array.isArray(l.annotations) && Array.isArray(r.annotations)) {
+    const seen = new Set(l.annotations.map(annotationKey));
+    annotations = [...l.annotations, ...r.annotations.filter((a) => !seen.has(annotationKey(a)))];
+  }
+  const tagsLeft = endpointOf(l.tags);
+  const tagsRight = endpointOf(r.tags);
+  const raw: Record<string, unknown> = {
+    ...r,
+    ...l,
+    parentId: first('parentId'),
+    name: named(l.name) ? l.name : r.name,
+    kind: first('kind'),
+    timestamp: first('timestamp'),
+    duration: first('duration'),
+    localEndpoint: combine('localEndpoint'),
+    remoteEndpoint: combine('remoteEndpoint'),
+    annotations,
+    tags: tagsLeft === undefined ? r.tags : tagsRight === undefined ? l.tags : { ...tagsLeft, ...tagsRight },
+  };
+  return { ...left, raw, kind: left.kind ?? right.kind };
+}
+
+function readPiece(raw: unknown, place: string, context: ImportContext): Piece {
+  const s = asObject(raw, place);
+  const kind = optionalString(s.kind, child(place, 'kind'))?.toUpperCase();
+  return {
+    raw: s,
+    place,
+    traceId: context.ids.traceId(s.traceId, child(place, 'traceId')),
+    id: context.ids.spanId(s.id, child(place, 'id')),
+    kind,
+    // `shared` belongs to the server side; Zipkin ignores it on a client span.
+    shared: s.shared === true && kind !== 'CLIENT',
+  };
+}
+
+/**
+ * The spans of one span id: reports from the same side merged, and a SERVER
+ * report beside a CLIENT one taken as the shared server half even without
+ * `shared: true` (older or inconsistent B3 instrumentation), as Zipkin's UI
+ * backfills the flag. Returns the client (or only) side first, then the
+ * server half, and warns about reports that contradict both.
+ */
+function resolveSpanId(pieces: readonly Piece[], warnings: string[]): { main?: Piece; server?: Piece } {
+  const merged: Piece[] = [];
+  const hasClient = pieces.some((p) => p.kind === 'CLIENT');
+  for (const original of pieces) {
+    const piece =
+      !original.shared && hasClient && original.kind === 'SERVER' ? { ...original, shared: true } : original;
+    const index = merged.findIndex((m) => sameSide(m, piece));
+    if (index === -1) merged.push(piece);
+    else merged[index] = mergePieces(merged[index] as Piece, piece);
+  }
+  const main = merged.find((m) => !m.shared);
+  const server = merged.find((m) => m.shared);
+  for (const extra of merged) {
+    if (extra === main || extra === server) continue;
+    warnings.push(
+      `${extra.place}: duplicate span id ${extra.id} in trace ${extra.traceId} from another endpoint; kept the first`,
+    );
+  }
+  if (main === undefined) return server === undefined ? {} : { main: server };
+  return server === undefined ? { main } : { main, server };
+}
+
 /**
  * Converts Zipkin v2 JSON (an array of spans, or an array of traces as
- * `GET /api/v2/traces` returns) to spans.
+ * `GET /api/v2/traces` returns) to spans; spans in the v1 model
+ * (`binaryAnnotations`, endpoints on annotations) are converted to v2 first. Reports of one span id are merged
+ * the way Zipkin merges them (see `resolveSpanId`); the server half of a
+ * shared id gets its own id, derived from the shared one, with the client
+ * half as its parent and `zipkin.shared_span_id` naming the shared id.
+ * By default ids must be valid and the first malformed value throws a
+ * `TraceFileError`; a lenient context maps ids and skips what is malformed.
  */
-export function zipkinToSpans(document: unknown, warnings: string[] = []): Span[] {
-  const entries: Entry[] = [];
-  asArray(document, '').forEach((item, i) => {
+export function zipkinToSpans(document: unknown, context: ImportContext = strictContext()): Span[] {
+  const firstProblem = context.problems?.length ?? 0;
+  const groups = new Map<string, Piece[]>();
+  const items = asArray(document, '').flatMap((item, i) => {
     const place = `[${i}]`;
-    const list = Array.isArray(item) ? item.map((s, j) => [s, `${place}[${j}]`] as const) : [[item, place] as const];
-    for (const [raw, spanPlace] of list) {
-      const s = asObject(raw, spanPlace);
-      entries.push({
-        raw: s,
-        place: spanPlace,
-        traceId: asId(s.traceId, child(spanPlace, 'traceId'), 16),
-        id: asId(s.id, child(spanPlace, 'id'), 8),
-        shared: s.shared === true,
-      });
-    }
+    return Array.isArray(item) ? item.map((s, j) => [s, `${place}[${j}]`] as const) : [[item, place] as const];
   });
+  for (const [raw, spanPlace] of zipkinV1ToV2(items)) {
+    const piece = attempt(context, 1, () => readPiece(raw, spanPlace, context));
+    if (piece === undefined) continue;
+    const key = `${piece.traceId}/${piece.id}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [piece]);
+    else group.push(piece);
+  }
+  const resolved = [...groups.values()].map((pieces) => resolveSpanId(pieces, context.warnings));
   // Children of a shared span id were recorded by the server that handled
   // the call, so they hang under the server half.
-  const clientHalves = new Set(entries.filter((e) => !e.shared).map((e) => `${e.traceId}/${e.id}`));
   const split = new Set(
-    entries.filter((e) => e.shared && clientHalves.has(`${e.traceId}/${e.id}`)).map((e) => `${e.traceId}/${e.id}`),
+    resolved.flatMap((r) => (r.server === undefined ? [] : [`${r.server.traceId}/${r.server.id}`])),
   );
-  const seen = new Set<string>();
   const spans: Span[] = [];
-  for (const entry of entries) {
-    const { raw: s, place, traceId } = entry;
-    const isServerHalf = entry.shared && split.has(`${traceId}/${entry.id}`);
-    const spanId = isServerHalf ? serverHalfId(entry.id) : entry.id;
-    if (seen.has(`${traceId}/${spanId}`)) {
-      warnings.push(`${place}: duplicate span id ${spanId} in trace ${traceId}; kept the first`);
-      continue;
+  for (const { main, server } of resolved) {
+    for (const piece of [main, server]) {
+      if (piece === undefined) continue;
+      const isServerHalf = piece === server;
+      const span = attempt(context, 1, () => zipkinSpan(piece, isServerHalf, split, context));
+      if (span !== undefined) spans.push(span);
     }
-    seen.add(`${traceId}/${spanId}`);
-    let parentSpanId: string | undefined;
-    if (isServerHalf) {
-      parentSpanId = entry.id;
-    } else if (s.parentId !== undefined && s.parentId !== null && s.parentId !== '') {
-      const parent = asId(s.parentId, child(place, 'parentId'), 8);
-      parentSpanId = split.has(`${traceId}/${parent}`) ? serverHalfId(parent) : parent;
-    }
-    const kindText = optionalString(s.kind, child(place, 'kind'));
-    const tagsPlace = child(place, 'tags');
-    const rawTags: Record<string, AttributeValue> = {};
-    if (s.tags !== undefined && s.tags !== null) {
-      for (const [key, value] of Object.entries(asObject(s.tags, tagsPlace))) {
-        rawTags[key] = typedZipkinTag(key, asString(value, child(tagsPlace, key)));
-      }
-    }
-    const tags = splitTags(rawTags);
-    const kind = (kindText === undefined ? undefined : kinds[kindText.toUpperCase()]) ?? tags.kind ?? 'internal';
-    const local =
-      s.localEndpoint === undefined || s.localEndpoint === null
-        ? undefined
-        : asObject(s.localEndpoint, child(place, 'localEndpoint'));
-    const serviceName =
-      optionalString(local?.serviceName, child(child(place, 'localEndpoint'), 'serviceName')) || 'unknown_service';
-    const resource: Record<string, AttributeValue> = { 'service.name': serviceName };
-    const localIp = optionalString(local?.ipv4, child(child(place, 'localEndpoint'), 'ipv4'));
-    if (localIp !== undefined) resource['host.ip'] = localIp;
-    const timestamp = s.timestamp;
-    if (timestamp === undefined || timestamp === null) {
-      warnings.push(`${place}: span ${spanId} has no timestamp; skipped`);
-      continue;
-    }
-    const startUs = asNumber(timestamp, child(place, 'timestamp'));
-    const events: SpanEvent[] = optionalArray(s.annotations, child(place, 'annotations')).map((a, j) => {
-      const annotationPlace = child(child(place, 'annotations'), j);
-      const annotation = asObject(a, annotationPlace);
-      return {
-        name: asString(annotation.value, child(annotationPlace, 'value')),
-        timeNs: asNumber(annotation.timestamp, child(annotationPlace, 'timestamp')) * NS_PER_US,
-        attributes: {},
-      };
-    });
-    const span: { -readonly [K in keyof Span]: Span[K] } = {
-      traceId,
-      spanId,
-      name: optionalString(s.name, child(place, 'name')) ?? '',
-      kind,
-      serviceName,
-      startTimeNs: startUs * NS_PER_US,
-      status: tags.status,
-      attributes: { ...remoteAttributes(s.remoteEndpoint, child(place, 'remoteEndpoint'), kind), ...tags.attributes },
-      events,
-      links: [],
-      resource,
-    };
-    if (isServerHalf) span.attributes = { ...span.attributes, 'zipkin.shared_span_id': entry.id };
-    if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
-    if (s.duration !== undefined && s.duration !== null) {
-      span.endTimeNs = (startUs + asNumber(s.duration, child(place, 'duration'))) * NS_PER_US;
-    }
-    if (tags.scope !== undefined) span.scope = tags.scope;
-    spans.push(span);
   }
+  // Ids are read in a first pass and spans converted in a second: report in file order.
+  const problems = context.problems?.splice(firstProblem) ?? [];
+  problems.sort((a, b) => fileOrder(a.place) - fileOrder(b.place));
+  context.problems?.push(...problems);
   return spans;
 }
 
-/** Whether a parsed JSON value looks like Zipkin v2 JSON. */
+/** `[3].timestamp` → 3, `[1][4].id` → 1.004 (an array of traces), for sorting problems. */
+function fileOrder(place: string): number {
+  const [, outer, inner] = /^\[(\d+)\](?:\[(\d+)\])?/.exec(place) ?? [];
+  return Number(outer ?? 0) + Number(inner ?? 0) / 1e6;
+}
+
+function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<string>, context: ImportContext): Span {
+  const { raw: s, place, traceId } = piece;
+  const spanId = isServerHalf ? sharedServerSpanId(piece.id) : piece.id;
+  let parentSpanId: string | undefined;
+  if (isServerHalf) {
+    parentSpanId = piece.id;
+  } else {
+    const parent = context.ids.parentSpanId(s.parentId, child(place, 'parentId'));
+    // A span naming itself as parent is a reporting mistake, not a cycle to keep.
+    if (parent !== undefined && parent !== piece.id) {
+      parentSpanId = split.has(`${traceId}/${parent}`) ? sharedServerSpanId(parent) : parent;
+    }
+  }
+  const tagsPlace = child(place, 'tags');
+  const rawTags: Record<string, AttributeValue> = {};
+  if (s.tags !== undefined && s.tags !== null) {
+    for (const [key, value] of Object.entries(asObject(s.tags, tagsPlace))) {
+      rawTags[key] = typedZipkinTag(key, asString(value, child(tagsPlace, key)));
+    }
+  }
+  const tags = splitTags(rawTags);
+  const kind = (piece.kind === undefined ? undefined : kinds[piece.kind]) ?? tags.kind ?? 'internal';
+  const local =
+    s.localEndpoint === undefined || s.localEndpoint === null
+      ? undefined
+      : asObject(s.localEndpoint, child(place, 'localEndpoint'));
+  const serviceName =
+    optionalString(local?.serviceName, child(child(place, 'localEndpoint'), 'serviceName')) || 'unknown_service';
+  const resource: Record<string, AttributeValue> = { 'service.name': serviceName };
+  const localIp = optionalString(local?.ipv4, child(child(place, 'localEndpoint'), 'ipv4'));
+  if (localIp !== undefined) resource['host.ip'] = localIp;
+  if (!isSet(s.timestamp)) fail(child(place, 'timestamp'), `span ${spanId} has no timestamp`);
+  const startUs = asNumber(s.timestamp, child(place, 'timestamp'));
+  const events: SpanEvent[] = optionalArray(s.annotations, child(place, 'annotations')).map((a, j) => {
+    const annotationPlace = child(child(place, 'annotations'), j);
+    const annotation = asObject(a, annotationPlace);
+    return {
+      name: asString(annotation.value, child(annotationPlace, 'value')),
+      timeNs: asNumber(annotation.timestamp, child(annotationPlace, 'timestamp')) * NS_PER_US,
+      attributes: {},
+    };
+  });
+  events.sort((x, y) => x.timeNs - y.timeNs);
+  const span: { -readonly [K in keyof Span]: Span[K] } = {
+    traceId,
+    spanId,
+    name: optionalString(s.name, child(place, 'name')) ?? '',
+    kind,
+    serviceName,
+    startTimeNs: startUs * NS_PER_US,
+    status: tags.status,
+    attributes: {
+      ...remoteAttributes(s.remoteEndpoint, child(place, 'remoteEndpoint'), kind),
+      ...tags.attributes,
+      ...context.ids.originals(s.traceId, s.id),
+    },
+    events,
+    links: [],
+    resource,
+  };
+  if (isServerHalf) span.attributes = { ...span.attributes, [SHARED_SPAN_ID_ATTRIBUTE]: piece.id };
+  if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
+  if (isSet(s.duration)) span.endTimeNs = (startUs + asNumber(s.duration, child(place, 'duration'))) * NS_PER_US;
+  if (tags.scope !== undefined) span.scope = tags.scope;
+  return span;
+}
+
+/** Whether a parsed JSON value looks like Zipkin JSON (v2, or v1 with the same `traceId` and `id`). */
 export function isZipkinDocument(value: unknown): boolean {
   if (!Array.isArray(value)) return false;
   const first = Array.isArray(value[0]) ? value[0][0] : value[0];

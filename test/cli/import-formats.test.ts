@@ -1,0 +1,334 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseSequenceDiagram } from '../support/mermaid.js';
+import { buildWorkspace, type CliResult, repoRoot, runCli, tempDir } from './cli-runner.js';
+
+/** Trace files in the shapes real tools write, each a kind of input `lifeline import` must accept. */
+const cases = join(repoRoot, 'test', 'fixtures', 'cases');
+
+let work: string;
+
+beforeAll(() => {
+  buildWorkspace();
+  work = tempDir('import-formats');
+}, 300_000);
+
+interface Imported {
+  readonly import: CliResult;
+  /** The timing-free Mermaid text of the last trace, checked by Mermaid's parser. */
+  readonly diagram: string;
+  /** Participants as Mermaid read them. */
+  readonly participants: readonly string[];
+}
+
+let dbCount = 0;
+
+/** Imports the files into a fresh database and exports its last trace as timing-free Mermaid. */
+async function importAndDraw(...files: string[]): Promise<Imported> {
+  const db = join(work, `case-${++dbCount}.db`);
+  const imported = runCli(['import', '--db', db, ...files.map((file) => join(cases, file))]);
+  const exported = runCli(['export', 'last', '--db', db, '--format', 'mmd', '--no-timings']);
+  expect(exported.code, exported.stderr).toBe(0);
+  const parsed = await parseSequenceDiagram(exported.stdout);
+  return {
+    import: imported,
+    diagram: exported.stdout,
+    participants: parsed.actors.map((actor) => actor.name),
+  };
+}
+
+describe('lifeline import: Zipkin', () => {
+  it('draws a SERVER span sharing its CLIENT span id without the shared flag as one lifeline, like the flagged control', async () => {
+    const result = await importAndDraw('zipkin-shared-id-without-flag.json');
+    expect(result.import.code, result.import.stderr).toBe(0);
+    expect(result.import.stderr).toBe('');
+    expect(result.import.stdout).toContain('zipkin, 4 spans in 1 trace from 2 services');
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as frontend
+      participant p3 as pricing
+      participant p4 as mysql
+      p1->>p2: get /checkout
+      p2->>p3: get /price
+      p3->>p4: select prices
+      p4-->>p3: ok
+      p3-->>p2: 200
+      p2-->>p1: 200
+      "
+    `);
+    expect(result.participants.filter((name) => name === 'pricing')).toHaveLength(1);
+    const control = await importAndDraw('zipkin-shared-id-control.json');
+    expect(result.diagram).toBe(control.diagram);
+  });
+
+  it('merges a span reported in pieces instead of dropping the later ones', async () => {
+    const result = await importAndDraw('zipkin-reported-in-pieces.json');
+    expect(result.import.code, result.import.stderr).toBe(0);
+    expect(result.import.stdout).toContain('zipkin, 4 spans in 1 trace from 2 services');
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as storefront
+      participant p3 as inventory
+      participant p4 as postgres
+      p1->>p2: get /cart
+      p2->>p3: get
+      p3->>p4: select stock
+      p4-->>p3: ok
+      p3-->>p2: 200
+      p2-->>p1: 200
+      "
+    `);
+  });
+
+  it('draws one trace from spans carrying both the 128-bit trace id and its lower 64 bits', async () => {
+    const result = await importAndDraw('zipkin-mixed-width-trace-ids.json');
+    expect(result.import.code, result.import.stderr).toBe(0);
+    expect(result.import.stdout).toContain('zipkin, 4 spans in 1 trace from 2 services');
+    expect(result.import.stderr).toMatch(
+      /^warning: .*trace id 48485a3953bb6124 \(64-bit\) read as 463ac35c9f6413ad48485a3953bb6124/m,
+    );
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as gateway
+      participant p3 as orders
+      participant p4 as mysql
+      p1->>p2: get /orders
+      p2->>p3: get /orders
+      p3->>p4: query
+      p4-->>p3: ok
+      p3-->>p2: 200
+      p2-->>p1: 200
+      "
+    `);
+  });
+  it('imports Zipkin v1 JSON, joining the client and server halves of a span', async () => {
+    const result = await importAndDraw('zipkin-v1.json');
+    expect(result.import.code, result.import.stderr).toBe(0);
+    expect(result.import.stdout).toContain('zipkin, 5 spans in 1 trace from 2 services');
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as frontend
+      participant p3 as backend
+      participant p4 as mysql
+      p1->>p2: get /api
+      p2->>p3: get
+      p3->>p4: query
+      p4-->>p3: ok
+      p3-->>p2: 200
+      p2-->>p1: ok
+      "
+    `);
+  });
+});
+
+describe('lifeline import: Grafana Tempo', () => {
+  it('imports Tempo trace JSON ({"batches": …}) like the OTLP request it wraps', async () => {
+    const result = await importAndDraw('tempo-batches.json');
+    expect(result.import.code, result.import.stderr).toBe(0);
+    expect(result.import.stdout).toContain('tempo-batches.json: tempo, 2 spans in 1 trace from 1 service');
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as checkout
+      participant p3@{ "type" : "database" } as postgresql
+      p1->>p2: GET /pay
+      p2->>p3: SELECT wallets
+      p3-->>p2: ok
+      p2-->>p1: 200
+      "
+    `);
+    expect(result.diagram).toBe((await importAndDraw('tempo-batches-control.json')).diagram);
+  });
+
+  it('imports older Tempo JSON (instrumentationLibrarySpans, number times, status names)', async () => {
+    const result = await importAndDraw('tempo-instrumentation-library.json');
+    expect(result.import.code, result.import.stderr).toBe(0);
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as shipping
+      participant p3@{ "type" : "database" } as postgresql shipping
+      participant p4 as carrier.example
+      p1->>p2: POST /shipments
+      p2->>p3: SELECT rates
+      p3-->>p2: ok
+      p2->>p4: POST
+      p4--xp2: 503
+      p2--xp1: 502 · carrier unavailable
+      "
+    `);
+  });
+
+  it('imports the Tempo API v2 envelope ({"trace": …})', async () => {
+    const result = await importAndDraw('tempo-api-v2.json');
+    expect(result.import.code, result.import.stderr).toBe(0);
+    expect(result.import.stdout).toContain('tempo-api-v2.json: tempo, 2 spans in 1 trace');
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as search
+      participant p3@{ "type" : "database" } as redis
+      p1->>p2: GET /search
+      p2->>p3: GET search:shoes
+      p3-->>p2: ok
+      p2-->>p1: 200
+      "
+    `);
+  });
+});
+
+describe('lifeline import: Collector file exports', () => {
+  it('imports the trace lines of a file mixing traces, metrics and logs, and says what it skipped', async () => {
+    const result = await importAndDraw('collector-mixed-signals.jsonl');
+    expect(result.import.code, result.import.stderr).toBe(0);
+    expect(result.import.stdout).toContain(
+      'collector-mixed-signals.jsonl: otlp-jsonl, 2 spans in 1 trace from 1 service; skipped lines of other signals: 2 metrics, 1 logs',
+    );
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as billing
+      participant p3@{ "type" : "database" } as postgresql billing
+      p1->>p2: POST /invoices
+      p2->>p3: INSERT invoices
+      p3-->>p2: ok
+      p2-->>p1: 201
+      "
+    `);
+  });
+});
+
+describe('lifeline import: ids that are not hex', () => {
+  it('imports a Jaeger file with ids like "trace-1" and "span-a" and notes the replaced ids', async () => {
+    const result = await importAndDraw('jaeger-non-hex-ids.json');
+    expect(result.import.code, result.import.stderr).toBe(0);
+    expect(result.import.stdout).toContain('jaeger, 4 spans in 1 trace from 2 services');
+    expect(result.import.stderr).toMatch(/^warning: .*3 span ids were not valid ids \(e\.g\. "span-a"\)/m);
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as profile
+      participant p3 as avatars
+      participant p4@{ "type" : "database" } as redis
+      p1->>p2: GET /profile
+      p2->>p3: GET /avatars/:id
+      p3->>p4: GET avatar:*
+      p4-->>p3: ok
+      p3-->>p2: 200
+      p2-->>p1: 200
+      "
+    `);
+  });
+});
+
+describe('lifeline import: partial imports', () => {
+  it('imports the valid spans, lists each skipped one with its place, and exits 3', async () => {
+    const result = await importAndDraw('otlp-bad-values.json');
+    expect(result.import.code).toBe(3);
+    expect(result.import.stdout).toContain(
+      'otlp-bad-values.json: otlp-json, 3 spans in 1 trace from 1 service; skipped 4 spans (3 problems)',
+    );
+    expect(result.import.stderr.split('\n').filter((line) => line !== '')).toEqual([
+      `problem: ${join(cases, 'otlp-bad-values.json')}: at resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano: expected a number, found string "soon"`,
+      `problem: ${join(cases, 'otlp-bad-values.json')}: at resourceSpans[0].scopeSpans[0].spans[4].kind: unknown span kind "SPAN_KIND_SIDEWAYS"`,
+      `problem: ${join(cases, 'otlp-bad-values.json')}: at resourceSpans[1].resource.attributes: expected an array, found string "oops"`,
+      'lifeline: skipped 4 spans (3 problems in 1 file, listed above); the rest was imported',
+    ]);
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as catalog
+      participant p3@{ "type" : "database" } as postgresql
+      participant p4 as reviews
+      p1->>p2: GET /products/:id
+      p2->>p3: SELECT prices
+      p3-->>p2: ok
+      p2->>p4: GET
+      p4-->>p2: 200
+      p2-->>p1: 200
+      "
+    `);
+  });
+
+  it('names the line of each bad line of a JSON-lines file and imports the others', async () => {
+    const result = await importAndDraw('collector-truncated.jsonl');
+    expect(result.import.code).toBe(3);
+    expect(result.import.stderr).toMatch(
+      /^problem: .*collector-truncated\.jsonl: at line 2: expected an OTLP export request/m,
+    );
+    expect(result.import.stderr).toMatch(/^problem: .*collector-truncated\.jsonl: at line 4: invalid JSON/m);
+    expect(result.diagram).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as billing
+      participant p3@{ "type" : "database" } as postgresql billing
+      p1->>p2: POST /invoices
+      p2->>p3: INSERT invoices
+      p3-->>p2: ok
+      p2-->>p1: 201
+      "
+    `);
+  });
+
+  it('prints the first ten problems and counts the rest', () => {
+    const spans = Array.from({ length: 14 }, (_, i) => ({
+      traceId: '9a1b2c3d4e5f6071',
+      id: (i + 1).toString(16).padStart(16, '0'),
+      name: 'get',
+      timestamp: i < 12 ? 'soon' : 1767225607000000 + i,
+      localEndpoint: { serviceName: 'feed' },
+    }));
+    const file = join(work, 'many-problems.json');
+    writeFileSync(file, JSON.stringify(spans));
+    const result = runCli(['import', '--db', join(work, 'many.db'), file]);
+    expect(result.code).toBe(3);
+    const problems = result.stderr.split('\n').filter((line) => line.startsWith('problem: '));
+    expect(problems).toHaveLength(11);
+    expect(problems[10]).toBe('problem: … and 2 more problems');
+    expect(result.stdout).toContain('2 spans in 1 trace from 1 service; skipped 12 spans (12 problems)');
+  });
+
+  it('imports nothing from a file in which no span can be read, and exits 1', () => {
+    const file = join(work, 'all-bad.json');
+    writeFileSync(file, JSON.stringify([{ traceId: 'aa', id: 'bb', timestamp: 'soon' }]));
+    const result = runCli(['import', '--db', join(work, 'all-bad.db'), file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^lifeline: .*all-bad\.json no span could be read \(1 problem; the first: at \[0\]\.timestamp: expected a number, found string "soon"\)\. Nothing was imported\n$/,
+    );
+  });
+
+  it('refuses a file that is no trace file with the formats it reads and a hint', () => {
+    const file = join(work, 'metrics.json');
+    writeFileSync(file, readFileSync(join(cases, 'collector-mixed-signals.jsonl'), 'utf8').split('\n')[1] ?? '');
+    const result = runCli(['import', '--db', join(work, 'metrics.db'), file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^lifeline: cannot import .*metrics\.json: metrics\.json: unrecognised trace format: expected OTLP JSON .*Grafana Tempo JSON .* Hint: this is OpenTelemetry metrics \(resourceMetrics\), not traces\. Nothing was imported\n$/,
+    );
+  });
+
+  it('documents the exit statuses in its help', () => {
+    const help = runCli(['import', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(
+      /Exit status: 0 all imported, 3 imported with some spans or lines skipped,\s+1 nothing imported/,
+    );
+  });
+});
