@@ -117,12 +117,14 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
   // First the hook, then everything that imports a library it must wrap.
   installEsmHook([...builtInInstrumentedModules, ...instrumentedModules(extra ?? [])]);
   const [
+    { CallEndingSpanProcessor },
     { createInstrumentations },
     { PreciseStartSpanProcessor },
     { RedactingSpanExporter },
     { registerTracing },
     { BatchSpanProcessor },
   ] = await Promise.all([
+    import('./call-endings.js'),
     import('./instrumentations.js'),
     import('./precise-start.js'),
     import('./redaction.js'),
@@ -151,8 +153,9 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     serviceName: config.serviceName,
     // The precise start comes first so that every processor after it sees
     // the corrected start time: the SDK's own is whole milliseconds, which
-    // makes back-to-back calls look as if they overlapped.
-    spanProcessors: [new PreciseStartSpanProcessor(), processor],
+    // makes back-to-back calls look as if they overlapped. The call endings
+    // come before the export too: they complete spans while still open.
+    spanProcessors: [new PreciseStartSpanProcessor(), new CallEndingSpanProcessor(), processor],
     instrumentations,
   });
 
