@@ -6,6 +6,7 @@ import { missingServices } from './support/services.ts';
 
 const missingPg = await missingServices('postgres');
 const missingMysql = await missingServices('mariadb');
+const missingRedis = await missingServices('redis');
 
 /** Requests started together; each answer's trace id, in request order. */
 async function together(urls: readonly string[]): Promise<{ traceId: string; body: unknown }[]> {
@@ -87,6 +88,22 @@ describe.skipIf(missingPg.length + missingMysql.length > 0)('pools of one connec
       }
       // Three of them waited for the connection (50 ms queries), and say so.
       expect(waits.filter((seconds) => seconds > 0.02).length).toBeGreaterThanOrEqual(3);
+    },
+  );
+
+  it.skipIf(missingRedis.length > 0)(
+    'ioredis: commands that waited in the offline queue are recorded once, in their own trace, without the handshake',
+    async () => {
+      const batch = runId();
+      const ids = [1, 2, 3, 4];
+      const answers = await together(ids.map((id) => `${app.url}/ioredis/${batch}/${id}`));
+      expect(answers.map((a) => a.body)).toEqual(ids.map((id) => ({ id, value: null })));
+      for (const answer of answers) {
+        const trace = await waitForQueries(db.path, answer.traceId, 'redis', 1);
+        const commands = queries(trace.spans, 'redis').map((s) => s.name);
+        // The request that opened the client also has its connect span.
+        expect(commands.filter((name) => name !== 'connect')).toEqual(['get']);
+      }
     },
   );
 

@@ -8,6 +8,12 @@
  *   The queued callbacks are bound to their caller's context here, and the
  *   first query made with the connection gets the time it waited
  *   (`db.client.connection.wait_time`, see call-endings.ts).
+ * - ioredis queues the commands given before its connection is ready and sends
+ *   the same command objects again once it is, from the connection's `ready`
+ *   event, in the context of whichever request opened the connection: each
+ *   queued command was recorded a second time there, beside the handshake's
+ *   own commands. A command is now traced once, when the app gives it, and
+ *   the handshake not at all.
  * - Queries read as streams (pg-cursor, pg-query-stream, any pg Submittable;
  *   mysql2's `query()` without a callback, `.stream()`) end without a callback
  *   or a promise, which the instrumentations wait for: their spans end here,
@@ -16,6 +22,7 @@
 import { errorMonitor } from 'node:events';
 import { context, SpanStatusCode } from '@opentelemetry/api';
 import { InstrumentationNodeModuleFile, isWrapped } from '@opentelemetry/instrumentation';
+import { IORedisInstrumentation, type IORedisInstrumentationConfig } from '@opentelemetry/instrumentation-ioredis';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
 import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/instrumentation-pg';
 import type { Span } from '@opentelemetry/sdk-trace-base';
@@ -311,5 +318,66 @@ export class LifelineMySQL2Instrumentation extends MySQL2Instrumentation {
     );
     for (const definition of definitions) if (definition.name === 'mysql2') definition.files.push(poolFile);
     return definitions;
+  }
+}
+
+/** The part of an ioredis client the send patch reads. */
+interface IORedisClient {
+  /** `connect` while ioredis runs its handshake and ready check, `ready` after. */
+  status?: string;
+}
+
+/**
+ * The commands ioredis sends itself while connecting: its handshake
+ * commands, and INFO for the ready check. An app's command given meanwhile
+ * waits in the offline queue.
+ */
+const connectionCommands = new Set(['hello', 'auth', 'select', 'client', 'readonly', 'info']);
+
+/**
+ * ioredis' `sendCommand` patch, tracing each command object once: the first
+ * time the app hands it over (in the app's context), not again when the
+ * offline queue re-sends it, and never the commands ioredis sends itself
+ * while connecting (HELLO, AUTH, SELECT, CLIENT SETNAME/SETINFO during the
+ * handshake, then the INFO of its ready check).
+ */
+function traceCommandsOnce(original: AnyFunction, traced: AnyFunction): AnyFunction {
+  const seen = new WeakSet<object>();
+  return function sendCommand(this: IORedisClient, ...args: unknown[]) {
+    const command = args[0] as { name?: unknown } | undefined;
+    if (typeof command !== 'object' || command === null) return traced.apply(this, args);
+    if (seen.has(command)) return original.apply(this, args);
+    seen.add(command);
+    const connecting =
+      this.status === 'connect' && typeof command.name === 'string' && connectionCommands.has(command.name);
+    return (connecting ? original : traced).apply(this, args);
+  };
+}
+
+/**
+ * `@opentelemetry/instrumentation-ioredis` that records each command once, in
+ * the trace of the request that gave it, also when it waited in the client's
+ * offline queue for the connection (see the module comment).
+ *
+ * @example
+ * ```ts
+ * registerInstrumentations({ instrumentations: [new LifelineIORedisInstrumentation({ requireParentSpan: true })] });
+ * ```
+ */
+export class LifelineIORedisInstrumentation extends IORedisInstrumentation {
+  constructor(config: IORedisInstrumentationConfig = {}) {
+    super(config);
+    const holder = this as unknown as Record<string, unknown>;
+    const factory = holder._traceSendCommand;
+    if (typeof factory !== 'function') return;
+    // Called when ioredis is loaded, after this constructor.
+    holder._traceSendCommand = function (this: unknown, original: AnyFunction, moduleVersion: unknown) {
+      const traced = (factory as (original: AnyFunction, moduleVersion: unknown) => AnyFunction).call(
+        this,
+        original,
+        moduleVersion,
+      );
+      return traceCommandsOnce(original, traced);
+    };
   }
 }

@@ -6,10 +6,13 @@
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { RedisInstrumentation } from '@opentelemetry/instrumentation-redis';
 import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
-import { LifelineMySQL2Instrumentation, LifelinePgInstrumentation } from './client-queues.js';
+import {
+  LifelineIORedisInstrumentation,
+  LifelineMySQL2Instrumentation,
+  LifelinePgInstrumentation,
+} from './client-queues.js';
 import { createHttpInstrumentation, createUndiciInstrumentation } from './http-outcomes.js';
 
 /** Names of the instrumentations Lifeline can turn on. */
@@ -70,7 +73,9 @@ const factories: Record<InstrumentationName, (context: InstrumentationContext) =
   mysql2: () => new LifelineMySQL2Instrumentation(),
   // A queue worker polls Redis all the time: without a parent those commands
   // would each become a trace of their own and bury the requests.
-  ioredis: () => new IORedisInstrumentation({ requireParentSpan: true }),
+  // Commands queued until the connection is ready are traced once, in their
+  // own request's trace (see client-queues.ts).
+  ioredis: () => new LifelineIORedisInstrumentation({ requireParentSpan: true }),
   redis: () => new RedisInstrumentation({ requireParentSpan: true }),
   amqplib: () => new AmqplibInstrumentation(),
   'better-sqlite3': (context) => new BetterSqlite3Instrumentation({ ignorePaths: [context.dbPath] }),

@@ -14,6 +14,7 @@ import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { lifelineMiddleware } from '@lifeline/node';
 import express from 'express';
+import { Redis } from 'ioredis';
 import mysql from 'mysql2';
 import mysqlPromise from 'mysql2/promise';
 import pg from 'pg';
@@ -121,6 +122,20 @@ app.get('/mysql/checkout/:id', async (req, res) => {
   } finally {
     connection.release();
   }
+});
+
+// A Redis client opened by the first request of a batch: the others' commands
+// wait in its offline queue until its connection is ready.
+const redisClients = new Map<string, Redis>();
+closers.push(async () => Promise.all([...redisClients.values()].map((client) => client.quit())));
+app.get('/ioredis/:batch/:id', async (req, res) => {
+  let client = redisClients.get(req.params.batch);
+  if (client === undefined) {
+    client = new Redis({ host: '127.0.0.1', port: 6379 });
+    redisClients.set(req.params.batch, client);
+  }
+  const value = await client.get(`lifeline-it:${runId}:${req.params.batch}:${req.params.id}`);
+  res.json({ id: Number(req.params.id), value });
 });
 
 // Streamed reads: no callback, no promise, the rows come as events.
