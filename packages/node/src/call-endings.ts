@@ -84,6 +84,8 @@ export interface OpenResponse {
 }
 
 const openResponsesByParent = new Map<string, Map<Span, OpenResponse>>();
+/** Ids of the spans started and not ended yet in this process. */
+const openSpanIds = new Set<string>();
 const parentOfOpen = new WeakMap<Span, string>();
 
 /**
@@ -94,7 +96,10 @@ const parentOfOpen = new WeakMap<Span, string>();
  */
 export function trackOpenResponse(open: OpenResponse): void {
   const parentId = open.span.parentSpanContext?.spanId;
-  if (parentId === undefined || parentOfOpen.has(open.span)) return;
+  // A caller that ended before the headers came (or lives in another
+  // process) will not end again: the instrumentation ends the call when the
+  // body is read, as it would have.
+  if (parentId === undefined || !openSpanIds.has(parentId) || parentOfOpen.has(open.span)) return;
   let open_ = openResponsesByParent.get(parentId);
   if (open_ === undefined) {
     open_ = new Map();
@@ -202,6 +207,7 @@ function completeHttpOutcome(span: Span): void {
  */
 export class CallEndingSpanProcessor implements SpanProcessor {
   onStart(span: Span, parentContext: Context): void {
+    openSpanIds.add(span.spanContext().spanId);
     const box = parentContext.getValue(startedSpanKey) as StartedSpanBox | undefined;
     if (box !== undefined && box.span === undefined) box.span = span;
     const wait = parentContext.getValue(connectionWaitKey) as ConnectionWait | undefined;
@@ -216,6 +222,7 @@ export class CallEndingSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
+    openSpanIds.delete(span.spanContext().spanId);
     untrackOpenResponse(span as Span);
     const open = openResponsesByParent.get(span.spanContext().spanId);
     if (open === undefined) return;
