@@ -21,7 +21,7 @@
  */
 import { errorMonitor } from 'node:events';
 import { context, SpanStatusCode } from '@opentelemetry/api';
-import { InstrumentationNodeModuleFile, isWrapped } from '@opentelemetry/instrumentation';
+import { type Instrumentation, InstrumentationNodeModuleFile, isWrapped } from '@opentelemetry/instrumentation';
 import { IORedisInstrumentation, type IORedisInstrumentationConfig } from '@opentelemetry/instrumentation-ioredis';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
 import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/instrumentation-pg';
@@ -202,10 +202,10 @@ function bindPoolQueue(patched: AnyFunction): AnyFunction {
  *
  * @example
  * ```ts
- * registerInstrumentations({ instrumentations: [new LifelinePgInstrumentation()] });
+ * registerInstrumentations({ instrumentations: [createPgInstrumentation()] });
  * ```
  */
-export class LifelinePgInstrumentation extends PgInstrumentation {
+class LifelinePgInstrumentation extends PgInstrumentation {
   constructor(config: PgInstrumentationConfig = {}) {
     super({ ignoreConnectSpans: true, ...config });
     // The patches are applied when pg is loaded, after this constructor.
@@ -288,10 +288,10 @@ function getConnectionOwner(Pool: unknown): object | undefined {
  *
  * @example
  * ```ts
- * registerInstrumentations({ instrumentations: [new LifelineMySQL2Instrumentation()] });
+ * registerInstrumentations({ instrumentations: [createMySQL2Instrumentation()] });
  * ```
  */
-export class LifelineMySQL2Instrumentation extends MySQL2Instrumentation {
+class LifelineMySQL2Instrumentation extends MySQL2Instrumentation {
   constructor() {
     super();
     decoratePatch(this, '_patchQuery', endStreamedQueries);
@@ -361,10 +361,10 @@ function traceCommandsOnce(original: AnyFunction, traced: AnyFunction): AnyFunct
  *
  * @example
  * ```ts
- * registerInstrumentations({ instrumentations: [new LifelineIORedisInstrumentation({ requireParentSpan: true })] });
+ * registerInstrumentations({ instrumentations: [createIORedisInstrumentation({ requireParentSpan: true })] });
  * ```
  */
-export class LifelineIORedisInstrumentation extends IORedisInstrumentation {
+class LifelineIORedisInstrumentation extends IORedisInstrumentation {
   constructor(config: IORedisInstrumentationConfig = {}) {
     super(config);
     const holder = this as unknown as Record<string, unknown>;
@@ -380,4 +380,23 @@ export class LifelineIORedisInstrumentation extends IORedisInstrumentation {
       return traceCommandsOnce(original, traced);
     };
   }
+}
+
+// Factories rather than exported classes: the instrumentations' packages
+// depend on other versions of @opentelemetry/instrumentation, whose types a
+// declaration of these classes could not name.
+
+/** See {@link LifelinePgInstrumentation}. */
+export function createPgInstrumentation(config: PgInstrumentationConfig = {}): Instrumentation {
+  return new LifelinePgInstrumentation(config);
+}
+
+/** See {@link LifelineMySQL2Instrumentation}. */
+export function createMySQL2Instrumentation(): Instrumentation {
+  return new LifelineMySQL2Instrumentation();
+}
+
+/** See {@link LifelineIORedisInstrumentation}. */
+export function createIORedisInstrumentation(config: IORedisInstrumentationConfig = {}): Instrumentation {
+  return new LifelineIORedisInstrumentation(config);
 }

@@ -8,11 +8,7 @@ import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { RedisInstrumentation } from '@opentelemetry/instrumentation-redis';
 import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
-import {
-  LifelineIORedisInstrumentation,
-  LifelineMySQL2Instrumentation,
-  LifelinePgInstrumentation,
-} from './client-queues.js';
+import { createIORedisInstrumentation, createMySQL2Instrumentation, createPgInstrumentation } from './client-queues.js';
 import { createHttpInstrumentation, createUndiciInstrumentation } from './http-outcomes.js';
 
 /** Names of the instrumentations Lifeline can turn on. */
@@ -69,13 +65,13 @@ const factories: Record<InstrumentationName, (context: InstrumentationContext) =
   // about the request; the queries do, with the time they waited for a
   // pooled connection. Pools' waiting callbacks keep their caller's context
   // and streamed queries end (see client-queues.ts).
-  pg: () => new LifelinePgInstrumentation(),
-  mysql2: () => new LifelineMySQL2Instrumentation(),
+  pg: () => createPgInstrumentation(),
+  mysql2: () => createMySQL2Instrumentation(),
   // A queue worker polls Redis all the time: without a parent those commands
   // would each become a trace of their own and bury the requests.
   // Commands queued until the connection is ready are traced once, in their
   // own request's trace (see client-queues.ts).
-  ioredis: () => new LifelineIORedisInstrumentation({ requireParentSpan: true }),
+  ioredis: () => createIORedisInstrumentation({ requireParentSpan: true }),
   redis: () => new RedisInstrumentation({ requireParentSpan: true }),
   amqplib: () => new AmqplibInstrumentation(),
   'better-sqlite3': (context) => new BetterSqlite3Instrumentation({ ignorePaths: [context.dbPath] }),
