@@ -72,8 +72,11 @@ function bindQueued(callback: AnyFunction, waited: boolean): AnyFunction {
   const start = performance.now();
   return function (this: unknown, ...args: unknown[]) {
     const connection = args[1];
-    if (waited && typeof connection === 'object' && connection !== null) {
-      (connection as WithPendingWait)[pendingWait] = secondsSince(start);
+    if (typeof connection === 'object' && connection !== null) {
+      // Also cleared: a borrower that waited and released the connection
+      // without a query must not hand its wait to the next one.
+      if (waited) (connection as WithPendingWait)[pendingWait] = secondsSince(start);
+      else delete (connection as WithPendingWait)[pendingWait];
     }
     return context.with(caller, callback, this, ...args);
   };
