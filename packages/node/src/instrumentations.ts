@@ -6,13 +6,10 @@
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { RedisInstrumentation } from '@opentelemetry/instrumentation-redis';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
+import { createIORedisInstrumentation, createMySQL2Instrumentation, createPgInstrumentation } from './client-queues.js';
+import { createHttpInstrumentation, createUndiciInstrumentation } from './http-outcomes.js';
 
 /** Names of the instrumentations Lifeline can turn on. */
 export type InstrumentationName =
@@ -53,7 +50,8 @@ export const expressLayersNotRecorded: ExpressLayerType[] = [
 ];
 
 const factories: Record<InstrumentationName, (context: InstrumentationContext) => Instrumentation> = {
-  http: () => new HttpInstrumentation(),
+  // Client calls that got no response say why (see http-outcomes.ts).
+  http: () => createHttpInstrumentation(),
   // What a diagram needs from express is the route template, which the
   // instrumentation puts on the HTTP server span (its name and `http.route`)
   // whether or not it records layers. The layers themselves (middleware and
@@ -62,14 +60,18 @@ const factories: Record<InstrumentationName, (context: InstrumentationContext) =
   // traced hello-world request takes about a fifth less CPU. Apps that want them
   // turn this one off and pass their own ExpressInstrumentation as `extra`.
   express: () => new ExpressInstrumentation({ ignoreLayersType: expressLayersNotRecorded }),
-  undici: () => new UndiciInstrumentation(),
+  undici: () => createUndiciInstrumentation(),
   // Pool and connection set-up spans repeat on every query and say nothing
-  // about the request; the queries do.
-  pg: () => new PgInstrumentation({ ignoreConnectSpans: true }),
-  mysql2: () => new MySQL2Instrumentation(),
+  // about the request; the queries do, with the time they waited for a
+  // pooled connection. Pools' waiting callbacks keep their caller's context
+  // and streamed queries end (see client-queues.ts).
+  pg: () => createPgInstrumentation(),
+  mysql2: () => createMySQL2Instrumentation(),
   // A queue worker polls Redis all the time: without a parent those commands
   // would each become a trace of their own and bury the requests.
-  ioredis: () => new IORedisInstrumentation({ requireParentSpan: true }),
+  // Commands queued until the connection is ready are traced once, in their
+  // own request's trace (see client-queues.ts).
+  ioredis: () => createIORedisInstrumentation({ requireParentSpan: true }),
   redis: () => new RedisInstrumentation({ requireParentSpan: true }),
   amqplib: () => new AmqplibInstrumentation(),
   'better-sqlite3': (context) => new BetterSqlite3Instrumentation({ ignorePaths: [context.dbPath] }),

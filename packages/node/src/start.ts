@@ -13,6 +13,7 @@ import { type ResolvedConfig, resolveConfig } from './config.js';
 import { builtInInstrumentedModules, installEsmHook, instrumentedModules } from './esm-hook.js';
 import { installExitHandlers } from './exit-handlers.js';
 import type { InstrumentationName } from './instrumentations.js';
+import { modulesLoadedAlready, warnIfStartedLate } from './late-start.js';
 import type { RedactFunction } from './redaction.js';
 
 /** Options of {@link startLifeline}; every one can be left out. */
@@ -97,6 +98,34 @@ export function startLifeline(options: LifelineOptions = {}): Promise<LifelineHa
   return started;
 }
 
+/**
+ * Per built-in instrumentation, the modules whose early load means it records
+ * nothing, the one an app imports first: `redis` loads `@redis/client`, and
+ * naming both would say the same thing twice.
+ */
+const lateStartModules: Record<InstrumentationName, readonly string[]> = {
+  http: ['http', 'https'],
+  express: ['express'],
+  undici: [],
+  pg: ['pg', 'pg-pool'],
+  mysql2: ['mysql2'],
+  ioredis: ['ioredis'],
+  redis: ['redis', '@redis/client', '@node-redis/client'],
+  amqplib: ['amqplib'],
+  'better-sqlite3': ['better-sqlite3'],
+};
+
+/** Of each enabled built-in instrumentation, the first of its modules the process loaded already. */
+function namedForLateStart(enabled: Partial<Record<InstrumentationName, boolean>>): string[] {
+  const named: string[] = [];
+  for (const [name, modules] of Object.entries(lateStartModules) as [InstrumentationName, readonly string[]][]) {
+    if (enabled[name] === false) continue;
+    const first = modulesLoadedAlready(modules)[0];
+    if (first !== undefined) named.push(first);
+  }
+  return named;
+}
+
 async function start(options: LifelineOptions): Promise<LifelineHandle> {
   const config = resolveConfig(options, process.env);
   activeConfig = config;
@@ -114,21 +143,29 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
   }
 
   const { extra, ...enabled } = options.instrumentations ?? {};
+  const extraModules = instrumentedModules(extra ?? []);
+  // Libraries loaded already stay unpatched: say so, naming them.
+  warnIfStartedLate([...namedForLateStart(enabled), ...extraModules]);
   // First the hook, then everything that imports a library it must wrap.
-  installEsmHook([...builtInInstrumentedModules, ...instrumentedModules(extra ?? [])]);
+  installEsmHook([...builtInInstrumentedModules, ...extraModules]);
   const [
+    { CallEndingSpanProcessor },
     { createInstrumentations },
     { PreciseStartSpanProcessor },
     { RedactingSpanExporter },
-    { registerTracing },
+    { registerTracing, useDiagLoggerFromEnv },
     { BatchSpanProcessor },
   ] = await Promise.all([
+    import('./call-endings.js'),
     import('./instrumentations.js'),
     import('./precise-start.js'),
     import('./redaction.js'),
     import('./tracing.js'),
     import('@opentelemetry/sdk-trace-base'),
   ]);
+  // Before the instrumentations: they warn while being constructed (a
+  // module loaded before them, for one).
+  useDiagLoggerFromEnv();
   // Instrumentations enable themselves when constructed, so their require
   // hooks are in place before the store below loads better-sqlite3.
   const instrumentations = createInstrumentations(
@@ -151,8 +188,9 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     serviceName: config.serviceName,
     // The precise start comes first so that every processor after it sees
     // the corrected start time: the SDK's own is whole milliseconds, which
-    // makes back-to-back calls look as if they overlapped.
-    spanProcessors: [new PreciseStartSpanProcessor(), processor],
+    // makes back-to-back calls look as if they overlapped. The call endings
+    // come before the export too: they complete spans while still open.
+    spanProcessors: [new PreciseStartSpanProcessor(), new CallEndingSpanProcessor(), processor],
     instrumentations,
   });
 

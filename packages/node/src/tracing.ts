@@ -61,6 +61,27 @@ function propagatorFromEnv(): TextMapPropagator | undefined {
   return new CompositePropagator({ propagators });
 }
 
+let diagLoggerSet = false;
+
+/**
+ * Sets OpenTelemetry's diagnostic logger to the console at the level of
+ * `OTEL_LOG_LEVEL`, once per process, when that variable is set. Called before
+ * the instrumentations are constructed, so that the warnings they give then
+ * (a library loaded before them) are heard.
+ *
+ * @example
+ * ```ts
+ * useDiagLoggerFromEnv();
+ * const instrumentations = createInstrumentations({}, { dbPath });
+ * ```
+ */
+export function useDiagLoggerFromEnv(): void {
+  if (diagLoggerSet) return;
+  diagLoggerSet = true;
+  const logLevel = getStringFromEnv('OTEL_LOG_LEVEL');
+  if (logLevel !== undefined) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
+}
+
 /**
  * Registers a tracer provider, context manager and propagator globally and
  * hands the provider to the instrumentations, honouring the environment the
@@ -79,8 +100,7 @@ function propagatorFromEnv(): TextMapPropagator | undefined {
  * ```
  */
 export function registerTracing(options: TracingOptions): RegisteredTracing {
-  const logLevel = getStringFromEnv('OTEL_LOG_LEVEL');
-  if (logLevel !== undefined) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
+  useDiagLoggerFromEnv();
   if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return { shutdown: () => Promise.resolve() };
 
   // Synchronous detectors only: a pending asynchronous attribute would hold

@@ -1,0 +1,405 @@
+/**
+ * The pg and mysql2 instrumentations, completed where a call leaves the
+ * caller's hands before it reaches the database:
+ *
+ * - Pools queue a caller until a connection is free and then run its callback
+ *   from whichever call released the connection, in that call's async
+ *   context: the waiting query would be recorded in the other request's trace.
+ *   The queued callbacks are bound to their caller's context here, and the
+ *   first query made with the connection gets the time it waited
+ *   (`db.client.connection.wait_time`, see call-endings.ts).
+ * - ioredis queues the commands given before its connection is ready and sends
+ *   the same command objects again once it is, from the connection's `ready`
+ *   event, in the context of whichever request opened the connection: each
+ *   queued command was recorded a second time there, beside the handshake's
+ *   own commands. A command is now traced once, when the app gives it, and
+ *   the handshake not at all.
+ * - Queries read as streams (pg-cursor, pg-query-stream, any pg Submittable;
+ *   mysql2's `query()` without a callback, `.stream()`) end without a callback
+ *   or a promise, which the instrumentations wait for: their spans end here,
+ *   when the last row came or the query failed, with the rows counted.
+ */
+import { errorMonitor } from 'node:events';
+import { context, SpanStatusCode } from '@opentelemetry/api';
+import { type Instrumentation, InstrumentationNodeModuleFile, isWrapped } from '@opentelemetry/instrumentation';
+import { IORedisInstrumentation, type IORedisInstrumentationConfig } from '@opentelemetry/instrumentation-ioredis';
+import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
+import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/instrumentation-pg';
+import type { Span } from '@opentelemetry/sdk-trace-base';
+import { withConnectionWait, withStartedSpan } from './call-endings.js';
+
+/** Attribute of the number of rows a query returned, as the semantic conventions name it. */
+const RETURNED_ROWS = 'db.response.returned_rows';
+
+// biome-ignore lint/suspicious/noExplicitAny: wraps library methods of any signature
+type AnyFunction = (this: any, ...args: any[]) => any;
+type PatchFactory = (original: AnyFunction) => AnyFunction;
+
+/**
+ * Replaces a patch factory an instrumentation keeps as a (TypeScript-private)
+ * method, so that Lifeline's wrapper sits around the instrumentation's own in
+ * a single wrap: the instrumentation may unwrap and re-wrap a prototype more
+ * than once, and a second wrap of Lifeline's would then nest two of its own.
+ */
+function decoratePatch(instrumentation: object, method: string, decorate: (patched: AnyFunction) => AnyFunction) {
+  const holder = instrumentation as Record<string, unknown>;
+  const factory = holder[method];
+  if (typeof factory !== 'function') return;
+  holder[method] = function (this: unknown, ...factoryArgs: unknown[]): PatchFactory {
+    const patch = (factory as (...a: unknown[]) => PatchFactory).apply(this, factoryArgs);
+    return (original) => decorate(patch(original));
+  };
+}
+
+/** Seconds since a `performance.now()` reading. */
+function secondsSince(startMs: number): number {
+  return (performance.now() - startMs) / 1000;
+}
+
+/** Where a pooled connection carries the seconds its borrower waited for it, until its first query. */
+const pendingWait = Symbol('lifeline.connection-wait');
+
+type WithPendingWait = { [pendingWait]?: number };
+
+/**
+ * Binds a pool's queued connect callback to the caller's context. When the
+ * caller `waited`, the connection it is handed (the callback's second
+ * argument) carries the wait to its next query: whether the app then queries
+ * in the callback or after awaiting a promise the pool resolved from it.
+ */
+function bindQueued(callback: AnyFunction, waited: boolean): AnyFunction {
+  const caller = context.active();
+  const start = performance.now();
+  return function (this: unknown, ...args: unknown[]) {
+    const connection = args[1];
+    if (typeof connection === 'object' && connection !== null) {
+      // Also cleared: a borrower that waited and released the connection
+      // without a query must not hand its wait to the next one.
+      if (waited) (connection as WithPendingWait)[pendingWait] = secondsSince(start);
+      else delete (connection as WithPendingWait)[pendingWait];
+    }
+    return context.with(caller, callback, this, ...args);
+  };
+}
+
+/** Runs a query patch, telling the span it starts how long its connection was waited for, if it was. */
+function withPendingWait<T>(connection: unknown, run: () => T): T {
+  const holder = connection as WithPendingWait | undefined;
+  const seconds = holder?.[pendingWait];
+  if (holder === undefined || seconds === undefined) return run();
+  delete holder[pendingWait];
+  return context.with(withConnectionWait(context.active(), seconds), run);
+}
+
+/** Ends a span once; rows and error as far as they are known. */
+function spanEnder(span: Span, end: (endTime?: number) => void) {
+  let rows = 0;
+  let ended = false;
+  return {
+    row(): void {
+      rows++;
+    },
+    finish(error?: unknown): void {
+      if (ended) return;
+      ended = true;
+      if (error !== undefined && error !== null) {
+        if (error instanceof Error) span.recordException(error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      } else {
+        span.setAttribute(RETURNED_ROWS, rows);
+      }
+      end();
+    },
+  };
+}
+
+/** The message handlers pg's Client calls on the query it is running (its "Submittable" interface). */
+interface PgSubmittable {
+  submit: AnyFunction;
+  callback?: unknown;
+  handleDataRow?: AnyFunction;
+  handleError?: AnyFunction;
+  handleReadyForQuery?: AnyFunction;
+}
+
+function isPgSubmittable(value: unknown): value is PgSubmittable {
+  return typeof value === 'object' && value !== null && typeof (value as PgSubmittable).submit === 'function';
+}
+
+/** Wraps one of a submittable's handlers on the object itself (pg-query-stream sets them per instance). */
+function onHandler(
+  target: PgSubmittable,
+  name: 'handleDataRow' | 'handleError' | 'handleReadyForQuery',
+  run: AnyFunction,
+) {
+  const handler = target[name];
+  if (typeof handler !== 'function') return;
+  target[name] = function (this: unknown, ...args: unknown[]) {
+    run(...args);
+    return handler.apply(this, args);
+  };
+}
+
+/**
+ * pg's query patch, also ending the span of a Submittable without callback
+ * (pg-cursor, pg-query-stream, `new pg.Query(text)` read through events):
+ * pg tells every Submittable when a row came, when the query failed and when
+ * the server is ready for the next query, whether the rows were all read or
+ * the cursor was closed early.
+ */
+function endSubmittables(patched: AnyFunction): AnyFunction {
+  return function query(this: unknown, ...args: unknown[]) {
+    const submittable = args[0];
+    if (!isPgSubmittable(submittable) || typeof submittable.callback === 'function') {
+      return withPendingWait(this, () => patched.apply(this, args));
+    }
+    const { result, span } = withStartedSpan(() => withPendingWait(this, () => patched.apply(this, args)));
+    if (span === undefined) return result;
+    nameStreamedQuery(span, submittable);
+    const ender = spanEnder(span, () => span.end());
+    onHandler(submittable, 'handleDataRow', () => ender.row());
+    onHandler(submittable, 'handleError', (error: unknown) => ender.finish(error ?? new Error('query failed')));
+    onHandler(submittable, 'handleReadyForQuery', () => ender.finish());
+    return result;
+  };
+}
+
+/**
+ * pg-query-stream keeps its SQL on its cursor, where the instrumentation does
+ * not look: the span would be named `pg.query` without any SQL. Named here
+ * the way the instrumentation names a query (`pg.query:<OPERATION> <db>`).
+ */
+function nameStreamedQuery(span: Span, submittable: PgSubmittable): void {
+  if (span.attributes['db.query.text'] !== undefined || span.attributes['db.statement'] !== undefined) return;
+  const text = (submittable as { cursor?: { text?: unknown } }).cursor?.text;
+  if (typeof text !== 'string') return;
+  span.setAttribute('db.query.text', text);
+  const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase();
+  if (operation === undefined) return;
+  span.setAttribute('db.operation.name', operation);
+  const namespace = span.attributes['db.namespace'];
+  span.updateName(`pg.query:${operation}${typeof namespace === 'string' ? ` ${namespace}` : ''}`);
+}
+
+/** pg-pool's `connect`: a callback left waiting in its queue runs in its caller's context. */
+function bindPoolQueue(patched: AnyFunction): AnyFunction {
+  return function connect(this: { _idle?: unknown[]; Promise?: PromiseConstructor }, callback?: unknown) {
+    const waited = Array.isArray(this._idle) && this._idle.length === 0;
+    if (typeof callback === 'function') return patched.call(this, bindQueued(callback as AnyFunction, waited));
+    // The promise form, built on the callback form as pg-pool builds it, so
+    // that the client it resolves to carries the wait too.
+    const PromiseClass = this.Promise ?? Promise;
+    return new PromiseClass((resolve, reject) => {
+      patched.call(
+        this,
+        bindQueued((error: unknown, client: unknown) => (error ? reject(error) : resolve(client)), waited),
+      );
+    });
+  };
+}
+
+/**
+ * `@opentelemetry/instrumentation-pg` without the connection set-up spans
+ * (`ignoreConnectSpans`), but with the pool's waiting callbacks kept in their
+ * caller's context and streamed queries ended (see the module comment).
+ *
+ * @example
+ * ```ts
+ * registerInstrumentations({ instrumentations: [createPgInstrumentation()] });
+ * ```
+ */
+class LifelinePgInstrumentation extends PgInstrumentation {
+  constructor(config: PgInstrumentationConfig = {}) {
+    super({ ignoreConnectSpans: true, ...config });
+    // The patches are applied when pg is loaded, after this constructor.
+    decoratePatch(this, '_getClientQueryPatch', endSubmittables);
+    decoratePatch(this, '_getPoolConnectPatch', bindPoolQueue);
+  }
+}
+
+/** mysql2's commands as the streamed query API exposes them. */
+interface MysqlCommand {
+  onResult?: unknown;
+  once(event: string | symbol, listener: AnyFunction): unknown;
+  on(event: string | symbol, listener: AnyFunction): unknown;
+}
+
+function isEmitter(value: unknown): value is MysqlCommand {
+  return typeof value === 'object' && value !== null && typeof (value as MysqlCommand).on === 'function';
+}
+
+/** A row of a result set, rather than the ResultSetHeader an INSERT or UPDATE reports. */
+function isRow(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && result.constructor?.name !== 'ResultSetHeader';
+}
+
+/**
+ * mysql2's query and execute patch, also covering a query read as a stream
+ * (`connection.query(sql, values)` without callback, `.stream()`, a pool's
+ * `query(sql)`): the instrumentation ends those at the first row, or never
+ * when values are given; here the span ends with the `end` event.
+ */
+function endStreamedQueries(patched: AnyFunction): AnyFunction {
+  return function query(this: unknown, ...args: unknown[]) {
+    const first = args[0] as { onResult?: unknown } | undefined;
+    const withCallback =
+      args.some((arg) => typeof arg === 'function') ||
+      (typeof first === 'object' && first !== null && typeof first.onResult === 'function');
+    if (withCallback) return withPendingWait(this, () => patched.apply(this, args));
+    const { result, span } = withStartedSpan(() => withPendingWait(this, () => patched.apply(this, args)));
+    if (span === undefined || !isEmitter(result)) return result;
+    // The instrumentation would end the span on the first row: Lifeline ends it.
+    const realEnd = span.end.bind(span);
+    span.end = () => {};
+    const ender = spanEnder(span, () => {
+      span.end = realEnd;
+      span.end();
+    });
+    result.on('result', (row: unknown) => {
+      if (isRow(row)) ender.row();
+    });
+    result.on(errorMonitor, (error: unknown) => ender.finish(error));
+    result.once('end', () => ender.finish());
+    return result;
+  };
+}
+
+/** mysql2's pool `getConnection`: a callback left waiting for a free connection runs in its caller's context. */
+function bindMysqlPoolQueue(original: AnyFunction): AnyFunction {
+  return function getConnection(this: { _freeConnections?: { length: number } }, callback?: unknown) {
+    if (typeof callback !== 'function') return original.call(this, callback);
+    const waited = (this._freeConnections?.length ?? 0) === 0;
+    return original.call(this, bindQueued(callback as AnyFunction, waited));
+  };
+}
+
+/** The prototype in `Pool`'s chain that defines `getConnection` (mysql2 3.x moved it to a base class). */
+function getConnectionOwner(Pool: unknown): object | undefined {
+  let proto = (Pool as { prototype?: object } | undefined)?.prototype;
+  while (proto !== undefined && proto !== null && proto !== Object.prototype) {
+    if (Object.hasOwn(proto, 'getConnection')) return proto;
+    proto = Object.getPrototypeOf(proto) as object | undefined;
+  }
+  return undefined;
+}
+
+/**
+ * `@opentelemetry/instrumentation-mysql2` with the pool's waiting callbacks
+ * kept in their caller's context (`pool.query`, `pool.execute`,
+ * `pool.getConnection`, and the promise pool built on them) and streamed
+ * queries ended when their last row came.
+ *
+ * @example
+ * ```ts
+ * registerInstrumentations({ instrumentations: [createMySQL2Instrumentation()] });
+ * ```
+ */
+class LifelineMySQL2Instrumentation extends MySQL2Instrumentation {
+  constructor() {
+    super();
+    decoratePatch(this, '_patchQuery', endStreamedQueries);
+  }
+
+  protected override init() {
+    const definitions = super.init();
+    const versions = ['>=1.4.2 <4'];
+    const poolFile = new InstrumentationNodeModuleFile(
+      'mysql2/lib/pool.js',
+      versions,
+      (Pool: unknown) => {
+        const owner = getConnectionOwner(Pool) as Record<string, AnyFunction> | undefined;
+        if (owner !== undefined) {
+          if (isWrapped(owner.getConnection)) this._unwrap(owner, 'getConnection');
+          this._wrap(owner, 'getConnection', bindMysqlPoolQueue);
+        }
+        return Pool;
+      },
+      (Pool: unknown) => {
+        const owner = getConnectionOwner(Pool) as Record<string, AnyFunction> | undefined;
+        if (owner !== undefined && isWrapped(owner.getConnection)) this._unwrap(owner, 'getConnection');
+      },
+    );
+    for (const definition of definitions) if (definition.name === 'mysql2') definition.files.push(poolFile);
+    return definitions;
+  }
+}
+
+/** The part of an ioredis client the send patch reads. */
+interface IORedisClient {
+  /** `connect` while ioredis runs its handshake and ready check, `ready` after. */
+  status?: string;
+}
+
+/**
+ * The commands ioredis sends itself while connecting: its handshake
+ * commands, and INFO for the ready check. An app's command given meanwhile
+ * waits in the offline queue.
+ */
+const connectionCommands = new Set(['hello', 'auth', 'select', 'client', 'readonly', 'info']);
+
+/**
+ * ioredis' `sendCommand` patch, tracing each command object once: the first
+ * time the app hands it over (in the app's context), not again when the
+ * offline queue re-sends it, and never the commands ioredis sends itself
+ * while connecting (HELLO, AUTH, SELECT, CLIENT SETNAME/SETINFO during the
+ * handshake, then the INFO of its ready check).
+ */
+function traceCommandsOnce(original: AnyFunction, traced: AnyFunction): AnyFunction {
+  const seen = new WeakSet<object>();
+  return function sendCommand(this: IORedisClient, ...args: unknown[]) {
+    const command = args[0] as { name?: unknown } | undefined;
+    if (typeof command !== 'object' || command === null) return traced.apply(this, args);
+    if (seen.has(command)) return original.apply(this, args);
+    seen.add(command);
+    const connecting =
+      this.status === 'connect' && typeof command.name === 'string' && connectionCommands.has(command.name);
+    return (connecting ? original : traced).apply(this, args);
+  };
+}
+
+/**
+ * `@opentelemetry/instrumentation-ioredis` that records each command once, in
+ * the trace of the request that gave it, also when it waited in the client's
+ * offline queue for the connection (see the module comment).
+ *
+ * @example
+ * ```ts
+ * registerInstrumentations({ instrumentations: [createIORedisInstrumentation({ requireParentSpan: true })] });
+ * ```
+ */
+class LifelineIORedisInstrumentation extends IORedisInstrumentation {
+  constructor(config: IORedisInstrumentationConfig = {}) {
+    super(config);
+    const holder = this as unknown as Record<string, unknown>;
+    const factory = holder._traceSendCommand;
+    if (typeof factory !== 'function') return;
+    // Called when ioredis is loaded, after this constructor.
+    holder._traceSendCommand = function (this: unknown, original: AnyFunction, moduleVersion: unknown) {
+      const traced = (factory as (original: AnyFunction, moduleVersion: unknown) => AnyFunction).call(
+        this,
+        original,
+        moduleVersion,
+      );
+      return traceCommandsOnce(original, traced);
+    };
+  }
+}
+
+// Factories rather than exported classes: the instrumentations' packages
+// depend on other versions of @opentelemetry/instrumentation, whose types a
+// declaration of these classes could not name.
+
+/** See {@link LifelinePgInstrumentation}. */
+export function createPgInstrumentation(config: PgInstrumentationConfig = {}): Instrumentation {
+  return new LifelinePgInstrumentation(config);
+}
+
+/** See {@link LifelineMySQL2Instrumentation}. */
+export function createMySQL2Instrumentation(): Instrumentation {
+  return new LifelineMySQL2Instrumentation();
+}
+
+/** See {@link LifelineIORedisInstrumentation}. */
+export function createIORedisInstrumentation(config: IORedisInstrumentationConfig = {}): Instrumentation {
+  return new LifelineIORedisInstrumentation(config);
+}

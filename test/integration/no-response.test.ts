@@ -1,0 +1,109 @@
+import type { Span } from '@lifeline/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validDiagram } from './support/diagram.ts';
+import { type RunningApp, startApp, tempDb, traceIdOf, waitForTrace } from './support/harness.ts';
+
+/** The app's outgoing HTTP calls in a trace. */
+function httpCalls(spans: readonly Span[]): Span[] {
+  return spans.filter((s) => s.kind === 'client' && s.attributes['http.request.method'] !== undefined);
+}
+
+/** Calls the app and returns the trace once its server span and one ended outgoing call are stored. */
+async function callAndTrace(app: RunningApp, db: string, path: string) {
+  const response = await fetch(`${app.url}${path}`);
+  expect(response.status, path).toBe(200);
+  const body = (await response.json()) as { outcome: string };
+  const trace = await waitForTrace(
+    db,
+    traceIdOf(response),
+    (spans) => spans.some((s) => s.kind === 'server') && httpCalls(spans).some((s) => s.endTimeNs !== undefined),
+  );
+  const calls = httpCalls(trace.spans);
+  expect(calls, path).toHaveLength(1);
+  return { outcome: body.outcome, trace, call: calls[0] as Span };
+}
+
+/** The diagram's arrows between the app (p2) and the upstream (p3). */
+function upstreamArrows(text: string): string[] {
+  return text.split('\n').filter((line) => /^p[23]-/.test(line) && line.includes('p3'));
+}
+
+describe('outgoing HTTP calls that get no response', () => {
+  const db = tempDb();
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    // With OpenTelemetry's own error log on: a span ended twice would say so there.
+    app = await startApp({ app: 'calls.ts', db: db.path, serviceName: 'calls', env: { OTEL_LOG_LEVEL: 'error' } });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    db.remove();
+  });
+
+  // [client, path, what the app saw, error.type recorded, message recorded]
+  const failures: [string, string, RegExp, string | RegExp, RegExp][] = [
+    // undici reports a timeout either as the signal's TimeoutError or, when
+    // the signal fires while it is still connecting, as a plain abort.
+    ['fetch', '/fetch/timeout', /^TimeoutError$/, /^(TimeoutError|AbortError)$/, /aborted/],
+    ['fetch', '/fetch/abort', /^AbortError$/, 'AbortError', /aborted/],
+    ['fetch', '/fetch/reset', /^UND_ERR_SOCKET$/, 'UND_ERR_SOCKET', /closed/],
+    ['fetch', '/fetch/refused', /^ECONNREFUSED$/, 'ECONNREFUSED', /ECONNREFUSED/],
+    ['node:http', '/http/timeout', /^ECONNRESET$/, 'TimeoutError', /^timed out after 50 ms \(socket hang up\)$/],
+    ['node:http', '/http/abort', /^ECONNRESET$/, 'ECONNRESET', /socket hang up/],
+    ['node:http', '/http/signal', /^ABORT_ERR$/, 'AbortError', /aborted/],
+    ['node:http', '/http/reset', /^ECONNRESET$/, 'ECONNRESET', /socket hang up/],
+    ['node:http', '/http/refused', /^ECONNREFUSED$/, 'ECONNREFUSED', /ECONNREFUSED/],
+  ];
+
+  it.each(failures)('%s %s: the call fails with why', async (_client, path, seen, type, message) => {
+    const { outcome, trace, call } = await callAndTrace(app, db.path, path);
+    expect(outcome).toMatch(seen);
+    expect(call.status.code, path).toBe('error');
+    if (typeof type === 'string') expect(call.attributes['error.type'], path).toBe(type);
+    else expect(call.attributes['error.type'], path).toMatch(type);
+    expect(call.status.message, path).toMatch(message);
+    expect(call.attributes['http.response.status_code'], path).toBeUndefined();
+    expect(
+      call.events.some((e) => e.name === 'exception'),
+      path,
+    ).toBe(true);
+    // No reply the upstream never sent: the call's arrow back is a failure.
+    const arrows = upstreamArrows(await validDiagram(trace));
+    expect(arrows[0], path).toMatch(/^p2->>p3: GET \//);
+    expect(arrows[1], path).toMatch(/^p3--xp2: /);
+    expect(arrows, path).toHaveLength(2);
+  });
+
+  // [client, path]
+  const unread: [string, string][] = [
+    ['fetch', '/fetch/status-only'],
+    ['fetch', '/fetch/read-late'],
+    ['node:http', '/http/status-only'],
+  ];
+
+  it.each(unread)(
+    '%s %s: a response whose body is not read still ends, at its headers, marked unread',
+    async (_client, path) => {
+      const { outcome, trace, call } = await callAndTrace(app, db.path, path);
+      expect(outcome).toBe('200');
+      expect(call.status.code).not.toBe('error');
+      expect(call.attributes['http.response.status_code']).toBe(200);
+      expect(call.attributes['lifeline.http.response.body_unread']).toBe(true);
+      const server = trace.spans.find((s) => s.kind === 'server');
+      expect(call.endTimeNs ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(server?.endTimeNs ?? 0);
+      expect(upstreamArrows(await validDiagram(trace))).toEqual(['p2->>p3: GET /big', 'p3-->>p2: 200']);
+    },
+  );
+
+  it('reads a body after the caller answered without ending the call twice or failing the app', async () => {
+    // The body of /fetch/read-late is read 20 ms after the answer; the app keeps serving.
+    const { trace } = await callAndTrace(app, db.path, '/fetch/read-late');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = await fetch(`${app.url}/http/fast`);
+    expect(await after.json()).toEqual({ outcome: '200' });
+    expect(app.output()).not.toMatch(/end\(\) on a span once|Error/);
+    expect(app.child.exitCode).toBeNull();
+    expect(httpCalls(trace.spans)).toHaveLength(1);
+  });
+});
