@@ -83,6 +83,8 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
     const arrow = data.sequence.model.arrows.find((candidate) => candidate.number === number);
     diagram?.select(number);
     if (arrow !== undefined) showSpan(arrow.spanId, { number: arrow.number, kind: arrow.kind });
+    // A batch arrow stands for all its commands: show them all in the timeline.
+    if (arrow?.spanIds !== undefined) timeline?.highlight(arrow.spanIds);
   };
 
   const selectSpans = (spanIds: string[]): void => {
@@ -90,7 +92,9 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
     if (first === undefined) return;
     showSpan(first);
     timeline?.highlight(spanIds);
-    const arrow = data.sequence.model.arrows.find((candidate) => candidate.spanId === first);
+    const arrow = data.sequence.model.arrows.find(
+      (candidate) => candidate.spanId === first || candidate.spanIds?.includes(first) === true,
+    );
     diagram?.select(arrow?.number);
   };
 
