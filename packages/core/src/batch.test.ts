@@ -1,11 +1,12 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { classifySpan } from './classify.js';
-import { layoutTrace } from './layout.js';
+import { layoutTrace, workAfterResponse } from './layout.js';
 import { renderMermaid } from './mermaid.js';
 import { toSequence } from './sequence.js';
 import { summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
-import { expectValidMermaid, httpServer, span, sql, trace } from './test-helpers.js';
+import { expectValidMermaid, httpClient, httpServer, span, sql, trace } from './test-helpers.js';
 import type { Span, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 
@@ -283,5 +284,89 @@ describe('batches', () => {
     expect(analyzeTrace(t).nPlusOne.map((g) => [g.label, g.count])).toEqual([['MULTI SET, GET', 3]]);
     expect(summarizeTrace(t).nPlusOne).toBe(1);
     expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+  });
+});
+
+describe('batches and work after the response on random traces', () => {
+  const spec = fc.record({
+    kind: fc.constantFrom('pipeline', 'multi', 'bracket-open', 'bracket-close', 'node-redis', 'sql', 'remote'),
+    parent: fc.nat(12),
+    gap: fc.integer({ min: -3, max: 4 }),
+    duration: fc.integer({ min: 0, max: 12 }),
+    command: fc.constantFrom('get', 'set', 'incr'),
+  });
+
+  /** Random siblings and nestings of batch members, brackets, queries and servers that end before their children. */
+  function build(specs: readonly (typeof spec extends fc.Arbitrary<infer T> ? T : never)[]): Trace {
+    let cursor = 1;
+    const spans: Span[] = [root('/r', 20)];
+    specs.forEach((s, i) => {
+      cursor = Math.max(0, cursor + s.gap);
+      const id = `x${i}`;
+      const parent = s.parent % (i + 1) === 0 ? 'root' : `x${(s.parent % (i + 1)) - 1}`;
+      const times = { id, parent, start: cursor, end: cursor + s.duration };
+      if (s.kind === 'pipeline' || s.kind === 'multi') {
+        spans.push(
+          ioredis({ ...times, command: s.command, args: 'k:1', batch: s.kind === 'multi' ? 'MULTI' : 'PIPELINE' }),
+        );
+      } else if (s.kind === 'bracket-open' || s.kind === 'bracket-close') {
+        spans.push(ioredis({ ...times, command: s.kind === 'bracket-open' ? 'multi' : 'exec' }));
+      } else if (s.kind === 'node-redis') {
+        const command = s.command.toUpperCase();
+        spans.push(nodeRedis({ ...times, command, text: `${command} k:1`, operation: 'MULTI' }));
+      } else if (s.kind === 'sql') {
+        spans.push(sql({ ...times, query: `SELECT * FROM ${s.command}` }));
+      } else {
+        // A call to a traced service: the server span (which later specs may nest under) answers inside it.
+        spans.push(
+          httpClient({ ...times, id: `${id}c`, end: times.end + 2, url: `http://users/${s.command}`, status: 200 }),
+        );
+        spans.push(httpServer({ ...times, parent: `${id}c`, service: 'users', route: `/${s.command}`, status: 200 }));
+      }
+    });
+    return trace(...spans);
+  }
+
+  it('gives the same summary on the quick path as on the full layout, and the counts the diagram and analysis show', () => {
+    let after = 0;
+    let nestedAfter = 0;
+    let batches = 0;
+    fc.assert(
+      fc.property(fc.array(spec, { maxLength: 14 }), (specs) => {
+        const t = build(specs);
+        const layout = layoutTrace(buildSpanTree(t));
+        const outlived = workAfterResponse(layout);
+        if (outlived.length > 0) after++;
+        if (outlived.some((entry) => entry.call.role === 'call')) nestedAfter++;
+        if (layout.calls.some((call) => call.batch !== undefined)) batches++;
+        const quick = summarizeQuickly(t);
+        expect(quick).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+        const analysis = analyzeTrace(t);
+        expect({ parGroups: quick?.parGroups, serialCalls: quick?.serialCalls, nPlusOne: quick?.nPlusOne }).toEqual({
+          parGroups: toSequence(t, { timings: false, foldLoops: false }).parGroups,
+          serialCalls: analysis.serialRuns.reduce((n, run) => n + run.spanIds.length, 0),
+          nPlusOne: analysis.nPlusOne.length,
+        });
+      }),
+      { numRuns: 300 },
+    );
+    // The generator must reach the shapes under test.
+    expect(after).toBeGreaterThan(30);
+    expect(nestedAfter).toBeGreaterThan(10);
+    expect(batches).toBeGreaterThan(30);
+  });
+
+  it('always draws text Mermaid parses, with every member span behind one arrow at most once', async () => {
+    const samples = fc.sample(fc.array(spec, { maxLength: 14 }), { numRuns: 40, seed: 7 });
+    for (const specs of samples) {
+      const t = build(specs);
+      const model = toSequence(t, { timings: true });
+      const parsed = await expectValidMermaid(renderMermaid(model));
+      expect(parsed.signals).toHaveLength(model.messageCount);
+      const requested = model.arrows
+        .filter((a) => a.kind === 'request' || a.kind === 'async' || a.kind === 'self')
+        .flatMap((a) => a.spanIds ?? [a.spanId]);
+      expect(new Set(requested).size).toBe(requested.length);
+    }
   });
 });
