@@ -205,6 +205,28 @@ describe('work after the response', () => {
     expect(summarizeTrace(t).parGroups).toBe(0);
   });
 
+  it('does not take a downstream clock running ahead for work after the response', async () => {
+    // The server's clock runs 50 ms ahead: the tree shifts its whole subtree into the call, children included.
+    const t = trace(
+      httpServer({ id: 'root', service: 'web', route: '/x', start: 0, end: 40, status: 200 }),
+      httpClient({
+        id: 'call',
+        parent: 'root',
+        service: 'web',
+        url: 'http://users/u/1',
+        start: 5,
+        end: 35,
+        status: 200,
+      }),
+      httpServer({ id: 'users', parent: 'call', service: 'users', route: '/u/:id', start: 60, end: 80, status: 200 }),
+      sql({ id: 'q', parent: 'users', service: 'users', start: 62, end: 78, query: 'SELECT * FROM users' }),
+    );
+    const text = await draw(t);
+    expect(text).not.toContain('after the response');
+    expect(analyzeTrace(t).afterResponse).toBeUndefined();
+    expect(toSequence(t).notes.some((note) => note.startsWith('clock skew between web and users'))).toBe(true);
+  });
+
   it('leaves a consumer root whose calls outlive it as it is: a consumer sends no response', async () => {
     const t = trace(
       publish({ id: 'pub', service: 'api', queue: 'jobs', start: 0, end: 2 }),

@@ -10,7 +10,11 @@
  * - a producer span publishes to a queue; its consumer is a call from the queue
  *   to the worker, placed where it ran in time, not inside the quick publish;
  * - internal spans are transparent (their children hoist to the nearest drawn
- *   ancestor) unless asked for, then they are self-calls.
+ *   ancestor) unless asked for, then they are self-calls;
+ * - the commands of a Redis MULTI or pipeline are one call (see batch.ts);
+ * - children that ran on after their parent's response ({@link workAfterResponse})
+ *   stay its children: the sequence model draws them after the response and
+ *   the analysis and summary leave them out of what the client waited for.
  */
 import { type BatchKind, batchLabel, batchMember, groupBatches } from './batch.js';
 import { classifySpan, numberAttribute, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';

@@ -8,7 +8,8 @@
  * repairs as `buildSpanTree` (orphans, several roots, missing ends, clock
  * skew), one pass decides which spans are drawn calls by the rules of
  * `layoutTrace`, and the counts are read off the children of each call by the
- * concurrency rules the diagram uses. Each span is classified once. Traces
+ * concurrency rules the diagram uses (a batch is one call; work after a
+ * response is not counted). Each span is classified once. Traces
  * that need the rarer repairs (malformed or duplicate spans, parent cycles)
  * take the full layout instead; both ways give the same row.
  */
@@ -61,11 +62,11 @@ export interface TraceSummary {
   readonly counts: SpanCounts;
   /** Whether any span failed. */
   readonly error: boolean;
-  /** Calls that ran in serial runs of two or more that could have overlapped. */
+  /** Calls that ran in serial runs of two or more that could have overlapped (work after a response left out). */
   readonly serialCalls: number;
-  /** Number of `par` blocks in the diagram. */
+  /** Number of `par` blocks in the diagram among the calls the client waited for (and batches count as one call). */
   readonly parGroups: number;
-  /** Number of N+1 groups. */
+  /** Number of N+1 groups (work after a response left out). */
   readonly nPlusOne: number;
 }
 
