@@ -105,7 +105,8 @@ export interface BatchView {
  * their spans; they are drawn as one.
  */
 export function groupBatches<T>(siblings: readonly T[], view: (sibling: T) => BatchView): (T | T[])[] {
-  let open: { key: string; members: T[]; firstEnd: number; closed: boolean }[] | undefined;
+  // The batch still open for each kind, target and parent span.
+  let open: Map<string, { members: T[]; firstEnd: number }> | undefined;
   const out: (T | T[])[] = [];
   for (const sibling of siblings) {
     const v = view(sibling);
@@ -114,22 +115,19 @@ export function groupBatches<T>(siblings: readonly T[], view: (sibling: T) => Ba
       out.push(sibling);
       continue;
     }
-    open ??= [];
+    open ??= new Map();
     const key = `${member.kind}\u0000${v.target}\u0000${v.parentOrder}`;
-    let batch = member.bracket === 'open' ? undefined : open.find((b) => b.key === key && !b.closed);
-    if (batch !== undefined && member.bracket !== 'close' && v.start >= batch.firstEnd) {
-      batch.closed = true;
-      batch = undefined;
-    }
+    let batch = member.bracket === 'open' ? undefined : open.get(key);
+    // Sent after a reply of the open batch came back: another round trip.
+    if (batch !== undefined && member.bracket !== 'close' && v.start >= batch.firstEnd) batch = undefined;
     if (batch === undefined) {
-      for (const b of open) if (b.key === key) b.closed = true;
-      batch = { key, members: [], firstEnd: v.end, closed: false };
-      open.push(batch);
+      batch = { members: [], firstEnd: v.end };
+      open.set(key, batch);
       out.push(batch.members);
     }
     batch.members.push(sibling);
     if (v.end < batch.firstEnd) batch.firstEnd = v.end;
-    if (member.bracket === 'close') batch.closed = true;
+    if (member.bracket === 'close') open.delete(key);
   }
   return out;
 }
