@@ -62,6 +62,25 @@ describe('work after the response', () => {
     expect(model.notes).toContain('2 calls ran on after the response to POST /signup');
   });
 
+  it('with timings, counts own work up to the response only and says how long the rest ran on', async () => {
+    const text = renderMermaid(toSequence(signup()));
+    await expectValidMermaid(text);
+    const body = text.split('\n').slice(text.split('\n').indexOf('p1->>p2: POST /signup'));
+    expect(body).toEqual([
+      'p1->>p2: POST /signup',
+      'p2->>p3: INSERT users',
+      'p3-->>p2: ok · 6 ms',
+      'p2->>p4: POST /send',
+      'Note over p2: 10 ms own work',
+      'p2-->>p1: 201 · 20 ms',
+      'Note over p2: after the response: 2 calls outlived the request by 180 ms',
+      'p2->>p3: UPDATE audit',
+      'p3-->>p2: ok · 10 ms',
+      'p4-->>p2: 202 · 190 ms',
+      '',
+    ]);
+  });
+
   it('sends the in-flight call before the response and takes its reply after it', async () => {
     const model = toSequence(signup(), { timings: false });
     const order = model.arrows.map((a) => `${a.spanId}:${a.kind}`);

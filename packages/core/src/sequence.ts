@@ -526,13 +526,6 @@ class Builder {
   ): void {
     let cursor = gaps?.start ?? 0;
     let emitted = 0;
-    // Drawings pinned to a moment (see `children`): each goes before the first call starting after it.
-    let nextEvent = 0;
-    const eventsUntil = (time: number): void => {
-      while (nextEvent < events.length && (events[nextEvent] as TimedDraw).at <= time) {
-        (events[nextEvent++] as TimedDraw).draw(out);
-      }
-    };
     const gapUntil = (time: number): void => {
       if (gaps && time - cursor > gaps.thresholdNs) {
         out.push(
@@ -544,6 +537,17 @@ class Builder {
             gaps.spanId,
           ),
         );
+      }
+    };
+    // Drawings pinned to a moment (see `children`): each goes before the first call starting after it,
+    // and own work is measured up to it (a request sent and not waited for is not a wait).
+    let nextEvent = 0;
+    const eventsUntil = (time: number): void => {
+      while (nextEvent < events.length && (events[nextEvent] as TimedDraw).at <= time) {
+        const event = events[nextEvent++] as TimedDraw;
+        if (event.at <= (gaps?.end ?? event.at)) gapUntil(event.at);
+        if (event.at > cursor) cursor = event.at;
+        event.draw(out);
       }
     };
     const runs = arrangeChildren(children);
