@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseSequenceDiagram } from '../support/mermaid.js';
 import { buildWorkspace, repoRoot, runCli, tempDir } from './cli-runner.js';
 
-/** Traces that once came out untrue, under test/fixtures/cases (see its README). */
+/** Trace files that reproduce a reported fault of the diagram (see test/fixtures/cases/README.md). */
 const cases = join(repoRoot, 'test', 'fixtures', 'cases');
 
 beforeAll(() => {
@@ -57,5 +57,46 @@ describe('a handled exception (outcome-handled-exception)', () => {
     expect(json.model.items.filter((item) => item.type === 'note')).toMatchObject([
       { reason: 'exception', spanId: 'f000000000000002' },
     ]);
+  });
+});
+
+describe('a request that answers and keeps working (OTLP file)', () => {
+  it('exports the response where it happened, the calls that outlived it after it and marked', async () => {
+    const db = join(tempDir('after-response'), 'case.db');
+    const imported = runCli(['import', join(cases, 'layout-work-after-the-response', 'trace.json'), '--db', db]);
+    expect(imported.code, imported.stderr).toBe(0);
+
+    const mmd = runCli(['export', 'last', '--db', db, '--format', 'mmd', '--no-timings']);
+    expect(mmd.code, mmd.stderr).toBe(0);
+    const parsed = await parseSequenceDiagram(mmd.stdout);
+    expect(parsed.signals.map((s) => `${s.from}->${s.to}: ${s.text}`)).toEqual([
+      'p1->p2: POST /signup',
+      'p2->p3: INSERT users',
+      'p3->p2: ok',
+      'p2->p4: POST /send',
+      'p2->p1: 201',
+      'p2->p3: UPDATE audit',
+      'p3->p2: ok',
+      'p4->p2: 202',
+    ]);
+    expect(parsed.notes).toEqual(['after the response: 2 calls outlived the request']);
+    expect(mmd.stdout).not.toContain('par ');
+
+    const timed = runCli(['export', 'last', '--db', db, '--format', 'mmd']);
+    expect(timed.stdout).toContain('p2-->>p1: 201 · 20 ms\n');
+    expect(timed.stdout).toContain('Note over p2: after the response: 2 calls outlived the request by 180 ms\n');
+    expect(timed.stdout).toContain('p2->>p4: POST /send\nNote over p2: 10 ms own work\np2-->>p1: 201 · 20 ms\n');
+
+    const json = JSON.parse(runCli(['export', 'last', '--db', db, '--format', 'json']).stdout) as {
+      analysis: { wallTimeMs: number; afterResponse?: { calls: number; durationMs: number }; notes: string[] };
+      sequence?: { model?: { notes: string[]; parGroups: number } };
+    };
+    expect(json.analysis.wallTimeMs).toBe(20);
+    expect(json.analysis.afterResponse).toMatchObject({ calls: 2, durationMs: 180 });
+    expect(json.analysis.notes).toContain('2 calls ran on after the response to POST /signup');
+
+    const list = JSON.parse(runCli(['list', '--db', db, '--json']).stdout) as { parGroups: number }[];
+    expect(list).toHaveLength(1);
+    expect(list[0]?.parGroups).toBe(0);
   });
 });

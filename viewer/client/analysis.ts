@@ -170,6 +170,25 @@ export function renderAnalysis(analysis: TraceAnalysis, onSelect: (spanIds: stri
             ),
           ),
         ),
+    analysis.afterResponse === undefined
+      ? null
+      : block(
+          'After the response',
+          h(
+            'p',
+            { className: 'muted small' },
+            'Calls that ran on after a response was sent: the client did not wait for them, so they are left out of the wall time, the critical path, the time by category and the serial runs.',
+          ),
+          h(
+            'ul',
+            { className: 'analysis-list' },
+            pick(
+              [...analysis.afterResponse.spanIds],
+              `${plural(analysis.afterResponse.calls, 'call')} after the response`,
+              `until ${formatDuration(analysis.afterResponse.durationMs)} later`,
+            ),
+          ),
+        ),
     analysis.errors.length === 0
       ? null
       : block(

@@ -14,6 +14,12 @@ export interface DetailsContext {
   readonly traceStartNs: number;
   /** The arrow that was clicked, when the panel was opened from the diagram. */
   readonly arrow?: { number: number; kind: string };
+  /**
+   * When the arrow stands for a batch (a Redis MULTI or pipeline drawn as one
+   * call), its commands in order, each selectable.
+   */
+  readonly batch?: readonly { readonly spanId: string; readonly label: string }[];
+  readonly onSelectSpan?: (spanId: string) => void;
 }
 
 function attributeTable(entries: [string, string][], caption: string): HTMLElement {
@@ -43,7 +49,7 @@ function section(title: string, ...children: Child[]): HTMLElement {
 
 /** Builds the panel content for one span. */
 export function renderDetails(context: DetailsContext): HTMLElement {
-  const { span, cls, traceStartNs, arrow } = context;
+  const { span, cls, traceStartNs, arrow, batch, onSelectSpan } = context;
   const durationMs = span.endTimeNs === undefined ? undefined : nsToMs(span.endTimeNs - span.startTimeNs);
   const facts: [string, Child][] = [
     ['Service', span.serviceName],
@@ -84,6 +90,32 @@ export function renderDetails(context: DetailsContext): HTMLElement {
       ),
     ),
     h('dl', { className: 'facts' }, ...facts.flatMap(([term, value]) => [h('dt', null, term), h('dd', null, value)])),
+    batch === undefined || batch.length === 0
+      ? null
+      : section(
+          `Batch: one round trip (${batch.length} spans)`,
+          h(
+            'ol',
+            { className: 'links' },
+            ...batch.map((member) =>
+              h(
+                'li',
+                null,
+                onSelectSpan === undefined
+                  ? member.label
+                  : h(
+                      'button',
+                      {
+                        className: 'linklike',
+                        attrs: { type: 'button' },
+                        on: { click: () => onSelectSpan(member.spanId) },
+                      },
+                      member.label,
+                    ),
+              ),
+            ),
+          ),
+        ),
     query === undefined ? null : section('Query', h('pre', { className: 'query' }, query)),
     section('Attributes', attributeTable(attributeEntries(span.attributes), 'Attributes')),
     span.events.length === 0

@@ -65,14 +65,22 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
   const diagramNotes = h('div', { className: 'diagram-notes' });
   const timelineBox = h('div', { attrs: { id: 'timeline' } });
 
-  const showSpan = (spanId: string, arrow?: { number: number; kind: string }): void => {
+  const showSpan = (
+    spanId: string,
+    arrow?: { number: number; kind: string; spanIds?: readonly string[] | undefined },
+  ): void => {
     const span = spansById.get(spanId);
     if (span === undefined) return;
+    const batch = arrow?.spanIds?.map((id) => ({
+      spanId: id,
+      label: data.classes[id]?.label || spansById.get(id)?.name || id,
+    }));
     const details = renderDetails({
       span,
       cls: data.classes[spanId],
       traceStartNs,
-      ...(arrow === undefined ? {} : { arrow }),
+      ...(arrow === undefined ? {} : { arrow: { number: arrow.number, kind: arrow.kind } }),
+      ...(batch === undefined ? {} : { batch, onSelectSpan: (id: string) => showSpan(id) }),
     });
     details.id = 'span-details';
     panel.replaceChildren(details);
@@ -82,7 +90,11 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
   const selectArrow = (number: number): void => {
     const arrow = data.sequence.model.arrows.find((candidate) => candidate.number === number);
     diagram?.select(number);
-    if (arrow !== undefined) showSpan(arrow.spanId, { number: arrow.number, kind: arrow.kind });
+    if (arrow !== undefined) {
+      showSpan(arrow.spanId, { number: arrow.number, kind: arrow.kind, spanIds: arrow.spanIds });
+    }
+    // A batch arrow stands for all its commands: show them all in the timeline.
+    if (arrow?.spanIds !== undefined) timeline?.highlight(arrow.spanIds);
   };
 
   const selectSpans = (spanIds: string[]): void => {
@@ -90,7 +102,9 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
     if (first === undefined) return;
     showSpan(first);
     timeline?.highlight(spanIds);
-    const arrow = data.sequence.model.arrows.find((candidate) => candidate.spanId === first);
+    const arrow = data.sequence.model.arrows.find(
+      (candidate) => candidate.spanId === first || candidate.spanIds?.includes(first) === true,
+    );
     diagram?.select(arrow?.number);
   };
 

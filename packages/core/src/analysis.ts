@@ -3,7 +3,18 @@
  * critical path, serial runs that could have overlapped, N+1 groups, errors.
  */
 import { classifySpan, type SpanCategory } from './classify.js';
-import { arrangeChildren, type DrawnCall, isRepeatRun, layoutTrace, splitRepeats, type TraceLayout } from './layout.js';
+import {
+  afterResponseNotes,
+  arrangeChildren,
+  type DrawnCall,
+  isRepeatRun,
+  layoutTrace,
+  outlivesResponse,
+  responseTime,
+  splitRepeats,
+  type TraceLayout,
+  workAfterResponse,
+} from './layout.js';
 import { errorMessage, spanFailed } from './outcome.js';
 import { median } from './sequence.js';
 import type { Trace } from './trace.js';
@@ -58,6 +69,19 @@ export interface TraceError {
   readonly message: string;
 }
 
+/**
+ * Work that ran on after a response was sent (fire-and-forget calls, jobs
+ * started by the handler): drawn after the response arrow and not counted in
+ * the wall time, the critical path, the time by category or the serial runs.
+ */
+export interface AfterResponseWork {
+  /** Calls that ended after the response of the request (or downstream request) they belong to. */
+  readonly calls: number;
+  /** How long the longest of them ran on past that response, in milliseconds. */
+  readonly durationMs: number;
+  readonly spanIds: readonly string[];
+}
+
 /** Everything {@link analyzeTrace} finds. */
 export interface TraceAnalysis {
   /** Duration of the primary root span. */
@@ -67,7 +91,9 @@ export interface TraceAnalysis {
   readonly serialRuns: readonly SerialRun[];
   readonly nPlusOne: readonly NPlusOneGroup[];
   readonly errors: readonly TraceError[];
-  /** Oddities of the trace (orphans, skew, ...). */
+  /** Work that ran on after a response, when there was any. */
+  readonly afterResponse?: AfterResponseWork;
+  /** Oddities of the trace (orphans, skew, ...) and work after the response. */
   readonly notes: readonly string[];
 }
 
@@ -94,6 +120,9 @@ export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
     if (spanFailed(node)) errors.push({ spanId: node.span.spanId, name: node.span.name, message: errorMessage(node) });
   }
   const { serialRuns, nPlusOne } = structure(layout);
+  const after = workAfterResponse(layout);
+  const notes = after.length > 0 ? [...tree.notes, ...afterResponseNotes(layout)] : tree.notes;
+  const afterResponse = after.length > 0 ? afterResponseWork(after) : undefined;
   if (!root) {
     return {
       wallTimeMs: 0,
@@ -102,18 +131,54 @@ export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
       serialRuns,
       nPlusOne,
       errors,
-      notes: tree.notes,
+      ...(afterResponse ? { afterResponse } : {}),
+      notes,
     };
   }
+  const outlived = outlivedSpans(after);
   return {
     wallTimeMs: ms(root.end - root.start),
-    byCategory: categoryTimes(tree.nodes, root),
-    criticalPath: criticalPath(root),
+    byCategory: categoryTimes(tree.nodes, root, outlived),
+    criticalPath: criticalPath(root, outlived),
     serialRuns,
     nPlusOne,
     errors,
-    notes: tree.notes,
+    ...(afterResponse ? { afterResponse } : {}),
+    notes,
   };
+}
+
+function afterResponseWork(after: readonly { response: number; calls: readonly DrawnCall[] }[]): AfterResponseWork {
+  let count = 0;
+  let longest = 0;
+  const spanIds: string[] = [];
+  for (const { response, calls } of after) {
+    for (const call of calls) {
+      count++;
+      spanIds.push(call.node.span.spanId);
+      if (call.node.end - response > longest) longest = call.node.end - response;
+    }
+  }
+  return { calls: count, durationMs: ms(longest), spanIds };
+}
+
+/** The spans of the calls that ran on after a response, with everything below them. */
+function outlivedSpans(after: readonly { calls: readonly DrawnCall[] }[]): Set<SpanNode> {
+  const out = new Set<SpanNode>();
+  const stack: SpanNode[] = [];
+  for (const { calls } of after) {
+    for (const call of calls) {
+      if (call.batch) for (const member of call.batch) stack.push(member.node);
+      else stack.push(call.node);
+    }
+  }
+  while (stack.length > 0) {
+    const node = stack.pop() as SpanNode;
+    if (out.has(node)) continue;
+    out.add(node);
+    for (const child of node.children) stack.push(child);
+  }
+  return out;
 }
 
 const BUCKET: Partial<Record<SpanCategory, 'db' | 'http' | 'cache' | 'queue'>> = {
@@ -128,7 +193,7 @@ const BUCKET: Partial<Record<SpanCategory, 'db' | 'http' | 'cache' | 'queue'>> =
  * Time by category within the root span: the union of the root service's
  * outgoing calls of each kind, so overlapping calls are not counted twice.
  */
-function categoryTimes(nodes: readonly SpanNode[], root: SpanNode): CategoryTimes {
+function categoryTimes(nodes: readonly SpanNode[], root: SpanNode, outlived: ReadonlySet<SpanNode>): CategoryTimes {
   const buckets: Record<'db' | 'http' | 'cache' | 'queue', [number, number][]> = {
     db: [],
     http: [],
@@ -139,6 +204,8 @@ function categoryTimes(nodes: readonly SpanNode[], root: SpanNode): CategoryTime
   for (const node of nodes) {
     if (node === root || node.span.serviceName !== root.span.serviceName) continue;
     if (node.span.kind === 'server' || node.span.kind === 'consumer') continue;
+    // A call the response did not wait for is not time the client spent on it.
+    if (outlived.has(node)) continue;
     const bucket = BUCKET[classifySpan(node.span).category];
     if (!bucket) continue;
     const start = Math.max(node.start, root.start);
@@ -188,9 +255,10 @@ interface Frame {
  * The critical path, walking back from the root's end: at each moment, the
  * span the request was waiting on. A span's own work (time no child covers)
  * is a step of that span, so the steps add up to the root's duration.
- * Consumers of queue messages are left out: the request never waited for them.
+ * Consumers of queue messages are left out, and so is work that ran on after
+ * a response: the request never waited for them.
  */
-function criticalPath(root: SpanNode): CriticalStep[] {
+function criticalPath(root: SpanNode, outlived: ReadonlySet<SpanNode>): CriticalStep[] {
   const reversed: { node: SpanNode; start: number; end: number }[] = [];
   const emit = (node: SpanNode, start: number, end: number): void => {
     const last = reversed[reversed.length - 1];
@@ -202,7 +270,7 @@ function criticalPath(root: SpanNode): CriticalStep[] {
     lo,
     cursor: hi,
     kids: node.children
-      .filter((c) => !(c.span.kind === 'consumer' && node.span.kind === 'producer'))
+      .filter((c) => !(c.span.kind === 'consumer' && node.span.kind === 'producer') && !outlived.has(c))
       .sort((a, b) => b.end - a.end || a.order - b.order),
     i: 0,
   });
@@ -256,9 +324,21 @@ export function structure(layout: TraceLayout): {
       });
     }
   };
+  // Calls that ran on after a response, and all they did, are not what the client waited for.
+  const after = new Set<DrawnCall>();
+  for (const entry of workAfterResponse(layout)) {
+    const stack = [...entry.calls];
+    while (stack.length > 0) {
+      const call = stack.pop() as DrawnCall;
+      after.add(call);
+      for (const child of call.children) stack.push(child);
+    }
+  }
   for (const call of layout.calls) {
-    if (call.children.length === 0) continue;
-    for (const run of arrangeChildren(call.children)) {
+    if (call.children.length === 0 || after.has(call)) continue;
+    const response = responseTime(call);
+    const waited = call.children.filter((child) => !outlivesResponse(response, child.node));
+    for (const run of arrangeChildren(waited)) {
       if (run.type === 'par') {
         parGroups++;
         for (const lane of run.lanes) repeats(call, lane);

@@ -146,7 +146,7 @@ function classifyDb(span: Span, rawSystem: string): SpanClass {
   const collection = str(a['db.collection.name']) ?? str(a['db.sql.table']) ?? str(a['db.mongodb.collection']);
 
   if (CACHE_SYSTEMS.has(system)) {
-    const label = cacheLabel(operation, queryText, span.name);
+    const label = batchSizeLabel(cacheLabel(operation, queryText, span.name), a['db.operation.batch.size']);
     return {
       category: 'cache',
       label,
@@ -166,7 +166,7 @@ function classifyDb(span: Span, rawSystem: string): SpanClass {
   if (label === undefined) label = span.name;
   return {
     category: 'db',
-    label,
+    label: batchSizeLabel(label, a['db.operation.batch.size']),
     target: databaseRef(system, namespace),
     dbSystem: system,
     dbNamespace: namespace,
@@ -332,14 +332,33 @@ export function normalizeCacheKey(key: string): string {
     .join('');
 }
 
+/**
+ * The label of a cache command: the command and its key pattern. Inside a
+ * batch the operation name is the batch's (`MULTI`, `PIPELINE`, or prefixed:
+ * `MULTI set`), so the command is the prefixed word or, for a bare batch
+ * name, the query text's first word (see batch.ts).
+ */
 function cacheLabel(operation: string | undefined, queryText: string | undefined, spanName: string): string {
   const words = queryText?.trim().split(/\s+/) ?? [];
-  const command = (operation ?? words[0] ?? spanName).toUpperCase();
+  const inBatch = operation !== undefined ? /^(?:MULTI|PIPELINE)(?:\s+(\S+))?$/i.exec(operation.trim()) : null;
+  const named = inBatch !== null ? (inBatch[1] ?? (words[0] !== '' ? words[0] : undefined)) : operation;
+  const command = (named ?? words[0] ?? spanName).toUpperCase();
   const firstWord = words[0]?.toUpperCase();
-  const key = firstWord === command || (firstWord !== undefined && operation === undefined) ? words[1] : undefined;
+  const key = firstWord === command || (firstWord !== undefined && named === undefined) ? words[1] : undefined;
   // Redis instrumentations replace argument values with "?": such a key carries no information.
   if (key === undefined || key === '?' || key === '') return command;
   return `${command} ${normalizeCacheKey(key)}`;
+}
+
+/**
+ * A span that stands for a whole batch (semantic conventions: one span with
+ * `db.operation.batch.size` of 2 or more, its operation named `BATCH …`) says
+ * how many operations it carried: `BATCH ×3 INSERT users`.
+ */
+function batchSizeLabel(label: string, size: unknown): string {
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 2) return label;
+  const rest = label.replace(/^BATCH\b\s*/i, '');
+  return rest === '' ? `BATCH ×${size}` : `BATCH ×${size} ${rest}`;
 }
 
 function sqlLike(system: string): boolean {

@@ -14,6 +14,7 @@
  * @packageDocumentation
  */
 export type {
+  AfterResponseWork,
   CategoryTimes,
   CriticalStep,
   NPlusOneGroup,

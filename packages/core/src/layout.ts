@@ -10,8 +10,13 @@
  * - a producer span publishes to a queue; its consumer is a call from the queue
  *   to the worker, placed where it ran in time, not inside the quick publish;
  * - internal spans are transparent (their children hoist to the nearest drawn
- *   ancestor) unless asked for, then they are self-calls.
+ *   ancestor) unless asked for, then they are self-calls;
+ * - the commands of a Redis MULTI or pipeline are one call (see batch.ts);
+ * - children that ran on after their parent's response ({@link workAfterResponse})
+ *   stay its children: the sequence model draws them after the response and
+ *   the analysis and summary leave them out of what the client waited for.
  */
+import { type BatchKind, batchLabel, batchMember, groupBatches } from './batch.js';
 import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
 import { concurrentGroups, packLanes } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
@@ -42,6 +47,12 @@ export interface DrawnCall {
   nestedCalls: number;
   /** The arrow's label (see {@link callLabel}). */
   label: string;
+  /**
+   * For a batch (a Redis MULTI or pipeline: one round trip), the calls of its
+   * member spans in start order, brackets included; the batch itself is drawn
+   * as one call whose `node` spans them all and carries the first command's span.
+   */
+  readonly batch?: readonly DrawnCall[];
 }
 
 /** The drawn structure of a trace. */
@@ -241,7 +252,10 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
 
   const byStart = (a: DrawnCall, b: DrawnCall): number => compareNodes(a.node, b.node);
   top.sort(byStart);
-  for (const call of calls) if (call.children.length > 1) call.children.sort(byStart);
+  for (const call of calls) {
+    if (call.children.length > 1) call.children.sort(byStart);
+    foldBatches(call);
+  }
   // Depths top-down, nested counts bottom-up, over a breadth-first order.
   const ordered: DrawnCall[] = [...top];
   for (let i = 0; i < ordered.length; i++) {
@@ -255,6 +269,125 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
     if (call.parent) call.parent.nestedCalls += call.nestedCalls + 1;
   }
   return { tree, top, calls: ordered };
+}
+
+/**
+ * Replaces the member calls of each batch among a call's children by one call
+ * (see batch.ts): a transaction or pipeline is one round trip, so it is one
+ * arrow, and concurrency, loops and the analysis count it once.
+ */
+function foldBatches(call: DrawnCall): void {
+  const children = call.children;
+  let any = false;
+  for (const child of children) {
+    if (child.role === 'call' && child.remote === undefined && batchMember(child.node.span) !== undefined) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return;
+  const grouped = groupBatches(children, (child) => ({
+    start: child.node.start,
+    end: child.node.end,
+    member: child.role === 'call' && child.remote === undefined ? batchMember(child.node.span) : undefined,
+    target: child.to.key,
+    parentOrder: child.node.parent?.order ?? -1,
+  }));
+  children.length = 0;
+  for (const entry of grouped) children.push(Array.isArray(entry) ? batchCall(entry, call) : entry);
+}
+
+/** One call standing for the members of a batch. */
+function batchCall(members: readonly DrawnCall[], parent: DrawnCall): DrawnCall {
+  const first = members[0] as DrawnCall;
+  let end = first.node.end;
+  const commands: string[] = [];
+  let kind: BatchKind = 'MULTI';
+  let head: DrawnCall | undefined;
+  const children: DrawnCall[] = [];
+  for (const member of members) {
+    if (member.node.end > end) end = member.node.end;
+    const info = batchMember(member.node.span);
+    if (info !== undefined) kind = info.kind;
+    if (info?.command !== undefined) {
+      commands.push(info.command);
+      head ??= member;
+    }
+    for (const child of member.children) children.push(child);
+    member.children.length = 0;
+  }
+  const shown = head ?? first;
+  const label = batchLabel(kind, commands);
+  const call: DrawnCall = {
+    node: { ...first.node, span: shown.node.span, end, children: [] },
+    cls: { ...shown.cls, label },
+    role: 'call',
+    from: first.from,
+    to: first.to,
+    remote: undefined,
+    parent,
+    children,
+    depth: 0,
+    nestedCalls: 0,
+    label,
+    batch: members,
+  };
+  for (const child of children) child.parent = call;
+  if (children.length > 1) children.sort((a, b) => compareNodes(a.node, b.node));
+  return call;
+}
+
+/**
+ * When the callee of a call answered while work it started ran on: the end
+ * (ns) of the server span that sent the response, for the root request and
+ * for a call that reached a traced service; undefined for calls without a
+ * response of their own to draw (a consumer, a publish, a plain client span).
+ */
+export function responseTime(call: Pick<DrawnCall, 'role' | 'node' | 'remote'>): number | undefined {
+  if (call.role === 'entry') return call.node.end;
+  if (call.role === 'call' && call.remote !== undefined) return call.remote.end;
+  return undefined;
+}
+
+/**
+ * Whether a child call ran on after its parent's response was sent: it ended
+ * after the response (a call ending exactly with it was waited for). Such
+ * calls are drawn after the response arrow and are not time the caller waited.
+ */
+export function outlivesResponse(response: number | undefined, child: { readonly end: number }): boolean {
+  return response !== undefined && child.end > response;
+}
+
+/** Children of a call that ran on after its response, with the response they outlived. */
+export interface AfterResponse {
+  readonly call: DrawnCall;
+  /** End of the server span that answered (ns). */
+  readonly response: number;
+  /** The children that ran on after it, in start order. */
+  readonly calls: readonly DrawnCall[];
+}
+
+/** Every call of a layout whose children ran on after its response, parents before children. */
+export function workAfterResponse(layout: TraceLayout): AfterResponse[] {
+  const out: AfterResponse[] = [];
+  for (const call of layout.calls) {
+    const response = responseTime(call);
+    if (response === undefined) continue;
+    const after = call.children.filter((child) => outlivesResponse(response, child.node));
+    if (after.length > 0) out.push({ call, response, calls: after });
+  }
+  return out;
+}
+
+/**
+ * One note per response that work outlived, for the analysis and the
+ * diagram's notes: `2 calls ran on after the response to POST /signup`.
+ */
+export function afterResponseNotes(layout: TraceLayout): string[] {
+  return workAfterResponse(layout).map(
+    ({ call, calls }) =>
+      `${calls.length} ${calls.length === 1 ? 'call' : 'calls'} ran on after the response to ${call.label || call.node.span.name}`,
+  );
 }
 
 /** Whether `host` is `call` itself or drawn inside it (attaching there would make a loop). */

@@ -6,13 +6,16 @@
 import type { ParticipantKind, ParticipantRef } from './classify.js';
 import { formatDuration } from './format.js';
 import {
+  afterResponseNotes,
   arrangeChildren,
   type ChildRun,
   contentLifeline,
   type DrawnCall,
   isRepeatRun,
   layoutTrace,
+  outlivesResponse,
   type RepeatRun,
+  responseTime,
   splitRepeats,
   type TraceLayout,
   workInterval,
@@ -46,6 +49,11 @@ export interface ArrowRef {
   /** Participant ids. */
   readonly from: string;
   readonly to: string;
+  /**
+   * For a batch drawn as one call (a Redis MULTI or pipeline), the spans of
+   * all its commands and brackets in start order; `spanId` is its first command.
+   */
+  readonly spanIds?: readonly string[];
 }
 
 /** A lifeline in the diagram. */
@@ -83,9 +91,11 @@ export interface Note {
    * `folded` (the size guard), `batch` (the consumer handled several messages,
    * see `batchNote`), `exception` (a call that did not fail recorded an
    * exception event: a caught error, a fallback), `body-unread` (an HTTP
-   * reply whose body was never read). The last two follow the call's reply.
+   * reply whose body was never read), `after-response` (calls that ran on
+   * after the response was sent). `exception` and `body-unread` follow the
+   * call's reply.
    */
-  readonly reason: 'own-work' | 'queue-wait' | 'batch' | 'folded' | 'exception' | 'body-unread';
+  readonly reason: 'own-work' | 'queue-wait' | 'batch' | 'folded' | 'exception' | 'body-unread' | 'after-response';
   /** Nesting level of the calls the note sits among. */
   readonly level: number;
   readonly spanId?: string;
@@ -145,7 +155,7 @@ export interface SequenceModel {
   readonly notes: readonly string[];
   /** N+1 groups folded into loops. */
   readonly repeats: readonly RepeatGroup[];
-  /** Number of `par` blocks. */
+  /** Number of `par` blocks among the calls the client waited for (not those drawn after a response). */
   readonly parGroups: number;
   /** Whether timings are shown. */
   readonly timings: boolean;
@@ -217,6 +227,8 @@ class Builder {
   private readonly repeats: RepeatGroup[] = [];
   private readonly notes: string[];
   private parGroups = 0;
+  /** Greater than 0 while drawing work that ran on after a response (its `par` blocks are not counted). */
+  private afterResponse = 0;
   private foldedByDepth = 0;
   private foldedByCount = 0;
   /** Set when `maxArrows` was reached; from then on nothing more is drawn. */
@@ -233,7 +245,7 @@ class Builder {
   constructor(layout: TraceLayout, options: SequenceOptions, limits: FoldLimits) {
     this.layout = layout;
     this.options = options;
-    this.notes = [...layout.tree.notes];
+    this.notes = [...layout.tree.notes, ...afterResponseNotes(layout)];
     this.timings = options.timings !== false;
     this.foldLoops = options.foldLoops !== false;
     this.maxDepth = Math.max(1, Math.min(limits.maxDepth ?? MAX_DRAWN_DEPTH, MAX_DRAWN_DEPTH));
@@ -288,11 +300,12 @@ class Builder {
     text: string,
     spanId: string,
     level: number,
+    spanIds?: readonly string[],
   ): Message {
     const fromId = this.id(from);
     const toId = this.id(to);
     const number = this.arrows.length + 1;
-    this.arrows.push({ number, spanId, kind, from: fromId, to: toId });
+    this.arrows.push({ number, spanId, kind, from: fromId, to: toId, ...(spanIds ? { spanIds } : {}) });
     return { type: 'message', number, from: fromId, to: toId, kind, text: truncate(text, MAX_LABEL), spanId, level };
   }
 
@@ -315,33 +328,54 @@ class Builder {
   }
 
   private call(call: DrawnCall, out: SequenceItem[]): void {
+    this.head(call, out)?.(out);
+  }
+
+  /**
+   * Draws the first arrow of a call and returns what completes it (its
+   * nested calls and its reply), which the caller draws at once, or after
+   * the parent's response when the call ran on past it.
+   */
+  private head(call: DrawnCall, out: SequenceItem[]): ((out: SequenceItem[]) => void) | undefined {
     if (this.overflowed || this.arrows.length >= this.maxArrows) {
       this.overflowed = true;
-      return;
+      return undefined;
     }
     const spanId = call.node.span.spanId;
-    const outcome = callOutcome(call);
+    const outcome = this.outcome(call);
     const durationMs = (call.node.end - call.node.start) / 1e6;
     const label = call.label || '(unnamed)';
+    const members = call.batch?.map((member) => member.node.span.spanId);
     switch (call.role) {
       case 'entry':
       case 'call':
-        out.push(this.message(call.from, call.to, 'request', label, spanId, call.depth));
-        this.children(call, out);
-        out.push(
-          outcome.error
-            ? this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId, call.depth)
-            : this.message(
-                call.to,
-                call.from,
-                'response',
-                this.responseText(outcome, durationMs, call.cls.category === 'http-client'),
-                spanId,
-                call.depth,
-              ),
-        );
-        this.markers(call, outcome, out);
-        return;
+        out.push(this.message(call.from, call.to, 'request', label, spanId, call.depth, members));
+        return (o) => {
+          const after = this.children(call, o);
+          o.push(
+            outcome.error
+              ? this.message(
+                  call.to,
+                  call.from,
+                  'error',
+                  this.errorText(outcome, durationMs),
+                  spanId,
+                  call.depth,
+                  members,
+                )
+              : this.message(
+                  call.to,
+                  call.from,
+                  'response',
+                  this.responseText(outcome, durationMs, call.cls.category === 'http-client'),
+                  spanId,
+                  call.depth,
+                  members,
+                ),
+          );
+          this.markers(call, outcome, o);
+          after?.();
+        };
       case 'self':
         out.push(
           this.message(
@@ -353,18 +387,20 @@ class Builder {
             call.depth,
           ),
         );
-        this.children(call, out);
-        if (outcome.error)
-          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId, call.depth));
-        this.markers(call, outcome, out);
-        return;
+        return (o) => {
+          this.children(call, o)?.();
+          if (outcome.error)
+            o.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId, call.depth));
+          this.markers(call, outcome, o);
+        };
       case 'publish':
         out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
-        this.children(call, out);
-        if (outcome.error)
-          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId, call.depth));
-        this.markers(call, outcome, out);
-        return;
+        return (o) => {
+          this.children(call, o)?.();
+          if (outcome.error)
+            o.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId, call.depth));
+          this.markers(call, outcome, o);
+        };
       case 'consume': {
         out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
         const batch = batchNote(call.node.span);
@@ -381,11 +417,12 @@ class Builder {
             ),
           );
         }
-        this.children(call, out);
-        if (outcome.error)
-          out.push(this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId, call.depth));
-        this.markers(call, outcome, out);
-        return;
+        return (o) => {
+          this.children(call, o)?.();
+          if (outcome.error)
+            o.push(this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId, call.depth));
+          this.markers(call, outcome, o);
+        };
       }
     }
   }
@@ -396,6 +433,16 @@ class Builder {
     for (const marker of outcome.markers) {
       out.push(this.note([call.from, call.to], oneLine(marker.text), marker.kind, call.depth, call.node.span.spanId));
     }
+  }
+
+  /** The outcome of a call; a batch failed when any of its commands did, and says how the first failed. */
+  private outcome(call: DrawnCall): CallOutcome {
+    if (call.batch === undefined) return callOutcome(call);
+    for (const member of call.batch) {
+      const outcome = callOutcome(member);
+      if (outcome.error) return outcome;
+    }
+    return { error: false };
   }
 
   /**
@@ -426,8 +473,14 @@ class Builder {
     return parts.join(' · ');
   }
 
-  private children(call: DrawnCall, out: SequenceItem[]): void {
-    if (call.children.length === 0) return;
+  /**
+   * Draws a call's nested calls. When some ran on after the call's response
+   * (a handler that answers and keeps working), only those the response
+   * waited for are drawn here, plus the requests of the ones still in flight;
+   * the returned function draws the rest, and is called after the response.
+   */
+  private children(call: DrawnCall, out: SequenceItem[]): (() => void) | undefined {
+    if (call.children.length === 0) return undefined;
     const lifeline = contentLifeline(call);
     if (call.depth + 1 >= this.maxDepth) {
       this.foldedByDepth += call.nestedCalls;
@@ -440,8 +493,10 @@ class Builder {
           call.node.span.spanId,
         ),
       );
-      return;
+      return undefined;
     }
+    const response = responseTime(call);
+    const outlived = call.children.filter((child) => outlivesResponse(response, child.node));
     const showGaps = this.timings && (call.role !== 'call' || call.remote !== undefined) && call.role !== 'publish';
     let gaps: GapContext | undefined;
     if (showGaps) {
@@ -450,14 +505,45 @@ class Builder {
       const threshold = this.options.gapThresholdMs ?? Math.max(10, 0.2 * workMs);
       gaps = {
         start: work.start,
-        end: work.end,
+        // Own work ends with the response; what follows it is not the request's.
+        end: response !== undefined && outlived.length > 0 ? response : work.end,
         thresholdNs: threshold * 1e6,
         lifeline,
         spanId: call.node.span.spanId,
         level: call.depth + 1,
       };
     }
-    this.sequence(call.children, out, call, gaps);
+    if (response === undefined || outlived.length === 0) {
+      this.sequence(call.children, out, call, gaps);
+      return undefined;
+    }
+    const waited = call.children.filter((child) => !outlivesResponse(response, child.node));
+    const inFlight = outlived.filter((child) => child.node.start < response);
+    const later = outlived.filter((child) => child.node.start >= response);
+    const tails = new Map<DrawnCall, (o: SequenceItem[]) => void>();
+    const heads: TimedDraw[] = inFlight.map((child) => ({
+      at: child.node.start,
+      draw: (o) => {
+        const tail = this.head(child, o);
+        if (tail) tails.set(child, tail);
+      },
+    }));
+    this.sequence(waited, out, call, gaps, heads);
+    return () => {
+      this.afterResponse++;
+      let text = `after the response: ${outlived.length} ${outlived.length === 1 ? 'call' : 'calls'} outlived the request`;
+      if (this.timings) {
+        let end = response;
+        for (const child of outlived) if (child.node.end > end) end = child.node.end;
+        text += ` by ${formatDuration((end - response) / 1e6)}`;
+      }
+      out.push(this.note([lifeline], text, 'after-response', call.depth + 1, call.node.span.spanId));
+      const replies: TimedDraw[] = [...inFlight]
+        .sort((a, b) => a.node.end - b.node.end || a.node.order - b.node.order)
+        .map((child) => ({ at: child.node.end, draw: (o) => tails.get(child)?.(o) }));
+      this.sequence(later, out, call, undefined, replies);
+      this.afterResponse--;
+    };
   }
 
   /** Draws sibling calls: serial ones in order, overlapping ones as `par`, repeats as `loop`, gaps as notes. */
@@ -466,6 +552,7 @@ class Builder {
     out: SequenceItem[],
     parent: DrawnCall | undefined,
     gaps: GapContext | undefined,
+    events: readonly TimedDraw[] = [],
   ): void {
     let cursor = gaps?.start ?? 0;
     let emitted = 0;
@@ -480,6 +567,17 @@ class Builder {
             gaps.spanId,
           ),
         );
+      }
+    };
+    // Drawings pinned to a moment (see `children`): each goes before the first call starting after it,
+    // and own work is measured up to it (a request sent and not waited for is not a wait).
+    let nextEvent = 0;
+    const eventsUntil = (time: number): void => {
+      while (nextEvent < events.length && (events[nextEvent] as TimedDraw).at <= time) {
+        const event = events[nextEvent++] as TimedDraw;
+        if (event.at <= (gaps?.end ?? event.at)) gapUntil(event.at);
+        if (event.at > cursor) cursor = event.at;
+        event.draw(out);
       }
     };
     const runs = arrangeChildren(children);
@@ -507,6 +605,7 @@ class Builder {
           if (c.node.start < start) start = c.node.start;
           if (c.node.end > end) end = c.node.end;
         }
+        eventsUntil(start);
         gapUntil(start);
         this.par(run.calls, run.lanes, out);
         emitted++;
@@ -530,10 +629,12 @@ class Builder {
           const first = piece.calls[0] as DrawnCall;
           let end = first.node.end;
           for (const c of piece.calls) if (c.node.end > end) end = c.node.end;
+          eventsUntil(first.node.start);
           gapUntil(first.node.start);
           this.loop(piece, parent, out);
           if (end > cursor) cursor = end;
         } else {
+          eventsUntil(piece.node.start);
           gapUntil(piece.node.start);
           this.call(piece, out);
           if (piece.node.end > cursor) cursor = piece.node.end;
@@ -541,11 +642,12 @@ class Builder {
         emitted++;
       }
     }
+    eventsUntil(Number.POSITIVE_INFINITY);
     if (gaps) gapUntil(gaps.end);
   }
 
   private par(calls: readonly DrawnCall[], lanes: readonly (readonly DrawnCall[])[], out: SequenceItem[]): void {
-    this.parGroups++;
+    if (this.afterResponse === 0) this.parGroups++;
     let label = `${calls.length} concurrent calls`;
     if (lanes.length < calls.length) label += ` in ${lanes.length} lanes`;
     if (this.timings) {
@@ -617,6 +719,12 @@ function branchLabels(lanes: readonly (readonly DrawnCall[])[]): string[] {
 }
 
 const MAX_BRANCH_LABEL = 60;
+
+/** A drawing pinned to a moment (ns), drawn among sibling calls in time order. */
+interface TimedDraw {
+  readonly at: number;
+  readonly draw: (out: SequenceItem[]) => void;
+}
 
 interface GapContext {
   readonly start: number;

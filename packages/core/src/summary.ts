@@ -8,11 +8,13 @@
  * repairs as `buildSpanTree` (orphans, several roots, missing ends, clock
  * skew), one pass decides which spans are drawn calls by the rules of
  * `layoutTrace`, and the counts are read off the children of each call by the
- * concurrency rules the diagram uses. Each span is classified once. Traces
+ * concurrency rules the diagram uses (a batch is one call; work after a
+ * response is not counted). Each span is classified once. Traces
  * that need the rarer repairs (malformed or duplicate spans, parent cycles)
  * take the full layout instead; both ways give the same row.
  */
 import { structure } from './analysis.js';
+import { type BatchKind, batchLabel, batchMember, groupBatches } from './batch.js';
 import { classifyOnce, classifySpan, type ParticipantRef, type SpanClass } from './classify.js';
 import { packLanes } from './concurrency.js';
 import {
@@ -21,6 +23,8 @@ import {
   CLIENT,
   layoutTrace,
   MIN_REPEAT,
+  outlivesResponse,
+  responseTime,
   sameRepeat,
   serviceRef,
   type TraceLayout,
@@ -59,11 +63,11 @@ export interface TraceSummary {
   readonly counts: SpanCounts;
   /** Whether any span failed. */
   readonly error: boolean;
-  /** Calls that ran in serial runs of two or more that could have overlapped. */
+  /** Calls that ran in serial runs of two or more that could have overlapped (work after a response left out). */
   readonly serialCalls: number;
-  /** Number of `par` blocks in the diagram. */
+  /** Number of `par` blocks in the diagram among the calls the client waited for (and batches count as one call). */
   readonly parGroups: number;
-  /** Number of N+1 groups. */
+  /** Number of N+1 groups (work after a response left out). */
   readonly nPlusOne: number;
 }
 
@@ -414,12 +418,69 @@ function layoutCalls(nodes: readonly LeanNode[], byId: ReadonlyMap<string, LeanN
 
   for (const call of calls) {
     if (call.children.length > 1) call.children.sort(byStart);
+    foldBatches(call, calls);
     const remote = call.remote;
     if (remote !== undefined && remote !== call.node && call.node.cls.category === 'http-client') {
       if (remote.cls.route !== undefined) call.label = remote.cls.label;
     }
   }
   return calls;
+}
+
+/** `foldBatches` of layout.ts: each batch among the children becomes one call (appended to `calls`). */
+function foldBatches(call: LeanCall, calls: LeanCall[]): void {
+  const children = call.children;
+  let any = false;
+  for (const child of children) {
+    if (child.role === 'call' && child.remote === undefined && batchMember(child.node.span) !== undefined) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return;
+  const grouped = groupBatches(children, (child) => ({
+    start: child.start,
+    end: child.end,
+    member: child.role === 'call' && child.remote === undefined ? batchMember(child.node.span) : undefined,
+    target: child.to.key,
+    parentOrder: child.node.parent?.order ?? -1,
+  }));
+  children.length = 0;
+  for (const entry of grouped) {
+    if (!Array.isArray(entry)) {
+      children.push(entry);
+      continue;
+    }
+    const first = entry[0] as LeanCall;
+    let end = first.end;
+    let kind: BatchKind = 'MULTI';
+    const commands: string[] = [];
+    const nested: LeanCall[] = [];
+    for (const member of entry) {
+      if (member.end > end) end = member.end;
+      const info = batchMember(member.node.span);
+      if (info !== undefined) kind = info.kind;
+      if (info?.command !== undefined) commands.push(info.command);
+      for (const child of member.children) nested.push(child);
+      member.children.length = 0;
+    }
+    const batch: LeanCall = {
+      node: first.node,
+      role: 'call',
+      from: first.from,
+      to: first.to,
+      remote: undefined,
+      parent: call,
+      children: nested,
+      label: batchLabel(kind, commands),
+      start: first.start,
+      end,
+    };
+    for (const child of nested) child.parent = batch;
+    if (nested.length > 1) nested.sort(byStart);
+    children.push(batch);
+    calls.push(batch);
+  }
 }
 
 function byStart(a: LeanCall, b: LeanCall): number {
@@ -457,8 +518,36 @@ function countStructure(calls: readonly LeanCall[]): Pick<TraceSummary, 'serialC
     if (run >= 2) serialCalls += run;
     serial.length = 0;
   };
+  // Calls that ran on after a response, and all they did, are not what the client waited for.
+  const after = new Map<LeanCall, boolean>();
+  const isAfter = (call: LeanCall): boolean => {
+    const known = after.get(call);
+    if (known !== undefined) return known;
+    // Up the parents to the first known answer, then back down: no recursion on deep traces.
+    const chain: LeanCall[] = [];
+    let answer = false;
+    for (let c: LeanCall | undefined = call; c !== undefined; c = c.parent) {
+      const cached = after.get(c);
+      if (cached !== undefined) {
+        answer = cached;
+        break;
+      }
+      chain.push(c);
+    }
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const c = chain[i] as LeanCall;
+      if (!answer && c.parent !== undefined) answer = outlivesResponse(responseTime(c.parent), c);
+      after.set(c, answer);
+    }
+    return after.get(call) as boolean;
+  };
   for (const call of calls) {
-    const kids = call.children;
+    if (call.children.length < 2 || isAfter(call)) continue;
+    const response = responseTime(call);
+    let kids = call.children;
+    if (response !== undefined && kids.some((kid) => outlivesResponse(response, kid))) {
+      kids = kids.filter((kid) => !outlivesResponse(response, kid));
+    }
     // One child is one serial call: no run, no par, no repeat.
     if (kids.length < 2) continue;
     let i = 0;

@@ -189,6 +189,38 @@ app.get('/cache', async (_req, res) => {
   res.json({ fromIo, fromNr });
 });
 
+// One batch per request, as each client sends it: a pipeline or a MULTI
+// transaction of SET + INCR + GET, in one round trip.
+app.get('/batch/:kind', async (req, res) => {
+  const key = `lifeline-it:${runId}:batch`;
+  const kind = req.params.kind;
+  if (kind === 'io-pipeline' || kind === 'io-multi') {
+    const io = await ioredis();
+    const batch = kind === 'io-pipeline' ? io.pipeline() : io.multi();
+    const replies = await batch.set(key, 'a', 'EX', 60).incr(`${key}:n`).get(key).exec();
+    res.json({ replies: replies?.length });
+    return;
+  }
+  const nr = await nodeRedis();
+  const batch = nr.multi().set(key, 'b', { EX: 60 }).incr(`${key}:n`).get(key);
+  const replies = kind === 'nr-pipeline' ? await batch.execAsPipeline() : await batch.exec();
+  res.json({ replies: replies.length });
+});
+
+// Answers first, then keeps working: a cache write still in flight when the
+// response goes out, and another one started after it.
+app.get('/respond-then-work', async (_req, res) => {
+  const io = await ioredis();
+  const key = `lifeline-it:${runId}:after`;
+  await io.get(key);
+  // Blocks its connection for 100 ms on a list nobody pushes to.
+  const inFlight = io.blpop(`${key}:never`, 0.1);
+  res.json({ ok: true });
+  await new Promise<void>((resolve) => (res.writableFinished ? resolve() : res.on('finish', () => resolve())));
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await Promise.all([inFlight, io.set(key, 'later', 'EX', 60)]);
+});
+
 app.get('/outgoing', async (req, res) => {
   const self = `http://127.0.0.1:${req.socket.localPort}`;
   const viaHttp = await get(`${self}/health`);

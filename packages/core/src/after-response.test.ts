@@ -1,0 +1,259 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeTrace } from './analysis.js';
+import { layoutTrace } from './layout.js';
+import { renderMermaid } from './mermaid.js';
+import { toSequence } from './sequence.js';
+import { summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
+import { consume, expectValidMermaid, httpClient, httpServer, publish, sql, trace } from './test-helpers.js';
+import type { Trace } from './trace.js';
+import { buildSpanTree } from './tree.js';
+
+/** Draws a trace without timings, checks Mermaid parses it and that arrows match the model. */
+async function draw(t: Trace): Promise<string> {
+  const model = toSequence(t, { timings: false });
+  const text = renderMermaid(model);
+  const parsed = await expectValidMermaid(text);
+  expect(parsed.signals).toHaveLength(model.messageCount);
+  expect(model.arrows.map((a) => a.number)).toEqual(model.arrows.map((_, i) => i + 1));
+  return text;
+}
+
+/** The shape of the signup case: answers at 20 ms, a mail still in flight, an audit write started after. */
+const signup = (): Trace =>
+  trace(
+    httpServer({ id: 'root', service: 'signup', method: 'POST', route: '/signup', start: 0, end: 20, status: 201 }),
+    sql({ id: 'insert', parent: 'root', service: 'signup', start: 2, end: 8, query: 'INSERT INTO users VALUES ($1)' }),
+    httpClient({
+      id: 'mail',
+      parent: 'root',
+      service: 'signup',
+      method: 'POST',
+      url: 'http://mailer.internal/send',
+      start: 10,
+      end: 200,
+      status: 202,
+    }),
+    sql({ id: 'audit', parent: 'root', service: 'signup', start: 60, end: 70, query: 'UPDATE audit SET n = n + 1' }),
+  );
+
+describe('work after the response', () => {
+  it('draws the response where it happened and the calls that outlived it after it, noted', async () => {
+    const text = await draw(signup());
+    expect(text).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as signup
+      participant p3@{ "type" : "database" } as postgresql blog
+      participant p4 as mailer.internal
+      p1->>p2: POST /signup
+      p2->>p3: INSERT users
+      p3-->>p2: ok
+      p2->>p4: POST /send
+      p2-->>p1: 201
+      Note over p2: after the response: 2 calls outlived the request
+      p2->>p3: UPDATE audit
+      p3-->>p2: ok
+      p4-->>p2: 202
+      "
+    `);
+    const model = toSequence(signup(), { timings: false });
+    expect(model.parGroups).toBe(0);
+    expect(model.notes).toContain('2 calls ran on after the response to POST /signup');
+  });
+
+  it('with timings, counts own work up to the response only and says how long the rest ran on', async () => {
+    const text = renderMermaid(toSequence(signup()));
+    await expectValidMermaid(text);
+    const body = text.split('\n').slice(text.split('\n').indexOf('p1->>p2: POST /signup'));
+    expect(body).toEqual([
+      'p1->>p2: POST /signup',
+      'p2->>p3: INSERT users',
+      'p3-->>p2: ok · 6 ms',
+      'p2->>p4: POST /send',
+      'Note over p2: 10 ms own work',
+      'p2-->>p1: 201 · 20 ms',
+      'Note over p2: after the response: 2 calls outlived the request by 180 ms',
+      'p2->>p3: UPDATE audit',
+      'p3-->>p2: ok · 10 ms',
+      'p4-->>p2: 202 · 190 ms',
+      '',
+    ]);
+  });
+
+  it('sends the in-flight call before the response and takes its reply after it', async () => {
+    const model = toSequence(signup(), { timings: false });
+    const order = model.arrows.map((a) => `${a.spanId}:${a.kind}`);
+    expect(order).toEqual([
+      'root:request',
+      'insert:request',
+      'insert:response',
+      'mail:request',
+      'root:response',
+      'audit:request',
+      'audit:response',
+      'mail:response',
+    ]);
+  });
+
+  it('counts only what the client waited for, and reports the rest apart', () => {
+    const analysis = analyzeTrace(signup());
+    expect(analysis.wallTimeMs).toBe(20);
+    expect(analysis.afterResponse).toEqual({ calls: 2, durationMs: 180, spanIds: ['mail', 'audit'] });
+    // The mail request was sent, not waited for: it is neither HTTP time nor on the critical path.
+    expect(analysis.byCategory).toEqual({ db: 6, http: 0, cache: 0, queue: 0, own: 14 });
+    expect(analysis.criticalPath.map((s) => s.spanId)).toEqual(['root', 'insert', 'root']);
+    expect(analysis.serialRuns).toEqual([]);
+    expect(analysis.notes).toContain('2 calls ran on after the response to POST /signup');
+    const summary = summarizeTrace(signup());
+    expect(summary).toMatchObject({ parGroups: 0, serialCalls: 0, nPlusOne: 0 });
+    expect(summarizeQuickly(signup())).toEqual(summarizeLayout(layoutTrace(buildSpanTree(signup()))));
+  });
+
+  it('keeps a call ending exactly with the response before it', async () => {
+    const t = trace(
+      httpServer({ id: 'root', route: '/x', start: 0, end: 20, status: 200 }),
+      sql({ id: 'a', parent: 'root', start: 5, end: 20, query: 'SELECT * FROM a' }),
+    );
+    expect(await draw(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3@{ "type" : "database" } as postgresql blog
+      p1->>p2: GET /x
+      p2->>p3: SELECT a
+      p3-->>p2: ok
+      p2-->>p1: 200
+      "
+    `);
+    expect(analyzeTrace(t).afterResponse).toBeUndefined();
+  });
+
+  it('applies inside a downstream service that answers and keeps working', async () => {
+    const t = trace(
+      httpServer({ id: 'root', service: 'web', route: '/order', method: 'POST', start: 0, end: 100, status: 200 }),
+      httpClient({
+        id: 'call',
+        parent: 'root',
+        service: 'web',
+        method: 'POST',
+        url: 'http://billing/charge',
+        start: 10,
+        end: 40,
+        status: 200,
+      }),
+      httpServer({
+        id: 'billing',
+        parent: 'call',
+        service: 'billing',
+        method: 'POST',
+        route: '/charge',
+        start: 12,
+        end: 38,
+        status: 200,
+      }),
+      sql({
+        id: 'charge',
+        parent: 'billing',
+        service: 'billing',
+        start: 15,
+        end: 25,
+        query: 'INSERT INTO charges VALUES (1)',
+      }),
+      sql({
+        id: 'ledger',
+        parent: 'billing',
+        service: 'billing',
+        start: 30,
+        end: 60,
+        query: 'UPDATE ledger SET n = 1',
+      }),
+      sql({ id: 'after', parent: 'root', service: 'web', start: 50, end: 60, query: 'SELECT * FROM orders' }),
+    );
+    expect(await draw(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as web
+      participant p3 as billing
+      participant p4@{ "type" : "database" } as postgresql blog
+      p1->>p2: POST /order
+      p2->>p3: POST /charge
+      p3->>p4: INSERT charges
+      p4-->>p3: ok
+      p3->>p4: UPDATE ledger
+      p3-->>p2: 200
+      Note over p3: after the response: 1 call outlived the request
+      p4-->>p3: ok
+      p2->>p4: SELECT orders
+      p4-->>p2: ok
+      p2-->>p1: 200
+      "
+    `);
+    const analysis = analyzeTrace(t);
+    expect(analysis.afterResponse).toEqual({ calls: 1, durationMs: 22, spanIds: ['ledger'] });
+    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+  });
+
+  it('draws overlapping calls made after the response as a par after it, not counted as the request par', async () => {
+    const t = trace(
+      httpServer({ id: 'root', route: '/x', start: 0, end: 20, status: 200 }),
+      sql({ id: 'a', parent: 'root', start: 30, end: 50, query: 'SELECT * FROM a' }),
+      sql({ id: 'b', parent: 'root', start: 35, end: 45, query: 'SELECT * FROM b' }),
+    );
+    expect(await draw(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3@{ "type" : "database" } as postgresql blog
+      p1->>p2: GET /x
+      p2-->>p1: 200
+      Note over p2: after the response: 2 calls outlived the request
+      par 2 concurrent calls
+        p2->>p3: SELECT a
+        p3-->>p2: ok
+      and
+        p2->>p3: SELECT b
+        p3-->>p2: ok
+      end
+      "
+    `);
+    expect(toSequence(t).parGroups).toBe(0);
+    expect(summarizeTrace(t).parGroups).toBe(0);
+  });
+
+  it('does not take a downstream clock running ahead for work after the response', async () => {
+    // The server's clock runs 50 ms ahead: the tree shifts its whole subtree into the call, children included.
+    const t = trace(
+      httpServer({ id: 'root', service: 'web', route: '/x', start: 0, end: 40, status: 200 }),
+      httpClient({
+        id: 'call',
+        parent: 'root',
+        service: 'web',
+        url: 'http://users/u/1',
+        start: 5,
+        end: 35,
+        status: 200,
+      }),
+      httpServer({ id: 'users', parent: 'call', service: 'users', route: '/u/:id', start: 60, end: 80, status: 200 }),
+      sql({ id: 'q', parent: 'users', service: 'users', start: 62, end: 78, query: 'SELECT * FROM users' }),
+    );
+    const text = await draw(t);
+    expect(text).not.toContain('after the response');
+    expect(analyzeTrace(t).afterResponse).toBeUndefined();
+    expect(toSequence(t).notes.some((note) => note.startsWith('clock skew between web and users'))).toBe(true);
+  });
+
+  it('leaves a consumer root whose calls outlive it as it is: a consumer sends no response', async () => {
+    const t = trace(
+      publish({ id: 'pub', service: 'api', queue: 'jobs', start: 0, end: 2 }),
+      consume({ id: 'job', parent: 'pub', service: 'worker', queue: 'jobs', start: 5, end: 10 }),
+      sql({ id: 'w', parent: 'job', service: 'worker', start: 6, end: 30, query: 'UPDATE jobs SET done = true' }),
+    );
+    const text = await draw(t);
+    expect(text).not.toContain('after the response');
+    expect(analyzeTrace(t).afterResponse).toBeUndefined();
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * Batches: commands sent to a database or cache in one round trip (a Redis
+ * `MULTI … EXEC` transaction or a pipeline, a database batch) and recorded as
+ * one span per command. The diagram draws such a batch as one call naming its
+ * commands with one reply, because the commands share one round trip: drawn
+ * as siblings they would claim to be N independent concurrent calls.
+ *
+ * What the instrumentations record (read from their sources):
+ * - `@opentelemetry/instrumentation-ioredis`: a span per command named after
+ *   it (`set`), `db.operation.name` prefixed `MULTI ` inside a transaction and
+ *   `PIPELINE ` inside a pipeline (`MULTI set`), and for a transaction two
+ *   bracket spans `multi` and `exec` whose operation is the bare command;
+ * - `@opentelemetry/instrumentation-redis` (node-redis v4/v5): spans named
+ *   `redis-SET`, whose `db.operation.name` becomes `MULTI`/`PIPELINE` when the
+ *   batch ends (`MULTI SET` when every command is the same) and whose
+ *   `db.query.text` is the command with its key (`SET key [1 other arguments]`);
+ * - the database semantic conventions record a batch as one span (operation
+ *   name `BATCH …`, `db.operation.batch.size`): one call already, labelled as a
+ *   batch by `classifySpan`.
+ */
+import type { Span } from './trace.js';
+
+/**
+ * The kind of batch a span belongs to, as its operation name says. (A
+ * semantic-conventions `BATCH` operation is one span for the whole batch: it
+ * is one call already, and only its label says so.)
+ */
+export type BatchKind = 'MULTI' | 'PIPELINE';
+
+/** How one span takes part in a batch. */
+export interface BatchMember {
+  readonly kind: BatchKind;
+  /**
+   * The command the span sent (`SET`), or undefined for a bracket: the
+   * `multi` that opens a transaction and the `exec` that sends it.
+   */
+  readonly command: string | undefined;
+  /** `open` for a `multi` bracket, `close` for an `exec` bracket. */
+  readonly bracket?: 'open' | 'close';
+}
+
+const BATCH_OPERATION = /^(MULTI|PIPELINE)(?:\s+(\S+))?/i;
+
+/**
+ * How a database or cache span takes part in a batch, or undefined when it is
+ * a call of its own. Only the operation name decides (the span name is read
+ * for the command when no query text says it).
+ */
+export function batchMember(span: Span): BatchMember | undefined {
+  const a = span.attributes;
+  const raw = a['db.operation.name'] ?? a['db.operation'];
+  if (typeof raw !== 'string') return undefined;
+  const operation = raw.trim();
+  const upper = operation.toUpperCase();
+  const first = commandOf(span);
+  if (upper === 'EXEC' && (first === undefined || first === 'EXEC')) {
+    return { kind: 'MULTI', command: undefined, bracket: 'close' };
+  }
+  const match = BATCH_OPERATION.exec(operation);
+  if (match === null) return undefined;
+  const kind = (match[1] as string).toUpperCase() as BatchKind;
+  // `MULTI set` (ioredis), `MULTI SET` (node-redis when every command is SET).
+  if (match[2] !== undefined && match[0].length === operation.length) {
+    return { kind, command: match[2].toUpperCase() };
+  }
+  if (match[0].length !== operation.length) return undefined;
+  // A bare `MULTI`/`PIPELINE`: node-redis names the command in the query text or the span name.
+  if (first !== undefined && first !== kind && first !== 'EXEC') return { kind, command: first };
+  return kind === 'MULTI' ? { kind, command: undefined, bracket: 'open' } : { kind, command: undefined };
+}
+
+/** The command a span sent: the first word of its query text, else the last word of its name (`redis-SET`). */
+function commandOf(span: Span): string | undefined {
+  const a = span.attributes;
+  const text = a['db.query.text'] ?? a['db.statement'];
+  const fromText = typeof text === 'string' ? /^\s*([A-Za-z][\w.]*)/.exec(text)?.[1] : undefined;
+  if (fromText !== undefined) return fromText.toUpperCase();
+  const fromName = /([A-Za-z][\w.]*)\s*$/.exec(span.name)?.[1];
+  return fromName?.toUpperCase();
+}
+
+/** What {@link groupBatches} reads of a sibling call. */
+export interface BatchView {
+  readonly start: number;
+  readonly end: number;
+  /** How the call's span takes part in a batch (undefined: not a batch member). */
+  readonly member: BatchMember | undefined;
+  /** Identity of the participant called. */
+  readonly target: string;
+  /** The span the call's span is a child of (batch members share it), as a number unique in the trace. */
+  readonly parentOrder: number;
+}
+
+/**
+ * Groups sibling calls (in start order) into batches. Members of one batch
+ * share the kind, the target and the parent span, and every one of them was
+ * sent before the first reply of the batch came back (a round trip sends all
+ * of its commands before it reads any reply): a member sent after that opens
+ * another batch, so two batches that overlap stay two. A `multi` bracket
+ * always opens a new transaction and `exec` closes it.
+ *
+ * Returns the siblings in the same order with each batch replaced by the list
+ * of its members (in start order), placed where its first member was. Two
+ * batches sent in the same instant on one connection cannot be told apart by
+ * their spans; they are drawn as one.
+ */
+export function groupBatches<T>(siblings: readonly T[], view: (sibling: T) => BatchView): (T | T[])[] {
+  // The batch still open for each kind, target and parent span.
+  let open: Map<string, { members: T[]; firstEnd: number }> | undefined;
+  const out: (T | T[])[] = [];
+  for (const sibling of siblings) {
+    const v = view(sibling);
+    const member = v.member;
+    if (member === undefined) {
+      out.push(sibling);
+      continue;
+    }
+    open ??= new Map();
+    const key = `${member.kind}\u0000${v.target}\u0000${v.parentOrder}`;
+    let batch = member.bracket === 'open' ? undefined : open.get(key);
+    // Sent after a reply of the open batch came back: another round trip.
+    if (batch !== undefined && member.bracket !== 'close' && v.start >= batch.firstEnd) batch = undefined;
+    if (batch === undefined) {
+      batch = { members: [], firstEnd: v.end };
+      open.set(key, batch);
+      out.push(batch.members);
+    }
+    batch.members.push(sibling);
+    if (v.end < batch.firstEnd) batch.firstEnd = v.end;
+    if (member.bracket === 'close') open.delete(key);
+  }
+  return out;
+}
+
+/** Commands named in a batch label before the rest are only counted. */
+const MAX_NAMED = 4;
+
+/**
+ * The label of a batch: its kind and its commands in order, a run of the same
+ * command counted (`MULTI SET, INCR, GET`; `PIPELINE GET ×3`;
+ * `PIPELINE ×42 SET ×40, GET, DEL`). The total leads whenever the list does
+ * not show each command once.
+ */
+export function batchLabel(kind: BatchKind, commands: readonly string[]): string {
+  const runs: { command: string; count: number }[] = [];
+  for (const command of commands) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last.command === command) last.count++;
+    else runs.push({ command, count: 1 });
+  }
+  if (runs.length === 0) return kind;
+  const shown = runs.slice(0, MAX_NAMED).map((r) => (r.count > 1 ? `${r.command} ×${r.count}` : r.command));
+  if (runs.length > MAX_NAMED) shown.push('…');
+  const list = shown.join(', ');
+  if ((runs.length === commands.length && runs.length <= MAX_NAMED) || runs.length === 1) return `${kind} ${list}`;
+  return `${kind} ×${commands.length} ${list}`;
+}

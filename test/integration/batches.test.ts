@@ -1,0 +1,79 @@
+import { traceToMermaid } from '@lifeline/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validDiagram } from './support/diagram.ts';
+import { type RunningApp, runId, startApp, tempDb, traceIdOf, waitForTrace } from './support/harness.ts';
+import { missingServices } from './support/services.ts';
+
+const missing = await missingServices('redis');
+
+const isRedis = (s: { attributes: Record<string, unknown> }) =>
+  (s.attributes['db.system.name'] ?? s.attributes['db.system']) === 'redis';
+
+/** The diagram's arrows to and from redis (p3: the service is p2, redis the next participant). */
+function redisArrows(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => /^p\d+(-->>|->>|--x)p\d+: /.test(line) && !line.includes('p1'));
+}
+
+describe.skipIf(missing.length > 0)('Redis batches and work after the response, recorded for real', () => {
+  const db = tempDb();
+  const id = runId();
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    app = await startApp({ app: 'shop.ts', db: db.path, serviceName: 'shop', env: { RUN_ID: id } });
+    // Connect both clients first: a first request also carries the connection's own commands
+    // (CONNECT, HELLO, INFO, CLIENT SETINFO), and ioredis sends a batch queued while
+    // connecting a second time.
+    for (const kind of ['io-pipeline', 'nr-pipeline']) await (await fetch(`${app.url}/batch/${kind}`)).text();
+  });
+  afterAll(async () => {
+    await app?.stop();
+    db.remove();
+  });
+
+  for (const [kind, label, spans] of [
+    ['io-pipeline', 'PIPELINE SET, INCR, GET', 3],
+    ['io-multi', 'MULTI SET, INCR, GET', 5],
+    ['nr-multi', 'MULTI SET, INCR, GET', 3],
+    ['nr-pipeline', 'PIPELINE SET, INCR, GET', 3],
+  ] as const) {
+    it(`draws ${kind} as one call naming its commands, with one reply`, async () => {
+      const response = await fetch(`${app.url}/batch/${kind}`);
+      expect(await response.json()).toEqual({ replies: 3 });
+      const trace = await waitForTrace(
+        db.path,
+        traceIdOf(response),
+        (all) => all.filter(isRedis).length >= spans && all.some((s) => s.kind === 'server'),
+      );
+      const text = await validDiagram(trace);
+      expect(text).not.toContain('par ');
+      expect(redisArrows(text)).toEqual([`p2->>p3: ${label}`, 'p3-->>p2: ok']);
+      const { model } = traceToMermaid(trace, { timings: false });
+      const batch = model.arrows.find((arrow) => arrow.spanIds !== undefined);
+      expect(batch?.spanIds).toHaveLength(spans);
+    });
+  }
+
+  it('draws the calls that outlived the response after it', async () => {
+    const response = await fetch(`${app.url}/respond-then-work`);
+    expect(await response.json()).toEqual({ ok: true });
+    const trace = await waitForTrace(db.path, traceIdOf(response), (all) => all.filter(isRedis).length >= 3);
+    const text = await validDiagram(trace);
+    const lines = text.split('\n').map((line) => line.trim());
+    const answer = lines.indexOf('p2-->>p1: 200');
+    expect(lines.slice(answer + 1, answer + 2)).toEqual([
+      'Note over p2: after the response: 2 calls outlived the request',
+    ]);
+    // The GET was waited for; the BLPOP was sent before the response and answered after it; the SET came after.
+    expect(lines.slice(0, answer).filter((line) => line.startsWith('p2->>p3'))).toEqual([
+      expect.stringMatching(/^p2->>p3: GET /),
+      expect.stringMatching(/^p2->>p3: BLPOP /),
+    ]);
+    expect(lines.slice(answer).filter((line) => line.startsWith('p2->>p3'))).toEqual([
+      expect.stringMatching(/^p2->>p3: SET /),
+    ]);
+  });
+});
