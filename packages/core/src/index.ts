@@ -46,7 +46,7 @@ export type {
   SequenceModel,
   SequenceOptions,
 } from './sequence.js';
-export { toSequence } from './sequence.js';
+export { CONNECTION_WAIT_ATTRIBUTE, connectionWaitMs, toSequence } from './sequence.js';
 export type { SpanCounts, TraceSummary } from './summary.js';
 export { summarizeTrace } from './summary.js';
 export type {

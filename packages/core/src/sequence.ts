@@ -92,10 +92,19 @@ export interface Note {
    * see `batchNote`), `exception` (a call that did not fail recorded an
    * exception event: a caught error, a fallback), `body-unread` (an HTTP
    * reply whose body was never read), `after-response` (calls that ran on
-   * after the response was sent). `exception` and `body-unread` follow the
-   * call's reply.
+   * after the response was sent), `connection-wait` (timed mode only: a query
+   * waited for a pooled connection, before its request arrow). `exception`
+   * and `body-unread` follow the call's reply.
    */
-  readonly reason: 'own-work' | 'queue-wait' | 'batch' | 'folded' | 'exception' | 'body-unread' | 'after-response';
+  readonly reason:
+    | 'own-work'
+    | 'queue-wait'
+    | 'batch'
+    | 'folded'
+    | 'exception'
+    | 'body-unread'
+    | 'after-response'
+    | 'connection-wait';
   /** Nesting level of the calls the note sits among. */
   readonly level: number;
   readonly spanId?: string;
@@ -348,7 +357,20 @@ class Builder {
     const members = call.batch?.map((member) => member.node.span.spanId);
     switch (call.role) {
       case 'entry':
-      case 'call':
+      case 'call': {
+        const waitMs = this.timings ? connectionWaitMs(call) : undefined;
+        if (waitMs !== undefined) {
+          // A busy pool's cost: the query waited this long before it was sent.
+          out.push(
+            this.note(
+              [call.from],
+              `waited ${formatDuration(waitMs)} for a connection`,
+              'connection-wait',
+              call.depth,
+              spanId,
+            ),
+          );
+        }
         out.push(this.message(call.from, call.to, 'request', label, spanId, call.depth, members));
         return (o) => {
           const after = this.children(call, o);
@@ -376,6 +398,7 @@ class Builder {
           this.markers(call, outcome, o);
           after?.();
         };
+      }
       case 'self':
         out.push(
           this.message(
@@ -734,6 +757,21 @@ interface GapContext {
   readonly spanId: string;
   readonly level: number;
 }
+
+/**
+ * How long a database call waited for a pooled connection before it was sent
+ * (ms), from `db.client.connection.wait_time` in seconds (the name of
+ * OpenTelemetry's database client metric for the same wait), or undefined
+ * when it did not wait a tenth of a millisecond.
+ */
+export function connectionWaitMs(call: DrawnCall): number | undefined {
+  const seconds = call.node.span.attributes[CONNECTION_WAIT_ATTRIBUTE];
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0.0001) return undefined;
+  return seconds * 1000;
+}
+
+/** Span attribute with the seconds a query waited for a pooled connection. */
+export const CONNECTION_WAIT_ATTRIBUTE = 'db.client.connection.wait_time';
 
 /** Time a consumed message spent in the queue: consumer start minus the end of its producer span. */
 export function queueWaitMs(call: DrawnCall, layout: TraceLayout): number | undefined {

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { traceToMermaid } from './mermaid.js';
+import { expectValidMermaid, httpServer, sql, trace } from './test-helpers.js';
+
+/** Two requests' worth of one route on a pool of one connection: the second query waited 58 ms. */
+function busyPool() {
+  const query = sql({ id: 'q', parent: 'root', start: 2, end: 110, query: 'SELECT * FROM reports WHERE id = $1' });
+  const waited = { ...query, attributes: { ...query.attributes, 'db.client.connection.wait_time': 0.058 } };
+  return trace(
+    httpServer({ id: 'root', start: 0, end: 112, method: 'GET', route: '/report/:id', status: 200 }),
+    waited,
+  );
+}
+
+describe('the time a query waited for a pooled connection', () => {
+  it('is a note before the query in the timed diagram', async () => {
+    const { text } = traceToMermaid(busyPool());
+    await expectValidMermaid(text);
+    expect(text).toContain('Note over p2: waited 58 ms for a connection\np2->>p3: SELECT reports\n');
+  });
+
+  it('is left out of the timing-free diagram, which stays byte-stable', async () => {
+    const { text } = traceToMermaid(busyPool(), { timings: false });
+    await expectValidMermaid(text);
+    expect(text).not.toContain('connection');
+  });
+});
