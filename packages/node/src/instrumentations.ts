@@ -13,6 +13,7 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { RedisInstrumentation } from '@opentelemetry/instrumentation-redis';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
+import { BullMQSandboxInstrumentation } from './bullmq.js';
 
 /** Names of the instrumentations Lifeline can turn on. */
 export type InstrumentationName =
@@ -24,7 +25,8 @@ export type InstrumentationName =
   | 'ioredis'
   | 'redis'
   | 'amqplib'
-  | 'better-sqlite3';
+  | 'better-sqlite3'
+  | 'bullmq';
 
 /** Which built-in instrumentations to turn on (all by default) and which of one's own to add. */
 export interface InstrumentationOptions {
@@ -73,6 +75,8 @@ const factories: Record<InstrumentationName, (context: InstrumentationContext) =
   redis: () => new RedisInstrumentation({ requireParentSpan: true }),
   amqplib: () => new AmqplibInstrumentation(),
   'better-sqlite3': (context) => new BetterSqlite3Instrumentation({ ignorePaths: [context.dbPath] }),
+  // Sandboxed processors: see bullmq.ts.
+  bullmq: () => new BullMQSandboxInstrumentation(),
 };
 
 /**

@@ -152,7 +152,11 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     // The precise start comes first so that every processor after it sees
     // the corrected start time: the SDK's own is whole milliseconds, which
     // makes back-to-back calls look as if they overlapped.
-    spanProcessors: [new PreciseStartSpanProcessor(), processor],
+    spanProcessors: [
+      new PreciseStartSpanProcessor(),
+      new (await import('./bullmq.js')).BullMQFailedAttemptSpanProcessor(),
+      processor,
+    ],
     instrumentations,
   });
 
