@@ -44,7 +44,7 @@ export type {
 } from './sequence.js';
 export { toSequence } from './sequence.js';
 export type { SpanCounts, TraceSummary } from './summary.js';
-export { summarizeTrace } from './summary.js';
+export { isRequestRoot, REQUEST_ROOT_KINDS, summarizeTrace } from './summary.js';
 export type {
   Attributes,
   AttributeValue,

@@ -41,6 +41,7 @@ export type {
   TraceFilter,
   TraceList,
   TracePage,
+  TraceWork,
 } from './store.js';
-export { openStore } from './store.js';
+export { openStore, traceWorkValues } from './store.js';
 export { SpanWriterThread } from './writer-thread.js';
