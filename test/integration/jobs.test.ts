@@ -95,7 +95,7 @@ describe.skipIf(missing.length > 0)('BullMQ jobs processed in a sandbox, retried
     const trace = await enqueue('retry', 8, (spans) => processSpans(spans).length >= 2);
     const [failed, retried] = processSpans(trace.spans);
     expect(failed?.status).toEqual({ code: 'error', message: 'invoice 8 not ready yet' });
-    expect(failed?.attributes['error.type']).toBe('_OTHER');
+    expect(failed?.attributes['error.type']).toBe('Error');
     // BullMQ's own marker of a failed attempt stays in the recording.
     expect(failed?.events.map((e) => [e.name, e.attributes['bullmq.job.failed.reason']])).toEqual([
       ['job failed', 'invoice 8 not ready yet'],

@@ -57,6 +57,13 @@ export const bullmqJobFailedReason = 'bullmq.job.failed.reason';
 
 type Carrier = Record<string, string>;
 
+/**
+ * The class name (`error.name`) of the error each failed attempt's consumer
+ * span ended with, noted by the patched `Worker#handleFailed` for
+ * {@link BullMQFailedAttemptSpanProcessor}: BullMQ's event names only the message.
+ */
+const failedAttemptErrors = new WeakMap<object, string>();
+
 interface SandboxMessage {
   readonly cmd?: unknown;
   readonly job?: unknown;
@@ -69,6 +76,10 @@ interface JobJson {
   readonly queueName?: unknown;
   readonly attemptsMade?: unknown;
   readonly opts?: { readonly telemetry?: { readonly metadata?: unknown } };
+}
+
+interface WorkerLike {
+  handleFailed(error: unknown, ...rest: unknown[]): Promise<unknown>;
 }
 
 interface ChildLike {
@@ -127,6 +138,11 @@ export class BullMQSandboxInstrumentation extends InstrumentationBase {
     return [
       new InstrumentationNodeModuleDefinition('bullmq', supportedVersions, undefined, undefined, [
         file(
+          'worker.js',
+          (exports) => this.#patchWorker(exports.Worker as Constructor<WorkerLike> | undefined),
+          (exports) => this.#unpatch(exports.Worker as Constructor<WorkerLike> | undefined, 'handleFailed'),
+        ),
+        file(
           'child.js',
           (exports) => this.#patchChild(exports.Child as Constructor<ChildLike> | undefined),
           (exports) => this.#unpatch(exports.Child as Constructor<ChildLike> | undefined, 'send'),
@@ -143,6 +159,25 @@ export class BullMQSandboxInstrumentation extends InstrumentationBase {
   #unpatch<T extends object>(target: Constructor<T> | undefined, method: keyof T & string): void {
     const proto = target?.prototype as Record<string, unknown> | undefined;
     if (proto !== undefined && isWrapped(proto[method])) this._unwrap(proto as T, method as keyof T);
+  }
+
+  /**
+   * `handleFailed` runs inside the attempt's `process` span (BullMQ's
+   * telemetry makes it the active span): the error's class name is noted for
+   * that span's `error.type`.
+   */
+  #patchWorker(Worker: Constructor<WorkerLike> | undefined): void {
+    if (Worker === undefined || typeof Worker.prototype.handleFailed !== 'function') return;
+    this.#unpatch(Worker, 'handleFailed');
+    this._wrap(Worker.prototype, 'handleFailed', (original) => {
+      return function handleFailed(this: WorkerLike, error: unknown, ...rest: unknown[]) {
+        const span = trace.getActiveSpan();
+        if (span !== undefined && isObject(error) && typeof error.name === 'string' && error.name !== '') {
+          failedAttemptErrors.set(span, error.name);
+        }
+        return original.call(this, error, ...rest);
+      };
+    });
   }
 
   /** Parent side: the start message carries the active context on its job. */
@@ -263,8 +298,9 @@ function producerContext(job: JobJson): Context | undefined {
  * `job failed` event (`bullmq.job.failed.reason`) and leaves the status
  * unset, so by the OpenTelemetry status rules it would read as a success.
  * This processor sets status ERROR with the reason as its message, and
- * `error.type` (`_OTHER`: the event does not name the error's class), before
- * the span ends; a span whose status was already set is left alone.
+ * `error.type` (the error's class name when {@link BullMQSandboxInstrumentation}
+ * saw it, else `_OTHER`), before the span ends; a span whose status was
+ * already set is left alone.
  *
  * Place it before the exporting processor: it only edits spans in `onEnding`.
  *
@@ -281,7 +317,9 @@ export class BullMQFailedAttemptSpanProcessor implements SpanProcessor {
     const failed = span.events.find((event) => event.name === bullmqJobFailedEvent);
     if (failed === undefined) return;
     const reason = failed.attributes?.[bullmqJobFailedReason];
-    if (span.attributes['error.type'] === undefined) span.setAttribute('error.type', '_OTHER');
+    if (span.attributes['error.type'] === undefined) {
+      span.setAttribute('error.type', failedAttemptErrors.get(span) ?? '_OTHER');
+    }
     span.setStatus({ code: SpanStatusCode.ERROR, ...(typeof reason === 'string' ? { message: reason } : {}) });
   }
 
