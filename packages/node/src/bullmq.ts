@@ -47,8 +47,8 @@ export const sandboxTraceContextKey = 'lifeline.traceContext';
 /** `ChildCommand.Start` of BullMQ's sandbox protocol: the message that hands a child its job. */
 const startCommand = 1;
 /** `ParentCommand.Completed` and `ParentCommand.Failed`: the child's answer for a job. */
-const completedCommand = 2;
-const failedCommand = 3;
+const completedCommand = 0;
+const failedCommand = 2;
 
 /** The name BullMQ gives a failed attempt's event on the consumer span (`Worker#handleFailed`). */
 export const bullmqJobFailedEvent = 'job failed';
@@ -98,6 +98,20 @@ type WithConsumerSpan = ChildProcessorLike & { [consumerSpanKey]?: Span };
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
+}
+
+/**
+ * The class name of an error for `error.type`. An error from a sandboxed
+ * processor crosses to the parent as its own properties (BullMQ's
+ * `errorToJSON`), which leave the prototype's `name` behind and rebuild it as
+ * a plain `Error`; its stack still begins with the original class name.
+ */
+function errorClassName(error: Record<string, unknown>): string | undefined {
+  if (Object.hasOwn(error, 'name') && typeof error.name === 'string' && error.name !== '') return error.name;
+  const fromStack =
+    typeof error.stack === 'string' ? /^([A-Za-z_$][\w$.]*)(?::|\n|$)/.exec(error.stack)?.[1] : undefined;
+  if (fromStack !== undefined) return fromStack;
+  return typeof error.name === 'string' && error.name !== '' ? error.name : undefined;
 }
 
 /**
@@ -172,9 +186,8 @@ export class BullMQSandboxInstrumentation extends InstrumentationBase {
     this._wrap(Worker.prototype, 'handleFailed', (original) => {
       return function handleFailed(this: WorkerLike, error: unknown, ...rest: unknown[]) {
         const span = trace.getActiveSpan();
-        if (span !== undefined && isObject(error) && typeof error.name === 'string' && error.name !== '') {
-          failedAttemptErrors.set(span, error.name);
-        }
+        const name = isObject(error) ? errorClassName(error) : undefined;
+        if (span !== undefined && name !== undefined) failedAttemptErrors.set(span, name);
         return original.call(this, error, ...rest);
       };
     });
@@ -268,7 +281,7 @@ function endWithOutcome(processor: WithConsumerSpan & { [outcomeWrapped]?: true 
         const error = isObject(message.value) ? message.value : {};
         const reason = typeof error.message === 'string' ? error.message : '';
         span.addEvent(bullmqJobFailedEvent, { [bullmqJobFailedReason]: reason });
-        span.setAttribute('error.type', typeof error.name === 'string' && error.name !== '' ? error.name : '_OTHER');
+        span.setAttribute('error.type', errorClassName(error) ?? '_OTHER');
         span.setStatus({ code: SpanStatusCode.ERROR, message: reason });
       }
       span.end();
