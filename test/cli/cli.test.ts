@@ -239,11 +239,16 @@ function writeRequestAndBackground(
 }
 
 describe('requests and background work', () => {
-  it('lists requests by default, background work with --background, both with --all; export last agrees', () => {
-    const path = join(work, 'background.db');
+  let path: string;
+  let ids: ReturnType<typeof writeRequestAndBackground>;
+  beforeAll(() => {
+    path = join(work, 'background.db');
     const file = join(work, 'background.otlp.json');
-    const ids = writeRequestAndBackground(file);
+    ids = writeRequestAndBackground(file);
     expect(runCli(['import', '--db', path, file]).code).toBe(0);
+  });
+
+  it('lists requests by default, background work with --background, both with --all', () => {
     const traceIds = (args: string[]) =>
       (JSON.parse(runCli(['list', '--db', path, '--json', ...args]).stdout) as { traceId: string }[]).map(
         (item) => item.traceId,
@@ -251,7 +256,9 @@ describe('requests and background work', () => {
     expect(traceIds([])).toEqual([ids.request]);
     expect(traceIds(['--background'])).toEqual([ids.housekeeping, ids.startUp]);
     expect(traceIds(['--all'])).toEqual([ids.housekeeping, ids.request, ids.startUp]);
+  });
 
+  it('marks background work in the table and refuses --background with --all', () => {
     const table = runCli(['list', '--db', path, '--all']);
     expect(table.code, table.stderr).toBe(0);
     const rows = table.stdout.trimEnd().split('\n').slice(1);
@@ -260,18 +267,19 @@ describe('requests and background work', () => {
       'POST /invoices/:id',
       'CREATE TABLE invoices (background)',
     ]);
+    expectUserError(
+      runCli(['list', '--db', path, '--background', '--all']),
+      /--background.*cannot be used with.*--all/,
+    );
+  });
 
+  it('exports the same last trace list shows first, for requests and for background work', () => {
     const last = (args: string[]) =>
       (JSON.parse(runCli(['export', 'last', '--db', path, '--format', 'json', ...args]).stdout) as { traceId: string })
         .traceId;
     expect(last([])).toBe(ids.request);
     expect(last(['--background'])).toBe(ids.housekeeping);
     expect(last(['--all'])).toBe(ids.housekeeping);
-
-    expectUserError(
-      runCli(['list', '--db', path, '--background', '--all']),
-      /--background.*cannot be used with.*--all/,
-    );
     expectUserError(
       runCli(['export', ids.request, '--db', path, '--background']),
       /use them with `last`, not with a trace id/,
