@@ -46,8 +46,12 @@ export const sandboxTraceContextKey = 'lifeline.traceContext';
 
 /** `ChildCommand.Start` of BullMQ's sandbox protocol: the message that hands a child its job. */
 const startCommand = 1;
-/** `ParentCommand.Completed` and `ParentCommand.Failed`: the child's answer for a job. */
+/**
+ * `ParentCommand.Completed`, `Error` and `Failed`: the child's answer for a
+ * job (`Error` when it could not start it, `Failed` when the processor threw).
+ */
 const completedCommand = 0;
+const errorCommand = 1;
 const failedCommand = 2;
 
 /** The name BullMQ gives a failed attempt's event on the consumer span (`Worker#handleFailed`). */
@@ -271,14 +275,13 @@ function endWithOutcome(processor: WithConsumerSpan & { [outcomeWrapped]?: true 
   const original = processor.send;
   processor.send = function send(this: WithConsumerSpan, message: unknown) {
     const span = processor[consumerSpanKey];
-    if (
-      span !== undefined &&
-      isObject(message) &&
-      (message.cmd === completedCommand || message.cmd === failedCommand)
-    ) {
+    const answer = isObject(message) ? message.cmd : undefined;
+    if (span !== undefined && (answer === completedCommand || answer === errorCommand || answer === failedCommand)) {
       processor[consumerSpanKey] = undefined;
-      if (message.cmd === failedCommand) {
-        const error = isObject(message.value) ? message.value : {};
+      if (answer !== completedCommand) {
+        // Failed carries the error as `value`, Error as `err`.
+        const { value, err } = message as { value?: unknown; err?: unknown };
+        const error = isObject(value) ? value : isObject(err) ? err : {};
         const reason = typeof error.message === 'string' ? error.message : '';
         span.addEvent(bullmqJobFailedEvent, { [bullmqJobFailedReason]: reason });
         span.setAttribute('error.type', errorClassName(error) ?? '_OTHER');
