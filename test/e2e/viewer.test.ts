@@ -380,8 +380,8 @@ describe.skipIf(!haveChromium)('the viewer in Chromium', () => {
     expect(requestsBefore).toBeGreaterThan(0);
     // Stored while the page is open: a start-up query, a queue's stalled-jobs
     // check, then a request, which shows that the live updates were read.
-    const startUp = startUpTrace();
-    const housekeeping = housekeepingTrace({ queue: 'invoices' });
+    const startUp = startUpTrace({ startNs: (Date.now() - 2000) * MS });
+    const housekeeping = housekeepingTrace({ startNs: (Date.now() - 1000) * MS, queue: 'invoices' });
     const request = articleTrace({ articleId: 4321 });
     const writer = openStore({ path: db });
     writer.writeSpans([...startUp, ...housekeeping]);
