@@ -105,7 +105,8 @@ describe('lifeline import', () => {
 
 describe('lifeline list', () => {
   it('prints an aligned table with one row per trace, newest first', () => {
-    const result = runCli(['list', '--db', db, '--limit', '50']);
+    // --all: the fixtures hold background work (traces not rooted in a server or consumer span) too.
+    const result = runCli(['list', '--db', db, '--limit', '50', '--all']);
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
     const header = lines[0] ?? '';
@@ -162,6 +163,149 @@ describe('lifeline list', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/None of the \d+ traces .* match these filters/);
+  });
+});
+
+/**
+ * An OTLP/JSON file with one request (a server span with a query) and the
+ * background work a BullMQ app records beside it: a query at start-up (a
+ * client root) and a stalled-jobs check (an internal root), the newest.
+ */
+function writeRequestAndBackground(
+  path: string,
+  options: { request: boolean } = { request: true },
+): { request: string; startUp: string; housekeeping: string } {
+  const t0 = BigInt(Date.UTC(2026, 0, 5, 10, 0, 0)) * 1_000_000n;
+  const ms = 1_000_000n;
+  const ids = { request: 'a1'.repeat(16), startUp: 'b2'.repeat(16), housekeeping: 'c3'.repeat(16) };
+  const span = (
+    traceId: string,
+    spanId: string,
+    name: string,
+    kind: number,
+    start: bigint,
+    attributes: Record<string, string | number>,
+    parentSpanId?: string,
+  ) => ({
+    traceId,
+    spanId,
+    ...(parentSpanId ? { parentSpanId } : {}),
+    name,
+    kind,
+    startTimeUnixNano: String(start),
+    endTimeUnixNano: String(start + 4n * ms),
+    attributes: Object.entries(attributes).map(([key, value]) => ({
+      key,
+      value: typeof value === 'number' ? { intValue: String(value) } : { stringValue: value },
+    })),
+    status: {},
+  });
+  const spans = [
+    span(ids.startUp, '0000000000000001', 'CREATE TABLE', 3, t0, {
+      'db.system.name': 'postgresql',
+      'db.query.text': 'CREATE TABLE IF NOT EXISTS invoices (id int)',
+    }),
+    span(ids.request, '0000000000000002', 'POST /invoices/:id', 2, t0 + 10n * ms, {
+      'http.request.method': 'POST',
+      'http.route': '/invoices/:id',
+      'http.response.status_code': 202,
+    }),
+    span(
+      ids.request,
+      '0000000000000003',
+      'SELECT',
+      3,
+      t0 + 11n * ms,
+      { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT 1' },
+      '0000000000000002',
+    ),
+    span(ids.housekeeping, '0000000000000004', 'moveStalledJobsToWait invoices', 1, t0 + 20n * ms, {
+      'bullmq.queue.name': 'invoices',
+      'bullmq.queue.operation': 'moveStalledJobsToWait',
+    }),
+  ];
+  const file = {
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'billing' } }] },
+        scopeSpans: [
+          { scope: { name: 'test' }, spans: options.request ? spans : spans.filter((s) => s.traceId !== ids.request) },
+        ],
+      },
+    ],
+  };
+  writeFileSync(path, JSON.stringify(file));
+  return ids;
+}
+
+describe('requests and background work', () => {
+  let path: string;
+  let ids: ReturnType<typeof writeRequestAndBackground>;
+  beforeAll(() => {
+    path = join(work, 'background.db');
+    const file = join(work, 'background.otlp.json');
+    ids = writeRequestAndBackground(file);
+    expect(runCli(['import', '--db', path, file]).code).toBe(0);
+  });
+
+  it('lists requests by default, background work with --background, both with --all', () => {
+    const traceIds = (args: string[]) =>
+      (JSON.parse(runCli(['list', '--db', path, '--json', ...args]).stdout) as { traceId: string }[]).map(
+        (item) => item.traceId,
+      );
+    expect(traceIds([])).toEqual([ids.request]);
+    expect(traceIds(['--background'])).toEqual([ids.housekeeping, ids.startUp]);
+    expect(traceIds(['--all'])).toEqual([ids.housekeeping, ids.request, ids.startUp]);
+  });
+
+  it('marks background work in the table and refuses --background with --all', () => {
+    const table = runCli(['list', '--db', path, '--all']);
+    expect(table.code, table.stderr).toBe(0);
+    const rows = table.stdout.trimEnd().split('\n').slice(1);
+    expect(rows.map((row) => /billing\s+(.+?)\s{2,}/.exec(row)?.[1])).toEqual([
+      'moveStalledJobsToWait invoices (background)',
+      'POST /invoices/:id',
+      'CREATE TABLE invoices (background)',
+    ]);
+    expectUserError(
+      runCli(['list', '--db', path, '--background', '--all']),
+      /--background.*cannot be used with.*--all/,
+    );
+  });
+
+  it('exports the same last trace list shows first, for requests and for background work', () => {
+    const last = (args: string[]) =>
+      (JSON.parse(runCli(['export', 'last', '--db', path, '--format', 'json', ...args]).stdout) as { traceId: string })
+        .traceId;
+    expect(last([])).toBe(ids.request);
+    expect(last(['--background'])).toBe(ids.housekeeping);
+    expect(last(['--all'])).toBe(ids.housekeeping);
+    expectUserError(
+      runCli(['export', ids.request, '--db', path, '--background']),
+      /use them with `last`, not with a trace id/,
+    );
+  });
+
+  it('points to --background when only background work was recorded', () => {
+    const path = join(work, 'only-background.db');
+    const file = join(work, 'only-background.otlp.json');
+    writeRequestAndBackground(file, { request: false });
+    expect(runCli(['import', '--db', path, file]).code).toBe(0);
+    const list = runCli(['list', '--db', path]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toBe('');
+    expect(list.stderr).toMatch(
+      /None of the 2 traces .* is a request .*background work does: add --background or --all/,
+    );
+    expect(runCli(['list', '--db', path, '--all', '--errors']).stderr).toMatch(/None of the 2 traces .* match these/);
+    expectUserError(
+      runCli(['export', 'last', '--db', path]),
+      /no recorded request, only background work: pass --background/,
+    );
+    expectUserError(
+      runCli(['export', 'last', '--db', path, '--method', 'GET', '--all']),
+      /no recorded request matches/,
+    );
   });
 });
 
@@ -266,13 +410,15 @@ describe('lifeline prune', () => {
   it('keeps only the newest traces with --max-traces', () => {
     const path = join(work, 'prune.db');
     expect(runCli(['import', '--db', path, ...fixtures.map((fixture) => fixture.path)]).code).toBe(0);
-    const before = JSON.parse(runCli(['list', '--db', path, '--json', '--limit', '50']).stdout) as {
+    const before = JSON.parse(runCli(['list', '--db', path, '--json', '--limit', '50', '--all']).stdout) as {
       traceId: string;
     }[];
     const result = runCli(['prune', '--db', path, '--max-traces', '2']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`Deleted ${before.length - 2} traces; 2 traces`);
-    const after = JSON.parse(runCli(['list', '--db', path, '--json', '--limit', '50']).stdout) as { traceId: string }[];
+    const after = JSON.parse(runCli(['list', '--db', path, '--json', '--limit', '50', '--all']).stdout) as {
+      traceId: string;
+    }[];
     expect(after.map((item) => item.traceId)).toEqual(before.slice(0, 2).map((item) => item.traceId));
   });
 });

@@ -5,7 +5,13 @@
 import type { Span } from '@lifeline/core';
 import { articleTrace, makeSpan, newTraceId } from '../../viewer/src/traces.test-support.js';
 
-export { articleTrace, createArticleTrace, healthTrace } from '../../viewer/src/traces.test-support.js';
+export {
+  articleTrace,
+  createArticleTrace,
+  healthTrace,
+  housekeepingTrace,
+  startUpTrace,
+} from '../../viewer/src/traces.test-support.js';
 
 /** Strings that try to break out of Mermaid text, HTML, or both. */
 export const HOSTILE = {

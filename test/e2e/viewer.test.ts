@@ -8,7 +8,16 @@ import { ensureClientBundle, type RunningViewer, startViewer } from '@lifeline/v
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseMermaid } from '../support/mermaid.js';
-import { articleTrace, createArticleTrace, HOSTILE, healthTrace, hostileTrace, largeTrace } from './traces.js';
+import {
+  articleTrace,
+  createArticleTrace,
+  HOSTILE,
+  healthTrace,
+  hostileTrace,
+  housekeepingTrace,
+  largeTrace,
+  startUpTrace,
+} from './traces.js';
 
 const CHROMIUM = process.env.LIFELINE_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -361,6 +370,48 @@ describe.skipIf(!haveChromium)('the viewer in Chromium', () => {
     expect(body.sequence.folded).toBe(true);
     expect(await page.locator('.diagram-notes').textContent()).toContain('folded');
     expect(await page.locator('.timeline-row').count()).toBe(large.length);
+  });
+
+  it('keeps background work out of the list, live too, and shows it under Show', async () => {
+    await page.goto(viewer.url);
+    const rows = page.locator('tbody tr.row');
+    await expect.poll(() => page.locator('#live-status').getAttribute('data-state')).toBe('live');
+    const requestsBefore = await rows.count();
+    expect(requestsBefore).toBeGreaterThan(0);
+    // Stored while the page is open: a start-up query, a queue's stalled-jobs
+    // check, then a request, which shows that the live updates were read.
+    const startUp = startUpTrace({ startNs: (Date.now() - 2000) * MS });
+    const housekeeping = housekeepingTrace({ startNs: (Date.now() - 1000) * MS, queue: 'invoices' });
+    const request = articleTrace({ articleId: 4321 });
+    const writer = openStore({ path: db });
+    writer.writeSpans([...startUp, ...housekeeping]);
+    writer.writeSpans(request);
+    writer.close();
+    await page.locator(`tr[data-trace-id="${idOf(request)}"]`).waitFor({ timeout: 10_000 });
+    expect(await rows.count()).toBe(requestsBefore + 1);
+    expect(await page.locator('.badge-background').count()).toBe(0);
+    await page.reload();
+    await expect.poll(() => rows.count()).toBe(requestsBefore + 1);
+
+    await page.locator('select[name="work"]').selectOption('background');
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(new URL(page.url()).searchParams.get('work')).toBe('background');
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.traceId))).toEqual([
+      idOf(housekeeping),
+      idOf(startUp),
+    ]);
+    expect(await page.locator('.badge-background').count()).toBe(2);
+    expect(await rows.first().textContent()).toContain('moveStalledJobsToWait invoices');
+
+    await page.locator('select[name="work"]').selectOption('all');
+    await expect.poll(() => rows.count()).toBe(requestsBefore + 3);
+    await page.reload();
+    await expect.poll(() => rows.count()).toBe(requestsBefore + 3);
+    expect(await page.locator('select[name="work"]').inputValue()).toBe('all');
+
+    await page.locator('select[name="work"]').selectOption('requests');
+    await expect.poll(() => rows.count()).toBe(requestsBefore + 1);
+    expect(new URL(page.url()).searchParams.has('work')).toBe(false);
   });
 
   it('renders the trace page in the dark scheme too', async () => {

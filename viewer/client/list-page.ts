@@ -2,14 +2,16 @@
  * The request list: one row per recorded request, filters kept in the URL,
  * new requests arriving live over Server-Sent Events.
  */
-import type { TraceSummary } from '@lifeline/core';
+import { isRequestRoot, type TraceSummary } from '@lifeline/core';
 import { ApiError, listTraces } from './api.js';
 import { h, replaceChildren } from './dom.js';
 import { formatDateTime, formatDuration, formatWhen, nsToMs } from './format.js';
 import { connectLive } from './live.js';
 
 /** Filter fields, in URL order. */
-const FILTER_KEYS = ['service', 'method', 'route', 'status', 'minMs', 'q', 'error', 'order'] as const;
+const FILTER_KEYS = ['service', 'method', 'route', 'status', 'minMs', 'q', 'error', 'work', 'order'] as const;
+/** Filters whose default value stays out of the URL. */
+const DEFAULTS: Partial<Record<(typeof FILTER_KEYS)[number], string>> = { order: 'newest', work: 'requests' };
 const METHODS = ['', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
 interface ListState {
@@ -39,6 +41,16 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
     minMs: h('input', { attrs: { type: 'number', name: 'minMs', min: 0, step: 'any', placeholder: '0' } }),
     q: h('input', { attrs: { type: 'search', name: 'q', placeholder: 'span name contains…' } }),
     error: h('input', { attrs: { type: 'checkbox', name: 'error' } }),
+    // Requests are traces rooted in a server or consumer span; everything
+    // else (start-up queries, timers, a queue library's housekeeping) is
+    // background work, shown only when asked for.
+    work: h(
+      'select',
+      { attrs: { name: 'work', 'aria-label': 'Show requests or background work' } },
+      h('option', { attrs: { value: 'requests' } }, 'requests'),
+      h('option', { attrs: { value: 'background' } }, 'background work'),
+      h('option', { attrs: { value: 'all' } }, 'requests and background'),
+    ),
     order: h(
       'select',
       { attrs: { name: 'order' } },
@@ -51,7 +63,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
     const input = inputs[key];
     if (input instanceof HTMLInputElement && input.type === 'checkbox')
       input.checked = value === '1' || value === 'true';
-    else input.value = key === 'order' && value === '' ? 'newest' : value;
+    else input.value = value === '' ? (DEFAULTS[key] ?? '') : value;
   }
   const services = h('datalist', { attrs: { id: 'services' } });
 
@@ -68,6 +80,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
     field('Min ms', inputs.minMs, 'field field-narrow'),
     field('Text', inputs.q, 'field field-wide'),
     h('label', { className: 'field field-check' }, inputs.error, h('span', null, 'errors only')),
+    field('Show', inputs.work),
     field('Sort', inputs.order),
     services,
   );
@@ -116,7 +129,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
       const input = inputs[key];
       if (input instanceof HTMLInputElement && input.type === 'checkbox') {
         if (input.checked) query.set(key, '1');
-      } else if (input.value.trim() !== '' && !(key === 'order' && input.value === 'newest')) {
+      } else if (input.value.trim() !== '' && input.value !== DEFAULTS[key]) {
         query.set(key, input.value.trim());
       }
     }
@@ -145,7 +158,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
               h('code', null, 'node --import @lifeline/node/register app.js'),
               ', or send OpenTelemetry traces to ',
               h('code', null, 'POST /v1/traces'),
-              '. New requests appear here as they are stored.',
+              '. New requests appear here as they are stored; background work (start-up, timers, housekeeping) under Show.',
             ),
           ),
     );
@@ -211,6 +224,15 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
       const canInsert = [...live.keys()].length === 0;
       let changed = false;
       for (const summary of summaries) {
+        // The default view lists requests only; a trace can turn into one when its root span arrives.
+        if (canInsert && !isRequestRoot(summary)) {
+          const stale = state.items.findIndex((item) => item.traceId === summary.traceId);
+          if (stale >= 0) {
+            state.items.splice(stale, 1);
+            changed = true;
+          }
+          continue;
+        }
         const index = state.items.findIndex((item) => item.traceId === summary.traceId);
         if (index >= 0) {
           state.items[index] = summary;
@@ -278,6 +300,17 @@ function row(item: TraceSummary, maxMs: number): HTMLTableRowElement {
       { className: 'col-request' },
       item.method === undefined ? null : h('span', { className: 'method' }, item.method),
       h('a', { attrs: { href, tabindex: -1, title: request } }, request),
+      // Summaries stored before the root kind was recorded carry none: left unmarked.
+      item.rootKind !== undefined && !isRequestRoot(item)
+        ? h(
+            'span',
+            {
+              className: 'badge badge-background',
+              attrs: { title: `background work: rooted in a ${item.rootKind} span` },
+            },
+            'background',
+          )
+        : null,
     ),
     h('td', null, h('span', { className: `status ${statusClass}` }, status === undefined ? '—' : String(status))),
     h(

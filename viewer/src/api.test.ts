@@ -6,7 +6,13 @@ import { openStore, type SpanStore } from '@lifeline/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMermaid } from '../../test/support/mermaid.js';
 import { type RunningViewer, startViewer } from './server.js';
-import { articleTrace, createArticleTrace, healthTrace } from './traces.test-support.js';
+import {
+  articleTrace,
+  createArticleTrace,
+  healthTrace,
+  housekeepingTrace,
+  startUpTrace,
+} from './traces.test-support.js';
 
 const MS = 1e6;
 
@@ -20,12 +26,18 @@ describe('the JSON API', () => {
   const health = healthTrace({ startNs: t0 + 2000 * MS });
   const create = createArticleTrace({ startNs: t0 + 3000 * MS });
   const articleId = article[0]?.traceId ?? '';
+  // Background work beside the requests: a query at start-up (a client root),
+  // the newest trace a queue library's stalled-jobs check (an internal root).
+  const startUp = startUpTrace({ startNs: t0 - 1000 * MS });
+  const housekeeping = housekeepingTrace({ startNs: t0 + 4000 * MS });
+  const startUpId = startUp[0]?.traceId ?? '';
+  const housekeepingId = housekeeping[0]?.traceId ?? '';
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lifeline-viewer-api-'));
     const db = join(dir, 'traces.db');
     seed = openStore({ path: db });
-    seed.writeSpans([...article, ...failing, ...health, ...create]);
+    seed.writeSpans([...article, ...failing, ...health, ...create, ...startUp, ...housekeeping]);
     viewer = await startViewer({ port: 0, db });
   });
 
@@ -65,6 +77,21 @@ describe('the JSON API', () => {
     expect((await list('?q=recommendations')).length).toBe(2);
   });
 
+  it('lists background work only when asked, with work=background or work=all', async () => {
+    const requests = (await list('')).map((item) => item.traceId);
+    expect(requests).not.toContain(housekeepingId);
+    expect(requests).not.toContain(startUpId);
+    expect((await list('?work=requests')).map((item) => item.traceId)).toEqual(requests);
+    const background = await list('?work=background');
+    expect(background.map((item) => [item.traceId, item.rootKind])).toEqual([
+      [housekeepingId, 'internal'],
+      [startUpId, 'client'],
+    ]);
+    const all = await list('?work=all&order=newest');
+    expect(all.map((item) => item.traceId)).toEqual([housekeepingId, ...requests, startUpId]);
+    expect((await list('?work=background&q=evalsha')).map((item) => item.traceId)).toEqual([housekeepingId]);
+  });
+
   it('sorts by duration and pages with a cursor', async () => {
     const slowest = await list('?order=slowest');
     expect(slowest[0]?.rootName).toBe('POST /articles');
@@ -100,6 +127,7 @@ describe('the JSON API', () => {
     ['method=G%3CT', 'method'],
     ['service=a&service=b', 'service'],
     ['colour=blue', 'colour'],
+    ['work=everything', 'work'],
   ])('answers 400 naming the parameter for %s', async (query, parameter) => {
     const response = await get(`/api/traces?${query}`);
     expect(response.status).toBe(400);
@@ -172,8 +200,11 @@ describe('the JSON API', () => {
     const response = await get('/api/health');
     expect(response.status).toBe(200);
     const body = (await response.json()) as { status: string; traces: number; spans: number };
-    expect(body).toMatchObject({ status: 'ok', traces: 4 });
-    expect(body.spans).toBe(article.length + failing.length + health.length + create.length);
+    // Every stored trace, background work included.
+    expect(body).toMatchObject({ status: 'ok', traces: 6 });
+    expect(body.spans).toBe(
+      article.length + failing.length + health.length + create.length + startUp.length + housekeeping.length,
+    );
   });
 
   it('answers unknown API paths with a JSON 404', async () => {

@@ -3,7 +3,7 @@
  * reaches the store: a typo such as `minMs=abc` or `error=maybe` answers 400
  * naming the parameter instead of silently matching everything.
  */
-import type { TraceFilter } from '@lifeline/store';
+import { type TraceFilter, traceWorkValues } from '@lifeline/store';
 
 /** A request parameter that failed validation; answered as 400 with its name. */
 export class BadParameterError extends Error {
@@ -117,6 +117,7 @@ const LIST_PARAMS = [
   'q',
   'since',
   'until',
+  'work',
   'cursor',
   'limit',
   'order',
@@ -146,6 +147,9 @@ export function parseListQuery(query: RawQuery): ListQuery {
     q: textParam(query, 'q'),
     since: numberParam(query, 'since'),
     until: numberParam(query, 'until'),
+    // Requests unless asked: background work (start-up, timers, a queue
+    // library's housekeeping) would bury them, as in `lifeline list`.
+    work: enumParam(query, 'work', traceWorkValues) ?? 'requests',
   });
   return {
     filter,

@@ -261,3 +261,56 @@ export function createArticleTrace(options: { startNs?: number } = {}): Span[] {
   });
   return [root, insert];
 }
+
+/**
+ * Background work of the blog API: a query run at start-up, recorded as a
+ * trace of its own whose root is a client span.
+ */
+export function startUpTrace(options: { startNs?: number } = {}): Span[] {
+  const traceId = newTraceId();
+  return [
+    makeSpan(options.startNs ?? Date.now() * MS, {
+      traceId,
+      name: 'CREATE TABLE articles',
+      kind: 'client',
+      service: 'blog-api',
+      startMs: 0,
+      durationMs: 3,
+      attributes: {
+        'db.system.name': 'postgresql',
+        'db.namespace': 'blog',
+        'db.query.text': 'CREATE TABLE IF NOT EXISTS articles (id int)',
+      },
+    }),
+  ];
+}
+
+/**
+ * Background work of a queue library: BullMQ's periodic stalled-jobs check,
+ * an internal root span around one Redis script call.
+ */
+export function housekeepingTrace(options: { startNs?: number; queue?: string } = {}): Span[] {
+  const traceId = newTraceId();
+  const base = options.startNs ?? Date.now() * MS;
+  const queue = options.queue ?? 'mail';
+  const root = makeSpan(base, {
+    traceId,
+    name: `moveStalledJobsToWait ${queue}`,
+    kind: 'internal',
+    service: 'blog-api',
+    startMs: 0,
+    durationMs: 2,
+    attributes: { 'bullmq.queue.name': queue, 'bullmq.queue.operation': 'moveStalledJobsToWait' },
+  });
+  const script = makeSpan(base, {
+    traceId,
+    parentSpanId: root.spanId,
+    name: 'evalsha',
+    kind: 'client',
+    service: 'blog-api',
+    startMs: 0.5,
+    durationMs: 1,
+    attributes: { 'db.system.name': 'redis', 'db.query.text': 'evalsha' },
+  });
+  return [root, script];
+}

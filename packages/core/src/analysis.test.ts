@@ -149,6 +149,7 @@ describe('summarizeTrace', () => {
       traceId: TRACE_ID,
       rootService: 'api',
       rootName: 'GET /articles/:id',
+      rootKind: 'server',
       method: 'GET',
       route: '/articles/:id',
       statusCode: 200,

@@ -48,7 +48,7 @@ export type {
 } from './sequence.js';
 export { CONNECTION_WAIT_ATTRIBUTE, connectionWaitMs, toSequence } from './sequence.js';
 export type { SpanCounts, TraceSummary } from './summary.js';
-export { summarizeTrace } from './summary.js';
+export { isRequestRoot, REQUEST_ROOT_KINDS, summarizeTrace } from './summary.js';
 export type {
   Attributes,
   AttributeValue,

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { layoutTrace } from './layout.js';
 import { toSequence } from './sequence.js';
-import { summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
-import { consume, httpClient, httpServer, publish, span, sql, TRACE_ID, trace } from './test-helpers.js';
+import { isRequestRoot, summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
+import { consume, httpClient, httpServer, internal, publish, span, sql, TRACE_ID, trace } from './test-helpers.js';
 import type { Attributes, Span, SpanKind, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 
@@ -168,6 +168,38 @@ describe('summarizeTrace', () => {
     );
     expect(summarizeTrace(t)).toMatchObject({ spanCount: 7, serialCalls: 3, parGroups: 0, nPlusOne: 1 });
     expect(summarizeTrace(t)).toEqual(reference(t));
+  });
+
+  it('names the kind of the root span, which tells a request from background work', () => {
+    const request = trace(
+      httpServer({ id: 'root', start: 0, end: 50, route: '/x', status: 200 }),
+      sql({ id: 'q', parent: 'root', start: 10, end: 20, query: 'SELECT 1' }),
+    );
+    const job = trace(consume({ id: 'job', service: 'worker', start: 0, end: 10, queue: 'mail' }));
+    const startUp = trace(sql({ id: 'ddl', start: 0, end: 5, query: 'CREATE TABLE t (id int)' }));
+    const housekeeping = trace(
+      internal({ id: 'tick', start: 0, end: 9, name: 'moveStalledJobsToWait mail' }),
+      sql({ id: 'x', parent: 'tick', start: 1, end: 2, query: 'SELECT 2' }),
+    );
+    // A span whose parent never arrived is drawn under the primary root, which keeps its kind.
+    const orphaned = trace(
+      sql({ id: 'late', parent: 'gone', start: 0, end: 2, query: 'SELECT 3' }),
+      httpServer({ id: 'root', start: 1, end: 9, route: '/y', status: 200 }),
+    );
+    const summaries = [request, job, startUp, housekeeping, orphaned].map((t) => {
+      expect(summarizeTrace(t)).toEqual(reference(t));
+      return summarizeTrace(t);
+    });
+    expect(summaries.map((s) => [s.rootKind, isRequestRoot(s)])).toEqual([
+      ['server', true],
+      ['consumer', true],
+      ['client', false],
+      ['internal', false],
+      ['server', true],
+    ]);
+    const empty = summarizeTrace({ traceId: TRACE_ID, spans: [] });
+    expect(empty.rootKind).toBeUndefined();
+    expect(isRequestRoot(empty)).toBe(false);
   });
 
   it('draws a consumer linked to a producer of the trace where the message went', () => {

@@ -31,7 +31,7 @@ import {
 } from './layout.js';
 import { linkedProducer, linkedTraceView } from './linked-traces.js';
 import { spanFailed } from './outcome.js';
-import type { Trace } from './trace.js';
+import type { SpanKind, Trace } from './trace.js';
 import { allZeros, buildSpanTree, compareNodes, isWellFormedSpan, type SpanNode, skewShift } from './tree.js';
 
 /** Counts of spans by kind of work. */
@@ -52,6 +52,11 @@ export interface TraceSummary {
   readonly rootService: string;
   /** Label of the primary root span, e.g. `GET /articles/:id`. */
   readonly rootName: string;
+  /**
+   * Kind of the primary root span (absent for an empty trace): with
+   * {@link isRequestRoot} it tells a request from background work.
+   */
+  readonly rootKind?: SpanKind;
   readonly method?: string;
   readonly route?: string;
   readonly statusCode?: number;
@@ -69,6 +74,28 @@ export interface TraceSummary {
   readonly parGroups: number;
   /** Number of N+1 groups (work after a response left out). */
   readonly nPlusOne: number;
+}
+
+/**
+ * Root span kinds that make a trace a request: a server span (an incoming
+ * call) or a consumer span (a processed message or job, the way Jaeger and
+ * the OpenTelemetry messaging conventions treat a consumer as the start of
+ * work). A trace rooted anywhere else (a client call at start-up, a timer's
+ * internal span, a queue library's housekeeping) is background work.
+ */
+export const REQUEST_ROOT_KINDS: readonly SpanKind[] = ['server', 'consumer'];
+
+/**
+ * Whether a summarised trace is a request (its root is a server or consumer
+ * span) rather than background work. The request list shows requests by default.
+ *
+ * @example
+ * ```ts
+ * const requests = summaries.filter(isRequestRoot);
+ * ```
+ */
+export function isRequestRoot(summary: Pick<TraceSummary, 'rootKind'>): boolean {
+  return summary.rootKind !== undefined && REQUEST_ROOT_KINDS.includes(summary.rootKind);
 }
 
 /**
@@ -129,6 +156,7 @@ function row(
     rootService: root?.span.serviceName ?? '',
     rootName: cls ? cls.label || root?.span.name || '' : '',
   } as { -readonly [K in keyof TraceSummary]: TraceSummary[K] };
+  if (root !== undefined) summary.rootKind = root.span.kind;
   if (cls?.method !== undefined) summary.method = cls.method;
   if (cls?.route !== undefined) summary.route = cls.route;
   if (cls?.statusCode !== undefined) summary.statusCode = cls.statusCode;

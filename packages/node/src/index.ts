@@ -12,6 +12,11 @@
  */
 export type { BetterSqlite3InstrumentationConfig } from './better-sqlite3.js';
 export { BetterSqlite3Instrumentation } from './better-sqlite3.js';
+export {
+  BullMQFailedAttemptSpanProcessor,
+  BullMQSandboxInstrumentation,
+  sandboxTraceContextKey,
+} from './bullmq.js';
 export type { ResolvedConfig } from './config.js';
 export { defaultViewerUrl, resolveConfig } from './config.js';
 export type { InstrumentationName } from './instrumentations.js';

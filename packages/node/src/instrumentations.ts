@@ -8,6 +8,7 @@ import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { RedisInstrumentation } from '@opentelemetry/instrumentation-redis';
 import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
+import { BullMQSandboxInstrumentation } from './bullmq.js';
 import { createIORedisInstrumentation, createMySQL2Instrumentation, createPgInstrumentation } from './client-queues.js';
 import { createHttpInstrumentation, createUndiciInstrumentation } from './http-outcomes.js';
 
@@ -21,7 +22,8 @@ export type InstrumentationName =
   | 'ioredis'
   | 'redis'
   | 'amqplib'
-  | 'better-sqlite3';
+  | 'better-sqlite3'
+  | 'bullmq';
 
 /** Which built-in instrumentations to turn on (all by default) and which of one's own to add. */
 export interface InstrumentationOptions {
@@ -75,6 +77,8 @@ const factories: Record<InstrumentationName, (context: InstrumentationContext) =
   redis: () => new RedisInstrumentation({ requireParentSpan: true }),
   amqplib: () => new AmqplibInstrumentation(),
   'better-sqlite3': (context) => new BetterSqlite3Instrumentation({ ignorePaths: [context.dbPath] }),
+  // Sandboxed processors: see bullmq.ts.
+  bullmq: () => new BullMQSandboxInstrumentation(),
 };
 
 /**

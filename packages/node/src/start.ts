@@ -112,6 +112,7 @@ const lateStartModules: Record<InstrumentationName, readonly string[]> = {
   ioredis: ['ioredis'],
   redis: ['redis', '@redis/client', '@node-redis/client'],
   amqplib: ['amqplib'],
+  bullmq: ['bullmq'],
   'better-sqlite3': ['better-sqlite3'],
 };
 
@@ -189,8 +190,14 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     // The precise start comes first so that every processor after it sees
     // the corrected start time: the SDK's own is whole milliseconds, which
     // makes back-to-back calls look as if they overlapped. The call endings
-    // come before the export too: they complete spans while still open.
-    spanProcessors: [new PreciseStartSpanProcessor(), new CallEndingSpanProcessor(), processor],
+    // come before the export too: they complete spans while still open, and
+    // so does the BullMQ processor, which marks a failed attempt as an error.
+    spanProcessors: [
+      new PreciseStartSpanProcessor(),
+      new CallEndingSpanProcessor(),
+      new (await import('./bullmq.js')).BullMQFailedAttemptSpanProcessor(),
+      processor,
+    ],
     instrumentations,
   });
 

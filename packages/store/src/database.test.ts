@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { isLifelineStoreDatabase, migrate, openDatabase, pendingMigrations } from './database.js';
 import { StoreError } from './errors.js';
 import { latestSchemaVersion, migrations } from './migrations.js';
-import { tempDbPath } from './spans.test-support.js';
+import { makeRequest, makeSpan, nextId, tempDbPath } from './spans.test-support.js';
+import { openStore } from './store.js';
 
 function storeErrorOf(run: () => unknown): StoreError {
   try {
@@ -43,6 +44,50 @@ describe('schema and migrations', () => {
     expect(pendingMigrations(path)[0]?.sql).toContain('CREATE TABLE spans');
     migrate(path);
     expect(pendingMigrations(path)).toEqual([]);
+  });
+
+  it('gives the traces of a schema 1 database their root kind when it is migrated', () => {
+    const path = tempDbPath();
+    const T0 = 1_767_225_600_000_000_000;
+    const request = makeRequest({ startNs: T0, durationMs: 5, queries: ['SELECT a'] });
+    const startUp = makeSpan({ traceId: nextId(32), name: 'CREATE TABLE', kind: 'client', startTimeNs: T0 + 1e6 });
+    // A trace whose root never arrived: its earliest span whose parent is missing stands in.
+    const orphanTrace = nextId(32);
+    const orphanJob = makeSpan({
+      traceId: orphanTrace,
+      parentSpanId: nextId(16),
+      name: 'process mail',
+      kind: 'consumer',
+      startTimeNs: T0 + 2e6,
+    });
+    const orphanChild = makeSpan({ traceId: orphanTrace, parentSpanId: orphanJob.spanId, startTimeNs: T0 + 2e6 });
+    const writer = openStore({ path });
+    writer.writeSpans([...request, startUp, orphanJob, orphanChild]);
+    writer.close();
+    // Back to what schema 1 stored: no root kind.
+    const raw = new Database(path);
+    raw.exec('DROP INDEX traces_requests_by_start; ALTER TABLE traces DROP COLUMN root_kind');
+    raw.pragma('user_version = 1');
+    raw.close();
+    expect(pendingMigrations(path).map((m) => m.name)).toEqual(['trace-root-kind']);
+    expect(storeErrorOf(() => openStore({ path, readonly: true })).code).toBe('needs-migration');
+
+    const store = openStore({ path });
+    try {
+      const kinds = store.listTraces().items.map((s) => [s.rootName, s.rootKind]);
+      expect(kinds).toEqual([
+        ['process mail', 'consumer'],
+        ['CREATE TABLE', 'client'],
+        ['GET /articles/:id', 'server'],
+      ]);
+      expect(store.listTraces({ work: 'requests' }).items.map((s) => s.rootName)).toEqual([
+        'process mail',
+        'GET /articles/:id',
+      ]);
+      expect(store.listTraces({ work: 'background' }).items.map((s) => s.rootName)).toEqual(['CREATE TABLE']);
+    } finally {
+      store.close();
+    }
   });
 
   it('refuses to open a database written by a newer Lifeline and leaves it untouched', () => {

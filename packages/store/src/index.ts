@@ -45,6 +45,7 @@ export type {
   TraceFilter,
   TraceList,
   TracePage,
+  TraceWork,
 } from './store.js';
-export { MAX_LINKED_TRACES, openStore } from './store.js';
+export { MAX_LINKED_TRACES, openStore, traceWorkValues } from './store.js';
 export { SpanWriterThread } from './writer-thread.js';

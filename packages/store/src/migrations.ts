@@ -96,6 +96,38 @@ CREATE TABLE meta (
 INSERT INTO meta (key, value) VALUES ('seq', 0);
 `,
   },
+  {
+    version: 2,
+    name: 'trace-root-kind',
+    sql: `
+-- The kind of each trace's primary root span tells a request (a server or
+-- consumer root) from background work (start-up queries, timers, a queue
+-- library's housekeeping), which the list leaves out unless asked.
+ALTER TABLE traces ADD COLUMN root_kind TEXT;
+
+-- Traces stored before this column: the earliest span without a parent in
+-- the trace (or, failing that, whose parent is not in it), the span the
+-- summary takes as the primary root.
+UPDATE traces SET root_kind = (
+  SELECT s.kind FROM spans s
+  WHERE s.trace_id = traces.trace_id
+    AND (s.parent_span_id IS NULL OR s.parent_span_id = '' OR s.parent_span_id = s.span_id
+      OR s.parent_span_id = '0000000000000000')
+  ORDER BY s.start_ns, s.span_id LIMIT 1
+);
+UPDATE traces SET root_kind = (
+  SELECT s.kind FROM spans s
+  WHERE s.trace_id = traces.trace_id
+    AND NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)
+  ORDER BY s.start_ns, s.span_id LIMIT 1
+) WHERE root_kind IS NULL;
+
+-- The list's default page: the newest requests, found without stepping over
+-- the background traces between them.
+CREATE INDEX traces_requests_by_start ON traces (start_ns DESC, trace_id DESC)
+  WHERE root_kind IN ('server', 'consumer');
+`,
+  },
 ];
 
 /** Highest schema version this build can read and write. */

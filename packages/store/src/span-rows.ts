@@ -26,6 +26,7 @@ export interface TraceRow {
   trace_id: string;
   root_service: string;
   root_name: string;
+  root_kind: string | null;
   method: string | null;
   route: string | null;
   status_code: number | null;
@@ -109,6 +110,7 @@ export function rowToSummary(row: TraceRow): TraceSummary {
     parGroups: row.par_groups,
     nPlusOne: row.n_plus_one,
   };
+  if (row.root_kind !== null) summary.rootKind = row.root_kind as SpanKind;
   if (row.method !== null) summary.method = row.method;
   if (row.route !== null) summary.route = row.route;
   if (row.status_code !== null) summary.statusCode = row.status_code;

@@ -315,6 +315,36 @@ describe('openStore', () => {
     });
   });
 
+  it('lists requests (server or consumer roots) apart from background work, with pages', () => {
+    withStore((store) => {
+      const request = makeRequest({ startNs: T0, durationMs: 20, queries: ['SELECT a'] });
+      const jobTrace = nextId(32);
+      const job = makeSpan({ traceId: jobTrace, name: 'process mail', kind: 'consumer', startTimeNs: T0 + MS });
+      const jobQuery = makeSpan({ traceId: jobTrace, parentSpanId: job.spanId, kind: 'client', startTimeNs: T0 + MS });
+      const startUp = makeSpan({ traceId: nextId(32), name: 'CREATE TABLE', kind: 'client', startTimeNs: T0 + 2 * MS });
+      const ticks = [0, 1, 2, 3, 4].map((i) =>
+        makeSpan({ traceId: nextId(32), name: 'moveStalledJobsToWait mail', startTimeNs: T0 + (3 + i) * MS }),
+      );
+      store.writeSpans([...request, job, jobQuery, startUp, ...ticks]);
+      const names = (filter: TraceFilter) => allPages(store, filter, { limit: 2 }).map((s) => s.rootName);
+      expect(names({ work: 'requests' })).toEqual(['process mail', 'GET /articles/:id']);
+      expect(names({ work: 'background' })).toEqual([...ticks.map(() => 'moveStalledJobsToWait mail'), 'CREATE TABLE']);
+      expect(names({})).toHaveLength(8);
+      expect(names({ work: 'all' })).toEqual(names({}));
+      expect(store.listTraces({ work: 'requests' }).items.map((s) => s.rootKind)).toEqual(['consumer', 'server']);
+      expect(store.latestTrace({ work: 'requests' })?.traceId).toBe(jobTrace);
+      // The default page of requests reads the partial index instead of stepping over background rows.
+      const plan = new Database(store.path, { readonly: true });
+      const steps = plan
+        .prepare(
+          "EXPLAIN QUERY PLAN SELECT * FROM traces t WHERE t.root_kind IN ('server', 'consumer') ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT 51",
+        )
+        .all() as { detail: string }[];
+      plan.close();
+      expect(steps.map((s) => s.detail).join('\n')).toContain('traces_requests_by_start');
+    });
+  });
+
   it('joins a producer trace with the consumer trace that links to it', () => {
     withStore((store) => {
       const producerTrace = nextId(32);

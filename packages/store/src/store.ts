@@ -1,5 +1,5 @@
 import type { Span, Trace, TraceSummary } from '@lifeline/core';
-import { normalizePath } from '@lifeline/core';
+import { normalizePath, REQUEST_ROOT_KINDS } from '@lifeline/core';
 import { defaultDbPath, openDatabase, type SqliteDatabase } from './database.js';
 import { StoreError } from './errors.js';
 import { rowToSpan, rowToSummary, type TraceRow } from './span-rows.js';
@@ -31,7 +31,24 @@ export interface TraceFilter {
   readonly since?: number;
   /** Started at or before this time, in ns since the epoch. */
   readonly until?: number;
+  /**
+   * Which work to list (default `all`): `requests` are traces whose root is
+   * a server or consumer span (an incoming call, a processed message or
+   * job); `background` is every other trace (start-up queries, timers, a
+   * queue library's housekeeping). The rule is core's `isRequestRoot`.
+   */
+  readonly work?: TraceWork;
 }
+
+/** Which traces a {@link TraceFilter} lists by their root: requests, background work, or both. */
+export type TraceWork = 'requests' | 'background' | 'all';
+
+/** The filter values {@link TraceFilter.work} accepts, for parsers of user input. */
+export const traceWorkValues: readonly TraceWork[] = ['requests', 'background', 'all'];
+
+// Constants rather than parameters, so that SQLite can use the partial index
+// on requests (its WHERE clause must appear in the query as written).
+const requestKindsSql = `(${REQUEST_ROOT_KINDS.map((kind) => `'${kind}'`).join(', ')})`;
 
 /** One page request for {@link SpanStore.listTraces}. */
 export interface TracePage {
@@ -225,6 +242,11 @@ function filterClauses(filter: TraceFilter): { where: string[]; params: unknown[
   if (filter.q !== undefined && filter.q !== '') {
     where.push("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND s.name LIKE ? ESCAPE '\\')");
     params.push(`%${escapeLike(filter.q)}%`);
+  }
+  if (filter.work === 'requests') {
+    where.push(`t.root_kind IN ${requestKindsSql}`);
+  } else if (filter.work === 'background') {
+    where.push(`(t.root_kind IS NULL OR t.root_kind NOT IN ${requestKindsSql})`);
   }
   if (filter.since !== undefined) {
     where.push('t.start_ns >= ?');

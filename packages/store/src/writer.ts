@@ -129,9 +129,10 @@ export class SpanWriter {
     this.#upsertSummary = db.prepare(
       `INSERT INTO traces (trace_id, root_service, root_name, method, route, status_code, start_ns, duration_ns,
         span_count, db_count, http_count, cache_count, queue_count, internal_count, error, serial_calls, par_groups,
-        n_plus_one, seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        n_plus_one, seq, root_kind)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (trace_id) DO UPDATE SET root_service = excluded.root_service, root_name = excluded.root_name,
+        root_kind = excluded.root_kind,
         method = excluded.method, route = excluded.route, status_code = excluded.status_code,
         start_ns = excluded.start_ns, duration_ns = excluded.duration_ns, span_count = excluded.span_count,
         db_count = excluded.db_count, http_count = excluded.http_count, cache_count = excluded.cache_count,
@@ -383,6 +384,7 @@ export class SpanWriter {
       summary.parGroups,
       summary.nPlusOne,
       seq,
+      summary.rootKind ?? null,
     );
   }
 

@@ -7,13 +7,14 @@ import { UserError } from '../errors.js';
 import { traceToMarkdown } from '../markdown.js';
 import { renderMermaidImage } from '../render-image.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
+import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
 
 /** Output formats of `lifeline export`. */
 export type ExportFormat = 'mmd' | 'md' | 'svg' | 'png' | 'json';
 
 const formats: readonly ExportFormat[] = ['mmd', 'md', 'svg', 'png', 'json'];
 
-interface ExportOptions {
+interface ExportOptions extends WorkFlags {
   readonly db?: string;
   readonly route?: string;
   readonly service?: string;
@@ -26,7 +27,7 @@ interface ExportOptions {
 
 /** Registers `lifeline export`: one trace as Mermaid, Markdown, SVG, PNG or JSON. */
 export function registerExportCommand(program: Command): void {
-  program
+  const command = program
     .command('export')
     .description('Export one request as a sequence diagram (mmd, md, svg, png) or as JSON with its analysis')
     .argument('[trace]', 'a trace id from `lifeline list`, or `last` for the most recent request', 'last')
@@ -39,7 +40,8 @@ export function registerExportCommand(program: Command): void {
     )
     .option('--no-timings', 'leave durations out: byte-stable output for docs and reviews')
     .option('--internal', 'draw internal spans as self-calls')
-    .option('--out <file>', 'write to this file instead of stdout')
+    .option('--out <file>', 'write to this file instead of stdout');
+  addWorkOptions(command, 'with `last`: pick among')
     .addHelpText(
       'after',
       `
@@ -49,6 +51,7 @@ LIFELINE_CHROMIUM or install chromium), json (trace, analysis, sequence model).
 
 Examples:
   $ lifeline export last
+  $ lifeline export last --background
   $ lifeline export last --route /articles/:id/serial --format md --no-timings
   $ lifeline export 4bf92f3577b34da6a3ce929d0e0e4736 --out diagram.svg
   $ lifeline export last --format json | jq .analysis.nPlusOne`,
@@ -105,13 +108,23 @@ function findTrace(store: SpanStore, reference: string, options: ExportOptions, 
     ...(options.service !== undefined ? { service: options.service } : {}),
     ...(options.method !== undefined ? { method: options.method.toUpperCase() } : {}),
   };
-  const filtered = Object.keys(filter).length > 0;
+  const filtered = Object.keys(filter).length > 0 || options.background === true || options.all === true;
   if (reference === 'last') {
-    const trace = store.latestTrace(filter, LINKED);
+    // The same requests `lifeline list` shows by default, so `last` is its first row.
+    const trace = store.latestTrace({ ...filter, work: workFromFlags(options) }, LINKED);
     if (trace) return trace;
     if (store.stats().traces === 0) {
       throw new UserError(
         `no traces yet in ${displayPath(path)}: record a request (node --import @lifeline/node/register app.js) or import a file (lifeline import FILE)`,
+      );
+    }
+    const onlyBackground =
+      workFromFlags(options) === 'requests' &&
+      store.listTraces({ ...filter, work: 'all' }, { limit: 1 }).items.length > 0;
+    if (onlyBackground) {
+      const matching = Object.keys(filter).length > 0 ? ` matches ${describeFilter(filter)}` : '';
+      throw new UserError(
+        `no recorded request${matching}, only background work: pass --background or --all, or see \`lifeline list --all\``,
       );
     }
     throw new UserError(
@@ -120,7 +133,7 @@ function findTrace(store: SpanStore, reference: string, options: ExportOptions, 
   }
   if (filtered) {
     throw new UserError(
-      '--route, --service and --method choose among recent requests: use them with `last`, not with a trace id',
+      '--route, --service, --method, --background and --all choose among recent traces: use them with `last`, not with a trace id',
     );
   }
   const id = reference.trim().toLowerCase();

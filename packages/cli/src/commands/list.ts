@@ -1,12 +1,13 @@
-import { formatDuration, type TraceSummary } from '@lifeline/core';
+import { formatDuration, isRequestRoot, type TraceSummary } from '@lifeline/core';
 import type { TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { httpStatus, nonNegativeNumber, wholeNumber } from '../option-parsers.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { formatTable } from '../table.js';
+import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
 
-interface ListOptions {
+interface ListOptions extends WorkFlags {
   readonly db?: string;
   readonly route?: string;
   readonly service?: string;
@@ -21,7 +22,7 @@ interface ListOptions {
 
 /** Registers `lifeline list`: the recorded requests, newest (or slowest) first. */
 export function registerListCommand(program: Command): void {
-  program
+  const command = program
     .command('list')
     .description('List recorded requests, newest first, with their timing, concurrency and flags')
     .option('--db <path>', 'SQLite database to read (default: $LIFELINE_DB or .lifeline/traces.db)')
@@ -33,16 +34,23 @@ export function registerListCommand(program: Command): void {
     .option('--errors', 'only requests that failed')
     .addOption(new Option('--limit <n>', 'show at most this many requests').default(20).argParser(wholeNumber(1)))
     .option('--slowest', 'slowest first instead of newest first')
-    .option('--json', 'print the summaries as a JSON array instead of a table')
+    .option('--json', 'print the summaries as a JSON array instead of a table');
+  addWorkOptions(command, 'list')
     .addHelpText(
       'after',
       `
+Requests are traces rooted in a server span (an incoming call) or a consumer
+span (a processed message or job). Every other trace is background work:
+queries run at start-up, timers, a queue library's housekeeping. They are
+listed with --background (only them) or --all, marked "(background)".
+
 Columns: TIME (local), SERVICE, REQUEST (method and route), STATUS, DURATION,
 SPANS, CONCURRENCY (par groups and serial calls), FLAGS (error, N+1), TRACE id.
 
 Examples:
   $ lifeline list
   $ lifeline list --route /articles/:id --min-ms 100
+  $ lifeline list --background
   $ lifeline list --errors --limit 5 --json | jq '.[0].traceId'`,
     )
     .action((options: ListOptions) => {
@@ -56,6 +64,7 @@ Examples:
           ...(options.status !== undefined ? { status: options.status } : {}),
           ...(options.minMs !== undefined ? { minMs: options.minMs } : {}),
           ...(options.errors ? { error: true } : {}),
+          work: workFromFlags(options),
         };
         const page = store.listTraces(filter, { limit: options.limit, order: options.slowest ? 'slowest' : 'newest' });
         if (options.json) {
@@ -67,6 +76,13 @@ Examples:
           if (total === 0) {
             throw new UserError(
               `no traces yet in ${displayPath(path)}: record an app with \`node --import @lifeline/node/register app.js\` or import a file with \`lifeline import FILE\``,
+            );
+          } else if (
+            filter.work === 'requests' &&
+            store.listTraces({ ...filter, work: 'all' }, { limit: 1 }).items.length > 0
+          ) {
+            process.stderr.write(
+              `None of the ${total} traces in ${displayPath(path)} is a request matching these filters; background work does: add --background or --all.\n`,
             );
           } else {
             process.stderr.write(`None of the ${total} traces in ${displayPath(path)} match these filters.\n`);
@@ -111,9 +127,15 @@ export function formatSummaryTable(items: readonly TraceSummary[]): string {
   );
 }
 
-/** `GET /articles/:id` when the root is an HTTP request, else the root span's name. */
+/**
+ * `GET /articles/:id` when the root is an HTTP request, else the root span's
+ * name; background work (a trace not rooted in a server or consumer span) is
+ * marked `(background)`.
+ */
 export function requestLabel(item: TraceSummary): string {
   if (item.method && item.route) return `${item.method} ${item.route}`;
+  // Summaries stored before the root kind was recorded carry none: left unmarked.
+  if (item.rootKind !== undefined && !isRequestRoot(item)) return `${item.rootName} (background)`;
   return item.rootName;
 }
 
