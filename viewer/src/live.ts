@@ -3,6 +3,7 @@
  * polling its change sequence (rather than hooking our own writes) is what lets
  * traces written by other processes into the same SQLite file appear too.
  */
+import { bigintToJson } from '@lifeline/core';
 import type { SpanStore } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
 
@@ -45,7 +46,7 @@ export function createLiveHub(options: LiveHubOptions): LiveHub {
 
   const send = (client: Response, event: string, data: unknown, id?: number): void => {
     const idLine = id === undefined ? '' : `id: ${id}\n`;
-    client.write(`event: ${event}\n${idLine}data: ${JSON.stringify(data)}\n\n`);
+    client.write(`event: ${event}\n${idLine}data: ${JSON.stringify(data, bigintToJson)}\n\n`);
   };
 
   const poll = (): void => {

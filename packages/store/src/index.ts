@@ -20,6 +20,7 @@ export { SqliteSpanExporter } from './exporter.js';
 export type { ParsedTraceFile, TraceFileFormat } from './importers/detect.js';
 export { parseTraceFile } from './importers/detect.js';
 export { jaegerToSpans } from './importers/jaeger.js';
+export { parseJsonExact } from './importers/json-reader.js';
 export type {
   OtlpAnyValueJson,
   OtlpExportTraceServiceRequestJson,

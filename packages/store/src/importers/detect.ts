@@ -1,6 +1,6 @@
 import type { Span } from '@lifeline/core';
 import { isJaegerDocument, jaegerToSpans } from './jaeger.js';
-import { asObject } from './json-reader.js';
+import { asObject, parseJsonExact } from './json-reader.js';
 import { isOtlpRequest, otlpToSpans } from './otlp.js';
 import { TraceFileError } from './trace-file-error.js';
 import { isZipkinDocument, zipkinToSpans } from './zipkin.js';
@@ -48,7 +48,7 @@ function parseLines(text: string, fileName: string | undefined): ParsedTraceFile
     const place = `line ${index + 1}`;
     let request: unknown;
     try {
-      request = JSON.parse(line);
+      request = parseJsonExact(line);
     } catch (error) {
       throw new TraceFileError(`invalid JSON (${(error as Error).message})`, {
         place,
@@ -92,7 +92,7 @@ export function parseTraceFile(text: string, options: { fileName?: string } = {}
   }
   let document: unknown;
   try {
-    document = JSON.parse(body);
+    document = parseJsonExact(body);
   } catch (error) {
     const firstLine = body.trimStart().split('\n', 1)[0] ?? '';
     let firstIsJson = false;

@@ -5,6 +5,7 @@ import {
   asNumber,
   asObject,
   asString,
+  asTimeNs,
   child,
   type JsonObject,
   optionalArray,
@@ -12,7 +13,7 @@ import {
 } from './json-reader.js';
 import { splitTags } from './tags.js';
 
-const NS_PER_US = 1000;
+const NS_PER_US = 1000n;
 
 function tagValue(tag: JsonObject, place: string): AttributeValue | undefined {
   const value = tag.value;
@@ -112,9 +113,11 @@ function jaegerTrace(raw: unknown, place: string, warnings: string[]): Span[] {
       }
     });
     parentSpanId ??= followsFrom;
-    const startUs = asNumber(s.startTime, child(spanPlace, 'startTime'));
+    const startTimeNs = asTimeNs(s.startTime, child(spanPlace, 'startTime'), NS_PER_US);
     const duration =
-      s.duration === undefined || s.duration === null ? undefined : asNumber(s.duration, child(spanPlace, 'duration'));
+      s.duration === undefined || s.duration === null
+        ? undefined
+        : asTimeNs(s.duration, child(spanPlace, 'duration'), NS_PER_US);
     const events: SpanEvent[] = optionalArray(s.logs, child(spanPlace, 'logs')).map((l, j) => {
       const logPlace = child(child(spanPlace, 'logs'), j);
       const log = asObject(l, logPlace);
@@ -122,7 +125,7 @@ function jaegerTrace(raw: unknown, place: string, warnings: string[]): Span[] {
       const { event, ...attributes } = fields;
       return {
         name: typeof event === 'string' ? event : 'log',
-        timeNs: asNumber(log.timestamp, child(logPlace, 'timestamp')) * NS_PER_US,
+        timeNs: asTimeNs(log.timestamp, child(logPlace, 'timestamp'), NS_PER_US),
         attributes,
       };
     });
@@ -133,7 +136,7 @@ function jaegerTrace(raw: unknown, place: string, warnings: string[]): Span[] {
       name: optionalString(s.operationName, child(spanPlace, 'operationName')) ?? '',
       kind: tags.kind ?? 'internal',
       serviceName: process?.serviceName ?? 'unknown_service',
-      startTimeNs: startUs * NS_PER_US,
+      startTimeNs,
       status: tags.status,
       attributes: tags.attributes,
       events,
@@ -141,7 +144,7 @@ function jaegerTrace(raw: unknown, place: string, warnings: string[]): Span[] {
       resource: process?.resource ?? {},
     };
     if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
-    if (duration !== undefined) span.endTimeNs = (startUs + duration) * NS_PER_US;
+    if (duration !== undefined) span.endTimeNs = startTimeNs + duration;
     if (tags.scope !== undefined) span.scope = tags.scope;
     spans.push(span);
   });

@@ -5,6 +5,7 @@ import {
   asNumber,
   asObject,
   asString,
+  asTimeNs,
   child,
   type JsonObject,
   optionalArray,
@@ -12,7 +13,7 @@ import {
 } from './json-reader.js';
 import { splitTags, typedZipkinTag } from './tags.js';
 
-const NS_PER_US = 1000;
+const NS_PER_US = 1000n;
 const kinds: Readonly<Record<string, SpanKind>> = {
   CLIENT: 'client',
   SERVER: 'server',
@@ -123,13 +124,13 @@ export function zipkinToSpans(document: unknown, warnings: string[] = []): Span[
       warnings.push(`${place}: span ${spanId} has no timestamp; skipped`);
       continue;
     }
-    const startUs = asNumber(timestamp, child(place, 'timestamp'));
+    const startTimeNs = asTimeNs(timestamp, child(place, 'timestamp'), NS_PER_US);
     const events: SpanEvent[] = optionalArray(s.annotations, child(place, 'annotations')).map((a, j) => {
       const annotationPlace = child(child(place, 'annotations'), j);
       const annotation = asObject(a, annotationPlace);
       return {
         name: asString(annotation.value, child(annotationPlace, 'value')),
-        timeNs: asNumber(annotation.timestamp, child(annotationPlace, 'timestamp')) * NS_PER_US,
+        timeNs: asTimeNs(annotation.timestamp, child(annotationPlace, 'timestamp'), NS_PER_US),
         attributes: {},
       };
     });
@@ -139,7 +140,7 @@ export function zipkinToSpans(document: unknown, warnings: string[] = []): Span[
       name: optionalString(s.name, child(place, 'name')) ?? '',
       kind,
       serviceName,
-      startTimeNs: startUs * NS_PER_US,
+      startTimeNs,
       status: tags.status,
       attributes: { ...remoteAttributes(s.remoteEndpoint, child(place, 'remoteEndpoint'), kind), ...tags.attributes },
       events,
@@ -149,7 +150,7 @@ export function zipkinToSpans(document: unknown, warnings: string[] = []): Span[
     if (isServerHalf) span.attributes = { ...span.attributes, 'zipkin.shared_span_id': entry.id };
     if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
     if (s.duration !== undefined && s.duration !== null) {
-      span.endTimeNs = (startUs + asNumber(s.duration, child(place, 'duration'))) * NS_PER_US;
+      span.endTimeNs = startTimeNs + asTimeNs(s.duration, child(place, 'duration'), NS_PER_US);
     }
     if (tags.scope !== undefined) span.scope = tags.scope;
     spans.push(span);
