@@ -89,6 +89,10 @@ function byStartThenId(a: Span, b: Span): number {
   return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
 }
 
+function wholeNs(time: number): bigint {
+  return BigInt(Number.isFinite(time) ? Math.round(time) : 0);
+}
+
 /**
  * Writes batches of spans, each in one transaction, and keeps the per-trace
  * summaries of the list view current. Prepared statements live as long as
@@ -196,9 +200,11 @@ export class SpanWriter {
     const at = index * SPAN_FIELDS;
     for (let f = 0; f < SPAN_FIELDS; f++) args[offset + f] = values[at + f];
     args[offset + F_RESOURCE] = resourceIds[values[at + F_RESOURCE] as number];
-    args[offset + F_START_NS] = Math.round(values[at + F_START_NS] as number);
+    // Times are bigints; a number (a span built by hand in plain JavaScript) is stored as whole nanoseconds.
+    const start = values[at + F_START_NS];
+    if (typeof start === 'number') args[offset + F_START_NS] = wholeNs(start);
     const end = values[at + F_END_NS];
-    if (end !== null) args[offset + F_END_NS] = Math.round(end as number);
+    if (typeof end === 'number') args[offset + F_END_NS] = wholeNs(end);
   }
 
   #write(batch: EncodedSpans, given: readonly Span[] | undefined): WriteResult {
