@@ -43,7 +43,10 @@ describe('exact times in the tree, the diagram and the summary', () => {
         queries.push({ start: from, end: from + s.duration });
         cursor = from + s.duration;
       }
-      const end = queries.reduce((max, q) => (q.end > max ? q.end : max), start) + 1_000n;
+      // Math.max does not take bigints.
+      let end = start;
+      for (const q of queries) if (q.end > end) end = q.end;
+      end += 1_000n;
       const trace = request(start, end, queries);
       const overlaps = queries.some((q, i) => i > 0 && q.start < (queries[i - 1]?.end ?? q.start));
 
