@@ -36,19 +36,26 @@ const step = fc.record({
 describe('exact times in the tree, the diagram and the summary', () => {
   it('lays out exact offsets and draws par exactly when queries overlap, at any present-day epoch (property)', async () => {
     const property = fc.asyncProperty(epoch, fc.array(step, { minLength: 2, maxLength: 5 }), async (start, steps) => {
-      const queries: { start: bigint; end: bigint }[] = [];
-      let cursor = start + 1_000n;
-      for (const [i, s] of steps.entries()) {
-        const from = i === 0 ? cursor : cursor + s.gap;
-        queries.push({ start: from, end: from + s.duration });
+      // Each query starts `gap` after the previous one ends; then all are moved to start 1 µs into the request.
+      const placed: { start: bigint; end: bigint }[] = [];
+      let cursor = 0n;
+      for (const s of steps) {
+        const from = placed.length === 0 ? 0n : cursor + s.gap;
+        placed.push({ start: from, end: from + s.duration });
         cursor = from + s.duration;
       }
-      // Math.max does not take bigints.
-      let end = start;
-      for (const q of queries) if (q.end > end) end = q.end;
-      end += 1_000n;
+      // Math.min and Math.max do not take bigints.
+      let first = 0n;
+      let last = 0n;
+      for (const q of placed) {
+        if (q.start < first) first = q.start;
+        if (q.end > last) last = q.end;
+      }
+      const shift = start + 1_000n - first;
+      const queries = placed.map((q) => ({ start: q.start + shift, end: q.end + shift }));
+      const end = last + shift + 1_000n;
       const trace = request(start, end, queries);
-      const overlaps = queries.some((q, i) => i > 0 && q.start < (queries[i - 1]?.end ?? q.start));
+      const overlaps = queries.some((a, i) => queries.some((b, j) => i !== j && a.start < b.end && b.start < a.end));
 
       const tree = buildSpanTree(trace);
       expect(tree.baseNs).toBe(start);
