@@ -16,7 +16,7 @@ const NS_PER_SECOND = 1_000_000_000n;
  * halves are combined as bigints. A part that is not a whole number (an
  * HrTime made by hand) is rounded; one that is not finite reads as 0.
  */
-export function hrTimeToNs(time: HrTime): bigint {
+function hrTimeToNs(time: HrTime): bigint {
   const [seconds, nanos] = time;
   if (Number.isSafeInteger(seconds) && Number.isSafeInteger(nanos)) {
     return BigInt(seconds) * NS_PER_SECOND + BigInt(nanos);
