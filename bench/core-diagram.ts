@@ -32,6 +32,11 @@ const SIZES = (process.env.CORE_BENCH_SIZES ?? '100,1000,10000,100000').split(',
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const T0 = 1_700_000_000_000 * 1e6;
 
+/** A generated time (float ns) as the model's exact whole nanoseconds. */
+function exactNs(ns: number): bigint {
+  return BigInt(Math.round(ns));
+}
+
 /** Deterministic pseudo-random numbers (mulberry32), so every run measures the same traces. */
 function random(seed: number): () => number {
   let a = seed >>> 0;
@@ -74,8 +79,8 @@ function makeTrace(size: number, seed: number): Trace {
       name: 'GET /reports/:id',
       kind: 'server',
       serviceName: 'api',
-      startTimeNs: T0,
-      endTimeNs: rootEnd,
+      startTimeNs: exactNs(T0),
+      endTimeNs: exactNs(rootEnd),
       attributes: { 'http.request.method': 'GET', 'http.route': '/reports/:id', 'http.response.status_code': 200 },
     }),
   );
@@ -96,8 +101,8 @@ function makeTrace(size: number, seed: number): Trace {
         name: 'GET',
         kind: 'client',
         serviceName: 'api',
-        startTimeNs: callStart,
-        endTimeNs: callEnd,
+        startTimeNs: exactNs(callStart),
+        endTimeNs: exactNs(callEnd),
         attributes: {
           'http.request.method': 'GET',
           'url.full': `http://${svc}:8080/items/${service}`,
@@ -110,8 +115,8 @@ function makeTrace(size: number, seed: number): Trace {
         name: 'GET /items/:id',
         kind: 'server',
         serviceName: svc,
-        startTimeNs: callStart + 2e5,
-        endTimeNs: callEnd - 2e5,
+        startTimeNs: exactNs(callStart + 2e5),
+        endTimeNs: exactNs(callEnd - 2e5),
         attributes: { 'http.request.method': 'GET', 'http.route': '/items/:id', 'http.response.status_code': 200 },
       }),
     );
@@ -129,8 +134,8 @@ function makeTrace(size: number, seed: number): Trace {
           name: 'SELECT',
           kind: r > 0.9 ? 'internal' : 'client',
           serviceName: svc,
-          startTimeNs: start,
-          endTimeNs: start + duration,
+          startTimeNs: exactNs(start),
+          endTimeNs: exactNs(start + duration),
           attributes:
             r > 0.85
               ? { 'db.system': 'redis', 'db.statement': `GET item:${i}` }
@@ -226,8 +231,8 @@ function smallTraces(batch: number, seed: number): Trace[] {
         name: root ? 'GET /articles/:id' : 'SELECT blog',
         kind: root ? 'server' : 'client',
         serviceName: 'blog-api',
-        startTimeNs: start,
-        endTimeNs: start + (root ? 25e6 : 1.5e6),
+        startTimeNs: exactNs(start),
+        endTimeNs: exactNs(start + (root ? 25e6 : 1.5e6)),
         status: { code: 'unset' },
         attributes: root
           ? {

@@ -19,7 +19,7 @@ const kinds = {
   consumer: SpanKind.CONSUMER,
 } as const;
 
-const hrTime = (ns: number): [number, number] => [Math.floor(ns / 1e9), Math.round(ns % 1e9)];
+const hrTime = (ns: bigint): [number, number] => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
 
 /** A protobuf ExportTraceServiceRequest and where its trace ids sit in it. */
 export interface OtlpBody {
@@ -79,7 +79,7 @@ export async function buildOtlpBody(options: { spanCount: number; seed: number }
 /** Re-creates generated spans through a real tracer, parents before children. */
 function replay(tracer: ReturnType<BasicTracerProvider['getTracer']>, spans: readonly Span[]): void {
   const live = new Map<string, OtelSpan>();
-  const ordered = [...spans].sort((a, b) => a.startTimeNs - b.startTimeNs);
+  const ordered = [...spans].sort((a, b) => Number(a.startTimeNs - b.startTimeNs));
   for (const span of ordered) {
     const parent = span.parentSpanId ? live.get(span.parentSpanId) : undefined;
     const ctx = parent ? trace.setSpan(context.active(), parent) : context.active();

@@ -105,15 +105,15 @@ function addSpan(
     name: fields.name,
     kind: fields.kind,
     serviceName: fields.service,
-    startTimeNs: fields.start,
-    endTimeNs: fields.end,
+    startTimeNs: exactNs(fields.start),
+    endTimeNs: exactNs(fields.end),
     status: fields.error ? { code: 'error', message: fields.error } : { code: 'unset' },
     attributes: fields.attributes,
     events: fields.error
       ? [
           {
             name: 'exception',
-            timeNs: fields.end,
+            timeNs: exactNs(fields.end),
             attributes: { 'exception.type': 'Error', 'exception.message': fields.error },
           },
         ]
@@ -284,11 +284,16 @@ function children(
   return cursor;
 }
 
+/** A generated time (float ns) as the model's exact whole nanoseconds. */
+function exactNs(ns: number): bigint {
+  return BigInt(Math.round(ns));
+}
+
 function patchSpan(b: Builder, spanId: string, end: number, attributes: Attributes): void {
   const index = b.spans.findLastIndex((s) => s.spanId === spanId);
   const span = b.spans[index];
   if (!span) throw new Error(`no span ${spanId}`);
-  b.spans[index] = { ...span, endTimeNs: end, attributes };
+  b.spans[index] = { ...span, endTimeNs: exactNs(end), attributes };
 }
 
 /**
@@ -335,7 +340,7 @@ export function generateTrace(options: GenerateTraceOptions): Span[] {
   const root = b.spans[index] as Span;
   b.spans[index] = {
     ...root,
-    endTimeNs: end,
+    endTimeNs: exactNs(end),
     status: failed ? { code: 'error', message: 'Internal Server Error' } : { code: 'unset' },
     attributes: {
       'http.request.method': route.method,

@@ -137,10 +137,13 @@ describe('lifeline list', () => {
     const all = JSON.parse(runCli(['list', '--db', db, '--json', '--limit', '50']).stdout) as {
       traceId: string;
       rootService: string;
+      startTimeNs: unknown;
       durationNs: number;
       error: boolean;
     }[];
     expect(all.map((item) => item.traceId)).toContain(hotrod());
+    // Exact epoch nanoseconds, as decimal strings.
+    for (const item of all) expect(item.startTimeNs).toMatch(/^\d{19}$/);
 
     const frontend = JSON.parse(runCli(['list', '--db', db, '--json', '--service', 'frontend']).stdout) as typeof all;
     expect(frontend.map((item) => item.traceId)).toEqual([hotrod()]);
@@ -346,7 +349,7 @@ describe('lifeline export', () => {
     expect(result.code, result.stderr).toBe(0);
     const document = JSON.parse(result.stdout) as {
       traceId: string;
-      trace: { spans: unknown[] };
+      trace: { spans: { startTimeNs: unknown }[] };
       analysis: { wallTimeMs: number; nPlusOne: unknown[] };
       model: { arrows: { number: number; spanId: string }[]; messageCount: number };
       mermaid: string;
@@ -354,6 +357,7 @@ describe('lifeline export', () => {
     const fixture = fixtures.find((candidate) => candidate.traceIds.includes(hotrod()));
     expect(document.traceId).toBe(hotrod());
     expect(document.trace.spans).toHaveLength(fixture?.spans ?? -1);
+    for (const span of document.trace.spans) expect(span.startTimeNs).toMatch(/^\d{19}$/);
     expect(document.analysis.wallTimeMs).toBeGreaterThan(0);
     expect(document.model.arrows.map((arrow) => arrow.number)).toEqual(
       document.model.arrows.map((_arrow, index) => index + 1),

@@ -71,7 +71,7 @@ export function hostileTrace(options: { startNs?: number } = {}): Span[] {
         events: [
           {
             name: HOSTILE.script,
-            timeNs: base + (3 + index * 8) * MS,
+            timeNs: BigInt(base) + BigInt((3 + index * 8) * MS),
             attributes: { 'exception.message': HOSTILE.image },
           },
         ],

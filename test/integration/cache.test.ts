@@ -1,3 +1,4 @@
+import { bigintToJson } from '@lifeline/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validDiagram } from './support/diagram.ts';
 import { byStart, type RunningApp, runId, startApp, tempDb, traceIdOf, waitForTrace } from './support/harness.ts';
@@ -34,7 +35,7 @@ describe.skipIf(missing.length > 0)('Redis through ioredis and node-redis', () =
     expect(redis.every((s) => s.kind === 'client')).toBe(true);
     expect(redis.map((s) => s.name.toLowerCase())).toEqual(expect.arrayContaining(['set', 'get']));
     // The keys carry this run's id: the commands belong to this test.
-    expect(JSON.stringify(redis)).toContain(id);
+    expect(JSON.stringify(redis, bigintToJson)).toContain(id);
     await validDiagram(trace);
   });
 });

@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { traceToMermaid } from '@lifeline/core';
+import { bigintToJson, traceToMermaid } from '@lifeline/core';
 import { openStore } from '@lifeline/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMermaid } from '../support/mermaid.ts';
@@ -91,7 +91,7 @@ describe('an ES module app preloaded with @lifeline/node/register', () => {
       headers: { authorization: 'Bearer s3cr3t-header', cookie: 'sid=s3cr3t-cookie' },
     });
     const trace = await waitForTrace(db.path, traceIdOf(response), (spans) => spans.length >= 5);
-    const stored = JSON.stringify(trace);
+    const stored = JSON.stringify(trace, bigintToJson);
     expect(stored).not.toContain('s3cr3t');
     const root = trace.spans.find((s) => s.parentSpanId === undefined);
     expect(root?.attributes['url.query']).toBe('token=?');

@@ -22,24 +22,26 @@ function overlappingSiblings(spans: readonly Span[]): string[] {
   }
   const overlaps: string[] = [];
   for (const siblings of byParent.values()) {
-    const ordered = [...siblings].sort((a, b) => a.startTimeNs - b.startTimeNs);
+    const ordered = [...siblings].sort((a, b) => Number(a.startTimeNs - b.startTimeNs));
     for (let i = 1; i < ordered.length; i++) {
       const previous = ordered[i - 1];
       const next = ordered[i];
       if (previous === undefined || next === undefined) continue;
       const previousEnd = previous.endTimeNs ?? previous.startTimeNs;
       if (next.startTimeNs < previousEnd) {
-        overlaps.push(`${next.name} starts ${(previousEnd - next.startTimeNs) / 1000} µs before ${previous.name} ends`);
+        overlaps.push(
+          `${next.name} starts ${Number(previousEnd - next.startTimeNs) / 1000} µs before ${previous.name} ends`,
+        );
       }
     }
   }
   return overlaps;
 }
 
-/** Share of spans whose start is not a whole millisecond (the stored ns are float64: 256 ns steps). */
+/** Share of spans whose start is not a whole millisecond. */
 function subMillisecondShare(spans: readonly Span[]): number {
   const precise = spans.filter((span) => {
-    const sub = span.startTimeNs % 1e6;
+    const sub = Number(span.startTimeNs % 1_000_000n);
     return sub > 1000 && sub < 1e6 - 1000;
   });
   return precise.length / spans.length;
@@ -74,7 +76,7 @@ describe.skipIf(missingPg.length > 0)('span timing of back-to-back PostgreSQL qu
       const queries = querySpans(trace.spans);
       recorded.push(...queries);
       expect(overlappingSiblings(trace.spans), `request ${i + 1}`).toEqual([]);
-      const [first, second] = [...queries].sort((a, b) => a.startTimeNs - b.startTimeNs);
+      const [first, second] = [...queries].sort((a, b) => Number(a.startTimeNs - b.startTimeNs));
       expect(first?.attributes['db.query.text']).toMatch(/author_id/);
       expect(second?.attributes['db.query.text']).toMatch(/post_count/);
       const text = await validDiagram(trace);
@@ -82,7 +84,7 @@ describe.skipIf(missingPg.length > 0)('span timing of back-to-back PostgreSQL qu
     }
     // The queries take well under a millisecond, so whole-millisecond starts
     // would have put many of them before the end of the query they followed.
-    const durationsMs = recorded.map((span) => ((span.endTimeNs ?? span.startTimeNs) - span.startTimeNs) / 1e6);
+    const durationsMs = recorded.map((span) => Number((span.endTimeNs ?? span.startTimeNs) - span.startTimeNs) / 1e6);
     expect(durationsMs.filter((ms) => ms < 1).length).toBeGreaterThan(0);
     expect(subMillisecondShare(recorded)).toBeGreaterThan(0.5);
   });

@@ -3,8 +3,7 @@
  * relative URLs and same-origin credentials (the token cookie, when a token
  * is required) are all it takes.
  */
-import type { TraceSummary } from '@lifeline/core';
-import type { TraceResponse } from './types.js';
+import { type TraceResponse, type TraceSummary, toClientSpan, toClientSummary } from './types.js';
 
 /** An API answer other than 2xx, with the server's explanation. */
 export class ApiError extends Error {
@@ -32,8 +31,9 @@ async function getJson<T>(url: string): Promise<T> {
 }
 
 /** One page of the request list. */
-export function listTraces(params: URLSearchParams): Promise<{ items: TraceSummary[]; nextCursor?: string }> {
-  return getJson(`/api/traces?${params.toString()}`);
+export async function listTraces(params: URLSearchParams): Promise<{ items: TraceSummary[]; nextCursor?: string }> {
+  const page = await getJson<{ items: unknown[]; nextCursor?: string }>(`/api/traces?${params.toString()}`);
+  return { ...page, items: page.items.map(toClientSummary) };
 }
 
 /** Diagram options of the trace page. */
@@ -53,6 +53,9 @@ export function diagramQuery(options: DiagramOptions): URLSearchParams {
 }
 
 /** One trace with its model, analysis and Mermaid text. */
-export function getTrace(traceId: string, options: DiagramOptions): Promise<TraceResponse> {
-  return getJson(`/api/traces/${encodeURIComponent(traceId)}?${diagramQuery(options).toString()}`);
+export async function getTrace(traceId: string, options: DiagramOptions): Promise<TraceResponse> {
+  const data = await getJson<TraceResponse>(
+    `/api/traces/${encodeURIComponent(traceId)}?${diagramQuery(options).toString()}`,
+  );
+  return { ...data, spans: data.spans.map(toClientSpan), summary: toClientSummary(data.summary) };
 }

@@ -2,9 +2,10 @@
  * The span details panel: what one arrow (or timeline row) stands for, with
  * its timing, attributes, events and the full query text.
  */
-import type { Span, SpanClass } from '@lifeline/core';
+import type { SpanClass } from '@lifeline/core';
 import { type Child, h } from './dom.js';
 import { attributeEntries, formatDuration, nsToMs } from './format.js';
+import type { Span } from './types.js';
 
 /** Context for the details of one span. */
 export interface DetailsContext {

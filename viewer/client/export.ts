@@ -2,8 +2,9 @@
  * Exports of the trace page: Mermaid text, Markdown for a pull request or a
  * wiki, SVG and PNG pictures, and the permalink.
  */
-import type { TraceSummary } from '@lifeline/core';
+
 import { formatDuration, nsToMs } from './format.js';
+import type { TraceSummary } from './types.js';
 
 /**
  * One-line description used under exported diagrams. `calls` is the number of

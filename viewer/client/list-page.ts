@@ -2,11 +2,12 @@
  * The request list: one row per recorded request, filters kept in the URL,
  * new requests arriving live over Server-Sent Events.
  */
-import { isRequestRoot, type TraceSummary } from '@lifeline/core';
+import { isRequestRoot } from '@lifeline/core';
 import { ApiError, listTraces } from './api.js';
 import { h, replaceChildren } from './dom.js';
 import { formatDateTime, formatDuration, formatWhen, nsToMs } from './format.js';
 import { connectLive } from './live.js';
+import type { TraceSummary } from './types.js';
 
 /** Filter fields, in URL order. */
 const FILTER_KEYS = ['service', 'method', 'route', 'status', 'minMs', 'q', 'error', 'work', 'order'] as const;

@@ -2,7 +2,7 @@
  * The live-update stream. EventSource reconnects by itself and sends the last
  * event id back, so the server resumes without gaps.
  */
-import type { TraceSummary } from '@lifeline/core';
+import { type TraceSummary, toClientSummary } from './types.js';
 
 /**
  * Subscribes to new and updated trace summaries; returns a function that
@@ -21,8 +21,8 @@ export function connectLive(onTraces: (summaries: TraceSummary[]) => void, onRes
   source.addEventListener('ready', () => setStatus('live', 'live'));
   source.addEventListener('traces', (event) => {
     try {
-      const summaries = JSON.parse((event as MessageEvent<string>).data) as TraceSummary[];
-      if (Array.isArray(summaries)) onTraces(summaries);
+      const summaries = JSON.parse((event as MessageEvent<string>).data) as unknown;
+      if (Array.isArray(summaries)) onTraces(summaries.map(toClientSummary));
     } catch {
       // A malformed event is skipped; the next one carries the current state anyway.
     }

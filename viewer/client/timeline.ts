@@ -3,9 +3,10 @@
  * parent, so overlap (or its absence) is visible at a glance next to the
  * diagram's `par` blocks.
  */
-import type { Span, SpanClass } from '@lifeline/core';
+import type { SpanClass } from '@lifeline/core';
 import { h } from './dom.js';
 import { formatDuration, nsToMs } from './format.js';
+import type { Span } from './types.js';
 
 /** More rows than this are cut: the diagram folds them too, and the DOM stays fast. */
 const MAX_ROWS = 2000;

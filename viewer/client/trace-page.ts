@@ -2,7 +2,6 @@
  * The trace page (`/traces/:id`): the sequence diagram, the timeline, the
  * analysis and the details of whichever arrow or span is selected.
  */
-import type { Span } from '@lifeline/core';
 import { renderAnalysis } from './analysis.js';
 import { ApiError, type DiagramOptions, diagramQuery, getTrace } from './api.js';
 import { renderDetails } from './details.js';
@@ -11,7 +10,7 @@ import { h, replaceChildren } from './dom.js';
 import { copyText, download, fileStem, summaryLine, svgText, svgToPng, toMarkdown } from './export.js';
 import { formatDateTime, formatDuration, nsToMs } from './format.js';
 import { renderTimeline, type Timeline } from './timeline.js';
-import type { TraceResponse } from './types.js';
+import type { Span, TraceResponse } from './types.js';
 
 function readOptions(): DiagramOptions {
   const params = new URLSearchParams(location.search);

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bigintToJson } from '@lifeline/core';
 import type { SpanStore, SpanWriterThread } from '@lifeline/store';
 import type { ErrorRequestHandler } from 'express';
 import express from 'express';
@@ -81,6 +82,8 @@ export function createViewerApp(options: ViewerAppOptions): ViewerApplication {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // Span and summary times are exact bigints: the API sends them as decimal strings.
+  app.set('json replacer', bigintToJson);
   app.use(securityHeaders());
   if (options.token !== undefined && options.token !== '') app.use(requireToken(options.token));
   else app.use(requireLoopbackHost());

@@ -3,6 +3,7 @@
  * polling its change sequence (rather than hooking our own writes) is what lets
  * traces written by other processes into the same SQLite file appear too.
  */
+import { bigintToJson } from '@lifeline/core';
 import type { SpanStore } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
 
@@ -102,7 +103,7 @@ export function createLiveHub(options: LiveHubOptions): LiveHub {
 
   const send = (client: Response, event: string, data: unknown, id?: number): void => {
     const idLine = id === undefined ? '' : `id: ${id}\n`;
-    write(client, `event: ${event}\n${idLine}data: ${JSON.stringify(data)}\n\n`);
+    write(client, `event: ${event}\n${idLine}data: ${JSON.stringify(data, bigintToJson)}\n\n`);
   };
 
   const poll = (): void => {
@@ -120,7 +121,7 @@ export function createLiveHub(options: LiveHubOptions): LiveHub {
       seq = Math.max(seq, changes.seq);
       if (stalled.size < clients.size) {
         // Serialized once for every client that is keeping up.
-        const text = `event: traces\nid: ${seq}\ndata: ${JSON.stringify(changes.items)}\n\n`;
+        const text = `event: traces\nid: ${seq}\ndata: ${JSON.stringify(changes.items, bigintToJson)}\n\n`;
         for (const client of clients) write(client, text);
       }
       if (changes.items.length < BATCH) return;

@@ -12,7 +12,7 @@ import type { Attributes, AttributeValue, Span, SpanEvent, SpanKind, SpanLink, S
 import type { ExportTraceMessage } from './otlp-protobuf.js';
 
 /** A 64-bit integer as protobufjs decodes it: a `long` object, or a number where it fits. */
-type Int64 = number | { toNumber(): number; toString(): string } | null | undefined;
+type Int64 = number | { low: number; high: number; toNumber(): number; toString(): string } | null | undefined;
 
 interface AnyValueMessage {
   /** The name of the field set (protobufjs' oneof getter), undefined for an empty value. */
@@ -84,10 +84,23 @@ function int64(value: Int64): number {
   return value.toNumber();
 }
 
+const TWO_TO_32 = 32n;
+
+/**
+ * A `fixed64` time (unsigned nanoseconds since the epoch) exactly: its two
+ * 32-bit halves joined as a bigint (`toNumber()` would round to 256 ns).
+ * 0 when absent (proto3 leaves a zero out).
+ */
+function time(value: Int64): bigint {
+  if (value === null || value === undefined) return 0n;
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : BigInt(Math.round(value));
+  return (BigInt(value.high >>> 0) << TWO_TO_32) | BigInt(value.low >>> 0);
+}
+
 /** A time that must be present: proto3 leaves a zero out, and the careful path rejects a missing one. */
-function requiredTime(value: Int64): number {
+function requiredTime(value: Int64): bigint {
   if (value === null || value === undefined) throw new GiveUp();
-  return int64(value);
+  return time(value);
 }
 
 /** An attribute key: the careful path rejects an empty one, which proto3 leaves out. */
@@ -187,7 +200,7 @@ function span(s: SpanMessage, resource: Attributes, serviceName: string, scope: 
   const code = statuses[s.status?.code ?? 0];
   if (kind === undefined || code === undefined) throw new GiveUp();
   const startTimeNs = requiredTime(s.startTimeUnixNano);
-  const endTimeNs = int64(s.endTimeUnixNano);
+  const endTimeNs = time(s.endTimeUnixNano);
   const message = s.status?.message;
   const events: SpanEvent[] = (s.events ?? []).map((event) => ({
     name: event.name ?? '',
@@ -214,7 +227,7 @@ function span(s: SpanMessage, resource: Attributes, serviceName: string, scope: 
   };
   const parent = s.parentSpanId;
   if (parent !== null && parent !== undefined && parent.length > 0) out.parentSpanId = id(parent, 8);
-  if (endTimeNs !== 0) out.endTimeNs = endTimeNs;
+  if (endTimeNs !== 0n) out.endTimeNs = endTimeNs;
   if (scope !== undefined) out.scope = scope;
   return out;
 }

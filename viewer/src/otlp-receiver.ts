@@ -7,7 +7,7 @@
  */
 import { createGunzip } from 'node:zlib';
 import type { SpanStore, SpanWriterThread } from '@lifeline/store';
-import { otlpToSpans } from '@lifeline/store';
+import { otlpToSpans, parseJsonExact } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
 import { exportTraceMessageToSpans } from './otlp-direct.js';
 import { checkJsonRequest, checkProtobufRequest, OtlpLimitError } from './otlp-limits.js';
@@ -348,7 +348,7 @@ function tooLarge(limitBytes: number): ReceiverError {
 function parseJsonRequest(body: Buffer): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = parseJsonExact(body.toString('utf8'));
   } catch (error) {
     throw new ReceiverError(400, RPC_INVALID_ARGUMENT, `body is not valid JSON: ${(error as Error).message}`);
   }

@@ -33,6 +33,11 @@ interface SpanInput {
   events?: Span['events'];
 }
 
+/** Exact ns `ms` milliseconds after `baseNs` (an integer). */
+function at(baseNs: number, ms: number): bigint {
+  return BigInt(baseNs) + BigInt(Math.round(ms * MS));
+}
+
 /** Builds a span relative to `baseNs`. */
 export function makeSpan(baseNs: number, input: SpanInput): Span {
   return {
@@ -42,8 +47,8 @@ export function makeSpan(baseNs: number, input: SpanInput): Span {
     name: input.name,
     kind: input.kind,
     serviceName: input.service,
-    startTimeNs: baseNs + input.startMs * MS,
-    endTimeNs: baseNs + (input.startMs + input.durationMs) * MS,
+    startTimeNs: at(baseNs, input.startMs),
+    endTimeNs: at(baseNs, input.startMs + input.durationMs),
     status: input.error === undefined ? { code: 'unset' } : { code: 'error', message: input.error },
     attributes: input.attributes ?? {},
     events: input.events ?? [],
@@ -177,7 +182,7 @@ export function articleTrace(options: ArticleTraceOptions = {}): Span[] {
           events: [
             {
               name: 'exception',
-              timeNs: base + (callStart + 20) * MS,
+              timeNs: at(base, callStart + 20),
               attributes: { 'exception.type': 'PoolError', 'exception.message': 'connection pool exhausted' },
             },
           ],

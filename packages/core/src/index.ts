@@ -60,5 +60,6 @@ export type {
   StatusCode,
   Trace,
 } from './trace.js';
+export { bigintToJson } from './trace.js';
 export type { SpanNode, SpanTree } from './tree.js';
 export { buildSpanTree } from './tree.js';

@@ -225,7 +225,7 @@ describe('renderMermaid', () => {
             end: s.noEnd ? null : s.start + s.duration,
             attributes,
             status: s.error ? { code: 'error', message: s.message } : { code: 'unset' },
-            events: s.error ? [{ name: 'exception', timeNs: 0, attributes: { 'exception.message': s.message } }] : [],
+            events: s.error ? [{ name: 'exception', timeNs: 0n, attributes: { 'exception.message': s.message } }] : [],
           });
         });
         const model = toSequence({ traceId: TRACE_ID, spans }, opts);

@@ -169,7 +169,7 @@ export function spanFailed(node: OutcomeNode): boolean {
  */
 export function endedWithoutResponse(node: OutcomeNode): boolean {
   const span = node.span;
-  if (span.kind !== 'client' || node.missingEnd === true || typeof span.endTimeNs !== 'number') return false;
+  if (span.kind !== 'client' || node.missingEnd === true || span.endTimeNs === undefined) return false;
   const a = span.attributes;
   const semconv =
     a['http.request.method'] !== undefined || (a['http.method'] !== undefined && a['http.url'] !== undefined);

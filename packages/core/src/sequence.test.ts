@@ -539,7 +539,7 @@ describe('toSequence', () => {
         start: 3,
         end: 13,
         status: { code: 'error', message: 'no such table: nope' },
-        events: [{ name: 'exception', timeNs: 0, attributes: { 'exception.message': 'no such table: nope' } }],
+        events: [{ name: 'exception', timeNs: 0n, attributes: { 'exception.message': 'no such table: nope' } }],
       }),
       sql({ id: 'q', parent: 'handler', start: 3, end: 4, query: 'SELECT id FROM nope', error: 'no such table: nope' }),
     );
@@ -552,7 +552,6 @@ describe('toSequence', () => {
       p1->>p2: GET /articles/:id/broken
       p2->>p3: SELECT nope
       p3--xp2: no such table: nope · 1 ms
-      Note over p2: 10 ms own work
       p2--xp1: 500 · no such table: nope · 14 ms
       "
     `);

@@ -81,7 +81,7 @@ function build(specs: readonly Spec[], backwards: boolean): Span[] {
       // error 3: a handled exception, which fails nothing.
       events:
         s.error === 3
-          ? [{ name: 'exception', timeNs: 0, attributes: { 'exception.type': 'E', 'exception.escaped': false } }]
+          ? [{ name: 'exception', timeNs: 0n, attributes: { 'exception.type': 'E', 'exception.escaped': false } }]
           : [],
       links: s.link !== null ? [{ traceId: TRACE_ID, spanId: `s${s.link % specs.length}`, attributes: {} }] : [],
     });

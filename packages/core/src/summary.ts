@@ -32,7 +32,15 @@ import {
 import { linkedProducer, linkedTraceView } from './linked-traces.js';
 import { spanFailed } from './outcome.js';
 import type { SpanKind, Trace } from './trace.js';
-import { allZeros, buildSpanTree, compareNodes, isWellFormedSpan, type SpanNode, skewShift } from './tree.js';
+import {
+  allZeros,
+  buildSpanTree,
+  compareNodes,
+  earliestStart,
+  isWellFormedSpan,
+  type SpanNode,
+  skewShift,
+} from './tree.js';
 
 /** Counts of spans by kind of work. */
 export interface SpanCounts {
@@ -60,8 +68,8 @@ export interface TraceSummary {
   readonly method?: string;
   readonly route?: string;
   readonly statusCode?: number;
-  /** Start of the primary root span (ns since epoch). */
-  readonly startTimeNs: number;
+  /** Start of the primary root span, exact ns since the Unix epoch (0 for an empty trace). */
+  readonly startTimeNs: bigint;
   /** Duration of the primary root span (ns). */
   readonly durationNs: number;
   readonly spanCount: number;
@@ -160,7 +168,7 @@ function row(
   if (cls?.method !== undefined) summary.method = cls.method;
   if (cls?.route !== undefined) summary.route = cls.route;
   if (cls?.statusCode !== undefined) summary.statusCode = cls.statusCode;
-  summary.startTimeNs = root?.span.startTimeNs ?? 0;
+  summary.startTimeNs = root?.span.startTimeNs ?? 0n;
   summary.durationNs = root ? root.end - root.start : 0;
   summary.spanCount = facts.spanCount;
   summary.counts = facts.counts;
@@ -212,12 +220,14 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
   const counts = { db: 0, http: 0, cache: 0, queue: 0, internal: 0 };
   let error = false;
   let missingEnds = false;
+  // Layout times are offsets from the earliest start, as in buildSpanTree.
+  const baseNs = earliestStart(spans);
   for (let i = 0; i < total; i++) {
     const span = spans[i];
     if (!isWellFormedSpan(span) || byId.has(span.spanId)) return undefined;
     const rawEnd = span.endTimeNs;
-    const hasEnd = typeof rawEnd === 'number' && Number.isFinite(rawEnd);
-    const start = span.startTimeNs;
+    const hasEnd = rawEnd !== undefined;
+    const start = Number(span.startTimeNs - baseNs);
     const cls = classifyOnce(span);
     const node: LeanNode = {
       span,
@@ -225,7 +235,7 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
       parent: undefined,
       children: [],
       start,
-      end: hasEnd ? Math.max(rawEnd, start) : start,
+      end: hasEnd && rawEnd > span.startTimeNs ? Number(rawEnd - baseNs) : start,
       missingEnd: !hasEnd,
       depth: 0,
       cls,

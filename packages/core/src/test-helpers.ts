@@ -27,9 +27,16 @@ export interface SpanSpec {
   readonly links?: readonly SpanLink[];
 }
 
-/** Milliseconds after T0 to nanoseconds since the epoch. */
-export function ns(ms: number): number {
-  return (T0_MS + ms) * 1e6;
+const T0_NS = BigInt(T0_MS) * 1_000_000n;
+
+/**
+ * Milliseconds after T0 to exact nanoseconds since the epoch, as `Span`
+ * holds them (fractions of a millisecond are rounded to whole nanoseconds).
+ * For a time a few nanoseconds off a millisecond, add a bigint:
+ * `ns(10) + 1n`.
+ */
+export function ns(ms: number): bigint {
+  return T0_NS + BigInt(Math.round(ms * 1e6));
 }
 
 /** Builds a span. */

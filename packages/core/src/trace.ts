@@ -19,8 +19,8 @@ export type Attributes = Readonly<Record<string, AttributeValue | undefined>>;
 /** A timestamped event recorded on a span (e.g. an exception). */
 export interface SpanEvent {
   readonly name: string;
-  /** Nanoseconds since the Unix epoch. */
-  readonly timeNs: number;
+  /** Nanoseconds since the Unix epoch, exact (see {@link Span}). */
+  readonly timeNs: bigint;
   readonly attributes: Attributes;
 }
 
@@ -38,9 +38,19 @@ export interface SpanStatus {
 }
 
 /**
- * One span. Times are nanoseconds since the Unix epoch held in a float64:
- * at present-day epochs that is exact to within 256 ns, well below anything a
- * diagram shows, and it keeps arithmetic on 100,000-span traces fast.
+ * One span. Times are exact integer nanoseconds since the Unix epoch, held in
+ * a `bigint`: a present-day epoch in nanoseconds (about 1.7e18) is beyond
+ * float64's exact integers (2^53), so a `number` would round it to a multiple
+ * of 256 ns and spans that touch (end == start, which are serial) could come
+ * apart or overlap. Every source converts exactly (OTLP's decimal strings and
+ * fixed64 values, the SDK's `[seconds, nanoseconds]`, Jaeger/Zipkin
+ * microseconds), and the store keeps them as SQLite integers.
+ *
+ * Arithmetic is not done on these: `buildSpanTree` subtracts the
+ * trace's earliest start (`SpanTree.baseNs`) once per span, and layout,
+ * analysis and summary work on those offsets as plain numbers (exact while a
+ * trace lasts less than 104 days, 2^53 ns). In JSON (the viewer API, `--json`) the
+ * times are decimal strings, see {@link bigintToJson}.
  */
 export interface Span {
   /** 32 lowercase hex characters. */
@@ -53,9 +63,10 @@ export interface Span {
   readonly kind: SpanKind;
   /** `service.name` of the process that recorded the span. */
   readonly serviceName: string;
-  readonly startTimeNs: number;
-  /** Absent when the span never ended (a crash, a lost export). */
-  readonly endTimeNs?: number;
+  /** Start, exact nanoseconds since the Unix epoch. */
+  readonly startTimeNs: bigint;
+  /** End, exact nanoseconds since the Unix epoch; absent when the span never ended (a crash, a lost export). */
+  readonly endTimeNs?: bigint;
   readonly status: SpanStatus;
   readonly attributes: Attributes;
   readonly events: readonly SpanEvent[];
@@ -64,6 +75,20 @@ export interface Span {
   readonly resource: Attributes;
   /** Instrumentation scope that created the span. */
   readonly scope?: { readonly name: string; readonly version?: string };
+}
+
+/**
+ * A `JSON.stringify` replacer that writes `bigint` values (the exact times of
+ * {@link Span}, {@link SpanEvent} and `TraceSummary`) as decimal strings, the
+ * form OTLP/JSON gives 64-bit integers; plain `JSON.stringify` throws on them.
+ *
+ * @example
+ * ```ts
+ * JSON.stringify({ startTimeNs: 1_700_000_000_123_456_789n }, bigintToJson); // '{"startTimeNs":"1700000000123456789"}'
+ * ```
+ */
+export function bigintToJson(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
 }
 
 /** All spans that share one trace id (plus, optionally, spans of linked traces). */

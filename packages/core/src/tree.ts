@@ -11,16 +11,21 @@ import { formatDuration } from './format.js';
 import { linkedProducer, linkedTraceView } from './linked-traces.js';
 import type { Span, SpanKind, Trace } from './trace.js';
 
-/** One span in the tree, with the times used for layout. */
+/**
+ * One span in the tree, with the times used for layout: plain numbers of
+ * nanoseconds after the tree's {@link SpanTree.baseNs}, exact for any trace
+ * shorter than 104 days, so the layout arithmetic stays on fast numbers.
+ * `span` keeps the exact epoch times.
+ */
 export interface SpanNode {
   readonly span: Span;
   /** Position in the (de-duplicated) input: the last tie-breaker for a stable order. */
   readonly order: number;
   parent: SpanNode | undefined;
   readonly children: SpanNode[];
-  /** Layout start (ns): the recorded start, corrected for clock skew. */
+  /** Layout start (ns after `baseNs`): the recorded start, corrected for clock skew. */
   start: number;
-  /** Layout end (ns): the recorded end, repaired when missing and corrected for clock skew. */
+  /** Layout end (ns after `baseNs`): the recorded end, repaired when missing and corrected for clock skew. */
   end: number;
   /** True when the span had no usable end time. */
   readonly missingEnd: boolean;
@@ -31,6 +36,13 @@ export interface SpanNode {
 /** A trace as a forest of spans, plus what had to be repaired. */
 export interface SpanTree {
   readonly traceId: string;
+  /**
+   * Earliest recorded start of the trace's spans (exact ns since the Unix
+   * epoch; 0 for a trace without spans): node times are offsets from it, so
+   * `baseNs + BigInt(node.start)` is an epoch time again (before skew
+   * correction, exactly the span's start).
+   */
+  readonly baseNs: bigint;
   /** Root spans in start order; the first is the primary root. */
   readonly roots: readonly SpanNode[];
   /** Every node, parents before children (breadth-first, children in start order). */
@@ -70,6 +82,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
   let invalid = 0;
   let badEnds = 0;
   const spans = Array.isArray(view.trace?.spans) ? view.trace.spans : [];
+  const baseNs = earliestStart(spans);
 
   for (const raw of spans) {
     const span = sanitize(raw);
@@ -82,15 +95,17 @@ export function buildSpanTree(trace: Trace): SpanTree {
       continue;
     }
     const rawEnd = span.endTimeNs;
-    const hasEnd = typeof rawEnd === 'number' && Number.isFinite(rawEnd);
+    const hasEnd = typeof rawEnd === 'bigint';
     if (hasEnd && rawEnd < span.startTimeNs) badEnds++;
+    // Offsets are exact: the difference of two exact times, converted once.
+    const start = Number(span.startTimeNs - baseNs);
     const node: SpanNode = {
       span,
       order: all.length,
       parent: undefined,
       children: [],
-      start: span.startTimeNs,
-      end: hasEnd ? Math.max(rawEnd, span.startTimeNs) : span.startTimeNs,
+      start,
+      end: hasEnd && rawEnd > span.startTimeNs ? Number(rawEnd - baseNs) : start,
       missingEnd: !hasEnd,
       depth: 0,
     };
@@ -212,7 +227,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
   );
   if (separate.length > 1)
     notes.push(`trace has ${separate.length} root spans: drawn one after another in start order`);
-  return { traceId: typeof trace?.traceId === 'string' ? trace.traceId : '', roots, nodes, byId, notes };
+  return { traceId: typeof trace?.traceId === 'string' ? trace.traceId : '', baseNs, roots, nodes, byId, notes };
 }
 
 /** What {@link skewShift} reads and moves: a span with its (corrected) times. */
@@ -327,8 +342,8 @@ export function isWellFormedSpan(raw: unknown): raw is Span {
   return (
     typeof s.spanId === 'string' &&
     s.spanId !== '' &&
-    typeof s.startTimeNs === 'number' &&
-    Number.isFinite(s.startTimeNs) &&
+    typeof s.startTimeNs === 'bigint' &&
+    (s.endTimeNs === undefined || typeof s.endTimeNs === 'bigint') &&
     typeof s.name === 'string' &&
     typeof s.serviceName === 'string' &&
     typeof s.kind === 'string' &&
@@ -351,10 +366,14 @@ function sanitize(raw: unknown): Span | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const s = raw as Partial<Span>;
   if (typeof s.spanId !== 'string' || s.spanId === '') return undefined;
-  if (typeof s.startTimeNs !== 'number' || !Number.isFinite(s.startTimeNs)) return undefined;
+  const startTimeNs = exactTime(s.startTimeNs);
+  if (startTimeNs === undefined) return undefined;
   if (isWellFormedSpan(s)) return s;
+  const endTimeNs = exactTime(s.endTimeNs);
   return {
     ...(s as Span),
+    startTimeNs,
+    endTimeNs,
     name: typeof s.name === 'string' ? s.name : '',
     serviceName: typeof s.serviceName === 'string' ? s.serviceName : 'unknown',
     kind: typeof s.kind === 'string' && KINDS.has(s.kind) ? s.kind : 'internal',
@@ -365,6 +384,30 @@ function sanitize(raw: unknown): Span | undefined {
     resource: typeof s.resource === 'object' && s.resource !== null ? s.resource : {},
     parentSpanId: typeof s.parentSpanId === 'string' ? s.parentSpanId : undefined,
   };
+}
+
+/**
+ * A time as the model holds it: a bigint as it is; a finite number (a span
+ * built by hand, or read from JSON) rounded to whole nanoseconds; a decimal
+ * string (the JSON form `bigintToJson` writes) parsed exactly.
+ */
+function exactTime(value: unknown): bigint | undefined {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? BigInt(Math.round(value)) : undefined;
+  if (typeof value === 'string' && /^-?\d{1,30}$/.test(value)) return BigInt(value);
+  return undefined;
+}
+
+/** The earliest start among the spans with an id (0 when there are none): the base of layout times. */
+export function earliestStart(spans: readonly unknown[]): bigint {
+  let base: bigint | undefined;
+  for (const raw of spans) {
+    const s = raw as Partial<Span> | null;
+    if (typeof s?.spanId !== 'string' || s.spanId === '') continue;
+    const start = exactTime(s.startTimeNs);
+    if (start !== undefined && (base === undefined || start < base)) base = start;
+  }
+  return base ?? 0n;
 }
 
 function plural(count: number, noun: string): string {

@@ -48,9 +48,14 @@ describe('schema and migrations', () => {
 
   it('gives the traces of a schema 1 database their root kind when it is migrated', () => {
     const path = tempDbPath();
-    const T0 = 1_767_225_600_000_000_000;
+    const T0 = 1_767_225_600_000_000_000n;
     const request = makeRequest({ startNs: T0, durationMs: 5, queries: ['SELECT a'] });
-    const startUp = makeSpan({ traceId: nextId(32), name: 'CREATE TABLE', kind: 'client', startTimeNs: T0 + 1e6 });
+    const startUp = makeSpan({
+      traceId: nextId(32),
+      name: 'CREATE TABLE',
+      kind: 'client',
+      startTimeNs: T0 + 1_000_000n,
+    });
     // A trace whose root never arrived: its earliest span whose parent is missing stands in.
     const orphanTrace = nextId(32);
     const orphanJob = makeSpan({
@@ -58,9 +63,13 @@ describe('schema and migrations', () => {
       parentSpanId: nextId(16),
       name: 'process mail',
       kind: 'consumer',
-      startTimeNs: T0 + 2e6,
+      startTimeNs: T0 + 2_000_000n,
     });
-    const orphanChild = makeSpan({ traceId: orphanTrace, parentSpanId: orphanJob.spanId, startTimeNs: T0 + 2e6 });
+    const orphanChild = makeSpan({
+      traceId: orphanTrace,
+      parentSpanId: orphanJob.spanId,
+      startTimeNs: T0 + 2_000_000n,
+    });
     const writer = openStore({ path });
     writer.writeSpans([...request, startUp, orphanJob, orphanChild]);
     writer.close();

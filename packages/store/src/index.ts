@@ -22,6 +22,7 @@ export { parseTraceFile } from './importers/detect.js';
 export { ORIGINAL_SPAN_ID_ATTRIBUTE, ORIGINAL_TRACE_ID_ATTRIBUTE, SHARED_SPAN_ID_ATTRIBUTE } from './importers/ids.js';
 export type { ImportProblem } from './importers/import-context.js';
 export { jaegerToSpans } from './importers/jaeger.js';
+export { parseJsonExact } from './importers/json-reader.js';
 export type {
   OtlpAnyValueJson,
   OtlpExportTraceServiceRequestJson,

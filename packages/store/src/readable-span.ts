@@ -8,8 +8,21 @@ const statusCodes: readonly StatusCode[] = ['unset', 'ok', 'error'];
 
 type HrTime = readonly [number, number];
 
-function hrTimeToNs(time: HrTime): number {
-  return time[0] * 1e9 + time[1];
+const NS_PER_SECOND = 1_000_000_000n;
+
+/**
+ * HrTime (`[seconds, nanoseconds]` since the epoch) to exact nanoseconds.
+ * `seconds * 1e9 + nanoseconds` in float64 would round to 256 ns, so the two
+ * halves are combined as bigints. A part that is not a whole number (an
+ * HrTime made by hand) is rounded; one that is not finite reads as 0.
+ */
+function hrTimeToNs(time: HrTime): bigint {
+  const [seconds, nanos] = time;
+  if (Number.isSafeInteger(seconds) && Number.isSafeInteger(nanos)) {
+    return BigInt(seconds) * NS_PER_SECOND + BigInt(nanos);
+  }
+  const total = Math.round(seconds * 1e9 + nanos);
+  return Number.isFinite(total) ? BigInt(total) : 0n;
 }
 
 interface ConvertedResource {
@@ -102,7 +115,8 @@ function eventsJson(span: ReadableSpan): string | null {
     if (json.length > 1) json += ',';
     json += JSON.stringify({
       name: event.name,
-      timeNs: hrTimeToNs(event.time as HrTime),
+      // Exact, as a decimal string: see eventsToJson.
+      timeNs: hrTimeToNs(event.time as HrTime).toString(),
       attributes: event.attributes ?? {},
     });
   }

@@ -24,7 +24,7 @@ describe('encodeSpans', () => {
         traceId,
         parentSpanId: nextId(16),
         status: { code: 'error', message: 'deadlock' },
-        events: [{ name: 'exception', timeNs: T0 + 5, attributes: { 'exception.type': 'Error' } }],
+        events: [{ name: 'exception', timeNs: BigInt(T0) + 5n, attributes: { 'exception.type': 'Error' } }],
         links: [{ traceId: nextId(32), spanId: nextId(16), attributes: {} }],
         attributes: { tags: ['a', 'b'], ok: false, n: 1.5 },
         scope: { name: 'pg', version: '1.0.0' },

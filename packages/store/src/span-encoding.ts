@@ -6,7 +6,15 @@
  * posting span objects (the structured clone has no object graph to walk and
  * rebuild), and the writer binds the values as they are, stringifying nothing.
  */
-import type { Attributes, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '@lifeline/core';
+import {
+  type Attributes,
+  bigintToJson,
+  type Span,
+  type SpanEvent,
+  type SpanKind,
+  type SpanLink,
+  type StatusCode,
+} from '@lifeline/core';
 
 /** Values per span in {@link EncodedSpans.values}. */
 export const SPAN_FIELDS = 16;
@@ -23,9 +31,9 @@ export const F_NAME = 3;
 export const F_KIND = 4;
 /** Offset of the service name. */
 export const F_SERVICE = 5;
-/** Offset of the start, ns since the epoch. */
+/** Offset of the start, exact ns since the epoch (a bigint). */
 export const F_START_NS = 6;
-/** Offset of the end, ns since the epoch, `null` for a span that never ended. */
+/** Offset of the end, exact ns since the epoch (a bigint), `null` for a span that never ended. */
 export const F_END_NS = 7;
 /** Offset of the status code (`unset`, `ok`, `error`). */
 export const F_STATUS_CODE = 8;
@@ -81,7 +89,7 @@ export function encodeSpans(spans: readonly Span[]): EncodedSpans {
       span.status.code,
       span.status.message ?? null,
       JSON.stringify(span.attributes),
-      span.events.length === 0 ? null : JSON.stringify(span.events),
+      span.events.length === 0 ? null : eventsToJson(span.events),
       span.links.length === 0 ? null : JSON.stringify(span.links),
       resource,
       span.scope?.name ?? null,
@@ -108,6 +116,33 @@ export function mergeEncoded(batches: readonly EncodedSpans[]): EncodedSpans {
     start = end;
   }
   return { resources, values };
+}
+
+/**
+ * Span events as the store keeps them: JSON with each `timeNs` as a decimal
+ * string, so the time stays exact (a JSON number could not hold it).
+ */
+export function eventsToJson(events: readonly SpanEvent[]): string {
+  return JSON.stringify(events, bigintToJson);
+}
+
+/**
+ * Parses {@link eventsToJson}'s text back to events with bigint times. Stores
+ * written before times were exact hold JSON numbers: those are rounded to
+ * whole nanoseconds.
+ */
+export function eventsFromJson(json: string): SpanEvent[] {
+  const events = JSON.parse(json) as { timeNs: unknown }[];
+  for (const event of events) {
+    const time = event.timeNs;
+    event.timeNs =
+      typeof time === 'string'
+        ? BigInt(time)
+        : typeof time === 'number' && Number.isFinite(time)
+          ? BigInt(Math.round(time))
+          : 0n;
+  }
+  return events as unknown as SpanEvent[];
 }
 
 function parseAttributes(json: string, parsed: Map<string, Attributes> | undefined): Attributes {
@@ -143,19 +178,19 @@ export function decodeSpan(
     name: values[at + F_NAME] as string,
     kind: values[at + F_KIND] as SpanKind,
     serviceName: values[at + F_SERVICE] as string,
-    startTimeNs: values[at + F_START_NS] as number,
+    startTimeNs: values[at + F_START_NS] as bigint,
     status:
       statusMessage === null
         ? { code: values[at + F_STATUS_CODE] as StatusCode }
         : { code: values[at + F_STATUS_CODE] as StatusCode, message: statusMessage },
     attributes: parseAttributes(values[at + F_ATTRIBUTES] as string, parsed),
-    events: events === null ? [] : (JSON.parse(events) as SpanEvent[]),
+    events: events === null ? [] : eventsFromJson(events),
     links: links === null ? [] : (JSON.parse(links) as SpanLink[]),
     resource: resources[values[at + F_RESOURCE] as number] ?? {},
   };
   const parentSpanId = values[at + F_PARENT_SPAN_ID] as string | null;
   if (parentSpanId !== null) span.parentSpanId = parentSpanId;
-  const endTimeNs = values[at + F_END_NS] as number | null;
+  const endTimeNs = values[at + F_END_NS] as bigint | null;
   if (endTimeNs !== null) span.endTimeNs = endTimeNs;
   const scopeName = values[at + F_SCOPE_NAME] as string | null;
   if (scopeName !== null) {

@@ -1,6 +1,10 @@
 import type { Attributes, Span, SpanKind, StatusCode, TraceSummary } from '@lifeline/core';
+import { eventsFromJson } from './span-encoding.js';
 
-/** A row of the `spans` table as better-sqlite3 returns it (resource joined in). */
+/**
+ * A row of the `spans` table (resource joined in) as better-sqlite3 returns it
+ * with `safeIntegers`: INTEGER columns as bigint, so times are exact.
+ */
 export interface SpanRow {
   trace_id: string;
   span_id: string;
@@ -8,20 +12,20 @@ export interface SpanRow {
   name: string;
   kind: string;
   service: string;
-  start_ns: number;
-  end_ns: number | null;
+  start_ns: bigint;
+  end_ns: bigint | null;
   status_code: string;
   status_message: string | null;
   attributes: string;
   events: string | null;
   links: string | null;
-  resource_id: number | null;
+  resource_id: bigint | null;
   resource: string | null;
   scope_name: string | null;
   scope_version: string | null;
 }
 
-/** A row of the `traces` table. */
+/** A row of the `traces` table as better-sqlite3 returns it with `safeIntegers`: INTEGER columns as bigint. */
 export interface TraceRow {
   trace_id: string;
   root_service: string;
@@ -29,20 +33,20 @@ export interface TraceRow {
   root_kind: string | null;
   method: string | null;
   route: string | null;
-  status_code: number | null;
-  start_ns: number;
-  duration_ns: number;
-  span_count: number;
-  db_count: number;
-  http_count: number;
-  cache_count: number;
-  queue_count: number;
-  internal_count: number;
-  error: number;
-  serial_calls: number;
-  par_groups: number;
-  n_plus_one: number;
-  seq: number;
+  status_code: bigint | null;
+  start_ns: bigint;
+  duration_ns: bigint;
+  span_count: bigint;
+  db_count: bigint;
+  http_count: bigint;
+  cache_count: bigint;
+  queue_count: bigint;
+  internal_count: bigint;
+  error: bigint;
+  serial_calls: bigint;
+  par_groups: bigint;
+  n_plus_one: bigint;
+  seq: bigint;
 }
 
 const emptyAttributes: Attributes = Object.freeze({});
@@ -51,7 +55,7 @@ const emptyAttributes: Attributes = Object.freeze({});
  * Decodes a stored span. `resources` caches parsed resource attribute sets
  * by id, since most spans of a read share a handful of them.
  */
-export function rowToSpan(row: SpanRow, resources: Map<number, Attributes>): Span {
+export function rowToSpan(row: SpanRow, resources: Map<bigint, Attributes>): Span {
   let resource: Attributes = emptyAttributes;
   if (row.resource_id !== null) {
     const cached = resources.get(row.resource_id);
@@ -76,7 +80,7 @@ export function rowToSpan(row: SpanRow, resources: Map<number, Attributes>): Spa
         ? { code: row.status_code as StatusCode }
         : { code: row.status_code as StatusCode, message: row.status_message },
     attributes: JSON.parse(row.attributes) as Attributes,
-    events: row.events === null ? [] : (JSON.parse(row.events) as Span['events']),
+    events: row.events === null ? [] : eventsFromJson(row.events),
     links: row.links === null ? [] : (JSON.parse(row.links) as Span['links']),
     resource,
   };
@@ -96,23 +100,23 @@ export function rowToSummary(row: TraceRow): TraceSummary {
     rootService: row.root_service,
     rootName: row.root_name,
     startTimeNs: row.start_ns,
-    durationNs: row.duration_ns,
-    spanCount: row.span_count,
+    durationNs: Number(row.duration_ns),
+    spanCount: Number(row.span_count),
     counts: {
-      db: row.db_count,
-      http: row.http_count,
-      cache: row.cache_count,
-      queue: row.queue_count,
-      internal: row.internal_count,
+      db: Number(row.db_count),
+      http: Number(row.http_count),
+      cache: Number(row.cache_count),
+      queue: Number(row.queue_count),
+      internal: Number(row.internal_count),
     },
-    error: row.error !== 0,
-    serialCalls: row.serial_calls,
-    parGroups: row.par_groups,
-    nPlusOne: row.n_plus_one,
+    error: row.error !== 0n,
+    serialCalls: Number(row.serial_calls),
+    parGroups: Number(row.par_groups),
+    nPlusOne: Number(row.n_plus_one),
   };
   if (row.root_kind !== null) summary.rootKind = row.root_kind as SpanKind;
   if (row.method !== null) summary.method = row.method;
   if (row.route !== null) summary.route = row.route;
-  if (row.status_code !== null) summary.statusCode = row.status_code;
+  if (row.status_code !== null) summary.statusCode = Number(row.status_code);
   return summary;
 }

@@ -18,13 +18,13 @@ export function nextId(digits: 16 | 32): string {
 
 /** A span with sensible defaults; any field can be overridden. */
 export function makeSpan(fields: Partial<Span> & { traceId: string }): Span {
-  const startTimeNs = fields.startTimeNs ?? 1_767_225_600_000_000_000;
+  const startTimeNs = fields.startTimeNs ?? 1_767_225_600_000_000_000n;
   return {
     spanId: nextId(16),
     name: 'work',
     kind: 'internal',
     serviceName: 'blog-api',
-    endTimeNs: startTimeNs + 1_000_000,
+    endTimeNs: startTimeNs + 1_000_000n,
     status: { code: 'unset' },
     attributes: {},
     events: [],
@@ -38,7 +38,8 @@ export function makeSpan(fields: Partial<Span> & { traceId: string }): Span {
 /** What a request trace looks like in the list view. */
 export interface RequestShape {
   readonly traceId?: string;
-  readonly startNs: number;
+  /** Start of the request, ns since the epoch (a number is taken as it is, an integer). */
+  readonly startNs: number | bigint;
   readonly durationMs: number;
   readonly service?: string;
   readonly method?: string;
@@ -56,14 +57,15 @@ export function makeRequest(shape: RequestShape): Span[] {
   const service = shape.service ?? 'blog-api';
   const method = shape.method ?? 'GET';
   const route = shape.route ?? '/articles/:id';
-  const end = shape.startNs + shape.durationMs * 1e6;
+  const start = BigInt(shape.startNs);
+  const end = start + BigInt(Math.round(shape.durationMs * 1e6));
   const root = makeSpan({
     traceId,
     spanId: rootId,
     name: `${method} ${route}`,
     kind: 'server',
     serviceName: service,
-    startTimeNs: shape.startNs,
+    startTimeNs: start,
     endTimeNs: end,
     status: shape.error === true ? { code: 'error', message: 'failed' } : { code: 'unset' },
     attributes: {
@@ -73,7 +75,7 @@ export function makeRequest(shape: RequestShape): Span[] {
     },
   });
   const queries = shape.queries ?? [];
-  const slot = (end - shape.startNs) / (queries.length + 1);
+  const slot = (end - start) / BigInt(queries.length + 1);
   const children = queries.map((name, i) =>
     makeSpan({
       traceId,
@@ -81,8 +83,8 @@ export function makeRequest(shape: RequestShape): Span[] {
       name,
       kind: 'client',
       serviceName: service,
-      startTimeNs: shape.startNs + slot * i + 1000,
-      endTimeNs: shape.startNs + slot * (i + 1),
+      startTimeNs: start + slot * BigInt(i) + 1000n,
+      endTimeNs: start + slot * BigInt(i + 1),
       attributes: { 'db.system.name': 'postgresql', 'db.namespace': 'blog', 'db.query.text': name },
     }),
   );

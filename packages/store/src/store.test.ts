@@ -9,6 +9,12 @@ import { MAX_LINKED_TRACES, openStore, type SpanStore, type TraceFilter, type Tr
 
 const T0 = 1_767_225_600_000_000_000;
 const MS = 1_000_000;
+const T0N = BigInt(T0);
+
+/** Exact ns `ms` milliseconds after T0. */
+function at(ms: number): bigint {
+  return T0N + BigInt(Math.round(ms * 1e6));
+}
 
 function withStore(run: (store: SpanStore) => void): void {
   const store = openStore({ path: tempDbPath() });
@@ -40,7 +46,7 @@ describe('openStore', () => {
       const rich: Span = {
         ...query,
         status: { code: 'error', message: 'deadlock' },
-        events: [{ name: 'exception', timeNs: T0 + 5 * MS, attributes: { 'exception.type': 'Error' } }],
+        events: [{ name: 'exception', timeNs: at(5), attributes: { 'exception.type': 'Error' } }],
         links: [{ traceId: nextId(32), spanId: nextId(16), attributes: { reason: 'retry' } }],
         attributes: { ...query.attributes, tags: ['a', 'b'], rows: 3, cached: false },
         scope: { name: '@opentelemetry/instrumentation-pg', version: '0.77.0' },
@@ -62,7 +68,7 @@ describe('openStore', () => {
       const extra = makeSpan({
         traceId: spans[0]?.traceId as string,
         parentSpanId: spans[0]?.spanId,
-        startTimeNs: T0 + MS,
+        startTimeNs: at(1),
       });
       store.writeSpans([...spans, extra, { ...(spans[1] as Span), name: 'renamed duplicate' }]);
       const trace = store.getTrace(spans[0]?.traceId as string);
@@ -102,8 +108,8 @@ describe('openStore', () => {
         route: '/articles/:id',
         statusCode: 200,
         spanCount: 3,
-        durationNs: (root?.endTimeNs as number) - T0,
-        startTimeNs: T0,
+        durationNs: Number((root?.endTimeNs as bigint) - T0N),
+        startTimeNs: T0N,
         error: false,
       });
       expect(summary?.counts.db).toBe(2);
@@ -143,7 +149,7 @@ describe('openStore', () => {
       const traceId = nextId(32);
       const rootId = nextId(16);
       const child = (i: number) =>
-        makeSpan({ traceId, parentSpanId: rootId, name: `step ${i}`, startTimeNs: T0 + (i + 1) * MS });
+        makeSpan({ traceId, parentSpanId: rootId, name: `step ${i}`, startTimeNs: at(i + 1) });
       store.writeSpans(Array.from({ length: 2500 }, (_, i) => child(i)));
       expect(store.listTraces().items[0]?.spanCount).toBe(2500);
       const internalBefore = store.listTraces().items[0]?.counts.internal ?? 0;
@@ -155,7 +161,7 @@ describe('openStore', () => {
             parentSpanId: rootId,
             name: 'SELECT reports',
             kind: 'client',
-            startTimeNs: T0 + (2600 + i) * MS,
+            startTimeNs: at(2600 + i),
             attributes: { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT 1' },
           }),
         ),
@@ -165,19 +171,19 @@ describe('openStore', () => {
       // Counts by kind stay exact on the cheap path.
       expect(partial?.counts.db).toBe(3);
       expect(partial?.counts.internal).toBe(internalBefore + 7);
-      expect(partial?.startTimeNs).toBe(T0 + MS);
+      expect(partial?.startTimeNs).toBe(at(1));
       store.writeSpans([
         makeSpan({
           traceId,
           spanId: rootId,
           name: 'GET /report',
           kind: 'server',
-          startTimeNs: T0,
-          endTimeNs: T0 + 3000 * MS,
+          startTimeNs: T0N,
+          endTimeNs: at(3000),
         }),
       ]);
       const full = store.listTraces().items[0];
-      expect(full).toMatchObject({ spanCount: 2511, startTimeNs: T0, durationNs: 3000 * MS, rootService: 'blog-api' });
+      expect(full).toMatchObject({ spanCount: 2511, startTimeNs: T0N, durationNs: 3000 * MS, rootService: 'blog-api' });
     });
   });
 
@@ -306,8 +312,8 @@ describe('openStore', () => {
           const seen = allPages(store, {}, { order, limit });
           expect(seen).toHaveLength(137);
           expect(new Set(seen.map((s) => s.traceId))).toEqual(expected);
-          const keys = seen.map((s) => (order === 'newest' ? s.startTimeNs : s.durationNs));
-          expect(keys).toEqual([...keys].sort((a, b) => b - a));
+          const keys = seen.map((s) => (order === 'newest' ? s.startTimeNs : BigInt(s.durationNs)));
+          expect(keys).toEqual([...keys].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)));
         }
       }
       const filtered = allPages(store, { minMs: 12 }, { order: 'slowest', limit: 7 });
@@ -319,11 +325,26 @@ describe('openStore', () => {
     withStore((store) => {
       const request = makeRequest({ startNs: T0, durationMs: 20, queries: ['SELECT a'] });
       const jobTrace = nextId(32);
-      const job = makeSpan({ traceId: jobTrace, name: 'process mail', kind: 'consumer', startTimeNs: T0 + MS });
-      const jobQuery = makeSpan({ traceId: jobTrace, parentSpanId: job.spanId, kind: 'client', startTimeNs: T0 + MS });
-      const startUp = makeSpan({ traceId: nextId(32), name: 'CREATE TABLE', kind: 'client', startTimeNs: T0 + 2 * MS });
+      const job = makeSpan({
+        traceId: jobTrace,
+        name: 'process mail',
+        kind: 'consumer',
+        startTimeNs: T0N + BigInt(MS),
+      });
+      const jobQuery = makeSpan({
+        traceId: jobTrace,
+        parentSpanId: job.spanId,
+        kind: 'client',
+        startTimeNs: T0N + BigInt(MS),
+      });
+      const startUp = makeSpan({
+        traceId: nextId(32),
+        name: 'CREATE TABLE',
+        kind: 'client',
+        startTimeNs: T0N + BigInt(2 * MS),
+      });
       const ticks = [0, 1, 2, 3, 4].map((i) =>
-        makeSpan({ traceId: nextId(32), name: 'moveStalledJobsToWait mail', startTimeNs: T0 + (3 + i) * MS }),
+        makeSpan({ traceId: nextId(32), name: 'moveStalledJobsToWait mail', startTimeNs: T0N + BigInt((3 + i) * MS) }),
       );
       store.writeSpans([...request, job, jobQuery, startUp, ...ticks]);
       const names = (filter: TraceFilter) => allPages(store, filter, { limit: 2 }).map((s) => s.rootName);
@@ -350,16 +371,16 @@ describe('openStore', () => {
       const producerTrace = nextId(32);
       const consumerTrace = nextId(32);
       const unrelated = makeRequest({ startNs: T0, durationMs: 5 });
-      const publish = makeSpan({ traceId: producerTrace, name: 'orders publish', kind: 'producer', startTimeNs: T0 });
+      const publish = makeSpan({ traceId: producerTrace, name: 'orders publish', kind: 'producer', startTimeNs: T0N });
       const consume = makeSpan({
         traceId: consumerTrace,
         name: 'orders process',
         kind: 'consumer',
         serviceName: 'worker',
-        startTimeNs: T0 + 3 * MS,
+        startTimeNs: at(3),
         links: [{ traceId: producerTrace, spanId: publish.spanId, attributes: {} }],
       });
-      const work = makeSpan({ traceId: consumerTrace, parentSpanId: consume.spanId, startTimeNs: T0 + 4 * MS });
+      const work = makeSpan({ traceId: consumerTrace, parentSpanId: consume.spanId, startTimeNs: at(4) });
       store.writeSpans([publish, ...unrelated]);
       store.writeSpans([consume, work]);
       const fromProducer = store.getTrace(producerTrace, { linked: true });
@@ -377,14 +398,14 @@ describe('openStore', () => {
 
   /** A producer trace (one publish) and the spans of a consumer trace linked to the given publishes. */
   const publishIn = (traceId: string, at: number): Span =>
-    makeSpan({ traceId, name: 'orders publish', kind: 'producer', startTimeNs: T0 + at * MS });
+    makeSpan({ traceId, name: 'orders publish', kind: 'producer', startTimeNs: T0N + BigInt(at * MS) });
   const consumerOf = (traceId: string, at: number, publishes: readonly Span[]): Span =>
     makeSpan({
       traceId,
       name: 'orders process',
       kind: 'consumer',
       serviceName: 'worker',
-      startTimeNs: T0 + at * MS,
+      startTimeNs: T0N + BigInt(at * MS),
       links: publishes.map((p) => ({ traceId: p.traceId, spanId: p.spanId, attributes: {} })),
     });
   const traceIds = (spans: readonly Span[] | undefined): string[] => [...new Set(spans?.map((s) => s.traceId))];
@@ -450,7 +471,7 @@ describe('openStore', () => {
       const afterTwo = store.changesSince(0);
       expect(afterTwo.items.map((i) => i.traceId)).toEqual([first[0]?.traceId, second[0]?.traceId]);
       expect(store.changesSince(afterTwo.seq)).toEqual({ seq: afterTwo.seq, items: [] });
-      const late = makeSpan({ traceId: first[0]?.traceId as string, parentSpanId: first[0]?.spanId, startTimeNs: T0 });
+      const late = makeSpan({ traceId: first[0]?.traceId as string, parentSpanId: first[0]?.spanId, startTimeNs: T0N });
       store.writeSpans([late]);
       const update = store.changesSince(afterTwo.seq);
       expect(update.seq).toBeGreaterThan(afterTwo.seq);

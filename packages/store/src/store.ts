@@ -270,7 +270,7 @@ class SqliteSpanStore implements SpanStore {
     this.path = path;
     this.#db = db;
     this.#readonly = readonly;
-    this.#selectSpans = db.prepare(SELECT_TRACE_SPANS);
+    this.#selectSpans = db.prepare(SELECT_TRACE_SPANS).safeIntegers(true);
   }
 
   writeSpans(spans: readonly Span[]): void {
@@ -294,7 +294,10 @@ class SqliteSpanStore implements SpanStore {
     const sql = `SELECT t.*, CAST(${keyColumn} AS TEXT) AS page_key FROM traces t
       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ${keyColumn} DESC, t.trace_id DESC LIMIT ?`;
-    const rows = this.#db.prepare(sql).all(...params, limit + 1) as (TraceRow & { page_key: string })[];
+    const rows = this.#db
+      .prepare(sql)
+      .safeIntegers(true)
+      .all(...params, limit + 1) as (TraceRow & { page_key: string })[];
     const more = rows.length > limit;
     const pageRows = more ? rows.slice(0, limit) : rows;
     const items = pageRows.map(rowToSummary);
@@ -340,7 +343,7 @@ class SqliteSpanStore implements SpanStore {
         queue.push(row.id);
       }
     }
-    all.sort((a, b) => a.startTimeNs - b.startTimeNs);
+    all.sort((a, b) => (a.startTimeNs < b.startTimeNs ? -1 : a.startTimeNs > b.startTimeNs ? 1 : 0));
     return { traceId: id, spans: all };
   }
 
@@ -353,9 +356,10 @@ class SqliteSpanStore implements SpanStore {
     const limit = Math.min(5000, Math.max(1, Math.floor(options.limit ?? 500)));
     const rows = this.#db
       .prepare('SELECT * FROM traces WHERE seq > ? ORDER BY seq LIMIT ?')
+      .safeIntegers(true)
       .all(Math.floor(seq), limit) as TraceRow[];
     const last = rows.at(-1);
-    return { seq: last === undefined ? seq : last.seq, items: rows.map(rowToSummary) };
+    return { seq: last === undefined ? seq : Number(last.seq), items: rows.map(rowToSummary) };
   }
 
   #deleteOldest(count: number, extraWhere = '', params: unknown[] = []): number {

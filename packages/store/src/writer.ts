@@ -85,7 +85,12 @@ interface RecentTrace {
 const RECENT_SPANS = 8192;
 
 function byStartThenId(a: Span, b: Span): number {
-  return a.startTimeNs - b.startTimeNs || (a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0);
+  if (a.startTimeNs !== b.startTimeNs) return a.startTimeNs < b.startTimeNs ? -1 : 1;
+  return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
+}
+
+function wholeNs(time: number): bigint {
+  return BigInt(Number.isFinite(time) ? Math.round(time) : 0);
 }
 
 /**
@@ -125,7 +130,7 @@ export class SpanWriter {
     this.#insertResource = db.prepare('INSERT OR IGNORE INTO resources (attributes) VALUES (?)');
     this.#selectResource = db.prepare('SELECT id FROM resources WHERE attributes = ?').pluck();
     this.#selectTraceSize = db.prepare('SELECT span_count, seq FROM traces WHERE trace_id = ?');
-    this.#selectSpans = db.prepare(SELECT_TRACE_SPANS);
+    this.#selectSpans = db.prepare(SELECT_TRACE_SPANS).safeIntegers(true);
     this.#upsertSummary = db.prepare(
       `INSERT INTO traces (trace_id, root_service, root_name, method, route, status_code, start_ns, duration_ns,
         span_count, db_count, http_count, cache_count, queue_count, internal_count, error, serial_calls, par_groups,
@@ -196,9 +201,11 @@ export class SpanWriter {
     const at = index * SPAN_FIELDS;
     for (let f = 0; f < SPAN_FIELDS; f++) args[offset + f] = values[at + f];
     args[offset + F_RESOURCE] = resourceIds[values[at + F_RESOURCE] as number];
-    args[offset + F_START_NS] = Math.round(values[at + F_START_NS] as number);
+    // Times are bigints; a number (a span built by hand in plain JavaScript) is stored as whole nanoseconds.
+    const start = values[at + F_START_NS];
+    if (typeof start === 'number') args[offset + F_START_NS] = wholeNs(start);
     const end = values[at + F_END_NS];
-    if (end !== null) args[offset + F_END_NS] = Math.round(end as number);
+    if (typeof end === 'number') args[offset + F_END_NS] = wholeNs(end);
   }
 
   #write(batch: EncodedSpans, given: readonly Span[] | undefined): WriteResult {
@@ -331,17 +338,18 @@ export class SpanWriter {
 
   /** All stored spans of one trace, in start order. */
   readTraceSpans(traceId: string): Span[] {
-    const resources = new Map<number, Attributes>();
+    const resources = new Map<bigint, Attributes>();
     return (this.#selectSpans.all(traceId) as SpanRow[]).map((row) => rowToSpan(row, resources));
   }
 
   #increment(traceId: string, added: readonly Span[], seq: number): void {
-    let start = Number.POSITIVE_INFINITY;
-    let end = Number.NEGATIVE_INFINITY;
+    let start: bigint | undefined;
+    let end: bigint | undefined;
     let error = 0;
     for (const span of added) {
-      start = Math.min(start, span.startTimeNs);
-      end = Math.max(end, span.endTimeNs ?? span.startTimeNs);
+      const spanEnd = span.endTimeNs ?? span.startTimeNs;
+      if (start === undefined || span.startTimeNs < start) start = span.startTimeNs;
+      if (end === undefined || spanEnd > end) end = spanEnd;
       if (span.status.code === 'error') error = 1;
     }
     // Counts by kind of work add up span by span, so they stay exact; the
@@ -349,9 +357,9 @@ export class SpanWriter {
     const { counts } = summarizeTrace({ traceId, spans: added });
     this.#incrementSummary.run(
       added.length,
-      Math.round(start),
-      Math.round(end),
-      Math.round(start),
+      start ?? null,
+      end ?? null,
+      start ?? null,
       error,
       seq,
       counts.db,
@@ -371,7 +379,7 @@ export class SpanWriter {
       summary.method ?? null,
       summary.route ?? null,
       summary.statusCode ?? null,
-      Math.round(summary.startTimeNs),
+      summary.startTimeNs,
       Math.max(0, Math.round(summary.durationNs)),
       summary.spanCount,
       summary.counts.db,

@@ -176,5 +176,5 @@ export function dbSpans(spans: readonly Span[], system: string): Span[] {
 
 /** Spans in start order: the order the diagram reads. */
 export function byStart(spans: readonly Span[]): Span[] {
-  return [...spans].sort((a, b) => a.startTimeNs - b.startTimeNs);
+  return [...spans].sort((a, b) => Number(a.startTimeNs - b.startTimeNs));
 }

@@ -15,7 +15,7 @@ export function batchOfSpans(writer: number, batch: number, size: number): Span[
     const isRoot = n % 10 === 0;
     const rootId = `${(writer + 1).toString(16).padStart(4, '0')}${(trace * 10).toString(16).padStart(12, '0')}`;
     const spanId = `${(writer + 1).toString(16).padStart(4, '0')}${n.toString(16).padStart(12, '0')}`;
-    const start = t0 + i * 1e6;
+    const start = BigInt(t0) + BigInt(i) * 1_000_000n;
     spans.push({
       traceId,
       spanId,
@@ -24,7 +24,7 @@ export function batchOfSpans(writer: number, batch: number, size: number): Span[
       kind: isRoot ? 'server' : 'client',
       serviceName: `writer-${writer}`,
       startTimeNs: start,
-      endTimeNs: start + 500_000,
+      endTimeNs: start + 500_000n,
       status: { code: 'unset' },
       attributes: isRoot
         ? { 'http.request.method': 'GET', 'http.route': '/articles/:id', 'http.response.status_code': 200 }

@@ -24,7 +24,7 @@ const size = Number(sizeText);
 
 /** A ReadableSpan carrying exactly the fields of one of our spans. */
 function asReadable(span: ReturnType<typeof batchOfSpans>[number]): ReadableSpan {
-  const hr = (ns: number): [number, number] => [Math.floor(ns / 1e9), ns % 1e9];
+  const hr = (ns: bigint): [number, number] => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
   return {
     name: span.name,
     kind: span.kind === 'server' ? 1 : 2,

@@ -1,6 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { analyzeTrace, joinLinkedTraces, summarizeTrace, type Trace, traceToMermaid } from '@lifeline/core';
+import {
+  analyzeTrace,
+  bigintToJson,
+  joinLinkedTraces,
+  summarizeTrace,
+  type Trace,
+  traceToMermaid,
+} from '@lifeline/core';
 import type { SpanStore, TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
@@ -185,7 +192,8 @@ export async function renderExport(read: Trace, options: RenderExportOptions): P
         model,
         trace,
       };
-      return `${JSON.stringify(document, null, 2)}\n`;
+      // Exact times (bigint) are written as decimal strings.
+      return `${JSON.stringify(document, bigintToJson, 2)}\n`;
     }
     case 'svg':
     case 'png': {

@@ -1,4 +1,4 @@
-import { formatDuration, isRequestRoot, type TraceSummary } from '@lifeline/core';
+import { bigintToJson, formatDuration, isRequestRoot, type TraceSummary } from '@lifeline/core';
 import type { TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
@@ -68,7 +68,8 @@ Examples:
         };
         const page = store.listTraces(filter, { limit: options.limit, order: options.slowest ? 'slowest' : 'newest' });
         if (options.json) {
-          process.stdout.write(`${JSON.stringify(page.items, null, 2)}\n`);
+          // Exact times (bigint) are written as decimal strings.
+          process.stdout.write(`${JSON.stringify(page.items, bigintToJson, 2)}\n`);
           return;
         }
         if (page.items.length === 0) {
@@ -153,8 +154,8 @@ function flagsLabel(item: TraceSummary): string {
   return flags.length > 0 ? flags.join(' ') : '-';
 }
 
-function formatLocalTime(ns: number): string {
-  const date = new Date(ns / 1e6);
+function formatLocalTime(ns: bigint): string {
+  const date = new Date(Number(ns / 1_000_000n));
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }

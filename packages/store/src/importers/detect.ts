@@ -2,7 +2,7 @@ import type { Span } from '@lifeline/core';
 import { IdReader } from './ids.js';
 import { countRawSpans, type ImportContext, type ImportProblem } from './import-context.js';
 import { isJaegerDocument, jaegerToSpans } from './jaeger.js';
-import { asObject, type JsonObject } from './json-reader.js';
+import { asObject, type JsonObject, parseJsonExact } from './json-reader.js';
 import { isOtlpRequest, otlpToSpans, withJsonFieldNames } from './otlp.js';
 import { TraceFileError } from './trace-file-error.js';
 import { isZipkinDocument, zipkinToSpans } from './zipkin.js';
@@ -177,7 +177,7 @@ function parseLines(text: string): ParsedTraceFile {
     const place = `line ${index + 1}`;
     let request: unknown;
     try {
-      request = withJsonFieldNames(JSON.parse(line), line);
+      request = withJsonFieldNames(parseJsonExact(line), line);
     } catch (error) {
       problems.push({ place, problem: `invalid JSON (${(error as Error).message})`, rejectedSpans: 0 });
       continue;
@@ -255,7 +255,7 @@ export function parseTraceFile(text: string, options: { fileName?: string } = {}
   }
   let document: unknown;
   try {
-    document = withJsonFieldNames(JSON.parse(body), body);
+    document = withJsonFieldNames(parseJsonExact(body), body);
   } catch (error) {
     const firstLine = body.trimStart().split('\n', 1)[0] ?? '';
     let first: unknown;

@@ -6,6 +6,7 @@ import {
   asNumber,
   asObject,
   asString,
+  asTimeNs,
   child,
   type JsonObject,
   optionalArray,
@@ -13,7 +14,7 @@ import {
 } from './json-reader.js';
 import { splitTags } from './tags.js';
 
-const NS_PER_US = 1000;
+const NS_PER_US = 1000n;
 
 function tagValue(tag: JsonObject, place: string): AttributeValue | undefined {
   const value = tag.value;
@@ -164,9 +165,11 @@ function jaegerSpan(
     }
   });
   parentSpanId ??= followsFrom;
-  const startUs = asNumber(s.startTime, child(spanPlace, 'startTime'));
+  const startTimeNs = asTimeNs(s.startTime, child(spanPlace, 'startTime'), NS_PER_US);
   const duration =
-    s.duration === undefined || s.duration === null ? undefined : asNumber(s.duration, child(spanPlace, 'duration'));
+    s.duration === undefined || s.duration === null
+      ? undefined
+      : asTimeNs(s.duration, child(spanPlace, 'duration'), NS_PER_US);
   const events: SpanEvent[] = optionalArray(s.logs, child(spanPlace, 'logs')).map((l, j) => {
     const logPlace = child(child(spanPlace, 'logs'), j);
     const log = asObject(l, logPlace);
@@ -174,7 +177,7 @@ function jaegerSpan(
     const { event, ...attributes } = fields;
     return {
       name: typeof event === 'string' ? event : 'log',
-      timeNs: asNumber(log.timestamp, child(logPlace, 'timestamp')) * NS_PER_US,
+      timeNs: asTimeNs(log.timestamp, child(logPlace, 'timestamp'), NS_PER_US),
       attributes,
     };
   });
@@ -185,7 +188,7 @@ function jaegerSpan(
     name: optionalString(s.operationName, child(spanPlace, 'operationName')) ?? '',
     kind: tags.kind ?? 'internal',
     serviceName: process?.serviceName ?? 'unknown_service',
-    startTimeNs: startUs * NS_PER_US,
+    startTimeNs,
     status: tags.status,
     attributes: { ...tags.attributes, ...ids.originals(s.traceID, s.spanID) },
     events,
@@ -193,7 +196,7 @@ function jaegerSpan(
     resource: process?.resource ?? {},
   };
   if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
-  if (duration !== undefined) span.endTimeNs = (startUs + duration) * NS_PER_US;
+  if (duration !== undefined) span.endTimeNs = startTimeNs + duration;
   if (tags.scope !== undefined) span.scope = tags.scope;
   return span;
 }

@@ -50,3 +50,44 @@ export function asNumber(value: unknown, place: string): number {
   if (typeof n !== 'number' || !Number.isFinite(n)) fail(place, `expected a number, found ${describe(value)}`);
   return n;
 }
+
+const DIGITS = /^\s*-?\d+\s*$/;
+
+/**
+ * A time as exact nanoseconds, given as a whole number of `unitNs`
+ * nanoseconds (1 for OTLP's `*UnixNano`, 1000 for Jaeger's and Zipkin's
+ * microseconds), either as a decimal string (how OTLP/JSON writes 64-bit
+ * integers) or as a JSON number. A fraction of a unit is rounded to whole
+ * nanoseconds.
+ *
+ * @throws {TraceFileError} when the value is not a number or decimal string.
+ */
+export function asTimeNs(value: unknown, place: string, unitNs = 1n): bigint {
+  if (typeof value === 'string' && DIGITS.test(value)) return BigInt(value.trim()) * unitNs;
+  const n = asNumber(value, place);
+  if (Number.isSafeInteger(n)) return BigInt(n) * unitNs;
+  const whole = Math.trunc(n);
+  return BigInt(whole) * unitNs + BigInt(Math.round((n - whole) * Number(unitNs)));
+}
+
+// A JSON number of 16 digits or more outside a string: possibly beyond float64's exact integers.
+const LONG_NUMBER = /[[:,]\s*-?\d{16}/;
+
+/**
+ * `JSON.parse`, except that integers beyond float64's exact range (above
+ * 2^53, such as nanosecond times written as JSON numbers) are returned as
+ * their decimal digits, which {@link asTimeNs} reads exactly. Text without
+ * such numbers takes plain `JSON.parse`; the others use the reviver's access
+ * to the source text (ECMAScript's JSON.parse source text access, Node 22).
+ *
+ * @throws {SyntaxError} as `JSON.parse` does.
+ */
+export function parseJsonExact(text: string): unknown {
+  if (!LONG_NUMBER.test(text)) return JSON.parse(text);
+  return JSON.parse(text, function (this: unknown, _key: string, value: unknown, context?: { source?: string }) {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && context?.source !== undefined) {
+      if (DIGITS.test(context.source)) return context.source;
+    }
+    return value;
+  } as (key: string, value: unknown) => unknown);
+}

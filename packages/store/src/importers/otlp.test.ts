@@ -30,8 +30,8 @@ describe('Grafana Tempo trace JSON', () => {
     expect(spans[0]).toMatchObject({
       traceId: '2f1c3b4a5d6e7f8091a2b3c4d5e6f708',
       spanId: '1111aaaa2222bbbb',
-      startTimeNs: 1767225603000000000,
-      endTimeNs: 1767225603090000000,
+      startTimeNs: 1767225603000000000n,
+      endTimeNs: 1767225603090000000n,
       scope: { name: 'io.opentelemetry.tomcat-7.0', version: '1.9.0' },
     });
   });

@@ -4,6 +4,7 @@ import {
   asNumber,
   asObject,
   asString,
+  asTimeNs,
   child,
   fail,
   type JsonObject,
@@ -197,13 +198,13 @@ function otlpSpan(
   const endTimeNs =
     end === undefined || end === null || end === '0' || end === 0
       ? undefined
-      : asNumber(end, child(place, 'endTimeUnixNano'));
+      : asTimeNs(end, child(place, 'endTimeUnixNano'));
   const events: SpanEvent[] = optionalArray(s.events, child(place, 'events')).map((e, i) => {
     const eventPlace = child(child(place, 'events'), i);
     const event = asObject(e, eventPlace);
     return {
       name: optionalString(event.name, child(eventPlace, 'name')) ?? '',
-      timeNs: asNumber(event.timeUnixNano, child(eventPlace, 'timeUnixNano')),
+      timeNs: asTimeNs(event.timeUnixNano, child(eventPlace, 'timeUnixNano')),
       attributes: otlpAttributes(event.attributes, child(eventPlace, 'attributes')),
     };
   });
@@ -222,7 +223,7 @@ function otlpSpan(
     name: optionalString(s.name, child(place, 'name')) ?? '',
     kind: kindOf(s.kind, child(place, 'kind')),
     serviceName,
-    startTimeNs: asNumber(s.startTimeUnixNano, child(place, 'startTimeUnixNano')),
+    startTimeNs: asTimeNs(s.startTimeUnixNano, child(place, 'startTimeUnixNano')),
     status: statusOf(s.status, child(place, 'status')),
     attributes: { ...otlpAttributes(s.attributes, child(place, 'attributes')), ...ids.originals(s.traceId, s.spanId) },
     events,

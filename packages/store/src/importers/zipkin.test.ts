@@ -57,8 +57,8 @@ describe('Zipkin spans that share an id', () => {
     const [, client, server, query] = spans;
     // The client's start came in one report and its duration in the other.
     expect(client).toMatchObject({
-      startTimeNs: 1767225600004000000,
-      endTimeNs: 1767225600064000000,
+      startTimeNs: 1767225600004000000n,
+      endTimeNs: 1767225600064000000n,
       attributes: { 'peer.service': 'inventory', 'http.path': '/stock', 'http.status_code': 200 },
     });
     expect(client?.events.map((event) => event.name)).toEqual(['ws', 'wr']);
@@ -66,8 +66,8 @@ describe('Zipkin spans that share an id', () => {
     expect(server).toMatchObject({
       name: 'get /stock',
       parentSpanId: '6b221d5bc9e6496c',
-      startTimeNs: 1767225600006000000,
-      endTimeNs: 1767225600061000000,
+      startTimeNs: 1767225600006000000n,
+      endTimeNs: 1767225600061000000n,
       attributes: { 'http.method': 'GET', 'zipkin.shared_span_id': '6b221d5bc9e6496c' },
     });
     expect(query?.parentSpanId).toBe(server?.spanId);
@@ -151,21 +151,21 @@ describe('Zipkin v1 JSON', () => {
     ]);
     const [root, client, server, query, render] = spans;
     expect(root).toMatchObject({
-      startTimeNs: 1767225608000000000,
-      endTimeNs: 1767225608060000000,
+      startTimeNs: 1767225608000000000n,
+      endTimeNs: 1767225608060000000n,
       attributes: { 'http.path': '/api', 'network.peer.address': '127.0.0.1' },
     });
     expect(client).toMatchObject({
       spanId: '5f552935fd3c7b55',
-      startTimeNs: 1767225608004000000,
-      endTimeNs: 1767225608054000000,
+      startTimeNs: 1767225608004000000n,
+      endTimeNs: 1767225608054000000n,
       attributes: { 'server.address': 'backend', 'network.peer.port': 9000, 'http.path': '/api' },
     });
     // The server half was reported as a v1 span of its own with the same id.
     expect(server).toMatchObject({
       parentSpanId: '5f552935fd3c7b55',
-      startTimeNs: 1767225608007000000,
-      endTimeNs: 1767225608050000000,
+      startTimeNs: 1767225608007000000n,
+      endTimeNs: 1767225608050000000n,
       attributes: { 'http.status_code': 200, 'zipkin.shared_span_id': '5f552935fd3c7b55' },
     });
     expect(query).toMatchObject({

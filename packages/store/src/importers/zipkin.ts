@@ -6,6 +6,7 @@ import {
   asNumber,
   asObject,
   asString,
+  asTimeNs,
   child,
   fail,
   type JsonObject,
@@ -15,7 +16,7 @@ import {
 import { splitTags, typedZipkinTag } from './tags.js';
 import { zipkinV1ToV2 } from './zipkin-v1.js';
 
-const NS_PER_US = 1000;
+const NS_PER_US = 1000n;
 const kinds: Readonly<Record<string, SpanKind>> = {
   CLIENT: 'client',
   SERVER: 'server',
@@ -250,24 +251,24 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
   const localIp = optionalString(local?.ipv4, child(child(place, 'localEndpoint'), 'ipv4'));
   if (localIp !== undefined) resource['host.ip'] = localIp;
   if (!isSet(s.timestamp)) fail(child(place, 'timestamp'), `span ${spanId} has no timestamp`);
-  const startUs = asNumber(s.timestamp, child(place, 'timestamp'));
+  const startTimeNs = asTimeNs(s.timestamp, child(place, 'timestamp'), NS_PER_US);
   const events: SpanEvent[] = optionalArray(s.annotations, child(place, 'annotations')).map((a, j) => {
     const annotationPlace = child(child(place, 'annotations'), j);
     const annotation = asObject(a, annotationPlace);
     return {
       name: asString(annotation.value, child(annotationPlace, 'value')),
-      timeNs: asNumber(annotation.timestamp, child(annotationPlace, 'timestamp')) * NS_PER_US,
+      timeNs: asTimeNs(annotation.timestamp, child(annotationPlace, 'timestamp'), NS_PER_US),
       attributes: {},
     };
   });
-  events.sort((x, y) => x.timeNs - y.timeNs);
+  events.sort((x, y) => (x.timeNs < y.timeNs ? -1 : x.timeNs > y.timeNs ? 1 : 0));
   const span: { -readonly [K in keyof Span]: Span[K] } = {
     traceId,
     spanId,
     name: optionalString(s.name, child(place, 'name')) ?? '',
     kind,
     serviceName,
-    startTimeNs: startUs * NS_PER_US,
+    startTimeNs,
     status: tags.status,
     attributes: {
       ...remoteAttributes(s.remoteEndpoint, child(place, 'remoteEndpoint'), kind),
@@ -280,7 +281,7 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
   };
   if (isServerHalf) span.attributes = { ...span.attributes, [SHARED_SPAN_ID_ATTRIBUTE]: piece.id };
   if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
-  if (isSet(s.duration)) span.endTimeNs = (startUs + asNumber(s.duration, child(place, 'duration'))) * NS_PER_US;
+  if (isSet(s.duration)) span.endTimeNs = startTimeNs + asTimeNs(s.duration, child(place, 'duration'), NS_PER_US);
   if (tags.scope !== undefined) span.scope = tags.scope;
   return span;
 }
