@@ -168,35 +168,62 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): S
   markInternal(db);
   try {
     db.pragma('busy_timeout = 10000');
-    const version = readVersion(db, path);
-    if (!readonly) {
-      if (version === 0) {
-        // auto_vacuum can only be chosen before the first table exists; it
-        // lets retention hand freed pages back to the file system.
-        db.pragma('auto_vacuum = INCREMENTAL');
-      }
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      if (pendingFor(version).length > 0) {
-        if (!migrate) {
-          throw new StoreError(
-            'needs-migration',
-            `${path} uses schema ${version}; this Lifeline needs ${latestSchemaVersion}. Run \`lifeline migrate\` first`,
-          );
-        }
-        applyMigrations(db, path);
-      }
-    } else if (version < latestSchemaVersion) {
-      throw new StoreError(
-        'needs-migration',
-        `${path} uses schema ${version}; this Lifeline needs ${latestSchemaVersion}. Open it once for writing to migrate`,
-      );
-    }
-    return db;
+    // A brand-new file may be set up by another process at this very moment:
+    // a step that meets its lock in a way SQLite's busy handler cannot wait
+    // out (two connections upgrading their locks at once) is tried again.
+    return whileBusy(() => setUp(db, path, readonly, migrate));
   } catch (error) {
     db.close();
     explainOpenError(path, error);
   }
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs `work` again while SQLite answers "database is locked" (SQLITE_BUSY),
+ * waiting a little longer each time, for up to `limitMs` (default 10 s, the
+ * busy timeout), then lets the error through.
+ */
+function whileBusy<T>(work: () => T, limitMs = 10_000): T {
+  const deadline = Date.now() + limitMs;
+  for (let waitMs = 2; ; waitMs = Math.min(waitMs * 2, 100)) {
+    try {
+      return work();
+    } catch (error) {
+      if (!isSqliteError(error, 'SQLITE_BUSY') || Date.now() > deadline) throw error;
+      Atomics.wait(sleepCell, 0, 0, waitMs);
+    }
+  }
+}
+
+/** Checks the file's schema and, for writing, configures and migrates it. */
+function setUp(db: SqliteDatabase, path: string, readonly: boolean, migrate: boolean): SqliteDatabase {
+  const version = readVersion(db, path);
+  if (!readonly) {
+    if (version === 0) {
+      // auto_vacuum can only be chosen before the first table exists; it
+      // lets retention hand freed pages back to the file system.
+      db.pragma('auto_vacuum = INCREMENTAL');
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    if (pendingFor(version).length > 0) {
+      if (!migrate) {
+        throw new StoreError(
+          'needs-migration',
+          `${path} uses schema ${version}; this Lifeline needs ${latestSchemaVersion}. Run \`lifeline migrate\` first`,
+        );
+      }
+      applyMigrations(db, path);
+    }
+  } else if (version < latestSchemaVersion) {
+    throw new StoreError(
+      'needs-migration',
+      `${path} uses schema ${version}; this Lifeline needs ${latestSchemaVersion}. Open it once for writing to migrate`,
+    );
+  }
+  return db;
 }
 
 /**
