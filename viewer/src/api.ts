@@ -37,7 +37,13 @@ export function apiRouter(options: ApiRouterOptions): Router {
       return;
     }
     const stats = store.stats();
-    response.json({ status: 'ok', version: options.version, traces: stats.traces, spans: stats.spans });
+    response.json({
+      status: 'ok',
+      version: options.version,
+      traces: stats.traces,
+      spans: stats.spans,
+      droppedSpans: stats.droppedSpans,
+    });
   });
 
   router.get('/traces', (request, response) => {

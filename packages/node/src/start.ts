@@ -173,7 +173,8 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     { enabled, ...(extra === undefined ? {} : { extra }) },
     { dbPath: config.dbPath },
   );
-  const { SqliteSpanExporter } = await import('@lifeline/store');
+  const { SqliteSpanExporter, openStore } = await import('@lifeline/store');
+  const { ExportQueueCounter, maxQueueSizeFromEnv } = await import('./export-queue.js');
   const store = new SqliteSpanExporter({
     path: config.dbPath,
     // Spans that cannot be stored are lost, so the app's developer must hear
@@ -184,7 +185,38 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     ...(options.recordQueryParameters === undefined ? {} : { recordQueryParameters: options.recordQueryParameters }),
     ...(options.redact === undefined ? {} : { redact: options.redact }),
   });
-  const processor = new BatchSpanProcessor(exporter, { scheduledDelayMillis: config.exportIntervalMs });
+  // A queue with room for a burst while another process holds the write
+  // lock, and a count of what it drops anyway: said once on stderr at the
+  // first drop, and the total stored (and said again) at shutdown or exit.
+  const queue = new ExportQueueCounter(maxQueueSizeFromEnv(), (counter) =>
+    process.stderr.write(
+      `Lifeline: spans are being dropped: the export queue (${counter.maxQueueSize} spans) is full because the database cannot keep up; the total is stored and printed when the app stops (raise OTEL_BSP_MAX_QUEUE_SIZE to keep more)\n`,
+    ),
+  );
+  const batching = new BatchSpanProcessor(queue.wrapExporter(exporter), {
+    scheduledDelayMillis: config.exportIntervalMs,
+    maxQueueSize: queue.maxQueueSize,
+  });
+  const processor = queue.wrapProcessor(batching);
+  let droppedReported = 0;
+  const reportDropped = (): void => {
+    const dropped = queue.dropped - droppedReported;
+    if (dropped <= 0) return;
+    droppedReported = queue.dropped;
+    process.stderr.write(`Lifeline: ${dropped} spans were dropped because the export queue was full\n`);
+    try {
+      const counted = openStore({ path: config.dbPath });
+      try {
+        counted.recordDroppedSpans(dropped);
+      } finally {
+        counted.close();
+      }
+    } catch (error) {
+      process.stderr.write(
+        `Lifeline: could not store the count of dropped spans: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+    }
+  };
   const tracing = registerTracing({
     serviceName: config.serviceName,
     // The precise start comes first so that every processor after it sees
@@ -219,6 +251,7 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
         // The processor skips the exporter's shutdown when its last flush
         // failed; the writer thread and its connection must close anyway.
         await exporter.shutdown().catch(() => {});
+        reportDropped();
       }
       // Only now: should the app call process.exit() while this shutdown is
       // still writing, the exit handler writes what is not committed yet.
@@ -238,6 +271,7 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
             // its flush hands to the exporter at once; both written here.
             store.writeUnfinishedSync();
             processor.forceFlush().catch(() => {});
+            reportDropped();
           },
         });
 

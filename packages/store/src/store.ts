@@ -91,6 +91,11 @@ export interface StoreStats {
   readonly spans: number;
   /** Database size (page count × page size), WAL content included. */
   readonly sizeBytes: number;
+  /**
+   * Spans that recording processes reported lost before they reached the
+   * store (their export queue was full), summed over all of them.
+   */
+  readonly droppedSpans: number;
 }
 
 /**
@@ -121,6 +126,13 @@ export interface SpanStore {
   /** Deletes the oldest traces until the policy holds, in small transactions. */
   prune(policy: RetentionPolicy): { deletedTraces: number };
   stats(): StoreStats;
+  /**
+   * Adds to the count of spans a recording process lost before they reached
+   * the store, so that readers of the file learn of the loss.
+   *
+   * @throws {StoreError} `read-only` when the store was opened read-only.
+   */
+  recordDroppedSpans(count: number): void;
   close(): void;
 }
 
@@ -449,7 +461,18 @@ class SqliteSpanStore implements SpanStore {
   stats(): StoreStats {
     const traces = this.#db.prepare('SELECT count(*) FROM traces').pluck().get() as number;
     const spans = this.#db.prepare('SELECT count(*) FROM spans').pluck().get() as number;
-    return { traces, spans, sizeBytes: this.#sizeBytes() };
+    const dropped = this.#db.prepare("SELECT value FROM meta WHERE key = 'dropped_spans'").pluck().get();
+    return { traces, spans, sizeBytes: this.#sizeBytes(), droppedSpans: Number(dropped ?? 0) };
+  }
+
+  recordDroppedSpans(count: number): void {
+    if (this.#readonly) throw new StoreError('read-only', `${this.path} was opened read-only`);
+    if (!Number.isInteger(count) || count <= 0) return;
+    this.#db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES ('dropped_spans', ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+      )
+      .run(count);
   }
 
   close(): void {
