@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
-import { type Message, type SequenceItem, toSequence } from './sequence.js';
+import { type Message, type Participant, type SequenceItem, toSequence } from './sequence.js';
 import { summarizeTrace } from './summary.js';
-import { expectValidMermaid, httpServer, span, sql, TRACE_ID, trace } from './test-helpers.js';
+import { consume, expectValidMermaid, httpServer, publish, redis, span, sql, TRACE_ID, trace } from './test-helpers.js';
 import type { Attributes, Span, SpanKind, Trace } from './trace.js';
 
 const HOSTILE = [
@@ -92,6 +92,14 @@ function normalise(text: string, max: number, name = false): string {
     .replace(/#(lt|gt|amp|quot);/g, (_, n: string) => ({ lt: '<', gt: '>', amp: '&', quot: '"' })[n] ?? n);
 }
 
+const KIND_WORDS: Partial<Record<Participant['kind'], string>> = { database: 'db', cache: 'cache', queue: 'queue' };
+
+/** A participant's name as Mermaid reads it back: escaped, cut, and with its kind word unless drawn as a shape. */
+function shownName(p: Participant, shapes = false): string {
+  const word = KIND_WORDS[p.kind];
+  return `${normalise(p.name, 60, true)}${word !== undefined && !shapes ? ` (${word})` : ''}`;
+}
+
 /** Messages in text order, through par branches and loops. */
 function messages(items: readonly SequenceItem[]): Message[] {
   return items.flatMap((item) =>
@@ -145,6 +153,68 @@ describe('escapeMermaidText', () => {
 });
 
 describe('renderMermaid', () => {
+  /** An order request that reads PostgreSQL, looks up Redis and publishes to a queue a worker consumes. */
+  const ordersTrace = (): Trace =>
+    trace(
+      httpServer({ id: 'root', start: 0, end: 100, method: 'POST', route: '/orders', status: 201 }),
+      sql({ id: 'q', parent: 'root', start: 10, end: 20, query: 'SELECT * FROM stock WHERE sku = $1', db: 'shop' }),
+      redis({ id: 'r', parent: 'root', start: 25, end: 30, statement: 'GET stock:42' }),
+      publish({ id: 'p', parent: 'root', start: 35, end: 40, queue: 'orders' }),
+      consume({ id: 'c', parent: 'p', service: 'worker', start: 60, end: 90, queue: 'orders' }),
+    );
+
+  it('names databases, caches and queues by kind in syntax Mermaid 10.9 parses, and draws shapes only when asked', async () => {
+    const model = toSequence(ordersTrace(), { timings: false });
+    const portable = renderMermaid(model);
+    expect(portable).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as postgresql shop (db)
+      participant p4 as redis (cache)
+      participant p5 as orders (queue)
+      participant p6 as worker
+      p1->>p2: POST /orders
+      p2->>p3: SELECT stock
+      p3-->>p2: ok
+      p2->>p4: GET stock:*
+      p4-->>p2: ok
+      p2-)p5: publish orders
+      p5-)p6: process orders
+      p2-->>p1: 201
+      "
+    `);
+    expect(portable).not.toContain('@{');
+    const parsed = await expectValidMermaid(portable);
+    expect(parsed.actors.map((a) => [a.name, a.type])).toEqual([
+      ['Client', 'actor'],
+      ['api', 'participant'],
+      ['postgresql shop (db)', 'participant'],
+      ['redis (cache)', 'participant'],
+      ['orders (queue)', 'participant'],
+      ['worker', 'participant'],
+    ]);
+
+    const shaped = renderMermaid(model, { participantShapes: true });
+    expect(shaped).toContain('participant p3@{ "type" : "database" } as postgresql shop\n');
+    expect(shaped).toContain('participant p4@{ "type" : "database" } as redis\n');
+    expect(shaped).toContain('participant p5@{ "type" : "queue" } as orders\n');
+    // The shape syntax is exactly what older Mermaid cannot read: the default must stay without it.
+    await expect(expectValidMermaid(shaped)).rejects.toThrow(/Mermaid 10\.9/);
+    const read = await expectValidMermaid(shaped, { versions: 'current' });
+    expect(read.actors.map((a) => [a.name, a.type])).toEqual([
+      ['Client', 'actor'],
+      ['api', 'participant'],
+      ['postgresql shop', 'database'],
+      ['redis', 'database'],
+      ['orders', 'queue'],
+      ['worker', 'participant'],
+    ]);
+    expect(traceToMermaid(ordersTrace(), { timings: false }).text).toBe(portable);
+    expect(traceToMermaid(ordersTrace(), { timings: false, participantShapes: true }).text).toBe(shaped);
+  });
+
   it('keeps hostile names, attributes and errors inside their labels', async () => {
     const evil = 'x;\nend\n%%{init:{}}%% <img src=x onerror=alert(1)> -->> p1: #35; loop';
     const t = trace(
@@ -166,7 +236,7 @@ describe('renderMermaid', () => {
     expect(text).not.toMatch(/<img|%%|\n(end|loop)\b/);
     const parsed = await expectValidMermaid(text);
     expect(parsed.signals).toHaveLength(4);
-    expect(parsed.actors.map((a) => a.name)).toEqual(model.participants.map((p) => normalise(p.name, 60, true)));
+    expect(parsed.actors.map((a) => a.name)).toEqual(model.participants.map((p) => shownName(p)));
     expect(parsed.signals.map((s) => s.text)).toEqual(
       model.items.flatMap((i) => (i.type === 'message' ? [normalise(i.text, 120)] : [])),
     );
@@ -189,7 +259,12 @@ describe('renderMermaid', () => {
       value: hostileText,
       message: hostileText,
     });
-    const options = fc.record({ timings: fc.boolean(), internal: fc.boolean(), foldLoops: fc.boolean() });
+    const options = fc.record({
+      timings: fc.boolean(),
+      internal: fc.boolean(),
+      foldLoops: fc.boolean(),
+      participantShapes: fc.boolean(),
+    });
     await fc.assert(
       fc.asyncProperty(fc.array(spanArb, { minLength: 0, maxLength: 30 }), options, async (specs, opts) => {
         const spans: Span[] = specs.map((s, i) => {
@@ -229,14 +304,19 @@ describe('renderMermaid', () => {
           });
         });
         const model = toSequence({ traceId: TRACE_ID, spans }, opts);
-        const text = renderMermaid(model);
-        const parsed = await expectValidMermaid(text);
+        const text = renderMermaid(model, opts);
+        const shaped = model.participants.some((p) => KIND_WORDS[p.kind] !== undefined);
+        // Shapes are newer syntax than Mermaid 10.9 reads: only the current Mermaid checks that text.
+        expect(text.includes('@{')).toBe(opts.participantShapes && shaped);
+        const parsed = await expectValidMermaid(text, { versions: opts.participantShapes ? 'current' : 'all' });
         expect(parsed.signals).toHaveLength(model.messageCount);
         expect(model.arrows).toHaveLength(model.messageCount);
         expect(parsed.signals.map((s) => [s.from, s.to])).toEqual(model.arrows.map((a) => [a.from, a.to]));
-        expect(parsed.actors.map((a) => a.name)).toEqual(model.participants.map((p) => normalise(p.name, 60, true)));
+        expect(parsed.actors.map((a) => a.name)).toEqual(
+          model.participants.map((p) => shownName(p, opts.participantShapes)),
+        );
         expect(parsed.signals.map((s) => s.text)).toEqual(messages(model.items).map((m) => normalise(m.text, 120)));
-        if (!opts.timings) expect(renderMermaid(toSequence({ traceId: TRACE_ID, spans }, opts))).toBe(text);
+        if (!opts.timings) expect(renderMermaid(toSequence({ traceId: TRACE_ID, spans }, opts), opts)).toBe(text);
         // The analysis of the same bad trace holds together too: the critical path covers the root exactly.
         const analysis = analyzeTrace({ traceId: TRACE_ID, spans });
         const onPath = analysis.criticalPath.reduce((n, step) => n + step.durationMs, 0);

@@ -9,6 +9,7 @@ import {
   buildSequence,
   type FoldLimits,
   MAX_DRAWN_DEPTH,
+  type Participant,
   type SequenceItem,
   type SequenceModel,
   type SequenceOptions,
@@ -20,10 +21,19 @@ import { buildSpanTree } from './tree.js';
 export interface RenderOptions {
   /** Indentation per nesting level of `par`/`loop` blocks. Default two spaces. */
   readonly indent?: string;
+  /**
+   * Draw databases and caches with Mermaid's database shape and queues with
+   * its queue shape (`participant p3@{ "type" : "database" } as …`). That
+   * syntax parses only on recent Mermaid (11.13 and later), so it is off by default: every participant is then a plain
+   * `participant`, its kind said by a word after the name
+   * (`postgresql blog (db)`, `redis (cache)`, `orders (queue)`), which
+   * parses on Mermaid 10.9 and every later release. Default false.
+   */
+  readonly participantShapes?: boolean;
 }
 
 /** Options for {@link traceToMermaid}. */
-export interface TraceToMermaidOptions extends SequenceOptions {
+export interface TraceToMermaidOptions extends SequenceOptions, RenderOptions {
   /** Upper bound for the text length; Mermaid's default `maxTextSize` is 50,000. */
   readonly maxTextLength?: number;
 }
@@ -108,6 +118,23 @@ export function escapeMermaidText(text: string, options: EscapeOptions = {}): st
   return s;
 }
 
+/** Mermaid participant shapes (Mermaid 11.3+) for the kinds that have one. */
+const SHAPES: Readonly<Partial<Record<Participant['kind'], string>>> = {
+  database: 'database',
+  cache: 'database',
+  queue: 'queue',
+};
+
+/**
+ * Without shapes, the word after a participant's name that says what it is:
+ * `postgresql blog (db)`, `redis (cache)`, `orders (queue)`.
+ */
+const KIND_WORDS: Readonly<Partial<Record<Participant['kind'], string>>> = {
+  database: 'db',
+  cache: 'cache',
+  queue: 'queue',
+};
+
 const ARROWS = {
   request: '->>',
   self: '->>',
@@ -135,12 +162,13 @@ export function renderMermaid(model: SequenceModel, options: RenderOptions = {})
   const lines: string[] = ['sequenceDiagram', 'autonumber'];
   // Only whitespace may indent: anything else would become part of the statement.
   const indent = options.indent !== undefined && /^[ \t]*$/.test(options.indent) ? options.indent : '  ';
+  const shapes = options.participantShapes === true;
   for (const p of model.participants) {
     const name = escapeMermaidText(p.name, { name: true, maxLength: 60 });
+    const shape = SHAPES[p.kind];
     if (p.kind === 'actor') lines.push(`actor ${p.id} as ${name}`);
-    else if (p.kind === 'database' || p.kind === 'cache')
-      lines.push(`participant ${p.id}@{ "type" : "database" } as ${name}`);
-    else if (p.kind === 'queue') lines.push(`participant ${p.id}@{ "type" : "queue" } as ${name}`);
+    else if (shape !== undefined && shapes) lines.push(`participant ${p.id}@{ "type" : "${shape}" } as ${name}`);
+    else if (shape !== undefined) lines.push(`participant ${p.id} as ${name} (${KIND_WORDS[p.kind]})`);
     else lines.push(`participant ${p.id} as ${name}`);
   }
   renderItems(model.items, 0, indent, lines);
@@ -244,14 +272,14 @@ export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}
   const attempt = (limits: FoldLimits): { model: SequenceModel; text: string } | undefined => {
     const built = buildBounded(layout, options, { ...limits, maxArrows });
     if (built.overflowed) return undefined;
-    const text = renderMermaid(built.model);
+    const text = renderMermaid(built.model, options);
     return text.length <= max ? { model: built.model, text } : undefined;
   };
 
   const full = buildBounded(layout, options, { maxArrows });
   let fullText: string | undefined;
   if (!full.overflowed) {
-    fullText = renderMermaid(full.model);
+    fullText = renderMermaid(full.model, options);
     if (fullText.length <= max) return { text: fullText, model: full.model, folded: false };
   }
 
@@ -308,7 +336,7 @@ export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}
   }
   if (!best) {
     const model = buildSequence(layout, options, { maxDepth: 1, maxItems: 1 });
-    best = { model, text: renderMermaid(model), maxDepth: 1 };
+    best = { model, text: renderMermaid(model, options), maxDepth: 1 };
   }
   const model: SequenceModel = {
     ...best.model,
