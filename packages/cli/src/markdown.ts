@@ -6,6 +6,12 @@ export interface MarkdownOptions {
   readonly timings?: boolean;
   /** Draw internal spans as self-calls. Default false. */
   readonly internal?: boolean;
+  /**
+   * Draw databases, caches and queues with Mermaid participant shapes, which
+   * need Mermaid 11.13 or later. Default false: the diagram parses on Mermaid
+   * 10.9 and later (GitHub, GitLab, wikis).
+   */
+  readonly participantShapes?: boolean;
 }
 
 /**
@@ -19,7 +25,11 @@ export interface MarkdownOptions {
  */
 export function traceToMarkdown(trace: Trace, options: MarkdownOptions = {}): string {
   const timings = options.timings ?? true;
-  const { text, folded } = traceToMermaid(trace, { timings, internal: options.internal ?? false });
+  const { text, folded } = traceToMermaid(trace, {
+    timings,
+    internal: options.internal ?? false,
+    participantShapes: options.participantShapes ?? false,
+  });
   const lines = [summaryLine(trace, timings), ''];
   if (folded) {
     lines.push("> The deepest calls are folded to keep the diagram under Mermaid's 50,000-character limit.", '');
