@@ -2,14 +2,15 @@
  * The span details panel: what one arrow (or timeline row) stands for, with
  * its timing, attributes, events and the full query text.
  */
-import type { Span, SpanClass } from '@lifeline/core';
+import type { Span } from '@lifeline/core';
 import { type Child, h } from './dom.js';
 import { attributeEntries, formatDuration, nsToMs } from './format.js';
+import type { SentSpanClass } from './types.js';
 
 /** Context for the details of one span. */
 export interface DetailsContext {
   readonly span: Span;
-  readonly cls: SpanClass | undefined;
+  readonly cls: SentSpanClass | undefined;
   /** Start of the trace, for offsets. */
   readonly traceStartNs: number;
   /** The arrow that was clicked, when the panel was opened from the diagram. */
@@ -66,7 +67,10 @@ export function renderDetails(context: DetailsContext): HTMLElement {
     facts.push(['Instrumentation', `${span.scope.name}${span.scope.version ? ` ${span.scope.version}` : ''}`]);
   }
 
-  const query = cls?.queryText;
+  // The API sends the query text once, in the span's attribute the class names.
+  const queryAttribute = cls?.queryTextAttribute;
+  const queryValue = queryAttribute === undefined ? undefined : span.attributes[queryAttribute];
+  const query = typeof queryValue === 'string' ? queryValue : undefined;
   return h(
     'div',
     { className: 'details' },
