@@ -32,7 +32,10 @@ export function traceToMarkdown(trace: Trace, options: MarkdownOptions = {}): st
   });
   const lines = [summaryLine(trace, timings), ''];
   if (folded) {
-    lines.push("> The deepest calls are folded to keep the diagram under Mermaid's 50,000-character limit.", '');
+    lines.push(
+      "> Some calls are folded (see the note at the top of the diagram) to keep it under Mermaid's 50,000-character limit.",
+      '',
+    );
   }
   lines.push('```mermaid', text.trimEnd(), '```', '');
   return lines.join('\n');

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { generateTrace, seededRandom } from '../../../bench/lib/trace-gen.ts';
 import { analyzeTrace } from './analysis.js';
-import { escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
+import { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
 import { type Message, type Participant, type SequenceItem, toSequence } from './sequence.js';
 import { summarizeTrace } from './summary.js';
 import { consume, expectValidMermaid, httpServer, publish, redis, span, sql, TRACE_ID, trace } from './test-helpers.js';
@@ -377,33 +378,139 @@ describe('traceToMermaid', () => {
     await expectValidMermaid(result.text);
   });
 
-  it('folds the deepest level first to stay under the size limit and says so', async () => {
+  /** The size guard's note at the top of a folded diagram, as Mermaid reads it. */
+  const FOLD_NOTE = /^diagram folded to stay under (\d+) characters: (\d+) calls? under (\d+) arrows? \((.+)\)$/;
+
+  it('folds the fewest, largest groups, keeps at least 80 % of the limit, and names what it folded', async () => {
     const t = wideTrace(40, 30);
     const full = traceToMermaid(t, { timings: false, maxTextLength: 10_000_000 });
-    expect(full.text.length).toBeGreaterThan(20_000);
+    expect(full.text.length).toBeGreaterThan(40_000);
     expect((await expectValidMermaid(full.text)).signals).toHaveLength(full.model.messageCount);
     const result = traceToMermaid(t, { timings: false, maxTextLength: 20_000 });
     expect(result.folded).toBe(true);
     expect(result.text.length).toBeLessThanOrEqual(20_000);
-    // Every service call is still drawn, their queries are folded into notes.
-    expect(result.text).toContain('Note over p3: 30 calls folded');
-    expect(result.model.notes.some((n) => n.startsWith('diagram folded to stay under 20000 characters'))).toBe(true);
+    expect(result.text.length).toBeGreaterThanOrEqual(16_000);
     const parsed = await expectValidMermaid(result.text);
     expect(parsed.signals).toHaveLength(result.model.arrows.length);
     expect(result.model.arrows.every((a, i) => a.number === i + 1)).toBe(true);
+    // Every service call is still drawn; the queries of some of them are folded into one note each.
+    expect(parsed.signals.filter((s) => s.text === 'GET /work/:id')).toHaveLength(40);
+    const groups = result.text.match(/^\s*Note over p\d+: 30 calls folded$/gm) ?? [];
+    expect(groups.length).toBeGreaterThan(0);
+    expect(groups.length).toBeLessThan(40);
+    const [summary] = parsed.notes;
+    const match = FOLD_NOTE.exec(summary ?? '');
+    expect(match, summary).not.toBeNull();
+    expect(match?.slice(1, 4)).toEqual(['20000', String(30 * groups.length), String(groups.length)]);
+    // The note names the arrows the folded calls hang under, largest first.
+    const [firstGroup] = (match?.[4] ?? '').split(', ');
+    const arrow = Number(/^30 under (\d+) GET \/work\/:id$/.exec(firstGroup ?? '')?.[1]);
+    expect(parsed.signals[arrow - 1]?.text).toBe('GET /work/:id');
+    expect(result.model.notes).toContain(summary);
+    expect(traceToMermaid(t, { timings: false, maxTextLength: 20_000 }).text).toBe(result.text);
   });
 
-  it('picks the fold depth from the cost of each level when the full drawing is only somewhat too long', async () => {
+  it('folds only as much as needed: a drawing slightly too long loses one group', async () => {
     const t = wideTrace(10, 30);
     const full = traceToMermaid(t, { timings: false, maxTextLength: 1_000_000 });
-    // Short enough to build in full (fewer arrows than 10,000 / 11), too long to keep.
-    expect(full.model.messageCount).toBeLessThan(10_000 / 11);
-    expect(full.text.length).toBeGreaterThan(10_000);
-    const result = traceToMermaid(t, { timings: false, maxTextLength: 10_000 });
+    const result = traceToMermaid(t, { timings: false, maxTextLength: full.text.length - 100 });
     expect(result.folded).toBe(true);
-    expect(result.text.length).toBeLessThanOrEqual(10_000);
-    expect(result.text.match(/calls folded/g)).toHaveLength(10);
-    expect((await expectValidMermaid(result.text)).signals).toHaveLength(result.model.messageCount);
+    expect(result.text.length).toBeLessThanOrEqual(full.text.length - 100);
+    expect(result.text.match(/calls folded/g)).toHaveLength(1);
+    const parsed = await expectValidMermaid(result.text);
+    expect(parsed.notes[0]).toMatch(/: 30 calls under 1 arrow \(30 under \d+ GET \/work\/:id\)$/);
+  });
+
+  it.each([
+    [1_000, 53_000],
+    [10_000, 500_000],
+  ])('fills at least 80 percent of the limit when it folds a generated %i-span trace', async (spans, fullAtLeast) => {
+    const generated = generateTrace({
+      random: seededRandom(7),
+      startTimeNs: 1_700_000_000_000 * 1e6,
+      targetSpans: spans,
+    });
+    const t: Trace = { traceId: generated[0]?.traceId ?? '', spans: generated };
+    expect(traceToMermaid(t, { maxTextLength: 10_000_000 }).text.length).toBeGreaterThan(fullAtLeast);
+    const result = traceToMermaid(t);
+    expect(result.folded).toBe(true);
+    expect(result.text.length).toBeLessThanOrEqual(DEFAULT_MAX_TEXT_LENGTH);
+    expect(result.text.length).toBeGreaterThanOrEqual(0.8 * DEFAULT_MAX_TEXT_LENGTH);
+    const parsed = await expectValidMermaid(result.text);
+    expect(parsed.signals).toHaveLength(result.model.messageCount);
+    expect(parsed.notes[0]).toMatch(FOLD_NOTE);
+    expect(traceToMermaid(t).text).toBe(result.text);
+  });
+
+  it('keeps any trace under the limit, parsed by both Mermaids, saying when it folded', async () => {
+    const node = fc.letrec((tie) => ({
+      call: fc.record({
+        label: fc.string({ minLength: 1, maxLength: 60 }),
+        target: fc.constantFrom('db', 'redis', 'svc-a', 'svc-b', 'svc-c'),
+        children: fc.oneof({ maxDepth: 4 }, fc.constant([]), fc.array(tie('call'), { maxLength: 6 })),
+        gapMs: fc.integer({ min: 0, max: 3 }),
+      }),
+    }));
+    type Spec = { label: string; target: string; children: Spec[]; gapMs: number };
+    const foldedRuns = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(node.call as fc.Arbitrary<Spec>, { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 600, max: 6_000 }),
+        fc.boolean(),
+        async (roots, max, timings) => {
+          const spans: Span[] = [httpServer({ id: 'root', start: 0, end: 1_000_000, route: '/r', status: 200 })];
+          let next = 0;
+          let clock = 1;
+          // Calls one after another, each parent spanning its children.
+          const add = (spec: Spec, parent: string, service: string): void => {
+            const id = `s${next++}`;
+            const start = clock;
+            clock += 1 + spec.gapMs;
+            if (spec.target === 'db' || spec.target === 'redis') {
+              const timed = { id, parent, service, start, end: clock };
+              spans.push(
+                spec.target === 'db'
+                  ? sql({ ...timed, query: `SELECT ${spec.label}` })
+                  : redis({ ...timed, statement: `GET ${spec.label}` }),
+              );
+              return;
+            }
+            const server = `${id}-server`;
+            for (const child of spec.children) add(child, server, spec.target);
+            const end = ++clock;
+            clock++;
+            spans.push(
+              span({
+                id,
+                parent,
+                service,
+                kind: 'client',
+                start,
+                end,
+                attributes: {
+                  'http.request.method': 'GET',
+                  'url.full': `http://${spec.target}/${encodeURIComponent(spec.label)}`,
+                },
+              }),
+              httpServer({ id: server, parent: id, service: spec.target, start, end, path: `/${spec.label}` }),
+            );
+          };
+          for (const spec of roots) add(spec, 'root', 'api');
+          const t = trace(...spans);
+          const result = traceToMermaid(t, { maxTextLength: max, timings });
+          expect(result.text.length).toBeLessThanOrEqual(max);
+          const parsed = await expectValidMermaid(result.text);
+          expect(parsed.signals).toHaveLength(result.model.messageCount);
+          if (result.folded)
+            expect(result.model.notes.some((n) => n.startsWith(`diagram folded to stay under ${max}`))).toBe(true);
+          if (!timings) expect(traceToMermaid(t, { maxTextLength: max, timings }).text).toBe(result.text);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    // The property says something about folding only if it folded.
+    expect(foldedRuns).toBeGreaterThan(10);
   });
 
   it('cuts a level short when even the shallowest drawing is too long', async () => {
