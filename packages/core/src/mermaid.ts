@@ -27,10 +27,11 @@ export interface RenderOptions {
   /**
    * Draw databases and caches with Mermaid's database shape and queues with
    * its queue shape (`participant p3@{ "type" : "database" } as …`). That
-   * syntax parses only on recent Mermaid (11.13 and later), so it is off by default: every participant is then a plain
-   * `participant`, its kind said by a word after the name
-   * (`postgresql blog (db)`, `redis (cache)`, `orders (queue)`), which
-   * parses on Mermaid 10.9 and every later release. Default false.
+   * syntax parses only on recent Mermaid (11.13 and later), so it is off by
+   * default: every participant is then a plain `participant`, its kind said
+   * by a word after the name (`postgresql blog (db)`, `redis (cache)`,
+   * `orders (queue)`), which parses on Mermaid 10.9 and every later release.
+   * Default false.
    */
   readonly participantShapes?: boolean;
 }
@@ -121,7 +122,7 @@ export function escapeMermaidText(text: string, options: EscapeOptions = {}): st
   return s;
 }
 
-/** Mermaid participant shapes (Mermaid 11.3+) for the kinds that have one. */
+/** Mermaid participant shapes (`participant id@{ "type" : … }`, Mermaid 11.13+) for the kinds that have one. */
 const SHAPES: Readonly<Partial<Record<Participant['kind'], string>>> = {
   database: 'database',
   cache: 'database',
