@@ -454,8 +454,8 @@ describe('traceToMermaid', () => {
     let foldedRuns = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(callArb, { minLength: 1, maxLength: 80 }),
-        fc.integer({ min: 200, max: 4_000 }),
+        fc.array(callArb, { minLength: 10, maxLength: 80 }),
+        fc.integer({ min: 200, max: 2_500 }),
         fc.boolean(),
         async (specs: Spec[], max, timings) => {
           const children = new Map<number, number[]>();
@@ -518,7 +518,8 @@ describe('traceToMermaid', () => {
       { numRuns: 60 },
     );
     // The property says something about folding only if it folded.
-    expect(foldedRuns).toBeGreaterThan(10);
+    // About half the runs fold (27 of 60 on average); twelve is far below what chance gives.
+    expect(foldedRuns).toBeGreaterThan(12);
   });
 
   it('cuts a level short when even the shallowest drawing is too long', async () => {
