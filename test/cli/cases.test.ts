@@ -34,8 +34,8 @@ describe('a handled exception (outcome-handled-exception)', () => {
       autonumber
       actor p1 as Client
       participant p2 as profile
-      participant p3@{ "type" : "database" } as redis
-      participant p4@{ "type" : "database" } as postgresql
+      participant p3 as redis (cache)
+      participant p4 as postgresql (db)
       p1->>p2: GET /profile/:id
       p2->>p3: GET profile:*
       p3-->>p2: ok

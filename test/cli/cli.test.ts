@@ -334,17 +334,61 @@ describe('lifeline export', () => {
     await parseMermaid(body ?? '');
   });
 
-  it('leaves every duration out with --no-timings, byte for byte the same on every run', () => {
+  it('leaves every duration out with --no-timings, byte for byte the same on every run', async () => {
     const first = runCli(['export', hotrod(), '--db', db, '--format', 'md', '--no-timings']);
     const second = runCli(['export', hotrod(), '--db', db, '--format', 'md', '--no-timings']);
     expect(first.code).toBe(0);
     expect(first.stdout).toBe(second.stdout);
+    await parseMermaid(/```mermaid\n([\s\S]*?)\n```/.exec(first.stdout)?.[1] ?? '');
     expect(first.stdout).not.toMatch(/\d ?(ms|s)\b/);
     const timed = runCli(['export', hotrod(), '--db', db, '--format', 'md']);
     expect(timed.stdout).toMatch(/\d ?ms\b/);
   });
 
-  it('prints JSON with the trace, its analysis and the sequence model', () => {
+  it('names databases, caches and queues by kind without Mermaid 11 shapes, and draws shapes only with --mermaid-shapes', async () => {
+    const kinds = join(work, 'kinds.db');
+    const samples = ['otlp.sample.json', 'otlp-lines.sample.json'].map((name) =>
+      join(repoRoot, 'test', 'fixtures', name),
+    );
+    const imported = runCli(['import', '--db', kinds, ...samples]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const listed = JSON.parse(runCli(['list', '--db', kinds, '--json']).stdout) as {
+      traceId: string;
+      counts: { db: number; cache: number; queue: number };
+    }[];
+    // One trace with each kind of participant is enough: every CLI run costs a process start.
+    const ids = [
+      ...new Set(
+        (['db', 'cache', 'queue'] as const).map((kind) => listed.find((trace) => trace.counts[kind] > 0)?.traceId),
+      ),
+    ];
+    expect(ids.every((id) => id !== undefined)).toBe(true);
+    const texts = ids.map((id) => runCli(['export', id ?? '', '--db', kinds, '--no-timings']).stdout);
+    const all = texts.join('\n');
+    expect(all).not.toContain('@{');
+    expect(all).toMatch(/^participant p\d+ as postgresql \S+ \(db\)$/m);
+    expect(all).toMatch(/^participant p\d+ as redis \(cache\)$/m);
+    expect(all).toMatch(/^participant p\d+ as \S+ \(queue\)$/m);
+    for (const text of texts) await parseMermaid(text);
+    const markdown = runCli(['export', ids[0] ?? '', '--db', kinds, '--format', 'md', '--no-timings']);
+    expect(markdown.code, markdown.stderr).toBe(0);
+    expect(markdown.stdout).not.toContain('@{');
+    expect(markdown.stdout).toContain(texts[0]?.trimEnd());
+
+    const shaped = ids.map(
+      (id) => runCli(['export', id ?? '', '--db', kinds, '--no-timings', '--mermaid-shapes']).stdout,
+    );
+    const shapedAll = shaped.join('\n');
+    expect(shapedAll).toMatch(/^participant p\d+@\{ "type" : "database" \} as redis$/m);
+    expect(shapedAll).toMatch(/^participant p\d+@\{ "type" : "queue" \} as \S+$/m);
+    expect(shapedAll).not.toMatch(/\((db|cache|queue)\)$/m);
+    for (const text of shaped) {
+      await expect(parseMermaid(text)).rejects.toThrow(/Mermaid 10\.9/);
+      await parseMermaid(text, { versions: 'current' });
+    }
+  }, 120_000);
+
+  it('prints JSON with the trace, its analysis and the sequence model', async () => {
     const result = runCli(['export', hotrod(), '--db', db, '--format', 'json']);
     expect(result.code, result.stderr).toBe(0);
     const document = JSON.parse(result.stdout) as {
@@ -363,6 +407,7 @@ describe('lifeline export', () => {
       document.model.arrows.map((_arrow, index) => index + 1),
     );
     expect(document.mermaid.startsWith('sequenceDiagram')).toBe(true);
+    await parseMermaid(document.mermaid);
   });
 
   it('exports the most recent request with `last`, optionally on one route', () => {

@@ -140,7 +140,7 @@ describe('lifeline import: Grafana Tempo', () => {
       autonumber
       actor p1 as Client
       participant p2 as checkout
-      participant p3@{ "type" : "database" } as postgresql
+      participant p3 as postgresql (db)
       p1->>p2: GET /pay
       p2->>p3: SELECT wallets
       p3-->>p2: ok
@@ -158,7 +158,7 @@ describe('lifeline import: Grafana Tempo', () => {
       autonumber
       actor p1 as Client
       participant p2 as shipping
-      participant p3@{ "type" : "database" } as postgresql shipping
+      participant p3 as postgresql shipping (db)
       participant p4 as carrier.example
       p1->>p2: POST /shipments
       p2->>p3: SELECT rates
@@ -179,7 +179,7 @@ describe('lifeline import: Grafana Tempo', () => {
       autonumber
       actor p1 as Client
       participant p2 as search
-      participant p3@{ "type" : "database" } as redis
+      participant p3 as redis (cache)
       p1->>p2: GET /search
       p2->>p3: GET search:shoes
       p3-->>p2: ok
@@ -201,7 +201,7 @@ describe('lifeline import: Collector file exports', () => {
       autonumber
       actor p1 as Client
       participant p2 as billing
-      participant p3@{ "type" : "database" } as postgresql billing
+      participant p3 as postgresql billing (db)
       p1->>p2: POST /invoices
       p2->>p3: INSERT invoices
       p3-->>p2: ok
@@ -223,7 +223,7 @@ describe('lifeline import: ids that are not hex', () => {
       actor p1 as Client
       participant p2 as profile
       participant p3 as avatars
-      participant p4@{ "type" : "database" } as redis
+      participant p4 as redis (cache)
       p1->>p2: GET /profile
       p2->>p3: GET /avatars/:id
       p3->>p4: GET avatar:*
@@ -253,7 +253,7 @@ describe('lifeline import: partial imports', () => {
       autonumber
       actor p1 as Client
       participant p2 as catalog
-      participant p3@{ "type" : "database" } as postgresql
+      participant p3 as postgresql (db)
       participant p4 as reviews
       p1->>p2: GET /products/:id
       p2->>p3: SELECT prices
@@ -277,7 +277,7 @@ describe('lifeline import: partial imports', () => {
       autonumber
       actor p1 as Client
       participant p2 as billing
-      participant p3@{ "type" : "database" } as postgresql billing
+      participant p3 as postgresql billing (db)
       p1->>p2: POST /invoices
       p2->>p3: INSERT invoices
       p3-->>p2: ok

@@ -44,9 +44,9 @@ describe('lifeline export of linked traces', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "queue" } as orders
+      participant p3 as orders (queue)
       participant p4 as worker
-      participant p5@{ "type" : "database" } as postgresql
+      participant p5 as postgresql (db)
       p1->>p2: POST /orders
       p2-)p3: publish orders
       p2-->>p1: 202
@@ -81,9 +81,9 @@ describe('lifeline export of linked traces', () => {
     expect(text).toMatchInlineSnapshot(`
       "sequenceDiagram
       autonumber
-      participant p1@{ "type" : "queue" } as orders
+      participant p1 as orders (queue)
       participant p2 as worker
-      participant p3@{ "type" : "database" } as postgresql
+      participant p3 as postgresql (db)
       p1-)p2: process orders
       Note over p1,p2: batch of 2 messages from 2 traces
       p2->>p3: INSERT orders
@@ -103,9 +103,9 @@ describe('lifeline export of linked traces', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "queue" } as orders
+      participant p3 as orders (queue)
       participant p4 as worker
-      participant p5@{ "type" : "database" } as postgresql
+      participant p5 as postgresql (db)
       p1->>p2: POST /orders
       p2-)p3: publish orders
       p2-->>p1: 202

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findChromium } from 'lifeline';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseSequenceDiagram } from '../support/mermaid.js';
 import { buildWorkspace, publicFixtures, runCli, tempDir } from './cli-runner.js';
 
 const chromium = findChromium();
@@ -41,12 +42,14 @@ describe.skipIf(!chromium)('lifeline export --format svg|png (real Mermaid in he
   it.each([
     ['the HotROD dispatch (OTLP)', 0],
     ['the Spring Boot book insert (Zipkin)', 1],
-  ])('draws %s as an SVG with one message per arrow of the sequence model', (_name, index) => {
+  ])('draws %s as an SVG with one message per arrow of the sequence model', async (_name, index) => {
     const traceId = traceIdOf(traceFiles[index] ?? '');
     const exported = JSON.parse(runCli(['export', traceId, '--db', db, '--format', 'json']).stdout) as {
       model: { messageCount: number };
+      mermaid: string;
     };
     expect(exported.model.messageCount).toBeGreaterThan(1);
+    expect((await parseSequenceDiagram(exported.mermaid)).signals).toHaveLength(exported.model.messageCount);
 
     const out = join(work, `${traceId}.svg`);
     const result = runCli(['export', traceId, '--db', db, '--format', 'svg', '--out', out]);

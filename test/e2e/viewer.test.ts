@@ -246,6 +246,32 @@ describe.skipIf(!haveChromium)('the viewer in Chromium', () => {
     await parseMermaid(match?.[2] ?? '');
     expect(match?.[3]).toMatch(/^GET \/articles\/:id · 200 · \d+ ms · \d+ calls \(\d+ par\) — recorded by Lifeline$/);
     expect(match?.[2]).toBe((await traceBody(idOf(article))).sequence.mermaid.trimEnd());
+    // What GitHub, GitLab and wikis run: no participant shapes, the kind after the name.
+    expect(match?.[2]).not.toContain('@{');
+    expect(match?.[2]).toMatch(/^participant p\d+ as postgresql blog \(db\)$/m);
+  });
+
+  it('copies Mermaid with participant shapes only after the shapes toggle, and draws them', async () => {
+    await openTrace(idOf(article));
+    await page.locator('button[data-action="copy-mermaid"]').click();
+    await expect.poll(() => page.locator('.toast').textContent()).toContain('Mermaid text copied');
+    const portable = await page.evaluate(() => navigator.clipboard.readText());
+    expect(portable).not.toContain('@{');
+    await parseMermaid(portable);
+    await page.locator('input[name="shapes"]').check();
+    await page.waitForURL(/shapes=1/);
+    await page.waitForFunction(() => document.querySelector('#diagram')?.getAttribute('aria-busy') === null);
+    await page.locator('button[data-action="copy-mermaid"]').click();
+    await expect
+      .poll(() => page.evaluate(() => navigator.clipboard.readText()))
+      .toMatch(/^participant p\d+@\{ "type" : "database" \} as postgresql blog$/m);
+    const shaped = await page.evaluate(() => navigator.clipboard.readText());
+    expect(shaped).toBe((await traceBody(idOf(article), '?shapes=1')).sequence.mermaid);
+    await parseMermaid(shaped, { versions: 'current' });
+    // The bundled Mermaid draws the shapes: the same number of arrows as the model.
+    await expect
+      .poll(() => page.locator('#diagram svg text.messageText').count())
+      .toBe((await traceBody(idOf(article), '?shapes=1')).sequence.model.messageCount);
   });
 
   it('re-renders with the diagram options and keeps them in the permalink', async () => {
@@ -261,7 +287,7 @@ describe.skipIf(!haveChromium)('the viewer in Chromium', () => {
       .toBe(unfolded.sequence.model.messageCount);
     await page.locator('button[data-action="permalink"]').click();
     const permalink = await page.evaluate(() => navigator.clipboard.readText());
-    expect(permalink).toBe(`${viewer.url}/traces/${idOf(article)}?timings=0&internal=0&loops=0`);
+    expect(permalink).toBe(`${viewer.url}/traces/${idOf(article)}?timings=0&internal=0&loops=0&shapes=0`);
     await page.goto(permalink);
     await page.locator('#diagram svg').waitFor();
     expect(await page.locator('input[name="timings"]').isChecked()).toBe(false);

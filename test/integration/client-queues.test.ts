@@ -119,7 +119,7 @@ describe.skipIf(missingPg.length + missingMysql.length > 0)('pools of one connec
       autonumber
       actor p1 as Client
       participant p2 as calls
-      participant p3@{ "type" : "database" } as postgresql test
+      participant p3 as postgresql test (db)
       p1->>p2: GET /pg/stream
       p2->>p3: SELECT generate_series
       p3-->>p2: 25 rows

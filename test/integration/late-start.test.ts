@@ -46,7 +46,7 @@ describe.skipIf(missingPg.length > 0)('startLifeline() called after the app load
       autonumber
       actor p1 as Client
       participant p2 as late-start
-      participant p3@{ "type" : "database" } as postgresql test
+      participant p3 as postgresql test (db)
       p1->>p2: GET /users/:id
       p2->>p3: SELECT
       p3-->>p2: ok

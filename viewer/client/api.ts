@@ -41,6 +41,8 @@ export interface DiagramOptions {
   timings: boolean;
   internal: boolean;
   loops: boolean;
+  /** Mermaid participant shapes in the diagram and its exports (needs Mermaid 11.13+ wherever it is pasted). */
+  shapes: boolean;
 }
 
 /** Query string for diagram options, in the API's 0/1 form. */
@@ -49,6 +51,7 @@ export function diagramQuery(options: DiagramOptions): URLSearchParams {
     timings: options.timings ? '1' : '0',
     internal: options.internal ? '1' : '0',
     loops: options.loops ? '1' : '0',
+    shapes: options.shapes ? '1' : '0',
   });
 }
 

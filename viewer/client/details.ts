@@ -2,15 +2,14 @@
  * The span details panel: what one arrow (or timeline row) stands for, with
  * its timing, attributes, events and the full query text.
  */
-import type { SpanClass } from '@lifeline/core';
 import { type Child, h } from './dom.js';
 import { attributeEntries, formatDuration, nsToMs } from './format.js';
-import type { Span } from './types.js';
+import type { SentSpanClass, Span } from './types.js';
 
 /** Context for the details of one span. */
 export interface DetailsContext {
   readonly span: Span;
-  readonly cls: SpanClass | undefined;
+  readonly cls: SentSpanClass | undefined;
   /** Start of the trace, for offsets. */
   readonly traceStartNs: number;
   /** The arrow that was clicked, when the panel was opened from the diagram. */
@@ -73,7 +72,10 @@ export function renderDetails(context: DetailsContext): HTMLElement {
     facts.push(['Instrumentation', `${span.scope.name}${span.scope.version ? ` ${span.scope.version}` : ''}`]);
   }
 
-  const query = cls?.queryText;
+  // The API sends the query text once, in the span's attribute the class names.
+  const queryAttribute = cls?.queryTextAttribute;
+  const queryValue = queryAttribute === undefined ? undefined : span.attributes[queryAttribute];
+  const query = typeof queryValue === 'string' ? queryValue : undefined;
   return h(
     'div',
     { className: 'details' },

@@ -3,10 +3,9 @@
  * parent, so overlap (or its absence) is visible at a glance next to the
  * diagram's `par` blocks.
  */
-import type { SpanClass } from '@lifeline/core';
 import { h } from './dom.js';
 import { formatDuration, nsToMs } from './format.js';
-import type { Span } from './types.js';
+import type { SentSpanClass, Span } from './types.js';
 
 /** More rows than this are cut: the diagram folds them too, and the DOM stays fast. */
 const MAX_ROWS = 2000;
@@ -50,7 +49,7 @@ export function treeOrder(spans: readonly Span[]): { span: Span; depth: number }
 /** Builds the timeline; `onSelect` receives the span id of a clicked row. */
 export function renderTimeline(
   spans: readonly Span[],
-  classes: Readonly<Record<string, SpanClass>>,
+  classes: Readonly<Record<string, SentSpanClass>>,
   onSelect: (spanId: string) => void,
 ): Timeline {
   const ordered = treeOrder(spans);

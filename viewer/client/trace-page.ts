@@ -18,7 +18,12 @@ function readOptions(): DiagramOptions {
     const value = params.get(name);
     return value === null ? fallback : value === '1' || value === 'true';
   };
-  return { timings: flag('timings', true), internal: flag('internal', false), loops: flag('loops', true) };
+  return {
+    timings: flag('timings', true),
+    internal: flag('internal', false),
+    loops: flag('loops', true),
+    shapes: flag('shapes', false),
+  };
 }
 
 /** Renders the trace page for `traceId` into `main`. */
@@ -114,8 +119,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
       diagramBox.dataset.renderedMessages = String(diagram.messageCount);
       diagramBox.dataset.modelMessages = String(data.sequence.model.messageCount);
       const notes: string[] = [];
-      if (data.sequence.folded)
-        notes.push('The deepest calls were folded to keep the diagram under Mermaid’s size limit.');
+      if (data.sequence.folded) notes.push('Some calls were folded to keep the diagram under Mermaid’s size limit.');
       if (diagram.messageCount !== data.sequence.model.messageCount) {
         notes.push(
           `Mermaid drew ${diagram.messageCount} messages but the model has ${data.sequence.model.messageCount}; clicking an arrow may show the wrong span.`,
@@ -202,6 +206,15 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
       toggle('timings', 'Timings', 'Show durations on response arrows (off gives byte-stable text for docs)'),
       toggle('internal', 'Internal spans', 'Draw internal spans as self-calls'),
       toggle('loops', 'Fold loops', 'Fold repeated identical calls into a loop block'),
+    ),
+    h(
+      'div',
+      { className: 'toolbar-group', attrs: { role: 'group', 'aria-label': 'Mermaid syntax' } },
+      toggle(
+        'shapes',
+        'Mermaid 11 shapes',
+        'Draw databases, caches and queues with participant shapes, in the diagram and in the copied or downloaded text. Off, the text also renders on Mermaid 10.9 (GitHub, GitLab, wikis); on, it needs Mermaid 11.13 or later.',
+      ),
     ),
     h(
       'div',

@@ -196,13 +196,54 @@ describe('the JSON API', () => {
     await parseMermaid(plain);
   });
 
+  it('draws databases and caches by kind in Mermaid 10.9 syntax, with participant shapes only when asked', async () => {
+    const portable = await (await get(`/api/traces/${articleId}/mermaid?timings=0`)).text();
+    expect(portable).not.toContain('@{');
+    expect(portable).toMatch(/^participant p\d+ as postgresql blog \(db\)$/m);
+    expect(portable).toMatch(/^participant p\d+ as redis \(cache\)$/m);
+    await parseMermaid(portable);
+    const shaped = await (await get(`/api/traces/${articleId}/mermaid?timings=0&shapes=1`)).text();
+    expect(shaped).toMatch(/^participant p\d+@\{ "type" : "database" \} as postgresql blog$/m);
+    await parseMermaid(shaped, { versions: 'current' });
+    const body = (await (await get(`/api/traces/${articleId}?timings=0&shapes=1`)).json()) as {
+      sequence: { mermaid: string };
+    };
+    expect(body.sequence.mermaid).toBe(shaped);
+    expect((await get(`/api/traces/${articleId}?shapes=maybe`)).status).toBe(400);
+  });
+
+  it('sends a long query text once: the classification names the span attribute that holds it', async () => {
+    const columns = Array.from({ length: 150 }, (_, i) => `a.column_${i}`).join(', ');
+    const statement = `SELECT ${columns} FROM articles a WHERE a.id = $1`;
+    expect(statement.length).toBeGreaterThan(2000);
+    const spans = articleTrace({ startNs: t0 + 5000 * MS, articleQuery: statement });
+    seed.writeSpans(spans);
+    const traceId = spans[0]?.traceId ?? '';
+    const querySpan = spans.find((span) => span.attributes['db.query.text'] === statement);
+    const response = await get(`/api/traces/${traceId}`);
+    expect(response.status).toBe(200);
+    const raw = await response.text();
+    expect(raw.split(statement).length - 1).toBe(1);
+    const body = JSON.parse(raw) as {
+      spans: { spanId: string; attributes: Record<string, unknown> }[];
+      classes: Record<string, { queryText?: string; queryTextAttribute?: string }>;
+    };
+    const cls = body.classes[querySpan?.spanId ?? ''];
+    expect(cls?.queryText).toBeUndefined();
+    expect(cls?.queryTextAttribute).toBe('db.query.text');
+    const span = body.spans.find((candidate) => candidate.spanId === querySpan?.spanId);
+    expect(span?.attributes[cls?.queryTextAttribute ?? '']).toBe(statement);
+  });
+
   it('reports health with the store size', async () => {
     const response = await get('/api/health');
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { status: string; traces: number; spans: number };
-    // Every stored trace, background work included.
-    expect(body).toMatchObject({ status: 'ok', traces: 6 });
-    expect(body.spans).toBe(
+    const body = (await response.json()) as { status: string; traces: number; spans: number; droppedSpans: number };
+    // Every stored trace, background work included (and any a test before this one added).
+    const stored = seed.stats();
+    expect(body).toMatchObject({ status: 'ok', traces: stored.traces, spans: stored.spans, droppedSpans: 0 });
+    expect(body.traces).toBeGreaterThanOrEqual(6);
+    expect(body.spans).toBeGreaterThanOrEqual(
       article.length + failing.length + health.length + create.length + startUp.length + housekeeping.length,
     );
   });

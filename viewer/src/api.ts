@@ -95,6 +95,7 @@ export function apiRouter(options: ApiRouterOptions): Router {
       timings: diagram.timings,
       internal: diagram.internal,
       foldLoops: diagram.foldLoops,
+      participantShapes: diagram.participantShapes,
     });
     return { traceId, trace, sequence };
   };
@@ -109,7 +110,13 @@ export function apiRouter(options: ApiRouterOptions): Router {
       summary: summarizeTrace(trace),
       analysis: analyzeTrace(trace),
       // The client colours and labels spans like the diagram does without bundling the classifier.
-      classes: Object.fromEntries(trace.spans.map((span) => [span.spanId, classifySpan(span)])),
+      // A query text can be kilobytes: the span's attribute carries it, the class only names that attribute.
+      classes: Object.fromEntries(
+        trace.spans.map((span) => {
+          const { queryText: _sentWithTheSpan, ...cls } = classifySpan(span);
+          return [span.spanId, cls];
+        }),
+      ),
       sequence: { mermaid: sequence.text, folded: sequence.folded, model: sequence.model },
     });
   });

@@ -83,9 +83,9 @@ describe('the JSON API on linked traces', () => {
     expect(await mermaid(WORKER)).toMatchInlineSnapshot(`
       "sequenceDiagram
       autonumber
-      participant p1@{ "type" : "queue" } as orders
+      participant p1 as orders (queue)
       participant p2 as worker
-      participant p3@{ "type" : "database" } as postgresql
+      participant p3 as postgresql (db)
       p1-)p2: process orders
       Note over p1,p2: batch of 2 messages from 2 traces
       p2->>p3: INSERT orders

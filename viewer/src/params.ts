@@ -166,15 +166,18 @@ export interface DiagramQuery {
   readonly timings: boolean;
   readonly internal: boolean;
   readonly foldLoops: boolean;
+  /** Mermaid participant shapes (Mermaid 11.13+) instead of kind words (Mermaid 10.9+). */
+  readonly participantShapes: boolean;
 }
 
-/** Parses `timings`, `internal` and `loops` (each 0 or 1). */
+/** Parses `timings`, `internal`, `loops` and `shapes` (each 0 or 1). */
 export function parseDiagramQuery(query: RawQuery): DiagramQuery {
-  rejectUnknown(query, ['timings', 'internal', 'loops']);
+  rejectUnknown(query, ['timings', 'internal', 'loops', 'shapes']);
   return {
     timings: booleanParam(query, 'timings') ?? true,
     internal: booleanParam(query, 'internal') ?? false,
     foldLoops: booleanParam(query, 'loops') ?? true,
+    participantShapes: booleanParam(query, 'shapes') ?? false,
   };
 }
 

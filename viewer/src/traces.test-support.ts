@@ -70,6 +70,8 @@ export interface ArticleTraceOptions {
   fail?: boolean;
   /** Replaces the article query's span name and text (hostile-input tests). */
   hostileText?: string;
+  /** Replaces only the article query's text (long-statement tests). */
+  articleQuery?: string;
 }
 
 /**
@@ -124,7 +126,7 @@ export function articleTrace(options: ArticleTraceOptions = {}): Span[] {
     db(
       2,
       18,
-      options.hostileText ?? `SELECT id, title, body FROM articles WHERE id = $1`,
+      options.hostileText ?? options.articleQuery ?? `SELECT id, title, body FROM articles WHERE id = $1`,
       options.hostileText === undefined ? undefined : options.hostileText,
     ),
   );

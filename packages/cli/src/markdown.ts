@@ -6,6 +6,12 @@ export interface MarkdownOptions {
   readonly timings?: boolean;
   /** Draw internal spans as self-calls. Default false. */
   readonly internal?: boolean;
+  /**
+   * Draw databases, caches and queues with Mermaid participant shapes, which
+   * need Mermaid 11.13 or later. Default false: the diagram parses on Mermaid
+   * 10.9 and later (GitHub, GitLab, wikis).
+   */
+  readonly participantShapes?: boolean;
 }
 
 /**
@@ -19,10 +25,17 @@ export interface MarkdownOptions {
  */
 export function traceToMarkdown(trace: Trace, options: MarkdownOptions = {}): string {
   const timings = options.timings ?? true;
-  const { text, folded } = traceToMermaid(trace, { timings, internal: options.internal ?? false });
+  const { text, folded } = traceToMermaid(trace, {
+    timings,
+    internal: options.internal ?? false,
+    participantShapes: options.participantShapes ?? false,
+  });
   const lines = [summaryLine(trace, timings), ''];
   if (folded) {
-    lines.push("> The deepest calls are folded to keep the diagram under Mermaid's 50,000-character limit.", '');
+    lines.push(
+      "> Some calls are folded (see the note at the top of the diagram) to keep it under Mermaid's 50,000-character limit.",
+      '',
+    );
   }
   lines.push('```mermaid', text.trimEnd(), '```', '');
   return lines.join('\n');

@@ -44,7 +44,7 @@ describe('work after the response', () => {
       autonumber
       actor p1 as Client
       participant p2 as signup
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       participant p4 as mailer.internal
       p1->>p2: POST /signup
       p2->>p3: INSERT users
@@ -121,7 +121,7 @@ describe('work after the response', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /x
       p2->>p3: SELECT a
       p3-->>p2: ok
@@ -178,7 +178,7 @@ describe('work after the response', () => {
       actor p1 as Client
       participant p2 as web
       participant p3 as billing
-      participant p4@{ "type" : "database" } as postgresql blog
+      participant p4 as postgresql blog (db)
       p1->>p2: POST /order
       p2->>p3: POST /charge
       p3->>p4: INSERT charges
@@ -208,7 +208,7 @@ describe('work after the response', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /x
       p2-->>p1: 200
       Note over p2: after the response: 2 calls outlived the request

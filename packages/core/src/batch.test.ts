@@ -84,7 +84,7 @@ describe('batches', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as redis
+      participant p3 as redis (cache)
       p1->>p2: GET /io-pipeline
       p2->>p3: PIPELINE SET, INCR, GET
       p3-->>p2: ok
@@ -117,7 +117,7 @@ describe('batches', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as redis
+      participant p3 as redis (cache)
       p1->>p2: GET /io-multi
       p2->>p3: MULTI SET, INCR, GET
       p3-->>p2: ok
@@ -169,7 +169,7 @@ describe('batches', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as redis
+      participant p3 as redis (cache)
       p1->>p2: GET /nr
       p2->>p3: MULTI SET, INCR, GET
       p3-->>p2: ok
@@ -217,7 +217,7 @@ describe('batches', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as redis
+      participant p3 as redis (cache)
       p1->>p2: GET /two
       par 2 concurrent calls
         p2->>p3: MULTI SET

@@ -62,10 +62,20 @@ describe('classifySpan', () => {
       category: 'db',
       label: 'SELECT comments',
       queryText: query,
+      queryTextAttribute: 'db.query.text',
       dbSystem: 'postgresql',
       dbNamespace: 'blog',
       target: { key: 'db:postgresql:blog', name: 'postgresql blog', kind: 'database' },
     });
+  });
+
+  it('names the attribute the query text came from, the older db.statement included', () => {
+    const old = classify('client', { 'db.system': 'mysql', 'db.statement': 'SELECT 1' });
+    expect([old.queryText, old.queryTextAttribute]).toEqual(['SELECT 1', 'db.statement']);
+    const cache = classify('client', { 'db.system': 'redis', 'db.statement': 'GET k' });
+    expect([cache.queryText, cache.queryTextAttribute]).toEqual(['GET k', 'db.statement']);
+    const none = classify('client', { 'db.system': 'mysql' });
+    expect([none.queryText, none.queryTextAttribute]).toEqual([undefined, undefined]);
   });
 
   it('prefers db.query.summary, then operation and collection, over parsing the text', () => {

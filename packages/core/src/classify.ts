@@ -46,6 +46,12 @@ export interface SpanClass {
   readonly dbNamespace?: string;
   /** Full query text, kept for details views; the label only has its summary. */
   readonly queryText?: string;
+  /**
+   * The span attribute `queryText` was read from (`db.query.text`, or the
+   * older semantic conventions' `db.statement`), so a client that has the
+   * span can show the text without it being sent twice.
+   */
+  readonly queryTextAttribute?: 'db.query.text' | 'db.statement';
   /** Queue or topic name for messaging spans. */
   readonly destination?: string;
 }
@@ -141,7 +147,13 @@ function classifyDb(span: Span, rawSystem: string): SpanClass {
   const a = span.attributes;
   const system = rawSystem.toLowerCase();
   const namespace = str(a['db.namespace']) ?? str(a['db.name']);
-  const queryText = str(a['db.query.text']) ?? str(a['db.statement']);
+  const queryTextAttribute =
+    str(a['db.query.text']) !== undefined
+      ? 'db.query.text'
+      : str(a['db.statement']) !== undefined
+        ? 'db.statement'
+        : undefined;
+  const queryText = queryTextAttribute === undefined ? undefined : str(a[queryTextAttribute]);
   const operation = str(a['db.operation.name']) ?? str(a['db.operation']);
   const collection = str(a['db.collection.name']) ?? str(a['db.sql.table']) ?? str(a['db.mongodb.collection']);
 
@@ -154,6 +166,7 @@ function classifyDb(span: Span, rawSystem: string): SpanClass {
       dbSystem: system,
       dbNamespace: namespace,
       queryText,
+      queryTextAttribute,
     };
   }
   const summary = str(a['db.query.summary']);
@@ -171,6 +184,7 @@ function classifyDb(span: Span, rawSystem: string): SpanClass {
     dbSystem: system,
     dbNamespace: namespace,
     queryText,
+    queryTextAttribute,
   };
 }
 

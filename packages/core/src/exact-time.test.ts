@@ -88,7 +88,7 @@ describe('exact times in the tree, the diagram and the summary', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /reports/:id
       p2->>p3: SELECT table_0
       p3-->>p2: ok

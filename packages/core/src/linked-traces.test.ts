@@ -77,9 +77,9 @@ describe('linked traces: a batch consumer (fan-in)', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "queue" } as orders
+      participant p3 as orders (queue)
       participant p4 as worker
-      participant p5@{ "type" : "database" } as postgresql blog
+      participant p5 as postgresql blog (db)
       p1->>p2: POST /orders
       p2-)p3: publish orders
       p2-->>p1: 202
@@ -114,9 +114,9 @@ describe('linked traces: a batch consumer (fan-in)', () => {
     expect(await draw(t)).toMatchInlineSnapshot(`
       "sequenceDiagram
       autonumber
-      participant p1@{ "type" : "queue" } as orders
+      participant p1 as orders (queue)
       participant p2 as worker
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1-)p2: process orders
       Note over p1,p2: batch of 2 messages from 2 traces
       p2->>p3: INSERT orders
@@ -179,9 +179,9 @@ describe('linked traces: fan-out', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "queue" } as orders
+      participant p3 as orders (queue)
       participant p4 as worker
-      participant p5@{ "type" : "database" } as postgresql blog
+      participant p5 as postgresql blog (db)
       p1->>p2: POST /orders
       p2-)p3: publish orders
       p2-->>p1: 202
@@ -221,9 +221,9 @@ describe('linked traces: fan-out', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "queue" } as orders
+      participant p3 as orders (queue)
       participant p4 as worker
-      participant p5@{ "type" : "queue" } as emails
+      participant p5 as emails (queue)
       participant p6 as mailer
       p1->>p2: POST /orders
       p2-)p3: publish orders
@@ -262,9 +262,9 @@ describe('linked traces: robustness', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "queue" } as orders
+      participant p3 as orders (queue)
       participant p4 as worker
-      participant p5@{ "type" : "queue" } as replies
+      participant p5 as replies (queue)
       p1->>p2: POST /orders
       p2-)p3: publish orders
       p2-->>p1: 202

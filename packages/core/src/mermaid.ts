@@ -3,16 +3,20 @@
  * text. All text from spans passes through one escaper, so no span name,
  * attribute or error message can break the diagram or inject markup.
  */
-import { layoutTrace } from './layout.js';
+import { type DrawnCall, layoutTrace, type TraceLayout } from './layout.js';
 import {
   buildBounded,
   buildSequence,
   type FoldLimits,
   MAX_DRAWN_DEPTH,
+  type Note,
+  type Participant,
   type SequenceItem,
   type SequenceModel,
   type SequenceOptions,
+  truncate,
 } from './sequence.js';
+import { chooseFolds, estimateSizes } from './size-guard.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 
@@ -20,10 +24,20 @@ import { buildSpanTree } from './tree.js';
 export interface RenderOptions {
   /** Indentation per nesting level of `par`/`loop` blocks. Default two spaces. */
   readonly indent?: string;
+  /**
+   * Draw databases and caches with Mermaid's database shape and queues with
+   * its queue shape (`participant p3@{ "type" : "database" } as …`). That
+   * syntax parses only on recent Mermaid (11.13 and later), so it is off by
+   * default: every participant is then a plain `participant`, its kind said
+   * by a word after the name (`postgresql blog (db)`, `redis (cache)`,
+   * `orders (queue)`), which parses on Mermaid 10.9 and every later release.
+   * Default false.
+   */
+  readonly participantShapes?: boolean;
 }
 
 /** Options for {@link traceToMermaid}. */
-export interface TraceToMermaidOptions extends SequenceOptions {
+export interface TraceToMermaidOptions extends SequenceOptions, RenderOptions {
   /** Upper bound for the text length; Mermaid's default `maxTextSize` is 50,000. */
   readonly maxTextLength?: number;
 }
@@ -108,6 +122,23 @@ export function escapeMermaidText(text: string, options: EscapeOptions = {}): st
   return s;
 }
 
+/** Mermaid participant shapes (`participant id@{ "type" : … }`, Mermaid 11.13+) for the kinds that have one. */
+const SHAPES: Readonly<Partial<Record<Participant['kind'], string>>> = {
+  database: 'database',
+  cache: 'database',
+  queue: 'queue',
+};
+
+/**
+ * Without shapes, the word after a participant's name that says what it is:
+ * `postgresql blog (db)`, `redis (cache)`, `orders (queue)`.
+ */
+const KIND_WORDS: Readonly<Partial<Record<Participant['kind'], string>>> = {
+  database: 'db',
+  cache: 'cache',
+  queue: 'queue',
+};
+
 const ARROWS = {
   request: '->>',
   self: '->>',
@@ -135,12 +166,13 @@ export function renderMermaid(model: SequenceModel, options: RenderOptions = {})
   const lines: string[] = ['sequenceDiagram', 'autonumber'];
   // Only whitespace may indent: anything else would become part of the statement.
   const indent = options.indent !== undefined && /^[ \t]*$/.test(options.indent) ? options.indent : '  ';
+  const shapes = options.participantShapes === true;
   for (const p of model.participants) {
     const name = escapeMermaidText(p.name, { name: true, maxLength: 60 });
+    const shape = SHAPES[p.kind];
     if (p.kind === 'actor') lines.push(`actor ${p.id} as ${name}`);
-    else if (p.kind === 'database' || p.kind === 'cache')
-      lines.push(`participant ${p.id}@{ "type" : "database" } as ${name}`);
-    else if (p.kind === 'queue') lines.push(`participant ${p.id}@{ "type" : "queue" } as ${name}`);
+    else if (shape !== undefined && shapes) lines.push(`participant ${p.id}@{ "type" : "${shape}" } as ${name}`);
+    else if (shape !== undefined) lines.push(`participant ${p.id} as ${name} (${KIND_WORDS[p.kind]})`);
     else lines.push(`participant ${p.id} as ${name}`);
   }
   renderItems(model.items, 0, indent, lines);
@@ -155,7 +187,10 @@ function renderItems(items: readonly SequenceItem[], depth: number, indent: stri
         lines.push(`${pad}${item.from}${ARROWS[item.kind]}${item.to}: ${escapeMermaidText(item.text)}`);
         break;
       case 'note':
-        lines.push(`${pad}Note over ${item.over.join(',')}: ${escapeMermaidText(item.text)}`);
+        // The size guard's note names what it folded: it may run longer than other notes.
+        lines.push(
+          `${pad}Note over ${item.over.join(',')}: ${escapeMermaidText(item.text, { maxLength: item.reason === 'folded' ? 240 : 120 })}`,
+        );
         break;
       case 'loop':
         lines.push(`${pad}loop ${escapeMermaidText(item.label)}`);
@@ -224,8 +259,12 @@ function levelSizes(model: SequenceModel, text: string): { header: number; level
 /**
  * Draws a trace as Mermaid text in one call: span tree, layout, sequence
  * model, text. Keeps the text under `maxTextLength` (default 50,000
- * characters) by folding the deepest levels first, then trimming the longest
- * levels, and says so in `model.notes`.
+ * characters, Mermaid's `maxTextSize`): when the whole drawing is longer, the
+ * fewest groups of nested calls are folded, largest (then deepest) first, so
+ * that the folded diagram still uses at least 80 % of the limit where the
+ * trace's shape allows it. Each folded group becomes a note in place ("37
+ * calls folded"), and a note at the top of the diagram (also in
+ * `model.notes`) says how many calls were folded under which arrows.
  *
  * @example
  * ```ts
@@ -241,20 +280,137 @@ export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}
   // so a drawing with more arrows than this is certainly too long: building
   // stops there instead of drawing 100,000 spans only to throw them away.
   const maxArrows = Math.floor(max / 11) + 1;
-  const attempt = (limits: FoldLimits): { model: SequenceModel; text: string } | undefined => {
-    const built = buildBounded(layout, options, { ...limits, maxArrows });
-    if (built.overflowed) return undefined;
-    const text = renderMermaid(built.model);
-    return text.length <= max ? { model: built.model, text } : undefined;
-  };
-
   const full = buildBounded(layout, options, { maxArrows });
   let fullText: string | undefined;
   if (!full.overflowed) {
-    fullText = renderMermaid(full.model);
+    fullText = renderMermaid(full.model, options);
     if (fullText.length <= max) return { text: fullText, model: full.model, folded: false };
   }
+  const fitted = foldLargestGroups(layout, options, max, maxArrows, fullText?.length);
+  if (fitted) return { ...fitted, folded: true };
+  return { ...foldLevels(layout, options, max, maxArrows, full.model, fullText), folded: true };
+}
 
+/**
+ * Share of the limit a folded diagram is first aimed at: just under it, so
+ * that as few groups as possible are folded. Each further plan, with the
+ * estimate corrected by what the last one measured, aims a little lower.
+ */
+const FOLD_TARGET = 0.97;
+const FOLD_TARGET_STEP = 0.04;
+/** Share of the limit a folded diagram uses at least, where groups small enough exist. */
+const FOLD_FLOOR = 0.8;
+/** Plans measured before the guard settles for the best one that fits. */
+const FOLD_ATTEMPTS = 6;
+
+/**
+ * Folds the fewest groups of nested calls, largest first, until the text
+ * fits; undefined when no plan of whole groups fits (a single level wider
+ * than the limit).
+ */
+function foldLargestGroups(
+  layout: TraceLayout,
+  options: TraceToMermaidOptions,
+  max: number,
+  maxArrows: number,
+  fullLength: number | undefined,
+): { text: string; model: SequenceModel } | undefined {
+  const indent = options.indent !== undefined && /^[ \t]*$/.test(options.indent) ? options.indent : '  ';
+  const estimate = estimateSizes(layout, {
+    indentWidth: indent.length,
+    timings: options.timings !== false,
+    foldLoops: options.foldLoops !== false,
+  });
+  // Real characters per estimated character, known exactly when the full text was printed.
+  let scale = fullLength !== undefined ? fullLength / Math.max(1, estimate.total) : 1;
+  let best: { text: string; model: SequenceModel } | undefined;
+  const tried = new Set<string>();
+  for (let attempt = 0; attempt < FOLD_ATTEMPTS; attempt++) {
+    const keep = ((FOLD_TARGET - attempt * FOLD_TARGET_STEP) * max) / scale;
+    const floor = (FOLD_FLOOR * max) / scale;
+    const plan = chooseFolds(estimate.candidates, estimate.total - keep, estimate.total - floor);
+    if (plan === undefined) break;
+    const key = plan.calls
+      .map((call) => call.node.span.spanId)
+      .sort()
+      .join(',');
+    if (tried.has(key)) break;
+    tried.add(key);
+    const drawn = drawFolded(layout, options, plan.calls, max, maxArrows);
+    // A plan that overflowed the arrow bound is certainly too long: assume half as long again.
+    const length = drawn?.text.length ?? 1.5 * max;
+    if (drawn && length <= max && (!best || length > best.text.length)) best = drawn;
+    if (length <= max && length >= FOLD_FLOOR * max) break;
+    scale = length / Math.max(1, estimate.total - plan.saved);
+  }
+  return best;
+}
+
+/** Builds and prints the diagram with `folds` folded, led by a note saying what was folded. */
+function drawFolded(
+  layout: TraceLayout,
+  options: TraceToMermaidOptions,
+  folds: readonly DrawnCall[],
+  max: number,
+  maxArrows: number,
+): { text: string; model: SequenceModel } | undefined {
+  const built = buildBounded(layout, options, {
+    foldSpanIds: new Set(folds.map((call) => call.node.span.spanId)),
+    maxArrows,
+  });
+  if (built.overflowed) return undefined;
+  const numbers = new Map<string, number>();
+  for (const arrow of built.model.arrows) if (!numbers.has(arrow.spanId)) numbers.set(arrow.spanId, arrow.number);
+  // Only groups the diagram draws were folded (a call repeated in a loop is drawn once).
+  const groups = folds
+    .filter((call) => numbers.has(call.node.span.spanId))
+    .sort(
+      (a, b) =>
+        b.nestedCalls - a.nestedCalls ||
+        (numbers.get(a.node.span.spanId) ?? 0) - (numbers.get(b.node.span.spanId) ?? 0),
+    );
+  const calls = groups.reduce((sum, call) => sum + call.nestedCalls, 0);
+  const shown = groups
+    .slice(0, FOLD_NOTE_GROUPS)
+    .map((call) => `${call.nestedCalls} under ${numbers.get(call.node.span.spanId)} ${truncate(call.label, 30)}`);
+  if (groups.length > FOLD_NOTE_GROUPS) shown.push(`${groups.length - FOLD_NOTE_GROUPS} more`);
+  const text =
+    `diagram folded to stay under ${max} characters: ${calls} ${calls === 1 ? 'call' : 'calls'} ` +
+    `under ${groups.length} ${groups.length === 1 ? 'arrow' : 'arrows'} (${shown.join(', ')})`;
+  const participants = built.model.participants;
+  const first = participants[0];
+  const last = participants[participants.length - 1];
+  const over = first === undefined || last === undefined ? [] : first === last ? [first.id] : [first.id, last.id];
+  const note: Note = { type: 'note', over, text, reason: 'folded', level: 0 };
+  const model: SequenceModel = {
+    ...built.model,
+    items: over.length > 0 ? [note, ...built.model.items] : built.model.items,
+    notes: [...built.model.notes, text],
+  };
+  return { text: renderMermaid(model, options), model };
+}
+
+/** Folded groups named in the note at the top of a folded diagram; the rest are counted. */
+const FOLD_NOTE_GROUPS = 3;
+
+/**
+ * The fallback for traces whose width, not depth, is the problem: folds
+ * whole levels, and cuts each level short when even one level is too long.
+ */
+function foldLevels(
+  layout: TraceLayout,
+  options: TraceToMermaidOptions,
+  max: number,
+  maxArrows: number,
+  fullModel: SequenceModel,
+  fullText: string | undefined,
+): { text: string; model: SequenceModel } {
+  const attempt = (limits: FoldLimits): { model: SequenceModel; text: string } | undefined => {
+    const built = buildBounded(layout, options, { ...limits, maxArrows });
+    if (built.overflowed) return undefined;
+    const text = renderMermaid(built.model, options);
+    return text.length <= max ? { model: built.model, text } : undefined;
+  };
   // Fold the deepest levels first: the largest depth that fits wins.
   let deepest = 1;
   const withChildren: number[] = [];
@@ -267,7 +423,7 @@ export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}
   if (fullText !== undefined) {
     // The full rendering tells how many characters each level costs, so the
     // first depth tried is usually the one that fits.
-    const sizes = levelSizes(full.model, fullText);
+    const sizes = levelSizes(fullModel, fullText);
     const estimate = (maxDepth: number): number => {
       let total = sizes.header;
       for (let level = 0; level < maxDepth; level++) total += sizes.levels[level] ?? 0;
@@ -308,7 +464,7 @@ export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}
   }
   if (!best) {
     const model = buildSequence(layout, options, { maxDepth: 1, maxItems: 1 });
-    best = { model, text: renderMermaid(model), maxDepth: 1 };
+    best = { model, text: renderMermaid(model, options), maxDepth: 1 };
   }
   const model: SequenceModel = {
     ...best.model,
@@ -317,5 +473,5 @@ export function traceToMermaid(trace: Trace, options: TraceToMermaidOptions = {}
       `diagram folded to stay under ${max} characters (the trace has ${layout.calls.length} drawn calls)`,
     ],
   };
-  return { text: best.text, model, folded: true };
+  return { text: best.text, model };
 }

@@ -59,8 +59,8 @@ describe('call outcome: failure follows the span status', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as redis
-      participant p4@{ "type" : "database" } as postgresql blog
+      participant p3 as redis (cache)
+      participant p4 as postgresql blog (db)
       p1->>p2: GET /profile/:id
       p2->>p3: GET profile:*
       p3-->>p2: ok
@@ -107,7 +107,7 @@ describe('call outcome: failure follows the span status', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       participant p4 as pay
       p1->>p2: GET /profile/:id
       p2->>p3: SELECT a
@@ -386,8 +386,8 @@ describe('calls that got no response', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
-      participant p4@{ "type" : "database" } as redis
+      participant p3 as postgresql blog (db)
+      participant p4 as redis (cache)
       participant p5 as visits
       participant p6 as 127.0.0.1#58;40403
       p1->>p2: GET /profile/:id
@@ -457,7 +457,7 @@ describe('known instrumentation failure markers', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "queue" } as invoices
+      participant p3 as invoices (queue)
       participant p4 as worker
       p1->>p2: POST /invoices/:id
       p2-)p3: publish invoices

@@ -40,7 +40,7 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       p2->>p3: SELECT articles
       p3-->>p2: ok
@@ -59,7 +59,7 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       par 2 concurrent calls
         p2->>p3: SELECT articles
@@ -85,7 +85,7 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       par 3 concurrent calls in 2 lanes
         p2->>p3: SELECT a
@@ -116,7 +116,7 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       par 3 concurrent calls in 2 lanes
         p2->>p3: SELECT a
@@ -160,8 +160,8 @@ describe('toSequence', () => {
       actor p1 as Client
       participant p2 as api
       participant p3 as users
-      participant p4@{ "type" : "database" } as postgresql blog
-      participant p5@{ "type" : "database" } as redis
+      participant p4 as postgresql blog (db)
+      participant p5 as redis (cache)
       participant p6 as mail
       participant p7 as end
       p1->>p2: GET /articles/:id
@@ -227,8 +227,8 @@ describe('toSequence', () => {
       actor p1 as Client
       participant p2 as api
       participant p3 as users
-      participant p4@{ "type" : "database" } as postgresql users
-      participant p5@{ "type" : "database" } as postgresql blog
+      participant p4 as postgresql users (db)
+      participant p5 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       par 2 concurrent calls
         p2->>p3: GET /users/:id
@@ -273,7 +273,7 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       loop 4× SELECT authors
         p2->>p3: SELECT authors
@@ -326,7 +326,7 @@ describe('toSequence', () => {
       actor p1 as Client
       participant p2 as api
       participant p3 as users
-      participant p4@{ "type" : "database" } as redis
+      participant p4 as redis (cache)
       p1->>p2: GET /articles/:id
       p2->>p3: GET /users/:id
       p3->>p4: GET user:*
@@ -367,9 +367,9 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "queue" } as orders
+      participant p3 as orders (queue)
       participant p4 as worker
-      participant p5@{ "type" : "database" } as postgresql blog
+      participant p5 as postgresql blog (db)
       p1->>p2: POST /orders
       p2-)p3: publish orders
       p2-->>p1: 201
@@ -383,9 +383,9 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "queue" } as orders
+      participant p3 as orders (queue)
       participant p4 as worker
-      participant p5@{ "type" : "database" } as postgresql blog
+      participant p5 as postgresql blog (db)
       p1->>p2: POST /orders
       p2-)p3: publish orders
       Note over p2: 38 ms own work
@@ -426,9 +426,9 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "queue" } as orders
+      participant p3 as orders (queue)
       participant p4 as worker
-      participant p5@{ "type" : "database" } as postgresql blog
+      participant p5 as postgresql blog (db)
       p1->>p2: POST /orders
       p2-)p3: publish orders
       par 2 concurrent calls
@@ -462,7 +462,7 @@ describe('toSequence', () => {
     expect(await draw(t)).toMatchInlineSnapshot(`
       "sequenceDiagram
       autonumber
-      participant p1@{ "type" : "queue" } as emails
+      participant p1 as emails (queue)
       participant p2 as worker
       participant p3 as mail.example.com
       p1-)p2: process emails
@@ -501,7 +501,7 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       participant p4 as pay#58;9000
       p1->>p2: GET /articles/:id
       p2->>p3: SELECT nope
@@ -548,7 +548,7 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /articles/:id/broken
       p2->>p3: SELECT nope
       p3--xp2: no such table: nope · 1 ms
@@ -581,7 +581,7 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       p2->>p3: SELECT users
       p3-->>p2: ok
@@ -595,7 +595,7 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       p2->>p2: middleware - auth
       p2->>p3: SELECT users
@@ -617,7 +617,7 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       p2->>p3: SELECT a
       p3-->>p2: ok · 10 ms

@@ -176,6 +176,8 @@ export interface FoldLimits {
   readonly maxDepth?: number;
   /** Items kept per level; the rest are folded into a note. */
   readonly maxItems?: number;
+  /** Span ids of calls whose nested calls are folded into one note, wherever they are. */
+  readonly foldSpanIds?: ReadonlySet<string>;
   /**
    * Stop building once this many arrows exist: the size guard uses it to
    * give up early on a drawing that is certainly too long.
@@ -247,6 +249,7 @@ class Builder {
   private readonly foldLoops: boolean;
   private readonly maxDepth: number;
   private readonly maxItems: number;
+  private readonly foldSpanIds: ReadonlySet<string> | undefined;
 
   private readonly layout: TraceLayout;
   private readonly options: SequenceOptions;
@@ -260,6 +263,7 @@ class Builder {
     this.maxDepth = Math.max(1, Math.min(limits.maxDepth ?? MAX_DRAWN_DEPTH, MAX_DRAWN_DEPTH));
     this.maxItems = Math.max(1, limits.maxItems ?? Number.POSITIVE_INFINITY);
     this.maxArrows = limits.maxArrows ?? Number.POSITIVE_INFINITY;
+    this.foldSpanIds = limits.foldSpanIds;
   }
 
   build(): SequenceModel {
@@ -505,8 +509,10 @@ class Builder {
   private children(call: DrawnCall, out: SequenceItem[]): (() => void) | undefined {
     if (call.children.length === 0) return undefined;
     const lifeline = contentLifeline(call);
-    if (call.depth + 1 >= this.maxDepth) {
-      this.foldedByDepth += call.nestedCalls;
+    const chosen = this.foldSpanIds?.has(call.node.span.spanId) === true;
+    if (chosen || call.depth + 1 >= this.maxDepth) {
+      // Folds the size guard chose are summed up by the guard itself.
+      if (!chosen) this.foldedByDepth += call.nestedCalls;
       out.push(
         this.note(
           [lifeline],

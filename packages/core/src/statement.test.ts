@@ -44,7 +44,7 @@ describe('the same call again means the same statement', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /authors/:id
       p2->>p3: SELECT authors
       p3-->>p2: ok
@@ -65,7 +65,7 @@ describe('the same call again means the same statement', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /authors/:id
       loop 6× SELECT authors
         p2->>p3: SELECT authors
@@ -94,7 +94,7 @@ describe('the same call again means the same statement', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /authors/:id
       loop 4× SELECT authors
         p2->>p3: SELECT authors
@@ -123,7 +123,7 @@ describe('the same call again means the same statement', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3@{ "type" : "database" } as redis
+      participant p3 as redis (cache)
       participant p4 as books
       p1->>p2: GET /authors/:id
       loop 3× GET author:*

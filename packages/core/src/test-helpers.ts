@@ -3,8 +3,8 @@
  * of diagrams with Mermaid's real parser. Not exported from the package and
  * not compiled into dist.
  */
-import mermaid from 'mermaid';
 import { expect } from 'vitest';
+import { type ParsedSequence, type ParseOptions, parseSequenceDiagram } from '../../../test/support/mermaid.js';
 import type { Attributes, Span, SpanEvent, SpanKind, SpanLink, SpanStatus, Trace } from './trace.js';
 
 /** Base time of test traces: times in specs are milliseconds after it. */
@@ -187,50 +187,15 @@ export function internal(t: Timed & { name: string }): Span {
   return span({ ...timed(t), name: t.name, kind: 'internal' });
 }
 
-interface SequenceDbLike {
-  getActors(): Map<string, { description: string; type?: string }>;
-  getMessages(): { from?: string; to?: string; message: unknown; type?: number }[];
-  LINETYPE: { NOTE: number };
-}
-
-/** What Mermaid's parser read from a sequence diagram. */
-export interface ParsedSequence {
-  readonly actors: readonly { id: string; name: string; type: string }[];
-  /** Arrows in text order (what autonumber numbers). */
-  readonly signals: readonly { from: string; to: string; text: string }[];
-  readonly notes: readonly string[];
-}
-
-const NAMED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
-
-/** Decodes the placeholders Mermaid uses for `#code;` entities. */
-export function decodeMermaidText(text: string): string {
-  return text
-    .replace(/\ufb02\u00b0\u00b0(\d+)\u00b6\u00df/g, (_, code: string) => String.fromCodePoint(Number(code)))
-    .replace(/\ufb02\u00b0(\w+)\u00b6\u00df/g, (whole, name: string) => NAMED[name] ?? whole);
-}
-
-/** Fails the test, quoting the parser's message and the text, unless Mermaid parses the diagram. */
-export async function expectValidMermaid(text: string): Promise<ParsedSequence> {
+/**
+ * Fails the test, quoting the parser's message and the text, unless both
+ * Mermaid 10.9 and the current Mermaid parse the diagram and read it alike
+ * (see test/support/mermaid.ts, shared by every suite).
+ */
+export async function expectValidMermaid(text: string, options: ParseOptions = {}): Promise<ParsedSequence> {
   try {
-    await mermaid.parse(text);
+    return await parseSequenceDiagram(text, options);
   } catch (error) {
-    expect.fail(`Mermaid rejected the diagram: ${(error as Error).message}\n--- diagram ---\n${text}`);
+    return expect.fail((error as Error).message);
   }
-  const diagram = await mermaid.mermaidAPI.getDiagramFromText(text);
-  const db = diagram.db as unknown as SequenceDbLike;
-  const actors = [...db.getActors().entries()].map(([id, a]) => ({
-    id,
-    name: decodeMermaidText(a.description),
-    type: a.type ?? 'participant',
-  }));
-  const signals: { from: string; to: string; text: string }[] = [];
-  const notes: string[] = [];
-  for (const m of db.getMessages()) {
-    if (m.type === db.LINETYPE.NOTE) notes.push(decodeMermaidText(String(m.message)));
-    else if (m.from !== undefined && m.to !== undefined) {
-      signals.push({ from: m.from, to: m.to, text: decodeMermaidText(String(m.message)) });
-    }
-  }
-  return { actors, signals, notes };
 }

@@ -4,6 +4,7 @@ import { stripTypeScriptTypes } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { expectValidMermaid } from './test-helpers.js';
 
 const SRC = fileURLToPath(new URL('.', import.meta.url));
 
@@ -44,5 +45,6 @@ describe('type stripping', () => {
     expect(stdout).toBe(
       'sequenceDiagram\nautonumber\nactor p1 as Client\nparticipant p2 as api\np1->>p2: GET /\np2-->>p1: ok\n',
     );
+    await expectValidMermaid(stdout);
   });
 });

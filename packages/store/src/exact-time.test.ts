@@ -180,7 +180,7 @@ describe('exact nanosecond times', () => {
       autonumber
       actor p1 as Client
       participant p2 as blog-api
-      participant p3@{ "type" : "database" } as postgresql blog
+      participant p3 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       p2->>p3: SELECT
       p3-->>p2: ok

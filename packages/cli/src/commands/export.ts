@@ -29,6 +29,7 @@ interface ExportOptions extends WorkFlags {
   readonly format?: ExportFormat;
   readonly timings: boolean;
   readonly internal?: boolean;
+  readonly mermaidShapes?: boolean;
   readonly out?: string;
 }
 
@@ -47,6 +48,10 @@ export function registerExportCommand(program: Command): void {
     )
     .option('--no-timings', 'leave durations out: byte-stable output for docs and reviews')
     .option('--internal', 'draw internal spans as self-calls')
+    .option(
+      '--mermaid-shapes',
+      'mmd, md, json: draw databases, caches and queues with Mermaid participant shapes (needs Mermaid 11.13 or later to render)',
+    )
     .option('--out <file>', 'write to this file instead of stdout');
   addWorkOptions(command, 'with `last`: pick among')
     .addHelpText(
@@ -55,6 +60,12 @@ export function registerExportCommand(program: Command): void {
 Formats: mmd (Mermaid text), md (summary line + fenced mermaid block for PRs and
 docs), svg and png (rendered by Mermaid in a headless Chromium: set
 LIFELINE_CHROMIUM or install chromium), json (trace, analysis, sequence model).
+
+Mermaid text (mmd, md, json) parses on Mermaid 10.9 and later, as GitHub, GitLab
+and most wikis run: databases, caches and queues are plain participants named
+with their kind, e.g. "postgresql blog (db)", "redis (cache)", "orders (queue)".
+--mermaid-shapes draws them with Mermaid's database and queue shapes instead;
+svg and png always do, as they are drawn by the Mermaid bundled with Lifeline.
 
 Examples:
   $ lifeline export last
@@ -80,6 +91,7 @@ Examples:
         format,
         timings: options.timings,
         internal: options.internal ?? false,
+        participantShapes: options.mermaidShapes ?? false,
       });
       if (options.out) {
         try {
@@ -164,6 +176,13 @@ export interface RenderExportOptions {
   readonly format: ExportFormat;
   readonly timings: boolean;
   readonly internal: boolean;
+  /**
+   * Mermaid text (mmd, md, json) uses participant shapes, which need Mermaid
+   * 11.13 or later; without it the text parses on Mermaid 10.9 and later.
+   * svg and png are drawn by the bundled Mermaid and always use shapes.
+   * Default false.
+   */
+  readonly participantShapes?: boolean;
 }
 
 /**
@@ -177,7 +196,11 @@ export interface RenderExportOptions {
 export async function renderExport(read: Trace, options: RenderExportOptions): Promise<string | Buffer> {
   // The spans of the linked traces that the picture draws, and no others.
   const trace = joinLinkedTraces(read);
-  const sequenceOptions = { timings: options.timings, internal: options.internal };
+  const sequenceOptions = {
+    timings: options.timings,
+    internal: options.internal,
+    participantShapes: options.participantShapes ?? false,
+  };
   switch (options.format) {
     case 'md':
       return traceToMarkdown(trace, sequenceOptions);
@@ -197,7 +220,7 @@ export async function renderExport(read: Trace, options: RenderExportOptions): P
     }
     case 'svg':
     case 'png': {
-      const { text } = traceToMermaid(trace, sequenceOptions);
+      const { text } = traceToMermaid(trace, { ...sequenceOptions, participantShapes: true });
       return options.format === 'svg'
         ? `${await renderMermaidImage(text, { format: 'svg' })}\n`
         : await renderMermaidImage(text, { format: 'png' });
