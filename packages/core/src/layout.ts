@@ -20,6 +20,7 @@ import { type BatchKind, batchLabel, batchMember, groupBatches } from './batch.j
 import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
 import { concurrentGroups, packLanes } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
+import { spanFailed } from './outcome.js';
 import { repeatStatement } from './statement.js';
 import type { Span } from './trace.js';
 import { compareNodes, type SpanNode, type SpanTree } from './tree.js';
@@ -411,17 +412,28 @@ export interface RepeatIdentity {
   readonly label: string;
   /** The span, with its class when the caller already has it (else it is classified, from the cache). */
   readonly node: { readonly span: Span; readonly cls?: SpanClass };
+  /** The calls it made in turn, when it made any (a call to a traced service). */
+  readonly children?: readonly { readonly label: string }[];
 }
 
 /**
  * Whether two calls are the same call again: same role, same lifelines, same
- * label and the same normalised statement ({@link repeatStatement}): three
+ * label, the same outcome, the same calls made in turn, and the same
+ * normalised statement ({@link repeatStatement}): three
  * different queries on one table share the label `SELECT authors` but are
  * not a repeat, while `id = 1` and `id = 2` are. Compared field by field, so
  * no text inside a name can make two different calls look alike.
  */
 export function sameRepeat(a: RepeatIdentity, b: RepeatIdentity): boolean {
   if (a.role !== b.role || a.label !== b.label || a.to.key !== b.to.key || a.from.key !== b.from.key) return false;
+  // A loop draws one representative call: a failed call, or one that made
+  // other calls than its neighbours, is not the same call again, or the
+  // loop would hide the failure or the other calls.
+  if (spanFailed(a.node) !== spanFailed(b.node)) return false;
+  const aChildren = a.children ?? [];
+  const bChildren = b.children ?? [];
+  if (aChildren.length !== bChildren.length) return false;
+  for (let i = 0; i < aChildren.length; i++) if (aChildren[i]?.label !== bChildren[i]?.label) return false;
   const aStatement = repeatStatement(a.node.span, a.node.cls ?? classifySpan(a.node.span), a.label);
   return aStatement === repeatStatement(b.node.span, b.node.cls ?? classifySpan(b.node.span), b.label);
 }

@@ -173,7 +173,8 @@ export function endedWithoutResponse(node: OutcomeNode): boolean {
   const a = span.attributes;
   const semconv =
     a['http.request.method'] !== undefined || (a['http.method'] !== undefined && a['http.url'] !== undefined);
-  if (!semconv || numberAttribute(span, HTTP_STATUS_KEYS) !== undefined) return false;
+  const code = numberAttribute(span, HTTP_STATUS_KEYS);
+  if (!semconv || (code !== undefined && code !== 0)) return false;
   return (node.cls ?? classifyOnce(span)).category === 'http-client';
 }
 
@@ -235,7 +236,10 @@ export function callOutcome(call: DrawnCall): CallOutcome {
   for (const node of spans) {
     const span = node.span;
     const code = numberAttribute(span, STATUS_KEYS);
-    statusCode ??= code !== undefined && !('rpc.grpc.status_code' in span.attributes && code < 100) ? code : undefined;
+    // HTTP status 0 is what some clients record when no response came (a
+    // browser's fetch, XHR): it is no status code at all.
+    statusCode ??=
+      code !== undefined && code !== 0 && !('rpc.grpc.status_code' in span.attributes && code < 100) ? code : undefined;
     if (spanFailed(node)) error = true;
   }
   const rows = numberAttribute(call.node.span, ROWS_KEYS);

@@ -191,6 +191,14 @@ describe('secrets outside the statement', () => {
     expect(exported.status.message).toBe('invalid input syntax for type integer: ?');
   });
 
+  it('reads an error text as prose: an apostrophe inside a word opens no literal', async () => {
+    const { exported } = await recordOne({}, (span) => {
+      span.setAttributes({ 'db.system.name': 'mysql' });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "Table 'test.secret_plans' doesn't exist" });
+    });
+    expect(exported.status.message).toBe("Table ? doesn't exist");
+  });
+
   it('leaves error texts of other spans, and all of them when parameters are recorded, as they are', async () => {
     const http = await recordOne({}, (span) => {
       span.setAttributes({ 'http.request.method': 'GET' });

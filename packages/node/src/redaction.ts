@@ -154,8 +154,19 @@ function cleanDbErrorText(text: string, attributes: Attributes, options: Redacti
   if (options.recordQueryParameters) return text;
   if (dbSystemOf(attributes) === undefined) return text;
   const dialect = sqlDialect(attributes);
-  return dialect === undefined ? text : sanitizeSql(text, dialect);
+  if (dialect === undefined) return text;
+  // An error text is prose, not SQL: an apostrophe inside a word ("doesn't")
+  // opens no literal. Quoted values and numbers are replaced; in standard SQL
+  // double quotes name identifiers ("relation "users" does not exist") and stay.
+  return text
+    .replace(dialect.doubleQuotedStrings ? QUOTED_IN_MYSQL_PROSE : QUOTED_IN_PROSE, '?')
+    .replace(NUMBER_IN_PROSE, '?');
 }
+
+// A quote that starts a value (not after a letter or digit) up to the quote that ends it (not before one).
+const QUOTED_IN_PROSE = /(?<![\w])'(?:[^']|'')*'(?![\w])/g;
+const QUOTED_IN_MYSQL_PROSE = /(?<![\w])(?:'(?:[^'\\]|''|\\.)*'|"(?:[^"\\]|""|\\.)*")(?![\w])/g;
+const NUMBER_IN_PROSE = /(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])/g;
 
 /** The key under which the redaction hook sees a span's status message (Jaeger's and Zipkin's tag for it). */
 export const STATUS_MESSAGE_KEY = 'otel.status_description';
