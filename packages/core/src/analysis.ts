@@ -16,7 +16,7 @@ import {
   workAfterResponse,
 } from './layout.js';
 import { errorMessage, spanFailed } from './outcome.js';
-import { median } from './sequence.js';
+import { CONNECTION_WAIT_ATTRIBUTE, median } from './sequence.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree, type SpanNode } from './tree.js';
 
@@ -208,7 +208,11 @@ function categoryTimes(nodes: readonly SpanNode[], root: SpanNode, outlived: Rea
     if (outlived.has(node)) continue;
     const bucket = BUCKET[classifySpan(node.span).category];
     if (!bucket) continue;
-    const start = Math.max(node.start, root.start);
+    // Time spent waiting for a pooled connection is database time, not own work.
+    const waitSeconds = node.span.attributes[CONNECTION_WAIT_ATTRIBUTE];
+    const waitNs =
+      typeof waitSeconds === 'number' && Number.isFinite(waitSeconds) && waitSeconds > 0 ? waitSeconds * 1e9 : 0;
+    const start = Math.max(node.start - waitNs, root.start);
     const end = Math.min(node.end, root.end);
     if (end <= start) continue;
     buckets[bucket].push([start, end]);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { analyzeTrace } from './analysis.js';
 import { traceToMermaid } from './mermaid.js';
 import { expectValidMermaid, httpServer, sql, trace } from './test-helpers.js';
 
@@ -17,6 +18,23 @@ describe('the time a query waited for a pooled connection', () => {
     const { text } = traceToMermaid(busyPool());
     await expectValidMermaid(text);
     expect(text).toContain('Note over p2: waited 58 ms for a connection\np2->>p3: SELECT reports\n');
+  });
+
+  it('is not own work: no own-work note for it, and the analysis counts it as database time', async () => {
+    // The request asked at 2 ms; the query started once a connection was free, 58 ms later.
+    const query = sql({ id: 'q', parent: 'root', start: 60, end: 70, query: 'SELECT * FROM reports WHERE id = $1' });
+    const waited = { ...query, attributes: { ...query.attributes, 'db.client.connection.wait_time': 0.058 } };
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 72, method: 'GET', route: '/report/:id', status: 200 }),
+      waited,
+    );
+    const { text } = traceToMermaid(t);
+    await expectValidMermaid(text);
+    expect(text).toContain('waited 58 ms for a connection');
+    expect(text).not.toContain('own work');
+    const analysis = analyzeTrace(t);
+    expect(analysis.byCategory.db).toBe(68);
+    expect(analysis.byCategory.own).toBe(4);
   });
 
   it('is left out of the timing-free diagram, which stays byte-stable', async () => {

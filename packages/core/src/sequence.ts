@@ -659,12 +659,12 @@ class Builder {
           let end = first.node.end;
           for (const c of piece.calls) if (c.node.end > end) end = c.node.end;
           eventsUntil(first.node.start);
-          gapUntil(first.node.start);
+          gapUntil(sentAt(first));
           this.loop(piece, parent, out);
           if (end > cursor) cursor = end;
         } else {
           eventsUntil(piece.node.start);
-          gapUntil(piece.node.start);
+          gapUntil(sentAt(piece));
           this.call(piece, out);
           if (piece.node.end > cursor) cursor = piece.node.end;
         }
@@ -774,6 +774,16 @@ export function connectionWaitMs(call: DrawnCall): number | undefined {
   const seconds = call.node.span.attributes[CONNECTION_WAIT_ATTRIBUTE];
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0.0001) return undefined;
   return seconds * 1000;
+}
+
+/**
+ * When the app asked for a call (ns, layout time): the span's start, less the
+ * time it waited for a pooled connection first, which is not the caller's
+ * own work.
+ */
+function sentAt(call: DrawnCall): number {
+  const waitMs = connectionWaitMs(call);
+  return waitMs === undefined ? call.node.start : call.node.start - waitMs * 1e6;
 }
 
 /** Span attribute with the seconds a query waited for a pooled connection. */
