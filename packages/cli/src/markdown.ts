@@ -33,7 +33,7 @@ export function traceToMarkdown(trace: Trace, options: MarkdownOptions = {}): st
   const lines = [summaryLine(trace, timings), ''];
   if (folded) {
     lines.push(
-      "> Some calls are folded (see the note at the top of the diagram) to keep it under Mermaid's 50,000-character limit.",
+      "> Some calls are folded (notes in the diagram say where) to keep it under Mermaid's 50,000-character limit.",
       '',
     );
   }

@@ -11,6 +11,9 @@ export interface TableColumn {
  * terminal and still splits on whitespace in a pipe.
  */
 export function formatTable(columns: readonly TableColumn[], rows: readonly (readonly string[])[]): string {
+  // One row per line whatever the cells hold: a service or route name with a
+  // line break or a control character would split the row or move the cursor.
+  rows = rows.map((row) => row.map(oneLine));
   const widths = columns.map((column, index) =>
     Math.max(column.header.length, ...rows.map((row) => (row[index] ?? '').length)),
   );
@@ -24,4 +27,10 @@ export function formatTable(columns: readonly TableColumn[], rows: readonly (rea
       .join('  ')
       .trimEnd();
   return [line(columns.map((column) => column.header)), ...rows.map(line)].join('\n');
+}
+
+/** A cell's text on one line: line breaks and tabs become spaces, other control characters `?`. */
+function oneLine(cell: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is replaced.
+  return cell.replace(/\r\n|[\r\n\t]/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
