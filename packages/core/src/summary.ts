@@ -268,10 +268,12 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
     }
   }
   roots.sort(compareNodes);
+  const reparented = new Set<LeanNode>();
   if (orphans.length > 0) {
     const primary = roots[0];
     if (primary) {
       for (const orphan of orphans) {
+        reparented.add(orphan);
         (orphan as { parent: LeanNode | undefined }).parent = primary;
         primary.children.push(orphan);
       }
@@ -292,7 +294,7 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
       node.end = end;
     }
   }
-  correctSkew(order);
+  correctSkew(order, reparented);
   for (const node of order) if (node.children.length > 1) node.children.sort(compareNodes);
   roots.sort(compareNodes);
   const nodes = breadthFirst(roots);
@@ -315,10 +317,10 @@ function breadthFirst(roots: readonly LeanNode[]): LeanNode[] {
 }
 
 /** The clock-skew correction of `buildSpanTree`, without the notes (see there for the reasoning). */
-function correctSkew(order: readonly LeanNode[]): void {
+function correctSkew(order: readonly LeanNode[], reparented: ReadonlySet<LeanNode>): void {
   for (const node of order) {
     const parent = node.parent;
-    if (!parent) continue;
+    if (!parent || reparented.has(node)) continue;
     const inherited = parent.shift;
     node.start += inherited;
     node.end += inherited;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { layoutTrace } from './layout.js';
 import { renderMermaid } from './mermaid.js';
 import { toSequence } from './sequence.js';
+import { summarizeLayout, summarizeQuickly } from './summary.js';
 import { expectValidMermaid, httpClient, httpServer, ns, span, sql, TRACE_ID, trace } from './test-helpers.js';
 import type { Span, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
@@ -68,6 +70,72 @@ describe('buildSpanTree', () => {
     expect(query && (query.end - query.start) / 1e6).toBeCloseTo(10, 3);
     expect(tree.notes).toEqual(['clock skew between api and users: up to 500 ms, shifted for layout']);
     await drawValid(t);
+  });
+
+  it('keeps the recorded times of an orphan from another service: no recorded call supports a skew', async () => {
+    // The parent of the late insert is missing: hanging it under the root is a drawing choice, not a call.
+    const t = trace(
+      httpServer({ id: 'root', service: 'svc-a', route: '/o', start: 0, end: 20, status: 200 }),
+      sql({ id: 'early', parent: 'root', service: 'svc-a', start: 2, end: 5, query: 'SELECT early' }),
+      sql({ id: 'late', parent: 'gone', service: 'svc-b', start: 50, end: 60, query: 'INSERT orphan_late' }),
+    );
+    const tree = buildSpanTree(t);
+    const late = tree.byId.get('late');
+    expect(late?.parent?.span.spanId).toBe('root');
+    expect(late && tree.baseNs + BigInt(late.start)).toBe(ns(50));
+    expect(late && tree.baseNs + BigInt(late.end)).toBe(ns(60));
+    expect(tree.notes).toEqual(['1 span refers to a parent missing from the trace: drawn under the root span']);
+    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(await drawValid(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as svc-a
+      participant p3 as postgresql blog (db)
+      participant p4 as svc-b
+      p1->>p2: GET /o
+      p2->>p3: SELECT
+      p3-->>p2: ok
+      p2-->>p1: 200
+      Note over p2: after the response: 1 call outlived the request
+      p4->>p3: INSERT
+      p3-->>p4: ok
+      "
+    `);
+  });
+
+  it('still corrects the skew inside an orphan subtree, against the orphan', async () => {
+    // An orphan client span of the worker called users, whose clock runs 500 ms ahead.
+    const t = trace(
+      httpServer({ id: 'root', service: 'api', route: '/x', start: 0, end: 20, status: 200 }),
+      httpClient({ id: 'c', parent: 'gone', service: 'worker', url: 'http://users/u/1', start: 40, end: 90 }),
+      httpServer({ id: 's', parent: 'c', service: 'users', route: '/u/:id', start: 545, end: 585, status: 200 }),
+    );
+    const tree = buildSpanTree(t);
+    const client = tree.byId.get('c');
+    const server = tree.byId.get('s');
+    expect(client && tree.baseNs + BigInt(client.start)).toBe(ns(40));
+    // Centred in the 50 ms call: starts 5 ms after it.
+    expect(server && tree.baseNs + BigInt(server.start)).toBe(ns(45));
+    expect(tree.notes).toEqual([
+      '1 span refers to a parent missing from the trace: drawn under the root span',
+      'clock skew between worker and users: up to 500 ms, shifted for layout',
+    ]);
+    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(await drawValid(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as worker
+      participant p4 as users
+      p1->>p2: GET /x
+      p2-->>p1: 200
+      Note over p2: after the response: 1 call outlived the request
+      p3->>p4: GET /u/:id
+      p4-->>p3: 200
+      "
+    `);
   });
 
   it('clamps a same-process child that starts before its parent', () => {

@@ -143,10 +143,13 @@ export function buildSpanTree(trace: Trace): SpanTree {
   if (selfParents > 0) notes.push(`${plural(selfParents, 'span')} naming itself as parent: drawn as a root`);
 
   trueRoots.sort(compareNodes);
+  // Orphans hung under the root: that link is a drawing choice, not a recorded call.
+  const reparented = new Set<SpanNode>();
   if (orphans.length > 0) {
     const primary = trueRoots[0];
     if (primary) {
       for (const orphan of orphans) {
+        reparented.add(orphan);
         orphan.parent = primary;
         primary.children.push(orphan);
       }
@@ -213,7 +216,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
     );
   }
 
-  correctSkew(order, notes);
+  correctSkew(order, reparented, notes);
 
   // Layout times changed: order siblings and roots by their corrected start.
   for (const node of order) if (node.children.length > 1) node.children.sort(compareNodes);
@@ -271,14 +274,18 @@ export function skewShift(parent: SkewNode, node: SkewNode): number {
  * Within one process a child cannot start before its parent, so it is clamped;
  * it may legitimately end later (work left running), which is kept.
  * A consumer's wait in a queue is real time, so only a negative wait is corrected.
+ * Only a recorded parent link is evidence of skew: a span hung under the root
+ * because its own parent is missing (`reparented`) never ran inside the root,
+ * so it keeps its recorded times (a span after the root's end is then drawn
+ * as work after the response); its own subtree is still corrected against it.
  */
-function correctSkew(order: readonly SpanNode[], notes: string[]): void {
+function correctSkew(order: readonly SpanNode[], reparented: ReadonlySet<SpanNode>, notes: string[]): void {
   const shifts = new Map<SpanNode, number>();
   const skewByPair = new Map<string, number>();
   let clamped = 0;
   for (const node of order) {
     const parent = node.parent;
-    if (!parent) continue;
+    if (!parent || reparented.has(node)) continue;
     const inherited = shifts.get(parent) ?? 0;
     node.start += inherited;
     node.end += inherited;
