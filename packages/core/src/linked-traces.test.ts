@@ -168,6 +168,98 @@ describe('linked traces: a batch consumer (fan-in)', () => {
   });
 });
 
+describe('linked traces: a batch received at once and processed a message at a time', () => {
+  // Requests A, B and E each publish one message. The worker's trace C receives
+  // the three as one batch (`receive`, linked to the three publishes) and
+  // processes each under its own `process` span, linked to its message alone.
+  const E = 'eeee0000000000000000000000000005';
+  const received = consume({
+    id: 'c0',
+    service: 'worker',
+    start: 100,
+    end: 170,
+    queue: 'orders',
+    links: [link(A, 'a2'), link(B, 'b2'), link(E, 'e2')],
+  });
+  const perMessage = (id: string, from: string, publishId: string, table: string, at: number): Span[] => [
+    consume({
+      id,
+      parent: 'c0',
+      service: 'worker',
+      start: at,
+      end: at + 20,
+      queue: 'orders',
+      links: [link(from, publishId)],
+    }),
+    sql({
+      id: `${id}s`,
+      parent: id,
+      service: 'worker',
+      start: at + 5,
+      end: at + 15,
+      query: `INSERT INTO ${table} VALUES ($1)`,
+    }),
+  ];
+  const receiveBatch = inTrace(
+    C,
+    {
+      ...received,
+      name: 'receive orders',
+      attributes: { ...received.attributes, 'messaging.operation.type': 'receive', 'messaging.batch.message_count': 3 },
+    },
+    ...perMessage('c1', A, 'a2', 'order_a', 105),
+    ...perMessage('c2', B, 'b2', 'order_b', 125),
+    ...perMessage('c3', E, 'e2', 'order_e', 145),
+  );
+  const requests = [requestA, requestB, request(E, 'e', 8)];
+
+  it("draws a producer's request with the batch and the processing of its own message only", async () => {
+    const t = read(B, ...requests, receiveBatch);
+    expect(joinLinkedTraces(t).spans.map((s) => s.spanId)).toEqual(['b1', 'b2', 'c0', 'c2', 'c2s']);
+    const text = await draw(t);
+    expect(text).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as orders (queue)
+      participant p4 as worker
+      participant p5 as postgresql blog (db)
+      p1->>p2: POST /orders
+      p2-)p3: publish orders
+      p2-->>p1: 202
+      p3-)p4: receive orders
+      Note over p3,p4: batch of 3 messages from 3 traces
+      p3-)p4: process orders
+      p4->>p5: INSERT order_b
+      p5-->>p4: ok
+      "
+    `);
+  });
+
+  it('draws each producer with its own message, and the worker with all three', () => {
+    for (const [focus, own] of [
+      [A, 'c1'],
+      [E, 'c3'],
+    ] as const) {
+      const ids = joinLinkedTraces(read(focus, ...requests, receiveBatch))
+        .spans.filter((s) => s.traceId === C)
+        .map((s) => s.spanId);
+      expect(ids).toEqual(['c0', own, `${own}s`]);
+    }
+    expect(joinLinkedTraces(read(C, receiveBatch, ...requests)).spans).toEqual(receiveBatch);
+  });
+
+  it('summarises quickly exactly as the full layout does', () => {
+    for (const focus of [A, B, C, E]) {
+      const t = read(focus, ...requests, receiveBatch);
+      const quick = summarizeQuickly(t);
+      expect(quick).toBeDefined();
+      expect(quick).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    }
+  });
+});
+
 describe('linked traces: fan-out', () => {
   it("draws each consumer's processing under the one message it consumed", async () => {
     const first = worker(C, 'c', 100, [link(A, 'a2')]);

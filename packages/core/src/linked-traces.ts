@@ -12,6 +12,11 @@
  *   already in the picture, with everything under it in its own trace: the
  *   processing of a message this request published, once per consumer
  *   (fan-out), and in turn the consumers of what that processing published.
+ *   Under such a consumer, a consumer span whose links name only messages
+ *   of other traces is left out with everything under it: a batch received
+ *   at once and then processed a message at a time (the OpenTelemetry
+ *   messaging conventions, "Batch receiving") has a `process` span per
+ *   message, linked to that message alone, and only this request's are its.
  *
  * Nothing upstream is joined: a consumer's own trace is drawn from its
  * consumer span, and the other producers of a batch never enter a producer's
@@ -69,6 +74,8 @@ export function linkedTraceView(trace: Trace): LinkedTraceView {
   const inView = new Set<unknown>();
   const viewIds = new Set<string>();
   const producers: string[] = [];
+  // The same producers, to ask whether a link names a message of the picture.
+  const viewProducers = new Set<string>();
   for (const raw of spans) {
     const id = traceIdOf(raw);
     if (id === undefined || id === focus) {
@@ -76,7 +83,10 @@ export function linkedTraceView(trace: Trace): LinkedTraceView {
       const span = raw as Partial<Span>;
       if (typeof span.spanId === 'string') {
         viewIds.add(span.spanId);
-        if (span.kind === 'producer') producers.push(spanKey(id ?? '', span.spanId));
+        if (span.kind === 'producer') {
+          producers.push(spanKey(id ?? '', span.spanId));
+          viewProducers.add(spanKey(id ?? '', span.spanId));
+        }
       }
       continue;
     }
@@ -88,7 +98,7 @@ export function linkedTraceView(trace: Trace): LinkedTraceView {
       push(children, spanKey(id, span.parentSpanId), span);
     }
     if (!Array.isArray(span.links) || span.links.length === 0) continue;
-    if (span.kind !== 'consumer' && classifySpan(span).category !== 'queue-consumer') continue;
+    if (!isConsumer(span)) continue;
     const named = new Set<string>();
     for (const link of span.links) {
       const target = linkKey(link);
@@ -105,7 +115,7 @@ export function linkedTraceView(trace: Trace): LinkedTraceView {
   for (let i = 0; i < producers.length; i++) {
     for (const consumer of consumersOf.get(producers[i] as string) ?? []) {
       if (inView.has(consumer)) continue;
-      const subtree = subtreeOf(consumer, children, inView);
+      const subtree = subtreeOf(consumer, children, inView, viewProducers);
       // The tree knows a span by its id: a joined span that repeats an id of
       // the picture would replace one of its spans.
       if (subtree.some((span) => viewIds.has(span.spanId))) {
@@ -115,7 +125,10 @@ export function linkedTraceView(trace: Trace): LinkedTraceView {
       for (const span of subtree) {
         inView.add(span);
         viewIds.add(span.spanId);
-        if (span.kind === 'producer') producers.push(spanKey(span.traceId, span.spanId));
+        if (span.kind === 'producer') {
+          producers.push(spanKey(span.traceId, span.spanId));
+          viewProducers.add(spanKey(span.traceId, span.spanId));
+        }
       }
     }
   }
@@ -196,8 +209,17 @@ export function batchNote(span: Span): string | undefined {
 
 const BATCH_COUNT_KEYS = ['messaging.batch.message_count'];
 
-/** A span and everything under it in its own trace, parents first; spans already in the picture stop the walk. */
-function subtreeOf(root: Span, children: ReadonlyMap<string, Span[]>, inView: ReadonlySet<unknown>): Span[] {
+/**
+ * A span and everything under it in its own trace, parents first. Spans
+ * already in the picture stop the walk, and so does a consumer of another
+ * request's message (see {@link processesOtherMessages}).
+ */
+function subtreeOf(
+  root: Span,
+  children: ReadonlyMap<string, Span[]>,
+  inView: ReadonlySet<unknown>,
+  viewProducers: ReadonlySet<string>,
+): Span[] {
   const out: Span[] = [root];
   const seen = new Set<Span>(out);
   for (let i = 0; i < out.length; i++) {
@@ -205,10 +227,34 @@ function subtreeOf(root: Span, children: ReadonlyMap<string, Span[]>, inView: Re
     for (const child of children.get(spanKey(span.traceId, span.spanId)) ?? []) {
       if (seen.has(child) || inView.has(child)) continue;
       seen.add(child);
+      if (processesOtherMessages(child, viewProducers)) continue;
       out.push(child);
     }
   }
   return out;
+}
+
+/** A consumer span by its kind, or by its messaging attributes when its kind says nothing. */
+function isConsumer(span: Span): boolean {
+  return span.kind === 'consumer' || classifySpan(span).category === 'queue-consumer';
+}
+
+/**
+ * Whether a consumer span handles messages of other requests only: its links
+ * name spans of other traces, and none of them a producer in the picture. A
+ * consumer without links (a single message, or a link-less library) is the
+ * processing of whatever its parent took, and stays.
+ */
+function processesOtherMessages(span: Span, viewProducers: ReadonlySet<string>): boolean {
+  if (!Array.isArray(span.links) || span.links.length === 0 || !isConsumer(span)) return false;
+  let foreign = false;
+  for (const link of span.links) {
+    const target = linkKey(link);
+    if (target === undefined) continue;
+    if (viewProducers.has(target)) return false;
+    if (link.traceId !== span.traceId) foreign = true;
+  }
+  return foreign;
 }
 
 function traceIdOf(raw: unknown): string | undefined {
