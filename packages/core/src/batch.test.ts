@@ -267,9 +267,9 @@ describe('batches', () => {
     expect(label('watch', '[1 other arguments]')).toBe('WATCH');
     expect(label('watch', 'hunt:42 [1 other arguments]')).toBe('WATCH hunt:*');
     expect(label('del', '[3 other arguments]')).toBe('DEL');
-    expect(classifySpan(oldIoredis({ id: 'o', start: 0, end: 1, command: 'watch', args: '[1 other arguments]' })).label).toBe(
-      'WATCH',
-    );
+    expect(
+      classifySpan(oldIoredis({ id: 'o', start: 0, end: 1, command: 'watch', args: '[1 other arguments]' })).label,
+    ).toBe('WATCH');
   });
 
   it('draws a MULTI whose exec or one of its commands failed as a failed call', async () => {
@@ -393,7 +393,18 @@ describe('batches', () => {
 
 describe('batches and work after the response on random traces', () => {
   const spec = fc.record({
-    kind: fc.constantFrom('pipeline', 'multi', 'bracket-open', 'bracket-close', 'node-redis', 'sql', 'remote'),
+    kind: fc.constantFrom(
+      'pipeline',
+      'multi',
+      'bracket-open',
+      'bracket-close',
+      'node-redis',
+      'old-ioredis',
+      'old-open',
+      'old-close',
+      'sql',
+      'remote',
+    ),
     parent: fc.nat(12),
     gap: fc.integer({ min: -3, max: 4 }),
     duration: fc.integer({ min: 0, max: 12 }),
@@ -415,6 +426,9 @@ describe('batches and work after the response on random traces', () => {
         );
       } else if (s.kind === 'bracket-open' || s.kind === 'bracket-close') {
         spans.push(ioredis({ ...times, command: s.kind === 'bracket-open' ? 'multi' : 'exec' }));
+      } else if (s.kind === 'old-ioredis' || s.kind === 'old-open' || s.kind === 'old-close') {
+        const command = s.kind === 'old-open' ? 'multi' : s.kind === 'old-close' ? 'exec' : s.command;
+        spans.push(oldIoredis({ ...times, command, ...(s.kind === 'old-ioredis' ? { args: 'k:1' } : {}) }));
       } else if (s.kind === 'node-redis') {
         const command = s.command.toUpperCase();
         spans.push(nodeRedis({ ...times, command, text: `${command} k:1`, operation: 'MULTI' }));
