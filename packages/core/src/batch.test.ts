@@ -69,6 +69,28 @@ function nodeRedis(t: Times & { command: string; text: string; operation: string
   });
 }
 
+/**
+ * A command as older @opentelemetry/instrumentation-ioredis releases record it:
+ * the span named after the command, only `db.system` and `db.statement` (no
+ * operation name, so nothing marks a command as part of a transaction; the
+ * `multi` and `exec` bracket spans around it are the only sign).
+ */
+function oldIoredis(t: Times & { command: string; args?: string; failed?: string }): Span {
+  return span({
+    id: t.id,
+    parent: t.parent ?? 'root',
+    start: t.start,
+    end: t.end,
+    kind: 'client',
+    name: t.command,
+    attributes: {
+      'db.system': 'redis',
+      'db.statement': t.args === undefined ? t.command : `${t.command} ${t.args}`,
+    },
+    ...(t.failed !== undefined ? { status: { code: 'error' as const, message: t.failed } } : {}),
+  });
+}
+
 const root = (route: string, end = 20): Span => httpServer({ id: 'root', route, start: 0, end, status: 200 });
 
 describe('batches', () => {
@@ -198,6 +220,88 @@ describe('batches', () => {
     expect(same.label).toBe('GET hunt:*');
   });
 
+  it('draws a MULTI recorded without operation names as one call: multi and exec delimit it', async () => {
+    const t = trace(
+      root('/old-multi', 40),
+      oldIoredis({ id: 'm', start: 1, end: 3, command: 'multi' }),
+      oldIoredis({ id: 's', start: 1.1, end: 3, command: 'set', args: 'cart:1 ?' }),
+      oldIoredis({ id: 'i', start: 1.2, end: 3, command: 'incr', args: 'cart:count' }),
+      oldIoredis({ id: 'e', start: 1.3, end: 3, command: 'expire', args: 'cart:1 ?' }),
+      oldIoredis({ id: 'x', start: 1.4, end: 3, command: 'exec' }),
+      // Commands outside any bracket stay calls of their own, and so does a multi never sent.
+      oldIoredis({ id: 'g1', start: 5, end: 7, command: 'get', args: 'x' }),
+      oldIoredis({ id: 'g2', start: 5.1, end: 7, command: 'get', args: 'y' }),
+      oldIoredis({ id: 'm2', start: 10, end: 11, command: 'multi' }),
+      oldIoredis({ id: 'd', start: 12, end: 13, command: 'del', args: 'cart:1' }),
+    );
+    expect(await draw(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as redis (cache)
+      p1->>p2: GET /old-multi
+      p2->>p3: MULTI SET, INCR, EXPIRE
+      p3-->>p2: ok
+      par 2 concurrent calls
+        p2->>p3: GET x
+        p3-->>p2: ok
+      and
+        p2->>p3: GET y
+        p3-->>p2: ok
+      end
+      p2->>p3: MULTI
+      p3-->>p2: ok
+      p2->>p3: DEL cart:*
+      p3-->>p2: ok
+      p2-->>p1: 200
+      "
+    `);
+    expect(toSequence(t).arrows[1]?.spanIds).toEqual(['m', 's', 'i', 'e', 'x']);
+    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+  });
+
+  it('labels a cache command whose arguments are only counted by its command alone', () => {
+    const label = (command: string, args: string) =>
+      classifySpan(ioredis({ id: 'w', start: 0, end: 1, command, args })).label;
+    expect(label('watch', '[1 other arguments]')).toBe('WATCH');
+    expect(label('watch', 'hunt:42 [1 other arguments]')).toBe('WATCH hunt:*');
+    expect(label('del', '[3 other arguments]')).toBe('DEL');
+    expect(
+      classifySpan(oldIoredis({ id: 'o', start: 0, end: 1, command: 'watch', args: '[1 other arguments]' })).label,
+    ).toBe('WATCH');
+  });
+
+  it('draws a MULTI whose exec or one of its commands failed as a failed call', async () => {
+    const t = trace(
+      root('/multi-fails', 40),
+      oldIoredis({ id: 'm', start: 1, end: 3, command: 'multi' }),
+      oldIoredis({ id: 's', start: 1.1, end: 3, command: 'set', args: 'cart:1 ?' }),
+      oldIoredis({ id: 'x', start: 1.2, end: 3, command: 'exec', failed: 'EXECABORT Transaction discarded' }),
+      ioredis({ id: 'm2', start: 5, end: 6, command: 'multi' }),
+      {
+        ...ioredis({ id: 'i2', start: 5.1, end: 7, command: 'incr', args: 'hunt:n', batch: 'MULTI' }),
+        status: { code: 'error', message: 'WRONGTYPE Operation against a key' },
+      },
+      ioredis({ id: 'x2', start: 5.2, end: 7, command: 'exec' }),
+    );
+    expect(await draw(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as redis (cache)
+      p1->>p2: GET /multi-fails
+      p2->>p3: MULTI SET
+      p3--xp2: EXECABORT Transaction discarded
+      p2->>p3: MULTI INCR
+      p3--xp2: WRONGTYPE Operation against a key
+      p2-->>p1: 200
+      "
+    `);
+    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+  });
+
   it('keeps two independent batches that overlap as a par of two batches', async () => {
     const t = trace(
       root('/two'),
@@ -289,7 +393,18 @@ describe('batches', () => {
 
 describe('batches and work after the response on random traces', () => {
   const spec = fc.record({
-    kind: fc.constantFrom('pipeline', 'multi', 'bracket-open', 'bracket-close', 'node-redis', 'sql', 'remote'),
+    kind: fc.constantFrom(
+      'pipeline',
+      'multi',
+      'bracket-open',
+      'bracket-close',
+      'node-redis',
+      'old-ioredis',
+      'old-open',
+      'old-close',
+      'sql',
+      'remote',
+    ),
     parent: fc.nat(12),
     gap: fc.integer({ min: -3, max: 4 }),
     duration: fc.integer({ min: 0, max: 12 }),
@@ -311,6 +426,9 @@ describe('batches and work after the response on random traces', () => {
         );
       } else if (s.kind === 'bracket-open' || s.kind === 'bracket-close') {
         spans.push(ioredis({ ...times, command: s.kind === 'bracket-open' ? 'multi' : 'exec' }));
+      } else if (s.kind === 'old-ioredis' || s.kind === 'old-open' || s.kind === 'old-close') {
+        const command = s.kind === 'old-open' ? 'multi' : s.kind === 'old-close' ? 'exec' : s.command;
+        spans.push(oldIoredis({ ...times, command, ...(s.kind === 'old-ioredis' ? { args: 'k:1' } : {}) }));
       } else if (s.kind === 'node-redis') {
         const command = s.command.toUpperCase();
         spans.push(nodeRedis({ ...times, command, text: `${command} k:1`, operation: 'MULTI' }));

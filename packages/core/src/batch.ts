@@ -14,6 +14,10 @@
  *   `redis-SET`, whose `db.operation.name` becomes `MULTI`/`PIPELINE` when the
  *   batch ends (`MULTI SET` when every command is the same) and whose
  *   `db.query.text` is the command with its key (`SET key [1 other arguments]`);
+ * - older ioredis instrumentation releases: the same spans with only
+ *   `db.system` and `db.statement` (`set k ?`), no operation name, so nothing
+ *   marks a command as part of a transaction: the `multi` and `exec` bracket
+ *   spans around it (same target and parent span) are the only sign;
  * - the database semantic conventions record a batch as one span (operation
  *   name `BATCH …`, `db.operation.batch.size`): one call already, labelled as a
  *   batch by `classifySpan`.
@@ -37,7 +41,16 @@ export interface BatchMember {
   readonly command: string | undefined;
   /** `open` for a `multi` bracket, `close` for an `exec` bracket. */
   readonly bracket?: 'open' | 'close';
+  /**
+   * True when the span does not say it is in a batch (a Redis command without
+   * an operation name): it is a member only between a `multi` and an `exec`
+   * bracket, themselves recorded so, of the same target and parent span.
+   */
+  readonly delimited?: boolean;
 }
+
+/** Database systems whose commands can be bracketed by `multi` … `exec` (Redis and its protocol-compatible forks). */
+const MULTI_SYSTEMS = new Set(['redis', 'valkey']);
 
 const BATCH_OPERATION = /^(MULTI|PIPELINE)(?:\s+(\S+))?/i;
 
@@ -49,7 +62,7 @@ const BATCH_OPERATION = /^(MULTI|PIPELINE)(?:\s+(\S+))?/i;
 export function batchMember(span: Span): BatchMember | undefined {
   const a = span.attributes;
   const raw = a['db.operation.name'] ?? a['db.operation'];
-  if (typeof raw !== 'string') return undefined;
+  if (typeof raw !== 'string') return delimitedMember(span);
   const operation = raw.trim();
   const upper = operation.toUpperCase();
   const first = commandOf(span);
@@ -67,6 +80,22 @@ export function batchMember(span: Span): BatchMember | undefined {
   // A bare `MULTI`/`PIPELINE`: node-redis names the command in the query text or the span name.
   if (first !== undefined && first !== kind && first !== 'EXEC') return { kind, command: first };
   return kind === 'MULTI' ? { kind, command: undefined, bracket: 'open' } : { kind, command: undefined };
+}
+
+/**
+ * How a Redis command recorded without an operation name may take part in a
+ * transaction (see {@link BatchMember.delimited}): `multi` opens, `exec`
+ * closes, any other command is a member when it falls between the two.
+ */
+function delimitedMember(span: Span): BatchMember | undefined {
+  const a = span.attributes;
+  const system = a['db.system.name'] ?? a['db.system'];
+  if (typeof system !== 'string' || !MULTI_SYSTEMS.has(system.toLowerCase())) return undefined;
+  const command = commandOf(span);
+  if (command === undefined) return undefined;
+  if (command === 'MULTI') return { kind: 'MULTI', command: undefined, bracket: 'open', delimited: true };
+  if (command === 'EXEC') return { kind: 'MULTI', command: undefined, bracket: 'close', delimited: true };
+  return { kind: 'MULTI', command, delimited: true };
 }
 
 /** The command a span sent: the first word of its query text, else the last word of its name (`redis-SET`). */
@@ -99,16 +128,27 @@ export interface BatchView {
  * another batch, so two batches that overlap stay two. A `multi` bracket
  * always opens a new transaction and `exec` closes it.
  *
+ * Members that do not say they are in a batch ({@link BatchMember.delimited})
+ * are grouped by their brackets only: a `multi` opens a transaction when an
+ * `exec` of the same target and parent span follows it (before any other
+ * `multi` there), and the commands sent between the two are its members, the
+ * `exec` its last. A `multi` never followed by its `exec` and commands outside
+ * any bracket stay calls of their own.
+ *
  * Returns the siblings in the same order with each batch replaced by the list
  * of its members (in start order), placed where its first member was. Two
  * batches sent in the same instant on one connection cannot be told apart by
- * their spans; they are drawn as one.
+ * their spans; they are drawn as one (so is a command sent on another
+ * connection to the same target between a `multi` and its `exec`, when
+ * neither says which connection it used).
  */
 export function groupBatches<T>(siblings: readonly T[], view: (sibling: T) => BatchView): (T | T[])[] {
-  // The batch still open for each kind, target and parent span.
+  // The batch still open for each kind, target and parent span (delimited ones apart).
   let open: Map<string, { members: T[]; firstEnd: number }> | undefined;
+  let views: BatchView[] | undefined;
   const out: (T | T[])[] = [];
-  for (const sibling of siblings) {
+  for (let i = 0; i < siblings.length; i++) {
+    const sibling = siblings[i] as T;
     const v = view(sibling);
     const member = v.member;
     if (member === undefined) {
@@ -116,7 +156,28 @@ export function groupBatches<T>(siblings: readonly T[], view: (sibling: T) => Ba
       continue;
     }
     open ??= new Map();
-    const key = `${member.kind}\u0000${v.target}\u0000${v.parentOrder}`;
+    const key = `${member.delimited === true ? 'bracketed ' : ''}${member.kind}\u0000${v.target}\u0000${v.parentOrder}`;
+    if (member.delimited === true) {
+      if (member.bracket === 'open') {
+        views ??= siblings.map(view);
+        if (!closedLater(views, i, key)) {
+          out.push(sibling);
+          continue;
+        }
+        const batch = { members: [sibling], firstEnd: v.end };
+        open.set(key, batch);
+        out.push(batch.members);
+        continue;
+      }
+      const batch = open.get(key);
+      if (batch === undefined) {
+        out.push(sibling);
+        continue;
+      }
+      batch.members.push(sibling);
+      if (member.bracket === 'close') open.delete(key);
+      continue;
+    }
     let batch = member.bracket === 'open' ? undefined : open.get(key);
     // Sent after a reply of the open batch came back: another round trip.
     if (batch !== undefined && member.bracket !== 'close' && v.start >= batch.firstEnd) batch = undefined;
@@ -130,6 +191,18 @@ export function groupBatches<T>(siblings: readonly T[], view: (sibling: T) => Ba
     if (member.bracket === 'close') open.delete(key);
   }
   return out;
+}
+
+/** Whether a delimited `exec` of the same key follows sibling `from` before another delimited `multi` does. */
+function closedLater(views: readonly BatchView[], from: number, key: string): boolean {
+  for (let j = from + 1; j < views.length; j++) {
+    const v = views[j] as BatchView;
+    const member = v.member;
+    if (member?.delimited !== true || member.bracket === undefined) continue;
+    if (`bracketed ${member.kind}\u0000${v.target}\u0000${v.parentOrder}` !== key) continue;
+    return member.bracket === 'close';
+  }
+  return false;
 }
 
 /** Commands named in a batch label before the rest are only counted. */

@@ -346,6 +346,9 @@ export function normalizeCacheKey(key: string): string {
     .join('');
 }
 
+/** The count of arguments left out that redis-common writes at the end of a query text: `[1 other arguments]`. */
+const OTHER_ARGUMENTS = /\s*\[\d+ other arguments?\]\s*$/;
+
 /**
  * The label of a cache command: the command and its key pattern. Inside a
  * batch the operation name is the batch's (`MULTI`, `PIPELINE`, or prefixed:
@@ -353,7 +356,10 @@ export function normalizeCacheKey(key: string): string {
  * name, the query text's first word (see batch.ts).
  */
 function cacheLabel(operation: string | undefined, queryText: string | undefined, spanName: string): string {
-  const words = queryText?.trim().split(/\s+/) ?? [];
+  // Redis instrumentations (redis-common) write the arguments they do not keep as a count,
+  // `[2 other arguments]`: a note, never a key, even when no argument before it was kept (`watch [1 other arguments]`).
+  const text = queryText?.replace(OTHER_ARGUMENTS, '').trim() ?? '';
+  const words = text === '' ? [] : text.split(/\s+/);
   const inBatch = operation !== undefined ? /^(?:MULTI|PIPELINE)(?:\s+(\S+))?$/i.exec(operation.trim()) : null;
   const named = inBatch !== null ? (inBatch[1] ?? (words[0] !== '' ? words[0] : undefined)) : operation;
   const command = (named ?? words[0] ?? spanName).toUpperCase();
