@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { layoutTrace } from './layout.js';
-import { renderMermaid } from './mermaid.js';
+import { renderMermaid, traceToMermaid } from './mermaid.js';
 import { toSequence } from './sequence.js';
 import { summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
-import { consume, expectValidMermaid, httpClient, httpServer, publish, sql, trace } from './test-helpers.js';
+import { consume, expectValidMermaid, httpClient, httpServer, publish, span, sql, trace } from './test-helpers.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 
@@ -256,5 +256,44 @@ describe('work after the response', () => {
     const text = await draw(t);
     expect(text).not.toContain('after the response');
     expect(analyzeTrace(t).afterResponse).toBeUndefined();
+  });
+});
+
+describe('a call still running at the response, whose own calls finished before it', () => {
+  it('draws those calls with its request, before the response, and the rest after it', async () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 20, method: 'GET', route: '/a', status: 200 }),
+      // Sent and not awaited: svc-b answers at 60 ms, after svc-a's response at 20 ms.
+      httpClient({ id: 'c', parent: 'root', start: 2, end: 60, url: 'http://svc-b/x', status: 200 }),
+      span({
+        id: 'b',
+        parent: 'c',
+        service: 'svc-b',
+        kind: 'server',
+        start: 3,
+        end: 59,
+        name: 'GET /x',
+        attributes: { 'http.request.method': 'GET', 'http.route': '/x', 'http.response.status_code': 200 },
+      }),
+      { ...sql({ id: 'early', parent: 'b', start: 5, end: 7, query: 'SELECT * FROM b' }), serviceName: 'svc-b' },
+      { ...sql({ id: 'late', parent: 'b', start: 40, end: 50, query: 'UPDATE b SET x = 1' }), serviceName: 'svc-b' },
+      sql({ id: 'own', parent: 'root', start: 10, end: 14, query: 'SELECT * FROM a' }),
+    );
+    const { text } = traceToMermaid(t, { timings: false });
+    await expectValidMermaid(text);
+    const arrows = text.split('\n').filter((line) => line.includes('>>') || line.startsWith('Note'));
+    expect(arrows).toEqual([
+      'p1->>p2: GET /a',
+      'p2->>p3: GET /x',
+      'p3->>p4: SELECT b',
+      'p4-->>p3: ok',
+      'p2->>p4: SELECT a',
+      'p4-->>p2: ok',
+      'p2-->>p1: 200',
+      'Note over p2: after the response: 1 call outlived the request',
+      'p3->>p4: UPDATE b',
+      'p4-->>p3: ok',
+      'p3-->>p2: 200',
+    ]);
   });
 });

@@ -347,9 +347,11 @@ class Builder {
   /**
    * Draws the first arrow of a call and returns what completes it (its
    * nested calls and its reply), which the caller draws at once, or after
-   * the parent's response when the call ran on past it.
+   * the parent's response when the call ran on past it. For such a call,
+   * `cutoff` is that response's time: the nested calls it finished before
+   * then are drawn with its request, before the response, where they happened.
    */
-  private head(call: DrawnCall, out: SequenceItem[]): ((out: SequenceItem[]) => void) | undefined {
+  private head(call: DrawnCall, out: SequenceItem[], cutoff?: number): ((out: SequenceItem[]) => void) | undefined {
     if (this.overflowed || this.arrows.length >= this.maxArrows) {
       this.overflowed = true;
       return undefined;
@@ -376,8 +378,13 @@ class Builder {
           );
         }
         out.push(this.message(call.from, call.to, 'request', label, spanId, call.depth, members));
+        const folds = this.foldSpanIds?.has(spanId) === true || call.depth + 1 >= this.maxDepth;
+        const early =
+          cutoff === undefined || folds ? undefined : (child: DrawnCall): boolean => child.node.end <= cutoff;
+        // Own work is measured once, with the rest of the nested calls.
+        if (early !== undefined && call.children.some(early)) this.children(call, out, early, false);
         return (o) => {
-          const after = this.children(call, o);
+          const after = this.children(call, o, early === undefined ? undefined : (child) => !early(child));
           o.push(
             outcome.error
               ? this.message(
@@ -506,8 +513,14 @@ class Builder {
    * waited for are drawn here, plus the requests of the ones still in flight;
    * the returned function draws the rest, and is called after the response.
    */
-  private children(call: DrawnCall, out: SequenceItem[]): (() => void) | undefined {
-    if (call.children.length === 0) return undefined;
+  private children(
+    call: DrawnCall,
+    out: SequenceItem[],
+    only?: (child: DrawnCall) => boolean,
+    withGaps = true,
+  ): (() => void) | undefined {
+    const kids = only === undefined ? call.children : call.children.filter(only);
+    if (kids.length === 0) return undefined;
     const lifeline = contentLifeline(call);
     const chosen = this.foldSpanIds?.has(call.node.span.spanId) === true;
     if (chosen || call.depth + 1 >= this.maxDepth) {
@@ -525,15 +538,24 @@ class Builder {
       return undefined;
     }
     const response = responseTime(call);
-    const outlived = call.children.filter((child) => outlivesResponse(response, child.node));
-    const showGaps = this.timings && (call.role !== 'call' || call.remote !== undefined) && call.role !== 'publish';
+    const outlived = kids.filter((child) => outlivesResponse(response, child.node));
+    const showGaps =
+      withGaps && this.timings && (call.role !== 'call' || call.remote !== undefined) && call.role !== 'publish';
     let gaps: GapContext | undefined;
     if (showGaps) {
       const work = workInterval(call);
       const workMs = (work.end - work.start) / 1e6;
       const threshold = this.options.gapThresholdMs ?? Math.max(10, 0.2 * workMs);
+      // Drawn in two parts (see `head`), the second starts where the first ended.
+      let start = work.start;
+      if (only !== undefined) {
+        const first = Math.min(...kids.map((kid) => kid.node.start));
+        for (const child of call.children) {
+          if (!only(child) && child.node.end <= first && child.node.end > start) start = child.node.end;
+        }
+      }
       gaps = {
-        start: work.start,
+        start,
         // Own work ends with the response; what follows it is not the request's.
         end: response !== undefined && outlived.length > 0 ? response : work.end,
         thresholdNs: threshold * 1e6,
@@ -543,17 +565,17 @@ class Builder {
       };
     }
     if (response === undefined || outlived.length === 0) {
-      this.sequence(call.children, out, call, gaps);
+      this.sequence(kids, out, call, gaps);
       return undefined;
     }
-    const waited = call.children.filter((child) => !outlivesResponse(response, child.node));
+    const waited = kids.filter((child) => !outlivesResponse(response, child.node));
     const inFlight = outlived.filter((child) => child.node.start < response);
     const later = outlived.filter((child) => child.node.start >= response);
     const tails = new Map<DrawnCall, (o: SequenceItem[]) => void>();
     const heads: TimedDraw[] = inFlight.map((child) => ({
       at: child.node.start,
       draw: (o) => {
-        const tail = this.head(child, o);
+        const tail = this.head(child, o, response);
         if (tail) tails.set(child, tail);
       },
     }));
