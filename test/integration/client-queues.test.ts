@@ -91,6 +91,37 @@ describe.skipIf(missingPg.length + missingMysql.length > 0)('pools of one connec
     },
   );
 
+  // The sockets are read in the context of whoever opened the connection: a
+  // query issued from a callback or an `end` listener ran there.
+  it.each([
+    ['mysql2 pool.query(callback) on a pool of one', 'mysql', 'mysql-pool'],
+    ['mysql2 connection.execute(callback) on a connection opened at start-up', 'mysql', 'mysql-connection'],
+    ['mysql2 pool.query() read through events', 'mysql', 'mysql-events'],
+    ["pg Query's 'end' listener on a client connected at start-up", 'postgresql', 'pg-events'],
+  ])("%s: a query issued from the first one is in its request's trace", async (_name, system, client) => {
+    // One after the other: no request waits for another.
+    const answers = [];
+    for (const id of [1, 2, 3]) {
+      const response = await fetch(`${app.url}/nested/${client}/${id}`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ id });
+      answers.push(traceIdOf(response));
+    }
+    for (const traceId of answers) {
+      const trace = await waitForQueries(db.path, traceId, system, 2);
+      const own = queries(trace.spans, system);
+      const text = (span: Span) => String(span.attributes['db.query.text'] ?? span.attributes['db.statement']);
+      expect(own.map(text)).toEqual([expect.stringMatching(/ AS a$/), expect.stringMatching(/ AS b$/)]);
+      const inTrace = new Set(trace.spans.map((s) => s.spanId));
+      for (const query of own) expect(inTrace.has(query.parentSpanId ?? '')).toBe(true);
+      const diagram = await validDiagram(trace);
+      expect(
+        diagram.split('\n').filter((line) => /^p\d+->>/.test(line)),
+        diagram,
+      ).toEqual(['p1->>p2: GET /nested/:client/:id', 'p2->>p3: SELECT', 'p2->>p3: SELECT']);
+    }
+  });
+
   it.skipIf(missingRedis.length > 0)(
     'ioredis: commands that waited in the offline queue are recorded once, in their own trace, without the handshake',
     async () => {

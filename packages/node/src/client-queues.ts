@@ -18,9 +18,15 @@
  *   mysql2's `query()` without a callback, `.stream()`) end without a callback
  *   or a promise, which the instrumentations wait for: their spans end here,
  *   when the last row came or the query failed, with the rows counted.
+ * - A client reads its connection's socket in the async context the socket
+ *   was opened in (at start-up, or by whichever request opened it), and calls
+ *   back from there: a query made in a mysql2 callback, or in a listener of a
+ *   pg Query or a mysql2 command (`end`, `row`, `result`, `error`), would be
+ *   recorded in that other trace or as a root of its own. The callbacks and
+ *   listeners run in the context the query was issued in here.
  */
 import { errorMonitor } from 'node:events';
-import { context, SpanStatusCode } from '@opentelemetry/api';
+import { type Context, context, SpanStatusCode } from '@opentelemetry/api';
 import { type Instrumentation, InstrumentationNodeModuleFile, isWrapped } from '@opentelemetry/instrumentation';
 import { IORedisInstrumentation, type IORedisInstrumentationConfig } from '@opentelemetry/instrumentation-ioredis';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
@@ -79,6 +85,30 @@ function bindQueued(callback: AnyFunction, waited: boolean): AnyFunction {
       else delete (connection as WithPendingWait)[pendingWait];
     }
     return context.with(caller, callback, this, ...args);
+  };
+}
+
+/** Where a query's event emitter keeps the context its listeners run in. */
+const issuedIn = Symbol('lifeline.issued-in');
+
+type WithIssuedIn = { [issuedIn]?: Context; emit: AnyFunction };
+
+/**
+ * Makes every listener of a query's event emitter (a pg Submittable, a mysql2
+ * command) run in `caller`, the context the query was issued in: also those
+ * added before the query was handed to the connection (mysql2's `pool.query()`
+ * returns its command before a connection is free), which a
+ * `context.bind(caller, emitter)` would leave unbound. The first issuing
+ * context wins when the same object is handed over again.
+ */
+function bindEmitter(emitter: unknown, caller: Context): void {
+  if (typeof emitter !== 'object' || emitter === null) return;
+  const target = emitter as WithIssuedIn;
+  if (typeof target.emit !== 'function' || target[issuedIn] !== undefined) return;
+  target[issuedIn] = caller;
+  const emit = target.emit;
+  target.emit = function (this: unknown, ...args: unknown[]) {
+    return context.with(caller, emit, this, ...args);
   };
 }
 
@@ -150,6 +180,7 @@ function onHandler(
 function endSubmittables(patched: AnyFunction): AnyFunction {
   return function query(this: unknown, ...args: unknown[]) {
     const submittable = args[0];
+    if (isPgSubmittable(submittable)) bindEmitter(submittable, context.active());
     if (!isPgSubmittable(submittable) || typeof submittable.callback === 'function') {
       return withPendingWait(this, () => patched.apply(this, args));
     }
@@ -221,6 +252,7 @@ class LifelinePgInstrumentation extends PgInstrumentation {
 interface MysqlCommand {
   onResult?: unknown;
   once(event: string | symbol, listener: AnyFunction): unknown;
+  prependOnceListener(event: string | symbol, listener: AnyFunction): unknown;
   on(event: string | symbol, listener: AnyFunction): unknown;
 }
 
@@ -240,13 +272,27 @@ function isRow(result: unknown): boolean {
  * when values are given; here the span ends with the `end` event.
  */
 function endStreamedQueries(patched: AnyFunction): AnyFunction {
-  return function query(this: unknown, ...args: unknown[]) {
+  return function query(this: unknown, ...given: unknown[]) {
+    // The callback and the command's listeners run in the issuing context,
+    // not in the one of the socket the results are read from.
+    const caller = context.active();
+    const args = given.map((arg) => (typeof arg === 'function' ? context.bind(caller, arg) : arg));
     const first = args[0] as { onResult?: unknown } | undefined;
-    const withCallback =
-      args.some((arg) => typeof arg === 'function') ||
-      (typeof first === 'object' && first !== null && typeof first.onResult === 'function');
-    if (withCallback) return withPendingWait(this, () => patched.apply(this, args));
+    const withOnResult = typeof first === 'object' && first !== null && typeof first.onResult === 'function';
+    if (withOnResult) {
+      // A command built beforehand (a pool's `query`) carries its callback.
+      const onResult = first.onResult as AnyFunction;
+      first.onResult = context.bind(caller, onResult);
+    }
+    if (isEmitter(first)) bindEmitter(first, caller);
+    const withCallback = withOnResult || args.some((arg) => typeof arg === 'function');
+    if (withCallback) {
+      const called = withPendingWait(this, () => patched.apply(this, args));
+      bindEmitter(called, caller);
+      return called;
+    }
     const { result, span } = withStartedSpan(() => withPendingWait(this, () => patched.apply(this, args)));
+    bindEmitter(result, caller);
     if (span === undefined || !isEmitter(result)) return result;
     // The instrumentation would end the span on the first row: Lifeline ends it.
     const realEnd = span.end.bind(span);
@@ -259,7 +305,9 @@ function endStreamedQueries(patched: AnyFunction): AnyFunction {
       if (isRow(row)) ender.row();
     });
     result.on(errorMonitor, (error: unknown) => ender.finish(error));
-    result.once('end', () => ender.finish());
+    // Ahead of the app's own `end` listeners (a pool's command gets them
+    // before it is run): a query the app issues from one follows this one.
+    result.prependOnceListener('end', () => ender.finish());
     return result;
   };
 }

@@ -32,6 +32,13 @@ const mysqlPool = mysql.createPool(mysqlOptions);
 closers.push(() => new Promise((resolve) => mysqlPool.end(resolve)));
 const mysqlPromisePool = mysqlPromise.createPool(mysqlOptions);
 closers.push(() => mysqlPromisePool.end());
+// Connections opened at start-up, outside any request: their sockets are read
+// in no request's context.
+const mysqlConnection = mysql.createConnection({ host: '127.0.0.1', user: 'root', database: 'test' });
+closers.push(() => new Promise((resolve) => mysqlConnection.end(resolve)));
+const pgClient = new pg.Client({ host: '127.0.0.1', user: 'postgres', database: 'test' });
+await pgClient.connect();
+closers.push(() => pgClient.end());
 
 const upstreamCode = `const big = Buffer.alloc(2 * 1024 * 1024, 97);
 const s = require('node:http').createServer((req, res) => {
@@ -121,6 +128,43 @@ app.get('/mysql/checkout/:id', async (req, res) => {
     res.json({ id: (rows as { id: number }[])[0]?.id });
   } finally {
     connection.release();
+  }
+});
+
+// A second query issued from the first one's callback or `end` listener.
+app.get('/nested/:client/:id', (req, res) => {
+  const id = Number(req.params.id);
+  const done = (error: Error | null | undefined) => {
+    if (error) res.status(500).send(error.message);
+    else res.json({ id });
+  };
+  switch (req.params.client) {
+    case 'mysql-pool':
+      mysqlPool.query('SELECT ? AS a', [id], (error) => {
+        if (error) done(error);
+        else mysqlPool.query('SELECT ? AS b', [id], done);
+      });
+      break;
+    case 'mysql-connection':
+      mysqlConnection.execute('SELECT ? AS a', [id], (error) => {
+        if (error) done(error);
+        else mysqlConnection.query('SELECT ? AS b', [id], done);
+      });
+      break;
+    case 'mysql-events':
+      mysqlPool
+        .query('SELECT ? AS a', [id])
+        .on('error', done)
+        .on('end', () => mysqlConnection.query('SELECT ? AS b', [id], done));
+      break;
+    case 'pg-events':
+      pgClient
+        .query(new pg.Query('SELECT $1::int AS a', [id]))
+        .on('error', done)
+        .on('end', () => pgClient.query('SELECT $1::int AS b', [id], done));
+      break;
+    default:
+      res.status(404).end();
   }
 });
 
