@@ -297,3 +297,41 @@ describe('a call still running at the response, whose own calls finished before 
     ]);
   });
 });
+
+describe('a downstream service whose work after its own response starts after the caller answered', () => {
+  it("draws that work after the caller's response too, not before the caller's later calls", async () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 20, method: 'GET', route: '/a', status: 200 }),
+      httpClient({ id: 'c', parent: 'root', start: 2, end: 10, url: 'http://svc-b/b', status: 200 }),
+      span({
+        id: 'b',
+        parent: 'c',
+        service: 'svc-b',
+        kind: 'server',
+        start: 3,
+        end: 9,
+        name: 'GET /b',
+        attributes: { 'http.request.method': 'GET', 'http.route': '/b', 'http.response.status_code': 200 },
+      }),
+      {
+        ...sql({ id: 'late', parent: 'b', start: 30, end: 40, query: 'INSERT INTO audit VALUES (1)' }),
+        serviceName: 'svc-b',
+      },
+      sql({ id: 'own', parent: 'root', start: 12, end: 15, query: 'SELECT * FROM a' }),
+    );
+    const { text } = traceToMermaid(t, { timings: false });
+    await expectValidMermaid(text);
+    const lines = text.split('\n').filter((line) => line.includes('>>') || line.startsWith('Note'));
+    expect(lines).toEqual([
+      'p1->>p2: GET /a',
+      'p2->>p3: GET /b',
+      'p3-->>p2: 200',
+      'p2->>p4: SELECT a',
+      'p4-->>p2: ok',
+      'p2-->>p1: 200',
+      'Note over p3: after the response: 1 call outlived the request',
+      'p3->>p4: INSERT audit',
+      'p4-->>p3: ok',
+    ]);
+  });
+});

@@ -240,6 +240,12 @@ class Builder {
   private parGroups = 0;
   /** Greater than 0 while drawing work that ran on after a response (its `par` blocks are not counted). */
   private afterResponse = 0;
+  /**
+   * The response being drawn around: while the calls a response waited for
+   * are drawn, work they left running that starts after that response is
+   * handed here, to be drawn after it (see `children`).
+   */
+  private enclosingResponse: { readonly at: number; readonly defer: (draw: TimedDraw) => void } | undefined;
   private foldedByDepth = 0;
   private foldedByCount = 0;
   /** Set when `maxArrows` was reached; from then on nothing more is drawn. */
@@ -407,7 +413,12 @@ class Builder {
                 ),
           );
           this.markers(call, outcome, o);
-          after?.();
+          if (after !== undefined) {
+            const enclosing = this.enclosingResponse;
+            if (enclosing !== undefined && after.startsAt >= enclosing.at) {
+              enclosing.defer({ at: after.startsAt, draw: (target) => after(target) });
+            } else after();
+          }
         };
       }
       case 'self':
@@ -518,7 +529,7 @@ class Builder {
     out: SequenceItem[],
     only?: (child: DrawnCall) => boolean,
     withGaps = true,
-  ): (() => void) | undefined {
+  ): AfterPart | undefined {
     const kids = only === undefined ? call.children : call.children.filter(only);
     if (kids.length === 0) return undefined;
     const lifeline = contentLifeline(call);
@@ -564,9 +575,25 @@ class Builder {
         level: call.depth + 1,
       };
     }
+    // Work that the calls drawn now leave running and that starts after this
+    // response is drawn after it, not beside the calls it outlived.
+    const deferred: TimedDraw[] = [];
+    const enclosing = this.enclosingResponse;
+    const drawWaited = (waitedKids: readonly DrawnCall[], events?: readonly TimedDraw[]): void => {
+      if (response !== undefined) this.enclosingResponse = { at: response, defer: (draw) => deferred.push(draw) };
+      try {
+        this.sequence(waitedKids, out, call, gaps, events);
+      } finally {
+        this.enclosingResponse = enclosing;
+      }
+    };
     if (response === undefined || outlived.length === 0) {
-      this.sequence(kids, out, call, gaps);
-      return undefined;
+      drawWaited(kids);
+      if (deferred.length === 0) return undefined;
+      const startsAt = Math.min(...deferred.map((draw) => draw.at));
+      return Object.assign((target?: SequenceItem[]) => this.sequence([], target ?? out, call, undefined, deferred), {
+        startsAt,
+      });
     }
     const waited = kids.filter((child) => !outlivesResponse(response, child.node));
     const inFlight = outlived.filter((child) => child.node.start < response);
@@ -579,8 +606,12 @@ class Builder {
         if (tail) tails.set(child, tail);
       },
     }));
-    this.sequence(waited, out, call, gaps, heads);
-    return () => {
+    drawWaited(waited, heads);
+    let startsAt = Number.POSITIVE_INFINITY;
+    for (const child of later) if (child.node.start < startsAt) startsAt = child.node.start;
+    for (const child of inFlight) if (child.node.end < startsAt) startsAt = child.node.end;
+    for (const draw of deferred) if (draw.at < startsAt) startsAt = draw.at;
+    const afterPart = (target: SequenceItem[] = out): void => {
       this.afterResponse++;
       let text = `after the response: ${outlived.length} ${outlived.length === 1 ? 'call' : 'calls'} outlived the request`;
       if (this.timings) {
@@ -588,13 +619,20 @@ class Builder {
         for (const child of outlived) if (child.node.end > end) end = child.node.end;
         text += ` by ${formatDuration((end - response) / 1e6)}`;
       }
-      out.push(this.note([lifeline], text, 'after-response', call.depth + 1, call.node.span.spanId));
+      target.push(this.note([lifeline], text, 'after-response', call.depth + 1, call.node.span.spanId));
       const replies: TimedDraw[] = [...inFlight]
         .sort((a, b) => a.node.end - b.node.end || a.node.order - b.node.order)
         .map((child) => ({ at: child.node.end, draw: (o) => tails.get(child)?.(o) }));
-      this.sequence(later, out, call, undefined, replies);
+      this.sequence(
+        later,
+        target,
+        call,
+        undefined,
+        [...replies, ...deferred].sort((a, b) => a.at - b.at),
+      );
       this.afterResponse--;
     };
+    return Object.assign(afterPart, { startsAt });
   }
 
   /** Draws sibling calls: serial ones in order, overlapping ones as `par`, repeats as `loop`, gaps as notes. */
@@ -772,6 +810,9 @@ function branchLabels(lanes: readonly (readonly DrawnCall[])[]): string[] {
 const MAX_BRANCH_LABEL = 60;
 
 /** A drawing pinned to a moment (ns), drawn among sibling calls in time order. */
+/** What a call's response left running, drawn after it; `startsAt` is when the first of it begins (ns). */
+type AfterPart = ((target?: SequenceItem[]) => void) & { readonly startsAt: number };
+
 interface TimedDraw {
   readonly at: number;
   readonly draw: (out: SequenceItem[]) => void;
