@@ -385,10 +385,26 @@ class Builder {
         }
         out.push(this.message(call.from, call.to, 'request', label, spanId, call.depth, members));
         const folds = this.foldSpanIds?.has(spanId) === true || call.depth + 1 >= this.maxDepth;
-        const early =
+        let early: ((child: DrawnCall) => boolean) | undefined =
           cutoff === undefined || folds ? undefined : (child: DrawnCall): boolean => child.node.end <= cutoff;
+        if (early !== undefined) {
+          // Split only between calls that did not overlap: a concurrent group
+          // stays one `par`, drawn after the response with the rest.
+          let earlyEnd = Number.NEGATIVE_INFINITY;
+          let restStart = Number.POSITIVE_INFINITY;
+          for (const child of call.children) {
+            if (early(child)) earlyEnd = Math.max(earlyEnd, child.node.end);
+            else restStart = Math.min(restStart, child.node.start);
+          }
+          if (earlyEnd > restStart) early = undefined;
+        }
         // Own work is measured once, with the rest of the nested calls.
-        if (early !== undefined && call.children.some(early)) this.children(call, out, early, false);
+        if (early !== undefined && call.children.some(early)) {
+          // Under a call the response did not wait for: not counted as the request's concurrency.
+          this.afterResponse++;
+          this.children(call, out, early, false);
+          this.afterResponse--;
+        }
         return (o) => {
           const after = this.children(call, o, early === undefined ? undefined : (child) => !early(child));
           o.push(
