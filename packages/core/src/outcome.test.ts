@@ -471,3 +471,26 @@ describe('known instrumentation failure markers', () => {
     expect(summarizeTrace(t).error).toBe(true);
   });
 });
+
+describe('a gRPC server that answered with a status other than OK without failing', () => {
+  it('keeps the status name in its reply, as an HTTP server keeps its 404', async () => {
+    const server = span({
+      id: 'root',
+      kind: 'server',
+      service: 'users',
+      start: 0,
+      end: 5,
+      name: 'users.Users/Get',
+      attributes: {
+        'rpc.system': 'grpc',
+        'rpc.service': 'users.Users',
+        'rpc.method': 'Get',
+        'rpc.grpc.status_code': 5,
+      },
+    });
+    const text = renderMermaid(toSequence(trace(server), { timings: false }));
+    await expectValidMermaid(text);
+    expect(text).toContain('-->>p1: NOT_FOUND');
+    expect(text).not.toContain('--x');
+  });
+});

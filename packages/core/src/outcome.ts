@@ -45,6 +45,8 @@ export interface CallOutcome {
   readonly message?: string;
   /** `db.response.returned_rows`. */
   readonly rows?: number;
+  /** A gRPC status other than OK that did not fail the call (a server's NOT_FOUND), by name. */
+  readonly grpcStatus?: string;
   /** The call is an HTTP request that ended without any response status: aborted, timed out, refused, reset. */
   readonly noResponse?: boolean;
   /** Markers of a call that did not fail (handled exceptions, an unread body), in the order recorded. */
@@ -249,7 +251,14 @@ export function callOutcome(call: DrawnCall): CallOutcome {
   }
   if (!error) {
     const markers = outcomeMarkers(spans);
-    return markers.length > 0 ? { error, statusCode, rows, markers } : { error, statusCode, rows };
+    const grpc = grpcStatusName(spans);
+    return {
+      error,
+      statusCode,
+      rows,
+      ...(grpc === undefined ? {} : { grpcStatus: grpc }),
+      ...(markers.length > 0 ? { markers } : {}),
+    };
   }
   let fallback: string | undefined;
   for (const node of spans) {
@@ -387,6 +396,16 @@ function errorTag(span: Span): string | undefined {
 }
 
 /** The gRPC status code as a number, from the numeric or the named attribute forms. */
+/** The name of the first gRPC status other than OK among the spans (`NOT_FOUND`), if any. */
+function grpcStatusName(spans: readonly SpanNode[]): string | undefined {
+  for (const node of spans) {
+    const code = grpcStatus(node.span);
+    if (code === undefined || code === 0) continue;
+    return Object.keys(GRPC_CODES).find((name) => GRPC_CODES[name] === code) ?? `gRPC ${code}`;
+  }
+  return undefined;
+}
+
 function grpcStatus(span: Span): number | undefined {
   const a = span.attributes;
   const system = stringAttribute(span, ['rpc.system', 'rpc.system.name']);

@@ -515,11 +515,13 @@ class Builder {
     const status =
       outcome.statusCode !== undefined
         ? String(outcome.statusCode)
-        : outcome.rows !== undefined
-          ? `${outcome.rows} ${outcome.rows === 1 ? 'row' : 'rows'}`
-          : http
-            ? 'no status code'
-            : 'ok';
+        : outcome.grpcStatus !== undefined
+          ? outcome.grpcStatus
+          : outcome.rows !== undefined
+            ? `${outcome.rows} ${outcome.rows === 1 ? 'row' : 'rows'}`
+            : http
+              ? 'no status code'
+              : 'ok';
     return this.timings ? `${status} · ${formatDuration(durationMs)}` : status;
   }
 
