@@ -335,3 +335,101 @@ describe('a downstream service whose work after its own response starts after th
     ]);
   });
 });
+
+describe('a nested call still in flight at an enclosing response', () => {
+  /** svc-a answers at 20 ms; its call to svc-b runs on, and so do svc-b's own calls, to svc-c and its database. */
+  const nested = (): Trace =>
+    trace(
+      httpServer({ id: 'root', start: 0, end: 20, method: 'GET', route: '/a', status: 200 }),
+      httpClient({ id: 'c', parent: 'root', start: 2, end: 90, url: 'http://svc-b/x', status: 200 }),
+      span({
+        id: 'b',
+        parent: 'c',
+        service: 'svc-b',
+        kind: 'server',
+        start: 3,
+        end: 89,
+        name: 'GET /x',
+        attributes: { 'http.request.method': 'GET', 'http.route': '/x', 'http.response.status_code': 200 },
+      }),
+      // In flight at 20 ms, one level down.
+      { ...sql({ id: 'mid', parent: 'b', start: 15, end: 50, query: 'SELECT * FROM b' }), serviceName: 'svc-b' },
+      { ...httpClient({ id: 'cc', parent: 'b', start: 16, end: 70, url: 'http://svc-c/y' }), serviceName: 'svc-b' },
+      span({
+        id: 'sc',
+        parent: 'cc',
+        service: 'svc-c',
+        kind: 'server',
+        start: 17,
+        end: 69,
+        name: 'GET /y',
+        attributes: { 'http.request.method': 'GET', 'http.route': '/y', 'http.response.status_code': 200 },
+      }),
+      // In flight at 20 ms, two levels down.
+      { ...sql({ id: 'deep', parent: 'sc', start: 18, end: 60, query: 'SELECT * FROM c' }), serviceName: 'svc-c' },
+    );
+
+  it('sends its request before that response and takes its reply after it, at any depth', async () => {
+    expect(await draw(nested())).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as svc-b
+      participant p4 as postgresql blog (db)
+      participant p5 as svc-c
+      p1->>p2: GET /a
+      p2->>p3: GET /x
+      p3->>p4: SELECT b
+      p3->>p5: GET /y
+      p5->>p4: SELECT c
+      p2-->>p1: 200
+      Note over p2: after the response: 1 call outlived the request
+      p4-->>p3: ok
+      p4-->>p5: ok
+      p5-->>p3: 200
+      p3-->>p2: 200
+      "
+    `);
+    const order = toSequence(nested(), { timings: false }).arrows.map((a) => `${a.spanId}:${a.kind}`);
+    expect(order.indexOf('mid:request')).toBeLessThan(order.indexOf('root:response'));
+    expect(order.indexOf('deep:request')).toBeLessThan(order.indexOf('root:response'));
+    expect(order.indexOf('mid:response')).toBeGreaterThan(order.indexOf('root:response'));
+    expect(order.indexOf('deep:response')).toBeGreaterThan(order.indexOf('root:response'));
+  });
+
+  it("takes the reply of one that also outlived its own caller's response after that response", async () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 20, method: 'GET', route: '/a', status: 200 }),
+      httpClient({ id: 'c', parent: 'root', start: 2, end: 40, url: 'http://svc-b/x', status: 200 }),
+      span({
+        id: 'b',
+        parent: 'c',
+        service: 'svc-b',
+        kind: 'server',
+        start: 3,
+        end: 39,
+        name: 'GET /x',
+        attributes: { 'http.request.method': 'GET', 'http.route': '/x', 'http.response.status_code': 200 },
+      }),
+      { ...sql({ id: 'long', parent: 'b', start: 15, end: 80, query: 'UPDATE b SET x = 1' }), serviceName: 'svc-b' },
+    );
+    expect(await draw(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as svc-b
+      participant p4 as postgresql blog (db)
+      p1->>p2: GET /a
+      p2->>p3: GET /x
+      p3->>p4: UPDATE b
+      p2-->>p1: 200
+      Note over p2: after the response: 1 call outlived the request
+      p3-->>p2: 200
+      Note over p3: after the response: 1 call outlived the request
+      p4-->>p3: ok
+      "
+    `);
+  });
+});

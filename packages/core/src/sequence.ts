@@ -246,6 +246,12 @@ class Builder {
    * handed here, to be drawn after it (see `children`).
    */
   private enclosingResponse: { readonly at: number; readonly defer: (draw: TimedDraw) => void } | undefined;
+  /**
+   * Calls whose request was drawn before an enclosing response while they
+   * ran on past it (see `head`), with what completes them: their replies
+   * are drawn where they ended, by whichever part of the diagram draws that moment.
+   */
+  private readonly pending = new Map<DrawnCall, (out: SequenceItem[]) => void>();
   private foldedByDepth = 0;
   private foldedByCount = 0;
   /** Set when `maxArrows` was reached; from then on nothing more is drawn. */
@@ -385,28 +391,28 @@ class Builder {
         }
         out.push(this.message(call.from, call.to, 'request', label, spanId, call.depth, members));
         const folds = this.foldSpanIds?.has(spanId) === true || call.depth + 1 >= this.maxDepth;
-        let early: ((child: DrawnCall) => boolean) | undefined =
-          cutoff === undefined || folds ? undefined : (child: DrawnCall): boolean => child.node.end <= cutoff;
-        if (early !== undefined) {
-          // Split only between calls that did not overlap: a concurrent group
-          // stays one `par`, drawn after the response with the rest.
-          let earlyEnd = Number.NEGATIVE_INFINITY;
-          let restStart = Number.POSITIVE_INFINITY;
-          for (const child of call.children) {
-            if (early(child)) earlyEnd = Math.max(earlyEnd, child.node.end);
-            else restStart = Math.min(restStart, child.node.start);
-          }
-          if (earlyEnd > restStart) early = undefined;
-        }
-        // Own work is measured once, with the rest of the nested calls.
-        if (early !== undefined && call.children.some(early)) {
+        // Under a call still running at an enclosing response, its own calls
+        // are split at the earlier of that response and its own: what started
+        // before is drawn now, a call still in flight then by its request only
+        // (at any depth, see `children`), and the rest after the response.
+        const own = responseTime(call);
+        const at = cutoff === undefined || own === undefined ? cutoff : Math.min(cutoff, own);
+        const early =
+          at === undefined || folds || !call.children.some((child) => child.node.start < at)
+            ? undefined
+            : (child: DrawnCall): boolean => child.node.start < at;
+        if (early !== undefined && at !== undefined) {
           // Under a call the response did not wait for: not counted as the request's concurrency.
           this.afterResponse++;
-          this.children(call, out, early, false);
+          this.children(call, out, early, false, at);
           this.afterResponse--;
         }
         return (o) => {
-          const after = this.children(call, o, early === undefined ? undefined : (child) => !early(child));
+          const after = this.children(
+            call,
+            o,
+            early === undefined || at === undefined ? undefined : (child) => child.node.end > at,
+          );
           o.push(
             outcome.error
               ? this.message(
@@ -547,9 +553,10 @@ class Builder {
     out: SequenceItem[],
     only?: (child: DrawnCall) => boolean,
     withGaps = true,
+    headsUntil?: number,
   ): AfterPart | undefined {
-    const kids = only === undefined ? call.children : call.children.filter(only);
-    if (kids.length === 0) return undefined;
+    const all = only === undefined ? call.children : call.children.filter(only);
+    if (all.length === 0) return undefined;
     const lifeline = contentLifeline(call);
     const chosen = this.foldSpanIds?.has(call.node.span.spanId) === true;
     if (chosen || call.depth + 1 >= this.maxDepth) {
@@ -566,8 +573,39 @@ class Builder {
       );
       return undefined;
     }
+    if (headsUntil !== undefined) {
+      // Drawn before an enclosing response (see `head`): a call still in
+      // flight at that moment sends its request now, in its place in time,
+      // and keeps the rest for later (`pending`), as a direct child does.
+      const done = all.filter((child) => child.node.end <= headsUntil);
+      const heads: TimedDraw[] = all
+        .filter((child) => child.node.end > headsUntil)
+        .map((child) => ({
+          at: child.node.start,
+          draw: (o) => {
+            const tail = this.head(child, o, headsUntil);
+            if (tail) this.pending.set(child, tail);
+          },
+        }));
+      this.sequence(done, out, call, undefined, heads);
+      return undefined;
+    }
+    // Calls whose request was drawn already: only their replies are left, at their end.
+    const started = all.filter((child) => this.pending.has(child));
+    const kids = started.length === 0 ? all : all.filter((child) => !this.pending.has(child));
+    const replyOf = (child: DrawnCall): TimedDraw => ({
+      at: child.node.end,
+      reply: true,
+      draw: (o) => {
+        const tail = this.pending.get(child);
+        this.pending.delete(child);
+        tail?.(o);
+      },
+    });
     const response = responseTime(call);
     const outlived = kids.filter((child) => outlivesResponse(response, child.node));
+    const startedOutlived = started.filter((child) => outlivesResponse(response, child.node));
+    const startedWaited = started.filter((child) => !outlivesResponse(response, child.node)).map(replyOf);
     const showGaps =
       withGaps && this.timings && (call.role !== 'call' || call.remote !== undefined) && call.role !== 'publish';
     let gaps: GapContext | undefined;
@@ -586,7 +624,7 @@ class Builder {
       gaps = {
         start,
         // Own work ends with the response; what follows it is not the request's.
-        end: response !== undefined && outlived.length > 0 ? response : work.end,
+        end: response !== undefined && outlived.length + startedOutlived.length > 0 ? response : work.end,
         thresholdNs: threshold * 1e6,
         lifeline,
         spanId: call.node.span.spanId,
@@ -605,8 +643,8 @@ class Builder {
         this.enclosingResponse = enclosing;
       }
     };
-    if (response === undefined || outlived.length === 0) {
-      drawWaited(kids);
+    if (response === undefined || outlived.length + startedOutlived.length === 0) {
+      drawWaited(kids, startedWaited);
       if (deferred.length === 0) return undefined;
       const startsAt = Math.min(...deferred.map((draw) => draw.at));
       return Object.assign((target?: SequenceItem[]) => this.sequence([], target ?? out, call, undefined, deferred), {
@@ -616,38 +654,34 @@ class Builder {
     const waited = kids.filter((child) => !outlivesResponse(response, child.node));
     const inFlight = outlived.filter((child) => child.node.start < response);
     const later = outlived.filter((child) => child.node.start >= response);
-    const tails = new Map<DrawnCall, (o: SequenceItem[]) => void>();
     const heads: TimedDraw[] = inFlight.map((child) => ({
       at: child.node.start,
       draw: (o) => {
         const tail = this.head(child, o, response);
-        if (tail) tails.set(child, tail);
+        if (tail) this.pending.set(child, tail);
       },
     }));
-    drawWaited(waited, heads);
+    drawWaited(waited, byTime([...heads, ...startedWaited]));
+    // Calls in flight at the response, whether their request was drawn here or by an enclosing call.
+    const running = [...inFlight, ...startedOutlived];
+    const count = outlived.length + startedOutlived.length;
     let startsAt = Number.POSITIVE_INFINITY;
     for (const child of later) if (child.node.start < startsAt) startsAt = child.node.start;
-    for (const child of inFlight) if (child.node.end < startsAt) startsAt = child.node.end;
+    for (const child of running) if (child.node.end < startsAt) startsAt = child.node.end;
     for (const draw of deferred) if (draw.at < startsAt) startsAt = draw.at;
     const afterPart = (target: SequenceItem[] = out): void => {
       this.afterResponse++;
-      let text = `after the response: ${outlived.length} ${outlived.length === 1 ? 'call' : 'calls'} outlived the request`;
+      let text = `after the response: ${count} ${count === 1 ? 'call' : 'calls'} outlived the request`;
       if (this.timings) {
         let end = response;
-        for (const child of outlived) if (child.node.end > end) end = child.node.end;
+        for (const child of [...outlived, ...startedOutlived]) if (child.node.end > end) end = child.node.end;
         text += ` by ${formatDuration((end - response) / 1e6)}`;
       }
       target.push(this.note([lifeline], text, 'after-response', call.depth + 1, call.node.span.spanId));
-      const replies: TimedDraw[] = [...inFlight]
+      const replies: TimedDraw[] = running
         .sort((a, b) => a.node.end - b.node.end || a.node.order - b.node.order)
-        .map((child) => ({ at: child.node.end, draw: (o) => tails.get(child)?.(o) }));
-      this.sequence(
-        later,
-        target,
-        call,
-        undefined,
-        [...replies, ...deferred].sort((a, b) => a.at - b.at),
-      );
+        .map(replyOf);
+      this.sequence(later, target, call, undefined, byTime([...replies, ...deferred]));
       this.afterResponse--;
     };
     return Object.assign(afterPart, { startsAt });
@@ -682,7 +716,8 @@ class Builder {
     const eventsUntil = (time: number): void => {
       while (nextEvent < events.length && (events[nextEvent] as TimedDraw).at <= time) {
         const event = events[nextEvent++] as TimedDraw;
-        if (event.at <= (gaps?.end ?? event.at)) gapUntil(event.at);
+        // Up to a reply the caller was waiting for it: not own work.
+        if (event.reply !== true && event.at <= (gaps?.end ?? event.at)) gapUntil(event.at);
         if (event.at > cursor) cursor = event.at;
         event.draw(out);
       }
@@ -834,6 +869,13 @@ type AfterPart = ((target?: SequenceItem[]) => void) & { readonly startsAt: numb
 interface TimedDraw {
   readonly at: number;
   readonly draw: (out: SequenceItem[]) => void;
+  /** The reply of a call whose request was drawn earlier. */
+  readonly reply?: boolean;
+}
+
+/** Drawings in time order (stable: of two at one moment, the first listed first). */
+function byTime(draws: TimedDraw[]): TimedDraw[] {
+  return draws.sort((a, b) => a.at - b.at);
 }
 
 interface GapContext {
