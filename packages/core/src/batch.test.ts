@@ -391,6 +391,52 @@ describe('batches', () => {
   });
 });
 
+describe('a batch recorded as one span that says its size', () => {
+  /** One span for a whole batch, no member spans: the operation names the batch, `db.operation.batch.size` its size. */
+  const whole = (id: string, start: number, operation: string, size: number, system = 'redis', text?: string): Span =>
+    span({
+      id,
+      parent: 'root',
+      start,
+      end: start + 1,
+      kind: 'client',
+      name: operation,
+      attributes: {
+        'db.system.name': system,
+        'db.operation.name': operation,
+        'db.operation.batch.size': size,
+        ...(text !== undefined ? { 'db.query.text': text } : {}),
+      },
+    });
+
+  it('is labelled with its size like a batch built from member spans', async () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 20, route: '/b', status: 200 }),
+      whole('p', 1, 'PIPELINE', 3),
+      whole('m', 3, 'MULTI', 4, 'valkey'),
+      whole('q', 5, 'PIPELINE', 5, 'redis', 'SET k:1 v'),
+    );
+    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(await draw(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as redis (cache)
+      participant p4 as valkey (cache)
+      p1->>p2: GET /b
+      p2->>p3: PIPELINE ×3
+      p3-->>p2: ok
+      p2->>p4: MULTI ×4
+      p4-->>p2: ok
+      p2->>p3: PIPELINE ×5 SET
+      p3-->>p2: ok
+      p2-->>p1: 200
+      "
+    `);
+  });
+});
+
 describe('batches and work after the response on random traces', () => {
   const spec = fc.record({
     kind: fc.constantFrom(

@@ -205,6 +205,39 @@ function closedLater(views: readonly BatchView[], from: number, key: string): bo
   return false;
 }
 
+/** What a batch drawn as one call says: its kind, its label and the member that sent its first command. */
+export interface BatchDescription<T> {
+  readonly kind: BatchKind;
+  /** See {@link batchLabel}; a batch recorded as one span counts the size it says it had. */
+  readonly label: string;
+  /** The first member that sent a command (not a bracket), if any. */
+  readonly head: T | undefined;
+}
+
+/**
+ * Describes the members of one batch (in start order, as {@link groupBatches}
+ * returns them): the single rule for the label of a batch, on the full layout
+ * and on the quick summary alike.
+ */
+export function describeBatch<T>(members: readonly T[], spanOf: (member: T) => Span): BatchDescription<T> {
+  let kind: BatchKind = 'MULTI';
+  let declared: number | undefined;
+  let head: T | undefined;
+  const commands: string[] = [];
+  for (const member of members) {
+    const span = spanOf(member);
+    const info = batchMember(span);
+    if (info !== undefined) kind = info.kind;
+    const size = declaredBatchSize(span);
+    if (size !== undefined && (declared === undefined || size > declared)) declared = size;
+    if (info?.command !== undefined) {
+      commands.push(info.command);
+      head ??= member;
+    }
+  }
+  return { kind, label: batchLabel(kind, commands, declared), head };
+}
+
 /** Commands named in a batch label before the rest are only counted. */
 const MAX_NAMED = 4;
 
@@ -212,19 +245,37 @@ const MAX_NAMED = 4;
  * The label of a batch: its kind and its commands in order, a run of the same
  * command counted (`MULTI SET, INCR, GET`; `PIPELINE GET ×3`;
  * `PIPELINE ×42 SET ×40, GET, DEL`). The total leads whenever the list does
- * not show each command once.
+ * not show each command once; `declared` is the size a batch recorded as one
+ * span says it had ({@link declaredBatchSize}): `PIPELINE ×3` for a pipeline
+ * span of three commands that names none.
  */
-export function batchLabel(kind: BatchKind, commands: readonly string[]): string {
+export function batchLabel(kind: BatchKind, commands: readonly string[], declared?: number): string {
   const runs: { command: string; count: number }[] = [];
   for (const command of commands) {
     const last = runs[runs.length - 1];
     if (last !== undefined && last.command === command) last.count++;
     else runs.push({ command, count: 1 });
   }
-  if (runs.length === 0) return kind;
+  // A batch recorded as one span says its size; its commands, when named at all, are fewer.
+  const total = declared !== undefined && declared > commands.length ? declared : commands.length;
+  if (runs.length === 0) return total > 1 ? `${kind} ×${total}` : kind;
   const shown = runs.slice(0, MAX_NAMED).map((r) => (r.count > 1 ? `${r.command} ×${r.count}` : r.command));
   if (runs.length > MAX_NAMED) shown.push('…');
   const list = shown.join(', ');
-  if ((runs.length === commands.length && runs.length <= MAX_NAMED) || runs.length === 1) return `${kind} ${list}`;
-  return `${kind} ×${commands.length} ${list}`;
+  if (total === commands.length && ((runs.length === commands.length && runs.length <= MAX_NAMED) || runs.length === 1))
+    return `${kind} ${list}`;
+  return `${kind} ×${total} ${list}`;
 }
+
+/**
+ * How many operations a span says it carried: `db.operation.batch.size`
+ * (OpenTelemetry database semantic conventions, set on a span that stands
+ * for a whole batch, 2 or more), else undefined.
+ */
+export function declaredBatchSize(span: Span): number | undefined {
+  const size = span.attributes[BATCH_SIZE_ATTRIBUTE];
+  return typeof size === 'number' && Number.isInteger(size) && size >= 2 ? size : undefined;
+}
+
+/** Span attribute with the number of operations of a batch recorded as one span. */
+export const BATCH_SIZE_ATTRIBUTE = 'db.operation.batch.size';

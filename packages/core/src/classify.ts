@@ -4,6 +4,7 @@
  * to and how to label it. Reads both the current OpenTelemetry semantic
  * conventions and the older names still emitted by many instrumentations.
  */
+import { declaredBatchSize } from './batch.js';
 import type { AttributeValue, Span } from './trace.js';
 
 /** What a span is, as far as drawing and analysis care. */
@@ -158,7 +159,7 @@ function classifyDb(span: Span, rawSystem: string): SpanClass {
   const collection = str(a['db.collection.name']) ?? str(a['db.sql.table']) ?? str(a['db.mongodb.collection']);
 
   if (CACHE_SYSTEMS.has(system)) {
-    const label = batchSizeLabel(cacheLabel(operation, queryText, span.name), a['db.operation.batch.size']);
+    const label = batchSizeLabel(cacheLabel(operation, queryText, span.name), declaredBatchSize(span));
     return {
       category: 'cache',
       label,
@@ -179,7 +180,7 @@ function classifyDb(span: Span, rawSystem: string): SpanClass {
   if (label === undefined) label = span.name;
   return {
     category: 'db',
-    label: batchSizeLabel(label, a['db.operation.batch.size']),
+    label: batchSizeLabel(label, declaredBatchSize(span)),
     target: databaseRef(system, namespace),
     dbSystem: system,
     dbNamespace: namespace,
@@ -375,8 +376,8 @@ function cacheLabel(operation: string | undefined, queryText: string | undefined
  * `db.operation.batch.size` of 2 or more, its operation named `BATCH …`) says
  * how many operations it carried: `BATCH ×3 INSERT users`.
  */
-function batchSizeLabel(label: string, size: unknown): string {
-  if (typeof size !== 'number' || !Number.isInteger(size) || size < 2) return label;
+function batchSizeLabel(label: string, size: number | undefined): string {
+  if (size === undefined) return label;
   const rest = label.replace(/^BATCH\b\s*/i, '');
   return rest === '' ? `BATCH ×${size}` : `BATCH ×${size} ${rest}`;
 }

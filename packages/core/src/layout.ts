@@ -16,7 +16,7 @@
  *   stay its children: the sequence model draws them after the response and
  *   the analysis and summary leave them out of what the client waited for.
  */
-import { type BatchKind, batchLabel, batchMember, groupBatches } from './batch.js';
+import { batchMember, describeBatch, groupBatches } from './batch.js';
 import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
 import { concurrentGroups, packLanes } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
@@ -302,23 +302,14 @@ function foldBatches(call: DrawnCall): void {
 function batchCall(members: readonly DrawnCall[], parent: DrawnCall): DrawnCall {
   const first = members[0] as DrawnCall;
   let end = first.node.end;
-  const commands: string[] = [];
-  let kind: BatchKind = 'MULTI';
-  let head: DrawnCall | undefined;
   const children: DrawnCall[] = [];
   for (const member of members) {
     if (member.node.end > end) end = member.node.end;
-    const info = batchMember(member.node.span);
-    if (info !== undefined) kind = info.kind;
-    if (info?.command !== undefined) {
-      commands.push(info.command);
-      head ??= member;
-    }
     for (const child of member.children) children.push(child);
     member.children.length = 0;
   }
+  const { head, label } = describeBatch(members, (member) => member.node.span);
   const shown = head ?? first;
-  const label = batchLabel(kind, commands);
   const call: DrawnCall = {
     node: { ...first.node, span: shown.node.span, end, children: [] },
     cls: { ...shown.cls, label },

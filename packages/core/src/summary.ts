@@ -14,7 +14,7 @@
  * take the full layout instead; both ways give the same row.
  */
 import { structure } from './analysis.js';
-import { type BatchKind, batchLabel, batchMember, groupBatches } from './batch.js';
+import { batchMember, describeBatch, groupBatches } from './batch.js';
 import { classifyOnce, classifySpan, type ParticipantRef, type SpanClass } from './classify.js';
 import { packLanes } from './concurrency.js';
 import {
@@ -493,14 +493,9 @@ function foldBatches(call: LeanCall, calls: LeanCall[]): void {
     }
     const first = entry[0] as LeanCall;
     let end = first.end;
-    let kind: BatchKind = 'MULTI';
-    const commands: string[] = [];
     const nested: LeanCall[] = [];
     for (const member of entry) {
       if (member.end > end) end = member.end;
-      const info = batchMember(member.node.span);
-      if (info !== undefined) kind = info.kind;
-      if (info?.command !== undefined) commands.push(info.command);
       for (const child of member.children) nested.push(child);
       member.children.length = 0;
     }
@@ -512,7 +507,7 @@ function foldBatches(call: LeanCall, calls: LeanCall[]): void {
       remote: undefined,
       parent: call,
       children: nested,
-      label: batchLabel(kind, commands),
+      label: describeBatch(entry, (member) => member.node.span).label,
       start: first.start,
       end,
     };
