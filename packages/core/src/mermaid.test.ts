@@ -5,7 +5,18 @@ import { analyzeTrace } from './analysis.js';
 import { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
 import { type Message, type Participant, type SequenceItem, toSequence } from './sequence.js';
 import { summarizeTrace } from './summary.js';
-import { consume, expectValidMermaid, httpServer, publish, redis, span, sql, TRACE_ID, trace } from './test-helpers.js';
+import {
+  consume,
+  expectValidMermaid,
+  httpClient,
+  httpServer,
+  publish,
+  redis,
+  span,
+  sql,
+  TRACE_ID,
+  trace,
+} from './test-helpers.js';
 import type { Attributes, Span, SpanKind, Trace } from './trace.js';
 
 const HOSTILE = [
@@ -532,5 +543,74 @@ describe('traceToMermaid', () => {
     expect(result.text).toMatch(/Note over p2: \d+ more calls folded/);
     const parsed = await expectValidMermaid(result.text);
     expect(parsed.signals).toHaveLength(result.model.arrows.length);
+  });
+
+  /** Failed calls a diagram shows: drawn as failed replies, plus those its fold notes name. */
+  function failuresShown(text: string): number {
+    let shown = 0;
+    for (const line of text.split('\n')) {
+      if (line.includes('--x')) shown++;
+      const named = /^\s*Note over [^:]+: \d+ (?:more )?calls? folded, (\d+) failed$/.exec(line);
+      if (named) shown += Number(named[1]);
+    }
+    return shown;
+  }
+
+  it('names the failed calls a fold hides, whatever the fallback folds', async () => {
+    // A level too wide to draw whole: the failure sits in the part cut short.
+    const wide: Span[] = [httpServer({ id: 'root', start: 0, end: 100_000, route: '/wide', status: 200 })];
+    for (let i = 0; i < 600; i++) {
+      wide.push(
+        sql({
+          id: `q${i}`,
+          parent: 'root',
+          start: i * 30,
+          end: i * 30 + 20,
+          query: `SELECT * FROM t${i}`,
+          ...(i === 590 ? { error: 'deadlock detected' } : {}),
+        }),
+      );
+    }
+    // Calls to a traced service, too many to keep what each did: one of their queries failed.
+    const deep: Span[] = [httpServer({ id: 'root', start: 0, end: 100_000, route: '/deep', status: 200 })];
+    for (let i = 0; i < 300; i++) {
+      deep.push(
+        httpClient({ id: `c${i}`, parent: 'root', start: i * 60, end: i * 60 + 50, url: `http://users/u/${i}` }),
+        httpServer({ id: `s${i}`, parent: `c${i}`, service: 'users', start: i * 60 + 1, end: i * 60 + 49, path: '/u' }),
+        {
+          ...sql({
+            id: `d${i}`,
+            parent: `s${i}`,
+            start: i * 60 + 2,
+            end: i * 60 + 40,
+            query: `SELECT * FROM users WHERE id = ${i}`,
+            ...(i === 3 ? { error: 'permission denied' } : {}),
+          }),
+          serviceName: 'users',
+        },
+      );
+    }
+    // Requests of their own at the top level, too many for one diagram: the failed one is among the last.
+    const roots: Span[] = [];
+    for (let i = 0; i < 600; i++) {
+      roots.push(
+        httpServer({
+          id: `r${i}`,
+          start: i * 30,
+          end: i * 30 + 20,
+          route: `/r${i}`,
+          status: i === 590 ? 500 : 200,
+          ...(i === 590 ? { error: 'boom' } : {}),
+        }),
+      );
+    }
+    for (const spans of [wide, deep, roots]) {
+      // Loops kept apart: each call is its own, as in a trace of different calls.
+      const result = traceToMermaid(trace(...spans), { timings: false, foldLoops: false, maxTextLength: 8000 });
+      expect(result.folded).toBe(true);
+      expect(result.text.length).toBeLessThanOrEqual(8000);
+      await expectValidMermaid(result.text);
+      expect(failuresShown(result.text)).toBe(1);
+    }
   });
 });

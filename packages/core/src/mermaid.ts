@@ -263,7 +263,8 @@ function levelSizes(model: SequenceModel, text: string): { header: number; level
  * fewest groups of nested calls are folded, largest (then deepest) first, so
  * that the folded diagram still uses at least 80 % of the limit where the
  * trace's shape allows it. Each folded group becomes a note in place ("37
- * calls folded"), and a note at the top of the diagram (also in
+ * calls folded", and "…, 2 failed" when failed calls are among them: no fold
+ * hides a failure), and a note at the top of the diagram (also in
  * `model.notes`) says how many calls were folded under which arrows.
  *
  * @example

@@ -285,9 +285,8 @@ class Builder {
       const call = top[i] as DrawnCall;
       if (i >= this.maxItems) {
         const rest = top.slice(i);
-        const count = rest.reduce((n, c) => n + 1 + c.nestedCalls, 0);
-        this.foldedByCount += count;
-        items.push(this.note([call.from], `${count} more calls folded`, 'folded', 0));
+        this.foldedByCount += foldedCount(rest);
+        items.push(this.note([call.from], foldText(rest, true), 'folded', 0));
         break;
       }
       this.call(call, items);
@@ -502,14 +501,8 @@ class Builder {
     }
   }
 
-  /** The outcome of a call; a batch failed when any of its commands did, and says how the first failed. */
   private outcome(call: DrawnCall): CallOutcome {
-    if (call.batch === undefined) return callOutcome(call);
-    for (const member of call.batch) {
-      const outcome = callOutcome(member);
-      if (outcome.error) return outcome;
-    }
-    return { error: false };
+    return drawnOutcome(call);
   }
 
   /**
@@ -562,15 +555,7 @@ class Builder {
     if (chosen || call.depth + 1 >= this.maxDepth) {
       // Folds the size guard chose are summed up by the guard itself.
       if (!chosen) this.foldedByDepth += call.nestedCalls;
-      out.push(
-        this.note(
-          [lifeline],
-          `${call.nestedCalls} ${call.nestedCalls === 1 ? 'call' : 'calls'} folded`,
-          'folded',
-          call.depth + 1,
-          call.node.span.spanId,
-        ),
-      );
+      out.push(this.note([lifeline], foldText(call.children, false), 'folded', call.depth + 1, call.node.span.spanId));
       return undefined;
     }
     if (headsUntil !== undefined) {
@@ -725,14 +710,13 @@ class Builder {
     const runs = arrangeChildren(children);
     // Past the per-level limit (size guard), the rest of the level becomes one note.
     const foldRest = (r: number, from: readonly DrawnCall[]): void => {
-      let count = 0;
-      for (const c of from) count += 1 + c.nestedCalls;
-      for (let k = r + 1; k < runs.length; k++) for (const c of (runs[k] as ChildRun).calls) count += 1 + c.nestedCalls;
-      this.foldedByCount += count;
+      const folded = [...from];
+      for (let k = r + 1; k < runs.length; k++) folded.push(...(runs[k] as ChildRun).calls);
+      this.foldedByCount += foldedCount(folded);
       const first = from[0] as DrawnCall;
       const lifeline = gaps?.lifeline ?? (parent ? contentLifeline(parent) : first.from);
       const level = parent ? parent.depth + 1 : first.depth;
-      out.push(this.note([lifeline], `${count} more calls folded`, 'folded', level, parent?.node.span.spanId));
+      out.push(this.note([lifeline], foldText(folded, true), 'folded', level, parent?.node.span.spanId));
     };
     for (let r = 0; r < runs.length; r++) {
       const run = runs[r] as ChildRun;
@@ -838,6 +822,44 @@ class Builder {
       spanIds,
     });
   }
+}
+
+/** The outcome of a drawn call; a batch failed when any of its commands did, and says how the first failed. */
+function drawnOutcome(call: DrawnCall): CallOutcome {
+  if (call.batch === undefined) return callOutcome(call);
+  for (const member of call.batch) {
+    const outcome = callOutcome(member);
+    if (outcome.error) return outcome;
+  }
+  return { error: false };
+}
+
+/** How many drawn calls a fold of `roots` hides: each with everything nested under it. */
+function foldedCount(roots: readonly DrawnCall[]): number {
+  let count = 0;
+  for (const call of roots) count += 1 + call.nestedCalls;
+  return count;
+}
+
+/**
+ * The text of a note that stands for folded calls (`roots`, each with
+ * everything nested under it): how many, and how many of them failed, so
+ * that no fold, whoever chose it, hides a failure: `12 calls folded, 1 failed`,
+ * `40 more calls folded` (`more` for the rest of a level cut short).
+ * Linear in the calls folded.
+ */
+export function foldText(roots: readonly DrawnCall[], more: boolean): string {
+  let count = 0;
+  let failed = 0;
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const call = stack.pop() as DrawnCall;
+    count++;
+    if (drawnOutcome(call).error) failed++;
+    for (const child of call.children) stack.push(child);
+  }
+  const text = `${count}${more ? ' more' : ''} ${count === 1 ? 'call' : 'calls'} folded`;
+  return failed > 0 ? `${text}, ${failed} failed` : text;
 }
 
 /** Targets named in a branch label before the rest are counted. */
