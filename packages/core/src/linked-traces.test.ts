@@ -530,3 +530,64 @@ describe('linked traces: robustness', () => {
     expect(joined).toBeGreaterThan(30);
   });
 });
+
+describe('a consumer whose clock puts it before its publish', () => {
+  /** Arrows and notes in text order, without the header. */
+  const body = (text: string): string[] =>
+    text.split('\n').filter((line) => line.includes('>>') || line.includes('-)') || line.startsWith('Note'));
+
+  it('is drawn after the publish, noted, when its link names the producer', async () => {
+    // The worker's clock runs behind: it says it started 18 ms before the message was sent (at 102 ms).
+    const t = read(A, request(A, 'a', 100), worker(B, 'w', 84, [link(A, 'a2')]));
+    const text = await draw(t, {});
+    expect(body(text)).toEqual([
+      'p1->>p2: POST /orders',
+      'p2-)p3: publish orders',
+      'p3-)p4: process orders',
+      'Note over p3,p4: clock adjusted: recorded 20 ms before its publish, drawn after it',
+      'p2-->>p1: 202 · 10 ms',
+      'Note over p2: after the response: 1 call outlived the request by 24 ms',
+      'p4->>p5: INSERT orders',
+      'p5-->>p4: ok · 20 ms',
+    ]);
+    expect(toSequence(t).notes).toContain('clock skew between api and worker: up to 20 ms, shifted for layout');
+    expect(await draw(t)).toContain('Note over p3,p4: clock adjusted: recorded before its publish, drawn after it');
+    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+  });
+
+  it('is drawn after the publish, noted, when it is the producer span’s child', async () => {
+    const t: Trace = {
+      traceId: A,
+      spans: [
+        ...request(A, 'a', 100),
+        ...inTrace(
+          A,
+          consume({ id: 'w1', parent: 'a2', service: 'worker', start: 84, end: 114, queue: 'orders' }),
+          sql({
+            id: 'w2',
+            parent: 'w1',
+            service: 'worker',
+            start: 89,
+            end: 109,
+            query: 'INSERT INTO orders VALUES (1)',
+          }),
+        ),
+      ],
+    };
+    const lines = body(await draw(t, {}));
+    expect(lines.slice(0, 4)).toEqual([
+      'p1->>p2: POST /orders',
+      'p2-)p3: publish orders',
+      'p3-)p4: process orders',
+      'Note over p3,p4: clock adjusted: recorded 20 ms before its publish, drawn after it',
+    ]);
+    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+  });
+
+  it('keeps a consumer that started during its publish where its clock put it, unnoted', async () => {
+    const t = read(A, request(A, 'a', 100), worker(B, 'w', 103, [link(A, 'a2')]));
+    const text = await draw(t, {});
+    expect(text).not.toContain('clock adjusted');
+    expect(toSequence(t).notes.some((note) => note.startsWith('clock skew'))).toBe(false);
+  });
+});

@@ -23,7 +23,7 @@ import {
 import { batchNote, linkedProducer } from './linked-traces.js';
 import { type CallOutcome, callOutcome, restatesStatus } from './outcome.js';
 import type { Trace } from './trace.js';
-import { buildSpanTree } from './tree.js';
+import { buildSpanTree, layoutShift, type SpanNode } from './tree.js';
 
 /** Options for {@link toSequence}. */
 export interface SequenceOptions {
@@ -93,7 +93,8 @@ export interface Note {
    * exception event: a caught error, a fallback), `body-unread` (an HTTP
    * reply whose body was never read), `after-response` (calls that ran on
    * after the response was sent), `connection-wait` (timed mode only: a query
-   * waited for a pooled connection, before its request arrow). `exception`
+   * waited for a pooled connection, before its request arrow), `clock-skew`
+   * (a consumer whose clock put it before its publish, drawn after it). `exception`
    * and `body-unread` follow the call's reply.
    */
   readonly reason:
@@ -104,7 +105,8 @@ export interface Note {
     | 'exception'
     | 'body-unread'
     | 'after-response'
-    | 'connection-wait';
+    | 'connection-wait'
+    | 'clock-skew';
   /** Nesting level of the calls the note sits among. */
   readonly level: number;
   readonly spanId?: string;
@@ -471,7 +473,21 @@ class Builder {
         out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
         const batch = batchNote(call.node.span);
         if (batch !== undefined) out.push(this.note([call.from, call.to], batch, 'batch', call.depth, spanId));
-        const wait = this.timings ? queueWaitMs(call, this.layout) : undefined;
+        const adjusted = clockAdjustment(call, this.layout);
+        // A consumer moved after its publish has no wait to show: its clock said it started before.
+        const wait = this.timings && adjusted === undefined ? queueWaitMs(call, this.layout) : undefined;
+        if (adjusted !== undefined) {
+          const by = this.timings ? ` ${formatDuration(adjusted / 1e6)}` : '';
+          out.push(
+            this.note(
+              [call.from, call.to],
+              `clock adjusted: recorded${by} before its publish, drawn after it`,
+              'clock-skew',
+              call.depth,
+              spanId,
+            ),
+          );
+        }
         if (wait !== undefined) {
           out.push(
             this.note(
@@ -937,11 +953,30 @@ export const CONNECTION_WAIT_ATTRIBUTE = 'db.client.connection.wait_time';
 /** Time a consumed message spent in the queue: consumer start minus the end of its producer span. */
 export function queueWaitMs(call: DrawnCall, layout: TraceLayout): number | undefined {
   const node = call.node;
-  const producer =
-    node.parent && node.parent.span.kind === 'producer' ? node.parent : linkedProducer(node.span, layout.tree.byId);
+  const producer = producerOf(call, layout);
   if (!producer) return undefined;
   const wait = node.start - producer.end;
   return (wait >= 0 ? wait : Math.max(0, node.start - producer.start)) / 1e6;
+}
+
+/** The producer span whose message a consumer call processed: its parent, else the one its links name. */
+function producerOf(call: DrawnCall, layout: TraceLayout): SpanNode | undefined {
+  const node = call.node;
+  return node.parent && node.parent.span.kind === 'producer'
+    ? node.parent
+    : linkedProducer(node.span, layout.tree.byId);
+}
+
+/**
+ * How far (ns) the layout moved a consumer call later than its producer,
+ * because its clock put it before the publish (see `skewShift` in tree.ts),
+ * or undefined when it was drawn where the clocks put it.
+ */
+export function clockAdjustment(call: DrawnCall, layout: TraceLayout): number | undefined {
+  const producer = producerOf(call, layout);
+  if (producer === undefined) return undefined;
+  const shift = layoutShift(call.node, layout.tree) - layoutShift(producer, layout.tree);
+  return shift > 0 ? shift : undefined;
 }
 
 /** The median of a list of numbers (0 for an empty list). */

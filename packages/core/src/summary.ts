@@ -39,6 +39,7 @@ import {
   earliestStart,
   isWellFormedSpan,
   type SpanNode,
+  shiftLinkedConsumers,
   skewShift,
 } from './tree.js';
 
@@ -295,6 +296,7 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
     }
   }
   correctSkew(order, reparented);
+  shiftLinkedConsumers(roots, (root) => (root.span.kind === 'consumer' ? linkedProducer(root.span, byId) : undefined));
   for (const node of order) if (node.children.length > 1) node.children.sort(compareNodes);
   roots.sort(compareNodes);
   const nodes = breadthFirst(roots);

@@ -217,6 +217,20 @@ export function buildSpanTree(trace: Trace): SpanTree {
   }
 
   correctSkew(order, reparented, notes);
+  const linked = shiftLinkedConsumers(roots, (root) =>
+    root.span.kind === 'consumer' ? linkedProducer(root.span, byId) : undefined,
+  );
+  if (linked.length > 0) {
+    const most = new Map<string, number>();
+    for (const { node, producer, shift } of linked) {
+      const key = `${producer.span.serviceName}\u0000${node.span.serviceName}`;
+      most.set(key, Math.max(shift, most.get(key) ?? 0));
+    }
+    for (const [key, ns] of most) {
+      const [from, to] = key.split('\u0000') as [string, string];
+      notes.push(`clock skew between ${from} and ${to}: up to ${formatDuration(ns / 1e6)}, shifted for layout`);
+    }
+  }
 
   // Layout times changed: order siblings and roots by their corrected start.
   for (const node of order) if (node.children.length > 1) node.children.sort(compareNodes);
@@ -250,7 +264,12 @@ export interface SkewNode {
  */
 export function skewShift(parent: SkewNode, node: SkewNode): number {
   if (parent.span.kind === 'producer' || node.span.kind === 'consumer') {
-    return node.start < parent.start ? parent.start - node.start : 0;
+    if (node.start >= parent.start) return 0;
+    // Causality wins over clocks, as Jaeger's adjuster moves a child that
+    // starts before its parent: a message is processed after it was sent,
+    // and the publish had handed it over by its end at the latest. The shift
+    // is bounded by the parent: the consumer moves no later than that end.
+    return (parent.span.kind === 'producer' ? parent.end : parent.start) - node.start;
   }
   if (node.span.serviceName !== parent.span.serviceName) {
     if (node.start >= parent.start && node.end <= parent.end) return 0;
@@ -273,7 +292,9 @@ export function skewShift(parent: SkewNode, node: SkewNode): number {
  * shifted (keeping its internal timings) so it sits centred in the call.
  * Within one process a child cannot start before its parent, so it is clamped;
  * it may legitimately end later (work left running), which is kept.
- * A consumer's wait in a queue is real time, so only a negative wait is corrected.
+ * A consumer's wait in a queue is real time, so only a consumer that starts
+ * before its publish is moved, to the publish's end (see {@link skewShift});
+ * so is a consumer joined by a span link ({@link shiftLinkedConsumers}).
  * Only a recorded parent link is evidence of skew: a span hung under the root
  * because its own parent is missing (`reparented`) never ran inside the root,
  * so it keeps its recorded times (a span after the root's end is then drawn
@@ -318,6 +339,69 @@ function correctSkew(order: readonly SpanNode[], reparented: ReadonlySet<SpanNod
       notes.push(`clock skew between ${from} and ${to}: up to ${amount}, shifted for layout`);
     }
   }
+}
+
+/** A node the linked-consumer correction moves: its times and its subtree. */
+export interface LinkedSkewNode extends SkewNode {
+  readonly children: readonly LinkedSkewNode[];
+}
+
+/**
+ * The clock-skew correction for consumers joined by a span link rather than
+ * a parent (see linked-traces.ts): a root consumer that starts before the
+ * producer its link names is moved with its whole subtree by
+ * {@link skewShift}, its producer standing for the parent. Producers are
+ * corrected before their consumers (a consumer's own publishes may feed
+ * another linked consumer); roots linked in a cycle are left as recorded.
+ * Shared by `buildSpanTree` and the quick summary, which must agree.
+ *
+ * @returns each moved root with its producer and the shift (ns), in the order applied
+ */
+export function shiftLinkedConsumers<N extends LinkedSkewNode>(
+  roots: readonly N[],
+  producerOf: (root: N) => N | undefined,
+): { readonly node: N; readonly producer: N; readonly shift: number }[] {
+  const waiting = new Map<LinkedSkewNode, N[]>();
+  const queue: LinkedSkewNode[] = [];
+  for (const root of roots) {
+    const producer = producerOf(root);
+    if (producer === undefined || producer === root) queue.push(root);
+    else {
+      const list = waiting.get(producer);
+      if (list === undefined) waiting.set(producer, [root]);
+      else list.push(root);
+    }
+  }
+  const moved: { node: N; producer: N; shift: number }[] = [];
+  if (waiting.size === 0) return moved;
+  for (let i = 0; i < queue.length; i++) {
+    const node = queue[i] as LinkedSkewNode;
+    for (const consumer of waiting.get(node) ?? []) {
+      const shift = skewShift(node, consumer);
+      if (shift > 0) {
+        const stack: LinkedSkewNode[] = [consumer];
+        while (stack.length > 0) {
+          const moving = stack.pop() as LinkedSkewNode;
+          moving.start += shift;
+          moving.end += shift;
+          for (const child of moving.children) stack.push(child);
+        }
+        moved.push({ node: consumer, producer: node as N, shift });
+      }
+      queue.push(consumer);
+    }
+    waiting.delete(node);
+    for (const child of node.children) queue.push(child);
+  }
+  return moved;
+}
+
+/**
+ * How far the layout moved a span from where its clock put it (ns): the
+ * clock-skew corrections of {@link buildSpanTree}, 0 for a span kept in place.
+ */
+export function layoutShift(node: SpanNode, tree: Pick<SpanTree, 'baseNs'>): number {
+  return node.start - Number(node.span.startTimeNs - tree.baseNs);
 }
 
 /** Whether an id is all zeros: W3C trace context's "no parent". */
