@@ -514,10 +514,11 @@ describe('batches and work after the response on random traces', () => {
       }),
       { numRuns: 300 },
     );
-    // The generator must reach the shapes under test.
-    expect(after).toBeGreaterThan(30);
-    expect(nestedAfter).toBeGreaterThan(10);
-    expect(batches).toBeGreaterThan(30);
+    // The generator must reach the shapes under test. The runs are random, so the
+    // floors sit far below the usual counts (about 40, 15 and 40 of 300 runs).
+    expect(after).toBeGreaterThan(10);
+    expect(nestedAfter).toBeGreaterThan(3);
+    expect(batches).toBeGreaterThan(10);
   });
 
   it('always draws text Mermaid parses, with every member span behind one arrow at most once', async () => {
