@@ -31,6 +31,8 @@ export type { DiffOptions, FlowChange, FlowChangeKind, FlowDiff, MetricChange, R
 export { diffRequests, diffTraces, REGRESSIONS } from './diff.js';
 export type { DiffDiagram, DiffMermaidOptions } from './diff-mermaid.js';
 export { DIFF_COLORS, diffToMermaid } from './diff-mermaid.js';
+export type { Endpoint, EndpointDiff, RunDiff } from './diff-runs.js';
+export { diffRuns, endpointName } from './diff-runs.js';
 export type { Flow, FlowCall, FlowCallKind } from './flow.js';
 export { traceFlow, walkFlow } from './flow.js';
 export { formatDuration } from './format.js';
