@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseMermaid } from '../support/mermaid.js';
 import { buildWorkspace, repoRoot, runCli, tempDir } from './cli-runner.js';
 
@@ -56,7 +56,9 @@ async function record(db: string, options: { reviewed: boolean; paths: readonly 
     for (const path of options.paths) {
       const response = await fetch(`${url}${path}`);
       await response.arrayBuffer();
-      (traces[path] ??= []).push(response.headers.get('x-lifeline-trace') ?? '');
+      const ids = traces[path] ?? [];
+      ids.push(response.headers.get('x-lifeline-trace') ?? '');
+      traces[path] = ids;
     }
   }
   child.send({ shutdown: true });
@@ -79,10 +81,6 @@ describe('lifeline diff on recordings of the blog API', () => {
     again = await record(join(dir, 'again.db'), { reviewed: false, paths: PATHS });
     head = await record(join(dir, 'head.db'), { reviewed: true, paths: [...PATHS, '/articles/1/broken'] });
   }, 180_000);
-
-  afterAll(() => {
-    // Temporary files are left to the system's cleanup: the SQLite files may still be closing.
-  });
 
   const diffRuns = (from: Recording, to: Recording, ...extra: string[]) =>
     runCli(['diff', '--db', from.db, '--against', to.db, '--per-endpoint', String(KEPT), ...extra]);
