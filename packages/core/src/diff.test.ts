@@ -68,6 +68,16 @@ describe('diffTraces', () => {
     expect(diff.same).toBe(false);
   });
 
+  it('pairs calls whose order changed when they moved into a par block, instead of adding and removing them', () => {
+    // Comments first, then the article; together afterwards, where the block sorts its calls.
+    const before = trace(root(20), q('c', 1, 8, COMMENTS), q('a', 9, 16, ARTICLE));
+    const diff = diffTraces(before, parallel());
+    expect(diff.changes.map((c) => [c.kind, c.after?.label])).toEqual([
+      ['overlap-gained', 'SELECT articles'],
+      ['overlap-gained', 'SELECT comments'],
+    ]);
+  });
+
   it('flags calls that no longer overlap as a regression', () => {
     const diff = diffTraces(parallel(), serial());
     expect(diff.changes.map((c) => c.kind)).toEqual(['overlap-lost', 'overlap-lost']);
