@@ -81,6 +81,7 @@ describe('the blog API flows', () => {
 
   it('reads the article and its comments together', async () => {
     const flow = await get(shipped, '/articles/1/parallel');
+    expect(flow).toMatchFlowSnapshot();
     expect(flow).toRunConcurrently('SELECT articles', 'SELECT comments');
     expect(flow).toMakeCalls({ database: 2 });
   });

@@ -5,8 +5,9 @@
  * - `expect(flow).toHaveNoNPlusOne()`
  * - `expect(flow).toRunConcurrently('SELECT articles', 'SELECT comments')`
  * - `expect(flow).toMakeCalls({ database: 2, http: 1 })`
+ * - `expect(flow).toMatchFlowSnapshot()`: the timing-free Mermaid text in the
+ *   test file's snapshot file; inline, Vitest's own `expect(flow.mermaid).toMatchInlineSnapshot()`.
  *
- * and for a snapshot of the flow, Vitest's own: `expect(flow.mermaid).toMatchInlineSnapshot()`.
  * Each failure message says what was expected and shows the flow's diagram.
  */
 import { expect } from 'vitest';
@@ -42,6 +43,15 @@ export const flowMatchers = {
   toMakeCalls(received: unknown, expected: ExpectedCalls) {
     return run(received, (flow) => checkCalls(flow, expected));
   },
+  toMatchFlowSnapshot(received: unknown, hint?: string) {
+    if (!isFlow(received)) {
+      return { pass: false, message: () => 'expected the result of recordFlow(), got something else' };
+    }
+    // Vitest's own snapshot of the diagram text: its file, its `-u`, its diff on failure.
+    if (hint === undefined) expect(received.mermaid).toMatchSnapshot();
+    else expect(received.mermaid).toMatchSnapshot(hint);
+    return { pass: true, message: () => 'expected the flow not to match its snapshot' };
+  },
 };
 
 expect.extend(flowMatchers);
@@ -54,6 +64,8 @@ export interface FlowMatchers<R = unknown> {
   toRunConcurrently(a: string, b: string): R;
   /** Passes when the flow made exactly these numbers of calls of the kinds given. */
   toMakeCalls(expected: ExpectedCalls): R;
+  /** Compares the flow's timing-free Mermaid text with the test's snapshot (written on the first run, or with `-u`). */
+  toMatchFlowSnapshot(hint?: string): R;
 }
 
 declare module 'vitest' {
