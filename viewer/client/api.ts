@@ -15,7 +15,8 @@ export class ApiError extends Error {
   }
 }
 
-async function getJson<T>(url: string): Promise<T> {
+/** GETs a JSON answer of the API; anything but 2xx becomes an {@link ApiError} with the server's message. */
+export async function getJson<T>(url: string): Promise<T> {
   const response = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;

@@ -4,6 +4,7 @@
  */
 import { isRequestRoot } from '@lifeline/core';
 import { ApiError, listTraces } from './api.js';
+import { type CompareSelection, compareSelection } from './compare-select.js';
 import { h, replaceChildren } from './dom.js';
 import { formatDateTime, formatDuration, formatWhen, nsToMs } from './format.js';
 import { connectLive } from './live.js';
@@ -27,6 +28,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
   document.title = 'Requests · Lifeline';
   const params = new URLSearchParams(location.search);
   const state: ListState = { items: [], nextCursor: undefined, pending: 0 };
+  const selection = compareSelection();
 
   const inputs = {
     service: h('input', { attrs: { type: 'search', name: 'service', placeholder: 'any service', list: 'services' } }),
@@ -98,6 +100,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
       h(
         'tr',
         null,
+        h('th', { attrs: { scope: 'col' }, className: 'col-pick' }, h('span', { className: 'sr-only' }, 'Compare')),
         h('th', { attrs: { scope: 'col' } }, 'Time'),
         h('th', { attrs: { scope: 'col' } }, 'Service'),
         h('th', { attrs: { scope: 'col' } }, 'Request'),
@@ -116,7 +119,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
 
   replaceChildren(
     main,
-    h('div', { className: 'page-head' }, h('h1', null, 'Requests'), count),
+    h('div', { className: 'page-head' }, h('h1', null, 'Requests'), count, selection.button),
     form,
     banner,
     errorBox,
@@ -141,7 +144,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
 
   const render = (): void => {
     const maxMs = Math.max(1, ...state.items.map((item) => nsToMs(item.durationNs)));
-    replaceChildren(body, ...state.items.map((item) => row(item, maxMs)));
+    replaceChildren(body, ...state.items.map((item) => row(item, maxMs, selection)));
     count.textContent = state.items.length === 0 ? '' : `${state.items.length}${state.nextCursor ? '+' : ''} shown`;
     empty.hidden = state.items.length > 0;
     replaceChildren(
@@ -255,7 +258,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
   await load(false);
 }
 
-function row(item: TraceSummary, maxMs: number): HTMLTableRowElement {
+function row(item: TraceSummary, maxMs: number, selection: CompareSelection): HTMLTableRowElement {
   const href = `/traces/${encodeURIComponent(item.traceId)}`;
   const ms = nsToMs(item.durationNs);
   const request = item.route ?? item.rootName;
@@ -290,6 +293,7 @@ function row(item: TraceSummary, maxMs: number): HTMLTableRowElement {
         },
       },
     },
+    selection.cell(item),
     h(
       'td',
       { className: 'col-time', attrs: { title: formatDateTime(item.startTimeNs) } },

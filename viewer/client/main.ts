@@ -3,6 +3,7 @@
  * permalinks (`/` with its filters in the query, `/traces/:id` with its diagram
  * options), so reloading or sharing a URL shows the same view.
  */
+import { renderComparePage } from './compare-page.js';
 import { h, replaceChildren } from './dom.js';
 import { renderListPage } from './list-page.js';
 import { renderTracePage } from './trace-page.js';
@@ -29,6 +30,7 @@ function start(): void {
   replaceChildren(root, header(), main);
   const match = /^\/traces\/([^/]+)\/?$/.exec(location.pathname);
   if (match?.[1] !== undefined) void renderTracePage(main, decodeURIComponent(match[1]));
+  else if (/^\/compare\/?$/.test(location.pathname)) void renderComparePage(main);
   else void renderListPage(main);
 }
 

@@ -287,7 +287,19 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
   const panel = h('div', { className: 'card-body' }, detailsBody);
   replaceChildren(
     main,
-    h('p', { className: 'crumbs' }, h('a', { className: 'back', attrs: { href: '/' } }, '← Requests')),
+    h(
+      'p',
+      { className: 'crumbs' },
+      h('a', { className: 'back', attrs: { href: '/' } }, '← Requests'),
+      h(
+        'a',
+        {
+          className: 'compare-latest',
+          attrs: { href: `/compare?before=${encodeURIComponent(data.traceId)}&after=latest` },
+        },
+        'Compare with the latest request of this endpoint',
+      ),
+    ),
     h(
       'div',
       { className: 'trace-head' },

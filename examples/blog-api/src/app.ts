@@ -15,6 +15,13 @@ export interface BlogApiDependencies {
   readonly queue: JobQueue;
   /** Base URL of the recommendations service. */
   readonly recommendationsUrl: string;
+  /**
+   * The same app after a code review fixed two of its endpoints: the list
+   * reads all authors in one query instead of one per article, and the
+   * serial route starts its two queries together. Recording both versions
+   * and comparing the runs is what `lifeline diff` is for. Default false.
+   */
+  readonly reviewed?: boolean;
 }
 
 interface Article {
@@ -39,7 +46,12 @@ function articleId(request: Request): number {
  * createBlogApi({ db, queue, recommendationsUrl: 'http://127.0.0.1:3001' }).listen(3000);
  * ```
  */
-export function createBlogApi({ db, queue, recommendationsUrl }: BlogApiDependencies): express.Express {
+export function createBlogApi({
+  db,
+  queue,
+  recommendationsUrl,
+  reviewed = false,
+}: BlogApiDependencies): express.Express {
   const app = express();
   // First, so every response (errors included) says which trace it belongs to.
   app.use(lifelineMiddleware());
@@ -53,6 +65,11 @@ export function createBlogApi({ db, queue, recommendationsUrl }: BlogApiDependen
   // Article, then comments: the second query waits for the first to answer.
   app.get('/articles/:id/serial', async (request, response) => {
     const id = articleId(request);
+    if (reviewed) {
+      const [article, comments] = await Promise.all([findArticle(id), findComments(id)]);
+      if (!article) return void response.status(404).json({ error: `no article ${id}` });
+      return void response.json({ ...article, comments });
+    }
     const article = await findArticle(id);
     const comments = await findComments(id);
     if (!article) return void response.status(404).json({ error: `no article ${id}` });
@@ -70,6 +87,16 @@ export function createBlogApi({ db, queue, recommendationsUrl }: BlogApiDependen
   // One query for the list, then one per article for its author: N+1.
   app.get('/articles', async (_request, response) => {
     const articles = await db.query<Article>('SELECT id, author_id, title FROM articles ORDER BY id');
+    if (reviewed) {
+      // The fix: every author the page needs, in one round trip.
+      const ids = [...new Set(articles.map((article) => article.author_id))];
+      const authors = await db.query<{ id: number; name: string }>(
+        `SELECT id, name FROM authors WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(', ') || 'NULL'})`,
+        ids,
+      );
+      const names = new Map(authors.map((author) => [Number(author.id), author.name]));
+      return void response.json(articles.map((article) => ({ ...article, author: names.get(article.author_id) })));
+    }
     const withAuthors = [];
     for (const article of articles) {
       const [author] = await db.query<{ name: string }>('SELECT name FROM authors WHERE id = $1', [article.author_id]);

@@ -26,6 +26,8 @@ const app = createBlogApi({
   db,
   queue,
   recommendationsUrl: process.env.RECOMMENDATIONS_URL ?? 'http://127.0.0.1:3001',
+  // EXAMPLE_REVIEWED=1 runs the version of the code after review (see createBlogApi).
+  reviewed: process.env.EXAMPLE_REVIEWED === '1',
 });
 const server = createServer(app);
 const url = await listen(server, Number(process.env.PORT ?? 3000));

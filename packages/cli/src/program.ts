@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerDbCommand } from './commands/db.js';
+import { registerDiffCommand } from './commands/diff.js';
 import { registerExportCommand } from './commands/export.js';
 import { registerImportCommand } from './commands/import.js';
 import { registerListCommand } from './commands/list.js';
@@ -49,11 +50,13 @@ Examples:
   $ node --import @lifeline/node/register app.js   # record an app
   $ lifeline serve                                  # browse at http://127.0.0.1:4242
   $ lifeline list --slowest
-  $ lifeline export last --format md > trace.md`,
+  $ lifeline export last --format md > trace.md
+  $ lifeline diff --db base.db --against head.db --format md`,
     );
   registerServeCommand(program);
   registerListCommand(program);
   registerExportCommand(program);
+  registerDiffCommand(program);
   registerImportCommand(program);
   registerDbCommand(program);
   registerPruneCommand(program);

@@ -27,6 +27,14 @@ export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from '.
 export { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from './classify.js';
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
+export type { DiffOptions, FlowChange, FlowChangeKind, FlowDiff, MetricChange, Regression } from './diff.js';
+export { diffRequests, diffTraces, REGRESSIONS } from './diff.js';
+export type { DiffDiagram, DiffMermaidOptions } from './diff-mermaid.js';
+export { DIFF_COLORS, diffToMermaid } from './diff-mermaid.js';
+export type { Endpoint, EndpointDiff, RunDiff } from './diff-runs.js';
+export { diffRuns, endpointName } from './diff-runs.js';
+export type { Flow, FlowCall, FlowCallKind } from './flow.js';
+export { traceFlow, walkFlow } from './flow.js';
 export { formatDuration } from './format.js';
 export type { LinkedTraceView } from './linked-traces.js';
 export { batchNote, joinLinkedTraces, linkedTraceView } from './linked-traces.js';

@@ -19,6 +19,24 @@ export {
 } from './bullmq.js';
 export type { ResolvedConfig } from './config.js';
 export { defaultViewerUrl, resolveConfig } from './config.js';
+export type {
+  ExpectedCalls,
+  FlowCheck,
+  FlowRecorder,
+  FlowRecorderOptions,
+  RecordedFlow,
+  RecordFlowOptions,
+} from './flow.js';
+export {
+  assertCalls,
+  assertNoNPlusOne,
+  assertRunConcurrently,
+  checkCalls,
+  checkNoNPlusOne,
+  checkRunConcurrently,
+  recordFlow,
+  startFlowRecorder,
+} from './flow.js';
 export type { InstrumentationName } from './instrumentations.js';
 export type { LifelineHeadersOptions, RequestListener } from './middleware.js';
 export { lifelineHeaders, lifelineMiddleware, withLifelineHeaders } from './middleware.js';

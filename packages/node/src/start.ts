@@ -228,6 +228,8 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
       new PreciseStartSpanProcessor(),
       new CallEndingSpanProcessor(),
       new (await import('./bullmq.js')).BullMQFailedAttemptSpanProcessor(),
+      // Flow assertions (recordFlow) in a process that records into SQLite as well.
+      new (await import('./flow-tap.js')).FlowTapSpanProcessor(),
       processor,
     ],
     instrumentations,

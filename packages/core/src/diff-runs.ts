@@ -1,0 +1,105 @@
+/**
+ * Two recorded runs (the test suite on the base commit and on the change)
+ * compared endpoint by endpoint: service + method + route, or the root's
+ * name where a request has no route (a consumer's queue and operation).
+ */
+import { type DiffOptions, diffRequests, type FlowDiff, REGRESSIONS, type Regression } from './diff.js';
+import { isRequestRoot, summarizeTrace } from './summary.js';
+import type { Trace } from './trace.js';
+
+/** An endpoint: the requests of one service to one route with one method. */
+export interface Endpoint {
+  readonly service: string;
+  /** HTTP method, absent for a consumer. */
+  readonly method?: string;
+  /** Route template, else the root span's name. */
+  readonly route: string;
+}
+
+/** One endpoint present in both runs. */
+export interface EndpointDiff {
+  readonly endpoint: Endpoint;
+  /** Requests of the endpoint in each run. */
+  readonly requests: { readonly before: number; readonly after: number };
+  readonly diff: FlowDiff;
+  /** The representative request of the `after` run, to draw. */
+  readonly after: Trace;
+}
+
+/** How two runs differ. */
+export interface RunDiff {
+  /** Endpoints of both runs, changed ones first, then by name. */
+  readonly endpoints: readonly EndpointDiff[];
+  /** Endpoints requested only in the `before` run, and only in the `after` run. */
+  readonly onlyBefore: readonly Endpoint[];
+  readonly onlyAfter: readonly Endpoint[];
+  /** Regressions of every endpoint, each once, in `REGRESSIONS` order. */
+  readonly regressions: readonly Regression[];
+}
+
+/** `GET /articles/:id on blog-api`. */
+export function endpointName(endpoint: Endpoint): string {
+  return `${endpoint.method !== undefined ? `${endpoint.method} ` : ''}${endpoint.route} on ${endpoint.service}`;
+}
+
+/**
+ * Compares two runs endpoint by endpoint. Background work (traces whose
+ * root is not a server or consumer span) is left out: it belongs to no endpoint.
+ *
+ * @example
+ * ```ts
+ * const runs = diffRuns(baseTraces, headTraces);
+ * runs.endpoints.filter((e) => !e.diff.same).map((e) => endpointName(e.endpoint));
+ * ```
+ */
+export function diffRuns(before: readonly Trace[], after: readonly Trace[], options: DiffOptions = {}): RunDiff {
+  const a = byEndpoint(before);
+  const b = byEndpoint(after);
+  const endpoints: EndpointDiff[] = [];
+  const onlyBefore: Endpoint[] = [];
+  const onlyAfter: Endpoint[] = [];
+  for (const [key, group] of a) {
+    const other = b.get(key);
+    if (other === undefined) {
+      onlyBefore.push(group.endpoint);
+      continue;
+    }
+    const diff = diffRequests(group.traces, other.traces, options);
+    const shown = other.traces.find((t) => t.traceId === diff.afterTraceId) ?? (other.traces[0] as Trace);
+    endpoints.push({
+      endpoint: group.endpoint,
+      requests: { before: group.traces.length, after: other.traces.length },
+      diff,
+      after: shown,
+    });
+  }
+  for (const [key, group] of b) if (!a.has(key)) onlyAfter.push(group.endpoint);
+  endpoints.sort(
+    (x, y) =>
+      Number(x.diff.same) - Number(y.diff.same) || endpointName(x.endpoint).localeCompare(endpointName(y.endpoint)),
+  );
+  const byName = (x: Endpoint, y: Endpoint) => endpointName(x).localeCompare(endpointName(y));
+  onlyBefore.sort(byName);
+  onlyAfter.sort(byName);
+  const found = new Set(endpoints.flatMap((e) => e.diff.regressions));
+  return { endpoints, onlyBefore, onlyAfter, regressions: REGRESSIONS.filter((r) => found.has(r)) };
+}
+
+function byEndpoint(traces: readonly Trace[]): Map<string, { endpoint: Endpoint; traces: Trace[] }> {
+  const groups = new Map<string, { endpoint: Endpoint; traces: Trace[] }>();
+  for (const trace of traces) {
+    const summary = summarizeTrace(trace);
+    if (!isRequestRoot(summary)) continue;
+    const endpoint: Endpoint = {
+      service: summary.rootService,
+      ...(summary.method !== undefined ? { method: summary.method } : {}),
+      route: summary.route ?? summary.rootName,
+    };
+    // Fields joined with a character no service, method or route contains.
+    const key = [endpoint.service, endpoint.method ?? '', endpoint.route].join('\u0000');
+    const group = groups.get(key);
+    if (group) group.traces.push(trace);
+    else groups.set(key, { endpoint, traces: [trace] });
+  }
+  return groups;
+}
