@@ -12,6 +12,12 @@ export type { BuildClientOptions, BuildClientResult } from './build-client.js';
 export { buildClient, clientBundleStatus, ensureClientBundle } from './build-client.js';
 export { decodeExportTraceResponse, decodeStatus } from './otlp-protobuf.js';
 export { BodyBudget } from './otlp-receiver.js';
-export { CONTENT_SECURITY_POLICY, generateToken, MIN_TOKEN_LENGTH, weakTokenReason } from './security.js';
+export {
+  CONTENT_SECURITY_POLICY,
+  generateToken,
+  isLoopbackHost,
+  MIN_TOKEN_LENGTH,
+  weakTokenReason,
+} from './security.js';
 export type { RunningViewer, StartViewerOptions } from './server.js';
 export { startViewer, UnsafeBindError } from './server.js';

@@ -12,7 +12,6 @@ import type { SpanStore, TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { traceToMarkdown } from '../markdown.js';
-import { renderMermaidImage } from '../render-image.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
 
@@ -221,6 +220,8 @@ export async function renderExport(read: Trace, options: RenderExportOptions): P
     case 'svg':
     case 'png': {
       const { text } = traceToMermaid(trace, { ...sequenceOptions, participantShapes: true });
+      // Playwright is loaded only for the two formats that need a browser.
+      const { renderMermaidImage } = await import('../render-image.js');
       return options.format === 'svg'
         ? `${await renderMermaidImage(text, { format: 'svg' })}\n`
         : await renderMermaidImage(text, { format: 'png' });
