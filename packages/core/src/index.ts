@@ -27,9 +27,11 @@ export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from '.
 export { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from './classify.js';
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
-export { formatDuration } from './format.js';
+export { formatDuration, nsToMs, plural } from './format.js';
 export type { LinkedTraceView } from './linked-traces.js';
 export { batchNote, joinLinkedTraces, linkedTraceView } from './linked-traces.js';
+export type { MarkdownExportInput, MarkdownOptions } from './markdown.js';
+export { markdownExport, traceToMarkdown } from './markdown.js';
 export type { EscapeOptions, RenderOptions, TraceDiagram, TraceToMermaidOptions } from './mermaid.js';
 export { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
 export { BODY_UNREAD_ATTRIBUTE } from './outcome.js';

@@ -6,12 +6,12 @@ import {
   joinLinkedTraces,
   summarizeTrace,
   type Trace,
+  traceToMarkdown,
   traceToMermaid,
 } from '@lifeline/core';
 import type { SpanStore, TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
-import { traceToMarkdown } from '../markdown.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
 

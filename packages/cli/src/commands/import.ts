@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
-import type { Span } from '@lifeline/core';
+import { plural, type Span } from '@lifeline/core';
 import {
   type ImportProblem,
   type ParsedTraceFile,
@@ -197,8 +197,4 @@ function writeWithProgress(store: SpanStore, file: ParsedFile): void {
   } finally {
     bar.stop();
   }
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
