@@ -3,7 +3,7 @@ import { normalizePath, REQUEST_ROOT_KINDS } from '@lifeline/core';
 import { defaultDbPath, openDatabase, type SqliteDatabase } from './database.js';
 import { StoreError } from './errors.js';
 import { rowToSpan, rowToSummary, type TraceRow } from './span-rows.js';
-import { SELECT_TRACE_SPANS, SpanWriter } from './writer.js';
+import { SELECT_TRACE_SPANS, SpanWriter } from './span-writer.js';
 
 /** Which traces {@link SpanStore.listTraces} returns. Every field narrows the list. */
 export interface TraceFilter {
