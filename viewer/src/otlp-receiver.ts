@@ -9,8 +9,8 @@ import { createGunzip } from 'node:zlib';
 import type { SpanStore, SpanWriterThread } from '@lifeline/store';
 import { otlpToSpans, parseJsonExact } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
-import { exportTraceMessageToSpans } from './otlp-direct.js';
 import { checkJsonRequest, checkProtobufRequest, OtlpLimitError } from './otlp-limits.js';
+import { exportTraceMessageToSpans } from './otlp-message-to-spans.js';
 import {
   decodeExportTraceMessage,
   encodeExportTraceResponse,

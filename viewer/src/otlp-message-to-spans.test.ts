@@ -4,7 +4,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { exportTraceMessageToSpans } from './otlp-direct.js';
+import { exportTraceMessageToSpans } from './otlp-message-to-spans.js';
 import { decodeExportTraceMessage, encodeExportTraceRequestJson, exportTraceMessageToJson } from './otlp-protobuf.js';
 
 /** What the careful path makes of a body: the reference the direct path must equal. */
