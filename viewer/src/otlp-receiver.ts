@@ -370,7 +370,7 @@ type OtlpRequestJson = Parameters<typeof otlpToSpans>[0];
  * resource and scope), so that good spans are kept and bad ones counted for
  * partial_success, as OTLP/HTTP asks of a receiver.
  */
-/** Spans of a protobuf body: straight from the decoded message, or by the careful path when that gives up. */
+/** Spans of a protobuf body: straight from the decoded message, or by the OTLP/JSON path when that gives up. */
 function fromProtobuf(body: Buffer): ReturnType<typeof convertSpans> {
   // Counted on the raw bytes first: decoding is where a small body can become gigabytes.
   checkProtobufRequest(body);
