@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { TraceSummary } from '@lifeline/core';
 import { openStore } from '@lifeline/store';
 import { ensureClientBundle, type RunningViewer, startViewer } from '@lifeline/viewer';
+import { chromiumFlags } from 'lifeline';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseMermaid } from '../support/mermaid.js';
@@ -100,15 +101,8 @@ describe.skipIf(!haveChromium)('the viewer in Chromium', () => {
     viewer = await startViewer({ port: 0, db });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+      // The flags `lifeline export --format svg` launches Chromium with.
+      args: [...chromiumFlags],
     });
     context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: viewer.url });
