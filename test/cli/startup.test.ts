@@ -90,7 +90,8 @@ describe('command start-up', () => {
       child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${errors}`)));
     });
     child.kill('SIGTERM');
-    await once(child, 'exit');
+    // 'close', not 'exit': the last of stderr may arrive after the process exited.
+    await once(child, 'close');
     const line = errors.split('\n').find((text) => text.startsWith('LOADED ')) ?? 'LOADED []';
     const loaded = new Set(JSON.parse(line.slice('LOADED '.length)) as string[]);
     expect(loaded.has('express')).toBe(true);
@@ -133,5 +134,21 @@ describe('lifeline serve on loopback', () => {
     const result = runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--db', db]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/--allow-remote/);
+  });
+});
+
+describe('lifeline export without a Chromium', () => {
+  it.each([
+    [{ PATH: '/nonexistent', LIFELINE_CHROMIUM: '' }, /--format svg needs a Chromium .*apt-get install chromium/],
+    [{ LIFELINE_CHROMIUM: '/nonexistent/chromium' }, /LIFELINE_CHROMIUM=\/nonexistent\/chromium is not an executable/],
+  ])('is a user error with one line (%j)', (env, pattern) => {
+    const result = spawnSync(process.execPath, [cliBin, 'export', 'last', '--all', '--db', db, '--format', 'svg'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, LIFELINE_DEBUG: '', ...env },
+    });
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(pattern);
   });
 });

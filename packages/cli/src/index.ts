@@ -11,7 +11,7 @@
 // here because the CLI's library surface offered it first.
 export type { MarkdownOptions } from '@lifeline/core';
 export { traceToMarkdown } from '@lifeline/core';
-export { chromiumFlags, findChromium } from './chromium.js';
+export { ChromiumNotFoundError, chromiumFlags, findChromium } from './chromium.js';
 export type { ExportFormat, RenderExportOptions } from './commands/export.js';
 export { renderExport } from './commands/export.js';
 export { formatSummaryTable } from './commands/list.js';

@@ -7,7 +7,6 @@
  */
 export {
   defaultDbPath,
-  internalDatabases,
   isLifelineStoreDatabase,
   LIFELINE_APPLICATION_ID,
   migrate,

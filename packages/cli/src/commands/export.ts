@@ -11,6 +11,7 @@ import {
 } from '@lifeline/core';
 import type { SpanStore, TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
+import { ChromiumNotFoundError } from '../chromium.js';
 import { UserError } from '../errors.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
@@ -86,12 +87,19 @@ Examples:
       } finally {
         store.close();
       }
-      const output = await renderExport(trace, {
-        format,
-        timings: options.timings,
-        internal: options.internal ?? false,
-        participantShapes: options.mermaidShapes ?? false,
-      });
+      let output: string | Buffer;
+      try {
+        output = await renderExport(trace, {
+          format,
+          timings: options.timings,
+          internal: options.internal ?? false,
+          participantShapes: options.mermaidShapes ?? false,
+        });
+      } catch (error) {
+        // The library says what is missing; to the command line that is the user's to fix.
+        if (error instanceof ChromiumNotFoundError) throw new UserError(error.message);
+        throw error;
+      }
       if (options.out) {
         try {
           writeFileSync(options.out, output);
@@ -186,6 +194,8 @@ export interface RenderExportOptions {
 
 /**
  * Produces the bytes `lifeline export` writes for one trace in one format.
+ *
+ * @throws {ChromiumNotFoundError} for svg and png when no Chromium is found.
  *
  * @example
  * ```ts
