@@ -4,21 +4,11 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { chromiumFlags } from 'lifeline';
 import { type Browser, chromium } from 'playwright-core';
 import { runInterleaved } from '../lib/interleave.ts';
 import type { FigureReport } from '../lib/report.ts';
 import { median } from '../lib/stats.ts';
-
-/** Chromium flags for a quiet headless run on a shared machine. */
-export const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /** A diagram to render and the number of messages (arrows) it draws. */
 export interface DiagramCase {
@@ -88,7 +78,7 @@ export async function browserRenderFigure(options: BrowserRenderOptions): Promis
   const sizes = ['50', '200', '500'] as const;
   const cases = new Map<string, DiagramCase>();
   for (const size of sizes) cases.set(size, await options.diagram(Number(size)));
-  const browser = await chromium.launch({ executablePath, args: chromiumArgs });
+  const browser = await chromium.launch({ executablePath, args: [...chromiumFlags] });
   try {
     // One unmeasured render warms the browser process itself.
     await renderOnce(browser, cases.get('50') as DiagramCase);

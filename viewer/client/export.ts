@@ -1,10 +1,12 @@
 /**
  * Exports of the trace page: Mermaid text, Markdown for a pull request or a
- * wiki, SVG and PNG pictures, and the permalink.
+ * wiki, SVG and PNG pictures, and the permalink. The Markdown is the core's
+ * `markdownExport`, the same bytes `lifeline export --format md` writes.
  */
 
+import { markdownExport } from '@lifeline/core';
 import { formatDuration, nsToMs } from './format.js';
-import type { TraceSummary } from './types.js';
+import type { TraceResponse, TraceSummary } from './types.js';
 
 /**
  * One-line description used under exported diagrams. `calls` is the number of
@@ -38,12 +40,19 @@ export function outgoingCalls(summary: TraceSummary): number {
   );
 }
 
-/** The Markdown snippet: a mermaid code block followed by the summary line. */
-export function toMarkdown(mermaidText: string, summary: TraceSummary, options: { calls?: number } = {}): string {
-  // A fence longer than any backtick run in the text keeps the block closed.
-  const longest = Math.max(2, ...[...mermaidText.matchAll(/`+/g)].map((m) => m[0].length));
-  const fence = '`'.repeat(longest + 1);
-  return `${fence}mermaid\n${mermaidText.trimEnd()}\n${fence}\n\n${summaryLine(summary, options)}\n`;
+/**
+ * The Markdown export of the trace as the page drew it: `timings` is the
+ * option the Mermaid text was drawn with.
+ */
+export function toMarkdown(data: TraceResponse, timings: boolean): string {
+  return markdownExport({
+    traceId: data.traceId,
+    summary: data.summary,
+    analysis: data.analysis,
+    mermaid: data.sequence.mermaid,
+    folded: data.sequence.folded,
+    timings,
+  });
 }
 
 /** A file name stem such as `lifeline-get-articles-id-4bf92f35`. */

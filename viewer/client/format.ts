@@ -3,12 +3,7 @@
  */
 import type { Attributes, AttributeValue } from '@lifeline/core';
 
-export { formatDuration } from '@lifeline/core';
-
-/** Milliseconds from nanoseconds. */
-export function nsToMs(ns: number): number {
-  return ns / 1e6;
-}
+export { formatDuration, nsToMs, plural } from '@lifeline/core';
 
 /** Local wall-clock time of a nanosecond timestamp, with milliseconds. */
 export function formatClock(ns: number): string {
@@ -43,9 +38,4 @@ export function attributeEntries(attributes: Attributes): [string, string][] {
     .filter(([, value]) => value !== undefined)
     .map(([key, value]): [string, string] => [key, formatAttribute(value)])
     .sort(([a], [b]) => a.localeCompare(b));
-}
-
-/** Singular or plural: `plural(1, 'call')` → "1 call". */
-export function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
 }

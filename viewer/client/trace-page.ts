@@ -230,7 +230,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
       action(
         'Copy Markdown',
         async () => {
-          await copyText(toMarkdown(data.sequence.mermaid, data.summary, { calls: callCount() }));
+          await copyText(toMarkdown(data, options.timings));
           say('Markdown copied');
         },
         'copy-markdown',

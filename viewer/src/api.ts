@@ -6,7 +6,8 @@ import { analyzeTrace, classifySpan, joinLinkedTraces, summarizeTrace, traceToMe
 import { type SpanStore, StoreError } from '@lifeline/store';
 import type { Request, Response } from 'express';
 import { Router } from 'express';
-import { BadParameterError, parseDiagramQuery, parseListQuery, parseTraceId, rejectUnknown } from './params.js';
+import { HttpError } from './http-error.js';
+import { parseDiagramQuery, parseListQuery, parseTraceId, rejectUnknown } from './params.js';
 
 /** Options of the API router. */
 export interface ApiRouterOptions {
@@ -15,10 +16,12 @@ export interface ApiRouterOptions {
   readonly version: string;
 }
 
-/** Sends a 400 naming the parameter, or rethrows anything else to express. */
-export function sendBadParameter(response: Response, error: unknown): void {
-  if (error instanceof BadParameterError) {
-    response.status(400).json({ error: error.message, parameter: error.parameter });
+/** Sends an {@link HttpError}'s answer (a 400 names the parameter), or rethrows anything else to express. */
+function sendBadParameter(response: Response, error: unknown): void {
+  if (error instanceof HttpError) {
+    response
+      .status(error.status)
+      .json({ error: error.message, ...(error.parameter === undefined ? {} : { parameter: error.parameter }) });
     return;
   }
   throw error;

@@ -2,16 +2,21 @@
  * @lifeline/viewer — the web viewer: an express server with the request list,
  * the trace page, a JSON API, an OTLP/HTTP receiver and live updates, plus the
  * browser client bundled with Mermaid. Everything is served from this package.
+ * Building the client bundle is `@lifeline/viewer/build-client`, apart from
+ * the server's surface.
  *
  * @packageDocumentation
  */
 
 export type { ViewerApplication, ViewerAppOptions } from './app.js';
 export { createViewerApp, parseByteSize } from './app.js';
-export type { BuildClientOptions, BuildClientResult } from './build-client.js';
-export { buildClient, clientBundleStatus, ensureClientBundle } from './build-client.js';
-export { decodeExportTraceResponse, decodeStatus } from './otlp-protobuf.js';
 export { BodyBudget } from './otlp-receiver.js';
-export { CONTENT_SECURITY_POLICY, generateToken, MIN_TOKEN_LENGTH, weakTokenReason } from './security.js';
+export {
+  CONTENT_SECURITY_POLICY,
+  generateToken,
+  isLoopbackHost,
+  MIN_TOKEN_LENGTH,
+  weakTokenReason,
+} from './security.js';
 export type { RunningViewer, StartViewerOptions } from './server.js';
 export { startViewer, UnsafeBindError } from './server.js';

@@ -9,8 +9,9 @@ import { createGunzip } from 'node:zlib';
 import type { SpanStore, SpanWriterThread } from '@lifeline/store';
 import { otlpToSpans, parseJsonExact } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
-import { exportTraceMessageToSpans } from './otlp-direct.js';
+import { HttpError } from './http-error.js';
 import { checkJsonRequest, checkProtobufRequest, OtlpLimitError } from './otlp-limits.js';
+import { exportTraceMessageToSpans } from './otlp-message-to-spans.js';
 import {
   decodeExportTraceMessage,
   encodeExportTraceResponse,
@@ -82,10 +83,10 @@ class Reservation {
     this.#budget = budget;
   }
 
-  /** @throws {ReceiverError} 503 when the budget has no room for `bytes` more. */
+  /** @throws {HttpError} 503 when the budget has no room for `bytes` more. */
   take(bytes: number): void {
     if (!this.#budget.tryTake(bytes)) {
-      throw new ReceiverError(
+      throw receiverError(
         503,
         RPC_UNAVAILABLE,
         'the receiver is busy with other requests: retry later',
@@ -103,18 +104,12 @@ class Reservation {
 
 type Encoding = 'json' | 'protobuf';
 
-class ReceiverError extends Error {
-  readonly status: number;
-  readonly rpcCode: number;
-  /** Seconds for the `Retry-After` header of a retryable answer. */
-  readonly retryAfterSeconds: number | undefined;
-
-  constructor(status: number, rpcCode: number, message: string, retryAfterSeconds?: number) {
-    super(message);
-    this.status = status;
-    this.rpcCode = rpcCode;
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
+/** The receiver's refusals: an {@link HttpError} with the `google.rpc.Code` OTLP/HTTP answers with. */
+function receiverError(status: number, rpcCode: number, message: string, retryAfterSeconds?: number): HttpError {
+  return new HttpError(status, message, {
+    rpcCode,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  });
 }
 
 /** Options of the receiver. */
@@ -160,7 +155,7 @@ async function receive(
     if (encoding === undefined) {
       // The body is unread: closing lets the client stop sending a large payload.
       response.setHeader('Connection', 'close');
-      sendError(response, 'json', new ReceiverError(415, RPC_INVALID_ARGUMENT, unsupportedTypeMessage(request)));
+      sendError(response, 'json', receiverError(415, RPC_INVALID_ARGUMENT, unsupportedTypeMessage(request)));
       return;
     }
     try {
@@ -168,7 +163,7 @@ async function receive(
       const { spans, rejected, firstError } =
         encoding === 'json' ? convertSpans(checkedJson(parseJsonRequest(body))) : fromProtobuf(body);
       if (spans.length === 0 && rejected > 0) {
-        throw new ReceiverError(400, RPC_INVALID_ARGUMENT, `invalid OTLP trace data: ${firstError}`);
+        throw receiverError(400, RPC_INVALID_ARGUMENT, `invalid OTLP trace data: ${firstError}`);
       }
       if (spans.length > 0) {
         try {
@@ -178,7 +173,7 @@ async function receive(
         } catch (error) {
           // A full disk, a locked or read-only file: the sender keeps the spans
           // and retries a 503 (OTLP/HTTP "Retryable response codes"); a 500 it drops.
-          throw new ReceiverError(
+          throw receiverError(
             503,
             RPC_UNAVAILABLE,
             `could not store spans: ${(error as Error).message}`,
@@ -196,15 +191,11 @@ async function receive(
           : undefined;
       sendSuccess(response, encoding, partial);
     } catch (error) {
-      if (error instanceof ReceiverError) sendError(response, encoding, error);
+      if (error instanceof HttpError) sendError(response, encoding, error);
       else if (error instanceof OtlpDecodeError || error instanceof OtlpLimitError) {
-        sendError(response, encoding, new ReceiverError(400, RPC_INVALID_ARGUMENT, error.message));
+        sendError(response, encoding, receiverError(400, RPC_INVALID_ARGUMENT, error.message));
       } else {
-        sendError(
-          response,
-          encoding,
-          new ReceiverError(500, RPC_INTERNAL, `internal error: ${(error as Error).message}`),
-        );
+        sendError(response, encoding, receiverError(500, RPC_INTERNAL, `internal error: ${(error as Error).message}`));
       }
     }
   }
@@ -229,7 +220,7 @@ function unsupportedTypeMessage(request: Request): string {
 async function readBody(request: Request, limitBytes: number, reservation: Reservation): Promise<Buffer> {
   const contentEncoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (contentEncoding !== 'identity' && contentEncoding !== 'gzip') {
-    throw new ReceiverError(
+    throw receiverError(
       415,
       RPC_INVALID_ARGUMENT,
       `unsupported Content-Encoding "${contentEncoding}": use gzip or none`,
@@ -329,7 +320,7 @@ function inflate(raw: Buffer, limitBytes: number, reservation: Reservation): Pro
       }
     });
     gunzip.on('error', (error) =>
-      fail(new ReceiverError(400, RPC_INVALID_ARGUMENT, `body is not valid gzip: ${error.message}`)),
+      fail(receiverError(400, RPC_INVALID_ARGUMENT, `body is not valid gzip: ${error.message}`)),
     );
     gunzip.end(raw);
   });
@@ -341,8 +332,8 @@ function discardRest(request: Request): void {
   request.res?.setHeader('Connection', 'close');
 }
 
-function tooLarge(limitBytes: number): ReceiverError {
-  return new ReceiverError(413, RPC_RESOURCE_EXHAUSTED, `request body exceeds the limit of ${limitBytes} bytes`);
+function tooLarge(limitBytes: number): HttpError {
+  return receiverError(413, RPC_RESOURCE_EXHAUSTED, `request body exceeds the limit of ${limitBytes} bytes`);
 }
 
 function parseJsonRequest(body: Buffer): Record<string, unknown> {
@@ -350,14 +341,14 @@ function parseJsonRequest(body: Buffer): Record<string, unknown> {
   try {
     parsed = parseJsonExact(body.toString('utf8'));
   } catch (error) {
-    throw new ReceiverError(400, RPC_INVALID_ARGUMENT, `body is not valid JSON: ${(error as Error).message}`);
+    throw receiverError(400, RPC_INVALID_ARGUMENT, `body is not valid JSON: ${(error as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ReceiverError(400, RPC_INVALID_ARGUMENT, 'body must be a JSON object (ExportTraceServiceRequest)');
+    throw receiverError(400, RPC_INVALID_ARGUMENT, 'body must be a JSON object (ExportTraceServiceRequest)');
   }
   const resourceSpans = (parsed as Record<string, unknown>).resourceSpans;
   if (resourceSpans !== undefined && !Array.isArray(resourceSpans)) {
-    throw new ReceiverError(400, RPC_INVALID_ARGUMENT, 'resourceSpans must be an array');
+    throw receiverError(400, RPC_INVALID_ARGUMENT, 'resourceSpans must be an array');
   }
   return parsed as Record<string, unknown>;
 }
@@ -370,7 +361,7 @@ type OtlpRequestJson = Parameters<typeof otlpToSpans>[0];
  * resource and scope), so that good spans are kept and bad ones counted for
  * partial_success, as OTLP/HTTP asks of a receiver.
  */
-/** Spans of a protobuf body: straight from the decoded message, or by the careful path when that gives up. */
+/** Spans of a protobuf body: straight from the decoded message, or by the OTLP/JSON path when that gives up. */
 function fromProtobuf(body: Buffer): ReturnType<typeof convertSpans> {
   // Counted on the raw bytes first: decoding is where a small body can become gigabytes.
   checkProtobufRequest(body);
@@ -450,15 +441,17 @@ function sendSuccess(
   }
 }
 
-function sendError(response: Response, encoding: Encoding, error: ReceiverError): void {
+function sendError(response: Response, encoding: Encoding, error: HttpError): void {
   if (response.headersSent) return;
   response.status(error.status);
   if (error.retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(error.retryAfterSeconds));
   if (encoding === 'protobuf') {
     response
       .type('application/x-protobuf')
-      .send(Buffer.from(encodeStatus({ code: error.rpcCode, message: error.message })));
+      .send(Buffer.from(encodeStatus({ code: error.rpcCode ?? RPC_INTERNAL, message: error.message })));
   } else {
-    response.type('application/json').send(JSON.stringify({ code: error.rpcCode, message: error.message }));
+    response
+      .type('application/json')
+      .send(JSON.stringify({ code: error.rpcCode ?? RPC_INTERNAL, message: error.message }));
   }
 }

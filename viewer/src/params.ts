@@ -1,20 +1,16 @@
 /**
  * Strict parsing of query parameters. Every API parameter is checked before it
  * reaches the store: a typo such as `minMs=abc` or `error=maybe` answers 400
- * naming the parameter instead of silently matching everything.
+ * naming the parameter instead of silently matching everything. Every
+ * function here throws an {@link HttpError} (400, naming the parameter) for a
+ * value that does not pass.
  */
 import { type TraceFilter, traceWorkValues } from '@lifeline/store';
+import { HttpError } from './http-error.js';
 
-/** A request parameter that failed validation; answered as 400 with its name. */
-export class BadParameterError extends Error {
-  /** Name of the offending parameter, as the client sent it. */
-  readonly parameter: string;
-
-  constructor(parameter: string, message: string) {
-    super(message);
-    this.name = 'BadParameterError';
-    this.parameter = parameter;
-  }
+/** A request parameter that failed validation: a 400 naming it, as the client spelt it. */
+function badParameter(parameter: string, message: string): HttpError {
+  return new HttpError(400, message, { parameter });
 }
 
 /** The raw query object as express parses it (strings, arrays or nested objects). */
@@ -27,11 +23,15 @@ const MAX_TEXT = 500;
 /** Parameters every endpoint tolerates: the access token may travel in the query. */
 const ALWAYS_ALLOWED = new Set(['token']);
 
-/** Rejects parameters an endpoint does not know, so misspelt filters are noticed. */
+/**
+ * Rejects parameters an endpoint does not know, so misspelt filters are noticed.
+ *
+ * @throws {HttpError} 400 naming the first unknown parameter.
+ */
 export function rejectUnknown(query: RawQuery, known: readonly string[]): void {
   for (const key of Object.keys(query)) {
     if (!known.includes(key) && !ALWAYS_ALLOWED.has(key)) {
-      throw new BadParameterError(key, `unknown parameter "${key}" (allowed: ${known.join(', ')})`);
+      throw badParameter(key, `unknown parameter "${key}" (allowed: ${known.join(', ')})`);
     }
   }
 }
@@ -40,7 +40,7 @@ function single(query: RawQuery, name: string): string | undefined {
   const value = query[name];
   if (value === undefined) return undefined;
   // Repeated or bracketed parameters (?a=1&a=2, ?a[b]=1) are ambiguous for a filter.
-  if (typeof value !== 'string') throw new BadParameterError(name, `${name} must be given once, as a plain value`);
+  if (typeof value !== 'string') throw badParameter(name, `${name} must be given once, as a plain value`);
   return value;
 }
 
@@ -48,7 +48,7 @@ function single(query: RawQuery, name: string): string | undefined {
 export function textParam(query: RawQuery, name: string): string | undefined {
   const value = single(query, name)?.trim();
   if (value === undefined || value === '') return undefined;
-  if (value.length > MAX_TEXT) throw new BadParameterError(name, `${name} must be at most ${MAX_TEXT} characters`);
+  if (value.length > MAX_TEXT) throw badParameter(name, `${name} must be at most ${MAX_TEXT} characters`);
   return value;
 }
 
@@ -57,9 +57,9 @@ export function numberParam(query: RawQuery, name: string): number | undefined {
   const value = single(query, name);
   if (value === undefined || value === '') return undefined;
   // Number('') is 0 and Number('0x10') is 16: insist on a plain decimal.
-  if (!/^\d+(\.\d+)?$/.test(value)) throw new BadParameterError(name, `${name} must be a non-negative number`);
+  if (!/^\d+(\.\d+)?$/.test(value)) throw badParameter(name, `${name} must be a non-negative number`);
   const parsed = Number(value);
-  if (!Number.isFinite(parsed)) throw new BadParameterError(name, `${name} must be a finite number`);
+  if (!Number.isFinite(parsed)) throw badParameter(name, `${name} must be a finite number`);
   return parsed;
 }
 
@@ -67,10 +67,10 @@ export function numberParam(query: RawQuery, name: string): number | undefined {
 export function integerParam(query: RawQuery, name: string, bounds: { min: number; max: number }): number | undefined {
   const value = single(query, name);
   if (value === undefined || value === '') return undefined;
-  if (!/^\d+$/.test(value)) throw new BadParameterError(name, `${name} must be an integer`);
+  if (!/^\d+$/.test(value)) throw badParameter(name, `${name} must be an integer`);
   const parsed = Number(value);
   if (parsed < bounds.min || parsed > bounds.max) {
-    throw new BadParameterError(name, `${name} must be between ${bounds.min} and ${bounds.max}`);
+    throw badParameter(name, `${name} must be between ${bounds.min} and ${bounds.max}`);
   }
   return parsed;
 }
@@ -81,7 +81,7 @@ export function booleanParam(query: RawQuery, name: string): boolean | undefined
   if (value === undefined || value === '') return undefined;
   if (value === '1' || value === 'true') return true;
   if (value === '0' || value === 'false') return false;
-  throw new BadParameterError(name, `${name} must be 1, 0, true or false`);
+  throw badParameter(name, `${name} must be 1, 0, true or false`);
 }
 
 /** One value out of a fixed set. */
@@ -89,14 +89,18 @@ export function enumParam<T extends string>(query: RawQuery, name: string, allow
   const value = single(query, name);
   if (value === undefined || value === '') return undefined;
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new BadParameterError(name, `${name} must be one of ${allowed.join(', ')}`);
+    throw badParameter(name, `${name} must be one of ${allowed.join(', ')}`);
   }
   return value as T;
 }
 
-/** Validates a trace id from the path: 32 hex characters, returned lowercase as the store keeps them. */
+/**
+ * Validates a trace id from the path: 32 hex characters, returned lowercase as the store keeps them.
+ *
+ * @throws {HttpError} 400 naming `id` when it is not 32 hex characters.
+ */
 export function parseTraceId(value: string): string {
-  if (!TRACE_ID.test(value)) throw new BadParameterError('id', 'trace id must be 32 hexadecimal characters');
+  if (!TRACE_ID.test(value)) throw badParameter('id', 'trace id must be 32 hexadecimal characters');
   return value.toLowerCase();
 }
 
@@ -123,17 +127,21 @@ const LIST_PARAMS = [
   'order',
 ] as const;
 
-/** Parses `GET /api/traces` parameters into a store filter and page. */
+/**
+ * Parses `GET /api/traces` parameters into a store filter and page.
+ *
+ * @throws {HttpError} 400 naming the first parameter that is unknown or out of range.
+ */
 export function parseListQuery(query: RawQuery): ListQuery {
   rejectUnknown(query, LIST_PARAMS);
   const method = textParam(query, 'method');
   if (method !== undefined && !HTTP_METHOD.test(method)) {
-    throw new BadParameterError('method', 'method must be an HTTP method name such as GET');
+    throw badParameter('method', 'method must be an HTTP method name such as GET');
   }
   const minMs = numberParam(query, 'minMs');
   const maxMs = numberParam(query, 'maxMs');
   if (minMs !== undefined && maxMs !== undefined && minMs > maxMs) {
-    throw new BadParameterError('maxMs', 'maxMs must not be smaller than minMs');
+    throw badParameter('maxMs', 'maxMs must not be smaller than minMs');
   }
   const cursor = textParam(query, 'cursor');
   const filter: TraceFilter = dropUndefined({
@@ -170,7 +178,11 @@ export interface DiagramQuery {
   readonly participantShapes: boolean;
 }
 
-/** Parses `timings`, `internal`, `loops` and `shapes` (each 0 or 1). */
+/**
+ * Parses `timings`, `internal`, `loops` and `shapes` (each 0 or 1).
+ *
+ * @throws {HttpError} 400 naming the first parameter that is not 0, 1, true or false.
+ */
 export function parseDiagramQuery(query: RawQuery): DiagramQuery {
   rejectUnknown(query, ['timings', 'internal', 'loops', 'shapes']);
   return {

@@ -99,7 +99,8 @@ export function requireLoopbackHost(): RequestHandler {
   return (request, response, next) => {
     const host = (request.headers.host ?? '').toLowerCase();
     const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0];
-    if (name === 'localhost' || name === '[::1]' || (name !== undefined && /^127(\.\d{1,3}){3}$/.test(name))) {
+    // A Host header writes an IPv6 address in brackets; a bare `::1` is not a Host name.
+    if (name !== undefined && (name.startsWith('[') ? name === '[::1]' : isLoopbackHost(name))) {
       next();
       return;
     }
@@ -107,7 +108,12 @@ export function requireLoopbackHost(): RequestHandler {
   };
 }
 
-/** True when `host` names only this machine. */
+/**
+ * True when `host` names only this machine: `localhost`, any address of
+ * 127.0.0.0/8 (RFC 1122, section 3.2.1.3), or `::1`, bare or in brackets
+ * (RFC 4291, section 2.5.3). The CLI and the server both decide with this, so
+ * an address one accepts the other accepts too.
+ */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
   return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);

@@ -1,6 +1,17 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { UserError } from './errors.js';
+
+/**
+ * No usable Chromium: `LIFELINE_CHROMIUM` names something that is not an
+ * executable file, or none was found on the PATH. The message says what to
+ * install or set; the `lifeline` command prints it as a user error.
+ */
+export class ChromiumNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChromiumNotFoundError';
+  }
+}
 
 /** Executable names a Chromium-family browser goes by on Linux and macOS installs. */
 const candidateNames = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable', 'chrome'];
@@ -31,6 +42,9 @@ function isExecutable(path: string): boolean {
  * Returns undefined when there is none; {@link requireChromium} turns that
  * into advice.
  *
+ * @throws {ChromiumNotFoundError} when `LIFELINE_CHROMIUM` is set to something
+ *   that is not an executable file.
+ *
  * @example
  * ```ts
  * const chromium = findChromium();
@@ -41,7 +55,7 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string | und
   const configured = env.LIFELINE_CHROMIUM;
   if (configured) {
     if (!isExecutable(configured)) {
-      throw new UserError(
+      throw new ChromiumNotFoundError(
         `LIFELINE_CHROMIUM=${configured} is not an executable file: point it at a Chromium or Chrome binary, or unset it`,
       );
     }
@@ -57,11 +71,15 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string | und
   return undefined;
 }
 
-/** Like {@link findChromium}, but a missing browser is a user error that says what to install. */
+/**
+ * Like {@link findChromium}, but a missing browser is an error that says what to install.
+ *
+ * @throws {ChromiumNotFoundError} when no Chromium is found, or `LIFELINE_CHROMIUM` is not executable.
+ */
 export function requireChromium(what: string): string {
   const found = findChromium();
   if (found) return found;
-  throw new UserError(
+  throw new ChromiumNotFoundError(
     `${what} needs a Chromium to run Mermaid in, and none was found: install one (Debian/Ubuntu: \`apt-get install chromium\`) or set LIFELINE_CHROMIUM to a Chrome/Chromium binary; mmd, md and json exports need no browser`,
   );
 }

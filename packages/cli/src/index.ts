@@ -6,13 +6,16 @@
  *
  * @packageDocumentation
  */
-export { chromiumFlags, findChromium } from './chromium.js';
+
+// The Markdown export lives in the core, shared with the viewer; re-exported
+// here because the CLI's library surface offered it first.
+export type { MarkdownOptions } from '@lifeline/core';
+export { traceToMarkdown } from '@lifeline/core';
+export { ChromiumNotFoundError, chromiumFlags, findChromium } from './chromium.js';
 export type { ExportFormat, RenderExportOptions } from './commands/export.js';
 export { renderExport } from './commands/export.js';
 export { formatSummaryTable } from './commands/list.js';
 export { UserError } from './errors.js';
-export type { MarkdownOptions } from './markdown.js';
-export { traceToMarkdown } from './markdown.js';
 export { createProgram, runCli } from './program.js';
 export type { RenderImageOptions } from './render-image.js';
 export { renderMermaidImage } from './render-image.js';

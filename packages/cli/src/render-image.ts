@@ -23,6 +23,8 @@ function mermaidBundlePath(): string {
  * Renders Mermaid text with the real Mermaid running in headless Chromium,
  * so the picture is exactly what GitHub or the viewer would draw.
  *
+ * @throws {ChromiumNotFoundError} without `executablePath` when no Chromium is found.
+ *
  * @example
  * ```ts
  * const svg = await renderMermaidImage('sequenceDiagram\n  A->>B: hi', { format: 'svg' });

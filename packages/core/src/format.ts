@@ -39,6 +39,19 @@ export function nsToMs(ns: number): number {
   return ns / 1e6;
 }
 
+/**
+ * A count and its noun, with an English plural `s` unless the count is 1.
+ *
+ * @example
+ * ```ts
+ * plural(1, 'span'); // '1 span'
+ * plural(3, 'concurrent group'); // '3 concurrent groups'
+ * ```
+ */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 function trimZeros(text: string): string {
   // 0.50 reads as 0.5 and 2.0 as 2: trailing zeros add no precision a reader can use.
   if (text.indexOf('.') < 0) return text;

@@ -16,10 +16,11 @@ const internalMarker = Symbol.for('lifeline.store.internal-database');
  * Every better-sqlite3 `Database` the store opened in this thread. An
  * instrumentation of better-sqlite3 must not trace these: tracing the store's
  * own statements would record spans about recording spans, without end.
- * Prefer {@link isLifelineStoreDatabase}, which also recognises handles opened
- * by another copy of this package.
+ * Private to the package, so nothing outside can add or remove a handle;
+ * {@link isLifelineStoreDatabase} is the question to ask, and also recognises
+ * handles opened by another copy of this package.
  */
-export const internalDatabases: WeakSet<object> = new WeakSet();
+const internalDatabases: WeakSet<object> = new WeakSet();
 
 /**
  * Whether `db` is a better-sqlite3 handle opened by the Lifeline store (whose

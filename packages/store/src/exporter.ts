@@ -5,8 +5,8 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { defaultDbPath, openDatabase } from './database.js';
 import { describeWriteError } from './errors.js';
 import { encodeReadableSpans } from './readable-span.js';
-import { SpanWriter } from './writer.js';
-import { SpanWriterThread } from './writer-thread.js';
+import { SpanWriter } from './span-writer.js';
+import { SpanWriterThread } from './writer-thread-app-side.js';
 
 /** Spans converted and posted to the writer thread per turn of the event loop. */
 const POST_CHUNK_SPANS = 128;

@@ -7,7 +7,6 @@
  */
 export {
   defaultDbPath,
-  internalDatabases,
   isLifelineStoreDatabase,
   LIFELINE_APPLICATION_ID,
   migrate,
@@ -49,4 +48,4 @@ export type {
   TraceWork,
 } from './store.js';
 export { MAX_LINKED_TRACES, openStore, traceWorkValues } from './store.js';
-export { SpanWriterThread } from './writer-thread.js';
+export { SpanWriterThread } from './writer-thread-app-side.js';

@@ -3,7 +3,7 @@ import { normalizePath, REQUEST_ROOT_KINDS } from '@lifeline/core';
 import { defaultDbPath, openDatabase, type SqliteDatabase } from './database.js';
 import { StoreError } from './errors.js';
 import { rowToSpan, rowToSummary, type TraceRow } from './span-rows.js';
-import { SELECT_TRACE_SPANS, SpanWriter } from './writer.js';
+import { SELECT_TRACE_SPANS, SpanWriter } from './span-writer.js';
 
 /** Which traces {@link SpanStore.listTraces} returns. Every field narrows the list. */
 export interface TraceFilter {
@@ -52,7 +52,7 @@ const requestKindsSql = `(${REQUEST_ROOT_KINDS.map((kind) => `'${kind}'`).join('
 
 /** One page request for {@link SpanStore.listTraces}. */
 export interface TracePage {
-  /** Page size, 1..1000 (default 50). */
+  /** Page size, 1..1000 (default 50); a value outside is clamped into that range, a fraction rounded down. */
   readonly limit?: number;
   /** `nextCursor` of the previous page. */
   readonly cursor?: string;
@@ -78,10 +78,16 @@ export interface GetTraceOptions {
   readonly linked?: boolean;
 }
 
-/** What {@link SpanStore.prune} keeps. Omitted limits do not apply. */
+/** What {@link SpanStore.prune} keeps. Omitted limits do not apply; given several, all of them hold afterwards. */
 export interface RetentionPolicy {
+  /** Keep at most this many traces, the most recently started (a fraction rounds down, below 0 counts as 0). */
   readonly maxTraces?: number;
+  /** Delete traces that started more than this many days (of 24 hours) ago; fractions allowed. */
   readonly maxAgeDays?: number;
+  /**
+   * Delete the oldest traces until the database, WAL included, is at most this
+   * many MiB (1 MiB = 1,048,576 bytes), as {@link StoreStats.sizeBytes} counts it.
+   */
   readonly maxSizeMb?: number;
 }
 
@@ -105,15 +111,28 @@ export interface StoreStats {
 export interface SpanStore {
   /** The database file. */
   readonly path: string;
-  /** Stores spans in one transaction (known ids are ignored) and updates the summaries of their traces. */
+  /**
+   * Stores spans in one transaction (known ids are ignored) and updates the summaries of their traces.
+   *
+   * @throws {StoreError} `read-only` when the store was opened read-only.
+   * @throws SQLite's own error (better-sqlite3's `SqliteError`, e.g. `SQLITE_BUSY`
+   *   past the busy timeout, `SQLITE_FULL`) when the write fails; nothing of it is kept.
+   */
   writeSpans(spans: readonly Span[]): void;
-  /** A page of trace summaries matching `filter`, newest or slowest first, with keyset pagination. */
+  /**
+   * A page of trace summaries matching `filter`, newest or slowest first, with keyset pagination.
+   *
+   * @throws {StoreError} `bad-cursor` when `page.cursor` is not a cursor this
+   *   store gave for the same `order`.
+   */
   listTraces(filter?: TraceFilter, page?: TracePage): TraceList;
   /**
    * All spans of a trace. With `linked`, also the spans of the traces whose
    * spans link into it (consumers of its messages that started traces of
    * their own), and of those linking into them in turn: at most
-   * {@link MAX_LINKED_TRACES} traces in all, the earliest first. Links are
+   * {@link MAX_LINKED_TRACES} (50) traces in all, `traceId` included, taken
+   * breadth first and the earliest started first at each step; past that,
+   * further linked traces are left out without an error. Links are
    * followed downstream only, so a batch consumer's read never pulls in the
    * hundreds of traces its messages came from. Draw the result with the core,
    * which keeps of it what belongs in the picture of `traceId`.
@@ -121,10 +140,21 @@ export interface SpanStore {
   getTrace(traceId: string, options?: GetTraceOptions): Trace | undefined;
   /** The most recently started trace matching `filter` (read as {@link SpanStore.getTrace} reads it). */
   latestTrace(filter?: TraceFilter, options?: GetTraceOptions): Trace | undefined;
-  /** Summaries inserted or updated after `seq` (at most `limit`, default 500), oldest change first. */
+  /**
+   * Summaries inserted or updated after `seq`, oldest change first: at most
+   * `limit` of them (default 500; clamped to 1..5000, a fraction rounded
+   * down). Pass the returned `seq` back for the next ones; it is the position
+   * in the store's change log, not a count or a time.
+   */
   changesSince(seq: number, options?: { limit?: number }): TraceChanges;
-  /** Deletes the oldest traces until the policy holds, in small transactions. */
+  /**
+   * Deletes the oldest traces until the policy holds, in small transactions,
+   * and returns how many traces it deleted.
+   *
+   * @throws {StoreError} `read-only` when the store was opened read-only.
+   */
   prune(policy: RetentionPolicy): { deletedTraces: number };
+  /** Counts of traces and spans, the size of the file in bytes and the spans recorders lost. */
   stats(): StoreStats;
   /**
    * Adds to the count of spans a recording process lost before they reached
@@ -133,6 +163,7 @@ export interface SpanStore {
    * @throws {StoreError} `read-only` when the store was opened read-only.
    */
   recordDroppedSpans(count: number): void;
+  /** Closes the database; every other method throws afterwards (better-sqlite3's "database connection is not open"). */
   close(): void;
 }
 

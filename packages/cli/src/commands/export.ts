@@ -6,13 +6,13 @@ import {
   joinLinkedTraces,
   summarizeTrace,
   type Trace,
+  traceToMarkdown,
   traceToMermaid,
 } from '@lifeline/core';
 import type { SpanStore, TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
+import { ChromiumNotFoundError } from '../chromium.js';
 import { UserError } from '../errors.js';
-import { traceToMarkdown } from '../markdown.js';
-import { renderMermaidImage } from '../render-image.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
 
@@ -87,12 +87,19 @@ Examples:
       } finally {
         store.close();
       }
-      const output = await renderExport(trace, {
-        format,
-        timings: options.timings,
-        internal: options.internal ?? false,
-        participantShapes: options.mermaidShapes ?? false,
-      });
+      let output: string | Buffer;
+      try {
+        output = await renderExport(trace, {
+          format,
+          timings: options.timings,
+          internal: options.internal ?? false,
+          participantShapes: options.mermaidShapes ?? false,
+        });
+      } catch (error) {
+        // The library says what is missing; to the command line that is the user's to fix.
+        if (error instanceof ChromiumNotFoundError) throw new UserError(error.message);
+        throw error;
+      }
       if (options.out) {
         try {
           writeFileSync(options.out, output);
@@ -188,6 +195,8 @@ export interface RenderExportOptions {
 /**
  * Produces the bytes `lifeline export` writes for one trace in one format.
  *
+ * @throws {ChromiumNotFoundError} for svg and png when no Chromium is found.
+ *
  * @example
  * ```ts
  * const md = await renderExport(trace, { format: 'md', timings: false, internal: false });
@@ -221,6 +230,8 @@ export async function renderExport(read: Trace, options: RenderExportOptions): P
     case 'svg':
     case 'png': {
       const { text } = traceToMermaid(trace, { ...sequenceOptions, participantShapes: true });
+      // Playwright is loaded only for the two formats that need a browser.
+      const { renderMermaidImage } = await import('../render-image.js');
       return options.format === 'svg'
         ? `${await renderMermaidImage(text, { format: 'svg' })}\n`
         : await renderMermaidImage(text, { format: 'png' });

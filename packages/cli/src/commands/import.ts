@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename } from 'node:path';
-import type { Span } from '@lifeline/core';
+import { plural, type Span } from '@lifeline/core';
 import {
   type ImportProblem,
   type ParsedTraceFile,
@@ -8,7 +9,6 @@ import {
   type SpanStore,
   TraceFileError,
 } from '@lifeline/store';
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { IncompleteError, oneLine, UserError } from '../errors.js';
 import { displayPath, openWritableStore, resolveDbPath } from '../store-access.js';
@@ -176,6 +176,9 @@ function writeWithProgress(store: SpanStore, file: ParsedFile): void {
     store.writeSpans(file.spans);
     return;
   }
+  // Required here, not imported at the top: only a large import into a
+  // terminal draws a bar, and every other command starts without it.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
   const bar = new cliProgress.SingleBar(
     {
       format: `${basename(file.file)} [{bar}] {percentage}% | {value}/{total} spans | {eta_formatted} left`,
@@ -194,8 +197,4 @@ function writeWithProgress(store: SpanStore, file: ParsedFile): void {
   } finally {
     bar.stop();
   }
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

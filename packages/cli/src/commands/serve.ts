@@ -1,4 +1,4 @@
-import { generateToken, startViewer, weakTokenReason } from '@lifeline/viewer';
+import type { RunningViewer } from '@lifeline/viewer';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { port } from '../option-parsers.js';
@@ -11,8 +11,6 @@ interface ServeOptions {
   readonly token?: string;
   readonly allowRemote?: boolean;
 }
-
-const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 /** Registers `lifeline serve`: the viewer, JSON API and OTLP/HTTP receiver on one port. */
 export function registerServeCommand(program: Command): void {
@@ -35,12 +33,18 @@ Examples:
   $ lifeline serve --host 0.0.0.0 --allow-remote --token "$(openssl rand -hex 16)"`,
     )
     .action(async (options: ServeOptions) => {
-      if (!loopbackHosts.has(options.host) && !options.allowRemote) {
+      // Loaded here, not at the top: express and the protobuf decoder are only
+      // worth their start-up time to the one command that serves.
+      const { generateToken, isLoopbackHost, startViewer, weakTokenReason } = await import('@lifeline/viewer');
+      // The viewer's own rule (all of 127.0.0.0/8, ::1 and localhost), so the
+      // CLI refuses exactly the hosts the viewer would refuse.
+      const loopback = isLoopbackHost(options.host);
+      if (!loopback && !options.allowRemote) {
         throw new UserError(
           `--host ${options.host} would let other machines read your traces: add --allow-remote (and preferably --token T), or keep the default 127.0.0.1`,
         );
       }
-      if (options.allowRemote && !loopbackHosts.has(options.host) && !(options.token ?? process.env.LIFELINE_TOKEN)) {
+      if (options.allowRemote && !loopback && !(options.token ?? process.env.LIFELINE_TOKEN)) {
         throw new UserError(
           `--allow-remote needs a token so that only people who know it can read your traces: add --token T (or set LIFELINE_TOKEN)`,
         );
@@ -57,7 +61,7 @@ Examples:
           );
         }
       }
-      let viewer: Awaited<ReturnType<typeof startViewer>>;
+      let viewer: RunningViewer;
       // The viewer stores what its OTLP receiver gets: the folder must exist and be writable.
       ensureParentFolder(path);
       try {

@@ -258,6 +258,11 @@ export interface OtlpToSpansOptions {
  * Malformed input throws a `TraceFileError` naming the JSON path, e.g.
  * `resourceSpans[0].scopeSpans[0].spans[2].traceId` (or, with a context that
  * collects problems, skips that span or resource and records it).
+ * `request` is `unknown` because every field is checked here: pass a parsed
+ * body as it is, no cast needed ({@link OtlpExportTraceServiceRequestJson}
+ * describes what is read).
+ *
+ * @throws {TraceFileError} on the first malformed value, unless `options.context` collects problems.
  *
  * @example
  * ```ts
@@ -265,7 +270,7 @@ export interface OtlpToSpansOptions {
  * store.writeSpans(spans);
  * ```
  */
-export function otlpToSpans(request: OtlpExportTraceServiceRequestJson, options: OtlpToSpansOptions = {}): Span[] {
+export function otlpToSpans(request: unknown, options: OtlpToSpansOptions = {}): Span[] {
   const root = options.place ?? '';
   const context = options.context ?? strictContext();
   const body = asObject(request, root);

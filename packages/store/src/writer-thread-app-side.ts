@@ -5,12 +5,12 @@ import { Worker } from 'node:worker_threads';
 import type { Span } from '@lifeline/core';
 import { defaultDbPath } from './database.js';
 import { type EncodedSpans, encodeSpans } from './span-encoding.js';
-import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
+import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-thread-messages.js';
 
 /** The writer thread's entry: built JavaScript next to this file, else the TypeScript source. */
 function writerWorkerUrl(): URL {
-  const built = new URL('./writer-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(built)) ? built : new URL('./writer-worker.ts', import.meta.url);
+  const built = new URL('./writer-thread-entry.js', import.meta.url);
+  return existsSync(fileURLToPath(built)) ? built : new URL('./writer-thread-entry.ts', import.meta.url);
 }
 
 /**

@@ -9,5 +9,5 @@ if (import.meta.url.endsWith('.ts')) {
   };
   hooks.registerSourceHooks();
 }
-const { runWriterLoop } = await import('./writer-loop.js');
+const { runWriterLoop } = await import('./writer-thread-loop.js');
 runWriterLoop();

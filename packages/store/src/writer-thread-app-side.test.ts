@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeRequest, tempDbPath } from './spans.test-support.js';
 import { openStore } from './store.js';
-import { SpanWriterThread } from './writer-thread.js';
+import { SpanWriterThread } from './writer-thread-app-side.js';
 
 const T0 = 1_700_000_000_000_000_000;
 const threads: SpanWriterThread[] = [];

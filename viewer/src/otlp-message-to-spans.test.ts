@@ -4,11 +4,11 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { exportTraceMessageToSpans } from './otlp-direct.js';
+import { exportTraceMessageToSpans } from './otlp-message-to-spans.js';
 import { decodeExportTraceMessage, encodeExportTraceRequestJson, exportTraceMessageToJson } from './otlp-protobuf.js';
 
-/** What the careful path makes of a body: the reference the direct path must equal. */
-function careful(body: Uint8Array) {
+/** What the OTLP/JSON path makes of a body: the reference the message-to-spans path must equal. */
+function viaOtlpJson(body: Uint8Array) {
   return otlpToSpans(exportTraceMessageToJson(decodeExportTraceMessage(body)));
 }
 
@@ -39,7 +39,7 @@ function request(span: Record<string, unknown>, scopeSpans: Record<string, unkno
 }
 
 describe('spans straight from a decoded protobuf request', () => {
-  it('equals the careful path on what the OpenTelemetry SDK sends', async () => {
+  it('equals the OTLP/JSON path on what the OpenTelemetry SDK sends', async () => {
     const memory = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'orders', 'host.name': 'web-1', 'process.pid': 4711 }),
@@ -72,11 +72,11 @@ describe('spans straight from a decoded protobuf request', () => {
 
     const spans = direct(body);
     expect(spans).toHaveLength(3);
-    expect(spans).toEqual(careful(body));
+    expect(spans).toEqual(viaOtlpJson(body));
     expect(spans?.find((s) => s.name === 'SELECT orders')?.links[0]?.traceId).toBe('1'.repeat(32));
   });
 
-  it('equals the careful path on bytes, key-value lists, huge integers and empty values', () => {
+  it('equals the OTLP/JSON path on bytes, key-value lists, huge integers and empty values', () => {
     const body = request(
       {
         parentSpanId: b64('00f067aa0ba902b7'),
@@ -106,7 +106,7 @@ describe('spans straight from a decoded protobuf request', () => {
       { scope: { name: 'no-version' } },
     );
     const spans = direct(body);
-    expect(spans).toEqual(careful(body));
+    expect(spans).toEqual(viaOtlpJson(body));
     expect(spans?.[0]?.attributes).toMatchObject({
       raw: 'yv4=',
       huge: '9223372036854775807',
@@ -118,7 +118,7 @@ describe('spans straight from a decoded protobuf request', () => {
     expect(spans?.[0]?.parentSpanId).toBe('00f067aa0ba902b7');
   });
 
-  it('leaves to the careful path what it would reject or store specially', () => {
+  it('leaves to the OTLP/JSON path what it would reject or store specially', () => {
     const cases = [
       request({ spanId: b64('b7ad6b71') }), // a 4-byte span id
       request({ kind: 9 }),
@@ -126,7 +126,7 @@ describe('spans straight from a decoded protobuf request', () => {
       request({ attributes: [{ key: 'nested', value: { arrayValue: { values: [{ arrayValue: { values: [] } }] } } }] }),
       request({ attributes: [{ value: { stringValue: 'no key' } }] }),
       request({ links: [{ traceId: b64('0af7'), spanId }] }),
-      // Two members of one AnyValue on the wire: the careful path decides which counts.
+      // Two members of one AnyValue on the wire: the OTLP/JSON path decides which counts.
       request({ attributes: [{ key: 'twice', value: { stringValue: 'a', intValue: '1' } }] }),
     ];
     for (const body of cases) expect(direct(body)).toBeUndefined();

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeSpans } from './span-encoding.js';
 import { makeRequest, tempDbPath } from './spans.test-support.js';
 import { openStore } from './store.js';
-import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
+import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-thread-messages.js';
 
 const workers: Worker[] = [];
 afterEach(async () => {
@@ -16,7 +16,7 @@ function startWriter(path: string): {
   next: () => Promise<WriterReply>;
 } {
   const workerData: WriterWorkerData = { path };
-  const worker = new Worker(new URL('./writer-worker.ts', import.meta.url), { workerData, execArgv: [] });
+  const worker = new Worker(new URL('./writer-thread-entry.ts', import.meta.url), { workerData, execArgv: [] });
   workers.push(worker);
   const replies: WriterReply[] = [];
   const waiting: ((reply: WriterReply) => void)[] = [];

@@ -2,8 +2,8 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { openDatabase, type SqliteDatabase } from './database.js';
 import { describeWriteError, sqliteCode } from './errors.js';
 import { encodedCount, mergeEncoded } from './span-encoding.js';
-import { SpanWriter } from './writer.js';
-import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-protocol.js';
+import { SpanWriter } from './span-writer.js';
+import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-thread-messages.js';
 
 const BUSY_RETRIES = 3;
 /** Batches already queued behind the current one are written in the same transaction, up to this many spans. */

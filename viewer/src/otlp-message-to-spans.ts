@@ -1,8 +1,8 @@
 /**
- * The receiver's fast path: Lifeline spans straight from a decoded protobuf
+ * The receiver's message-to-spans path: Lifeline spans straight from a decoded protobuf
  * ExportTraceServiceRequest, without the OTLP/JSON objects in between (64-bit
  * times as decimal strings, ids as base64 then hex), which cost the receiver
- * most of its time and garbage. It gives exactly what the careful path
+ * most of its time and garbage. It gives exactly what the OTLP/JSON path
  * (`exportTraceMessageToJson` then `otlpToSpans`) gives, and gives up —
  * returns undefined — on anything that path would reject or treat specially
  * (a wrong-sized id, an unknown kind, nested arrays, the pre-1.0
@@ -72,7 +72,7 @@ interface RequestMessage {
     | null;
 }
 
-/** Thrown inside this module when the careful path must take over. */
+/** Thrown inside this module when the OTLP/JSON path must take over. */
 class GiveUp extends Error {}
 
 const kinds: readonly SpanKind[] = ['internal', 'internal', 'server', 'client', 'producer', 'consumer'];
@@ -97,13 +97,13 @@ function time(value: Int64): bigint {
   return (BigInt(value.high >>> 0) << TWO_TO_32) | BigInt(value.low >>> 0);
 }
 
-/** A time that must be present: proto3 leaves a zero out, and the careful path rejects a missing one. */
+/** A time that must be present: proto3 leaves a zero out, and the OTLP/JSON path rejects a missing one. */
 function requiredTime(value: Int64): bigint {
   if (value === null || value === undefined) throw new GiveUp();
   return time(value);
 }
 
-/** An attribute key: the careful path rejects an empty one, which proto3 leaves out. */
+/** An attribute key: the OTLP/JSON path rejects an empty one, which proto3 leaves out. */
 function keyOf(key: string | null | undefined): string {
   if (key === null || key === undefined) throw new GiveUp();
   return key;
@@ -119,7 +119,7 @@ type Primitive = string | number | boolean | null;
 /**
  * How many members of the AnyValue oneof are set. protobufjs keeps every
  * member it decoded and its oneof getter names the last one on the wire,
- * where the careful path reads them in declaration order: with more than
+ * where the OTLP/JSON path reads them in declaration order: with more than
  * one set, the two could disagree.
  */
 function membersSet(value: AnyValueMessage): number {
@@ -234,7 +234,7 @@ function span(s: SpanMessage, resource: Attributes, serviceName: string, scope: 
 
 /**
  * Lifeline spans of a decoded request, or undefined when the request needs
- * the careful path (see the module comment).
+ * the OTLP/JSON path (see the module comment).
  *
  * @example
  * ```ts

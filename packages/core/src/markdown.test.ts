@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeTrace } from './analysis.js';
+import { plural } from './format.js';
+import { markdownExport, traceToMarkdown } from './markdown.js';
+import { traceToMermaid } from './mermaid.js';
+import { summarizeTrace } from './summary.js';
+import { expectValidMermaid, httpServer, sql, trace } from './test-helpers.js';
+
+const request = trace(
+  httpServer({ id: 'root', route: '/articles/:id', status: 500, start: 0, end: 40 }),
+  ...[0, 1, 2, 3].map((i) =>
+    sql({
+      id: `q${i}`,
+      parent: 'root',
+      query: 'SELECT * FROM comments WHERE id = $1',
+      start: 2 + i * 8,
+      end: 8 + i * 8,
+    }),
+  ),
+);
+
+describe('markdownExport', () => {
+  it('writes the summary line, then the diagram in a mermaid fence', async () => {
+    const md = traceToMarkdown(request, { timings: false });
+    const match = /^(.+)\n\n```mermaid\n([\s\S]*)\n```\n$/.exec(md);
+    expect(match, md).not.toBeNull();
+    expect(match?.[1]).toMatch(/^\*\*`GET \/articles\/:id`\*\* on `[^`]+` → 500 · 5 spans · /);
+    expect(match?.[1]).toMatch(/· trace `0af7651916cd43dd8448eb211c80319c`$/);
+    // Without timings the line has no durations, so the export is byte-stable.
+    expect(match?.[1]).not.toMatch(/\d ms/);
+    await expectValidMermaid(match?.[2] ?? '');
+  });
+
+  it('gives durations with timings', () => {
+    expect(traceToMarkdown(request).split('\n')[0]).toMatch(/→ 500 in 40 ms · /);
+  });
+
+  it('is traceToMarkdown from the parts the viewer receives', () => {
+    const { text, folded } = traceToMermaid(request, { timings: true, internal: false, participantShapes: false });
+    const parts = {
+      traceId: request.traceId,
+      summary: summarizeTrace(request),
+      analysis: analyzeTrace(request),
+      mermaid: text,
+      folded,
+      timings: true,
+    };
+    // The viewer's copy has been through JSON.
+    const viaJson = JSON.parse(
+      JSON.stringify(parts, (_key, value) => (typeof value === 'bigint' ? String(value) : value)),
+    );
+    expect(markdownExport(viaJson)).toBe(traceToMarkdown(request));
+  });
+
+  it('grows the fence past any backtick run in the text and notes a folded diagram', () => {
+    const md = markdownExport({
+      traceId: 'abc',
+      summary: {
+        rootName: 'job',
+        rootService: 'worker',
+        durationNs: 1e6,
+        spanCount: 1,
+        parGroups: 0,
+        error: false,
+      },
+      analysis: { serialRuns: [], nPlusOne: [], errors: [] },
+      mermaid: 'sequenceDiagram\n  A->>B: ```` four',
+      folded: true,
+      timings: false,
+    });
+    expect(md).toBe(
+      [
+        '**`job`** on `worker` · 1 span · trace `abc`',
+        '',
+        "> Some calls are folded (notes in the diagram say where) to keep it under Mermaid's 50,000-character limit.",
+        '',
+        '`````mermaid',
+        'sequenceDiagram\n  A->>B: ```` four',
+        '`````',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('plural', () => {
+  it('adds an s unless the count is 1', () => {
+    expect(plural(0, 'span')).toBe('0 spans');
+    expect(plural(1, 'span')).toBe('1 span');
+    expect(plural(2, 'concurrent group')).toBe('2 concurrent groups');
+  });
+});
