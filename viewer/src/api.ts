@@ -17,7 +17,7 @@ export interface ApiRouterOptions {
 }
 
 /** Sends an {@link HttpError}'s answer (a 400 names the parameter), or rethrows anything else to express. */
-function sendBadParameter(response: Response, error: unknown): void {
+export function sendBadParameter(response: Response, error: unknown): void {
   if (error instanceof HttpError) {
     response
       .status(error.status)

@@ -15,7 +15,8 @@ import {
 import type { SpanStore } from '@lifeline/store';
 import { Router } from 'express';
 import { sendBadParameter } from './api.js';
-import { BadParameterError, parseTraceId, rejectUnknown, textParam } from './params.js';
+import { HttpError } from './http-error.js';
+import { parseTraceId, rejectUnknown, textParam } from './params.js';
 
 /** Options of {@link compareRouter}. */
 export interface CompareRouterOptions {
@@ -60,7 +61,7 @@ export function compareRouter(options: CompareRouterOptions): Router {
       rejectUnknown(request.query, ['before', 'after']);
       const before = textParam(request.query, 'before');
       const after = textParam(request.query, 'after') ?? 'latest';
-      if (before === undefined) throw new BadParameterError('before', 'before (a trace id) is required');
+      if (before === undefined) throw new HttpError(400, 'before (a trace id) is required', { parameter: 'before' });
       beforeId = parseTraceIdParam('before', before);
       afterParam = after === 'latest' ? after : parseTraceIdParam('after', after);
     } catch (error) {
@@ -98,6 +99,6 @@ function parseTraceIdParam(name: string, value: string): string {
   try {
     return parseTraceId(value);
   } catch {
-    throw new BadParameterError(name, `${name} must be a trace id of 32 hexadecimal characters`);
+    throw new HttpError(400, `${name} must be a trace id of 32 hexadecimal characters`, { parameter: name });
   }
 }
