@@ -27,6 +27,17 @@ export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from '.
 export { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from './classify.js';
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
+export type { CallsPerRequest, EndpointOrder, EndpointStats } from './endpoints.js';
+export {
+  callsOf,
+  endpointKey,
+  endpointOrders,
+  nearestRank,
+  sortEndpoints,
+  summarizeEndpoints,
+} from './endpoints.js';
+export type { EndpointFlow, EndpointFlowOptions, FlowShape } from './flow-merge.js';
+export { endpointFlow } from './flow-merge.js';
 export { formatDuration } from './format.js';
 export type { LinkedTraceView } from './linked-traces.js';
 export { batchNote, joinLinkedTraces, linkedTraceView } from './linked-traces.js';
