@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDbCommand } from './commands/db.js';
+import { registerDocsCommand } from './commands/docs.js';
+import { registerEndpointsCommand } from './commands/endpoints.js';
 import { registerExportCommand } from './commands/export.js';
 import { registerImportCommand } from './commands/import.js';
 import { registerListCommand } from './commands/list.js';
@@ -53,7 +55,9 @@ Examples:
     );
   registerServeCommand(program);
   registerListCommand(program);
+  registerEndpointsCommand(program);
   registerExportCommand(program);
+  registerDocsCommand(program);
   registerImportCommand(program);
   registerDbCommand(program);
   registerPruneCommand(program);
