@@ -300,13 +300,9 @@ function mapIds(item: SequenceItem, map: (id: string) => string, strip: boolean)
 }
 
 /** Folds a longest common subsequence (by key) over the lanes, in their order. */
-function commonKeys(lanes: readonly Lane[]): string[] {
-  let common = (lanes[0] as Lane).units.map((u) => u.key);
-  for (const lane of lanes.slice(1))
-    common = lcs(
-      common,
-      lane.units.map((u) => u.key),
-    );
+function commonKeys(lanes: readonly Lane[], keyOf: (unit: Unit) => string): string[] {
+  let common = (lanes[0] as Lane).units.map(keyOf);
+  for (const lane of lanes.slice(1)) common = lcs(common, lane.units.map(keyOf));
   return common;
 }
 
@@ -348,9 +344,16 @@ class Merger {
     this.#timings = timings;
   }
 
-  /** Merges the lanes (one per shape, all shapes present) into lines at `depth`. */
-  merge(lanes: readonly Lane[], depth: number, out: string[]): void {
-    const common = commonKeys(lanes);
+  /**
+   * Merges the lanes (one per shape, all shapes present) into lines at
+   * `depth`. The request's own call matches on its request arrow, so its
+   * nested calls are merged; nested calls match only when they are the same
+   * whole (their own nested calls and reply included), so a variant shows a
+   * call that went differently as one piece, not as a cascade of blocks.
+   */
+  merge(lanes: readonly Lane[], depth: number, out: string[], enclosing?: Message): void {
+    const keyOf = enclosing === undefined ? (unit: Unit) => unit.key : (unit: Unit) => unit.full;
+    const common = commonKeys(lanes, keyOf);
     const cursors = lanes.map(() => 0);
     for (let c = 0; c <= common.length; c++) {
       const anchor = common[c];
@@ -360,11 +363,11 @@ class Merger {
         const from = cursors[l] as number;
         let to = from;
         if (anchor === undefined) to = lane.units.length;
-        else while (to < lane.units.length && (lane.units[to] as Unit).key !== anchor) to++;
+        else while (to < lane.units.length && keyOf(lane.units[to] as Unit) !== anchor) to++;
         cursors[l] = to;
         return lane.units.slice(from, to);
       });
-      this.#gap(lanes, stretches, before, depth, out);
+      this.#gap(lanes, stretches, before, depth, out, enclosing);
       if (anchor === undefined) break;
       const matched = lanes.map((lane, l) => ({ shape: lane.shape, unit: lane.units[cursors[l] as number] as Unit }));
       for (let l = 0; l < lanes.length; l++) cursors[l] = (cursors[l] as number) + 1;
@@ -375,6 +378,7 @@ class Merger {
           matched.map((m) => ({ shape: m.shape, units: (m.unit as CallUnit).body })),
           depth,
           out,
+          first.request,
         );
       } else {
         this.#emitItem(matched, depth, out);
@@ -389,6 +393,7 @@ class Merger {
     before: Unit | undefined,
     depth: number,
     out: string[],
+    enclosing: Message | undefined,
   ): void {
     const variants = new Map<string, { units: readonly Unit[]; shapes: ShapeState[]; requests: number }>();
     stretches.forEach((units, l) => {
@@ -408,10 +413,13 @@ class Merger {
       for (const unit of only.units) this.#emitUnit(unit, only.shapes[0] as ShapeState, depth, out);
       return;
     }
-    const labels = list.map((variant) => this.#label(variant.units, list, before));
+    const labels = list.map((variant) => this.#label(variant.units, list, before, enclosing));
     list.forEach((variant, v) => {
-      for (const shape of variant.shapes)
-        shape.label = shape.label ? `${shape.label}, ${labels[v]}` : (labels[v] as string);
+      for (const shape of variant.shapes) {
+        const label = labels[v] as string;
+        if (shape.label === '') shape.label = label;
+        else if (!shape.label.split(', ').includes(label)) shape.label = `${shape.label}, ${label}`;
+      }
     });
     const empty = list.findIndex((variant) => variant.units.length === 0);
     this.blocks++;
@@ -436,9 +444,10 @@ class Merger {
     units: readonly Unit[],
     all: readonly { units: readonly Unit[]; shapes: ShapeState[] }[],
     before: Unit | undefined,
+    enclosing: Message | undefined,
   ): string {
     const failing = findUnit(units, (u) => u.type === 'item' && u.item.type === 'message' && u.item.kind === 'error');
-    if (failing !== undefined) return `${failing.request?.text ?? 'a call'} fails`;
+    if (failing !== undefined) return `${(failing.request ?? enclosing)?.text ?? 'a call'} fails`;
     const shape = (all.find((v) => v.units === units)?.shapes[0] ?? all[0]?.shapes[0]) as ShapeState;
     // The request's own reply, when no other variant replies the same.
     const reply = units.at(-1);
