@@ -4,6 +4,7 @@
  * options), so reloading or sharing a URL shows the same view.
  */
 import { h, replaceChildren } from './dom.js';
+import { renderEndpointsPage } from './endpoints-page.js';
 import { renderListPage } from './list-page.js';
 import { renderTracePage } from './trace-page.js';
 
@@ -18,6 +19,12 @@ function header(): HTMLElement {
       'Lifeline',
     ),
     h('span', { className: 'brand-tagline' }, 'what your app did while it served each request'),
+    h(
+      'nav',
+      { className: 'topnav', attrs: { 'aria-label': 'Pages' } },
+      h('a', { attrs: { href: '/' } }, 'Requests'),
+      h('a', { attrs: { href: '/endpoints' } }, 'Endpoints'),
+    ),
     h('span', { className: 'live-status', attrs: { id: 'live-status', role: 'status' } }),
   );
 }
@@ -29,6 +36,7 @@ function start(): void {
   replaceChildren(root, header(), main);
   const match = /^\/traces\/([^/]+)\/?$/.exec(location.pathname);
   if (match?.[1] !== undefined) void renderTracePage(main, decodeURIComponent(match[1]));
+  else if (/^\/endpoints\/?$/.test(location.pathname)) void renderEndpointsPage(main);
   else void renderListPage(main);
 }
 

@@ -10,6 +10,7 @@ import type { SpanStore, SpanWriterThread } from '@lifeline/store';
 import type { ErrorRequestHandler } from 'express';
 import express from 'express';
 import { apiRouter } from './api.js';
+import { endpointsRouter } from './endpoints-api.js';
 import { createLiveHub, type LiveHub } from './live.js';
 import { type BodyBudget, otlpTraceReceiver } from './otlp-receiver.js';
 import { requireLoopbackHost, requireToken, securityHeaders } from './security.js';
@@ -99,6 +100,7 @@ export function createViewerApp(options: ViewerAppOptions): ViewerApplication {
     }),
   );
   app.get('/api/events', live.handler);
+  app.use('/api', endpointsRouter({ store: options.store }));
   app.use('/api', apiRouter({ store: options.store, version: VERSION }));
 
   app.use(
@@ -122,6 +124,7 @@ export function createViewerApp(options: ViewerAppOptions): ViewerApplication {
   };
   app.get('/', page);
   app.get('/traces/:id', page);
+  app.get('/endpoints', page);
 
   app.use((_request, response) => {
     response.status(404).type('text/plain; charset=utf-8').send('Not found');
