@@ -119,7 +119,7 @@ function compareText(a: string, b: string): number {
 }
 
 /** The key that groups a request into its endpoint. */
-export function endpointKey(summary: Pick<TraceSummary, 'rootService' | 'rootName' | 'rootKind'>): string {
+function endpointKey(summary: Pick<TraceSummary, 'rootService' | 'rootName' | 'rootKind'>): string {
   return JSON.stringify([summary.rootService, summary.rootKind, summary.rootName]);
 }
 
@@ -199,7 +199,7 @@ function endpointOf(group: readonly TraceSummary[]): EndpointStats {
  * Calls of a request by kind, from its span counts: the request's own root
  * span (the incoming HTTP call, the processed message) is not a call it made.
  */
-export function callsOf(counts: SpanCounts, kind: 'server' | 'consumer'): CallsPerRequest {
+function callsOf(counts: SpanCounts, kind: 'server' | 'consumer'): CallsPerRequest {
   return {
     db: counts.db,
     cache: counts.cache,

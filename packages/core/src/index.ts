@@ -28,14 +28,7 @@ export { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from '
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
 export type { CallsPerRequest, EndpointOrder, EndpointStats } from './endpoints.js';
-export {
-  callsOf,
-  endpointKey,
-  endpointOrders,
-  nearestRank,
-  sortEndpoints,
-  summarizeEndpoints,
-} from './endpoints.js';
+export { endpointOrders, nearestRank, sortEndpoints, summarizeEndpoints } from './endpoints.js';
 export type { EndpointFlow, EndpointFlowOptions, FlowShape } from './flow-merge.js';
 export { endpointFlow } from './flow-merge.js';
 export { formatDuration } from './format.js';
