@@ -5,6 +5,7 @@
  */
 import { renderComparePage } from './compare-page.js';
 import { h, replaceChildren } from './dom.js';
+import { renderEndpointsPage } from './endpoints-page.js';
 import { renderListPage } from './list-page.js';
 import { renderTracePage } from './trace-page.js';
 
@@ -19,6 +20,12 @@ function header(): HTMLElement {
       'Lifeline',
     ),
     h('span', { className: 'brand-tagline' }, 'what your app did while it served each request'),
+    h(
+      'nav',
+      { className: 'topnav', attrs: { 'aria-label': 'Pages' } },
+      h('a', { attrs: { href: '/' } }, 'Requests'),
+      h('a', { attrs: { href: '/endpoints' } }, 'Endpoints'),
+    ),
     h('span', { className: 'live-status', attrs: { id: 'live-status', role: 'status' } }),
   );
 }
@@ -31,6 +38,7 @@ function start(): void {
   const match = /^\/traces\/([^/]+)\/?$/.exec(location.pathname);
   if (match?.[1] !== undefined) void renderTracePage(main, decodeURIComponent(match[1]));
   else if (/^\/compare\/?$/.test(location.pathname)) void renderComparePage(main);
+  else if (/^\/endpoints\/?$/.test(location.pathname)) void renderEndpointsPage(main);
   else void renderListPage(main);
 }
 

@@ -11,6 +11,7 @@ import type { ErrorRequestHandler } from 'express';
 import express from 'express';
 import { apiRouter } from './api.js';
 import { compareRouter } from './compare-api.js';
+import { endpointsRouter } from './endpoints-api.js';
 import { createLiveHub, type LiveHub } from './live.js';
 import { type BodyBudget, otlpTraceReceiver } from './otlp-receiver.js';
 import { requireLoopbackHost, requireToken, securityHeaders } from './security.js';
@@ -102,6 +103,7 @@ export function createViewerApp(options: ViewerAppOptions): ViewerApplication {
   app.get('/api/events', live.handler);
   // Before the API router, whose last route answers 404 to any other path.
   app.use('/api', compareRouter({ store: options.store }));
+  app.use('/api', endpointsRouter({ store: options.store }));
   app.use('/api', apiRouter({ store: options.store, version: VERSION }));
 
   app.use(
@@ -126,6 +128,7 @@ export function createViewerApp(options: ViewerAppOptions): ViewerApplication {
   app.get('/', page);
   app.get('/traces/:id', page);
   app.get('/compare', page);
+  app.get('/endpoints', page);
 
   app.use((_request, response) => {
     response.status(404).type('text/plain; charset=utf-8').send('Not found');

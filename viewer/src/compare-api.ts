@@ -15,8 +15,7 @@ import {
 import type { SpanStore } from '@lifeline/store';
 import { Router } from 'express';
 import { sendBadParameter } from './api.js';
-import { HttpError } from './http-error.js';
-import { parseTraceId, rejectUnknown, textParam } from './params.js';
+import { badParameter, parseTraceId, rejectUnknown, textParam } from './params.js';
 
 /** Options of {@link compareRouter}. */
 export interface CompareRouterOptions {
@@ -61,7 +60,7 @@ export function compareRouter(options: CompareRouterOptions): Router {
       rejectUnknown(request.query, ['before', 'after']);
       const before = textParam(request.query, 'before');
       const after = textParam(request.query, 'after') ?? 'latest';
-      if (before === undefined) throw new HttpError(400, 'before (a trace id) is required', { parameter: 'before' });
+      if (before === undefined) throw badParameter('before', 'before (a trace id) is required');
       beforeId = parseTraceIdParam('before', before);
       afterParam = after === 'latest' ? after : parseTraceIdParam('after', after);
     } catch (error) {
@@ -99,6 +98,6 @@ function parseTraceIdParam(name: string, value: string): string {
   try {
     return parseTraceId(value);
   } catch {
-    throw new HttpError(400, `${name} must be a trace id of 32 hexadecimal characters`, { parameter: name });
+    throw badParameter(name, `${name} must be a trace id of 32 hexadecimal characters`);
   }
 }

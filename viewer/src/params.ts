@@ -9,7 +9,7 @@ import { type TraceFilter, traceWorkValues } from '@lifeline/store';
 import { HttpError } from './http-error.js';
 
 /** A request parameter that failed validation: a 400 naming it, as the client spelt it. */
-function badParameter(parameter: string, message: string): HttpError {
+export function badParameter(parameter: string, message: string): HttpError {
   return new HttpError(400, message, { parameter });
 }
 

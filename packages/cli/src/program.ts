@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerDbCommand } from './commands/db.js';
 import { registerDiffCommand } from './commands/diff.js';
+import { registerDocsCommand } from './commands/docs.js';
+import { registerEndpointsCommand } from './commands/endpoints.js';
 import { registerExportCommand } from './commands/export.js';
 import { registerImportCommand } from './commands/import.js';
 import { registerListCommand } from './commands/list.js';
@@ -55,8 +57,10 @@ Examples:
     );
   registerServeCommand(program);
   registerListCommand(program);
+  registerEndpointsCommand(program);
   registerExportCommand(program);
   registerDiffCommand(program);
+  registerDocsCommand(program);
   registerImportCommand(program);
   registerDbCommand(program);
   registerPruneCommand(program);

@@ -96,6 +96,7 @@ function derived(t: Trace) {
     parGroups: toSequence(t, { timings: false, foldLoops: false }).parGroups,
     serialCalls: analysis.serialRuns.reduce((n, run) => n + run.spanIds.length, 0),
     nPlusOne: analysis.nPlusOne.length,
+    overlapSavingMs: Math.round(analysis.serialRuns.reduce((sum, run) => sum + run.savingMs, 0) * 1000) / 1000,
     // The list's error flag and the analysis' error list follow one rule.
     error: analysis.errors.length > 0,
   };
@@ -114,8 +115,8 @@ describe('summarizeTrace', () => {
         if (fast !== undefined) quick++;
         expect(summarizeTrace(t)).toEqual(expected);
         if (fast !== undefined) expect(fast).toEqual(expected);
-        const { parGroups, serialCalls, nPlusOne, error } = summarizeTrace(t);
-        expect({ parGroups, serialCalls, nPlusOne, error }).toEqual(derived(t));
+        const { parGroups, serialCalls, nPlusOne, overlapSavingMs, error } = summarizeTrace(t);
+        expect({ parGroups, serialCalls, nPlusOne, overlapSavingMs, error }).toEqual(derived(t));
       }),
       { numRuns: 400 },
     );

@@ -83,6 +83,14 @@ export interface TraceSummary {
   readonly parGroups: number;
   /** Number of N+1 groups (work after a response left out). */
   readonly nPlusOne: number;
+  /**
+   * What overlapping the serial runs could have saved at best, in
+   * milliseconds: the sum over every serial run of (sum − max) of its calls'
+   * durations, as the analysis' `SerialRun.savingMs` reckons it (a what-if,
+   * not a promise; work after a response left out). Absent on summaries
+   * stored before Lifeline kept it.
+   */
+  readonly overlapSavingMs?: number;
 }
 
 /**
@@ -138,7 +146,13 @@ export function summarizeLayout(layout: TraceLayout): TraceSummary {
     serialCalls: serialRuns.reduce((n, run) => n + run.spanIds.length, 0),
     parGroups,
     nPlusOne: nPlusOne.length,
+    overlapSavingMs: roundMs(serialRuns.reduce((sum, run) => sum + run.savingMs, 0)),
   });
+}
+
+/** Milliseconds rounded to the microsecond, as the analysis rounds them. */
+function roundMs(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }
 
 type Counts = { db: number; http: number; cache: number; queue: number; internal: number };
@@ -156,7 +170,10 @@ function row(
   traceId: string,
   root: SpanNode | undefined,
   cls: SpanClass | undefined,
-  facts: Pick<TraceSummary, 'spanCount' | 'counts' | 'error' | 'serialCalls' | 'parGroups' | 'nPlusOne'>,
+  facts: Pick<
+    TraceSummary,
+    'spanCount' | 'counts' | 'error' | 'serialCalls' | 'parGroups' | 'nPlusOne' | 'overlapSavingMs'
+  >,
 ): TraceSummary {
   // Optional fields are left out rather than set to undefined, and keys keep
   // one order, so rows compare and serialise alike.
@@ -177,6 +194,7 @@ function row(
   summary.serialCalls = facts.serialCalls;
   summary.parGroups = facts.parGroups;
   summary.nPlusOne = facts.nPlusOne;
+  if (facts.overlapSavingMs !== undefined) summary.overlapSavingMs = facts.overlapSavingMs;
   return summary;
 }
 
@@ -534,11 +552,25 @@ function isWithin(host: LeanCall, call: LeanCall): boolean {
  * call, by the rules of `arrangeChildren`, `splitRepeats` and the analysis'
  * serial runs, counted without building the runs.
  */
-function countStructure(calls: readonly LeanCall[]): Pick<TraceSummary, 'serialCalls' | 'parGroups' | 'nPlusOne'> {
+function countStructure(
+  calls: readonly LeanCall[],
+): Pick<TraceSummary, 'serialCalls' | 'parGroups' | 'nPlusOne' | 'overlapSavingMs'> {
   let serialCalls = 0;
   let parGroups = 0;
   let nPlusOne = 0;
+  let overlapSavingMs = 0;
   const serial: LeanCall[] = [];
+  // Sum and max of the current run's durations, rounded as the analysis' serial runs round them.
+  let runSum = 0;
+  let runMax = 0;
+  const endRun = (run: number): void => {
+    if (run >= 2) {
+      serialCalls += run;
+      overlapSavingMs += roundMs(roundMs(runSum) - runMax);
+    }
+    runSum = 0;
+    runMax = 0;
+  };
   const flushSerial = (): void => {
     if (serial.length === 0) return;
     nPlusOne += countRepeats(serial);
@@ -547,12 +579,15 @@ function countStructure(calls: readonly LeanCall[]): Pick<TraceSummary, 'serialC
     for (const call of serial) {
       if (call.role !== 'consume') {
         run++;
+        const ms = roundMs((call.end - call.start) / 1e6);
+        runSum += ms;
+        if (ms > runMax) runMax = ms;
         continue;
       }
-      if (run >= 2) serialCalls += run;
+      endRun(run);
       run = 0;
     }
-    if (run >= 2) serialCalls += run;
+    endRun(run);
     serial.length = 0;
   };
   // Calls that ran on after a response, and all they did, are not what the client waited for.
@@ -610,7 +645,7 @@ function countStructure(calls: readonly LeanCall[]): Pick<TraceSummary, 'serialC
     }
     flushSerial();
   }
-  return { serialCalls, parGroups, nPlusOne };
+  return { serialCalls, parGroups, nPlusOne, overlapSavingMs: roundMs(overlapSavingMs) };
 }
 
 /** Number of runs of MIN_REPEAT or more consecutive same calls (same statement, `sameRepeat`), as `splitRepeats` finds them. */

@@ -12,6 +12,7 @@ export {
   migrate,
   pendingMigrations,
 } from './database.js';
+export type { EndpointFilter, EndpointRef } from './endpoints.js';
 export type { StoreErrorCode } from './errors.js';
 export { StoreError } from './errors.js';
 export type { SqliteSpanExporterOptions } from './exporter.js';

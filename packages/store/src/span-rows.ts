@@ -47,6 +47,8 @@ export interface TraceRow {
   par_groups: bigint;
   n_plus_one: bigint;
   seq: bigint;
+  /** NULL on rows stored before migration 3. */
+  overlap_saving_ns?: bigint | null;
 }
 
 const emptyAttributes: Attributes = Object.freeze({});
@@ -118,5 +120,8 @@ export function rowToSummary(row: TraceRow): TraceSummary {
   if (row.method !== null) summary.method = row.method;
   if (row.route !== null) summary.route = row.route;
   if (row.status_code !== null) summary.statusCode = Number(row.status_code);
+  if (row.overlap_saving_ns !== undefined && row.overlap_saving_ns !== null) {
+    summary.overlapSavingMs = Number(row.overlap_saving_ns) / 1e6;
+  }
   return summary;
 }

@@ -134,8 +134,8 @@ export class SpanWriter {
     this.#upsertSummary = db.prepare(
       `INSERT INTO traces (trace_id, root_service, root_name, method, route, status_code, start_ns, duration_ns,
         span_count, db_count, http_count, cache_count, queue_count, internal_count, error, serial_calls, par_groups,
-        n_plus_one, seq, root_kind)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        n_plus_one, seq, root_kind, overlap_saving_ns)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (trace_id) DO UPDATE SET root_service = excluded.root_service, root_name = excluded.root_name,
         root_kind = excluded.root_kind,
         method = excluded.method, route = excluded.route, status_code = excluded.status_code,
@@ -143,7 +143,7 @@ export class SpanWriter {
         db_count = excluded.db_count, http_count = excluded.http_count, cache_count = excluded.cache_count,
         queue_count = excluded.queue_count, internal_count = excluded.internal_count, error = excluded.error,
         serial_calls = excluded.serial_calls, par_groups = excluded.par_groups, n_plus_one = excluded.n_plus_one,
-        seq = excluded.seq`,
+        seq = excluded.seq, overlap_saving_ns = excluded.overlap_saving_ns`,
     );
     // Right-hand sides see the old row, so the new extent is computed from the old start and end.
     this.#incrementSummary = db.prepare(
@@ -393,6 +393,7 @@ export class SpanWriter {
       summary.nPlusOne,
       seq,
       summary.rootKind ?? null,
+      summary.overlapSavingMs === undefined ? null : Math.max(0, Math.round(summary.overlapSavingMs * 1e6)),
     );
   }
 

@@ -1,6 +1,7 @@
-import type { Span, Trace, TraceSummary } from '@lifeline/core';
+import type { EndpointStats, Span, Trace, TraceSummary } from '@lifeline/core';
 import { normalizePath, REQUEST_ROOT_KINDS } from '@lifeline/core';
 import { defaultDbPath, openDatabase, type SqliteDatabase } from './database.js';
+import { type EndpointFilter, type EndpointRef, endpointTraceIds, listEndpoints } from './endpoints.js';
 import { StoreError } from './errors.js';
 import { rowToSpan, rowToSummary, type TraceRow } from './span-rows.js';
 import { SELECT_TRACE_SPANS, SpanWriter } from './span-writer.js';
@@ -140,6 +141,10 @@ export interface SpanStore {
   getTrace(traceId: string, options?: GetTraceOptions): Trace | undefined;
   /** The most recently started trace matching `filter` (read as {@link SpanStore.getTrace} reads it). */
   latestTrace(filter?: TraceFilter, options?: GetTraceOptions): Trace | undefined;
+  /** Endpoints (requests grouped by service and what was asked for) with their figures, in name order. */
+  listEndpoints(filter?: EndpointFilter): EndpointStats[];
+  /** Ids of an endpoint's requests, newest first (at most `limit`, default 200). */
+  endpointTraceIds(endpoint: EndpointRef, filter?: EndpointFilter & { readonly limit?: number }): string[];
   /**
    * Summaries inserted or updated after `seq`, oldest change first: at most
    * `limit` of them (default 500; clamped to 1..5000, a fraction rounded
@@ -393,6 +398,14 @@ class SqliteSpanStore implements SpanStore {
   latestTrace(filter: TraceFilter = {}, options: GetTraceOptions = {}): Trace | undefined {
     const first = this.listTraces(filter, { limit: 1 }).items[0];
     return first === undefined ? undefined : this.getTrace(first.traceId, options);
+  }
+
+  listEndpoints(filter: EndpointFilter = {}): EndpointStats[] {
+    return listEndpoints(this.#db, filter);
+  }
+
+  endpointTraceIds(endpoint: EndpointRef, filter: EndpointFilter & { readonly limit?: number } = {}): string[] {
+    return endpointTraceIds(this.#db, endpoint, filter);
   }
 
   changesSince(seq: number, options: { limit?: number } = {}): TraceChanges {
