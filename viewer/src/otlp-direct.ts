@@ -93,7 +93,12 @@ const TWO_TO_32 = 32n;
  */
 function time(value: Int64): bigint {
   if (value === null || value === undefined) return 0n;
-  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : BigInt(Math.round(value));
+  // Out of Lifeline's range (negative, or 2^63 and beyond): the careful path names the field.
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) throw new GiveUp();
+    return BigInt(value);
+  }
+  if (value.high >>> 0 >= 0x8000_0000) throw new GiveUp();
   return (BigInt(value.high >>> 0) << TWO_TO_32) | BigInt(value.low >>> 0);
 }
 

@@ -173,13 +173,29 @@ const NS_PER_MS = 1e6;
 
 interface Cursor {
   readonly order: 'newest' | 'slowest';
-  /** The ordering key of the last row, as SQLite's integer text (exact beyond 2^53). */
-  readonly key: string;
+  /**
+   * The ordering key of the last row as SQLite writes it as text: integer
+   * digits (exact beyond 2^53), a real's text such as `1.0e+30` (a database
+   * written before times were range-checked), or null.
+   */
+  readonly key: string | null;
   readonly traceId: string;
 }
 
 function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify([cursor.order, cursor.key, cursor.traceId])).toString('base64url');
+}
+
+/** Integer digits, or the text SQLite gives a real (`1.0e+30`, `-5.5`). */
+const CURSOR_KEY = /^-?\d+(\.\d+)?(e[+-]?\d+)?$/;
+
+/**
+ * A cursor key as the value to compare with: an integer key as a bigint
+ * (exact), a real one as the number it was written from, so the next page
+ * starts right after the last row whatever type SQLite holds in the column.
+ */
+function cursorValue(key: string): bigint | number {
+  return /^-?\d+$/.test(key) ? BigInt(key) : Number(key);
 }
 
 function decodeCursor(text: string, order: 'newest' | 'slowest'): Cursor {
@@ -193,8 +209,7 @@ function decodeCursor(text: string, order: 'newest' | 'slowest'): Cursor {
     !Array.isArray(parsed) ||
     parsed.length !== 3 ||
     (parsed[0] !== 'newest' && parsed[0] !== 'slowest') ||
-    typeof parsed[1] !== 'string' ||
-    !/^-?\d+$/.test(parsed[1]) ||
+    !(parsed[1] === null || (typeof parsed[1] === 'string' && CURSOR_KEY.test(parsed[1]))) ||
     typeof parsed[2] !== 'string'
   ) {
     throw new StoreError('bad-cursor', `Invalid page cursor: ${JSON.stringify(text)}`);
@@ -299,9 +314,15 @@ class SqliteSpanStore implements SpanStore {
     const { where, params } = filterClauses(filter);
     if (page.cursor !== undefined) {
       const cursor = decodeCursor(page.cursor, order);
-      const key = BigInt(cursor.key);
-      where.push(`(${keyColumn} < ? OR (${keyColumn} = ? AND t.trace_id < ?))`);
-      params.push(key, key, cursor.traceId);
+      if (cursor.key === null) {
+        // NULL sorts below every value: past a NULL key only other NULL keys remain.
+        where.push(`(${keyColumn} IS NULL AND t.trace_id < ?)`);
+        params.push(cursor.traceId);
+      } else {
+        const key = cursorValue(cursor.key);
+        where.push(`(${keyColumn} < ? OR (${keyColumn} = ? AND t.trace_id < ?) OR ${keyColumn} IS NULL)`);
+        params.push(key, key, cursor.traceId);
+      }
     }
     const sql = `SELECT t.*, CAST(${keyColumn} AS TEXT) AS page_key FROM traces t
       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
@@ -309,7 +330,7 @@ class SqliteSpanStore implements SpanStore {
     const rows = this.#db
       .prepare(sql)
       .safeIntegers(true)
-      .all(...params, limit + 1) as (TraceRow & { page_key: string })[];
+      .all(...params, limit + 1) as (TraceRow & { page_key: string | null })[];
     const more = rows.length > limit;
     const pageRows = more ? rows.slice(0, limit) : rows;
     const items = pageRows.map(rowToSummary);

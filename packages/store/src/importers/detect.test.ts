@@ -149,6 +149,36 @@ describe('parseTraceFile', () => {
     expect(rejectedSpans).toBe(1);
   });
 
+  it('skips a span whose time no clock writes (before 1970, beyond 2^63 ns, hex text) in every format and names it', () => {
+    const otlp = JSON.parse(read('otlp.sample.json'));
+    otlp.resourceSpans[0].scopeSpans[1].spans[0].startTimeUnixNano = `1${'0'.repeat(30)}`;
+    otlp.resourceSpans[0].scopeSpans[1].spans[1].endTimeUnixNano = '0x10';
+    const fromOtlp = parseTraceFile(JSON.stringify(otlp), { fileName: 'trace.json' });
+    expect(fromOtlp.spans).toHaveLength(2);
+    expect(fromOtlp.problems.map((p) => p.place)).toEqual([
+      'resourceSpans[0].scopeSpans[1].spans[0].startTimeUnixNano',
+      'resourceSpans[0].scopeSpans[1].spans[1].endTimeUnixNano',
+    ]);
+    expect(fromOtlp.problems[0]?.problem).toMatch(/out of range/);
+
+    const jaeger = JSON.parse(read('jaeger.sample.json'));
+    jaeger.data[0].spans[1].startTime = -5;
+    const fromJaeger = parseTraceFile(JSON.stringify(jaeger), { fileName: 'trace.json' });
+    expect(fromJaeger.problems).toEqual([
+      {
+        place: 'data[0].spans[1].startTime',
+        problem: expect.stringMatching(/^time number -5 is out of range/),
+        rejectedSpans: 1,
+      },
+    ]);
+
+    const zipkin = JSON.parse(read('zipkin.sample.json'));
+    zipkin[0].duration = 9.3e18 / 1000;
+    const fromZipkin = parseTraceFile(JSON.stringify(zipkin), { fileName: 'trace.json' });
+    expect(fromZipkin.problems.map((p) => p.place)).toEqual(['[0].duration']);
+    expect(fromZipkin.rejectedSpans).toBe(1);
+  });
+
   it('imports the valid spans of an OTLP file and reports the skipped spans and resources, like partial success', () => {
     const { spans, problems, rejectedSpans } = parseTraceFile(read('cases/otlp-bad-values.json'));
     expect(spans.map((s) => s.name)).toEqual(['GET /products/:id', 'SELECT prices', 'GET']);

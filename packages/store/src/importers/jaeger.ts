@@ -8,6 +8,7 @@ import {
   asString,
   asTimeNs,
   child,
+  endAfter,
   type JsonObject,
   optionalArray,
   optionalString,
@@ -196,7 +197,7 @@ function jaegerSpan(
     resource: process?.resource ?? {},
   };
   if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
-  if (duration !== undefined) span.endTimeNs = startTimeNs + duration;
+  if (duration !== undefined) span.endTimeNs = endAfter(startTimeNs, duration, child(spanPlace, 'duration'));
   if (tags.scope !== undefined) span.scope = tags.scope;
   return span;
 }

@@ -8,6 +8,7 @@ import {
   asString,
   asTimeNs,
   child,
+  endAfter,
   fail,
   type JsonObject,
   optionalArray,
@@ -281,7 +282,10 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
   };
   if (isServerHalf) span.attributes = { ...span.attributes, [SHARED_SPAN_ID_ATTRIBUTE]: piece.id };
   if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
-  if (isSet(s.duration)) span.endTimeNs = startTimeNs + asTimeNs(s.duration, child(place, 'duration'), NS_PER_US);
+  if (isSet(s.duration)) {
+    const durationPlace = child(place, 'duration');
+    span.endTimeNs = endAfter(startTimeNs, asTimeNs(s.duration, durationPlace, NS_PER_US), durationPlace);
+  }
   if (tags.scope !== undefined) span.scope = tags.scope;
   return span;
 }
