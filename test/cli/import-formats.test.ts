@@ -332,3 +332,59 @@ describe('lifeline import: partial imports', () => {
     );
   });
 });
+
+describe('lifeline import counts what it stored and says what was odd', () => {
+  const line = (spans: Record<string, unknown>[]): string =>
+    JSON.stringify({
+      resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans }] }],
+    });
+  const base = BigInt(Date.UTC(2025, 4, 1)) * 1_000_000n;
+  const otlpSpan = (n: number, fields: Record<string, unknown> = {}): Record<string, unknown> => ({
+    traceId: `ab${'0'.repeat(29)}${n}`,
+    spanId: `cd${'0'.repeat(13)}${n}`,
+    name: `work ${n}`,
+    kind: 1,
+    startTimeUnixNano: String(base + BigInt(n) * 1_000_000n),
+    endTimeUnixNano: String(base + BigInt(n) * 1_000_000n + 500_000n),
+    ...fields,
+  });
+
+  it('counts a repeated line once, and a second import of the file as already there', () => {
+    const file = join(work, 'repeated.jsonl');
+    const first = line([otlpSpan(1), otlpSpan(2)]);
+    writeFileSync(file, `${first}\n${first}\n${line([otlpSpan(3)])}\n`);
+    const db = join(work, 'repeated.db');
+    const once = runCli(['import', '--db', db, file]);
+    expect(once.code, once.stderr).toBe(0);
+    expect(once.stdout).toContain('Imported 3 new spans in 3 traces');
+    expect(once.stdout).toContain('2 spans were already there');
+    const again = runCli(['import', '--db', db, file]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('Imported 0 new spans');
+    expect(again.stdout).toContain('5 spans were already there');
+  });
+
+  it('imports a span of an unknown kind as unspecified, and warns about it, an end of 0 and an end before the start', () => {
+    const file = join(work, 'odd-spans.json');
+    const spans = [
+      otlpSpan(1, { kind: 'SPAN_KIND_SIDEWAYS' }),
+      otlpSpan(2, { kind: 9 }),
+      otlpSpan(3, { endTimeUnixNano: '0' }),
+      otlpSpan(4, { endTimeUnixNano: String(base) }),
+      otlpSpan(5, { spanId: '0'.repeat(16) }),
+    ];
+    writeFileSync(file, line(spans));
+    const result = runCli(['import', '--db', join(work, 'odd-spans.db'), file]);
+    // The all-zero span id is skipped and named: exit 3, the rest imported.
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stdout).toContain('Imported 4 new spans');
+    expect(result.stderr).toContain(
+      '2 spans have an unknown span kind ("SPAN_KIND_SIDEWAYS", "9"): imported as SPAN_KIND_UNSPECIFIED, drawn as internal',
+    );
+    expect(result.stderr).toContain('1 span has no end time (absent or 0)');
+    expect(result.stderr).toContain(
+      `1 span ends before it starts (e.g. span cd${'0'.repeat(13)}4): end set to the start`,
+    );
+    expect(result.stderr).toMatch(/problem: .*spans\[4\]\.spanId: an all-zero span id is invalid/);
+  });
+});

@@ -114,8 +114,10 @@ function keyOf(key: string | null | undefined): string {
   return key;
 }
 
-function id(bytes: Uint8Array | null | undefined, size: 8 | 16): string {
+/** An id of exactly `size` bytes; a span's own (not a `reference`, a link's) must not be all zeros. */
+function id(bytes: Uint8Array | null | undefined, size: 8 | 16, reference = false): string {
   if (bytes === null || bytes === undefined || bytes.length !== size) throw new GiveUp();
+  if (!reference && bytes.every((byte) => byte === 0)) throw new GiveUp();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 }
 
@@ -213,8 +215,8 @@ function span(s: SpanMessage, resource: Attributes, serviceName: string, scope: 
     attributes: attributes(event.attributes),
   }));
   const links: SpanLink[] = (s.links ?? []).map((link) => ({
-    traceId: id(link.traceId, 16),
-    spanId: id(link.spanId, 8),
+    traceId: id(link.traceId, 16, true),
+    spanId: id(link.spanId, 8, true),
     attributes: attributes(link.attributes),
   }));
   const out: { -readonly [K in keyof Span]: Span[K] } = {
@@ -231,7 +233,9 @@ function span(s: SpanMessage, resource: Attributes, serviceName: string, scope: 
     resource,
   };
   const parent = s.parentSpanId;
-  if (parent !== null && parent !== undefined && parent.length > 0) out.parentSpanId = id(parent, 8);
+  if (parent !== null && parent !== undefined && parent.length > 0 && parent.some((byte) => byte !== 0)) {
+    out.parentSpanId = id(parent, 8);
+  }
   if (endTimeNs !== 0n) out.endTimeNs = endTimeNs;
   if (scope !== undefined) out.scope = scope;
   return out;

@@ -168,4 +168,51 @@ describe('the OTLP receiver checks what no clock or id generator writes', () => 
       expect(storedSpanCount()).toBe(before + 2);
     });
   });
+
+  describe('ids', () => {
+    it.each([
+      ['a trace id of 31 hex digits', { traceId: 'a'.repeat(31) }, 'traceId'],
+      ['a span id of one byte', { spanId: 'ab' }, 'spanId'],
+      ['a parent id of 15 hex digits', { parentSpanId: 'c'.repeat(15) }, 'parentSpanId'],
+      ['an all-zero trace id', { traceId: hex(16, 0) }, 'traceId'],
+      ['an all-zero span id', { spanId: hex(8, 0) }, 'spanId'],
+      ['a base64 span id of 4 bytes', { spanId: Buffer.alloc(4, 7).toString('base64') }, 'spanId'],
+    ])('refuses %s in OTLP/JSON with 400 naming the field', async (_name, ids, place) => {
+      const before = storedSpanCount();
+      const answer = await postJson(jsonRequest(jsonSpan(ids)));
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toContain(`resourceSpans[0].scopeSpans[0].spans[0].${place}`);
+      expect(storedSpanCount()).toBe(before);
+    });
+
+    it.each([
+      ['a span id of one byte', { spanId: Buffer.from([0xab]) }, 'spanId'],
+      ['a trace id of 15 bytes', { traceId: Buffer.alloc(15, 0xab) }, 'traceId'],
+      ['an all-zero trace id', { traceId: Buffer.alloc(16) }, 'traceId'],
+      ['an all-zero span id', { spanId: Buffer.alloc(8) }, 'spanId'],
+      ['a parent id of 9 bytes', { parentSpanId: Buffer.alloc(9, 1) }, 'parentSpanId'],
+    ])('refuses %s in protobuf with 400 naming the field', async (_name, ids, place) => {
+      const before = storedSpanCount();
+      const answer = await postProto(protoRequest(protoSpan(ids)));
+      expect(answer.status).toBe(400);
+      expect(answer.message).toContain(`resourceSpans[0].scopeSpans[0].spans[0].${place}`);
+      expect(storedSpanCount()).toBe(before);
+    });
+
+    it('takes an all-zero parent id for no parent, in OTLP/JSON and protobuf', async () => {
+      const json = jsonSpan({ parentSpanId: hex(8, 0) });
+      expect((await postJson(jsonRequest(json))).status).toBe(200);
+      const protoId = Buffer.alloc(8, 0x3c);
+      expect(
+        (await postProto(protoRequest(protoSpan({ spanId: protoId, parentSpanId: Buffer.alloc(8) })))).status,
+      ).toBe(200);
+      const store = openStore({ path: db, readonly: true });
+      try {
+        const stored = store.getTrace(String(json.traceId));
+        expect(stored?.spans[0]?.parentSpanId).toBeUndefined();
+      } finally {
+        store.close();
+      }
+    });
+  });
 });

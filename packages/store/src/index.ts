@@ -49,4 +49,5 @@ export type {
   TraceWork,
 } from './store.js';
 export { MAX_LINKED_TRACES, openStore, traceWorkValues } from './store.js';
+export type { WriteResult } from './writer.js';
 export { SpanWriterThread } from './writer-thread.js';

@@ -3,7 +3,7 @@ import { normalizePath, REQUEST_ROOT_KINDS } from '@lifeline/core';
 import { defaultDbPath, openDatabase, type SqliteDatabase } from './database.js';
 import { StoreError } from './errors.js';
 import { rowToSpan, rowToSummary, type TraceRow } from './span-rows.js';
-import { SELECT_TRACE_SPANS, SpanWriter } from './writer.js';
+import { SELECT_TRACE_SPANS, SpanWriter, type WriteResult } from './writer.js';
 
 /** Which traces {@link SpanStore.listTraces} returns. Every field narrows the list. */
 export interface TraceFilter {
@@ -105,8 +105,12 @@ export interface StoreStats {
 export interface SpanStore {
   /** The database file. */
   readonly path: string;
-  /** Stores spans in one transaction (known ids are ignored) and updates the summaries of their traces. */
-  writeSpans(spans: readonly Span[]): void;
+  /**
+   * Stores spans in one transaction (known ids are ignored) and updates the
+   * summaries of their traces. Returns how many were new and how many were
+   * already stored (or repeated in `spans`).
+   */
+  writeSpans(spans: readonly Span[]): WriteResult;
   /** A page of trace summaries matching `filter`, newest or slowest first, with keyset pagination. */
   listTraces(filter?: TraceFilter, page?: TracePage): TraceList;
   /**
@@ -300,11 +304,11 @@ class SqliteSpanStore implements SpanStore {
     this.#selectSpans = db.prepare(SELECT_TRACE_SPANS).safeIntegers(true);
   }
 
-  writeSpans(spans: readonly Span[]): void {
+  writeSpans(spans: readonly Span[]): WriteResult {
     if (this.#readonly) throw new StoreError('read-only', `${this.path} was opened read-only`);
-    if (spans.length === 0) return;
+    if (spans.length === 0) return { inserted: 0, duplicates: 0, traces: 0 };
     this.#writer ??= new SpanWriter(this.#db);
-    this.#writer.write(spans);
+    return this.#writer.write(spans);
   }
 
   listTraces(filter: TraceFilter = {}, page: TracePage = {}): TraceList {

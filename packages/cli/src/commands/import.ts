@@ -61,7 +61,10 @@ at all imports nothing. Inside a trace file, what is valid is imported and each
 malformed span, resource or line is skipped and named with its place (a JSON
 path, or the line of a JSON-lines file); the first ${problemsShown} are printed.
 Ids that are not hex are replaced by ids hashed from their text (the original
-is kept in the span attribute lifeline.import.original_span_id / _trace_id).
+is kept in the span attribute lifeline.import.original_span_id / _trace_id);
+short hex ids are left-padded. A span with an all-zero id or a time out of range
+is skipped and named; one of an unknown kind is imported as unspecified. Each
+oddity is a warning. Spans already in the database are counted, not added again.
 
 Exit status: 0 all imported, 3 imported with some spans or lines skipped,
 1 nothing imported (unreadable file, unknown format), 2 unexpected failure.
@@ -78,15 +81,18 @@ Examples:
       const store = openWritableStore(path);
       try {
         let spanTotal = 0;
+        let knownTotal = 0;
         const traceIds = new Set<string>();
         for (const file of parsed) {
-          writeWithProgress(store, file);
+          const written = writeWithProgress(store, file);
           const fileTraces = new Set(file.spans.map((span) => span.traceId));
           for (const id of fileTraces) traceIds.add(id);
-          spanTotal += file.spans.length;
+          // What was new, not what was read: a repeated line or a second import adds nothing.
+          spanTotal += written.inserted;
+          knownTotal += written.duplicates;
           const services = new Set(file.spans.map((span) => span.serviceName)).size;
           process.stdout.write(
-            `${file.file}: ${file.format}, ${plural(file.spans.length, 'span')} in ${plural(fileTraces.size, 'trace')} from ${plural(services, 'service')}${skippedText(file)}\n`,
+            `${file.file}: ${file.format}, ${plural(file.spans.length, 'span')} in ${plural(fileTraces.size, 'trace')} from ${plural(services, 'service')}${knownText(written.duplicates)}${skippedText(file)}\n`,
           );
           for (const warning of file.warnings) process.stderr.write(`warning: ${file.file}: ${oneLine(warning)}\n`);
         }
@@ -97,8 +103,12 @@ Examples:
         if (problems.length > problemsShown) {
           process.stderr.write(`problem: … and ${plural(problems.length - problemsShown, 'more problem')}\n`);
         }
+        const known =
+          knownTotal === 0
+            ? ''
+            : ` ${plural(knownTotal, 'span')} ${knownTotal === 1 ? 'was' : 'were'} already there (stored before, or repeated in a file).`;
         process.stdout.write(
-          `Imported ${plural(spanTotal, 'span')} in ${plural(traceIds.size, 'trace')} into ${displayPath(path)}. See them with \`lifeline list\`.\n`,
+          `Imported ${plural(spanTotal, 'new span')} in ${plural(traceIds.size, 'trace')} into ${displayPath(path)}.${known} See them with \`lifeline list\`.\n`,
         );
         if (problems.length > 0) {
           const rejected = parsed.reduce((sum, file) => sum + file.rejectedSpans, 0);
@@ -111,6 +121,11 @@ Examples:
         store.close();
       }
     });
+}
+
+/** `; 3 already there`, or nothing. */
+function knownText(duplicates: number): string {
+  return duplicates === 0 ? '' : `; ${duplicates} already there`;
 }
 
 /** `; skipped 2 spans (3 problems); skipped lines of other signals: 2 metrics, 1 logs`, or nothing. */
@@ -170,12 +185,12 @@ function parseFile(file: string): ParsedFile {
   }
 }
 
-function writeWithProgress(store: SpanStore, file: ParsedFile): void {
+/** Writes a file's spans; returns how many were new and how many already stored. */
+function writeWithProgress(store: SpanStore, file: ParsedFile): { inserted: number; duplicates: number } {
   const showBar = process.stderr.isTTY && file.spans.length > batchSize;
-  if (!showBar) {
-    store.writeSpans(file.spans);
-    return;
-  }
+  if (!showBar) return store.writeSpans(file.spans);
+  let inserted = 0;
+  let duplicates = 0;
   const bar = new cliProgress.SingleBar(
     {
       format: `${basename(file.file)} [{bar}] {percentage}% | {value}/{total} spans | {eta_formatted} left`,
@@ -188,12 +203,15 @@ function writeWithProgress(store: SpanStore, file: ParsedFile): void {
   try {
     for (let offset = 0; offset < file.spans.length; offset += batchSize) {
       const batch = file.spans.slice(offset, offset + batchSize);
-      store.writeSpans(batch);
+      const written = store.writeSpans(batch);
+      inserted += written.inserted;
+      duplicates += written.duplicates;
       bar.increment(batch.length);
     }
   } finally {
     bar.stop();
   }
+  return { inserted, duplicates };
 }
 
 function plural(count: number, noun: string): string {

@@ -1,6 +1,6 @@
 import type { Attributes, AttributeValue, Span, SpanEvent, SpanLink } from '@lifeline/core';
 import { SHARED_SPAN_ID_ATTRIBUTE, sharedServerSpanId } from './ids.js';
-import { attempt, countRawSpans, type ImportContext, strictContext } from './import-context.js';
+import { attempt, countRawSpans, countUnknownKind, type ImportContext, strictContext } from './import-context.js';
 import {
   asArray,
   asNumber,
@@ -152,8 +152,8 @@ function jaegerSpan(
   optionalArray(s.references, child(spanPlace, 'references')).forEach((r, j) => {
     const refPlace = child(child(spanPlace, 'references'), j);
     const ref = asObject(r, refPlace);
-    const refTrace = ids.traceId(ref.traceID ?? s.traceID, child(refPlace, 'traceID'));
-    const refSpan = ids.spanId(ref.spanID, child(refPlace, 'spanID'));
+    const refTrace = ids.traceId(ref.traceID ?? s.traceID, child(refPlace, 'traceID'), true);
+    const refSpan = ids.spanId(ref.spanID, child(refPlace, 'spanID'), true);
     // The all-zero id is W3C Trace Context's "none": such a reference (written for a root) points nowhere.
     if (refSpan === '0000000000000000') return;
     const type = optionalString(ref.refType, child(refPlace, 'refType'))?.toUpperCase() ?? 'CHILD_OF';
@@ -183,6 +183,7 @@ function jaegerSpan(
     };
   });
   const tags = splitTags(jaegerTags(s.tags, child(spanPlace, 'tags')));
+  if (tags.unknownKind !== undefined) countUnknownKind(context, tags.unknownKind);
   const span: { -readonly [K in keyof Span]: Span[K] } = {
     traceId,
     spanId,

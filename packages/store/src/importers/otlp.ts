@@ -1,5 +1,5 @@
 import type { Attributes, AttributeValue, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '@lifeline/core';
-import { attempt, countRawSpans, type ImportContext, strictContext } from './import-context.js';
+import { attempt, countRawSpans, countUnknownKind, type ImportContext, strictContext } from './import-context.js';
 import {
   asNumber,
   asObject,
@@ -158,13 +158,19 @@ export function otlpAttributes(list: unknown, place: string): Record<string, Att
   return out;
 }
 
-function kindOf(value: unknown, place: string): SpanKind {
+function kindOf(value: unknown, place: string, context: ImportContext): SpanKind {
   if (value === undefined || value === null) return 'internal';
   const kind =
     typeof value === 'string' && !/^\d+$/.test(value)
       ? kindsByName[enumName('SPAN_KIND_', value)]
       : kindsByNumber[Number(value)];
-  return kind ?? fail(place, `unknown span kind ${JSON.stringify(value)}`);
+  if (kind !== undefined) return kind;
+  // A kind from a newer OTLP, or a typo: the span is still worth having (as UNSPECIFIED), with a word.
+  if (context.unknownKinds !== undefined && (typeof value === 'string' || typeof value === 'number')) {
+    countUnknownKind(context, String(value));
+    return 'internal';
+  }
+  return fail(place, `unknown span kind ${JSON.stringify(value)}`);
 }
 
 function statusOf(value: unknown, place: string): Span['status'] {
@@ -212,8 +218,8 @@ function otlpSpan(
     const linkPlace = child(child(place, 'links'), i);
     const link = asObject(l, linkPlace);
     return {
-      traceId: ids.traceId(link.traceId, child(linkPlace, 'traceId')),
-      spanId: ids.spanId(link.spanId, child(linkPlace, 'spanId')),
+      traceId: ids.traceId(link.traceId, child(linkPlace, 'traceId'), true),
+      spanId: ids.spanId(link.spanId, child(linkPlace, 'spanId'), true),
       attributes: otlpAttributes(link.attributes, child(linkPlace, 'attributes')),
     };
   });
@@ -221,7 +227,7 @@ function otlpSpan(
     traceId: ids.traceId(s.traceId, child(place, 'traceId')),
     spanId: ids.spanId(s.spanId, child(place, 'spanId')),
     name: optionalString(s.name, child(place, 'name')) ?? '',
-    kind: kindOf(s.kind, child(place, 'kind')),
+    kind: kindOf(s.kind, child(place, 'kind'), context),
     serviceName,
     startTimeNs: asTimeNs(s.startTimeUnixNano, child(place, 'startTimeUnixNano')),
     status: statusOf(s.status, child(place, 'status')),

@@ -1,6 +1,6 @@
 import type { AttributeValue, Span, SpanEvent, SpanKind } from '@lifeline/core';
 import { SHARED_SPAN_ID_ATTRIBUTE, sharedServerSpanId } from './ids.js';
-import { attempt, type ImportContext, strictContext } from './import-context.js';
+import { attempt, countUnknownKind, type ImportContext, strictContext } from './import-context.js';
 import {
   asArray,
   asNumber,
@@ -241,7 +241,10 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
     }
   }
   const tags = splitTags(rawTags);
-  const kind = (piece.kind === undefined ? undefined : kinds[piece.kind]) ?? tags.kind ?? 'internal';
+  const known = piece.kind === undefined ? undefined : kinds[piece.kind];
+  if (piece.kind !== undefined && known === undefined) countUnknownKind(context, piece.kind);
+  else if (piece.kind === undefined && tags.unknownKind !== undefined) countUnknownKind(context, tags.unknownKind);
+  const kind = known ?? tags.kind ?? 'internal';
   const local =
     s.localEndpoint === undefined || s.localEndpoint === null
       ? undefined
