@@ -157,8 +157,9 @@ function primitive(value: AnyValueMessage): Primitive | undefined {
       return Number.isSafeInteger(n) ? n : String(raw);
     }
     case 'doubleValue':
-      if (typeof value.doubleValue !== 'number' || !Number.isFinite(value.doubleValue)) throw new GiveUp();
-      return value.doubleValue;
+      if (typeof value.doubleValue !== 'number') throw new GiveUp();
+      // NaN and ±Infinity as the strings OTLP/JSON writes for them: JSON holds no such numbers.
+      return Number.isFinite(value.doubleValue) ? value.doubleValue : String(value.doubleValue);
     case 'bytesValue': {
       const bytes = value.bytesValue ?? new Uint8Array(0);
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');

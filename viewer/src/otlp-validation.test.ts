@@ -215,4 +215,60 @@ describe('the OTLP receiver checks what no clock or id generator writes', () => 
       }
     });
   });
+
+  describe('doubles that are not finite numbers', () => {
+    const stored = (traceId: string) => {
+      const store = openStore({ path: db, readonly: true });
+      try {
+        return store.getTrace(traceId)?.spans[0]?.attributes;
+      } finally {
+        store.close();
+      }
+    };
+
+    it('keeps a span with NaN and infinite double attributes from OTLP/JSON, the values as text', async () => {
+      const span = jsonSpan({
+        attributes: [
+          { key: 'ratio', value: { doubleValue: 'NaN' } },
+          { key: 'ceiling', value: { doubleValue: 'Infinity' } },
+          { key: 'floor', value: { doubleValue: '-Infinity' } },
+          { key: 'list', value: { arrayValue: { values: [{ doubleValue: 1.5 }, { doubleValue: 'NaN' }] } } },
+        ],
+      });
+      const answer = await postJson(jsonRequest(span));
+      expect(answer).toEqual({ status: 200, body: {} });
+      expect(stored(String(span.traceId))).toMatchObject({
+        ratio: 'NaN',
+        ceiling: 'Infinity',
+        floor: '-Infinity',
+        list: [1.5, 'NaN'],
+      });
+    });
+
+    it('keeps a span with NaN and infinite double attributes from protobuf, the values as text', async () => {
+      const traceId = Buffer.alloc(16, 0x6e);
+      const attribute = (key: string, value: number): Buffer =>
+        Buffer.concat([field(1, Buffer.from(key)), field(2, double(4, value))]);
+      const answer = await postProto(
+        protoRequest(
+          protoSpan({
+            traceId,
+            attributes: [
+              attribute('ratio', Number.NaN),
+              attribute('ceiling', Number.POSITIVE_INFINITY),
+              attribute('floor', Number.NEGATIVE_INFINITY),
+              attribute('plain', 0.25),
+            ],
+          }),
+        ),
+      );
+      expect(answer).toEqual({ status: 200, message: '' });
+      expect(stored(traceId.toString('hex'))).toMatchObject({
+        ratio: 'NaN',
+        ceiling: 'Infinity',
+        floor: '-Infinity',
+        plain: 0.25,
+      });
+    });
+  });
 });

@@ -216,6 +216,23 @@ describe('parseTraceFile', () => {
     expect(fromZipkin.problems.map((p) => p.place)).toEqual(['[1].id']);
   });
 
+  it('keeps spans with NaN or infinite doubles from OTLP and Jaeger files, the values as text', () => {
+    const otlp = JSON.parse(read('otlp.sample.json'));
+    otlp.resourceSpans[0].scopeSpans[0].spans[0].attributes.push(
+      { key: 'ratio', value: { doubleValue: 'NaN' } },
+      { key: 'ceiling', value: { doubleValue: '-Infinity' } },
+    );
+    const fromOtlp = parseTraceFile(JSON.stringify(otlp));
+    expect(fromOtlp.problems).toEqual([]);
+    expect(fromOtlp.spans[0]?.attributes).toMatchObject({ ratio: 'NaN', ceiling: '-Infinity' });
+
+    const jaeger = JSON.parse(read('jaeger.sample.json'));
+    jaeger.data[0].spans[0].tags.push({ key: 'ratio', type: 'float64', value: 'NaN' });
+    const fromJaeger = parseTraceFile(JSON.stringify(jaeger));
+    expect(fromJaeger.problems).toEqual([]);
+    expect(fromJaeger.spans.find((s) => s.attributes.ratio !== undefined)?.attributes.ratio).toBe('NaN');
+  });
+
   it('imports the valid spans of an OTLP file and reports the skipped spans and resources, like partial success', () => {
     const { spans, problems, rejectedSpans, warnings } = parseTraceFile(read('cases/otlp-bad-values.json'));
     // An unknown kind loses nothing: the span is read as SPAN_KIND_UNSPECIFIED, with a warning.

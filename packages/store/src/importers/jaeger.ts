@@ -13,6 +13,7 @@ import {
   optionalArray,
   optionalString,
 } from './json-reader.js';
+import { double } from './otlp.js';
 import { splitTags } from './tags.js';
 
 const NS_PER_US = 1000n;
@@ -23,11 +24,13 @@ function tagValue(tag: JsonObject, place: string): AttributeValue | undefined {
     case 'bool':
     case 'boolean':
       return value === true || value === 'true';
-    case 'int64':
-    case 'float64': {
+    case 'float64':
+      // A NaN or infinite float64 is kept as its text, as for OTLP doubles.
+      return double(value, child(place, 'value'));
+    case 'int64': {
       const n = asNumber(value, child(place, 'value'));
       // int64 beyond float64's exact range (sent as a string) keeps its digits.
-      return typeof value === 'string' && !Number.isSafeInteger(n) && tag.type === 'int64' ? value : n;
+      return typeof value === 'string' && !Number.isSafeInteger(n) ? value : n;
     }
     case undefined:
       return undefined;

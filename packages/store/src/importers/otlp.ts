@@ -97,6 +97,21 @@ function integer(value: unknown, place: string): number | string {
   return Number.isSafeInteger(n) || typeof value !== 'string' ? n : value;
 }
 
+/** The texts the protobuf JSON mapping writes for a double that is not a finite number. */
+const NON_FINITE: ReadonlySet<string> = new Set(['NaN', 'Infinity', '-Infinity']);
+
+/**
+ * A double attribute. NaN and ±Infinity are valid OTLP doubles (the JSON
+ * mapping writes them as the strings "NaN", "Infinity", "-Infinity"), but JSON
+ * cannot hold them as numbers: they are kept as those strings, so the span and
+ * the value both survive.
+ */
+export function double(value: unknown, place: string): number | string {
+  if (typeof value === 'string' && NON_FINITE.has(value.trim())) return value.trim();
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return asNumber(value, place);
+}
+
 function primitive(value: JsonObject, place: string): Primitive | undefined {
   if ('stringValue' in value) return asString(value.stringValue, child(place, 'stringValue'));
   if ('boolValue' in value) {
@@ -104,7 +119,7 @@ function primitive(value: JsonObject, place: string): Primitive | undefined {
     return value.boolValue;
   }
   if ('intValue' in value) return integer(value.intValue, child(place, 'intValue'));
-  if ('doubleValue' in value) return asNumber(value.doubleValue, child(place, 'doubleValue'));
+  if ('doubleValue' in value) return double(value.doubleValue, child(place, 'doubleValue'));
   if ('bytesValue' in value) return asString(value.bytesValue, child(place, 'bytesValue'));
   return undefined;
 }
