@@ -127,6 +127,13 @@ export interface SpanStore {
   latestTrace(filter?: TraceFilter, options?: GetTraceOptions): Trace | undefined;
   /** Summaries inserted or updated after `seq` (at most `limit`, default 500), oldest change first. */
   changesSince(seq: number, options?: { limit?: number }): TraceChanges;
+  /**
+   * The sequence number of the newest change: where a listener that wants
+   * only what happens from now on starts `changesSince`. Read from the
+   * position every write records (and the `seq` index), never by walking the
+   * changes, so it costs the same whatever the store holds.
+   */
+  headSeq(): number;
   /** Deletes the oldest traces until the policy holds, in small transactions. */
   prune(policy: RetentionPolicy): { deletedTraces: number };
   stats(): StoreStats;
@@ -387,6 +394,17 @@ class SqliteSpanStore implements SpanStore {
   latestTrace(filter: TraceFilter = {}, options: GetTraceOptions = {}): Trace | undefined {
     const first = this.listTraces(filter, { limit: 1 }).items[0];
     return first === undefined ? undefined : this.getTrace(first.traceId, options);
+  }
+
+  headSeq(): number {
+    const row = this.#db
+      .prepare(
+        `SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq'), 0),
+                    coalesce((SELECT max(seq) FROM traces), 0))`,
+      )
+      .pluck()
+      .get() as number | null;
+    return Number(row ?? 0);
   }
 
   changesSince(seq: number, options: { limit?: number } = {}): TraceChanges {
