@@ -210,13 +210,13 @@ function report(
  * signals counted and skipped, and a line that is not JSON or not a request
  * is a problem at `line N`.
  */
-function parseLines(text: string): ParsedTraceFile {
+function parseLines(text: string, firstLine = 1): ParsedTraceFile {
   const lines: { request: unknown; place: string; root: string }[] = [];
   const problems: ImportProblem[] = [];
   const skipped: Partial<Record<SkippedSignal, number>> = {};
   for (const [index, line] of text.split('\n').entries()) {
     if (line.trim() === '') continue;
-    const place = `line ${index + 1}`;
+    const place = `line ${index + firstLine}`;
     let request: unknown;
     try {
       request = withJsonFieldNames(parseJsonExact(line), line);
@@ -254,6 +254,17 @@ function parseLines(text: string): ParsedTraceFile {
   }
   context.problems.sort((a, b) => lineNumber(a.place) - lineNumber(b.place));
   return report('otlp-jsonl', spans, context, skipped);
+}
+
+/**
+ * Reads a block of lines of an OTLP JSON-lines file (see {@link parseTraceFile}),
+ * for a caller that reads a large file a block at a time; `firstLine` is the
+ * number of the block's first line in the file, so problems name the file's
+ * lines. Ids are read within the block (a 64-bit trace id is widened only by
+ * 128-bit ids of the same block).
+ */
+export function parseTraceLines(text: string, options: { firstLine?: number } = {}): ParsedTraceFile {
+  return parseLines(text, options.firstLine ?? 1);
 }
 
 function otherSignal(request: JsonObject): SkippedSignal | undefined {
