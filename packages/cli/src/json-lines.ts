@@ -65,8 +65,8 @@ export function readLineBlocks(
     for (;;) {
       const read = readSync(fd, buffer, 0, chunkBytes, null);
       if (read === 0) break;
-      let chunk = buffer.subarray(0, read);
-      let newline = chunk.lastIndexOf(0x0a);
+      const chunk = buffer.subarray(0, read);
+      const newline = chunk.lastIndexOf(0x0a);
       if (newline < 0) {
         // No line ends here: the partial line grows (a copy, the buffer is reused).
         partial = Buffer.concat([partial, chunk]);
@@ -75,8 +75,7 @@ export function readLineBlocks(
       }
       const whole = Buffer.concat([partial, chunk.subarray(0, newline + 1)]);
       partial = Buffer.from(chunk.subarray(newline + 1));
-      chunk = whole;
-      for (let at = 0; (newline = chunk.indexOf(0x0a, at)) >= 0; at = newline + 1) nextLine++;
+      for (let at = whole.indexOf(0x0a); at >= 0; at = whole.indexOf(0x0a, at + 1)) nextLine++;
       pending.push(whole);
       pendingBytes += whole.length;
       stats.peakHeldBytes = Math.max(stats.peakHeldBytes, chunkBytes + partial.length + pendingBytes);
