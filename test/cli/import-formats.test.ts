@@ -240,13 +240,14 @@ describe('lifeline import: partial imports', () => {
     const result = await importAndDraw('otlp-bad-values.json');
     expect(result.import.code).toBe(3);
     expect(result.import.stdout).toContain(
-      'otlp-bad-values.json: otlp-json, 3 spans in 1 trace from 1 service; skipped 4 spans (3 problems)',
+      'otlp-bad-values.json: otlp-json, 4 spans in 1 trace from 1 service; skipped 3 spans (2 problems)',
     );
+    // A span of an unknown kind is kept, as SPAN_KIND_UNSPECIFIED, with a warning.
     expect(result.import.stderr.split('\n').filter((line) => line !== '')).toEqual([
+      `warning: ${join(cases, 'otlp-bad-values.json')}: 1 span has an unknown span kind ("SPAN_KIND_SIDEWAYS"): imported as SPAN_KIND_UNSPECIFIED, drawn as internal`,
       `problem: ${join(cases, 'otlp-bad-values.json')}: at resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano: expected a number, found string "soon"`,
-      `problem: ${join(cases, 'otlp-bad-values.json')}: at resourceSpans[0].scopeSpans[0].spans[4].kind: unknown span kind "SPAN_KIND_SIDEWAYS"`,
       `problem: ${join(cases, 'otlp-bad-values.json')}: at resourceSpans[1].resource.attributes: expected an array, found string "oops"`,
-      'lifeline: skipped 4 spans (3 problems in 1 file, listed above); the rest was imported',
+      'lifeline: skipped 3 spans (2 problems in 1 file, listed above); the rest was imported',
     ]);
     expect(result.diagram).toMatchInlineSnapshot(`
       "sequenceDiagram
@@ -255,11 +256,14 @@ describe('lifeline import: partial imports', () => {
       participant p2 as catalog
       participant p3 as postgresql (db)
       participant p4 as reviews
+      participant p5 as redis (cache)
       p1->>p2: GET /products/:id
       p2->>p3: SELECT prices
       p3-->>p2: ok
       p2->>p4: GET
       p4-->>p2: 200
+      p2->>p5: HGET
+      p5-->>p2: ok
       p2-->>p1: 200
       "
     `);

@@ -106,7 +106,7 @@ describe('the OTLP receiver checks what no clock or id generator writes', () => 
     const response = await fetch(`${viewer.url}/v1/traces`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-protobuf' },
-      body,
+      body: new Uint8Array(body),
     });
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (response.status !== 200) return { status: response.status, message: decodeStatus(bytes).message ?? '' };
