@@ -91,7 +91,7 @@ describe('lifeline import', () => {
       expect(line).toContain(`: ${fixture.format}, ${fixture.spans} span${s} in ${fixture.traceIds.length} trace${t}`);
     }
     const total = fixtures.reduce((sum, fixture) => sum + fixture.spans, 0);
-    expect(result.stdout).toContain(`Imported ${total} spans`);
+    expect(result.stdout).toContain(`Imported ${total} new spans`);
   });
 
   it('reports the warnings of a file on stderr without failing', () => {

@@ -240,13 +240,14 @@ describe('lifeline import: partial imports', () => {
     const result = await importAndDraw('otlp-bad-values.json');
     expect(result.import.code).toBe(3);
     expect(result.import.stdout).toContain(
-      'otlp-bad-values.json: otlp-json, 3 spans in 1 trace from 1 service; skipped 4 spans (3 problems)',
+      'otlp-bad-values.json: otlp-json, 4 spans in 1 trace from 1 service; skipped 3 spans (2 problems)',
     );
+    // A span of an unknown kind is kept, as SPAN_KIND_UNSPECIFIED, with a warning.
     expect(result.import.stderr.split('\n').filter((line) => line !== '')).toEqual([
+      `warning: ${join(cases, 'otlp-bad-values.json')}: 1 span has an unknown span kind ("SPAN_KIND_SIDEWAYS"): imported as SPAN_KIND_UNSPECIFIED, drawn as internal`,
       `problem: ${join(cases, 'otlp-bad-values.json')}: at resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano: expected a number, found string "soon"`,
-      `problem: ${join(cases, 'otlp-bad-values.json')}: at resourceSpans[0].scopeSpans[0].spans[4].kind: unknown span kind "SPAN_KIND_SIDEWAYS"`,
       `problem: ${join(cases, 'otlp-bad-values.json')}: at resourceSpans[1].resource.attributes: expected an array, found string "oops"`,
-      'lifeline: skipped 4 spans (3 problems in 1 file, listed above); the rest was imported',
+      'lifeline: skipped 3 spans (2 problems in 1 file, listed above); the rest was imported',
     ]);
     expect(result.diagram).toMatchInlineSnapshot(`
       "sequenceDiagram
@@ -255,11 +256,14 @@ describe('lifeline import: partial imports', () => {
       participant p2 as catalog
       participant p3 as postgresql (db)
       participant p4 as reviews
+      participant p5 as redis (cache)
       p1->>p2: GET /products/:id
       p2->>p3: SELECT prices
       p3-->>p2: ok
       p2->>p4: GET
       p4-->>p2: 200
+      p2->>p5: HGET
+      p5-->>p2: ok
       p2-->>p1: 200
       "
     `);
@@ -330,5 +334,61 @@ describe('lifeline import: partial imports', () => {
     expect(help.stdout).toMatch(
       /Exit status: 0 all imported, 3 imported with some spans or lines skipped,\s+1 nothing imported/,
     );
+  });
+});
+
+describe('lifeline import counts what it stored and says what was odd', () => {
+  const line = (spans: Record<string, unknown>[]): string =>
+    JSON.stringify({
+      resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans }] }],
+    });
+  const base = BigInt(Date.UTC(2025, 4, 1)) * 1_000_000n;
+  const otlpSpan = (n: number, fields: Record<string, unknown> = {}): Record<string, unknown> => ({
+    traceId: `ab${'0'.repeat(29)}${n}`,
+    spanId: `cd${'0'.repeat(13)}${n}`,
+    name: `work ${n}`,
+    kind: 1,
+    startTimeUnixNano: String(base + BigInt(n) * 1_000_000n),
+    endTimeUnixNano: String(base + BigInt(n) * 1_000_000n + 500_000n),
+    ...fields,
+  });
+
+  it('counts a repeated line once, and a second import of the file as already there', () => {
+    const file = join(work, 'repeated.jsonl');
+    const first = line([otlpSpan(1), otlpSpan(2)]);
+    writeFileSync(file, `${first}\n${first}\n${line([otlpSpan(3)])}\n`);
+    const db = join(work, 'repeated.db');
+    const once = runCli(['import', '--db', db, file]);
+    expect(once.code, once.stderr).toBe(0);
+    expect(once.stdout).toContain('Imported 3 new spans in 3 traces');
+    expect(once.stdout).toContain('2 spans were already there');
+    const again = runCli(['import', '--db', db, file]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('Imported 0 new spans');
+    expect(again.stdout).toContain('5 spans were already there');
+  });
+
+  it('imports a span of an unknown kind as unspecified, and warns about it, an end of 0 and an end before the start', () => {
+    const file = join(work, 'odd-spans.json');
+    const spans = [
+      otlpSpan(1, { kind: 'SPAN_KIND_SIDEWAYS' }),
+      otlpSpan(2, { kind: 9 }),
+      otlpSpan(3, { endTimeUnixNano: '0' }),
+      otlpSpan(4, { endTimeUnixNano: String(base) }),
+      otlpSpan(5, { spanId: '0'.repeat(16) }),
+    ];
+    writeFileSync(file, line(spans));
+    const result = runCli(['import', '--db', join(work, 'odd-spans.db'), file]);
+    // The all-zero span id is skipped and named: exit 3, the rest imported.
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stdout).toContain('Imported 4 new spans');
+    expect(result.stderr).toContain(
+      '2 spans have an unknown span kind ("SPAN_KIND_SIDEWAYS", "9"): imported as SPAN_KIND_UNSPECIFIED, drawn as internal',
+    );
+    expect(result.stderr).toContain('1 span has no end time (absent or 0)');
+    expect(result.stderr).toContain(
+      `1 span ends before it starts (e.g. span cd${'0'.repeat(13)}4): end set to the start`,
+    );
+    expect(result.stderr).toMatch(/problem: .*spans\[4\]\.spanId: an all-zero span id is invalid/);
   });
 });

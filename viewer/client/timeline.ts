@@ -33,16 +33,24 @@ export function treeOrder(spans: readonly Span[]): { span: Span; depth: number }
   const byStart = (a: Span, b: Span): number => a.startTimeNs - b.startTimeNs;
   const out: { span: Span; depth: number }[] = [];
   const seen = new Set<string>();
-  const visit = (span: Span, depth: number): void => {
-    // Duplicate ids or cycles in a broken trace must not loop forever.
-    if (seen.has(span.spanId)) return;
-    seen.add(span.spanId);
-    out.push({ span, depth });
-    for (const child of (children.get(span.spanId) ?? []).sort(byStart)) visit(child, depth + 1);
+  // An explicit stack, not recursion: a chain thousands of spans deep must not overflow the browser's stack.
+  const stack: { span: Span; depth: number }[] = [];
+  const walkFrom = (start: Span): void => {
+    stack.push({ span: start, depth: 0 });
+    while (stack.length > 0) {
+      const entry = stack.pop() as { span: Span; depth: number };
+      // Duplicate ids or cycles in a broken trace must not loop forever.
+      if (seen.has(entry.span.spanId)) continue;
+      seen.add(entry.span.spanId);
+      out.push(entry);
+      const kids = (children.get(entry.span.spanId) ?? []).sort(byStart);
+      // Pushed last child first, so the first child is listed next, as a depth-first walk would.
+      for (let i = kids.length - 1; i >= 0; i--) stack.push({ span: kids[i] as Span, depth: entry.depth + 1 });
+    }
   };
-  for (const root of roots.sort(byStart)) visit(root, 0);
+  for (const root of roots.sort(byStart)) walkFrom(root);
   // Spans only reachable through a cycle are still listed.
-  for (const span of spans) if (!seen.has(span.spanId)) visit(span, 0);
+  for (const span of spans) if (!seen.has(span.spanId)) walkFrom(span);
   return out;
 }
 

@@ -128,3 +128,59 @@ async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe('a new listener of live updates', () => {
+  it('starts at the newest change without reading the changes before it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-live-head-'));
+    const store = openStore({ path: join(dir, 'traces.db') });
+    const stored = 1200;
+    for (let written = 0; written < stored; written += 300) {
+      store.writeSpans(Array.from({ length: 300 }, () => healthTrace()).flat());
+    }
+    // The real store, with every summary handed out by its change feed counted.
+    let rowsRead = 0;
+    const counted = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key === 'changesSince') {
+          return (seq: number, options?: { limit?: number }) => {
+            const changes = target.changesSince(seq, options);
+            rowsRead += changes.items.length;
+            return changes;
+          };
+        }
+        const value = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const hub = createLiveHub({ store: counted, pollIntervalMs: 5 });
+    const app = express();
+    app.get('/api/events', hub.handler);
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    try {
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+      });
+      socket.write('GET /api/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n');
+      await waitFor(() => text.includes('event: ready'));
+      const ready = /event: ready\ndata: (\{[^\n]*\})/.exec(text)?.[1];
+      expect(JSON.parse(ready ?? '{}')).toEqual({ seq: store.headSeq() });
+      expect(store.headSeq()).toBeGreaterThan(0);
+      expect(rowsRead).toBe(0);
+      // What is written from now on still arrives.
+      store.writeSpans(healthTrace());
+      await waitFor(() => text.includes('event: traces'));
+      expect(rowsRead).toBe(1);
+    } finally {
+      socket.destroy();
+      hub.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -145,7 +145,7 @@ export function createLiveHub(options: LiveHubOptions): LiveHub {
   const handler: RequestHandler = (request: Request, response: Response) => {
     const resumeFrom = parseLastEventId(request);
     // While nobody listened the cursor stood still; a new listener starts at the present.
-    if (clients.size === 0) seq = headSeq(store, seq);
+    if (clients.size === 0) seq = Math.max(seq, store.headSeq());
     response.status(200);
     response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     response.setHeader('Cache-Control', 'no-store');
@@ -203,20 +203,6 @@ export function createLiveHub(options: LiveHubOptions): LiveHub {
 }
 
 const BATCH = 500;
-
-/**
- * The store's current change sequence. The store offers no direct read of it,
- * so the change feed is walked forward from the last known position in large
- * pages (the whole feed once, then only what changed while no one listened).
- */
-function headSeq(store: SpanStore, from: number): number {
-  let seq = from;
-  for (;;) {
-    const changes = store.changesSince(seq, { limit: 5000 });
-    if (changes.items.length === 0) return seq;
-    seq = changes.seq;
-  }
-}
 
 function parseLastEventId(request: Request): number | undefined {
   const header = request.headers['last-event-id'];

@@ -93,7 +93,12 @@ const TWO_TO_32 = 32n;
  */
 function time(value: Int64): bigint {
   if (value === null || value === undefined) return 0n;
-  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : BigInt(Math.round(value));
+  // Out of Lifeline's range (negative, or 2^63 and beyond): the careful path names the field.
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) throw new GiveUp();
+    return BigInt(value);
+  }
+  if (value.high >>> 0 >= 0x8000_0000) throw new GiveUp();
   return (BigInt(value.high >>> 0) << TWO_TO_32) | BigInt(value.low >>> 0);
 }
 
@@ -109,8 +114,10 @@ function keyOf(key: string | null | undefined): string {
   return key;
 }
 
-function id(bytes: Uint8Array | null | undefined, size: 8 | 16): string {
+/** An id of exactly `size` bytes; a span's own (not a `reference`, a link's) must not be all zeros. */
+function id(bytes: Uint8Array | null | undefined, size: 8 | 16, reference = false): string {
   if (bytes === null || bytes === undefined || bytes.length !== size) throw new GiveUp();
+  if (!reference && bytes.every((byte) => byte === 0)) throw new GiveUp();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 }
 
@@ -150,8 +157,9 @@ function primitive(value: AnyValueMessage): Primitive | undefined {
       return Number.isSafeInteger(n) ? n : String(raw);
     }
     case 'doubleValue':
-      if (typeof value.doubleValue !== 'number' || !Number.isFinite(value.doubleValue)) throw new GiveUp();
-      return value.doubleValue;
+      if (typeof value.doubleValue !== 'number') throw new GiveUp();
+      // NaN and ±Infinity as the strings OTLP/JSON writes for them: JSON holds no such numbers.
+      return Number.isFinite(value.doubleValue) ? value.doubleValue : String(value.doubleValue);
     case 'bytesValue': {
       const bytes = value.bytesValue ?? new Uint8Array(0);
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
@@ -208,8 +216,8 @@ function span(s: SpanMessage, resource: Attributes, serviceName: string, scope: 
     attributes: attributes(event.attributes),
   }));
   const links: SpanLink[] = (s.links ?? []).map((link) => ({
-    traceId: id(link.traceId, 16),
-    spanId: id(link.spanId, 8),
+    traceId: id(link.traceId, 16, true),
+    spanId: id(link.spanId, 8, true),
     attributes: attributes(link.attributes),
   }));
   const out: { -readonly [K in keyof Span]: Span[K] } = {
@@ -226,7 +234,9 @@ function span(s: SpanMessage, resource: Attributes, serviceName: string, scope: 
     resource,
   };
   const parent = s.parentSpanId;
-  if (parent !== null && parent !== undefined && parent.length > 0) out.parentSpanId = id(parent, 8);
+  if (parent !== null && parent !== undefined && parent.length > 0 && parent.some((byte) => byte !== 0)) {
+    out.parentSpanId = id(parent, 8);
+  }
   if (endTimeNs !== 0n) out.endTimeNs = endTimeNs;
   if (scope !== undefined) out.scope = scope;
   return out;

@@ -18,7 +18,7 @@ export { StoreError } from './errors.js';
 export type { SqliteSpanExporterOptions } from './exporter.js';
 export { SqliteSpanExporter } from './exporter.js';
 export type { ParsedTraceFile, SkippedSignal, TraceFileFormat } from './importers/detect.js';
-export { parseTraceFile } from './importers/detect.js';
+export { parseTraceFile, parseTraceLines } from './importers/detect.js';
 export { ORIGINAL_SPAN_ID_ATTRIBUTE, ORIGINAL_TRACE_ID_ATTRIBUTE, SHARED_SPAN_ID_ATTRIBUTE } from './importers/ids.js';
 export type { ImportProblem } from './importers/import-context.js';
 export { jaegerToSpans } from './importers/jaeger.js';
@@ -49,4 +49,5 @@ export type {
   TraceWork,
 } from './store.js';
 export { MAX_LINKED_TRACES, openStore, traceWorkValues } from './store.js';
+export type { WriteResult } from './span-writer.js';
 export { SpanWriterThread } from './writer-thread-app-side.js';

@@ -76,7 +76,7 @@ export function rowToSpan(row: SpanRow, resources: Map<bigint, Attributes>): Spa
     name: row.name,
     kind: row.kind as SpanKind,
     serviceName: row.service,
-    startTimeNs: row.start_ns,
+    startTimeNs: storedTime(row.start_ns),
     status:
       row.status_message === null
         ? { code: row.status_code as StatusCode }
@@ -87,12 +87,21 @@ export function rowToSpan(row: SpanRow, resources: Map<bigint, Attributes>): Spa
     resource,
   };
   if (row.parent_span_id !== null) span.parentSpanId = row.parent_span_id;
-  if (row.end_ns !== null) span.endTimeNs = row.end_ns;
+  if (row.end_ns !== null) span.endTimeNs = storedTime(row.end_ns);
   if (row.scope_name !== null) {
     span.scope =
       row.scope_version === null ? { name: row.scope_name } : { name: row.scope_name, version: row.scope_version };
   }
   return span;
+}
+
+/**
+ * A stored time as exact nanoseconds. SQLite hands back a real (a JS number)
+ * where a database written before times were range-checked holds one, such
+ * as 1e30: read as the nearest whole number rather than passed on as a number.
+ */
+function storedTime(value: bigint | number): bigint {
+  return typeof value === 'bigint' ? value : BigInt(Number.isFinite(value) ? Math.trunc(value) : 0);
 }
 
 /** Rebuilds the list-view summary from its stored row. */
@@ -101,7 +110,7 @@ export function rowToSummary(row: TraceRow): TraceSummary {
     traceId: row.trace_id,
     rootService: row.root_service,
     rootName: row.root_name,
-    startTimeNs: row.start_ns,
+    startTimeNs: storedTime(row.start_ns),
     durationNs: Number(row.duration_ns),
     spanCount: Number(row.span_count),
     counts: {

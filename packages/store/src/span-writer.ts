@@ -33,6 +33,12 @@ export interface WriteResult {
  * ends last) triggers the full summary. Serial runs, par blocks and N+1 groups
  * of spans that arrive after the root (another process's spans, a late job)
  * wait for the next batch that carries a root span.
+ *
+ * Only a parentless span that starts no later than the trace's stored start
+ * counts as that root: one that starts later cannot become the trace's
+ * primary root, so a trace of thousands of parentless spans (a consumer
+ * recording one per message, a batch job) stays incremental rather than
+ * being read back whole on every batch.
  */
 const INCREMENTAL_ABOVE_SPANS = 2000;
 
@@ -106,7 +112,9 @@ export class SpanWriter {
   readonly #insertResource;
   readonly #selectResource;
   readonly #selectTraceSize;
+  readonly #selectTraceStart;
   readonly #selectSpans;
+  #rereadSpans = 0;
   readonly #upsertSummary;
   readonly #incrementSummary;
   readonly #readSeq;
@@ -130,6 +138,7 @@ export class SpanWriter {
     this.#insertResource = db.prepare('INSERT OR IGNORE INTO resources (attributes) VALUES (?)');
     this.#selectResource = db.prepare('SELECT id FROM resources WHERE attributes = ?').pluck();
     this.#selectTraceSize = db.prepare('SELECT span_count, seq FROM traces WHERE trace_id = ?');
+    this.#selectTraceStart = db.prepare('SELECT start_ns FROM traces WHERE trace_id = ?').pluck().safeIntegers(true);
     this.#selectSpans = db.prepare(SELECT_TRACE_SPANS).safeIntegers(true);
     this.#upsertSummary = db.prepare(
       `INSERT INTO traces (trace_id, root_service, root_name, method, route, status_code, start_ns, duration_ns,
@@ -280,10 +289,7 @@ export class SpanWriter {
         const spans = added.map(spanAt);
         this.#saveSummary(summarizeTrace({ traceId, spans }), seq);
         this.#remember(traceId, spans, seq);
-      } else if (
-        stored.span_count >= INCREMENTAL_ABOVE_SPANS &&
-        added.every((i) => values[i * SPAN_FIELDS + F_PARENT_SPAN_ID] !== null)
-      ) {
+      } else if (stored.span_count >= INCREMENTAL_ABOVE_SPANS && !this.#mayMoveRoot(traceId, values, added)) {
         this.#forget(traceId);
         this.#increment(traceId, added.map(spanAt), seq);
       } else {
@@ -294,6 +300,29 @@ export class SpanWriter {
     }
     this.#writeSeq.run(seq);
     return { inserted, duplicates: count - inserted, traces: fresh.size };
+  }
+
+  /**
+   * Whether spans about to be added to a stored trace may change its primary
+   * root: one of them has no parent and starts no later than the trace.
+   */
+  #mayMoveRoot(traceId: string, values: readonly unknown[], added: readonly number[]): boolean {
+    let start: bigint | number | undefined;
+    for (const i of added) {
+      if (values[i * SPAN_FIELDS + F_PARENT_SPAN_ID] !== null) continue;
+      start ??= (this.#selectTraceStart.get(traceId) as bigint | number | undefined) ?? -1;
+      if ((values[i * SPAN_FIELDS + F_START_NS] as bigint) <= start) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Spans read back from the database to re-summarise a trace, since this
+   * writer was made: what the incremental path saves, counted so that it can
+   * be checked (the rows a batch costs must not grow with its trace).
+   */
+  get rereadSpans(): number {
+    return this.#rereadSpans;
   }
 
   #saveLinks(span: Span): void {
@@ -339,7 +368,9 @@ export class SpanWriter {
   /** All stored spans of one trace, in start order. */
   readTraceSpans(traceId: string): Span[] {
     const resources = new Map<bigint, Attributes>();
-    return (this.#selectSpans.all(traceId) as SpanRow[]).map((row) => rowToSpan(row, resources));
+    const rows = this.#selectSpans.all(traceId) as SpanRow[];
+    this.#rereadSpans += rows.length;
+    return rows.map((row) => rowToSpan(row, resources));
   }
 
   #increment(traceId: string, added: readonly Span[], seq: number): void {

@@ -577,3 +577,35 @@ describe('openStore', () => {
     raw.close();
   });
 });
+
+describe('paging over times a database holds from before they were range-checked', () => {
+  it.each(['newest', 'slowest'] as const)(
+    'reaches every trace in order %s when some keys are reals such as 1e30, and the cursor round-trips',
+    (order) => {
+      const path = tempDbPath();
+      const store = openStore({ path });
+      const ids: string[] = [];
+      for (let i = 0; i < 9; i++) {
+        const spans = makeRequest({ startNs: at(i * 10), durationMs: 5 + i });
+        ids.push(spans[0]?.traceId ?? '');
+        store.writeSpans(spans);
+      }
+      store.close();
+      // What an older receiver stored for "1e30" and "1e308": reals in integer columns.
+      const raw = new Database(path);
+      const plant = raw.prepare('UPDATE traces SET start_ns = ?, duration_ns = ? WHERE trace_id = ?');
+      for (const id of ids.slice(0, 4)) plant.run(1e30, 1e308, id);
+      raw.close();
+      const reopened = openStore({ path });
+      try {
+        const seen = allPages(reopened, {}, { order, limit: 2 });
+        expect(new Set(seen.map((item) => item.traceId))).toEqual(new Set(ids));
+        expect(seen).toHaveLength(ids.length);
+        // The planted rows come first and read as whole nanoseconds, not as numbers.
+        expect(typeof seen[0]?.startTimeNs).toBe('bigint');
+      } finally {
+        reopened.close();
+      }
+    },
+  );
+});

@@ -4,7 +4,7 @@ import { defaultDbPath, openDatabase, type SqliteDatabase } from './database.js'
 import { type EndpointFilter, type EndpointRef, endpointTraceIds, listEndpoints } from './endpoints.js';
 import { StoreError } from './errors.js';
 import { rowToSpan, rowToSummary, type TraceRow } from './span-rows.js';
-import { SELECT_TRACE_SPANS, SpanWriter } from './span-writer.js';
+import { SELECT_TRACE_SPANS, SpanWriter, type WriteResult } from './span-writer.js';
 
 /** Which traces {@link SpanStore.listTraces} returns. Every field narrows the list. */
 export interface TraceFilter {
@@ -113,13 +113,15 @@ export interface SpanStore {
   /** The database file. */
   readonly path: string;
   /**
-   * Stores spans in one transaction (known ids are ignored) and updates the summaries of their traces.
+   * Stores spans in one transaction (known ids are ignored) and updates the
+   * summaries of their traces. Returns how many were new and how many were
+   * already stored (or repeated in `spans`).
    *
    * @throws {StoreError} `read-only` when the store was opened read-only.
    * @throws SQLite's own error (better-sqlite3's `SqliteError`, e.g. `SQLITE_BUSY`
    *   past the busy timeout, `SQLITE_FULL`) when the write fails; nothing of it is kept.
    */
-  writeSpans(spans: readonly Span[]): void;
+  writeSpans(spans: readonly Span[]): WriteResult;
   /**
    * A page of trace summaries matching `filter`, newest or slowest first, with keyset pagination.
    *
@@ -152,6 +154,13 @@ export interface SpanStore {
    * in the store's change log, not a count or a time.
    */
   changesSince(seq: number, options?: { limit?: number }): TraceChanges;
+  /**
+   * The sequence number of the newest change: where a listener that wants
+   * only what happens from now on starts `changesSince`. Read from the
+   * position every write records (and the `seq` index), never by walking the
+   * changes, so it costs the same whatever the store holds.
+   */
+  headSeq(): number;
   /**
    * Deletes the oldest traces until the policy holds, in small transactions,
    * and returns how many traces it deleted.
@@ -209,13 +218,29 @@ const NS_PER_MS = 1e6;
 
 interface Cursor {
   readonly order: 'newest' | 'slowest';
-  /** The ordering key of the last row, as SQLite's integer text (exact beyond 2^53). */
-  readonly key: string;
+  /**
+   * The ordering key of the last row as SQLite writes it as text: integer
+   * digits (exact beyond 2^53), a real's text such as `1.0e+30` (a database
+   * written before times were range-checked), or null.
+   */
+  readonly key: string | null;
   readonly traceId: string;
 }
 
 function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify([cursor.order, cursor.key, cursor.traceId])).toString('base64url');
+}
+
+/** Integer digits, or the text SQLite gives a real (`1.0e+30`, `-5.5`). */
+const CURSOR_KEY = /^-?\d+(\.\d+)?(e[+-]?\d+)?$/;
+
+/**
+ * A cursor key as the value to compare with: an integer key as a bigint
+ * (exact), a real one as the number it was written from, so the next page
+ * starts right after the last row whatever type SQLite holds in the column.
+ */
+function cursorValue(key: string): bigint | number {
+  return /^-?\d+$/.test(key) ? BigInt(key) : Number(key);
 }
 
 function decodeCursor(text: string, order: 'newest' | 'slowest'): Cursor {
@@ -229,8 +254,7 @@ function decodeCursor(text: string, order: 'newest' | 'slowest'): Cursor {
     !Array.isArray(parsed) ||
     parsed.length !== 3 ||
     (parsed[0] !== 'newest' && parsed[0] !== 'slowest') ||
-    typeof parsed[1] !== 'string' ||
-    !/^-?\d+$/.test(parsed[1]) ||
+    !(parsed[1] === null || (typeof parsed[1] === 'string' && CURSOR_KEY.test(parsed[1]))) ||
     typeof parsed[2] !== 'string'
   ) {
     throw new StoreError('bad-cursor', `Invalid page cursor: ${JSON.stringify(text)}`);
@@ -321,11 +345,11 @@ class SqliteSpanStore implements SpanStore {
     this.#selectSpans = db.prepare(SELECT_TRACE_SPANS).safeIntegers(true);
   }
 
-  writeSpans(spans: readonly Span[]): void {
+  writeSpans(spans: readonly Span[]): WriteResult {
     if (this.#readonly) throw new StoreError('read-only', `${this.path} was opened read-only`);
-    if (spans.length === 0) return;
+    if (spans.length === 0) return { inserted: 0, duplicates: 0, traces: 0 };
     this.#writer ??= new SpanWriter(this.#db);
-    this.#writer.write(spans);
+    return this.#writer.write(spans);
   }
 
   listTraces(filter: TraceFilter = {}, page: TracePage = {}): TraceList {
@@ -335,9 +359,15 @@ class SqliteSpanStore implements SpanStore {
     const { where, params } = filterClauses(filter);
     if (page.cursor !== undefined) {
       const cursor = decodeCursor(page.cursor, order);
-      const key = BigInt(cursor.key);
-      where.push(`(${keyColumn} < ? OR (${keyColumn} = ? AND t.trace_id < ?))`);
-      params.push(key, key, cursor.traceId);
+      if (cursor.key === null) {
+        // NULL sorts below every value: past a NULL key only other NULL keys remain.
+        where.push(`(${keyColumn} IS NULL AND t.trace_id < ?)`);
+        params.push(cursor.traceId);
+      } else {
+        const key = cursorValue(cursor.key);
+        where.push(`(${keyColumn} < ? OR (${keyColumn} = ? AND t.trace_id < ?) OR ${keyColumn} IS NULL)`);
+        params.push(key, key, cursor.traceId);
+      }
     }
     const sql = `SELECT t.*, CAST(${keyColumn} AS TEXT) AS page_key FROM traces t
       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
@@ -345,7 +375,7 @@ class SqliteSpanStore implements SpanStore {
     const rows = this.#db
       .prepare(sql)
       .safeIntegers(true)
-      .all(...params, limit + 1) as (TraceRow & { page_key: string })[];
+      .all(...params, limit + 1) as (TraceRow & { page_key: string | null })[];
     const more = rows.length > limit;
     const pageRows = more ? rows.slice(0, limit) : rows;
     const items = pageRows.map(rowToSummary);
@@ -406,6 +436,17 @@ class SqliteSpanStore implements SpanStore {
 
   endpointTraceIds(endpoint: EndpointRef, filter: EndpointFilter & { readonly limit?: number } = {}): string[] {
     return endpointTraceIds(this.#db, endpoint, filter);
+  }
+
+  headSeq(): number {
+    const row = this.#db
+      .prepare(
+        `SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq'), 0),
+                    coalesce((SELECT max(seq) FROM traces), 0))`,
+      )
+      .pluck()
+      .get() as number | null;
+    return Number(row ?? 0);
   }
 
   changesSince(seq: number, options: { limit?: number } = {}): TraceChanges {

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { plural, type Span } from '@lifeline/core';
@@ -6,11 +6,13 @@ import {
   type ImportProblem,
   type ParsedTraceFile,
   parseTraceFile,
+  parseTraceLines,
   type SpanStore,
   TraceFileError,
 } from '@lifeline/store';
 import type { Command } from 'commander';
 import { IncompleteError, oneLine, UserError } from '../errors.js';
+import { readLineBlocks } from '../json-lines.js';
 import { displayPath, openWritableStore, resolveDbPath } from '../store-access.js';
 
 interface ImportOptions {
@@ -20,7 +22,11 @@ interface ImportOptions {
 interface ParsedFile {
   readonly file: string;
   readonly format: string;
+  /** The spans to write; empty for a file streamed a block at a time (already written). */
   readonly spans: readonly Span[];
+  readonly spanCount: number;
+  readonly traceIds: ReadonlySet<string>;
+  readonly serviceCount: number;
   readonly warnings: readonly string[];
   readonly problems: readonly ImportProblem[];
   readonly rejectedSpans: number;
@@ -56,12 +62,16 @@ Formats: OTLP JSON ({"resourceSpans": …}, also inside Jaeger's API v3
 metrics and logs are skipped and counted), Grafana Tempo's trace JSON
 ({"batches": …}, API v2 {"trace": …}), Jaeger UI JSON and Zipkin v2 or v1 JSON.
 
-Every file is read before anything is written: a file that is not a trace file
-at all imports nothing. Inside a trace file, what is valid is imported and each
+Every file is read before anything is written (a file that is not a trace file
+at all imports nothing), except JSON lines, which are read and written a block
+of lines at a time so that a file of any size imports in the same memory. Inside a trace file, what is valid is imported and each
 malformed span, resource or line is skipped and named with its place (a JSON
 path, or the line of a JSON-lines file); the first ${problemsShown} are printed.
 Ids that are not hex are replaced by ids hashed from their text (the original
-is kept in the span attribute lifeline.import.original_span_id / _trace_id).
+is kept in the span attribute lifeline.import.original_span_id / _trace_id);
+short hex ids are left-padded. A span with an all-zero id or a time out of range
+is skipped and named; one of an unknown kind is imported as unspecified. Each
+oddity is a warning. Spans already in the database are counted, not added again.
 
 Exit status: 0 all imported, 3 imported with some spans or lines skipped,
 1 nothing imported (unreadable file, unknown format), 2 unexpected failure.
@@ -73,36 +83,50 @@ Examples:
   $ curl -s localhost:3200/api/traces/<id> > tempo.json && lifeline import tempo.json`,
     )
     .action((files: string[], options: ImportOptions) => {
-      const parsed = files.map(parseFile);
+      // JSON-lines files are read and written a block of lines at a time; the others whole, before anything is written.
+      const parsed = files.map((file) => (isJsonLines(file) ? file : parseFile(file)));
       const path = resolveDbPath(options.db);
       const store = openWritableStore(path);
       try {
         let spanTotal = 0;
+        let knownTotal = 0;
+        const parsedFiles: ParsedFile[] = [];
         const traceIds = new Set<string>();
-        for (const file of parsed) {
-          writeWithProgress(store, file);
-          const fileTraces = new Set(file.spans.map((span) => span.traceId));
-          for (const id of fileTraces) traceIds.add(id);
-          spanTotal += file.spans.length;
-          const services = new Set(file.spans.map((span) => span.serviceName)).size;
+        for (const entry of parsed) {
+          const { file, written } =
+            typeof entry === 'string'
+              ? streamFile(store, entry)
+              : {
+                  file: entry,
+                  written: writeWithProgress(store, entry),
+                };
+          parsedFiles.push(file);
+          for (const id of file.traceIds) traceIds.add(id);
+          // What was new, not what was read: a repeated line or a second import adds nothing.
+          spanTotal += written.inserted;
+          knownTotal += written.duplicates;
           process.stdout.write(
-            `${file.file}: ${file.format}, ${plural(file.spans.length, 'span')} in ${plural(fileTraces.size, 'trace')} from ${plural(services, 'service')}${skippedText(file)}\n`,
+            `${file.file}: ${file.format}, ${plural(file.spanCount, 'span')} in ${plural(file.traceIds.size, 'trace')} from ${plural(file.serviceCount, 'service')}${knownText(written.duplicates)}${skippedText(file)}\n`,
           );
           for (const warning of file.warnings) process.stderr.write(`warning: ${file.file}: ${oneLine(warning)}\n`);
         }
-        const problems = parsed.flatMap((file) => file.problems.map((problem) => ({ file: file.file, problem })));
+        const problems = parsedFiles.flatMap((file) => file.problems.map((problem) => ({ file: file.file, problem })));
         for (const { file, problem } of problems.slice(0, problemsShown)) {
           process.stderr.write(`problem: ${file}: ${describeProblem(problem)}\n`);
         }
         if (problems.length > problemsShown) {
           process.stderr.write(`problem: … and ${plural(problems.length - problemsShown, 'more problem')}\n`);
         }
+        const known =
+          knownTotal === 0
+            ? ''
+            : ` ${plural(knownTotal, 'span')} ${knownTotal === 1 ? 'was' : 'were'} already there (stored before, or repeated in a file).`;
         process.stdout.write(
-          `Imported ${plural(spanTotal, 'span')} in ${plural(traceIds.size, 'trace')} into ${displayPath(path)}. See them with \`lifeline list\`.\n`,
+          `Imported ${plural(spanTotal, 'new span')} in ${plural(traceIds.size, 'trace')} into ${displayPath(path)}.${known} See them with \`lifeline list\`.\n`,
         );
         if (problems.length > 0) {
-          const rejected = parsed.reduce((sum, file) => sum + file.rejectedSpans, 0);
-          const withProblems = parsed.filter((file) => file.problems.length > 0).length;
+          const rejected = parsedFiles.reduce((sum, file) => sum + file.rejectedSpans, 0);
+          const withProblems = parsedFiles.filter((file) => file.problems.length > 0).length;
           throw new IncompleteError(
             `skipped ${plural(rejected, 'span')} (${plural(problems.length, 'problem')} in ${plural(withProblems, 'file')}, listed above); the rest was imported`,
           );
@@ -113,8 +137,13 @@ Examples:
     });
 }
 
+/** `; 3 already there`, or nothing. */
+function knownText(duplicates: number): string {
+  return duplicates === 0 ? '' : `; ${duplicates} already there`;
+}
+
 /** `; skipped 2 spans (3 problems); skipped lines of other signals: 2 metrics, 1 logs`, or nothing. */
-function skippedText(file: ParsedFile): string {
+function skippedText(file: Pick<ParsedFile, 'problems' | 'rejectedSpans' | 'skippedSignals'>): string {
   let text = '';
   if (file.problems.length > 0) {
     text += `; skipped ${plural(file.rejectedSpans, 'span')} (${plural(file.problems.length, 'problem')})`;
@@ -149,7 +178,7 @@ function parseFile(file: string): ParsedFile {
       const [first] = result.problems;
       const reason =
         first === undefined
-          ? `holds no spans (read as ${result.format}${skippedText({ ...result, file, rejectedSpans: 0, problems: [] })})`
+          ? `holds no spans (read as ${result.format}${skippedText({ ...result, rejectedSpans: 0, problems: [] })})`
           : `no span could be read (${plural(result.problems.length, 'problem')}; the first: ${describeProblem(first)})`;
       throw new UserError(`${file} ${reason}. Nothing was imported`);
     }
@@ -157,6 +186,9 @@ function parseFile(file: string): ParsedFile {
       file,
       format: result.format,
       spans: result.spans,
+      spanCount: result.spans.length,
+      traceIds: new Set(result.spans.map((span) => span.traceId)),
+      serviceCount: new Set(result.spans.map((span) => span.serviceName)).size,
       warnings: result.warnings,
       problems: result.problems,
       rejectedSpans: result.rejectedSpans,
@@ -170,12 +202,106 @@ function parseFile(file: string): ParsedFile {
   }
 }
 
-function writeWithProgress(store: SpanStore, file: ParsedFile): void {
-  const showBar = process.stderr.isTTY && file.spans.length > batchSize;
-  if (!showBar) {
-    store.writeSpans(file.spans);
-    return;
+/** Bytes at the start of a file read to tell JSON lines from one JSON document. */
+const PEEK_BYTES = 64 * 1024;
+
+/**
+ * Whether a file is OTLP JSON lines: its first line is a whole JSON object
+ * (an export request of any signal, or Jaeger's `{"result": …}` chunk) and
+ * more follows it. Such a file is streamed; anything else is read whole.
+ */
+function isJsonLines(file: string): boolean {
+  let head: string;
+  try {
+    if (!statSync(file).isFile()) return false;
+    const fd = openSync(file, 'r');
+    try {
+      const buffer = Buffer.alloc(PEEK_BYTES);
+      head = buffer.subarray(0, readSync(fd, buffer, 0, PEEK_BYTES, 0)).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // parseFile names the problem.
+    return false;
   }
+  const newline = head.indexOf('\n');
+  if (newline < 0 || head.slice(newline + 1).trim() === '') return false;
+  try {
+    const first = JSON.parse(head.slice(0, newline).replace(/^\uFEFF/, '')) as unknown;
+    if (typeof first !== 'object' || first === null || Array.isArray(first)) return false;
+    return ['resourceSpans', 'resourceMetrics', 'resourceLogs', 'resourceProfiles', 'result'].some(
+      (key) => key in first,
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Imports a JSON-lines file a block of lines at a time: each block is parsed
+ * and written before the next is read, so memory holds one block whatever
+ * the file's size. The spans are not kept; the returned file has none.
+ */
+function streamFile(
+  store: SpanStore,
+  file: string,
+): { file: ParsedFile; written: { inserted: number; duplicates: number } } {
+  let inserted = 0;
+  let duplicates = 0;
+  let spans = 0;
+  let rejectedSpans = 0;
+  const traceIds = new Set<string>();
+  const services = new Set<string>();
+  const warnings = new Set<string>();
+  const problems: ImportProblem[] = [];
+  const skippedSignals: Record<string, number> = {};
+  readLineBlocks(file, (block) => {
+    const result = parseTraceLines(block.text, { firstLine: block.firstLine });
+    const written = store.writeSpans(result.spans);
+    inserted += written.inserted;
+    duplicates += written.duplicates;
+    spans += result.spans.length;
+    for (const span of result.spans) {
+      traceIds.add(span.traceId);
+      services.add(span.serviceName);
+    }
+    for (const warning of result.warnings) warnings.add(warning);
+    problems.push(...result.problems);
+    rejectedSpans += result.rejectedSpans;
+    for (const [signal, count] of Object.entries(result.skippedSignals)) {
+      skippedSignals[signal] = (skippedSignals[signal] ?? 0) + count;
+    }
+  });
+  if (spans === 0) {
+    const [first] = problems;
+    throw new UserError(
+      `${file} ${first === undefined ? 'holds no spans (read as otlp-jsonl)' : `no span could be read (the first problem: ${describeProblem(first)})`}. Nothing was imported`,
+    );
+  }
+  return {
+    file: {
+      file,
+      format: 'otlp-jsonl',
+      spans: [],
+      spanCount: spans,
+      traceIds,
+      serviceCount: services.size,
+      warnings: [...warnings],
+      problems,
+      rejectedSpans,
+      skippedSignals,
+    },
+    written: { inserted, duplicates },
+  };
+}
+
+/** Writes a file's spans; returns how many were new and how many already stored. */
+function writeWithProgress(store: SpanStore, file: ParsedFile): { inserted: number; duplicates: number } {
+  const showBar = process.stderr.isTTY && file.spans.length > batchSize;
+  if (!showBar) return store.writeSpans(file.spans);
+  let inserted = 0;
+  let duplicates = 0;
   // Required here, not imported at the top: only a large import into a
   // terminal draws a bar, and every other command starts without it.
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
@@ -191,10 +317,13 @@ function writeWithProgress(store: SpanStore, file: ParsedFile): void {
   try {
     for (let offset = 0; offset < file.spans.length; offset += batchSize) {
       const batch = file.spans.slice(offset, offset + batchSize);
-      store.writeSpans(batch);
+      const written = store.writeSpans(batch);
+      inserted += written.inserted;
+      duplicates += written.duplicates;
       bar.increment(batch.length);
     }
   } finally {
     bar.stop();
   }
+  return { inserted, duplicates };
 }

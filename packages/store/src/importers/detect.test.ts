@@ -149,18 +149,102 @@ describe('parseTraceFile', () => {
     expect(rejectedSpans).toBe(1);
   });
 
+  it('skips a span whose time no clock writes (before 1970, beyond 2^63 ns, hex text) in every format and names it', () => {
+    const otlp = JSON.parse(read('otlp.sample.json'));
+    otlp.resourceSpans[0].scopeSpans[1].spans[0].startTimeUnixNano = `1${'0'.repeat(30)}`;
+    otlp.resourceSpans[0].scopeSpans[1].spans[1].endTimeUnixNano = '0x10';
+    const fromOtlp = parseTraceFile(JSON.stringify(otlp), { fileName: 'trace.json' });
+    expect(fromOtlp.spans).toHaveLength(2);
+    expect(fromOtlp.problems.map((p) => p.place)).toEqual([
+      'resourceSpans[0].scopeSpans[1].spans[0].startTimeUnixNano',
+      'resourceSpans[0].scopeSpans[1].spans[1].endTimeUnixNano',
+    ]);
+    expect(fromOtlp.problems[0]?.problem).toMatch(/out of range/);
+
+    const jaeger = JSON.parse(read('jaeger.sample.json'));
+    jaeger.data[0].spans[1].startTime = -5;
+    const fromJaeger = parseTraceFile(JSON.stringify(jaeger), { fileName: 'trace.json' });
+    expect(fromJaeger.problems).toEqual([
+      {
+        place: 'data[0].spans[1].startTime',
+        problem: expect.stringMatching(/^time number -5 is out of range/),
+        rejectedSpans: 1,
+      },
+    ]);
+
+    const zipkin = JSON.parse(read('zipkin.sample.json'));
+    zipkin[0].duration = 9.3e18 / 1000;
+    const fromZipkin = parseTraceFile(JSON.stringify(zipkin), { fileName: 'trace.json' });
+    expect(fromZipkin.problems.map((p) => p.place)).toEqual(['[0].duration']);
+    expect(fromZipkin.rejectedSpans).toBe(1);
+  });
+
+  it('pads short hex ids with a warning and skips spans with all-zero ids, naming them, in every format', () => {
+    const otlp = JSON.parse(read('otlp.sample.json'));
+    const [first, second] = otlp.resourceSpans[0].scopeSpans[1].spans;
+    first.traceId = first.traceId.slice(1);
+    second.spanId = '0'.repeat(16);
+    const fromOtlp = parseTraceFile(JSON.stringify(otlp), { fileName: 'trace.json' });
+    expect(fromOtlp.spans).toHaveLength(3);
+    expect(fromOtlp.spans.find((s) => s.name === first.name)?.traceId).toBe(`0${first.traceId}`);
+    expect(fromOtlp.warnings).toContain(
+      `1 trace id was shorter than 32 hex digits (e.g. ${JSON.stringify(first.traceId)}): left-padded with zeros`,
+    );
+    expect(fromOtlp.problems).toEqual([
+      {
+        place: 'resourceSpans[0].scopeSpans[1].spans[1].spanId',
+        problem: 'an all-zero span id is invalid (W3C Trace Context, OTLP)',
+        rejectedSpans: 1,
+      },
+    ]);
+
+    const jaeger = JSON.parse(read('jaeger.sample.json'));
+    jaeger.data[0].spans[1].spanID = 'ab';
+    jaeger.data[0].spans[0].traceID = '0'.repeat(32);
+    const fromJaeger = parseTraceFile(JSON.stringify(jaeger), { fileName: 'trace.json' });
+    expect(fromJaeger.problems.map((p) => p.place)).toEqual(['data[0].spans[0].traceID']);
+    expect(fromJaeger.warnings.some((w) => w.startsWith('1 span id was shorter than 16 hex digits ("ab")'))).toBe(
+      false,
+    );
+    expect(fromJaeger.warnings).toContain(
+      '1 span id was shorter than 16 hex digits (e.g. "ab"): left-padded with zeros',
+    );
+
+    const zipkin = JSON.parse(read('zipkin.sample.json'));
+    zipkin[1].id = '0000000000000000';
+    const fromZipkin = parseTraceFile(JSON.stringify(zipkin), { fileName: 'trace.json' });
+    expect(fromZipkin.problems.map((p) => p.place)).toEqual(['[1].id']);
+  });
+
+  it('keeps spans with NaN or infinite doubles from OTLP and Jaeger files, the values as text', () => {
+    const otlp = JSON.parse(read('otlp.sample.json'));
+    otlp.resourceSpans[0].scopeSpans[0].spans[0].attributes.push(
+      { key: 'ratio', value: { doubleValue: 'NaN' } },
+      { key: 'ceiling', value: { doubleValue: '-Infinity' } },
+    );
+    const fromOtlp = parseTraceFile(JSON.stringify(otlp));
+    expect(fromOtlp.problems).toEqual([]);
+    expect(fromOtlp.spans[0]?.attributes).toMatchObject({ ratio: 'NaN', ceiling: '-Infinity' });
+
+    const jaeger = JSON.parse(read('jaeger.sample.json'));
+    jaeger.data[0].spans[0].tags.push({ key: 'ratio', type: 'float64', value: 'NaN' });
+    const fromJaeger = parseTraceFile(JSON.stringify(jaeger));
+    expect(fromJaeger.problems).toEqual([]);
+    expect(fromJaeger.spans.find((s) => s.attributes.ratio !== undefined)?.attributes.ratio).toBe('NaN');
+  });
+
   it('imports the valid spans of an OTLP file and reports the skipped spans and resources, like partial success', () => {
-    const { spans, problems, rejectedSpans } = parseTraceFile(read('cases/otlp-bad-values.json'));
-    expect(spans.map((s) => s.name)).toEqual(['GET /products/:id', 'SELECT prices', 'GET']);
+    const { spans, problems, rejectedSpans, warnings } = parseTraceFile(read('cases/otlp-bad-values.json'));
+    // An unknown kind loses nothing: the span is read as SPAN_KIND_UNSPECIFIED, with a warning.
+    expect(spans.map((s) => s.name)).toEqual(['GET /products/:id', 'SELECT prices', 'GET', 'HGET']);
+    expect(spans.at(-1)?.kind).toBe('internal');
+    expect(warnings).toContain(
+      '1 span has an unknown span kind ("SPAN_KIND_SIDEWAYS"): imported as SPAN_KIND_UNSPECIFIED, drawn as internal',
+    );
     expect(problems).toEqual([
       {
         place: 'resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano',
         problem: 'expected a number, found string "soon"',
-        rejectedSpans: 1,
-      },
-      {
-        place: 'resourceSpans[0].scopeSpans[0].spans[4].kind',
-        problem: 'unknown span kind "SPAN_KIND_SIDEWAYS"',
         rejectedSpans: 1,
       },
       {
@@ -169,7 +253,7 @@ describe('parseTraceFile', () => {
         rejectedSpans: 2,
       },
     ]);
-    expect(rejectedSpans).toBe(4);
+    expect(rejectedSpans).toBe(3);
   });
 
   it('imports the other lines of a JSON-lines file and names the line of each bad one', () => {
@@ -218,6 +302,7 @@ describe('parseTraceFile', () => {
     expect(warnings).toEqual([
       '1 trace id was not a valid id (e.g. "trace-1"): replaced by ids hashed from their text; the originals are kept in lifeline.import.original_trace_id',
       '3 span ids were not valid ids (e.g. "span-a"): replaced by ids hashed from their text; the originals are kept in lifeline.import.original_span_id',
+      '1 span id was shorter than 16 hex digits (e.g. "abc"): left-padded with zeros',
     ]);
     // The same file gives the same ids every time.
     expect(parseTraceFile(read('cases/jaeger-non-hex-ids.json')).spans).toEqual(spans);

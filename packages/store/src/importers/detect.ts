@@ -142,7 +142,49 @@ function fromDocument(document: unknown, context: ImportContext): { format: Trac
 function lenientContext(document: unknown): ImportContext & { problems: ImportProblem[] } {
   const ids = new IdReader({ lenient: true });
   ids.learnTraceIds(document);
-  return { ids, warnings: [], problems: [] };
+  return { ids, warnings: [], problems: [], unknownKinds: new Map() };
+}
+
+/**
+ * Warnings about spans that were imported but are odd, each kind once with a
+ * count: unknown kinds (read as SPAN_KIND_UNSPECIFIED), no end time (an end
+ * of 0, or none: drawn as running until their last child ends), and an end
+ * before the start, which is set to the start here, so the store never holds
+ * a negative duration.
+ */
+function spanNotes(spans: Span[], context: ImportContext): string[] {
+  const notes: string[] = [];
+  const kinds = context.unknownKinds ?? new Map<string, number>();
+  if (kinds.size > 0) {
+    const total = [...kinds.values()].reduce((sum, n) => sum + n, 0);
+    const names = [...kinds.keys()].slice(0, 3).map((kind) => JSON.stringify(kind));
+    notes.push(
+      `${total === 1 ? '1 span has' : `${total} spans have`} an unknown span kind (${names.join(', ')}${kinds.size > 3 ? ', …' : ''}): imported as SPAN_KIND_UNSPECIFIED, drawn as internal`,
+    );
+  }
+  let unended = 0;
+  let backwards = 0;
+  let firstBackwards: string | undefined;
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i] as Span;
+    if (span.endTimeNs === undefined) unended++;
+    else if (span.endTimeNs < span.startTimeNs) {
+      backwards++;
+      firstBackwards ??= span.spanId;
+      spans[i] = { ...span, endTimeNs: span.startTimeNs };
+    }
+  }
+  if (unended > 0) {
+    notes.push(
+      `${unended === 1 ? '1 span has' : `${unended} spans have`} no end time (absent or 0): drawn as running until ${unended === 1 ? 'its' : 'their'} last child ends`,
+    );
+  }
+  if (backwards > 0) {
+    notes.push(
+      `${backwards === 1 ? '1 span ends' : `${backwards} spans end`} before ${backwards === 1 ? 'it starts' : 'they start'} (e.g. span ${firstBackwards}): end set to the start, zero duration`,
+    );
+  }
+  return notes;
 }
 
 function report(
@@ -154,7 +196,7 @@ function report(
   return {
     format,
     spans,
-    warnings: [...context.ids.notes(), ...context.warnings],
+    warnings: [...context.ids.notes(), ...context.warnings, ...spanNotes(spans, context)],
     problems: context.problems,
     rejectedSpans: context.problems.reduce((sum, p) => sum + p.rejectedSpans, 0),
     skippedSignals,
@@ -168,13 +210,13 @@ function report(
  * signals counted and skipped, and a line that is not JSON or not a request
  * is a problem at `line N`.
  */
-function parseLines(text: string): ParsedTraceFile {
+function parseLines(text: string, firstLine = 1): ParsedTraceFile {
   const lines: { request: unknown; place: string; root: string }[] = [];
   const problems: ImportProblem[] = [];
   const skipped: Partial<Record<SkippedSignal, number>> = {};
   for (const [index, line] of text.split('\n').entries()) {
     if (line.trim() === '') continue;
-    const place = `line ${index + 1}`;
+    const place = `line ${index + firstLine}`;
     let request: unknown;
     try {
       request = withJsonFieldNames(parseJsonExact(line), line);
@@ -212,6 +254,17 @@ function parseLines(text: string): ParsedTraceFile {
   }
   context.problems.sort((a, b) => lineNumber(a.place) - lineNumber(b.place));
   return report('otlp-jsonl', spans, context, skipped);
+}
+
+/**
+ * Reads a block of lines of an OTLP JSON-lines file (see {@link parseTraceFile}),
+ * for a caller that reads a large file a block at a time; `firstLine` is the
+ * number of the block's first line in the file, so problems name the file's
+ * lines. Ids are read within the block (a 64-bit trace id is widened only by
+ * 128-bit ids of the same block).
+ */
+export function parseTraceLines(text: string, options: { firstLine?: number } = {}): ParsedTraceFile {
+  return parseLines(text, options.firstLine ?? 1);
 }
 
 function otherSignal(request: JsonObject): SkippedSignal | undefined {

@@ -68,6 +68,7 @@ describe('IdReader', () => {
     expect(ids.traceId('0000000000000001', 'x')).toBe('00000000000000010000000000000001');
     expect(ids.traceId('99', 'x')).toBe('00000000000000000000000000000099');
     expect(ids.notes()).toEqual([
+      '1 trace id was shorter than 32 hex digits (e.g. "99"): left-padded with zeros',
       'trace id 48485a3953bb6124 (64-bit) read as 463ac35c9f6413ad48485a3953bb6124, the 128-bit id other spans of the trace carry',
       'trace id 0000000000000001 (64-bit) read as 00000000000000010000000000000001, the 128-bit id other spans of the trace carry (several 128-bit ids share these lower 64 bits; used the first)',
     ]);

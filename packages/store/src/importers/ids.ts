@@ -80,6 +80,9 @@ export class IdReader {
   /** 64-bit trace ids read as a 128-bit one. */
   readonly widenedTraceIds = new Map<string, string>();
   private readonly lenient: boolean;
+  /** Hex ids shorter than their width (other than 64-bit trace ids), padded with zeros. */
+  private readonly paddedTraceIds = new Set<string>();
+  private readonly paddedSpanIds = new Set<string>();
 
   constructor(options: { lenient: boolean }) {
     this.lenient = options.lenient;
@@ -118,9 +121,17 @@ export class IdReader {
     else if (known !== id) this.ambiguous.add(low);
   }
 
-  /** A trace id (16 bytes). @throws TraceFileError when it is missing, or invalid in strict mode. */
-  traceId(value: unknown, place: string): string {
+  /**
+   * A trace id (16 bytes). A span's own id (not a `reference`: a link or a
+   * Jaeger reference) must not be all zeros, which OTLP and W3C Trace Context
+   * call invalid.
+   *
+   * @throws TraceFileError when it is missing or all zeros, or in strict mode
+   *   when it is not exactly 32 hex digits (or 16 bytes of base64).
+   */
+  traceId(value: unknown, place: string, reference = false): string {
     const id = this.read(value, place, 16, this.mappedTraceIds);
+    if (!reference) notAllZeros(id, place, 'trace');
     if (!id.startsWith('0000000000000000')) return id;
     const low = id.slice(16);
     const wide = this.wideTraceIds.get(low);
@@ -129,9 +140,16 @@ export class IdReader {
     return wide;
   }
 
-  /** A span id (8 bytes). @throws TraceFileError when it is missing, or invalid in strict mode. */
-  spanId(value: unknown, place: string): string {
-    return this.read(value, place, 8, this.mappedSpanIds);
+  /**
+   * A span id (8 bytes); a span's own (not a `reference`) must not be all zeros.
+   *
+   * @throws TraceFileError when it is missing or all zeros, or in strict mode
+   *   when it is not exactly 16 hex digits (or 8 bytes of base64).
+   */
+  spanId(value: unknown, place: string, reference = false): string {
+    const id = this.read(value, place, 8, this.mappedSpanIds);
+    if (!reference) notAllZeros(id, place, 'span');
+    return id;
   }
 
   /**
@@ -141,7 +159,7 @@ export class IdReader {
    */
   parentSpanId(value: unknown, place: string): string | undefined {
     if (value === undefined || value === null || value === '') return undefined;
-    const id = this.spanId(value, place);
+    const id = this.read(value, place, 8, this.mappedSpanIds);
     return id === '0000000000000000' ? undefined : id;
   }
 
@@ -169,6 +187,16 @@ export class IdReader {
     };
     mapped(this.mappedTraceIds, 'trace', ORIGINAL_TRACE_ID_ATTRIBUTE);
     mapped(this.mappedSpanIds, 'span', ORIGINAL_SPAN_ID_ATTRIBUTE);
+    const padded = (set: Set<string>, what: string, digits: number) => {
+      if (set.size === 0) return;
+      const [first] = set;
+      const subject = set.size === 1 ? `1 ${what} id was` : `${set.size} ${what} ids were`;
+      notes.push(
+        `${subject} shorter than ${digits} hex digits (e.g. ${JSON.stringify(first)}): left-padded with zeros`,
+      );
+    };
+    padded(this.paddedTraceIds, 'trace', 32);
+    padded(this.paddedSpanIds, 'span', 16);
     for (const [short, wide] of this.widenedTraceIds) {
       const low = short.slice(16);
       const note = this.ambiguous.has(low) ? ' (several 128-bit ids share these lower 64 bits; used the first)' : '';
@@ -183,7 +211,17 @@ export class IdReader {
       return fail(place, `expected a ${bytes * 2}-digit hex id, found ${describe(value)}`);
     }
     const id = parseId(text, bytes);
-    if (id !== undefined) return id;
+    if (id !== undefined && !this.lenient && !fullWidth(text, bytes)) {
+      // OTLP: a trace id is exactly 16 bytes and a span id 8; a shorter one makes the span invalid.
+      return fail(place, `expected a ${bytes * 2}-digit hex id, found ${text.length} digits ${describe(text)}`);
+    }
+    if (id !== undefined) {
+      // 64-bit trace ids (Zipkin, Jaeger) are a width of their own; any other short id is noted.
+      if (HEX.test(text) && text.length < bytes * 2 && !(bytes === 16 && text.length === 16)) {
+        (bytes === 16 ? this.paddedTraceIds : this.paddedSpanIds).add(text);
+      }
+      return id;
+    }
     if (!this.lenient) return fail(place, `expected a ${bytes * 2}-digit hex id, found ${describe(text)}`);
     const known = mapped.get(text);
     if (known !== undefined) return known;
@@ -191,6 +229,15 @@ export class IdReader {
     mapped.set(text, hashed);
     return hashed;
   }
+}
+
+/** Whether an id's text has the full width: `bytes * 2` hex digits, or base64 of `bytes` bytes. */
+function fullWidth(text: string, bytes: 8 | 16): boolean {
+  return HEX.test(text) ? text.length === bytes * 2 : Buffer.from(text, 'base64').length === bytes;
+}
+
+function notAllZeros(id: string, place: string, what: 'trace' | 'span'): void {
+  if (/^0+$/.test(id)) fail(place, `an all-zero ${what} id is invalid (W3C Trace Context, OTLP)`);
 }
 
 /** Ids are text; hand-written files sometimes give small integers. */

@@ -24,6 +24,18 @@ export interface ImportContext {
   readonly warnings: string[];
   /** When absent, the first problem throws (all or nothing, as the OTLP receiver converts). */
   readonly problems?: ImportProblem[];
+  /**
+   * Span kinds the file names that Lifeline does not know, with how many spans
+   * named each. When present (a file import), such a span is read as
+   * SPAN_KIND_UNSPECIFIED (drawn as internal) and counted here for one
+   * warning; when absent (the receiver), an unknown kind rejects the span.
+   */
+  readonly unknownKinds?: Map<string, number>;
+}
+
+/** Counts a span of an unknown kind (see {@link ImportContext.unknownKinds}). */
+export function countUnknownKind(context: ImportContext, kind: string): void {
+  context.unknownKinds?.set(kind, (context.unknownKinds.get(kind) ?? 0) + 1);
 }
 
 /** The strict context: ids must be valid, the first problem throws. */

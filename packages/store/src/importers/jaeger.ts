@@ -1,6 +1,6 @@
 import type { Attributes, AttributeValue, Span, SpanEvent, SpanLink } from '@lifeline/core';
 import { SHARED_SPAN_ID_ATTRIBUTE, sharedServerSpanId } from './ids.js';
-import { attempt, countRawSpans, type ImportContext, strictContext } from './import-context.js';
+import { attempt, countRawSpans, countUnknownKind, type ImportContext, strictContext } from './import-context.js';
 import {
   asArray,
   asNumber,
@@ -8,10 +8,12 @@ import {
   asString,
   asTimeNs,
   child,
+  endAfter,
   type JsonObject,
   optionalArray,
   optionalString,
 } from './json-reader.js';
+import { double } from './otlp.js';
 import { splitTags } from './tags.js';
 
 const NS_PER_US = 1000n;
@@ -22,11 +24,13 @@ function tagValue(tag: JsonObject, place: string): AttributeValue | undefined {
     case 'bool':
     case 'boolean':
       return value === true || value === 'true';
-    case 'int64':
-    case 'float64': {
+    case 'float64':
+      // A NaN or infinite float64 is kept as its text, as for OTLP doubles.
+      return double(value, child(place, 'value'));
+    case 'int64': {
       const n = asNumber(value, child(place, 'value'));
       // int64 beyond float64's exact range (sent as a string) keeps its digits.
-      return typeof value === 'string' && !Number.isSafeInteger(n) && tag.type === 'int64' ? value : n;
+      return typeof value === 'string' && !Number.isSafeInteger(n) ? value : n;
     }
     case undefined:
       return undefined;
@@ -151,8 +155,8 @@ function jaegerSpan(
   optionalArray(s.references, child(spanPlace, 'references')).forEach((r, j) => {
     const refPlace = child(child(spanPlace, 'references'), j);
     const ref = asObject(r, refPlace);
-    const refTrace = ids.traceId(ref.traceID ?? s.traceID, child(refPlace, 'traceID'));
-    const refSpan = ids.spanId(ref.spanID, child(refPlace, 'spanID'));
+    const refTrace = ids.traceId(ref.traceID ?? s.traceID, child(refPlace, 'traceID'), true);
+    const refSpan = ids.spanId(ref.spanID, child(refPlace, 'spanID'), true);
     // The all-zero id is W3C Trace Context's "none": such a reference (written for a root) points nowhere.
     if (refSpan === '0000000000000000') return;
     const type = optionalString(ref.refType, child(refPlace, 'refType'))?.toUpperCase() ?? 'CHILD_OF';
@@ -182,6 +186,7 @@ function jaegerSpan(
     };
   });
   const tags = splitTags(jaegerTags(s.tags, child(spanPlace, 'tags')));
+  if (tags.unknownKind !== undefined) countUnknownKind(context, tags.unknownKind);
   const span: { -readonly [K in keyof Span]: Span[K] } = {
     traceId,
     spanId,
@@ -196,7 +201,7 @@ function jaegerSpan(
     resource: process?.resource ?? {},
   };
   if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
-  if (duration !== undefined) span.endTimeNs = startTimeNs + duration;
+  if (duration !== undefined) span.endTimeNs = endAfter(startTimeNs, duration, child(spanPlace, 'duration'));
   if (tags.scope !== undefined) span.scope = tags.scope;
   return span;
 }

@@ -52,6 +52,15 @@ export function asNumber(value: unknown, place: string): number {
 }
 
 const DIGITS = /^\s*-?\d+\s*$/;
+/** A decimal number as text, with a fraction or exponent; not hex (`Number('0x10')` is 16), not `Infinity`. */
+const DECIMAL = /^\s*-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+
+/**
+ * The first time Lifeline cannot hold: 2^63 ns after the epoch (April 2262).
+ * Times are stored as SQLite's signed 64-bit integers; OTLP's `fixed64` goes
+ * on to 2^64 − 1, but no clock reads that.
+ */
+export const TIME_LIMIT_NS = 2n ** 63n;
 
 /**
  * A time as exact nanoseconds, given as a whole number of `unitNs`
@@ -60,10 +69,32 @@ const DIGITS = /^\s*-?\d+\s*$/;
  * integers) or as a JSON number. A fraction of a unit is rounded to whole
  * nanoseconds.
  *
- * @throws {TraceFileError} when the value is not a number or decimal string.
+ * @throws {TraceFileError} when the value is not a number or decimal string
+ *   (hex text included), or lies outside 0 ≤ t < 2^63 ns ({@link TIME_LIMIT_NS}):
+ *   before 1970 or beyond 2262, where ordering, dates and paging would break.
  */
 export function asTimeNs(value: unknown, place: string, unitNs = 1n): bigint {
+  const ns = timeNs(value, place, unitNs);
+  if (ns < 0n || ns >= TIME_LIMIT_NS) {
+    fail(place, `time ${describe(value)} is out of range: expected nanoseconds since 1970, below 2^63 (year 2262)`);
+  }
+  return ns;
+}
+
+/**
+ * The end of a span given by its start and duration (Jaeger, Zipkin).
+ *
+ * @throws {TraceFileError} at `place` (the duration's) when the end lies at or beyond 2^63 ns.
+ */
+export function endAfter(startNs: bigint, durationNs: bigint, place: string): bigint {
+  const end = startNs + durationNs;
+  if (end >= TIME_LIMIT_NS) fail(place, `the span would end beyond 2^63 ns (year 2262): duration out of range`);
+  return end;
+}
+
+function timeNs(value: unknown, place: string, unitNs: bigint): bigint {
   if (typeof value === 'string' && DIGITS.test(value)) return BigInt(value.trim()) * unitNs;
+  if (typeof value === 'string' && !DECIMAL.test(value)) fail(place, `expected a number, found ${describe(value)}`);
   const n = asNumber(value, place);
   if (Number.isSafeInteger(n)) return BigInt(n) * unitNs;
   const whole = Math.trunc(n);

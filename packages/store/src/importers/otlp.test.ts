@@ -47,13 +47,13 @@ describe('Grafana Tempo trace JSON', () => {
 
   it('names a problem inside the envelope with the path from the top of the file', () => {
     const document = JSON.parse(read('tempo-api-v2.json'));
-    document.trace.resourceSpans[0].scopeSpans[0].spans[1].kind = 'SPAN_KIND_SIDEWAYS';
+    document.trace.resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano = 'soon';
     const { spans, problems } = parseTraceFile(JSON.stringify(document));
     expect(spans).toHaveLength(1);
     expect(problems).toEqual([
       {
-        place: 'trace.resourceSpans[0].scopeSpans[0].spans[1].kind',
-        problem: 'unknown span kind "SPAN_KIND_SIDEWAYS"',
+        place: 'trace.resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano',
+        problem: 'expected a number, found string "soon"',
         rejectedSpans: 1,
       },
     ]);
@@ -67,7 +67,15 @@ describe('otlpToSpans', () => {
         {
           scopeSpans: [
             {
-              spans: [{ traceId: '01', spanId: '02', kind, startTimeUnixNano: 1, status: { code } }],
+              spans: [
+                {
+                  traceId: '01'.padStart(32, '0'),
+                  spanId: '02'.padStart(16, '0'),
+                  kind,
+                  startTimeUnixNano: 1,
+                  status: { code },
+                },
+              ],
             },
           ],
         },

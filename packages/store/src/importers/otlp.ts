@@ -1,5 +1,5 @@
 import type { Attributes, AttributeValue, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '@lifeline/core';
-import { attempt, countRawSpans, type ImportContext, strictContext } from './import-context.js';
+import { attempt, countRawSpans, countUnknownKind, type ImportContext, strictContext } from './import-context.js';
 import {
   asNumber,
   asObject,
@@ -97,6 +97,21 @@ function integer(value: unknown, place: string): number | string {
   return Number.isSafeInteger(n) || typeof value !== 'string' ? n : value;
 }
 
+/** The texts the protobuf JSON mapping writes for a double that is not a finite number. */
+const NON_FINITE: ReadonlySet<string> = new Set(['NaN', 'Infinity', '-Infinity']);
+
+/**
+ * A double attribute. NaN and ±Infinity are valid OTLP doubles (the JSON
+ * mapping writes them as the strings "NaN", "Infinity", "-Infinity"), but JSON
+ * cannot hold them as numbers: they are kept as those strings, so the span and
+ * the value both survive.
+ */
+export function double(value: unknown, place: string): number | string {
+  if (typeof value === 'string' && NON_FINITE.has(value.trim())) return value.trim();
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return asNumber(value, place);
+}
+
 function primitive(value: JsonObject, place: string): Primitive | undefined {
   if ('stringValue' in value) return asString(value.stringValue, child(place, 'stringValue'));
   if ('boolValue' in value) {
@@ -104,7 +119,7 @@ function primitive(value: JsonObject, place: string): Primitive | undefined {
     return value.boolValue;
   }
   if ('intValue' in value) return integer(value.intValue, child(place, 'intValue'));
-  if ('doubleValue' in value) return asNumber(value.doubleValue, child(place, 'doubleValue'));
+  if ('doubleValue' in value) return double(value.doubleValue, child(place, 'doubleValue'));
   if ('bytesValue' in value) return asString(value.bytesValue, child(place, 'bytesValue'));
   return undefined;
 }
@@ -158,13 +173,19 @@ export function otlpAttributes(list: unknown, place: string): Record<string, Att
   return out;
 }
 
-function kindOf(value: unknown, place: string): SpanKind {
+function kindOf(value: unknown, place: string, context: ImportContext): SpanKind {
   if (value === undefined || value === null) return 'internal';
   const kind =
     typeof value === 'string' && !/^\d+$/.test(value)
       ? kindsByName[enumName('SPAN_KIND_', value)]
       : kindsByNumber[Number(value)];
-  return kind ?? fail(place, `unknown span kind ${JSON.stringify(value)}`);
+  if (kind !== undefined) return kind;
+  // A kind from a newer OTLP, or a typo: the span is still worth having (as UNSPECIFIED), with a word.
+  if (context.unknownKinds !== undefined && (typeof value === 'string' || typeof value === 'number')) {
+    countUnknownKind(context, String(value));
+    return 'internal';
+  }
+  return fail(place, `unknown span kind ${JSON.stringify(value)}`);
 }
 
 function statusOf(value: unknown, place: string): Span['status'] {
@@ -212,8 +233,8 @@ function otlpSpan(
     const linkPlace = child(child(place, 'links'), i);
     const link = asObject(l, linkPlace);
     return {
-      traceId: ids.traceId(link.traceId, child(linkPlace, 'traceId')),
-      spanId: ids.spanId(link.spanId, child(linkPlace, 'spanId')),
+      traceId: ids.traceId(link.traceId, child(linkPlace, 'traceId'), true),
+      spanId: ids.spanId(link.spanId, child(linkPlace, 'spanId'), true),
       attributes: otlpAttributes(link.attributes, child(linkPlace, 'attributes')),
     };
   });
@@ -221,7 +242,7 @@ function otlpSpan(
     traceId: ids.traceId(s.traceId, child(place, 'traceId')),
     spanId: ids.spanId(s.spanId, child(place, 'spanId')),
     name: optionalString(s.name, child(place, 'name')) ?? '',
-    kind: kindOf(s.kind, child(place, 'kind')),
+    kind: kindOf(s.kind, child(place, 'kind'), context),
     serviceName,
     startTimeNs: asTimeNs(s.startTimeUnixNano, child(place, 'startTimeUnixNano')),
     status: statusOf(s.status, child(place, 'status')),

@@ -11,6 +11,8 @@ const kinds: Readonly<Record<string, SpanKind>> = {
 /** What Jaeger and Zipkin put in tags that Lifeline keeps as span fields. */
 export interface TagFields {
   readonly kind?: SpanKind;
+  /** A `span.kind` tag naming no kind Lifeline knows, as written; the span is read as internal. */
+  readonly unknownKind?: string;
   readonly status: SpanStatus;
   readonly scope?: { readonly name: string; readonly version?: string };
   readonly attributes: Record<string, AttributeValue>;
@@ -24,6 +26,7 @@ export interface TagFields {
 export function splitTags(tags: Readonly<Record<string, AttributeValue>>): TagFields {
   const attributes: Record<string, AttributeValue> = {};
   let kind: SpanKind | undefined;
+  let unknownKind: string | undefined;
   let errorFlag = false;
   let errorText: string | undefined;
   let otelStatus: string | undefined;
@@ -35,6 +38,7 @@ export function splitTags(tags: Readonly<Record<string, AttributeValue>>): TagFi
     switch (key) {
       case 'span.kind':
         kind = text === undefined ? undefined : kinds[text.toLowerCase()];
+        if (kind === undefined) unknownKind = text ?? JSON.stringify(value);
         break;
       case 'error':
         // Jaeger tags error=true; Zipkin puts the error message (or "") in it.
@@ -68,6 +72,7 @@ export function splitTags(tags: Readonly<Record<string, AttributeValue>>): TagFi
   }
   const fields: { -readonly [K in keyof TagFields]: TagFields[K] } = { status, attributes };
   if (kind !== undefined) fields.kind = kind;
+  if (unknownKind !== undefined) fields.unknownKind = unknownKind;
   if (scopeName !== undefined && scopeName !== '') {
     fields.scope = scopeVersion === undefined ? { name: scopeName } : { name: scopeName, version: scopeVersion };
   }

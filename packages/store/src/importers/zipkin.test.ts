@@ -112,8 +112,8 @@ describe('Zipkin trace ids of mixed width', () => {
 
   it('leaves a 64-bit trace id alone when no span carries a 128-bit id with those lower bits', () => {
     const { spans, warnings } = zipkin([
-      { traceId: '463ac35c9f6413ad48485a3953bb6124', id: '01', timestamp: 1 },
-      { traceId: '1111222233334444', id: '02', timestamp: 1 },
+      { traceId: '463ac35c9f6413ad48485a3953bb6124', id: '0000000000000001', timestamp: 1, duration: 1 },
+      { traceId: '1111222233334444', id: '0000000000000002', timestamp: 1, duration: 1 },
     ]);
     expect(spans.map((span) => span.traceId)).toEqual([
       '463ac35c9f6413ad48485a3953bb6124',

@@ -1,6 +1,6 @@
 import type { AttributeValue, Span, SpanEvent, SpanKind } from '@lifeline/core';
 import { SHARED_SPAN_ID_ATTRIBUTE, sharedServerSpanId } from './ids.js';
-import { attempt, type ImportContext, strictContext } from './import-context.js';
+import { attempt, countUnknownKind, type ImportContext, strictContext } from './import-context.js';
 import {
   asArray,
   asNumber,
@@ -8,6 +8,7 @@ import {
   asString,
   asTimeNs,
   child,
+  endAfter,
   fail,
   type JsonObject,
   optionalArray,
@@ -240,7 +241,10 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
     }
   }
   const tags = splitTags(rawTags);
-  const kind = (piece.kind === undefined ? undefined : kinds[piece.kind]) ?? tags.kind ?? 'internal';
+  const known = piece.kind === undefined ? undefined : kinds[piece.kind];
+  if (piece.kind !== undefined && known === undefined) countUnknownKind(context, piece.kind);
+  else if (piece.kind === undefined && tags.unknownKind !== undefined) countUnknownKind(context, tags.unknownKind);
+  const kind = known ?? tags.kind ?? 'internal';
   const local =
     s.localEndpoint === undefined || s.localEndpoint === null
       ? undefined
@@ -281,7 +285,10 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
   };
   if (isServerHalf) span.attributes = { ...span.attributes, [SHARED_SPAN_ID_ATTRIBUTE]: piece.id };
   if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
-  if (isSet(s.duration)) span.endTimeNs = startTimeNs + asTimeNs(s.duration, child(place, 'duration'), NS_PER_US);
+  if (isSet(s.duration)) {
+    const durationPlace = child(place, 'duration');
+    span.endTimeNs = endAfter(startTimeNs, asTimeNs(s.duration, durationPlace, NS_PER_US), durationPlace);
+  }
   if (tags.scope !== undefined) span.scope = tags.scope;
   return span;
 }
