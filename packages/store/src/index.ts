@@ -36,6 +36,7 @@ export { zipkinToSpans } from './importers/zipkin.js';
 export type { Migration } from './migrations.js';
 export { latestSchemaVersion, migrations } from './migrations.js';
 export { readableSpanToSpan } from './readable-span.js';
+export type { WriteResult } from './span-writer.js';
 export type {
   GetTraceOptions,
   OpenStoreOptions,
@@ -49,5 +50,4 @@ export type {
   TraceWork,
 } from './store.js';
 export { MAX_LINKED_TRACES, openStore, traceWorkValues } from './store.js';
-export type { WriteResult } from './span-writer.js';
 export { SpanWriterThread } from './writer-thread-app-side.js';
