@@ -21,6 +21,7 @@ import {
   CALL_CATEGORIES,
   type CallRole,
   CLIENT,
+  issuedStart,
   layoutTrace,
   MIN_REPEAT,
   outlivesResponse,
@@ -590,13 +591,21 @@ function countStructure(calls: readonly LeanCall[]): Pick<TraceSummary, 'serialC
     }
     // One child is one serial call: no run, no par, no repeat.
     if (kids.length < 2) continue;
+    // From when each was issued, as arrangeChildren counts them.
+    const issued = kids.map((kid) => issuedStart(kid.node.span, kid.start));
+    if (issued.some((start, k) => start !== (kids[k] as LeanCall).start)) {
+      const order = kids.map((_, k) => k).sort((a, b) => (issued[a] as number) - (issued[b] as number));
+      kids = order.map((k) => kids[k] as LeanCall);
+      const sorted = order.map((k) => issued[k] as number);
+      issued.splice(0, issued.length, ...sorted);
+    }
     let i = 0;
     while (i < kids.length) {
       const first = kids[i] as LeanCall;
       let maxEnd = first.end;
       let j = i + 1;
       // Intervals that only touch are serial, as in concurrentGroups.
-      while (j < kids.length && (kids[j] as LeanCall).start < maxEnd) {
+      while (j < kids.length && (issued[j] as number) < maxEnd) {
         const end = (kids[j] as LeanCall).end;
         if (end > maxEnd) maxEnd = end;
         j++;
@@ -607,7 +616,10 @@ function countStructure(calls: readonly LeanCall[]): Pick<TraceSummary, 'serialC
         flushSerial();
         parGroups++;
         // A lane needs MIN_REPEAT calls to hold a repeat.
-        if (j - i >= MIN_REPEAT) for (const lane of packLanes(kids.slice(i, j))) nPlusOne += countRepeats(lane);
+        if (j - i >= MIN_REPEAT) {
+          const group = kids.slice(i, j).map((kid, k) => ({ start: issued[i + k] as number, end: kid.end, kid }));
+          for (const lane of packLanes(group)) nPlusOne += countRepeats(lane.map((entry) => entry.kid));
+        }
       }
       i = j;
     }

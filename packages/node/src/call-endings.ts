@@ -6,7 +6,8 @@
  * their spans through the context (see {@link withStartedSpan}) or their
  * hooks; the {@link CallEndingSpanProcessor} applies what was learnt.
  */
-import { type Context, context, createContextKey, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { type Context, context, createContextKey, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /**
@@ -63,6 +64,31 @@ export function withStartedSpan<T>(fn: () => T): { result: T; span: Span | undef
 export function withConnectionWait(caller: Context, seconds: number): Context {
   const wait: ConnectionWait = { seconds, taken: false };
   return caller.setValue(connectionWaitKey, wait);
+}
+
+/** The SDK span's clock (see precise-start.ts): its start, and the `performance.now()` reading it ends from. */
+interface SpanClock {
+  startTime: HrTime;
+  _performanceStartTime: number;
+}
+
+/**
+ * Moves the start of an open span to now, for a call that waited in its
+ * client's queue before it was sent, and adds that wait (seconds) to its
+ * {@link CONNECTION_WAIT_TIME}. The span's end is measured from the new start
+ * as before. Leaves spans of another SDK as they are.
+ */
+export function startLater(span: Span): void {
+  const clock = span as unknown as Partial<SpanClock>;
+  if (typeof clock._performanceStartTime !== 'number' || !isTimeInputHrTime(clock.startTime)) return;
+  if (!span.isRecording()) return;
+  const now = performance.now();
+  const waitedMs = now - clock._performanceStartTime;
+  if (waitedMs <= 0) return;
+  clock.startTime = addHrTimes(clock.startTime, millisToHrTime(waitedMs));
+  clock._performanceStartTime = now;
+  const earlier = span.attributes[CONNECTION_WAIT_TIME];
+  span.setAttribute(CONNECTION_WAIT_TIME, (typeof earlier === 'number' ? earlier : 0) + waitedMs / 1000);
 }
 
 /** What the HTTP client instrumentations reported about a call before its span ended. */

@@ -94,6 +94,24 @@ app.get('/pg/report/:id', async (req, res) => {
   res.json({ id: rows[0].id });
 });
 
+// Three queries issued together on the pool of one connection: the second
+// and third wait for it in the pool's queue.
+app.get('/pg/together', async (_req, res) => {
+  const rows = await Promise.all([1, 2, 3].map((n) => pgPool.query('SELECT $1::int AS n, pg_sleep(0.03)', [n])));
+  res.json({ count: rows.length });
+});
+
+// The same on one client: pg queues them in the client until it is free.
+app.get('/pg/client-together', async (_req, res) => {
+  const rows = await Promise.all([1, 2, 3].map((n) => pgClient.query('SELECT $1::int AS n, pg_sleep(0.03)', [n])));
+  res.json({ count: rows.length });
+});
+
+app.get('/mysql/together', async (_req, res) => {
+  const rows = await Promise.all([1, 2, 3].map((n) => mysqlPromisePool.query('SELECT ? AS n, SLEEP(0.03)', [n])));
+  res.json({ count: rows.length });
+});
+
 // The callback form: the connection is handed over by pool.connect(cb).
 app.get('/pg/checkout/:id', (req, res) => {
   pgPool.connect((error, client, release) => {
