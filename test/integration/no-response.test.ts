@@ -75,6 +75,22 @@ describe('outgoing HTTP calls that get no response', () => {
     expect(arrows, path).toHaveLength(2);
   });
 
+  // The upstream sends its headers and 1 000 bytes of a 2 MiB body, then closes the connection.
+  it.each([
+    ['fetch', '/fetch/cut', 'UND_ERR_SOCKET', /closed/],
+    ['node:http', '/http/cut', 'ECONNRESET', /cut off mid-body \(aborted\)/],
+  ])('%s %s: a response cut off mid-body is a failed call, not ok', async (_client, path, type, message) => {
+    const { outcome, trace, call } = await callAndTrace(app, db.path, path);
+    expect(outcome).toBe(type);
+    expect(call.status.code, path).toBe('error');
+    expect(call.attributes['error.type'], path).toBe(type);
+    expect(call.status.message, path).toMatch(message);
+    // The headers did come: the status stays, the arrow back is a failure.
+    expect(call.attributes['http.response.status_code'], path).toBe(200);
+    const arrows = upstreamArrows(await validDiagram(trace));
+    expect(arrows, path).toEqual(['p2->>p3: GET /cut', expect.stringMatching(/^p3--xp2: 200 · /)]);
+  });
+
   // [client, path]
   const unread: [string, string][] = [
     ['fetch', '/fetch/status-only'],

@@ -97,6 +97,12 @@ export interface HttpCallOutcome {
   error?: unknown;
   /** The request's socket timeout (ms), when its `timeout` event fired. */
   timedOutAfterMs?: number;
+  /**
+   * The node:http response, once its headers came: whether its body came to
+   * its end (`complete`) and the error it was destroyed with (`errored`: the
+   * connection closed mid-body).
+   */
+  response?: { readonly complete?: boolean; readonly errored?: unknown };
 }
 
 /** Per client span, what the HTTP hooks learnt; read when the span ends. */
@@ -195,7 +201,17 @@ function exceptionType(span: Span): string | undefined {
 function completeHttpOutcome(span: Span): void {
   if (span.kind !== SpanKind.CLIENT || span.attributes['http.request.method'] === undefined) return;
   const outcome = httpOutcomes.get(span);
-  if (outcome?.error !== undefined) {
+  const cut = outcome?.response;
+  if (outcome !== undefined && outcome.error === undefined && cut?.complete === false && cut.errored) {
+    // Headers and part of the body came, then the connection closed: the
+    // call got no whole response. (A body the app stopped reading itself
+    // ends without an error.)
+    const error = cut.errored;
+    outcome.error = error;
+    span.recordException(error as Error);
+    span.setAttribute('error.type', errorType(error));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `response cut off mid-body (${errorMessage(error)})` });
+  } else if (outcome?.error !== undefined) {
     const error = outcome.error;
     span.setAttribute('error.type', errorType(error));
     if (!span.events.some((event) => event.name === 'exception')) span.recordException(error as Error);

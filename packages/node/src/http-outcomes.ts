@@ -69,7 +69,8 @@ export function createUndiciInstrumentation(): UndiciInstrumentation {
 /**
  * `@opentelemetry/instrumentation-http` whose client spans say why a call got
  * no response (`error.type` `ECONNRESET`, `ECONNREFUSED`, or `TimeoutError`
- * when the request's socket timeout fired) and end when the response headers
+ * when the request's socket timeout fired) or only part of its body (the
+ * connection closed mid-body: `ECONNRESET`), and end when the response headers
  * arrived if the caller never reads the body while its span is open.
  *
  * @example
@@ -99,6 +100,8 @@ export function createHttpInstrumentation(): HttpInstrumentation {
       // Client spans get the IncomingMessage of the response (it knows its
       // request), server spans their ServerResponse.
       if ((response as IncomingMessage & { req?: unknown }).req === undefined) return;
+      // Read when the span ends: a body cut off by the connection closing is a failure.
+      outcomeOf(span).response = response as IncomingMessage & { errored?: unknown };
       if (span.isRecording()) trackOpenResponse({ span: span as Span, headersAt: performance.now() });
     },
   });

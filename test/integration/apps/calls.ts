@@ -45,6 +45,11 @@ const s = require('node:http').createServer((req, res) => {
   if (req.url === '/slow') setTimeout(() => res.end('late'), 400);
   else if (req.url === '/reset') req.socket.destroy();
   else if (req.url === '/big') res.end(big);
+  else if (req.url === '/cut') {
+    res.writeHead(200, { 'content-length': String(big.length) });
+    res.write(big.subarray(0, 1000));
+    setTimeout(() => req.socket.destroy(), 30);
+  }
   else res.end('ok');
 }).listen(0, '127.0.0.1', () => console.log(s.address().port));`;
 // Without NODE_OPTIONS or preloads: nothing records the upstream.
@@ -71,6 +76,8 @@ function httpGet(url: string, options: { timeoutMs?: number; destroyAfterMs?: nu
     const req = httpRequest(url, options.signal === undefined ? {} : { signal: options.signal }, (response) => {
       response.resume();
       response.on('end', () => resolve(String(response.statusCode)));
+      // The body cut off: the response fails after its headers.
+      response.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.name));
     });
     if (options.timeoutMs !== undefined) req.setTimeout(options.timeoutMs, () => req.destroy());
     if (options.destroyAfterMs !== undefined) setTimeout(() => req.destroy(), options.destroyAfterMs);
@@ -314,6 +321,9 @@ app.get('/fetch/:outcome', async (req, res) => {
       case 'refused':
         await fetch(`http://127.0.0.1:${closedPort}/`);
         break;
+      case 'cut':
+        await (await fetch(`${up}/cut`)).arrayBuffer();
+        break;
       case 'status-only': {
         const response = await fetch(`${up}/big`);
         res.json({ outcome: String(response.status) });
@@ -350,6 +360,9 @@ app.get('/http/:outcome', async (req, res) => {
       break;
     case 'refused':
       outcome = await httpGet(`http://127.0.0.1:${closedPort}/`);
+      break;
+    case 'cut':
+      outcome = await httpGet(`${up}/cut`);
       break;
     case 'status-only': {
       // A response listener that never reads: node:http leaves the body alone.
