@@ -117,7 +117,7 @@ export interface OpenResponse {
 
 const openResponsesByParent = new Map<string, Map<Span, OpenResponse>>();
 /** Ids of the spans started and not ended yet in this process. */
-const openSpanIds = new Set<string>();
+const openSpans = new Map<string, Span>();
 const parentOfOpen = new WeakMap<Span, string>();
 
 /**
@@ -131,7 +131,7 @@ export function trackOpenResponse(open: OpenResponse): void {
   // A caller that ended before the headers came (or lives in another
   // process) will not end again: the instrumentation ends the call when the
   // body is read, as it would have.
-  if (parentId === undefined || !openSpanIds.has(parentId) || parentOfOpen.has(open.span)) return;
+  if (parentId === undefined || !openSpans.has(parentId) || parentOfOpen.has(open.span)) return;
   let open_ = openResponsesByParent.get(parentId);
   if (open_ === undefined) {
     open_ = new Map();
@@ -239,6 +239,46 @@ function completeHttpOutcome(span: Span): void {
 }
 
 /**
+ * Attribute: `true` on a span Lifeline ended because the process stopped
+ * while it was still open (a query stream still being read, a call still
+ * waiting for its answer). Its end is the moment the process stopped.
+ */
+export const UNFINISHED = 'lifeline.unfinished';
+
+/** The `error.type` of a span ended unfinished. */
+export const UNFINISHED_ERROR_TYPE = 'Unfinished';
+
+/**
+ * Ends every span of this process still open, when the process stops: a span
+ * never ended is never exported, and the call would vanish from the diagram.
+ * A fetch whose body was being read ends at its headers, marked unread, as it
+ * does when its caller ends first. Any other span fails, marked
+ * {@link UNFINISHED}, with `error.type` {@link UNFINISHED_ERROR_TYPE}: it was
+ * cut off, whatever it would have returned. Innermost spans end first.
+ * Returns how many spans were ended.
+ */
+export function endUnfinishedSpans(): number {
+  for (const open of [...openResponsesByParent.values()])
+    for (const response of [...open.values()]) closeUnread(response);
+  const open = [...openSpans.values()].reverse();
+  let ended = 0;
+  for (const span of open) {
+    if (span.ended) continue;
+    span.setAttribute(UNFINISHED, true);
+    if (span.status.code !== SpanStatusCode.ERROR) {
+      span.setAttribute('error.type', UNFINISHED_ERROR_TYPE);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'unfinished: the process stopped while it was open' });
+    }
+    // A wrapper that put the span's end off (until a stream's last row)
+    // steps aside: the end is now.
+    if (Object.hasOwn(span, 'end')) delete (span as { end?: unknown }).end;
+    span.end();
+    ended++;
+  }
+  return ended;
+}
+
+/**
  * Span processor that completes spans with what Lifeline's hooks learnt
  * (see the module comment). Register it before the exporting processor.
  *
@@ -249,7 +289,7 @@ function completeHttpOutcome(span: Span): void {
  */
 export class CallEndingSpanProcessor implements SpanProcessor {
   onStart(span: Span, parentContext: Context): void {
-    openSpanIds.add(span.spanContext().spanId);
+    openSpans.set(span.spanContext().spanId, span);
     const box = parentContext.getValue(startedSpanKey) as StartedSpanBox | undefined;
     if (box !== undefined && box.span === undefined) box.span = span;
     const wait = parentContext.getValue(connectionWaitKey) as ConnectionWait | undefined;
@@ -264,7 +304,7 @@ export class CallEndingSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    openSpanIds.delete(span.spanContext().spanId);
+    openSpans.delete(span.spanContext().spanId);
     untrackOpenResponse(span as Span);
     const open = openResponsesByParent.get(span.spanContext().spanId);
     if (open === undefined) return;
@@ -275,10 +315,9 @@ export class CallEndingSpanProcessor implements SpanProcessor {
     return Promise.resolve();
   }
 
-  /** Closes the fetches still open whose headers arrived, so that they are written before the process stops. */
+  /** Ends the calls still open (see {@link endUnfinishedSpans}), so that they are written before the process stops. */
   shutdown(): Promise<void> {
-    for (const open of [...openResponsesByParent.values()])
-      for (const response of [...open.values()]) closeUnread(response);
+    endUnfinishedSpans();
     return Promise.resolve();
   }
 }
