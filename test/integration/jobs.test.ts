@@ -111,6 +111,33 @@ describe.skipIf(missing.length > 0)('BullMQ jobs processed in a sandbox, retried
     expect(asyncArrows(text).filter((line) => line.includes('process lifeline-jobs-retry-RUN'))).toHaveLength(2);
   });
 
+  it('draws two jobs that a worker of concurrency 2 ran side by side as overlapping', async () => {
+    const trace = await enqueue('pair', 10, (spans) => dbSpans(spans, 'postgresql').length >= 2);
+    const [first, second] = processSpans(trace.spans);
+    // They did overlap: the second started before the first ended.
+    expect(second?.startTimeNs ?? 0n).toBeLessThan(first?.endTimeNs ?? 0n);
+    const text = await diagram(trace);
+    const lines = text.split('\n');
+    const answer = lines.indexOf('p2-->>p1: 202');
+    // After the answer: one par, a branch per job, each with its own query.
+    expect(lines.slice(answer + 1), text).toEqual([
+      'par 2 concurrent calls',
+      '  p3-)p2: process lifeline-jobs-pair-RUN',
+      '  p2->>p5: SELECT',
+      '  p5-->>p2: ok',
+      '  p2->>p4: EVALSHA *',
+      '  p4-->>p2: ok',
+      'and',
+      '  p3-)p2: process lifeline-jobs-pair-RUN',
+      '  p2->>p5: SELECT',
+      '  p5-->>p2: ok',
+      '  p2->>p4: EVALSHA *',
+      '  p4-->>p2: ok',
+      'end',
+      '',
+    ]);
+  });
+
   it("lists the requests by default and BullMQ's housekeeping only as background work", async () => {
     const response = await fetch(`${app.url}/jobs/9?mode=fork`, { method: 'POST' });
     const requestId = traceIdOf(response);
