@@ -294,13 +294,14 @@ class Builder {
       // a worker of concurrency 2): one `par`, not a sequence. No one waited
       // for them, so it is not the request's concurrency.
       const intervals = together.map((c) => ({ start: c.node.start, end: c.node.end, call: c }));
-      this.afterResponse++;
+      const counted = this.afterResponse === 0;
       this.par(
         together,
         packLanes(intervals).map((lane) => lane.map((entry) => entry.call)),
         items,
       );
-      this.afterResponse--;
+      // The blocks inside the consumers still count, as they did drawn one by one.
+      if (counted) this.parGroups--;
       i += together.length - 1;
     }
     if (this.foldedByDepth > 0) {
