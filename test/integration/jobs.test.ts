@@ -109,6 +109,16 @@ describe.skipIf(missing.length > 0)('BullMQ jobs processed in a sandbox, retried
     }
     const text = await diagram(trace);
     expect(asyncArrows(text).filter((line) => line.includes('process lifeline-jobs-retry-RUN'))).toHaveLength(2);
+    // The failed attempt is drawn as a failed call...
+    expect(text).toContain('p2--xp3: invoice 8 not ready yet');
+    // ...but the request's outcome follows the retry, which got through.
+    const store = openStore({ path: db.path, readonly: true, migrate: false });
+    try {
+      const row = store.listTraces({}, { limit: 1000 }).items.find((s) => s.traceId === trace.traceId);
+      expect(row?.error).toBe(false);
+    } finally {
+      store.close();
+    }
   });
 
   it('draws two jobs that a worker of concurrency 2 ran side by side as overlapping', async () => {
