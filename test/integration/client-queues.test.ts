@@ -99,6 +99,7 @@ describe.skipIf(missingPg.length + missingMysql.length > 0)('pools of one connec
     ['pg pool of one', 'postgresql', '/pg/together'],
     ['pg client queue', 'postgresql', '/pg/client-together'],
     ['mysql2 pool of one', 'mysql', '/mysql/together'],
+    ['mysql2 connection queue', 'mysql', '/mysql/connection-together'],
   ])('%s: queries issued together are drawn concurrent, with the time they waited', async (_name, system, path) => {
     const response = await fetch(`${app.url}${path}`);
     expect(await response.json()).toEqual({ count: 3 });

@@ -327,13 +327,11 @@ function endStreamedQueries(patched: AnyFunction): AnyFunction {
     }
     if (isEmitter(first)) bindEmitter(first, caller);
     const withCallback = withOnResult || args.some((arg) => typeof arg === 'function');
-    if (withCallback) {
-      const called = withPendingWait(this, () => patched.apply(this, args));
-      bindEmitter(called, caller);
-      return called;
-    }
+    const busy = isBusyMysqlConnection(this);
     const { result, span } = withStartedSpan(() => withPendingWait(this, () => patched.apply(this, args)));
+    if (busy && span !== undefined) startWhenRun(result, span);
     bindEmitter(result, caller);
+    if (withCallback) return result;
     if (span === undefined || !isEmitter(result)) return result;
     // The instrumentation would end the span on the first row: Lifeline ends it.
     const realEnd = span.end.bind(span);
@@ -350,6 +348,30 @@ function endStreamedQueries(patched: AnyFunction): AnyFunction {
     // before it is run): a query the app issues from one follows this one.
     result.prependOnceListener('end', () => ender.finish());
     return result;
+  };
+}
+
+/** Whether a mysql2 connection is running a command: one given now waits in its queue. */
+function isBusyMysqlConnection(connection: unknown): boolean {
+  const command = (connection as { _command?: unknown } | undefined)?._command;
+  return command !== undefined && command !== null;
+}
+
+/**
+ * mysql2 runs one command at a time on a connection and queues the others
+ * (`Promise.all` of queries on one connection): a command given while the
+ * connection was busy starts its span when mysql2 starts it, with the time
+ * it waited as `db.client.connection.wait_time`, as pg's queued queries do.
+ */
+function startWhenRun(command: unknown, span: Span): void {
+  if (typeof command !== 'object' || command === null) return;
+  const holder = command as { start?: unknown };
+  if (typeof holder.start !== 'function') return;
+  const start = holder.start as AnyFunction;
+  holder.start = function (this: unknown, ...args: unknown[]) {
+    holder.start = start;
+    startLater(span);
+    return start.apply(this, args);
   };
 }
 

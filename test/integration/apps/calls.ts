@@ -114,6 +114,17 @@ app.get('/pg/client-together', async (_req, res) => {
   res.json({ count: rows.length });
 });
 
+// The same on one connection: mysql2 queues them in the connection.
+app.get('/mysql/connection-together', (_req, res) => {
+  let left = 3;
+  for (const n of [1, 2, 3]) {
+    mysqlConnection.query('SELECT ? AS n, SLEEP(0.03)', [n], (error) => {
+      if (error) res.status(500).send(error.message);
+      else if (--left === 0) res.json({ count: 3 });
+    });
+  }
+});
+
 app.get('/mysql/together', async (_req, res) => {
   const rows = await Promise.all([1, 2, 3].map((n) => mysqlPromisePool.query('SELECT ? AS n, SLEEP(0.03)', [n])));
   res.json({ count: rows.length });
