@@ -57,6 +57,54 @@ describe.skipIf(missing.length > 0)('Redis batches and work after the response, 
     });
   }
 
+  for (const [kind, first, second] of [
+    ['io-pipeline', 'PIPELINE SET, GET', 'PIPELINE INCR, DEL'],
+    ['io-multi', 'MULTI SET, GET', 'MULTI INCR, DEL'],
+    ['nr-multi', 'MULTI SET, GET', 'MULTI INCR, DEL'],
+    ['nr-pipeline', 'PIPELINE SET, GET', 'PIPELINE INCR, DEL'],
+  ] as const) {
+    it(`draws two ${kind} batches sent at once on one connection as two calls, each with its own commands`, async () => {
+      const response = await fetch(`${app.url}/batch-pair/${kind}`);
+      expect(await response.json()).toEqual({ replies: [2, 2] });
+      const commands = kind === 'io-multi' ? 8 : 4;
+      const trace = await waitForTrace(
+        db.path,
+        traceIdOf(response),
+        (all) => all.filter(isRedis).filter((s) => s.endTimeNs !== undefined).length >= commands,
+      );
+      const text = await validDiagram(trace);
+      const requests = redisArrows(text).filter((line) => line.startsWith('p2->>p3'));
+      expect(requests, text).toEqual([`p2->>p3: ${first}`, `p2->>p3: ${second}`]);
+      // Both were in flight together: one `par` of the two calls.
+      expect(text).toContain('par 2 concurrent calls');
+      const { model } = traceToMermaid(trace, { timings: false });
+      const batches = model.arrows.filter((arrow) => arrow.spanIds !== undefined && arrow.kind === 'request');
+      expect(batches.map((arrow) => arrow.spanIds?.length)).toEqual(kind === 'io-multi' ? [4, 4] : [2, 2]);
+    });
+  }
+
+  it('draws the single commands of an auto-pipelining ioredis client as the calls the app made', async () => {
+    await (await fetch(`${app.url}/auto-pipelined`)).text();
+    const response = await fetch(`${app.url}/auto-pipelined`);
+    expect(await response.json()).toEqual({ value: 'a' });
+    const trace = await waitForTrace(db.path, traceIdOf(response), (all) => all.filter(isRedis).length >= 3);
+    const redis = trace.spans.filter(isRedis);
+    expect(redis.map((s) => s.attributes['db.operation.name'])).toEqual(expect.arrayContaining(['set', 'incr', 'get']));
+    const text = await validDiagram(trace);
+    expect(text).not.toContain('PIPELINE');
+    const lines = text.split('\n').map((line) => line.trim());
+    // SET and INCR were given together: concurrent calls; the GET came after.
+    const par = lines.indexOf('par 2 concurrent calls');
+    expect(par, text).toBeGreaterThan(0);
+    const requests = redisArrows(text).filter((line) => line.startsWith('p2->>p3'));
+    expect(requests, text).toEqual([
+      expect.stringMatching(/^p2->>p3: SET /),
+      expect.stringMatching(/^p2->>p3: INCR /),
+      expect.stringMatching(/^p2->>p3: GET /),
+    ]);
+    expect(lines.indexOf(requests[2] as string)).toBeGreaterThan(lines.indexOf('end'));
+  });
+
   it('draws the calls that outlived the response after it', async () => {
     const response = await fetch(`${app.url}/respond-then-work`);
     expect(await response.json()).toEqual({ ok: true });

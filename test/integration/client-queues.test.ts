@@ -1,5 +1,6 @@
-import type { Span } from '@lifeline/core';
+import { type Span, traceToMermaid } from '@lifeline/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMermaid } from '../support/mermaid.ts';
 import { validDiagram } from './support/diagram.ts';
 import { dbSpans, type RunningApp, runId, startApp, tempDb, traceIdOf, waitForTrace } from './support/harness.ts';
 import { missingServices } from './support/services.ts';
@@ -90,6 +91,37 @@ describe.skipIf(missingPg.length + missingMysql.length > 0)('pools of one connec
       expect(waits.filter((seconds) => seconds > 0.02).length).toBeGreaterThanOrEqual(3);
     },
   );
+
+  // One request issues three queries together; the pool (or the client) runs
+  // them one at a time. The diagram must say they were issued together and
+  // waited, not draw them as a serial loop the app never wrote.
+  it.each([
+    ['pg pool of one', 'postgresql', '/pg/together'],
+    ['pg client queue', 'postgresql', '/pg/client-together'],
+    ['mysql2 pool of one', 'mysql', '/mysql/together'],
+    ['mysql2 connection queue', 'mysql', '/mysql/connection-together'],
+  ])('%s: queries issued together are drawn concurrent, with the time they waited', async (_name, system, path) => {
+    const response = await fetch(`${app.url}${path}`);
+    expect(await response.json()).toEqual({ count: 3 });
+    const trace = await waitForQueries(db.path, traceIdOf(response), system, 3);
+    const own = [...queries(trace.spans, system)].sort((a, b) => Number(a.startTimeNs - b.startTimeNs));
+    expect(own).toHaveLength(3);
+    // Run one after the other: each was sent once the previous one had answered.
+    for (let i = 1; i < own.length; i++) {
+      expect(own[i]?.startTimeNs).toBeGreaterThanOrEqual((own[i - 1]?.endTimeNs ?? 0n) - 1_000_000n);
+    }
+    // The second and third waited about one and two queries (30 ms each).
+    const waits = own.map((s) => s.attributes[waitTime]);
+    expect(waits[1]).toBeGreaterThan(0.02);
+    expect(waits[2]).toBeGreaterThan(0.04);
+    const text = await validDiagram(trace);
+    expect(text).not.toContain('loop');
+    expect(text).toContain('par 3 concurrent calls');
+    const { text: timed } = traceToMermaid(trace);
+    await parseMermaid(timed);
+    // (The first one also waits when the pool opens its connection for it.)
+    expect((timed.match(/waited [^\n]* for a connection/g) ?? []).length).toBeGreaterThanOrEqual(2);
+  });
 
   // The sockets are read in the context of whoever opened the connection: a
   // query issued from a callback or an `end` listener ran there.

@@ -109,6 +109,43 @@ describe.skipIf(missing.length > 0)('BullMQ jobs processed in a sandbox, retried
     }
     const text = await diagram(trace);
     expect(asyncArrows(text).filter((line) => line.includes('process lifeline-jobs-retry-RUN'))).toHaveLength(2);
+    // The failed attempt is drawn as a failed call...
+    expect(text).toContain('p2--xp3: invoice 8 not ready yet');
+    // ...but the request's outcome follows the retry, which got through.
+    const store = openStore({ path: db.path, readonly: true, migrate: false });
+    try {
+      const row = store.listTraces({}, { limit: 1000 }).items.find((s) => s.traceId === trace.traceId);
+      expect(row?.error).toBe(false);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('draws two jobs that a worker of concurrency 2 ran side by side as overlapping', async () => {
+    const trace = await enqueue('pair', 10, (spans) => dbSpans(spans, 'postgresql').length >= 2);
+    const [first, second] = processSpans(trace.spans);
+    // They did overlap: the second started before the first ended.
+    expect(second?.startTimeNs ?? 0n).toBeLessThan(first?.endTimeNs ?? 0n);
+    const text = await diagram(trace);
+    const lines = text.split('\n');
+    const answer = lines.indexOf('p2-->>p1: 202');
+    // After the answer: one par, a branch per job, each with its own query.
+    expect(lines.slice(answer + 1), text).toEqual([
+      'par 2 concurrent calls',
+      '  p3-)p2: process lifeline-jobs-pair-RUN',
+      '  p2->>p5: SELECT',
+      '  p5-->>p2: ok',
+      '  p2->>p4: EVALSHA *',
+      '  p4-->>p2: ok',
+      'and',
+      '  p3-)p2: process lifeline-jobs-pair-RUN',
+      '  p2->>p5: SELECT',
+      '  p5-->>p2: ok',
+      '  p2->>p4: EVALSHA *',
+      '  p4-->>p2: ok',
+      'end',
+      '',
+    ]);
   });
 
   it("lists the requests by default and BullMQ's housekeeping only as background work", async () => {

@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Span } from '@lifeline/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validDiagram } from './support/diagram.ts';
@@ -43,9 +45,7 @@ describe('outgoing HTTP calls that get no response', () => {
 
   // [client, path, what the app saw, error.type recorded, message recorded]
   const failures: [string, string, RegExp, string | RegExp, RegExp][] = [
-    // undici reports a timeout either as the signal's TimeoutError or, when
-    // the signal fires while it is still connecting, as a plain abort.
-    ['fetch', '/fetch/timeout', /^TimeoutError$/, /^(TimeoutError|AbortError)$/, /aborted/],
+    ['fetch', '/fetch/timeout', /^TimeoutError$/, 'TimeoutError', /aborted due to timeout/],
     ['fetch', '/fetch/abort', /^AbortError$/, 'AbortError', /aborted/],
     ['fetch', '/fetch/reset', /^UND_ERR_SOCKET$/, 'UND_ERR_SOCKET', /closed/],
     ['fetch', '/fetch/refused', /^ECONNREFUSED$/, 'ECONNREFUSED', /ECONNREFUSED/],
@@ -73,6 +73,22 @@ describe('outgoing HTTP calls that get no response', () => {
     expect(arrows[0], path).toMatch(/^p2->>p3: GET \//);
     expect(arrows[1], path).toMatch(/^p3--xp2: /);
     expect(arrows, path).toHaveLength(2);
+  });
+
+  // The upstream sends its headers and 1 000 bytes of a 2 MiB body, then closes the connection.
+  it.each([
+    ['fetch', '/fetch/cut', 'UND_ERR_SOCKET', /closed/],
+    ['node:http', '/http/cut', 'ECONNRESET', /cut off mid-body \(aborted\)/],
+  ])('%s %s: a response cut off mid-body is a failed call, not ok', async (_client, path, type, message) => {
+    const { outcome, trace, call } = await callAndTrace(app, db.path, path);
+    expect(outcome).toBe(type);
+    expect(call.status.code, path).toBe('error');
+    expect(call.attributes['error.type'], path).toBe(type);
+    expect(call.status.message, path).toMatch(message);
+    // The headers did come: the status stays, the arrow back is a failure.
+    expect(call.attributes['http.response.status_code'], path).toBe(200);
+    const arrows = upstreamArrows(await validDiagram(trace));
+    expect(arrows, path).toEqual(['p2->>p3: GET /cut', expect.stringMatching(/^p3--xp2: 200 · /)]);
   });
 
   // [client, path]
@@ -106,4 +122,58 @@ describe('outgoing HTTP calls that get no response', () => {
     expect(app.child.exitCode).toBeNull();
     expect(httpCalls(trace.spans)).toHaveLength(1);
   });
+});
+
+describe('the first fetch of a fresh process, timed out by AbortSignal.timeout', () => {
+  let upstream: Server;
+  let upstreamUrl: string;
+
+  beforeAll(async () => {
+    // Answers after 400 ms: every call times out first.
+    upstream = createServer((_request, response) => {
+      setTimeout(() => response.end('late'), 400);
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  // The race is in the process's start-up (undici loads on the first fetch):
+  // each run is a new process.
+  it('is a timeout drawn before the response, in every one of six fresh processes', async () => {
+    for (let run = 1; run <= 6; run++) {
+      const db = tempDb();
+      const app = await startApp({
+        app: 'first-fetch.ts',
+        db: db.path,
+        serviceName: 'first',
+        env: { UPSTREAM_URL: upstreamUrl, OTEL_LOG_LEVEL: 'error' },
+      });
+      try {
+        const response = await fetch(app.url);
+        expect(await response.json()).toEqual({ outcome: 'TimeoutError' });
+        const trace = await waitForTrace(
+          db.path,
+          traceIdOf(response),
+          (spans) => spans.some((s) => s.kind === 'server') && httpCalls(spans).some((s) => s.endTimeNs !== undefined),
+        );
+        const [call] = httpCalls(trace.spans);
+        const server = trace.spans.find((s) => s.kind === 'server');
+        expect(call?.attributes['error.type'], `run ${run}`).toBe('TimeoutError');
+        expect(call?.status.message, `run ${run}`).toMatch(/timeout/);
+        // The app heard of the timeout and then answered: the call ended first.
+        expect(call?.endTimeNs ?? Number.POSITIVE_INFINITY, `run ${run}`).toBeLessThanOrEqual(server?.endTimeNs ?? 0);
+        const lines = (await validDiagram(trace)).split('\n');
+        const failed = lines.findIndex((line) => /^p3--xp2: timeout/.test(line));
+        expect(failed, `run ${run}`).toBeGreaterThan(0);
+        expect(failed, `run ${run}`).toBeLessThan(lines.findIndex((line) => line.startsWith('p2-->>p1: ')));
+      } finally {
+        await app.stop();
+        db.remove();
+      }
+    }
+  }, 120_000);
 });

@@ -433,3 +433,43 @@ describe('a nested call still in flight at an enclosing response', () => {
     `);
   });
 });
+
+describe('messages processed after the response', () => {
+  const jobs = (secondStart: number) =>
+    trace(
+      httpServer({ id: 'root', start: 0, end: 10, method: 'POST', route: '/jobs', status: 202 }),
+      publish({ id: 'p1', parent: 'root', start: 1, end: 2, queue: 'jobs' }),
+      publish({ id: 'p2', parent: 'root', start: 3, end: 4, queue: 'jobs' }),
+      consume({ id: 'c1', parent: 'p1', start: 12, end: 40, queue: 'jobs' }),
+      sql({ id: 'q1', parent: 'c1', start: 13, end: 39, query: 'SELECT 1' }),
+      consume({ id: 'c2', parent: 'p2', start: secondStart, end: secondStart + 28, queue: 'jobs' }),
+      sql({ id: 'q2', parent: 'c2', start: secondStart + 1, end: secondStart + 27, query: 'SELECT 2' }),
+    );
+
+  it("draws the ones that ran side by side as one par, not counted as the request's concurrency", async () => {
+    const t = jobs(15);
+    const text = await draw(t);
+    expect(text).toContain(
+      [
+        'p2-->>p1: 202',
+        'par 2 concurrent calls',
+        '  p3-)p2: process jobs',
+        '  p2->>p4: SELECT',
+        '  p4-->>p2: ok',
+        'and',
+        '  p3-)p2: process jobs',
+        '  p2->>p4: SELECT',
+        '  p4-->>p2: ok',
+        'end',
+      ].join('\n'),
+    );
+    expect(toSequence(t).parGroups).toBe(0);
+    expect(summarizeQuickly(t)).toEqual(summarizeTrace(t));
+  });
+
+  it('draws the ones that ran one after the other in order, without a par', async () => {
+    const text = await draw(jobs(45));
+    expect(text).not.toContain('par ');
+    expect(text.split('\n').filter((line) => line.includes('process jobs'))).toHaveLength(2);
+  });
+});

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
+import { BATCH_ID_ATTRIBUTE } from './batch.js';
 import { classifySpan } from './classify.js';
 import { layoutTrace, workAfterResponse } from './layout.js';
 import { renderMermaid } from './mermaid.js';
@@ -123,6 +124,27 @@ describe('batches', () => {
     ]);
     expect(summarizeTrace(t)).toMatchObject({ parGroups: 0, serialCalls: 0 });
     expect(analyzeTrace(t).byCategory.cache).toBe(2.2);
+  });
+
+  it('keeps two batches sent at once on one connection apart when their commands name their batch', async () => {
+    const inBatch = (command: Span, batch: string): Span => ({
+      ...command,
+      attributes: { ...command.attributes, [BATCH_ID_ATTRIBUTE]: batch },
+    });
+    const t = trace(
+      root('/two-pipelines'),
+      inBatch(ioredis({ id: 'a1', start: 1, end: 3, command: 'set', args: 'k', batch: 'PIPELINE' }), '7'),
+      inBatch(ioredis({ id: 'a2', start: 1.01, end: 3.01, command: 'get', args: 'k', batch: 'PIPELINE' }), '7'),
+      inBatch(ioredis({ id: 'b1', start: 1.02, end: 3.2, command: 'incr', args: 'n', batch: 'PIPELINE' }), '8'),
+      inBatch(ioredis({ id: 'b2', start: 1.03, end: 3.3, command: 'del', args: 'm', batch: 'PIPELINE' }), '8'),
+    );
+    const text = await draw(t);
+    expect(text).toContain('par 2 concurrent calls');
+    expect(text.split('\n').filter((line) => line.includes('->>p3'))).toEqual([
+      '  p2->>p3: PIPELINE SET, GET',
+      '  p2->>p3: PIPELINE INCR, DEL',
+    ]);
+    expect(summarizeQuickly(t)).toEqual(summarizeTrace(t));
   });
 
   it('draws an ioredis MULTI as one call: the multi and exec brackets are not calls beside the commands', async () => {

@@ -47,7 +47,21 @@ export interface BatchMember {
    * bracket, themselves recorded so, of the same target and parent span.
    */
   readonly delimited?: boolean;
+  /**
+   * Which batch the span was sent in, when its recorder says so
+   * ({@link BATCH_ID_ATTRIBUTE}): members of different batches are never
+   * grouped together, however close in time they were sent.
+   */
+  readonly batch?: string;
 }
+
+/**
+ * Span attribute naming the batch (transaction or pipeline) a command was
+ * sent in: any string, the same on every command of one batch and different
+ * for every other batch of the process. Lifeline's Node.js recorder sets it,
+ * so that two batches sent at once on one connection are two calls.
+ */
+export const BATCH_ID_ATTRIBUTE = 'lifeline.db.batch.id';
 
 /** Database systems whose commands can be bracketed by `multi` … `exec` (Redis and its protocol-compatible forks). */
 const MULTI_SYSTEMS = new Set(['redis', 'valkey']);
@@ -60,6 +74,13 @@ const BATCH_OPERATION = /^(MULTI|PIPELINE)(?:\s+(\S+))?/i;
  * for the command when no query text says it).
  */
 export function batchMember(span: Span): BatchMember | undefined {
+  const member = batchRole(span);
+  const batch = span.attributes[BATCH_ID_ATTRIBUTE];
+  if (member === undefined || (typeof batch !== 'string' && typeof batch !== 'number')) return member;
+  return { ...member, batch: String(batch) };
+}
+
+function batchRole(span: Span): BatchMember | undefined {
   const a = span.attributes;
   const raw = a['db.operation.name'] ?? a['db.operation'];
   if (typeof raw !== 'string') return delimitedMember(span);
@@ -136,11 +157,12 @@ export interface BatchView {
  * any bracket stay calls of their own.
  *
  * Returns the siblings in the same order with each batch replaced by the list
- * of its members (in start order), placed where its first member was. Two
- * batches sent in the same instant on one connection cannot be told apart by
- * their spans; they are drawn as one (so is a command sent on another
- * connection to the same target between a `multi` and its `exec`, when
- * neither says which connection it used).
+ * of its members (in start order), placed where its first member was.
+ * Members that name their batch ({@link BatchMember.batch}) are grouped with
+ * that batch only. Without it, two batches sent in the same instant on one
+ * connection cannot be told apart by their spans; they are drawn as one (so
+ * is a command sent on another connection to the same target between a
+ * `multi` and its `exec`, when neither says which connection it used).
  */
 export function groupBatches<T>(siblings: readonly T[], view: (sibling: T) => BatchView): (T | T[])[] {
   // The batch still open for each kind, target and parent span (delimited ones apart).
@@ -156,7 +178,7 @@ export function groupBatches<T>(siblings: readonly T[], view: (sibling: T) => Ba
       continue;
     }
     open ??= new Map();
-    const key = `${member.delimited === true ? 'bracketed ' : ''}${member.kind}\u0000${v.target}\u0000${v.parentOrder}`;
+    const key = `${member.delimited === true ? 'bracketed ' : ''}${member.kind}\u0000${v.target}\u0000${v.parentOrder}\u0000${member.batch ?? ''}`;
     if (member.delimited === true) {
       if (member.bracket === 'open') {
         views ??= siblings.map(view);
@@ -199,7 +221,7 @@ function closedLater(views: readonly BatchView[], from: number, key: string): bo
     const v = views[j] as BatchView;
     const member = v.member;
     if (member?.delimited !== true || member.bracket === undefined) continue;
-    if (`bracketed ${member.kind}\u0000${v.target}\u0000${v.parentOrder}` !== key) continue;
+    if (`bracketed ${member.kind}\u0000${v.target}\u0000${v.parentOrder}\u0000${member.batch ?? ''}` !== key) continue;
     return member.bracket === 'close';
   }
   return false;

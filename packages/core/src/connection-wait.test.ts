@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { traceToMermaid } from './mermaid.js';
+import { summarizeQuickly, summarizeTrace } from './summary.js';
 import { expectValidMermaid, httpServer, sql, trace } from './test-helpers.js';
 
 /** Two requests' worth of one route on a pool of one connection: the second query waited 58 ms. */
@@ -41,5 +42,28 @@ describe('the time a query waited for a pooled connection', () => {
     const { text } = traceToMermaid(busyPool(), { timings: false });
     await expectValidMermaid(text);
     expect(text).not.toContain('connection');
+  });
+
+  it('makes queries issued together that waited in turn one concurrent group, not a serial loop', async () => {
+    // Three queries asked for at 1 ms on a pool of one: each ran once the previous had answered.
+    const waits = [0, 0.03, 0.06];
+    const queries = waits.map((wait, i) => {
+      const query = sql({ id: `q${i}`, parent: 'root', start: 1 + 30 * i, end: 31 + 30 * i, query: 'SELECT n' });
+      return wait === 0
+        ? query
+        : { ...query, attributes: { ...query.attributes, 'db.client.connection.wait_time': wait } };
+    });
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 95, method: 'GET', route: '/all', status: 200 }),
+      ...queries,
+    );
+    const { text } = traceToMermaid(t, { timings: false });
+    await expectValidMermaid(text);
+    expect(text).not.toContain('loop');
+    expect(text).toContain('par 3 concurrent calls');
+    const quick = summarizeQuickly(t);
+    expect(quick?.parGroups).toBe(1);
+    expect(quick).toEqual(summarizeTrace(t));
+    expect(analyzeTrace(t).nPlusOne).toHaveLength(0);
   });
 });

@@ -23,6 +23,7 @@ export type {
   TraceError,
 } from './analysis.js';
 export { analyzeTrace } from './analysis.js';
+export { BATCH_ID_ATTRIBUTE } from './batch.js';
 export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from './classify.js';
 export { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from './classify.js';
 export type { Interval } from './concurrency.js';

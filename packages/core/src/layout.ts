@@ -438,11 +438,38 @@ export type ChildRun =
   | { readonly type: 'par'; readonly calls: readonly DrawnCall[]; readonly lanes: readonly (readonly DrawnCall[])[] };
 
 /**
+ * When the app issued a call (ns): its span's start, less the time it then
+ * waited for a pooled or busy connection (`db.client.connection.wait_time`,
+ * seconds). Queries issued together on a pool of one connection run one
+ * after the other, yet the app did not wait for one before asking for the
+ * next: they overlap from their issue on.
+ */
+function issuedAt(call: DrawnCall): number {
+  return issuedStart(call.node.span, call.node.start);
+}
+
+/** {@link issuedAt} of a span that started at `start` (ns, layout time). */
+export function issuedStart(span: Span, start: number): number {
+  const seconds = span.attributes['db.client.connection.wait_time'];
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) return start;
+  return start - seconds * 1e9;
+}
+
+/**
  * Arranges children (in start order) into serial runs and concurrent groups,
- * the latter packed into lanes. The same rule applies at every depth.
+ * the latter packed into lanes. The same rule applies at every depth. A call
+ * counts from when it was issued ({@link issuedAt}), so calls that waited
+ * for a connection together are one concurrent group.
  */
 export function arrangeChildren(children: readonly DrawnCall[]): ChildRun[] {
-  const intervals = children.map((call) => ({ start: call.node.start, end: call.node.end, call }));
+  let waited = false;
+  const intervals = children.map((call) => {
+    const start = issuedAt(call);
+    if (start !== call.node.start) waited = true;
+    return { start, end: call.node.end, call };
+  });
+  // Stable: calls that did not wait keep their order.
+  if (waited) intervals.sort((a, b) => a.start - b.start);
   const runs: ChildRun[] = [];
   let serial: DrawnCall[] = [];
   for (const group of concurrentGroups(intervals)) {

@@ -428,3 +428,62 @@ function knownMarkerMessage(span: Span): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Ids of the spans of message attempts that were retried: a consumer span
+ * followed (in start order) by another attempt at the same message, and
+ * every span under it. The same message means the same producer (the parent
+ * span, else the first link), the same destination (`messaging.destination.name`,
+ * else BullMQ's `bullmq.queue.name`, else the span name) and the same message
+ * id (`messaging.message.id`, else `bullmq.job.id`, when either is recorded).
+ * A request's outcome follows the last attempt: a failed attempt that a
+ * retry then got through is still drawn as a failed call, but it does not
+ * fail the request.
+ *
+ * @example
+ * ```ts
+ * const retried = retriedAttempts(trace.spans);
+ * const failed = trace.spans.some((span) => !retried.has(span.spanId) && spanFailed({ span }));
+ * ```
+ */
+export function retriedAttempts(spans: readonly Span[]): Set<string> {
+  const retried = new Set<string>();
+  const lastAttempt = new Map<string, Span>();
+  const consumers = spans.filter((span) => span.kind === 'consumer');
+  if (consumers.length < 2) return retried;
+  const ordered = [...consumers].sort((a, b) =>
+    a.startTimeNs < b.startTimeNs ? -1 : a.startTimeNs > b.startTimeNs ? 1 : 0,
+  );
+  for (const span of ordered) {
+    const key = attemptKey(span);
+    if (key === undefined) continue;
+    const earlier = lastAttempt.get(key);
+    if (earlier !== undefined) retried.add(earlier.spanId);
+    lastAttempt.set(key, span);
+  }
+  if (retried.size === 0) return retried;
+  // Everything under a retried attempt belongs to it.
+  const parentOf = new Map<string, string | undefined>();
+  for (const span of spans) parentOf.set(span.spanId, span.parentSpanId);
+  for (const span of spans) {
+    const seen = new Set<string>();
+    for (let id = span.parentSpanId; id !== undefined && !seen.has(id); id = parentOf.get(id)) {
+      seen.add(id);
+      if (retried.has(id)) {
+        retried.add(span.spanId);
+        break;
+      }
+    }
+  }
+  return retried;
+}
+
+/** What makes two consumer spans attempts at the same message (see {@link retriedAttempts}). */
+function attemptKey(span: Span): string | undefined {
+  const producer = span.parentSpanId ?? span.links?.[0]?.spanId;
+  if (producer === undefined || producer === '') return undefined;
+  const a = span.attributes;
+  const destination = a['messaging.destination.name'] ?? a['bullmq.queue.name'] ?? span.name;
+  const id = a['messaging.message.id'] ?? a['bullmq.job.id'] ?? '';
+  return `${producer}\u0000${String(destination)}\u0000${String(id)}`;
+}

@@ -4,6 +4,7 @@
  * number to the span it stands for. Stage two (`mermaid.ts`) only prints it.
  */
 import type { ParticipantKind, ParticipantRef } from './classify.js';
+import { packLanes } from './concurrency.js';
 import { formatDuration } from './format.js';
 import {
   afterResponseNotes,
@@ -291,7 +292,24 @@ class Builder {
         items.push(this.note([call.from], foldText(rest, true), 'folded', 0));
         break;
       }
-      this.call(call, items);
+      const together = call.role === 'consume' ? this.overlappingConsumers(top, i) : [call];
+      if (together.length === 1) {
+        this.call(call, items);
+        continue;
+      }
+      // Messages processed side by side after everything else (two jobs of
+      // a worker of concurrency 2): one `par`, not a sequence. No one waited
+      // for them, so it is not the request's concurrency.
+      const intervals = together.map((c) => ({ start: c.node.start, end: c.node.end, call: c }));
+      const counted = this.afterResponse === 0;
+      this.par(
+        together,
+        packLanes(intervals).map((lane) => lane.map((entry) => entry.call)),
+        items,
+      );
+      // The blocks inside the consumers still count, as they did drawn one by one.
+      if (counted) this.parGroups--;
+      i += together.length - 1;
     }
     if (this.foldedByDepth > 0) {
       this.notes.push(`${this.foldedByDepth} calls nested deeper than ${this.maxDepth} levels folded`);
@@ -307,6 +325,24 @@ class Builder {
       parGroups: this.parGroups,
       timings: this.timings,
     };
+  }
+
+  /**
+   * The consumers drawn at the top level from `top[from]` on that ran
+   * concurrently with it (each next one starting before the latest end so
+   * far, as among siblings), in start order; just `top[from]` when none did.
+   */
+  private overlappingConsumers(top: readonly DrawnCall[], from: number): DrawnCall[] {
+    const first = top[from] as DrawnCall;
+    const group = [first];
+    let end = first.node.end;
+    for (let j = from + 1; j < top.length; j++) {
+      const next = top[j] as DrawnCall;
+      if (next.role !== 'consume' || next.node.start >= end) break;
+      group.push(next);
+      if (next.node.end > end) end = next.node.end;
+    }
+    return group;
   }
 
   private id(ref: ParticipantRef): string {

@@ -247,3 +247,48 @@ describe('summarizeTrace', () => {
     expect(summarizeTrace(t)).toEqual(reference(t));
   });
 });
+
+describe('the outcome of a request whose message was retried', () => {
+  /** A request that queued a job; the job's attempts, each with a query, `failed` telling which failed. */
+  function attempts(...failed: boolean[]): Trace {
+    const spans: Span[] = [
+      httpServer({ id: 'root', start: 0, end: 10, method: 'POST', route: '/jobs', status: 202 }),
+      publish({ id: 'pub', parent: 'root', start: 1, end: 2, queue: 'invoices' }),
+    ];
+    failed.forEach((fails, i) => {
+      const start = 20 + 30 * i;
+      const attempt = consume({ id: `try${i}`, parent: 'pub', start, end: start + 20, queue: 'invoices' });
+      spans.push(
+        fails ? { ...attempt, status: { code: 'error', message: 'not ready yet' } } : attempt,
+        sql({
+          id: `q${i}`,
+          parent: `try${i}`,
+          start: start + 1,
+          end: start + 5,
+          query: 'SELECT 1',
+          error: fails ? 'deadlock' : undefined,
+        }),
+      );
+    });
+    return trace(...spans);
+  }
+
+  it('follows the last attempt: a failure a retry got through does not fail the request', () => {
+    const t = attempts(true, false);
+    expect(summarizeTrace(t).error).toBe(false);
+    expect(reference(t).error).toBe(false);
+    expect(summarizeQuickly(t)).toEqual(reference(t));
+  });
+
+  it('fails the request when the last attempt failed too, or when there was no retry', () => {
+    for (const t of [attempts(true, true), attempts(false, true), attempts(true)]) {
+      expect(summarizeTrace(t).error).toBe(true);
+      expect(summarizeQuickly(t)).toEqual(reference(t));
+    }
+  });
+
+  it('still draws the failed attempt as a failed call', () => {
+    const text = toSequence(attempts(true, false), { timings: false });
+    expect(text.arrows.filter((arrow) => arrow.kind === 'error').map((arrow) => arrow.spanId)).toEqual(['q0', 'try0']);
+  });
+});

@@ -21,6 +21,7 @@ import {
   CALL_CATEGORIES,
   type CallRole,
   CLIENT,
+  issuedStart,
   layoutTrace,
   MIN_REPEAT,
   outlivesResponse,
@@ -30,8 +31,8 @@ import {
   type TraceLayout,
 } from './layout.js';
 import { linkedProducer, linkedTraceView } from './linked-traces.js';
-import { spanFailed } from './outcome.js';
-import type { SpanKind, Trace } from './trace.js';
+import { retriedAttempts, spanFailed } from './outcome.js';
+import type { Span, SpanKind, Trace } from './trace.js';
 import {
   allZeros,
   buildSpanTree,
@@ -75,7 +76,7 @@ export interface TraceSummary {
   readonly durationNs: number;
   readonly spanCount: number;
   readonly counts: SpanCounts;
-  /** Whether any span failed. */
+  /** Whether the request failed: any span failed, except inside a message attempt that was retried (the outcome follows the last attempt). */
   readonly error: boolean;
   /** Calls that ran in serial runs of two or more that could have overlapped (work after a response left out). */
   readonly serialCalls: number;
@@ -128,15 +129,27 @@ export function summarizeTrace(trace: Trace): TraceSummary {
   return summarizeQuickly(trace) ?? summarizeLayout(layoutTrace(buildSpanTree(trace)));
 }
 
+/**
+ * Whether the request failed, given the ids of its failed spans: a failure
+ * inside a message attempt that was retried does not count, the request's
+ * outcome follows the last attempt ({@link retriedAttempts}).
+ */
+function finallyFailed(failed: readonly string[], spans: () => readonly Span[]): boolean {
+  if (failed.length === 0) return false;
+  const retried = retriedAttempts(spans());
+  return failed.some((id) => !retried.has(id));
+}
+
 /** Summarises a trace from its full layout: the reference the quick path must always agree with. */
 export function summarizeLayout(layout: TraceLayout): TraceSummary {
   const tree = layout.tree;
   const counts = { db: 0, http: 0, cache: 0, queue: 0, internal: 0 };
-  let error = false;
+  const failed: string[] = [];
   for (const node of tree.nodes) {
     countCategory(counts, classifySpan(node.span));
-    if (!error && spanFailed(node)) error = true;
+    if (spanFailed(node)) failed.push(node.span.spanId);
   }
+  const error = finallyFailed(failed, () => tree.nodes.map((node) => node.span));
   const { serialRuns, nPlusOne, parGroups } = structure(layout);
   const root = tree.roots[0];
   return row(tree.traceId, root, root ? classifySpan(root.span) : undefined, {
@@ -237,7 +250,7 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
   const all: LeanNode[] = [];
   const byId = new Map<string, LeanNode>();
   const counts = { db: 0, http: 0, cache: 0, queue: 0, internal: 0 };
-  let error = false;
+  const failed: string[] = [];
   let missingEnds = false;
   // Layout times are offsets from the earliest start, as in buildSpanTree.
   const baseNs = earliestStart(spans);
@@ -264,8 +277,9 @@ export function summarizeQuickly(trace: Trace): TraceSummary | undefined {
     all.push(node);
     countCategory(counts, cls);
     if (!hasEnd) missingEnds = true;
-    if (!error && spanFailed(node)) error = true;
+    if (spanFailed(node)) failed.push(span.spanId);
   }
+  const error = finallyFailed(failed, () => all.map((node) => node.span));
 
   // Parents, orphans and roots exactly as buildSpanTree links them.
   let roots: LeanNode[] = [];
@@ -622,13 +636,21 @@ function countStructure(
     }
     // One child is one serial call: no run, no par, no repeat.
     if (kids.length < 2) continue;
+    // From when each was issued, as arrangeChildren counts them.
+    const issued = kids.map((kid) => issuedStart(kid.node.span, kid.start));
+    if (issued.some((start, k) => start !== (kids[k] as LeanCall).start)) {
+      const order = kids.map((_, k) => k).sort((a, b) => (issued[a] as number) - (issued[b] as number));
+      kids = order.map((k) => kids[k] as LeanCall);
+      const sorted = order.map((k) => issued[k] as number);
+      issued.splice(0, issued.length, ...sorted);
+    }
     let i = 0;
     while (i < kids.length) {
       const first = kids[i] as LeanCall;
       let maxEnd = first.end;
       let j = i + 1;
       // Intervals that only touch are serial, as in concurrentGroups.
-      while (j < kids.length && (kids[j] as LeanCall).start < maxEnd) {
+      while (j < kids.length && (issued[j] as number) < maxEnd) {
         const end = (kids[j] as LeanCall).end;
         if (end > maxEnd) maxEnd = end;
         j++;
@@ -639,7 +661,10 @@ function countStructure(
         flushSerial();
         parGroups++;
         // A lane needs MIN_REPEAT calls to hold a repeat.
-        if (j - i >= MIN_REPEAT) for (const lane of packLanes(kids.slice(i, j))) nPlusOne += countRepeats(lane);
+        if (j - i >= MIN_REPEAT) {
+          const group = kids.slice(i, j).map((kid, k) => ({ start: issued[i + k] as number, end: kid.end, kid }));
+          for (const lane of packLanes(group)) nPlusOne += countRepeats(lane.map((entry) => entry.kid));
+        }
       }
       i = j;
     }

@@ -6,7 +6,8 @@
  * their spans through the context (see {@link withStartedSpan}) or their
  * hooks; the {@link CallEndingSpanProcessor} applies what was learnt.
  */
-import { type Context, context, createContextKey, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { type Context, context, createContextKey, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /**
@@ -65,12 +66,43 @@ export function withConnectionWait(caller: Context, seconds: number): Context {
   return caller.setValue(connectionWaitKey, wait);
 }
 
+/** The SDK span's clock (see precise-start.ts): its start, and the `performance.now()` reading it ends from. */
+interface SpanClock {
+  startTime: HrTime;
+  _performanceStartTime: number;
+}
+
+/**
+ * Moves the start of an open span to now, for a call that waited in its
+ * client's queue before it was sent, and adds that wait (seconds) to its
+ * {@link CONNECTION_WAIT_TIME}. The span's end is measured from the new start
+ * as before. Leaves spans of another SDK as they are.
+ */
+export function startLater(span: Span): void {
+  const clock = span as unknown as Partial<SpanClock>;
+  if (typeof clock._performanceStartTime !== 'number' || !isTimeInputHrTime(clock.startTime)) return;
+  if (!span.isRecording()) return;
+  const now = performance.now();
+  const waitedMs = now - clock._performanceStartTime;
+  if (waitedMs <= 0) return;
+  clock.startTime = addHrTimes(clock.startTime, millisToHrTime(waitedMs));
+  clock._performanceStartTime = now;
+  const earlier = span.attributes[CONNECTION_WAIT_TIME];
+  span.setAttribute(CONNECTION_WAIT_TIME, (typeof earlier === 'number' ? earlier : 0) + waitedMs / 1000);
+}
+
 /** What the HTTP client instrumentations reported about a call before its span ended. */
 export interface HttpCallOutcome {
   /** The error the client library reported, if the call failed. */
   error?: unknown;
   /** The request's socket timeout (ms), when its `timeout` event fired. */
   timedOutAfterMs?: number;
+  /**
+   * The node:http response, once its headers came: whether its body came to
+   * its end (`complete`) and the error it was destroyed with (`errored`: the
+   * connection closed mid-body).
+   */
+  response?: { readonly complete?: boolean; readonly errored?: unknown };
 }
 
 /** Per client span, what the HTTP hooks learnt; read when the span ends. */
@@ -85,7 +117,7 @@ export interface OpenResponse {
 
 const openResponsesByParent = new Map<string, Map<Span, OpenResponse>>();
 /** Ids of the spans started and not ended yet in this process. */
-const openSpanIds = new Set<string>();
+const openSpans = new Map<string, Span>();
 const parentOfOpen = new WeakMap<Span, string>();
 
 /**
@@ -99,7 +131,7 @@ export function trackOpenResponse(open: OpenResponse): void {
   // A caller that ended before the headers came (or lives in another
   // process) will not end again: the instrumentation ends the call when the
   // body is read, as it would have.
-  if (parentId === undefined || !openSpanIds.has(parentId) || parentOfOpen.has(open.span)) return;
+  if (parentId === undefined || !openSpans.has(parentId) || parentOfOpen.has(open.span)) return;
   let open_ = openResponsesByParent.get(parentId);
   if (open_ === undefined) {
     open_ = new Map();
@@ -169,7 +201,17 @@ function exceptionType(span: Span): string | undefined {
 function completeHttpOutcome(span: Span): void {
   if (span.kind !== SpanKind.CLIENT || span.attributes['http.request.method'] === undefined) return;
   const outcome = httpOutcomes.get(span);
-  if (outcome?.error !== undefined) {
+  const cut = outcome?.response;
+  if (outcome !== undefined && outcome.error === undefined && cut?.complete === false && cut.errored) {
+    // Headers and part of the body came, then the connection closed: the
+    // call got no whole response. (A body the app stopped reading itself
+    // ends without an error.)
+    const error = cut.errored;
+    outcome.error = error;
+    span.recordException(error as Error);
+    span.setAttribute('error.type', errorType(error));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `response cut off mid-body (${errorMessage(error)})` });
+  } else if (outcome?.error !== undefined) {
     const error = outcome.error;
     span.setAttribute('error.type', errorType(error));
     if (!span.events.some((event) => event.name === 'exception')) span.recordException(error as Error);
@@ -197,6 +239,46 @@ function completeHttpOutcome(span: Span): void {
 }
 
 /**
+ * Attribute: `true` on a span Lifeline ended because the process stopped
+ * while it was still open (a query stream still being read, a call still
+ * waiting for its answer). Its end is the moment the process stopped.
+ */
+export const UNFINISHED = 'lifeline.unfinished';
+
+/** The `error.type` of a span ended unfinished. */
+export const UNFINISHED_ERROR_TYPE = 'Unfinished';
+
+/**
+ * Ends every span of this process still open, when the process stops: a span
+ * never ended is never exported, and the call would vanish from the diagram.
+ * A fetch whose body was being read ends at its headers, marked unread, as it
+ * does when its caller ends first. Any other span fails, marked
+ * {@link UNFINISHED}, with `error.type` {@link UNFINISHED_ERROR_TYPE}: it was
+ * cut off, whatever it would have returned. Innermost spans end first.
+ * Returns how many spans were ended.
+ */
+export function endUnfinishedSpans(): number {
+  for (const open of [...openResponsesByParent.values()])
+    for (const response of [...open.values()]) closeUnread(response);
+  const open = [...openSpans.values()].reverse();
+  let ended = 0;
+  for (const span of open) {
+    if (span.ended) continue;
+    span.setAttribute(UNFINISHED, true);
+    if (span.status.code !== SpanStatusCode.ERROR) {
+      span.setAttribute('error.type', UNFINISHED_ERROR_TYPE);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'unfinished: the process stopped while it was open' });
+    }
+    // A wrapper that put the span's end off (until a stream's last row)
+    // steps aside: the end is now.
+    if (Object.hasOwn(span, 'end')) delete (span as { end?: unknown }).end;
+    span.end();
+    ended++;
+  }
+  return ended;
+}
+
+/**
  * Span processor that completes spans with what Lifeline's hooks learnt
  * (see the module comment). Register it before the exporting processor.
  *
@@ -207,7 +289,7 @@ function completeHttpOutcome(span: Span): void {
  */
 export class CallEndingSpanProcessor implements SpanProcessor {
   onStart(span: Span, parentContext: Context): void {
-    openSpanIds.add(span.spanContext().spanId);
+    openSpans.set(span.spanContext().spanId, span);
     const box = parentContext.getValue(startedSpanKey) as StartedSpanBox | undefined;
     if (box !== undefined && box.span === undefined) box.span = span;
     const wait = parentContext.getValue(connectionWaitKey) as ConnectionWait | undefined;
@@ -222,7 +304,7 @@ export class CallEndingSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    openSpanIds.delete(span.spanContext().spanId);
+    openSpans.delete(span.spanContext().spanId);
     untrackOpenResponse(span as Span);
     const open = openResponsesByParent.get(span.spanContext().spanId);
     if (open === undefined) return;
@@ -233,10 +315,9 @@ export class CallEndingSpanProcessor implements SpanProcessor {
     return Promise.resolve();
   }
 
-  /** Closes the fetches still open whose headers arrived, so that they are written before the process stops. */
+  /** Ends the calls still open (see {@link endUnfinishedSpans}), so that they are written before the process stops. */
   shutdown(): Promise<void> {
-    for (const open of [...openResponsesByParent.values()])
-      for (const response of [...open.values()]) closeUnread(response);
+    endUnfinishedSpans();
     return Promise.resolve();
   }
 }

@@ -26,13 +26,14 @@
  *   listeners run in the context the query was issued in here.
  */
 import { errorMonitor } from 'node:events';
-import { type Context, context, SpanStatusCode } from '@opentelemetry/api';
+import { type Span as ApiSpan, type Context, context, SpanStatusCode } from '@opentelemetry/api';
 import { type Instrumentation, InstrumentationNodeModuleFile, isWrapped } from '@opentelemetry/instrumentation';
 import { IORedisInstrumentation, type IORedisInstrumentationConfig } from '@opentelemetry/instrumentation-ioredis';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
 import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/instrumentation-pg';
+import { RedisInstrumentation, type RedisInstrumentationConfig } from '@opentelemetry/instrumentation-redis';
 import type { Span } from '@opentelemetry/sdk-trace-base';
-import { withConnectionWait, withStartedSpan } from './call-endings.js';
+import { startLater, withConnectionWait, withStartedSpan } from './call-endings.js';
 
 /** Attribute of the number of rows a query returned, as the semantic conventions name it. */
 const RETURNED_ROWS = 'db.response.returned_rows';
@@ -181,10 +182,9 @@ function endSubmittables(patched: AnyFunction): AnyFunction {
   return function query(this: unknown, ...args: unknown[]) {
     const submittable = args[0];
     if (isPgSubmittable(submittable)) bindEmitter(submittable, context.active());
-    if (!isPgSubmittable(submittable) || typeof submittable.callback === 'function') {
-      return withPendingWait(this, () => patched.apply(this, args));
-    }
     const { result, span } = withStartedSpan(() => withPendingWait(this, () => patched.apply(this, args)));
+    if (span !== undefined) startWhenSent(this, span);
+    if (!isPgSubmittable(submittable) || typeof submittable.callback === 'function') return result;
     if (span === undefined) return result;
     nameStreamedQuery(span, submittable);
     const ender = spanEnder(span, () => span.end());
@@ -192,6 +192,40 @@ function endSubmittables(patched: AnyFunction): AnyFunction {
     onHandler(submittable, 'handleError', (error: unknown) => ender.finish(error ?? new Error('query failed')));
     onHandler(submittable, 'handleReadyForQuery', () => ender.finish());
     return result;
+  };
+}
+
+/** The parts of pg's Client that say whether a query given now is sent now or queued. */
+interface PgClientQueue {
+  /** Queries given and not sent yet (pg 8; `queryQueue` before). */
+  _queryQueue?: unknown[];
+  queryQueue?: unknown[];
+  /** Set when queries are sent without waiting for the previous one's result. */
+  pipeline?: boolean;
+}
+
+/**
+ * pg's Client sends one query at a time and queues the others until the
+ * server is ready for the next (pipeline mode aside): `Promise.all` of
+ * queries on one client sends them one after the other. A query that was
+ * queued starts its span when pg sends it, and records the time it waited
+ * for the client as `db.client.connection.wait_time`, as a query that waited for
+ * a pooled connection does: the diagram then shows it issued with the others
+ * and waiting, not running side by side with them.
+ */
+function startWhenSent(client: unknown, span: Span): void {
+  const holder = client as PgClientQueue | undefined;
+  if (holder === undefined || holder.pipeline === true) return;
+  const queue = holder._queryQueue ?? holder.queryQueue;
+  if (!Array.isArray(queue) || queue.length === 0) return;
+  // Still queued: pg sent the query at once when the client was free.
+  const queued = queue[queue.length - 1] as { submit?: unknown } | undefined;
+  if (queued === undefined || typeof queued.submit !== 'function') return;
+  const submit = queued.submit as AnyFunction;
+  queued.submit = function (this: unknown, ...args: unknown[]) {
+    (queued as { submit?: unknown }).submit = submit;
+    startLater(span);
+    return submit.apply(this, args);
   };
 }
 
@@ -214,8 +248,15 @@ function nameStreamedQuery(span: Span, submittable: PgSubmittable): void {
 
 /** pg-pool's `connect`: a callback left waiting in its queue runs in its caller's context. */
 function bindPoolQueue(patched: AnyFunction): AnyFunction {
-  return function connect(this: { _idle?: unknown[]; Promise?: PromiseConstructor }, callback?: unknown) {
-    const waited = Array.isArray(this._idle) && this._idle.length === 0;
+  return function connect(
+    this: { _idle?: unknown[]; _pendingQueue?: unknown[]; Promise?: PromiseConstructor },
+    callback?: unknown,
+  ) {
+    // pg-pool hands idle clients to its queue on the next tick: an idle
+    // client is this caller's only if no caller queued earlier claims it.
+    const idle = Array.isArray(this._idle) ? this._idle.length : 0;
+    const queued = Array.isArray(this._pendingQueue) ? this._pendingQueue.length : 0;
+    const waited = Array.isArray(this._idle) && idle <= queued;
     if (typeof callback === 'function') return patched.call(this, bindQueued(callback as AnyFunction, waited));
     // The promise form, built on the callback form as pg-pool builds it, so
     // that the client it resolves to carries the wait too.
@@ -286,13 +327,11 @@ function endStreamedQueries(patched: AnyFunction): AnyFunction {
     }
     if (isEmitter(first)) bindEmitter(first, caller);
     const withCallback = withOnResult || args.some((arg) => typeof arg === 'function');
-    if (withCallback) {
-      const called = withPendingWait(this, () => patched.apply(this, args));
-      bindEmitter(called, caller);
-      return called;
-    }
+    const busy = isBusyMysqlConnection(this);
     const { result, span } = withStartedSpan(() => withPendingWait(this, () => patched.apply(this, args)));
+    if (busy && span !== undefined) startWhenRun(result, span);
     bindEmitter(result, caller);
+    if (withCallback) return result;
     if (span === undefined || !isEmitter(result)) return result;
     // The instrumentation would end the span on the first row: Lifeline ends it.
     const realEnd = span.end.bind(span);
@@ -309,6 +348,30 @@ function endStreamedQueries(patched: AnyFunction): AnyFunction {
     // before it is run): a query the app issues from one follows this one.
     result.prependOnceListener('end', () => ender.finish());
     return result;
+  };
+}
+
+/** Whether a mysql2 connection is running a command: one given now waits in its queue. */
+function isBusyMysqlConnection(connection: unknown): boolean {
+  const command = (connection as { _command?: unknown } | undefined)?._command;
+  return command !== undefined && command !== null;
+}
+
+/**
+ * mysql2 runs one command at a time on a connection and queues the others
+ * (`Promise.all` of queries on one connection): a command given while the
+ * connection was busy starts its span when mysql2 starts it, with the time
+ * it waited as `db.client.connection.wait_time`, as pg's queued queries do.
+ */
+function startWhenRun(command: unknown, span: Span): void {
+  if (typeof command !== 'object' || command === null) return;
+  const holder = command as { start?: unknown };
+  if (typeof holder.start !== 'function') return;
+  const start = holder.start as AnyFunction;
+  holder.start = function (this: unknown, ...args: unknown[]) {
+    holder.start = start;
+    startLater(span);
+    return start.apply(this, args);
   };
 }
 
@@ -376,6 +439,8 @@ class LifelineMySQL2Instrumentation extends MySQL2Instrumentation {
 interface IORedisClient {
   /** `connect` while ioredis runs its handshake and ready check, `ready` after. */
   status?: string;
+  /** The auto-pipelines being filled (`enableAutoPipelining`), by slot. */
+  _autoPipelines?: Map<string, { _queue?: unknown[] }>;
 }
 
 /**
@@ -386,29 +451,120 @@ interface IORedisClient {
 const connectionCommands = new Set(['hello', 'auth', 'select', 'client', 'readonly', 'info']);
 
 /**
+ * Span attribute naming the batch a command was sent in; the diagram groups
+ * the commands of one batch, and only those, into one call. Read by
+ * `@lifeline/core` (its `BATCH_ID_ATTRIBUTE`).
+ */
+export const BATCH_ID = 'lifeline.db.batch.id';
+
+let batchCount = 0;
+
+/** A new batch id, unique in the process. */
+function nextBatchId(): string {
+  batchCount++;
+  return String(batchCount);
+}
+
+/** On a command ioredis auto-pipelined: the context the app gave it in. */
+const autoPipelinedIn = Symbol('lifeline.auto-pipelined');
+
+type IORedisCommand = { name?: unknown; [autoPipelinedIn]?: Context };
+
+/** The command being handed to the instrumentation's send patch, and the batch it belongs to. */
+let sending: { command: IORedisCommand; batch: string | undefined } | undefined;
+
+/** Batch ids by the write stream ioredis gives every command of one pipeline or transaction as it sends it. */
+const batchOfStream = new WeakMap<object, string>();
+
+/**
  * ioredis' `sendCommand` patch, tracing each command object once: the first
  * time the app hands it over (in the app's context), not again when the
  * offline queue re-sends it, and never the commands ioredis sends itself
  * while connecting (HELLO, AUTH, SELECT, CLIENT SETNAME/SETINFO during the
  * handshake, then the INFO of its ready check).
+ *
+ * The commands of one pipeline or transaction are sent together with one
+ * write stream: they get one batch id, so two batches sent at once stay two
+ * calls. A command ioredis auto-pipelined (`enableAutoPipelining`) is the
+ * app's single command, not part of a batch the app made: it is traced in
+ * the context the app gave it in, named as the plain command.
  */
 function traceCommandsOnce(original: AnyFunction, traced: AnyFunction): AnyFunction {
   const seen = new WeakSet<object>();
   return function sendCommand(this: IORedisClient, ...args: unknown[]) {
-    const command = args[0] as { name?: unknown } | undefined;
+    const command = args[0] as IORedisCommand | undefined;
     if (typeof command !== 'object' || command === null) return traced.apply(this, args);
     if (seen.has(command)) return original.apply(this, args);
     seen.add(command);
     const connecting =
       this.status === 'connect' && typeof command.name === 'string' && connectionCommands.has(command.name);
-    return (connecting ? original : traced).apply(this, args);
+    if (connecting) return original.apply(this, args);
+    const caller = command[autoPipelinedIn];
+    const stream = args[1];
+    let batch: string | undefined;
+    if (caller === undefined && typeof stream === 'object' && stream !== null) {
+      batch = batchOfStream.get(stream);
+      if (batch === undefined) {
+        batch = nextBatchId();
+        batchOfStream.set(stream, batch);
+      }
+    }
+    const previous = sending;
+    sending = { command, batch };
+    try {
+      return caller === undefined ? traced.apply(this, args) : context.with(caller, () => traced.apply(this, args));
+    } finally {
+      sending = previous;
+    }
+  };
+}
+
+/**
+ * Completes the span the instrumentation just started for the command being
+ * sent (called from its request hook, synchronously): the batch id, or the
+ * plain command name of an auto-pipelined command (the instrumentation names
+ * it `PIPELINE get`, a batch the app never made).
+ */
+function labelSentCommand(span: ApiSpan): void {
+  const current = sending;
+  if (current === undefined) return;
+  if (current.command[autoPipelinedIn] !== undefined && typeof current.command.name === 'string') {
+    span.setAttribute('db.operation.name', current.command.name);
+  } else if (current.batch !== undefined) {
+    span.setAttribute(BATCH_ID, current.batch);
+  }
+}
+
+/**
+ * ioredis' `executeWithAutoPipelining`: the command it adds to the client's
+ * auto-pipeline remembers the app's context, in which it is traced when the
+ * pipeline is sent (a later tick, in the context of whichever command
+ * scheduled it).
+ */
+function markAutoPipelined(original: AnyFunction): AnyFunction {
+  return function executeWithAutoPipelining(this: unknown, client: IORedisClient, ...rest: unknown[]) {
+    const result = original.call(this, client, ...rest);
+    const pipelines = client?._autoPipelines;
+    if (pipelines instanceof Map) {
+      const caller = context.active();
+      for (const pipeline of pipelines.values()) {
+        for (const queued of pipeline._queue ?? []) {
+          if (typeof queued !== 'object' || queued === null) continue;
+          const command = queued as IORedisCommand;
+          command[autoPipelinedIn] ??= caller;
+        }
+      }
+    }
+    return result;
   };
 }
 
 /**
  * `@opentelemetry/instrumentation-ioredis` that records each command once, in
  * the trace of the request that gave it, also when it waited in the client's
- * offline queue for the connection (see the module comment).
+ * offline queue for the connection (see the module comment), with the batch
+ * each pipelined command was sent in, and auto-pipelined commands as the
+ * single commands the app gave.
  *
  * @example
  * ```ts
@@ -417,7 +573,14 @@ function traceCommandsOnce(original: AnyFunction, traced: AnyFunction): AnyFunct
  */
 class LifelineIORedisInstrumentation extends IORedisInstrumentation {
   constructor(config: IORedisInstrumentationConfig = {}) {
-    super(config);
+    const requestHook = config.requestHook;
+    super({
+      ...config,
+      requestHook: (span, info) => {
+        labelSentCommand(span);
+        requestHook?.(span, info);
+      },
+    });
     const holder = this as unknown as Record<string, unknown>;
     const factory = holder._traceSendCommand;
     if (typeof factory !== 'function') return;
@@ -431,6 +594,56 @@ class LifelineIORedisInstrumentation extends IORedisInstrumentation {
       return traceCommandsOnce(original, traced);
     };
   }
+
+  override init() {
+    const definitions = super.init();
+    const autoPipelining = new InstrumentationNodeModuleFile(
+      'ioredis/built/autoPipelining.js',
+      ['>=4.16 <7'],
+      (exports: Record<string, AnyFunction>) => {
+        if (typeof exports?.executeWithAutoPipelining !== 'function') return exports;
+        if (isWrapped(exports.executeWithAutoPipelining)) this._unwrap(exports, 'executeWithAutoPipelining');
+        this._wrap(exports, 'executeWithAutoPipelining', markAutoPipelined);
+        return exports;
+      },
+      (exports: Record<string, AnyFunction>) => {
+        if (isWrapped(exports?.executeWithAutoPipelining)) this._unwrap(exports, 'executeWithAutoPipelining');
+      },
+    );
+    const list = Array.isArray(definitions) ? definitions : [definitions];
+    for (const definition of list) if (definition.name === 'ioredis') definition.files.push(autoPipelining);
+    return list;
+  }
+}
+
+/** An open span of a node-redis batch, as the redis instrumentation keeps it until the batch's replies came. */
+interface NodeRedisOpenSpan {
+  span?: ApiSpan;
+}
+
+/**
+ * `@opentelemetry/instrumentation-redis` whose node-redis MULTI and pipeline
+ * commands carry the batch they were sent in: the instrumentation ends the
+ * commands of one `exec()`/`execAsPipeline()` together, and there they get
+ * one batch id, so two batches sent at once on one connection stay two calls.
+ */
+function createLifelineRedisInstrumentation(config: RedisInstrumentationConfig): RedisInstrumentation {
+  const instrumentation = new RedisInstrumentation(config);
+  // The node-redis 4/5 half; its exec patch calls this method on itself.
+  const inner = (instrumentation as unknown as Record<string, unknown>).instrumentationV4_V5 as
+    | Record<string, unknown>
+    | undefined;
+  const endSpans = inner?._endSpansWithRedisReplies;
+  if (inner !== undefined && typeof endSpans === 'function') {
+    inner._endSpansWithRedisReplies = function (this: unknown, openSpans: unknown, ...rest: unknown[]) {
+      if (Array.isArray(openSpans) && openSpans.length > 0) {
+        const batch = nextBatchId();
+        for (const open of openSpans as NodeRedisOpenSpan[]) open.span?.setAttribute(BATCH_ID, batch);
+      }
+      return (endSpans as AnyFunction).call(this, openSpans, ...rest);
+    };
+  }
+  return instrumentation;
 }
 
 // Factories rather than exported classes: the instrumentations' packages
@@ -445,6 +658,11 @@ export function createPgInstrumentation(config: PgInstrumentationConfig = {}): I
 /** See {@link LifelineMySQL2Instrumentation}. */
 export function createMySQL2Instrumentation(): Instrumentation {
   return new LifelineMySQL2Instrumentation();
+}
+
+/** See {@link createLifelineRedisInstrumentation}. */
+export function createRedisInstrumentation(config: RedisInstrumentationConfig = {}): Instrumentation {
+  return createLifelineRedisInstrumentation(config);
 }
 
 /** See {@link LifelineIORedisInstrumentation}. */

@@ -7,7 +7,8 @@
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Span as ApiSpan } from '@opentelemetry/api';
+import { type Span as ApiSpan, context, createContextKey } from '@opentelemetry/api';
+import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import type { Span } from '@opentelemetry/sdk-trace-base';
@@ -44,10 +45,95 @@ function hearUndiciErrors(): void {
   });
 }
 
+/** A fetch as the app made it: when, and the signal that may abort it. */
+interface FetchCall {
+  /** `performance.now()` when the app called fetch. */
+  readonly issuedAt: number;
+  readonly signal: AbortSignal | undefined;
+  /** `performance.now()` when the signal aborted, if it did before the response came. */
+  abortedAt?: number;
+  /** The client span undici's request got, once it was created. */
+  span?: Span;
+}
+
+const fetchCallKey = createContextKey('lifeline.fetch-call');
+const wrappedFetch = Symbol('lifeline.fetch');
+
+/** The signal a fetch was given, in its init or on its Request (read without loading undici's classes). */
+function signalOf(input: unknown, init: unknown): AbortSignal | undefined {
+  const fromInit = (init as { signal?: unknown } | undefined)?.signal;
+  const candidate =
+    fromInit ?? (typeof input === 'object' && input !== null ? (input as { signal?: unknown }).signal : undefined);
+  return candidate instanceof AbortSignal ? candidate : undefined;
+}
+
+/**
+ * Ends the span of a fetch whose signal aborted before its response came,
+ * at the moment it aborted and with the signal's reason (a `TimeoutError`
+ * for `AbortSignal.timeout`): undici aborts its own request only once that
+ * request is under way, possibly after the caller already had its error and
+ * answered, and reports a plain `AbortError` then.
+ */
+function failAborted(call: FetchCall, span: Span): void {
+  if (call.abortedAt === undefined || span.ended) return;
+  outcomeOf(span).error = call.signal?.reason ?? new DOMException('This operation was aborted', 'AbortError');
+  span.end(call.abortedAt);
+  // undici ends the span again when it gets to abort its request.
+  span.end = () => {};
+}
+
+/**
+ * Wraps `globalThis.fetch` so that its undici span (started in the call's
+ * context, see the request hook below) knows when the app called fetch and
+ * when its signal aborted. On a fresh process the first fetch loads undici
+ * first, which can outlast a short `AbortSignal.timeout`: the span then
+ * starts when the app called fetch, not after undici loaded, and a call
+ * aborted meanwhile ends when and as it was aborted.
+ */
+function wrapFetch(): void {
+  const original = globalThis.fetch as typeof fetch & { [wrappedFetch]?: true };
+  if (typeof original !== 'function' || original[wrappedFetch] === true) return;
+  const fetchWithCall = function fetch(this: unknown, input: unknown, init?: unknown) {
+    const signal = signalOf(input, init);
+    const call: FetchCall = { issuedAt: performance.now(), signal };
+    if (signal?.aborted === true) call.abortedAt = call.issuedAt;
+    let onAbort: (() => void) | undefined;
+    if (signal !== undefined && !signal.aborted) {
+      // Before undici's own listener: the span ends before the caller hears of it.
+      onAbort = () => {
+        call.abortedAt ??= performance.now();
+        if (call.span !== undefined) failAborted(call, call.span);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const result = context.with(context.active().setValue(fetchCallKey, call), () =>
+      Reflect.apply(original, this, [input, init]),
+    ) as Promise<Response>;
+    if (onAbort !== undefined) {
+      // Once the response came (or the call failed), an abort is undici's to report.
+      const detach = () => signal?.removeEventListener('abort', onAbort);
+      result.then(detach, detach);
+    }
+    return result;
+  } as typeof fetch & { [wrappedFetch]?: true };
+  fetchWithCall[wrappedFetch] = true;
+  globalThis.fetch = fetchWithCall;
+}
+
+/** Moves the start of an open span back by `ms` (the SDK's span; others are left as they are). */
+function startEarlier(span: Span, ms: number): void {
+  const clock = span as unknown as { startTime?: unknown; _performanceStartTime?: unknown };
+  if (!(ms > 0) || typeof clock._performanceStartTime !== 'number' || !isTimeInputHrTime(clock.startTime)) return;
+  clock.startTime = addHrTimes(clock.startTime, millisToHrTime(-ms));
+  clock._performanceStartTime -= ms;
+}
+
 /**
  * `@opentelemetry/instrumentation-undici` for fetch, whose spans record the
  * failure of a call that got no response and end when the response headers
- * arrived if the body is never read while the caller's span is open.
+ * arrived if the body is never read while the caller's span is open. A fetch
+ * starts when the app called it and, when its signal aborted before the
+ * response, ends then with the signal's reason (see {@link wrapFetch}).
  *
  * @example
  * ```ts
@@ -56,9 +142,18 @@ function hearUndiciErrors(): void {
  */
 export function createUndiciInstrumentation(): UndiciInstrumentation {
   hearUndiciErrors();
+  wrapFetch();
   return new UndiciInstrumentation({
     requestHook: (span, request) => {
       undiciSpans.set(request, span);
+      const call = context.active().getValue(fetchCallKey) as FetchCall | undefined;
+      if (call === undefined || call.span !== undefined || !span.isRecording()) return;
+      call.span = span as Span;
+      const clock = span as unknown as { _performanceStartTime?: unknown };
+      if (typeof clock._performanceStartTime === 'number') {
+        startEarlier(span as Span, clock._performanceStartTime - call.issuedAt);
+      }
+      failAborted(call, span as Span);
     },
     responseHook: (span) => {
       if (span.isRecording()) trackOpenResponse({ span: span as Span, headersAt: performance.now() });
@@ -69,7 +164,8 @@ export function createUndiciInstrumentation(): UndiciInstrumentation {
 /**
  * `@opentelemetry/instrumentation-http` whose client spans say why a call got
  * no response (`error.type` `ECONNRESET`, `ECONNREFUSED`, or `TimeoutError`
- * when the request's socket timeout fired) and end when the response headers
+ * when the request's socket timeout fired) or only part of its body (the
+ * connection closed mid-body: `ECONNRESET`), and end when the response headers
  * arrived if the caller never reads the body while its span is open.
  *
  * @example
@@ -99,6 +195,8 @@ export function createHttpInstrumentation(): HttpInstrumentation {
       // Client spans get the IncomingMessage of the response (it knows its
       // request), server spans their ServerResponse.
       if ((response as IncomingMessage & { req?: unknown }).req === undefined) return;
+      // Read when the span ends: a body cut off by the connection closing is a failure.
+      outcomeOf(span).response = response as IncomingMessage & { errored?: unknown };
       if (span.isRecording()) trackOpenResponse({ span: span as Span, headersAt: performance.now() });
     },
   });

@@ -6,10 +6,14 @@
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { RedisInstrumentation } from '@opentelemetry/instrumentation-redis';
 import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
 import { BullMQSandboxInstrumentation } from './bullmq.js';
-import { createIORedisInstrumentation, createMySQL2Instrumentation, createPgInstrumentation } from './client-queues.js';
+import {
+  createIORedisInstrumentation,
+  createMySQL2Instrumentation,
+  createPgInstrumentation,
+  createRedisInstrumentation,
+} from './client-queues.js';
 import { createHttpInstrumentation, createUndiciInstrumentation } from './http-outcomes.js';
 
 /** Names of the instrumentations Lifeline can turn on. */
@@ -74,7 +78,7 @@ const factories: Record<InstrumentationName, (context: InstrumentationContext) =
   // Commands queued until the connection is ready are traced once, in their
   // own request's trace (see client-queues.ts).
   ioredis: () => createIORedisInstrumentation({ requireParentSpan: true }),
-  redis: () => new RedisInstrumentation({ requireParentSpan: true }),
+  redis: () => createRedisInstrumentation({ requireParentSpan: true }),
   amqplib: () => new AmqplibInstrumentation(),
   'better-sqlite3': (context) => new BetterSqlite3Instrumentation({ ignorePaths: [context.dbPath] }),
   // Sandboxed processors: see bullmq.ts.

@@ -150,7 +150,7 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
   // First the hook, then everything that imports a library it must wrap.
   installEsmHook([...builtInInstrumentedModules, ...extraModules]);
   const [
-    { CallEndingSpanProcessor },
+    { CallEndingSpanProcessor, endUnfinishedSpans },
     { createInstrumentations },
     { PreciseStartSpanProcessor },
     { RedactingSpanExporter },
@@ -269,6 +269,8 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
           flush,
           shutdown,
           exitSync: () => {
+            // The calls still open end first, into the processor's buffer.
+            endUnfinishedSpans();
             // First the exports under way, then the processor's buffer, which
             // its flush hands to the exporter at once; both written here.
             store.writeUnfinishedSync();

@@ -45,6 +45,11 @@ const s = require('node:http').createServer((req, res) => {
   if (req.url === '/slow') setTimeout(() => res.end('late'), 400);
   else if (req.url === '/reset') req.socket.destroy();
   else if (req.url === '/big') res.end(big);
+  else if (req.url === '/cut') {
+    res.writeHead(200, { 'content-length': String(big.length) });
+    res.write(big.subarray(0, 1000));
+    setTimeout(() => req.socket.destroy(), 30);
+  }
   else res.end('ok');
 }).listen(0, '127.0.0.1', () => console.log(s.address().port));`;
 // Without NODE_OPTIONS or preloads: nothing records the upstream.
@@ -71,6 +76,8 @@ function httpGet(url: string, options: { timeoutMs?: number; destroyAfterMs?: nu
     const req = httpRequest(url, options.signal === undefined ? {} : { signal: options.signal }, (response) => {
       response.resume();
       response.on('end', () => resolve(String(response.statusCode)));
+      // The body cut off: the response fails after its headers.
+      response.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.name));
     });
     if (options.timeoutMs !== undefined) req.setTimeout(options.timeoutMs, () => req.destroy());
     if (options.destroyAfterMs !== undefined) setTimeout(() => req.destroy(), options.destroyAfterMs);
@@ -92,6 +99,35 @@ app.use(lifelineMiddleware({ viewerUrl: 'http://viewer.test:4242' }));
 app.get('/pg/report/:id', async (req, res) => {
   const { rows } = await pgPool.query('SELECT $1::int AS id, pg_sleep(0.05)', [Number(req.params.id)]);
   res.json({ id: rows[0].id });
+});
+
+// Three queries issued together on the pool of one connection: the second
+// and third wait for it in the pool's queue.
+app.get('/pg/together', async (_req, res) => {
+  const rows = await Promise.all([1, 2, 3].map((n) => pgPool.query('SELECT $1::int AS n, pg_sleep(0.03)', [n])));
+  res.json({ count: rows.length });
+});
+
+// The same on one client: pg queues them in the client until it is free.
+app.get('/pg/client-together', async (_req, res) => {
+  const rows = await Promise.all([1, 2, 3].map((n) => pgClient.query('SELECT $1::int AS n, pg_sleep(0.03)', [n])));
+  res.json({ count: rows.length });
+});
+
+// The same on one connection: mysql2 queues them in the connection.
+app.get('/mysql/connection-together', (_req, res) => {
+  let left = 3;
+  for (const n of [1, 2, 3]) {
+    mysqlConnection.query('SELECT ? AS n, SLEEP(0.03)', [n], (error) => {
+      if (error) res.status(500).send(error.message);
+      else if (--left === 0) res.json({ count: 3 });
+    });
+  }
+});
+
+app.get('/mysql/together', async (_req, res) => {
+  const rows = await Promise.all([1, 2, 3].map((n) => mysqlPromisePool.query('SELECT ? AS n, SLEEP(0.03)', [n])));
+  res.json({ count: rows.length });
 });
 
 // The callback form: the connection is handed over by pool.connect(cb).
@@ -296,6 +332,9 @@ app.get('/fetch/:outcome', async (req, res) => {
       case 'refused':
         await fetch(`http://127.0.0.1:${closedPort}/`);
         break;
+      case 'cut':
+        await (await fetch(`${up}/cut`)).arrayBuffer();
+        break;
       case 'status-only': {
         const response = await fetch(`${up}/big`);
         res.json({ outcome: String(response.status) });
@@ -332,6 +371,9 @@ app.get('/http/:outcome', async (req, res) => {
       break;
     case 'refused':
       outcome = await httpGet(`http://127.0.0.1:${closedPort}/`);
+      break;
+    case 'cut':
+      outcome = await httpGet(`${up}/cut`);
       break;
     case 'status-only': {
       // A response listener that never reads: node:http leaves the body alone.

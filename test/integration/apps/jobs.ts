@@ -2,7 +2,8 @@
  * A BullMQ service for the job-processing suite: a request enqueues a job,
  * and the job is processed by a sandboxed processor (a file BullMQ runs in a
  * forked child process, or in a worker thread), or by an inline worker whose
- * first attempt fails so that BullMQ retries it. Every processor queries
+ * first attempt fails so that BullMQ retries it, or by an inline worker that
+ * runs two jobs at a time (a request adds two). Every processor queries
  * Postgres. BullMQ records its own spans through `bullmq-otel`.
  *
  * Environment: PORT, RUN_ID (keeps queues apart), STALLED_INTERVAL_MS (how
@@ -22,7 +23,7 @@ const stalledInterval = Number(process.env.STALLED_INTERVAL_MS ?? 30_000);
 const pool = new pg.Pool({ host: '127.0.0.1', user: 'postgres', database: 'test', max: 2 });
 const processorFile = fileURLToPath(new URL('./job-processor.ts', import.meta.url));
 
-const modes = ['fork', 'thread', 'retry'] as const;
+const modes = ['fork', 'thread', 'retry', 'pair'] as const;
 type Mode = (typeof modes)[number];
 const queueName = (mode: Mode) => `lifeline-jobs-${mode}-${runId}`;
 
@@ -39,6 +40,14 @@ const workers = [
     },
     { connection, telemetry, stalledInterval },
   ),
+  // Two jobs at a time: the two jobs of one request run side by side.
+  new Worker(
+    queueName('pair'),
+    async (job) => {
+      await pool.query('SELECT $1::int AS part, pg_sleep(0.2)', [job.data.part]);
+    },
+    { connection, telemetry, stalledInterval, concurrency: 2 },
+  ),
 ];
 await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 
@@ -50,6 +59,13 @@ app.post('/jobs/:id', async (req, res) => {
   const queue = queues.get(mode);
   if (queue === undefined) {
     res.status(400).json({ error: `mode must be one of ${modes.join(', ')}` });
+    return;
+  }
+  if (mode === 'pair') {
+    const jobs = await Promise.all(
+      [1, 2].map((part) => queue.add('invoice-part', { id: Number(req.params.id), part })),
+    );
+    res.status(202).json({ jobs: jobs.map((job) => job.id) });
     return;
   }
   const job = await queue.add('invoice', { id: Number(req.params.id) }, mode === 'retry' ? { attempts: 2 } : {});

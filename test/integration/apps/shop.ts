@@ -49,6 +49,11 @@ const ioredis = lazy(
   async () => new Redis({ host: '127.0.0.1', port: 6379 }),
   (client) => client.quit(),
 );
+// Commands given in one tick are sent in one write by ioredis itself.
+const autoPipelined = lazy(
+  async () => new Redis({ host: '127.0.0.1', port: 6379, enableAutoPipelining: true }),
+  (client) => client.quit(),
+);
 const nodeRedis = lazy(
   async () => {
     const client = createClient({ url: 'redis://127.0.0.1:6379' });
@@ -205,6 +210,40 @@ app.get('/batch/:kind', async (req, res) => {
   const batch = nr.multi().set(key, 'b', { EX: 60 }).incr(`${key}:n`).get(key);
   const replies = kind === 'nr-pipeline' ? await batch.execAsPipeline() : await batch.exec();
   res.json({ replies: replies.length });
+});
+
+// Two batches sent at once on one connection: each is its own round trip.
+app.get('/batch-pair/:kind', async (req, res) => {
+  const key = `lifeline-it:${runId}:pair`;
+  const kind = req.params.kind;
+  if (kind === 'io-pipeline' || kind === 'io-multi') {
+    const io = await ioredis();
+    const open = () => (kind === 'io-pipeline' ? io.pipeline() : io.multi());
+    const replies = await Promise.all([
+      open().set(key, 'a', 'EX', 60).get(key).exec(),
+      open().incr(`${key}:n`).del(`${key}:m`).exec(),
+    ]);
+    res.json({ replies: replies.map((r) => r?.length) });
+    return;
+  }
+  const nr = await nodeRedis();
+  const first = nr.multi().set(key, 'b', { EX: 60 }).get(key);
+  const second = nr.multi().incr(`${key}:n`).del(`${key}:m`);
+  const replies =
+    kind === 'nr-pipeline'
+      ? await Promise.all([first.execAsPipeline(), second.execAsPipeline()])
+      : await Promise.all([first.exec(), second.exec()]);
+  res.json({ replies: replies.map((r) => r.length) });
+});
+
+// Single commands on a client that auto-pipelines: two given together, then
+// one awaited on its own.
+app.get('/auto-pipelined', async (_req, res) => {
+  const io = await autoPipelined();
+  const key = `lifeline-it:${runId}:auto`;
+  await Promise.all([io.set(key, 'a', 'EX', 60), io.incr(`${key}:n`)]);
+  const value = await io.get(key);
+  res.json({ value });
 });
 
 // Answers first, then keeps working: a cache write still in flight when the
