@@ -4,9 +4,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TraceSummary } from '@lifeline/core';
 import { openStore } from '@lifeline/store';
-import { ensureClientBundle, type RunningViewer, startViewer } from '@lifeline/viewer';
+import { type RunningViewer, startViewer } from '@lifeline/viewer';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ensureClientBundle } from '../../viewer/src/build-client.ts';
 import { parseMermaid } from '../support/mermaid.js';
 import {
   articleTrace,

@@ -8,8 +8,6 @@
 
 export type { ViewerApplication, ViewerAppOptions } from './app.js';
 export { createViewerApp, parseByteSize } from './app.js';
-export type { BuildClientOptions, BuildClientResult } from './build-client.js';
-export { buildClient, clientBundleStatus, ensureClientBundle } from './build-client.js';
 export { decodeExportTraceResponse, decodeStatus } from './otlp-protobuf.js';
 export { BodyBudget } from './otlp-receiver.js';
 export { CONTENT_SECURITY_POLICY, generateToken, MIN_TOKEN_LENGTH, weakTokenReason } from './security.js';
