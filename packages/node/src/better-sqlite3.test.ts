@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
@@ -11,7 +11,7 @@ import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
 const dir = mkdtempSync(join(tmpdir(), 'lifeline-bsql-'));
 const ignoredPath = join(dir, 'lifeline.db');
 const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: exporter })] });
 const instrumentation = new BetterSqlite3Instrumentation({ ignorePaths: [ignoredPath], enabled: false });
 let Database: typeof BetterSqlite3;
 

@@ -7,7 +7,7 @@
  * hooks; the {@link CallEndingSpanProcessor} applies what was learnt.
  */
 import { type Context, context, createContextKey, SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /**
  * Attribute: seconds a database call waited for a connection from its
@@ -202,7 +202,7 @@ function completeHttpOutcome(span: Span): void {
  *
  * @example
  * ```ts
- * new BasicTracerProvider({ spanProcessors: [new CallEndingSpanProcessor(), new BatchSpanProcessor(exporter)] });
+ * new TracerProvider({ spanProcessors: [new CallEndingSpanProcessor(), new BatchSpanProcessor({ exporter: exporter })] });
  * ```
  */
 export class CallEndingSpanProcessor implements SpanProcessor {

@@ -31,7 +31,7 @@ import { type Instrumentation, InstrumentationNodeModuleFile, isWrapped } from '
 import { IORedisInstrumentation, type IORedisInstrumentationConfig } from '@opentelemetry/instrumentation-ioredis';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
 import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/instrumentation-pg';
-import type { Span } from '@opentelemetry/sdk-trace-base';
+import type { Span } from '@opentelemetry/sdk-trace';
 import { withConnectionWait, withStartedSpan } from './call-endings.js';
 
 /** Attribute of the number of rows a query returned, as the semantic conventions name it. */

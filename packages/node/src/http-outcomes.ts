@@ -10,7 +10,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Span as ApiSpan } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import type { Span } from '@opentelemetry/sdk-trace-base';
+import type { Span } from '@opentelemetry/sdk-trace';
 import { type HttpCallOutcome, httpOutcomes, trackOpenResponse } from './call-endings.js';
 
 function outcomeOf(span: ApiSpan): HttpCallOutcome {

@@ -1,12 +1,7 @@
 import { type Tracer, trace } from '@opentelemetry/api';
 import { hrTimeDuration, hrTimeToMilliseconds } from '@opentelemetry/core';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PreciseStartSpanProcessor } from './precise-start.js';
 
@@ -18,14 +13,14 @@ interface Recorder {
 }
 
 /**
- * Two real SDK set-ups: `BasicTracerProvider` of sdk-trace-base, and the Node
+ * Two real SDK set-ups: `TracerProvider` of sdk-trace, and the Node
  * SDK that `startLifeline()` runs (it brings its own, newer span class).
  */
 const setups: Record<string, () => Recorder> = {
-  'BasicTracerProvider of sdk-trace-base': () => {
+  'TracerProvider of sdk-trace': () => {
     const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({
-      spanProcessors: [new PreciseStartSpanProcessor(), new SimpleSpanProcessor(exporter)],
+    const provider = new TracerProvider({
+      spanProcessors: [new PreciseStartSpanProcessor(), new SimpleSpanProcessor({ exporter: exporter })],
     });
     return { tracer: provider.getTracer('precise-start-test'), exporter, shutdown: () => provider.shutdown() };
   },
@@ -33,7 +28,7 @@ const setups: Record<string, () => Recorder> = {
     const exporter = new InMemorySpanExporter();
     const sdk = new NodeSDK({
       serviceName: 'precise-start-test',
-      spanProcessors: [new PreciseStartSpanProcessor(), new SimpleSpanProcessor(exporter)],
+      spanProcessors: [new PreciseStartSpanProcessor(), new SimpleSpanProcessor({ exporter: exporter })],
       instrumentations: [],
       resourceDetectors: [],
       metricReaders: [],

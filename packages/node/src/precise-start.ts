@@ -2,7 +2,7 @@
  * Sub-millisecond span start times.
  *
  * The OpenTelemetry SDK (the `SpanImpl` of `@opentelemetry/sdk-trace` 2.x and
- * 3.x, which `@opentelemetry/sdk-trace-base` and the Node SDK use) starts a
+ * 3.x, which `@opentelemetry/sdk-trace` and the Node SDK use) starts a
  * span whose start time is not given at `Date.now()`: whole milliseconds. It
  * then ends the span at start + a precise `performance.now()` duration. So a
  * span can start up to 1 ms before it really did while its duration stays
@@ -22,7 +22,7 @@
  */
 import type { HrTime } from '@opentelemetry/api';
 import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
-import type { Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /** The fields of the SDK's span this processor reads and corrects. */
 interface SpanClock {
@@ -68,11 +68,11 @@ function spanClock(span: Span): SpanClock | undefined {
  * @example
  * ```ts
  * import { NodeSDK } from '@opentelemetry/sdk-node';
- * import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+ * import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
  * import { PreciseStartSpanProcessor } from '@lifeline/node';
  *
  * const sdk = new NodeSDK({
- *   spanProcessors: [new PreciseStartSpanProcessor(), new BatchSpanProcessor(exporter)],
+ *   spanProcessors: [new PreciseStartSpanProcessor(), new BatchSpanProcessor({ exporter: exporter })],
  * });
  * ```
  */
