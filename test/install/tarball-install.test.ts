@@ -220,6 +220,19 @@ describe.skipIf(missing.length > 0)(`an app that installs the tarballs with npm 
     }
   });
 
+  it('resolves import-in-the-middle and require-in-the-middle to one copy each', () => {
+    // @lifeline/node registers import-in-the-middle's loader and the
+    // instrumentations register their hooks with it: two copies keep two
+    // registries, and ES modules would load unpatched without a word.
+    const lock = JSON.parse(readFileSync(join(appDir, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, unknown>;
+    };
+    for (const name of ['import-in-the-middle', 'require-in-the-middle']) {
+      const copies = Object.keys(lock.packages).filter((path) => path.endsWith(`node_modules/${name}`));
+      expect(copies, name).toEqual([`node_modules/${name}`]);
+    }
+  });
+
   it('records a request of an express + pg app run with --import @lifeline/node/register', async () => {
     app = spawn(nodeExe, ['--import', '@lifeline/node/register', 'server.js'], {
       cwd: appDir,

@@ -32,6 +32,27 @@ interface SpanClock {
   _performanceOffset: number;
 }
 
+/**
+ * What is wrong with the span's clock fields for this processor, or undefined
+ * when they are what it corrects. A span whose creator gave the start time
+ * (`_startTimeProvided` true) has nothing to correct and passes.
+ */
+export function spanClockProblem(span: Span): string | undefined {
+  const fields = span as unknown as Partial<Record<keyof SpanClock, unknown>>;
+  if (fields._startTimeProvided === true) return undefined;
+  const missing: string[] = [];
+  if (typeof fields._startTimeProvided !== 'boolean') missing.push('_startTimeProvided');
+  if (typeof fields._performanceStartTime !== 'number') missing.push('_performanceStartTime');
+  if (typeof fields._performanceOffset !== 'number') missing.push('_performanceOffset');
+  if (!isTimeInputHrTime(fields.startTime)) missing.push('startTime');
+  if (missing.length > 0) return `the span has no ${missing.join(', ')} of the expected type`;
+  const descriptor = Object.getOwnPropertyDescriptor(span, 'startTime');
+  if (descriptor !== undefined && !descriptor.writable && descriptor.set === undefined) {
+    return "the span's startTime cannot be written";
+  }
+  return undefined;
+}
+
 /** The span's clock fields when it is the SDK's own span and its start time was not given; else `undefined`. */
 function spanClock(span: Span): SpanClock | undefined {
   const fields = span as unknown as Partial<Record<keyof SpanClock, unknown>>;
@@ -84,8 +105,38 @@ export class PreciseStartSpanProcessor implements SpanProcessor {
    */
   #originMs = performance.timeOrigin;
 
+  /** Whether the first span has been checked for the SDK fields this processor writes. */
+  #checked = false;
+
+  /** Where the warning about an SDK whose span changed goes; stderr unless a test listens. */
+  readonly #warn: (message: string) => void;
+
+  /**
+   * @param options.warn - receives the one warning given when the SDK's span
+   *   lacks the private fields this processor corrects (a release renamed
+   *   them); stderr by default.
+   */
+  constructor(options: { warn?: (message: string) => void } = {}) {
+    this.#warn = options.warn ?? ((message) => process.stderr.write(`${message}\n`));
+  }
+
   /** Moves the start of a span that was not given one to the precise moment it began. */
   onStart(span: Span): void {
+    if (!this.#checked) {
+      // The first span of the process proves the SDK still keeps its clock
+      // where this processor reads and writes it. If a release moved it, the
+      // processor silently does nothing, and calls made back to back would be
+      // drawn as concurrent again: so say it, once.
+      const problem = spanClockProblem(span);
+      if (problem !== undefined || (span as unknown as { _startTimeProvided?: unknown })._startTimeProvided !== true) {
+        this.#checked = true;
+      }
+      if (problem !== undefined) {
+        this.#warn(
+          `Lifeline: span starts keep whole milliseconds, so calls made one right after the other may be drawn as concurrent: this OpenTelemetry SDK's span changed (${problem})`,
+        );
+      }
+    }
     const clock = spanClock(span);
     if (clock === undefined) return;
     this.#followWallClock();
