@@ -89,7 +89,8 @@ beforeAll(() => {
 
 afterAll(() => {
   rmSync(work, { recursive: true, force: true });
-});
+  // The app's node_modules holds tens of thousands of files.
+}, 180_000);
 
 /** Runs `check` on every packed package and collects what it finds, so one run reports every package. */
 function problemsOfEach(check: (pkg: PackedPackage) => string[]): Record<string, string[]> {
@@ -280,7 +281,7 @@ describe.skipIf(missing.length > 0)(`an app that installs the tarballs with npm 
     const table = npm(['exec', '--no', '--', 'lifeline', 'list', '--db', db], appDir);
     expect(table).toContain('install-check');
     expect(table).toContain('GET /users/:id');
-  });
+  }, 120_000);
 
   it('exports the last request as Markdown with a Mermaid diagram of the app and PostgreSQL', async () => {
     const md = npm(
@@ -292,7 +293,7 @@ describe.skipIf(missing.length > 0)(`an app that installs the tarballs with npm 
     expect(diagram).toContain('install-check');
     expect(diagram).toMatch(/postgresql test/);
     await parseMermaid(diagram);
-  });
+  }, 120_000);
 
   it(`reports the installed size of @lifeline/node with its dependencies`, () => {
     const size = installedSize(appDir, '@lifeline/node');
