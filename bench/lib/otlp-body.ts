@@ -8,7 +8,7 @@ import type { Span } from '@lifeline/core';
 import { context, type Span as OtelSpan, SpanKind, trace } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { generateTrace, seededRandom } from './trace-gen.ts';
 
 const kinds = {
@@ -43,9 +43,9 @@ export interface OtlpBody {
  */
 export async function buildOtlpBody(options: { spanCount: number; seed: number }): Promise<OtlpBody> {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
+  const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'web-api', 'telemetry.sdk.language': 'nodejs' }),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    spanProcessors: [new SimpleSpanProcessor({ exporter: exporter })],
   });
   const tracer = provider.getTracer('@opentelemetry/instrumentation-http', '0.301.0');
   const random = seededRandom(options.seed);
@@ -77,7 +77,7 @@ export async function buildOtlpBody(options: { spanCount: number; seed: number }
 }
 
 /** Re-creates generated spans through a real tracer, parents before children. */
-function replay(tracer: ReturnType<BasicTracerProvider['getTracer']>, spans: readonly Span[]): void {
+function replay(tracer: ReturnType<TracerProvider['getTracer']>, spans: readonly Span[]): void {
   const live = new Map<string, OtelSpan>();
   const ordered = [...spans].sort((a, b) => Number(a.startTimeNs - b.startTimeNs));
   for (const span of ordered) {

@@ -8,12 +8,12 @@ import { OTLPTraceExporter as OtlpHttpJsonExporter } from '@opentelemetry/export
 import { OTLPTraceExporter as OtlpHttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor,
   type SpanExporter,
-} from '@opentelemetry/sdk-trace-base';
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMermaid } from '../../test/support/mermaid.js';
 import { type RunningViewer, startViewer } from './server.js';
@@ -28,9 +28,9 @@ const TEN_MS = 10_000_000n;
  */
 async function recordTouchingQueries(service: string): Promise<{ spans: ReadableSpan[]; traceId: string }> {
   const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
+  const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': service }),
-    spanProcessors: [new SimpleSpanProcessor(memory)],
+    spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
   });
   const tracer = provider.getTracer('lifeline-exact-time-test');
   const root = tracer.startSpan('GET /orders/:id', {

@@ -2,7 +2,7 @@ import { otlpToSpans } from '@lifeline/store';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
 import { exportTraceMessageToSpans } from './otlp-message-to-spans.js';
 import { decodeExportTraceMessage, encodeExportTraceRequestJson, exportTraceMessageToJson } from './otlp-protobuf.js';
@@ -41,9 +41,9 @@ function request(span: Record<string, unknown>, scopeSpans: Record<string, unkno
 describe('spans straight from a decoded protobuf request', () => {
   it('equals the OTLP/JSON path on what the OpenTelemetry SDK sends', async () => {
     const memory = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({
+    const provider = new TracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'orders', 'host.name': 'web-1', 'process.pid': 4711 }),
-      spanProcessors: [new SimpleSpanProcessor(memory)],
+      spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
     });
     const tracer = provider.getTracer('direct-test', '2.0.0');
     const root = tracer.startSpan('GET /orders/:id', {

@@ -11,12 +11,12 @@ import { OTLPTraceExporter as OtlpHttpJsonExporter } from '@opentelemetry/export
 import { OTLPTraceExporter as OtlpHttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor,
   type SpanExporter,
-} from '@opentelemetry/sdk-trace-base';
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMermaid } from '../../test/support/mermaid.js';
 import { createViewerApp } from './app.js';
@@ -26,9 +26,9 @@ import { type RunningViewer, startViewer } from './server.js';
 /** Records real spans of a small request with the OpenTelemetry SDK. */
 async function recordSpans(service: string): Promise<{ spans: ReadableSpan[]; traceId: string }> {
   const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
+  const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': service }),
-    spanProcessors: [new SimpleSpanProcessor(memory)],
+    spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
   });
   const tracer = provider.getTracer('lifeline-viewer-test', '1.0.0');
   const root = tracer.startSpan('GET /orders/:id', {

@@ -1,17 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type BetterSqlite3 from 'better-sqlite3';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeline-bsql-'));
 const ignoredPath = join(dir, 'lifeline.db');
 const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: exporter })] });
 const instrumentation = new BetterSqlite3Instrumentation({ ignorePaths: [ignoredPath], enabled: false });
 let Database: typeof BetterSqlite3;
 
@@ -91,5 +91,34 @@ describe('BetterSqlite3Instrumentation', () => {
     byPath.prepare('SELECT * FROM spans').all();
     byPath.close();
     expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+});
+
+describe('BetterSqlite3Instrumentation and a major it does not support', () => {
+  it('loads the module untouched and says once on stderr that it is not traced', () => {
+    // A stand-in for a future better-sqlite3 14: a module of that name and version.
+    const appDir = join(dir, 'future-app');
+    const moduleDir = join(appDir, 'node_modules', 'better-sqlite3');
+    mkdirSync(moduleDir, { recursive: true });
+    writeFileSync(
+      join(moduleDir, 'package.json'),
+      JSON.stringify({ name: 'better-sqlite3', version: '14.0.0', main: 'index.js' }),
+    );
+    writeFileSync(join(moduleDir, 'index.js'), 'module.exports = function Database() {};\n');
+    writeFileSync(join(appDir, 'app.js'), "module.exports = require('better-sqlite3');\n");
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const loaded = createRequire(join(appDir, 'app.js'))('./app.js') as { prototype: object };
+      expect(typeof loaded).toBe('function');
+      expect(Object.keys(loaded.prototype)).toEqual([]);
+      const messages = stderr.mock.calls
+        .map((call) => String(call[0]))
+        .filter((text) => text.includes('better-sqlite3'));
+      expect(messages).toEqual([
+        'Lifeline: better-sqlite3 14.0.0 is not traced: its instrumentation supports majors 7 to 13\n',
+      ]);
+    } finally {
+      stderr.mockRestore();
+    }
   });
 });

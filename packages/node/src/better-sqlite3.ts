@@ -51,6 +51,24 @@ const storeDatabaseMarker = Symbol.for('lifeline.store.internal-database');
 
 const packageVersion = '0.1.0';
 
+/** The better-sqlite3 majors whose Database and Statement this instrumentation knows. */
+const supportedMajors = { first: 7, last: 13 } as const;
+const supportedVersions = `>=${supportedMajors.first}.0.0 <${supportedMajors.last + 1}`;
+
+let unsupportedWarned = false;
+
+/**
+ * Says once per process, on stderr, that a better-sqlite3 release newer than
+ * the supported majors was loaded and its queries are not traced.
+ */
+function warnUnsupportedOnce(version: string | undefined): void {
+  if (unsupportedWarned) return;
+  unsupportedWarned = true;
+  process.stderr.write(
+    `Lifeline: better-sqlite3 ${version ?? '(unknown version)'} is not traced: its instrumentation supports majors ${supportedMajors.first} to ${supportedMajors.last}\n`,
+  );
+}
+
 /**
  * Traces better-sqlite3 statements as client spans with
  * `db.system.name=sqlite`, `db.namespace` (the database file's base name),
@@ -77,13 +95,23 @@ export class BetterSqlite3Instrumentation extends InstrumentationBase<BetterSqli
     return [
       new InstrumentationNodeModuleDefinition(
         'better-sqlite3',
-        ['>=7.0.0 <14'],
+        [supportedVersions],
         (moduleExports: unknown) => {
           this.#patch(databaseConstructorOf(moduleExports));
           return moduleExports;
         },
         (moduleExports: unknown) => {
           if (moduleExports !== undefined) this.#unpatch(databaseConstructorOf(moduleExports));
+        },
+      ),
+      // A newer major loads untouched, as OpenTelemetry does with every
+      // version outside the range; unlike there, the app is told, once.
+      new InstrumentationNodeModuleDefinition(
+        'better-sqlite3',
+        [`>=${supportedMajors.last + 1}`],
+        (moduleExports, version) => {
+          warnUnsupportedOnce(version);
+          return moduleExports;
         },
       ),
     ];

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BullMQFailedAttemptSpanProcessor, BullMQSandboxInstrumentation, sandboxTraceContextKey } from './bullmq.js';
 
@@ -38,8 +38,8 @@ describe.skipIf(childProcessorPath === undefined)('a BullMQ job in a sandboxed p
   const processorFile = join(dir, 'active-span-processor.mjs');
   const failingFile = join(dir, 'failing-processor.mjs');
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
-    spanProcessors: [new BullMQFailedAttemptSpanProcessor(), new SimpleSpanProcessor(exporter)],
+  const provider = new TracerProvider({
+    spanProcessors: [new BullMQFailedAttemptSpanProcessor(), new SimpleSpanProcessor({ exporter: exporter })],
   });
   const instrumentation = new BullMQSandboxInstrumentation();
   let ChildProcessor: new (send: (message: unknown) => Promise<void>, receiver: EventEmitter) => ChildProcessorLike;
@@ -157,8 +157,8 @@ export default async function (job) {
 
 describe('BullMQFailedAttemptSpanProcessor', () => {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
-    spanProcessors: [new BullMQFailedAttemptSpanProcessor(), new SimpleSpanProcessor(exporter)],
+  const provider = new TracerProvider({
+    spanProcessors: [new BullMQFailedAttemptSpanProcessor(), new SimpleSpanProcessor({ exporter: exporter })],
   });
   const tracer = provider.getTracer('bullmq-test');
 

@@ -29,7 +29,7 @@ import {
   InstrumentationNodeModuleFile,
   isWrapped,
 } from '@opentelemetry/instrumentation';
-import type { Span as SdkSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Span as SdkSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 const packageVersion = '0.1.0';
 
@@ -322,7 +322,7 @@ function producerContext(job: JobJson): Context | undefined {
  *
  * @example
  * ```ts
- * new BasicTracerProvider({ spanProcessors: [new BullMQFailedAttemptSpanProcessor(), batchProcessor] });
+ * new TracerProvider({ spanProcessors: [new BullMQFailedAttemptSpanProcessor(), batchProcessor] });
  * ```
  */
 export class BullMQFailedAttemptSpanProcessor implements SpanProcessor {

@@ -1,12 +1,7 @@
 import { context, DiagLogLevel, diag, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { hrTimeToMilliseconds } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type Span,
-} from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, type Span, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   BODY_UNREAD,
@@ -20,8 +15,8 @@ import {
 } from './call-endings.js';
 
 const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({
-  spanProcessors: [new CallEndingSpanProcessor(), new SimpleSpanProcessor(exporter)],
+const provider = new TracerProvider({
+  spanProcessors: [new CallEndingSpanProcessor(), new SimpleSpanProcessor({ exporter: exporter })],
 });
 const tracer = provider.getTracer('call-endings-test');
 const contextManager = new AsyncLocalStorageContextManager();

@@ -8,7 +8,7 @@
  */
 import { type Context, context, createContextKey, type HrTime, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /**
  * Attribute: seconds a database call waited for a connection from its
@@ -284,7 +284,7 @@ export function endUnfinishedSpans(): number {
  *
  * @example
  * ```ts
- * new BasicTracerProvider({ spanProcessors: [new CallEndingSpanProcessor(), new BatchSpanProcessor(exporter)] });
+ * new TracerProvider({ spanProcessors: [new CallEndingSpanProcessor(), new BatchSpanProcessor({ exporter: exporter })] });
  * ```
  */
 export class CallEndingSpanProcessor implements SpanProcessor {

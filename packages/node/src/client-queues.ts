@@ -32,7 +32,7 @@ import { IORedisInstrumentation, type IORedisInstrumentationConfig } from '@open
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
 import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/instrumentation-pg';
 import { RedisInstrumentation, type RedisInstrumentationConfig } from '@opentelemetry/instrumentation-redis';
-import type { Span } from '@opentelemetry/sdk-trace-base';
+import type { Span } from '@opentelemetry/sdk-trace';
 import { startLater, withConnectionWait, withStartedSpan } from './call-endings.js';
 
 /** Attribute of the number of rows a query returned, as the semantic conventions name it. */

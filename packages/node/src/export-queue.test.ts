@@ -1,6 +1,6 @@
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, type ReadableSpan, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_QUEUE_SIZE, ExportQueueCounter, maxQueueSizeFromEnv } from './export-queue.js';
 
@@ -45,12 +45,13 @@ describe('ExportQueueCounter', () => {
     const exporter = new BlockedExporter();
     const firstDrops: number[] = [];
     const counter = new ExportQueueCounter(20, (c) => firstDrops.push(c.dropped));
-    const batching = new BatchSpanProcessor(counter.wrapExporter(exporter), {
+    const batching = new BatchSpanProcessor({
+      exporter: counter.wrapExporter(exporter),
       maxQueueSize: 20,
       maxExportBatchSize: 5,
       scheduledDelayMillis: 1,
     });
-    const provider = new BasicTracerProvider({ spanProcessors: [counter.wrapProcessor(batching)] });
+    const provider = new TracerProvider({ spanProcessors: [counter.wrapProcessor(batching)] });
     const tracer = provider.getTracer('test');
     for (let i = 0; i < 100; i++) tracer.startSpan(`s${i}`).end();
     expect(counter.dropped).toBeGreaterThan(0);
@@ -75,8 +76,11 @@ describe('ExportQueueCounter', () => {
   it('drops nothing when the queue holds the burst', async () => {
     const exporter = new BlockedExporter();
     const counter = new ExportQueueCounter(1000);
-    const batching = new BatchSpanProcessor(counter.wrapExporter(exporter), { maxQueueSize: 1000 });
-    const provider = new BasicTracerProvider({ spanProcessors: [counter.wrapProcessor(batching)] });
+    const batching = new BatchSpanProcessor({
+      exporter: counter.wrapExporter(exporter),
+      maxQueueSize: 1000,
+    });
+    const provider = new TracerProvider({ spanProcessors: [counter.wrapProcessor(batching)] });
     for (let i = 0; i < 900; i++) provider.getTracer('test').startSpan(`s${i}`).end();
     exporter.release();
     await provider.shutdown();

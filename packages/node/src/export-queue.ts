@@ -10,7 +10,7 @@
  */
 import { type Context, TraceFlags } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /**
  * Spans the queue holds by default: room for about two seconds of a busy

@@ -5,7 +5,7 @@
  * already recording into SQLite, without a second tracer provider.
  */
 import type { Context } from '@opentelemetry/api';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /** What a flow recording is told of each span. */
 export interface FlowListener {

@@ -24,7 +24,7 @@ import {
   traceToMermaid,
   walkFlow,
 } from '@lifeline/core';
-import type { ReadableSpan, Span as SdkSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span as SdkSpan } from '@opentelemetry/sdk-trace';
 import { type FlowListener, flowListeners } from './flow-tap.js';
 import type { InstrumentationName } from './instrumentations.js';
 

@@ -11,7 +11,7 @@ import { type Span as ApiSpan, context, createContextKey } from '@opentelemetry/
 import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import type { Span } from '@opentelemetry/sdk-trace-base';
+import type { Span } from '@opentelemetry/sdk-trace';
 import { type HttpCallOutcome, httpOutcomes, trackOpenResponse } from './call-endings.js';
 
 function outcomeOf(span: ApiSpan): HttpCallOutcome {

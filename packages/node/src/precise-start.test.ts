@@ -2,13 +2,14 @@ import { type Tracer, trace } from '@opentelemetry/api';
 import { hrTimeDuration, hrTimeToMilliseconds } from '@opentelemetry/core';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
-  BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+  type Span,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PreciseStartSpanProcessor } from './precise-start.js';
+import { PreciseStartSpanProcessor, spanClockProblem } from './precise-start.js';
 
 /** A tracer whose spans pass through the processor under test, then into memory. */
 interface Recorder {
@@ -18,14 +19,14 @@ interface Recorder {
 }
 
 /**
- * Two real SDK set-ups: `BasicTracerProvider` of sdk-trace-base, and the Node
+ * Two real SDK set-ups: `TracerProvider` of sdk-trace, and the Node
  * SDK that `startLifeline()` runs (it brings its own, newer span class).
  */
 const setups: Record<string, () => Recorder> = {
-  'BasicTracerProvider of sdk-trace-base': () => {
+  'TracerProvider of sdk-trace': () => {
     const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({
-      spanProcessors: [new PreciseStartSpanProcessor(), new SimpleSpanProcessor(exporter)],
+    const provider = new TracerProvider({
+      spanProcessors: [new PreciseStartSpanProcessor(), new SimpleSpanProcessor({ exporter: exporter })],
     });
     return { tracer: provider.getTracer('precise-start-test'), exporter, shutdown: () => provider.shutdown() };
   },
@@ -33,7 +34,7 @@ const setups: Record<string, () => Recorder> = {
     const exporter = new InMemorySpanExporter();
     const sdk = new NodeSDK({
       serviceName: 'precise-start-test',
-      spanProcessors: [new PreciseStartSpanProcessor(), new SimpleSpanProcessor(exporter)],
+      spanProcessors: [new PreciseStartSpanProcessor(), new SimpleSpanProcessor({ exporter: exporter })],
       instrumentations: [],
       resourceDetectors: [],
       metricReaders: [],
@@ -169,5 +170,45 @@ describe.each(Object.keys(setups))('PreciseStartSpanProcessor with %s', (setup) 
     recorder.tracer.startSpan('given', { startTime: given }).end();
     const [recorded] = finished(recorder, 'given');
     expect(recorded?.startTime).toEqual(given);
+  });
+});
+
+describe('PreciseStartSpanProcessor on an SDK whose span changed', () => {
+  it('warns once, at the first span, when the private clock fields are gone', () => {
+    const warnings: string[] = [];
+    const processor = new PreciseStartSpanProcessor({ warn: (message) => warnings.push(message) });
+    const renamed = { startTime: [1, 0], _startTimeProvided: false, _perfStart: 5, _perfOffset: 0 };
+    processor.onStart(renamed as unknown as Span);
+    processor.onStart(renamed as unknown as Span);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^Lifeline: .*concurrent.*_performanceStartTime, _performanceOffset/);
+    expect(renamed.startTime).toEqual([1, 0]);
+  });
+
+  it('says nothing for the SDK it is built for, nor for a span given its start', () => {
+    const warnings: string[] = [];
+    const exporter = new InMemorySpanExporter();
+    const provider = new TracerProvider({
+      spanProcessors: [
+        new PreciseStartSpanProcessor({ warn: (message) => warnings.push(message) }),
+        new SimpleSpanProcessor({ exporter }),
+      ],
+    });
+    const tracer = provider.getTracer('precise-start-check');
+    tracer.startSpan('given', { startTime: Date.now() }).end();
+    tracer.startSpan('measured').end();
+    expect(exporter.getFinishedSpans()).toHaveLength(2);
+    expect(warnings).toEqual([]);
+    expect(spanClockProblem({ _startTimeProvided: true } as unknown as Span)).toBeUndefined();
+    expect(
+      spanClockProblem(
+        Object.freeze({
+          startTime: [1, 0],
+          _startTimeProvided: false,
+          _performanceStartTime: 1,
+          _performanceOffset: 0,
+        }) as unknown as Span,
+      ),
+    ).toMatch(/cannot be written/);
   });
 });

@@ -2,7 +2,7 @@
  * Sub-millisecond span start times.
  *
  * The OpenTelemetry SDK (the `SpanImpl` of `@opentelemetry/sdk-trace` 2.x and
- * 3.x, which `@opentelemetry/sdk-trace-base` and the Node SDK use) starts a
+ * 3.x, which `@opentelemetry/sdk-trace` and the Node SDK use) starts a
  * span whose start time is not given at `Date.now()`: whole milliseconds. It
  * then ends the span at start + a precise `performance.now()` duration. So a
  * span can start up to 1 ms before it really did while its duration stays
@@ -22,7 +22,7 @@
  */
 import type { HrTime } from '@opentelemetry/api';
 import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
-import type { Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /** The fields of the SDK's span this processor reads and corrects. */
 interface SpanClock {
@@ -30,6 +30,27 @@ interface SpanClock {
   _startTimeProvided: boolean;
   _performanceStartTime: number;
   _performanceOffset: number;
+}
+
+/**
+ * What is wrong with the span's clock fields for this processor, or undefined
+ * when they are what it corrects. A span whose creator gave the start time
+ * (`_startTimeProvided` true) has nothing to correct and passes.
+ */
+export function spanClockProblem(span: Span): string | undefined {
+  const fields = span as unknown as Partial<Record<keyof SpanClock, unknown>>;
+  if (fields._startTimeProvided === true) return undefined;
+  const missing: string[] = [];
+  if (typeof fields._startTimeProvided !== 'boolean') missing.push('_startTimeProvided');
+  if (typeof fields._performanceStartTime !== 'number') missing.push('_performanceStartTime');
+  if (typeof fields._performanceOffset !== 'number') missing.push('_performanceOffset');
+  if (!isTimeInputHrTime(fields.startTime)) missing.push('startTime');
+  if (missing.length > 0) return `the span has no ${missing.join(', ')} of the expected type`;
+  const descriptor = Object.getOwnPropertyDescriptor(span, 'startTime');
+  if (descriptor !== undefined && !descriptor.writable && descriptor.set === undefined) {
+    return "the span's startTime cannot be written";
+  }
+  return undefined;
 }
 
 /** The span's clock fields when it is the SDK's own span and its start time was not given; else `undefined`. */
@@ -68,11 +89,11 @@ function spanClock(span: Span): SpanClock | undefined {
  * @example
  * ```ts
  * import { NodeSDK } from '@opentelemetry/sdk-node';
- * import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+ * import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
  * import { PreciseStartSpanProcessor } from '@lifeline/node';
  *
  * const sdk = new NodeSDK({
- *   spanProcessors: [new PreciseStartSpanProcessor(), new BatchSpanProcessor(exporter)],
+ *   spanProcessors: [new PreciseStartSpanProcessor(), new BatchSpanProcessor({ exporter: exporter })],
  * });
  * ```
  */
@@ -84,8 +105,38 @@ export class PreciseStartSpanProcessor implements SpanProcessor {
    */
   #originMs = performance.timeOrigin;
 
+  /** Whether the first span has been checked for the SDK fields this processor writes. */
+  #checked = false;
+
+  /** Where the warning about an SDK whose span changed goes; stderr unless a test listens. */
+  readonly #warn: (message: string) => void;
+
+  /**
+   * @param options.warn - receives the one warning given when the SDK's span
+   *   lacks the private fields this processor corrects (a release renamed
+   *   them); stderr by default.
+   */
+  constructor(options: { warn?: (message: string) => void } = {}) {
+    this.#warn = options.warn ?? ((message) => process.stderr.write(`${message}\n`));
+  }
+
   /** Moves the start of a span that was not given one to the precise moment it began. */
   onStart(span: Span): void {
+    if (!this.#checked) {
+      // The first span of the process proves the SDK still keeps its clock
+      // where this processor reads and writes it. If a release moved it, the
+      // processor silently does nothing, and calls made back to back would be
+      // drawn as concurrent again: so say it, once.
+      const problem = spanClockProblem(span);
+      if (problem !== undefined || (span as unknown as { _startTimeProvided?: unknown })._startTimeProvided !== true) {
+        this.#checked = true;
+      }
+      if (problem !== undefined) {
+        this.#warn(
+          `Lifeline: span starts keep whole milliseconds, so calls made one right after the other may be drawn as concurrent: this OpenTelemetry SDK's span changed (${problem})`,
+        );
+      }
+    }
     const clock = spanClock(span);
     if (clock === undefined) return;
     this.#followWallClock();

@@ -1,10 +1,5 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
 import {
   RedactingSpanExporter,
@@ -21,9 +16,9 @@ async function recordOne(
 ): Promise<{ original: ReadableSpan; exported: ReadableSpan }> {
   const inner = new InMemorySpanExporter();
   const originals: ReadableSpan[] = [];
-  const provider = new BasicTracerProvider({
+  const provider = new TracerProvider({
     spanProcessors: [
-      new SimpleSpanProcessor(new RedactingSpanExporter(inner, options)),
+      new SimpleSpanProcessor({ exporter: new RedactingSpanExporter(inner, options) }),
       {
         onStart: () => {},
         onEnd: (span) => originals.push(span),
@@ -145,7 +140,7 @@ describe('RedactingSpanExporter', () => {
         throw new Error('hook broke');
       },
     });
-    const provider = new BasicTracerProvider();
+    const provider = new TracerProvider();
     const span = provider.getTracer('t').startSpan('s', { attributes: { a: 1 } });
     span.end();
     const result = await new Promise<{ code: number; error?: Error }>((resolve) =>

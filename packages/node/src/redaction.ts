@@ -6,7 +6,7 @@
  */
 import type { Attributes, Link, AttributeValue as OtelAttributeValue } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-trace';
 import { sanitizeSql } from './sql.js';
 
 /** An attribute value as the OpenTelemetry API defines it. */

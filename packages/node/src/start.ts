@@ -162,7 +162,7 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     import('./precise-start.js'),
     import('./redaction.js'),
     import('./tracing.js'),
-    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/sdk-trace'),
   ]);
   // Before the instrumentations: they warn while being constructed (a
   // module loaded before them, for one).
@@ -193,7 +193,8 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
       `Lifeline: spans are being dropped: the export queue (${counter.maxQueueSize} spans) is full because the database cannot keep up; the total is stored and printed when the app stops (raise OTEL_BSP_MAX_QUEUE_SIZE to keep more)\n`,
     ),
   );
-  const batching = new BatchSpanProcessor(queue.wrapExporter(exporter), {
+  const batching = new BatchSpanProcessor({
+    exporter: queue.wrapExporter(exporter),
     scheduledDelayMillis: config.exportIntervalMs,
     maxQueueSize: queue.maxQueueSize,
   });

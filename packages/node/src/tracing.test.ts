@@ -1,5 +1,5 @@
 import { context, propagation, trace } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerTracing } from './tracing.js';
 
@@ -7,7 +7,7 @@ describe('registerTracing', () => {
   const exporter = new InMemorySpanExporter();
   const tracing = registerTracing({
     serviceName: 'tracing-test',
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    spanProcessors: [new SimpleSpanProcessor({ exporter: exporter })],
     instrumentations: [],
   });
   afterAll(async () => {

@@ -26,7 +26,8 @@ import {
   processDetector,
   resourceFromAttributes,
 } from '@opentelemetry/resources';
-import { BasicTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { samplerFromEnv, spanLimitsFromEnv } from './sdk-env.js';
 
 /** What {@link registerTracing} sets up. */
 export interface TracingOptions {
@@ -93,7 +94,7 @@ export function useDiagLoggerFromEnv(): void {
  * ```ts
  * const tracing = registerTracing({
  *   serviceName: 'orders',
- *   spanProcessors: [new BatchSpanProcessor(exporter)],
+ *   spanProcessors: [new BatchSpanProcessor({ exporter: exporter })],
  *   instrumentations: [new HttpInstrumentation()],
  * });
  * process.once('SIGTERM', () => void tracing.shutdown());
@@ -108,8 +109,14 @@ export function registerTracing(options: TracingOptions): RegisteredTracing {
   const resource = defaultResource()
     .merge(detectResources({ detectors: [processDetector, envDetector] }))
     .merge(resourceFromAttributes({ 'service.name': options.serviceName }));
-  // BasicTracerProvider reads the sampler and span limits from the environment.
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [...options.spanProcessors] });
+  // The provider of @opentelemetry/sdk-trace 3 reads no environment: the
+  // sampler and span limits an app sets there are read here.
+  const provider = new TracerProvider({
+    resource,
+    sampler: samplerFromEnv(),
+    spanLimits: spanLimitsFromEnv(),
+    spanProcessors: [...options.spanProcessors],
+  });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const propagator = propagatorFromEnv();
   if (propagator !== undefined) propagation.setGlobalPropagator(propagator);

@@ -1,7 +1,7 @@
 import { type Span, traceToMermaid } from '@lifeline/core';
 import { trace as otelTrace, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseMermaid } from '../../../test/support/mermaid.js';
@@ -65,9 +65,9 @@ function touchingQueries(start: bigint): Span[] {
 describe('exact nanosecond times', () => {
   it('keeps a 10 ms span recorded through the OpenTelemetry SDK exactly 10,000,000 ns long', async () => {
     const path = tempDbPath();
-    const provider = new BasicTracerProvider({
+    const provider = new TracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'blog-api' }),
-      spanProcessors: [new BatchSpanProcessor(new SqliteSpanExporter({ path }))],
+      spanProcessors: [new BatchSpanProcessor({ exporter: new SqliteSpanExporter({ path }) })],
     });
     const tracer = provider.getTracer('exact-time-test');
     const root = tracer.startSpan('GET /articles/:id', {

@@ -12,12 +12,12 @@ import {
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  BasicTracerProvider,
   BatchSpanProcessor,
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteSpanExporter } from './exporter.js';
 import { tempDbPath } from './spans.test-support.js';
@@ -26,9 +26,9 @@ import { openStore } from './store.js';
 /** Real SDK spans, recorded by a tracer and captured in memory. */
 function recordSpans(count: number): ReadableSpan[] {
   const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
+  const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'blog-api' }),
-    spanProcessors: [new SimpleSpanProcessor(memory)],
+    spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
   });
   const tracer = provider.getTracer('exporter-test', '1.0.0');
   const root = tracer.startSpan('GET /articles/:id', { kind: SpanKind.SERVER });
@@ -102,10 +102,11 @@ describe('SqliteSpanExporter', () => {
 
   it('flushes everything a BatchSpanProcessor hands it on shutdown', async () => {
     const path = tempDbPath();
-    const provider = new BasicTracerProvider({
+    const provider = new TracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'blog-api' }),
       spanProcessors: [
-        new BatchSpanProcessor(new SqliteSpanExporter({ path }), {
+        new BatchSpanProcessor({
+          exporter: new SqliteSpanExporter({ path }),
           maxExportBatchSize: 64,
           scheduledDelayMillis: 60_000,
         }),
@@ -266,7 +267,7 @@ describe('SqliteSpanExporter', () => {
     const path = tempDbPath();
     const exporter = exporterFor(path);
     const memory = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
+    const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
     const tracer = provider.getTracer('detail-test', '2.0.0');
     const producer = tracer.startSpan('orders publish', { kind: SpanKind.PRODUCER });
     producer.end();

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { defaultDbPath, openDatabase } from './database.js';
 import { describeWriteError } from './errors.js';
 import { encodeReadableSpans } from './readable-span.js';
@@ -40,11 +40,11 @@ export interface SqliteSpanExporterOptions {
  *
  * @example
  * ```ts
- * import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+ * import { TracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace';
  * import { SqliteSpanExporter } from '@lifeline/store';
  *
- * const provider = new BasicTracerProvider({
- *   spanProcessors: [new BatchSpanProcessor(new SqliteSpanExporter({ path: '.lifeline/traces.db' }))],
+ * const provider = new TracerProvider({
+ *   spanProcessors: [new BatchSpanProcessor({ exporter: new SqliteSpanExporter({ path: '.lifeline/traces.db' }) })],
  * });
  * process.once('SIGTERM', () => provider.shutdown().finally(() => process.exit(0)));
  * ```

@@ -1,4 +1,4 @@
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
 import { encodeReadableSpans, readableSpanToSpan } from './readable-span.js';
 import { decodeSpan, encodedCount } from './span-encoding.js';

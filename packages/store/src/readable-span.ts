@@ -1,5 +1,5 @@
 import type { Attributes, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '@lifeline/core';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { EncodedSpans } from './span-encoding.js';
 
 // Indexed by the numeric values of @opentelemetry/api's SpanKind and SpanStatusCode enums.

@@ -9,9 +9,10 @@ let registered = false;
  * thread under Vitest, cross-process test children): workspace packages
  * resolve through their `source` export condition, and a relative `./x.js`
  * import from a `.ts` file loads `./x.ts` when only that exists, as the
- * TypeScript compiler would, and TypeScript sources are transformed rather
- * than only stripped, so constructs that need a transform (parameter
- * properties, enums) load too. Built code (dist) never needs this.
+ * TypeScript compiler would. Types are stripped (erased to whitespace, so
+ * line and column numbers stay right), not transformed: the sources use only
+ * erasable syntax (`erasableSyntaxOnly` in tsconfig), and Node 26 removed the
+ * transform mode. Built code (dist) never needs this.
  */
 export function registerSourceHooks(): void {
   if (registered) return;
@@ -44,7 +45,7 @@ export function registerSourceHooks(): void {
     load(url, context, nextLoad) {
       if (url.startsWith('file:') && url.endsWith('.ts') && !url.includes('/node_modules/')) {
         const source = readFileSync(fileURLToPath(url), 'utf8');
-        return { format: 'module', source: stripTypeScriptTypes(source, { mode: 'transform' }), shortCircuit: true };
+        return { format: 'module', source: stripTypeScriptTypes(source, { mode: 'strip' }), shortCircuit: true };
       }
       return nextLoad(url, context);
     },

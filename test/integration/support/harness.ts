@@ -65,8 +65,9 @@ export interface RunningApp {
  * ```
  */
 export function startApp(options: StartAppOptions): Promise<RunningApp> {
-  // Type stripping plus transforms: workspace sources use parameter properties.
-  const args = ['--experimental-transform-types', '--no-warnings=ExperimentalWarning', '--import', sourceHooks];
+  // Node strips the types of the preload itself; the workspace sources are
+  // erasable-only TypeScript, so no transform is needed (Node 26 has none).
+  const args = ['--no-warnings=ExperimentalWarning', '--import', sourceHooks];
   if (options.register !== false) args.push('--import', '@lifeline/node/register');
   args.push(join(suiteDir, 'apps', options.app));
   const child = spawn(process.execPath, args, {

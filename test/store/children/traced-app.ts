@@ -7,16 +7,17 @@
  * usage: node --import ../register-source.ts traced-app.ts <path> <count> <exit|sigterm>
  */
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { SqliteSpanExporter } from '../../../packages/store/src/index.ts';
 
 const [path, countText, mode] = process.argv.slice(2);
 if (path === undefined || mode === undefined) throw new Error('usage: traced-app.ts <path> <count> <exit|sigterm>');
 
-const provider = new BasicTracerProvider({
+const provider = new TracerProvider({
   resource: resourceFromAttributes({ 'service.name': 'shutdown-app' }),
   spanProcessors: [
-    new BatchSpanProcessor(new SqliteSpanExporter({ path }), {
+    new BatchSpanProcessor({
+      exporter: new SqliteSpanExporter({ path }),
       maxQueueSize: 100_000,
       maxExportBatchSize: 512,
       scheduledDelayMillis: 600_000,

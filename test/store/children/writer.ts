@@ -6,7 +6,7 @@
  * usage: node --import ../register-source.ts writer.ts <path> <writer> <batches> <size> <store|exporter>
  */
 import { createRequire } from 'node:module';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { openStore, SqliteSpanExporter } from '../../../packages/store/src/index.ts';
 import { batchOfSpans } from './span-source.ts';
 
