@@ -119,7 +119,7 @@ export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
   for (const node of tree.nodes) {
     if (spanFailed(node)) errors.push({ spanId: node.span.spanId, name: node.span.name, message: errorMessage(node) });
   }
-  const { serialRuns, nPlusOne } = structure(layout);
+  const { serialRuns, nPlusOne } = callPatterns(layout);
   const after = workAfterResponse(layout);
   const notes = after.length > 0 ? [...tree.notes, ...afterResponseNotes(layout)] : tree.notes;
   const afterResponse = after.length > 0 ? afterResponseWork(after) : undefined;
@@ -304,8 +304,12 @@ function criticalPath(root: SpanNode, outlived: ReadonlySet<SpanNode>): Critical
   }));
 }
 
-/** Serial runs, N+1 groups and `par` groups, by the same rules the diagram uses. */
-export function structure(layout: TraceLayout): {
+/**
+ * Serial runs, N+1 groups and `par` groups among the calls the client waited
+ * for (work after a response left out), by the same rules the diagram uses:
+ * what the analysis reports and the list-view summary counts.
+ */
+export function callPatterns(layout: TraceLayout): {
   serialRuns: SerialRun[];
   nPlusOne: NPlusOneGroup[];
   parGroups: number;

@@ -98,7 +98,7 @@ const cache = new WeakMap<Span, SpanClass>();
  * span in the cache costs more than it saves, while a trace the viewer has
  * already drawn is not classified again.
  */
-export function classifyOnce(span: Span): SpanClass {
+export function classifyWithoutMemo(span: Span): SpanClass {
   return cache.get(span) ?? classifyUncached(span);
 }
 

@@ -17,7 +17,13 @@
  *   the analysis and summary leave them out of what the client waited for.
  */
 import { batchMember, describeBatch, groupBatches } from './batch.js';
-import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
+import {
+  classifySpan,
+  classifyWithoutMemo,
+  type ParticipantRef,
+  type SpanCategory,
+  type SpanClass,
+} from './classify.js';
 import { concurrentGroups, packLanes } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
 import { spanFailed } from './outcome.js';
@@ -63,12 +69,21 @@ export interface TraceLayout {
   readonly top: readonly DrawnCall[];
   /** Every drawn call, parents before children. */
   readonly calls: readonly DrawnCall[];
+  /** The class of every node of the tree, by `node.order`: each span is classified once, here. */
+  readonly classes: readonly SpanClass[];
 }
 
 /** Options for {@link layoutTrace}. */
 export interface LayoutOptions {
   /** Draw internal spans as self-calls instead of hoisting their children. */
   readonly internal?: boolean;
+  /**
+   * A layout looked at once and dropped (the summary the store computes for
+   * every trace it ingests): classes are computed without remembering them
+   * on the span, where entering every fresh span in the cache costs more
+   * than it saves. The layout is the same either way.
+   */
+  readonly lean?: boolean;
 }
 
 /** The participant for the caller of the root server span. */
@@ -109,8 +124,12 @@ export function workInterval(call: DrawnCall): { start: number; end: number } {
 
 /** The label of a call: the server's route template when it has one, else the client's label. */
 export function callLabel(call: DrawnCall): string {
+  return labelOf(call, classifySpan);
+}
+
+function labelOf(call: DrawnCall, classOf: (span: Span, node: SpanNode) => SpanClass): string {
   if (call.remote !== undefined && call.remote !== call.node && call.cls.category === 'http-client') {
-    const remote = classifySpan(call.remote.span);
+    const remote = classOf(call.remote.span, call.remote);
     if (remote.route !== undefined) return remote.label;
   }
   return call.cls.label;
@@ -122,6 +141,8 @@ export function callLabel(call: DrawnCall): string {
  */
 export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceLayout {
   const showInternal = options.internal === true;
+  const classify = options.lean === true ? classifyWithoutMemo : classifySpan;
+  const classes: SpanClass[] = new Array(tree.nodes.length);
   const container: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
   const drawn: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
   let top: DrawnCall[] = [];
@@ -158,7 +179,8 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
 
   for (const node of tree.nodes) {
     const span = node.span;
-    const cls = classifySpan(span);
+    const cls = classify(span);
+    classes[node.order] = cls;
     const own = serviceRef(span.serviceName);
     const parentCall = node.parent ? container[node.parent.order] : undefined;
     const category = cls.category;
@@ -258,18 +280,19 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
     foldBatches(call);
   }
   // Depths top-down, nested counts bottom-up, over a breadth-first order.
+  const classOf = (span: Span, node: SpanNode): SpanClass => classes[node.order] ?? classify(span);
   const ordered: DrawnCall[] = [...top];
   for (let i = 0; i < ordered.length; i++) {
     const call = ordered[i] as DrawnCall;
     call.depth = call.parent ? call.parent.depth + 1 : 0;
-    call.label = callLabel(call);
+    call.label = labelOf(call, classOf);
     for (const child of call.children) ordered.push(child);
   }
   for (let i = ordered.length - 1; i >= 0; i--) {
     const call = ordered[i] as DrawnCall;
     if (call.parent) call.parent.nestedCalls += call.nestedCalls + 1;
   }
-  return { tree, top, calls: ordered };
+  return { tree, top, calls: ordered, classes };
 }
 
 /**
