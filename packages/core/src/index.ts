@@ -24,7 +24,7 @@ export type {
 } from './analysis.js';
 export { analyzeTrace } from './analysis.js';
 export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from './classify.js';
-export { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from './classify.js';
+export { classifySpan } from './classify.js';
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
 export { formatDuration } from './format.js';
@@ -32,6 +32,7 @@ export type { LinkedTraceView } from './linked-traces.js';
 export { batchNote, joinLinkedTraces, linkedTraceView } from './linked-traces.js';
 export type { EscapeOptions, RenderOptions, TraceDiagram, TraceToMermaidOptions } from './mermaid.js';
 export { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
+export { normalizeCacheKey, normalizePath } from './normalize.js';
 export { BODY_UNREAD_ATTRIBUTE } from './outcome.js';
 export type {
   ArrowKind,
@@ -47,6 +48,7 @@ export type {
   SequenceOptions,
 } from './sequence.js';
 export { CONNECTION_WAIT_ATTRIBUTE, connectionWaitMs, toSequence } from './sequence.js';
+export { summarizeQuery } from './sql-summary.js';
 export type { SpanCounts, TraceSummary } from './summary.js';
 export { isRequestRoot, REQUEST_ROOT_KINDS, summarizeTrace } from './summary.js';
 export type {

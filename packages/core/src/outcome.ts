@@ -18,7 +18,8 @@
  * Such an event becomes a marker on a normal reply. Jaeger, Tempo and Zipkin
  * judge a span by its status (or `error` tag) alone, and so does Lifeline.
  */
-import { classifyWithoutMemo, numberAttribute, type SpanClass, stringAttribute } from './classify.js';
+import { numberAttribute, stringAttribute } from './attributes.js';
+import { classifyWithoutMemo, type SpanClass } from './classify.js';
 import type { DrawnCall } from './layout.js';
 import type { Span } from './trace.js';
 import type { SpanNode } from './tree.js';
