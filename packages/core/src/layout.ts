@@ -26,7 +26,7 @@ import {
 } from './classify.js';
 import { concurrentGroups, packLanes } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
-import { spanFailed } from './outcome.js';
+import { type CallOutcome, drawnCallOutcome, spanFailed } from './outcome.js';
 import { repeatStatement } from './statement.js';
 import type { Span } from './trace.js';
 import { compareNodes, type SpanNode, type SpanTree } from './tree.js';
@@ -60,6 +60,12 @@ export interface DrawnCall {
    * as one call whose `node` spans them all and carries the first command's span.
    */
   readonly batch?: readonly DrawnCall[];
+  /**
+   * How the call ended as its caller saw it (status, failed or not, error
+   * text, rows, markers; see `drawnCallOutcome`), computed once by the
+   * layout; undefined in a lean layout, which draws nothing.
+   */
+  outcome?: CallOutcome;
 }
 
 /** The drawn structure of a trace. */
@@ -81,7 +87,8 @@ export interface LayoutOptions {
    * A layout looked at once and dropped (the summary the store computes for
    * every trace it ingests): classes are computed without remembering them
    * on the span, where entering every fresh span in the cache costs more
-   * than it saves. The layout is the same either way.
+   * than it saves, and call outcomes, which only drawing reads, are left
+   * out. The calls and their nesting are the same either way.
    */
   readonly lean?: boolean;
 }
@@ -141,7 +148,8 @@ function labelOf(call: DrawnCall, classOf: (span: Span, node: SpanNode) => SpanC
  */
 export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceLayout {
   const showInternal = options.internal === true;
-  const classify = options.lean === true ? classifyWithoutMemo : classifySpan;
+  const lean = options.lean === true;
+  const classify = lean ? classifyWithoutMemo : classifySpan;
   const classes: SpanClass[] = new Array(tree.nodes.length);
   const container: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
   const drawn: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
@@ -286,6 +294,7 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
     const call = ordered[i] as DrawnCall;
     call.depth = call.parent ? call.parent.depth + 1 : 0;
     call.label = labelOf(call, classOf);
+    if (!lean) call.outcome = drawnCallOutcome(call);
     for (const child of call.children) ordered.push(child);
   }
   for (let i = ordered.length - 1; i >= 0; i--) {
@@ -426,6 +435,8 @@ export interface RepeatIdentity {
   readonly label: string;
   /** The span, with its class when the caller already has it (else it is classified, from the cache). */
   readonly node: { readonly span: Span; readonly cls?: SpanClass };
+  /** The call's class, as the layout made it: read first, so comparing calls classifies nothing. */
+  readonly cls?: SpanClass;
   /** The calls it made in turn, when it made any (a call to a traced service). */
   readonly children?: readonly { readonly label: string }[];
 }
@@ -448,8 +459,8 @@ export function sameRepeat(a: RepeatIdentity, b: RepeatIdentity): boolean {
   const bChildren = b.children ?? [];
   if (aChildren.length !== bChildren.length) return false;
   for (let i = 0; i < aChildren.length; i++) if (aChildren[i]?.label !== bChildren[i]?.label) return false;
-  const aStatement = repeatStatement(a.node.span, a.node.cls ?? classifySpan(a.node.span), a.label);
-  return aStatement === repeatStatement(b.node.span, b.node.cls ?? classifySpan(b.node.span), b.label);
+  const aStatement = repeatStatement(a.node.span, a.cls ?? a.node.cls ?? classifySpan(a.node.span), a.label);
+  return aStatement === repeatStatement(b.node.span, b.cls ?? b.node.cls ?? classifySpan(b.node.span), b.label);
 }
 
 /** Minimum number of consecutive identical calls folded into a loop. */

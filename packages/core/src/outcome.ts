@@ -277,6 +277,20 @@ export function callOutcome(call: DrawnCall): CallOutcome {
   return { error, statusCode, message: hoisted ?? fallback, rows };
 }
 
+/**
+ * The outcome of a call as drawn: {@link callOutcome}, and for a batch the
+ * first failed command's (a batch failed when any of its commands did).
+ * `layoutTrace` computes it once for every call it lays out (`DrawnCall.outcome`).
+ */
+export function drawnCallOutcome(call: DrawnCall): CallOutcome {
+  if (call.batch === undefined) return callOutcome(call);
+  for (const member of call.batch) {
+    const outcome = callOutcome(member);
+    if (outcome.error) return outcome;
+  }
+  return { error: false };
+}
+
 /** An HTTP client span without a response status that failed, by its status or for lack of a response. */
 function endedWithoutResponseOrFailed(node: SpanNode): boolean {
   if (node.span.status?.code === 'ok') return false;

@@ -114,6 +114,32 @@ describe('summarizeTrace', () => {
     );
   });
 
+  it('lays out the same calls in lean mode as for drawing, leaving out only the outcomes drawing reads', () => {
+    fc.assert(
+      fc.property(fc.array(spanArb, { maxLength: 40 }), fc.boolean(), (specs, backwards) => {
+        const tree = buildSpanTree(trace(...build(specs, backwards)));
+        const shape = (layout: ReturnType<typeof layoutTrace>) =>
+          layout.calls.map((call) => ({
+            spanId: call.node.span.spanId,
+            role: call.role,
+            from: call.from.key,
+            to: call.to.key,
+            label: call.label,
+            depth: call.depth,
+            parent: call.parent?.node.span.spanId,
+            children: call.children.length,
+          }));
+        const drawn = layoutTrace(tree);
+        const lean = layoutTrace(tree, { lean: true });
+        expect(shape(lean)).toEqual(shape(drawn));
+        expect(lean.classes).toEqual(drawn.classes);
+        expect(lean.calls.every((call) => call.outcome === undefined)).toBe(true);
+        expect(drawn.calls.every((call) => call.outcome !== undefined)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('summarises duplicate, malformed and cyclic spans from the repaired span tree', () => {
     const base = trace(
       httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),

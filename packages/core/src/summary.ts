@@ -6,9 +6,9 @@
  * span recorded. It reads the one span tree and call layout the diagram is
  * drawn from (`buildSpanTree`, `layoutTrace` in its lean mode, which classifies
  * each span once without remembering it) and counts the patterns the analysis
- * finds ({@link callPatterns}): the row can never disagree with the diagram.
+ * finds (`countCallPatterns`): the row can never disagree with the diagram.
  */
-import { callPatterns } from './analysis.js';
+import { countCallPatterns } from './analysis.js';
 import type { SpanClass } from './classify.js';
 import { layoutTrace, type TraceLayout } from './layout.js';
 import { spanFailed } from './outcome.js';
@@ -104,17 +104,17 @@ export function summarizeLayout(layout: TraceLayout): TraceSummary {
   for (const node of tree.nodes) {
     const cls = classes[node.order] as SpanClass;
     countCategory(counts, cls);
-    if (!error && spanFailed({ span: node.span, missingEnd: node.missingEnd, cls })) error = true;
+    if (!error && spanFailed(node)) error = true;
   }
-  const { serialRuns, nPlusOne, parGroups } = callPatterns(layout);
+  const { serialCalls, nPlusOne, parGroups } = countCallPatterns(layout);
   const root = tree.roots[0];
   return row(tree.traceId, root, root ? classes[root.order] : undefined, {
     spanCount: tree.nodes.length,
     counts,
     error,
-    serialCalls: serialRuns.reduce((n, run) => n + run.spanIds.length, 0),
+    serialCalls,
     parGroups,
-    nPlusOne: nPlusOne.length,
+    nPlusOne,
   });
 }
 
