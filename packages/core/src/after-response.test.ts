@@ -3,7 +3,7 @@ import { analyzeTrace } from './analysis.js';
 import { layoutTrace } from './layout.js';
 import { renderMermaid, traceToMermaid } from './mermaid.js';
 import { toSequence } from './sequence.js';
-import { summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
+import { summarizeLayout, summarizeTrace } from './summary.js';
 import { consume, expectValidMermaid, httpClient, httpServer, publish, span, sql, trace } from './test-helpers.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
@@ -108,7 +108,7 @@ describe('work after the response', () => {
     expect(analysis.notes).toContain('2 calls ran on after the response to POST /signup');
     const summary = summarizeTrace(signup());
     expect(summary).toMatchObject({ parGroups: 0, serialCalls: 0, nPlusOne: 0 });
-    expect(summarizeQuickly(signup())).toEqual(summarizeLayout(layoutTrace(buildSpanTree(signup()))));
+    expect(summarizeTrace(signup())).toEqual(summarizeLayout(layoutTrace(buildSpanTree(signup()))));
   });
 
   it('keeps a call ending exactly with the response before it', async () => {
@@ -194,7 +194,7 @@ describe('work after the response', () => {
     `);
     const analysis = analyzeTrace(t);
     expect(analysis.afterResponse).toEqual({ calls: 1, durationMs: 22, spanIds: ['ledger'] });
-    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
   });
 
   it('draws overlapping calls made after the response as a par after it, not counted as the request par', async () => {

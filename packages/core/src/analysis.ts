@@ -2,6 +2,8 @@
  * The numbers shown beside the diagram: where the wall time went, the
  * critical path, serial runs that could have overlapped, N+1 groups, errors.
  */
+
+import { CONNECTION_WAIT_ATTRIBUTE } from './call-timing.js';
 import { classifySpan, type SpanCategory } from './classify.js';
 import {
   afterResponseNotes,
@@ -10,13 +12,14 @@ import {
   isRepeatRun,
   layoutTrace,
   outlivesResponse,
+  type RepeatRun,
   responseTime,
   splitRepeats,
   type TraceLayout,
   workAfterResponse,
 } from './layout.js';
 import { errorMessage, spanFailed } from './outcome.js';
-import { CONNECTION_WAIT_ATTRIBUTE, median } from './sequence.js';
+import { median } from './stats.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree, type SpanNode } from './tree.js';
 
@@ -119,7 +122,7 @@ export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
   for (const node of tree.nodes) {
     if (spanFailed(node)) errors.push({ spanId: node.span.spanId, name: node.span.name, message: errorMessage(node) });
   }
-  const { serialRuns, nPlusOne } = structure(layout);
+  const { serialRuns, nPlusOne } = callPatterns(layout);
   const after = workAfterResponse(layout);
   const notes = after.length > 0 ? [...tree.notes, ...afterResponseNotes(layout)] : tree.notes;
   const afterResponse = after.length > 0 ? afterResponseWork(after) : undefined;
@@ -304,8 +307,12 @@ function criticalPath(root: SpanNode, outlived: ReadonlySet<SpanNode>): Critical
   }));
 }
 
-/** Serial runs, N+1 groups and `par` groups, by the same rules the diagram uses. */
-export function structure(layout: TraceLayout): {
+/**
+ * Serial runs, N+1 groups and `par` groups among the calls the client waited
+ * for (work after a response left out), by the same rules the diagram uses:
+ * what the analysis reports.
+ */
+export function callPatterns(layout: TraceLayout): {
   serialRuns: SerialRun[];
   nPlusOne: NPlusOneGroup[];
   parGroups: number;
@@ -313,9 +320,9 @@ export function structure(layout: TraceLayout): {
   const serialRuns: SerialRun[] = [];
   const nPlusOne: NPlusOneGroup[] = [];
   let parGroups = 0;
-  const repeats = (parent: DrawnCall, calls: readonly DrawnCall[]): void => {
-    for (const piece of splitRepeats(calls)) {
-      if (!isRepeatRun(piece)) continue;
+  walkCallPatterns(layout, {
+    serial: (parent, calls) => serialRuns.push(serialRun(parent, calls)),
+    repeat: (parent, piece) => {
       const durations = piece.calls.map(duration);
       nPlusOne.push({
         parentSpanId: parent.node.span.spanId,
@@ -326,7 +333,52 @@ export function structure(layout: TraceLayout): {
         p50Ms: median(durations),
         spanIds: piece.calls.map((c) => c.node.span.spanId),
       });
-    }
+    },
+    par: () => parGroups++,
+  });
+  return { serialRuns, nPlusOne, parGroups };
+}
+
+/**
+ * The counts of {@link callPatterns} (calls in serial runs, `par` groups, N+1
+ * groups) and the sum of the serial runs' `savingMs`, without building the
+ * runs: what the list-view summary shows.
+ */
+export function countCallPatterns(layout: TraceLayout): {
+  serialCalls: number;
+  parGroups: number;
+  nPlusOne: number;
+  overlapSavingMs: number;
+} {
+  let serialCalls = 0;
+  let parGroups = 0;
+  let nPlusOne = 0;
+  let overlapSavingMs = 0;
+  walkCallPatterns(layout, {
+    serial: (parent, calls) => {
+      serialCalls += calls.length;
+      overlapSavingMs += serialRun(parent, calls).savingMs;
+    },
+    repeat: () => nPlusOne++,
+    par: () => parGroups++,
+  });
+  return { serialCalls, parGroups, nPlusOne, overlapSavingMs: round(overlapSavingMs) };
+}
+
+/** Where {@link walkCallPatterns} reports what it finds. */
+interface PatternSink {
+  /** Two or more serial calls that could have overlapped, under `parent`. */
+  serial(parent: DrawnCall, calls: DrawnCall[]): void;
+  /** A run of the same call again (N+1) under `parent`. */
+  repeat(parent: DrawnCall, run: RepeatRun): void;
+  /** A group of concurrent calls. */
+  par(): void;
+}
+
+/** The one walk behind the analysis' patterns and the summary's counts. */
+function walkCallPatterns(layout: TraceLayout, sink: PatternSink): void {
+  const repeats = (parent: DrawnCall, calls: readonly DrawnCall[]): void => {
+    for (const piece of splitRepeats(calls)) if (isRepeatRun(piece)) sink.repeat(parent, piece);
   };
   // Calls that ran on after a response, and all they did, are not what the client waited for.
   const after = new Set<DrawnCall>();
@@ -339,12 +391,13 @@ export function structure(layout: TraceLayout): {
     }
   }
   for (const call of layout.calls) {
-    if (call.children.length === 0 || after.has(call)) continue;
+    // One child is one serial call: no run, no par, no repeat.
+    if (call.children.length < 2 || after.has(call)) continue;
     const response = responseTime(call);
     const waited = call.children.filter((child) => !outlivesResponse(response, child.node));
     for (const run of arrangeChildren(waited)) {
       if (run.type === 'par') {
-        parGroups++;
+        sink.par();
         for (const lane of run.lanes) repeats(call, lane);
         continue;
       }
@@ -356,12 +409,11 @@ export function structure(layout: TraceLayout): {
           candidates.push(c);
           continue;
         }
-        if (candidates.length >= 2) serialRuns.push(serialRun(call, candidates));
+        if (candidates.length >= 2) sink.serial(call, candidates);
         candidates = [];
       }
     }
   }
-  return { serialRuns, nPlusOne, parGroups };
 }
 
 function serialRun(parent: DrawnCall, calls: readonly DrawnCall[]): SerialRun {

@@ -6,7 +6,7 @@ import { classifySpan } from './classify.js';
 import { layoutTrace, workAfterResponse } from './layout.js';
 import { renderMermaid } from './mermaid.js';
 import { toSequence } from './sequence.js';
-import { summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
+import { summarizeLayout, summarizeTrace } from './summary.js';
 import { expectValidMermaid, httpClient, httpServer, span, sql, trace } from './test-helpers.js';
 import type { Span, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
@@ -280,7 +280,7 @@ describe('batches', () => {
       "
     `);
     expect(toSequence(t).arrows[1]?.spanIds).toEqual(['m', 's', 'i', 'e', 'x']);
-    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
   });
 
   it('labels a cache command whose arguments are only counted by its command alone', () => {
@@ -321,7 +321,7 @@ describe('batches', () => {
       p2-->>p1: 200
       "
     `);
-    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
   });
 
   it('keeps two independent batches that overlap as a par of two batches', async () => {
@@ -364,7 +364,7 @@ describe('batches', () => {
     `);
     expect(toSequence(t).parGroups).toBe(2);
     expect(summarizeTrace(t).parGroups).toBe(2);
-    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
   });
 
   it('names a big batch by its count and its first commands', async () => {
@@ -409,7 +409,7 @@ describe('batches', () => {
     const t = trace(...spans);
     expect(analyzeTrace(t).nPlusOne.map((g) => [g.label, g.count])).toEqual([['MULTI SET, GET', 3]]);
     expect(summarizeTrace(t).nPlusOne).toBe(1);
-    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
   });
 });
 
@@ -438,7 +438,7 @@ describe('a batch recorded as one span that says its size', () => {
       whole('m', 3, 'MULTI', 4, 'valkey'),
       whole('q', 5, 'PIPELINE', 5, 'redis', 'SET k:1 v'),
     );
-    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
     expect(await draw(t)).toMatchInlineSnapshot(`
       "sequenceDiagram
       autonumber
@@ -513,7 +513,7 @@ describe('batches and work after the response on random traces', () => {
     return trace(...spans);
   }
 
-  it('gives the same summary on the quick path as on the full layout, and the counts the diagram and analysis show', () => {
+  it('gives the same summary from the lean layout as from the drawn one, and the counts the diagram and analysis show', () => {
     let after = 0;
     let nestedAfter = 0;
     let batches = 0;
@@ -525,10 +525,10 @@ describe('batches and work after the response on random traces', () => {
         if (outlived.length > 0) after++;
         if (outlived.some((entry) => entry.call.role === 'call')) nestedAfter++;
         if (layout.calls.some((call) => call.batch !== undefined)) batches++;
-        const quick = summarizeQuickly(t);
-        expect(quick).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+        const summary = summarizeTrace(t);
+        expect(summary).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
         const analysis = analyzeTrace(t);
-        expect({ parGroups: quick?.parGroups, serialCalls: quick?.serialCalls, nPlusOne: quick?.nPlusOne }).toEqual({
+        expect({ parGroups: summary.parGroups, serialCalls: summary.serialCalls, nPlusOne: summary.nPlusOne }).toEqual({
           parGroups: toSequence(t, { timings: false, foldLoops: false }).parGroups,
           serialCalls: analysis.serialRuns.reduce((n, run) => n + run.spanIds.length, 0),
           nPlusOne: analysis.nPlusOne.length,

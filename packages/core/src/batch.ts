@@ -238,8 +238,7 @@ export interface BatchDescription<T> {
 
 /**
  * Describes the members of one batch (in start order, as {@link groupBatches}
- * returns them): the single rule for the label of a batch, on the full layout
- * and on the quick summary alike.
+ * returns them): the single rule for the label of a batch.
  */
 export function describeBatch<T>(members: readonly T[], spanOf: (member: T) => Span): BatchDescription<T> {
   let kind: BatchKind = 'MULTI';

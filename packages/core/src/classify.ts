@@ -4,8 +4,17 @@
  * to and how to label it. Reads both the current OpenTelemetry semantic
  * conventions and the older names still emitted by many instrumentations.
  */
+import { num, str } from './attributes.js';
 import { declaredBatchSize } from './batch.js';
-import type { AttributeValue, Span } from './trace.js';
+import { normalizeCacheKey, normalizePath } from './normalize.js';
+import { summarizeQuery } from './sql-summary.js';
+import type { Span } from './trace.js';
+import { parseUrl } from './url.js';
+
+// Moved to files of their own; still importable from here.
+export { numberAttribute, stringAttribute } from './attributes.js';
+export { normalizeCacheKey, normalizePath } from './normalize.js';
+export { summarizeQuery } from './sql-summary.js';
 
 /** What a span is, as far as drawing and analysis care. */
 export type SpanCategory =
@@ -98,7 +107,7 @@ const cache = new WeakMap<Span, SpanClass>();
  * span in the cache costs more than it saves, while a trace the viewer has
  * already drawn is not classified again.
  */
-export function classifyOnce(span: Span): SpanClass {
+export function classifyWithoutMemo(span: Span): SpanClass {
   return cache.get(span) ?? classifyUncached(span);
 }
 
@@ -292,61 +301,6 @@ function requestPath(span: Span): string | undefined {
   return parsed ? parsed.pathname : undefined;
 }
 
-interface UrlParts {
-  readonly hostname: string;
-  readonly port: string;
-  readonly pathname: string;
-}
-
-// A regular expression instead of the URL class: the core runs anywhere,
-// with no platform globals, and only needs host, port and path.
-const URL_PARTS = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::(\d*))?([^?#]*)/i;
-
-function parseUrl(url: string): UrlParts | undefined {
-  const m = URL_PARTS.exec(url);
-  if (!m) return undefined;
-  return { hostname: (m[1] ?? '').toLowerCase(), port: m[2] ?? '', pathname: m[3] || '/' };
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const NUMERIC = /^-?\d+(?:\.\d+)?$/;
-const HEX_ID = /^(?=.*\d)[0-9a-f]{8,}$/i;
-// Long tokens mixing letters and digits (ObjectIds, base64 ids, slugs with hashes) vary per request.
-const OPAQUE_ID = /^(?=.*\d)(?=.*[a-z])[A-Za-z0-9_-]{16,}$/i;
-
-function isVariableSegment(segment: string): boolean {
-  return NUMERIC.test(segment) || UUID.test(segment) || HEX_ID.test(segment) || OPAQUE_ID.test(segment);
-}
-
-/**
- * Turns a raw request path into a route-like template: the query string goes,
- * and numeric, UUID, hex and other id-looking segments become `:id`.
- *
- * @example
- * ```ts
- * normalizePath('/articles/42/comments?page=2'); // '/articles/:id/comments'
- * ```
- */
-export function normalizePath(path: string): string {
-  const cut = path.search(/[?#]/);
-  const bare = cut >= 0 ? path.slice(0, cut) : path;
-  return bare
-    .split('/')
-    .map((segment) => (segment !== '' && isVariableSegment(segment) ? ':id' : segment))
-    .join('/');
-}
-
-/**
- * Normalises a cache key so calls that differ only by id fold together:
- * `article:42` becomes `article:*`.
- */
-export function normalizeCacheKey(key: string): string {
-  return key
-    .split(/([:./|#-])/)
-    .map((part) => (part.length > 1 || /\w/.test(part) ? (isVariableSegment(part) ? '*' : part) : part))
-    .join('');
-}
-
 /** The count of arguments left out that redis-common writes at the end of a query text: `[1 other arguments]`. */
 const OTHER_ARGUMENTS = /\s*\[\d+ other arguments?\]\s*$/;
 
@@ -384,123 +338,4 @@ function batchSizeLabel(label: string, size: number | undefined): string {
 
 function sqlLike(system: string): boolean {
   return !/mongo|cassandra|dynamo|elasticsearch|opensearch|couch|neo4j|firestore|cosmos/.test(system);
-}
-
-const SQL_KEYWORDS =
-  /^(select|insert|update|delete|merge|upsert|replace|with|create|drop|alter|truncate|call|exec|execute|begin|commit|rollback|savepoint|release|set|show|explain|copy|grant|revoke|vacuum|analyze|lock|prepare|deallocate|listen|notify)$/i;
-
-// A possibly schema-qualified, possibly quoted identifier: "public"."comments", `shop`.carts, [dbo].[x].
-const IDENT = String.raw`((?:[\`"\[]?[\w$]+[\`"\]]?\.)*[\`"\[]?[\w$]+[\`"\]]?)`;
-const FROM_TABLE = new RegExp(String.raw`\bfrom\s+${IDENT}`, 'i');
-const INTO_TABLE = new RegExp(String.raw`\binto\s+${IDENT}`, 'i');
-const UPDATE_TABLE = new RegExp(String.raw`^update\s+(?:only\s+)?${IDENT}`, 'i');
-const DDL = new RegExp(
-  String.raw`^(create|drop|alter|truncate)\s+(?:or\s+replace\s+)?(?:unique\s+)?(?:temporary\s+|temp\s+)?(table|index|view|schema|database|sequence|type|function|trigger)?\s*(?:if\s+(?:not\s+)?exists\s+)?${IDENT}?`,
-  'i',
-);
-
-/**
- * Summarises a query as "operation main-table" (`SELECT comments`,
- * `INSERT orders`), the way `db.query.summary` does in recent conventions.
- * Falls back to the first keyword, or `undefined` if the text is not a query.
- *
- * @example
- * ```ts
- * summarizeQuery('SELECT * FROM "public"."comments" WHERE article_id = $1'); // 'SELECT comments'
- * ```
- */
-export function summarizeQuery(text: string): string | undefined {
-  // Applications send the same parameterised statements over and over: the
-  // regular expressions run once per distinct text, not once per span.
-  const known = summaries.get(text);
-  if (known !== undefined || summaries.has(text)) return known;
-  const summary = summarizeUncached(text);
-  if (text.length <= MAX_MEMO_TEXT) {
-    if (summaries.size >= MEMO_LIMIT) summaries.clear();
-    summaries.set(text, summary);
-  }
-  return summary;
-}
-
-const summaries = new Map<string, string | undefined>();
-/** Longer statements (bulk inserts with inlined values) are rarely repeated and would only bloat the memo. */
-const MAX_MEMO_TEXT = 2000;
-
-function summarizeUncached(text: string): string | undefined {
-  const sql = text
-    .replace(/\/\*[\s\S]*?\*\//g, ' ')
-    .replace(/--[^\n]*/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  const first = /^\(?\s*([A-Za-z]+)/.exec(sql)?.[1];
-  if (first === undefined || !SQL_KEYWORDS.test(first)) return undefined;
-  const op = first.toUpperCase();
-  if (op === 'WITH') {
-    const main = mainStatementAfterCte(sql);
-    return main !== undefined ? summarizeUncached(main) : 'WITH';
-  }
-  let table: string | undefined;
-  if (op === 'SELECT' || op === 'DELETE') table = FROM_TABLE.exec(sql)?.[1];
-  else if (op === 'INSERT' || op === 'REPLACE' || op === 'UPSERT' || op === 'MERGE') table = INTO_TABLE.exec(sql)?.[1];
-  else if (op === 'UPDATE') table = UPDATE_TABLE.exec(sql)?.[1];
-  else if (op === 'CREATE' || op === 'DROP' || op === 'ALTER' || op === 'TRUNCATE') {
-    const m = DDL.exec(sql);
-    const object = m?.[2]?.toUpperCase();
-    const name = m?.[3] ? unquote(m[3]) : undefined;
-    return [op, object, name].filter((p) => p !== undefined).join(' ');
-  }
-  return table !== undefined && !/^select$/i.test(table) && table !== '(' ? `${op} ${unquote(table)}` : op;
-}
-
-function unquote(identifier: string): string {
-  const last = identifier.split('.').pop() ?? identifier;
-  return last.replace(/^[`"[]|[`"\]]$/g, '');
-}
-
-function mainStatementAfterCte(sql: string): string | undefined {
-  // Skip "WITH name AS (...) [, name AS (...)]" by tracking parenthesis depth.
-  let depth = 0;
-  for (let i = 4; i < sql.length; i++) {
-    const ch = sql[i];
-    if (ch === '(') depth++;
-    else if (ch === ')') depth--;
-    else if (depth === 0) {
-      const rest = sql.slice(i);
-      if (/^\s*(select|insert|update|delete|merge)\b/i.test(rest) && /\)\s*$/.test(sql.slice(0, i))) {
-        return rest.trim();
-      }
-    }
-  }
-  return undefined;
-}
-
-function str(value: AttributeValue | undefined): string | undefined {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return undefined;
-}
-
-function num(value: AttributeValue | undefined): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string' && /^\d+$/.test(value)) return Number(value);
-  return undefined;
-}
-
-/** Reads the first of some string attributes that is set, accepting numbers and booleans as their text. */
-export function stringAttribute(span: Span, keys: readonly string[]): string | undefined {
-  for (const key of keys) {
-    const value = str(span.attributes[key]);
-    if (value !== undefined) return value;
-  }
-  return undefined;
-}
-
-/** Reads the first of some numeric attributes that is set, accepting digit strings. */
-export function numberAttribute(span: Span, keys: readonly string[]): number | undefined {
-  // A list, not rest parameters: callers pass constant lists, so reading an attribute allocates nothing.
-  for (const key of keys) {
-    const value = num(span.attributes[key]);
-    if (value !== undefined) return value;
-  }
-  return undefined;
 }

@@ -60,3 +60,11 @@ function trimZeros(text: string): string {
   if (text.charCodeAt(end - 1) === 46) end--;
   return text.slice(0, end);
 }
+
+/** Shortens text to at most `max` characters (whole code points), ending with `…` when cut. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const points = Array.from(text);
+  if (points.length <= max) return text;
+  return `${points.slice(0, Math.max(1, max - 1)).join('')}…`;
+}

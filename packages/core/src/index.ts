@@ -25,7 +25,7 @@ export type {
 export { analyzeTrace } from './analysis.js';
 export { BATCH_ID_ATTRIBUTE } from './batch.js';
 export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from './classify.js';
-export { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from './classify.js';
+export { classifySpan } from './classify.js';
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
 export type { DiffOptions, FlowChange, FlowChangeKind, FlowDiff, MetricChange, Regression } from './diff.js';
@@ -47,6 +47,7 @@ export type { MarkdownExportInput, MarkdownOptions } from './markdown.js';
 export { markdownExport, traceToMarkdown } from './markdown.js';
 export type { EscapeOptions, RenderOptions, TraceDiagram, TraceToMermaidOptions } from './mermaid.js';
 export { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
+export { normalizeCacheKey, normalizePath } from './normalize.js';
 export { BODY_UNREAD_ATTRIBUTE } from './outcome.js';
 export type {
   ArrowKind,
@@ -62,6 +63,7 @@ export type {
   SequenceOptions,
 } from './sequence.js';
 export { CONNECTION_WAIT_ATTRIBUTE, connectionWaitMs, toSequence } from './sequence.js';
+export { summarizeQuery } from './sql-summary.js';
 export type { SpanCounts, TraceSummary } from './summary.js';
 export { isRequestRoot, REQUEST_ROOT_KINDS, summarizeTrace } from './summary.js';
 export type {

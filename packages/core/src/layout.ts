@@ -17,10 +17,16 @@
  *   the analysis and summary leave them out of what the client waited for.
  */
 import { batchMember, describeBatch, groupBatches } from './batch.js';
-import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
+import {
+  classifySpan,
+  classifyWithoutMemo,
+  type ParticipantRef,
+  type SpanCategory,
+  type SpanClass,
+} from './classify.js';
 import { concurrentGroups, packLanes } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
-import { spanFailed } from './outcome.js';
+import { type CallOutcome, drawnCallOutcome, spanFailed } from './outcome.js';
 import { repeatStatement } from './statement.js';
 import type { Span } from './trace.js';
 import { compareNodes, type SpanNode, type SpanTree } from './tree.js';
@@ -54,6 +60,12 @@ export interface DrawnCall {
    * as one call whose `node` spans them all and carries the first command's span.
    */
   readonly batch?: readonly DrawnCall[];
+  /**
+   * How the call ended as its caller saw it (status, failed or not, error
+   * text, rows, markers; see `drawnCallOutcome`), computed once by the
+   * layout; undefined in a lean layout, which draws nothing.
+   */
+  outcome?: CallOutcome;
 }
 
 /** The drawn structure of a trace. */
@@ -63,12 +75,22 @@ export interface TraceLayout {
   readonly top: readonly DrawnCall[];
   /** Every drawn call, parents before children. */
   readonly calls: readonly DrawnCall[];
+  /** The class of every node of the tree, by `node.order`: each span is classified once, here. */
+  readonly classes: readonly SpanClass[];
 }
 
 /** Options for {@link layoutTrace}. */
 export interface LayoutOptions {
   /** Draw internal spans as self-calls instead of hoisting their children. */
   readonly internal?: boolean;
+  /**
+   * A layout looked at once and dropped (the summary the store computes for
+   * every trace it ingests): classes are computed without remembering them
+   * on the span, where entering every fresh span in the cache costs more
+   * than it saves, and call outcomes, which only drawing reads, are left
+   * out. The calls and their nesting are the same either way.
+   */
+  readonly lean?: boolean;
 }
 
 /** The participant for the caller of the root server span. */
@@ -109,8 +131,12 @@ export function workInterval(call: DrawnCall): { start: number; end: number } {
 
 /** The label of a call: the server's route template when it has one, else the client's label. */
 export function callLabel(call: DrawnCall): string {
+  return labelOf(call, classifySpan);
+}
+
+function labelOf(call: DrawnCall, classOf: (span: Span, node: SpanNode) => SpanClass): string {
   if (call.remote !== undefined && call.remote !== call.node && call.cls.category === 'http-client') {
-    const remote = classifySpan(call.remote.span);
+    const remote = classOf(call.remote.span, call.remote);
     if (remote.route !== undefined) return remote.label;
   }
   return call.cls.label;
@@ -122,6 +148,9 @@ export function callLabel(call: DrawnCall): string {
  */
 export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceLayout {
   const showInternal = options.internal === true;
+  const lean = options.lean === true;
+  const classify = lean ? classifyWithoutMemo : classifySpan;
+  const classes: SpanClass[] = new Array(tree.nodes.length);
   const container: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
   const drawn: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
   let top: DrawnCall[] = [];
@@ -158,7 +187,8 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
 
   for (const node of tree.nodes) {
     const span = node.span;
-    const cls = classifySpan(span);
+    const cls = classify(span);
+    classes[node.order] = cls;
     const own = serviceRef(span.serviceName);
     const parentCall = node.parent ? container[node.parent.order] : undefined;
     const category = cls.category;
@@ -258,18 +288,20 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
     foldBatches(call);
   }
   // Depths top-down, nested counts bottom-up, over a breadth-first order.
+  const classOf = (span: Span, node: SpanNode): SpanClass => classes[node.order] ?? classify(span);
   const ordered: DrawnCall[] = [...top];
   for (let i = 0; i < ordered.length; i++) {
     const call = ordered[i] as DrawnCall;
     call.depth = call.parent ? call.parent.depth + 1 : 0;
-    call.label = callLabel(call);
+    call.label = labelOf(call, classOf);
+    if (!lean) call.outcome = drawnCallOutcome(call);
     for (const child of call.children) ordered.push(child);
   }
   for (let i = ordered.length - 1; i >= 0; i--) {
     const call = ordered[i] as DrawnCall;
     if (call.parent) call.parent.nestedCalls += call.nestedCalls + 1;
   }
-  return { tree, top, calls: ordered };
+  return { tree, top, calls: ordered, classes };
 }
 
 /**
@@ -403,6 +435,8 @@ export interface RepeatIdentity {
   readonly label: string;
   /** The span, with its class when the caller already has it (else it is classified, from the cache). */
   readonly node: { readonly span: Span; readonly cls?: SpanClass };
+  /** The call's class, as the layout made it: read first, so comparing calls classifies nothing. */
+  readonly cls?: SpanClass;
   /** The calls it made in turn, when it made any (a call to a traced service). */
   readonly children?: readonly { readonly label: string }[];
 }
@@ -425,8 +459,8 @@ export function sameRepeat(a: RepeatIdentity, b: RepeatIdentity): boolean {
   const bChildren = b.children ?? [];
   if (aChildren.length !== bChildren.length) return false;
   for (let i = 0; i < aChildren.length; i++) if (aChildren[i]?.label !== bChildren[i]?.label) return false;
-  const aStatement = repeatStatement(a.node.span, a.node.cls ?? classifySpan(a.node.span), a.label);
-  return aStatement === repeatStatement(b.node.span, b.node.cls ?? classifySpan(b.node.span), b.label);
+  const aStatement = repeatStatement(a.node.span, a.cls ?? a.node.cls ?? classifySpan(a.node.span), a.label);
+  return aStatement === repeatStatement(b.node.span, b.cls ?? b.node.cls ?? classifySpan(b.node.span), b.label);
 }
 
 /** Minimum number of consecutive identical calls folded into a loop. */

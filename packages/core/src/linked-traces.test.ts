@@ -6,7 +6,7 @@ import { layoutTrace } from './layout.js';
 import { batchNote, joinLinkedTraces, linkedTraceView } from './linked-traces.js';
 import { renderMermaid } from './mermaid.js';
 import { type SequenceOptions, toSequence } from './sequence.js';
-import { summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
+import { summarizeLayout, summarizeTrace } from './summary.js';
 import { consume, httpServer, inTrace, publish, span, sql } from './test-helpers.js';
 import type { Span, SpanLink, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
@@ -250,12 +250,10 @@ describe('linked traces: a batch received at once and processed a message at a t
     expect(joinLinkedTraces(read(C, receiveBatch, ...requests)).spans).toEqual(receiveBatch);
   });
 
-  it('summarises quickly exactly as the full layout does', () => {
+  it('summarises from the lean layout exactly as from the drawn one', () => {
     for (const focus of [A, B, C, E]) {
       const t = read(focus, ...requests, receiveBatch);
-      const quick = summarizeQuickly(t);
-      expect(quick).toBeDefined();
-      expect(quick).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+      expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
     }
   });
 });
@@ -450,7 +448,7 @@ describe('linked traces: robustness', () => {
     expect(linkedTraceView(foreign).trace).toBe(foreign);
   });
 
-  it('summarises linked traces quickly exactly as the full layout does', () => {
+  it('summarises linked traces from the lean layout exactly as from the drawn one', () => {
     const cases = [
       read(A, requestA, requestB, batch),
       read(B, requestA, requestB, batch),
@@ -458,9 +456,7 @@ describe('linked traces: robustness', () => {
       read(A, requestA, worker(C, 'c', 100, [link(A, 'a2')]), worker(D, 'd', 140, [link(A, 'a2')])),
     ];
     for (const t of cases) {
-      const quick = summarizeQuickly(t);
-      expect(quick).toBeDefined();
-      expect(quick).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+      expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
     }
   });
 
@@ -518,8 +514,6 @@ describe('linked traces: robustness', () => {
         }
         expect(joinLinkedTraces(view).spans).toEqual(view.spans);
         const reference = summarizeLayout(layoutTrace(buildSpanTree(t)));
-        const quick = summarizeQuickly(t);
-        if (quick !== undefined) expect(quick).toEqual(reference);
         expect(summarizeTrace(t)).toEqual(reference);
         const drawn = new Set(view.spans.map((s) => s.spanId));
         for (const arrow of toSequence(t).arrows) expect(drawn.has(arrow.spanId)).toBe(true);
@@ -552,7 +546,7 @@ describe('a consumer whose clock puts it before its publish', () => {
     ]);
     expect(toSequence(t).notes).toContain('clock skew between api and worker: up to 20 ms, shifted for layout');
     expect(await draw(t)).toContain('Note over p3,p4: clock adjusted: recorded before its publish, drawn after it');
-    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
   });
 
   it('is drawn after the publish, noted, when it is the producer span’s child', async () => {
@@ -581,7 +575,7 @@ describe('a consumer whose clock puts it before its publish', () => {
       'p3-)p4: process orders',
       'Note over p3,p4: clock adjusted: recorded 20 ms before its publish, drawn after it',
     ]);
-    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
   });
 
   it('keeps a consumer that started during its publish where its clock put it, unnoted', async () => {

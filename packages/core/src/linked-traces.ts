@@ -24,7 +24,8 @@
  * Every pass is iterative and linear in spans plus links, whatever the links
  * do (cycles, links into the same trace, links to traces that are absent).
  */
-import { classifySpan, numberAttribute } from './classify.js';
+import { numberAttribute } from './attributes.js';
+import { classifySpan } from './classify.js';
 import type { Span, SpanLink, Trace } from './trace.js';
 
 /** What {@link linkedTraceView} keeps of a trace read with its linked traces. */

@@ -18,7 +18,8 @@
  * Such an event becomes a marker on a normal reply. Jaeger, Tempo and Zipkin
  * judge a span by its status (or `error` tag) alone, and so does Lifeline.
  */
-import { classifyOnce, numberAttribute, type SpanClass, stringAttribute } from './classify.js';
+import { numberAttribute, stringAttribute } from './attributes.js';
+import { classifyWithoutMemo, type SpanClass } from './classify.js';
 import type { DrawnCall } from './layout.js';
 import type { Span } from './trace.js';
 import type { SpanNode } from './tree.js';
@@ -124,7 +125,7 @@ const GRPC_CODES: Readonly<Record<string, number>> = {
  */
 const GRPC_SERVER_ERRORS: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
 
-/** The node fields the rules read; the summary's lean nodes carry their class along. */
+/** The node fields the rules read, with the span's class when the caller already has it. */
 type OutcomeNode = Pick<SpanNode, 'span'> & { readonly missingEnd?: boolean; readonly cls?: SpanClass };
 
 /**
@@ -177,7 +178,7 @@ export function endedWithoutResponse(node: OutcomeNode): boolean {
     a['http.request.method'] !== undefined || (a['http.method'] !== undefined && a['http.url'] !== undefined);
   const code = numberAttribute(span, HTTP_STATUS_KEYS);
   if (!semconv || (code !== undefined && code !== 0)) return false;
-  return (node.cls ?? classifyOnce(span)).category === 'http-client';
+  return (node.cls ?? classifyWithoutMemo(span)).category === 'http-client';
 }
 
 /** Short reasons for a call that got no response, tried in order on the error's type, status message and name. */
@@ -276,6 +277,20 @@ export function callOutcome(call: DrawnCall): CallOutcome {
   return { error, statusCode, message: hoisted ?? fallback, rows };
 }
 
+/**
+ * The outcome of a call as drawn: {@link callOutcome}, and for a batch the
+ * first failed command's (a batch failed when any of its commands did).
+ * `layoutTrace` computes it once for every call it lays out (`DrawnCall.outcome`).
+ */
+export function drawnCallOutcome(call: DrawnCall): CallOutcome {
+  if (call.batch === undefined) return callOutcome(call);
+  for (const member of call.batch) {
+    const outcome = callOutcome(member);
+    if (outcome.error) return outcome;
+  }
+  return { error: false };
+}
+
 /** An HTTP client span without a response status that failed, by its status or for lack of a response. */
 function endedWithoutResponseOrFailed(node: SpanNode): boolean {
   if (node.span.status?.code === 'ok') return false;
@@ -286,7 +301,7 @@ function endedWithoutResponseOrFailed(node: SpanNode): boolean {
     spanFailed(node) &&
     span.kind === 'client' &&
     numberAttribute(span, HTTP_STATUS_KEYS) === undefined &&
-    classifyOnce(span).category === 'http-client'
+    classifyWithoutMemo(span).category === 'http-client'
   );
 }
 

@@ -3,9 +3,10 @@
  * messages, `par` and `loop` blocks, notes) plus a table from each arrow's
  * number to the span it stands for. Stage two (`mermaid.ts`) only prints it.
  */
+import { clockAdjustment, connectionWaitMs, queueWaitMs, sentAt } from './call-timing.js';
 import type { ParticipantKind, ParticipantRef } from './classify.js';
 import { packLanes } from './concurrency.js';
-import { formatDuration } from './format.js';
+import { formatDuration, truncate } from './format.js';
 import {
   afterResponseNotes,
   arrangeChildren,
@@ -21,178 +22,49 @@ import {
   type TraceLayout,
   workInterval,
 } from './layout.js';
-import { batchNote, linkedProducer } from './linked-traces.js';
-import { type CallOutcome, callOutcome, restatesStatus } from './outcome.js';
+import { batchNote } from './linked-traces.js';
+import { type CallOutcome, drawnCallOutcome, restatesStatus } from './outcome.js';
+import type {
+  ArrowKind,
+  ArrowRef,
+  FoldLimits,
+  Message,
+  Note,
+  Participant,
+  RepeatGroup,
+  SequenceItem,
+  SequenceModel,
+  SequenceOptions,
+} from './sequence-model.js';
+import { MAX_DRAWN_DEPTH } from './sequence-model.js';
+import { median } from './stats.js';
 import type { Trace } from './trace.js';
-import { buildSpanTree, layoutShift, type SpanNode } from './tree.js';
+import { buildSpanTree } from './tree.js';
 
-/** Options for {@link toSequence}. */
-export interface SequenceOptions {
-  /** Show durations, waits and own-work notes. Off gives byte-stable output for docs and snapshots. Default true. */
-  readonly timings?: boolean;
-  /** Draw internal spans as self-calls instead of hoisting their children. Default false. */
-  readonly internal?: boolean;
-  /** Fold three or more identical serial calls into one `loop` block. Default true. */
-  readonly foldLoops?: boolean;
-  /** Own work longer than this becomes a note. Default: the larger of 10 ms and 20% of the enclosing span. */
-  readonly gapThresholdMs?: number;
-}
-
-/** What an arrow stands for. */
-export type ArrowKind = 'request' | 'response' | 'error' | 'async' | 'self';
-
-/** Maps one arrow (numbered as Mermaid's autonumber counts them) back to its span. */
-export interface ArrowRef {
-  /** 1-based, in text order: the number Mermaid's `autonumber` prints beside the arrow. */
-  readonly number: number;
-  readonly spanId: string;
-  readonly kind: ArrowKind;
-  /** Participant ids. */
-  readonly from: string;
-  readonly to: string;
-  /**
-   * For a batch drawn as one call (a Redis MULTI or pipeline), the spans of
-   * all its commands and brackets in start order; `spanId` is its first command.
-   */
-  readonly spanIds?: readonly string[];
-}
-
-/** A lifeline in the diagram. */
-export interface Participant {
-  /** A safe Mermaid identifier (`p1`, `p2`, ...), in order of first appearance. */
-  readonly id: string;
-  /** Identity of the participant (`svc:api`, `db:postgresql:blog`, ...). */
-  readonly key: string;
-  /** Display name (unescaped). */
-  readonly name: string;
-  readonly kind: ParticipantKind;
-}
-
-/** One arrow. */
-export interface Message {
-  readonly type: 'message';
-  readonly number: number;
-  readonly from: string;
-  readonly to: string;
-  readonly kind: ArrowKind;
-  /** Unescaped text; the renderer escapes it. */
-  readonly text: string;
-  readonly spanId: string;
-  /** Nesting level of the call the arrow belongs to (0 for top-level calls). */
-  readonly level: number;
-}
-
-/** A note over one or two lifelines. */
-export interface Note {
-  readonly type: 'note';
-  readonly over: readonly string[];
-  readonly text: string;
-  /**
-   * Why the note is there: `own-work` and `queue-wait` (timed mode only),
-   * `folded` (the size guard), `batch` (the consumer handled several messages,
-   * see `batchNote`), `exception` (a call that did not fail recorded an
-   * exception event: a caught error, a fallback), `body-unread` (an HTTP
-   * reply whose body was never read), `after-response` (calls that ran on
-   * after the response was sent), `connection-wait` (timed mode only: a query
-   * waited for a pooled connection, before its request arrow), `clock-skew`
-   * (a consumer whose clock put it before its publish, drawn after it). `exception`
-   * and `body-unread` follow the call's reply.
-   */
-  readonly reason:
-    | 'own-work'
-    | 'queue-wait'
-    | 'batch'
-    | 'folded'
-    | 'exception'
-    | 'body-unread'
-    | 'after-response'
-    | 'connection-wait'
-    | 'clock-skew';
-  /** Nesting level of the calls the note sits among. */
-  readonly level: number;
-  readonly spanId?: string;
-}
-
-/** Calls that overlapped in time: one branch per lane, each branch serial. */
-export interface ParBlock {
-  readonly type: 'par';
-  readonly label: string;
-  readonly branches: readonly (readonly SequenceItem[])[];
-  /**
-   * One per branch: whom the branch's calls go to (`users`, `postgresql blog,
-   * redis`), or '' for every branch when all branches call the same
-   * participants and a label would add nothing. The renderer prints them on
-   * the `and` lines; the first branch sits right under the block's label.
-   */
-  readonly branchLabels: readonly string[];
-  readonly spanIds: readonly string[];
-}
-
-/** Repeated identical serial calls (N+1), drawn once inside a loop. */
-export interface LoopBlock {
-  readonly type: 'loop';
-  readonly label: string;
-  readonly count: number;
-  readonly totalMs: number;
-  readonly p50Ms: number;
-  /** Every folded call; the first is the one drawn. */
-  readonly spanIds: readonly string[];
-  readonly items: readonly SequenceItem[];
-}
-
-/** Anything that appears in the diagram body. */
-export type SequenceItem = Message | Note | ParBlock | LoopBlock;
-
-/** A folded N+1 group, as flagged in the model. */
-export interface RepeatGroup {
-  /** The span whose children repeat (undefined at the top level). */
-  readonly parentSpanId: string | undefined;
-  readonly label: string;
-  /** Display name of the participant called. */
-  readonly target: string;
-  readonly count: number;
-  readonly totalMs: number;
-  readonly p50Ms: number;
-  readonly spanIds: readonly string[];
-}
-
-/** A trace as a sequence diagram, before it becomes text. */
-export interface SequenceModel {
-  readonly participants: readonly Participant[];
-  readonly items: readonly SequenceItem[];
-  /** Every arrow in text order: `arrows[n - 1].number === n`. */
-  readonly arrows: readonly ArrowRef[];
-  readonly messageCount: number;
-  /** Oddities of the trace and of the drawing (orphans, skew, folding...). */
-  readonly notes: readonly string[];
-  /** N+1 groups folded into loops. */
-  readonly repeats: readonly RepeatGroup[];
-  /** Number of `par` blocks among the calls the client waited for (not those drawn after a response). */
-  readonly parGroups: number;
-  /** Whether timings are shown. */
-  readonly timings: boolean;
-}
-
-/** Limits used by the size guard; not part of the public options. */
-export interface FoldLimits {
-  /** Drawn levels kept; deeper calls are folded into a note. */
-  readonly maxDepth?: number;
-  /** Items kept per level; the rest are folded into a note. */
-  readonly maxItems?: number;
-  /** Span ids of calls whose nested calls are folded into one note, wherever they are. */
-  readonly foldSpanIds?: ReadonlySet<string>;
-  /**
-   * Stop building once this many arrows exist: the size guard uses it to
-   * give up early on a drawing that is certainly too long.
-   */
-  readonly maxArrows?: number;
-}
-
-/**
- * Nesting deeper than this is folded. Mermaid cannot usefully draw it anyway,
- * and it bounds the recursion of the builder and renderer.
- */
-export const MAX_DRAWN_DEPTH = 200;
+// The model, the timing facts and the helpers live in files of their own; still importable from here.
+export {
+  CONNECTION_WAIT_ATTRIBUTE,
+  clockAdjustment,
+  connectionWaitMs,
+  queueWaitMs,
+} from './call-timing.js';
+export { truncate } from './format.js';
+export type {
+  ArrowKind,
+  ArrowRef,
+  FoldLimits,
+  LoopBlock,
+  Message,
+  Note,
+  ParBlock,
+  Participant,
+  RepeatGroup,
+  SequenceItem,
+  SequenceModel,
+  SequenceOptions,
+} from './sequence-model.js';
+export { MAX_DRAWN_DEPTH } from './sequence-model.js';
+export { median } from './stats.js';
 
 const MAX_LABEL = 80;
 const MAX_ERROR = 60;
@@ -554,7 +426,7 @@ class Builder {
   }
 
   private outcome(call: DrawnCall): CallOutcome {
-    return drawnOutcome(call);
+    return call.outcome ?? drawnCallOutcome(call);
   }
 
   /**
@@ -876,16 +748,6 @@ class Builder {
   }
 }
 
-/** The outcome of a drawn call; a batch failed when any of its commands did, and says how the first failed. */
-function drawnOutcome(call: DrawnCall): CallOutcome {
-  if (call.batch === undefined) return callOutcome(call);
-  for (const member of call.batch) {
-    const outcome = callOutcome(member);
-    if (outcome.error) return outcome;
-  }
-  return { error: false };
-}
-
 /** How many drawn calls a fold of `roots` hides: each with everything nested under it. */
 function foldedCount(roots: readonly DrawnCall[]): number {
   let count = 0;
@@ -907,7 +769,7 @@ export function foldText(roots: readonly DrawnCall[], more: boolean): string {
   while (stack.length > 0) {
     const call = stack.pop() as DrawnCall;
     count++;
-    if (drawnOutcome(call).error) failed++;
+    if ((call.outcome ?? drawnCallOutcome(call)).error) failed++;
     for (const child of call.children) stack.push(child);
   }
   const text = `${count}${more ? ' more' : ''} ${count === 1 ? 'call' : 'calls'} folded`;
@@ -959,78 +821,6 @@ interface GapContext {
   readonly lifeline: ParticipantRef;
   readonly spanId: string;
   readonly level: number;
-}
-
-/**
- * How long a database call waited for a pooled connection before it was sent
- * (ms), from `db.client.connection.wait_time` in seconds (the name of
- * OpenTelemetry's database client metric for the same wait), or undefined
- * when it did not wait a tenth of a millisecond.
- */
-export function connectionWaitMs(call: DrawnCall): number | undefined {
-  const seconds = call.node.span.attributes[CONNECTION_WAIT_ATTRIBUTE];
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0.0001) return undefined;
-  return seconds * 1000;
-}
-
-/**
- * When the app asked for a call (ns, layout time): the span's start, less the
- * time it waited for a pooled connection first, which is not the caller's
- * own work.
- */
-function sentAt(call: DrawnCall): number {
-  const waitMs = connectionWaitMs(call);
-  return waitMs === undefined ? call.node.start : call.node.start - waitMs * 1e6;
-}
-
-/** Span attribute with the seconds a query waited for a pooled connection. */
-export const CONNECTION_WAIT_ATTRIBUTE = 'db.client.connection.wait_time';
-
-/** Time a consumed message spent in the queue: consumer start minus the end of its producer span. */
-export function queueWaitMs(call: DrawnCall, layout: TraceLayout): number | undefined {
-  const node = call.node;
-  const producer = producerOf(call, layout);
-  if (!producer) return undefined;
-  const wait = node.start - producer.end;
-  return (wait >= 0 ? wait : Math.max(0, node.start - producer.start)) / 1e6;
-}
-
-/** The producer span whose message a consumer call processed: its parent, else the one its links name. */
-function producerOf(call: DrawnCall, layout: TraceLayout): SpanNode | undefined {
-  const node = call.node;
-  return node.parent && node.parent.span.kind === 'producer'
-    ? node.parent
-    : linkedProducer(node.span, layout.tree.byId);
-}
-
-/**
- * How far (ns) the layout moved a consumer call later than its producer,
- * because its clock put it before the publish (see `skewShift` in tree.ts),
- * or undefined when it was drawn where the clocks put it.
- */
-export function clockAdjustment(call: DrawnCall, layout: TraceLayout): number | undefined {
-  const producer = producerOf(call, layout);
-  if (producer === undefined) return undefined;
-  const shift = layoutShift(call.node, layout.tree) - layoutShift(producer, layout.tree);
-  return shift > 0 ? shift : undefined;
-}
-
-/** The median of a list of numbers (0 for an empty list). */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
-/** Shortens text to at most `max` characters (whole code points), ending with `…` when cut. */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const points = Array.from(text);
-  if (points.length <= max) return text;
-  return `${points.slice(0, Math.max(1, max - 1)).join('')}…`;
 }
 
 function oneLine(text: string): string {

@@ -6,11 +6,23 @@
  *
  * Sizes are estimated from the layout, without building or printing the full
  * diagram (a 100,000-span trace would print megabytes only to throw them
- * away); the caller measures the real text of each plan and corrects the
- * estimate by the ratio it observed.
+ * away); {@link fitDiagram} measures the real text of each plan and corrects
+ * the estimate by the ratio it observed. This step drives the sequence
+ * builder and the renderer: they each run once per plan, and never call back.
  */
+
+import { truncate } from './format.js';
 import { type DrawnCall, MIN_REPEAT, sameRepeat, type TraceLayout } from './layout.js';
-import { MAX_DRAWN_DEPTH } from './sequence.js';
+import { type RenderOptions, renderMermaid } from './render.js';
+import { buildBounded, buildSequence } from './sequence.js';
+import {
+  type FoldLimits,
+  MAX_DRAWN_DEPTH,
+  type Note,
+  type SequenceItem,
+  type SequenceModel,
+  type SequenceOptions,
+} from './sequence-model.js';
 
 /** A call whose nested calls can be folded into one note. */
 export interface FoldCandidate {
@@ -175,4 +187,265 @@ export function chooseFolds(
     saved += pick.saving;
   }
   return { calls: [...chosen], saved };
+}
+
+/** What the size guard builds and prints with: the sequence and render options. */
+export type FitOptions = SequenceOptions & RenderOptions;
+
+/**
+ * Builds and prints the diagram of a layout within `max` characters (see
+ * `traceToMermaid` for the folding rules): the whole drawing when it fits,
+ * else the fewest largest groups folded, else whole levels folded or cut short.
+ *
+ * @returns the text, the model it was printed from, and whether anything was folded
+ */
+export function fitDiagram(
+  layout: TraceLayout,
+  options: FitOptions,
+  max: number,
+): { text: string; model: SequenceModel; folded: boolean } {
+  // Every arrow line takes at least 11 characters ("p1->>p2: x" and a newline),
+  // so a drawing with more arrows than this is certainly too long: building
+  // stops there instead of drawing 100,000 spans only to throw them away.
+  const maxArrows = Math.floor(max / 11) + 1;
+  const full = buildBounded(layout, options, { maxArrows });
+  let fullText: string | undefined;
+  if (!full.overflowed) {
+    fullText = renderMermaid(full.model, options);
+    if (fullText.length <= max) return { text: fullText, model: full.model, folded: false };
+  }
+  const fitted = foldLargestGroups(layout, options, max, maxArrows, fullText?.length);
+  if (fitted) return { ...fitted, folded: true };
+  return { ...foldLevels(layout, options, max, maxArrows, full.model, fullText), folded: true };
+}
+
+/**
+ * Share of the limit a folded diagram is first aimed at: just under it, so
+ * that as few groups as possible are folded. Each further plan, with the
+ * estimate corrected by what the last one measured, aims a little lower.
+ */
+const FOLD_TARGET = 0.97;
+const FOLD_TARGET_STEP = 0.04;
+/** Share of the limit a folded diagram uses at least, where groups small enough exist. */
+const FOLD_FLOOR = 0.8;
+/** Plans measured before the guard settles for the best one that fits. */
+const FOLD_ATTEMPTS = 6;
+
+/**
+ * Folds the fewest groups of nested calls, largest first, until the text
+ * fits; undefined when no plan of whole groups fits (a single level wider
+ * than the limit).
+ */
+function foldLargestGroups(
+  layout: TraceLayout,
+  options: FitOptions,
+  max: number,
+  maxArrows: number,
+  fullLength: number | undefined,
+): { text: string; model: SequenceModel } | undefined {
+  const indent = options.indent !== undefined && /^[ \t]*$/.test(options.indent) ? options.indent : '  ';
+  const estimate = estimateSizes(layout, {
+    indentWidth: indent.length,
+    timings: options.timings !== false,
+    foldLoops: options.foldLoops !== false,
+  });
+  // Real characters per estimated character, known exactly when the full text was printed.
+  let scale = fullLength !== undefined ? fullLength / Math.max(1, estimate.total) : 1;
+  let best: { text: string; model: SequenceModel } | undefined;
+  const tried = new Set<string>();
+  for (let attempt = 0; attempt < FOLD_ATTEMPTS; attempt++) {
+    const keep = ((FOLD_TARGET - attempt * FOLD_TARGET_STEP) * max) / scale;
+    const floor = (FOLD_FLOOR * max) / scale;
+    const plan = chooseFolds(estimate.candidates, estimate.total - keep, estimate.total - floor);
+    if (plan === undefined) break;
+    const key = plan.calls
+      .map((call) => call.node.span.spanId)
+      .sort()
+      .join(',');
+    if (tried.has(key)) break;
+    tried.add(key);
+    const drawn = drawFolded(layout, options, plan.calls, max, maxArrows);
+    // A plan that overflowed the arrow bound is certainly too long: assume half as long again.
+    const length = drawn?.text.length ?? 1.5 * max;
+    if (drawn && length <= max && (!best || length > best.text.length)) best = drawn;
+    if (length <= max && length >= FOLD_FLOOR * max) break;
+    scale = length / Math.max(1, estimate.total - plan.saved);
+  }
+  return best;
+}
+
+/** Builds and prints the diagram with `folds` folded, led by a note saying what was folded. */
+function drawFolded(
+  layout: TraceLayout,
+  options: FitOptions,
+  folds: readonly DrawnCall[],
+  max: number,
+  maxArrows: number,
+): { text: string; model: SequenceModel } | undefined {
+  const built = buildBounded(layout, options, {
+    foldSpanIds: new Set(folds.map((call) => call.node.span.spanId)),
+    maxArrows,
+  });
+  if (built.overflowed) return undefined;
+  const numbers = new Map<string, number>();
+  for (const arrow of built.model.arrows) if (!numbers.has(arrow.spanId)) numbers.set(arrow.spanId, arrow.number);
+  // Only groups the diagram draws were folded (a call repeated in a loop is drawn once).
+  const groups = folds
+    .filter((call) => numbers.has(call.node.span.spanId))
+    .sort(
+      (a, b) =>
+        b.nestedCalls - a.nestedCalls ||
+        (numbers.get(a.node.span.spanId) ?? 0) - (numbers.get(b.node.span.spanId) ?? 0),
+    );
+  const calls = groups.reduce((sum, call) => sum + call.nestedCalls, 0);
+  const shown = groups
+    .slice(0, FOLD_NOTE_GROUPS)
+    .map((call) => `${call.nestedCalls} under ${numbers.get(call.node.span.spanId)} ${truncate(call.label, 30)}`);
+  if (groups.length > FOLD_NOTE_GROUPS) shown.push(`${groups.length - FOLD_NOTE_GROUPS} more`);
+  const text =
+    `diagram folded to stay under ${max} characters: ${calls} ${calls === 1 ? 'call' : 'calls'} ` +
+    `under ${groups.length} ${groups.length === 1 ? 'arrow' : 'arrows'} (${shown.join(', ')})`;
+  const participants = built.model.participants;
+  const first = participants[0];
+  const last = participants[participants.length - 1];
+  const over = first === undefined || last === undefined ? [] : first === last ? [first.id] : [first.id, last.id];
+  const note: Note = { type: 'note', over, text, reason: 'folded', level: 0 };
+  const model: SequenceModel = {
+    ...built.model,
+    items: over.length > 0 ? [note, ...built.model.items] : built.model.items,
+    notes: [...built.model.notes, text],
+  };
+  return { text: renderMermaid(model, options), model };
+}
+
+/** Folded groups named in the note at the top of a folded diagram; the rest are counted. */
+const FOLD_NOTE_GROUPS = 3;
+
+/**
+ * The fallback for traces whose width, not depth, is the problem: folds
+ * whole levels, and cuts each level short when even one level is too long.
+ */
+function foldLevels(
+  layout: TraceLayout,
+  options: FitOptions,
+  max: number,
+  maxArrows: number,
+  fullModel: SequenceModel,
+  fullText: string | undefined,
+): { text: string; model: SequenceModel } {
+  const attempt = (limits: FoldLimits): { model: SequenceModel; text: string } | undefined => {
+    const built = buildBounded(layout, options, { ...limits, maxArrows });
+    if (built.overflowed) return undefined;
+    const text = renderMermaid(built.model, options);
+    return text.length <= max ? { model: built.model, text } : undefined;
+  };
+  // Fold the deepest levels first: the largest depth that fits wins.
+  let deepest = 1;
+  const withChildren: number[] = [];
+  for (const call of layout.calls) {
+    if (call.depth + 1 > deepest) deepest = call.depth + 1;
+    if (call.children.length > 0) withChildren[call.depth] = (withChildren[call.depth] ?? 0) + 1;
+  }
+  deepest = Math.min(deepest, MAX_DRAWN_DEPTH);
+  let best: { model: SequenceModel; text: string; maxDepth: number } | undefined;
+  if (fullText !== undefined) {
+    // The full rendering tells how many characters each level costs, so the
+    // first depth tried is usually the one that fits.
+    const sizes = levelSizes(fullModel, fullText);
+    const estimate = (maxDepth: number): number => {
+      let total = sizes.header;
+      for (let level = 0; level < maxDepth; level++) total += sizes.levels[level] ?? 0;
+      return total + (withChildren[maxDepth - 1] ?? 0) * (48 + 2 * maxDepth);
+    };
+    let depth = deepest - 1;
+    while (depth >= 1 && estimate(depth) > max) depth--;
+    for (; depth >= 1 && !best; depth--) {
+      const fits = attempt({ maxDepth: depth });
+      if (fits) best = { ...fits, maxDepth: depth };
+    }
+  } else {
+    // Too big to draw at all: deepen level by level while it still fits.
+    for (let depth = 1; depth < deepest; depth++) {
+      const fits = attempt({ maxDepth: depth });
+      if (!fits) break;
+      best = { ...fits, maxDepth: depth };
+    }
+  }
+  if (!best || best.maxDepth < 2) {
+    // Even the shallowest drawing is too long (a very wide level), or only the
+    // top level fits: keep one more level, each level cut short.
+    const depth = best ? Math.min(best.maxDepth + 1, deepest) : 1;
+    let itemsLo = 1;
+    let itemsHi = Math.max(1, Math.min(layout.calls.length, maxArrows));
+    let cut: { model: SequenceModel; text: string } | undefined;
+    while (itemsLo <= itemsHi) {
+      const mid = (itemsLo + itemsHi) >> 1;
+      const fits = attempt({ maxDepth: depth, maxItems: mid });
+      if (fits) {
+        cut = fits;
+        itemsLo = mid + 1;
+      } else {
+        itemsHi = mid - 1;
+      }
+    }
+    if (cut && (!best || cut.text.length > best.text.length)) best = { ...cut, maxDepth: depth };
+  }
+  if (!best) {
+    const model = buildSequence(layout, options, { maxDepth: 1, maxItems: 1 });
+    best = { model, text: renderMermaid(model, options), maxDepth: 1 };
+  }
+  const model: SequenceModel = {
+    ...best.model,
+    notes: [
+      ...best.model.notes,
+      `diagram folded to stay under ${max} characters (the trace has ${layout.calls.length} drawn calls)`,
+    ],
+  };
+  return { text: best.text, model };
+}
+
+/**
+ * Characters of a rendered model per nesting level (each line counted with
+ * its newline), plus the header. Lines are matched to items in the order the
+ * renderer writes them; block lines (`par`, `and`, `loop`, `end`) count at the
+ * level of the first arrow inside.
+ */
+function levelSizes(model: SequenceModel, text: string): { header: number; levels: number[] } {
+  const lines = text.split('\n');
+  let i = 0;
+  let header = 0;
+  for (; i < 2 + model.participants.length; i++) header += (lines[i]?.length ?? 0) + 1;
+  const levels: number[] = [];
+  const add = (level: number): void => {
+    levels[level] = (levels[level] ?? 0) + (lines[i++]?.length ?? 0) + 1;
+  };
+  const firstLevel = (items: readonly SequenceItem[]): number => {
+    for (const item of items) {
+      if (item.type === 'message' || item.type === 'note') return item.level;
+      const inner = item.type === 'loop' ? firstLevel(item.items) : firstLevel(item.branches[0] ?? []);
+      if (inner >= 0) return inner;
+    }
+    return -1;
+  };
+  const walk = (items: readonly SequenceItem[]): void => {
+    for (const item of items) {
+      if (item.type === 'message' || item.type === 'note') {
+        add(item.level);
+      } else if (item.type === 'loop') {
+        const level = Math.max(0, firstLevel(item.items));
+        add(level);
+        walk(item.items);
+        add(level);
+      } else {
+        const level = Math.max(0, firstLevel(item.branches[0] ?? []));
+        item.branches.forEach((branch, b) => {
+          add(level);
+          walk(branch);
+          if (b === item.branches.length - 1) add(level);
+        });
+      }
+    }
+  };
+  walk(model.items);
+  return { header, levels };
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { layoutTrace } from './layout.js';
 import { toSequence } from './sequence.js';
-import { isRequestRoot, summarizeLayout, summarizeQuickly, summarizeTrace } from './summary.js';
+import { isRequestRoot, summarizeLayout, summarizeTrace } from './summary.js';
 import { consume, httpClient, httpServer, internal, publish, span, sql, TRACE_ID, trace } from './test-helpers.js';
 import type { Attributes, Span, SpanKind, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
@@ -103,27 +103,45 @@ function derived(t: Trace) {
 }
 
 describe('summarizeTrace', () => {
-  it('gives the same row as the full layout on random traces, and the counts the diagram and analysis show', () => {
-    let quick = 0;
+  it('gives the same row from the lean layout as from the drawn one on random traces, and the counts the diagram and analysis show', () => {
     fc.assert(
       fc.property(fc.array(spanArb, { maxLength: 40 }), fc.boolean(), (specs, backwards) => {
         const t = trace(...build(specs, backwards));
-        const expected = reference(t);
-        const fast = summarizeQuickly(t);
-        // Parents that only point back cannot form a cycle: the quick path must take those.
-        if (backwards) expect(fast).toBeDefined();
-        if (fast !== undefined) quick++;
-        expect(summarizeTrace(t)).toEqual(expected);
-        if (fast !== undefined) expect(fast).toEqual(expected);
+        expect(summarizeTrace(t)).toEqual(reference(t));
         const { parGroups, serialCalls, nPlusOne, overlapSavingMs, error } = summarizeTrace(t);
         expect({ parGroups, serialCalls, nPlusOne, overlapSavingMs, error }).toEqual(derived(t));
       }),
       { numRuns: 400 },
     );
-    expect(quick).toBeGreaterThan(200);
   });
 
-  it('falls back to the full span tree for duplicate, malformed and cyclic spans and still agrees', () => {
+  it('lays out the same calls in lean mode as for drawing, leaving out only the outcomes drawing reads', () => {
+    fc.assert(
+      fc.property(fc.array(spanArb, { maxLength: 40 }), fc.boolean(), (specs, backwards) => {
+        const tree = buildSpanTree(trace(...build(specs, backwards)));
+        const shape = (layout: ReturnType<typeof layoutTrace>) =>
+          layout.calls.map((call) => ({
+            spanId: call.node.span.spanId,
+            role: call.role,
+            from: call.from.key,
+            to: call.to.key,
+            label: call.label,
+            depth: call.depth,
+            parent: call.parent?.node.span.spanId,
+            children: call.children.length,
+          }));
+        const drawn = layoutTrace(tree);
+        const lean = layoutTrace(tree, { lean: true });
+        expect(shape(lean)).toEqual(shape(drawn));
+        expect(lean.classes).toEqual(drawn.classes);
+        expect(lean.calls.every((call) => call.outcome === undefined)).toBe(true);
+        expect(drawn.calls.every((call) => call.outcome !== undefined)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('summarises duplicate, malformed and cyclic spans from the repaired span tree', () => {
     const base = trace(
       httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
       sql({ id: 'q1', parent: 'root', start: 10, end: 20, query: 'SELECT * FROM a' }),
@@ -136,9 +154,7 @@ describe('summarizeTrace', () => {
       sql({ id: 'c1', parent: 'c2', start: 40, end: 50, query: 'SELECT 1' }),
       sql({ id: 'c2', parent: 'c1', start: 41, end: 49, query: 'SELECT 1' }),
     );
-    expect(summarizeQuickly(base)).toEqual(reference(base));
-    for (const t of [duplicate, malformed, cyclic]) {
-      expect(summarizeQuickly(t)).toBeUndefined();
+    for (const t of [base, duplicate, malformed, cyclic]) {
       expect(summarizeTrace(t)).toEqual(reference(t));
     }
     expect(summarizeTrace(duplicate).spanCount).toBe(3);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { layoutTrace } from './layout.js';
 import { renderMermaid } from './mermaid.js';
 import { toSequence } from './sequence.js';
-import { summarizeLayout, summarizeQuickly } from './summary.js';
+import { summarizeLayout, summarizeTrace } from './summary.js';
 import { expectValidMermaid, httpClient, httpServer, ns, span, sql, TRACE_ID, trace } from './test-helpers.js';
 import type { Span, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
@@ -85,7 +85,7 @@ describe('buildSpanTree', () => {
     expect(late && tree.baseNs + BigInt(late.start)).toBe(ns(50));
     expect(late && tree.baseNs + BigInt(late.end)).toBe(ns(60));
     expect(tree.notes).toEqual(['1 span refers to a parent missing from the trace: drawn under the root span']);
-    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
     expect(await drawValid(t)).toMatchInlineSnapshot(`
       "sequenceDiagram
       autonumber
@@ -121,7 +121,7 @@ describe('buildSpanTree', () => {
       '1 span refers to a parent missing from the trace: drawn under the root span',
       'clock skew between worker and users: up to 500 ms, shifted for layout',
     ]);
-    expect(summarizeQuickly(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
+    expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
     expect(await drawValid(t)).toMatchInlineSnapshot(`
       "sequenceDiagram
       autonumber

@@ -259,8 +259,7 @@ export interface SkewNode {
  * node whose parent is already corrected: returns how far the node and its
  * whole subtree must move (0 for not at all). A child in its parent's process
  * that starts too early is clamped in place instead (its start moves, its
- * subtree does not). Shared by `buildSpanTree` and the quick summary, which
- * must agree.
+ * subtree does not).
  */
 export function skewShift(parent: SkewNode, node: SkewNode): number {
   if (parent.span.kind === 'producer' || node.span.kind === 'consumer') {
@@ -353,7 +352,6 @@ export interface LinkedSkewNode extends SkewNode {
  * {@link skewShift}, its producer standing for the parent. Producers are
  * corrected before their consumers (a consumer's own publishes may feed
  * another linked consumer); roots linked in a cycle are left as recorded.
- * Shared by `buildSpanTree` and the quick summary, which must agree.
  *
  * @returns each moved root with its producer and the shift (ns), in the order applied
  */
@@ -424,10 +422,9 @@ const KINDS: ReadonlySet<string> = new Set<SpanKind>(['internal', 'server', 'cli
 
 /**
  * Whether a value is a span every part of which the tree can take as it is:
- * an id, a finite start, and fields of the right types. The quick summary
- * path uses it to decide whether it may skip the repairs {@link buildSpanTree} makes.
+ * an id, a finite start, and fields of the right types.
  */
-export function isWellFormedSpan(raw: unknown): raw is Span {
+function isWellFormedSpan(raw: unknown): raw is Span {
   if (typeof raw !== 'object' || raw === null) return false;
   const s = raw as Partial<Span>;
   return (
