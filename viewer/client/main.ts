@@ -6,6 +6,7 @@
 import { renderComparePage } from './compare-page.js';
 import { h, replaceChildren } from './dom.js';
 import { renderListPage } from './list-page.js';
+import { sourceBar } from './source.js';
 import { renderTracePage } from './trace-page.js';
 
 function header(): HTMLElement {
@@ -19,6 +20,7 @@ function header(): HTMLElement {
       'Lifeline',
     ),
     h('span', { className: 'brand-tagline' }, 'what your app did while it served each request'),
+    sourceBar(),
     h('span', { className: 'live-status', attrs: { id: 'live-status', role: 'status' } }),
   );
 }
