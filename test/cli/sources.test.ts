@@ -64,7 +64,7 @@ describe('lifeline export --source', () => {
     },
   ];
   for (const { name, source, id, file } of cases) {
-    it(`writes what the same ${name} body imported from a file exports, in every text format`, async () => {
+    it(`writes what the same ${name} body imported from a file exports, as JSON and Markdown`, async () => {
       const db = join(work, `${file}.db`);
       const path = join(work, file);
       writeFileSync(path, sourceFixture(file));

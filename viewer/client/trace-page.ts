@@ -298,7 +298,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
         'a',
         {
           className: 'compare-latest',
-          attrs: { href: `/compare?before=${encodeURIComponent(data.traceId)}&after=latest` },
+          attrs: { href: withSource(`/compare?before=${encodeURIComponent(data.traceId)}&after=latest`) },
         },
         'Compare with the latest request of this endpoint',
       ),

@@ -6,6 +6,7 @@
 import { StoreError } from '@lifeline/store';
 import { type RequestHandler, Router } from 'express';
 import { apiRouter, sendBadParameter } from '../api.js';
+import { compareRouter } from '../compare-api.js';
 import { BadParameterError, parseListQuery, parseTraceId } from '../params.js';
 import { SourceError } from './http.js';
 import type { SourceReader } from './reader.js';
@@ -27,7 +28,13 @@ export function sourceRouter(options: SourceRouterOptions): Router {
   const router = Router();
   const readers = new Map(options.sources.map((reader) => [reader.config.name, reader]));
   const apis = new Map(
-    options.sources.map((reader) => [reader.config.name, apiRouter({ store: reader.cache, version: options.version })]),
+    options.sources.map((reader) => {
+      // Compare first: the API router answers 404 to any path it does not know.
+      const api = Router();
+      api.use(compareRouter({ store: reader.cache }));
+      api.use(apiRouter({ store: reader.cache, version: options.version }));
+      return [reader.config.name, api];
+    }),
   );
 
   router.get('/sources', (_request, response) => {
@@ -58,6 +65,14 @@ export function sourceRouter(options: SourceRouterOptions): Router {
         const { filter, page } = parseListQuery(request.query);
         // A later page reads on in the cache the first page filled.
         if (page.cursor === undefined) await reader.search(filter, page.limit);
+        return;
+      }
+      if (request.path === '/compare') {
+        // Both requests must be in the cache; `after=latest` is the newest fetched one of that endpoint.
+        for (const key of ['before', 'after']) {
+          const value = request.query[key];
+          if (typeof value === 'string' && value !== 'latest') await reader.ensureTrace(parseTraceId(value));
+        }
         return;
       }
       const match = /^\/traces\/([^/]+)(?:\/mermaid)?$/.exec(request.path);

@@ -295,6 +295,31 @@ describe('the viewer over sources', () => {
     expect((await get('/api/health')).body.traces).toBe(0);
   });
 
+  it('compares two requests of a source, fetching the ones not read yet', async () => {
+    const fresh = await startFakeBackend('tempo');
+    const other = await startViewer({
+      port: 0,
+      db: join(dir, 'compare.db'),
+      sources: [{ name: 'tempo', kind: 'tempo', url: fresh.url, headers: {}, timeoutMs: 2000 }],
+    });
+    try {
+      const response = await fetch(
+        `${other.url}/api/compare?source=tempo&before=${FIXTURE_TRACES.tempo}&after=${FIXTURE_TRACES.tempoError}`,
+      );
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { before: { traceId: string }; after: { traceId: string } };
+      expect(JSON.stringify(body)).toContain(FIXTURE_TRACES.tempoError);
+      expect(fresh.requests.map((r) => r.pathname).sort()).toEqual(
+        [`/api/traces/${FIXTURE_TRACES.tempo}`, `/api/traces/${FIXTURE_TRACES.tempoError}`].sort(),
+      );
+      const local = await fetch(`${other.url}/api/compare?before=${FIXTURE_TRACES.tempo}&after=latest`);
+      expect(local.status).toBe(404);
+    } finally {
+      await other.close();
+      await fresh.close();
+    }
+  });
+
   it('answers a failing source with one line naming it, an unknown one with 400', async () => {
     const down = await get('/api/traces?source=down');
     expect(down.status).toBe(502);

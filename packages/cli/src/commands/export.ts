@@ -82,7 +82,7 @@ Examples:
       if (format === 'png' && !options.out && process.stdout.isTTY) {
         throw new UserError('a PNG is binary and would garble the terminal: pass --out FILE.png or redirect stdout');
       }
-      const source = oneSource(options, 'export');
+      const source = await oneSource(options, 'export');
       let trace: Trace;
       if (source !== undefined) {
         if (reference === 'last')

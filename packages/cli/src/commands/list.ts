@@ -57,7 +57,7 @@ Examples:
   $ lifeline list --source tempo=http://tempo:3200 --service checkout --min-ms 500`,
     )
     .action(async (options: ListOptions) => {
-      const source = oneSource(options, 'list');
+      const source = await oneSource(options, 'list');
       if (source !== undefined) {
         const filter = listFilter(options);
         const items = await listFromSource(source, filter, {

@@ -49,7 +49,7 @@ Examples:
           `--allow-remote needs a token so that only people who know it can read your traces: add --token T (or set LIFELINE_TOKEN)`,
         );
       }
-      const sources = sourcesFromFlags(options);
+      const sources = await sourcesFromFlags(options);
       const path = resolveDbPath(options.db);
       // An empty LIFELINE_TOKEN means unset, as usual for environment variables;
       // an explicit --token must be a real one.

@@ -5,7 +5,8 @@
  */
 import type { Trace, TraceSummary } from '@lifeline/core';
 import type { TraceFilter } from '@lifeline/store';
-import { resolveSources, type SourceConfig, SourceConfigError, SourceError, SourceReader } from '@lifeline/viewer';
+// Types only: the viewer package (express and all) loads when a source is read, not for every list.
+import type { SourceConfig } from '@lifeline/viewer';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { wholeNumber } from '../option-parsers.js';
@@ -36,7 +37,9 @@ export function addSourceOptions(command: Command, what: string): Command {
 }
 
 /** The sources the flags name; their mistakes as user errors. */
-export function sourcesFromFlags(flags: SourceFlags): SourceConfig[] {
+export async function sourcesFromFlags(flags: SourceFlags): Promise<SourceConfig[]> {
+  if ((flags.source ?? []).length === 0 && (flags.sourceHeader ?? []).length === 0) return [];
+  const { resolveSources, SourceConfigError } = await import('@lifeline/viewer');
   try {
     const sources = resolveSources({
       specs: flags.source ?? [],
@@ -54,13 +57,14 @@ export function sourcesFromFlags(flags: SourceFlags): SourceConfig[] {
 }
 
 /** The one source a command that reads one trace list or trace needs. */
-export function oneSource(flags: SourceFlags, command: string): SourceConfig | undefined {
-  const sources = sourcesFromFlags(flags);
+export async function oneSource(flags: SourceFlags, command: string): Promise<SourceConfig | undefined> {
+  const sources = await sourcesFromFlags(flags);
   if (sources.length > 1) throw new UserError(`lifeline ${command} reads one source at a time: pass --source once`);
   return sources[0];
 }
 
 async function withSourceErrors<T>(work: () => Promise<T>): Promise<T> {
+  const { SourceError } = await import('@lifeline/viewer');
   try {
     return await work();
   } catch (error) {
@@ -75,6 +79,7 @@ export async function listFromSource(
   filter: TraceFilter,
   page: { limit: number; order: 'newest' | 'slowest' },
 ): Promise<TraceSummary[]> {
+  const { SourceReader } = await import('@lifeline/viewer');
   const reader = new SourceReader(config);
   try {
     return await withSourceErrors(async () => {
@@ -88,6 +93,7 @@ export async function listFromSource(
 
 /** One trace of a source, read as the viewer reads it (with the traces linked to it that the backend sent). */
 export async function traceFromSource(config: SourceConfig, traceId: string): Promise<Trace> {
+  const { SourceReader } = await import('@lifeline/viewer');
   const reader = new SourceReader(config);
   try {
     return await withSourceErrors(async () => {
