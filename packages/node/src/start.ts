@@ -15,7 +15,8 @@ import { builtInInstrumentedModules, installEsmHook, instrumentedModules } from 
 import { installExitHandlers } from './exit-handlers.js';
 import type { InstrumentationName } from './instrumentations.js';
 import { modulesLoadedAlready, warnIfStartedLate } from './late-start.js';
-import { localStoreOff } from './otlp-tee.js';
+// Light: the OTLP exporter itself is imported only when an endpoint is set.
+import { createOtlpTee, localStoreOff, otlpTeeSettings } from './otlp-tee.js';
 import type { RedactFunction } from './redaction.js';
 
 /** Options of {@link startLifeline}; every one can be left out. */
@@ -137,7 +138,6 @@ async function startOtlpTee(
   wrap: (otlp: SpanExporter) => SpanExporter,
   scheduledDelayMillis: number,
 ): Promise<SpanProcessor | undefined> {
-  const { createOtlpTee, localStoreOff, otlpTeeSettings } = await import('./otlp-tee.js');
   let settings: ReturnType<typeof otlpTeeSettings>;
   try {
     settings = otlpTeeSettings(process.env);
