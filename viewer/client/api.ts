@@ -3,6 +3,7 @@
  * relative URLs and same-origin credentials (the token cookie, when a token
  * is required) are all it takes.
  */
+import { withSource } from './source.js';
 import { type TraceResponse, type TraceSummary, toClientSpan, toClientSummary } from './types.js';
 
 /** An API answer other than 2xx, with the server's explanation. */
@@ -33,7 +34,7 @@ export async function getJson<T>(url: string): Promise<T> {
 
 /** One page of the request list. */
 export async function listTraces(params: URLSearchParams): Promise<{ items: TraceSummary[]; nextCursor?: string }> {
-  const page = await getJson<{ items: unknown[]; nextCursor?: string }>(`/api/traces?${params.toString()}`);
+  const page = await getJson<{ items: unknown[]; nextCursor?: string }>(withSource(`/api/traces?${params.toString()}`));
   return { ...page, items: page.items.map(toClientSummary) };
 }
 
@@ -59,7 +60,7 @@ export function diagramQuery(options: DiagramOptions): URLSearchParams {
 /** One trace with its model, analysis and Mermaid text. */
 export async function getTrace(traceId: string, options: DiagramOptions): Promise<TraceResponse> {
   const data = await getJson<TraceResponse>(
-    `/api/traces/${encodeURIComponent(traceId)}?${diagramQuery(options).toString()}`,
+    withSource(`/api/traces/${encodeURIComponent(traceId)}?${diagramQuery(options).toString()}`),
   );
   return { ...data, spans: data.spans.map(toClientSpan), summary: toClientSummary(data.summary) };
 }

@@ -9,6 +9,7 @@ import { ApiError, getJson } from './api.js';
 import { onColorSchemeChange, renderDiagram } from './diagram.js';
 import { h, replaceChildren } from './dom.js';
 import { formatDateTime, formatDuration, nsToMs } from './format.js';
+import { withSource } from './source.js';
 import { type TraceSummary, toClientSummary } from './types.js';
 
 /** `GET /api/compare`. */
@@ -27,7 +28,7 @@ const KINDS = [
 ] as const;
 
 function requestCard(label: string, summary: TraceSummary): HTMLElement {
-  const href = `/traces/${encodeURIComponent(summary.traceId)}`;
+  const href = withSource(`/traces/${encodeURIComponent(summary.traceId)}`);
   return h(
     'div',
     { className: 'compare-side' },
@@ -61,13 +62,13 @@ export async function renderComparePage(main: HTMLElement): Promise<void> {
   const query = new URLSearchParams({ before: params.get('before') ?? '', after: params.get('after') ?? 'latest' });
   let data: CompareResponse;
   try {
-    const wire = await getJson<CompareResponse>(`/api/compare?${query.toString()}`);
+    const wire = await getJson<CompareResponse>(withSource(`/api/compare?${query.toString()}`));
     data = { ...wire, before: toClientSummary(wire.before), after: toClientSummary(wire.after) };
   } catch (error) {
     const message = error instanceof ApiError ? error.message : String(error);
     replaceChildren(
       main,
-      h('p', null, h('a', { className: 'back', attrs: { href: '/' } }, '← Requests')),
+      h('p', null, h('a', { className: 'back', attrs: { href: withSource('/') } }, '← Requests')),
       h('div', { className: 'callout callout-error', attrs: { role: 'alert' } }, `Could not compare: ${message}`),
     );
     return;
@@ -100,7 +101,7 @@ export async function renderComparePage(main: HTMLElement): Promise<void> {
   );
   replaceChildren(
     main,
-    h('p', { className: 'crumbs' }, h('a', { className: 'back', attrs: { href: '/' } }, '← Requests')),
+    h('p', { className: 'crumbs' }, h('a', { className: 'back', attrs: { href: withSource('/') } }, '← Requests')),
     h('div', { className: 'page-head' }, h('h1', null, 'Compare requests')),
     h('div', { className: 'compare-head' }, requestCard('Before', data.before), requestCard('After', data.after)),
     h(

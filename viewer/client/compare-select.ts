@@ -4,6 +4,7 @@
  * request as "before"). Picking a third drops the first one picked.
  */
 import { h } from './dom.js';
+import { withSource } from './source.js';
 import type { TraceSummary } from './types.js';
 
 /** The list's selection of requests to compare. */
@@ -33,7 +34,7 @@ export function compareSelection(): CompareSelection {
         (typeof picked)[number],
         (typeof picked)[number],
       ];
-      button.setAttribute('href', `/compare?before=${before.traceId}&after=${after.traceId}`);
+      button.setAttribute('href', withSource(`/compare?before=${before.traceId}&after=${after.traceId}`));
       button.setAttribute('aria-disabled', 'false');
       button.textContent = 'Compare 2 selected';
     } else {

@@ -4,6 +4,7 @@
  */
 import { type Child, h } from './dom.js';
 import { attributeEntries, formatDuration, nsToMs } from './format.js';
+import { withSource } from './source.js';
 import type { SentSpanClass, Span } from './types.js';
 
 /** Context for the details of one span. */
@@ -156,7 +157,7 @@ export function renderDetails(context: DetailsContext): HTMLElement {
                 null,
                 h(
                   'a',
-                  { attrs: { href: `/traces/${encodeURIComponent(link.traceId)}` } },
+                  { attrs: { href: withSource(`/traces/${encodeURIComponent(link.traceId)}`) } },
                   `trace ${link.traceId.slice(0, 12)}…`,
                 ),
                 ` span ${link.spanId}`,

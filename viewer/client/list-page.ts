@@ -8,6 +8,7 @@ import { type CompareSelection, compareSelection } from './compare-select.js';
 import { h, replaceChildren } from './dom.js';
 import { formatDateTime, formatDuration, formatWhen, nsToMs } from './format.js';
 import { connectLive } from './live.js';
+import { withSource } from './source.js';
 import type { TraceSummary } from './types.js';
 
 /** Filter fields, in URL order. */
@@ -201,7 +202,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
     window.clearTimeout(debounce);
     debounce = window.setTimeout(() => {
       const query = currentParams().toString();
-      history.replaceState(null, '', query === '' ? '/' : `/?${query}`);
+      history.replaceState(null, '', withSource(query === '' ? '/' : `/?${query}`));
       void load(false);
     }, 250);
   };
@@ -259,7 +260,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
 }
 
 function row(item: TraceSummary, maxMs: number, selection: CompareSelection): HTMLTableRowElement {
-  const href = `/traces/${encodeURIComponent(item.traceId)}`;
+  const href = withSource(`/traces/${encodeURIComponent(item.traceId)}`);
   const ms = nsToMs(item.durationNs);
   const request = item.route ?? item.rootName;
   const status = item.statusCode;

@@ -7,6 +7,7 @@ import { renderComparePage } from './compare-page.js';
 import { h, replaceChildren } from './dom.js';
 import { renderEndpointsPage } from './endpoints-page.js';
 import { renderListPage } from './list-page.js';
+import { sourceBar } from './source.js';
 import { renderTracePage } from './trace-page.js';
 
 function header(): HTMLElement {
@@ -26,6 +27,7 @@ function header(): HTMLElement {
       h('a', { attrs: { href: '/' } }, 'Requests'),
       h('a', { attrs: { href: '/endpoints' } }, 'Endpoints'),
     ),
+    sourceBar(),
     h('span', { className: 'live-status', attrs: { id: 'live-status', role: 'status' } }),
   );
 }

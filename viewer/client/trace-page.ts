@@ -9,6 +9,7 @@ import { onColorSchemeChange, type RenderedDiagram, renderDiagram } from './diag
 import { h, replaceChildren } from './dom.js';
 import { copyText, download, fileStem, summaryLine, svgText, svgToPng, toMarkdown } from './export.js';
 import { formatDateTime, formatDuration, nsToMs } from './format.js';
+import { withSource } from './source.js';
 import { renderTimeline, type Timeline } from './timeline.js';
 import type { Span, TraceResponse } from './types.js';
 
@@ -40,7 +41,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
         : `Could not load the trace: ${error instanceof Error ? error.message : String(error)}`;
     replaceChildren(
       main,
-      h('p', null, h('a', { className: 'back', attrs: { href: '/' } }, '← Requests')),
+      h('p', null, h('a', { className: 'back', attrs: { href: withSource('/') } }, '← Requests')),
       h('div', { className: 'callout callout-error', attrs: { role: 'alert' } }, message),
     );
     return;
@@ -150,7 +151,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
 
   const reload = async (): Promise<void> => {
     const query = diagramQuery(options);
-    history.replaceState(null, '', `/traces/${encodeURIComponent(data.traceId)}?${query.toString()}`);
+    history.replaceState(null, '', withSource(`/traces/${encodeURIComponent(data.traceId)}?${query.toString()}`));
     try {
       data = await getTrace(data.traceId, options);
       await drawDiagram();
@@ -260,7 +261,9 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
       action(
         'Permalink',
         async () => {
-          await copyText(`${location.origin}/traces/${data.traceId}?${diagramQuery(options).toString()}`);
+          await copyText(
+            `${location.origin}${withSource(`/traces/${data.traceId}?${diagramQuery(options).toString()}`)}`,
+          );
           say('Permalink copied');
         },
         'permalink',
@@ -290,12 +293,12 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
     h(
       'p',
       { className: 'crumbs' },
-      h('a', { className: 'back', attrs: { href: '/' } }, '← Requests'),
+      h('a', { className: 'back', attrs: { href: withSource('/') } }, '← Requests'),
       h(
         'a',
         {
           className: 'compare-latest',
-          attrs: { href: `/compare?before=${encodeURIComponent(data.traceId)}&after=latest` },
+          attrs: { href: withSource(`/compare?before=${encodeURIComponent(data.traceId)}&after=latest`) },
         },
         'Compare with the latest request of this endpoint',
       ),

@@ -15,6 +15,8 @@ import { endpointsRouter } from './endpoints-api.js';
 import { createLiveHub, type LiveHub } from './live.js';
 import { type BodyBudget, otlpTraceReceiver } from './otlp-receiver.js';
 import { requireLoopbackHost, requireToken, securityHeaders } from './security.js';
+import type { SourceReader } from './sources/reader.js';
+import { sourceRouter } from './sources/router.js';
 
 /** Where the static files (HTML shell, CSS, client bundle) live. */
 export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
@@ -49,6 +51,8 @@ export interface ViewerAppOptions {
   readonly pollIntervalMs?: number;
   /** Folder with index.html, styles.css and the built assets/ (default: this package's public/). */
   readonly publicDir?: string;
+  /** Tracing backends the API reads with `?source=NAME` (read only, each through a cache of its own). */
+  readonly sources?: readonly SourceReader[];
 }
 
 /** The application plus the live hub it owns, so a server can close both. */
@@ -102,6 +106,7 @@ export function createViewerApp(options: ViewerAppOptions): ViewerApplication {
   );
   app.get('/api/events', live.handler);
   // Before the API router, whose last route answers 404 to any other path.
+  app.use('/api', sourceRouter({ sources: options.sources ?? [], version: VERSION }));
   app.use('/api', compareRouter({ store: options.store }));
   app.use('/api', endpointsRouter({ store: options.store }));
   app.use('/api', apiRouter({ store: options.store, version: VERSION }));

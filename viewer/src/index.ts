@@ -20,3 +20,17 @@ export {
 } from './security.js';
 export type { RunningViewer, StartViewerOptions } from './server.js';
 export { startViewer, UnsafeBindError } from './server.js';
+export type { SourceQuery, TraceBackend } from './sources/backends.js';
+export { backendFor, jaegerBackend, tempoBackend } from './sources/backends.js';
+export type { ResolveSourcesOptions, SourceConfig, SourceKind } from './sources/config.js';
+export {
+  DEFAULT_SOURCE_TIMEOUT_MS,
+  parseHeaderList,
+  parseSourceHeader,
+  parseSourceSpec,
+  resolveSources,
+  SourceConfigError,
+} from './sources/config.js';
+export type { SourceFailure } from './sources/http.js';
+export { SourceError } from './sources/http.js';
+export { SourceReader } from './sources/reader.js';

@@ -20,8 +20,11 @@ const TRACE_ID = /^[0-9a-f]{32}$/i;
 const HTTP_METHOD = /^[A-Za-z]{1,16}$/;
 const MAX_TEXT = 500;
 
-/** Parameters every endpoint tolerates: the access token may travel in the query. */
-const ALWAYS_ALLOWED = new Set(['token']);
+/**
+ * Parameters every endpoint tolerates: the access token may travel in the
+ * query, and `source` names the tracing backend read instead of the database.
+ */
+const ALWAYS_ALLOWED = new Set(['token', 'source']);
 
 /**
  * Rejects parameters an endpoint does not know, so misspelt filters are noticed.

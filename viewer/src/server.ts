@@ -8,6 +8,8 @@ import { openStore, SpanWriterThread } from '@lifeline/store';
 import { createViewerApp } from './app.js';
 import type { BodyBudget } from './otlp-receiver.js';
 import { generateToken, isLoopbackHost, weakTokenReason } from './security.js';
+import type { SourceConfig } from './sources/config.js';
+import { SourceReader } from './sources/reader.js';
 
 /** Options of {@link startViewer}. */
 export interface StartViewerOptions {
@@ -28,6 +30,8 @@ export interface StartViewerOptions {
   readonly bodyLimit?: string;
   /** Bytes OTLP bodies may hold at once across requests (see `ViewerAppOptions.bodyBudget`). */
   readonly bodyBudget?: BodyBudget;
+  /** Tracing backends to read from as well (Tempo, Jaeger); nothing is written to them. */
+  readonly sources?: readonly SourceConfig[];
 }
 
 /** A running viewer. */
@@ -91,8 +95,10 @@ export async function startViewer(options: StartViewerOptions = {}): Promise<Run
   // The receiver commits on a writer thread of its own; the store's
   // connection on this thread serves the pages and the API.
   const writer = new SpanWriterThread({ path: store.path });
+  const sources = (options.sources ?? []).map((config) => new SourceReader(config));
   const app = createViewerApp({
     store,
+    sources,
     writer,
     ...(token === undefined ? {} : { token }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
@@ -112,6 +118,7 @@ export async function startViewer(options: StartViewerOptions = {}): Promise<Run
     app.closeLive();
     await writer.close();
     store.close();
+    for (const source of sources) source.close();
     throw error;
   }
 
@@ -129,6 +136,7 @@ export async function startViewer(options: StartViewerOptions = {}): Promise<Run
       });
       await writer.close();
       store.close();
+      for (const source of sources) source.close();
     },
   };
 }

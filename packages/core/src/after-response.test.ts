@@ -464,7 +464,7 @@ describe('messages processed after the response', () => {
       ].join('\n'),
     );
     expect(toSequence(t).parGroups).toBe(0);
-    expect(summarizeQuickly(t)).toEqual(summarizeTrace(t));
+    expect(summarizeLayout(layoutTrace(buildSpanTree(t)))).toEqual(summarizeTrace(t));
   });
 
   it('draws the ones that ran one after the other in order, without a par', async () => {

@@ -144,7 +144,7 @@ describe('batches', () => {
       '  p2->>p3: PIPELINE SET, GET',
       '  p2->>p3: PIPELINE INCR, DEL',
     ]);
-    expect(summarizeQuickly(t)).toEqual(summarizeTrace(t));
+    expect(summarizeLayout(layoutTrace(buildSpanTree(t)))).toEqual(summarizeTrace(t));
   });
 
   it('draws an ioredis MULTI as one call: the multi and exec brackets are not calls beside the commands', async () => {

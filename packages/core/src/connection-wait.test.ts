@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
+import { layoutTrace } from './layout.js';
 import { traceToMermaid } from './mermaid.js';
-import { summarizeQuickly, summarizeTrace } from './summary.js';
+import { summarizeLayout, summarizeTrace } from './summary.js';
 import { expectValidMermaid, httpServer, sql, trace } from './test-helpers.js';
+import { buildSpanTree } from './tree.js';
 
 /** Two requests' worth of one route on a pool of one connection: the second query waited 58 ms. */
 function busyPool() {
@@ -61,7 +63,7 @@ describe('the time a query waited for a pooled connection', () => {
     await expectValidMermaid(text);
     expect(text).not.toContain('loop');
     expect(text).toContain('par 3 concurrent calls');
-    const quick = summarizeQuickly(t);
+    const quick = summarizeLayout(layoutTrace(buildSpanTree(t)));
     expect(quick?.parGroups).toBe(1);
     expect(quick).toEqual(summarizeTrace(t));
     expect(analyzeTrace(t).nPlusOne).toHaveLength(0);

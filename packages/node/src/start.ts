@@ -9,11 +9,14 @@
 // place (see start()).
 import { diag } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { type ResolvedConfig, resolveConfig } from './config.js';
 import { builtInInstrumentedModules, installEsmHook, instrumentedModules } from './esm-hook.js';
 import { installExitHandlers } from './exit-handlers.js';
 import type { InstrumentationName } from './instrumentations.js';
 import { modulesLoadedAlready, warnIfStartedLate } from './late-start.js';
+// Light: the OTLP exporter itself is imported only when an endpoint is set.
+import { createOtlpTee, localStoreOff, otlpTeeSettings } from './otlp-tee.js';
 import type { RedactFunction } from './redaction.js';
 
 /** Options of {@link startLifeline}; every one can be left out. */
@@ -127,6 +130,32 @@ function namedForLateStart(enabled: Partial<Record<InstrumentationName, boolean>
   return named;
 }
 
+/**
+ * The OTLP tee when the standard exporter variables ask for one; a setting it
+ * cannot follow is said on stderr and leaves the local recording running.
+ */
+async function startOtlpTee(
+  wrap: (otlp: SpanExporter) => SpanExporter,
+  scheduledDelayMillis: number,
+): Promise<SpanProcessor | undefined> {
+  let settings: ReturnType<typeof otlpTeeSettings>;
+  try {
+    settings = otlpTeeSettings(process.env);
+  } catch (error) {
+    process.stderr.write(`Lifeline: not sending over OTLP: ${(error as Error).message}\n`);
+    return undefined;
+  }
+  if (settings === undefined) {
+    if (localStoreOff(process.env)) {
+      process.stderr.write(
+        'Lifeline: LIFELINE_STORE=off needs an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) to send to: recording locally instead\n',
+      );
+    }
+    return undefined;
+  }
+  return createOtlpTee(settings, { wrap, scheduledDelayMillis });
+}
+
 async function start(options: LifelineOptions): Promise<LifelineHandle> {
   const config = resolveConfig(options, process.env);
   activeConfig = config;
@@ -175,16 +204,23 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
   );
   const { SqliteSpanExporter, openStore } = await import('@lifeline/store');
   const { ExportQueueCounter, maxQueueSizeFromEnv } = await import('./export-queue.js');
-  const store = new SqliteSpanExporter({
-    path: config.dbPath,
-    // Spans that cannot be stored are lost, so the app's developer must hear
-    // of it even without an OpenTelemetry logger: once per distinct failure.
-    onError: (message) => process.stderr.write(`Lifeline: spans were not stored: ${message}\n`),
-  });
-  const exporter = new RedactingSpanExporter(store, {
+  const redaction = {
     ...(options.recordQueryParameters === undefined ? {} : { recordQueryParameters: options.recordQueryParameters }),
     ...(options.redact === undefined ? {} : { redact: options.redact }),
-  });
+  };
+  // The same spans, redacted the same way, to the OTLP endpoint the standard variables name.
+  const tee = await startOtlpTee((otlp) => new RedactingSpanExporter(otlp, redaction), config.exportIntervalMs);
+  const storeOff = tee !== undefined && localStoreOff(process.env);
+  // LIFELINE_STORE=off: no database file, no writer thread.
+  const store = storeOff
+    ? undefined
+    : new SqliteSpanExporter({
+        path: config.dbPath,
+        // Spans that cannot be stored are lost, so the app's developer must hear
+        // of it even without an OpenTelemetry logger: once per distinct failure.
+        onError: (message) => process.stderr.write(`Lifeline: spans were not stored: ${message}\n`),
+      });
+  const exporter = store === undefined ? undefined : new RedactingSpanExporter(store, redaction);
   // A queue with room for a burst while another process holds the write
   // lock, and a count of what it drops anyway: said once on stderr at the
   // first drop, and the total stored (and said again) at shutdown or exit.
@@ -193,12 +229,16 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
       `Lifeline: spans are being dropped: the export queue (${counter.maxQueueSize} spans) is full because the database cannot keep up; the total is stored and printed when the app stops (raise OTEL_BSP_MAX_QUEUE_SIZE to keep more)\n`,
     ),
   );
-  const batching = new BatchSpanProcessor({
-    exporter: queue.wrapExporter(exporter),
-    scheduledDelayMillis: config.exportIntervalMs,
-    maxQueueSize: queue.maxQueueSize,
-  });
-  const processor = queue.wrapProcessor(batching);
+  const processor =
+    exporter === undefined
+      ? undefined
+      : queue.wrapProcessor(
+          new BatchSpanProcessor({
+            exporter: queue.wrapExporter(exporter),
+            scheduledDelayMillis: config.exportIntervalMs,
+            maxQueueSize: queue.maxQueueSize,
+          }),
+        );
   let droppedReported = 0;
   const reportDropped = (): void => {
     const dropped = queue.dropped - droppedReported;
@@ -231,7 +271,8 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
       new (await import('./bullmq.js')).BullMQFailedAttemptSpanProcessor(),
       // Flow assertions (recordFlow) in a process that records into SQLite as well.
       new (await import('./flow-tap.js')).FlowTapSpanProcessor(),
-      processor,
+      ...(processor === undefined ? [] : [processor]),
+      ...(tee === undefined ? [] : [tee]),
     ],
     instrumentations,
   });
@@ -240,8 +281,11 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
   // export already under way, nor for the writer thread to commit; the
   // exporter's flush waits for both.
   const flush = async (): Promise<void> => {
-    await processor.forceFlush();
-    await exporter.forceFlush();
+    // The OTLP side flushes alongside: a slow endpoint delays only its own part.
+    const sent = tee?.forceFlush().catch(() => {});
+    await processor?.forceFlush();
+    await exporter?.forceFlush();
+    await sent;
   };
   let stopped: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
@@ -253,7 +297,7 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
       } finally {
         // The processor skips the exporter's shutdown when its last flush
         // failed; the writer thread and its connection must close anyway.
-        await exporter.shutdown().catch(() => {});
+        await exporter?.shutdown().catch(() => {});
         reportDropped();
       }
       // Only now: should the app call process.exit() while this shutdown is
@@ -274,8 +318,8 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
             endUnfinishedSpans();
             // First the exports under way, then the processor's buffer, which
             // its flush hands to the exporter at once; both written here.
-            store.writeUnfinishedSync();
-            processor.forceFlush().catch(() => {});
+            store?.writeUnfinishedSync();
+            processor?.forceFlush().catch(() => {});
             reportDropped();
           },
         });

@@ -15,13 +15,14 @@ import { ChromiumNotFoundError } from '../chromium.js';
 import { UserError } from '../errors.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
+import { addSourceOptions, oneSource, type SourceFlags, traceFromSource } from './sources.js';
 
 /** Output formats of `lifeline export`. */
 export type ExportFormat = 'mmd' | 'md' | 'svg' | 'png' | 'json';
 
 const formats: readonly ExportFormat[] = ['mmd', 'md', 'svg', 'png', 'json'];
 
-interface ExportOptions extends WorkFlags {
+interface ExportOptions extends WorkFlags, SourceFlags {
   readonly db?: string;
   readonly route?: string;
   readonly service?: string;
@@ -53,6 +54,7 @@ export function registerExportCommand(program: Command): void {
       'mmd, md, json: draw databases, caches and queues with Mermaid participant shapes (needs Mermaid 11.13 or later to render)',
     )
     .option('--out <file>', 'write to this file instead of stdout');
+  addSourceOptions(command, 'read the trace from');
   addWorkOptions(command, 'with `last`: pick among')
     .addHelpText(
       'after',
@@ -72,20 +74,28 @@ Examples:
   $ lifeline export last --background
   $ lifeline export last --route /articles/:id/serial --format md --no-timings
   $ lifeline export 4bf92f3577b34da6a3ce929d0e0e4736 --out diagram.svg
-  $ lifeline export last --format json | jq .analysis.nPlusOne`,
+  $ lifeline export last --format json | jq .analysis.nPlusOne
+  $ lifeline export --source jaeger=http://jaeger-query:16686 4bf92f3577b34da6a3ce929d0e0e4736 --format md`,
     )
     .action(async (reference: string, options: ExportOptions) => {
       const format = options.format ?? formatFromFile(options.out) ?? 'mmd';
       if (format === 'png' && !options.out && process.stdout.isTTY) {
         throw new UserError('a PNG is binary and would garble the terminal: pass --out FILE.png or redirect stdout');
       }
-      const path = resolveDbPath(options.db);
-      const store = openExistingStore(path);
+      const source = await oneSource(options, 'export');
       let trace: Trace;
-      try {
-        trace = findTrace(store, reference, options, path);
-      } finally {
-        store.close();
+      if (source !== undefined) {
+        if (reference === 'last')
+          throw new UserError('with --source, name the trace: lifeline list --source shows the ids');
+        trace = await traceFromSource(source, reference);
+      } else {
+        const path = resolveDbPath(options.db);
+        const store = openExistingStore(path);
+        try {
+          trace = findTrace(store, reference, options, path);
+        } finally {
+          store.close();
+        }
       }
       let output: string | Buffer;
       try {

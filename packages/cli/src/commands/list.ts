@@ -6,8 +6,9 @@ import { httpStatus, nonNegativeNumber, wholeNumber } from '../option-parsers.js
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { formatTable } from '../table.js';
 import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
+import { addSourceOptions, listFromSource, oneSource, type SourceFlags } from './sources.js';
 
-interface ListOptions extends WorkFlags {
+interface ListOptions extends WorkFlags, SourceFlags {
   readonly db?: string;
   readonly route?: string;
   readonly service?: string;
@@ -35,6 +36,7 @@ export function registerListCommand(program: Command): void {
     .addOption(new Option('--limit <n>', 'show at most this many requests').default(20).argParser(wholeNumber(1)))
     .option('--slowest', 'slowest first instead of newest first')
     .option('--json', 'print the summaries as a JSON array instead of a table');
+  addSourceOptions(command, 'list');
   addWorkOptions(command, 'list')
     .addHelpText(
       'after',
@@ -51,21 +53,26 @@ Examples:
   $ lifeline list
   $ lifeline list --route /articles/:id --min-ms 100
   $ lifeline list --background
-  $ lifeline list --errors --limit 5 --json | jq '.[0].traceId'`,
+  $ lifeline list --errors --limit 5 --json | jq '.[0].traceId'
+  $ lifeline list --source tempo=http://tempo:3200 --service checkout --min-ms 500`,
     )
-    .action((options: ListOptions) => {
+    .action(async (options: ListOptions) => {
+      const source = await oneSource(options, 'list');
+      if (source !== undefined) {
+        const filter = listFilter(options);
+        const items = await listFromSource(source, filter, {
+          limit: options.limit,
+          order: options.slowest ? 'slowest' : 'newest',
+        });
+        if (options.json) process.stdout.write(`${JSON.stringify(items, bigintToJson, 2)}\n`);
+        else if (items.length === 0) process.stderr.write(`No trace of source ${source.name} matches these filters.\n`);
+        else process.stdout.write(`${formatSummaryTable(items)}\n`);
+        return;
+      }
       const path = resolveDbPath(options.db);
       const store = openExistingStore(path);
       try {
-        const filter: TraceFilter = {
-          ...(options.route !== undefined ? { route: options.route } : {}),
-          ...(options.service !== undefined ? { service: options.service } : {}),
-          ...(options.method !== undefined ? { method: options.method.toUpperCase() } : {}),
-          ...(options.status !== undefined ? { status: options.status } : {}),
-          ...(options.minMs !== undefined ? { minMs: options.minMs } : {}),
-          ...(options.errors ? { error: true } : {}),
-          work: workFromFlags(options),
-        };
+        const filter = listFilter(options);
         const page = store.listTraces(filter, { limit: options.limit, order: options.slowest ? 'slowest' : 'newest' });
         if (options.json) {
           // Exact times (bigint) are written as decimal strings.
@@ -98,6 +105,18 @@ Examples:
         store.close();
       }
     });
+}
+
+function listFilter(options: ListOptions): TraceFilter {
+  return {
+    ...(options.route !== undefined ? { route: options.route } : {}),
+    ...(options.service !== undefined ? { service: options.service } : {}),
+    ...(options.method !== undefined ? { method: options.method.toUpperCase() } : {}),
+    ...(options.status !== undefined ? { status: options.status } : {}),
+    ...(options.minMs !== undefined ? { minMs: options.minMs } : {}),
+    ...(options.errors ? { error: true } : {}),
+    work: workFromFlags(options),
+  };
 }
 
 /** Renders trace summaries as the aligned table `lifeline list` prints. */

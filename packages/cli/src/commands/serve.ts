@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { port } from '../option-parsers.js';
 import { displayPath, ensureParentFolder, resolveDbPath, withDatabaseErrors } from '../store-access.js';
+import { addSourceOptions, type SourceFlags, sourcesFromFlags } from './sources.js';
 
-interface ServeOptions {
+interface ServeOptions extends SourceFlags {
   readonly port: number;
   readonly host: string;
   readonly db?: string;
@@ -14,14 +15,15 @@ interface ServeOptions {
 
 /** Registers `lifeline serve`: the viewer, JSON API and OTLP/HTTP receiver on one port. */
 export function registerServeCommand(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('Serve the web viewer, its JSON API and an OTLP/HTTP receiver (POST /v1/traces)')
     .option('--port <port>', 'port to listen on (0 picks a free one)', port, 4242)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--db <path>', 'SQLite database to serve (default: $LIFELINE_DB or .lifeline/traces.db)')
     .option('--token <token>', 'require this token from browsers and OTLP senders (default: $LIFELINE_TOKEN)')
-    .option('--allow-remote', 'allow listening on an address other machines can reach')
+    .option('--allow-remote', 'allow listening on an address other machines can reach');
+  addSourceOptions(command, 'also browse (repeatable)')
     .addHelpText(
       'after',
       `
@@ -30,7 +32,9 @@ Any OpenTelemetry SDK can send to it: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://
 Examples:
   $ lifeline serve
   $ lifeline serve --port 8080 --db demo.db
-  $ lifeline serve --host 0.0.0.0 --allow-remote --token "$(openssl rand -hex 16)"`,
+  $ lifeline serve --host 0.0.0.0 --allow-remote --token "$(openssl rand -hex 16)"
+  $ lifeline serve --source tempo=http://tempo:3200 --source-header tempo=X-Scope-OrgID:team-a
+  $ lifeline serve --source jaeger=http://jaeger-query:16686`,
     )
     .action(async (options: ServeOptions) => {
       // Loaded here, not at the top: express and the protobuf decoder are only
@@ -49,6 +53,7 @@ Examples:
           `--allow-remote needs a token so that only people who know it can read your traces: add --token T (or set LIFELINE_TOKEN)`,
         );
       }
+      const sources = await sourcesFromFlags(options);
       const path = resolveDbPath(options.db);
       // An empty LIFELINE_TOKEN means unset, as usual for environment variables;
       // an explicit --token must be a real one.
@@ -71,6 +76,7 @@ Examples:
           db: path,
           ...(token === undefined ? {} : { token }),
           allowRemote: options.allowRemote ?? false,
+          sources,
         });
       } catch (error) {
         const code = (error as { code?: string }).code;
@@ -98,7 +104,7 @@ Examples:
       }
       const base = viewer.url.replace(/\/+$/, '');
       process.stdout.write(
-        `Lifeline viewer on ${viewer.url}\n  database: ${displayPath(path)}\n  OTLP/HTTP: POST ${base.replace(/\?.*$/, '')}/v1/traces\nPress Ctrl-C to stop.\n`,
+        `Lifeline viewer on ${viewer.url}\n  database: ${displayPath(path)}\n  OTLP/HTTP: POST ${base.replace(/\?.*$/, '')}/v1/traces\n${sources.map((s) => `  source ${s.name}: ${s.kind} at ${s.url} (read only) — ${base}/?source=${s.name}\n`).join('')}Press Ctrl-C to stop.\n`,
       );
       await new Promise<void>((resolvePromise) => {
         const stop = () => {
