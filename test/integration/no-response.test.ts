@@ -124,6 +124,40 @@ describe('outgoing HTTP calls that get no response', () => {
   });
 });
 
+describe('a recorded upstream whose caller gave up', () => {
+  const db = tempDb();
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    app = await startApp({ app: 'calls.ts', db: db.path, serviceName: 'calls' });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    db.remove();
+  });
+
+  it.each([['fetch'], ['node:http']])(
+    "%s: keeps its server span open until it answered, not cut at the caller's end",
+    async (client) => {
+      const response = await fetch(`${app.url}/self/${client === 'fetch' ? 'fetch' : 'http'}`);
+      expect(response.status).toBe(200);
+      // The upstream's server span is the one under the app's outgoing call.
+      const isUpstream = (s: Span) => s.kind === 'server' && s.parentSpanId !== undefined;
+      const trace = await waitForTrace(db.path, traceIdOf(response), (spans) =>
+        spans.some((s) => isUpstream(s) && s.endTimeNs !== undefined),
+      );
+      const upstream = trace.spans.find(isUpstream) as Span;
+      const ms = Number((upstream.endTimeNs ?? 0n) - upstream.startTimeNs) / 1e6;
+      // It ends when it answered or when its caller's connection closed (at
+      // 50 ms, as OpenTelemetry's http instrumentation ends a server span),
+      // never at its own headers or start.
+      expect(ms).toBeGreaterThanOrEqual(40);
+      expect(upstream.attributes['lifeline.http.response.body_unread']).toBeUndefined();
+      await validDiagram(trace);
+    },
+  );
+});
+
 describe('the first fetch of a fresh process, timed out by AbortSignal.timeout', () => {
   let upstream: Server;
   let upstreamUrl: string;

@@ -192,8 +192,11 @@ export function createHttpInstrumentation(): HttpInstrumentation {
       });
     },
     responseHook: (span, response) => {
-      // Client spans get the IncomingMessage of the response (it knows its
-      // request), server spans their ServerResponse.
+      // Client spans get the IncomingMessage of the response, server spans
+      // their ServerResponse. Both have a `req`; only a ServerResponse can
+      // write a head. A server span must never be ended at its headers: it
+      // ends when it answered, whatever its caller did.
+      if (typeof (response as { writeHead?: unknown }).writeHead === 'function') return;
       if ((response as IncomingMessage & { req?: unknown }).req === undefined) return;
       // Read when the span ends: a body cut off by the connection closing is a failure.
       outcomeOf(span).response = response as IncomingMessage & { errored?: unknown };

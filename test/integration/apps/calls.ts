@@ -389,6 +389,25 @@ app.get('/http/:outcome', async (req, res) => {
   res.json({ outcome });
 });
 
+// A recorded upstream in this same process: its server span must last until
+// it answers, whatever the caller that gave up did with its own call.
+app.get('/self/slow', async (_req, res) => {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  res.json({ outcome: 'late' });
+});
+
+app.get('/self/:client', async (req, res) => {
+  const self = `http://127.0.0.1:${(server.address() as { port: number }).port}/self/slow`;
+  const outcome =
+    req.params.client === 'fetch'
+      ? await fetch(self, { signal: AbortSignal.timeout(50) }).then(
+          (response) => String(response.status),
+          (error: unknown) => fetchFailure(error),
+        )
+      : await httpGet(self, { destroyAfterMs: 50 });
+  res.json({ outcome });
+});
+
 const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const address = server.address();
   console.log(`listening on ${typeof address === 'object' && address !== null ? address.port : address}`);
