@@ -137,7 +137,7 @@ describe('a recorded upstream whose caller gave up', () => {
   });
 
   it.each([['fetch'], ['node:http']])(
-    "%s: keeps its server span open until it answered, not cut at the caller's end",
+    '%s: keeps its server span open until its connection closed, never ended at its headers',
     async (client) => {
       const response = await fetch(`${app.url}/self/${client === 'fetch' ? 'fetch' : 'http'}`);
       expect(response.status).toBe(200);
