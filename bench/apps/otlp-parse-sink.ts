@@ -14,7 +14,7 @@ interface GeneratedType {
 }
 
 const require = createRequire(import.meta.url);
-const root = require('otlp-generated-root/build/src/generated/root.js') as {
+const root = require('../../viewer/generated/otlp.cjs') as {
   opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: GeneratedType } } } } };
 };
 const request = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;

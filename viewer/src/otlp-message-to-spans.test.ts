@@ -126,9 +126,14 @@ describe('spans straight from a decoded protobuf request', () => {
       request({ attributes: [{ key: 'nested', value: { arrayValue: { values: [{ arrayValue: { values: [] } }] } } }] }),
       request({ attributes: [{ value: { stringValue: 'no key' } }] }),
       request({ links: [{ traceId: b64('0af7'), spanId }] }),
-      // Two members of one AnyValue on the wire: the OTLP/JSON path decides which counts.
-      request({ attributes: [{ key: 'twice', value: { stringValue: 'a', intValue: '1' } }] }),
     ];
     for (const body of cases) expect(direct(body)).toBeUndefined();
+  });
+
+  it('keeps the member last on the wire when one AnyValue carries two, as protobuf decodes a oneof', () => {
+    const body = request({ attributes: [{ key: 'twice', value: { stringValue: 'a', intValue: '1' } }] });
+    const spans = direct(body);
+    expect(spans).toEqual(viaOtlpJson(body));
+    expect(spans?.[0]?.attributes).toEqual({ twice: 1 });
   });
 });

@@ -124,10 +124,11 @@ function id(bytes: Uint8Array | null | undefined, size: 8 | 16, reference = fals
 type Primitive = string | number | boolean | null;
 
 /**
- * How many members of the AnyValue oneof are set. protobufjs keeps every
- * member it decoded and its oneof getter names the last one on the wire,
- * where the OTLP/JSON path reads them in declaration order: with more than
- * one set, the two could disagree.
+ * How many members of the AnyValue oneof are set. The generated decoder
+ * keeps only the last one on the wire, as protobuf prescribes for a oneof; a
+ * message built by hand could still carry more than one, and then the
+ * OTLP/JSON path (declaration order) and the oneof getter (last set) could
+ * disagree.
  */
 function membersSet(value: AnyValueMessage): number {
   let n = 0;

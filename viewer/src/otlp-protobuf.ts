@@ -1,8 +1,8 @@
 /**
- * OTLP protobuf <-> the OTLP/JSON shape. Decoding uses the protobufjs code that
- * OpenTelemetry JS generated from the official opentelemetry-proto definitions
- * (shipped by @opentelemetry/otlp-transformer 0.209, aliased as
- * `otlp-generated-root`), so no wire format is parsed by hand here.
+ * OTLP protobuf <-> the OTLP/JSON shape. Decoding uses protobufjs static code
+ * generated from the official opentelemetry-proto definitions
+ * (`viewer/generated/otlp.cjs`, rebuilt by `scripts/generate-otlp.mjs`), so no
+ * wire format is parsed by hand here.
  */
 import { createRequire } from 'node:module';
 import protobuf from 'protobufjs';
@@ -12,7 +12,6 @@ interface GeneratedType {
   decode(reader: Uint8Array): object;
   encode(message: object): { finish(): Uint8Array };
   toObject(message: object, options: Record<string, unknown>): Record<string, unknown>;
-  verify(message: object): string | null;
 }
 
 interface TraceCollectorV1 {
@@ -20,10 +19,11 @@ interface TraceCollectorV1 {
   readonly ExportTraceServiceResponse: GeneratedType;
 }
 
-// The generated root is CommonJS without an exports map; createRequire loads
-// it the same way under Node, Vitest and a built dist/.
+// The generated module is CommonJS (protobufjs' runtime is), one directory
+// above src/ and dist/ alike; createRequire loads it the same way under Node,
+// Vitest and a built dist/.
 const require = createRequire(import.meta.url);
-const root = require('otlp-generated-root/build/src/generated/root.js') as {
+const root = require('../generated/otlp.cjs') as {
   opentelemetry: { proto: { collector: { trace: { v1: TraceCollectorV1 } } } };
 };
 const collector = root.opentelemetry.proto.collector.trace.v1;
