@@ -13,6 +13,7 @@ import {
   type MetricChange,
   type RunDiff,
   type Trace,
+  traceToMermaid,
 } from '@lifeline/core';
 
 /** Two requests compared, with the `after` one to draw. */
@@ -80,11 +81,18 @@ export function runDiffText(runs: RunDiff): string {
     lines.push(head, ...diffLines(endpoint.diff, '  '));
   }
   for (const endpoint of runs.onlyBefore) lines.push(`only in the base run: ${endpointName(endpoint)}`);
-  for (const endpoint of runs.onlyAfter) lines.push(`only in the new run: ${endpointName(endpoint)}`);
+  for (const added of runs.newEndpoints) {
+    lines.push(`only in the new run: ${endpointName(added.endpoint)}`);
+    for (const finding of added.findings) lines.push(`  ${finding}`);
+  }
+  if (runs.requests.before === 0) lines.push(EMPTY_BASE);
   if (lines.length === 0) lines.push('no requests in either run');
   lines.push(runs.regressions.length > 0 ? `regressions: ${runs.regressions.join(', ')}` : 'no regressions');
   return `${lines.join('\n')}\n`;
 }
+
+const EMPTY_BASE =
+  'the base run has no request: nothing was compared, and every endpoint of the new run counts as new (record the base run before diffing against it)';
 
 /** JSON for two requests: the diff, with the highlighted diagram of the new request. */
 export function traceComparisonJson(comparison: TraceComparison): string {
@@ -104,17 +112,29 @@ export function runDiffJson(runs: RunDiff): string {
     })),
     onlyBefore: runs.onlyBefore,
     onlyAfter: runs.onlyAfter,
+    newEndpoints: runs.newEndpoints.map(({ endpoint, requests, regressions, findings, after }) => ({
+      endpoint,
+      requests,
+      regressions,
+      findings,
+      mermaid: findings.length > 0 ? traceToMermaid(after).text : undefined,
+    })),
+    requests: runs.requests,
   };
   return `${JSON.stringify(document, bigintToJson, 2)}\n`;
 }
 
 /** Text safe in a Markdown table cell or code span. */
 function cell(text: string): string {
+  return oneLine(text);
+}
+
+function oneLine(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/`/g, "'").replace(/\s+/g, ' ');
 }
 
 function code(text: string): string {
-  return `\`${cell(text)}\``;
+  return `\`${oneLine(text)}\``;
 }
 
 function changeSummary(diff: FlowDiff): string {
@@ -190,7 +210,14 @@ export function runDiffMarkdown(runs: RunDiff): string {
   if (runs.onlyAfter.length > 0) {
     lines.push(`Only in the new run: ${runs.onlyAfter.map((e) => code(endpointName(e))).join(', ')}`, '');
   }
+  if (runs.requests.before === 0) lines.push(`**${EMPTY_BASE[0]?.toUpperCase()}${EMPTY_BASE.slice(1)}.**`, '');
   lines.push(regressionsLine(runs.regressions), '');
+  for (const added of runs.newEndpoints) {
+    if (added.findings.length === 0) continue;
+    lines.push(`### ${code(endpointName(added.endpoint))} (new)`, '');
+    for (const finding of added.findings) lines.push(`- ${cell(finding)}`);
+    lines.push('', '```mermaid', traceToMermaid(added.after).text.trimEnd(), '```', '');
+  }
   const changed = runs.endpoints.filter((e) => e.diff.changes.length > 0);
   if (changed.length > 0) {
     lines.push(LEGEND, '');

@@ -32,7 +32,7 @@ export type { DiffOptions, FlowChange, FlowChangeKind, FlowDiff, MetricChange, R
 export { diffRequests, diffTraces, REGRESSIONS } from './diff.js';
 export type { DiffDiagram, DiffMermaidOptions } from './diff-mermaid.js';
 export { DIFF_COLORS, diffToMermaid } from './diff-mermaid.js';
-export type { Endpoint, EndpointDiff, RunDiff } from './diff-runs.js';
+export type { Endpoint, EndpointDiff, NewEndpoint, RunDiff } from './diff-runs.js';
 export { diffRuns, endpointName } from './diff-runs.js';
 export type { CallsPerRequest, EndpointOrder, EndpointStats } from './endpoints.js';
 export { endpointOrders, nearestRank, sortEndpoints, summarizeEndpoints } from './endpoints.js';

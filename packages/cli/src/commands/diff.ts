@@ -82,7 +82,10 @@ change no larger than the runs' own spread (max − min of an endpoint's
 requests in either run) is reported as noise.
 
 Runs are compared endpoint by endpoint (service, method and route); endpoints
-requested in only one run are listed.
+requested in only one run are listed. An endpoint only in the new run has
+nothing to compare with: an N+1 loop or a failed call in its requests counts
+as n-plus-one or new-error. A base run without a request is said so, and
+fails any --fail-on: nothing compared is no proof of no regression.
 
 --format md writes a pull-request comment: a summary table, then the new flow
 of each changed endpoint as a Mermaid diagram (parses on Mermaid 10.9 and
@@ -113,6 +116,13 @@ Examples:
         const runs = diffRuns(base, head, diffOptions);
         output = format === 'json' ? runDiffJson(runs) : format === 'md' ? runDiffMarkdown(runs) : runDiffText(runs);
         regressions = runs.regressions;
+        if (runs.requests.before === 0 && (options.failOn?.length ?? 0) > 0) {
+          // Nothing compared is no evidence of no regression: a gate must not pass on it.
+          process.stdout.write(output);
+          throw new UserError(
+            `the base run ${displayPath(resolveDbPath(options.db))} has no request, so nothing was compared (--fail-on)`,
+          );
+        }
       } else {
         if (after === undefined) throw new UserError('pass the trace id of the request after the change as well');
         const beforeTrace = readTrace(resolveDbPath(options.db), before);
