@@ -124,15 +124,16 @@ export function runDiffJson(runs: RunDiff): string {
   return `${JSON.stringify(document, bigintToJson, 2)}\n`;
 }
 
-/** Text safe in a Markdown table cell or code span. */
+/** One line of a table cell or bullet: pipes escaped, HTML shown as text. */
 function cell(text: string): string {
-  return oneLine(text);
+  return escapeHtml(oneLine(text));
 }
 
 function oneLine(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/`/g, "'").replace(/\s+/g, ' ');
 }
 
+/** Inline code: GitHub shows its text as is, so entities there would be shown literally. */
 function code(text: string): string {
   return `\`${oneLine(text)}\``;
 }
@@ -231,4 +232,12 @@ export function runDiffMarkdown(runs: RunDiff): string {
 function tableRow(endpoint: EndpointDiff): string {
   const { diff, requests } = endpoint;
   return `| ${code(endpointName(endpoint.endpoint))} | ${requests.before} → ${requests.after} | ${changeSummary(diff)} | ${countCell(diff)} | ${metricCell(diff.timing.wallTime)} | ${metricCell(diff.timing.databaseTime)} |`;
+}
+
+/**
+ * `<`, `>` and `&` as entities: GitHub renders HTML in a comment, so an
+ * error message quoting markup would otherwise be drawn, or hidden.
+ */
+function escapeHtml(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
