@@ -16,6 +16,7 @@ import type { Trace } from './trace.js';
  * - `overlap-gained`, `overlap-lost`: a call that now runs concurrently with its siblings, or no longer does;
  * - `new-error`, `fixed-error`: a call that now fails, or no longer does;
  * - `status`: a call answered with another HTTP status code;
+ * - `moved`: a serial call now made at another place among its siblings (`SELECT b moved before SELECT a`);
  * - `endpoint`: the two requests compared are not the same endpoint.
  */
 export type FlowChangeKind =
@@ -27,6 +28,7 @@ export type FlowChangeKind =
   | 'new-error'
   | 'fixed-error'
   | 'status'
+  | 'moved'
   | 'endpoint';
 
 /** One difference between two flows. */
@@ -305,6 +307,7 @@ function alignLevel(
   const pairs = lcs(before, after);
   const pairedA = new Set(pairs.map(([i]) => i));
   const pairedB = new Set(pairs.map(([, j]) => j));
+  const inOrder = pairs.length;
   for (let j = 0; j < after.length; j++) {
     if (pairedB.has(j)) continue;
     const key = (after[j] as FlowCall).key;
@@ -314,6 +317,19 @@ function alignLevel(
       pairedA.add(i);
       pairedB.add(j);
     }
+  }
+  // Pairs found after the common subsequence are calls out of order. Among
+  // serial calls the order is the code's (B now awaited before A); members
+  // of a concurrent group have no order of their own.
+  const moves = new Map<number, string>();
+  for (const [i, j] of pairs.slice(inOrder)) {
+    const a = before[i] as FlowCall;
+    const b = after[j] as FlowCall;
+    if (a.parGroup !== undefined || b.parGroup !== undefined) continue;
+    const passed = pairs.find(([pi, pj]) => pj > j && pi < i && (after[pj] as FlowCall).parGroup === undefined);
+    const behind = pairs.find(([pi, pj]) => pj < j && pi > i && (after[pj] as FlowCall).parGroup === undefined);
+    if (passed !== undefined) moves.set(j, `moved before ${(after[passed[1]] as FlowCall).label}`);
+    else if (behind !== undefined) moves.set(j, `moved after ${(after[behind[1]] as FlowCall).label}`);
   }
   // Two requests compared head to head are the request of each side, whatever their routes.
   if (top && before.length === 1 && after.length === 1 && pairs.length === 0) {
@@ -353,6 +369,9 @@ function alignLevel(
     removedUpTo(i);
     const a = before[i] as FlowCall;
     const own = compare(a, b, after, before, path);
+    const moved = moves.get(j);
+    if (moved !== undefined)
+      own.unshift({ kind: 'moved', before: a, after: b, path, text: `${b.label} (${b.to}) ${moved}` });
     if (own.length > 0) {
       changes.push(...own);
       highlights[b.spanId] ??= 'changed';
