@@ -46,11 +46,23 @@ function countLines(diff: FlowDiff): string[] {
   return parts.length > 0 ? [parts.join(' · ')] : [];
 }
 
+/**
+ * `shapes: SELECT articles, SELECT comments 40 % → 50 %; SELECT articles 60 % → 50 %`
+ * when the requests take several shapes in shares that differ, else undefined.
+ */
+function shapeSharesLine(diff: FlowDiff): string | undefined {
+  const percent = (share: number) => `${Math.round(share * 100)} %`;
+  if (diff.shapes.every((s) => percent(s.before) === percent(s.after))) return undefined;
+  return `shapes: ${diff.shapes.map((s) => `${s.calls} ${percent(s.before)} → ${percent(s.after)}`).join('; ')}`;
+}
+
 function diffLines(diff: FlowDiff, indent: string): string[] {
   const lines: string[] = [];
   if (diff.changes.length === 0) lines.push(`${indent}same flow`);
   for (const change of diff.changes) lines.push(`${indent}${change.text}`);
   for (const line of countLines(diff)) lines.push(`${indent}${line}`);
+  const shares = shapeSharesLine(diff);
+  if (shares !== undefined) lines.push(`${indent}${shares}`);
   lines.push(`${indent}wall time ${metricText(diff.timing.wallTime)}`);
   lines.push(`${indent}database time ${metricText(diff.timing.databaseTime)}`);
   lines.push(`${indent}critical path (waiting for calls) ${metricText(diff.timing.criticalPath)}`);
@@ -75,7 +87,8 @@ export function runDiffText(runs: RunDiff): string {
     const { before, after } = endpoint.requests;
     const head = `${endpointName(endpoint.endpoint)} (${before} → ${after} requests)`;
     if (endpoint.diff.same) {
-      lines.push(`${head}: no difference beyond noise`);
+      const shares = shapeSharesLine(endpoint.diff);
+      lines.push(`${head}: no difference beyond noise`, ...(shares !== undefined ? [`  ${shares}`] : []));
       continue;
     }
     lines.push(head, ...diffLines(endpoint.diff, '  '));

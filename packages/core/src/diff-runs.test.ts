@@ -42,3 +42,34 @@ describe('diffRuns', () => {
     expect(endpointName(runs.onlyAfter[0] as never)).toBe('GET /added on api');
   });
 });
+
+describe('an endpoint whose requests take several shapes', () => {
+  const withComments = () =>
+    trace(
+      root('/articles/:id', '/articles/1', 10),
+      q('a', 1, 'SELECT id FROM articles WHERE id = $1'),
+      q('c', 4, 'SELECT id FROM comments WHERE article_id = $1'),
+    );
+  // Every other request reads the comments too: 3 of 5 in one run, 10 of 20 in the other.
+  const run = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 === 0 ? withComments() : article()));
+
+  it('compares the same shapes as no change, and states their shares', () => {
+    const runs = diffRuns(run(5), run(20));
+    const diff = runs.endpoints[0]?.diff;
+    expect(diff?.changes).toEqual([]);
+    expect(diff?.counts.database).toEqual({ before: 2, after: 2 });
+    expect(diff?.shapes).toEqual([
+      { calls: 'SELECT articles, SELECT comments', before: 0.6, after: 0.5 },
+      { calls: 'SELECT articles', before: 0.4, after: 0.5 },
+    ]);
+    expect(runs.regressions).toEqual([]);
+  });
+
+  it('still reports a shape that only one run has', () => {
+    const diff = diffRuns(
+      run(5),
+      Array.from({ length: 4 }, () => article()),
+    ).endpoints[0]?.diff;
+    expect(diff?.changes.map((c) => c.text)).toEqual(['removed SELECT comments (api → postgresql blog)']);
+  });
+});

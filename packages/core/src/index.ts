@@ -28,7 +28,15 @@ export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from '.
 export { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from './classify.js';
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
-export type { DiffOptions, FlowChange, FlowChangeKind, FlowDiff, MetricChange, Regression } from './diff.js';
+export type {
+  DiffOptions,
+  FlowChange,
+  FlowChangeKind,
+  FlowDiff,
+  MetricChange,
+  Regression,
+  ShapeShare,
+} from './diff.js';
 export { diffRequests, diffTraces, REGRESSIONS } from './diff.js';
 export type { DiffDiagram, DiffMermaidOptions } from './diff-mermaid.js';
 export { DIFF_COLORS, diffToMermaid } from './diff-mermaid.js';
