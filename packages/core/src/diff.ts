@@ -412,6 +412,8 @@ function alignLevel(
       changes.push({ kind: 'removed', before: gone, path, text: `removed ${describe(gone)}${nested(gone)}` });
     }
   };
+  // A group that began (or stopped) overlapping is said once, by its first member.
+  const overlapSaid = new Set<string>();
   for (let j = 0; j < after.length; j++) {
     const b = after[j] as FlowCall;
     const i = pairOfB.get(j);
@@ -422,7 +424,21 @@ function alignLevel(
     }
     removedUpTo(i);
     const a = before[i] as FlowCall;
-    const own = compare(a, b, after, before, path);
+    const own = compare(a, b, after, before, path).filter((change) => {
+      const group =
+        change.kind === 'overlap-gained'
+          ? `+${b.parGroup}`
+          : change.kind === 'overlap-lost'
+            ? `-${a.parGroup}`
+            : undefined;
+      if (group === undefined) return true;
+      if (overlapSaid.has(group)) {
+        highlights[b.spanId] ??= 'changed';
+        return false;
+      }
+      overlapSaid.add(group);
+      return true;
+    });
     const moved = moves.get(j);
     if (moved !== undefined)
       own.unshift({ kind: 'moved', before: a, after: b, path, text: `${b.label} (${b.to}) ${moved}` });

@@ -40,6 +40,9 @@ function regressionList(value: string, previous: readonly Regression[] | undefin
     }
     out.add(found);
   }
+  // An empty list would ask for nothing, and the gate could never fail.
+  if (out.size === 0)
+    throw new InvalidArgumentError(`expected one or more of ${REGRESSIONS.join(', ')} or any, comma-separated`);
   return [...out];
 }
 
@@ -55,7 +58,7 @@ export function registerDiffCommand(program: Command): void {
     .option('--db <path>', 'SQLite database of the base run (default: $LIFELINE_DB or .lifeline/traces.db)')
     .option('--against <path>', 'SQLite database of the new run: compare the two runs, or read the `after` trace there')
     .addOption(new Option('--format <format>', 'output format (default text)').choices(['text', 'json', 'md']))
-    .option('--json', 'same as --format json')
+    .addOption(new Option('--json', 'same as --format json').conflicts('format'))
     .option(
       '--fail-on <regressions>',
       `exit with status 1 when the change brings any of: ${REGRESSIONS.join(', ')} (comma-separated, or any)`,
