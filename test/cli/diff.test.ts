@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { openStore } from '@lifeline/store';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseMermaid } from '../support/mermaid.js';
 import { buildWorkspace, repoRoot, runCli, tempDir } from './cli-runner.js';
@@ -135,17 +136,22 @@ describe('lifeline diff on recordings of the blog API', () => {
   });
 
   it('names the fixed N+1, the queries made concurrent and the endpoint only in the new run', () => {
-    const result = diffRuns(base, head, '--fail-on', 'any');
+    const result = diffRuns(base, head, '--fail-on', 'n-plus-one,more-queries,lost-overlap');
     expect(result.code, result.stderr).toBe(0);
     const text = result.stdout;
     expect(text).toMatch(/^GET \/articles on blog-api \(5 → 5 requests\)$/m);
     expect(text).toContain('loop 6× SELECT authors → 1× SELECT authors (sqlite blog)');
     expect(text).toContain('queries 7 → 2');
     expect(text).toContain('SELECT articles (sqlite blog) now overlaps SELECT comments');
-    expect(text).toContain('SELECT comments (sqlite blog) now overlaps SELECT articles');
+    expect(text).not.toContain('SELECT comments (sqlite blog) now overlaps SELECT articles');
     expect(text).toMatch(/^GET \/articles\/:id\/parallel on blog-api \(5 → 5 requests\): no difference beyond noise$/m);
     expect(text).toContain('only in the new run: GET /articles/:id/broken on blog-api');
-    expect(text).toMatch(/no regressions\n$/);
+    // The new endpoint fails on every request: nothing to compare it with, but its error is the change's.
+    expect(text).toMatch(/^only in the new run: GET \/articles\/:id\/broken on blog-api\n {2}error: /m);
+    expect(text).toMatch(/regressions: new-error\n$/);
+    const gate = diffRuns(base, head, '--fail-on', 'new-error');
+    expect(gate.code).toBe(1);
+    expect(gate.stderr).toBe('lifeline: the change brings new-error (--fail-on)\n');
     // Five queries fewer take less time, but whether the saving stands out of the
     // runs' spread depends on the machine's load: the text says which it is.
     for (const route of ['', '\\/:id\\/serial']) {
@@ -183,8 +189,11 @@ describe('lifeline diff on recordings of the blog API', () => {
     expect(markdown).toMatch(/\| `GET \/articles on blog-api` \| 5 → 5 \| loop 6× SELECT authors → 1× SELECT authors/);
     expect(markdown).toContain('| 7 → **2** |');
     const blocks = [...markdown.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1] as string);
-    expect(blocks).toHaveLength(2);
-    for (const block of blocks) {
+    expect(blocks).toHaveLength(3);
+    // The new endpoint's error, with its flow drawn.
+    expect(markdown).toContain('### `GET /articles/:id/broken on blog-api` (new)');
+    await parseMermaid(blocks[0] as string);
+    for (const block of blocks.slice(1)) {
       await parseMermaid(block);
       expect(block).toMatch(/^rect rgb\(255, 236, 179\)$/m);
       expect(block).toContain('Note over p1,p3: changed by this change');
@@ -203,7 +212,7 @@ describe('lifeline diff on recordings of the blog API', () => {
       `${serial} → ${parallel}`,
       '  compared GET /articles/:id/serial on blog-api with GET /articles/:id/parallel on blog-api',
       '  SELECT articles (sqlite blog) now overlaps SELECT comments',
-      '  SELECT comments (sqlite blog) now overlaps SELECT articles',
+      '  queries 2',
     ]);
     const md = runCli(['diff', serial, parallel, '--db', base.db, '--format', 'md']);
     const block = /```mermaid\n([\s\S]*?)\n```/.exec(md.stdout)?.[1] ?? '';
@@ -222,8 +231,31 @@ describe('lifeline diff on recordings of the blog API', () => {
     expect(across.code, across.stderr).toBe(0);
     expect((JSON.parse(across.stdout) as { changes: { kind: string }[] }).changes.map((c) => c.kind)).toEqual([
       'overlap-gained',
-      'overlap-gained',
     ]);
+  });
+
+  it('says a base run without a request compared nothing, and fails any --fail-on on it', () => {
+    const empty = join(dir, 'empty.db');
+    openStore({ path: empty }).close();
+    const text = runCli(['diff', '--db', empty, '--against', head.db]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain('the base run has no request: nothing was compared');
+    const md = runCli(['diff', '--db', empty, '--against', head.db, '--format', 'md']);
+    expect(md.stdout).toContain('**The base run has no request: nothing was compared');
+    const gate = runCli(['diff', '--db', empty, '--against', head.db, '--fail-on', 'more-queries']);
+    expect(gate.code).toBe(1);
+    expect(gate.stderr).toMatch(
+      /^lifeline: the base run .*empty\.db has no request, so nothing was compared \(--fail-on\)\n$/,
+    );
+  });
+
+  it('refuses --json with --format, and an empty --fail-on', () => {
+    const both = runCli(['diff', '--db', base.db, '--against', head.db, '--json', '--format', 'md']);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/option '--json' cannot be used with option '--format/);
+    const none = runCli(['diff', '--db', base.db, '--against', head.db, '--fail-on', '']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('expected one or more of n-plus-one');
   });
 
   it('says what to pass when the input is wrong', () => {

@@ -35,3 +35,29 @@ describe('recordFlow in an app recorded with the register preload', () => {
     expect(stored.spans.filter((span) => span.kind === 'client')).toHaveLength(4);
   });
 });
+
+describe('recordFlow when the recorder started after the app was imported', () => {
+  const db = tempDb();
+  let app: RunningApp | undefined;
+
+  afterAll(async () => {
+    await app?.stop();
+    db.remove();
+  });
+
+  it('warns on stderr, and every check of the empty flow fails saying why', async () => {
+    app = await startApp({ app: 'late-flow.ts', db: db.path, serviceName: 'late-flow', register: false });
+    await app.stop();
+    const out = app.output();
+    expect(out).toMatch(/Lifeline: express was loaded before Lifeline started/);
+    const line = out.split('\n').find((l) => l.startsWith('{')) ?? '';
+    const seen = JSON.parse(line) as { traces: number; checks: { pass: boolean; message: string }[] };
+    expect(seen.traces).toBe(0);
+    expect(seen.checks).toHaveLength(3);
+    for (const check of seen.checks) {
+      expect(check.pass).toBe(false);
+      expect(check.message).toMatch(/^no request was recorded/);
+      expect(check.message).toContain("started after the app's imports");
+    }
+  });
+});

@@ -13,6 +13,7 @@ import {
   type MetricChange,
   type RunDiff,
   type Trace,
+  traceToMermaid,
 } from '@lifeline/core';
 
 /** Two requests compared, with the `after` one to draw. */
@@ -45,11 +46,23 @@ function countLines(diff: FlowDiff): string[] {
   return parts.length > 0 ? [parts.join(' · ')] : [];
 }
 
+/**
+ * `shapes: SELECT articles, SELECT comments 40 % → 50 %; SELECT articles 60 % → 50 %`
+ * when the requests take several shapes in shares that differ, else undefined.
+ */
+function shapeSharesLine(diff: FlowDiff): string | undefined {
+  const percent = (share: number) => `${Math.round(share * 100)} %`;
+  if (diff.shapes.every((s) => percent(s.before) === percent(s.after))) return undefined;
+  return `shapes: ${diff.shapes.map((s) => `${s.calls} ${percent(s.before)} → ${percent(s.after)}`).join('; ')}`;
+}
+
 function diffLines(diff: FlowDiff, indent: string): string[] {
   const lines: string[] = [];
   if (diff.changes.length === 0) lines.push(`${indent}same flow`);
   for (const change of diff.changes) lines.push(`${indent}${change.text}`);
   for (const line of countLines(diff)) lines.push(`${indent}${line}`);
+  const shares = shapeSharesLine(diff);
+  if (shares !== undefined) lines.push(`${indent}${shares}`);
   lines.push(`${indent}wall time ${metricText(diff.timing.wallTime)}`);
   lines.push(`${indent}database time ${metricText(diff.timing.databaseTime)}`);
   lines.push(`${indent}critical path (waiting for calls) ${metricText(diff.timing.criticalPath)}`);
@@ -74,17 +87,25 @@ export function runDiffText(runs: RunDiff): string {
     const { before, after } = endpoint.requests;
     const head = `${endpointName(endpoint.endpoint)} (${before} → ${after} requests)`;
     if (endpoint.diff.same) {
-      lines.push(`${head}: no difference beyond noise`);
+      const shares = shapeSharesLine(endpoint.diff);
+      lines.push(`${head}: no difference beyond noise`, ...(shares !== undefined ? [`  ${shares}`] : []));
       continue;
     }
     lines.push(head, ...diffLines(endpoint.diff, '  '));
   }
   for (const endpoint of runs.onlyBefore) lines.push(`only in the base run: ${endpointName(endpoint)}`);
-  for (const endpoint of runs.onlyAfter) lines.push(`only in the new run: ${endpointName(endpoint)}`);
+  for (const added of runs.newEndpoints) {
+    lines.push(`only in the new run: ${endpointName(added.endpoint)}`);
+    for (const finding of added.findings) lines.push(`  ${finding}`);
+  }
+  if (runs.requests.before === 0) lines.push(EMPTY_BASE);
   if (lines.length === 0) lines.push('no requests in either run');
   lines.push(runs.regressions.length > 0 ? `regressions: ${runs.regressions.join(', ')}` : 'no regressions');
   return `${lines.join('\n')}\n`;
 }
+
+const EMPTY_BASE =
+  'the base run has no request: nothing was compared, and every endpoint of the new run counts as new (record the base run before diffing against it)';
 
 /** JSON for two requests: the diff, with the highlighted diagram of the new request. */
 export function traceComparisonJson(comparison: TraceComparison): string {
@@ -104,17 +125,30 @@ export function runDiffJson(runs: RunDiff): string {
     })),
     onlyBefore: runs.onlyBefore,
     onlyAfter: runs.onlyAfter,
+    newEndpoints: runs.newEndpoints.map(({ endpoint, requests, regressions, findings, after }) => ({
+      endpoint,
+      requests,
+      regressions,
+      findings,
+      mermaid: findings.length > 0 ? traceToMermaid(after).text : undefined,
+    })),
+    requests: runs.requests,
   };
   return `${JSON.stringify(document, bigintToJson, 2)}\n`;
 }
 
-/** Text safe in a Markdown table cell or code span. */
+/** One line of a table cell or bullet: pipes escaped, HTML shown as text. */
 function cell(text: string): string {
+  return escapeHtml(oneLine(text));
+}
+
+function oneLine(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/`/g, "'").replace(/\s+/g, ' ');
 }
 
+/** Inline code: GitHub shows its text as is, so entities there would be shown literally. */
 function code(text: string): string {
-  return `\`${cell(text)}\``;
+  return `\`${oneLine(text)}\``;
 }
 
 function changeSummary(diff: FlowDiff): string {
@@ -190,7 +224,14 @@ export function runDiffMarkdown(runs: RunDiff): string {
   if (runs.onlyAfter.length > 0) {
     lines.push(`Only in the new run: ${runs.onlyAfter.map((e) => code(endpointName(e))).join(', ')}`, '');
   }
+  if (runs.requests.before === 0) lines.push(`**${EMPTY_BASE[0]?.toUpperCase()}${EMPTY_BASE.slice(1)}.**`, '');
   lines.push(regressionsLine(runs.regressions), '');
+  for (const added of runs.newEndpoints) {
+    if (added.findings.length === 0) continue;
+    lines.push(`### ${code(endpointName(added.endpoint))} (new)`, '');
+    for (const finding of added.findings) lines.push(`- ${cell(finding)}`);
+    lines.push('', '```mermaid', traceToMermaid(added.after).text.trimEnd(), '```', '');
+  }
   const changed = runs.endpoints.filter((e) => e.diff.changes.length > 0);
   if (changed.length > 0) {
     lines.push(LEGEND, '');
@@ -204,4 +245,12 @@ export function runDiffMarkdown(runs: RunDiff): string {
 function tableRow(endpoint: EndpointDiff): string {
   const { diff, requests } = endpoint;
   return `| ${code(endpointName(endpoint.endpoint))} | ${requests.before} → ${requests.after} | ${changeSummary(diff)} | ${countCell(diff)} | ${metricCell(diff.timing.wallTime)} | ${metricCell(diff.timing.databaseTime)} |`;
+}
+
+/**
+ * `<`, `>` and `&` as entities: GitHub renders HTML in a comment, so an
+ * error message quoting markup would otherwise be drawn, or hidden.
+ */
+function escapeHtml(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }

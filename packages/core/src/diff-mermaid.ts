@@ -182,6 +182,8 @@ function shortChange(change: FlowChange): string {
       return `new error: ${after?.error ?? 'error'}`;
     case 'fixed-error':
       return `error fixed (was: ${before?.error ?? 'error'})`;
+    case 'moved':
+      return change.text.slice(`${after?.label} (${after?.to}) `.length);
     case 'status':
       return `status ${before?.statusCode ?? '?'} → ${after?.statusCode ?? '?'}`;
     default:

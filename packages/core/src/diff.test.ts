@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { diffRequests, diffTraces } from './diff.js';
 import { diffToMermaid } from './diff-mermaid.js';
+import { diffRuns } from './diff-runs.js';
 import { traceFlow } from './flow.js';
 import { expectValidMermaid, httpClient, httpServer, redis, type SpanSpec, span, sql, trace } from './test-helpers.js';
 
@@ -58,10 +59,7 @@ describe('diffTraces', () => {
 
   it('names serial calls that now overlap, and the wall time they saved', () => {
     const diff = diffTraces(serial(), parallel());
-    expect(diff.changes.map((c) => [c.kind, c.after?.label])).toEqual([
-      ['overlap-gained', 'SELECT articles'],
-      ['overlap-gained', 'SELECT comments'],
-    ]);
+    expect(diff.changes.map((c) => [c.kind, c.after?.label])).toEqual([['overlap-gained', 'SELECT articles']]);
     expect(diff.changes[0]?.text).toBe('SELECT articles (postgresql blog) now overlaps SELECT comments');
     expect(diff.timing.wallTime).toMatchObject({ before: 20, after: 12, change: -8, noise: false });
     expect(diff.regressions).toEqual([]);
@@ -72,15 +70,13 @@ describe('diffTraces', () => {
     // Comments first, then the article; together afterwards, where the block sorts its calls.
     const before = trace(root(20), q('c', 1, 8, COMMENTS), q('a', 9, 16, ARTICLE));
     const diff = diffTraces(before, parallel());
-    expect(diff.changes.map((c) => [c.kind, c.after?.label])).toEqual([
-      ['overlap-gained', 'SELECT articles'],
-      ['overlap-gained', 'SELECT comments'],
-    ]);
+    expect(diff.changes.map((c) => [c.kind, c.after?.label])).toEqual([['overlap-gained', 'SELECT articles']]);
   });
 
   it('flags calls that no longer overlap as a regression', () => {
     const diff = diffTraces(parallel(), serial());
-    expect(diff.changes.map((c) => c.kind)).toEqual(['overlap-lost', 'overlap-lost']);
+    // Once for the group, not once per member.
+    expect(diff.changes.map((c) => c.kind)).toEqual(['overlap-lost']);
     expect(diff.regressions).toEqual(['lost-overlap']);
   });
 
@@ -225,5 +221,32 @@ describe('diffToMermaid', () => {
     expect(text).toMatch(/rect rgb\(255, 236, 179\)\npar /);
     expect(text).toContain('now concurrent (was serial)');
     await expectValidMermaid(text);
+  });
+});
+
+describe('calls made in another order', () => {
+  const ab = () => trace(root(20), q('a', 1, 8, ARTICLE), q('c', 9, 16, COMMENTS));
+  const ba = () => trace(root(20), q('c', 1, 8, COMMENTS), q('a', 9, 16, ARTICLE));
+
+  it('reports a serial call moved before another, once, and draws it as changed', async () => {
+    const diff = diffTraces(ab(), ba());
+    expect(diff.changes.map((c) => [c.kind, c.text])).toEqual([
+      ['moved', 'SELECT articles (postgresql blog) moved after SELECT comments'],
+    ]);
+    expect(diff.same).toBe(false);
+    const text = diffToMermaid(ba(), diff).text;
+    expect(text).toContain('moved after SELECT comments');
+    await expectValidMermaid(text);
+  });
+
+  it('does the same for two runs of an endpoint', () => {
+    const runs = diffRuns([ab(), ab()], [ba(), ba()]);
+    expect(runs.endpoints[0]?.diff.changes.map((c) => c.kind)).toEqual(['moved']);
+  });
+
+  it('keeps concurrent calls, which have no order of their own, the same', () => {
+    expect(diffTraces(parallel(), trace(root(12), q('a2', 1, 8, ARTICLE), q('c2', 1.2, 9, COMMENTS))).changes).toEqual(
+      [],
+    );
   });
 });

@@ -16,6 +16,7 @@ import type { Trace } from './trace.js';
  * - `overlap-gained`, `overlap-lost`: a call that now runs concurrently with its siblings, or no longer does;
  * - `new-error`, `fixed-error`: a call that now fails, or no longer does;
  * - `status`: a call answered with another HTTP status code;
+ * - `moved`: a serial call now made at another place among its siblings (`SELECT b moved before SELECT a`);
  * - `endpoint`: the two requests compared are not the same endpoint.
  */
 export type FlowChangeKind =
@@ -27,6 +28,7 @@ export type FlowChangeKind =
   | 'new-error'
   | 'fixed-error'
   | 'status'
+  | 'moved'
   | 'endpoint';
 
 /** One difference between two flows. */
@@ -61,6 +63,15 @@ export interface MetricChange {
   readonly samples: { readonly before: number; readonly after: number };
 }
 
+/** One shape of an endpoint's requests and its share of each run. */
+export interface ShapeShare {
+  /** The calls under the request: `SELECT articles, SELECT comments`. */
+  readonly calls: string;
+  /** Share of the requests, 0–1. */
+  readonly before: number;
+  readonly after: number;
+}
+
 /** A regression worth failing a build on (`lifeline diff --fail-on`). */
 export type Regression = 'n-plus-one' | 'more-queries' | 'lost-overlap' | 'new-error';
 
@@ -90,6 +101,12 @@ export interface FlowDiff {
   /** The requests whose flows were compared (for a run: the representative request of each side). */
   readonly beforeTraceId: string;
   readonly afterTraceId: string;
+  /**
+   * When the requests of either side take more than one shape (calls and
+   * loop counts, no times): each shape's share of each side's requests
+   * (0–1), most common first. Empty otherwise.
+   */
+  readonly shapes: readonly ShapeShare[];
   /** Per span id of the `after` request's drawn calls: how the diagram highlights it. */
   readonly highlights: Readonly<Record<string, 'added' | 'changed'>>;
 }
@@ -132,8 +149,16 @@ export function diffRequests(before: readonly Trace[], after: readonly Trace[], 
   if (before.length === 0 || after.length === 0) throw new RangeError('diffRequests needs a request on each side');
   const a = before.map(sample);
   const b = after.map(sample);
-  const repA = representative(a);
-  const repB = representative(b);
+  // Requests of an endpoint can take several shapes (a query on every other
+  // request). When both runs show the same shapes, their representatives
+  // are taken of one shape, the most common over both: comparing one run's
+  // 3-of-5 with the other's 10-of-20 would report a change nobody made.
+  const shapesA = new Set(a.map((s) => s.shape));
+  const shapesB = new Set(b.map((s) => s.shape));
+  const sameShapes = shapesA.size === shapesB.size && [...shapesA].every((shape) => shapesB.has(shape));
+  const shared = sameShapes ? mostCommonShape([...a, ...b]) : undefined;
+  const repA = representative(shared === undefined ? a : a.filter((s) => s.shape === shared));
+  const repB = representative(shared === undefined ? b : b.filter((s) => s.shape === shared));
   const changes: FlowChange[] = [];
   const highlights: Record<string, 'added' | 'changed'> = {};
   alignLevel(repA.flow.calls, repB.flow.calls, [], changes, highlights, true);
@@ -190,7 +215,38 @@ export function diffRequests(before: readonly Trace[], after: readonly Trace[], 
     beforeTraceId: repA.trace.traceId,
     afterTraceId: repB.trace.traceId,
     highlights,
+    shapes: shapeShares(a, b),
   };
+}
+
+/** The shape most requests of both sides take; ties to the first in shape order, so both sides agree. */
+function mostCommonShape(samples: readonly Sample[]): string {
+  const counts = new Map<string, number>();
+  for (const s of samples) counts.set(s.shape, (counts.get(s.shape) ?? 0) + 1);
+  return [...counts].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))[0]?.[0] ?? '';
+}
+
+/** Shares of each shape on each side, when either side has more than one; most common (after) first. */
+function shapeShares(a: readonly Sample[], b: readonly Sample[]): ShapeShare[] {
+  const all = new Map<string, { calls: string; before: number; after: number }>();
+  for (const [side, samples] of [['before', a] as const, ['after', b] as const]) {
+    for (const s of samples) {
+      const entry = all.get(s.shape) ?? { calls: shapeCalls(s.flow), before: 0, after: 0 };
+      entry[side] += 1 / samples.length;
+      all.set(s.shape, entry);
+    }
+  }
+  if (all.size < 2) return [];
+  return [...all.values()]
+    .map((e) => ({ calls: e.calls, before: round(e.before), after: round(e.after) }))
+    .sort((x, y) => y.after - x.after || y.before - x.before);
+}
+
+/** `SELECT articles, SELECT comments`: the calls under the request, a loop as `6× SELECT authors`. */
+function shapeCalls(flow: Flow): string {
+  const calls = flow.calls[0]?.children ?? [];
+  if (calls.length === 0) return 'no call';
+  return calls.map((c) => `${c.count > 1 ? `${c.count}× ` : ''}${c.label}`).join(', ');
 }
 
 interface Sample {
@@ -305,6 +361,7 @@ function alignLevel(
   const pairs = lcs(before, after);
   const pairedA = new Set(pairs.map(([i]) => i));
   const pairedB = new Set(pairs.map(([, j]) => j));
+  const inOrder = pairs.length;
   for (let j = 0; j < after.length; j++) {
     if (pairedB.has(j)) continue;
     const key = (after[j] as FlowCall).key;
@@ -314,6 +371,19 @@ function alignLevel(
       pairedA.add(i);
       pairedB.add(j);
     }
+  }
+  // Pairs found after the common subsequence are calls out of order. Among
+  // serial calls the order is the code's (B now awaited before A); members
+  // of a concurrent group have no order of their own.
+  const moves = new Map<number, string>();
+  for (const [i, j] of pairs.slice(inOrder)) {
+    const a = before[i] as FlowCall;
+    const b = after[j] as FlowCall;
+    if (a.parGroup !== undefined || b.parGroup !== undefined) continue;
+    const passed = pairs.find(([pi, pj]) => pj > j && pi < i && (after[pj] as FlowCall).parGroup === undefined);
+    const behind = pairs.find(([pi, pj]) => pj < j && pi > i && (after[pj] as FlowCall).parGroup === undefined);
+    if (passed !== undefined) moves.set(j, `moved before ${(after[passed[1]] as FlowCall).label}`);
+    else if (behind !== undefined) moves.set(j, `moved after ${(after[behind[1]] as FlowCall).label}`);
   }
   // Two requests compared head to head are the request of each side, whatever their routes.
   if (top && before.length === 1 && after.length === 1 && pairs.length === 0) {
@@ -342,6 +412,8 @@ function alignLevel(
       changes.push({ kind: 'removed', before: gone, path, text: `removed ${describe(gone)}${nested(gone)}` });
     }
   };
+  // A group that began (or stopped) overlapping is said once, by its first member.
+  const overlapSaid = new Set<string>();
   for (let j = 0; j < after.length; j++) {
     const b = after[j] as FlowCall;
     const i = pairOfB.get(j);
@@ -352,7 +424,24 @@ function alignLevel(
     }
     removedUpTo(i);
     const a = before[i] as FlowCall;
-    const own = compare(a, b, after, before, path);
+    const own = compare(a, b, after, before, path).filter((change) => {
+      const group =
+        change.kind === 'overlap-gained'
+          ? `+${b.parGroup}`
+          : change.kind === 'overlap-lost'
+            ? `-${a.parGroup}`
+            : undefined;
+      if (group === undefined) return true;
+      if (overlapSaid.has(group)) {
+        highlights[b.spanId] ??= 'changed';
+        return false;
+      }
+      overlapSaid.add(group);
+      return true;
+    });
+    const moved = moves.get(j);
+    if (moved !== undefined)
+      own.unshift({ kind: 'moved', before: a, after: b, path, text: `${b.label} (${b.to}) ${moved}` });
     if (own.length > 0) {
       changes.push(...own);
       highlights[b.spanId] ??= 'changed';

@@ -28,11 +28,19 @@ export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from '.
 export { classifySpan } from './classify.js';
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
-export type { DiffOptions, FlowChange, FlowChangeKind, FlowDiff, MetricChange, Regression } from './diff.js';
+export type {
+  DiffOptions,
+  FlowChange,
+  FlowChangeKind,
+  FlowDiff,
+  MetricChange,
+  Regression,
+  ShapeShare,
+} from './diff.js';
 export { diffRequests, diffTraces, REGRESSIONS } from './diff.js';
 export type { DiffDiagram, DiffMermaidOptions } from './diff-mermaid.js';
 export { DIFF_COLORS, diffToMermaid } from './diff-mermaid.js';
-export type { Endpoint, EndpointDiff, RunDiff } from './diff-runs.js';
+export type { Endpoint, EndpointDiff, NewEndpoint, RunDiff } from './diff-runs.js';
 export { diffRuns, endpointName } from './diff-runs.js';
 export type { CallsPerRequest, EndpointOrder, EndpointStats } from './endpoints.js';
 export { endpointOrders, nearestRank, sortEndpoints, summarizeEndpoints } from './endpoints.js';

@@ -77,6 +77,12 @@ async function startRecorder(options: FlowRecorderOptions): Promise<FlowRecorder
     await holder[lifelineKey];
     return { provider: 'lifeline', shutdown: () => Promise.resolve() };
   }
+  const { warnIfStartedLate, namedForLateStart } = await import('./late-start.js');
+  // A library the app imported already stays unpatched, and its calls never
+  // reach a flow: say so, as `startLifeline` does. Node's http is left out:
+  // the test runner loads it before any setup file, and its exports are
+  // still patched in place, so server spans are recorded all the same.
+  warnIfStartedLate(namedForLateStart({ ...options.instrumentations, http: false }));
   const { builtInInstrumentedModules, installEsmHook } = await import('./esm-hook.js');
   installEsmHook(builtInInstrumentedModules);
   const [{ CallEndingSpanProcessor }, { createInstrumentations }, { PreciseStartSpanProcessor }, { registerTracing }] =
@@ -230,6 +236,23 @@ export interface FlowCheck {
   readonly message: string;
 }
 
+/**
+ * The failure every check gives for a flow without a single request: a
+ * check that passes on nothing would pass for an app that was never
+ * recorded.
+ */
+export function emptyFlowCheck(flow: RecordedFlow): FlowCheck | undefined {
+  if (flow.traces.length > 0) return undefined;
+  return {
+    pass: false,
+    message:
+      'no request was recorded while the callback ran, so there is nothing to check. Either the recorder ' +
+      "started after the app's imports (await startFlowRecorder() before importing the app, with `await import()`: " +
+      "an ES module's static imports run before its first line), or the callback made no request to a server " +
+      'the recorder instruments.',
+  };
+}
+
 function withFlow(text: string, flow: RecordedFlow): string {
   return `${text}\n\nThe recorded flow:\n\n${flow.mermaid.trimEnd()}`;
 }
@@ -239,6 +262,8 @@ function withFlow(text: string, flow: RecordedFlow): string {
  * a row (the N+1 pattern, as the diagram folds it into a loop).
  */
 export function checkNoNPlusOne(flow: RecordedFlow): FlowCheck {
+  const empty = emptyFlowCheck(flow);
+  if (empty !== undefined) return empty;
   const found: string[] = [];
   for (let i = 0; i < flow.traces.length; i++) {
     const request = flow.flows[i]?.calls[0]?.label ?? 'the request';
@@ -281,6 +306,8 @@ function intervals(call: FlowCall, trace: Trace): [bigint, bigint][] {
  * ends as the other starts) ran one after another.
  */
 export function checkRunConcurrently(flow: RecordedFlow, a: string, b: string): FlowCheck {
+  const empty = emptyFlowCheck(flow);
+  if (empty !== undefined) return empty;
   const first = findCalls(flow, a);
   const second = findCalls(flow, b);
   const missing = [first.length === 0 ? a : undefined, second.length === 0 ? b : undefined].filter(Boolean);
@@ -317,8 +344,19 @@ export function checkRunConcurrently(flow: RecordedFlow, a: string, b: string): 
 /** Expected calls per kind: queries, cache commands, outgoing HTTP requests, queue publishes. */
 export type ExpectedCalls = Partial<Record<'database' | 'cache' | 'http' | 'queue', number>>;
 
-/** Checks the number of calls of each kind given (every call of a loop counted). */
+/**
+ * Checks the number of calls of each kind given (every call of a loop counted).
+ *
+ * @throws {TypeError} when `expected` names a kind other than database, cache, http, queue.
+ */
 export function checkCalls(flow: RecordedFlow, expected: ExpectedCalls): FlowCheck {
+  const kinds = ['database', 'cache', 'http', 'queue'];
+  const unknown = Object.keys(expected).filter((kind) => !kinds.includes(kind));
+  // A misspelt kind would count nothing and pass (or fail) for the wrong reason.
+  if (unknown.length > 0)
+    throw new TypeError(`unknown call kind ${unknown.join(', ')}: the kinds are ${kinds.join(', ')}`);
+  const empty = emptyFlowCheck(flow);
+  if (empty !== undefined) return empty;
   const wrong: string[] = [];
   const right: string[] = [];
   for (const [kind, count] of Object.entries(expected) as [keyof ExpectedCalls, number][]) {

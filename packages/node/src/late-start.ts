@@ -6,6 +6,7 @@
  * calls are never recorded, and nothing else would say so.
  */
 import { createRequire } from 'node:module';
+import type { InstrumentationName } from './instrumentations.js';
 
 /**
  * Of `modules` (package names such as `pg` or `@redis/client`, or Node
@@ -70,4 +71,33 @@ export function warnIfStartedLate(modules: readonly string[]): void {
   if (warning === undefined) return;
   holder[warnedKey] = true;
   process.stderr.write(warning);
+}
+
+/**
+ * Per built-in instrumentation, the modules whose early load means it records
+ * nothing, the one an app imports first: `redis` loads `@redis/client`, and
+ * naming both would say the same thing twice.
+ */
+const lateStartModules: Record<InstrumentationName, readonly string[]> = {
+  http: ['http', 'https'],
+  express: ['express'],
+  undici: [],
+  pg: ['pg', 'pg-pool'],
+  mysql2: ['mysql2'],
+  ioredis: ['ioredis'],
+  redis: ['redis', '@redis/client', '@node-redis/client'],
+  amqplib: ['amqplib'],
+  bullmq: ['bullmq'],
+  'better-sqlite3': ['better-sqlite3'],
+};
+
+/** Of each enabled built-in instrumentation, the first of its modules the process loaded already. */
+export function namedForLateStart(enabled: Partial<Record<InstrumentationName, boolean>>): string[] {
+  const named: string[] = [];
+  for (const [name, modules] of Object.entries(lateStartModules) as [InstrumentationName, readonly string[]][]) {
+    if (enabled[name] === false) continue;
+    const first = modulesLoadedAlready(modules)[0];
+    if (first !== undefined) named.push(first);
+  }
+  return named;
 }

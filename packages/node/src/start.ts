@@ -14,7 +14,7 @@ import { type ResolvedConfig, resolveConfig } from './config.js';
 import { builtInInstrumentedModules, installEsmHook, instrumentedModules } from './esm-hook.js';
 import { installExitHandlers } from './exit-handlers.js';
 import type { InstrumentationName } from './instrumentations.js';
-import { modulesLoadedAlready, warnIfStartedLate } from './late-start.js';
+import { namedForLateStart, warnIfStartedLate } from './late-start.js';
 // Light: the OTLP exporter itself is imported only when an endpoint is set.
 import { createOtlpTee, localStoreOff, otlpTeeSettings } from './otlp-tee.js';
 import type { RedactFunction } from './redaction.js';
@@ -99,35 +99,6 @@ export function startLifeline(options: LifelineOptions = {}): Promise<LifelineHa
   const started = start(options);
   holder[activeKey] = started;
   return started;
-}
-
-/**
- * Per built-in instrumentation, the modules whose early load means it records
- * nothing, the one an app imports first: `redis` loads `@redis/client`, and
- * naming both would say the same thing twice.
- */
-const lateStartModules: Record<InstrumentationName, readonly string[]> = {
-  http: ['http', 'https'],
-  express: ['express'],
-  undici: [],
-  pg: ['pg', 'pg-pool'],
-  mysql2: ['mysql2'],
-  ioredis: ['ioredis'],
-  redis: ['redis', '@redis/client', '@node-redis/client'],
-  amqplib: ['amqplib'],
-  bullmq: ['bullmq'],
-  'better-sqlite3': ['better-sqlite3'],
-};
-
-/** Of each enabled built-in instrumentation, the first of its modules the process loaded already. */
-function namedForLateStart(enabled: Partial<Record<InstrumentationName, boolean>>): string[] {
-  const named: string[] = [];
-  for (const [name, modules] of Object.entries(lateStartModules) as [InstrumentationName, readonly string[]][]) {
-    if (enabled[name] === false) continue;
-    const first = modulesLoadedAlready(modules)[0];
-    if (first !== undefined) named.push(first);
-  }
-  return named;
 }
 
 /**

@@ -10,12 +10,14 @@
  *
  * Each failure message says what was expected and shows the flow's diagram.
  */
+import { AssertionError } from 'node:assert';
 import { expect } from 'vitest';
 import {
   checkCalls,
   checkNoNPlusOne,
   checkRunConcurrently,
   type ExpectedCalls,
+  emptyFlowCheck,
   type FlowCheck,
   type RecordedFlow,
 } from './flow.js';
@@ -24,10 +26,22 @@ function isFlow(value: unknown): value is RecordedFlow {
   return typeof value === 'object' && value !== null && 'traces' in value && 'flows' in value && 'mermaid' in value;
 }
 
+/**
+ * Throws for a flow without a request, whether the matcher is negated or
+ * not: `.not` on nothing recorded must fail as well.
+ *
+ * @throws {AssertionError}
+ */
+function failWhenEmpty(flow: RecordedFlow): void {
+  const empty = emptyFlowCheck(flow);
+  if (empty !== undefined) throw new AssertionError({ message: empty.message });
+}
+
 function run(received: unknown, check: (flow: RecordedFlow) => FlowCheck): { pass: boolean; message: () => string } {
   if (!isFlow(received)) {
     return { pass: false, message: () => 'expected the result of recordFlow(), got something else' };
   }
+  failWhenEmpty(received);
   const result = check(received);
   return { pass: result.pass, message: () => result.message };
 }
@@ -47,6 +61,7 @@ export const flowMatchers = {
     if (!isFlow(received)) {
       return { pass: false, message: () => 'expected the result of recordFlow(), got something else' };
     }
+    failWhenEmpty(received);
     // Vitest's own snapshot of the diagram text: its file, its `-u`, its diff on failure.
     if (hint === undefined) expect(received.mermaid).toMatchSnapshot();
     else expect(received.mermaid).toMatchSnapshot(hint);

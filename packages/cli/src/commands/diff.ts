@@ -40,6 +40,9 @@ function regressionList(value: string, previous: readonly Regression[] | undefin
     }
     out.add(found);
   }
+  // An empty list would ask for nothing, and the gate could never fail.
+  if (out.size === 0)
+    throw new InvalidArgumentError(`expected one or more of ${REGRESSIONS.join(', ')} or any, comma-separated`);
   return [...out];
 }
 
@@ -55,7 +58,7 @@ export function registerDiffCommand(program: Command): void {
     .option('--db <path>', 'SQLite database of the base run (default: $LIFELINE_DB or .lifeline/traces.db)')
     .option('--against <path>', 'SQLite database of the new run: compare the two runs, or read the `after` trace there')
     .addOption(new Option('--format <format>', 'output format (default text)').choices(['text', 'json', 'md']))
-    .option('--json', 'same as --format json')
+    .addOption(new Option('--json', 'same as --format json').conflicts('format'))
     .option(
       '--fail-on <regressions>',
       `exit with status 1 when the change brings any of: ${REGRESSIONS.join(', ')} (comma-separated, or any)`,
@@ -82,7 +85,10 @@ change no larger than the runs' own spread (max − min of an endpoint's
 requests in either run) is reported as noise.
 
 Runs are compared endpoint by endpoint (service, method and route); endpoints
-requested in only one run are listed.
+requested in only one run are listed. An endpoint only in the new run has
+nothing to compare with: an N+1 loop or a failed call in its requests counts
+as n-plus-one or new-error. A base run without a request is said so, and
+fails any --fail-on: nothing compared is no proof of no regression.
 
 --format md writes a pull-request comment: a summary table, then the new flow
 of each changed endpoint as a Mermaid diagram (parses on Mermaid 10.9 and
@@ -113,6 +119,13 @@ Examples:
         const runs = diffRuns(base, head, diffOptions);
         output = format === 'json' ? runDiffJson(runs) : format === 'md' ? runDiffMarkdown(runs) : runDiffText(runs);
         regressions = runs.regressions;
+        if (runs.requests.before === 0 && (options.failOn?.length ?? 0) > 0) {
+          // Nothing compared is no evidence of no regression: a gate must not pass on it.
+          process.stdout.write(output);
+          throw new UserError(
+            `the base run ${displayPath(resolveDbPath(options.db))} has no request, so nothing was compared (--fail-on)`,
+          );
+        }
       } else {
         if (after === undefined) throw new UserError('pass the trace id of the request after the change as well');
         const beforeTrace = readTrace(resolveDbPath(options.db), before);

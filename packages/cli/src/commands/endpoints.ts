@@ -12,7 +12,6 @@ import type { EndpointFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
 import { FLOW_REQUESTS, findEndpoints, flowMarkdown, loadFlow, percent } from '../endpoint-flows.js';
 import { UserError } from '../errors.js';
-import { renderMermaidImage } from '../render-image.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { formatTable } from '../table.js';
 
@@ -123,7 +122,7 @@ Examples:
             output = flowMarkdown(flowOf, flow, { timings: options.timings ?? false });
             break;
           case 'svg':
-            output = `${await renderMermaidImage(flow.text, { format: 'svg' })}\n`;
+            output = `${await (await import('../render-image.js')).renderMermaidImage(flow.text, { format: 'svg' })}\n`;
             break;
           case 'png':
             if (!options.out && process.stdout.isTTY) {
@@ -131,7 +130,7 @@ Examples:
                 'a PNG is binary and would garble the terminal: pass --out FILE.png or redirect stdout',
               );
             }
-            output = await renderMermaidImage(flow.text, { format: 'png' });
+            output = await (await import('../render-image.js')).renderMermaidImage(flow.text, { format: 'png' });
             break;
           default:
             output = flow.text;
