@@ -196,7 +196,7 @@ describe('lifeline diff on recordings of the blog API', () => {
     for (const block of blocks.slice(1)) {
       await parseMermaid(block);
       expect(block).toMatch(/^rect rgb\(255, 236, 179\)$/m);
-      expect(block).toContain('Note over p1,p3: changed by this change');
+      expect(block).toContain('Note over p1,p3: yellow blocks: changed by this change');
       expect(block).not.toContain('@{');
     }
     expect(blocks.join('\n')).toContain('was 6×, now 1×');

@@ -190,10 +190,10 @@ describe('diffToMermaid', () => {
       participant p3 as postgresql blog (db)
       participant p4 as redis (cache)
       rect rgb(214, 245, 214)
-      Note over p1,p4: added by this change
+      Note over p1,p4: green blocks: added by this change
       end
       rect rgb(255, 236, 179)
-      Note over p1,p4: changed by this change
+      Note over p1,p4: yellow blocks: changed by this change
       end
       p1->>p2: GET /articles
       p2->>p3: SELECT articles
