@@ -4,7 +4,7 @@
  * number to the span it stands for. Stage two (`mermaid.ts`) only prints it.
  */
 import { clockAdjustment, connectionWaitMs, queueWaitMs, sentAt } from './call-timing.js';
-import type { ParticipantKind, ParticipantRef } from './classify.js';
+import type { ParticipantRef } from './classify.js';
 import { packLanes } from './concurrency.js';
 import { formatDuration, truncate } from './format.js';
 import {

@@ -139,10 +139,6 @@ export function summarizeLayout(layout: TraceLayout): TraceSummary {
   });
 }
 
-/** Milliseconds rounded to the microsecond, as the analysis rounds them. */
-function roundMs(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}
 
 type Counts = { db: number; http: number; cache: number; queue: number; internal: number };
 
