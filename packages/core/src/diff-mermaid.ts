@@ -135,8 +135,10 @@ export function diffToMermaid(after: Trace, diff: FlowDiff, options: DiffMermaid
 
   // A note covers its rect's colour: the legend says the colour in words.
   const legend: SequenceItem[] = [];
-  if (present.has('added')) legend.push(marker('added'), note(span, 'green blocks: added by this change'), marker('end'));
-  if (present.has('changed')) legend.push(marker('changed'), note(span, 'yellow blocks: changed by this change'), marker('end'));
+  if (present.has('added'))
+    legend.push(marker('added'), note(span, 'green blocks: added by this change'), marker('end'));
+  if (present.has('changed'))
+    legend.push(marker('changed'), note(span, 'yellow blocks: changed by this change'), marker('end'));
   const removed = diff.changes.filter((change) => change.kind === 'removed');
   const tail: SequenceItem[] =
     removed.length > 0

@@ -139,7 +139,6 @@ export function summarizeLayout(layout: TraceLayout): TraceSummary {
   });
 }
 
-
 type Counts = { db: number; http: number; cache: number; queue: number; internal: number };
 
 function countCategory(counts: Counts, cls: SpanClass): void {
