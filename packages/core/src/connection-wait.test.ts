@@ -40,6 +40,23 @@ describe('the time a query waited for a pooled connection', () => {
     expect(analysis.byCategory.own).toBe(4);
   });
 
+  it('is not own work before queries issued together that all waited', async () => {
+    // Three queries asked for at 1 ms while another request held the only
+    // connection; they ran together once it was free, 200 ms later.
+    const queries = [0, 1, 2].map((i) => {
+      const query = sql({ id: `w${i}`, parent: 'root', start: 201 + i, end: 220 + i, query: 'SELECT n' });
+      return { ...query, attributes: { ...query.attributes, 'db.client.connection.wait_time': 0.2 + i / 1000 } };
+    });
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 225, method: 'GET', route: '/misc', status: 200 }),
+      ...queries,
+    );
+    const { text } = traceToMermaid(t);
+    await expectValidMermaid(text);
+    expect(text).toContain('par 3 concurrent calls');
+    expect(text).not.toContain('own work');
+  });
+
   it('is left out of the timing-free diagram, which stays byte-stable', async () => {
     const { text } = traceToMermaid(busyPool(), { timings: false });
     await expectValidMermaid(text);

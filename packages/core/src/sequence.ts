@@ -651,12 +651,17 @@ class Builder {
         }
         let start = Number.POSITIVE_INFINITY;
         let end = Number.NEGATIVE_INFINITY;
+        // Own work ends when the first call was issued: a wait for a pooled
+        // connection before it started is database time, as for a single call.
+        let sent = Number.POSITIVE_INFINITY;
         for (const c of run.calls) {
           if (c.node.start < start) start = c.node.start;
           if (c.node.end > end) end = c.node.end;
+          const at = sentAt(c);
+          if (at < sent) sent = at;
         }
         eventsUntil(start);
-        gapUntil(start);
+        gapUntil(sent);
         this.par(run.calls, run.lanes, out);
         emitted++;
         if (end > cursor) cursor = end;
