@@ -301,10 +301,16 @@ describe.skipIf(missing.length > 0)(`an app that installs the tarballs with npm 
     console.log(
       `[install] Node ${nodeVersion}: @lifeline/node installs ${megabytes} MiB in ${size.packages.length} packages`,
     );
-    // gRPC, the metrics and logs SDKs and exporters are never loaded by
-    // @lifeline/node; an app must not install them through it.
-    const unwanted = size.packages.filter((name) =>
-      /@grpc\/|@opentelemetry\/(sdk-node|sdk-metrics|sdk-logs|exporter-|otlp-)/.test(name),
+    // gRPC, the Node SDK and the exporters of other signals are never loaded
+    // by @lifeline/node; an app must not install them through it. The OTLP
+    // trace exporters (HTTP/protobuf and HTTP/JSON) are its dependencies for
+    // sending the recorded spans to a team's Collector as well, loaded only
+    // when an OTLP endpoint is set; their transformer brings the logs and
+    // metrics SDKs' types along.
+    const unwanted = size.packages.filter(
+      (name) =>
+        /@grpc\/|@opentelemetry\/(sdk-node|exporter-)/.test(name) &&
+        !/^@opentelemetry\/exporter-trace-otlp-(proto|http)$/.test(name),
     );
     expect(unwanted).toEqual([]);
   });
