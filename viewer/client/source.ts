@@ -15,6 +15,8 @@ interface SourceInfo {
 
 /** The source the page reads, or undefined for the recording database. */
 export function currentSource(): string | undefined {
+  // Outside a page (the export code run by Node) there is no URL: the database.
+  if (typeof location === 'undefined') return undefined;
   const name = new URLSearchParams(location.search).get('source');
   return name === null || name === '' ? undefined : name;
 }
