@@ -21,14 +21,8 @@
  * moment was computed with keeps all three consistent.
  */
 import type { HrTime } from '@opentelemetry/api';
-import {
-  addHrTimes,
-  hrTimeDuration,
-  hrTimeToMilliseconds,
-  isTimeInputHrTime,
-  millisToHrTime,
-} from '@opentelemetry/core';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
+import type { Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /** The fields of the SDK's span this processor reads and corrects. */
 interface SpanClock {
@@ -73,11 +67,6 @@ function spanClock(span: Span): SpanClock | undefined {
   return fields as SpanClock;
 }
 
-/** Orders two HrTimes: negative when `a` is earlier, 0 when equal, positive when later. */
-function compareHrTimes(a: HrTime, b: HrTime): number {
-  return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1];
-}
-
 /**
  * A span processor that gives every span started without an explicit start
  * time a start with sub-millisecond precision, so calls made one after the
@@ -115,9 +104,6 @@ export class PreciseStartSpanProcessor implements SpanProcessor {
    * clock proves it wrong.
    */
   #originMs = performance.timeOrigin;
-
-  /** The latest end of a span ended so far, as the SDK recorded it. */
-  #lastEnd: HrTime | undefined;
 
   /** Whether the first span has been checked for the SDK fields this processor writes. */
   #checked = false;
@@ -158,15 +144,6 @@ export class PreciseStartSpanProcessor implements SpanProcessor {
     // a quarter microsecond), so two starts differ by exactly what
     // performance.now() measured between them.
     clock.startTime = addHrTimes(millisToHrTime(this.#originMs), millisToHrTime(clock._performanceStartTime));
-    // When the anchor just moved back by a few microseconds, this start could
-    // fall before the end of a span that ended before it began, and calls made
-    // back to back would be drawn as overlapping. A span ended earlier ended
-    // no later than this one started: start here at the earliest.
-    const lastEnd = this.#lastEnd;
-    if (lastEnd !== undefined && compareHrTimes(clock.startTime, lastEnd) < 0) {
-      const behindMs = hrTimeToMilliseconds(hrTimeDuration(clock.startTime, lastEnd));
-      if (behindMs < 1) clock.startTime = [lastEnd[0], lastEnd[1]];
-    }
     // Events stamped with a performance.now() value are placed at
     // timeOrigin + value + _performanceOffset; with the offset of this
     // processor's origin they fall where the precise start says they do.
@@ -192,11 +169,8 @@ export class PreciseStartSpanProcessor implements SpanProcessor {
     else if (this.#originMs > after + 1 - now) this.#originMs = after + 1 - now;
   }
 
-  /** Remembers the latest end: no span starting after it may start before it. */
-  onEnd(span: ReadableSpan): void {
-    const end = span.endTime;
-    if (this.#lastEnd === undefined || compareHrTimes(end, this.#lastEnd) > 0) this.#lastEnd = end;
-  }
+  /** Nothing to do when a span ends: its end is computed from the corrected start. */
+  onEnd(): void {}
 
   /** Holds nothing, so there is nothing to flush. */
   forceFlush(): Promise<void> {
