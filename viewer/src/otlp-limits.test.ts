@@ -4,26 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkJsonRequest, checkProtobufRequest, DEFAULT_OTLP_LIMITS, OtlpLimitError } from './otlp-limits.js';
 import { type RunningViewer, startViewer } from './server.js';
+import { field, fixed64 } from './traces.test-support.js';
 
-// Protobuf framing by hand, so the tests build exactly the bytes they mean.
-function varint(value: number): Buffer {
-  const out: number[] = [];
-  let rest = value;
-  do {
-    let byte = rest % 128;
-    rest = Math.floor(rest / 128);
-    if (rest > 0) byte |= 0x80;
-    out.push(byte);
-  } while (rest > 0);
-  return Buffer.from(out);
-}
-const field = (number: number, bytes: Buffer): Buffer =>
-  Buffer.concat([varint(number * 8 + 2), varint(bytes.length), bytes]);
-const fixed64 = (number: number, value: bigint): Buffer => {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64LE(value);
-  return Buffer.concat([varint(number * 8 + 1), bytes]);
-};
 const NOW = BigInt(Date.now()) * 1_000_000n;
 
 /** A span's own fields (ids, name, times) followed by `extra`. */

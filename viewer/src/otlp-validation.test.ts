@@ -5,26 +5,8 @@ import { openStore } from '@lifeline/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeExportTraceResponse, decodeStatus } from './otlp-protobuf.js';
 import { type RunningViewer, startViewer } from './server.js';
+import { field, fixed64, varint } from './traces.test-support.js';
 
-// Protobuf framing by hand, so each test sends exactly the bytes it means.
-function varint(value: number): Buffer {
-  const out: number[] = [];
-  let rest = value;
-  do {
-    let byte = rest % 128;
-    rest = Math.floor(rest / 128);
-    if (rest > 0) byte |= 0x80;
-    out.push(byte);
-  } while (rest > 0);
-  return Buffer.from(out);
-}
-const field = (number: number, bytes: Buffer): Buffer =>
-  Buffer.concat([varint(number * 8 + 2), varint(bytes.length), bytes]);
-const fixed64 = (number: number, value: bigint): Buffer => {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64LE(value);
-  return Buffer.concat([varint(number * 8 + 1), bytes]);
-};
 const double = (number: number, value: number): Buffer => {
   const bytes = Buffer.alloc(8);
   bytes.writeDoubleLE(value);
