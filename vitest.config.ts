@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// Where worker threads started by the code under test (the store's writer)
+// find the hooks that let them run from the TypeScript sources.
+const sourceHooks = new URL('./test/support/register-source-hooks.ts', import.meta.url).href;
+
 /**
  * One Vitest run covers unit tests beside the sources and the cross-package
  * suites under test/. Workspace packages are resolved through their "source"
@@ -21,6 +25,7 @@ export default defineConfig({
     ],
     exclude: ['**/node_modules/**', '**/dist/**'],
     pool: 'forks',
+    env: { LIFELINE_SOURCE_HOOKS: sourceHooks },
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

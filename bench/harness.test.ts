@@ -1,3 +1,4 @@
+import { generateTrace, seededRandom } from '@lifeline/test-support/generate';
 import { describe, expect, it } from 'vitest';
 import { diagramFigure } from './figures/diagram-building.ts';
 import { ingestFigures } from './figures/ingest.ts';
@@ -15,7 +16,6 @@ import {
   toResultsJson,
 } from './lib/report.ts';
 import { fitPowerLaw, median, quantile } from './lib/stats.ts';
-import { generateTrace, seededRandom } from './lib/trace-gen.ts';
 
 describe('median', () => {
   it('takes the middle value of an odd count whatever the input order', () => {

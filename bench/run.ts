@@ -13,6 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { generateTrace, seededRandom } from '@lifeline/test-support/generate';
 import { browserRenderFigure } from './figures/browser-render.ts';
 import { diagramBuildingFigure } from './figures/diagram-building.ts';
 import { ingestFiguresRun } from './figures/ingest.ts';
@@ -22,7 +23,6 @@ import { type OverheadConfig, requestOverheadFigure } from './figures/request-ov
 import { type BenchStore, ensureBenchStore, storeQueriesFigure, viewerMemory } from './figures/store-queries.ts';
 import { machineInfo } from './lib/machine.ts';
 import { type FigureReport, type RunReport, renderMarkdown, toResultsJson } from './lib/report.ts';
-import { generateTrace, seededRandom } from './lib/trace-gen.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({

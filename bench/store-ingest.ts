@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { registerSourceHooks } from '@lifeline/test-support/source-hooks';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type BetterSqlite3 from 'better-sqlite3';
-import { registerSourceHooks } from '../packages/store/src/source-hooks.ts';
 
 // Run the store from its sources, like the tests: never a stale dist.
 registerSourceHooks();

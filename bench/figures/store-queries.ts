@@ -9,12 +9,12 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Span } from '@lifeline/core';
+import { generateTraces } from '@lifeline/test-support/generate';
 import Database from 'better-sqlite3';
 import { runInterleaved } from '../lib/interleave.ts';
 import { startServer } from '../lib/processes.ts';
 import type { FigureReport, Measurement } from '../lib/report.ts';
 import { median } from '../lib/stats.ts';
-import { generateTraces } from '../lib/trace-gen.ts';
 
 type Store = typeof import('@lifeline/store');
 

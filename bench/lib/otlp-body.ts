@@ -5,11 +5,11 @@
  */
 
 import type { Span } from '@lifeline/core';
+import { generateTrace, seededRandom } from '@lifeline/test-support/generate';
 import { context, type Span as OtelSpan, SpanKind, trace } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { generateTrace, seededRandom } from './trace-gen.ts';
 
 const kinds = {
   internal: SpanKind.INTERNAL,

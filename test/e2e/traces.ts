@@ -3,7 +3,7 @@
  * request traces, plus one whose every name and attribute is hostile.
  */
 import type { Span } from '@lifeline/core';
-import { articleTrace, makeSpan, newTraceId } from '../../viewer/src/traces.test-support.js';
+import { articleTrace, newTraceId, spanAt } from '@lifeline/test-support/scenes';
 
 export {
   articleTrace,
@@ -11,7 +11,7 @@ export {
   healthTrace,
   housekeepingTrace,
   startUpTrace,
-} from '../../viewer/src/traces.test-support.js';
+} from '@lifeline/test-support/scenes';
 
 /** Strings that try to break out of Mermaid text, HTML, or both. */
 export const HOSTILE = {
@@ -35,7 +35,7 @@ export function hostileTrace(options: { startNs?: number } = {}): Span[] {
   const traceId = newTraceId();
   const base = options.startNs ?? Date.now() * MS;
   const service = `evil-svc ${HOSTILE.script}`;
-  const root = makeSpan(base, {
+  const root = spanAt(base, {
     traceId,
     name: `GET ${HOSTILE.image}`,
     kind: 'server',
@@ -54,7 +54,7 @@ export function hostileTrace(options: { startNs?: number } = {}): Span[] {
   const names = [HOSTILE.script, HOSTILE.endBlock, HOSTILE.directive, HOSTILE.arrow, HOSTILE.newline, HOSTILE.long];
   names.forEach((name, index) => {
     spans.push(
-      makeSpan(base, {
+      spanAt(base, {
         traceId,
         parentSpanId: root.spanId,
         name,
@@ -81,7 +81,7 @@ export function hostileTrace(options: { startNs?: number } = {}): Span[] {
   });
   // An outgoing call to a host whose name is itself hostile.
   spans.push(
-    makeSpan(base, {
+    spanAt(base, {
       traceId,
       parentSpanId: root.spanId,
       name: 'GET',
@@ -114,7 +114,7 @@ export function largeTrace(options: { startNs?: number; count?: number } = {}): 
   const traceId = newTraceId();
   const base = options.startNs ?? Date.now() * MS;
   const count = options.count ?? 1200;
-  const root = makeSpan(base, {
+  const root = spanAt(base, {
     traceId,
     name: 'POST /reports',
     kind: 'server',
@@ -126,7 +126,7 @@ export function largeTrace(options: { startNs?: number; count?: number } = {}): 
   const spans: Span[] = [root];
   for (let i = 0; i < count; i++) {
     spans.push(
-      makeSpan(base, {
+      spanAt(base, {
         traceId,
         parentSpanId: root.spanId,
         name: `SELECT report_part_${i}`,

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const here = new URL('./', import.meta.url);
@@ -10,7 +11,7 @@ export function startChild(script: string, args: readonly string[]): ChildProces
     [
       '--no-warnings=ExperimentalWarning',
       '--import',
-      fileURLToPath(new URL('register-source.ts', here)),
+      createRequire(import.meta.url).resolve('@lifeline/test-support/register-source-hooks'),
       fileURLToPath(new URL(`children/${script}`, here)),
       ...args,
     ],

@@ -3,16 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TraceSummary } from '@lifeline/core';
 import { openStore, type SpanStore } from '@lifeline/store';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../../test/support/mermaid.js';
-import { type RunningViewer, startViewer } from './server.js';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import {
   articleTrace,
   createArticleTrace,
   healthTrace,
   housekeepingTrace,
   startUpTrace,
-} from './traces.test-support.js';
+} from '@lifeline/test-support/scenes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningViewer, startViewer } from './server.js';
 
 const MS = 1e6;
 

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Span, summarizeTrace, traceToMermaid } from '@lifeline/core';
 import { openStore } from '@lifeline/store';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
+import { newTraceId } from '@lifeline/test-support/scenes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../../test/support/mermaid.js';
 import { treeOrder } from '../client/timeline.js';
 import { toClientSpan } from '../client/types.js';
 import { type RunningViewer, startViewer } from './server.js';
-import { newTraceId } from './traces.test-support.js';
 
 const DEPTH = 10_000;
 const T0_NS = BigInt(Date.UTC(2025, 4, 1, 12, 0, 0)) * 1_000_000n;

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EndpointStats } from '@lifeline/core';
 import { openStore } from '@lifeline/store';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
+import { articleTrace, healthTrace, startUpTrace } from '@lifeline/test-support/scenes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../../test/support/mermaid.js';
 import { type RunningViewer, startViewer } from './server.js';
-import { articleTrace, healthTrace, startUpTrace } from './traces.test-support.js';
 
 const MS = 1e6;
 

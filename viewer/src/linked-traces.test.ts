@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TraceSummary } from '@lifeline/core';
 import { openStore, parseTraceFile } from '@lifeline/store';
+import { parseSequenceDiagram } from '@lifeline/test-support/mermaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSequenceDiagram } from '../../test/support/mermaid.js';
 import { type RunningViewer, startViewer } from './server.js';
 
 /** A batch consumer (trace WORKER) whose span links point at the publishes of requests A and B. */

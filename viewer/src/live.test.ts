@@ -4,10 +4,10 @@ import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type SpanStore } from '@lifeline/store';
+import { healthTrace } from '@lifeline/test-support/scenes';
 import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLiveHub, type LiveHub } from './live.js';
-import { healthTrace } from './traces.test-support.js';
 
 const MAX_BUFFERED = 64 * 1024;
 

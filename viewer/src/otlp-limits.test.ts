@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { field, fixed64 } from '@lifeline/test-support/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkJsonRequest, checkProtobufRequest, DEFAULT_OTLP_LIMITS, OtlpLimitError } from './otlp-limits.js';
 import { type RunningViewer, startViewer } from './server.js';
-import { field, fixed64 } from './traces.test-support.js';
 
 const NOW = BigInt(Date.now()) * 1_000_000n;
 

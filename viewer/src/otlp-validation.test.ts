@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '@lifeline/store';
+import { field, fixed64, varint } from '@lifeline/test-support/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeExportTraceResponse, decodeStatus } from './otlp-protobuf.js';
 import { type RunningViewer, startViewer } from './server.js';
-import { field, fixed64, varint } from './traces.test-support.js';
 
 const double = (number: number, value: number): Buffer => {
   const bytes = Buffer.alloc(8);

@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type SpanStore } from '@lifeline/store';
+import { articleTrace, healthTrace } from '@lifeline/test-support/scenes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createViewerApp } from './app.js';
 import { type RunningViewer, startViewer, UnsafeBindError } from './server.js';
-import { articleTrace, healthTrace } from './traces.test-support.js';
 
 /** A GET with a chosen Host header (fetch does not allow setting it). */
 function getWithHost(url: string, host: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { diffRuns, diffTraces } from '@lifeline/core';
+import { httpServer, sql, trace } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
-import { httpServer, sql, trace } from '../../core/src/test-helpers.js';
 import { runDiffMarkdown, traceComparisonMarkdown } from './diff-report.js';
 
 const root = (route: string) => httpServer({ id: 'root', start: 0, end: 10, route, path: route, status: 200 });

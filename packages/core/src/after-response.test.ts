@@ -1,10 +1,19 @@
+import {
+  consume,
+  expectValidMermaid,
+  httpClient,
+  httpServer,
+  publish,
+  span,
+  sql,
+  trace,
+} from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { layoutTrace } from './layout.js';
 import { renderMermaid, traceToMermaid } from './mermaid.js';
 import { toSequence } from './sequence.js';
 import { summarizeLayout, summarizeTrace } from './summary.js';
-import { consume, expectValidMermaid, httpClient, httpServer, publish, span, sql, trace } from './test-helpers.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 

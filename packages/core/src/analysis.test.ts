@@ -1,8 +1,8 @@
+import { consume, httpClient, httpServer, publish, redis, sql, TRACE_ID, trace } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace, unionLength } from './analysis.js';
 import { formatDuration } from './format.js';
 import { summarizeTrace } from './summary.js';
-import { consume, httpClient, httpServer, publish, redis, sql, TRACE_ID, trace } from './test-helpers.js';
 
 const root = (end: number, status = 200) =>
   httpServer({ id: 'root', start: 0, end, route: '/articles/:id', path: '/articles/1', status });

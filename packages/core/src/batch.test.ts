@@ -1,3 +1,4 @@
+import { expectValidMermaid, httpClient, httpServer, span, sql, trace } from '@lifeline/test-support/spans';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
@@ -7,7 +8,6 @@ import { layoutTrace, workAfterResponse } from './layout.js';
 import { renderMermaid } from './mermaid.js';
 import { toSequence } from './sequence.js';
 import { summarizeLayout, summarizeTrace } from './summary.js';
-import { expectValidMermaid, httpClient, httpServer, span, sql, trace } from './test-helpers.js';
 import type { Span, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 

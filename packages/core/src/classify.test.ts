@@ -1,6 +1,6 @@
+import { span } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { classifySpan, normalizeCacheKey, normalizePath, summarizeQuery } from './classify.js';
-import { span } from './test-helpers.js';
 import type { Attributes, SpanKind } from './trace.js';
 
 const classify = (kind: SpanKind, attributes: Attributes, name = 'span') =>

@@ -1,9 +1,9 @@
+import { expectValidMermaid, httpServer, sql, trace } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { layoutTrace } from './layout.js';
 import { traceToMermaid } from './mermaid.js';
 import { summarizeLayout, summarizeTrace } from './summary.js';
-import { expectValidMermaid, httpServer, sql, trace } from './test-helpers.js';
 import { buildSpanTree } from './tree.js';
 
 /** Two requests' worth of one route on a pool of one connection: the second query waited 58 ms. */

@@ -1,6 +1,6 @@
+import { httpServer, sql, trace } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { diffRuns, endpointName } from './diff-runs.js';
-import { httpServer, sql, trace } from './test-helpers.js';
 
 const root = (route: string | undefined, path: string, end: number) =>
   httpServer({ id: 'root', start: 0, end, ...(route !== undefined ? { route } : {}), path, status: 200 });

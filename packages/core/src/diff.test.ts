@@ -1,9 +1,18 @@
+import {
+  expectValidMermaid,
+  httpClient,
+  httpServer,
+  redis,
+  type SpanSpec,
+  span,
+  sql,
+  trace,
+} from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { diffRequests, diffTraces } from './diff.js';
 import { diffToMermaid } from './diff-mermaid.js';
 import { diffRuns } from './diff-runs.js';
 import { traceFlow } from './flow.js';
-import { expectValidMermaid, httpClient, httpServer, redis, type SpanSpec, span, sql, trace } from './test-helpers.js';
 
 const root = (end: number, route = '/articles/:id', status = 200) =>
   httpServer({ id: 'root', start: 0, end, route, path: '/articles/1', status });

@@ -1,8 +1,8 @@
+import { expectValidMermaid, sql, TRACE_ID } from '@lifeline/test-support/spans';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { traceToMermaid } from './mermaid.js';
 import { summarizeTrace } from './summary.js';
-import { expectValidMermaid, sql, TRACE_ID } from './test-helpers.js';
 import type { Span, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 

@@ -1,6 +1,6 @@
+import { expectValidMermaid, httpServer, inTrace, redis, sql } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { endpointFlow } from './flow-merge.js';
-import { expectValidMermaid, httpServer, inTrace, redis, sql } from './test-helpers.js';
 import type { Trace } from './trace.js';
 
 let traces = 0;

@@ -1,13 +1,13 @@
+import { parseSequenceDiagram } from '@lifeline/test-support/mermaid';
+import { consume, httpServer, inTrace, publish, span, sql } from '@lifeline/test-support/spans';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseSequenceDiagram } from '../../../test/support/mermaid.js';
 import { analyzeTrace } from './analysis.js';
 import { layoutTrace } from './layout.js';
 import { batchNote, joinLinkedTraces, linkedTraceView } from './linked-traces.js';
 import { renderMermaid } from './mermaid.js';
 import { type SequenceOptions, toSequence } from './sequence.js';
 import { summarizeLayout, summarizeTrace } from './summary.js';
-import { consume, httpServer, inTrace, publish, span, sql } from './test-helpers.js';
 import type { Span, SpanLink, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 

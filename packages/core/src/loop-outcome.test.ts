@@ -1,6 +1,6 @@
+import { expectValidMermaid, httpClient, httpServer, span, sql, trace } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { traceToMermaid } from './mermaid.js';
-import { expectValidMermaid, httpClient, httpServer, span, sql, trace } from './test-helpers.js';
 
 describe('a loop never hides what differs', () => {
   it('breaks the loop at a failed call, which is drawn as a failure', async () => {

@@ -1,10 +1,10 @@
+import { expectValidMermaid, httpServer, sql, trace } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { plural } from './format.js';
 import { markdownExport, traceToMarkdown } from './markdown.js';
 import { traceToMermaid } from './mermaid.js';
 import { summarizeTrace } from './summary.js';
-import { expectValidMermaid, httpServer, sql, trace } from './test-helpers.js';
 
 const request = trace(
   httpServer({ id: 'root', route: '/articles/:id', status: 500, start: 0, end: 40 }),

@@ -1,10 +1,4 @@
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { generateTrace, seededRandom } from '../../../bench/lib/trace-gen.ts';
-import { analyzeTrace } from './analysis.js';
-import { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
-import { type Message, type Participant, type SequenceItem, toSequence } from './sequence.js';
-import { summarizeTrace } from './summary.js';
+import { generateTrace, seededRandom } from '@lifeline/test-support/generate';
 import {
   consume,
   expectValidMermaid,
@@ -16,7 +10,13 @@ import {
   sql,
   TRACE_ID,
   trace,
-} from './test-helpers.js';
+} from '@lifeline/test-support/spans';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { analyzeTrace } from './analysis.js';
+import { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
+import { type Message, type Participant, type SequenceItem, toSequence } from './sequence.js';
+import { summarizeTrace } from './summary.js';
 import type { Attributes, Span, SpanKind, Trace } from './trace.js';
 
 const HOSTILE = [

@@ -1,10 +1,10 @@
+import { expectValidMermaid, httpClient, httpServer, ns, span, sql, trace } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { renderMermaid } from './mermaid.js';
 import { endedWithoutResponse, noResponseReason, spanFailed } from './outcome.js';
 import { toSequence } from './sequence.js';
 import { summarizeTrace } from './summary.js';
-import { expectValidMermaid, httpClient, httpServer, ns, span, sql, trace } from './test-helpers.js';
 import type { Attributes, Span, SpanEvent, SpanStatus, Trace } from './trace.js';
 
 /** Draws a trace without timings, checks Mermaid parses it with one signal per arrow, and returns the text. */

@@ -1,6 +1,3 @@
-import { describe, expect, it } from 'vitest';
-import { renderMermaid } from './mermaid.js';
-import { type SequenceOptions, toSequence } from './sequence.js';
 import {
   consume,
   expectValidMermaid,
@@ -13,7 +10,10 @@ import {
   sql,
   TRACE_ID,
   trace,
-} from './test-helpers.js';
+} from '@lifeline/test-support/spans';
+import { describe, expect, it } from 'vitest';
+import { renderMermaid } from './mermaid.js';
+import { type SequenceOptions, toSequence } from './sequence.js';
 import type { Span, Trace } from './trace.js';
 
 /** Draws a trace, checks Mermaid parses it and that arrows match the model, and returns the text. */

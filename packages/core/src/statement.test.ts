@@ -1,10 +1,10 @@
+import { expectValidMermaid, httpClient, httpServer, redis, sql, trace } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { renderMermaid } from './mermaid.js';
 import { toSequence } from './sequence.js';
 import { normalizeSql } from './statement.js';
 import { summarizeTrace } from './summary.js';
-import { expectValidMermaid, httpClient, httpServer, redis, sql, trace } from './test-helpers.js';
 import type { Span, Trace } from './trace.js';
 
 async function draw(t: Trace): Promise<string> {

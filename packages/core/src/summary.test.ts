@@ -1,10 +1,20 @@
+import {
+  consume,
+  httpClient,
+  httpServer,
+  internal,
+  publish,
+  span,
+  sql,
+  TRACE_ID,
+  trace,
+} from '@lifeline/test-support/spans';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { layoutTrace } from './layout.js';
 import { toSequence } from './sequence.js';
 import { isRequestRoot, summarizeLayout, summarizeTrace } from './summary.js';
-import { consume, httpClient, httpServer, internal, publish, span, sql, TRACE_ID, trace } from './test-helpers.js';
 import type { Attributes, Span, SpanKind, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 

@@ -1,9 +1,18 @@
+import {
+  expectValidMermaid,
+  httpClient,
+  httpServer,
+  ns,
+  span,
+  sql,
+  TRACE_ID,
+  trace,
+} from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { layoutTrace } from './layout.js';
 import { renderMermaid } from './mermaid.js';
 import { toSequence } from './sequence.js';
 import { summarizeLayout, summarizeTrace } from './summary.js';
-import { expectValidMermaid, httpClient, httpServer, ns, span, sql, TRACE_ID, trace } from './test-helpers.js';
 import type { Span, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 

@@ -3,8 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { expectValidMermaid } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
-import { expectValidMermaid } from './test-helpers.js';
 
 const SRC = fileURLToPath(new URL('.', import.meta.url));
 

@@ -1,10 +1,10 @@
 import { existsSync, writeFileSync } from 'node:fs';
+import { makeRequest, makeSpan, nextId, tempDbPath } from '@lifeline/test-support/spans';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { isLifelineStoreDatabase, migrate, openDatabase, pendingMigrations } from './database.js';
 import { StoreError } from './errors.js';
 import { latestSchemaVersion, migrations } from './migrations.js';
-import { makeRequest, makeSpan, nextId, tempDbPath } from './spans.test-support.js';
 import { openStore } from './store.js';
 
 function storeErrorOf(run: () => unknown): StoreError {

@@ -1,7 +1,7 @@
 import { type Span, summarizeEndpoints, type TraceSummary } from '@lifeline/core';
+import { makeRequest, makeSpan, nextId, tempDbPath } from '@lifeline/test-support/spans';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { makeRequest, makeSpan, nextId, tempDbPath } from './spans.test-support.js';
 import { openStore, type SpanStore } from './store.js';
 
 const T0 = 1_767_225_600_000_000_000n;

@@ -1,14 +1,14 @@
 import { type Span, traceToMermaid } from '@lifeline/core';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
+import { makeSpan, nextId, tempDbPath } from '@lifeline/test-support/spans';
 import { trace as otelTrace, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseMermaid } from '../../../test/support/mermaid.js';
 import { SqliteSpanExporter } from './exporter.js';
 import { parseTraceFile } from './importers/detect.js';
 import { decodeSpan, encodeSpans } from './span-encoding.js';
-import { makeSpan, nextId, tempDbPath } from './spans.test-support.js';
 import { openStore } from './store.js';
 
 // A present-day epoch with odd nanoseconds: float64 would round it to 1_700_000_000_123_456_768.

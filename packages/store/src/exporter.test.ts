@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, openSync } from 'node:fs';
+import { tempDbPath } from '@lifeline/test-support/spans';
 import {
   DiagLogLevel,
   diag,
@@ -20,7 +21,6 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteSpanExporter } from './exporter.js';
-import { tempDbPath } from './spans.test-support.js';
 import { openStore } from './store.js';
 
 /** Real SDK spans, recorded by a tracer and captured in memory. */

@@ -1,7 +1,7 @@
 import type { Span } from '@lifeline/core';
+import { makeRequest, makeSpan, nextId } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { decodeSpan, type EncodedSpans, encodedCount, encodeSpans, mergeEncoded } from './span-encoding.js';
-import { makeRequest, makeSpan, nextId } from './spans.test-support.js';
 
 const T0 = 1_767_225_600_000_000_000;
 

@@ -1,7 +1,7 @@
+import { makeSpan, nextId, tempDbPath } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from './database.js';
 import { SpanWriter } from './span-writer.js';
-import { makeSpan, nextId, tempDbPath } from './spans.test-support.js';
 import { openStore } from './store.js';
 
 const T0 = 1_767_225_600_000_000_000n;

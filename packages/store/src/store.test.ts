@@ -1,10 +1,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Span, TraceSummary } from '@lifeline/core';
+import { makeRequest, makeSpan, nextId, tempDbPath } from '@lifeline/test-support/spans';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { StoreError } from './errors.js';
 import { parseTraceFile } from './importers/detect.js';
-import { makeRequest, makeSpan, nextId, tempDbPath } from './spans.test-support.js';
 import { MAX_LINKED_TRACES, openStore, type SpanStore, type TraceFilter, type TracePage } from './store.js';
 
 const T0 = 1_767_225_600_000_000_000;

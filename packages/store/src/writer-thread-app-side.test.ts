@@ -1,5 +1,5 @@
+import { makeRequest, tempDbPath } from '@lifeline/test-support/spans';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeRequest, tempDbPath } from './spans.test-support.js';
 import { openStore } from './store.js';
 import { SpanWriterThread } from './writer-thread-app-side.js';
 

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
+import { makeRequest, tempDbPath } from '@lifeline/test-support/spans';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeSpans } from './span-encoding.js';
-import { makeRequest, tempDbPath } from './spans.test-support.js';
 import { openStore } from './store.js';
 import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-thread-messages.js';
 

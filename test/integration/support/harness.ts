@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ import { openStore } from '@lifeline/store';
 
 /** The integration package's folder: apps resolve their libraries from here. */
 export const suiteDir = fileURLToPath(new URL('..', import.meta.url));
-const sourceHooks = fileURLToPath(new URL('./source-hooks.ts', import.meta.url));
+const sourceHooks = createRequire(import.meta.url).resolve('@lifeline/test-support/register-source-hooks');
 
 /** A short id that keeps this run's queues, keys and files apart from any other run's. */
 export function runId(): string {

@@ -3,7 +3,7 @@
  * processes race to create and migrate each file, and prints one JSON line:
  * the failures it met.
  *
- * usage: node --import ../register-source.ts first-open.ts <dir> <rounds> <startAtMs> <stepMs>
+ * usage: node --import @lifeline/test-support/register-source-hooks first-open.ts <dir> <rounds> <startAtMs> <stepMs>
  */
 import { join } from 'node:path';
 import { openStore } from '../../../packages/store/src/index.ts';

@@ -4,7 +4,7 @@
  * records `count` spans, prints `ready`, then either exits normally (its
  * beforeExit handler shuts the provider down) or waits for SIGTERM.
  *
- * usage: node --import ../register-source.ts traced-app.ts <path> <count> <exit|sigterm>
+ * usage: node --import @lifeline/test-support/register-source-hooks traced-app.ts <path> <count> <exit|sigterm>
  */
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';

@@ -3,7 +3,7 @@
  * SpanStore.writeSpans (`store`) or through SqliteSpanExporter's writer
  * thread (`exporter`), printing `committed <batch>` once each batch is durable.
  *
- * usage: node --import ../register-source.ts writer.ts <path> <writer> <batches> <size> <store|exporter>
+ * usage: node --import @lifeline/test-support/register-source-hooks writer.ts <path> <writer> <batches> <size> <store|exporter>
  */
 import { createRequire } from 'node:module';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';

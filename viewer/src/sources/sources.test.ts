@@ -1,15 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../../../test/support/mermaid.js';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import {
   closedPort,
   type FakeBackend,
   type FakeBackendOptions,
   FIXTURE_TRACES,
   startFakeBackend,
-} from '../../../test/support/trace-backends.js';
+} from '@lifeline/test-support/trace-backends';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningViewer, startViewer } from '../server.js';
 import { parseSourceSpec, resolveSources, type SourceConfig, SourceConfigError } from './config.js';
 import { SourceError } from './http.js';

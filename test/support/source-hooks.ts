@@ -17,6 +17,9 @@ let registered = false;
 export function registerSourceHooks(): void {
   if (registered) return;
   registered = true;
+  // Worker threads (the store's writer) and child processes learn from this
+  // where the hooks are, so they run from the sources too.
+  process.env.LIFELINE_SOURCE_HOOKS ??= new URL('./register-source-hooks.ts', import.meta.url).href;
   // Every load of a .ts file would otherwise print that stripTypeScriptTypes is experimental.
   const emitWarning = process.emitWarning;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {

@@ -1,11 +1,16 @@
 /**
- * Test-only helpers for @lifeline/core: concise span builders and validation
- * of diagrams with Mermaid's real parser. Not exported from the package and
- * not compiled into dist.
+ * Span builders for every suite. One builder, {@link makeSpan}, fills in the
+ * fields a test does not care about; the others are shorthands over it:
+ * {@link span} and the call helpers (`httpServer`, `sql`, …) take times in
+ * milliseconds after {@link T0_MS}, {@link makeRequest} builds a whole small
+ * request for the list views, and `scenes.ts` builds realistic apps' traces.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Attributes, Span, SpanEvent, SpanKind, SpanLink, SpanStatus, Trace } from '@lifeline/core';
 import { expect } from 'vitest';
-import { type ParsedSequence, type ParseOptions, parseSequenceDiagram } from '../../../test/support/mermaid.js';
-import type { Attributes, Span, SpanEvent, SpanKind, SpanLink, SpanStatus, Trace } from './trace.js';
+import { type ParsedSequence, type ParseOptions, parseSequenceDiagram } from './mermaid.ts';
 
 /** Base time of test traces: times in specs are milliseconds after it. */
 export const T0_MS = 1_700_000_000_000;
@@ -39,24 +44,23 @@ export function ns(ms: number): bigint {
   return T0_NS + BigInt(Math.round(ms * 1e6));
 }
 
-/** Builds a span. */
+/** Builds a span from a {@link SpanSpec}, in the trace {@link TRACE_ID}. */
 export function span(spec: SpanSpec): Span {
   const service = spec.service ?? 'api';
-  return {
+  const { endTimeNs: _unset, ...open } = makeSpan({
     traceId: TRACE_ID,
     spanId: spec.id,
-    ...(spec.parent !== undefined ? { parentSpanId: spec.parent } : {}),
     name: spec.name ?? spec.id,
     kind: spec.kind ?? 'internal',
     serviceName: service,
     startTimeNs: ns(spec.start),
-    ...(spec.end !== null ? { endTimeNs: ns(spec.end) } : {}),
     status: spec.status ?? { code: 'unset' },
     attributes: spec.attributes ?? {},
     events: spec.events ?? [],
     links: spec.links ?? [],
-    resource: { 'service.name': service },
-  };
+    ...(spec.parent !== undefined ? { parentSpanId: spec.parent } : {}),
+  });
+  return spec.end === null ? open : { ...open, endTimeNs: ns(spec.end) };
 }
 
 /** The same spans recorded in another trace (a consumer that started its own, another request). */
@@ -198,4 +202,92 @@ export async function expectValidMermaid(text: string, options: ParseOptions = {
   } catch (error) {
     return expect.fail((error as Error).message);
   }
+}
+
+/** A fresh database path in a new temporary directory. */
+export function tempDbPath(name = 'traces.db'): string {
+  return join(mkdtempSync(join(tmpdir(), 'lifeline-store-')), name);
+}
+
+let counter = 0;
+
+/** A hex id of `digits` digits, unique within the test run. */
+export function nextId(digits: 16 | 32): string {
+  counter++;
+  return counter.toString(16).padStart(digits, '0');
+}
+
+/** A span with sensible defaults; any field can be overridden. */
+export function makeSpan(fields: Partial<Span> & { traceId: string }): Span {
+  const startTimeNs = fields.startTimeNs ?? 1_767_225_600_000_000_000n;
+  return {
+    spanId: nextId(16),
+    name: 'work',
+    kind: 'internal',
+    serviceName: 'blog-api',
+    endTimeNs: startTimeNs + 1_000_000n,
+    status: { code: 'unset' },
+    attributes: {},
+    events: [],
+    links: [],
+    resource: { 'service.name': fields.serviceName ?? 'blog-api' },
+    ...fields,
+    startTimeNs,
+  };
+}
+
+/** What a request trace looks like in the list view. */
+export interface RequestShape {
+  readonly traceId?: string;
+  /** Start of the request, ns since the epoch (a number is taken as it is, an integer). */
+  readonly startNs: number | bigint;
+  readonly durationMs: number;
+  readonly service?: string;
+  readonly method?: string;
+  readonly route?: string;
+  readonly status?: number;
+  readonly error?: boolean;
+  /** Names of serial database calls under the server span. */
+  readonly queries?: readonly string[];
+}
+
+/** A small HTTP request trace: a server span and serial database client spans. */
+export function makeRequest(shape: RequestShape): Span[] {
+  const traceId = shape.traceId ?? nextId(32);
+  const rootId = nextId(16);
+  const service = shape.service ?? 'blog-api';
+  const method = shape.method ?? 'GET';
+  const route = shape.route ?? '/articles/:id';
+  const start = BigInt(shape.startNs);
+  const end = start + BigInt(Math.round(shape.durationMs * 1e6));
+  const root = makeSpan({
+    traceId,
+    spanId: rootId,
+    name: `${method} ${route}`,
+    kind: 'server',
+    serviceName: service,
+    startTimeNs: start,
+    endTimeNs: end,
+    status: shape.error === true ? { code: 'error', message: 'failed' } : { code: 'unset' },
+    attributes: {
+      'http.request.method': method,
+      'http.route': route,
+      'http.response.status_code': shape.status ?? 200,
+    },
+  });
+  const queries = shape.queries ?? [];
+  const slot = (end - start) / BigInt(queries.length + 1);
+  const children = queries.map((name, i) =>
+    makeSpan({
+      traceId,
+      parentSpanId: rootId,
+      name,
+      kind: 'client',
+      serviceName: service,
+      startTimeNs: start + slot * BigInt(i) + 1000n,
+      endTimeNs: start + slot * BigInt(i + 1),
+      attributes: { 'db.system.name': 'postgresql', 'db.namespace': 'blog', 'db.query.text': name },
+    }),
+  );
+  return [root, ...children];
 }

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Attributes, Span } from '@lifeline/core';
+import { makeSpan } from './spans.ts';
 
 const MS = 1e6;
 
@@ -38,9 +39,9 @@ function at(baseNs: number, ms: number): bigint {
   return BigInt(baseNs) + BigInt(Math.round(ms * MS));
 }
 
-/** Builds a span relative to `baseNs`. */
-export function makeSpan(baseNs: number, input: SpanInput): Span {
-  return {
+/** Builds a span at `input.startMs` after `baseNs`, over {@link makeSpan}. */
+export function spanAt(baseNs: number, input: SpanInput): Span {
+  return makeSpan({
     traceId: input.traceId,
     spanId: newSpanId(),
     ...(input.parentSpanId === undefined ? {} : { parentSpanId: input.parentSpanId }),
@@ -52,10 +53,9 @@ export function makeSpan(baseNs: number, input: SpanInput): Span {
     status: input.error === undefined ? { code: 'unset' } : { code: 'error', message: input.error },
     attributes: input.attributes ?? {},
     events: input.events ?? [],
-    links: [],
     resource: { 'service.name': input.service, 'telemetry.sdk.language': 'nodejs' },
     scope: { name: input.kind === 'server' ? '@opentelemetry/instrumentation-http' : 'lifeline-test' },
-  };
+  });
 }
 
 /** Options of {@link articleTrace}. */
@@ -87,7 +87,7 @@ export function articleTrace(options: ArticleTraceOptions = {}): Span[] {
   const fail = options.fail ?? false;
   const spans: Span[] = [];
   const totalMs = 40 + comments * 6 + 30;
-  const root = makeSpan(base, {
+  const root = spanAt(base, {
     traceId,
     name: 'GET /articles/:id',
     kind: 'server',
@@ -105,7 +105,7 @@ export function articleTrace(options: ArticleTraceOptions = {}): Span[] {
   });
   spans.push(root);
   const db = (startMs: number, durationMs: number, query: string, name?: string): Span =>
-    makeSpan(base, {
+    spanAt(base, {
       traceId,
       parentSpanId: root.spanId,
       name: name ?? query.split(' ').slice(0, 4).join(' '),
@@ -131,7 +131,7 @@ export function articleTrace(options: ArticleTraceOptions = {}): Span[] {
     ),
   );
   spans.push(
-    makeSpan(base, {
+    spanAt(base, {
       traceId,
       parentSpanId: root.spanId,
       name: 'GET',
@@ -146,7 +146,7 @@ export function articleTrace(options: ArticleTraceOptions = {}): Span[] {
     spans.push(db(22 + i * 6, 5, 'SELECT id, author, text FROM comments WHERE article_id = $1 AND position = $2'));
   }
   const callStart = 22 + comments * 6 + 2;
-  const client = makeSpan(base, {
+  const client = spanAt(base, {
     traceId,
     parentSpanId: root.spanId,
     name: 'GET',
@@ -164,7 +164,7 @@ export function articleTrace(options: ArticleTraceOptions = {}): Span[] {
     ...(fail ? { error: 'HTTP 503' } : {}),
   });
   spans.push(client);
-  const server = makeSpan(base, {
+  const server = spanAt(base, {
     traceId,
     parentSpanId: client.spanId,
     name: 'GET /recommendations',
@@ -193,7 +193,7 @@ export function articleTrace(options: ArticleTraceOptions = {}): Span[] {
   });
   spans.push(server);
   spans.push(
-    makeSpan(base, {
+    spanAt(base, {
       traceId,
       parentSpanId: server.spanId,
       name: 'SELECT recommendations',
@@ -217,7 +217,7 @@ export function articleTrace(options: ArticleTraceOptions = {}): Span[] {
 export function healthTrace(options: { startNs?: number } = {}): Span[] {
   const traceId = newTraceId();
   const base = options.startNs ?? Date.now() * MS;
-  const root = makeSpan(base, {
+  const root = spanAt(base, {
     traceId,
     name: 'GET /health',
     kind: 'server',
@@ -226,7 +226,7 @@ export function healthTrace(options: { startNs?: number } = {}): Span[] {
     durationMs: 3,
     attributes: { 'http.request.method': 'GET', 'http.route': '/health', 'http.response.status_code': 200 },
   });
-  const ping = makeSpan(base, {
+  const ping = spanAt(base, {
     traceId,
     parentSpanId: root.spanId,
     name: 'PING',
@@ -243,7 +243,7 @@ export function healthTrace(options: { startNs?: number } = {}): Span[] {
 export function createArticleTrace(options: { startNs?: number } = {}): Span[] {
   const traceId = newTraceId();
   const base = options.startNs ?? Date.now() * MS;
-  const root = makeSpan(base, {
+  const root = spanAt(base, {
     traceId,
     name: 'POST /articles',
     kind: 'server',
@@ -252,7 +252,7 @@ export function createArticleTrace(options: { startNs?: number } = {}): Span[] {
     durationMs: 250,
     attributes: { 'http.request.method': 'POST', 'http.route': '/articles', 'http.response.status_code': 201 },
   });
-  const insert = makeSpan(base, {
+  const insert = spanAt(base, {
     traceId,
     parentSpanId: root.spanId,
     name: 'INSERT articles',
@@ -276,7 +276,7 @@ export function createArticleTrace(options: { startNs?: number } = {}): Span[] {
 export function startUpTrace(options: { startNs?: number } = {}): Span[] {
   const traceId = newTraceId();
   return [
-    makeSpan(options.startNs ?? Date.now() * MS, {
+    spanAt(options.startNs ?? Date.now() * MS, {
       traceId,
       name: 'CREATE TABLE articles',
       kind: 'client',
@@ -300,7 +300,7 @@ export function housekeepingTrace(options: { startNs?: number; queue?: string } 
   const traceId = newTraceId();
   const base = options.startNs ?? Date.now() * MS;
   const queue = options.queue ?? 'mail';
-  const root = makeSpan(base, {
+  const root = spanAt(base, {
     traceId,
     name: `moveStalledJobsToWait ${queue}`,
     kind: 'internal',
@@ -309,7 +309,7 @@ export function housekeepingTrace(options: { startNs?: number; queue?: string } 
     durationMs: 2,
     attributes: { 'bullmq.queue.name': queue, 'bullmq.queue.operation': 'moveStalledJobsToWait' },
   });
-  const script = makeSpan(base, {
+  const script = spanAt(base, {
     traceId,
     parentSpanId: root.spanId,
     name: 'evalsha',
@@ -320,29 +320,4 @@ export function housekeepingTrace(options: { startNs?: number; queue?: string } 
     attributes: { 'db.system.name': 'redis', 'db.query.text': 'evalsha' },
   });
   return [root, script];
-}
-
-/** Protobuf framing by hand, so a test sends exactly the bytes it means: a base-128 varint. */
-export function varint(value: number): Buffer {
-  const out: number[] = [];
-  let rest = value;
-  do {
-    let byte = rest % 128;
-    rest = Math.floor(rest / 128);
-    if (rest > 0) byte |= 0x80;
-    out.push(byte);
-  } while (rest > 0);
-  return Buffer.from(out);
-}
-
-/** A length-delimited protobuf field (wire type 2). */
-export function field(number: number, bytes: Buffer): Buffer {
-  return Buffer.concat([varint(number * 8 + 2), varint(bytes.length), bytes]);
-}
-
-/** A fixed64 protobuf field (wire type 1), little-endian. */
-export function fixed64(number: number, value: bigint): Buffer {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64LE(value);
-  return Buffer.concat([varint(number * 8 + 1), bytes]);
 }
