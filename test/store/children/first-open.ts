@@ -6,7 +6,7 @@
  * usage: node --import @lifeline/test-support/register-source-hooks first-open.ts <dir> <rounds> <startAtMs> <stepMs>
  */
 import { join } from 'node:path';
-import { openStore } from '../../../packages/store/src/index.ts';
+import { openStore } from '@lifeline/store';
 
 const [dir, roundsText, startText, stepText] = process.argv.slice(2);
 if (dir === undefined || stepText === undefined)

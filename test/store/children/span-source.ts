@@ -1,4 +1,4 @@
-import type { Span } from '../../../packages/core/src/index.ts';
+import type { Span } from '@lifeline/core';
 
 /**
  * Deterministic request-shaped spans for writer `writer` (a server span and

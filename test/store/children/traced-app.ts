@@ -6,9 +6,10 @@
  *
  * usage: node --import @lifeline/test-support/register-source-hooks traced-app.ts <path> <count> <exit|sigterm>
  */
+
+import { SqliteSpanExporter } from '@lifeline/store';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { SqliteSpanExporter } from '../../../packages/store/src/index.ts';
 
 const [path, countText, mode] = process.argv.slice(2);
 if (path === undefined || mode === undefined) throw new Error('usage: traced-app.ts <path> <count> <exit|sigterm>');

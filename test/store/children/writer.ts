@@ -6,8 +6,8 @@
  * usage: node --import @lifeline/test-support/register-source-hooks writer.ts <path> <writer> <batches> <size> <store|exporter>
  */
 import { createRequire } from 'node:module';
+import { openStore, SqliteSpanExporter } from '@lifeline/store';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { openStore, SqliteSpanExporter } from '../../../packages/store/src/index.ts';
 import { batchOfSpans } from './span-source.ts';
 
 // @opentelemetry/core is a dependency of the store, not of the root: resolve it from there.
