@@ -462,7 +462,8 @@ function serialRun(
     if (found === undefined || on === undefined || on.length === 0) continue;
     dependent.push({ spanId: call.node.span.spanId, on: on.map((c) => c.node.span.spanId), reason: found.reason });
   }
-  const chainMs = dependent.length === 0 ? maxMs : round(Math.max(maxMs, longestChainMs(calls, duration, dependencies)));
+  const chainMs =
+    dependent.length === 0 ? maxMs : round(Math.max(maxMs, longestChainMs(calls, duration, dependencies)));
   return {
     parentSpanId: parent.node.span.spanId,
     spanIds: calls.map((c) => c.node.span.spanId),

@@ -102,7 +102,9 @@ describe('dependencies between serial calls', () => {
 
   it('says in the Markdown line which calls must stay serial', () => {
     const t = trace(root(40), q('article', 5, 15, 'articles'), q('author', 15, 30, 'authors', ['article']));
-    const line = traceToMarkdown(t).split('\n').find((l) => l.includes('in series'));
+    const line = traceToMarkdown(t)
+      .split('\n')
+      .find((l) => l.includes('in series'));
     expect(line).toContain("2 calls in series that used each other's answers (they must stay serial)");
   });
 

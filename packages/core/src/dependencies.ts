@@ -111,7 +111,10 @@ export function siblingDependencies(calls: readonly DrawnCall[]): Map<DrawnCall,
  * write of the same key: the reads used the miss (they ran because of it)
  * and the write stores what they returned.
  */
-function cacheAside(calls: readonly DrawnCall[], add: (call: DrawnCall, on: DrawnCall, reason: DependencyReason) => void) {
+function cacheAside(
+  calls: readonly DrawnCall[],
+  add: (call: DrawnCall, on: DrawnCall, reason: DependencyReason) => void,
+) {
   for (let i = 0; i < calls.length; i++) {
     const read = calls[i] as DrawnCall;
     const hit = read.node.span.attributes[CACHE_HIT_ATTRIBUTE];

@@ -17,20 +17,20 @@ export type {
   AfterResponseWork,
   CategoryTimes,
   CriticalStep,
-  NPlusOneGroup,
   DependentCall,
+  NPlusOneGroup,
   SerialRun,
   TraceAnalysis,
   TraceError,
 } from './analysis.js';
 export { analyzeTrace } from './analysis.js';
 export { BATCH_ID_ATTRIBUTE } from './batch.js';
-export type { DependencyReason } from './dependencies.js';
-export { CACHE_HIT_ATTRIBUTE, DEPENDS_ON_ATTRIBUTE } from './dependencies.js';
 export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from './classify.js';
 export { classifySpan } from './classify.js';
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
+export type { DependencyReason } from './dependencies.js';
+export { CACHE_HIT_ATTRIBUTE, DEPENDS_ON_ATTRIBUTE } from './dependencies.js';
 export type {
   DiffOptions,
   FlowChange,

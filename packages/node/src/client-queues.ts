@@ -432,16 +432,19 @@ class LifelineMySQL2Instrumentation extends MySQL2Instrumentation {
     decoratePatch(this, '_patchQuery', endStreamedQueries);
     // The instrumentation has no request hook: the parameters are handed to
     // the query's span as it starts, inside the patched call.
-    decoratePatch(this, '_patchQuery', (patched) =>
-      function (this: unknown, ...args: unknown[]) {
-        const query = args[0] as { values?: unknown } | undefined;
-        const values = Array.isArray(args[1])
-          ? args[1]
-          : query !== null && typeof query === 'object' && Array.isArray(query.values)
-            ? query.values
-            : undefined;
-        return withPendingInputs(values, () => patched.apply(this, args));
-      },
+    decoratePatch(
+      this,
+      '_patchQuery',
+      (patched) =>
+        function (this: unknown, ...args: unknown[]) {
+          const query = args[0] as { values?: unknown } | undefined;
+          const values = Array.isArray(args[1])
+            ? args[1]
+            : query !== null && typeof query === 'object' && Array.isArray(query.values)
+              ? query.values
+              : undefined;
+          return withPendingInputs(values, () => patched.apply(this, args));
+        },
     );
   }
 

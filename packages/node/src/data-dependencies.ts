@@ -20,7 +20,7 @@
  * {@link DataDependencySpanProcessor}), bounded per call, per trace and in
  * the number of traces kept at once.
  */
-import { type Context, type Span as ApiSpan, trace } from '@opentelemetry/api';
+import { type Span as ApiSpan, type Context, trace } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /**
@@ -61,6 +61,8 @@ interface TraceValues {
 }
 
 const traces = new Map<string, TraceValues>();
+/** True while a {@link DataDependencySpanProcessor} is registered: else every hook returns at once. */
+let tracking = false;
 const roots = new WeakSet<ReadableSpan>();
 
 /** The values of a mysql2 query being started: its span is created synchronously inside the patched call. */
@@ -190,6 +192,7 @@ const REDIS_READS = new Set(['get', 'hget', 'getex', 'getdel', 'hgetall', 'json.
 
 /** A Redis command sent (its keys and arguments are the inputs) and answered. */
 export function noteRedisCommand(span: ApiSpan, command: string, args: readonly unknown[], response: unknown): void {
+  if (!tracking) return;
   const name = command.toLowerCase();
   const read = REDIS_READS.has(name);
   if (read) {
@@ -260,6 +263,10 @@ export function withPendingInputs<T>(inputs: readonly unknown[] | undefined, run
  * ```
  */
 export class DataDependencySpanProcessor implements SpanProcessor {
+  constructor() {
+    tracking = true;
+  }
+
   onStart(span: Span, parentContext: Context): void {
     if (pendingInputs !== undefined) {
       const inputs = pendingInputs;
@@ -305,6 +312,7 @@ export class DataDependencySpanProcessor implements SpanProcessor {
   }
 
   shutdown(): Promise<void> {
+    tracking = false;
     traces.clear();
     return Promise.resolve();
   }
