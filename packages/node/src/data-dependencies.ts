@@ -10,7 +10,7 @@
  * Against coincidences, a value counts only when it could identify something:
  * - integers with at least 3 digits (`1`, `true`, `42` and HTTP-status-sized
  *   codes below 100 coincide all the time); never fractions or booleans;
- * - strings of 4 to 256 characters that contain something other than letters
+ * - strings of 4 to 128 characters that contain something other than letters
  *   (ids, UUIDs, slugs, emails, keys): a plain word (`published`, `admin`)
  *   is as often a constant of the code as an answer;
  * - never a value the request already had in its own URL (path segments and
@@ -43,8 +43,8 @@ const MAX_VALUES_PER_TRACE = 512;
 const MAX_VALUES_PER_CALL = 64;
 const MAX_ROWS = 10;
 const MAX_COLUMNS = 16;
-/** Longer values are not compared: a value passed on unchanged is an id, not a document. */
-const MAX_VALUE_LENGTH = 256;
+/** Longer values are not compared: a value passed on unchanged is an id (a UUID, an e-mail address), not a text. */
+const MAX_VALUE_LENGTH = 128;
 /** Redis values up to this length that look like JSON are read for their scalars. */
 const MAX_JSON_LENGTH = 4096;
 /** Edges kept per call. */
@@ -78,15 +78,36 @@ function fingerprint(text: string): number {
   return hash * 512 + text.length;
 }
 
-const INTEGER = /^-?\d{3,16}$/;
-const HAS_NON_LETTER = /[^\p{L}]/u;
+/**
+ * How a string reads: `integer` (an optional minus and digits only), `word`
+ * (letters only; any character beyond ASCII counts as a letter), or `mixed`.
+ * A loop over the char codes: this runs for every cell of every result.
+ */
+function shape(text: string): 'integer' | 'word' | 'mixed' {
+  let digits = 0;
+  let letters = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c >= 128) letters++;
+    else if (!(c === 45 && i === 0)) return 'mixed';
+  }
+  if (letters === 0 && digits > 0) return 'integer';
+  return digits === 0 ? 'word' : 'mixed';
+}
 
 /** The text a value is compared by, when it is distinctive enough to count (see the module comment). */
 function significant(value: unknown): string | undefined {
   if (typeof value === 'string') {
     if (value.length < 3 || value.length > MAX_VALUE_LENGTH) return undefined;
-    if (/^-?\d+$/.test(value)) return INTEGER.test(value) ? value : undefined;
-    return value.length >= 4 && HAS_NON_LETTER.test(value) ? value : undefined;
+    switch (shape(value)) {
+      case 'integer':
+        return value.length - (value.charCodeAt(0) === 45 ? 1 : 0) >= 3 && value.length <= 17 ? value : undefined;
+      case 'word':
+        return undefined;
+      default:
+        return value.length >= 4 ? value : undefined;
+    }
   }
   if (typeof value === 'number') {
     return Number.isSafeInteger(value) && Math.abs(value) >= 100 ? String(value) : undefined;
@@ -157,15 +178,24 @@ export function noteOutputs(span: ApiSpan, outputs: readonly unknown[]): void {
   }
 }
 
-/** Scalars of the first rows of a SQL result (objects or arrays), bounded. */
+/** Scalars of the first rows of a SQL result (objects or arrays), bounded. Loops without copies: it runs for every result. */
 export function rowValues(rows: unknown): unknown[] {
   const values: unknown[] = [];
   if (!Array.isArray(rows)) return values;
-  for (const row of rows.slice(0, MAX_ROWS)) {
+  const count = Math.min(rows.length, MAX_ROWS);
+  for (let r = 0; r < count && values.length < MAX_VALUES_PER_CALL; r++) {
+    const row: unknown = rows[r];
     if (row === null || typeof row !== 'object') continue;
-    const cells = Array.isArray(row) ? row : Object.values(row as Record<string, unknown>);
-    for (const cell of cells.slice(0, MAX_COLUMNS)) values.push(cell);
-    if (values.length >= MAX_VALUES_PER_CALL) break;
+    if (Array.isArray(row)) {
+      const columns = Math.min(row.length, MAX_COLUMNS);
+      for (let c = 0; c < columns; c++) values.push(row[c]);
+      continue;
+    }
+    let columns = 0;
+    for (const key in row) {
+      if (columns++ >= MAX_COLUMNS) break;
+      values.push((row as Record<string, unknown>)[key]);
+    }
   }
   return values;
 }

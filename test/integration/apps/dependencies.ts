@@ -80,7 +80,7 @@ app.get('/mysql/articles/:id/with-author', async (req, res) => {
   const db = mysqlPool as mysql.Pool;
   const [rows] = await db.query(`SELECT id, author_id, title FROM ${articles} WHERE id = ?`, [Number(req.params.id)]);
   const article = (rows as { author_id: number }[])[0];
-  const [author] = await db.execute(`SELECT name FROM ${authors} WHERE id = ?`, [article?.author_id]);
+  const [author] = await db.execute(`SELECT name FROM ${authors} WHERE id = ?`, [article?.author_id ?? null]);
   res.json({ article, author: (author as unknown[])[0] });
 });
 
@@ -93,7 +93,7 @@ const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
 process.on('SIGTERM', () => {
   server.close();
   server.closeAllConnections();
-  const drops = [pool.query(`DROP TABLE IF EXISTS ${articles}, ${authors}`)];
+  const drops: Promise<unknown>[] = [pool.query(`DROP TABLE IF EXISTS ${articles}, ${authors}`)];
   if (mysqlPool) drops.push(mysqlPool.query(`DROP TABLE IF EXISTS ${articles}, ${authors}`));
   if (redis) drops.push(redis.del(`dep:${runId}:article:7001`));
   void Promise.allSettled(drops).then(() => Promise.allSettled([pool.end(), mysqlPool?.end(), redis?.quit()]));
