@@ -98,6 +98,31 @@ describe.skipIf(missing.length > 0)('calls that used an earlier call’s answer'
     expect(dbSpans(hit.spans, 'redis')[0]?.attributes['lifeline.cache.hit']).toBe(true);
   });
 
+  it('reads node-redis commands too: a miss, its chain, and a key built from a cached id', async () => {
+    const first = await fetch(`${app.url}/node-redis/articles/7001/author`);
+    await first.json();
+    const missed = await waitForTrace(
+      db.path,
+      traceIdOf(first),
+      (s) => dbSpans(s, 'redis').length === 3 && dbSpans(s, 'postgresql').length === 1,
+    );
+    const [get, set] = byStart(dbSpans(missed.spans, 'redis'));
+    expect(get?.attributes['lifeline.cache.hit']).toBe(false);
+    const [chain] = analyzeTrace(missed).serialRuns;
+    expect(chain?.dependent.map((d) => d.spanId)).toContain(set?.spanId);
+    await validDiagram(missed);
+
+    // A hit: the author's key holds the author_id the cached article returned.
+    const second = await fetch(`${app.url}/node-redis/articles/7001/author`);
+    await second.json();
+    const hit = await waitForTrace(db.path, traceIdOf(second), (s) => dbSpans(s, 'redis').length === 2);
+    const [article, author] = byStart(dbSpans(hit.spans, 'redis'));
+    expect(article?.attributes['lifeline.cache.hit']).toBe(true);
+    expect(dependsOn(author)).toEqual([article?.spanId]);
+    expect(analyzeTrace(hit).serialRuns[0]?.savingMs).toBe(0);
+    expect(await validDiagram(hit)).toContain('← 2');
+  });
+
   it('marks the mysql2 author query by the article’s author_id as dependent', async () => {
     const response = await fetch(`${app.url}/mysql/articles/7001/with-author`);
     expect(await response.json()).toMatchObject({ author: { name: 'Ann' } });

@@ -9,6 +9,7 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { createClient } from 'redis';
 
 const runId = (process.env.RUN_ID ?? 'local').replace(/\W/g, '_');
 const articles = `dep_articles_${runId}`;
@@ -17,6 +18,7 @@ const authors = `dep_authors_${runId}`;
 const pool = new pg.Pool({ host: '127.0.0.1', user: 'postgres', database: 'test', max: 2 });
 let mysqlPool: mysql.Pool | undefined;
 let redis: Redis | undefined;
+let nodeRedis: ReturnType<typeof createClient> | undefined;
 
 /** The same two tables in both databases: article 7001 by author 4711. */
 async function setup(): Promise<void> {
@@ -31,7 +33,11 @@ async function setup(): Promise<void> {
     await mysqlPool.query(`INSERT IGNORE INTO ${articles} VALUES (7001, 4711, 'Hello')`);
     await mysqlPool.query(`INSERT IGNORE INTO ${authors} VALUES (4711, 'Ann', 1)`);
   }
-  if (process.env.WITH_REDIS === '1') redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  if (process.env.WITH_REDIS === '1') {
+    redis = new Redis({ host: '127.0.0.1', port: 6379 });
+    nodeRedis = createClient({ url: 'redis://127.0.0.1:6379' });
+    await nodeRedis.connect();
+  }
 }
 
 const app = express();
@@ -76,6 +82,22 @@ app.get('/cached/articles/:id', async (req, res) => {
   res.json(rows[0]);
 });
 
+// The same through node-redis: the author is read from the cached article's author_id.
+app.get('/node-redis/articles/:id/author', async (req, res) => {
+  const key = `dep:${runId}:nr:article:${req.params.id}`;
+  const cached = await nodeRedis?.get(key);
+  let article = cached ? (JSON.parse(cached) as { author_id: number }) : undefined;
+  if (article === undefined) {
+    const { rows } = await pool.query(`SELECT id, author_id, title FROM ${articles} WHERE id = $1`, [
+      Number(req.params.id),
+    ]);
+    article = rows[0] as { author_id: number };
+    await nodeRedis?.set(key, JSON.stringify(article), { EX: 60 });
+  }
+  const author = await nodeRedis?.get(`dep:${runId}:nr:author:${article.author_id}`);
+  res.json({ article, author });
+});
+
 app.get('/mysql/articles/:id/with-author', async (req, res) => {
   const db = mysqlPool as mysql.Pool;
   const [rows] = await db.query(`SELECT id, author_id, title FROM ${articles} WHERE id = ?`, [Number(req.params.id)]);
@@ -95,6 +117,8 @@ process.on('SIGTERM', () => {
   server.closeAllConnections();
   const drops: Promise<unknown>[] = [pool.query(`DROP TABLE IF EXISTS ${articles}, ${authors}`)];
   if (mysqlPool) drops.push(mysqlPool.query(`DROP TABLE IF EXISTS ${articles}, ${authors}`));
-  if (redis) drops.push(redis.del(`dep:${runId}:article:7001`));
-  void Promise.allSettled(drops).then(() => Promise.allSettled([pool.end(), mysqlPool?.end(), redis?.quit()]));
+  if (redis) drops.push(redis.del(`dep:${runId}:article:7001`, `dep:${runId}:nr:article:7001`));
+  void Promise.allSettled(drops).then(() =>
+    Promise.allSettled([pool.end(), mysqlPool?.end(), redis?.quit(), nodeRedis?.quit()]),
+  );
 });
