@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateTrace, seededRandom } from '@lifeline/test-support/generate';
 import { browserRenderFigure } from './figures/browser-render.ts';
+import { dependencyCostFigure } from './figures/dependency-cost.ts';
 import { diagramBuildingFigure } from './figures/diagram-building.ts';
 import { ingestFiguresRun } from './figures/ingest.ts';
 import { attachMissedGoalNotes } from './figures/missed-goal-notes.ts';
@@ -267,6 +268,22 @@ push(
     }
     if (missing.length > 0) figure.failure = missing.join('; ');
     return figure;
+  }),
+);
+
+push(
+  await section(9, 'Data-dependency tracking cost', async () => {
+    const lifeline = await load<typeof import('@lifeline/node')>('@lifeline/node', ['startLifeline']);
+    if (typeof lifeline === 'string') return failed(9, 'Data-dependency tracking cost', lifeline);
+    return dependencyCostFigure({
+      // A difference of a few microseconds per request: more rounds than figure 1.
+      rounds: settings.rounds * 2,
+      durationS: settings.durationS,
+      warmupS: settings.warmupS,
+      connections: 10,
+      settleMs: settings.settleMs,
+      workDir,
+    });
   }),
 );
 

@@ -10,6 +10,21 @@ import { formatDuration, plural } from './format.js';
 const CATEGORIES = ['db', 'http', 'cache', 'queue', 'own'] as const;
 /** Steps of the critical path listed before the rest folds away. */
 const CRITICAL_SHOWN = 6;
+
+/**
+ * What the serial runs come to. Only calls that did not use each other's
+ * answers count towards the saving; a call that used an earlier answer (its
+ * arrow carries `← n`, the arrow it waited for) had to stay serial.
+ */
+function serialRunsText(runs: TraceAnalysis['serialRuns'], savingMs: number): string {
+  const dependent = runs.reduce((sum, run) => sum + run.dependent.length, 0);
+  if (dependent === 0) {
+    return `Calls that ran one after another although they could have overlapped: up to ${formatDuration(savingMs)} in total if they had (a what-if, not a promise).`;
+  }
+  const waited = `${plural(dependent, 'call')} used an earlier call's answer (marked ← on its arrow) and had to wait for it`;
+  if (savingMs <= 0) return `Calls that ran one after another: ${waited}, so none could have overlapped.`;
+  return `Calls that ran one after another: ${waited}; overlapping the others could have saved up to ${formatDuration(savingMs)} (a what-if, not a promise).`;
+}
 const CATEGORY_NAMES: Record<(typeof CATEGORIES)[number], string> = {
   db: 'Database',
   http: 'HTTP',
@@ -136,19 +151,19 @@ export function renderAnalysis(analysis: TraceAnalysis, onSelect: (spanIds: stri
       ? null
       : block(
           'Serial runs',
-          h(
-            'p',
-            { className: 'muted small' },
-            `Calls that ran one after another although they could have overlapped: up to ${formatDuration(serialSaving)} in total if they had (a what-if, not a promise).`,
-          ),
+          h('p', { className: 'muted small' }, serialRunsText(analysis.serialRuns, serialSaving)),
           h(
             'ul',
             { className: 'analysis-list' },
             ...analysis.serialRuns.map((run) =>
               pick(
                 [...run.spanIds],
-                `${plural(run.spanIds.length, 'call')} in a row · ${formatDuration(run.sumMs)}`,
-                `save ${formatDuration(run.savingMs)}`,
+                `${plural(run.spanIds.length, 'call')} in a row · ${formatDuration(run.sumMs)}${
+                  run.dependent.length > 0 ? ` · ${run.dependent.length} used an earlier answer` : ''
+                }`,
+                run.savingMs > 0 || run.dependent.length === 0
+                  ? `save ${formatDuration(run.savingMs)}`
+                  : 'must stay serial',
               ),
             ),
           ),

@@ -272,7 +272,12 @@ function row(item: TraceSummary, maxMs: number, selection: CompareSelection): HT
     .filter((key) => counts[key] > 0)
     .map((key) => h('span', { className: `chip chip-${key}` }, `${key} ${counts[key]}`));
   const concurrency: string[] = [];
-  if (item.serialCalls > 0) concurrency.push(`${item.serialCalls} serial`);
+  // The saving counts only calls that did not use each other's answers (a
+  // cache-aside chain offers none), so a run that had to be serial says nothing more.
+  if (item.serialCalls > 0) {
+    const saving = item.overlapSavingMs ?? 0;
+    concurrency.push(`${item.serialCalls} serial${saving >= 1 ? `, save ≤ ${formatDuration(saving)}` : ''}`);
+  }
   if (item.parGroups > 0) concurrency.push(`${item.parGroups} par`);
 
   const tr = h(

@@ -56,8 +56,8 @@ describe('analyzeTrace', () => {
     );
     const runs = analyzeTrace(t).serialRuns;
     expect(runs).toEqual([
-      { parentSpanId: 'root', spanIds: ['a', 'b'], sumMs: 30, maxMs: 20, savingMs: 10 },
-      { parentSpanId: 'root', spanIds: ['e', 'f'], sumMs: 50, maxMs: 40, savingMs: 10 },
+      { parentSpanId: 'root', spanIds: ['a', 'b'], sumMs: 30, maxMs: 20, chainMs: 20, savingMs: 10, dependent: [] },
+      { parentSpanId: 'root', spanIds: ['e', 'f'], sumMs: 50, maxMs: 40, chainMs: 40, savingMs: 10, dependent: [] },
     ]);
   });
 

@@ -5,6 +5,7 @@
 
 import { CONNECTION_WAIT_ATTRIBUTE } from './call-timing.js';
 import { classifySpan, type SpanCategory } from './classify.js';
+import { type CallDependency, type DependencyReason, longestChainMs, siblingDependencies } from './dependencies.js';
 import {
   afterResponseNotes,
   arrangeChildren,
@@ -43,14 +44,34 @@ export interface CriticalStep {
   readonly durationMs: number;
 }
 
-/** Consecutive serial sibling calls that could, as far as the trace can tell, have overlapped. */
+/** A call of a serial run that used the answer of earlier calls of the run, so had to wait for them. */
+export interface DependentCall {
+  readonly spanId: string;
+  /** The earlier calls of the run whose answers it used. */
+  readonly on: readonly string[];
+  /** `value`: it sent a value they returned; `cache-aside`: a cache miss, the read it stands in for, the write of its result. */
+  readonly reason: DependencyReason;
+}
+
+/**
+ * Consecutive serial sibling calls. Those that did not use each other's
+ * answers could have overlapped; those that did (`dependent`) had to stay serial.
+ */
 export interface SerialRun {
   readonly parentSpanId: string;
   readonly spanIds: readonly string[];
   readonly sumMs: number;
   readonly maxMs: number;
-  /** What overlapping them would have saved at best (sum − max): a what-if, not a promise. */
+  /**
+   * The least the run could take with every independent call overlapped: the
+   * longest chain of calls that used each other's answers (equals `maxMs`
+   * when none did, `sumMs` when each used the one before).
+   */
+  readonly chainMs: number;
+  /** What overlapping the independent calls would have saved at best (sum − chain): a what-if, not a promise. */
   readonly savingMs: number;
+  /** The calls that used an earlier call's answer, in start order (empty when the calls were independent). */
+  readonly dependent: readonly DependentCall[];
 }
 
 /** Three or more identical serial calls in a row: the N+1 pattern. */
@@ -321,7 +342,7 @@ export function callPatterns(layout: TraceLayout): {
   const nPlusOne: NPlusOneGroup[] = [];
   let parGroups = 0;
   walkCallPatterns(layout, {
-    serial: (parent, calls) => serialRuns.push(serialRun(parent, calls)),
+    serial: (parent, calls, dependencies) => serialRuns.push(serialRun(parent, calls, dependencies)),
     repeat: (parent, piece) => {
       const durations = piece.calls.map(duration);
       nPlusOne.push({
@@ -355,9 +376,9 @@ export function countCallPatterns(layout: TraceLayout): {
   let nPlusOne = 0;
   let overlapSavingMs = 0;
   walkCallPatterns(layout, {
-    serial: (parent, calls) => {
+    serial: (parent, calls, dependencies) => {
       serialCalls += calls.length;
-      overlapSavingMs += serialRun(parent, calls).savingMs;
+      overlapSavingMs += serialRun(parent, calls, dependencies).savingMs;
     },
     repeat: () => nPlusOne++,
     par: () => parGroups++,
@@ -367,8 +388,8 @@ export function countCallPatterns(layout: TraceLayout): {
 
 /** Where {@link walkCallPatterns} reports what it finds. */
 interface PatternSink {
-  /** Two or more serial calls that could have overlapped, under `parent`. */
-  serial(parent: DrawnCall, calls: DrawnCall[]): void;
+  /** Two or more serial calls under `parent`, with the dependencies among `parent`'s children. */
+  serial(parent: DrawnCall, calls: DrawnCall[], dependencies: ReadonlyMap<DrawnCall, CallDependency>): void;
   /** A run of the same call again (N+1) under `parent`. */
   repeat(parent: DrawnCall, run: RepeatRun): void;
   /** A group of concurrent calls. */
@@ -395,6 +416,7 @@ function walkCallPatterns(layout: TraceLayout, sink: PatternSink): void {
     if (call.children.length < 2 || after.has(call)) continue;
     const response = responseTime(call);
     const waited = call.children.filter((child) => !outlivesResponse(response, child.node));
+    let dependencies: ReadonlyMap<DrawnCall, CallDependency> | undefined;
     for (const run of arrangeChildren(waited)) {
       if (run.type === 'par') {
         sink.par();
@@ -409,23 +431,47 @@ function walkCallPatterns(layout: TraceLayout, sink: PatternSink): void {
           candidates.push(c);
           continue;
         }
-        if (candidates.length >= 2) sink.serial(call, candidates);
+        if (candidates.length >= 2) {
+          dependencies ??= siblingDependencies(call.children);
+          sink.serial(call, candidates, dependencies);
+        }
         candidates = [];
       }
     }
   }
 }
 
-function serialRun(parent: DrawnCall, calls: readonly DrawnCall[]): SerialRun {
+/**
+ * The one reckoning of what a serial run could save, behind the analysis, the
+ * list-view summary, the endpoints' saving and the Markdown line: the sum of
+ * the durations less the longest chain of calls that used each other's answers.
+ */
+function serialRun(
+  parent: DrawnCall,
+  calls: readonly DrawnCall[],
+  dependencies: ReadonlyMap<DrawnCall, CallDependency>,
+): SerialRun {
   const durations = calls.map(duration);
   const sumMs = round(durations.reduce((a, b) => a + b, 0));
   const maxMs = durations.reduce((a, b) => Math.max(b, a), 0);
+  const inRun = new Set(calls);
+  const dependent: DependentCall[] = [];
+  for (const call of calls) {
+    const found = dependencies.get(call);
+    const on = found?.on.filter((c) => inRun.has(c));
+    if (found === undefined || on === undefined || on.length === 0) continue;
+    dependent.push({ spanId: call.node.span.spanId, on: on.map((c) => c.node.span.spanId), reason: found.reason });
+  }
+  const chainMs =
+    dependent.length === 0 ? maxMs : round(Math.max(maxMs, longestChainMs(calls, duration, dependencies)));
   return {
     parentSpanId: parent.node.span.spanId,
     spanIds: calls.map((c) => c.node.span.spanId),
     sumMs,
     maxMs,
-    savingMs: round(sumMs - maxMs),
+    chainMs,
+    savingMs: round(Math.max(0, sumMs - chainMs)),
+    dependent,
   };
 }
 

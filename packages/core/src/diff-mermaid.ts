@@ -181,6 +181,8 @@ function shortChange(change: FlowChange): string {
       return 'now concurrent (was serial)';
     case 'overlap-lost':
       return 'now serial (was concurrent)';
+    case 'now-dependent':
+      return 'now serial: uses an earlier answer (was concurrent)';
     case 'new-error':
       return `new error: ${after?.error ?? 'error'}`;
     case 'fixed-error':

@@ -89,6 +89,24 @@ describe('diffTraces', () => {
     expect(diff.regressions).toEqual(['lost-overlap']);
   });
 
+  it('does not flag calls that stopped overlapping because one now uses the other’s answer', async () => {
+    const dependent = trace(root(20), q('a', 1, 8, ARTICLE), {
+      ...q('c', 9, 16, COMMENTS),
+      attributes: { ...q('c', 9, 16, COMMENTS).attributes, 'lifeline.depends_on': ['a'] },
+    });
+    const diff = diffTraces(parallel(), dependent);
+    expect(diff.changes.map((c) => [c.kind, c.text])).toEqual([
+      [
+        'now-dependent',
+        'SELECT articles (postgresql blog) no longer overlaps SELECT comments: SELECT comments now uses its answer',
+      ],
+    ]);
+    expect(diff.regressions).toEqual([]);
+    const text = diffToMermaid(dependent, diff).text;
+    expect(text).toContain('uses an earlier answer');
+    await expectValidMermaid(text);
+  });
+
   it('reads a loop replaced by one query as a loop count change, and its return as a new N+1', () => {
     const fixed = diffTraces(nPlusOne(6), batched());
     expect(fixed.changes.map((c) => c.text)).toEqual(['loop 6× SELECT authors → 1× SELECT authors (postgresql blog)']);

@@ -14,6 +14,8 @@ import type { Trace } from './trace.js';
  * - `added`, `removed`: a call only one side makes (with everything under it);
  * - `loop`: the same call repeated a different number of times (`6× SELECT authors` → `1×`);
  * - `overlap-gained`, `overlap-lost`: a call that now runs concurrently with its siblings, or no longer does;
+ * - `now-dependent`: a call no longer concurrent with siblings because it now uses one's answer, or one uses its
+ *   answer (`lifeline.depends_on`, cache-aside): not a lost overlap, since they could not overlap any more;
  * - `new-error`, `fixed-error`: a call that now fails, or no longer does;
  * - `status`: a call answered with another HTTP status code;
  * - `moved`: a serial call now made at another place among its siblings (`SELECT b moved before SELECT a`);
@@ -25,6 +27,7 @@ export type FlowChangeKind =
   | 'loop'
   | 'overlap-gained'
   | 'overlap-lost'
+  | 'now-dependent'
   | 'new-error'
   | 'fixed-error'
   | 'status'
@@ -428,7 +431,7 @@ function alignLevel(
       const group =
         change.kind === 'overlap-gained'
           ? `+${b.parGroup}`
-          : change.kind === 'overlap-lost'
+          : change.kind === 'overlap-lost' || change.kind === 'now-dependent'
             ? `-${a.parGroup}`
             : undefined;
       if (group === undefined) return true;
@@ -486,12 +489,24 @@ function compare(
     });
   } else if (wasConcurrent && !isConcurrent) {
     const partners = beforeSiblings.filter((s) => s !== a && s.parGroup === a.parGroup).map((s) => s.label);
+    // A call that now uses a former partner's answer (or whose answer a
+    // former partner now uses) could not overlap it any more: the code
+    // changed what it needs, which is no lost overlap.
+    const used = (b.usesAnswerOf ?? []).filter((label) => partners.includes(label));
+    const usedBy = afterSiblings
+      .filter((s) => s !== b && partners.includes(s.label) && (s.usesAnswerOf ?? []).includes(b.label))
+      .map((s) => s.label);
     out.push({
-      kind: 'overlap-lost',
+      kind: used.length > 0 || usedBy.length > 0 ? 'now-dependent' : 'overlap-lost',
       before: a,
       after: b,
       path,
-      text: `${b.label} (${b.to}) no longer overlaps ${list(partners)}: they run one after another`,
+      text:
+        used.length > 0
+          ? `${b.label} (${b.to}) no longer overlaps ${list(partners)}: it now uses the answer of ${list(used)}`
+          : usedBy.length > 0
+            ? `${b.label} (${b.to}) no longer overlaps ${list(partners)}: ${list(usedBy)} now uses its answer`
+            : `${b.label} (${b.to}) no longer overlaps ${list(partners)}: they run one after another`,
     });
   }
   if (!a.failed && b.failed) {

@@ -6,6 +6,7 @@
  * `splitRepeats`) as the diagram, so a flow never disagrees with its picture.
  */
 import { classifySpan, type ParticipantKind } from './classify.js';
+import { type CallDependency, siblingDependencies } from './dependencies.js';
 import {
   arrangeChildren,
   type DrawnCall,
@@ -56,6 +57,11 @@ export interface FlowCall {
    * block with them): the same number for every call of that block.
    */
   readonly parGroup?: number;
+  /**
+   * Labels of the earlier sibling calls whose answers this call used (see
+   * dependencies.ts): it could not have run beside them.
+   */
+  readonly usesAnswerOf?: readonly string[];
   /** Whether the call (any of a loop's calls) failed. */
   readonly failed: boolean;
   /** The error text of a failed call. */
@@ -119,6 +125,7 @@ export function layoutFlow(layout: TraceLayout): Flow {
     repeat: RepeatRun | undefined,
     parGroup: number | undefined,
     outlived: boolean,
+    dependencies: ReadonlyMap<DrawnCall, CallDependency>,
   ): FlowCall => {
     const members = repeat?.calls ?? [call];
     const spanIds: string[] = [];
@@ -132,6 +139,7 @@ export function layoutFlow(layout: TraceLayout): Flow {
     }
     const outcome = callOutcome(call);
     const error = failedCall === undefined ? undefined : errorText(failedCall);
+    const usesAnswerOf = dependencies.get(call)?.on.map((on) => on.label || '(unnamed)');
     return {
       key: `${call.from.key} > ${call.to.key} ${call.label}`,
       label: call.label || '(unnamed)',
@@ -143,6 +151,7 @@ export function layoutFlow(layout: TraceLayout): Flow {
       spanIds,
       spanId: call.node.span.spanId,
       ...(parGroup !== undefined ? { parGroup } : {}),
+      ...(usesAnswerOf !== undefined ? { usesAnswerOf } : {}),
       failed: failedCall !== undefined,
       ...(error !== undefined ? { error } : {}),
       ...(outcome.statusCode !== undefined ? { statusCode: outcome.statusCode } : {}),
@@ -152,23 +161,29 @@ export function layoutFlow(layout: TraceLayout): Flow {
     };
   };
 
-  const pieces = (calls: readonly DrawnCall[], parGroup: number | undefined, outlived: boolean): FlowCall[] =>
+  const pieces = (
+    calls: readonly DrawnCall[],
+    parGroup: number | undefined,
+    outlived: boolean,
+    dependencies: ReadonlyMap<DrawnCall, CallDependency>,
+  ): FlowCall[] =>
     splitRepeats(calls).map((piece) =>
       isRepeatRun(piece)
-        ? one(piece.calls[0] as DrawnCall, piece, parGroup, outlived)
-        : one(piece, undefined, parGroup, outlived),
+        ? one(piece.calls[0] as DrawnCall, piece, parGroup, outlived, dependencies)
+        : one(piece, undefined, parGroup, outlived, dependencies),
     );
 
   const arrange = (kids: readonly DrawnCall[], outlived: boolean): FlowCall[] => {
     const out: FlowCall[] = [];
+    const dependencies = siblingDependencies(kids);
     for (const run of arrangeChildren(kids)) {
       if (run.type === 'serial') {
-        out.push(...pieces(run.calls, undefined, outlived));
+        out.push(...pieces(run.calls, undefined, outlived, dependencies));
         continue;
       }
       const group = ++groups;
       const members: FlowCall[] = [];
-      for (const lane of run.lanes) members.push(...pieces(lane, group, outlived));
+      for (const lane of run.lanes) members.push(...pieces(lane, group, outlived, dependencies));
       // Calls started together come in any order from one run to the next:
       // sorted by identity, two recordings of the same code align call for call.
       members.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

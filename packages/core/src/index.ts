@@ -17,6 +17,7 @@ export type {
   AfterResponseWork,
   CategoryTimes,
   CriticalStep,
+  DependentCall,
   NPlusOneGroup,
   SerialRun,
   TraceAnalysis,
@@ -28,6 +29,8 @@ export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from '.
 export { classifySpan } from './classify.js';
 export type { Interval } from './concurrency.js';
 export { concurrentGroups, packLanes } from './concurrency.js';
+export type { DependencyReason } from './dependencies.js';
+export { CACHE_HIT_ATTRIBUTE, DEPENDS_ON_ATTRIBUTE } from './dependencies.js';
 export type {
   DiffOptions,
   FlowChange,

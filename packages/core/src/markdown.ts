@@ -108,6 +108,23 @@ function code(text: string): string {
 }
 
 /**
+ * What the serial runs come to: the saving counts only the calls that did
+ * not use each other's answers; the rest are said to stay serial.
+ */
+function serialRunsText(calls: number, dependent: number, savingMs: number, timings: boolean): string {
+  if (dependent === 0) {
+    return timings
+      ? `${calls} calls in series (overlapping them could save up to ${formatDuration(savingMs)})`
+      : `${calls} calls in series`;
+  }
+  if (savingMs <= 0) return `${calls} calls in series that used each other's answers (they must stay serial)`;
+  const waited = `${dependent} used an earlier call's answer and must stay serial`;
+  return timings
+    ? `${calls} calls in series (overlapping the independent ones could save up to ${formatDuration(savingMs)}; ${waited})`
+    : `${calls} calls in series (${waited})`;
+}
+
+/**
  * `**`GET /articles/:id`** on `blog-api` → 200 in 12 ms · 6 spans · 3 calls in series …`:
  * what the request was, how it ended, and what the diagram will show.
  */
@@ -124,11 +141,8 @@ function markdownSummaryLine({ traceId, summary, analysis, timings }: MarkdownEx
   if (runs.length > 0) {
     const calls = runs.reduce((sum, run) => sum + run.spanIds.length, 0);
     const saving = runs.reduce((sum, run) => sum + run.savingMs, 0);
-    parts.push(
-      timings
-        ? `${calls} calls in series (overlapping them could save up to ${formatDuration(saving)})`
-        : `${calls} calls in series`,
-    );
+    const dependent = runs.reduce((sum, run) => sum + run.dependent.length, 0);
+    parts.push(serialRunsText(calls, dependent, saving, timings));
   }
   for (const group of analysis.nPlusOne) {
     parts.push(`N+1: ${code(group.label)} ×${group.count}`);

@@ -6,6 +6,7 @@
 import { clockAdjustment, connectionWaitMs, queueWaitMs, sentAt } from './call-timing.js';
 import type { ParticipantRef } from './classify.js';
 import { packLanes } from './concurrency.js';
+import { type CallDependency, siblingDependencies } from './dependencies.js';
 import { formatDuration, truncate } from './format.js';
 import {
   afterResponseNotes,
@@ -129,6 +130,10 @@ class Builder {
   private readonly pending = new Map<DrawnCall, (out: SequenceItem[]) => void>();
   private foldedByDepth = 0;
   private foldedByCount = 0;
+  /** Calls that used an earlier sibling's answer (see dependencies.ts). */
+  private readonly dependencies = new Map<DrawnCall, CallDependency>();
+  /** The number of each call's request arrow, for the marker of a call that used its answer. */
+  private readonly requestNumbers = new Map<DrawnCall, number>();
   /** Set when `maxArrows` was reached; from then on nothing more is drawn. */
   overflowed = false;
   private readonly maxArrows: number;
@@ -151,6 +156,23 @@ class Builder {
     this.maxItems = Math.max(1, limits.maxItems ?? Number.POSITIVE_INFINITY);
     this.maxArrows = limits.maxArrows ?? Number.POSITIVE_INFINITY;
     this.foldSpanIds = limits.foldSpanIds;
+    for (const list of [layout.top, ...layout.calls.map((call) => call.children)]) {
+      for (const [call, dependency] of siblingDependencies(list)) this.dependencies.set(call, dependency);
+    }
+  }
+
+  /**
+   * The request label of a call that used earlier calls' answers, with the
+   * numbers of their request arrows: `SELECT authors ← 3`. The marker is kept
+   * whole when the label is shortened.
+   */
+  private dependentLabel(call: DrawnCall, label: string): string {
+    const dependency = this.dependencies.get(call);
+    if (dependency === undefined) return label;
+    const numbers = dependency.on.map((on) => this.requestNumbers.get(on)).filter((n) => n !== undefined);
+    if (numbers.length === 0) return label;
+    const marker = ` ← ${numbers.join(',')}`;
+    return truncate(label, MAX_LABEL - marker.length) + marker;
   }
 
   build(): SequenceModel {
@@ -298,7 +320,10 @@ class Builder {
             ),
           );
         }
-        out.push(this.message(call.from, call.to, 'request', label, spanId, call.depth, members));
+        out.push(
+          this.message(call.from, call.to, 'request', this.dependentLabel(call, label), spanId, call.depth, members),
+        );
+        this.requestNumbers.set(call, this.arrows.length);
         const folds = this.foldSpanIds?.has(spanId) === true || call.depth + 1 >= this.maxDepth;
         // Under a call still running at an enclosing response, its own calls
         // are split at the earlier of that response and its own: what started

@@ -34,6 +34,7 @@ import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/
 import { RedisInstrumentation, type RedisInstrumentationConfig } from '@opentelemetry/instrumentation-redis';
 import type { Span } from '@opentelemetry/sdk-trace';
 import { startLater, withConnectionWait, withStartedSpan } from './call-endings.js';
+import { noteInputs, noteOutputs, noteRedisCommand, rowValues, withPendingInputs } from './data-dependencies.js';
 
 /** Attribute of the number of rows a query returned, as the semantic conventions name it. */
 const RETURNED_ROWS = 'db.response.returned_rows';
@@ -282,7 +283,21 @@ function bindPoolQueue(patched: AnyFunction): AnyFunction {
  */
 class LifelinePgInstrumentation extends PgInstrumentation {
   constructor(config: PgInstrumentationConfig = {}) {
-    super({ ignoreConnectSpans: true, ...config });
+    const { requestHook, responseHook } = config;
+    super({
+      ignoreConnectSpans: true,
+      ...config,
+      // The parameters a query sent and the first rows it returned: see data-dependencies.ts.
+      requestHook: (span, info) => {
+        const values = info.query.values;
+        if (Array.isArray(values)) noteInputs(span, values);
+        requestHook?.(span, info);
+      },
+      responseHook: (span, info) => {
+        noteOutputs(span, rowValues(info.data?.rows));
+        responseHook?.(span, info);
+      },
+    });
     // The patches are applied when pg is loaded, after this constructor.
     decoratePatch(this, '_getClientQueryPatch', endSubmittables);
     decoratePatch(this, '_getPoolConnectPatch', bindPoolQueue);
@@ -407,8 +422,30 @@ function getConnectionOwner(Pool: unknown): object | undefined {
  */
 class LifelineMySQL2Instrumentation extends MySQL2Instrumentation {
   constructor() {
-    super();
+    super({
+      // The first rows a query returned, or the id an insert made: see data-dependencies.ts.
+      responseHook: (span, { queryResults }) => {
+        const insertId = (queryResults as { insertId?: unknown } | undefined)?.insertId;
+        noteOutputs(span, Array.isArray(queryResults) ? rowValues(queryResults) : [insertId]);
+      },
+    });
     decoratePatch(this, '_patchQuery', endStreamedQueries);
+    // The instrumentation has no request hook: the parameters are handed to
+    // the query's span as it starts, inside the patched call.
+    decoratePatch(
+      this,
+      '_patchQuery',
+      (patched) =>
+        function (this: unknown, ...args: unknown[]) {
+          const query = args[0] as { values?: unknown } | undefined;
+          const values = Array.isArray(args[1])
+            ? args[1]
+            : query !== null && typeof query === 'object' && Array.isArray(query.values)
+              ? query.values
+              : undefined;
+          return withPendingInputs(values, () => patched.apply(this, args));
+        },
+    );
   }
 
   protected override init() {
@@ -573,12 +610,17 @@ function markAutoPipelined(original: AnyFunction): AnyFunction {
  */
 class LifelineIORedisInstrumentation extends IORedisInstrumentation {
   constructor(config: IORedisInstrumentationConfig = {}) {
-    const requestHook = config.requestHook;
+    const { requestHook, responseHook } = config;
     super({
       ...config,
       requestHook: (span, info) => {
         labelSentCommand(span);
         requestHook?.(span, info);
+      },
+      // The keys and arguments sent, and what a read returned: see data-dependencies.ts.
+      responseHook: (span, command, args, response) => {
+        noteRedisCommand(span, command, args, response);
+        responseHook?.(span, command, args, response);
       },
     });
     const holder = this as unknown as Record<string, unknown>;
@@ -628,7 +670,15 @@ interface NodeRedisOpenSpan {
  * one batch id, so two batches sent at once on one connection stay two calls.
  */
 function createLifelineRedisInstrumentation(config: RedisInstrumentationConfig): RedisInstrumentation {
-  const instrumentation = new RedisInstrumentation(config);
+  const responseHook = config.responseHook;
+  const instrumentation = new RedisInstrumentation({
+    ...config,
+    // The keys and arguments sent, and what a read returned: see data-dependencies.ts.
+    responseHook: (span, command, args, response) => {
+      noteRedisCommand(span, command, args, response);
+      responseHook?.(span, command, args, response);
+    },
+  });
   // The node-redis 4/5 half; its exec patch calls this method on itself.
   const inner = (instrumentation as unknown as Record<string, unknown>).instrumentationV4_V5 as
     | Record<string, unknown>

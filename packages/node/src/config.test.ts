@@ -31,4 +31,14 @@ describe('resolveConfig', () => {
     expect(resolveConfig({}, { LIFELINE_DISABLED: '0' }).disabled).toBe(false);
     expect(resolveConfig({}, { LIFELINE_DISABLED: 'false' }).disabled).toBe(false);
   });
+
+  it('tracks data dependencies unless LIFELINE_DATA_DEPENDENCIES or the option turns it off', () => {
+    expect(resolveConfig({}, {}).dataDependencies).toBe(true);
+    expect(resolveConfig({}, { LIFELINE_DATA_DEPENDENCIES: 'off' }).dataDependencies).toBe(false);
+    expect(resolveConfig({}, { LIFELINE_DATA_DEPENDENCIES: '0' }).dataDependencies).toBe(false);
+    expect(resolveConfig({ dataDependencies: true }, { LIFELINE_DATA_DEPENDENCIES: 'off' }).dataDependencies).toBe(
+      true,
+    );
+    expect(resolveConfig({ dataDependencies: false }, {}).dataDependencies).toBe(false);
+  });
 });

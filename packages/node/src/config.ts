@@ -16,6 +16,8 @@ export interface ResolvedConfig {
   readonly dbPath: string;
   readonly viewerUrl: string;
   readonly exportIntervalMs: number;
+  /** Whether calls are checked for using earlier calls' answers (see data-dependencies.ts). */
+  readonly dataDependencies: boolean;
 }
 
 /** The subset of options that {@link resolveConfig} reads. */
@@ -24,6 +26,13 @@ export interface ConfigOptions {
   readonly db?: string;
   readonly viewerUrl?: string;
   readonly exportIntervalMs?: number;
+  readonly dataDependencies?: boolean;
+}
+
+/** A flag variable's value: `0`, `false`, `no` and `off` turn it off; anything else set turns it on. */
+function flag(value: string | undefined): boolean | undefined {
+  const text = nonEmpty(value)?.toLowerCase();
+  return text === undefined ? undefined : !['0', 'false', 'no', 'off'].includes(text);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -60,7 +69,8 @@ function guessServiceName(): string {
 
 /**
  * Combines options, environment (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
- * `LIFELINE_DB`, `LIFELINE_VIEWER_URL`, `LIFELINE_DISABLED`) and defaults.
+ * `LIFELINE_DB`, `LIFELINE_VIEWER_URL`, `LIFELINE_DISABLED`,
+ * `LIFELINE_DATA_DEPENDENCIES`) and defaults.
  *
  * @example
  * ```ts
@@ -68,8 +78,7 @@ function guessServiceName(): string {
  * ```
  */
 export function resolveConfig(options: ConfigOptions, env: NodeJS.ProcessEnv): ResolvedConfig {
-  const disabledFlag = nonEmpty(env.LIFELINE_DISABLED)?.toLowerCase();
-  const disabled = disabledFlag !== undefined && !['0', 'false', 'no', 'off'].includes(disabledFlag);
+  const disabled = flag(env.LIFELINE_DISABLED) === true;
   const serviceName =
     nonEmpty(options.serviceName) ??
     nonEmpty(env.OTEL_SERVICE_NAME) ??
@@ -86,5 +95,6 @@ export function resolveConfig(options: ConfigOptions, env: NodeJS.ProcessEnv): R
     options.exportIntervalMs !== undefined && Number.isFinite(options.exportIntervalMs) && options.exportIntervalMs >= 0
       ? options.exportIntervalMs
       : 1000;
-  return { disabled, serviceName, dbPath, viewerUrl, exportIntervalMs };
+  const dataDependencies = options.dataDependencies ?? flag(env.LIFELINE_DATA_DEPENDENCIES) ?? true;
+  return { disabled, serviceName, dbPath, viewerUrl, exportIntervalMs, dataDependencies };
 }

@@ -13,6 +13,7 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import type { Span } from '@opentelemetry/sdk-trace';
 import { type HttpCallOutcome, httpOutcomes, trackOpenResponse } from './call-endings.js';
+import { noteRequestPath } from './data-dependencies.js';
 
 function outcomeOf(span: ApiSpan): HttpCallOutcome {
   const key = span as Span;
@@ -146,6 +147,8 @@ export function createUndiciInstrumentation(): UndiciInstrumentation {
   return new UndiciInstrumentation({
     requestHook: (span, request) => {
       undiciSpans.set(request, span);
+      // The path segments and query values sent: see data-dependencies.ts.
+      noteRequestPath(span, request.path);
       const call = context.active().getValue(fetchCallKey) as FetchCall | undefined;
       if (call === undefined || call.span !== undefined || !span.isRecording()) return;
       call.span = span as Span;
@@ -180,6 +183,8 @@ export function createHttpInstrumentation(): HttpInstrumentation {
       // here for instanceof: it must load only once the instrumentation's
       // hooks are in place.)
       if (typeof (request as Partial<ClientRequest>).getHeader !== 'function') return;
+      // The path segments and query values sent: see data-dependencies.ts.
+      noteRequestPath(span, (request as ClientRequest).path);
       // A listener does not change what a timeout does: the app decides
       // (usually by destroying the request, which fails it as a reset).
       const sent = performance.now();

@@ -40,6 +40,12 @@ export interface LifelineOptions {
   readonly redact?: RedactFunction;
   /** Longest time a finished span waits before it is written (default 1000 ms). */
   readonly exportIntervalMs?: number;
+  /**
+   * Mark calls that used an earlier call's answer (`lifeline.depends_on`), so
+   * that no saving is offered for overlapping them (default true; else
+   * `LIFELINE_DATA_DEPENDENCIES=off` turns it off).
+   */
+  readonly dataDependencies?: boolean;
   /** Flush on SIGTERM, SIGINT and when the event loop empties (default true). */
   readonly handleExit?: boolean;
 }
@@ -242,6 +248,8 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
       new (await import('./bullmq.js')).BullMQFailedAttemptSpanProcessor(),
       // Flow assertions (recordFlow) in a process that records into SQLite as well.
       new (await import('./flow-tap.js')).FlowTapSpanProcessor(),
+      // Without it no trace is followed, and the instrumentations' hooks return at once.
+      ...(config.dataDependencies ? [new (await import('./data-dependencies.js')).DataDependencySpanProcessor()] : []),
       ...(processor === undefined ? [] : [processor]),
       ...(tee === undefined ? [] : [tee]),
     ],

@@ -66,7 +66,7 @@ consumer (process notifications). Background work is not an endpoint.
 Columns: SERVICE, ENDPOINT, REQUESTS, P50, P95, P99, MAX, ERRORS (share of
 requests with a failed span), N+1 (share with an N+1 group), CALLS (database,
 cache, HTTP, queue calls per request), SAVING (median of what overlapping the
-serial calls could save), SLOWEST trace id.
+serial calls that did not use each other's answers could save), SLOWEST trace id.
 
 With an endpoint, its requests (the newest ${FLOW_REQUESTS}) are grouped by their
 timing-free diagram and merged into one diagram: shared calls once, the
