@@ -1,6 +1,6 @@
 import { join } from 'node:path';
+import { parseSequenceDiagram } from '@lifeline/test-support/mermaid';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseSequenceDiagram } from '../support/mermaid.js';
 import { buildWorkspace, repoRoot, runCli, tempDir } from './cli-runner.js';
 
 /** Trace files that reproduce a reported fault of the diagram (see test/fixtures/cases/README.md). */

@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../support/mermaid.js';
 import { buildWorkspace, type CliResult, publicFixtures, repoRoot, runCli, startCli, tempDir } from './cli-runner.js';
 
 interface FixtureFile {

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { exampleRequests } from '@lifeline-example/blog-api/traffic';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../support/mermaid.js';
 import { buildWorkspace, repoRoot, tempDir } from './cli-runner.js';
 
 function answers(port: number): Promise<boolean> {

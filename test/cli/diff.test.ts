@@ -6,8 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { openStore } from '@lifeline/store';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../support/mermaid.js';
 import { buildWorkspace, repoRoot, runCli, tempDir } from './cli-runner.js';
 
 const exampleDir = join(repoRoot, 'examples', 'blog-api');

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../support/mermaid.js';
 import { buildWorkspace, repoRoot, runCli, tempDir } from './cli-runner.js';
 
 function answers(port: number): Promise<boolean> {

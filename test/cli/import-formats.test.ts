@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseSequenceDiagram } from '@lifeline/test-support/mermaid';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseSequenceDiagram } from '../support/mermaid.js';
 import { buildWorkspace, type CliResult, repoRoot, runCli, tempDir } from './cli-runner.js';
 
 /** Trace files in the shapes real tools write, each a kind of input `lifeline import` must accept. */

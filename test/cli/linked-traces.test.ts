@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { get } from 'node:http';
 import { join } from 'node:path';
+import { parseSequenceDiagram } from '@lifeline/test-support/mermaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSequenceDiagram } from '../support/mermaid.js';
 import { buildWorkspace, repoRoot, runCli, startCli, tempDir } from './cli-runner.js';
 
 /** The case of a batch consumer whose span links point at two producer traces. */

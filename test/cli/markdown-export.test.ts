@@ -8,10 +8,10 @@
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTrace } from '../../viewer/client/api.js';
 import { toMarkdown } from '../../viewer/client/export.js';
-import { parseMermaid } from '../support/mermaid.js';
 import { buildWorkspace, publicFixtures, repoRoot, runCli, startCli, tempDir } from './cli-runner.js';
 
 const work = tempDir('markdown');

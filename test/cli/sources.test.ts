@@ -1,14 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../support/mermaid.js';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import {
   closedPort,
   type FakeBackend,
   FIXTURE_TRACES,
   sourceFixture,
   startFakeBackend,
-} from '../support/trace-backends.js';
+} from '@lifeline/test-support/trace-backends';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWorkspace, type CliResult, runCli, startCli, tempDir } from './cli-runner.js';
 
 /** Runs the CLI without blocking this process, whose stand-in backends must keep answering. */

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseSequenceDiagram } from '@lifeline/test-support/mermaid';
 import { findChromium } from 'lifeline';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseSequenceDiagram } from '../support/mermaid.js';
 import { buildWorkspace, publicFixtures, runCli, tempDir } from './cli-runner.js';
 
 const chromium = findChromium();

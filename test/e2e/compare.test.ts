@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '@lifeline/store';
+import { parseSequenceDiagram } from '@lifeline/test-support/mermaid';
 import { type RunningViewer, startViewer } from '@lifeline/viewer';
 import { ensureClientBundle } from '@lifeline/viewer/build-client';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseSequenceDiagram } from '../support/mermaid.js';
 import { articleTrace } from './traces.js';
 
 const CHROMIUM = process.env.LIFELINE_CHROMIUM ?? '/usr/bin/chromium';

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '@lifeline/store';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { type RunningViewer, startViewer } from '@lifeline/viewer';
 import { ensureClientBundle } from '@lifeline/viewer/build-client';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../support/mermaid.js';
 import { articleTrace, createArticleTrace, healthTrace } from './traces.js';
 
 const CHROMIUM = process.env.LIFELINE_CHROMIUM ?? '/usr/bin/chromium';

@@ -2,12 +2,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
+import { closedPort, type FakeBackend, FIXTURE_TRACES, startFakeBackend } from '@lifeline/test-support/trace-backends';
 import { type RunningViewer, startViewer } from '@lifeline/viewer';
 import { ensureClientBundle } from '@lifeline/viewer/build-client';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../support/mermaid.js';
-import { closedPort, type FakeBackend, FIXTURE_TRACES, startFakeBackend } from '../support/trace-backends.js';
 
 const CHROMIUM = process.env.LIFELINE_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);

@@ -4,12 +4,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TraceSummary } from '@lifeline/core';
 import { openStore } from '@lifeline/store';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { type RunningViewer, startViewer } from '@lifeline/viewer';
 import { ensureClientBundle } from '@lifeline/viewer/build-client';
 import { chromiumFlags } from 'lifeline';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../support/mermaid.js';
 import {
   articleTrace,
   createArticleTrace,

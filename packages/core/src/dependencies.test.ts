@@ -1,10 +1,10 @@
+import { expectValidMermaid, httpServer, redis, type SpanSpec, span, sql, trace } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { CACHE_HIT_ATTRIBUTE, DEPENDS_ON_ATTRIBUTE } from './dependencies.js';
 import { traceToMarkdown } from './markdown.js';
 import { traceToMermaid } from './mermaid.js';
 import { summarizeTrace } from './summary.js';
-import { expectValidMermaid, httpServer, redis, type SpanSpec, span, sql, trace } from './test-helpers.js';
 import type { Attributes, Span } from './trace.js';
 
 const root = (end: number) => httpServer({ id: 'root', start: 0, end, route: '/articles/:id', path: '/articles/7' });

@@ -4,7 +4,7 @@
  */
 import type { Trace } from '@lifeline/core';
 import { traceToMermaid } from '@lifeline/core';
-import { parseMermaid } from '../../support/mermaid.ts';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 
 /** The diagram's text, once Mermaid's own parser has accepted it. */
 export async function validDiagram(trace: Trace): Promise<string> {
