@@ -470,7 +470,7 @@ export function retriedAttempts(spans: readonly Span[]): Set<string> {
     a.startTimeNs < b.startTimeNs ? -1 : a.startTimeNs > b.startTimeNs ? 1 : 0,
   );
   for (const span of ordered) {
-    const key = attemptKey(span);
+    const key = messageAttemptKey(span);
     if (key === undefined) continue;
     const earlier = lastAttempt.get(key);
     if (earlier !== undefined) retried.add(earlier.spanId);
@@ -493,8 +493,29 @@ export function retriedAttempts(spans: readonly Span[]): Set<string> {
   return retried;
 }
 
-/** What makes two consumer spans attempts at the same message (see {@link retriedAttempts}). */
-function attemptKey(span: Span): string | undefined {
+/**
+ * Whether a request (the spans of one trace, or a part of them) failed: some
+ * span failed ({@link spanFailed}) outside every message attempt that was
+ * retried ({@link retriedAttempts}). The list's error flag follows it.
+ *
+ * @example
+ * ```ts
+ * requestFailed(trace.spans); // false when a job's only failed attempt was retried and got through
+ * ```
+ */
+export function requestFailed(spans: readonly Span[]): boolean {
+  const failed = spans.filter((span) => spanFailed({ span }));
+  if (failed.length === 0) return false;
+  const retried = retriedAttempts(spans);
+  return failed.some((span) => !retried.has(span.spanId));
+}
+
+/**
+ * What makes two consumer spans attempts at the same message (see
+ * {@link retriedAttempts}): equal keys, one per message; undefined when the
+ * span names no producer, so it cannot be told apart from other messages.
+ */
+export function messageAttemptKey(span: Pick<Span, 'parentSpanId' | 'links' | 'attributes' | 'name'>): string | undefined {
   const producer = span.parentSpanId ?? span.links?.[0]?.spanId;
   if (producer === undefined || producer === '') return undefined;
   const a = span.attributes;
