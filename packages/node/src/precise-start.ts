@@ -225,12 +225,8 @@ export class PreciseStartSpanProcessor implements SpanProcessor {
       // Back only as far as keeps this start at or after every time handed
       // out before it, unless the wall clock was set back (see CLOCK_SET_BACK_NS).
       const inOrder = this.#latestNs - startedNs;
-      this.#originNs =
-        this.#originNs - highest > CLOCK_SET_BACK_NS || inOrder <= highest
-          ? highest
-          : inOrder < this.#originNs
-            ? inOrder
-            : this.#originNs;
+      if (this.#originNs - highest > CLOCK_SET_BACK_NS || inOrder <= highest) this.#originNs = highest;
+      else if (inOrder < this.#originNs) this.#originNs = inOrder;
     }
   }
 
@@ -245,8 +241,8 @@ export class PreciseStartSpanProcessor implements SpanProcessor {
     const clock = span as unknown as Partial<SpanClock>;
     if (typeof clock._performanceStartTime !== 'number') return;
     const clockNowNs = hrTimeToNs(span.startTime) + msToNs(performance.now() - clock._performanceStartTime);
-    const endNs = hrTimeToNs(span.endTime);
-    const latest = endNs < clockNowNs ? endNs : clockNowNs;
+    let latest = hrTimeToNs(span.endTime);
+    if (clockNowNs < latest) latest = clockNowNs;
     if (latest > this.#latestNs) this.#latestNs = latest;
   }
 

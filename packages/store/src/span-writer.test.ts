@@ -64,7 +64,13 @@ describe('SpanWriter', () => {
   describe('the error flag of a trace large enough to be updated incrementally', () => {
     /** A request trace of `children` queries, its server span first, with a producer span for a job. */
     function largeRequest(traceId: string, children: number) {
-      const root = makeSpan({ traceId, name: 'POST /orders', kind: 'server', startTimeNs: T0, endTimeNs: T0 + 10_000n * MS });
+      const root = makeSpan({
+        traceId,
+        name: 'POST /orders',
+        kind: 'server',
+        startTimeNs: T0,
+        endTimeNs: T0 + 10_000n * MS,
+      });
       const producer = makeSpan({
         traceId,
         name: 'orders publish',
