@@ -515,7 +515,9 @@ export function requestFailed(spans: readonly Span[]): boolean {
  * {@link retriedAttempts}): equal keys, one per message; undefined when the
  * span names no producer, so it cannot be told apart from other messages.
  */
-export function messageAttemptKey(span: Pick<Span, 'parentSpanId' | 'links' | 'attributes' | 'name'>): string | undefined {
+export function messageAttemptKey(
+  span: Pick<Span, 'parentSpanId' | 'links' | 'attributes' | 'name'>,
+): string | undefined {
   const producer = span.parentSpanId ?? span.links?.[0]?.spanId;
   if (producer === undefined || producer === '') return undefined;
   const a = span.attributes;
