@@ -50,6 +50,8 @@ export interface CallOutcome {
   readonly grpcStatus?: string;
   /** The call is an HTTP request that ended without any response status: aborted, timed out, refused, reset. */
   readonly noResponse?: boolean;
+  /** The request's caller disconnected before the response was sent ({@link CALLER_DISCONNECTED_EVENT}): not delivered. */
+  readonly callerDisconnected?: boolean;
   /** Markers of a call that did not fail (handled exceptions, an unread body), in the order recorded. */
   readonly markers?: readonly OutcomeMarker[];
 }
@@ -60,6 +62,26 @@ export interface CallOutcome {
  * response headers arrive instead of never.
  */
 export const BODY_UNREAD_ATTRIBUTE = 'lifeline.http.response.body_unread';
+
+/**
+ * Span event recorded by Lifeline's Node.js instrumentation on a server span
+ * when its caller disconnected before the response was sent in full. The
+ * event's time is the disconnect; the span itself ends when the handler
+ * finished (OpenTelemetry's HTTP instrumentation would end it at the
+ * disconnect). The diagram draws the response arrow at the event, as not
+ * delivered, and the work after it as work after the caller went away.
+ */
+export const CALLER_DISCONNECTED_EVENT = 'lifeline.http.caller_disconnected';
+
+/**
+ * When the caller of a server span disconnected before its response was
+ * sent (epoch ns, the first {@link CALLER_DISCONNECTED_EVENT}), or undefined.
+ */
+export function callerDisconnectedAt(span: Span): bigint | undefined {
+  if (span.kind !== 'server' || span.events.length === 0) return undefined;
+  for (const event of span.events) if (event?.name === CALLER_DISCONNECTED_EVENT) return event.timeNs;
+  return undefined;
+}
 
 /**
  * Failure markers that instrumentations record instead of an error status.
@@ -246,6 +268,10 @@ export function callOutcome(call: DrawnCall): CallOutcome {
     if (spanFailed(node)) error = true;
   }
   const rows = numberAttribute(call.node.span, ROWS_KEYS);
+  // Whatever the handler answered in the end, its caller was gone by then.
+  if (call.role === 'entry' && callerDisconnectedAt(call.node.span) !== undefined) {
+    return { error: true, callerDisconnected: true, message: 'caller disconnected', rows };
+  }
   // What the server span recorded never reached a caller that got no response.
   if (call.role === 'call' && endedWithoutResponseOrFailed(call.node)) {
     return { error: true, noResponse: true, message: noResponseReason(call.node.span), rows };
