@@ -54,9 +54,14 @@ function nsToHrTime(ns: bigint): HrTime {
   return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
 }
 
-/** Whole nanoseconds of a `performance.now()` reading or difference, in ms. */
+/**
+ * Whole nanoseconds of milliseconds: a `performance.now()` reading or
+ * difference, or an epoch time, whose product with 10⁶ as one float64 would
+ * round to 256 ns; whole milliseconds and their fraction are converted apart.
+ */
 function msToNs(ms: number): bigint {
-  return BigInt(Math.round(ms * NS_PER_MS));
+  const whole = Math.trunc(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * NS_PER_MS));
 }
 
 /**
