@@ -28,11 +28,17 @@ const UNFINISHED_HANDLER_MS = 30_000;
 /**
  * Follows a server span's response: when its caller disconnects before the
  * response was sent in full, records the moment on the span and holds the
- * span's end until the handler ends the response. Must be called before the
- * instrumentation listens for the response's `close` (its response hook runs
- * first), so that its end is held by then.
+ * span's end until the handler ends the response (or, failing that, for
+ * `options.unfinishedHandlerMs`, {@link UNFINISHED_HANDLER_MS} by default).
+ * Must be called before the instrumentation listens for the response's
+ * `close` (its response hook runs first), so that its end is held by then.
  */
-export function followCallerDisconnect(span: Span, response: ServerResponse): void {
+export function followCallerDisconnect(
+  span: Span,
+  response: ServerResponse,
+  options: { readonly unfinishedHandlerMs?: number } = {},
+): void {
+  const unfinishedHandlerMs = options.unfinishedHandlerMs ?? UNFINISHED_HANDLER_MS;
   response.once('close', () => {
     // Sent in full, or at least handed over whole: the handler was done.
     if (response.writableFinished || response.writableEnded || span.ended) return;
@@ -57,7 +63,7 @@ export function followCallerDisconnect(span: Span, response: ServerResponse): vo
       finish();
       return result;
     } as ServerResponse['end'];
-    const timer = setTimeout(() => finish(disconnectedAt), UNFINISHED_HANDLER_MS);
+    const timer = setTimeout(() => finish(disconnectedAt), unfinishedHandlerMs);
     timer.unref();
   });
 }
