@@ -3,6 +3,7 @@ import {
   expectValidMermaid,
   httpClient,
   httpServer,
+  ns,
   publish,
   span,
   sql,
@@ -12,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { layoutTrace } from './layout.js';
 import { renderMermaid, traceToMermaid } from './mermaid.js';
+import { CALLER_DISCONNECTED_EVENT } from './outcome.js';
 import { toSequence } from './sequence.js';
 import { summarizeLayout, summarizeTrace } from './summary.js';
 import type { Trace } from './trace.js';
@@ -480,5 +482,86 @@ describe('messages processed after the response', () => {
     const text = await draw(jobs(45));
     expect(text).not.toContain('par ');
     expect(text.split('\n').filter((line) => line.includes('process jobs'))).toHaveLength(2);
+  });
+});
+
+describe('a caller that disconnected before the response', () => {
+  const disconnectedAt = (ms: number) => ({
+    name: CALLER_DISCONNECTED_EVENT,
+    timeNs: ns(ms),
+    attributes: {},
+  });
+
+  /** A report the caller gave up on at 50 ms; the handler queried at 150 ms and finished at 160 ms. */
+  const report = (): Trace =>
+    trace(
+      {
+        ...httpServer({ id: 'root', service: 'reports', route: '/report', start: 0, end: 160, status: 200 }),
+        events: [disconnectedAt(50)],
+      },
+      sql({ id: 'early', parent: 'root', service: 'reports', start: 5, end: 10, query: 'SELECT * FROM sources' }),
+      sql({ id: 'late', parent: 'root', service: 'reports', start: 150, end: 155, query: 'SELECT * FROM figures' }),
+    );
+
+  it('draws the response as not delivered where the caller went, and the work after it after it', async () => {
+    expect(await draw(report())).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as reports
+      participant p3 as postgresql blog (db)
+      p1->>p2: GET /report
+      p2->>p3: SELECT sources
+      p3-->>p2: ok
+      p2--xp1: caller disconnected
+      Note over p2: after the caller disconnected: 1 call ran on
+      p2->>p3: SELECT figures
+      p3-->>p2: ok
+      "
+    `);
+    const timed = renderMermaid(toSequence(report()));
+    await expectValidMermaid(timed);
+    expect(timed).toContain('p2--xp1: caller disconnected · 50 ms');
+    expect(timed).toContain('after the caller disconnected: 1 call ran on by 105 ms');
+    expect(analyzeTrace(report()).notes).toContain('1 call ran on after the caller of GET /report disconnected');
+  });
+
+  it('draws the work a traced service did after its caller gave up after that service was left', async () => {
+    const t = trace(
+      httpServer({ id: 'root', service: 'front', route: '/page', start: 0, end: 60, status: 200 }),
+      {
+        ...httpClient({
+          id: 'call',
+          parent: 'root',
+          service: 'front',
+          url: 'http://reports/report',
+          start: 1,
+          end: 51,
+          status: null,
+        }),
+        status: { code: 'error', message: 'The operation was aborted due to timeout' },
+      },
+      {
+        ...httpServer({
+          id: 'upstream',
+          parent: 'call',
+          service: 'reports',
+          route: '/report',
+          start: 2,
+          end: 160,
+          status: 200,
+        }),
+        events: [disconnectedAt(51)],
+      },
+      sql({ id: 'late', parent: 'upstream', service: 'reports', start: 150, end: 155, query: 'SELECT * FROM figures' }),
+    );
+    const text = await draw(t);
+    const lines = text.split('\n');
+    const cut = lines.indexOf('p3--xp2: timeout');
+    const query = lines.indexOf('p3->>p4: SELECT figures');
+    expect(cut, text).toBeGreaterThan(0);
+    // The query ran after the caller's call had ended: drawn after it, not as part of the reply.
+    expect(query, text).toBeGreaterThan(cut);
+    expect(analyzeTrace(t).notes).toContain('1 call ran on after the caller of GET /report disconnected');
   });
 });

@@ -59,7 +59,7 @@ export { markdownExport, traceToMarkdown } from './markdown.js';
 export type { EscapeOptions, RenderOptions, TraceDiagram, TraceToMermaidOptions } from './mermaid.js';
 export { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
 export { normalizeCacheKey, normalizePath } from './normalize.js';
-export { BODY_UNREAD_ATTRIBUTE } from './outcome.js';
+export { BODY_UNREAD_ATTRIBUTE, CALLER_DISCONNECTED_EVENT, messageAttemptKey, requestFailed } from './outcome.js';
 export type {
   ArrowKind,
   ArrowRef,

@@ -26,7 +26,7 @@ import {
 } from './classify.js';
 import { concurrentGroups, packLanes } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
-import { type CallOutcome, drawnCallOutcome, spanFailed } from './outcome.js';
+import { type CallOutcome, callerDisconnectedAt, drawnCallOutcome, spanFailed } from './outcome.js';
 import { repeatStatement } from './statement.js';
 import type { Span } from './trace.js';
 import { compareNodes, type SpanNode, type SpanTree } from './tree.js';
@@ -368,9 +368,39 @@ function batchCall(members: readonly DrawnCall[], parent: DrawnCall): DrawnCall 
  * response of their own to draw (a consumer, a publish, a plain client span).
  */
 export function responseTime(call: Pick<DrawnCall, 'role' | 'node' | 'remote'>): number | undefined {
-  if (call.role === 'entry') return call.node.end;
-  if (call.role === 'call' && call.remote !== undefined) return call.remote.end;
+  const server = answeringSpan(call);
+  if (server === undefined) return undefined;
+  const disconnected = disconnectTime(server);
+  return disconnected === undefined ? server.end : disconnected;
+}
+
+/** The server span that answers a call: the entry itself, or the traced service a call reached. */
+function answeringSpan(call: Pick<DrawnCall, 'role' | 'node' | 'remote'>): SpanNode | undefined {
+  if (call.role === 'entry') return call.node;
+  if (call.role === 'call' && call.remote !== undefined) return call.remote;
   return undefined;
+}
+
+/**
+ * When the caller of a server span disconnected before the response, as a
+ * layout time (ns after the tree's base, shifted with the span), within the
+ * span; undefined when it did not.
+ */
+function disconnectTime(node: SpanNode): number | undefined {
+  const at = callerDisconnectedAt(node.span);
+  if (at === undefined) return undefined;
+  const time = node.start + Number(at - node.span.startTimeNs);
+  return Math.min(Math.max(time, node.start), node.end);
+}
+
+/**
+ * Whether the caller of the server span that answers `call` disconnected
+ * before the response: then {@link responseTime} is the disconnect, and the
+ * work after it ran on after the caller went away.
+ */
+export function callerWentAway(call: Pick<DrawnCall, 'role' | 'node' | 'remote'>): boolean {
+  const server = answeringSpan(call);
+  return server !== undefined && callerDisconnectedAt(server.span) !== undefined;
 }
 
 /**
@@ -405,13 +435,17 @@ export function workAfterResponse(layout: TraceLayout): AfterResponse[] {
 
 /**
  * One note per response that work outlived, for the analysis and the
- * diagram's notes: `2 calls ran on after the response to POST /signup`.
+ * diagram's notes: `2 calls ran on after the response to POST /signup`, or
+ * `1 call ran on after the caller of GET /report disconnected`.
  */
 export function afterResponseNotes(layout: TraceLayout): string[] {
-  return workAfterResponse(layout).map(
-    ({ call, calls }) =>
-      `${calls.length} ${calls.length === 1 ? 'call' : 'calls'} ran on after the response to ${call.label || call.node.span.name}`,
-  );
+  return workAfterResponse(layout).map(({ call, calls }) => {
+    const count = `${calls.length} ${calls.length === 1 ? 'call' : 'calls'}`;
+    const label = call.label || call.node.span.name;
+    return callerWentAway(call)
+      ? `${count} ran on after the caller of ${label} disconnected`
+      : `${count} ran on after the response to ${label}`;
+  });
 }
 
 /** Whether `host` is `call` itself or drawn inside it (attaching there would make a loop). */

@@ -50,6 +50,8 @@ export interface CallOutcome {
   readonly grpcStatus?: string;
   /** The call is an HTTP request that ended without any response status: aborted, timed out, refused, reset. */
   readonly noResponse?: boolean;
+  /** The request's caller disconnected before the response was sent ({@link CALLER_DISCONNECTED_EVENT}): not delivered. */
+  readonly callerDisconnected?: boolean;
   /** Markers of a call that did not fail (handled exceptions, an unread body), in the order recorded. */
   readonly markers?: readonly OutcomeMarker[];
 }
@@ -60,6 +62,26 @@ export interface CallOutcome {
  * response headers arrive instead of never.
  */
 export const BODY_UNREAD_ATTRIBUTE = 'lifeline.http.response.body_unread';
+
+/**
+ * Span event recorded by Lifeline's Node.js instrumentation on a server span
+ * when its caller disconnected before the response was sent in full. The
+ * event's time is the disconnect; the span itself ends when the handler
+ * finished (OpenTelemetry's HTTP instrumentation would end it at the
+ * disconnect). The diagram draws the response arrow at the event, as not
+ * delivered, and the work after it as work after the caller went away.
+ */
+export const CALLER_DISCONNECTED_EVENT = 'lifeline.http.caller_disconnected';
+
+/**
+ * When the caller of a server span disconnected before its response was
+ * sent (epoch ns, the first {@link CALLER_DISCONNECTED_EVENT}), or undefined.
+ */
+export function callerDisconnectedAt(span: Span): bigint | undefined {
+  if (span.kind !== 'server' || span.events.length === 0) return undefined;
+  for (const event of span.events) if (event?.name === CALLER_DISCONNECTED_EVENT) return event.timeNs;
+  return undefined;
+}
 
 /**
  * Failure markers that instrumentations record instead of an error status.
@@ -246,6 +268,10 @@ export function callOutcome(call: DrawnCall): CallOutcome {
     if (spanFailed(node)) error = true;
   }
   const rows = numberAttribute(call.node.span, ROWS_KEYS);
+  // Whatever the handler answered in the end, its caller was gone by then.
+  if (call.role === 'entry' && callerDisconnectedAt(call.node.span) !== undefined) {
+    return { error: true, callerDisconnected: true, message: 'caller disconnected', rows };
+  }
   // What the server span recorded never reached a caller that got no response.
   if (call.role === 'call' && endedWithoutResponseOrFailed(call.node)) {
     return { error: true, noResponse: true, message: noResponseReason(call.node.span), rows };
@@ -470,7 +496,7 @@ export function retriedAttempts(spans: readonly Span[]): Set<string> {
     a.startTimeNs < b.startTimeNs ? -1 : a.startTimeNs > b.startTimeNs ? 1 : 0,
   );
   for (const span of ordered) {
-    const key = attemptKey(span);
+    const key = messageAttemptKey(span);
     if (key === undefined) continue;
     const earlier = lastAttempt.get(key);
     if (earlier !== undefined) retried.add(earlier.spanId);
@@ -493,8 +519,31 @@ export function retriedAttempts(spans: readonly Span[]): Set<string> {
   return retried;
 }
 
-/** What makes two consumer spans attempts at the same message (see {@link retriedAttempts}). */
-function attemptKey(span: Span): string | undefined {
+/**
+ * Whether a request (the spans of one trace, or a part of them) failed: some
+ * span failed ({@link spanFailed}) outside every message attempt that was
+ * retried ({@link retriedAttempts}). The list's error flag follows it.
+ *
+ * @example
+ * ```ts
+ * requestFailed(trace.spans); // false when a job's only failed attempt was retried and got through
+ * ```
+ */
+export function requestFailed(spans: readonly Span[]): boolean {
+  const failed = spans.filter((span) => spanFailed({ span }));
+  if (failed.length === 0) return false;
+  const retried = retriedAttempts(spans);
+  return failed.some((span) => !retried.has(span.spanId));
+}
+
+/**
+ * What makes two consumer spans attempts at the same message (see
+ * {@link retriedAttempts}): equal keys, one per message; undefined when the
+ * span names no producer, so it cannot be told apart from other messages.
+ */
+export function messageAttemptKey(
+  span: Pick<Span, 'parentSpanId' | 'links' | 'attributes' | 'name'>,
+): string | undefined {
   const producer = span.parentSpanId ?? span.links?.[0]?.spanId;
   if (producer === undefined || producer === '') return undefined;
   const a = span.attributes;

@@ -12,6 +12,7 @@ import {
   afterResponseNotes,
   arrangeChildren,
   type ChildRun,
+  callerWentAway,
   contentLifeline,
   type DrawnCall,
   isRepeatRun,
@@ -347,17 +348,11 @@ class Builder {
             o,
             early === undefined || at === undefined ? undefined : (child) => child.node.end > at,
           );
+          // A caller that went away is answered where it went: the arrow's time is until then.
+          const replyMs = outcome.callerDisconnected && own !== undefined ? (own - call.node.start) / 1e6 : durationMs;
           o.push(
             outcome.error
-              ? this.message(
-                  call.to,
-                  call.from,
-                  'error',
-                  this.errorText(outcome, durationMs),
-                  spanId,
-                  call.depth,
-                  members,
-                )
+              ? this.message(call.to, call.from, 'error', this.errorText(outcome, replyMs), spanId, call.depth, members)
               : this.message(
                   call.to,
                   call.from,
@@ -605,7 +600,10 @@ class Builder {
     for (const draw of deferred) if (draw.at < startsAt) startsAt = draw.at;
     const afterPart = (target: SequenceItem[] = out): void => {
       this.afterResponse++;
-      let text = `after the response: ${count} ${count === 1 ? 'call' : 'calls'} outlived the request`;
+      const calls = `${count} ${count === 1 ? 'call' : 'calls'}`;
+      let text = callerWentAway(call)
+        ? `after the caller disconnected: ${calls} ran on`
+        : `after the response: ${calls} outlived the request`;
       if (this.timings) {
         let end = response;
         for (const child of [...outlived, ...startedOutlived]) if (child.node.end > end) end = child.node.end;

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
 import { layoutTrace } from './layout.js';
+import { messageAttemptKey, requestFailed } from './outcome.js';
 import { toSequence } from './sequence.js';
 import { isRequestRoot, summarizeLayout, summarizeTrace } from './summary.js';
 import type { Attributes, Span, SpanKind, Trace } from './trace.js';
@@ -311,6 +312,23 @@ describe('the outcome of a request whose message was retried', () => {
       expect(summarizeTrace(t).error).toBe(true);
       expect(summarizeLayout(layoutTrace(buildSpanTree(t)))).toEqual(reference(t));
     }
+  });
+
+  it('gives the same outcome from the spans alone as the summary does', () => {
+    for (const failed of [[true, false], [true, true], [false, true], [true], [false]]) {
+      const t = attempts(...failed);
+      expect(requestFailed(t.spans)).toBe(summarizeTrace(t).error);
+    }
+  });
+
+  it('keys two attempts at one message alike, and attempts at other messages apart', () => {
+    const t = attempts(true, false);
+    const [first, second] = t.spans.filter((s) => s.kind === 'consumer');
+    expect(first && messageAttemptKey(first)).toBeDefined();
+    expect(first && messageAttemptKey(first)).toBe(second && messageAttemptKey(second));
+    const other = consume({ id: 'other', parent: 'pub', start: 90, end: 95, queue: 'receipts' });
+    expect(messageAttemptKey(other)).not.toBe(first && messageAttemptKey(first));
+    expect(messageAttemptKey({ ...other, parentSpanId: undefined })).toBeUndefined();
   });
 
   it('still draws the failed attempt as a failed call', () => {

@@ -6,13 +6,14 @@
  * applies what these hooks record.
  */
 import { subscribe } from 'node:diagnostics_channel';
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { type Span as ApiSpan, context, createContextKey } from '@opentelemetry/api';
 import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import type { Span } from '@opentelemetry/sdk-trace';
 import { type HttpCallOutcome, httpOutcomes, trackOpenResponse } from './call-endings.js';
+import { followCallerDisconnect } from './caller-disconnect.js';
 import { noteRequestPath } from './data-dependencies.js';
 
 function outcomeOf(span: ApiSpan): HttpCallOutcome {
@@ -200,8 +201,11 @@ export function createHttpInstrumentation(): HttpInstrumentation {
       // Client spans get the IncomingMessage of the response, server spans
       // their ServerResponse. Both have a `req`; only a ServerResponse can
       // write a head. A server span must never be ended at its headers: it
-      // ends when it answered, whatever its caller did.
-      if (typeof (response as { writeHead?: unknown }).writeHead === 'function') return;
+      // ends when it answered, whatever its caller did (see caller-disconnect.ts).
+      if (typeof (response as { writeHead?: unknown }).writeHead === 'function') {
+        if (span.isRecording()) followCallerDisconnect(span as Span, response as ServerResponse);
+        return;
+      }
       if ((response as IncomingMessage & { req?: unknown }).req === undefined) return;
       // Read when the span ends: a body cut off by the connection closing is a failure.
       outcomeOf(span).response = response as IncomingMessage & { errored?: unknown };

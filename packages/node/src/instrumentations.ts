@@ -4,8 +4,8 @@
  * serving it, not the plumbing underneath.
  */
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import { createAmqplibInstrumentation } from './amqplib.js';
 import { BetterSqlite3Instrumentation } from './better-sqlite3.js';
 import { BullMQSandboxInstrumentation } from './bullmq.js';
 import {
@@ -79,7 +79,8 @@ const factories: Record<InstrumentationName, (context: InstrumentationContext) =
   // own request's trace (see client-queues.ts).
   ioredis: () => createIORedisInstrumentation({ requireParentSpan: true }),
   redis: () => createRedisInstrumentation({ requireParentSpan: true }),
-  amqplib: () => new AmqplibInstrumentation(),
+  // A message's span lasts as long as its async handler (see amqplib.ts).
+  amqplib: () => createAmqplibInstrumentation(),
   'better-sqlite3': (context) => new BetterSqlite3Instrumentation({ ignorePaths: [context.dbPath] }),
   // Sandboxed processors: see bullmq.ts.
   bullmq: () => new BullMQSandboxInstrumentation(),

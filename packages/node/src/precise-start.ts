@@ -21,8 +21,8 @@
  * moment was computed with keeps all three consistent.
  */
 import type { HrTime } from '@opentelemetry/api';
-import { addHrTimes, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
-import type { Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { isTimeInputHrTime } from '@opentelemetry/core';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /** The fields of the SDK's span this processor reads and corrects. */
 interface SpanClock {
@@ -30,6 +30,38 @@ interface SpanClock {
   _startTimeProvided: boolean;
   _performanceStartTime: number;
   _performanceOffset: number;
+}
+
+/**
+ * The largest step back the anchor takes in one go without regard to the
+ * times already handed out, in nanoseconds. A wall clock that moved back
+ * further was set (by hand or by NTP stepping it, which takes 128 ms of
+ * disagreement): following it at once is then the lesser evil. Smaller
+ * disagreements are the anchor settling, and are taken only as far as keeps
+ * the process's times in order.
+ */
+const CLOCK_SET_BACK_NS = 100_000_000n;
+
+const NS_PER_MS = 1_000_000;
+
+/** Epoch nanoseconds of an HrTime. */
+function hrTimeToNs(time: HrTime): bigint {
+  return BigInt(time[0]) * 1_000_000_000n + BigInt(time[1]);
+}
+
+/** The HrTime of epoch nanoseconds. */
+function nsToHrTime(ns: bigint): HrTime {
+  return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
+}
+
+/**
+ * Whole nanoseconds of milliseconds: a `performance.now()` reading or
+ * difference, or an epoch time, whose product with 10⁶ as one float64 would
+ * round to 256 ns; whole milliseconds and their fraction are converted apart.
+ */
+function msToNs(ms: number): bigint {
+  const whole = Math.trunc(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * NS_PER_MS));
 }
 
 /**
@@ -84,6 +116,16 @@ function spanClock(span: Span): SpanClock | undefined {
  * within a millisecond of the wall clock, as the SDK's own do, while spans of
  * one process keep their precise order.
  *
+ * The times of one process never run backwards: a span that starts after
+ * another ended (or started) never starts before that end (or start). The
+ * SDK ends a span on the anchor its start was given, so an anchor moved back
+ * by even a few microseconds while it settles would put the next call's start
+ * before the end of the call it followed, and the two would be drawn as
+ * overlapping. The anchor therefore moves back only as far as keeps every
+ * new start at or after the latest start and end handed out so far; the rest
+ * of the step waits for the next span. Only a wall clock set back by more
+ * than 100 ms is followed at once.
+ *
  * Spans given a start time by their creator are left as they are.
  *
  * @example
@@ -99,11 +141,20 @@ function spanClock(span: Span): SpanClock | undefined {
  */
 export class PreciseStartSpanProcessor implements SpanProcessor {
   /**
-   * Estimated wall-clock time, in ms since the epoch, at which
+   * Estimated wall-clock time, in ns since the epoch, at which
    * `performance.now()` was zero: `performance.timeOrigin` until the wall
    * clock proves it wrong.
    */
-  #originMs = performance.timeOrigin;
+  #originNs = msToNs(performance.timeOrigin);
+
+  /**
+   * The latest start or end handed out to a span this processor corrected,
+   * ns since the epoch: no span started later may start before it.
+   */
+  #latestNs = 0n;
+
+  /** Spans whose start this processor set: their ends are on its clock. */
+  readonly #corrected = new WeakSet<object>();
 
   /** Whether the first span has been checked for the SDK fields this processor writes. */
   #checked = false;
@@ -139,38 +190,66 @@ export class PreciseStartSpanProcessor implements SpanProcessor {
     }
     const clock = spanClock(span);
     if (clock === undefined) return;
-    this.#followWallClock();
-    // Added as HrTime, not as one float64 sum near 1.7e12 ms (which rounds to
-    // a quarter microsecond), so two starts differ by exactly what
+    const startedNs = msToNs(clock._performanceStartTime);
+    this.#followWallClock(startedNs);
+    // Summed in whole nanoseconds, not as one float64 near 1.7e12 ms (which
+    // rounds to a quarter microsecond), so two starts differ by exactly what
     // performance.now() measured between them.
-    clock.startTime = addHrTimes(millisToHrTime(this.#originMs), millisToHrTime(clock._performanceStartTime));
+    const startNs = this.#originNs + startedNs;
+    clock.startTime = nsToHrTime(startNs);
+    if (startNs > this.#latestNs) this.#latestNs = startNs;
+    this.#corrected.add(span);
     // Events stamped with a performance.now() value are placed at
     // timeOrigin + value + _performanceOffset; with the offset of this
     // processor's origin they fall where the precise start says they do.
-    clock._performanceOffset = this.#originMs - performance.timeOrigin;
+    clock._performanceOffset = Number(this.#originNs - msToNs(performance.timeOrigin)) / NS_PER_MS;
   }
 
   /**
-   * Keeps the anchor consistent with the wall clock. Date.now() is the wall
-   * clock rounded down to the millisecond, so a reading taken before
-   * performance.now() says the anchor is at least `before - now`, and one
-   * taken after says it is less than `after + 1 - now`. Bounds derived this
-   * way hold however long the thread is paused between the readings (a
-   * single comparison of the SDK's own two readings would not: a pause
-   * between them looks like a clock running fast), so the anchor moves only
-   * when the clocks really parted: after a suspend, when the time was set,
-   * or by a few microseconds while it settles after start-up.
+   * Keeps the anchor consistent with the wall clock, without running the
+   * process's times backwards, for a span whose `performance.now()` start is
+   * `startedNs`. Date.now() is the wall clock rounded down to the
+   * millisecond, so a reading taken before performance.now() says the anchor
+   * is at least `before - now`, and one taken after says it is less than
+   * `after + 1 - now`. Bounds derived this way hold however long the thread
+   * is paused between the readings (a single comparison of the SDK's own two
+   * readings would not: a pause between them looks like a clock running
+   * fast), so the anchor moves only when the clocks really parted: after a
+   * suspend, when the time was set, or by a few microseconds while it
+   * settles after start-up.
    */
-  #followWallClock(): void {
+  #followWallClock(startedNs: bigint): void {
     const before = Date.now();
-    const now = performance.now();
+    const nowNs = msToNs(performance.now());
     const after = Date.now();
-    if (this.#originMs < before - now) this.#originMs = before - now;
-    else if (this.#originMs > after + 1 - now) this.#originMs = after + 1 - now;
+    const lowest = BigInt(before) * 1_000_000n - nowNs;
+    const highest = BigInt(after + 1) * 1_000_000n - nowNs;
+    if (this.#originNs < lowest) {
+      this.#originNs = lowest;
+    } else if (this.#originNs > highest) {
+      // Back only as far as keeps this start at or after every time handed
+      // out before it, unless the wall clock was set back (see CLOCK_SET_BACK_NS).
+      const inOrder = this.#latestNs - startedNs;
+      if (this.#originNs - highest > CLOCK_SET_BACK_NS || inOrder <= highest) this.#originNs = highest;
+      else if (inOrder < this.#originNs) this.#originNs = inOrder;
+    }
   }
 
-  /** Nothing to do when a span ends: its end is computed from the corrected start. */
-  onEnd(): void {}
+  /**
+   * Remembers the end of a span whose start this processor set, so that no
+   * span started later starts before it. An end given by the span's creator
+   * counts only as far as the span's own clock had come by then: a time in
+   * the future must not drag the anchor along.
+   */
+  onEnd(span: ReadableSpan): void {
+    if (!this.#corrected.has(span)) return;
+    const clock = span as unknown as Partial<SpanClock>;
+    if (typeof clock._performanceStartTime !== 'number') return;
+    const clockNowNs = hrTimeToNs(span.startTime) + msToNs(performance.now() - clock._performanceStartTime);
+    let latest = hrTimeToNs(span.endTime);
+    if (clockNowNs < latest) latest = clockNowNs;
+    if (latest > this.#latestNs) this.#latestNs = latest;
+  }
 
   /** Holds nothing, so there is nothing to flush. */
   forceFlush(): Promise<void> {

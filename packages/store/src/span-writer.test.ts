@@ -1,3 +1,4 @@
+import { summarizeTrace } from '@lifeline/core';
 import { makeSpan, nextId, tempDbPath } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from './database.js';
@@ -58,5 +59,112 @@ describe('SpanWriter', () => {
     } finally {
       store.close();
     }
+  });
+
+  describe('the error flag of a trace large enough to be updated incrementally', () => {
+    /** A request trace of `children` queries, its server span first, with a producer span for a job. */
+    function largeRequest(traceId: string, children: number) {
+      const root = makeSpan({
+        traceId,
+        name: 'POST /orders',
+        kind: 'server',
+        startTimeNs: T0,
+        endTimeNs: T0 + 10_000n * MS,
+      });
+      const producer = makeSpan({
+        traceId,
+        name: 'orders publish',
+        kind: 'producer',
+        parentSpanId: root.spanId,
+        startTimeNs: T0 + MS,
+        attributes: { 'messaging.system': 'rabbitmq', 'messaging.destination.name': 'orders' },
+      });
+      const queries = Array.from({ length: children }, (_, i) =>
+        makeSpan({
+          traceId,
+          name: 'SELECT orders',
+          kind: 'client',
+          parentSpanId: root.spanId,
+          startTimeNs: T0 + 2n * MS + BigInt(i) * 1000n,
+          endTimeNs: T0 + 2n * MS + BigInt(i) * 1000n + 500n,
+          attributes: { 'db.system': 'postgresql' },
+        }),
+      );
+      return { spans: [root, producer, ...queries], producer };
+    }
+
+    function attempt(traceId: string, producerId: string, at: bigint, failed: boolean) {
+      return makeSpan({
+        traceId,
+        name: 'orders process',
+        kind: 'consumer',
+        parentSpanId: producerId,
+        startTimeNs: at,
+        endTimeNs: at + MS,
+        status: failed ? { code: 'error', message: 'timeout' } : { code: 'unset' },
+        attributes: { 'messaging.system': 'rabbitmq', 'messaging.destination.name': 'orders' },
+      });
+    }
+
+    function listed(path: string, traceId: string) {
+      const store = openStore({ path, readonly: true });
+      try {
+        const row = store.listTraces({ work: 'all' }).items.find((item) => item.traceId === traceId);
+        const failedIds = store.listTraces({ work: 'all', error: true }).items.map((item) => item.traceId);
+        const trace = store.getTrace(traceId);
+        return { row, failedIds, trace };
+      } finally {
+        store.close();
+      }
+    }
+
+    it('clears the error of a retried message attempt once a later attempt got through', () => {
+      const path = tempDbPath();
+      const db = openDatabase(path, { migrate: true });
+      const writer = new SpanWriter(db);
+      const traceId = nextId(32);
+      const { spans, producer } = largeRequest(traceId, 2100);
+      try {
+        writer.write(spans);
+        writer.write([attempt(traceId, producer.spanId, T0 + 20n * MS, true)]);
+        expect(listed(path, traceId).row?.error).toBe(true);
+        writer.write([attempt(traceId, producer.spanId, T0 + 40n * MS, false)]);
+      } finally {
+        db.close();
+      }
+      const { row, failedIds, trace } = listed(path, traceId);
+      // The same rule as a full summary of the stored trace, which the diagram is drawn from.
+      expect(trace && summarizeTrace(trace).error).toBe(false);
+      expect(row?.error).toBe(false);
+      expect(failedIds).not.toContain(traceId);
+    });
+
+    it('counts a failure by the outcome rules, not only by an error status', () => {
+      const path = tempDbPath();
+      const db = openDatabase(path, { migrate: true });
+      const writer = new SpanWriter(db);
+      const traceId = nextId(32);
+      const { spans, producer } = largeRequest(traceId, 2100);
+      try {
+        writer.write(spans);
+        // A downstream call answered 503; its status was left unset, as the HTTP conventions allow.
+        const consumer = attempt(traceId, producer.spanId, T0 + 20n * MS, false);
+        const call = makeSpan({
+          traceId,
+          name: 'GET',
+          kind: 'client',
+          parentSpanId: consumer.spanId,
+          startTimeNs: T0 + 20n * MS + 1000n,
+          attributes: { 'http.request.method': 'GET', 'server.address': 'stock', 'http.response.status_code': 503 },
+        });
+        writer.write([call, consumer]);
+      } finally {
+        db.close();
+      }
+      const { row, failedIds, trace } = listed(path, traceId);
+      expect(trace && summarizeTrace(trace).error).toBe(true);
+      expect(row?.error).toBe(true);
+      expect(failedIds).toContain(traceId);
+    });
   });
 });

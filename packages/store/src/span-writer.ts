@@ -1,5 +1,5 @@
 import type { Attributes, Span, TraceSummary } from '@lifeline/core';
-import { summarizeTrace } from '@lifeline/core';
+import { messageAttemptKey, requestFailed, summarizeTrace } from '@lifeline/core';
 import type { SqliteDatabase } from './database.js';
 import {
   decodeSpan,
@@ -73,6 +73,16 @@ interface TraceGroup {
 interface StoredSummary {
   readonly span_count: number;
   readonly seq: number;
+  readonly error: number;
+  readonly queue_count: number;
+}
+
+/** A stored consumer span, as far as telling attempts at one message apart needs it. */
+interface StoredConsumer {
+  readonly parent_span_id: string | null;
+  readonly name: string;
+  readonly attributes: string;
+  readonly links: string | null;
 }
 
 /** Spans of a trace this writer summarised lately, and the sequence number that summary got. */
@@ -114,6 +124,7 @@ export class SpanWriter {
   readonly #selectTraceSize;
   readonly #selectTraceStart;
   readonly #selectSpans;
+  readonly #selectAttempts;
   #rereadSpans = 0;
   readonly #upsertSummary;
   readonly #incrementSummary;
@@ -137,7 +148,14 @@ export class SpanWriter {
     );
     this.#insertResource = db.prepare('INSERT OR IGNORE INTO resources (attributes) VALUES (?)');
     this.#selectResource = db.prepare('SELECT id FROM resources WHERE attributes = ?').pluck();
-    this.#selectTraceSize = db.prepare('SELECT span_count, seq FROM traces WHERE trace_id = ?');
+    this.#selectTraceSize = db.prepare('SELECT span_count, seq, error, queue_count FROM traces WHERE trace_id = ?');
+    // Other consumer spans of the trace that may be attempts at the same
+    // message as a given one: the same producer, as parent or first link.
+    this.#selectAttempts = db.prepare(
+      `SELECT parent_span_id, name, attributes, links FROM spans
+       WHERE trace_id = ? AND kind = 'consumer' AND span_id <> ?
+        AND (parent_span_id = ? OR (parent_span_id IS NULL AND json_extract(links, '$[0].spanId') = ?))`,
+    );
     this.#selectTraceStart = db.prepare('SELECT start_ns FROM traces WHERE trace_id = ?').pluck().safeIntegers(true);
     this.#selectSpans = db.prepare(SELECT_TRACE_SPANS).safeIntegers(true);
     this.#upsertSummary = db.prepare(
@@ -289,13 +307,18 @@ export class SpanWriter {
         const spans = added.map(spanAt);
         this.#saveSummary(summarizeTrace({ traceId, spans }), seq);
         this.#remember(traceId, spans, seq);
-      } else if (stored.span_count >= INCREMENTAL_ABOVE_SPANS && !this.#mayMoveRoot(traceId, values, added)) {
-        this.#forget(traceId);
-        this.#increment(traceId, added.map(spanAt), seq);
       } else {
-        const spans = this.#storedSpans(traceId, stored, added.map(spanAt));
-        this.#saveSummary(summarizeTrace({ traceId, spans }), seq);
-        this.#remember(traceId, spans, seq);
+        const addedSpans = added.map(spanAt);
+        const incremental = stored.span_count >= INCREMENTAL_ABOVE_SPANS && !this.#mayMoveRoot(traceId, values, added);
+        const failed = incremental && requestFailed(addedSpans);
+        if (incremental && !this.#mayChangeOutcome(traceId, stored, addedSpans, failed)) {
+          this.#forget(traceId);
+          this.#increment(traceId, addedSpans, seq, failed);
+        } else {
+          const spans = this.#storedSpans(traceId, stored, addedSpans);
+          this.#saveSummary(summarizeTrace({ traceId, spans }), seq);
+          this.#remember(traceId, spans, seq);
+        }
       }
     }
     this.#writeSeq.run(seq);
@@ -312,6 +335,35 @@ export class SpanWriter {
       if (values[i * SPAN_FIELDS + F_PARENT_SPAN_ID] !== null) continue;
       start ??= (this.#selectTraceStart.get(traceId) as bigint | number | undefined) ?? -1;
       if ((values[i * SPAN_FIELDS + F_START_NS] as bigint) <= start) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether spans about to be added to a stored trace may change its outcome
+   * in a way only the whole trace can tell (the outcome rule of
+   * `requestFailed`): a failure that may lie inside a message attempt
+   * retried by a stored one, or an attempt at a message whose stored
+   * earlier attempt failed the trace. `failed` says whether the added spans
+   * fail by themselves.
+   */
+  #mayChangeOutcome(traceId: string, stored: StoredSummary, added: readonly Span[], failed: boolean): boolean {
+    if (stored.error === 0) return failed && (stored.queue_count > 0 || added.some((span) => span.kind === 'consumer'));
+    for (const span of added) {
+      if (span.kind !== 'consumer') continue;
+      const key = messageAttemptKey(span);
+      const producer = span.parentSpanId ?? span.links[0]?.spanId;
+      if (key === undefined || producer === undefined) continue;
+      const others = this.#selectAttempts.all(traceId, span.spanId, producer, producer) as StoredConsumer[];
+      for (const other of others) {
+        const otherKey = messageAttemptKey({
+          parentSpanId: other.parent_span_id ?? undefined,
+          name: other.name,
+          attributes: JSON.parse(other.attributes) as Attributes,
+          links: other.links === null ? [] : (JSON.parse(other.links) as Span['links']),
+        });
+        if (otherKey === key) return true;
+      }
     }
     return false;
   }
@@ -373,15 +425,18 @@ export class SpanWriter {
     return rows.map((row) => rowToSpan(row, resources));
   }
 
-  #increment(traceId: string, added: readonly Span[], seq: number): void {
+  /**
+   * Adds `added` to a stored summary with counters only; `failed` says
+   * whether they fail the request by themselves (see {@link #mayChangeOutcome}
+   * for when that cannot be told from them alone).
+   */
+  #increment(traceId: string, added: readonly Span[], seq: number, failed: boolean): void {
     let start: bigint | undefined;
     let end: bigint | undefined;
-    let error = 0;
     for (const span of added) {
       const spanEnd = span.endTimeNs ?? span.startTimeNs;
       if (start === undefined || span.startTimeNs < start) start = span.startTimeNs;
       if (end === undefined || spanEnd > end) end = spanEnd;
-      if (span.status.code === 'error') error = 1;
     }
     // Counts by kind of work add up span by span, so they stay exact; the
     // structure (serial runs, par blocks, N+1) waits for the next full summary.
@@ -391,7 +446,7 @@ export class SpanWriter {
       start ?? null,
       end ?? null,
       start ?? null,
-      error,
+      failed ? 1 : 0,
       seq,
       counts.db,
       counts.http,

@@ -396,6 +396,14 @@ app.get('/self/slow', async (_req, res) => {
   res.json({ outcome: 'late' });
 });
 
+// Works on after its caller gave up (the test's caller gives up at 100 ms):
+// a query at 300 ms, then an answer nobody reads.
+app.get('/slow-work', async (_req, res) => {
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await pgPool.query('SELECT 1 AS late');
+  res.json({ outcome: 'late' });
+});
+
 app.get('/self/:client', async (req, res) => {
   const self = `http://127.0.0.1:${(server.address() as { port: number }).port}/self/slow`;
   const outcome =
