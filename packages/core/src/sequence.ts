@@ -765,12 +765,20 @@ function foldedCount(roots: readonly DrawnCall[]): number {
  * everything nested under it): how many, and how many of them failed, so
  * that no fold, whoever chose it, hides a failure: `12 calls folded, 1 failed`,
  * `40 more calls folded` (`more` for the rest of a level cut short).
- * Linear in the calls folded.
+ * Linear in the roots (each carries its counts from the layout), or in the calls folded for calls of a lean layout.
  */
 export function foldText(roots: readonly DrawnCall[], more: boolean): string {
   let count = 0;
   let failed = 0;
-  const stack = [...roots];
+  const stack: DrawnCall[] = [];
+  for (const root of roots) {
+    // The layout counted each call's nested failures once: the size guard
+    // folds the same calls in every plan it tries, so none walks them again.
+    if (root.outcome !== undefined && root.nestedFailures !== undefined) {
+      count += 1 + root.nestedCalls;
+      failed += root.nestedFailures + (root.outcome.error ? 1 : 0);
+    } else stack.push(root);
+  }
   while (stack.length > 0) {
     const call = stack.pop() as DrawnCall;
     count++;
