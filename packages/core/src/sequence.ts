@@ -631,11 +631,11 @@ class Builder {
         event.draw(out);
       }
     };
-    const runs = arrangeChildren(children);
+    const runs = arrangedRuns(children);
     // Past the per-level limit (size guard), the rest of the level becomes one note.
     const foldRest = (r: number, from: readonly DrawnCall[]): void => {
       const folded = [...from];
-      for (let k = r + 1; k < runs.length; k++) folded.push(...(runs[k] as ChildRun).calls);
+      for (let k = r + 1; k < runs.length; k++) for (const call of (runs[k] as ChildRun).calls) folded.push(call);
       this.foldedByCount += foldedCount(folded);
       const first = from[0] as DrawnCall;
       const lifeline = gaps?.lifeline ?? (parent ? contentLifeline(parent) : first.from);
@@ -674,7 +674,7 @@ class Builder {
           const rest: DrawnCall[] = [];
           for (let k = p; k < pieces.length; k++) {
             const x = pieces[k] as DrawnCall | RepeatRun;
-            if (isRepeatRun(x)) rest.push(...x.calls);
+            if (isRepeatRun(x)) for (const call of x.calls) rest.push(call);
             else rest.push(x);
           }
           foldRest(r, rest);
@@ -752,6 +752,24 @@ class Builder {
     });
   }
 }
+
+/**
+ * The runs of a list of sibling calls, remembered per list: the size guard
+ * builds one layout several times, and a call's children (and the lanes of
+ * its `par` blocks) are the same arrays in every build, so each is arranged
+ * once. A list filtered for one build is arranged anew.
+ */
+function arrangedRuns(children: readonly DrawnCall[]): readonly ChildRun[] {
+  let runs = runsOf.get(children);
+  if (runs === undefined) {
+    runs = arrangeChildren(children);
+    runsOf.set(children, runs);
+  }
+  return runs;
+}
+
+/** {@link arrangedRuns}' memory; the runs are read, never changed. */
+const runsOf = new WeakMap<readonly DrawnCall[], readonly ChildRun[]>();
 
 /** How many drawn calls a fold of `roots` hides: each with everything nested under it. */
 function foldedCount(roots: readonly DrawnCall[]): number {

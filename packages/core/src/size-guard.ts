@@ -365,6 +365,9 @@ function drawFolded(
   return { text: renderMermaid(model, options), model };
 }
 
+/** Plans of a level cut short that are aimed by measured lengths before the search falls back to halving. */
+const MAX_AIMED_PLANS = 6;
+
 /** Folded groups named in the note at the top of a folded diagram; the rest are counted. */
 const FOLD_NOTE_GROUPS = 3;
 
@@ -380,10 +383,14 @@ function foldLevels(
   fullModel: SequenceModel,
   fullText: string | undefined,
 ): { text: string; model: SequenceModel } {
+  // The length of a plan's text is kept even when it does not fit: it guides the next plan.
+  let lastLength: number | undefined;
   const attempt = (limits: FoldLimits): { model: SequenceModel; text: string } | undefined => {
+    lastLength = undefined;
     const built = buildBounded(layout, options, { ...limits, maxArrows });
     if (built.overflowed) return undefined;
     const text = renderMermaid(built.model, options);
+    lastLength = text.length;
     return text.length <= max ? { model: built.model, text } : undefined;
   };
   // Fold the deepest levels first: the largest depth that fits wins.
@@ -425,9 +432,32 @@ function foldLevels(
     let itemsLo = 1;
     let itemsHi = Math.max(1, Math.min(layout.calls.length, maxArrows));
     let cut: { model: SequenceModel; text: string } | undefined;
+    // The largest number of items per level that fits. The text grows about
+    // linearly with the items, so each next plan is aimed by the lengths the
+    // last two measured (a secant), kept inside the bounds still open, with
+    // halving once six aimed plans have not settled it. Any choice of plans inside the
+    // bounds ends on the same largest fit as plain halving; aimed ones need a
+    // few builds where halving needs a dozen (each build draws thousands of
+    // arrows).
+    const probes: { items: number; length: number }[] = [];
+    let aimed = 0;
     while (itemsLo <= itemsHi) {
-      const mid = (itemsLo + itemsHi) >> 1;
+      let mid = (itemsLo + itemsHi) >> 1;
+      const last = probes[probes.length - 1];
+      if (last !== undefined && aimed < MAX_AIMED_PLANS) {
+        const before = probes[probes.length - 2];
+        const perItem =
+          before !== undefined && before.items !== last.items && before.length !== last.length
+            ? (last.length - before.length) / (last.items - before.items)
+            : last.length / last.items;
+        if (perItem > 0 && Number.isFinite(perItem)) {
+          const target = last.items + Math.floor((max - last.length) / perItem);
+          mid = Math.min(itemsHi, Math.max(itemsLo, target));
+          aimed++;
+        }
+      }
       const fits = attempt({ maxDepth: depth, maxItems: mid });
+      if (lastLength !== undefined) probes.push({ items: mid, length: lastLength });
       if (fits) {
         cut = fits;
         itemsLo = mid + 1;
