@@ -48,7 +48,12 @@ describe('commonSubsequence', () => {
   it('gives one list as it is, and two as their aligned pairs', () => {
     expect(commonSubsequence([])).toEqual([]);
     expect(commonSubsequence([['a', 'b']])).toEqual(['a', 'b']);
-    expect(commonSubsequence([['x', 'y', 'r'], ['y', 'x', 'r']])).toEqual(['y', 'r']);
+    expect(
+      commonSubsequence([
+        ['x', 'y', 'r'],
+        ['y', 'x', 'r'],
+      ]),
+    ).toEqual(['y', 'r']);
   });
 
   it('finds a key all lists have that folding them two at a time loses', () => {

@@ -85,8 +85,17 @@ describe('endpointFlow', () => {
   describe('with three or more variants', () => {
     // Calls of the root at a given order: `users`, `tags` and `audit` queries.
     const call = (table: string, slot: number) =>
-      sql({ id: `${table}${slot}`, parent: 'root', start: 1 + slot * 4, end: 4 + slot * 4, query: `SELECT * FROM ${table}` });
-    const shape = (...tables: string[]) => () => request(root(20), ...tables.map((table, slot) => call(table, slot)));
+      sql({
+        id: `${table}${slot}`,
+        parent: 'root',
+        start: 1 + slot * 4,
+        end: 4 + slot * 4,
+        query: `SELECT * FROM ${table}`,
+      });
+    const shape =
+      (...tables: string[]) =>
+      () =>
+        request(root(20), ...tables.map((table, slot) => call(table, slot)));
 
     it('draws a call every shape makes once, even where two shapes order their calls differently', async () => {
       // The two most common shapes share `users` and `tags` in opposite orders;
@@ -212,7 +221,9 @@ describe('endpointFlow', () => {
       expect(flow.text.length).toBeLessThanOrEqual(6000);
       // Most of the room is used: the largest budget that fits was taken.
       expect(flow.text.length).toBeGreaterThan(6000 * 0.6);
-      expect(flow.text).toMatch(/^Note over p1,p\d+: flow folded to stay under 6000 characters: each shape drawn within \d+$/m);
+      expect(flow.text).toMatch(
+        /^Note over p1,p\d+: flow folded to stay under 6000 characters: each shape drawn within \d+$/m,
+      );
       expect(flow.text).toMatch(/calls folded/);
       // The shapes and their shares are those of the whole flow.
       expect(flow.shapes.map((shape) => shape.requests)).toEqual(unfitted.shapes.map((shape) => shape.requests));

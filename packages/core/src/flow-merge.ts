@@ -32,7 +32,7 @@
  */
 import { commonSubsequence } from './align.js';
 import { formatDuration } from './format.js';
-import { type TraceLayout, layoutTrace } from './layout.js';
+import { layoutTrace, type TraceLayout } from './layout.js';
 import { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid } from './mermaid.js';
 import type { Message, Note, Participant, SequenceItem, SequenceModel } from './sequence.js';
 import { fitDiagram } from './size-guard.js';
