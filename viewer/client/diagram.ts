@@ -73,8 +73,6 @@ export async function renderDiagram(
   // Adopted, not cloned: the parsed tree moves into the page as it is.
   const element = document.adoptNode(parsed.documentElement) as unknown as SVGSVGElement;
   element.classList.add('diagram-svg');
-  container.replaceChildren(element);
-  fitToWidth(element, container);
 
   const texts = [...element.querySelectorAll<SVGTextElement>('text.messageText')];
   const lines = [...element.querySelectorAll<SVGElement>('.messageLine0, .messageLine1')];
@@ -92,6 +90,10 @@ export async function renderDiagram(
   numbers.forEach((node, index) => {
     node.dataset.arrow = String(index + 1);
   });
+  // Marked while still outside the page: hundreds of attribute changes on a
+  // tree already laid out would each invalidate its style again.
+  container.replaceChildren(element);
+  fitToWidth(element, container);
 
   const arrowOf = (target: EventTarget | null): number | undefined => {
     const hit = target instanceof Element ? target.closest<SVGElement>('[data-arrow]') : null;
