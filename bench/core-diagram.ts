@@ -292,6 +292,10 @@ console.log(
       },
       growthExponent: {
         diagram: Number(growthExponent(results.map((r) => ({ spans: r.spans, ms: r.diagramMs }))).toFixed(3)),
+        // The last two sizes alone (10,000 → 100,000 spans by default): where super-linear parts show first.
+        diagramLastStep: Number(
+          growthExponent(results.slice(-2).map((r) => ({ spans: r.spans, ms: r.diagramMs }))).toFixed(3),
+        ),
         analysis: Number(growthExponent(results.map((r) => ({ spans: r.spans, ms: r.analysisMs }))).toFixed(3)),
       },
     },

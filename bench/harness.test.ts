@@ -413,4 +413,31 @@ describe('figures read from the store and core benchmarks', () => {
     expect(goalMet(rows.get('diagram.spans10000.ms') as Measurement)).toBe(true);
     expect(rows.get('diagram.spans1000.ms')?.baseline?.value).toBe(0.4);
   });
+
+  it('reports the growth exponent of the last decade on its own, against 1.1', () => {
+    const result = (spans: number, diagramMs: number) => ({
+      spans,
+      diagramMs,
+      timingFreeMs: diagramMs,
+      analysisMs: diagramMs,
+      textLength: 1,
+      arrows: 1,
+      folded: true,
+      runs: 3,
+    });
+    // Linear up to 10,000 spans, then 20 times slower for 10 times the spans.
+    const figure = diagramFigure(
+      {
+        benchmark: 'core-diagram',
+        results: [result(100, 1), result(1_000, 10), result(10_000, 100), result(100_000, 2_000)],
+      },
+      [100, 1_000, 10_000, 100_000],
+    );
+    const rows = new Map(figure.rows.map((r) => [r.key, r]));
+    const lastDecade = rows.get('diagram.lastDecadeExponent') as Measurement;
+    expect(lastDecade.value).toBeCloseTo(Math.log10(20), 10);
+    expect(lastDecade.name).toContain('10,000 → 100,000 spans');
+    expect(goalMet(lastDecade)).toBe(false);
+    expect(rows.get('diagram.growthExponent')?.value).toBeLessThan(lastDecade.value);
+  });
 });

@@ -9,12 +9,14 @@
  * Figures that cannot be measured (a missing service, a part of Lifeline not
  * built) are reported as not measured, with the reason; nothing is filled in.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { Span } from '@lifeline/core';
 import { generateTrace, seededRandom } from '@lifeline/test-support/generate';
-import { browserRenderFigure } from './figures/browser-render.ts';
+import { buildClient } from '../viewer/src/build-client.ts';
+import { browserRenderFigure, type ViewerPageSetup } from './figures/browser-render.ts';
 import { dependencyCostFigure } from './figures/dependency-cost.ts';
 import { diagramBuildingFigure } from './figures/diagram-building.ts';
 import { ingestFiguresRun } from './figures/ingest.ts';
@@ -205,10 +207,19 @@ push(
   await section(7, 'Diagram rendering in the browser', async () => {
     const core = await load<Core>('@lifeline/core', ['traceToMermaid']);
     if (typeof core === 'string') return failed(7, 'Diagram rendering in the browser', core);
-    return browserRenderFigure({
+    const store = await load<Store>('@lifeline/store', ['openStore']);
+    const viewer = await load<typeof import('@lifeline/viewer')>('@lifeline/viewer', ['startViewer']);
+    const figure = await browserRenderFigure({
       rounds: settings.browserRounds,
       diagram: async (messages) => diagramWithMessages(core, messages),
+      ...(typeof store === 'string' || typeof viewer === 'string'
+        ? {}
+        : { viewerPage: (messages: number) => viewerPageSetup(core, store, viewer.startViewer, messages) }),
     });
+    if (typeof store === 'string' || typeof viewer === 'string') {
+      figure.failure = `the viewer page was not measured: ${typeof store === 'string' ? store : viewer}`;
+    }
+    return figure;
   }),
 );
 
@@ -292,9 +303,9 @@ push(
  * messages: the span budget is adjusted until the sequence model's message
  * count lands within 2 % of the target.
  */
-function diagramWithMessages(core: Core, target: number): { messages: number; text: string } {
+function diagramWithMessages(core: Core, target: number): { messages: number; text: string; spans: Span[] } {
   let spans = Math.max(2, Math.round(target / 2));
-  let best: { messages: number; text: string } | undefined;
+  let best: { messages: number; text: string; spans: Span[] } | undefined;
   for (let attempt = 0; attempt < 8; attempt++) {
     const trace = generateTrace({
       random: seededRandom(target),
@@ -302,12 +313,55 @@ function diagramWithMessages(core: Core, target: number): { messages: number; te
       targetSpans: spans,
     });
     const result = core.traceToMermaid({ traceId: trace[0]?.traceId ?? '', spans: trace }, { foldLoops: false });
-    const candidate = { messages: result.model.messageCount, text: result.text };
+    const candidate = { messages: result.model.messageCount, text: result.text, spans: trace };
     if (!best || Math.abs(candidate.messages - target) < Math.abs(best.messages - target)) best = candidate;
     if (Math.abs(candidate.messages - target) <= target * 0.02 || candidate.messages === 0) break;
     spans = Math.max(2, Math.round((spans * target) / candidate.messages));
   }
-  return best as { messages: number; text: string };
+  return best as { messages: number; text: string; spans: Span[] };
+}
+
+/**
+ * For figure 7's page rows: stores a generated trace of about `messages`
+ * messages in a fresh store, starts the viewer on it, and bundles the bare
+ * Mermaid page (bench/pages/bare-mermaid.ts) with the viewer's own build.
+ * The trace page is opened with loops unfolded, as the diagram was sized;
+ * the bare page draws the text the viewer's API gives for that page.
+ */
+async function viewerPageSetup(
+  core: Core,
+  store: Store,
+  startViewer: typeof import('@lifeline/viewer').startViewer,
+  messages: number,
+): Promise<ViewerPageSetup> {
+  const { spans } = diagramWithMessages(core, messages);
+  const dir = join(workDir, 'viewer-page');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const db = join(dir, 'trace.db');
+  const writer = store.openStore({ path: db });
+  try {
+    writer.writeSpans(spans);
+  } finally {
+    writer.close();
+  }
+  const bareBundleDir = join(dir, 'bare');
+  await buildClient({
+    entry: fileURLToPath(new URL('./pages/bare-mermaid.ts', import.meta.url)),
+    outdir: bareBundleDir,
+  });
+  const viewer = await startViewer({ port: 0, db });
+  const traceId = spans[0]?.traceId ?? '';
+  const query = 'timings=1&internal=0&loops=0&shapes=0';
+  const response = await fetch(`${viewer.url}/api/traces/${traceId}?${query}`);
+  const body = (await response.json()) as { sequence: { mermaid: string; model: { messageCount: number } } };
+  return {
+    traceUrl: `${viewer.url}/traces/${traceId}?${query}`,
+    text: body.sequence.mermaid,
+    messages: body.sequence.model.messageCount,
+    bareBundleDir,
+    close: () => viewer.close(),
+  };
 }
 
 const unexplained = attachMissedGoalNotes(figures);

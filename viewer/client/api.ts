@@ -16,9 +16,18 @@ export class ApiError extends Error {
   }
 }
 
+function request(url: string): Promise<Response> {
+  return fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+}
+
+/** Requests started before the page's code had loaded (see {@link prefetchTracePage}), by URL; each is used once. */
+const early = new Map<string, Promise<Response>>();
+
 /** GETs a JSON answer of the API; anything but 2xx becomes an {@link ApiError} with the server's message. */
 export async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+  const pending = early.get(url);
+  early.delete(url);
+  const response = await (pending ?? request(url));
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try {
@@ -57,10 +66,46 @@ export function diagramQuery(options: DiagramOptions): URLSearchParams {
   });
 }
 
+/** Diagram options as a trace page's query gives them, with the defaults for what it leaves out. */
+export function diagramOptionsFrom(search: string): DiagramOptions {
+  const params = new URLSearchParams(search);
+  const flag = (name: string, fallback: boolean): boolean => {
+    const value = params.get(name);
+    return value === null ? fallback : value === '1' || value === 'true';
+  };
+  return {
+    timings: flag('timings', true),
+    internal: flag('internal', false),
+    loops: flag('loops', true),
+    shapes: flag('shapes', false),
+  };
+}
+
+function traceUrl(traceId: string, options: DiagramOptions): string {
+  return withSource(`/api/traces/${encodeURIComponent(traceId)}?${diagramQuery(options).toString()}`);
+}
+
+/** The trace id of a trace page's path (`/traces/:id`), or undefined for another page. */
+export function tracePageId(pathname: string): string | undefined {
+  const match = /^\/traces\/([^/]+)\/?$/.exec(pathname);
+  return match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);
+}
+
+/**
+ * On a trace page, starts the request for its trace at once: the small
+ * preload script calls this while the main bundle, Mermaid included, is
+ * still loading, so the answer is there (or on its way) when the page asks
+ * for it instead of being fetched only after the bundle ran.
+ */
+export function prefetchTracePage(): void {
+  const traceId = tracePageId(location.pathname);
+  if (traceId === undefined) return;
+  const url = traceUrl(traceId, diagramOptionsFrom(location.search));
+  early.set(url, request(url));
+}
+
 /** One trace with its model, analysis and Mermaid text. */
 export async function getTrace(traceId: string, options: DiagramOptions): Promise<TraceResponse> {
-  const data = await getJson<TraceResponse>(
-    withSource(`/api/traces/${encodeURIComponent(traceId)}?${diagramQuery(options).toString()}`),
-  );
+  const data = await getJson<TraceResponse>(traceUrl(traceId, options));
   return { ...data, spans: data.spans.map(toClientSpan), summary: toClientSummary(data.summary) };
 }

@@ -19,15 +19,30 @@ function prefersDark(): boolean {
   return window.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
 }
 
-function configure(): void {
-  mermaid.initialize({
+/** The Mermaid settings the viewer draws with (the benchmark's bare Mermaid page uses them too). */
+export function mermaidConfig(dark: boolean): Parameters<typeof mermaid.initialize>[0] {
+  return {
     startOnLoad: false,
     securityLevel: 'strict',
     maxTextSize: MAX_TEXT_SIZE,
-    theme: prefersDark() ? 'dark' : 'default',
+    theme: dark ? 'dark' : 'default',
     fontFamily: 'ui-sans-serif, system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
     sequence: { useMaxWidth: false, mirrorActors: true, showSequenceNumbers: true },
-  });
+  };
+}
+
+function configure(): void {
+  mermaid.initialize(mermaidConfig(prefersDark()));
+}
+
+/**
+ * Has Mermaid load its sequence diagram code now (a chunk of its own, loaded
+ * on first use), so that it is ready when the page's text arrives. Nothing is
+ * drawn; a failure here is the render's to report.
+ */
+export function warmUpDiagrams(): void {
+  configure();
+  void mermaid.parse('sequenceDiagram\nA->>B: x', { suppressErrors: true }).catch(() => undefined);
 }
 
 /** A rendered diagram. */
@@ -55,10 +70,9 @@ export async function renderDiagram(
   // inert SVG document and adopted, rather than assigned through innerHTML.
   const parsed = new DOMParser().parseFromString(svg, 'image/svg+xml');
   if (parsed.querySelector('parsererror') !== null) throw new Error('Mermaid produced SVG that could not be parsed');
-  const element = document.importNode(parsed.documentElement, true) as unknown as SVGSVGElement;
+  // Adopted, not cloned: the parsed tree moves into the page as it is.
+  const element = document.adoptNode(parsed.documentElement) as unknown as SVGSVGElement;
   element.classList.add('diagram-svg');
-  container.replaceChildren(element);
-  fitToWidth(element, container);
 
   const texts = [...element.querySelectorAll<SVGTextElement>('text.messageText')];
   const lines = [...element.querySelectorAll<SVGElement>('.messageLine0, .messageLine1')];
@@ -76,6 +90,10 @@ export async function renderDiagram(
   numbers.forEach((node, index) => {
     node.dataset.arrow = String(index + 1);
   });
+  // Marked while still outside the page: hundreds of attribute changes on a
+  // tree already laid out would each invalidate its style again.
+  container.replaceChildren(element);
+  fitToWidth(element, container);
 
   const arrowOf = (target: EventTarget | null): number | undefined => {
     const hit = target instanceof Element ? target.closest<SVGElement>('[data-arrow]') : null;

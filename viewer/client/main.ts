@@ -3,6 +3,7 @@
  * permalinks (`/` with its filters in the query, `/traces/:id` with its diagram
  * options), so reloading or sharing a URL shows the same view.
  */
+import { tracePageId } from './api.js';
 import { renderComparePage } from './compare-page.js';
 import { h, replaceChildren } from './dom.js';
 import { renderEndpointsPage } from './endpoints-page.js';
@@ -37,8 +38,8 @@ function start(): void {
   if (root === null) return;
   const main = h('main', { className: 'page', attrs: { id: 'main' } });
   replaceChildren(root, header(), main);
-  const match = /^\/traces\/([^/]+)\/?$/.exec(location.pathname);
-  if (match?.[1] !== undefined) void renderTracePage(main, decodeURIComponent(match[1]));
+  const traceId = tracePageId(location.pathname);
+  if (traceId !== undefined) void renderTracePage(main, traceId);
   else if (/^\/compare\/?$/.test(location.pathname)) void renderComparePage(main);
   else if (/^\/endpoints\/?$/.test(location.pathname)) void renderEndpointsPage(main);
   else void renderListPage(main);

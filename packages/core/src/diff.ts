@@ -4,6 +4,7 @@
  * overlapping, errors that appeared or went away), the calls per kind, and
  * wall time, database time and critical path with a noise rule.
  */
+import { alignPairs } from './align.js';
 import { analyzeTrace, type TraceAnalysis } from './analysis.js';
 import { type Flow, type FlowCall, type FlowCallKind, traceFlow } from './flow.js';
 import { MIN_REPEAT } from './layout.js';
@@ -561,34 +562,16 @@ function list(labels: readonly string[]): string {
   return `${unique.slice(0, 3).join(', ')} and ${unique.length - 3} more`;
 }
 
-/** Index pairs of a longest common subsequence of the two lists' keys. */
+/**
+ * Index pairs of a longest common subsequence of the two lists' keys (see
+ * align.ts). Lists of siblings are short (a level of one request); past four
+ * million cells the table would cost more than it tells, and calls are
+ * paired by key alone.
+ */
 function lcs(a: readonly FlowCall[], b: readonly FlowCall[]): [number, number][] {
-  const n = a.length;
-  const m = b.length;
-  // Lists of siblings are short (a level of one request); past this size the
-  // table would cost more than it tells, and calls are paired by key alone.
-  if (n * m > 4_000_000) return [];
-  const table: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) {
-    const row = table[i] as Uint32Array;
-    const below = table[i + 1] as Uint32Array;
-    for (let j = m - 1; j >= 0; j--) {
-      row[j] =
-        (a[i] as FlowCall).key === (b[j] as FlowCall).key
-          ? (below[j + 1] as number) + 1
-          : Math.max(below[j] as number, row[j + 1] as number);
-    }
-  }
-  const pairs: [number, number][] = [];
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if ((a[i] as FlowCall).key === (b[j] as FlowCall).key) {
-      pairs.push([i, j]);
-      i++;
-      j++;
-    } else if (((table[i + 1] as Uint32Array)[j] as number) >= ((table[i] as Uint32Array)[j + 1] as number)) i++;
-    else j++;
-  }
-  return pairs;
+  return alignPairs(
+    a.map((call) => call.key),
+    b.map((call) => call.key),
+    4_000_000,
+  );
 }

@@ -81,4 +81,165 @@ describe('endpointFlow', () => {
     expect(timed.text).toMatch(/p\d-->>p2: ok · 3 ms/);
     await expectValidMermaid(timed.text);
   });
+
+  describe('with three or more variants', () => {
+    // Calls of the root at a given order: `users`, `tags` and `audit` queries.
+    const call = (table: string, slot: number) =>
+      sql({
+        id: `${table}${slot}`,
+        parent: 'root',
+        start: 1 + slot * 4,
+        end: 4 + slot * 4,
+        query: `SELECT * FROM ${table}`,
+      });
+    const shape =
+      (...tables: string[]) =>
+      () =>
+        request(root(20), ...tables.map((table, slot) => call(table, slot)));
+
+    it('draws a call every shape makes once, even where two shapes order their calls differently', async () => {
+      // The two most common shapes share `users` and `tags` in opposite orders;
+      // the third has only `users`. Every shape calls `users`: it is drawn once.
+      const usersThenTags = shape('users', 'tags');
+      const tagsThenUsers = shape('tags', 'users');
+      const usersOnly = shape('users');
+      const flow = endpointFlow([
+        usersThenTags(),
+        usersThenTags(),
+        usersThenTags(),
+        tagsThenUsers(),
+        tagsThenUsers(),
+        usersOnly(),
+      ]);
+      expect(flow.text).toMatchInlineSnapshot(`
+        "sequenceDiagram
+        autonumber
+        actor p1 as Client
+        participant p2 as api
+        participant p3 as postgresql blog (db)
+        p1->>p2: GET /articles/:id
+        opt calls SELECT tags · 33 #37;
+          p2->>p3: SELECT tags
+          p3-->>p2: ok
+        end
+        p2->>p3: SELECT users
+        p3-->>p2: ok
+        opt calls SELECT tags · 50 #37;
+          p2->>p3: SELECT tags
+          p3-->>p2: ok
+        end
+        p2-->>p1: 200
+        "
+      `);
+      expect(flow.text.match(/: SELECT users$/gm)).toHaveLength(1);
+      expect(flow.shapes).toHaveLength(3);
+      await expectValidMermaid(flow.text);
+    });
+
+    it('draws what four shapes share once, with alt and opt only where they differ', async () => {
+      const flow = endpointFlow([
+        shape('users', 'tags', 'audit')(),
+        shape('users', 'tags', 'audit')(),
+        shape('users', 'tags', 'audit')(),
+        shape('tags', 'users', 'audit')(),
+        shape('tags', 'users', 'audit')(),
+        shape('users', 'audit')(),
+        shape('users', 'comments', 'audit')(),
+      ]);
+      expect(flow.text).toMatchInlineSnapshot(`
+        "sequenceDiagram
+        autonumber
+        actor p1 as Client
+        participant p2 as api
+        participant p3 as postgresql blog (db)
+        p1->>p2: GET /articles/:id
+        opt calls SELECT tags · 29 #37;
+          p2->>p3: SELECT tags
+          p3-->>p2: ok
+        end
+        p2->>p3: SELECT users
+        p3-->>p2: ok
+        alt calls SELECT tags · 43 #37;
+          p2->>p3: SELECT tags
+          p3-->>p2: ok
+        else no further calls · 43 #37;
+        else calls SELECT comments · 14 #37;
+          p2->>p3: SELECT comments
+          p3-->>p2: ok
+        end
+        p2->>p3: SELECT audit
+        p3-->>p2: ok
+        p2-->>p1: 200
+        "
+      `);
+      // `users` and `audit` are in every shape, each drawn once, outside any block.
+      expect(flow.text.match(/: SELECT users$/gm)).toHaveLength(1);
+      expect(flow.text.match(/: SELECT audit$/gm)).toHaveLength(1);
+      expect(flow.text).toMatch(/^p2->>p3: SELECT users$/m);
+      expect(flow.text).toMatch(/^p2->>p3: SELECT audit$/m);
+      expect(flow.shapes).toHaveLength(4);
+      await expectValidMermaid(flow.text);
+    });
+
+    it('gives the same text whatever the order of the requests', () => {
+      const requests = [
+        shape('users', 'tags', 'audit')(),
+        shape('users', 'audit')(),
+        shape('users', 'tags', 'audit')(),
+        shape('tags', 'users', 'audit')(),
+        shape('users', 'comments', 'audit')(),
+      ];
+      expect(endpointFlow([...requests].reverse()).text).toBe(endpointFlow(requests).text);
+    });
+  });
+
+  describe('size guard', () => {
+    // A request with `calls` queries, each under its own downstream call, named by `tag`.
+    const big = (tag: string, calls: number) => {
+      const spans = [httpServer({ id: 'root', start: 0, end: calls * 10 + 10, route: '/reports', status: 200 })];
+      for (let i = 0; i < calls; i++) {
+        spans.push(
+          sql({
+            id: `${tag}${i}`,
+            parent: 'root',
+            start: 1 + i * 10,
+            end: 5 + i * 10,
+            query: `SELECT * FROM ${tag}_table_${i % 7} WHERE id = ${i}`,
+          }),
+        );
+      }
+      return request(...spans);
+    };
+
+    it('folds a merged flow longer than the limit, saying so at its top, and parses', async () => {
+      const requests = [big('orders', 60), big('orders', 60), big('invoices', 70), big('refunds', 50)];
+      const unfitted = endpointFlow(requests);
+      expect(unfitted.folded).toBe(false);
+      expect(unfitted.text.length).toBeGreaterThan(6000);
+      const flow = endpointFlow(requests, { maxTextLength: 6000 });
+      expect(flow.folded).toBe(true);
+      expect(flow.text.length).toBeLessThanOrEqual(6000);
+      // Most of the room is used: the largest budget that fits was taken.
+      expect(flow.text.length).toBeGreaterThan(6000 * 0.6);
+      expect(flow.text).toMatch(
+        /^Note over p1,p\d+: flow folded to stay under 6000 characters: each shape drawn within \d+$/m,
+      );
+      expect(flow.text).toMatch(/calls folded/);
+      // The shapes and their shares are those of the whole flow.
+      expect(flow.shapes.map((shape) => shape.requests)).toEqual(unfitted.shapes.map((shape) => shape.requests));
+      expect(endpointFlow([...requests].reverse(), { maxTextLength: 6000 }).text).toBe(flow.text);
+      await expectValidMermaid(flow.text);
+    });
+
+    it('leaves out the least common shapes, and counts them, when even the smallest budget is too long', async () => {
+      const requests = Array.from({ length: 12 }, (_, i) => big(`t${i}`, 3 + i));
+      const flow = endpointFlow(requests, { maxTextLength: 1500 });
+      expect(flow.folded).toBe(true);
+      expect(flow.text.length).toBeLessThanOrEqual(1500);
+      expect(flow.text).toMatch(/less common shapes? not drawn/);
+      expect(flow.shapes).toHaveLength(12);
+      expect(flow.shapes.filter((shape) => shape.label === 'not drawn').length).toBeGreaterThan(0);
+      await expectValidMermaid(flow.text);
+    });
+  });
 });

@@ -9,11 +9,13 @@
  *    arrow, the calls nested in it, its reply) or a single item (a note, an
  *    async arrow, a whole `par` or `loop` block).
  * 2. Shapes are taken in order of share (most requests first, ties by their
- *    text). The units all shapes have in common, in order, are found by
- *    folding a longest common subsequence over the shapes in that order;
- *    calls match on their request arrow alone, so calls that all shapes make
- *    are drawn once and their nested calls and replies are merged by the
- *    same rule, one level down.
+ *    text). The units all shapes have in common, in order, are a longest
+ *    subsequence common to all of them, found by aligning all shapes at
+ *    once (align.ts), so with three or more shapes a call every shape makes
+ *    is drawn once even where two shapes order their other calls
+ *    differently; calls match on their request arrow alone, so calls that
+ *    all shapes make are drawn once and their nested calls and replies are
+ *    merged by the same rule, one level down.
  * 3. Between two common units, each shape has a (possibly empty) stretch of
  *    its own. Shapes with the same stretch form one variant. One variant
  *    with calls beside shapes with none is an `opt`; anything else is an
@@ -28,10 +30,14 @@
  * Same requests in, same text out: nothing depends on the order requests
  * are given in except example ids, which are taken in that order.
  */
+import { commonSubsequence } from './align.js';
 import { formatDuration } from './format.js';
-import { escapeMermaidText, renderMermaid, traceToMermaid } from './mermaid.js';
-import type { Message, Participant, SequenceItem, SequenceModel } from './sequence.js';
+import { layoutTrace, type TraceLayout } from './layout.js';
+import { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid } from './mermaid.js';
+import type { Message, Note, Participant, SequenceItem, SequenceModel } from './sequence.js';
+import { fitDiagram } from './size-guard.js';
 import type { Trace } from './trace.js';
+import { buildSpanTree } from './tree.js';
 
 /** One shape of an endpoint: the requests whose timing-free diagrams are the same text. */
 export interface FlowShape {
@@ -55,12 +61,23 @@ export interface EndpointFlow {
   readonly text: string;
   /** Number of `alt` and `opt` blocks in the merged diagram. */
   readonly variantBlocks: number;
+  /**
+   * True when the merged diagram was longer than `maxTextLength` and was
+   * folded (each shape drawn within a smaller budget); a note at its top says so.
+   */
+  readonly folded: boolean;
 }
 
 /** Options of {@link endpointFlow}. */
 export interface EndpointFlowOptions {
   /** Show per-call median durations on the replies. Default false: byte-stable text for docs. */
   readonly timings?: boolean;
+  /**
+   * Upper bound for the merged text's length (default 50,000 characters,
+   * Mermaid's `maxTextSize`, at least 1,000). A longer flow is folded as a
+   * single request's diagram is, and says so in a note at its top.
+   */
+  readonly maxTextLength?: number;
 }
 
 /** A unit of a shape's sequence: a call with what it nests, or one item. */
@@ -125,35 +142,147 @@ const MAX_EXAMPLES = 3;
  */
 export function endpointFlow(traces: readonly Trace[], options: EndpointFlowOptions = {}): EndpointFlow {
   if (traces.length === 0) throw new RangeError('an endpoint flow needs at least one request');
-  const byText = new Map<string, { model: SequenceModel; traces: Trace[]; models: SequenceModel[] }>();
-  for (const trace of traces) {
-    const { text, model } = traceToMermaid(trace, { timings: false });
+  const max = Math.max(MIN_FLOW_TEXT, options.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH);
+  const timings = options.timings === true;
+  // Each request's layout is made once: a flow too long is merged again from
+  // the same layouts, each shape drawn within a smaller budget.
+  const layouts = traces.map((trace) => layoutTrace(buildSpanTree(trace), {}));
+  const byText = new Map<string, { traces: number[]; models: SequenceModel[] }>();
+  traces.forEach((_, t) => {
+    const { text, model } = fitDiagram(layouts[t] as TraceLayout, { timings: false }, DEFAULT_MAX_TEXT_LENGTH);
     const entry = byText.get(text);
     if (entry) {
-      entry.traces.push(trace);
+      entry.traces.push(t);
       entry.models.push(model);
-    } else byText.set(text, { model, traces: [trace], models: [model] });
-  }
+    } else byText.set(text, { traces: [t], models: [model] });
+  });
   const ordered = [...byText.entries()].sort(
     (a, b) => b[1].traces.length - a[1].traces.length || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0),
   );
-  const shapes: ShapeState[] = ordered.map(([text, entry], index) => {
-    const keyOf = new Map(entry.model.participants.map((p) => [p.id, p.key]));
-    const kindOf = new Map(entry.model.participants.map((p) => [p.key, p.kind]));
+  const groups: ShapeGroup[] = ordered.map(([text, entry]) => ({
+    text,
+    traces: entry.traces.map((t) => traces[t] as Trace),
+    layouts: entry.traces.map((t) => layouts[t] as TraceLayout),
+    models: entry.models,
+  }));
+  const whole = mergeGroups(groups, traces.length, timings, DEFAULT_MAX_TEXT_LENGTH);
+  if (whole.text.length <= max) return whole;
+  return fitFlow(groups, traces.length, timings, max);
+}
+
+/** The smallest `maxTextLength` a merged flow is fitted to. */
+const MIN_FLOW_TEXT = 1000;
+/** The smallest budget a shape is drawn within while a merged flow is fitted. */
+const MIN_SHAPE_BUDGET = 400;
+
+/** One shape's requests: its text (drawn within the default limit) and its requests with their layouts. */
+interface ShapeGroup {
+  readonly text: string;
+  readonly traces: readonly Trace[];
+  readonly layouts: readonly TraceLayout[];
+  /** Each request's model within the default limit (the one the shape's text was printed from). */
+  readonly models: readonly SequenceModel[];
+}
+
+/**
+ * A merged flow longer than `max`, folded as a single request's diagram is:
+ * each shape is drawn by the size guard within a smaller budget (the largest
+ * for which the merged text fits), so the deepest and largest groups of
+ * every shape fold first and the shared calls stay drawn once. A note at the
+ * top says so. When even the smallest budget is too long (very many
+ * shapes), the least common shapes are left out and the note counts them.
+ */
+function fitFlow(groups: readonly ShapeGroup[], total: number, timings: boolean, max: number): EndpointFlow {
+  const note = (budget: number, drawn: number): string => {
+    const left = groups.length - drawn;
+    const rest = left > 0 ? `; ${left} less common ${left === 1 ? 'shape' : 'shapes'} not drawn` : '';
+    return `flow folded to stay under ${max} characters: each shape drawn within ${budget}${rest}`;
+  };
+  const attempt = (budget: number, drawn: number): EndpointFlow | undefined => {
+    const flow = mergeGroups(groups.slice(0, drawn), total, timings, budget, note(budget, drawn));
+    return flow.text.length <= max ? flow : undefined;
+  };
+  let best: { flow: EndpointFlow; drawn: number } | undefined;
+  let lo = MIN_SHAPE_BUDGET;
+  let hi = max;
+  // The largest budget that fits; budgets closer than a hundredth of the limit change little.
+  while (hi - lo >= max / 100) {
+    const budget = Math.floor((lo + hi) / 2);
+    const flow = attempt(budget, groups.length);
+    if (flow !== undefined) {
+      best = { flow, drawn: groups.length };
+      lo = budget + 1;
+    } else hi = budget - 1;
+  }
+  if (best === undefined) {
+    const flow = attempt(MIN_SHAPE_BUDGET, groups.length);
+    if (flow !== undefined) best = { flow, drawn: groups.length };
+  }
+  if (best === undefined) {
+    // Too many shapes for the limit: the most common ones, as many as fit at the smallest budget.
+    let keepLo = 1;
+    let keepHi = groups.length - 1;
+    while (keepLo <= keepHi) {
+      const keep = (keepLo + keepHi) >> 1;
+      const flow = attempt(MIN_SHAPE_BUDGET, keep);
+      if (flow !== undefined) {
+        best = { flow, drawn: keep };
+        keepLo = keep + 1;
+      } else keepHi = keep - 1;
+    }
+  }
+  best ??= {
+    flow: mergeGroups(groups.slice(0, 1), total, timings, MIN_SHAPE_BUDGET, note(MIN_SHAPE_BUDGET, 1)),
+    drawn: 1,
+  };
+  const { flow, drawn } = best;
+  const shapes = [
+    ...flow.shapes,
+    ...groups.slice(drawn).map((group) => ({
+      text: group.text,
+      requests: group.traces.length,
+      share: group.traces.length / total,
+      exampleTraceIds: group.traces.slice(0, MAX_EXAMPLES).map((t) => t.traceId),
+      label: 'not drawn',
+    })),
+  ];
+  return { ...flow, shapes, folded: true };
+}
+
+/** Merges the shapes into one flow, each shape drawn by the size guard within `budget` characters. */
+function mergeGroups(
+  groups: readonly ShapeGroup[],
+  total: number,
+  timings: boolean,
+  budget: number,
+  foldNote?: string,
+): EndpointFlow {
+  const drawn = groups.map((group) => {
+    const models =
+      budget === DEFAULT_MAX_TEXT_LENGTH
+        ? group.models
+        : (timings ? group.layouts : group.layouts.slice(0, 1)).map(
+            (layout) => fitDiagram(layout, { timings: false }, budget).model,
+          );
+    return { group, model: models[0] as SequenceModel, models };
+  });
+  const shapes: ShapeState[] = drawn.map(({ group, model, models }, index) => {
+    const keyOf = new Map(model.participants.map((p) => [p.id, p.key]));
+    const kindOf = new Map(model.participants.map((p) => [p.key, p.kind]));
     const slots = { next: 0 };
-    const units = toUnits(entry.model.items, keyOf, slots);
+    const units = toUnits(model.items, keyOf, slots);
     const durations: number[][] = Array.from({ length: slots.next }, () => []);
-    entry.traces.forEach((trace, t) => {
-      const replies = replyDurations(entry.models[t] as SequenceModel, trace);
+    models.forEach((m, t) => {
+      const replies = replyDurations(m, group.traces[t] as Trace);
       replies.forEach((ns, slot) => {
         if (ns !== undefined) durations[slot]?.push(ns);
       });
     });
     return {
       index,
-      text,
-      requests: entry.traces.length,
-      exampleTraceIds: entry.traces.slice(0, MAX_EXAMPLES).map((t) => t.traceId),
+      text: group.text,
+      requests: group.traces.length,
+      exampleTraceIds: group.traces.slice(0, MAX_EXAMPLES).map((t) => t.traceId),
       units,
       keyOf,
       kindOf,
@@ -165,16 +294,15 @@ export function endpointFlow(traces: readonly Trace[], options: EndpointFlowOpti
   // Participants of the merged diagram: in order of first appearance over the shapes, most requests first.
   const participants: { id: string; participant: Participant }[] = [];
   const idOf = new Map<string, string>();
-  for (const entry of ordered) {
-    for (const p of entry[1].model.participants) {
+  for (const { model } of drawn) {
+    for (const p of model.participants) {
       if (idOf.has(p.key)) continue;
       const id = `p${participants.length + 1}`;
       idOf.set(p.key, id);
       participants.push({ id, participant: { ...p, id } });
     }
   }
-  const total = traces.length;
-  const merger = new Merger(idOf, total, options.timings === true);
+  const merger = new Merger(idOf, total, timings);
   const body: string[] = [];
   merger.merge(
     shapes.map((shape) => ({ shape, units: shape.units })),
@@ -182,9 +310,16 @@ export function endpointFlow(traces: readonly Trace[], options: EndpointFlowOpti
     body,
   );
   // The header is the renderer's own, so participants print exactly as in a single request's diagram.
+  const first = participants[0]?.id;
+  const last = participants[participants.length - 1]?.id;
+  // A folded flow says so at its top, over the whole diagram, as a folded request's diagram does.
+  const note: Note | undefined =
+    foldNote === undefined || first === undefined || last === undefined
+      ? undefined
+      : { type: 'note', over: first === last ? [first] : [first, last], text: foldNote, reason: 'folded', level: 0 };
   const header = renderMermaid({
     participants: participants.map((p) => p.participant),
-    items: [],
+    items: note === undefined ? [] : [note],
     arrows: [],
     messageCount: 0,
     notes: [],
@@ -203,6 +338,7 @@ export function endpointFlow(traces: readonly Trace[], options: EndpointFlowOpti
     })),
     text: `${header}\n${body.join('\n')}${body.length > 0 ? '\n' : ''}`,
     variantBlocks: merger.blocks,
+    folded: false,
   };
 }
 
@@ -299,37 +435,13 @@ function mapIds(item: SequenceItem, map: (id: string) => string, strip: boolean)
   }
 }
 
-/** Folds a longest common subsequence (by key) over the lanes, in their order. */
+/**
+ * The units every lane has, in order, by key: one alignment of all lanes at
+ * once (see align.ts), so that what all shapes share is drawn once whatever
+ * order the shapes come in.
+ */
 function commonKeys(lanes: readonly Lane[], keyOf: (unit: Unit) => string): string[] {
-  let common = (lanes[0] as Lane).units.map(keyOf);
-  for (const lane of lanes.slice(1)) common = lcs(common, lane.units.map(keyOf));
-  return common;
-}
-
-/** Longest common subsequence; ties take the earliest match in `a`, so the result is deterministic. */
-function lcs(a: readonly string[], b: readonly string[]): string[] {
-  const n = a.length;
-  const m = b.length;
-  const table: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--) {
-    const row = table[i] as number[];
-    const below = table[i + 1] as number[];
-    for (let j = m - 1; j >= 0; j--) {
-      row[j] = a[i] === b[j] ? (below[j + 1] as number) + 1 : Math.max(below[j] as number, row[j + 1] as number);
-    }
-  }
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (a[i] === b[j]) {
-      out.push(a[i] as string);
-      i++;
-      j++;
-    } else if ((table[i + 1]?.[j] as number) >= (table[i]?.[j + 1] as number)) i++;
-    else j++;
-  }
-  return out;
+  return commonSubsequence(lanes.map((lane) => lane.units.map(keyOf)));
 }
 
 class Merger {

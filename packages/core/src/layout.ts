@@ -66,6 +66,12 @@ export interface DrawnCall {
    * layout; undefined in a lean layout, which draws nothing.
    */
   outcome?: CallOutcome;
+  /**
+   * Failed calls nested below, at any depth (by their outcome), counted once
+   * by the layout so that a fold note need not walk what it folds; undefined
+   * in a lean layout.
+   */
+  nestedFailures?: number;
 }
 
 /** The drawn structure of a trace. */
@@ -297,9 +303,14 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
     if (!lean) call.outcome = drawnCallOutcome(call);
     for (const child of call.children) ordered.push(child);
   }
+  if (!lean) for (const call of ordered) call.nestedFailures = 0;
   for (let i = ordered.length - 1; i >= 0; i--) {
     const call = ordered[i] as DrawnCall;
-    if (call.parent) call.parent.nestedCalls += call.nestedCalls + 1;
+    const parent = call.parent;
+    if (parent === undefined) continue;
+    parent.nestedCalls += call.nestedCalls + 1;
+    if (parent.nestedFailures !== undefined && call.nestedFailures !== undefined && call.outcome !== undefined)
+      parent.nestedFailures += call.nestedFailures + (call.outcome.error ? 1 : 0);
   }
   return { tree, top, calls: ordered, classes };
 }
@@ -426,9 +437,8 @@ export function workAfterResponse(layout: TraceLayout): AfterResponse[] {
   const out: AfterResponse[] = [];
   for (const call of layout.calls) {
     const response = responseTime(call);
-    if (response === undefined) continue;
-    const after = call.children.filter((child) => outlivesResponse(response, child.node));
-    if (after.length > 0) out.push({ call, response, calls: after });
+    if (response === undefined || !call.children.some((child) => outlivesResponse(response, child.node))) continue;
+    out.push({ call, response, calls: call.children.filter((child) => outlivesResponse(response, child.node)) });
   }
   return out;
 }
@@ -438,15 +448,24 @@ export function workAfterResponse(layout: TraceLayout): AfterResponse[] {
  * diagram's notes: `2 calls ran on after the response to POST /signup`, or
  * `1 call ran on after the caller of GET /report disconnected`.
  */
-export function afterResponseNotes(layout: TraceLayout): string[] {
-  return workAfterResponse(layout).map(({ call, calls }) => {
-    const count = `${calls.length} ${calls.length === 1 ? 'call' : 'calls'}`;
-    const label = call.label || call.node.span.name;
-    return callerWentAway(call)
-      ? `${count} ran on after the caller of ${label} disconnected`
-      : `${count} ran on after the response to ${label}`;
-  });
+export function afterResponseNotes(layout: TraceLayout): readonly string[] {
+  // The size guard builds one layout several times: the notes are read once.
+  let notes = afterResponseNotesOf.get(layout);
+  if (notes === undefined) {
+    notes = workAfterResponse(layout).map(({ call, calls }) => {
+      const count = `${calls.length} ${calls.length === 1 ? 'call' : 'calls'}`;
+      const label = call.label || call.node.span.name;
+      return callerWentAway(call)
+        ? `${count} ran on after the caller of ${label} disconnected`
+        : `${count} ran on after the response to ${label}`;
+    });
+    afterResponseNotesOf.set(layout, notes);
+  }
+  return notes;
 }
+
+/** {@link afterResponseNotes} per layout (a layout is not changed once made). */
+const afterResponseNotesOf = new WeakMap<TraceLayout, readonly string[]>();
 
 /** Whether `host` is `call` itself or drawn inside it (attaching there would make a loop). */
 function isWithin(host: DrawnCall, call: DrawnCall): boolean {

@@ -654,11 +654,11 @@ class Builder {
         event.draw(out);
       }
     };
-    const runs = arrangeChildren(children);
+    const runs = arrangedRuns(children);
     // Past the per-level limit (size guard), the rest of the level becomes one note.
     const foldRest = (r: number, from: readonly DrawnCall[]): void => {
       const folded = [...from];
-      for (let k = r + 1; k < runs.length; k++) folded.push(...(runs[k] as ChildRun).calls);
+      for (let k = r + 1; k < runs.length; k++) for (const call of (runs[k] as ChildRun).calls) folded.push(call);
       this.foldedByCount += foldedCount(folded);
       const first = from[0] as DrawnCall;
       const lifeline = gaps?.lifeline ?? (parent ? contentLifeline(parent) : first.from);
@@ -697,7 +697,7 @@ class Builder {
           const rest: DrawnCall[] = [];
           for (let k = p; k < pieces.length; k++) {
             const x = pieces[k] as DrawnCall | RepeatRun;
-            if (isRepeatRun(x)) rest.push(...x.calls);
+            if (isRepeatRun(x)) for (const call of x.calls) rest.push(call);
             else rest.push(x);
           }
           foldRest(r, rest);
@@ -776,6 +776,24 @@ class Builder {
   }
 }
 
+/**
+ * The runs of a list of sibling calls, remembered per list: the size guard
+ * builds one layout several times, and a call's children (and the lanes of
+ * its `par` blocks) are the same arrays in every build, so each is arranged
+ * once. A list filtered for one build is arranged anew.
+ */
+function arrangedRuns(children: readonly DrawnCall[]): readonly ChildRun[] {
+  let runs = runsOf.get(children);
+  if (runs === undefined) {
+    runs = arrangeChildren(children);
+    runsOf.set(children, runs);
+  }
+  return runs;
+}
+
+/** {@link arrangedRuns}' memory; the runs are read, never changed. */
+const runsOf = new WeakMap<readonly DrawnCall[], readonly ChildRun[]>();
+
 /** How many drawn calls a fold of `roots` hides: each with everything nested under it. */
 function foldedCount(roots: readonly DrawnCall[]): number {
   let count = 0;
@@ -788,12 +806,20 @@ function foldedCount(roots: readonly DrawnCall[]): number {
  * everything nested under it): how many, and how many of them failed, so
  * that no fold, whoever chose it, hides a failure: `12 calls folded, 1 failed`,
  * `40 more calls folded` (`more` for the rest of a level cut short).
- * Linear in the calls folded.
+ * Linear in the roots (each carries its counts from the layout), or in the calls folded for calls of a lean layout.
  */
 export function foldText(roots: readonly DrawnCall[], more: boolean): string {
   let count = 0;
   let failed = 0;
-  const stack = [...roots];
+  const stack: DrawnCall[] = [];
+  for (const root of roots) {
+    // The layout counted each call's nested failures once: the size guard
+    // folds the same calls in every plan it tries, so none walks them again.
+    if (root.outcome !== undefined && root.nestedFailures !== undefined) {
+      count += 1 + root.nestedCalls;
+      failed += root.nestedFailures + (root.outcome.error ? 1 : 0);
+    } else stack.push(root);
+  }
   while (stack.length > 0) {
     const call = stack.pop() as DrawnCall;
     count++;

@@ -86,42 +86,49 @@ export function estimateSizes(
   layout: TraceLayout,
   options: { readonly indentWidth: number; readonly timings: boolean; readonly foldLoops: boolean },
 ): SizeEstimate {
-  // Calls the diagram draws, parents before children, with their drawn children.
+  // Calls the diagram draws, parents before children, each with the index of
+  // its parent in that order (-1 at the top). Indexes into typed arrays, not
+  // maps keyed by call: a 100,000-span trace makes that many entries.
   const order: DrawnCall[] = [];
-  const kids = new Map<DrawnCall, DrawnCall[]>();
-  const stack = drawnChildren(layout.top, options.foldLoops).reverse();
+  const parentIndex: number[] = [];
+  const stack: { call: DrawnCall; parent: number }[] = drawnChildren(layout.top, options.foldLoops)
+    .reverse()
+    .map((call) => ({ call, parent: -1 }));
   while (stack.length > 0) {
-    const call = stack.pop() as DrawnCall;
+    const { call, parent } = stack.pop() as { call: DrawnCall; parent: number };
+    const index = order.length;
     order.push(call);
+    parentIndex.push(parent);
     if (call.children.length === 0 || call.depth + 1 >= MAX_DRAWN_DEPTH) continue;
     const drawn = drawnChildren(call.children, options.foldLoops);
-    kids.set(call, drawn);
-    for (let i = drawn.length - 1; i >= 0; i--) stack.push(drawn[i] as DrawnCall);
+    for (let i = drawn.length - 1; i >= 0; i--) stack.push({ call: drawn[i] as DrawnCall, parent: index });
   }
   // Children before parents: each subtree's size is its own lines plus its children's subtrees.
-  const subtree = new Map<DrawnCall, number>();
+  const own = new Float64Array(order.length);
+  const subtree = new Float64Array(order.length);
+  const hasDrawnChildren = new Uint8Array(order.length);
+  for (let i = 0; i < order.length; i++) {
+    own[i] = ownCost(order[i] as DrawnCall, options.indentWidth, options.timings);
+    subtree[i] = own[i] as number;
+  }
+  let total = 40;
   for (let i = order.length - 1; i >= 0; i--) {
-    const call = order[i] as DrawnCall;
-    let nested = 0;
-    for (const child of kids.get(call) ?? []) nested += subtree.get(child) ?? 0;
-    subtree.set(call, ownCost(call, options.indentWidth, options.timings) + nested);
+    const parent = parentIndex[i] as number;
+    if (parent < 0) total += subtree[i] as number;
+    else {
+      subtree[parent] = (subtree[parent] as number) + (subtree[i] as number);
+      hasDrawnChildren[parent] = 1;
+    }
   }
   const candidates: FoldCandidate[] = [];
-  let total = 40;
-  for (const call of drawnChildren(layout.top, options.foldLoops)) total += subtree.get(call) ?? 0;
-  const position = new Map<DrawnCall, number>();
-  order.forEach((call, i) => {
-    position.set(call, i);
-    const drawn = kids.get(call);
-    if (drawn === undefined || drawn.length === 0) return;
-    const nested = (subtree.get(call) ?? 0) - ownCost(call, options.indentWidth, options.timings);
-    const saving = nested - noteCost(call, options.indentWidth);
+  for (let i = 0; i < order.length; i++) {
+    if (hasDrawnChildren[i] === 0) continue;
+    const call = order[i] as DrawnCall;
+    const saving = (subtree[i] as number) - (own[i] as number) - noteCost(call, options.indentWidth);
     if (saving > 0) candidates.push({ call, saving });
-  });
-  candidates.sort(
-    (a, b) =>
-      b.saving - a.saving || b.call.depth - a.call.depth || (position.get(a.call) ?? 0) - (position.get(b.call) ?? 0),
-  );
+  }
+  // Sorting is stable: of equal saving and depth, the earliest drawn stays first.
+  candidates.sort((a, b) => b.saving - a.saving || b.call.depth - a.call.depth);
   return { total, candidates };
 }
 
@@ -148,10 +155,47 @@ export function chooseFolds(
     for (let p = call.parent; p !== undefined; p = p.parent) if (chosen.has(p)) return false;
     return true;
   };
+  // A candidate that is not free never becomes free again (the chosen set only
+  // grows), so each is found not free at most once: skip lists over the
+  // candidates jump past those, and a plan costs near-linear time in the
+  // candidates, not one scan of them per pick.
+  const n = candidates.length;
+  const nextLive = new Int32Array(n + 1);
+  const prevLive = new Int32Array(n + 1);
+  for (let i = 0; i <= n; i++) {
+    nextLive[i] = i;
+    // prevLive is shifted by one: prevLive[i + 1] is the live index at or below i, 0 meaning none.
+    prevLive[i] = i;
+  }
+  const findNext = (i: number): number => {
+    let root = i;
+    while (nextLive[root] !== root) root = nextLive[root] as number;
+    while (nextLive[i] !== root) {
+      const up = nextLive[i] as number;
+      nextLive[i] = root;
+      i = up;
+    }
+    return root;
+  };
+  const findPrev = (i: number): number => {
+    let root = i + 1;
+    while (prevLive[root] !== root) root = prevLive[root] as number;
+    let at = i + 1;
+    while (prevLive[at] !== root) {
+      const up = prevLive[at] as number;
+      prevLive[at] = root;
+      at = up;
+    }
+    return root - 1;
+  };
+  const retire = (i: number): void => {
+    nextLive[i] = i + 1;
+    prevLive[i + 1] = i;
+  };
   // Index of the first candidate whose saving is below `amount` (candidates are sorted largest first).
   const firstBelow = (amount: number): number => {
     let lo = 0;
-    let hi = candidates.length;
+    let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if ((candidates[mid] as FoldCandidate).saving >= amount) lo = mid + 1;
@@ -161,30 +205,33 @@ export function chooseFolds(
   };
   let saved = 0;
   while (saved < need) {
-    let pick: FoldCandidate | undefined;
+    let pick = -1;
     // The smallest candidate that alone covers what is missing.
-    for (let i = firstBelow(need - saved) - 1; i >= 0; i--) {
+    for (let i = findPrev(firstBelow(need - saved) - 1); i >= 0; i = findPrev(i - 1)) {
       const candidate = candidates[i] as FoldCandidate;
       if (saved + candidate.saving > room) break;
       if (free(candidate.call)) {
-        pick = candidate;
+        pick = i;
         break;
       }
+      retire(i);
     }
-    if (pick === undefined) {
+    if (pick < 0) {
       // Otherwise the largest that still leaves the text long enough.
-      for (let i = firstBelow(room - saved + 1); i < candidates.length; i++) {
-        const candidate = candidates[i] as FoldCandidate;
-        if (free(candidate.call)) {
-          pick = candidate;
+      for (let i = findNext(firstBelow(room - saved + 1)); i < n; i = findNext(i + 1)) {
+        if (free((candidates[i] as FoldCandidate).call)) {
+          pick = i;
           break;
         }
+        retire(i);
       }
     }
-    if (pick === undefined) return undefined;
-    chosen.add(pick.call);
-    for (let p = pick.call.parent; p !== undefined; p = p.parent) above.add(p);
-    saved += pick.saving;
+    if (pick < 0) return undefined;
+    const chosenCandidate = candidates[pick] as FoldCandidate;
+    retire(pick);
+    chosen.add(chosenCandidate.call);
+    for (let p = chosenCandidate.call.parent; p !== undefined && !above.has(p); p = p.parent) above.add(p);
+    saved += chosenCandidate.saving;
   }
   return { calls: [...chosen], saved };
 }
@@ -318,6 +365,9 @@ function drawFolded(
   return { text: renderMermaid(model, options), model };
 }
 
+/** Plans of a level cut short that are aimed by measured lengths before the search falls back to halving. */
+const MAX_AIMED_PLANS = 6;
+
 /** Folded groups named in the note at the top of a folded diagram; the rest are counted. */
 const FOLD_NOTE_GROUPS = 3;
 
@@ -333,10 +383,14 @@ function foldLevels(
   fullModel: SequenceModel,
   fullText: string | undefined,
 ): { text: string; model: SequenceModel } {
+  // The length of a plan's text is kept even when it does not fit: it guides the next plan.
+  let lastLength: number | undefined;
   const attempt = (limits: FoldLimits): { model: SequenceModel; text: string } | undefined => {
+    lastLength = undefined;
     const built = buildBounded(layout, options, { ...limits, maxArrows });
     if (built.overflowed) return undefined;
     const text = renderMermaid(built.model, options);
+    lastLength = text.length;
     return text.length <= max ? { model: built.model, text } : undefined;
   };
   // Fold the deepest levels first: the largest depth that fits wins.
@@ -378,9 +432,32 @@ function foldLevels(
     let itemsLo = 1;
     let itemsHi = Math.max(1, Math.min(layout.calls.length, maxArrows));
     let cut: { model: SequenceModel; text: string } | undefined;
+    // The largest number of items per level that fits. The text grows about
+    // linearly with the items, so each next plan is aimed by the lengths the
+    // last two measured (a secant), kept inside the bounds still open, with
+    // halving once six aimed plans have not settled it. Any choice of plans inside the
+    // bounds ends on the same largest fit as plain halving; aimed ones need a
+    // few builds where halving needs a dozen (each build draws thousands of
+    // arrows).
+    const probes: { items: number; length: number }[] = [];
+    let aimed = 0;
     while (itemsLo <= itemsHi) {
-      const mid = (itemsLo + itemsHi) >> 1;
+      let mid = (itemsLo + itemsHi) >> 1;
+      const last = probes[probes.length - 1];
+      if (last !== undefined && aimed < MAX_AIMED_PLANS) {
+        const before = probes[probes.length - 2];
+        const perItem =
+          before !== undefined && before.items !== last.items && before.length !== last.length
+            ? (last.length - before.length) / (last.items - before.items)
+            : last.length / last.items;
+        if (perItem > 0 && Number.isFinite(perItem)) {
+          const target = last.items + Math.floor((max - last.length) / perItem);
+          mid = Math.min(itemsHi, Math.max(itemsLo, target));
+          aimed++;
+        }
+      }
       const fits = attempt({ maxDepth: depth, maxItems: mid });
+      if (lastLength !== undefined) probes.push({ items: mid, length: lastLength });
       if (fits) {
         cut = fits;
         itemsLo = mid + 1;
