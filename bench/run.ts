@@ -5,12 +5,16 @@
  *   npm run bench               full run (≈ 10 minutes on 2 cores)
  *   npm run bench -- --quick    shorter rounds and a 100,000-span store (< 2 minutes)
  *   npm run bench -- --only 1,7 only these figures; the report goes to .lifeline/bench/
+ *   npm run bench -- --lifeline-before DIR
+ *                               figure 1 measures another build of Lifeline beside this one
+ *                               (DIR holds core/, store/ and node/, each with package.json,
+ *                               dist/ and node_modules/; see bench/README.md)
  *
  * Figures that cannot be measured (a missing service, a part of Lifeline not
  * built) are reported as not measured, with the reason; nothing is filled in.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { browserRenderFigure } from './figures/browser-render.ts';
@@ -26,7 +30,12 @@ import { generateTrace, seededRandom } from './lib/trace-gen.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'lifeline-before': { type: 'string' },
+    'sdk-only': { type: 'boolean', default: false },
+  },
   allowPositionals: false,
 });
 const quick = values.quick ?? false;
@@ -39,7 +48,7 @@ const settings = quick
       rounds: 1,
       durationS: 1.2,
       warmupS: 0.5,
-      settleMs: 300,
+      settleMs: 500,
       browserRounds: 2,
       storeSpans: 100_000,
       queryRounds: 30,
@@ -51,7 +60,7 @@ const settings = quick
       rounds: 3,
       durationS: 5,
       warmupS: 2,
-      settleMs: 1000,
+      settleMs: 1500,
       browserRounds: 5,
       storeSpans: 1_000_000,
       queryRounds: 100,
@@ -121,8 +130,15 @@ let appPeakRss: Partial<Record<OverheadConfig, number>> = {};
 push(
   await section(1, 'Request overhead', async () => {
     const lifeline = await load<typeof import('@lifeline/node')>('@lifeline/node', ['startLifeline']);
-    const configs: OverheadConfig[] =
-      typeof lifeline === 'string' ? ['bare', 'otlp', 'sdkOnly'] : ['bare', 'lifeline', 'otlp', 'sdkOnly'];
+    const before = values['lifeline-before'];
+    const configs: OverheadConfig[] = [
+      'bare',
+      ...(typeof lifeline === 'string' ? [] : ['lifeline' as const]),
+      ...(before ? ['lifelineBefore' as const] : []),
+      'otlp',
+      // The stock SDK with an exporter that drops every batch: asked for with --sdk-only.
+      ...(values['sdk-only'] ? ['sdkOnly' as const] : []),
+    ];
     const store = await load<Store>('@lifeline/store', ['openStore']);
     const result = await requestOverheadFigure({
       configs,
@@ -132,6 +148,7 @@ push(
       connections: 10,
       settleMs: settings.settleMs,
       workDir,
+      ...(before ? { lifelineBefore: resolve(before) } : {}),
       ...(typeof store === 'string' ? {} : { countRecordedSpans: (path: string) => countSync(store, path) }),
     });
     appPeakRss = result.peakRssMb;
@@ -218,7 +235,8 @@ push(
       title: 'Memory',
       method:
         'App: peak resident set size of the bench app process (sampled every 200 ms from /proc) during the ' +
-        'saturating DB-route rounds of figure 1, median over rounds, Lifeline against no instrumentation. ' +
+        'saturating DB-route rounds of figure 1, median over rounds, Lifeline against no instrumentation and ' +
+        'against the stock OpenTelemetry set-up of figure 1. ' +
         "Viewer: RSS of the viewer process serving figure 6's store, after list and trace requests through its JSON API.",
       rows: [],
       notes: [],
@@ -241,9 +259,19 @@ push(
           goal: { on: 'difference', op: '<=', target: 50, text: '≤ bare + 50 MB' },
         },
       );
+      if (appPeakRss.otlp !== undefined) {
+        figure.rows.push({
+          key: 'memory.app.lifelineVsOtlpMb',
+          name: 'app RSS under load, Lifeline vs stock OTel NodeSDK + OTLP/HTTP',
+          value: appPeakRss.lifeline,
+          unit: 'MB',
+          baseline: { name: 'stock OTel NodeSDK + OTLP/HTTP', value: appPeakRss.otlp, unit: 'MB' },
+        });
+      }
       for (const [config, name] of [
-        ['otlp', 'OTel SDK + OTLP/HTTP'],
-        ['sdkOnly', 'OTel SDK, spans dropped'],
+        ['lifelineBefore', 'Lifeline before'],
+        ['otlp', 'stock OTel NodeSDK + OTLP/HTTP'],
+        ['sdkOnly', 'stock OTel NodeSDK, spans dropped'],
       ] as const) {
         const value = appPeakRss[config];
         if (value === undefined) continue;
