@@ -174,7 +174,7 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     { dbPath: config.dbPath },
   );
   const { SqliteSpanExporter, openStore } = await import('@lifeline/store');
-  const { ExportQueueCounter, maxQueueSizeFromEnv } = await import('./export-queue.js');
+  const { ExportQueueCounter, maxExportBatchSizeFromEnv, maxQueueSizeFromEnv } = await import('./export-queue.js');
   const redaction = {
     ...(options.recordQueryParameters === undefined ? {} : { recordQueryParameters: options.recordQueryParameters }),
     ...(options.redact === undefined ? {} : { redact: options.redact }),
@@ -208,6 +208,7 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
             exporter: queue.wrapExporter(exporter),
             scheduledDelayMillis: config.exportIntervalMs,
             maxQueueSize: queue.maxQueueSize,
+            maxExportBatchSize: maxExportBatchSizeFromEnv(queue.maxQueueSize),
           }),
         );
   let droppedReported = 0;
