@@ -107,10 +107,9 @@ app.get('/feed/:n', async (req: Request, res: Response) => {
   );
   const feed: { id: number; title: string; comments: number }[] = [];
   for (const article of listed.rows) {
-    const counted = await pool.query<{ n: string }>(
-      'SELECT count(*) AS n FROM bench_comments WHERE article_id = $1',
-      [article.id],
-    );
+    const counted = await pool.query<{ n: string }>('SELECT count(*) AS n FROM bench_comments WHERE article_id = $1', [
+      article.id,
+    ]);
     feed.push({ ...article, comments: Number(counted.rows[0]?.n ?? 0) });
   }
   res.json(feed);

@@ -100,7 +100,7 @@ export async function requestOverheadFigure(options: RequestOverheadOptions): Pr
       '. Routes: hello; DB, two PostgreSQL queries one after the other; N+1, a list query and one query per listed ' +
       'article (18), 20 spans a request under Lifeline. ' +
       `autocannon runs in its own process on loopback. Throughput: ${options.connections} connections ` +
-      `for ${options.durationS} s; latency: 1 connection, requests back to back, for ${options.durationS} s ` +
+      `for ${options.durationS} s (peak RSS sampled from /proc every 200 ms during those rounds); latency: 1 connection, requests back to back, for ${options.durationS} s ` +
       `(quantiles over every response time, not autocannon's whole-millisecond histogram). App CPU per request is ` +
       `the app process's user + system time (all threads, from /proc) over a saturating round and the ` +
       `${(options.settleMs / 1000).toFixed(1)} s after it, divided by the requests served; the CPU a configuration ` +
@@ -240,6 +240,7 @@ function endpointRows(
   const p50 = (c: OverheadConfig) => median((serial[c] ?? []).map((s) => s.p50Ms));
   const p99 = (c: OverheadConfig) => median((serial[c] ?? []).map((s) => s.p99Ms));
   const cpu = (c: OverheadConfig) => median((saturated[c] ?? []).map((s) => s.cpuMsPerRequest));
+  const rss = (c: OverheadConfig) => median((saturated[c] ?? []).map((s) => s.peakRssMb));
   const added = (c: OverheadConfig) => cpu(c) - cpu('bare');
   const e = endpoint.key;
   const has = (c: OverheadConfig) => saturated[c] !== undefined;
@@ -275,16 +276,33 @@ function endpointRows(
         unit: 'ms',
         baseline: stock(p99('otlp'), 'ms'),
       },
+      {
+        key: `overhead.${e}.${config}VsOtlp.peakRssMb`,
+        name: `${endpoint.name}: app peak RSS under load, ${configNames[config]} / stock`,
+        value: rss(config),
+        unit: 'MB',
+        baseline: stock(rss('otlp'), 'MB'),
+      },
     );
   }
   if (has('lifeline') && has('lifelineBefore')) {
-    rows.push({
-      key: `overhead.${e}.lifelineVsBefore.addedCpu`,
-      name: `${endpoint.name}: app CPU added per request, Lifeline / Lifeline before`,
-      value: added('lifeline'),
-      unit: 'ms',
-      baseline: { name: configNames.lifelineBefore, value: added('lifelineBefore'), unit: 'ms' },
-    });
+    const before = (value: number, unit: string) => ({ name: configNames.lifelineBefore, value, unit });
+    rows.push(
+      {
+        key: `overhead.${e}.lifelineVsBefore.addedCpu`,
+        name: `${endpoint.name}: app CPU added per request, Lifeline / Lifeline before`,
+        value: added('lifeline'),
+        unit: 'ms',
+        baseline: before(added('lifelineBefore'), 'ms'),
+      },
+      {
+        key: `overhead.${e}.lifelineVsBefore.rps`,
+        name: `${endpoint.name}: throughput, Lifeline / Lifeline before`,
+        value: rps('lifeline'),
+        unit: 'req/s',
+        baseline: before(rps('lifelineBefore'), 'req/s'),
+      },
+    );
   }
   rows.push({
     key: `overhead.${e}.bare.rps`,
