@@ -5,6 +5,7 @@
  *   npm run bench               full run (≈ 10 minutes on 2 cores)
  *   npm run bench -- --quick    shorter rounds and a 100,000-span store (< 2 minutes)
  *   npm run bench -- --only 1,7 only these figures; the report goes to .lifeline/bench/
+ *   npm run bench -- --rounds 5  more interleaved rounds for figures 1 and 4
  *   npm run bench -- --lifeline-before DIR
  *                               figure 1 measures another build of Lifeline beside this one
  *                               (DIR holds core/, store/ and node/, each with package.json,
@@ -35,17 +36,20 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'lifeline-before': { type: 'string' },
     'sdk-only': { type: 'boolean', default: false },
+    rounds: { type: 'string' },
   },
   allowPositionals: false,
 });
 const quick = values.quick ?? false;
 const only = values.only ? new Set(values.only.split(',').map((s) => Number(s.trim()))) : undefined;
 const workDir = join(root, '.lifeline', 'bench');
+/** Interleaved rounds of figures 1 and 4 (`--rounds N`): more rounds steady the medians on a busy machine. */
+const roundsOverride = values.rounds === undefined ? undefined : Math.max(1, Math.round(Number(values.rounds)) || 1);
 mkdirSync(workDir, { recursive: true });
 
 const settings = quick
   ? {
-      rounds: 1,
+      rounds: roundsOverride ?? 1,
       durationS: 1.2,
       warmupS: 0.5,
       settleMs: 500,
@@ -57,7 +61,7 @@ const settings = quick
       ingestRuns: 3,
     }
   : {
-      rounds: 3,
+      rounds: roundsOverride ?? 3,
       durationS: 5,
       warmupS: 2,
       settleMs: 1500,
