@@ -346,8 +346,19 @@ describe('missed-goal notes', () => {
     expect(unexplained).toEqual(['p99.other']);
   });
 
-  it("uses the prepared note for Lifeline's DB-route throughput", () => {
-    const figures = [figure()];
+  it("uses the prepared note for Lifeline's DB-route throughput against the stock set-up", () => {
+    const figures: FigureReport[] = [
+      {
+        ...figure(),
+        rows: [
+          {
+            ...rps,
+            key: 'overhead.db.lifelineVsOtlp.rps',
+            goal: { on: 'ratio', op: '>=', target: 1, text: '≥ 1× stock' },
+          },
+        ],
+      },
+    ];
     attachMissedGoalNotes(figures);
     expect(figures[0]?.notes[0]).toMatch(/What limits it/);
   });

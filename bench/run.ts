@@ -5,12 +5,17 @@
  *   npm run bench               full run (≈ 10 minutes on 2 cores)
  *   npm run bench -- --quick    shorter rounds and a 100,000-span store (< 2 minutes)
  *   npm run bench -- --only 1,7 only these figures; the report goes to .lifeline/bench/
+ *   npm run bench -- --rounds 5  more interleaved rounds for figures 1 and 4
+ *   npm run bench -- --lifeline-before DIR
+ *                               figure 1 measures another build of Lifeline beside this one
+ *                               (DIR holds core/, store/ and node/, each with package.json,
+ *                               dist/ and node_modules/; see bench/README.md)
  *
  * Figures that cannot be measured (a missing service, a part of Lifeline not
  * built) are reported as not measured, with the reason; nothing is filled in.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Span } from '@lifeline/core';
@@ -29,20 +34,28 @@ import { type FigureReport, type RunReport, renderMarkdown, toResultsJson } from
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'lifeline-before': { type: 'string' },
+    'sdk-only': { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+  },
   allowPositionals: false,
 });
 const quick = values.quick ?? false;
 const only = values.only ? new Set(values.only.split(',').map((s) => Number(s.trim()))) : undefined;
 const workDir = join(root, '.lifeline', 'bench');
+/** Interleaved rounds of figures 1 and 4 (`--rounds N`): more rounds steady the medians on a busy machine. */
+const roundsOverride = values.rounds === undefined ? undefined : Math.max(1, Math.round(Number(values.rounds)) || 1);
 mkdirSync(workDir, { recursive: true });
 
 const settings = quick
   ? {
-      rounds: 1,
+      rounds: roundsOverride ?? 1,
       durationS: 1.2,
       warmupS: 0.5,
-      settleMs: 300,
+      settleMs: 500,
       browserRounds: 2,
       storeSpans: 100_000,
       queryRounds: 30,
@@ -51,10 +64,10 @@ const settings = quick
       ingestRuns: 3,
     }
   : {
-      rounds: 3,
+      rounds: roundsOverride ?? 3,
       durationS: 5,
       warmupS: 2,
-      settleMs: 1000,
+      settleMs: 1500,
       browserRounds: 5,
       storeSpans: 1_000_000,
       queryRounds: 100,
@@ -124,8 +137,15 @@ let appPeakRss: Partial<Record<OverheadConfig, number>> = {};
 push(
   await section(1, 'Request overhead', async () => {
     const lifeline = await load<typeof import('@lifeline/node')>('@lifeline/node', ['startLifeline']);
-    const configs: OverheadConfig[] =
-      typeof lifeline === 'string' ? ['bare', 'otlp', 'sdkOnly'] : ['bare', 'lifeline', 'otlp', 'sdkOnly'];
+    const before = values['lifeline-before'];
+    const configs: OverheadConfig[] = [
+      'bare',
+      ...(typeof lifeline === 'string' ? [] : ['lifeline' as const]),
+      ...(before ? ['lifelineBefore' as const] : []),
+      'otlp',
+      // The stock SDK with an exporter that drops every batch: asked for with --sdk-only.
+      ...(values['sdk-only'] ? ['sdkOnly' as const] : []),
+    ];
     const store = await load<Store>('@lifeline/store', ['openStore']);
     const result = await requestOverheadFigure({
       configs,
@@ -135,6 +155,7 @@ push(
       connections: 10,
       settleMs: settings.settleMs,
       workDir,
+      ...(before ? { lifelineBefore: resolve(before) } : {}),
       ...(typeof store === 'string' ? {} : { countRecordedSpans: (path: string) => countSync(store, path) }),
     });
     appPeakRss = result.peakRssMb;
@@ -230,7 +251,8 @@ push(
       title: 'Memory',
       method:
         'App: peak resident set size of the bench app process (sampled every 200 ms from /proc) during the ' +
-        'saturating DB-route rounds of figure 1, median over rounds, Lifeline against no instrumentation. ' +
+        'saturating DB-route rounds of figure 1, median over rounds, Lifeline against no instrumentation and ' +
+        'against the stock OpenTelemetry set-up of figure 1. ' +
         "Viewer: RSS of the viewer process serving figure 6's store, after list and trace requests through its JSON API.",
       rows: [],
       notes: [],
@@ -253,9 +275,19 @@ push(
           goal: { on: 'difference', op: '<=', target: 50, text: '≤ bare + 50 MB' },
         },
       );
+      if (appPeakRss.otlp !== undefined) {
+        figure.rows.push({
+          key: 'memory.app.lifelineVsOtlpMb',
+          name: 'app RSS under load, Lifeline vs stock OTel NodeSDK + OTLP/HTTP',
+          value: appPeakRss.lifeline,
+          unit: 'MB',
+          baseline: { name: 'stock OTel NodeSDK + OTLP/HTTP', value: appPeakRss.otlp, unit: 'MB' },
+        });
+      }
       for (const [config, name] of [
-        ['otlp', 'OTel SDK + OTLP/HTTP'],
-        ['sdkOnly', 'OTel SDK, spans dropped'],
+        ['lifelineBefore', 'Lifeline before'],
+        ['otlp', 'stock OTel NodeSDK + OTLP/HTTP'],
+        ['sdkOnly', 'stock OTel NodeSDK, spans dropped'],
       ] as const) {
         const value = appPeakRss[config];
         if (value === undefined) continue;

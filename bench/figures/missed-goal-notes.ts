@@ -7,33 +7,22 @@ import { type FigureReport, goalMet } from '../lib/report.ts';
 
 const overheadLimits =
   'What limits it: the app, PostgreSQL and autocannon share two cores, so throughput follows CPU per request. ' +
-  'Much of the traced cost is paid before any export: the "OTel SDK, spans dropped" configuration — the same SDK ' +
-  'and instrumentations with an exporter that drops every batch — stays below the goal on its own (compare its ' +
-  'throughput and CPU rows: span creation, context propagation and attribute collection for about three spans a ' +
-  "request; in Lifeline's app-thread profile the OpenTelemetry packages take more time than express and router " +
-  "together); on this shared machine that configuration's throughput varies between runs by as much as its gap " +
-  "to Lifeline. Lifeline's own work on top of it: its writer thread (about an " +
-  'eighth of a core at this load in the profile) spends it in SQLite inserts (`sqliteTransaction`, `#write`) and ' +
-  'summary upserts (`#saveSummary`, `summarizeTrace`); its app thread spends a few percent in redaction and ' +
-  'batch encoding (`redactSpan`, `encodeReadableSpans`). ' +
-  'Already done: Lifeline records no span per express middleware or route handler (the route template reaches the server span without ' +
-  'them), which took about a fifth off the app CPU of a traced hello request in a side-by-side run. Tried without effect: ' +
-  '`--experimental-async-context-frame` (AsyncLocalStorage without promise hooks) made no difference beyond the ' +
-  'run-to-run noise. What would move it further: sampling under load, or an HTTP instrumentation lighter than the ' +
-  'stock one. With the SDK alone below the goal on this machine, 0.93× is out of reach for any exporter here; ' +
-  'it is realistic where a request costs more CPU than its spans do.';
+  'Both configurations pay for the OpenTelemetry SDK and the http and pg instrumentations (span creation, context ' +
+  'propagation, attribute collection); the stock set-up records more spans (express middleware, pg pool connects), ' +
+  'Lifeline does more per span after it ends: its writer thread inserts every span into SQLite and keeps a ' +
+  'per-trace summary (`#write`, `sqliteTransaction`, `summarizeTrace`, `#saveSummary` in its profile), where the ' +
+  'OTLP exporter only serializes and sends. On this shared machine the order of two configurations within a few ' +
+  'percent of each other changes from run to run. Profile both with `node bench/profile.ts app-lifeline` and ' +
+  '`app-otlp` (`--route /feed/{n}` for the N+1 route) before changing anything.';
 
 /** Notes by result key (see bench/results.json). */
 export const missedGoalNotes: Readonly<Record<string, string>> = {
-  'overhead.db.lifeline.rps': overheadLimits,
-  'overhead.db.lifelineVsOtlp.rps':
-    'Lifeline inserts every span into SQLite and keeps a per-trace summary, where the OTLP exporter only serializes and sends to a receiver that discards; the writer-thread work named in the throughput note is the difference, and fewer spans per request is what would move it most.',
-  'overhead.hello.lifelineVsOtlp.rps':
-    "On the hello route the three traced configurations are within a few percent of each other and their order changes from run to run (the spans-dropped configuration is not always ahead of OTLP); what separates Lifeline from OTLP is the writer thread's per-span insert and summary work and, on the app thread, batch encoding. See the DB route's throughput note for what would move it.",
-  'overhead.db.lifeline.p99':
-    'What limits it: with one connection, the tail is made of requests that share the event loop with span work — ending and redacting spans, encoding 128-span slices for the writer thread — or that wait for a core while the writer thread commits. Compare the "spans dropped" row: the part of the tail present there comes from the instrumentation itself, the rest from export. Smaller slices would spread the export work over more turns of the loop.',
-  'overhead.hello.lifeline.p99':
-    "Same limit as the DB route's p99: requests that share the event loop with span ending, redaction and slice encoding, or wait for a core while the writer thread commits.",
+  'overhead.hello.lifelineVsOtlp.addedCpu': overheadLimits,
+  'overhead.hello.lifelineVsOtlp.rps': overheadLimits,
+  'overhead.db.lifelineVsOtlp.addedCpu': overheadLimits,
+  'overhead.db.lifelineVsOtlp.rps': overheadLimits,
+  'overhead.nplus1.lifelineVsOtlp.addedCpu': overheadLimits,
+  'overhead.nplus1.lifelineVsOtlp.rps': overheadLimits,
   'receiver.viewer.spansPerS':
     "What limits it: the viewer decodes protobuf on its event loop (protobufjs, then straight into Lifeline spans and the writer's flat format) while its writer thread commits; the load generator shares the same two cores. In the profile the event loop's largest item is garbage collection of the decoded messages, the writer's is `#write` and `sqliteTransaction`. What would move it: decoding protobuf without building protobufjs message objects, and computing summaries from the flat rows.",
   'ingest.exporter.spansPerS':

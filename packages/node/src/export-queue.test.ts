@@ -2,7 +2,13 @@ import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { BatchSpanProcessor, type ReadableSpan, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_QUEUE_SIZE, ExportQueueCounter, maxQueueSizeFromEnv } from './export-queue.js';
+import {
+  DEFAULT_MAX_EXPORT_BATCH_SIZE,
+  DEFAULT_MAX_QUEUE_SIZE,
+  ExportQueueCounter,
+  maxExportBatchSizeFromEnv,
+  maxQueueSizeFromEnv,
+} from './export-queue.js';
 
 /** An exporter that holds every export until released, as one waiting for another process's write lock does. */
 class BlockedExporter {
@@ -97,5 +103,18 @@ describe('maxQueueSizeFromEnv', () => {
     for (const bad of ['', '0', '-3', '1.5', 'lots']) {
       expect(maxQueueSizeFromEnv({ OTEL_BSP_MAX_QUEUE_SIZE: bad })).toBe(DEFAULT_MAX_QUEUE_SIZE);
     }
+  });
+});
+
+describe('maxExportBatchSizeFromEnv', () => {
+  it('reads OTEL_BSP_MAX_EXPORT_BATCH_SIZE, falls back to the default, and never exceeds the queue', () => {
+    expect(maxExportBatchSizeFromEnv(DEFAULT_MAX_QUEUE_SIZE, {})).toBe(DEFAULT_MAX_EXPORT_BATCH_SIZE);
+    expect(maxExportBatchSizeFromEnv(DEFAULT_MAX_QUEUE_SIZE, { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512' })).toBe(512);
+    for (const bad of ['', '0', '-3', '1.5', 'lots']) {
+      expect(maxExportBatchSizeFromEnv(DEFAULT_MAX_QUEUE_SIZE, { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: bad })).toBe(
+        DEFAULT_MAX_EXPORT_BATCH_SIZE,
+      );
+    }
+    expect(maxExportBatchSizeFromEnv(1000, {})).toBe(1000);
   });
 });

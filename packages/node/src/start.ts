@@ -180,7 +180,7 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
     { dbPath: config.dbPath },
   );
   const { SqliteSpanExporter, openStore } = await import('@lifeline/store');
-  const { ExportQueueCounter, maxQueueSizeFromEnv } = await import('./export-queue.js');
+  const { ExportQueueCounter, maxExportBatchSizeFromEnv, maxQueueSizeFromEnv } = await import('./export-queue.js');
   const redaction = {
     ...(options.recordQueryParameters === undefined ? {} : { recordQueryParameters: options.recordQueryParameters }),
     ...(options.redact === undefined ? {} : { redact: options.redact }),
@@ -214,6 +214,7 @@ async function start(options: LifelineOptions): Promise<LifelineHandle> {
             exporter: queue.wrapExporter(exporter),
             scheduledDelayMillis: config.exportIntervalMs,
             maxQueueSize: queue.maxQueueSize,
+            maxExportBatchSize: maxExportBatchSizeFromEnv(queue.maxQueueSize),
           }),
         );
   let droppedReported = 0;
