@@ -394,7 +394,9 @@ describe.skipIf(!haveChromium)('the viewer in Chromium', () => {
     expect(body.sequence.folded).toBe(true);
     expect(await page.locator('.diagram-notes').textContent()).toContain('folded');
     expect(await page.locator('.timeline-row').count()).toBe(large.length);
-  });
+    // Mermaid lays out a 50,000-character diagram in several seconds on a
+    // quiet machine: the budget is a shared CI machine's, not a speed goal.
+  }, 90_000);
 
   it('keeps background work out of the list, live too, and shows it under Show', async () => {
     await page.goto(viewer.url);
