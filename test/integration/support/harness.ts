@@ -90,8 +90,8 @@ export function startApp(options: StartAppOptions): Promise<RunningApp> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${options.app} did not start within 20 s:\n${output}`));
-    }, 20_000);
+      reject(new Error(`${options.app} did not start within 45 s:\n${output}`));
+    }, 45_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listening on (\d+)/.exec(output);
