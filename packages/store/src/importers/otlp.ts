@@ -422,7 +422,8 @@ function lowerCamelCase(key: string): string {
   return key.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
 }
 
-function renameKeys(value: unknown): unknown {
+/** Every object key of an OTLP JSON value in lowerCamelCase (see {@link withJsonFieldNames}). */
+export function renameKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(renameKeys);
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
