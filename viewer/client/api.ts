@@ -4,7 +4,7 @@
  * is required) are all it takes.
  */
 import { withSource } from './source.js';
-import { type Span, type TraceResponse, type TraceSummary, toClientSpan, toClientSummary } from './types.js';
+import { type TraceResponse, type TraceSummary, toClientSpan, toClientSummary } from './types.js';
 
 /** An API answer other than 2xx, with the server's explanation. */
 export class ApiError extends Error {
@@ -59,17 +59,6 @@ export function diagramQuery(options: DiagramOptions): URLSearchParams {
     loops: options.loops ? '1' : '0',
     shapes: options.shapes ? '1' : '0',
   });
-}
-
-/** `GET /api/traces/:id/spans`: the trace's spans after the first `offset`, in start order. */
-export async function getSpanPage(
-  traceId: string,
-  offset: number,
-): Promise<{ spans: Span[]; classes: TraceResponse['classes']; nextOffset?: number }> {
-  const page = await getJson<{ spans: unknown[]; classes: TraceResponse['classes']; nextOffset?: number }>(
-    `/api/traces/${encodeURIComponent(traceId)}/spans?offset=${offset}`,
-  );
-  return { ...page, spans: page.spans.map(toClientSpan) };
 }
 
 /** One trace with its model, analysis and Mermaid text. */

@@ -3,7 +3,7 @@
  * analysis and the details of whichever arrow or span is selected.
  */
 import { renderAnalysis } from './analysis.js';
-import { ApiError, type DiagramOptions, diagramQuery, getSpanPage, getTrace } from './api.js';
+import { ApiError, type DiagramOptions, diagramQuery, getTrace } from './api.js';
 import { renderDetails } from './details.js';
 import { onColorSchemeChange, type RenderedDiagram, renderDiagram } from './diagram.js';
 import { h, replaceChildren } from './dom.js';
@@ -144,31 +144,9 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
     }
   };
 
-  // A trace larger than the server sends at once: the timeline grows a page of spans at a time.
-  const moreSpans = h('button', { className: 'button', attrs: { type: 'button', hidden: true } }, '');
-  const showMoreSpans = (): void => {
-    const total = data.spanCount ?? data.spans.length;
-    moreSpans.hidden = data.truncated !== true || data.spans.length >= total;
-    moreSpans.textContent = `Showing ${data.spans.length.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} spans · load more`;
-  };
-  moreSpans.addEventListener('click', async () => {
-    moreSpans.setAttribute('disabled', '');
-    try {
-      const page = await getSpanPage(data.traceId, data.spans.length);
-      for (const span of page.spans) spansById.set(span.spanId, span);
-      data = { ...data, spans: [...data.spans, ...page.spans], classes: { ...data.classes, ...page.classes } };
-      drawTimeline();
-    } catch (error) {
-      say(`Could not load more spans: ${error instanceof Error ? error.message : String(error)}`);
-    } finally {
-      moreSpans.removeAttribute('disabled');
-    }
-  });
-
   const drawTimeline = (): void => {
     timeline = renderTimeline(data.spans, data.classes, (spanId) => selectSpans([spanId]));
     replaceChildren(timelineBox, timeline.element);
-    showMoreSpans();
   };
 
   const reload = async (): Promise<void> => {
@@ -364,7 +342,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
           diagramNotes,
           diagramBox,
         ),
-        h('section', { className: 'card' }, h('h2', { className: 'card-title' }, 'Timeline'), timelineBox, moreSpans),
+        h('section', { className: 'card' }, h('h2', { className: 'card-title' }, 'Timeline'), timelineBox),
       ),
       h(
         'aside',

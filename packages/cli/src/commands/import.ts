@@ -382,16 +382,20 @@ function streamDocument(
     });
   } catch (error) {
     if (error instanceof UserError) throw error;
-    const written = spans === 0 ? 'Nothing was imported' : `${plural(inserted, 'new span')} before it were imported`;
-    if (error instanceof TraceFileError) {
-      throw new UserError(`cannot import ${file}: ${oneLine(error.message)}. ${written}`);
-    }
+    const written =
+      spans === 0
+        ? 'Nothing was imported'
+        : `${plural(inserted, 'new span')} read before that point ${inserted === 1 ? 'was' : 'were'} imported`;
     const code = (error as { code?: string }).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
-      throw new UserError(`cannot read ${file}: ${oneLine((error as Error).message)}. ${written}`);
-    }
-    // The parser's own message names the byte where the JSON broke.
-    throw new UserError(`cannot import ${file}: invalid JSON (${oneLine((error as Error).message)}). ${written}`);
+    const message =
+      error instanceof TraceFileError
+        ? `cannot import ${file}: ${oneLine(error.message)}. ${written}`
+        : code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR'
+          ? `cannot read ${file}: ${oneLine((error as Error).message)}. ${written}`
+          : // The parser's own message names the byte where the JSON broke.
+            `cannot import ${file}: invalid JSON (${oneLine((error as Error).message)}). ${written}`;
+    // Spans already written stay: the exit status says the import is incomplete, not that nothing happened.
+    throw spans === 0 ? new UserError(message) : new IncompleteError(message);
   }
   if (stats === undefined) return undefined;
   if (spans === 0) {
