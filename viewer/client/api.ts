@@ -42,8 +42,12 @@ export async function getJson<T>(url: string): Promise<T> {
 }
 
 /** One page of the request list. */
-export async function listTraces(params: URLSearchParams): Promise<{ items: TraceSummary[]; nextCursor?: string }> {
-  const page = await getJson<{ items: unknown[]; nextCursor?: string }>(withSource(`/api/traces?${params.toString()}`));
+export async function listTraces(
+  params: URLSearchParams,
+): Promise<{ items: TraceSummary[]; nextCursor?: string; stoppedAfterTraces?: number }> {
+  const page = await getJson<{ items: unknown[]; nextCursor?: string; stoppedAfterTraces?: number }>(
+    withSource(`/api/traces?${params.toString()}`),
+  );
   return { ...page, items: page.items.map(toClientSummary) };
 }
 

@@ -20,6 +20,8 @@ const METHODS = ['', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']
 interface ListState {
   items: TraceSummary[];
   nextCursor: string | undefined;
+  /** Traces the last text or service search examined before it stopped, when it stopped early. */
+  stoppedAfterTraces: number | undefined;
   /** Requests that arrived live but are hidden because filters or sort order are active. */
   pending: number;
 }
@@ -28,7 +30,7 @@ interface ListState {
 export async function renderListPage(main: HTMLElement): Promise<void> {
   document.title = 'Requests · Lifeline';
   const params = new URLSearchParams(location.search);
-  const state: ListState = { items: [], nextCursor: undefined, pending: 0 };
+  const state: ListState = { items: [], nextCursor: undefined, stoppedAfterTraces: undefined, pending: 0 };
   const selection = compareSelection();
 
   const inputs = {
@@ -146,8 +148,13 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
   const render = (): void => {
     const maxMs = Math.max(1, ...state.items.map((item) => nsToMs(item.durationNs)));
     replaceChildren(body, ...state.items.map((item) => row(item, maxMs, selection)));
-    count.textContent = state.items.length === 0 ? '' : `${state.items.length}${state.nextCursor ? '+' : ''} shown`;
-    empty.hidden = state.items.length > 0;
+    count.textContent =
+      state.stoppedAfterTraces !== undefined
+        ? `${state.items.length} shown; the search stopped after ${state.stoppedAfterTraces.toLocaleString('en-US')} requests: load more to go on, or narrow it (service, route, time)`
+        : state.items.length === 0
+          ? ''
+          : `${state.items.length}${state.nextCursor ? '+' : ''} shown`;
+    empty.hidden = state.items.length > 0 || state.stoppedAfterTraces !== undefined;
     replaceChildren(
       empty,
       hasFilters()
@@ -185,6 +192,7 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
       errorBox.hidden = true;
       state.items = append ? [...state.items, ...page.items] : page.items;
       state.nextCursor = page.nextCursor;
+      state.stoppedAfterTraces = page.stoppedAfterTraces;
       if (!append) state.pending = 0;
       render();
     } catch (error) {

@@ -65,4 +65,8 @@ export interface TraceResponse {
    */
   readonly classes: Record<string, SentSpanClass>;
   readonly sequence: { readonly mermaid: string; readonly folded: boolean; readonly model: SequenceModel };
+  /** Every span of the trace; `spans` holds only the earliest when `truncated`. */
+  readonly spanCount?: number;
+  /** The trace is larger than the server reads at once: the rest is paged by `GET /api/traces/:id/spans`. */
+  readonly truncated?: boolean;
 }

@@ -7,7 +7,19 @@ import { type SpanStore, StoreError } from '@lifeline/store';
 import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { HttpError } from './http-error.js';
-import { parseDiagramQuery, parseListQuery, parseTraceId, rejectUnknown } from './params.js';
+import { integerParam, parseDiagramQuery, parseListQuery, parseTraceId, rejectUnknown } from './params.js';
+
+/**
+ * Most spans of one trace that the trace API reads, draws and sends: the
+ * earliest started. A trace of 316,000 spans took 11 s and 108 MB of JSON to
+ * send whole, holding every other request (the receiver's too) for as long;
+ * the rest of a larger trace is read a page at a time from
+ * `/api/traces/:id/spans`.
+ */
+export const MAX_TRACE_SPANS = 10_000;
+
+/** Lets requests that arrived meanwhile (a health probe, an OTLP export) run between two long steps. */
+const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Options of the API router. */
 export interface ApiRouterOptions {
@@ -68,7 +80,12 @@ export function apiRouter(options: ApiRouterOptions): Router {
       }
       throw error;
     }
-    response.json({ items: page.items, ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) });
+    response.json({
+      items: page.items,
+      ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+      // A text or service filter examines a bounded number of traces per call: say where it stopped.
+      ...(page.stoppedAfterTraces === undefined ? {} : { stoppedAfterTraces: page.stoppedAfterTraces }),
+    });
   });
 
   /**
@@ -76,7 +93,7 @@ export function apiRouter(options: ApiRouterOptions): Router {
    * string; undefined once the response has been sent (a bad parameter, or no
    * such trace).
    */
-  const drawRequested = (request: Request<{ id: string }>, response: Response) => {
+  const drawRequested = async (request: Request<{ id: string }>, response: Response) => {
     let traceId: string;
     let diagram: ReturnType<typeof parseDiagramQuery>;
     try {
@@ -86,7 +103,10 @@ export function apiRouter(options: ApiRouterOptions): Router {
       sendBadParameter(response, error);
       return undefined;
     }
-    const read = store.getTrace(traceId, { linked: true });
+    const spanCount = store.traceSpanCount(traceId) ?? 0;
+    const capped = spanCount > MAX_TRACE_SPANS;
+    const read = store.getTrace(traceId, { linked: true, ...(capped ? { maxSpans: MAX_TRACE_SPANS } : {}) });
+    await breathe();
     // Of the linked traces, the spans this trace's picture draws (its own, and
     // the processing of the messages it published), and no others.
     const trace = read === undefined ? undefined : joinLinkedTraces(read);
@@ -94,24 +114,36 @@ export function apiRouter(options: ApiRouterOptions): Router {
       response.status(404).json({ error: `no trace with id ${traceId}` });
       return undefined;
     }
-    const sequence = traceToMermaid(trace, {
+    const drawn = traceToMermaid(trace, {
       timings: diagram.timings,
       internal: diagram.internal,
       foldLoops: diagram.foldLoops,
       participantShapes: diagram.participantShapes,
     });
-    return { traceId, trace, sequence };
+    await breathe();
+    const capNote = capped
+      ? `This trace has ${spanCount.toLocaleString('en-US')} spans: the first ${trace.spans.length.toLocaleString('en-US')} by start time are drawn and listed; the rest are read a page at a time from /api/traces/${traceId}/spans?offset=${MAX_TRACE_SPANS}`
+      : undefined;
+    const sequence =
+      capNote === undefined ? drawn : { ...drawn, model: { ...drawn.model, notes: [capNote, ...drawn.model.notes] } };
+    return { traceId, trace, sequence, spanCount: Math.max(spanCount, trace.spans.length), capped };
   };
 
-  router.get('/traces/:id', (request, response) => {
-    const drawn = drawRequested(request, response);
+  router.get('/traces/:id', async (request, response) => {
+    const drawn = await drawRequested(request, response);
     if (drawn === undefined) return;
-    const { traceId, trace, sequence } = drawn;
+    const { traceId, trace, sequence, spanCount, capped } = drawn;
+    const summary = summarizeTrace(trace);
+    const analysis = analyzeTrace(trace);
+    await breathe();
     response.json({
       traceId,
       spans: trace.spans,
-      summary: summarizeTrace(trace),
-      analysis: analyzeTrace(trace),
+      // Every span of the trace; `spans` holds the first MAX_TRACE_SPANS when `truncated`.
+      spanCount,
+      ...(capped ? { truncated: true } : {}),
+      summary,
+      analysis,
       // The client colours and labels spans like the diagram does without bundling the classifier.
       // A query text can be kilobytes: the span's attribute carries it, the class only names that attribute.
       classes: Object.fromEntries(
@@ -124,9 +156,45 @@ export function apiRouter(options: ApiRouterOptions): Router {
     });
   });
 
-  router.get('/traces/:id/mermaid', (request, response) => {
-    const drawn = drawRequested(request, response);
+  router.get('/traces/:id/mermaid', async (request, response) => {
+    const drawn = await drawRequested(request, response);
     if (drawn !== undefined) response.type('text/plain; charset=utf-8').send(drawn.sequence.text);
+  });
+
+  // A page of a trace's spans in start order, for a trace larger than MAX_TRACE_SPANS.
+  router.get('/traces/:id/spans', (request, response) => {
+    let traceId: string;
+    let offset: number;
+    let limit: number;
+    try {
+      rejectUnknown(request.query, ['offset', 'limit']);
+      traceId = parseTraceId(request.params.id);
+      offset = integerParam(request.query, 'offset', { min: 0, max: Number.MAX_SAFE_INTEGER }) ?? 0;
+      limit = integerParam(request.query, 'limit', { min: 1, max: MAX_TRACE_SPANS }) ?? MAX_TRACE_SPANS;
+    } catch (error) {
+      sendBadParameter(response, error);
+      return;
+    }
+    const total = store.traceSpanCount(traceId);
+    if (total === undefined) {
+      response.status(404).json({ error: `no trace with id ${traceId}` });
+      return;
+    }
+    const spans = store.getSpans(traceId, { offset, limit });
+    const next = offset + spans.length;
+    response.json({
+      traceId,
+      offset,
+      spanCount: total,
+      spans,
+      classes: Object.fromEntries(
+        spans.map((span) => {
+          const { queryText: _sentWithTheSpan, ...cls } = classifySpan(span);
+          return [span.spanId, cls];
+        }),
+      ),
+      ...(next < total && spans.length > 0 ? { nextOffset: next } : {}),
+    });
   });
 
   router.use((_request, response) => {

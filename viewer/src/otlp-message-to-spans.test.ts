@@ -121,13 +121,24 @@ describe('spans straight from a decoded protobuf request', () => {
   it('leaves to the OTLP/JSON path what it would reject or store specially', () => {
     const cases = [
       request({ spanId: b64('b7ad6b71') }), // a 4-byte span id
-      request({ kind: 9 }),
       request({ startTimeUnixNano: undefined }), // no start time at all
       request({ attributes: [{ key: 'nested', value: { arrayValue: { values: [{ arrayValue: { values: [] } }] } } }] }),
       request({ attributes: [{ value: { stringValue: 'no key' } }] }),
       request({ links: [{ traceId: b64('0af7'), spanId }] }),
     ];
     for (const body of cases) expect(direct(body)).toBeUndefined();
+  });
+
+  it('reads a kind OTLP does not define and NaN doubles as the OTLP/JSON path does, marking both', () => {
+    const body = request({ kind: 9, attributes: [{ key: 'ratio', value: { doubleValue: 'NaN' } }] });
+    const spans = direct(body);
+    expect(spans).toEqual(viaOtlpJson(body));
+    expect(spans?.[0]?.kind).toBe('internal');
+    expect(spans?.[0]?.attributes).toMatchObject({
+      ratio: 'NaN',
+      'lifeline.import.unknown_span_kind': '9',
+      'lifeline.import.non_finite_attributes': ['ratio'],
+    });
   });
 
   it('keeps the member last on the wire when one AnyValue carries two, as protobuf decodes a oneof', () => {

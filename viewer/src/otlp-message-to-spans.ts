@@ -5,10 +5,11 @@
  * most of its time and garbage. It gives exactly what the OTLP/JSON path
  * (`exportTraceMessageToJson` then `otlpToSpans`) gives, and gives up —
  * returns undefined — on anything that path would reject or treat specially
- * (a wrong-sized id, an unknown kind, nested arrays, the pre-1.0
+ * (a wrong-sized id, nested arrays, the pre-1.0
  * `instrumentationLibrarySpans`), so that path names the problem.
  */
 import type { Attributes, AttributeValue, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '@lifeline/core';
+import { NON_FINITE_ATTRIBUTE, UNKNOWN_KIND_ATTRIBUTE } from '@lifeline/core';
 import type { ExportTraceMessage } from './otlp-protobuf.js';
 
 /** A 64-bit integer as protobufjs decodes it: a `long` object, or a number where it fits. */
@@ -170,57 +171,90 @@ function primitive(value: AnyValueMessage): Primitive | undefined {
   }
 }
 
+/** Keys of NaN or infinite doubles met while reading attributes, with the prefix naming where they sit. */
+interface NonFiniteKeys {
+  readonly keys: string[];
+  readonly prefix: string;
+}
+
+/** Whether a value read by {@link primitive} is a NaN or infinite double kept as text. */
+function isNonFiniteDouble(value: AnyValueMessage, read: Primitive | undefined): boolean {
+  return value.value === 'doubleValue' && typeof read === 'string';
+}
+
 function addAttribute(
   out: Record<string, AttributeValue>,
   key: string,
   value: AnyValueMessage | null | undefined,
+  nonFinite: NonFiniteKeys,
 ): void {
   if (value === null || value === undefined) return;
   const simple = primitive(value);
   if (simple !== undefined) {
+    if (isNonFiniteDouble(value, simple)) nonFinite.keys.push(`${nonFinite.prefix}${key}`);
     if (simple !== null) out[key] = simple;
     return;
   }
   if (value.value === 'arrayValue') {
     const items: Primitive[] = [];
+    let odd = false;
     for (const item of value.arrayValue?.values ?? []) {
       const p = primitive(item);
       // Nested arrays and lists are stored as JSON text of their OTLP/JSON form.
       if (p === undefined && item.value !== undefined) throw new GiveUp();
+      if (isNonFiniteDouble(item, p)) odd = true;
       items.push(p ?? null);
     }
+    if (odd) nonFinite.keys.push(`${nonFinite.prefix}${key}`);
     out[key] = items;
     return;
   }
   if (value.value === 'kvlistValue') {
-    for (const entry of value.kvlistValue?.values ?? []) addAttribute(out, `${key}.${keyOf(entry.key)}`, entry.value);
+    for (const entry of value.kvlistValue?.values ?? []) {
+      addAttribute(out, `${key}.${keyOf(entry.key)}`, entry.value, nonFinite);
+    }
   }
 }
 
-function attributes(list: readonly KeyValueMessage[] | null | undefined): Record<string, AttributeValue> {
+function attributes(
+  list: readonly KeyValueMessage[] | null | undefined,
+  nonFinite: NonFiniteKeys,
+): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {};
   if (list === null || list === undefined) return out;
-  for (const entry of list) addAttribute(out, keyOf(entry.key), entry.value);
+  for (const entry of list) addAttribute(out, keyOf(entry.key), entry.value, nonFinite);
   return out;
 }
 
-function span(s: SpanMessage, resource: Attributes, serviceName: string, scope: Span['scope']): Span {
-  const kind = kinds[s.kind ?? 0];
+function span(
+  s: SpanMessage,
+  resource: Attributes,
+  serviceName: string,
+  scope: Span['scope'],
+  resourceNonFinite: readonly string[],
+): Span {
+  // A kind OTLP does not define is accepted as UNSPECIFIED, the value kept (as the OTLP/JSON path does).
+  const known = kinds[s.kind ?? 0];
+  const kind = known ?? 'internal';
   const code = statuses[s.status?.code ?? 0];
-  if (kind === undefined || code === undefined) throw new GiveUp();
+  if (code === undefined) throw new GiveUp();
+  const nonFinite: string[] = [...resourceNonFinite];
   const startTimeNs = requiredTime(s.startTimeUnixNano);
   const endTimeNs = time(s.endTimeUnixNano);
   const message = s.status?.message;
   const events: SpanEvent[] = (s.events ?? []).map((event) => ({
     name: event.name ?? '',
     timeNs: requiredTime(event.timeUnixNano),
-    attributes: attributes(event.attributes),
+    attributes: attributes(event.attributes, { keys: nonFinite, prefix: `event ${event.name ?? ''}: ` }),
   }));
   const links: SpanLink[] = (s.links ?? []).map((link) => ({
     traceId: id(link.traceId, 16, true),
     spanId: id(link.spanId, 8, true),
-    attributes: attributes(link.attributes),
+    attributes: attributes(link.attributes, { keys: [], prefix: '' }),
   }));
+  const own = attributes(s.attributes, { keys: nonFinite, prefix: '' });
+  if (known === undefined) own[UNKNOWN_KIND_ATTRIBUTE] = String(s.kind);
+  if (nonFinite.length > 0) own[NON_FINITE_ATTRIBUTE] = nonFinite;
   const out: { -readonly [K in keyof Span]: Span[K] } = {
     traceId: id(s.traceId, 16),
     spanId: id(s.spanId, 8),
@@ -229,7 +263,7 @@ function span(s: SpanMessage, resource: Attributes, serviceName: string, scope: 
     serviceName,
     startTimeNs,
     status: message === null || message === undefined || message === '' ? { code } : { code, message },
-    attributes: attributes(s.attributes),
+    attributes: own,
     events,
     links,
     resource,
@@ -259,7 +293,11 @@ export function exportTraceMessageToSpans(message: ExportTraceMessage): Span[] |
   try {
     for (const resourceSpans of request.resourceSpans ?? []) {
       if ((resourceSpans.instrumentationLibrarySpans?.length ?? 0) > 0) return undefined;
-      const resource = attributes(resourceSpans.resource?.attributes);
+      const resourceNonFinite: string[] = [];
+      const resource = attributes(resourceSpans.resource?.attributes, {
+        keys: resourceNonFinite,
+        prefix: 'resource: ',
+      });
       const service = resource['service.name'];
       const serviceName = typeof service === 'string' && service !== '' ? service : 'unknown_service';
       for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
@@ -271,7 +309,7 @@ export function exportTraceMessageToSpans(message: ExportTraceMessage): Span[] |
             : version === null || version === undefined || version === ''
               ? { name }
               : { name, version };
-        for (const s of scopeSpans.spans ?? []) spans.push(span(s, resource, serviceName, scope));
+        for (const s of scopeSpans.spans ?? []) spans.push(span(s, resource, serviceName, scope, resourceNonFinite));
       }
     }
   } catch (error) {

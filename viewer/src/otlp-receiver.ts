@@ -6,6 +6,7 @@
  * every error.
  */
 import { createGunzip } from 'node:zlib';
+import { importMarkNotes } from '@lifeline/core';
 import type { SpanStore, SpanWriterThread } from '@lifeline/store';
 import { otlpToSpans, parseJsonExact } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
@@ -182,13 +183,15 @@ async function receive(
         }
         options.onStored?.();
       }
-      const partial =
+      // Spans kept but odd (an unknown kind, a NaN double): OTLP's partial_success carries
+      // warnings too, with rejected_spans 0, so the sender hears of them.
+      const notes = importMarkNotes(spans);
+      const rejectedNote =
         rejected > 0
-          ? {
-              rejectedSpans: rejected,
-              errorMessage: `${rejected} of ${rejected + spans.length} spans were rejected; first problem: ${firstError}`,
-            }
-          : undefined;
+          ? `${rejected} of ${rejected + spans.length} spans were rejected; first problem: ${firstError}`
+          : '';
+      const message = [rejectedNote, ...notes].filter((text) => text !== '').join('; ');
+      const partial = message === '' ? undefined : { rejectedSpans: rejected, errorMessage: message };
       sendSuccess(response, encoding, partial);
     } catch (error) {
       if (error instanceof HttpError) sendError(response, encoding, error);

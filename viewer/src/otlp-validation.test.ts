@@ -218,13 +218,37 @@ describe('the OTLP receiver checks what no clock or id generator writes', () => 
         ],
       });
       const answer = await postJson(jsonRequest(span));
-      expect(answer).toEqual({ status: 200, body: {} });
+      expect(answer).toEqual({
+        status: 200,
+        body: {
+          partialSuccess: {
+            rejectedSpans: '0',
+            errorMessage:
+              '1 span has a double attribute that is NaN or ±Infinity ("ratio", "ceiling", "floor", …): kept as the text "NaN", "Infinity" or "-Infinity"',
+          },
+        },
+      });
       expect(stored(String(span.traceId))).toMatchObject({
         ratio: 'NaN',
         ceiling: 'Infinity',
         floor: '-Infinity',
         list: [1.5, 'NaN'],
+        'lifeline.import.non_finite_attributes': ['ratio', 'ceiling', 'floor', 'list'],
       });
+    });
+
+    it('shows the note about NaN and infinite doubles on the trace page and in the diagram', async () => {
+      const span = jsonSpan({ attributes: [{ key: 'ratio', value: { doubleValue: 'NaN' } }] });
+      expect((await postJson(jsonRequest(span))).status).toBe(200);
+      const response = await fetch(`${viewer.url}/api/traces/${String(span.traceId)}`);
+      const trace = (await response.json()) as {
+        analysis: { notes: string[] };
+        sequence: { model: { notes: string[] } };
+      };
+      const note =
+        '1 span has a double attribute that is NaN or ±Infinity ("ratio"): kept as the text "NaN", "Infinity" or "-Infinity"';
+      expect(trace.analysis.notes).toContain(note);
+      expect(trace.sequence.model.notes).toContain(note);
     });
 
     it('keeps a span with NaN and infinite double attributes from protobuf, the values as text', async () => {
@@ -244,13 +268,52 @@ describe('the OTLP receiver checks what no clock or id generator writes', () => 
           }),
         ),
       );
-      expect(answer).toEqual({ status: 200, message: '' });
+      expect(answer).toEqual({
+        status: 200,
+        message:
+          '1 span has a double attribute that is NaN or ±Infinity ("ratio", "ceiling", "floor"): kept as the text "NaN", "Infinity" or "-Infinity"',
+      });
       expect(stored(traceId.toString('hex'))).toMatchObject({
         ratio: 'NaN',
         ceiling: 'Infinity',
         floor: '-Infinity',
         plain: 0.25,
+        'lifeline.import.non_finite_attributes': ['ratio', 'ceiling', 'floor'],
       });
+    });
+  });
+
+  describe('span kinds OTLP does not define', () => {
+    const storedSpan = (traceId: string) => {
+      const store = openStore({ path: db, readonly: true });
+      try {
+        return store.getTrace(traceId)?.spans[0];
+      } finally {
+        store.close();
+      }
+    };
+    const note = '1 span has a span kind OTLP does not define ("9"): kept as SPAN_KIND_UNSPECIFIED, drawn as internal';
+
+    it('keeps an OTLP/JSON span of kind 9 as internal, the value in an attribute, with a note', async () => {
+      const span = jsonSpan({ kind: 9 });
+      const answer = await postJson(jsonRequest(span));
+      expect(answer).toEqual({ status: 200, body: { partialSuccess: { rejectedSpans: '0', errorMessage: note } } });
+      const kept = storedSpan(String(span.traceId));
+      expect(kept?.kind).toBe('internal');
+      expect(kept?.attributes['lifeline.import.unknown_span_kind']).toBe('9');
+    });
+
+    it('keeps a protobuf span of kind 9 as internal, the value in an attribute, with a note', async () => {
+      const traceId = Buffer.alloc(16, 0x6b);
+      const answer = await postProto(protoRequest(Buffer.concat([protoSpan({ traceId }), varint(6 * 8), varint(9)])));
+      expect(answer).toEqual({ status: 200, message: note });
+      const kept = storedSpan(traceId.toString('hex'));
+      expect(kept?.kind).toBe('internal');
+      expect(kept?.attributes['lifeline.import.unknown_span_kind']).toBe('9');
+      const trace = (await (await fetch(`${viewer.url}/api/traces/${traceId.toString('hex')}`)).json()) as {
+        analysis: { notes: string[] };
+      };
+      expect(trace.analysis.notes).toContain(note);
     });
   });
 });

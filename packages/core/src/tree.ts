@@ -8,6 +8,7 @@
  * spans is as safe as a flat one.
  */
 import { formatDuration } from './format.js';
+import { importMarkNotes } from './import-marks.js';
 import { linkedProducer, linkedTraceView } from './linked-traces.js';
 import type { Span, SpanKind, Trace } from './trace.js';
 
@@ -117,6 +118,8 @@ export function buildSpanTree(trace: Trace): SpanTree {
   if (invalid > 0) notes.push(`${plural(invalid, 'span')} without a valid id or start time ignored`);
   if (duplicates > 0) notes.push(`${plural(duplicates, 'duplicate span id')}: kept the first of each`);
   if (badEnds > 0) notes.push(`${plural(badEnds, 'span')} ending before it started: drawn with zero duration`);
+  // Oddities the receiver or an importer marked on spans it kept.
+  notes.push(...importMarkNotes(all.map((node) => node.span)));
 
   // Link parents. Orphans (parent id not in this trace) are placed afterwards.
   const trueRoots: SpanNode[] = [];

@@ -59,12 +59,35 @@ export interface TracePage {
   readonly cursor?: string;
   /** Newest first (default) or slowest first. */
   readonly order?: 'newest' | 'slowest';
+  /**
+   * Most traces one call examines span by span for the filters that look into
+   * spans (`q`, `service`), default {@link MAX_SCANNED_TRACES}. Past it the
+   * page ends early with `stoppedAfterTraces` and a cursor to go on from.
+   */
+  readonly maxScannedTraces?: number;
 }
+
+/**
+ * Traces one list call examines span by span (text or service filters) by
+ * default: a filter that matches little would otherwise read every span of
+ * the store in one call, for seconds on a store of a million spans.
+ */
+const MAX_SCANNED_TRACES = 20_000;
+
+/** Traces examined per statement while scanning: each statement is short, whatever the filter. */
+const SCAN_WINDOW = 1000;
 
 /** A page of trace summaries; `nextCursor` is absent on the last page. */
 export interface TraceList {
   readonly items: TraceSummary[];
   readonly nextCursor?: string;
+  /**
+   * Set when a filter that looks into spans stopped after examining this many
+   * traces (see {@link TracePage.maxScannedTraces}) before the page was full:
+   * `nextCursor` goes on from the last trace examined. A narrower filter
+   * (a time range, a route, a service) finds more in one call.
+   */
+  readonly stoppedAfterTraces?: number;
 }
 
 /** Summaries written after a sequence number; pass `seq` back to get the next ones. */
@@ -77,6 +100,12 @@ export interface TraceChanges {
 export interface GetTraceOptions {
   /** Also read the traces linked to it downstream (see {@link SpanStore.getTrace}). Default false. */
   readonly linked?: boolean;
+  /**
+   * Read at most this many spans, the earliest started first (linked traces'
+   * spans count too): a trace of hundreds of thousands of spans costs seconds
+   * and gigabytes to read whole. Default: no limit.
+   */
+  readonly maxSpans?: number;
 }
 
 /** What {@link SpanStore.prune} keeps. Omitted limits do not apply; given several, all of them hold afterwards. */
@@ -141,6 +170,14 @@ export interface SpanStore {
    * which keeps of it what belongs in the picture of `traceId`.
    */
   getTrace(traceId: string, options?: GetTraceOptions): Trace | undefined;
+  /** How many spans a trace holds, from its summary (no span is read); undefined when there is no such trace. */
+  traceSpanCount(traceId: string): number | undefined;
+  /**
+   * A page of a trace's spans in start order: `limit` (1..10,000, default
+   * 1,000) spans after the first `offset`. For reading a trace too large to
+   * read whole a page at a time.
+   */
+  getSpans(traceId: string, page?: { readonly offset?: number; readonly limit?: number }): Span[];
   /** The most recently started trace matching `filter` (read as {@link SpanStore.getTrace} reads it). */
   latestTrace(filter?: TraceFilter, options?: GetTraceOptions): Trace | undefined;
   /** Endpoints (requests grouped by service and what was asked for) with their figures, in name order. */
@@ -337,12 +374,14 @@ class SqliteSpanStore implements SpanStore {
   readonly #readonly: boolean;
   #writer: SpanWriter | undefined;
   readonly #selectSpans;
+  readonly #selectSpanPage;
 
   constructor(path: string, db: SqliteDatabase, readonly: boolean) {
     this.path = path;
     this.#db = db;
     this.#readonly = readonly;
     this.#selectSpans = db.prepare(SELECT_TRACE_SPANS).safeIntegers(true);
+    this.#selectSpanPage = db.prepare(`${SELECT_TRACE_SPANS} LIMIT ? OFFSET ?`).safeIntegers(true);
   }
 
   writeSpans(spans: readonly Span[]): WriteResult {
@@ -353,6 +392,72 @@ class SqliteSpanStore implements SpanStore {
   }
 
   listTraces(filter: TraceFilter = {}, page: TracePage = {}): TraceList {
+    if ((filter.q !== undefined && filter.q !== '') || filter.service !== undefined) {
+      return this.#scanTraces(filter, page);
+    }
+    return this.#listPage(filter, page);
+  }
+
+  /**
+   * A page for filters that look into spans, read a window of
+   * {@link SCAN_WINDOW} candidate traces (by the other filters, in list
+   * order) at a time, so that no statement examines more than a window's
+   * spans and the call stops after `maxScannedTraces`.
+   */
+  #scanTraces(filter: TraceFilter, page: TracePage): TraceList {
+    const limit = Math.min(1000, Math.max(1, Math.floor(page.limit ?? 50)));
+    const maxScanned = Math.max(SCAN_WINDOW, Math.floor(page.maxScannedTraces ?? MAX_SCANNED_TRACES));
+    const { q: _q, service: _service, ...outer } = filter;
+    const spanFilter: TraceFilter = {
+      ...(filter.q === undefined ? {} : { q: filter.q }),
+      ...(filter.service === undefined ? {} : { service: filter.service }),
+    };
+    const order = page.order ?? 'newest';
+    const items: TraceSummary[] = [];
+    let cursor = page.cursor;
+    let scanned = 0;
+    for (;;) {
+      const window = this.#listPage(outer, { order, limit: SCAN_WINDOW, ...(cursor === undefined ? {} : { cursor }) });
+      scanned += window.items.length;
+      if (window.items.length > 0) {
+        const ids = window.items.map((item) => item.traceId);
+        const matched = new Set(this.#matchingIds(ids, spanFilter));
+        for (const item of window.items) {
+          if (!matched.has(item.traceId)) continue;
+          items.push(item);
+          if (items.length > limit) {
+            const last = items[limit - 1] as TraceSummary;
+            return { items: items.slice(0, limit), nextCursor: this.#cursorAt(last.traceId, order) };
+          }
+        }
+      }
+      if (window.nextCursor === undefined) return { items };
+      cursor = window.nextCursor;
+      if (scanned >= maxScanned) return { items, nextCursor: cursor, stoppedAfterTraces: scanned };
+    }
+  }
+
+  /** Which of the given traces match the span-level filters. */
+  #matchingIds(ids: readonly string[], filter: TraceFilter): string[] {
+    const { where, params } = filterClauses(filter);
+    const rows = this.#db
+      .prepare(
+        `SELECT t.trace_id AS id FROM traces t WHERE t.trace_id IN (SELECT value FROM json_each(?)) AND ${where.join(' AND ')}`,
+      )
+      .all(JSON.stringify(ids), ...params) as { id: string }[];
+    return rows.map((row) => row.id);
+  }
+
+  /** The cursor that continues a list right after the given trace. */
+  #cursorAt(traceId: string, order: 'newest' | 'slowest'): string {
+    const keyColumn = order === 'newest' ? 'start_ns' : 'duration_ns';
+    const row = this.#db
+      .prepare(`SELECT CAST(${keyColumn} AS TEXT) AS key FROM traces WHERE trace_id = ?`)
+      .get(traceId) as { key: string | null } | undefined;
+    return encodeCursor({ order, key: row?.key ?? null, traceId });
+  }
+
+  #listPage(filter: TraceFilter, page: TracePage): TraceList {
     const order = page.order ?? 'newest';
     const limit = Math.min(1000, Math.max(1, Math.floor(page.limit ?? 50)));
     const keyColumn = order === 'newest' ? 't.start_ns' : 't.duration_ns';
@@ -384,18 +489,31 @@ class SqliteSpanStore implements SpanStore {
     return { items, nextCursor: encodeCursor({ order, key: last.page_key, traceId: last.trace_id }) };
   }
 
-  #spansOf(traceId: string): Span[] {
+  #spansOf(traceId: string, limit?: number, offset = 0): Span[] {
     const resources = new Map();
-    return (this.#selectSpans.all(traceId) as Parameters<typeof rowToSpan>[0][]).map((row) =>
-      rowToSpan(row, resources),
-    );
+    const rows =
+      limit === undefined ? this.#selectSpans.all(traceId) : this.#selectSpanPage.all(traceId, limit, offset);
+    return (rows as Parameters<typeof rowToSpan>[0][]).map((row) => rowToSpan(row, resources));
+  }
+
+  traceSpanCount(traceId: string): number | undefined {
+    const row = this.#db.prepare('SELECT span_count FROM traces WHERE trace_id = ?').get(traceId.toLowerCase()) as
+      | { span_count: number }
+      | undefined;
+    return row?.span_count;
+  }
+
+  getSpans(traceId: string, page: { readonly offset?: number; readonly limit?: number } = {}): Span[] {
+    const limit = Math.min(10_000, Math.max(1, Math.floor(page.limit ?? 1000)));
+    return this.#spansOf(traceId.toLowerCase(), limit, Math.max(0, Math.floor(page.offset ?? 0)));
   }
 
   getTrace(traceId: string, options: GetTraceOptions = {}): Trace | undefined {
     const id = traceId.toLowerCase();
-    const spans = this.#spansOf(id);
+    const maxSpans = options.maxSpans === undefined ? undefined : Math.max(1, Math.floor(options.maxSpans));
+    const spans = this.#spansOf(id, maxSpans);
     if (spans.length === 0) return undefined;
-    if (options.linked !== true) return { traceId: id, spans };
+    if (options.linked !== true || (maxSpans !== undefined && spans.length >= maxSpans)) return { traceId: id, spans };
     // Traces with a span linking into this one (a consumer that started its own
     // trace), earliest first, so the bound keeps the same ones on every read.
     const downstream = this.#db.prepare(
@@ -415,7 +533,9 @@ class SqliteSpanStore implements SpanStore {
       for (const row of rows) {
         if (seen.has(row.id) || seen.size >= MAX_LINKED_TRACES) continue;
         seen.add(row.id);
-        const linked = this.#spansOf(row.id);
+        const left = maxSpans === undefined ? undefined : maxSpans - all.length;
+        if (left !== undefined && left <= 0) break;
+        const linked = this.#spansOf(row.id, left);
         if (linked.length === 0) continue;
         all.push(...linked);
         queue.push(row.id);

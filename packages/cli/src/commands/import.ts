@@ -5,6 +5,7 @@ import { plural, type Span } from '@lifeline/core';
 import {
   type ImportProblem,
   type ParsedTraceFile,
+  parseTraceDocument,
   parseTraceFile,
   parseTraceLines,
   type SpanStore,
@@ -12,6 +13,7 @@ import {
 } from '@lifeline/store';
 import type { Command } from 'commander';
 import { IncompleteError, oneLine, UserError } from '../errors.js';
+import { readDocumentBatches } from '../json-document.js';
 import { readLineBlocks } from '../json-lines.js';
 import { displayPath, openWritableStore, resolveDbPath } from '../store-access.js';
 
@@ -40,6 +42,12 @@ const problemsShown = 10;
 const progressThresholdBytes = 2 * 1024 * 1024;
 /** Spans written per transaction while a progress bar is shown, so it can move. */
 const batchSize = 2000;
+/**
+ * Files of one JSON document at least this large are read a part at a time
+ * (see `json-document.ts`) and written as they are read; smaller ones whole,
+ * before anything is written.
+ */
+const streamThresholdBytes = 16 * 1024 * 1024;
 
 /**
  * Registers `lifeline import`: OTLP, Tempo, Jaeger and Zipkin JSON files into the
@@ -64,7 +72,9 @@ metrics and logs are skipped and counted), Grafana Tempo's trace JSON
 
 Every file is read before anything is written (a file that is not a trace file
 at all imports nothing), except JSON lines, which are read and written a block
-of lines at a time so that a file of any size imports in the same memory. Inside a trace file, what is valid is imported and each
+of lines at a time, and JSON documents of 16 MiB or more, whose resources,
+traces or spans are read with a streaming parser and written a batch at a time:
+a file of any size imports in about the same memory. Inside a trace file, what is valid is imported and each
 malformed span, resource or line is skipped and named with its place (a JSON
 path, or the line of a JSON-lines file); the first ${problemsShown} are printed.
 Ids that are not hex are replaced by ids hashed from their text (the original
@@ -83,8 +93,8 @@ Examples:
   $ curl -s localhost:3200/api/traces/<id> > tempo.json && lifeline import tempo.json`,
     )
     .action((files: string[], options: ImportOptions) => {
-      // JSON-lines files are read and written a block of lines at a time; the others whole, before anything is written.
-      const parsed = files.map((file) => (isJsonLines(file) ? file : parseFile(file)));
+      // JSON-lines files and large documents are read and written a part at a time; the others whole, before anything is written.
+      const parsed = files.map((file) => (isJsonLines(file) || isLargeDocument(file) ? file : parseFile(file)));
       const path = resolveDbPath(options.db);
       const store = openWritableStore(path);
       try {
@@ -95,7 +105,9 @@ Examples:
         for (const entry of parsed) {
           const { file, written } =
             typeof entry === 'string'
-              ? streamFile(store, entry)
+              ? isJsonLines(entry)
+                ? streamFile(store, entry)
+                : (streamDocument(store, entry) ?? wholeFile(store, entry))
               : {
                   file: entry,
                   written: writeWithProgress(store, entry),
@@ -294,6 +306,130 @@ function streamFile(
     },
     written: { inserted, duplicates },
   };
+}
+
+/** Whether a file is large enough to be streamed as one JSON document (see {@link streamThresholdBytes}). */
+function isLargeDocument(file: string): boolean {
+  try {
+    const stat = statSync(file);
+    return stat.isFile() && stat.size >= streamThresholdBytes;
+  } catch {
+    // parseFile names the problem.
+    return false;
+  }
+}
+
+/** A file read whole and written: a large document of a shape that cannot be streamed. */
+function wholeFile(
+  store: SpanStore,
+  path: string,
+): { file: ParsedFile; written: { inserted: number; duplicates: number } } {
+  const file = parseFile(path);
+  return { file, written: writeWithProgress(store, file) };
+}
+
+/**
+ * Imports one large JSON document a batch of resources, traces or spans at a
+ * time: each batch is converted and written before the next is read, so
+ * memory holds a batch whatever the file's size. Ids are read within a batch,
+ * as in a block of JSON lines. Undefined, with nothing written, when the
+ * document holds no list that can be streamed.
+ */
+function streamDocument(
+  store: SpanStore,
+  file: string,
+): { file: ParsedFile; written: { inserted: number; duplicates: number } } | undefined {
+  let inserted = 0;
+  let duplicates = 0;
+  let spans = 0;
+  let rejectedSpans = 0;
+  let format: string | undefined;
+  const traceIds = new Set<string>();
+  const services = new Set<string>();
+  const warnings = new Set<string>();
+  const problems: ImportProblem[] = [];
+  let stats: ReturnType<typeof readDocumentBatches>;
+  try {
+    stats = readDocumentBatches(file, (batch) => {
+      let result: ParsedTraceFile;
+      try {
+        result = parseTraceDocument(batch.document, { fileName: basename(file) });
+      } catch (error) {
+        // The first batch decides whether this is a trace file at all: nothing is written before it.
+        if (format === undefined || !(error instanceof TraceFileError)) throw error;
+        problems.push({
+          place: batchPlace(batch.listPath, batch.firstIndex),
+          problem: error.problem,
+          rejectedSpans: batch.spans,
+        });
+        rejectedSpans += batch.spans;
+        return;
+      }
+      format ??= result.format;
+      const written = store.writeSpans(result.spans);
+      inserted += written.inserted;
+      duplicates += written.duplicates;
+      spans += result.spans.length;
+      for (const span of result.spans) {
+        traceIds.add(span.traceId);
+        services.add(span.serviceName);
+      }
+      for (const warning of result.warnings) warnings.add(warning);
+      for (const problem of result.problems) {
+        problems.push({ ...problem, place: shiftPlace(problem.place, batch.listPath, batch.firstIndex) });
+      }
+      rejectedSpans += result.rejectedSpans;
+    });
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    const written =
+      spans === 0
+        ? 'Nothing was imported'
+        : `${plural(inserted, 'new span')} read before that point ${inserted === 1 ? 'was' : 'were'} imported`;
+    const code = (error as { code?: string }).code;
+    const message =
+      error instanceof TraceFileError
+        ? `cannot import ${file}: ${oneLine(error.message)}. ${written}`
+        : code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR'
+          ? `cannot read ${file}: ${oneLine((error as Error).message)}. ${written}`
+          : // The parser's own message names the byte where the JSON broke.
+            `cannot import ${file}: invalid JSON (${oneLine((error as Error).message)}). ${written}`;
+    // Spans already written stay: the exit status says the import is incomplete, not that nothing happened.
+    throw spans === 0 ? new UserError(message) : new IncompleteError(message);
+  }
+  if (stats === undefined) return undefined;
+  if (spans === 0) {
+    const [first] = problems;
+    throw new UserError(
+      `${file} ${first === undefined ? `holds no spans (read as ${format ?? 'JSON'})` : `no span could be read (the first problem: ${describeProblem(first)})`}. Nothing was imported`,
+    );
+  }
+  return {
+    file: {
+      file,
+      format: format ?? 'otlp-json',
+      spans: [],
+      spanCount: spans,
+      traceIds,
+      serviceCount: services.size,
+      warnings: [...warnings],
+      problems,
+      rejectedSpans,
+      skippedSignals: {},
+    },
+    written: { inserted, duplicates },
+  };
+}
+
+/** Where a batch starts in the file: `resourceSpans[120]`, `data[3]`, or `[5000]` in a top-level array. */
+function batchPlace(listPath: string, index: number): string {
+  return `${listPath}[${index}]`;
+}
+
+/** A problem's place within a batch as a place in the file: the list index shifted by the batch's first index. */
+function shiftPlace(place: string, listPath: string, firstIndex: number): string {
+  if (!place.startsWith(`${listPath}[`)) return place;
+  return place.replace(/\[(\d+)\]/, (_, index: string) => `[${Number(index) + firstIndex}]`);
 }
 
 /** Writes a file's spans; returns how many were new and how many already stored. */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { buildSpanTree } from '@lifeline/core';
 import { describe, expect, it } from 'vitest';
 import { parseTraceFile } from './detect.js';
 import { TraceFileError } from './trace-file-error.js';
@@ -224,13 +225,23 @@ describe('parseTraceFile', () => {
     );
     const fromOtlp = parseTraceFile(JSON.stringify(otlp));
     expect(fromOtlp.problems).toEqual([]);
-    expect(fromOtlp.spans[0]?.attributes).toMatchObject({ ratio: 'NaN', ceiling: '-Infinity' });
+    expect(fromOtlp.spans[0]?.attributes).toMatchObject({
+      ratio: 'NaN',
+      ceiling: '-Infinity',
+      'lifeline.import.non_finite_attributes': ['ratio', 'ceiling'],
+    });
 
     const jaeger = JSON.parse(read('jaeger.sample.json'));
     jaeger.data[0].spans[0].tags.push({ key: 'ratio', type: 'float64', value: 'NaN' });
     const fromJaeger = parseTraceFile(JSON.stringify(jaeger));
     expect(fromJaeger.problems).toEqual([]);
-    expect(fromJaeger.spans.find((s) => s.attributes.ratio !== undefined)?.attributes.ratio).toBe('NaN');
+    const marked = fromJaeger.spans.find((s) => s.attributes.ratio !== undefined);
+    expect(marked?.attributes.ratio).toBe('NaN');
+    expect(marked?.attributes['lifeline.import.non_finite_attributes']).toEqual(['ratio']);
+    // The trace page and the diagram say so, where the tree's other notes appear.
+    expect(buildSpanTree({ traceId: marked?.traceId ?? '', spans: fromJaeger.spans }).notes).toContain(
+      '1 span has a double attribute that is NaN or ±Infinity ("ratio"): kept as the text "NaN", "Infinity" or "-Infinity"',
+    );
   });
 
   it('imports the valid spans of an OTLP file and reports the skipped spans and resources, like partial success', () => {
@@ -238,6 +249,7 @@ describe('parseTraceFile', () => {
     // An unknown kind loses nothing: the span is read as SPAN_KIND_UNSPECIFIED, with a warning.
     expect(spans.map((s) => s.name)).toEqual(['GET /products/:id', 'SELECT prices', 'GET', 'HGET']);
     expect(spans.at(-1)?.kind).toBe('internal');
+    expect(spans.at(-1)?.attributes['lifeline.import.unknown_span_kind']).toBe('SPAN_KIND_SIDEWAYS');
     expect(warnings).toContain(
       '1 span has an unknown span kind ("SPAN_KIND_SIDEWAYS"): imported as SPAN_KIND_UNSPECIFIED, drawn as internal',
     );

@@ -3,7 +3,7 @@ import { IdReader } from './ids.js';
 import { countRawSpans, type ImportContext, type ImportProblem } from './import-context.js';
 import { isJaegerDocument, jaegerToSpans } from './jaeger.js';
 import { asObject, type JsonObject, parseJsonExact } from './json-reader.js';
-import { isOtlpRequest, otlpToSpans, withJsonFieldNames } from './otlp.js';
+import { isOtlpRequest, otlpToSpans, renameKeys, withJsonFieldNames } from './otlp.js';
 import { TraceFileError } from './trace-file-error.js';
 import { isZipkinDocument, zipkinToSpans } from './zipkin.js';
 
@@ -274,6 +274,29 @@ function otherSignal(request: JsonObject): SkippedSignal | undefined {
 
 function lineNumber(place: string): number {
   return Number(/^line (\d+)/.exec(place)?.[1] ?? 0);
+}
+
+/**
+ * Reads a trace document already parsed, as {@link parseTraceFile} reads the
+ * text of one: for a caller that parses a large file a part at a time with a
+ * streaming JSON parser and hands each part on wrapped as a small document of
+ * the same shape (`{"resourceSpans": [part, …]}`, `{"data": [part, …]}` or an
+ * array of parts). A `resource_spans` key (protobuf's field names) is read as
+ * `resourceSpans`, as in a file.
+ *
+ * @throws TraceFileError when the document is no trace format at all, or its
+ * outer structure is broken.
+ */
+export function parseTraceDocument(document: unknown, options: { fileName?: string } = {}): ParsedTraceFile {
+  const { fileName } = options;
+  const read = isObject(document) && 'resource_spans' in document ? renameKeys(document) : document;
+  try {
+    const context = lenientContext(read);
+    const { format, spans } = fromDocument(read, context);
+    return report(format, spans, context);
+  } catch (error) {
+    withFileName(error, fileName);
+  }
 }
 
 /**

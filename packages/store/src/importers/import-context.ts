@@ -25,10 +25,10 @@ export interface ImportContext {
   /** When absent, the first problem throws (all or nothing, as the OTLP receiver converts). */
   readonly problems?: ImportProblem[];
   /**
-   * Span kinds the file names that Lifeline does not know, with how many spans
-   * named each. When present (a file import), such a span is read as
-   * SPAN_KIND_UNSPECIFIED (drawn as internal) and counted here for one
-   * warning; when absent (the receiver), an unknown kind rejects the span.
+   * Span kinds the input names that OTLP does not define, with how many spans
+   * named each, for one warning. Such a span is read as SPAN_KIND_UNSPECIFIED
+   * (drawn as internal) with the value in `UNKNOWN_KIND_ATTRIBUTE`, with or
+   * without this map (OTLP asks receivers to accept unknown enum values).
    */
   readonly unknownKinds?: Map<string, number>;
 }

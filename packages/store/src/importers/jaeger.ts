@@ -1,4 +1,5 @@
 import type { Attributes, AttributeValue, Span, SpanEvent, SpanLink } from '@lifeline/core';
+import { NON_FINITE_ATTRIBUTE } from '@lifeline/core';
 import { SHARED_SPAN_ID_ATTRIBUTE, sharedServerSpanId } from './ids.js';
 import { attempt, countRawSpans, countUnknownKind, type ImportContext, strictContext } from './import-context.js';
 import {
@@ -40,14 +41,19 @@ function tagValue(tag: JsonObject, place: string): AttributeValue | undefined {
   }
 }
 
-/** Jaeger `tags`/`fields` (`[{key, type, value}]`) as an attribute map. */
-function jaegerTags(list: unknown, place: string): Record<string, AttributeValue> {
+/**
+ * Jaeger `tags`/`fields` (`[{key, type, value}]`) as an attribute map; keys of
+ * NaN or infinite float64 tags are added to `nonFinite` when given.
+ */
+function jaegerTags(list: unknown, place: string, nonFinite?: string[]): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {};
   optionalArray(list, place).forEach((raw, i) => {
     const tagPlace = child(place, i);
     const tag = asObject(raw, tagPlace);
     const value = tagValue(tag, tagPlace);
-    if (value !== undefined) out[asString(tag.key, child(tagPlace, 'key'))] = value;
+    const key = asString(tag.key, child(tagPlace, 'key'));
+    if (typeof value === 'string' && String(tag.type ?? '').toLowerCase() === 'float64') nonFinite?.push(key);
+    if (value !== undefined) out[key] = value;
   });
   return out;
 }
@@ -185,7 +191,8 @@ function jaegerSpan(
       attributes,
     };
   });
-  const tags = splitTags(jaegerTags(s.tags, child(spanPlace, 'tags')));
+  const nonFinite: string[] = [];
+  const tags = splitTags(jaegerTags(s.tags, child(spanPlace, 'tags'), nonFinite));
   if (tags.unknownKind !== undefined) countUnknownKind(context, tags.unknownKind);
   const span: { -readonly [K in keyof Span]: Span[K] } = {
     traceId,
@@ -195,7 +202,12 @@ function jaegerSpan(
     serviceName: process?.serviceName ?? 'unknown_service',
     startTimeNs,
     status: tags.status,
-    attributes: { ...tags.attributes, ...ids.originals(s.traceID, s.spanID) },
+    attributes: {
+      ...tags.attributes,
+      ...ids.originals(s.traceID, s.spanID),
+      // Read by the trace page and the diagram's notes (see @lifeline/core's import-marks).
+      ...(nonFinite.length > 0 ? { [NON_FINITE_ATTRIBUTE]: nonFinite } : {}),
+    },
     events,
     links,
     resource: process?.resource ?? {},

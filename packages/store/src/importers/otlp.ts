@@ -1,4 +1,5 @@
 import type { Attributes, AttributeValue, Span, SpanEvent, SpanKind, SpanLink, StatusCode } from '@lifeline/core';
+import { NON_FINITE_ATTRIBUTE, UNKNOWN_KIND_ATTRIBUTE } from '@lifeline/core';
 import { attempt, countRawSpans, countUnknownKind, type ImportContext, strictContext } from './import-context.js';
 import {
   asNumber,
@@ -125,15 +126,36 @@ function primitive(value: JsonObject, place: string): Primitive | undefined {
 }
 
 /**
+ * Keys of NaN or infinite doubles met while reading attributes, with the
+ * prefix that names where they sit (see `NON_FINITE_ATTRIBUTE`).
+ */
+interface NonFiniteKeys {
+  readonly keys: string[];
+  readonly prefix: string;
+}
+
+/** Whether an AnyValue is a double that {@link double} kept as text (NaN or ±Infinity). */
+function isNonFiniteDouble(value: JsonObject, read: Primitive | undefined): boolean {
+  return typeof read === 'string' && 'doubleValue' in value;
+}
+
+/**
  * Adds one OTLP attribute to `out`. Arrays of primitives stay arrays; a
  * key-value list is flattened into dotted keys (`header.accept`), the way
  * OpenTelemetry names nested attributes; anything deeper is kept as JSON text.
  */
-function addAttribute(out: Record<string, AttributeValue>, key: string, raw: unknown, place: string): void {
+function addAttribute(
+  out: Record<string, AttributeValue>,
+  key: string,
+  raw: unknown,
+  place: string,
+  nonFinite: NonFiniteKeys | undefined,
+): void {
   if (raw === undefined || raw === null) return;
   const value = asObject(raw, place);
   const simple = primitive(value, place);
   if (simple !== undefined) {
+    if (isNonFiniteDouble(value, simple)) nonFinite?.keys.push(`${nonFinite.prefix}${key}`);
     if (simple !== null) out[key] = simple;
     return;
   }
@@ -142,12 +164,16 @@ function addAttribute(out: Record<string, AttributeValue>, key: string, raw: unk
     const items = optionalArray(asObject(value.arrayValue, arrayPlace).values, child(arrayPlace, 'values'));
     const primitives: Primitive[] = [];
     let nested = false;
+    let odd = false;
     items.forEach((item, i) => {
       const itemPlace = child(child(arrayPlace, 'values'), i);
-      const p = primitive(asObject(item, itemPlace), itemPlace);
-      if (p === undefined && Object.keys(asObject(item, itemPlace)).length > 0) nested = true;
+      const itemValue = asObject(item, itemPlace);
+      const p = primitive(itemValue, itemPlace);
+      if (p === undefined && Object.keys(itemValue).length > 0) nested = true;
+      if (isNonFiniteDouble(itemValue, p)) odd = true;
       primitives.push(p ?? null);
     });
+    if (odd) nonFinite?.keys.push(`${nonFinite.prefix}${key}`);
     out[key] = nested ? JSON.stringify(items) : primitives;
     return;
   }
@@ -157,35 +183,53 @@ function addAttribute(out: Record<string, AttributeValue>, key: string, raw: unk
     entries.forEach((entry, i) => {
       const entryPlace = child(child(listPlace, 'values'), i);
       const kv = asObject(entry, entryPlace);
-      addAttribute(out, `${key}.${asString(kv.key, child(entryPlace, 'key'))}`, kv.value, child(entryPlace, 'value'));
+      addAttribute(
+        out,
+        `${key}.${asString(kv.key, child(entryPlace, 'key'))}`,
+        kv.value,
+        child(entryPlace, 'value'),
+        nonFinite,
+      );
     });
   }
 }
 
-/** Decodes an OTLP attribute list into Lifeline attributes. */
-export function otlpAttributes(list: unknown, place: string): Record<string, AttributeValue> {
+/**
+ * Decodes an OTLP attribute list into Lifeline attributes. Keys of NaN or
+ * infinite doubles are added to `nonFinite` when given.
+ */
+export function otlpAttributes(
+  list: unknown,
+  place: string,
+  nonFinite?: NonFiniteKeys,
+): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {};
   optionalArray(list, place).forEach((entry, i) => {
     const entryPlace = child(place, i);
     const kv = asObject(entry, entryPlace);
-    addAttribute(out, asString(kv.key, child(entryPlace, 'key')), kv.value, child(entryPlace, 'value'));
+    addAttribute(out, asString(kv.key, child(entryPlace, 'key')), kv.value, child(entryPlace, 'value'), nonFinite);
   });
   return out;
 }
 
-function kindOf(value: unknown, place: string, context: ImportContext): SpanKind {
-  if (value === undefined || value === null) return 'internal';
+/**
+ * A span kind, and the raw value when OTLP defines no such kind (a newer
+ * OTLP, or a typo): OTLP asks receivers to accept unknown enum values, so the
+ * span is kept as SPAN_KIND_UNSPECIFIED (drawn as internal), the value in
+ * `UNKNOWN_KIND_ATTRIBUTE`.
+ */
+function kindOf(value: unknown, place: string, context: ImportContext): { kind: SpanKind; unknown?: string } {
+  if (value === undefined || value === null) return { kind: 'internal' };
   const kind =
     typeof value === 'string' && !/^\d+$/.test(value)
       ? kindsByName[enumName('SPAN_KIND_', value)]
       : kindsByNumber[Number(value)];
-  if (kind !== undefined) return kind;
-  // A kind from a newer OTLP, or a typo: the span is still worth having (as UNSPECIFIED), with a word.
-  if (context.unknownKinds !== undefined && (typeof value === 'string' || typeof value === 'number')) {
+  if (kind !== undefined) return { kind };
+  if (typeof value === 'string' || typeof value === 'number') {
     countUnknownKind(context, String(value));
-    return 'internal';
+    return { kind: 'internal', unknown: String(value) };
   }
-  return fail(place, `unknown span kind ${JSON.stringify(value)}`);
+  return fail(place, `expected a span kind (a number or a name), found ${JSON.stringify(value)}`);
 }
 
 function statusOf(value: unknown, place: string): Span['status'] {
@@ -211,8 +255,10 @@ function otlpSpan(
   serviceName: string,
   scope: Span['scope'],
   context: ImportContext,
+  resourceNonFinite: readonly string[],
 ): Span {
   const { ids } = context;
+  const nonFinite: string[] = [...resourceNonFinite];
   const s = asObject(raw, place);
   const parent = optionalString(s.parentSpanId, child(place, 'parentSpanId'));
   const end = s.endTimeUnixNano;
@@ -226,7 +272,10 @@ function otlpSpan(
     return {
       name: optionalString(event.name, child(eventPlace, 'name')) ?? '',
       timeNs: asTimeNs(event.timeUnixNano, child(eventPlace, 'timeUnixNano')),
-      attributes: otlpAttributes(event.attributes, child(eventPlace, 'attributes')),
+      attributes: otlpAttributes(event.attributes, child(eventPlace, 'attributes'), {
+        keys: nonFinite,
+        prefix: `event ${String(event.name ?? '')}: `,
+      }),
     };
   });
   const links: SpanLink[] = optionalArray(s.links, child(place, 'links')).map((l, i) => {
@@ -238,15 +287,26 @@ function otlpSpan(
       attributes: otlpAttributes(link.attributes, child(linkPlace, 'attributes')),
     };
   });
+  const traceId = ids.traceId(s.traceId, child(place, 'traceId'));
+  const spanId = ids.spanId(s.spanId, child(place, 'spanId'));
+  const { kind, unknown: unknownKind } = kindOf(s.kind, child(place, 'kind'), context);
+  // After the ids are read: the originals are known only then.
+  const attributes = {
+    ...otlpAttributes(s.attributes, child(place, 'attributes'), { keys: nonFinite, prefix: '' }),
+    ...ids.originals(s.traceId, s.spanId),
+  };
+  // Marks read by the trace page and the diagram's notes (see @lifeline/core's import-marks).
+  if (unknownKind !== undefined) attributes[UNKNOWN_KIND_ATTRIBUTE] = unknownKind;
+  if (nonFinite.length > 0) attributes[NON_FINITE_ATTRIBUTE] = nonFinite;
   const span: { -readonly [K in keyof Span]: Span[K] } = {
-    traceId: ids.traceId(s.traceId, child(place, 'traceId')),
-    spanId: ids.spanId(s.spanId, child(place, 'spanId')),
+    traceId,
+    spanId,
     name: optionalString(s.name, child(place, 'name')) ?? '',
-    kind: kindOf(s.kind, child(place, 'kind'), context),
+    kind,
     serviceName,
     startTimeNs: asTimeNs(s.startTimeUnixNano, child(place, 'startTimeUnixNano')),
     status: statusOf(s.status, child(place, 'status')),
-    attributes: { ...otlpAttributes(s.attributes, child(place, 'attributes')), ...ids.originals(s.traceId, s.spanId) },
+    attributes,
     events,
     links,
     resource,
@@ -311,10 +371,14 @@ export function otlpToSpans(request: unknown, options: OtlpToSpansOptions = {}):
 function resourceSpansToSpans(rs: unknown, rsPlace: string, context: ImportContext, spans: Span[]): void {
   const resourceSpans = asObject(rs, rsPlace);
   const resourcePlace = child(rsPlace, 'resource');
+  const resourceNonFinite: string[] = [];
   const resource =
     resourceSpans.resource === undefined || resourceSpans.resource === null
       ? {}
-      : otlpAttributes(asObject(resourceSpans.resource, resourcePlace).attributes, child(resourcePlace, 'attributes'));
+      : otlpAttributes(asObject(resourceSpans.resource, resourcePlace).attributes, child(resourcePlace, 'attributes'), {
+          keys: resourceNonFinite,
+          prefix: 'resource: ',
+        });
   const service = resource['service.name'];
   const serviceName = typeof service === 'string' && service !== '' ? service : 'unknown_service';
   // instrumentationLibrarySpans is the name used before OTLP 0.15 (older Tempo and Collector versions).
@@ -339,7 +403,7 @@ function resourceSpansToSpans(rs: unknown, rsPlace: string, context: ImportConte
       const spansPlace = child(ssPlace, 'spans');
       for (const [k, raw] of optionalArray(scopeSpans.spans, spansPlace).entries()) {
         const span = attempt(context, 1, () =>
-          otlpSpan(raw, child(spansPlace, k), resource, serviceName, scope, context),
+          otlpSpan(raw, child(spansPlace, k), resource, serviceName, scope, context, resourceNonFinite),
         );
         if (span !== undefined) spans.push(span);
       }
@@ -358,7 +422,8 @@ function lowerCamelCase(key: string): string {
   return key.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
 }
 
-function renameKeys(value: unknown): unknown {
+/** Every object key of an OTLP JSON value in lowerCamelCase (see {@link withJsonFieldNames}). */
+export function renameKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(renameKeys);
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};

@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Span } from '@lifeline/core';
+import { openStore } from '@lifeline/store';
+import { newTraceId } from '@lifeline/test-support/scenes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMermaid } from '../../test/support/mermaid.js';
+import { MAX_TRACE_SPANS } from './api.js';
+import { type RunningViewer, startViewer } from './server.js';
+
+const SPANS = 60_000;
+const T0_NS = BigInt(Date.UTC(2025, 4, 1, 12, 0, 0)) * 1_000_000n;
+
+/** One request that made {@link SPANS} − 1 database calls, one after another. */
+function hugeTrace(traceId: string): Span[] {
+  const idOf = (i: number): string => (i + 1).toString(16).padStart(16, '0');
+  const span = (i: number): Span => ({
+    traceId,
+    spanId: idOf(i),
+    ...(i === 0 ? {} : { parentSpanId: idOf(0) }),
+    name: i === 0 ? 'GET /report' : 'SELECT rows',
+    kind: i === 0 ? 'server' : 'client',
+    serviceName: 'reports',
+    startTimeNs: T0_NS + BigInt(i) * 10_000n,
+    endTimeNs: i === 0 ? T0_NS + BigInt(SPANS + 1) * 10_000n : T0_NS + BigInt(i) * 10_000n + 5_000n,
+    status: { code: 'unset' },
+    attributes:
+      i === 0
+        ? { 'http.request.method': 'GET', 'http.route': '/report', 'http.response.status_code': 200 }
+        : { 'db.system.name': 'postgresql', 'db.query.text': `SELECT * FROM rows WHERE id = ${i}` },
+    events: [],
+    links: [],
+    resource: { 'service.name': 'reports' },
+  });
+  return Array.from({ length: SPANS }, (_, i) => span(i));
+}
+
+describe(`a trace of ${SPANS.toLocaleString('en')} spans`, () => {
+  let dir: string;
+  let viewer: RunningViewer;
+  const traceId = newTraceId();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lifeline-huge-trace-'));
+    const db = join(dir, 'traces.db');
+    const seed = openStore({ path: db });
+    seed.writeSpans(hugeTrace(traceId));
+    seed.close();
+    viewer = await startViewer({ port: 0, db });
+  }, 120_000);
+
+  afterAll(async () => {
+    await viewer?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('does not hold up the health probe while it is read and drawn', async () => {
+    const finished: string[] = [];
+    // The trace's answer counts from its headers: the server sends them once the work is done,
+    // while its body may still be on the way when a short answer overtakes it.
+    const trace = fetch(`${viewer.url}/api/traces/${traceId}`).then(async (response) => {
+      finished.push('trace');
+      await response.arrayBuffer();
+    });
+    // The trace request is being handled by then: reading and drawing it takes far longer.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const health = fetch(`${viewer.url}/api/health`).then(async (response) => {
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      finished.push('health');
+    });
+    await Promise.all([trace, health]);
+    expect(finished).toEqual(['health', 'trace']);
+  }, 60_000);
+
+  it('sends and draws the earliest spans, says how many there are, and pages through the rest', async () => {
+    const response = await fetch(`${viewer.url}/api/traces/${traceId}`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      spans: { spanId: string }[];
+      spanCount: number;
+      truncated?: boolean;
+      sequence: { mermaid: string; model: { notes: string[] } };
+    };
+    expect(body.spans).toHaveLength(MAX_TRACE_SPANS);
+    expect(body.spanCount).toBe(SPANS);
+    expect(body.truncated).toBe(true);
+    expect(body.sequence.model.notes[0]).toBe(
+      `This trace has 60,000 spans: the first 10,000 by start time are drawn and listed; the rest are read a page at a time from /api/traces/${traceId}/spans?offset=10000`,
+    );
+    await parseMermaid(body.sequence.mermaid);
+
+    const page = (await (await fetch(`${viewer.url}/api/traces/${traceId}/spans?offset=59000&limit=600`)).json()) as {
+      spans: { spanId: string }[];
+      nextOffset?: number;
+      spanCount: number;
+      classes: Record<string, unknown>;
+    };
+    expect(page.spans.map((s) => s.spanId)).toEqual(
+      Array.from({ length: 600 }, (_, i) => (59_000 + i + 1).toString(16).padStart(16, '0')),
+    );
+    expect(page.nextOffset).toBe(59_600);
+    expect(Object.keys(page.classes)).toHaveLength(600);
+    const last = (await (await fetch(`${viewer.url}/api/traces/${traceId}/spans?offset=59600`)).json()) as {
+      spans: unknown[];
+      nextOffset?: number;
+    };
+    expect(last.spans).toHaveLength(400);
+    expect(last.nextOffset).toBeUndefined();
+    expect((await fetch(`${viewer.url}/api/traces/${traceId}/spans?offset=-1`)).status).toBe(400);
+  }, 60_000);
+});
