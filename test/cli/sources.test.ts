@@ -142,3 +142,58 @@ describe('lifeline list --source', () => {
     }
   }, 120_000);
 });
+
+describe('lifeline diff --source', () => {
+  it('compares two Tempo traces as it compares the same bodies imported from files, in every format', async () => {
+    const db = join(work, 'diff-tempo.db');
+    for (const file of ['tempo-trace-by-id.json', 'tempo-trace-by-id-error.json']) {
+      const path = join(work, `diff-${file}`);
+      writeFileSync(path, sourceFixture(file));
+      const imported = runCli(['import', '--db', db, path]);
+      expect(imported.code, imported.stderr).toBe(0);
+    }
+    const ids = [FIXTURE_TRACES.tempo, FIXTURE_TRACES.tempoError];
+    const source = ['--source', `tempo=${tempo.url}`, '--source-header', 'tempo=X-Scope-OrgID:team-a'];
+    for (const format of ['text', 'json', 'md']) {
+      const fromFile = runCli(['diff', ...ids, '--db', db, '--format', format]);
+      expect(fromFile.code, fromFile.stderr).toBe(0);
+      const fromSource = await run(['diff', ...ids, ...source, '--format', format]);
+      expect(fromSource.code, fromSource.stderr).toBe(0);
+      expect(fromSource.stdout).toBe(fromFile.stdout);
+    }
+    // The error trace brings a failed call: the gate sees it through the source as well.
+    const gated = await run(['diff', ...ids, ...source, '--json', '--fail-on', 'new-error']);
+    const document = JSON.parse(gated.stdout) as { regressions: string[] };
+    expect(document.regressions).toContain('new-error');
+    expect(gated.code).toBe(1);
+    expect(gated.stderr).toMatch(/new-error \(--fail-on\)/);
+  }, 180_000);
+
+  it('reads both traces from the source alone, and says what it cannot do with one', async () => {
+    // The stand-in serves one Jaeger trace by id: compared with itself, nothing changed.
+    const both = await run([
+      'diff',
+      FIXTURE_TRACES.jaeger,
+      FIXTURE_TRACES.jaeger,
+      '--source',
+      `jaeger=${jaeger.url}`,
+      '--json',
+    ]);
+    expect(both.code, both.stderr).toBe(0);
+    expect(JSON.parse(both.stdout)).toMatchObject({ same: true, regressions: [] });
+    const missing = await run(['diff', FIXTURE_TRACES.jaeger, 'abcd', '--source', `jaeger=${jaeger.url}`]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(
+      /^lifeline: source jaeger \(jaeger at http:\/\/127\.0\.0\.1:\d+\) has no trace abcd\n$/,
+    );
+    const runs = await run(['diff', '--source', `jaeger=${jaeger.url}`]);
+    expect(runs.code).toBe(1);
+    expect(runs.stderr).toMatch(/with --source, name the two traces/);
+    const withDb = await run(['diff', 'a', 'b', '--source', `jaeger=${jaeger.url}`, '--db', join(work, 'x.db')]);
+    expect(withDb.code).toBe(1);
+    expect(withDb.stderr).toMatch(/leave out --db and --against/);
+    const last = await run(['diff', 'last', FIXTURE_TRACES.jaeger, '--source', `jaeger=${jaeger.url}`]);
+    expect(last.code).toBe(1);
+    expect(last.stderr).toMatch(/with --source, name the trace/);
+  }, 180_000);
+});

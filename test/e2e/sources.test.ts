@@ -110,4 +110,29 @@ describe.skipIf(!haveChromium)('the viewer in Chromium over Tempo and Jaeger', (
         /^Could not load requests: source gone \(tempo at http:\/\/127\.0\.0\.1:\d+\): cannot connect \(ECONNREFUSED\)/,
       );
   });
+
+  it('is live over the local database only: a source page says it is not, and opens no stream', async () => {
+    const streams: string[] = [];
+    const onRequest = (request: { url(): string }): void => {
+      if (new URL(request.url()).pathname === '/api/events') streams.push(request.url());
+    };
+    page.on('request', onRequest);
+    try {
+      await page.goto(viewer.url);
+      const status = page.locator('#live-status');
+      await expect.poll(() => status.getAttribute('data-state'), { timeout: 15_000 }).toBe('live');
+      expect(streams).toHaveLength(1);
+
+      streams.length = 0;
+      await page.goto(`${viewer.url}/?source=tempo`);
+      await expect.poll(() => page.locator('tbody tr.row').count(), { timeout: 15_000 }).toBe(2);
+      expect(await status.getAttribute('data-state')).toBe('off');
+      expect(await status.textContent()).toBe('not live');
+      expect(await status.getAttribute('title')).toBe('not live: reading tempo');
+      expect(streams).toEqual([]);
+    } finally {
+      page.off('request', onRequest);
+    }
+    expect(problems.splice(0)).toEqual([]);
+  });
 });

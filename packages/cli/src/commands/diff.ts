@@ -1,5 +1,7 @@
 import { diffRuns, diffTraces, joinLinkedTraces, REGRESSIONS, type Regression, type Trace } from '@lifeline/core';
 import type { SpanStore } from '@lifeline/store';
+// Types only: the viewer package loads when a source is read, not for every diff.
+import type { SourceConfig } from '@lifeline/viewer';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   runDiffJson,
@@ -12,10 +14,11 @@ import {
 import { UserError } from '../errors.js';
 import { nonNegativeNumber, wholeNumber } from '../option-parsers.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
+import { addSourceOptions, oneSource, type SourceFlags, traceFromSource } from './sources.js';
 
 type DiffFormat = 'text' | 'json' | 'md';
 
-interface DiffOptions {
+interface DiffOptions extends SourceFlags {
   readonly db?: string;
   readonly against?: string;
   readonly format?: DiffFormat;
@@ -48,7 +51,7 @@ function regressionList(value: string, previous: readonly Regression[] | undefin
 
 /** Registers `lifeline diff`: two requests, or two recorded runs endpoint by endpoint. */
 export function registerDiffCommand(program: Command): void {
-  program
+  const command = program
     .command('diff')
     .description(
       'Compare two requests, or two recorded runs endpoint by endpoint: calls, loops, overlap, errors, timing',
@@ -73,7 +76,8 @@ export function registerDiffCommand(program: Command): void {
       '--noise-ms <ms>',
       'smallest timing change that counts when a side has one request (default 0.5)',
       nonNegativeNumber,
-    )
+    );
+  addSourceOptions(command, 'read both traces from')
     .addHelpText(
       'after',
       `
@@ -101,13 +105,26 @@ input is wrong), 2 an unexpected failure.
 Examples:
   $ lifeline diff 4bf92f35… 9a0c11d2…
   $ lifeline diff --db base.db --against head.db
-  $ lifeline diff --db base.db --against head.db --format md --fail-on n-plus-one,new-error > comment.md`,
+  $ lifeline diff --db base.db --against head.db --format md --fail-on n-plus-one,new-error > comment.md
+  $ lifeline diff --source tempo=http://tempo:3200 4bf92f35… 9a0c11d2…
+
+With --source, both trace ids are read from that backend (Tempo or Jaeger),
+with the traces linked to them that it sends, and compared as two recorded
+requests are; runs (--db/--against) and \`last\` are for the local database.`,
     )
-    .action((before: string | undefined, after: string | undefined, options: DiffOptions) => {
+    .action(async (before: string | undefined, after: string | undefined, options: DiffOptions) => {
       const format: DiffFormat = options.json ? 'json' : (options.format ?? 'text');
       const diffOptions = options.noiseMs !== undefined ? { noiseFloorMs: options.noiseMs } : {};
       let output: string;
       let regressions: readonly Regression[];
+      const source = await oneSource(options, 'diff');
+      if (source !== undefined && (options.db !== undefined || options.against !== undefined)) {
+        // Both traces come from the backend: a database named beside it would be silently unread.
+        throw new UserError('with --source, both traces are read from it: leave out --db and --against');
+      }
+      if (source !== undefined && before === undefined) {
+        throw new UserError('with --source, name the two traces: lifeline diff --source NAME BEFORE AFTER');
+      }
       if (before === undefined) {
         if (options.against === undefined) {
           throw new UserError(
@@ -128,8 +145,13 @@ Examples:
         }
       } else {
         if (after === undefined) throw new UserError('pass the trace id of the request after the change as well');
-        const beforeTrace = readTrace(resolveDbPath(options.db), before);
-        const afterTrace = readTrace(resolveDbPath(options.against ?? options.db), after);
+        const [beforeTrace, afterTrace] =
+          source === undefined
+            ? [
+                readTrace(resolveDbPath(options.db), before),
+                readTrace(resolveDbPath(options.against ?? options.db), after),
+              ]
+            : await Promise.all([readSourceTrace(source, before), readSourceTrace(source, after)]);
         const comparison = {
           diff: diffTraces(beforeTrace, afterTrace, diffOptions),
           before: beforeTrace,
@@ -158,6 +180,12 @@ function readTrace(path: string, reference: string): Trace {
   } finally {
     store.close();
   }
+}
+
+/** Reads one trace of a source, joined with its linked traces as {@link readTrace} joins local ones. */
+async function readSourceTrace(source: SourceConfig, reference: string): Promise<Trace> {
+  if (reference === 'last') throw new UserError('with --source, name the trace: lifeline list --source shows the ids');
+  return joinLinkedTraces(await traceFromSource(source, reference));
 }
 
 function findTrace(store: SpanStore, reference: string, path: string): Trace {
