@@ -1,6 +1,6 @@
 import { type Span, traceToMermaid } from '@lifeline/core';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../support/mermaid.ts';
 import { validDiagram } from './support/diagram.ts';
 import { dbSpans, type RunningApp, runId, startApp, tempDb, traceIdOf, waitForTrace } from './support/harness.ts';
 import { missingServices } from './support/services.ts';

@@ -1,8 +1,8 @@
 import { basename, join } from 'node:path';
 import { bigintToJson, traceToMermaid } from '@lifeline/core';
 import { openStore } from '@lifeline/store';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../support/mermaid.ts';
 import { byStart, dbSpans, type RunningApp, startApp, tempDb, traceIdOf, waitForTrace } from './support/harness.ts';
 
 // Needs no external service: node:http, fetch, express and better-sqlite3 only.

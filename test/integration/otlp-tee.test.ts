@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { openStore, StoreError } from '@lifeline/store';
+import { closedPort } from '@lifeline/test-support/trace-backends';
 import { type RunningViewer, startViewer } from '@lifeline/viewer';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closedPort } from '../support/trace-backends.ts';
 import { type RunningApp, startApp, tempDb } from './support/harness.ts';
 
 const SPANS_PER_REQUEST = 2;
