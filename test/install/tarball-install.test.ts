@@ -14,12 +14,12 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWorkspace } from '../cli/cli-runner.ts';
 import { missingServices } from '../integration/support/services.ts';
-import { parseMermaid } from '../support/mermaid.ts';
 import {
   exportTargets,
   importedPackages,

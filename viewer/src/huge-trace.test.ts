@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Span } from '@lifeline/core';
 import { openStore } from '@lifeline/store';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { newTraceId } from '@lifeline/test-support/scenes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMermaid } from '../../test/support/mermaid.js';
 import { MAX_TRACE_SPANS } from './api.js';
 import { type RunningViewer, startViewer } from './server.js';
 
