@@ -221,6 +221,7 @@ describe('buildSpanTree', () => {
           start: i * 0.001,
           end: 1000 - i * 0.001,
           attributes: { 'http.request.method': 'GET', 'url.full': `http://h${i % 7}/x` },
+          status: { code: 'error', message: 'upstream gone' },
         }),
       );
     }
@@ -231,7 +232,7 @@ describe('buildSpanTree', () => {
     expect(model.notes.some((n) => /nested deeper than 200 levels folded/.test(n))).toBe(true);
     const parsed = await expectValidMermaid(renderMermaid(model));
     expect(parsed.signals).toHaveLength(400);
-    // Calls that never got a status code failed: the fold says so.
+    // Failed calls stay failed when folded: the fold says so.
     expect(parsed.notes).toEqual([`${depth - 200} calls folded, ${depth - 200} failed`]);
   });
 });
