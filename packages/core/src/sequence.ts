@@ -6,7 +6,7 @@
 import { clockAdjustment, connectionWaitMs, queueWaitMs, sentAt } from './call-timing.js';
 import type { ParticipantRef } from './classify.js';
 import { packLanes } from './concurrency.js';
-import { formatDuration, truncate } from './format.js';
+import { formatDuration, plural, truncate } from './format.js';
 import {
   afterResponseNotes,
   arrangeChildren,
@@ -39,7 +39,7 @@ import type {
 import { MAX_DRAWN_DEPTH } from './sequence-model.js';
 import { median } from './stats.js';
 import type { Trace } from './trace.js';
-import { buildSpanTree } from './tree.js';
+import { buildSpanTree, spanNames } from './tree.js';
 
 // The model, the timing facts and the helpers live in files of their own; still importable from here.
 export {
@@ -67,6 +67,8 @@ export { MAX_DRAWN_DEPTH } from './sequence-model.js';
 export { median } from './stats.js';
 
 const MAX_LABEL = 80;
+/** Longest text of a note that names spans (the renderer prints notes up to 120 characters). */
+const MAX_NOTE = 120;
 const MAX_ERROR = 60;
 
 /**
@@ -156,6 +158,8 @@ class Builder {
   build(): SequenceModel {
     const items: SequenceItem[] = [];
     const top = this.layout.top;
+    const first = top[0];
+    if (first !== undefined) this.brokenLinkNotes(first, items);
     for (let i = 0; i < top.length; i++) {
       const call = top[i] as DrawnCall;
       if (i >= this.maxItems) {
@@ -197,6 +201,43 @@ class Builder {
       parGroups: this.parGroups,
       timings: this.timings,
     };
+  }
+
+  /**
+   * Says, first thing in the diagram, that spans lost their parent link and
+   * were placed by their own start time: the picture is of an incomplete
+   * trace, and the reader learns how many spans and which.
+   */
+  private brokenLinkNotes(first: DrawnCall, out: SequenceItem[]): void {
+    const broken = this.layout.tree.broken;
+    if (broken.length === 0) return;
+    const over = [first.from, first.to];
+    const missing = broken.filter((b) => b.reason === 'missing-parent').map((b) => b.node);
+    const self = broken.filter((b) => b.reason === 'self-parent').map((b) => b.node);
+    const looped = broken.filter((b) => b.reason === 'loop').flatMap((b) => b.loop ?? [b.node]);
+    const texts: string[] = [];
+    if (missing.length > 0) {
+      texts.push(
+        `incomplete trace: parent of ${plural(missing.length, 'span')} missing (${spanNames(missing)}), drawn by start time`,
+      );
+    }
+    if (self.length > 0) {
+      texts.push(`parent link broken: ${plural(self.length, 'span')} naming itself as parent (${spanNames(self)})`);
+    }
+    if (looped.length > 0) {
+      texts.push(
+        `parent link broken: a loop of parent links over ${plural(looped.length, 'span')} (${spanNames(looped)})`,
+      );
+    }
+    for (const text of texts) {
+      out.push({
+        type: 'note',
+        over: [...new Set(over.map((ref) => this.id(ref)))],
+        text: truncate(text, MAX_NOTE),
+        reason: 'incomplete',
+        level: 0,
+      });
+    }
   }
 
   /**
