@@ -94,12 +94,15 @@ describe('lifeline import', () => {
     expect(result.stdout).toContain(`Imported ${total} new spans`);
   });
 
-  it('reports the warnings of a file on stderr without failing', () => {
+  it('says how many spans shared an id with a different span, and which, without failing', () => {
     const jaeger = fixtures.find((fixture) => fixture.format === 'jaeger');
     if (!jaeger) throw new Error('no Jaeger fixture');
     const result = runCli(['import', '--db', join(work, 'warnings.db'), jaeger.path]);
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/^warning: .*duplicate span id/m);
+    expect(result.stdout).toMatch(/; 1 sharing an id with a different span\n/);
+    expect(result.stdout).toMatch(
+      /^1 span shared an id with a different span: kept the first, see span 0000000000000002 of trace 0+1\.$/m,
+    );
   });
 });
 

@@ -368,6 +368,29 @@ describe('lifeline import counts what it stored and says what was odd', () => {
     expect(again.stdout).toContain('5 spans were already there');
   });
 
+  it.each([
+    ['JSON lines', 'conflict.jsonl', (a: string, b: string) => `${a}\n${b}\n`],
+    [
+      'OTLP JSON',
+      'conflict.json',
+      (a: string, b: string) =>
+        JSON.stringify({ resourceSpans: [...JSON.parse(a).resourceSpans, ...JSON.parse(b).resourceSpans] }),
+    ],
+  ])('keeps the first of spans that share an id with different content and says so (%s)', (_, name, join2) => {
+    const file = join(work, name);
+    const first = line([otlpSpan(7), otlpSpan(8)]);
+    // The same ids again: one copy as it was, one moved by a clock correction.
+    const second = line([otlpSpan(7), otlpSpan(8, { startTimeUnixNano: String(base + 8_100_000n) })]);
+    writeFileSync(file, join2(first, second));
+    const result = runCli(['import', '--db', join(work, `${name}.db`), file]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('Imported 2 new spans');
+    expect(result.stdout).toContain('; 1 already there; 1 sharing an id with a different span');
+    expect(result.stdout).toContain(
+      `1 span shared an id with a different span: kept the first, see span cd${'0'.repeat(13)}8 of trace ab${'0'.repeat(29)}8.`,
+    );
+  });
+
   it('imports a span of an unknown kind as unspecified, and warns about it, an end of 0 and an end before the start', () => {
     const file = join(work, 'odd-spans.json');
     const spans = [

@@ -312,5 +312,29 @@ describe('the OTLP/HTTP receiver', () => {
       expect(body.partialSuccess?.errorMessage).toContain('spans[1]');
       expect(store.getTrace(traceId)?.spans).toHaveLength(spans.length - 1);
     });
+
+    it('accepts an exact copy of stored spans, and rejects a different span under a stored id with a message naming it', async () => {
+      const request = JSON.parse(jsonBody.toString('utf8')) as {
+        resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[];
+      };
+      const spans = request.resourceSpans[0]?.scopeSpans[0]?.spans ?? [];
+      const traceId = `${'e'.repeat(31)}2`;
+      for (const span of spans) span.traceId = traceId;
+      const first = await post(JSON.stringify(request), { 'content-type': 'application/json' });
+      expect(((await first.json()) as { partialSuccess?: unknown }).partialSuccess).toBeUndefined();
+      const copy = await post(JSON.stringify(request), { 'content-type': 'application/json' });
+      expect(((await copy.json()) as { partialSuccess?: unknown }).partialSuccess).toBeUndefined();
+      const changed = spans[0];
+      if (changed === undefined) throw new Error('expected a span');
+      changed.name = 'the same id, another span';
+      const response = await post(JSON.stringify(request), { 'content-type': 'application/json' });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { partialSuccess?: { rejectedSpans: string; errorMessage: string } };
+      expect(body.partialSuccess?.rejectedSpans).toBe('1');
+      expect(body.partialSuccess?.errorMessage).toBe(
+        `1 span shares its id with a different span: kept the first, see span ${changed.spanId} of trace ${traceId}`,
+      );
+      expect(store.getTrace(traceId)?.spans.map((s) => s.name)).not.toContain('the same id, another span');
+    });
   });
 });

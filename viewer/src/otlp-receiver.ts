@@ -165,11 +165,15 @@ async function receive(
       if (spans.length === 0 && rejected > 0) {
         throw receiverError(400, RPC_INVALID_ARGUMENT, `invalid OTLP trace data: ${firstError}`);
       }
+      let conflicts = 0;
+      let conflictExamples: readonly string[] = [];
       if (spans.length > 0) {
         try {
-          if (options.writer === undefined) options.store.writeSpans(spans);
           // Answered only once committed: a 200 tells the sender it may forget the spans.
-          else await options.writer.writeSpans(spans);
+          const written =
+            options.writer === undefined ? options.store.writeSpans(spans) : await options.writer.writeReporting(spans);
+          conflicts = written.conflicts;
+          conflictExamples = written.conflictExamples;
         } catch (error) {
           // A full disk, a locked or read-only file: the sender keeps the spans
           // and retries a 503 (OTLP/HTTP "Retryable response codes"); a 500 it drops.
@@ -182,13 +186,20 @@ async function receive(
         }
         options.onStored?.();
       }
+      // A span whose ids a different span already holds is not stored: it is
+      // rejected (OTLP partial success), and the message says which. Exact
+      // copies (a retried export) are accepted: the store has them.
+      const messages: string[] = [];
+      if (rejected > 0) {
+        messages.push(`${rejected} of ${rejected + spans.length} spans were rejected; first problem: ${firstError}`);
+      }
+      if (conflicts > 0) {
+        messages.push(
+          `${conflicts} ${conflicts === 1 ? 'span shares its id' : 'spans share their ids'} with a different span: kept the first, see ${conflictExamples.join(', ')}`,
+        );
+      }
       const partial =
-        rejected > 0
-          ? {
-              rejectedSpans: rejected,
-              errorMessage: `${rejected} of ${rejected + spans.length} spans were rejected; first problem: ${firstError}`,
-            }
-          : undefined;
+        messages.length > 0 ? { rejectedSpans: rejected + conflicts, errorMessage: messages.join('; ') } : undefined;
       sendSuccess(response, encoding, partial);
     } catch (error) {
       if (error instanceof HttpError) sendError(response, encoding, error);

@@ -24,8 +24,7 @@ describe('buildSpanTree', () => {
     const tree = buildSpanTree(t);
     expect(tree.roots.map((r) => r.span.spanId)).toEqual(['root']);
     expect(tree.byId.get('orphan')?.parent?.span.spanId).toBe('root');
-    const note =
-      '1 span refers to a parent missing from the trace (SELECT t): drawn by start time under the root span';
+    const note = '1 span refers to a parent missing from the trace (SELECT t): drawn by start time under the root span';
     expect(tree.notes).toEqual([note]);
     expect(tree.broken.map((b) => [b.node.span.spanId, b.reason])).toEqual([['orphan', 'missing-parent']]);
     expect(toSequence(t).notes).toContain(note);

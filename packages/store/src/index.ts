@@ -37,6 +37,7 @@ export type { Migration } from './migrations.js';
 export { latestSchemaVersion, migrations } from './migrations.js';
 export { readableSpanToSpan } from './readable-span.js';
 export type { WriteResult } from './span-writer.js';
+export { CONFLICT_EXAMPLES } from './span-writer.js';
 export type {
   GetTraceOptions,
   OpenStoreOptions,
