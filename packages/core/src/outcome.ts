@@ -51,6 +51,12 @@ export interface CallOutcome {
   readonly statusCode?: number;
   /** For a failed call: the error text, or for {@link noResponse} the short reason. */
   readonly message?: string;
+  /**
+   * For a failed call: whether {@link message} says nothing beyond the status
+   * code (`500`, `HTTP 500`) or nothing at all (`error`), so a reply that
+   * prints the status leaves it out (see {@link restatesStatus}).
+   */
+  readonly messageRestatesStatus?: boolean;
   /** `db.response.returned_rows`. */
   readonly rows?: number;
   /** A gRPC status other than OK that did not fail the call (a server's NOT_FOUND), by name. */
@@ -257,7 +263,7 @@ export function callOutcome(call: DrawnCall): CallOutcome {
   const rows = numberAttribute(call.node.span, ROWS_KEYS);
   // What the server span recorded never reached a caller that got no response.
   if (call.role === 'call' && failedWithoutResponse(call.node)) {
-    return { error: true, noResponse: true, message: noResponseReason(call.node.span), rows };
+    return failed({ error: true, noResponse: true, message: noResponseReason(call.node.span), rows });
   }
   if (!error) {
     const markers = outcomeMarkers(spans);
@@ -277,16 +283,26 @@ export function callOutcome(call: DrawnCall): CallOutcome {
   for (const node of spans) {
     if (!spanFailed(node)) continue;
     const text = errorMessage(node);
-    if (!restatesStatus(text, statusCode)) return { error, statusCode, message: text, rows };
+    if (!restatesStatus(text, statusCode)) return failed({ error, statusCode, message: text, rows });
     fallback ??= text;
   }
   const hoisted = hoistedErrorMessage(spans[spans.length - 1] as SpanNode, statusCode);
   // A client that failed on a reply it took for a success (instrumentation-http
   // sets ERROR with no message when the response was aborted before its end).
   if (hoisted === undefined && call.cls.category === 'http-client' && statusCode !== undefined && statusCode < 400) {
-    return { error, statusCode, message: 'response cut short', rows };
+    return failed({ error, statusCode, message: 'response cut short', rows });
   }
-  return { error, statusCode, message: hoisted ?? fallback, rows };
+  return failed({ error, statusCode, message: hoisted ?? fallback, rows });
+}
+
+/** A failed outcome with {@link CallOutcome.messageRestatesStatus} decided once, here. */
+function failed(outcome: CallOutcome): CallOutcome {
+  const message = outcome.message !== undefined ? oneLine(outcome.message) : '';
+  return { ...outcome, messageRestatesStatus: restatesStatus(message, outcome.statusCode) };
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 /**
@@ -351,7 +367,7 @@ function describeException(type: unknown, message: unknown): string | undefined 
  * Whether an error text only repeats the status code (`500`, `HTTP 500`) or
  * says nothing at all (`error`), so printing it beside the status adds nothing.
  */
-export function restatesStatus(text: string, statusCode: number | undefined): boolean {
+function restatesStatus(text: string, statusCode: number | undefined): boolean {
   const t = text.trim().toLowerCase();
   if (t === '' || t === 'error') return true;
   if (statusCode === undefined) return false;

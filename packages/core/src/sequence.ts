@@ -20,10 +20,9 @@ import {
   responseTime,
   splitRepeats,
   type TraceLayout,
-  workInterval,
 } from './layout.js';
 import { batchNote } from './linked-traces.js';
-import { type CallOutcome, drawnCallOutcome, restatesStatus } from './outcome.js';
+import { type CallOutcome, drawnCallOutcome } from './outcome.js';
 import type {
   ArrowKind,
   ArrowRef,
@@ -494,7 +493,7 @@ class Builder {
     if (outcome.statusCode !== undefined) parts.push(String(outcome.statusCode));
     // The status is printed once: an error text that only repeats it ("500", "HTTP 500") is left out.
     const message = outcome.message !== undefined ? oneLine(outcome.message) : '';
-    if (!restatesStatus(message, outcome.statusCode)) parts.push(truncate(message, MAX_ERROR));
+    if (outcome.messageRestatesStatus !== true && message !== '') parts.push(truncate(message, MAX_ERROR));
     else if (parts.length === 0) parts.push('error');
     if (this.timings && durationMs !== undefined) parts.push(formatDuration(durationMs));
     return parts.join(' · ');
@@ -560,7 +559,7 @@ class Builder {
       withGaps && this.timings && (call.role !== 'call' || call.remote !== undefined) && call.role !== 'publish';
     let gaps: GapContext | undefined;
     if (showGaps) {
-      const work = workInterval(call);
+      const work = call.work;
       const workMs = (work.end - work.start) / 1e6;
       const threshold = this.options.gapThresholdMs ?? Math.max(10, 0.2 * workMs);
       // Drawn in two parts (see `head`), the second starts where the first ended.
