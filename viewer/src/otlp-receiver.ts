@@ -7,7 +7,7 @@
  */
 import { createGunzip } from 'node:zlib';
 import type { SpanStore, SpanWriterThread } from '@lifeline/store';
-import { otlpToSpans, parseJsonExact } from '@lifeline/store';
+import { otlpToSpans, parseJsonExact, splitSharedIds } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
 import { HttpError } from './http-error.js';
 import { checkJsonRequest, checkProtobufRequest, OtlpLimitError } from './otlp-limits.js';
@@ -165,6 +165,8 @@ async function receive(
       if (spans.length === 0 && rejected > 0) {
         throw receiverError(400, RPC_INVALID_ARGUMENT, `invalid OTLP trace data: ${firstError}`);
       }
+      // B3 data relayed by a Collector: a server span under its client's id is that call's server half, kept too.
+      splitSharedIds(spans);
       let conflicts = 0;
       let conflictExamples: readonly string[] = [];
       if (spans.length > 0) {

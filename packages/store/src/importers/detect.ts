@@ -196,11 +196,12 @@ function spanNotes(spans: Span[], context: ImportContext): string[] {
  * from the shared one, the same on every import) with the client as its
  * parent, and the spans of its service under the shared id move under it,
  * as the Jaeger reader does.
- * Zipkin and Jaeger files are split by their readers already.
+ * Zipkin and Jaeger files are split by their readers already; the OTLP
+ * receiver splits each request's spans the same way.
  *
  * @returns how many server halves were split
  */
-function splitSharedIds(spans: Span[]): number {
+export function splitSharedIds(spans: Span[]): number {
   const first = new Map<string, number>();
   const halves = new Map<string, Span>();
   for (let i = 0; i < spans.length; i++) {
