@@ -368,6 +368,29 @@ describe('lifeline import counts what it stored and says what was odd', () => {
     expect(again.stdout).toContain('5 spans were already there');
   });
 
+  it.each([
+    ['JSON lines', 'conflict.jsonl', (a: string, b: string) => `${a}\n${b}\n`],
+    [
+      'OTLP JSON',
+      'conflict.json',
+      (a: string, b: string) =>
+        JSON.stringify({ resourceSpans: [...JSON.parse(a).resourceSpans, ...JSON.parse(b).resourceSpans] }),
+    ],
+  ])('keeps the first of spans that share an id with different content and says so (%s)', (_, name, join2) => {
+    const file = join(work, name);
+    const first = line([otlpSpan(7), otlpSpan(8)]);
+    // The same ids again: one copy as it was, one moved by a clock correction.
+    const second = line([otlpSpan(7), otlpSpan(8, { startTimeUnixNano: String(base + 8_100_000n) })]);
+    writeFileSync(file, join2(first, second));
+    const result = runCli(['import', '--db', join(work, `${name}.db`), file]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('Imported 2 new spans');
+    expect(result.stdout).toContain('; 1 already there; 1 sharing an id with a different span');
+    expect(result.stdout).toContain(
+      `1 span shared an id with a different span: kept the first, see span cd${'0'.repeat(13)}8 of trace ab${'0'.repeat(29)}8.`,
+    );
+  });
+
   it('imports a span of an unknown kind as unspecified, and warns about it, an end of 0 and an end before the start', () => {
     const file = join(work, 'odd-spans.json');
     const spans = [
@@ -390,5 +413,98 @@ describe('lifeline import counts what it stored and says what was odd', () => {
       `1 span ends before it starts (e.g. span cd${'0'.repeat(13)}4): end set to the start`,
     );
     expect(result.stderr).toMatch(/problem: .*spans\[4\]\.spanId: an all-zero span id is invalid/);
+  });
+});
+
+describe('lifeline import: broken parent links, in every format', () => {
+  // A request with three queries: one whose parent is missing, one naming itself, and a normal one.
+  const zipkin = [
+    {
+      traceId: 'ab01',
+      id: 'a1',
+      name: 'get /order',
+      kind: 'SERVER',
+      timestamp: 1_000_000,
+      duration: 100_000,
+      localEndpoint: { serviceName: 'shop' },
+      tags: { 'http.method': 'GET', 'http.route': '/order', 'http.status_code': '200' },
+    },
+    {
+      traceId: 'ab01',
+      id: 'a2',
+      parentId: 'ff',
+      name: 'select items',
+      kind: 'CLIENT',
+      timestamp: 1_020_000,
+      duration: 10_000,
+      localEndpoint: { serviceName: 'shop' },
+      remoteEndpoint: { serviceName: 'postgres' },
+    },
+    {
+      traceId: 'ab01',
+      id: 'a3',
+      parentId: 'a3',
+      name: 'select users',
+      kind: 'CLIENT',
+      timestamp: 1_040_000,
+      duration: 10_000,
+      localEndpoint: { serviceName: 'shop' },
+      remoteEndpoint: { serviceName: 'postgres' },
+    },
+  ];
+  const jaegerSpan = (
+    spanID: string,
+    name: string,
+    kind: string,
+    start: number,
+    duration: number,
+    parent?: string,
+  ) => ({
+    traceID: 'ab02',
+    spanID,
+    operationName: name,
+    references: parent === undefined ? [] : [{ refType: 'CHILD_OF', traceID: 'ab02', spanID: parent }],
+    startTime: start,
+    duration,
+    tags: [{ key: 'span.kind', type: 'string', value: kind }],
+    processID: 'p1',
+  });
+  const jaeger = {
+    data: [
+      {
+        traceID: 'ab02',
+        spans: [
+          jaegerSpan('b1', 'GET /order', 'server', 1_000_000, 100_000),
+          jaegerSpan('b2', 'select items', 'client', 1_020_000, 10_000, 'ff'),
+          jaegerSpan('b3', 'select users', 'client', 1_040_000, 10_000, 'b3'),
+        ],
+        processes: { p1: { serviceName: 'shop' } },
+      },
+    ],
+  };
+
+  it.each([
+    ['Zipkin', 'broken-links-zipkin.json', JSON.stringify(zipkin)],
+    ['Jaeger', 'broken-links-jaeger.json', JSON.stringify(jaeger)],
+  ])('%s: draws the spans inside the request by their start time and notes the broken links', async (_, name, text) => {
+    const file = join(work, name);
+    writeFileSync(file, text);
+    const db = join(work, `${name}.db`);
+    const imported = runCli(['import', '--db', db, file]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const mmd = runCli(['export', 'last', '--db', db, '--format', 'mmd', '--no-timings']);
+    expect(mmd.code, mmd.stderr).toBe(0);
+    await parseSequenceDiagram(mmd.stdout);
+    const lines = mmd.stdout.trimEnd().split('\n');
+    expect(lines).toContain(
+      'Note over p1,p2: incomplete trace: parent of 1 span missing (select items), drawn by start time',
+    );
+    expect(lines).toContain('Note over p1,p2: parent link broken: 1 span naming itself as parent (select users)');
+    // Both queries are drawn before the response, in their order.
+    const response = lines.findIndex((line) => line.startsWith('p2-->>p1') || line.startsWith('p2--xp1'));
+    expect(response).toBe(lines.length - 1);
+    expect(lines.findIndex((line) => line.endsWith(': select items'))).toBeLessThan(
+      lines.findIndex((line) => line.endsWith(': select users')),
+    );
   });
 });

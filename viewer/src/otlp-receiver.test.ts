@@ -312,5 +312,62 @@ describe('the OTLP/HTTP receiver', () => {
       expect(body.partialSuccess?.errorMessage).toContain('spans[1]');
       expect(store.getTrace(traceId)?.spans).toHaveLength(spans.length - 1);
     });
+
+    it('keeps both halves of a call whose server span shares its client span id (B3 data relayed as OTLP)', async () => {
+      const traceId = `${'d'.repeat(31)}3`;
+      const start = 1_767_225_600_000_000_000n;
+      const otlpSpan = (spanId: string, parentSpanId: string, name: string, kind: number, offsetMs: number) => ({
+        traceId,
+        spanId,
+        parentSpanId,
+        name,
+        kind,
+        startTimeUnixNano: String(start + BigInt(offsetMs) * 1_000_000n),
+        endTimeUnixNano: String(start + BigInt(offsetMs + 5) * 1_000_000n),
+      });
+      const resource = (service: string, spans: object[]) => ({
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+        scopeSpans: [{ spans }],
+      });
+      const body = {
+        resourceSpans: [
+          resource('frontend', [
+            otlpSpan('a1a1a1a1a1a1a1a1', '', 'GET /checkout', 2, 0),
+            otlpSpan('1111111111111111', 'a1a1a1a1a1a1a1a1', 'GET', 3, 1),
+          ]),
+          resource('pricing', [otlpSpan('1111111111111111', 'a1a1a1a1a1a1a1a1', 'GET /price', 2, 2)]),
+        ],
+      };
+      const response = await post(JSON.stringify(body), { 'content-type': 'application/json' });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { partialSuccess?: unknown }).partialSuccess).toBeUndefined();
+      const stored = store.getTrace(traceId)?.spans ?? [];
+      expect(stored.map((s) => s.name).sort()).toEqual(['GET', 'GET /checkout', 'GET /price']);
+      expect(stored.find((s) => s.name === 'GET /price')?.parentSpanId).toBe('1111111111111111');
+    });
+
+    it('accepts an exact copy of stored spans, and rejects a different span under a stored id with a message naming it', async () => {
+      const request = JSON.parse(jsonBody.toString('utf8')) as {
+        resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[];
+      };
+      const spans = request.resourceSpans[0]?.scopeSpans[0]?.spans ?? [];
+      const traceId = `${'e'.repeat(31)}2`;
+      for (const span of spans) span.traceId = traceId;
+      const first = await post(JSON.stringify(request), { 'content-type': 'application/json' });
+      expect(((await first.json()) as { partialSuccess?: unknown }).partialSuccess).toBeUndefined();
+      const copy = await post(JSON.stringify(request), { 'content-type': 'application/json' });
+      expect(((await copy.json()) as { partialSuccess?: unknown }).partialSuccess).toBeUndefined();
+      const changed = spans[0];
+      if (changed === undefined) throw new Error('expected a span');
+      changed.name = 'the same id, another span';
+      const response = await post(JSON.stringify(request), { 'content-type': 'application/json' });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { partialSuccess?: { rejectedSpans: string; errorMessage: string } };
+      expect(body.partialSuccess?.rejectedSpans).toBe('1');
+      expect(body.partialSuccess?.errorMessage).toBe(
+        `1 span shares its id with a different span: kept the first, see span ${changed.spanId} of trace ${traceId}`,
+      );
+      expect(store.getTrace(traceId)?.spans.map((s) => s.name)).not.toContain('the same id, another span');
+    });
   });
 });

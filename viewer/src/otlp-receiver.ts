@@ -8,7 +8,7 @@
 import { createGunzip } from 'node:zlib';
 import { importMarkNotes } from '@lifeline/core';
 import type { SpanStore, SpanWriterThread } from '@lifeline/store';
-import { otlpToSpans, parseJsonExact } from '@lifeline/store';
+import { otlpToSpans, parseJsonExact, splitSharedIds } from '@lifeline/store';
 import type { Request, RequestHandler, Response } from 'express';
 import { HttpError } from './http-error.js';
 import { checkJsonRequest, checkProtobufRequest, OtlpLimitError } from './otlp-limits.js';
@@ -166,11 +166,17 @@ async function receive(
       if (spans.length === 0 && rejected > 0) {
         throw receiverError(400, RPC_INVALID_ARGUMENT, `invalid OTLP trace data: ${firstError}`);
       }
+      // B3 data relayed by a Collector: a server span under its client's id is that call's server half, kept too.
+      splitSharedIds(spans);
+      let conflicts = 0;
+      let conflictExamples: readonly string[] = [];
       if (spans.length > 0) {
         try {
-          if (options.writer === undefined) options.store.writeSpans(spans);
           // Answered only once committed: a 200 tells the sender it may forget the spans.
-          else await options.writer.writeSpans(spans);
+          const written =
+            options.writer === undefined ? options.store.writeSpans(spans) : await options.writer.writeReporting(spans);
+          conflicts = written.conflicts;
+          conflictExamples = written.conflictExamples;
         } catch (error) {
           // A full disk, a locked or read-only file: the sender keeps the spans
           // and retries a 503 (OTLP/HTTP "Retryable response codes"); a 500 it drops.
@@ -184,14 +190,21 @@ async function receive(
         options.onStored?.();
       }
       // Spans kept but odd (an unknown kind, a NaN double): OTLP's partial_success carries
-      // warnings too, with rejected_spans 0, so the sender hears of them.
-      const notes = importMarkNotes(spans);
-      const rejectedNote =
-        rejected > 0
-          ? `${rejected} of ${rejected + spans.length} spans were rejected; first problem: ${firstError}`
-          : '';
-      const message = [rejectedNote, ...notes].filter((text) => text !== '').join('; ');
-      const partial = message === '' ? undefined : { rejectedSpans: rejected, errorMessage: message };
+      // warnings too, with rejected_spans 0, so the sender hears of them. A span whose ids a
+      // different span already holds is not stored: it is rejected, and the message says
+      // which. Exact copies (a retried export) are accepted: the store has them.
+      const messages: string[] = [];
+      if (rejected > 0) {
+        messages.push(`${rejected} of ${rejected + spans.length} spans were rejected; first problem: ${firstError}`);
+      }
+      if (conflicts > 0) {
+        messages.push(
+          `${conflicts} ${conflicts === 1 ? 'span shares its id' : 'spans share their ids'} with a different span: kept the first, see ${conflictExamples.join(', ')}`,
+        );
+      }
+      messages.push(...importMarkNotes(spans));
+      const partial =
+        messages.length > 0 ? { rejectedSpans: rejected + conflicts, errorMessage: messages.join('; ') } : undefined;
       sendSuccess(response, encoding, partial);
     } catch (error) {
       if (error instanceof HttpError) sendError(response, encoding, error);

@@ -75,7 +75,8 @@ export type {
   SequenceOptions,
 } from './sequence.js';
 export { CONNECTION_WAIT_ATTRIBUTE, connectionWaitMs, toSequence } from './sequence.js';
-export { summarizeQuery } from './sql-summary.js';
+export type { QueryParts } from './sql-summary.js';
+export { parseQuery, summarizeQuery } from './sql-summary.js';
 export type { SpanCounts, TraceSummary } from './summary.js';
 export { isRequestRoot, REQUEST_ROOT_KINDS, summarizeTrace } from './summary.js';
 export type {

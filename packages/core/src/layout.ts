@@ -72,6 +72,12 @@ export interface DrawnCall {
    * in a lean layout.
    */
   nestedFailures?: number;
+  /**
+   * The interval (ns) in which the callee did its own work: the server span
+   * that answered a merged call, else the call's own span. Set by the
+   * layout once the call's server span is known; the sequence model reads it.
+   */
+  work: { readonly start: number; readonly end: number };
 }
 
 /** The drawn structure of a trace. */
@@ -129,10 +135,13 @@ export function callInterval(call: DrawnCall): { start: number; end: number } {
   return { start: call.node.start, end: call.node.end };
 }
 
-/** The interval in which the callee did its own work (the server span of a merged call). */
-export function workInterval(call: DrawnCall): { start: number; end: number } {
-  const node = call.remote ?? call.node;
-  return { start: node.start, end: node.end };
+/**
+ * The interval in which the callee did its own work (the server span of a
+ * merged call), while the layout is still finding the server spans; once it
+ * is done, `DrawnCall.work` holds it.
+ */
+function workInterval(call: DrawnCall): { readonly start: number; readonly end: number } {
+  return call.remote ?? call.node;
 }
 
 /** The label of a call: the server's route template when it has one, else the client's label. */
@@ -183,6 +192,7 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
       depth: 0,
       nestedCalls: 0,
       label: cls.label,
+      work: node,
     };
     (parent ? parent.children : top).push(call);
     calls.push(call);
@@ -300,6 +310,7 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
     const call = ordered[i] as DrawnCall;
     call.depth = call.parent ? call.parent.depth + 1 : 0;
     call.label = labelOf(call, classOf);
+    call.work = workInterval(call);
     if (!lean) call.outcome = drawnCallOutcome(call);
     for (const child of call.children) ordered.push(child);
   }
@@ -366,6 +377,7 @@ function batchCall(members: readonly DrawnCall[], parent: DrawnCall): DrawnCall 
     nestedCalls: 0,
     label,
     batch: members,
+    work: { start: first.node.start, end },
   };
   for (const child of children) child.parent = call;
   if (children.length > 1) children.sort((a, b) => compareNodes(a.node, b.node));

@@ -56,7 +56,7 @@ describe('a loop never hides what differs', () => {
     for (const table of ['users', 'orders', 'payments']) expect(text).toContain(`SELECT ${table}`);
   });
 
-  it('draws an HTTP status of 0 as no response, never as a reply', async () => {
+  it('draws an HTTP status of 0 with its status unset as a call without a response status, never as a reply of 0', async () => {
     const zero = httpClient({ id: 'c', parent: 'root', start: 1, end: 2, url: 'http://svc-b/x', status: 200 });
     const call = { ...zero, attributes: { ...zero.attributes, 'http.response.status_code': 0 } };
     const { text } = traceToMermaid(
@@ -64,7 +64,7 @@ describe('a loop never hides what differs', () => {
       { timings: false },
     );
     await expectValidMermaid(text);
-    expect(text).toMatch(/--x.*: no response/);
+    expect(text).toMatch(/p3-->>p2: no status code\nNote over p2,p3: no response status recorded/);
     expect(text).not.toMatch(/-->>p2: 0/);
   });
 });

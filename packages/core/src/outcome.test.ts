@@ -214,10 +214,11 @@ const recorded = (type: string, message: string): SpanEvent[] => [
 ];
 
 describe('calls that got no response', () => {
-  it('answers an aborted or timed-out fetch (instrumentation-undici) with a cross and a reason, never ok', async () => {
+  it('answers a failed fetch (instrumentation-undici) with a cross and a reason, and one without any status with a plain reply that says so', async () => {
     const t = trace(
       root(100, 504),
       // onError with an AbortError only ends the span: status unset, no status code, no error.type, no event.
+      // By the conventions that is not a failure: the reply says no status was recorded, never ok.
       upstream('abort', 10),
       // AbortSignal.timeout(): a DOMException TimeoutError whose numeric code 23 becomes error.type.
       upstream('timeout', 20, {
@@ -254,7 +255,8 @@ describe('calls that got no response', () => {
       participant p3 as 127.0.0.1#58;40403
       p1->>p2: GET /profile/:id
       p2->>p3: GET /slow/abort
-      p3--xp2: no response
+      p3-->>p2: no status code
+      Note over p2,p3: no response status recorded
       p2->>p3: GET /slow/timeout
       p3--xp2: timeout
       p2->>p3: GET /slow/refused
@@ -268,12 +270,13 @@ describe('calls that got no response', () => {
       p2--xp1: 504
       "
     `);
-    // The list and the analysis say the same: the request failed, and why.
+    // The list and the analysis say the same: the request failed, and why; the call without a status is no error.
     expect(summarizeTrace(t).error).toBe(true);
-    expect(analyzeTrace(t).errors.find((e) => e.spanId === 'abort')).toEqual({
-      spanId: 'abort',
+    expect(analyzeTrace(t).errors.find((e) => e.spanId === 'abort')).toBeUndefined();
+    expect(analyzeTrace(t).errors.find((e) => e.spanId === 'timeout')).toEqual({
+      spanId: 'timeout',
       name: 'GET',
-      message: 'no response',
+      message: 'The operation was aborted due to timeout',
     });
   });
 
@@ -319,7 +322,8 @@ describe('calls that got no response', () => {
       p2->>p3: GET /slow/dns
       p3--xp2: host not found
       p2->>p3: GET /slow/closed
-      p3--xp2: no response
+      p3-->>p2: no status code
+      Note over p2,p3: no response status recorded
       p2->>p3: GET /slow/cut
       p3--xp2: 200 · response cut short
       p2--xp1: 502
@@ -493,5 +497,85 @@ describe('a gRPC server that answered with a status other than OK without failin
     await expectValidMermaid(text);
     expect(text).toContain('-->>p1: NOT_FOUND');
     expect(text).not.toContain('--x');
+  });
+});
+
+describe('failure by the semantic conventions, for every kind of call', () => {
+  const unset: SpanStatus = { code: 'unset' };
+  const error: SpanStatus = { code: 'error', message: 'boom' };
+  const httpClientAttrs = {
+    'http.request.method': 'GET',
+    'url.full': 'http://inventory/items',
+    'server.address': 'inventory',
+  };
+  const httpServerAttrs = { 'http.request.method': 'GET', 'http.route': '/items' };
+  const db = { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT 1' };
+  const messaging = { 'messaging.system': 'rabbitmq', 'messaging.destination.name': 'orders' };
+
+  it.each<[string, Span['kind'], Attributes, SpanStatus, boolean]>([
+    ['an HTTP client call without a status code, status unset', 'client', httpClientAttrs, unset, false],
+    [
+      'an HTTP client call answered 404, status unset',
+      'client',
+      { ...httpClientAttrs, 'http.response.status_code': 404 },
+      unset,
+      true,
+    ],
+    [
+      'an HTTP client call answered 200, status unset',
+      'client',
+      { ...httpClientAttrs, 'http.response.status_code': 200 },
+      unset,
+      false,
+    ],
+    ['an HTTP client call with status error', 'client', httpClientAttrs, error, true],
+    ['an HTTP server span without a status code, status unset', 'server', httpServerAttrs, unset, false],
+    [
+      'an HTTP server span that answered 404, status unset',
+      'server',
+      { ...httpServerAttrs, 'http.response.status_code': 404 },
+      unset,
+      false,
+    ],
+    [
+      'an HTTP server span that answered 503, status unset',
+      'server',
+      { ...httpServerAttrs, 'http.response.status_code': 503 },
+      unset,
+      true,
+    ],
+    ['a database call, status unset', 'client', db, unset, false],
+    ['a database call with status error', 'client', db, error, true],
+    ['a publish, status unset', 'producer', messaging, unset, false],
+    ['a publish with status error', 'producer', messaging, error, true],
+    ['a consumer, status unset', 'consumer', messaging, unset, false],
+    ['a consumer with status error', 'consumer', messaging, error, true],
+  ])('%s: failed %s', (_what, kind, attributes, status, failed) => {
+    expect(spanFailed({ span: bare(kind, attributes, status) })).toBe(failed);
+  });
+
+  it('draws a client call with no status at all as a reply without a status, notes it, and flags nothing', async () => {
+    const t = trace(
+      root(100),
+      span({ id: 'inv', parent: 'root', kind: 'client', name: 'GET', start: 10, end: 20, attributes: httpClientAttrs }),
+    );
+    expect(await draw(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as inventory
+      p1->>p2: GET /profile/:id
+      p2->>p3: GET /items
+      p3-->>p2: no status code
+      Note over p2,p3: no response status recorded
+      p2-->>p1: 200
+      "
+    `);
+    expect(summarizeTrace(t).error).toBe(false);
+    expect(analyzeTrace(t).errors).toEqual([]);
+    expect(toSequence(t).items).toContainEqual(
+      expect.objectContaining({ type: 'note', reason: 'no-response-status', spanId: 'inv' }),
+    );
   });
 });

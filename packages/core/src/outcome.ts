@@ -8,8 +8,13 @@
  * 2. with the status unset, the semantic conventions that define failure for the
  *    span's protocol: HTTP status codes, gRPC status codes, `error.type`;
  * 3. the `error` tag of Zipkin and Jaeger (OpenTracing) data;
- * 4. instrumentations' own documented failure markers ({@link KNOWN_ERROR_MARKERS});
- * 5. an HTTP client call that ended without any response status.
+ * 4. instrumentations' own documented failure markers ({@link KNOWN_ERROR_MARKERS}).
+ *
+ * An HTTP client call that ended without any response status and with its
+ * status unset did not fail by these rules: it may have been cut off, or its
+ * status was never captured. It is drawn with a plain reply and a marker
+ * saying no response status was recorded, never as `ok` and never as a
+ * failure the span does not claim.
  *
  * An `exception` event alone is not a failure: `recordException` is used for
  * handled exceptions too and does not set the status
@@ -30,9 +35,11 @@ export interface OutcomeMarker {
    * - `exception`: the span recorded an exception event but did not fail (a
    *   caught error, a fallback);
    * - `body-unread`: an HTTP response whose body the application never read
-   *   (span attribute {@link BODY_UNREAD_ATTRIBUTE}).
+   *   (span attribute {@link BODY_UNREAD_ATTRIBUTE});
+   * - `no-response-status`: an HTTP client call that ended with its status
+   *   unset and no response status code ({@link endedWithoutResponse}).
    */
-  readonly kind: 'exception' | 'body-unread';
+  readonly kind: 'exception' | 'body-unread' | 'no-response-status';
   /** Readable text, e.g. `handled TimeoutError: cache read timed out`. */
   readonly text: string;
 }
@@ -44,11 +51,17 @@ export interface CallOutcome {
   readonly statusCode?: number;
   /** For a failed call: the error text, or for {@link noResponse} the short reason. */
   readonly message?: string;
+  /**
+   * For a failed call: whether {@link message} says nothing beyond the status
+   * code (`500`, `HTTP 500`) or nothing at all (`error`), so a reply that
+   * prints the status leaves it out (see {@link restatesStatus}).
+   */
+  readonly messageRestatesStatus?: boolean;
   /** `db.response.returned_rows`. */
   readonly rows?: number;
   /** A gRPC status other than OK that did not fail the call (a server's NOT_FOUND), by name. */
   readonly grpcStatus?: string;
-  /** The call is an HTTP request that ended without any response status: aborted, timed out, refused, reset. */
+  /** The call is a failed HTTP request that ended without any response status: aborted, timed out, refused, reset. */
   readonly noResponse?: boolean;
   /** The request's caller disconnected before the response was sent ({@link CALLER_DISCONNECTED_EVENT}): not delivered. */
   readonly callerDisconnected?: boolean;
@@ -160,10 +173,11 @@ type OutcomeNode = Pick<SpanNode, 'span'> & { readonly missingEnd?: boolean; rea
  *   `error.type` set (the HTTP and database conventions set it exactly when the
  *   operation failed, https://opentelemetry.io/docs/specs/semconv/attributes-registry/error/);
  *   an `error` tag that is `true` or a non-empty string other than `false`
- *   (Zipkin, Jaeger, OpenTracing); a {@link KNOWN_ERROR_MARKERS} event; an HTTP
- *   client span that ended without a response status ({@link endedWithoutResponse}).
+ *   (Zipkin, Jaeger, OpenTracing); a {@link KNOWN_ERROR_MARKERS} event.
  *
- * Exception events never decide it.
+ * Exception events never decide it, and neither does a missing response
+ * status: a client span with status unset and no HTTP status code did not
+ * fail by the conventions ({@link endedWithoutResponse} tells it apart).
  */
 export function spanFailed(node: OutcomeNode): boolean {
   const span = node.span;
@@ -178,16 +192,17 @@ export function spanFailed(node: OutcomeNode): boolean {
   }
   if (errorType(span) !== undefined) return true;
   if (errorTag(span) !== undefined) return true;
-  if (knownMarkerMessage(span) !== undefined) return true;
-  return endedWithoutResponse(node);
+  return knownMarkerMessage(span) !== undefined;
 }
 
 /**
  * Whether a span is an HTTP client request that ended without any response
- * status code: aborted, timed out, refused, reset. The HTTP conventions
+ * status code: aborted, timed out, refused, reset, or its status never
+ * captured. The HTTP conventions
  * record `http.response.status_code` if and only if a response was received
  * (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-client-span),
- * so its absence on an ended span means none came back. Spans that never
+ * so its absence on an ended span means none was seen. It is not a failure
+ * by itself (see {@link spanFailed}): the reply says so instead. Spans that never
  * ended, and spans not recorded by those conventions (Zipkin's Brave, say,
  * tags the status only when it is not 2xx), are left alone: there the absence
  * says nothing.
@@ -252,7 +267,7 @@ export function noResponseReason(span: Span): string {
  * while the exception sits on a handler span inside it, which the diagram
  * hoists away. A call without a response gets a short reason instead
  * ({@link noResponseReason}). A call that did not fail keeps its handled
- * exceptions and an unread body as markers.
+ * exceptions, an unread body and a missing response status as markers.
  */
 export function callOutcome(call: DrawnCall): CallOutcome {
   const spans = call.remote !== undefined && call.remote !== call.node ? [call.node, call.remote] : [call.node];
@@ -273,11 +288,14 @@ export function callOutcome(call: DrawnCall): CallOutcome {
     return { error: true, callerDisconnected: true, message: 'caller disconnected', rows };
   }
   // What the server span recorded never reached a caller that got no response.
-  if (call.role === 'call' && endedWithoutResponseOrFailed(call.node)) {
-    return { error: true, noResponse: true, message: noResponseReason(call.node.span), rows };
+  if (call.role === 'call' && failedWithoutResponse(call.node)) {
+    return failed({ error: true, noResponse: true, message: noResponseReason(call.node.span), rows });
   }
   if (!error) {
     const markers = outcomeMarkers(spans);
+    if (call.role === 'call' && call.node.span.status?.code !== 'ok' && endedWithoutResponse(call.node)) {
+      markers.push({ kind: 'no-response-status', text: 'no response status recorded' });
+    }
     const grpc = grpcStatusName(spans);
     return {
       error,
@@ -291,16 +309,26 @@ export function callOutcome(call: DrawnCall): CallOutcome {
   for (const node of spans) {
     if (!spanFailed(node)) continue;
     const text = errorMessage(node);
-    if (!restatesStatus(text, statusCode)) return { error, statusCode, message: text, rows };
+    if (!restatesStatus(text, statusCode)) return failed({ error, statusCode, message: text, rows });
     fallback ??= text;
   }
   const hoisted = hoistedErrorMessage(spans[spans.length - 1] as SpanNode, statusCode);
   // A client that failed on a reply it took for a success (instrumentation-http
   // sets ERROR with no message when the response was aborted before its end).
   if (hoisted === undefined && call.cls.category === 'http-client' && statusCode !== undefined && statusCode < 400) {
-    return { error, statusCode, message: 'response cut short', rows };
+    return failed({ error, statusCode, message: 'response cut short', rows });
   }
-  return { error, statusCode, message: hoisted ?? fallback, rows };
+  return failed({ error, statusCode, message: hoisted ?? fallback, rows });
+}
+
+/** A failed outcome with {@link CallOutcome.messageRestatesStatus} decided once, here. */
+function failed(outcome: CallOutcome): CallOutcome {
+  const message = outcome.message !== undefined ? oneLine(outcome.message) : '';
+  return { ...outcome, messageRestatesStatus: restatesStatus(message, outcome.statusCode) };
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 /**
@@ -317,17 +345,16 @@ export function drawnCallOutcome(call: DrawnCall): CallOutcome {
   return { error: false };
 }
 
-/** An HTTP client span without a response status that failed, by its status or for lack of a response. */
-function endedWithoutResponseOrFailed(node: SpanNode): boolean {
-  if (node.span.status?.code === 'ok') return false;
-  if (endedWithoutResponse(node)) return true;
-  // An error status with no status code: the request failed before any response (refused, reset).
-  const span = node.span;
+/** An HTTP client span without a response status that failed: the request failed before any response (refused, reset). */
+function failedWithoutResponse(node: SpanNode): boolean {
+  return spanFailed(node) && httpClientWithoutStatus(node.span);
+}
+
+/** An HTTP client span with no response status code (0, what browsers record for none, counts as none). */
+function httpClientWithoutStatus(span: Span): boolean {
+  const code = numberAttribute(span, HTTP_STATUS_KEYS);
   return (
-    spanFailed(node) &&
-    span.kind === 'client' &&
-    numberAttribute(span, HTTP_STATUS_KEYS) === undefined &&
-    classifyWithoutMemo(span).category === 'http-client'
+    span.kind === 'client' && (code === undefined || code === 0) && classifyWithoutMemo(span).category === 'http-client'
   );
 }
 
@@ -366,7 +393,7 @@ function describeException(type: unknown, message: unknown): string | undefined 
  * Whether an error text only repeats the status code (`500`, `HTTP 500`) or
  * says nothing at all (`error`), so printing it beside the status adds nothing.
  */
-export function restatesStatus(text: string, statusCode: number | undefined): boolean {
+function restatesStatus(text: string, statusCode: number | undefined): boolean {
   const t = text.trim().toLowerCase();
   if (t === '' || t === 'error') return true;
   if (statusCode === undefined) return false;
@@ -419,7 +446,7 @@ export function errorMessage(node: OutcomeNode): string {
   if (code !== undefined) return `HTTP ${code}`;
   const grpc = grpcStatus(span);
   if (grpc !== undefined && grpc !== 0) return Object.keys(GRPC_CODES)[grpc] ?? `gRPC ${grpc}`;
-  return endedWithoutResponse(node) ? noResponseReason(span) : 'error';
+  return httpClientWithoutStatus(span) ? noResponseReason(span) : 'error';
 }
 
 /** `error.type` when set to something (`_OTHER` included), as text. */

@@ -73,8 +73,12 @@ export interface Note {
    * reply whose body was never read), `after-response` (calls that ran on
    * after the response was sent), `connection-wait` (timed mode only: a query
    * waited for a pooled connection, before its request arrow), `clock-skew`
-   * (a consumer whose clock put it before its publish, drawn after it). `exception`
-   * and `body-unread` follow the call's reply.
+   * (a consumer whose clock put it before its publish, drawn after it),
+   * `no-response-status` (an HTTP call that ended with no response status
+   * and its span status unset: not drawn as failed, not as `ok` either),
+   * `incomplete` (spans whose parent link was missing or broken, drawn by
+   * their start time under the nearest span known; first in the diagram).
+   * `exception`, `body-unread` and `no-response-status` follow the call's reply.
    */
   readonly reason:
     | 'own-work'
@@ -83,6 +87,8 @@ export interface Note {
     | 'folded'
     | 'exception'
     | 'body-unread'
+    | 'no-response-status'
+    | 'incomplete'
     | 'after-response'
     | 'connection-wait'
     | 'clock-skew';

@@ -7,7 +7,7 @@ import { clockAdjustment, connectionWaitMs, queueWaitMs, sentAt } from './call-t
 import type { ParticipantRef } from './classify.js';
 import { packLanes } from './concurrency.js';
 import { type CallDependency, siblingDependencies } from './dependencies.js';
-import { formatDuration, truncate } from './format.js';
+import { formatDuration, plural, truncate } from './format.js';
 import {
   afterResponseNotes,
   arrangeChildren,
@@ -22,10 +22,9 @@ import {
   responseTime,
   splitRepeats,
   type TraceLayout,
-  workInterval,
 } from './layout.js';
 import { batchNote } from './linked-traces.js';
-import { type CallOutcome, drawnCallOutcome, restatesStatus } from './outcome.js';
+import { type CallOutcome, drawnCallOutcome } from './outcome.js';
 import type {
   ArrowKind,
   ArrowRef,
@@ -41,7 +40,7 @@ import type {
 import { MAX_DRAWN_DEPTH } from './sequence-model.js';
 import { median } from './stats.js';
 import type { Trace } from './trace.js';
-import { buildSpanTree } from './tree.js';
+import { buildSpanTree, spanNames } from './tree.js';
 
 // The model, the timing facts and the helpers live in files of their own; still importable from here.
 export {
@@ -69,6 +68,8 @@ export { MAX_DRAWN_DEPTH } from './sequence-model.js';
 export { median } from './stats.js';
 
 const MAX_LABEL = 80;
+/** Longest text of a note that names spans (the renderer prints notes up to 120 characters). */
+const MAX_NOTE = 120;
 const MAX_ERROR = 60;
 
 /**
@@ -179,6 +180,8 @@ class Builder {
   build(): SequenceModel {
     const items: SequenceItem[] = [];
     const top = this.layout.top;
+    const first = top[0];
+    if (first !== undefined) this.brokenLinkNotes(first, items);
     for (let i = 0; i < top.length; i++) {
       const call = top[i] as DrawnCall;
       if (i >= this.maxItems) {
@@ -220,6 +223,43 @@ class Builder {
       parGroups: this.parGroups,
       timings: this.timings,
     };
+  }
+
+  /**
+   * Says, first thing in the diagram, that spans lost their parent link and
+   * were placed by their own start time: the picture is of an incomplete
+   * trace, and the reader learns how many spans and which.
+   */
+  private brokenLinkNotes(first: DrawnCall, out: SequenceItem[]): void {
+    const broken = this.layout.tree.broken;
+    if (broken.length === 0) return;
+    const over = [first.from, first.to];
+    const missing = broken.filter((b) => b.reason === 'missing-parent').map((b) => b.node);
+    const self = broken.filter((b) => b.reason === 'self-parent').map((b) => b.node);
+    const looped = broken.filter((b) => b.reason === 'loop').flatMap((b) => b.loop ?? [b.node]);
+    const texts: string[] = [];
+    if (missing.length > 0) {
+      texts.push(
+        `incomplete trace: parent of ${plural(missing.length, 'span')} missing (${spanNames(missing)}), drawn by start time`,
+      );
+    }
+    if (self.length > 0) {
+      texts.push(`parent link broken: ${plural(self.length, 'span')} naming itself as parent (${spanNames(self)})`);
+    }
+    if (looped.length > 0) {
+      texts.push(
+        `parent link broken: a loop of parent links over ${plural(looped.length, 'span')} (${spanNames(looped)})`,
+      );
+    }
+    for (const text of texts) {
+      out.push({
+        type: 'note',
+        over: [...new Set(over.map((ref) => this.id(ref)))],
+        text: truncate(text, MAX_NOTE),
+        reason: 'incomplete',
+        level: 0,
+      });
+    }
   }
 
   /**
@@ -473,7 +513,7 @@ class Builder {
     if (outcome.statusCode !== undefined) parts.push(String(outcome.statusCode));
     // The status is printed once: an error text that only repeats it ("500", "HTTP 500") is left out.
     const message = outcome.message !== undefined ? oneLine(outcome.message) : '';
-    if (!restatesStatus(message, outcome.statusCode)) parts.push(truncate(message, MAX_ERROR));
+    if (outcome.messageRestatesStatus !== true && message !== '') parts.push(truncate(message, MAX_ERROR));
     else if (parts.length === 0) parts.push('error');
     if (this.timings && durationMs !== undefined) parts.push(formatDuration(durationMs));
     return parts.join(' · ');
@@ -539,7 +579,7 @@ class Builder {
       withGaps && this.timings && (call.role !== 'call' || call.remote !== undefined) && call.role !== 'publish';
     let gaps: GapContext | undefined;
     if (showGaps) {
-      const work = workInterval(call);
+      const work = call.work;
       const workMs = (work.end - work.start) / 1e6;
       const threshold = this.options.gapThresholdMs ?? Math.max(10, 0.2 * workMs);
       // Drawn in two parts (see `head`), the second starts where the first ended.

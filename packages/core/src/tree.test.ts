@@ -33,11 +33,13 @@ describe('buildSpanTree', () => {
     const tree = buildSpanTree(t);
     expect(tree.roots.map((r) => r.span.spanId)).toEqual(['root']);
     expect(tree.byId.get('orphan')?.parent?.span.spanId).toBe('root');
-    expect(tree.notes).toEqual(['1 span refers to a parent missing from the trace: drawn under the root span']);
-    expect(toSequence(t).notes).toContain(
-      '1 span refers to a parent missing from the trace: drawn under the root span',
+    const note = '1 span refers to a parent missing from the trace (SELECT t): drawn by start time under the root span';
+    expect(tree.notes).toEqual([note]);
+    expect(tree.broken.map((b) => [b.node.span.spanId, b.reason])).toEqual([['orphan', 'missing-parent']]);
+    expect(toSequence(t).notes).toContain(note);
+    expect(await drawValid(t)).toContain(
+      'Note over p1,p2: incomplete trace: parent of 1 span missing (SELECT t), drawn by start time\np1->>p2: GET /x',
     );
-    await drawValid(t);
   });
 
   it('draws several roots one after another in start order', async () => {
@@ -59,7 +61,9 @@ describe('buildSpanTree', () => {
     );
     const tree = buildSpanTree(t);
     expect(tree.roots.map((r) => r.span.spanId)).toEqual(['b', 'a']);
-    expect(tree.notes[0]).toBe('2 spans refer to a parent missing from the trace: drawn as separate roots');
+    expect(tree.notes[0]).toBe(
+      '2 spans refer to a parent missing from the trace (SELECT, SELECT): drawn by start time',
+    );
   });
 
   it('shifts a remote subtree whose clock runs ahead back into the calling span and notes the skew', async () => {
@@ -93,7 +97,9 @@ describe('buildSpanTree', () => {
     expect(late?.parent?.span.spanId).toBe('root');
     expect(late && tree.baseNs + BigInt(late.start)).toBe(ns(50));
     expect(late && tree.baseNs + BigInt(late.end)).toBe(ns(60));
-    expect(tree.notes).toEqual(['1 span refers to a parent missing from the trace: drawn under the root span']);
+    expect(tree.notes).toEqual([
+      '1 span refers to a parent missing from the trace (INSERT): drawn by start time under the root span',
+    ]);
     expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
     expect(await drawValid(t)).toMatchInlineSnapshot(`
       "sequenceDiagram
@@ -102,6 +108,7 @@ describe('buildSpanTree', () => {
       participant p2 as svc-a
       participant p3 as postgresql blog (db)
       participant p4 as svc-b
+      Note over p1,p2: incomplete trace: parent of 1 span missing (INSERT), drawn by start time
       p1->>p2: GET /o
       p2->>p3: SELECT
       p3-->>p2: ok
@@ -127,7 +134,7 @@ describe('buildSpanTree', () => {
     // Centred in the 50 ms call: starts 5 ms after it.
     expect(server && tree.baseNs + BigInt(server.start)).toBe(ns(45));
     expect(tree.notes).toEqual([
-      '1 span refers to a parent missing from the trace: drawn under the root span',
+      '1 span refers to a parent missing from the trace (GET /u/:id): drawn by start time under the root span',
       'clock skew between worker and users: up to 500 ms, shifted for layout',
     ]);
     expect(summarizeTrace(t)).toEqual(summarizeLayout(layoutTrace(buildSpanTree(t))));
@@ -138,6 +145,7 @@ describe('buildSpanTree', () => {
       participant p2 as api
       participant p3 as worker
       participant p4 as users
+      Note over p1,p2: incomplete trace: parent of 1 span missing (GET /u/:id), drawn by start time
       p1->>p2: GET /x
       p2-->>p1: 200
       Note over p2: after the response: 1 call outlived the request
@@ -186,18 +194,113 @@ describe('buildSpanTree', () => {
     expect(tree.notes).toEqual(['1 duplicate span id: kept the first of each']);
   });
 
-  it('breaks cycles in parent links', async () => {
+  it('breaks loops of parent links and spans naming themselves, and draws them by start time under the root', async () => {
     const t = trace(
-      httpServer({ id: 'root', start: 0, end: 100, route: '/x' }),
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
       sql({ id: 'a', parent: 'b', start: 10, end: 20, query: 'SELECT a' }),
       sql({ id: 'b', parent: 'a', start: 30, end: 40, query: 'SELECT b' }),
       sql({ id: 'self', parent: 'self', start: 50, end: 60, query: 'SELECT self' }),
     );
     const tree = buildSpanTree(t);
     expect(tree.nodes).toHaveLength(4);
-    expect(tree.roots.map((r) => r.span.spanId)).toEqual(['root', 'a', 'self']);
-    expect(tree.notes).toContain('parent links form 1 cycle: broken at the earliest span of each');
-    expect(tree.notes).toContain('1 span naming itself as parent: drawn as a root');
+    expect(tree.roots.map((r) => r.span.spanId)).toEqual(['root']);
+    expect(tree.byId.get('a')?.parent?.span.spanId).toBe('root');
+    expect(tree.byId.get('b')?.parent?.span.spanId).toBe('a');
+    expect(tree.byId.get('self')?.parent?.span.spanId).toBe('root');
+    expect(tree.notes).toEqual([
+      '1 span naming itself as parent (SELECT): drawn by start time under the root span',
+      'parent links form 1 loop over 2 spans (SELECT, SELECT): broken at the earliest span of each, drawn by start time under the root span',
+    ]);
+    expect(await drawValid(t)).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as postgresql blog (db)
+      Note over p1,p2: parent link broken: 1 span naming itself as parent (SELECT)
+      Note over p1,p2: parent link broken: a loop of parent links over 2 spans (SELECT, SELECT)
+      p1->>p2: GET /x
+      p2->>p3: SELECT
+      p3-->>p2: ok
+      p2->>p3: SELECT
+      p3-->>p2: ok
+      p2-->>p1: 200
+      "
+    `);
+  });
+
+  it('draws spans of broken links inside the request they ran in, before its response', async () => {
+    // No parentless span: the request's own parent (its caller) was not recorded either.
+    const t = trace(
+      httpServer({ id: 'root', parent: 'caller', start: 0, end: 100, route: '/x', status: 200 }),
+      sql({ id: 'early', parent: 'root', start: 5, end: 10, query: 'SELECT early' }),
+      sql({ id: 'lost', parent: 'gone', start: 20, end: 30, query: 'SELECT lost' }),
+      sql({ id: 'self', parent: 'self', start: 40, end: 50, query: 'SELECT self' }),
+      httpClient({ id: 'x', parent: 'y', start: 60, end: 80, url: 'http://stock/s', status: 200 }),
+      sql({ id: 'y', parent: 'x', start: 65, end: 70, query: 'SELECT looped' }),
+    );
+    const tree = buildSpanTree(t);
+    expect(tree.roots.map((r) => r.span.spanId)).toEqual(['root']);
+    const text = await drawValid(t);
+    expect(text).toMatchInlineSnapshot(`
+      "sequenceDiagram
+      autonumber
+      actor p1 as Client
+      participant p2 as api
+      participant p3 as postgresql blog (db)
+      participant p4 as stock
+      Note over p1,p2: incomplete trace: parent of 1 span missing (SELECT), drawn by start time
+      Note over p1,p2: parent link broken: 1 span naming itself as parent (SELECT)
+      Note over p1,p2: parent link broken: a loop of parent links over 2 spans (GET /s, SELECT)
+      p1->>p2: GET /x
+      p2->>p3: SELECT
+      p3-->>p2: ok
+      p2->>p3: SELECT
+      p3-->>p2: ok
+      p2->>p3: SELECT
+      p3-->>p2: ok
+      p2->>p4: GET /s
+      p2->>p3: SELECT
+      p3-->>p2: ok
+      p4-->>p2: 200
+      p2-->>p1: 200
+      "
+    `);
+    // Every call is drawn before the response, where it ran.
+    const lines = text.trimEnd().split('\n');
+    expect(lines[lines.length - 1]).toBe('p2-->>p1: 200');
+  });
+
+  it('handles 10,000-deep chains whose links are broken without recursion', async () => {
+    const depth = 10_000;
+    const chain = (prefix: string, top: string | undefined): Span[] =>
+      Array.from({ length: depth }, (_, i) =>
+        span({
+          id: `${prefix}${i}`,
+          parent: i === 0 ? top : `${prefix}${i - 1}`,
+          kind: 'internal',
+          name: `step ${i}`,
+          start: 1 + i * 0.001,
+          end: 90 - i * 0.001,
+        }),
+      );
+    // One chain hangs from a missing parent, the other loops back from its deepest span to its first.
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
+      ...chain('o', 'gone'),
+      ...chain('l', `l${depth - 1}`),
+    );
+    const tree = buildSpanTree(t);
+    expect(tree.nodes).toHaveLength(2 * depth + 1);
+    expect(tree.roots.map((r) => r.span.spanId)).toEqual(['root']);
+    expect(tree.byId.get(`l${depth - 1}`)?.depth).toBe(depth);
+    expect(tree.broken.map((b) => [b.node.span.spanId, b.reason])).toEqual([
+      ['o0', 'missing-parent'],
+      ['l0', 'loop'],
+    ]);
+    expect(tree.notes).toContain(
+      `parent links form 1 loop over ${depth} spans (step 0, step 1, step 2 +${depth - 3} more): broken at the earliest span of each, drawn by start time under the root span`,
+    );
     await drawValid(t);
   });
 
@@ -230,6 +333,7 @@ describe('buildSpanTree', () => {
           start: i * 0.001,
           end: 1000 - i * 0.001,
           attributes: { 'http.request.method': 'GET', 'url.full': `http://h${i % 7}/x` },
+          status: { code: 'error', message: 'upstream gone' },
         }),
       );
     }
@@ -240,7 +344,7 @@ describe('buildSpanTree', () => {
     expect(model.notes.some((n) => /nested deeper than 200 levels folded/.test(n))).toBe(true);
     const parsed = await expectValidMermaid(renderMermaid(model));
     expect(parsed.signals).toHaveLength(400);
-    // Calls that never got a status code failed: the fold says so.
+    // Failed calls stay failed when folded: the fold says so.
     expect(parsed.notes).toEqual([`${depth - 200} calls folded, ${depth - 200} failed`]);
   });
 });

@@ -7,6 +7,7 @@
  * Every pass here is iterative (no recursion), so a 100,000-deep chain of
  * spans is as safe as a flat one.
  */
+import { classifySpan } from './classify.js';
 import { formatDuration } from './format.js';
 import { importMarkNotes } from './import-marks.js';
 import { linkedProducer, linkedTraceView } from './linked-traces.js';
@@ -51,6 +52,25 @@ export interface SpanTree {
   readonly byId: ReadonlyMap<string, SpanNode>;
   /** Oddities found and how they were handled, for people reading the diagram. */
   readonly notes: readonly string[];
+  /**
+   * Spans whose parent link was missing or broken, in the order noted: each
+   * hangs under the root it ran in, placed by its own start time (or, with
+   * no root to hang it under, is a root of its own). The diagram says so.
+   */
+  readonly broken: readonly BrokenLink[];
+}
+
+/** A span whose recorded parent link could not be followed (see {@link SpanTree.broken}). */
+export interface BrokenLink {
+  readonly node: SpanNode;
+  /**
+   * - `missing-parent`: its parent is not in the trace (lost, not exported, dropped);
+   * - `self-parent`: it names itself as its parent;
+   * - `loop`: parent links form a loop, broken at this span (the loop's earliest).
+   */
+  readonly reason: 'missing-parent' | 'self-parent' | 'loop';
+  /** For a loop: every span on it, in start order. */
+  readonly loop?: readonly SpanNode[];
 }
 
 /**
@@ -121,18 +141,18 @@ export function buildSpanTree(trace: Trace): SpanTree {
   // Oddities the receiver or an importer marked on spans it kept.
   notes.push(...importMarkNotes(all.map((node) => node.span)));
 
-  // Link parents. Orphans (parent id not in this trace) are placed afterwards.
+  // Link parents. Spans whose link is broken (a parent missing from the
+  // trace, a span naming itself, a loop of parent links) are placed afterwards.
   const trueRoots: SpanNode[] = [];
   const orphans: SpanNode[] = [];
-  let selfParents = 0;
+  const selfParents: SpanNode[] = [];
   for (const node of all) {
     const parentId = node.span.parentSpanId;
     // A consumer joined from a linked trace is a root here: its parent is in a trace not drawn.
     if (parentId === undefined || parentId === '' || allZeros(parentId) || joined.has(node)) {
       trueRoots.push(node);
     } else if (parentId === node.span.spanId) {
-      selfParents++;
-      trueRoots.push(node);
+      selfParents.push(node);
     } else {
       const parent = byId.get(parentId);
       if (parent) {
@@ -143,33 +163,9 @@ export function buildSpanTree(trace: Trace): SpanTree {
       }
     }
   }
-  if (selfParents > 0) notes.push(`${plural(selfParents, 'span')} naming itself as parent: drawn as a root`);
 
-  trueRoots.sort(compareNodes);
-  // Orphans hung under the root: that link is a drawing choice, not a recorded call.
-  const reparented = new Set<SpanNode>();
-  if (orphans.length > 0) {
-    const primary = trueRoots[0];
-    if (primary) {
-      for (const orphan of orphans) {
-        reparented.add(orphan);
-        orphan.parent = primary;
-        primary.children.push(orphan);
-      }
-      notes.push(
-        `${plural(orphans.length, 'span')} ${orphans.length === 1 ? 'refers' : 'refer'} to a parent missing from the trace: drawn under the root span`,
-      );
-    } else {
-      trueRoots.push(...orphans);
-      trueRoots.sort(compareNodes);
-      notes.push(
-        `${plural(orphans.length, 'span')} ${orphans.length === 1 ? 'refers' : 'refer'} to a parent missing from the trace: drawn as separate roots`,
-      );
-    }
-  }
-
-  // Whatever is not reachable from a root sits on a cycle of parent links (or below one).
-  const roots = [...trueRoots];
+  // Whatever is not reachable from a span without a parent sits on a loop of
+  // parent links (or below one): each loop is broken at its earliest span.
   const reached = new Uint8Array(all.length);
   const markFrom = (start: SpanNode): void => {
     const stack = [start];
@@ -184,23 +180,62 @@ export function buildSpanTree(trace: Trace): SpanTree {
       }
     }
   };
-  for (const root of roots) markFrom(root);
-  const unreached = all.filter((n) => reached[n.order] === 0).sort(compareNodes);
-  let cycles = 0;
-  for (const node of unreached) {
-    if (reached[node.order] === 1) continue;
-    // Break the loop at its earliest span, which becomes a root of its own.
-    const parent = node.parent;
-    if (parent) {
-      const at = parent.children.indexOf(node);
-      if (at >= 0) parent.children.splice(at, 1);
-      node.parent = undefined;
+  for (const node of trueRoots) markFrom(node);
+  for (const node of orphans) markFrom(node);
+  for (const node of selfParents) markFrom(node);
+  const loops = breakLoops(all, reached, markFrom);
+  const looped = loops.map((loop) => loop.brokenAt);
+
+  // Each span of a broken link hangs, by its own start time, under the root
+  // it ran in (else the last root started before it, else the first). Without
+  // a recorded root, the earliest server or consumer span with a missing
+  // parent is the request (its caller was not recorded) and hosts the rest.
+  const detached = [...orphans, ...selfParents, ...looped];
+  trueRoots.sort(compareNodes);
+  const roots = [...trueRoots];
+  let promoted: SpanNode | undefined;
+  if (roots.length === 0) {
+    for (const node of orphans) {
+      if (node.span.kind !== 'server' && node.span.kind !== 'consumer') continue;
+      if (
+        promoted === undefined ||
+        node.start < promoted.start ||
+        (node.start === promoted.start && node.end > promoted.end)
+      ) {
+        promoted = node;
+      }
     }
-    roots.push(node);
-    cycles++;
-    markFrom(node);
+    if (promoted !== undefined) roots.push(promoted);
   }
-  if (cycles > 0) notes.push(`parent links form ${plural(cycles, 'cycle')}: broken at the earliest span of each`);
+  const reasonOf = new Map<SpanNode, BrokenLink['reason']>();
+  for (const node of orphans) reasonOf.set(node, 'missing-parent');
+  for (const node of selfParents) reasonOf.set(node, 'self-parent');
+  for (const node of looped) reasonOf.set(node, 'loop');
+  const reparented = new Set<SpanNode>();
+  const broken: BrokenLink[] = [];
+  let unplaced = 0;
+  const hosts = [...roots];
+  for (const [index, node] of detached.entries()) {
+    if (node === promoted) continue;
+    const host = hosts.length === 0 ? undefined : hostRoot(hosts, node);
+    if (host === undefined) {
+      // Nothing to hang it under: a root of its own, drawn in start order.
+      roots.push(node);
+      unplaced++;
+    } else {
+      reparented.add(node);
+      node.parent = host;
+      host.children.push(node);
+    }
+    const reason = reasonOf.get(node) ?? 'missing-parent';
+    const loop = reason === 'loop' ? loops[index - orphans.length - selfParents.length]?.members : undefined;
+    broken.push({ node, reason, ...(loop !== undefined ? { loop } : {}) });
+  }
+  roots.sort(compareNodes);
+  if (promoted !== undefined) {
+    notes.push(`the root span's parent is not in the trace (its caller was not recorded): ${promoted.span.name}`);
+  }
+  notes.push(...brokenLinkNotes(broken, unplaced === 0));
 
   // Repair missing ends bottom-up: a span that never ended lasted at least as long as its children.
   const order = breadthFirst(roots);
@@ -247,7 +282,15 @@ export function buildSpanTree(trace: Trace): SpanTree {
   );
   if (separate.length > 1)
     notes.push(`trace has ${separate.length} root spans: drawn one after another in start order`);
-  return { traceId: typeof trace?.traceId === 'string' ? trace.traceId : '', baseNs, roots, nodes, byId, notes };
+  return {
+    traceId: typeof trace?.traceId === 'string' ? trace.traceId : '',
+    baseNs,
+    roots,
+    nodes,
+    byId,
+    notes,
+    broken,
+  };
 }
 
 /** What {@link skewShift} reads and moves: a span with its (corrected) times. */
@@ -410,6 +453,85 @@ export function allZeros(id: string): boolean {
   if (id.length === 0) return false;
   for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) !== 48) return false;
   return true;
+}
+
+/**
+ * Finds the loops of parent links among the spans not reached from any span
+ * without a parent, and breaks each at its earliest span (which then has no
+ * parent). Iterative: each span is walked up at most once.
+ */
+function breakLoops(
+  all: readonly SpanNode[],
+  reached: Uint8Array,
+  markFrom: (node: SpanNode) => void,
+): { brokenAt: SpanNode; members: SpanNode[] }[] {
+  const loops: { brokenAt: SpanNode; members: SpanNode[] }[] = [];
+  const walked = new Uint32Array(all.length);
+  let walk = 0;
+  for (const first of all) {
+    if (reached[first.order] === 1 || walked[first.order] !== 0) continue;
+    walk++;
+    let node: SpanNode | undefined = first;
+    while (node !== undefined && reached[node.order] === 0 && walked[node.order] === 0) {
+      walked[node.order] = walk;
+      node = node.parent;
+    }
+    // Stopped on a span of this very walk: the walk went round a loop.
+    if (node === undefined || reached[node.order] === 1 || walked[node.order] !== walk) continue;
+    const members: SpanNode[] = [node];
+    for (let m = node.parent; m !== undefined && m !== node; m = m.parent) members.push(m);
+    members.sort(compareNodes);
+    const brokenAt = members[0] as SpanNode;
+    const parent = brokenAt.parent;
+    if (parent !== undefined) {
+      const at = parent.children.indexOf(brokenAt);
+      if (at >= 0) parent.children.splice(at, 1);
+      brokenAt.parent = undefined;
+    }
+    loops.push({ brokenAt, members });
+    markFrom(brokenAt);
+  }
+  return loops;
+}
+
+/** The root a span of a broken link ran in: the one whose time holds its start, else the last one started before it, else the first. */
+function hostRoot(roots: readonly SpanNode[], node: SpanNode): SpanNode | undefined {
+  let before: SpanNode | undefined;
+  for (const root of roots) {
+    if (root.start <= node.start && node.start < root.end) return root;
+    if (root.start <= node.start && (before === undefined || root.start >= before.start)) before = root;
+  }
+  return before ?? roots[0];
+}
+
+/** Names of spans for a note: the first few, then how many more. */
+export function spanNames(nodes: readonly SpanNode[], shown = 3): string {
+  const names = nodes.slice(0, shown).map((node) => classifySpan(node.span).label || node.span.name || '(unnamed)');
+  return nodes.length > shown ? `${names.join(', ')} +${nodes.length - shown} more` : names.join(', ');
+}
+
+/** One note per kind of broken link: how many spans, which, and where they were drawn. */
+function brokenLinkNotes(broken: readonly BrokenLink[], underRoot: boolean): string[] {
+  const placed = underRoot ? 'drawn by start time under the root span' : 'drawn by start time';
+  const notes: string[] = [];
+  const missing = broken.filter((b) => b.reason === 'missing-parent').map((b) => b.node);
+  const self = broken.filter((b) => b.reason === 'self-parent').map((b) => b.node);
+  const loops = broken.filter((b) => b.reason === 'loop');
+  if (missing.length > 0) {
+    notes.push(
+      `${plural(missing.length, 'span')} ${missing.length === 1 ? 'refers' : 'refer'} to a parent missing from the trace (${spanNames(missing)}): ${placed}`,
+    );
+  }
+  if (self.length > 0) {
+    notes.push(`${plural(self.length, 'span')} naming itself as parent (${spanNames(self)}): ${placed}`);
+  }
+  if (loops.length > 0) {
+    const members = loops.flatMap((b) => b.loop ?? [b.node]);
+    notes.push(
+      `parent links form ${plural(loops.length, 'loop')} over ${plural(members.length, 'span')} (${spanNames(members)}): broken at the earliest span of each, ${placed}`,
+    );
+  }
+  return notes;
 }
 
 function breadthFirst(roots: readonly SpanNode[]): SpanNode[] {

@@ -89,7 +89,7 @@ describe('sqlOperation and sqlCollection', () => {
   });
 
   it('skip leading comments and say nothing when there is no table', () => {
-    expect(sqlOperation('/* hint */ -- x\n WITH q AS (SELECT 1) SELECT * FROM q')).toBe('WITH');
+    expect(sqlOperation('/* hint */ -- x\n WITH q AS (SELECT 1) SELECT * FROM q')).toBe('SELECT');
     expect(sqlCollection('SELECT 1')).toBeUndefined();
     expect(sqlOperation('   ')).toBeUndefined();
   });

@@ -4,6 +4,8 @@
  * name a database span the way OpenTelemetry's database conventions ask.
  */
 
+import { parseQuery } from '@lifeline/core';
+
 /** Options for {@link sanitizeSql}. */
 export interface SanitizeSqlOptions {
   /**
@@ -129,11 +131,10 @@ function sanitizeDialect(sql: string, doubleQuotedStrings: boolean): { text: str
   return unclosedAt === undefined ? { text } : { text, unclosedAt };
 }
 
-const operationPattern = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*([A-Za-z]+)/;
-
 /**
- * The statement's operation keyword in upper case (`SELECT`, `INSERT`, ...),
- * or `undefined` for empty text.
+ * The statement's operation keyword in upper case (`SELECT`, `INSERT`, ...;
+ * for a `WITH` query, its main statement's), or `undefined` for text that is
+ * not SQL. Read by the core's `parseQuery`, the reader behind diagram labels.
  *
  * @example
  * ```ts
@@ -141,29 +142,14 @@ const operationPattern = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*([A-Za-z]+)
  * ```
  */
 export function sqlOperation(sql: string): string | undefined {
-  const match = operationPattern.exec(sql);
-  return match?.[1]?.toUpperCase();
+  return parseQuery(sql)?.operation;
 }
 
-const identifier = String.raw`((?:"[^"]+"|\x60[^\x60]+\x60|\[[^\]]+\]|[A-Za-z_][A-Za-z_0-9$]*)(?:\.(?:"[^"]+"|\x60[^\x60]+\x60|[A-Za-z_][A-Za-z_0-9$]*))?)`;
-const collectionPatterns: Record<string, RegExp> = {
-  SELECT: new RegExp(String.raw`\bFROM\s+${identifier}`, 'i'),
-  DELETE: new RegExp(String.raw`\bFROM\s+${identifier}`, 'i'),
-  INSERT: new RegExp(String.raw`\bINTO\s+${identifier}`, 'i'),
-  REPLACE: new RegExp(String.raw`\bINTO\s+${identifier}`, 'i'),
-  UPDATE: new RegExp(String.raw`^\s*UPDATE\s+(?:OR\s+\w+\s+)?${identifier}`, 'i'),
-  CREATE: new RegExp(
-    String.raw`\b(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?${identifier}(?:\s+ON\s+${identifier})?`,
-    'i',
-  ),
-  DROP: new RegExp(String.raw`\b(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+EXISTS\s+)?${identifier}`, 'i'),
-  ALTER: new RegExp(String.raw`\bTABLE\s+${identifier}`, 'i'),
-};
-
 /**
- * The table a simple statement works on (`FROM x`, `INTO x`, `UPDATE x`,
- * `CREATE TABLE x`), unquoted; `undefined` when there is none or the
- * statement is too involved to say.
+ * The table a statement works on (`FROM x`, `INTO x`, `UPDATE x`,
+ * `CREATE TABLE x`, the table of `CREATE INDEX … ON x`), unquoted, with its
+ * schema prefix as written; `undefined` when there is none. Read by the
+ * core's `parseQuery`.
  *
  * @example
  * ```ts
@@ -171,11 +157,5 @@ const collectionPatterns: Record<string, RegExp> = {
  * ```
  */
 export function sqlCollection(sql: string): string | undefined {
-  const operation = sqlOperation(sql);
-  const pattern = operation === undefined ? undefined : collectionPatterns[operation];
-  if (pattern === undefined) return undefined;
-  const match = pattern.exec(sql);
-  // An index names its table after ON; the table is what a reader looks for.
-  const name = match?.[2] ?? match?.[1];
-  return name?.replace(/["`[\]]/g, '');
+  return parseQuery(sql)?.collection;
 }

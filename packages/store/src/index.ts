@@ -18,7 +18,7 @@ export { StoreError } from './errors.js';
 export type { SqliteSpanExporterOptions } from './exporter.js';
 export { SqliteSpanExporter } from './exporter.js';
 export type { ParsedTraceFile, SkippedSignal, TraceFileFormat } from './importers/detect.js';
-export { parseTraceDocument, parseTraceFile, parseTraceLines } from './importers/detect.js';
+export { parseTraceDocument, parseTraceFile, parseTraceLines, splitSharedIds } from './importers/detect.js';
 export { ORIGINAL_SPAN_ID_ATTRIBUTE, ORIGINAL_TRACE_ID_ATTRIBUTE, SHARED_SPAN_ID_ATTRIBUTE } from './importers/ids.js';
 export type { ImportProblem } from './importers/import-context.js';
 export { jaegerToSpans } from './importers/jaeger.js';
@@ -37,6 +37,7 @@ export type { Migration } from './migrations.js';
 export { latestSchemaVersion, migrations } from './migrations.js';
 export { readableSpanToSpan } from './readable-span.js';
 export type { WriteResult } from './span-writer.js';
+export { CONFLICT_EXAMPLES } from './span-writer.js';
 export type {
   GetTraceOptions,
   OpenStoreOptions,

@@ -9,6 +9,7 @@ import {
   F_LINKS,
   F_PARENT_SPAN_ID,
   F_RESOURCE,
+  F_SPAN_ID,
   F_START_NS,
   F_TRACE_ID,
   SPAN_FIELDS,
@@ -19,11 +20,27 @@ import { rowToSpan, type SpanRow } from './span-rows.js';
 export interface WriteResult {
   /** Spans stored by this call. */
   readonly inserted: number;
-  /** Spans skipped because a span with the same trace and span id was already stored. */
+  /**
+   * Spans skipped as copies: a span with the same trace and span id and the
+   * same content was already stored (or came earlier in the batch).
+   */
   readonly duplicates: number;
+  /**
+   * Spans skipped because a different span with the same trace and span id
+   * was already stored (or came earlier in the batch): the first is kept.
+   * Real data has them (a retried export after a clock correction, two
+   * exporters, ids reused by broken instrumentation); they are counted
+   * apart from copies so that none is lost without a word.
+   */
+  readonly conflicts: number;
+  /** Up to {@link CONFLICT_EXAMPLES} of the {@link conflicts}, as `span <id> of trace <id>`. */
+  readonly conflictExamples: readonly string[];
   /** Distinct traces whose summary was written or updated. */
   readonly traces: number;
 }
+
+/** How many conflicting span ids a {@link WriteResult} names. */
+export const CONFLICT_EXAMPLES = 3;
 
 /**
  * A trace this large that keeps receiving spans without its root is updated
@@ -105,6 +122,39 @@ function byStartThenId(a: Span, b: Span): number {
   return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
 }
 
+/** Conflicting span ids met in one write: how many, and the first few. */
+interface Conflicts {
+  count: number;
+  readonly examples: string[];
+}
+
+function noteConflict(conflicts: Conflicts, values: readonly unknown[], i: number): void {
+  conflicts.count++;
+  if (conflicts.examples.length < CONFLICT_EXAMPLES) {
+    conflicts.examples.push(
+      `span ${values[i * SPAN_FIELDS + F_SPAN_ID]} of trace ${values[i * SPAN_FIELDS + F_TRACE_ID]}`,
+    );
+  }
+}
+
+/** One stored or bound value against another: numbers and bigints by value, null and undefined alike. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null);
+  return String(a) === String(b);
+}
+
+/** Whether spans `i` and `j` of a batch have the same content (their resources compared by text). */
+function sameEncoded(batch: EncodedSpans, i: number, j: number): boolean {
+  const { values, resources } = batch;
+  for (let f = 0; f < SPAN_FIELDS; f++) {
+    const a = values[i * SPAN_FIELDS + f];
+    const b = values[j * SPAN_FIELDS + f];
+    if (f === F_RESOURCE ? resources[a as number] !== resources[b as number] : !sameValue(a, b)) return false;
+  }
+  return true;
+}
+
 function wholeNs(time: number): bigint {
   return BigInt(Number.isFinite(time) ? Math.round(time) : 0);
 }
@@ -125,6 +175,7 @@ export class SpanWriter {
   readonly #selectTraceStart;
   readonly #selectSpans;
   readonly #selectAttempts;
+  readonly #selectStoredSpan;
   #rereadSpans = 0;
   readonly #upsertSummary;
   readonly #incrementSummary;
@@ -158,6 +209,13 @@ export class SpanWriter {
     );
     this.#selectTraceStart = db.prepare('SELECT start_ns FROM traces WHERE trace_id = ?').pluck().safeIntegers(true);
     this.#selectSpans = db.prepare(SELECT_TRACE_SPANS).safeIntegers(true);
+    this.#selectStoredSpan = db
+      .prepare(
+        `SELECT trace_id, span_id, parent_span_id, name, kind, service, start_ns, end_ns, status_code, status_message,
+          attributes, events, links, resource_id, scope_name, scope_version FROM spans WHERE trace_id = ? AND span_id = ?`,
+      )
+      .raw(true)
+      .safeIntegers(true);
     this.#upsertSummary = db.prepare(
       `INSERT INTO traces (trace_id, root_service, root_name, method, route, status_code, start_ns, duration_ns,
         span_count, db_count, http_count, cache_count, queue_count, internal_count, error, serial_calls, par_groups,
@@ -255,17 +313,34 @@ export class SpanWriter {
     const fresh = new Map<TraceGroup, number[]>();
     const bulk: number[] = [];
     let inserted = 0;
+    const conflicts: Conflicts = { count: 0, examples: [] };
     for (const group of groups.values()) {
       group.stored = this.#selectTraceSize.get(group.traceId) as StoredSummary | undefined;
+      // Repeats within the batch: the first of each id is the one stored.
+      const firstOf = new Map<string, number>();
+      const earlier = (i: number): number | undefined => {
+        const id = values[i * SPAN_FIELDS + F_SPAN_ID] as string;
+        const first = firstOf.get(id);
+        if (first === undefined) firstOf.set(id, i);
+        return first;
+      };
       if (group.stored === undefined) {
-        for (const i of group.spans) bulk.push(i);
+        for (const i of group.spans) {
+          bulk.push(i);
+          const first = earlier(i);
+          if (first !== undefined && !sameEncoded(batch, first, i)) noteConflict(conflicts, values, i);
+        }
         fresh.set(group, group.spans);
         continue;
       }
       const added: number[] = [];
       for (const i of group.spans) {
+        const first = earlier(i);
         this.#bind(values, i, this.#oneArgs, 0, resourceIds);
         if (this.#insertSpan.run(this.#oneArgs).changes > 0) added.push(i);
+        else if (first !== undefined ? !sameEncoded(batch, first, i) : !this.#sameAsStored(this.#oneArgs)) {
+          noteConflict(conflicts, values, i);
+        }
       }
       inserted += added.length;
       if (added.length > 0) fresh.set(group, added);
@@ -282,7 +357,12 @@ export class SpanWriter {
       this.#bind(values, bulk[next] as number, this.#oneArgs, 0, resourceIds);
       inserted += this.#insertSpan.run(this.#oneArgs).changes;
     }
-    if (fresh.size === 0) return { inserted, duplicates: count - inserted, traces: 0 };
+    const skipped = {
+      duplicates: count - inserted - conflicts.count,
+      conflicts: conflicts.count,
+      conflictExamples: conflicts.examples,
+    };
+    if (fresh.size === 0) return { inserted, ...skipped, traces: 0 };
 
     let parsedResources: Attributes[] | undefined;
     // Summaries only read attributes, so spans of the batch with the same
@@ -322,7 +402,15 @@ export class SpanWriter {
       }
     }
     this.#writeSeq.run(seq);
-    return { inserted, duplicates: count - inserted, traces: fresh.size };
+    return { inserted, ...skipped, traces: fresh.size };
+  }
+
+  /** Whether the stored span with the ids in `args` (bound as for an insert) has the same content. */
+  #sameAsStored(args: readonly unknown[]): boolean {
+    const row = this.#selectStoredSpan.get(args[F_TRACE_ID], args[F_SPAN_ID]) as unknown[] | undefined;
+    if (row === undefined) return true;
+    for (let f = 0; f < SPAN_FIELDS; f++) if (!sameValue(row[f], args[f])) return false;
+    return true;
   }
 
   /**

@@ -70,7 +70,15 @@ describe('openStore', () => {
         parentSpanId: spans[0]?.spanId,
         startTimeNs: at(1),
       });
-      store.writeSpans([...spans, extra, { ...(spans[1] as Span), name: 'renamed duplicate' }]);
+      const written = store.writeSpans([...spans, extra, { ...(spans[1] as Span), name: 'renamed duplicate' }]);
+      // Copies are duplicates; a different span under a stored id is a conflict, counted and named.
+      expect(written).toMatchObject({
+        inserted: 1,
+        duplicates: 2,
+        conflicts: 1,
+        conflictExamples: [`span ${spans[1]?.spanId} of trace ${spans[1]?.traceId}`],
+      });
+      expect(store.writeSpans(spans)).toMatchObject({ inserted: 0, duplicates: 2, conflicts: 0 });
       const trace = store.getTrace(spans[0]?.traceId as string);
       expect(trace?.spans).toHaveLength(3);
       expect(trace?.spans.map((s) => s.name)).not.toContain('renamed duplicate');
@@ -87,7 +95,13 @@ describe('openStore', () => {
         queries: Array.from({ length: 40 }, (_, i) => `SELECT t${i}`),
       });
       const repeated = spans[7] as Span;
-      store.writeSpans([...spans.slice(0, 20), { ...repeated, name: 'a later copy' }, ...spans.slice(20)]);
+      const written = store.writeSpans([
+        ...spans.slice(0, 20),
+        { ...repeated, name: 'a later copy' },
+        ...spans.slice(20),
+        { ...repeated },
+      ]);
+      expect(written).toMatchObject({ inserted: 41, duplicates: 1, conflicts: 1 });
       expect(store.stats().spans).toBe(41);
       expect(store.listTraces().items[0]?.spanCount).toBe(41);
       expect(store.getTrace(repeated.traceId)?.spans.find((s) => s.spanId === repeated.spanId)).toEqual(repeated);

@@ -386,7 +386,7 @@ class SqliteSpanStore implements SpanStore {
 
   writeSpans(spans: readonly Span[]): WriteResult {
     if (this.#readonly) throw new StoreError('read-only', `${this.path} was opened read-only`);
-    if (spans.length === 0) return { inserted: 0, duplicates: 0, traces: 0 };
+    if (spans.length === 0) return { inserted: 0, duplicates: 0, conflicts: 0, conflictExamples: [], traces: 0 };
     this.#writer ??= new SpanWriter(this.#db);
     return this.#writer.write(spans);
   }

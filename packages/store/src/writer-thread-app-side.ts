@@ -66,13 +66,30 @@ export class SpanWriterThread {
    * Stores spans; resolves with their number once committed, rejects with the
    * writer's message (full disk, read-only file, lock held too long) otherwise.
    */
-  writeSpans(spans: readonly Span[]): Promise<number> {
-    if (spans.length === 0) return Promise.resolve(0);
+  async writeSpans(spans: readonly Span[]): Promise<number> {
+    return (await this.writeReporting(spans)).stored;
+  }
+
+  /**
+   * Stores spans like {@link writeSpans}, and resolves with how many were
+   * handed to the store and how many of them a different span already held
+   * the ids of (not stored: the first is kept), with the first few named as
+   * `span <id> of trace <id>`.
+   */
+  writeReporting(
+    spans: readonly Span[],
+  ): Promise<{ readonly stored: number; readonly conflicts: number; readonly conflictExamples: readonly string[] }> {
+    if (spans.length === 0) return Promise.resolve({ stored: 0, conflicts: 0, conflictExamples: [] });
     const batch = encodeSpans(spans);
     return new Promise((done, fail) => {
       this.post(batch, false, (reply) => {
-        if (reply.type === 'written') done(reply.inserted);
-        else fail(new Error(reply.type === 'failed' ? reply.message : 'the writer thread closed unexpectedly'));
+        if (reply.type === 'written') {
+          done({
+            stored: reply.inserted,
+            conflicts: reply.conflicts ?? 0,
+            conflictExamples: reply.conflictExamples ?? [],
+          });
+        } else fail(new Error(reply.type === 'failed' ? reply.message : 'the writer thread closed unexpectedly'));
       });
     });
   }

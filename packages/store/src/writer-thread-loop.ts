@@ -55,8 +55,23 @@ export function runWriterLoop(): void {
           db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
           writer = new SpanWriter(db);
         }
-        writer.writeEncoded(batch);
-        for (const request of group) reply({ type: 'written', id: request.id, inserted: encodedCount(request.batch) });
+        const written = writer.writeEncoded(batch);
+        // Batches committed together share one result: its conflicts are
+        // told to the last of them, so that none goes unreported.
+        const last = group[group.length - 1];
+        for (const request of group) {
+          reply(
+            request === last && written.conflicts > 0
+              ? {
+                  type: 'written',
+                  id: request.id,
+                  inserted: encodedCount(request.batch),
+                  conflicts: written.conflicts,
+                  conflictExamples: written.conflictExamples,
+                }
+              : { type: 'written', id: request.id, inserted: encodedCount(request.batch) },
+          );
+        }
         return;
       } catch (error) {
         const code = sqliteCode(error);

@@ -18,6 +18,13 @@ export type WriterRequest =
 
 /** The writer thread's answer to one request, in request order. */
 export type WriterReply =
-  | { readonly type: 'written'; readonly id: number; readonly inserted: number }
+  | {
+      readonly type: 'written';
+      readonly id: number;
+      readonly inserted: number;
+      /** Spans not stored because a different span had their trace and span id (see `WriteResult.conflicts`). */
+      readonly conflicts?: number;
+      readonly conflictExamples?: readonly string[];
+    }
   | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly code?: string }
   | { readonly type: 'closed'; readonly id: number };

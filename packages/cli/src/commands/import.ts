@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { plural, type Span } from '@lifeline/core';
 import {
+  CONFLICT_EXAMPLES,
   type ImportProblem,
   type ParsedTraceFile,
   parseTraceDocument,
@@ -100,6 +101,8 @@ Examples:
       try {
         let spanTotal = 0;
         let knownTotal = 0;
+        let conflictTotal = 0;
+        const conflictExamples: string[] = [];
         const parsedFiles: ParsedFile[] = [];
         const traceIds = new Set<string>();
         for (const entry of parsed) {
@@ -117,8 +120,12 @@ Examples:
           // What was new, not what was read: a repeated line or a second import adds nothing.
           spanTotal += written.inserted;
           knownTotal += written.duplicates;
+          conflictTotal += written.conflicts;
+          for (const example of written.conflictExamples) {
+            if (conflictExamples.length < CONFLICT_EXAMPLES) conflictExamples.push(example);
+          }
           process.stdout.write(
-            `${file.file}: ${file.format}, ${plural(file.spanCount, 'span')} in ${plural(file.traceIds.size, 'trace')} from ${plural(file.serviceCount, 'service')}${knownText(written.duplicates)}${skippedText(file)}\n`,
+            `${file.file}: ${file.format}, ${plural(file.spanCount, 'span')} in ${plural(file.traceIds.size, 'trace')} from ${plural(file.serviceCount, 'service')}${knownText(written.duplicates)}${conflictText(written.conflicts)}${skippedText(file)}\n`,
           );
           for (const warning of file.warnings) process.stderr.write(`warning: ${file.file}: ${oneLine(warning)}\n`);
         }
@@ -136,6 +143,12 @@ Examples:
         process.stdout.write(
           `Imported ${plural(spanTotal, 'new span')} in ${plural(traceIds.size, 'trace')} into ${displayPath(path)}.${known} See them with \`lifeline list\`.\n`,
         );
+        if (conflictTotal > 0) {
+          // Not a copy: a different span under an id already taken. Only the first is kept, so say which.
+          process.stdout.write(
+            `${plural(conflictTotal, 'span')} shared an id with a different span: kept the first, see ${conflictExamples.join(', ')}${conflictTotal > conflictExamples.length ? ', …' : ''}.\n`,
+          );
+        }
         if (problems.length > 0) {
           const rejected = parsedFiles.reduce((sum, file) => sum + file.rejectedSpans, 0);
           const withProblems = parsedFiles.filter((file) => file.problems.length > 0).length;
@@ -147,6 +160,11 @@ Examples:
         store.close();
       }
     });
+}
+
+/** `; 2 sharing an id with a different span`, or nothing. */
+function conflictText(conflicts: number): string {
+  return conflicts === 0 ? '' : `; ${conflicts} sharing an id with a different span`;
 }
 
 /** `; 3 already there`, or nothing. */
@@ -255,12 +273,11 @@ function isJsonLines(file: string): boolean {
  * and written before the next is read, so memory holds one block whatever
  * the file's size. The spans are not kept; the returned file has none.
  */
-function streamFile(
-  store: SpanStore,
-  file: string,
-): { file: ParsedFile; written: { inserted: number; duplicates: number } } {
+function streamFile(store: SpanStore, file: string): { file: ParsedFile; written: Written } {
   let inserted = 0;
   let duplicates = 0;
+  let conflicts = 0;
+  const conflictExamples: string[] = [];
   let spans = 0;
   let rejectedSpans = 0;
   const traceIds = new Set<string>();
@@ -273,6 +290,8 @@ function streamFile(
     const written = store.writeSpans(result.spans);
     inserted += written.inserted;
     duplicates += written.duplicates;
+    conflicts += written.conflicts;
+    conflictExamples.push(...written.conflictExamples.slice(0, CONFLICT_EXAMPLES - conflictExamples.length));
     spans += result.spans.length;
     for (const span of result.spans) {
       traceIds.add(span.traceId);
@@ -304,7 +323,7 @@ function streamFile(
       rejectedSpans,
       skippedSignals,
     },
-    written: { inserted, duplicates },
+    written: { inserted, duplicates, conflicts, conflictExamples },
   };
 }
 
@@ -320,10 +339,7 @@ function isLargeDocument(file: string): boolean {
 }
 
 /** A file read whole and written: a large document of a shape that cannot be streamed. */
-function wholeFile(
-  store: SpanStore,
-  path: string,
-): { file: ParsedFile; written: { inserted: number; duplicates: number } } {
+function wholeFile(store: SpanStore, path: string): { file: ParsedFile; written: Written } {
   const file = parseFile(path);
   return { file, written: writeWithProgress(store, file) };
 }
@@ -335,12 +351,11 @@ function wholeFile(
  * as in a block of JSON lines. Undefined, with nothing written, when the
  * document holds no list that can be streamed.
  */
-function streamDocument(
-  store: SpanStore,
-  file: string,
-): { file: ParsedFile; written: { inserted: number; duplicates: number } } | undefined {
+function streamDocument(store: SpanStore, file: string): { file: ParsedFile; written: Written } | undefined {
   let inserted = 0;
   let duplicates = 0;
+  let conflicts = 0;
+  const conflictExamples: string[] = [];
   let spans = 0;
   let rejectedSpans = 0;
   let format: string | undefined;
@@ -369,6 +384,8 @@ function streamDocument(
       const written = store.writeSpans(result.spans);
       inserted += written.inserted;
       duplicates += written.duplicates;
+      conflicts += written.conflicts;
+      conflictExamples.push(...written.conflictExamples.slice(0, CONFLICT_EXAMPLES - conflictExamples.length));
       spans += result.spans.length;
       for (const span of result.spans) {
         traceIds.add(span.traceId);
@@ -417,7 +434,7 @@ function streamDocument(
       rejectedSpans,
       skippedSignals: {},
     },
-    written: { inserted, duplicates },
+    written: { inserted, duplicates, conflicts, conflictExamples },
   };
 }
 
@@ -432,12 +449,22 @@ function shiftPlace(place: string, listPath: string, firstIndex: number): string
   return place.replace(/\[(\d+)\]/, (_, index: string) => `[${Number(index) + firstIndex}]`);
 }
 
+/** What writing one file did (see `WriteResult`). */
+interface Written {
+  readonly inserted: number;
+  readonly duplicates: number;
+  readonly conflicts: number;
+  readonly conflictExamples: readonly string[];
+}
+
 /** Writes a file's spans; returns how many were new and how many already stored. */
-function writeWithProgress(store: SpanStore, file: ParsedFile): { inserted: number; duplicates: number } {
+function writeWithProgress(store: SpanStore, file: ParsedFile): Written {
   const showBar = process.stderr.isTTY && file.spans.length > batchSize;
   if (!showBar) return store.writeSpans(file.spans);
   let inserted = 0;
   let duplicates = 0;
+  let conflicts = 0;
+  const conflictExamples: string[] = [];
   // Required here, not imported at the top: only a large import into a
   // terminal draws a bar, and every other command starts without it.
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
@@ -456,10 +483,12 @@ function writeWithProgress(store: SpanStore, file: ParsedFile): { inserted: numb
       const written = store.writeSpans(batch);
       inserted += written.inserted;
       duplicates += written.duplicates;
+      conflicts += written.conflicts;
+      conflictExamples.push(...written.conflictExamples.slice(0, CONFLICT_EXAMPLES - conflictExamples.length));
       bar.increment(batch.length);
     }
   } finally {
     bar.stop();
   }
-  return { inserted, duplicates };
+  return { inserted, duplicates, conflicts, conflictExamples };
 }

@@ -364,7 +364,7 @@ describe('parseTraceFile', () => {
       ['public/otlp/opentelemetry-proto-example-trace.json', 'otlp-json', 1],
       ['public/otlp/jaeger-integration-example-trace.json', 'otlp-json', -1],
       ['public/otlp/jaeger-api-v3-hotrod-dispatch.json', 'otlp-json', 40],
-      ['public/jaeger/jaeger-ui-01.json', 'jaeger', 4],
+      ['public/jaeger/jaeger-ui-01.json', 'jaeger', 5],
       ['public/zipkin/yelp.json', 'zipkin', -1],
       ['public/zipkin/simple-db-p6.json', 'zipkin', -1],
       ['public/zipkin/skew.json', 'zipkin', -1],
@@ -383,14 +383,14 @@ describe('parseTraceFile', () => {
     }
   });
 
-  it('keeps the first of two Jaeger spans with the same id and warns about the second', () => {
+  it('hands both Jaeger spans with the same id to the store, which keeps the first and counts the other', () => {
     const { spans, warnings } = parseTraceFile(read('public/jaeger/jaeger-ui-01.json'));
+    // The second, a different span under the same id, is for the store to count (see the CLI's import line).
     expect(spans.filter((s) => s.spanId === '0000000000000002').map((s) => s.name)).toEqual([
       'test-general-conversion',
+      'some-operation',
     ]);
-    expect(warnings).toEqual([
-      'spans[1]: duplicate span id 0000000000000002 in trace 00000000000000000000000000000001; kept the first',
-    ]);
+    expect(warnings).toEqual([]);
     const crossTrace = spans.find((s) => s.name === 'reference-test');
     expect(crossTrace?.parentSpanId).toBe('0000000000000002');
     expect(crossTrace?.links.map((l) => l.traceId)).toContain('000000000000000000000000000000ff');
@@ -546,5 +546,52 @@ describe('odd but valid shapes', () => {
       traces: [{ traceID: '2f3e0cee77ae5dc9c17ade3689eb2e54', rootServiceName: 'shop' }],
     });
     expect(() => parseTraceFile(search)).toThrow(/Hint: this is a Tempo search result .*\/api\/traces\/<traceID>/);
+  });
+});
+
+describe('OTLP spans sharing a span id (Zipkin data passed through a Collector)', () => {
+  const attrs = (values: Record<string, string>) =>
+    Object.entries(values).map(([key, value]) => ({ key, value: { stringValue: value } }));
+  const span = (spanId: string, kind: number, name: string, parentSpanId: string, startMs: number) => ({
+    traceId: 'a1b2c3d4e5f60718a1b2c3d4e5f60718',
+    spanId,
+    parentSpanId,
+    name,
+    kind,
+    startTimeUnixNano: String(1_767_225_600_000_000_000n + BigInt(startMs) * 1_000_000n),
+    endTimeUnixNano: String(1_767_225_600_000_000_000n + BigInt(startMs + 10) * 1_000_000n),
+    attributes: attrs({}),
+  });
+  const resource = (service: string, spans: object[]) => ({
+    resource: { attributes: attrs({ 'service.name': service }) },
+    scopeSpans: [{ spans }],
+  });
+
+  it.each([
+    ['client first', true],
+    ['server first', false],
+  ])('keeps both halves: the server half gets its own id under the client (%s)', (_, clientFirst) => {
+    const client = resource('frontend', [
+      span('a1b2c3d4e5f60718', 2, 'GET /checkout', '', 0),
+      span('1111111111111111', 3, 'GET', 'a1b2c3d4e5f60718', 1),
+    ]);
+    const server = resource('pricing', [
+      span('1111111111111111', 2, 'GET /price', 'a1b2c3d4e5f60718', 2),
+      span('2222222222222222', 3, 'SELECT prices', '1111111111111111', 3),
+    ]);
+    const { spans, warnings } = parseTraceFile(
+      JSON.stringify({ resourceSpans: clientFirst ? [client, server] : [server, client] }),
+    );
+    expect(spans).toHaveLength(4);
+    expect(warnings).toEqual([
+      "1 server span shares the span id of the client span that called it (Zipkin's shared spans): each server half gets an id of its own, under its client",
+    ]);
+    const byName = new Map(spans.map((s) => [s.name, s]));
+    const half = byName.get('GET /price');
+    expect(byName.get('GET')?.spanId).toBe('1111111111111111');
+    expect(half?.spanId).not.toBe('1111111111111111');
+    expect(half?.parentSpanId).toBe('1111111111111111');
+    expect(half?.attributes['zipkin.shared_span_id']).toBe('1111111111111111');
+    expect(byName.get('SELECT prices')?.parentSpanId).toBe(half?.spanId);
   });
 });

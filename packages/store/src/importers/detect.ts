@@ -1,5 +1,5 @@
 import type { Span } from '@lifeline/core';
-import { IdReader } from './ids.js';
+import { IdReader, SHARED_SPAN_ID_ATTRIBUTE, sharedServerSpanId } from './ids.js';
 import { countRawSpans, type ImportContext, type ImportProblem } from './import-context.js';
 import { isJaegerDocument, jaegerToSpans } from './jaeger.js';
 import { asObject, type JsonObject, parseJsonExact } from './json-reader.js';
@@ -187,16 +187,81 @@ function spanNotes(spans: Span[], context: ImportContext): string[] {
   return notes;
 }
 
+/**
+ * Splits the spans of Zipkin's shared-span model wherever a file carries
+ * them under one id (an OTLP file written by a Collector that received B3
+ * data, say): a SERVER span with the same trace and span id as a CLIENT span
+ * is the server half of that call. As Zipkin's own model has it, the server
+ * side is a child of the client side: it gets an id of its own (derived
+ * from the shared one, the same on every import) with the client as its
+ * parent, and the spans of its service under the shared id move under it,
+ * as the Jaeger reader does.
+ * Zipkin and Jaeger files are split by their readers already; the OTLP
+ * receiver splits each request's spans the same way.
+ *
+ * @returns how many server halves were split
+ */
+export function splitSharedIds(spans: Span[]): number {
+  const first = new Map<string, number>();
+  const halves = new Map<string, Span>();
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i] as Span;
+    const key = `${span.traceId}/${span.spanId}`;
+    const at = first.get(key);
+    if (at === undefined) {
+      first.set(key, i);
+      continue;
+    }
+    const other = spans[at] as Span;
+    const server =
+      span.kind === 'server' && other.kind === 'client'
+        ? i
+        : other.kind === 'server' && span.kind === 'client'
+          ? at
+          : undefined;
+    if (server === undefined || halves.has(key)) continue;
+    const half = spans[server] as Span;
+    const split: Span = {
+      ...half,
+      spanId: sharedServerSpanId(half.spanId),
+      parentSpanId: half.spanId,
+      attributes: { ...half.attributes, [SHARED_SPAN_ID_ATTRIBUTE]: half.spanId },
+    };
+    spans[server] = split;
+    halves.set(key, split);
+    // The client half keeps the first place; a server half listed first moves behind it.
+    if (server === at) first.set(key, i);
+  }
+  if (halves.size === 0) return 0;
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i] as Span;
+    if (span.parentSpanId === undefined) continue;
+    const half = halves.get(`${span.traceId}/${span.parentSpanId}`);
+    // The children the server recorded hang under the server half; the client's own stay with it.
+    if (half !== undefined && span !== half && span.serviceName === half.serviceName) {
+      spans[i] = { ...span, parentSpanId: half.spanId };
+    }
+  }
+  return halves.size;
+}
+
 function report(
   format: TraceFileFormat,
   spans: Span[],
   context: ImportContext & { problems: ImportProblem[] },
   skippedSignals: Partial<Record<SkippedSignal, number>> = {},
 ): ParsedTraceFile {
+  const shared = splitSharedIds(spans);
+  const sharedNote =
+    shared === 0
+      ? []
+      : [
+          `${shared === 1 ? '1 server span shares' : `${shared} server spans share`} the span id of the client span that called it (Zipkin's shared spans): each server half gets an id of its own, under its client`,
+        ];
   return {
     format,
     spans,
-    warnings: [...context.ids.notes(), ...context.warnings, ...spanNotes(spans, context)],
+    warnings: [...context.ids.notes(), ...context.warnings, ...sharedNote, ...spanNotes(spans, context)],
     problems: context.problems,
     rejectedSpans: context.problems.reduce((sum, p) => sum + p.rejectedSpans, 0),
     skippedSignals,

@@ -75,7 +75,6 @@ function readProcess(raw: unknown, place: string): Process {
  * FOLLOWS_FROM); references into other traces become span links.
  */
 function jaegerTrace(raw: unknown, place: string, context: ImportContext, spans: Span[]): void {
-  const { warnings } = context;
   const trace = asObject(raw, place);
   const processesPlace = child(place, 'processes');
   const processes = new Map<string, Process>();
@@ -108,7 +107,9 @@ function jaegerTrace(raw: unknown, place: string, context: ImportContext, spans:
         traceSpans[traceSpans.indexOf(first)] = server;
         shared.set(key, server);
       } else {
-        warnings.push(`${spanPlace}: duplicate span id ${span.spanId} in trace ${span.traceId}; kept the first`);
+        // A copy or a different span under a taken id: the store keeps the
+        // first, counting copies apart from conflicts, and the import says so.
+        traceSpans.push(span);
         return;
       }
     }

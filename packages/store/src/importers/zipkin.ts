@@ -228,9 +228,10 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
     parentSpanId = piece.id;
   } else {
     const parent = context.ids.parentSpanId(s.parentId, child(place, 'parentId'));
-    // A span naming itself as parent is a reporting mistake, not a cycle to keep.
-    if (parent !== undefined && parent !== piece.id) {
-      parentSpanId = split.has(`${traceId}/${parent}`) ? sharedServerSpanId(parent) : parent;
+    // A span naming itself as parent keeps that link: the diagram places it by
+    // its start time and says the link was broken, as for any other format.
+    if (parent !== undefined) {
+      parentSpanId = parent !== piece.id && split.has(`${traceId}/${parent}`) ? sharedServerSpanId(parent) : parent;
     }
   }
   const tagsPlace = child(place, 'tags');
