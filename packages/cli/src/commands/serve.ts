@@ -102,11 +102,9 @@ Examples:
         });
         throw error;
       }
-      const base = viewer.url.replace(/\/+$/, '');
-      process.stdout.write(
-        `Lifeline viewer on ${viewer.url}\n  database: ${displayPath(path)}\n  OTLP/HTTP: POST ${base.replace(/\?.*$/, '')}/v1/traces\n${sources.map((s) => `  source ${s.name}: ${s.kind} at ${s.url} (read only) — ${base}/?source=${s.name}\n`).join('')}Press Ctrl-C to stop.\n`,
-      );
-      await new Promise<void>((resolvePromise) => {
+      // The handlers are in place before the line that says the viewer is up:
+      // whoever waits for that line (a test, a process manager) may stop it at once.
+      const stopped = new Promise<void>((resolvePromise) => {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
@@ -115,6 +113,11 @@ Examples:
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      const base = viewer.url.replace(/\/+$/, '');
+      process.stdout.write(
+        `Lifeline viewer on ${viewer.url}\n  database: ${displayPath(path)}\n  OTLP/HTTP: POST ${base.replace(/\?.*$/, '')}/v1/traces\n${sources.map((s) => `  source ${s.name}: ${s.kind} at ${s.url} (read only) — ${base}/?source=${s.name}\n`).join('')}Press Ctrl-C to stop.\n`,
+      );
+      await stopped;
       await viewer.close();
       process.stderr.write('Lifeline viewer stopped.\n');
     });
