@@ -51,6 +51,15 @@ describe('toSequence', () => {
     `);
   });
 
+  it('orders the branches of a par block by what they draw when timings are off, by start when on', async () => {
+    const articlesFirst = trace(root(100), q('articles', 10, 30), q('comments', 11, 25));
+    const commentsFirst = trace(root(100), q('comments', 10, 25), q('articles', 11, 30));
+    // Timing-free, the same concurrent calls are the same text whichever the scheduler started first.
+    expect(await draw(commentsFirst)).toBe(await draw(articlesFirst));
+    const timed = await draw(commentsFirst, { timings: true });
+    expect(timed.indexOf('SELECT comments')).toBeLessThan(timed.indexOf('SELECT articles'));
+  });
+
   it('draws overlapping siblings as one par block', async () => {
     const text = await draw(trace(root(100), q('articles', 10, 30), q('comments', 15, 25)));
     expect(text).toContain('par 2 concurrent calls\n');
@@ -151,22 +160,23 @@ describe('toSequence', () => {
       call('m', 'mail', 23, 24),
       call('e', 'end', 12, 30),
     );
+    // Timing-free: the branches in the order of what they draw (by start when timed).
     const model = toSequence(t, { timings: false });
     const par = model.items.find((i) => i.type === 'par');
-    expect(par?.type === 'par' && par.branchLabels).toEqual(['users', 'postgresql blog, redis +1 more', 'end']);
+    expect(par?.type === 'par' && par.branchLabels).toEqual(['end', 'postgresql blog, redis +1 more', 'users']);
     expect(await draw(t)).toMatchInlineSnapshot(`
       "sequenceDiagram
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3 as users
+      participant p3 as end
       participant p4 as postgresql blog (db)
       participant p5 as redis (cache)
       participant p6 as mail
-      participant p7 as end
+      participant p7 as users
       p1->>p2: GET /articles/:id
       par 5 concurrent calls in 3 lanes
-        p2->>p3: GET /x/u
+        p2->>p3: GET /x/e
         p3-->>p2: 200
       and postgresql blog, redis +1 more
         p2->>p4: SELECT a
@@ -175,8 +185,8 @@ describe('toSequence', () => {
         p5-->>p2: ok
         p2->>p6: GET /x/m
         p6-->>p2: 200
-      and end
-        p2->>p7: GET /x/e
+      and users
+        p2->>p7: GET /x/u
         p7-->>p2: 200
       end
       p2-->>p1: 200
@@ -226,23 +236,23 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3 as users
-      participant p4 as postgresql users (db)
-      participant p5 as postgresql blog (db)
+      participant p3 as postgresql blog (db)
+      participant p4 as users
+      participant p5 as postgresql users (db)
       p1->>p2: GET /articles/:id
       par 2 concurrent calls
-        p2->>p3: GET /users/:id
+        p2->>p3: SELECT side
+        p3-->>p2: ok
+      and users
+        p2->>p4: GET /users/:id
         par 2 concurrent calls
-          p3->>p4: SELECT users
-          p4-->>p3: ok
+          p4->>p5: SELECT roles
+          p5-->>p4: ok
         and
-          p3->>p4: SELECT roles
-          p4-->>p3: ok
+          p4->>p5: SELECT users
+          p5-->>p4: ok
         end
-        p3-->>p2: 200
-      and postgresql blog
-        p2->>p5: SELECT side
-        p5-->>p2: ok
+        p4-->>p2: 200
       end
       p2-->>p1: 200
       "
@@ -427,15 +437,15 @@ describe('toSequence', () => {
       actor p1 as Client
       participant p2 as api
       participant p3 as orders (queue)
-      participant p4 as worker
-      participant p5 as postgresql blog (db)
+      participant p4 as postgresql blog (db)
+      participant p5 as worker
       p1->>p2: POST /orders
       p2-)p3: publish orders
       par 2 concurrent calls
-        p3-)p4: process orders
-      and postgresql blog
-        p2->>p5: SELECT after
-        p5-->>p2: ok
+        p2->>p4: SELECT after
+        p4-->>p2: ok
+      and worker
+        p3-)p5: process orders
       end
       p2-->>p1: 202
       "

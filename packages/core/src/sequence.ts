@@ -779,7 +779,12 @@ class Builder {
       }
       label += ` (wall ${formatDuration((end - start) / 1e6)}, sum ${formatDuration(sum / 1e6)})`;
     }
-    const branches = lanes.map((lane) => {
+    // Timed, branches are in start order, which is the truth; timing-free
+    // (a shape: what `docs`, endpoints and flow assertions compare), which of
+    // two concurrent calls the scheduler started first is noise, so the
+    // branches are in the order of what they draw.
+    const ordered = this.timings ? lanes : canonicalLaneOrder(lanes);
+    const branches = ordered.map((lane) => {
       const items: SequenceItem[] = [];
       this.sequence(lane, items, undefined, undefined);
       return items;
@@ -788,7 +793,7 @@ class Builder {
       type: 'par',
       label,
       branches,
-      branchLabels: branchLabels(lanes),
+      branchLabels: branchLabels(ordered),
       spanIds: calls.map((c) => c.node.span.spanId),
     });
   }
@@ -891,6 +896,28 @@ function branchLabels(lanes: readonly (readonly DrawnCall[])[]): string[] {
 }
 
 const MAX_BRANCH_LABEL = 60;
+
+/**
+ * Lanes ordered by what they draw: each lane's calls and everything nested
+ * below them (target and label, depth first), compared as text. Lanes that
+ * draw the same keep their order (the sort is stable), so the text is the same
+ * whichever of them started first. Iterative: nothing recurses on depth.
+ */
+function canonicalLaneOrder(lanes: readonly (readonly DrawnCall[])[]): (readonly DrawnCall[])[] {
+  const keyOf = (lane: readonly DrawnCall[]): string => {
+    const parts: string[] = [];
+    const stack: DrawnCall[] = [...lane].reverse();
+    while (stack.length > 0) {
+      const call = stack.pop() as DrawnCall;
+      parts.push(`${call.depth}\u0000${call.to.name}\u0000${call.label}`);
+      for (let i = call.children.length - 1; i >= 0; i--) stack.push(call.children[i] as DrawnCall);
+    }
+    return parts.join('\u0001');
+  };
+  const keyed = lanes.map((lane) => ({ lane, key: keyOf(lane) }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return keyed.map(({ lane }) => lane);
+}
 
 /** A drawing pinned to a moment (ns), drawn among sibling calls in time order. */
 /** What a call's response left running, drawn after it; `startsAt` is when the first of it begins (ns). */
