@@ -385,10 +385,14 @@ function foldLevels(
 ): { text: string; model: SequenceModel } {
   // The length of a plan's text is kept even when it does not fit: it guides the next plan.
   let lastLength: number | undefined;
+  // Set by a complete build: from this many items per level up, nothing was cut by count.
+  let lastWidest: number | undefined;
   const attempt = (limits: FoldLimits): { model: SequenceModel; text: string } | undefined => {
     lastLength = undefined;
+    lastWidest = undefined;
     const built = buildBounded(layout, options, { ...limits, maxArrows });
     if (built.overflowed) return undefined;
+    lastWidest = built.widestLevel;
     const text = renderMermaid(built.model, options);
     lastLength = text.length;
     return text.length <= max ? { model: built.model, text } : undefined;
@@ -457,12 +461,15 @@ function foldLevels(
         }
       }
       const fits = attempt({ maxDepth: depth, maxItems: mid });
-      if (lastLength !== undefined) probes.push({ items: mid, length: lastLength });
+      // A plan that cut nothing draws what every larger one draws: it stands
+      // for all limits from the widest level up (a failure rules them all out).
+      const items = lastWidest !== undefined && lastWidest <= mid ? lastWidest : mid;
+      if (lastLength !== undefined) probes.push({ items, length: lastLength });
       if (fits) {
         cut = fits;
-        itemsLo = mid + 1;
+        itemsLo = items < mid ? itemsHi + 1 : mid + 1;
       } else {
-        itemsHi = mid - 1;
+        itemsHi = items - 1;
       }
     }
     if (cut && (!best || cut.text.length > best.text.length)) best = { ...cut, maxDepth: depth };
