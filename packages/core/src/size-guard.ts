@@ -387,6 +387,8 @@ function foldLevels(
   let lastLength: number | undefined;
   // Set by a complete build: from this many items per level up, nothing was cut by count.
   let lastWidest: number | undefined;
+  // Whole levels found too long, by depth: where the search of a level cut short starts.
+  const tooLong = new Map<number, { items: number; length: number }>();
   const attempt = (limits: FoldLimits): { model: SequenceModel; text: string } | undefined => {
     lastLength = undefined;
     lastWidest = undefined;
@@ -395,7 +397,10 @@ function foldLevels(
     lastWidest = built.widestLevel;
     const text = renderMermaid(built.model, options);
     lastLength = text.length;
-    return text.length <= max ? { model: built.model, text } : undefined;
+    if (text.length <= max) return { model: built.model, text };
+    if (limits.maxItems === undefined)
+      tooLong.set(limits.maxDepth ?? MAX_DRAWN_DEPTH, { items: lastWidest, length: lastLength });
+    return undefined;
   };
   // Fold the deepest levels first: the largest depth that fits wins.
   let deepest = 1;
@@ -444,6 +449,12 @@ function foldLevels(
     // few builds where halving needs a dozen (each build draws thousands of
     // arrows).
     const probes: { items: number; length: number }[] = [];
+    // This depth drawn whole was too long already: no limit from its widest level up fits.
+    const whole = tooLong.get(depth);
+    if (whole !== undefined) {
+      itemsHi = Math.min(itemsHi, whole.items - 1);
+      probes.push(whole);
+    }
     let aimed = 0;
     while (itemsLo <= itemsHi) {
       let mid = (itemsLo + itemsHi) >> 1;
