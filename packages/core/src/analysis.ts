@@ -454,13 +454,16 @@ function serialRun(
   const durations = calls.map(duration);
   const sumMs = round(durations.reduce((a, b) => a + b, 0));
   const maxMs = durations.reduce((a, b) => Math.max(b, a), 0);
-  const inRun = new Set(calls);
   const dependent: DependentCall[] = [];
-  for (const call of calls) {
-    const found = dependencies.get(call);
-    const on = found?.on.filter((c) => inRun.has(c));
-    if (found === undefined || on === undefined || on.length === 0) continue;
-    dependent.push({ spanId: call.node.span.spanId, on: on.map((c) => c.node.span.spanId), reason: found.reason });
+  // Most runs have no dependencies at all (the list-view summary reckons every trace): no set for them.
+  if (dependencies.size > 0) {
+    const inRun = new Set(calls);
+    for (const call of calls) {
+      const found = dependencies.get(call);
+      const on = found?.on.filter((c) => inRun.has(c));
+      if (found === undefined || on === undefined || on.length === 0) continue;
+      dependent.push({ spanId: call.node.span.spanId, on: on.map((c) => c.node.span.spanId), reason: found.reason });
+    }
   }
   const chainMs =
     dependent.length === 0 ? maxMs : round(Math.max(maxMs, longestChainMs(calls, duration, dependencies)));

@@ -13,7 +13,7 @@
  *   of the same key that ends them form one chain by construction.
  */
 import { str } from './attributes.js';
-import type { DrawnCall } from './layout.js';
+import type { DrawnCall, TraceLayout } from './layout.js';
 import type { Span } from './trace.js';
 
 /** Span attribute: span ids of earlier calls whose answers this call used (a string array). */
@@ -132,6 +132,37 @@ function cacheAside(
       break;
     }
   }
+}
+
+/** Whether a call's own span says it used an answer or missed the cache: what {@link siblingDependencies} looks for first. */
+function mayDepend(call: DrawnCall): boolean {
+  const a = call.node.span.attributes;
+  const hit = a[CACHE_HIT_ATTRIBUTE];
+  return a[DEPENDS_ON_ATTRIBUTE] !== undefined || hit === false || hit === 'false';
+}
+
+/** {@link layoutDependencies} of the layouts drawn lately, kept as long as the layout is. */
+const byLayout = new WeakMap<TraceLayout, ReadonlyMap<DrawnCall, CallDependency>>();
+
+/**
+ * {@link siblingDependencies} of every list of siblings in a layout (its top
+ * calls and each call's children), merged. Found once per layout: the size
+ * guard builds one layout's diagram many times, and a trace where no span
+ * says anything (most of them) costs one pass over its calls.
+ */
+export function layoutDependencies(layout: TraceLayout): ReadonlyMap<DrawnCall, CallDependency> {
+  let found = byLayout.get(layout);
+  if (found !== undefined) return found;
+  const all = new Map<DrawnCall, CallDependency>();
+  if (layout.calls.some(mayDepend)) {
+    for (const [call, dependency] of siblingDependencies(layout.top)) all.set(call, dependency);
+    for (const parent of layout.calls) {
+      for (const [call, dependency] of siblingDependencies(parent.children)) all.set(call, dependency);
+    }
+  }
+  found = all;
+  byLayout.set(layout, found);
+  return found;
 }
 
 /**

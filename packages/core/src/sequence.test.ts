@@ -12,9 +12,11 @@ import {
   trace,
 } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
+import { layoutTrace } from './layout.js';
 import { renderMermaid } from './mermaid.js';
-import { type SequenceOptions, toSequence } from './sequence.js';
+import { buildBounded, type SequenceOptions, toSequence } from './sequence.js';
 import type { Span, Trace } from './trace.js';
+import { buildSpanTree } from './tree.js';
 
 /** Draws a trace, checks Mermaid parses it and that arrows match the model, and returns the text. */
 async function draw(t: Trace, options: SequenceOptions = { timings: false }): Promise<string> {
@@ -671,5 +673,26 @@ describe('toSequence', () => {
     expect(renderMermaid(toSequence(reversed, { timings: false }))).toBe(
       renderMermaid(toSequence(make(), { timings: false })),
     );
+  });
+});
+
+describe('buildBounded', () => {
+  // Three serial queries under the root (different tables, so no N+1 loop), one level deep.
+  const three = () =>
+    layoutTrace(buildSpanTree(trace(root(100), q('articles', 10, 20), q('comments', 20, 30), q('authors', 30, 40))));
+
+  it('reports the widest level: from that many items per level up, nothing is cut and the model is the same', () => {
+    const layout = three();
+    const whole = buildBounded(layout, { timings: false }, {});
+    expect(whole.widestLevel).toBe(3);
+    const atWidest = buildBounded(layout, { timings: false }, { maxItems: 3 });
+    expect(renderMermaid(atWidest.model)).toBe(renderMermaid(whole.model));
+  });
+
+  it('reports a limit below the widest level as reached, and cuts the level short there', () => {
+    const layout = three();
+    const cut = buildBounded(layout, { timings: false }, { maxItems: 2 });
+    expect(cut.widestLevel).toBe(3);
+    expect(cut.model.notes).toContain('1 calls beyond 2 per level folded');
   });
 });

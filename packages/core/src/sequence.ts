@@ -6,7 +6,7 @@
 import { clockAdjustment, connectionWaitMs, queueWaitMs, sentAt } from './call-timing.js';
 import type { ParticipantRef } from './classify.js';
 import { packLanes } from './concurrency.js';
-import { type CallDependency, siblingDependencies } from './dependencies.js';
+import { type CallDependency, layoutDependencies } from './dependencies.js';
 import { formatDuration, plural, truncate } from './format.js';
 import {
   afterResponseNotes,
@@ -97,16 +97,18 @@ export function buildSequence(
 
 /**
  * Builds the model, telling whether `limits.maxArrows` cut it short (the
- * model is then incomplete and only good for knowing it was too big).
+ * model is then incomplete and only good for knowing it was too big), and
+ * `widestLevel`: any `limits.maxItems` of at least this many draws the same
+ * model (nothing cut short by the count), when not overflowed.
  */
 export function buildBounded(
   layout: TraceLayout,
   options: SequenceOptions,
   limits: FoldLimits,
-): { model: SequenceModel; overflowed: boolean } {
+): { model: SequenceModel; overflowed: boolean; widestLevel: number } {
   const builder = new Builder(layout, options, limits);
   const model = builder.build();
-  return { model, overflowed: builder.overflowed };
+  return { model, overflowed: builder.overflowed, widestLevel: builder.widestLevel };
 }
 
 class Builder {
@@ -133,11 +135,13 @@ class Builder {
   private foldedByDepth = 0;
   private foldedByCount = 0;
   /** Calls that used an earlier sibling's answer (see dependencies.ts). */
-  private readonly dependencies = new Map<DrawnCall, CallDependency>();
+  private readonly dependencies: ReadonlyMap<DrawnCall, CallDependency>;
   /** The number of each call's request arrow, for the marker of a call that used its answer. */
   private readonly requestNumbers = new Map<DrawnCall, number>();
   /** Set when `maxArrows` was reached; from then on nothing more is drawn. */
   overflowed = false;
+  /** One more than the largest item count compared with `maxItems`: from this limit up, nothing is cut by count. */
+  widestLevel = 0;
   private readonly maxArrows: number;
   private readonly timings: boolean;
   private readonly foldLoops: boolean;
@@ -158,9 +162,7 @@ class Builder {
     this.maxItems = Math.max(1, limits.maxItems ?? Number.POSITIVE_INFINITY);
     this.maxArrows = limits.maxArrows ?? Number.POSITIVE_INFINITY;
     this.foldSpanIds = limits.foldSpanIds;
-    for (const list of [layout.top, ...layout.calls.map((call) => call.children)]) {
-      for (const [call, dependency] of siblingDependencies(list)) this.dependencies.set(call, dependency);
-    }
+    this.dependencies = layoutDependencies(layout);
   }
 
   /**
@@ -184,6 +186,7 @@ class Builder {
     if (first !== undefined) this.brokenLinkNotes(first, items);
     for (let i = 0; i < top.length; i++) {
       const call = top[i] as DrawnCall;
+      if (i >= this.widestLevel) this.widestLevel = i + 1;
       if (i >= this.maxItems) {
         const rest = top.slice(i);
         this.foldedByCount += foldedCount(rest);
@@ -708,6 +711,7 @@ class Builder {
     for (let r = 0; r < runs.length; r++) {
       const run = runs[r] as ChildRun;
       if (run.type === 'par') {
+        if (emitted >= this.widestLevel) this.widestLevel = emitted + 1;
         if (emitted >= this.maxItems) {
           foldRest(r, run.calls);
           return;
@@ -733,6 +737,7 @@ class Builder {
       const pieces: readonly (DrawnCall | RepeatRun)[] = this.foldLoops ? splitRepeats(run.calls) : run.calls;
       for (let p = 0; p < pieces.length; p++) {
         const piece = pieces[p] as DrawnCall | RepeatRun;
+        if (emitted >= this.widestLevel) this.widestLevel = emitted + 1;
         if (emitted >= this.maxItems) {
           const rest: DrawnCall[] = [];
           for (let k = p; k < pieces.length; k++) {

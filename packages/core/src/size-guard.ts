@@ -385,13 +385,22 @@ function foldLevels(
 ): { text: string; model: SequenceModel } {
   // The length of a plan's text is kept even when it does not fit: it guides the next plan.
   let lastLength: number | undefined;
+  // Set by a complete build: from this many items per level up, nothing was cut by count.
+  let lastWidest: number | undefined;
+  // Whole levels found too long, by depth: where the search of a level cut short starts.
+  const tooLong = new Map<number, { items: number; length: number }>();
   const attempt = (limits: FoldLimits): { model: SequenceModel; text: string } | undefined => {
     lastLength = undefined;
+    lastWidest = undefined;
     const built = buildBounded(layout, options, { ...limits, maxArrows });
     if (built.overflowed) return undefined;
+    lastWidest = built.widestLevel;
     const text = renderMermaid(built.model, options);
     lastLength = text.length;
-    return text.length <= max ? { model: built.model, text } : undefined;
+    if (text.length <= max) return { model: built.model, text };
+    if (limits.maxItems === undefined)
+      tooLong.set(limits.maxDepth ?? MAX_DRAWN_DEPTH, { items: lastWidest, length: lastLength });
+    return undefined;
   };
   // Fold the deepest levels first: the largest depth that fits wins.
   let deepest = 1;
@@ -440,6 +449,12 @@ function foldLevels(
     // few builds where halving needs a dozen (each build draws thousands of
     // arrows).
     const probes: { items: number; length: number }[] = [];
+    // This depth drawn whole was too long already: no limit from its widest level up fits.
+    const whole = tooLong.get(depth);
+    if (whole !== undefined) {
+      itemsHi = Math.min(itemsHi, whole.items - 1);
+      probes.push(whole);
+    }
     let aimed = 0;
     while (itemsLo <= itemsHi) {
       let mid = (itemsLo + itemsHi) >> 1;
@@ -457,12 +472,15 @@ function foldLevels(
         }
       }
       const fits = attempt({ maxDepth: depth, maxItems: mid });
-      if (lastLength !== undefined) probes.push({ items: mid, length: lastLength });
+      // A plan that cut nothing draws what every larger one draws: it stands
+      // for all limits from the widest level up (a failure rules them all out).
+      const items = lastWidest !== undefined && lastWidest <= mid ? lastWidest : mid;
+      if (lastLength !== undefined) probes.push({ items, length: lastLength });
       if (fits) {
         cut = fits;
-        itemsLo = mid + 1;
+        itemsLo = items < mid ? itemsHi + 1 : mid + 1;
       } else {
-        itemsHi = mid - 1;
+        itemsHi = items - 1;
       }
     }
     if (cut && (!best || cut.text.length > best.text.length)) best = { ...cut, maxDepth: depth };
