@@ -110,6 +110,19 @@ describe('lifeline import', () => {
 });
 
 describe('lifeline list', () => {
+  it('stops quietly when the reader of its output goes away (lifeline list | head -1)', async () => {
+    // Many rows, so the writes outlast a reader that takes one line and closes the pipe.
+    const child = startCli(['list', '--db', db, '--limit', '1000', '--all']);
+    child.stdout?.once('data', () => child.stdout?.destroy());
+    let errors = '';
+    child.stderr?.on('data', (chunk) => {
+      errors += chunk;
+    });
+    const [code] = await once(child, 'close');
+    expect(errors).not.toMatch(/EPIPE|at /);
+    expect(code).toBe(0);
+  });
+
   it('prints an aligned table with one row per trace, newest first', () => {
     // --all: the fixtures hold background work (traces not rooted in a server or consumer span) too.
     const result = runCli(['list', '--db', db, '--limit', '50', '--all']);
