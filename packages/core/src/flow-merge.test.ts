@@ -26,6 +26,23 @@ describe('endpointFlow', () => {
     await expectValidMermaid(flow.text);
   });
 
+  it('gives one shape to requests whose concurrent calls started in either order', async () => {
+    const tagsFirst = request(
+      root(10),
+      sql({ id: 'a', parent: 'root', start: 1, end: 5, query: 'SELECT * FROM tags' }),
+      sql({ id: 'b', parent: 'root', start: 2, end: 6, query: 'SELECT * FROM articles WHERE id = $1' }),
+    );
+    const articlesFirst = request(
+      root(10),
+      sql({ id: 'a', parent: 'root', start: 1, end: 5, query: 'SELECT * FROM articles WHERE id = $1' }),
+      sql({ id: 'b', parent: 'root', start: 2, end: 6, query: 'SELECT * FROM tags' }),
+    );
+    const flow = endpointFlow([tagsFirst, articlesFirst]);
+    expect(flow.shapes).toHaveLength(1);
+    expect(flow.text).toContain('par 2 concurrent calls');
+    await expectValidMermaid(flow.text);
+  });
+
   it('merges cache hits and misses into one alt, the shared cache read and reply drawn once', async () => {
     const hit = () => request(root(3), read());
     const miss = () => request(root(11), read(), select(3), write());

@@ -149,7 +149,11 @@ export function endpointFlow(traces: readonly Trace[], options: EndpointFlowOpti
   const layouts = traces.map((trace) => layoutTrace(buildSpanTree(trace), {}));
   const byText = new Map<string, { traces: number[]; models: SequenceModel[] }>();
   traces.forEach((_, t) => {
-    const { text, model } = fitDiagram(layouts[t] as TraceLayout, { timings: false }, DEFAULT_MAX_TEXT_LENGTH);
+    const { text, model } = fitDiagram(
+      layouts[t] as TraceLayout,
+      { timings: false, branchOrder: 'drawn' },
+      DEFAULT_MAX_TEXT_LENGTH,
+    );
     const entry = byText.get(text);
     if (entry) {
       entry.traces.push(t);
@@ -262,7 +266,7 @@ function mergeGroups(
       budget === DEFAULT_MAX_TEXT_LENGTH
         ? group.models
         : (timings ? group.layouts : group.layouts.slice(0, 1)).map(
-            (layout) => fitDiagram(layout, { timings: false }, budget).model,
+            (layout) => fitDiagram(layout, { timings: false, branchOrder: 'drawn' }, budget).model,
           );
     return { group, model: models[0] as SequenceModel, models };
   });

@@ -14,6 +14,14 @@ export interface SequenceOptions {
   readonly foldLoops?: boolean;
   /** Own work longer than this becomes a note. Default: the larger of 10 ms and 20% of the enclosing span. */
   readonly gapThresholdMs?: number;
+  /**
+   * Order of a `par` block's branches. `'start'` (default): the order the
+   * calls started in, the truth of one request. `'drawn'`: the order of what
+   * each branch draws, so that the same concurrent calls give the same text
+   * whichever the scheduler started first; for shapes compared across
+   * requests (endpoint flows, `lifeline docs`, recorded flows in tests).
+   */
+  readonly branchOrder?: 'start' | 'drawn';
 }
 
 /** What an arrow stands for. */

@@ -12,11 +12,9 @@ import {
   trace,
 } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
-import { layoutTrace } from './layout.js';
 import { renderMermaid } from './mermaid.js';
-import { buildBounded, type SequenceOptions, toSequence } from './sequence.js';
+import { type SequenceOptions, toSequence } from './sequence.js';
 import type { Span, Trace } from './trace.js';
-import { buildSpanTree } from './tree.js';
 
 /** Draws a trace, checks Mermaid parses it and that arrows match the model, and returns the text. */
 async function draw(t: Trace, options: SequenceOptions = { timings: false }): Promise<string> {
@@ -53,13 +51,14 @@ describe('toSequence', () => {
     `);
   });
 
-  it('orders the branches of a par block by what they draw when timings are off, by start when on', async () => {
+  it('orders the branches of a par block by what they draw when asked (shapes), by start by default', async () => {
     const articlesFirst = trace(root(100), q('articles', 10, 30), q('comments', 11, 25));
     const commentsFirst = trace(root(100), q('comments', 10, 25), q('articles', 11, 30));
-    // Timing-free, the same concurrent calls are the same text whichever the scheduler started first.
-    expect(await draw(commentsFirst)).toBe(await draw(articlesFirst));
-    const timed = await draw(commentsFirst, { timings: true });
-    expect(timed.indexOf('SELECT comments')).toBeLessThan(timed.indexOf('SELECT articles'));
+    // The same concurrent calls are the same shape whichever the scheduler started first.
+    const shape = { timings: false, branchOrder: 'drawn' } as const;
+    expect(await draw(commentsFirst, shape)).toBe(await draw(articlesFirst, shape));
+    const asRecorded = await draw(commentsFirst);
+    expect(asRecorded.indexOf('SELECT comments')).toBeLessThan(asRecorded.indexOf('SELECT articles'));
   });
 
   it('draws overlapping siblings as one par block', async () => {
@@ -162,23 +161,22 @@ describe('toSequence', () => {
       call('m', 'mail', 23, 24),
       call('e', 'end', 12, 30),
     );
-    // Timing-free: the branches in the order of what they draw (by start when timed).
     const model = toSequence(t, { timings: false });
     const par = model.items.find((i) => i.type === 'par');
-    expect(par?.type === 'par' && par.branchLabels).toEqual(['end', 'postgresql blog, redis +1 more', 'users']);
+    expect(par?.type === 'par' && par.branchLabels).toEqual(['users', 'postgresql blog, redis +1 more', 'end']);
     expect(await draw(t)).toMatchInlineSnapshot(`
       "sequenceDiagram
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3 as end
+      participant p3 as users
       participant p4 as postgresql blog (db)
       participant p5 as redis (cache)
       participant p6 as mail
-      participant p7 as users
+      participant p7 as end
       p1->>p2: GET /articles/:id
       par 5 concurrent calls in 3 lanes
-        p2->>p3: GET /x/e
+        p2->>p3: GET /x/u
         p3-->>p2: 200
       and postgresql blog, redis +1 more
         p2->>p4: SELECT a
@@ -187,8 +185,8 @@ describe('toSequence', () => {
         p5-->>p2: ok
         p2->>p6: GET /x/m
         p6-->>p2: 200
-      and users
-        p2->>p7: GET /x/u
+      and end
+        p2->>p7: GET /x/e
         p7-->>p2: 200
       end
       p2-->>p1: 200
@@ -238,23 +236,23 @@ describe('toSequence', () => {
       autonumber
       actor p1 as Client
       participant p2 as api
-      participant p3 as postgresql blog (db)
-      participant p4 as users
-      participant p5 as postgresql users (db)
+      participant p3 as users
+      participant p4 as postgresql users (db)
+      participant p5 as postgresql blog (db)
       p1->>p2: GET /articles/:id
       par 2 concurrent calls
-        p2->>p3: SELECT side
-        p3-->>p2: ok
-      and users
-        p2->>p4: GET /users/:id
+        p2->>p3: GET /users/:id
         par 2 concurrent calls
-          p4->>p5: SELECT roles
-          p5-->>p4: ok
+          p3->>p4: SELECT users
+          p4-->>p3: ok
         and
-          p4->>p5: SELECT users
-          p5-->>p4: ok
+          p3->>p4: SELECT roles
+          p4-->>p3: ok
         end
-        p4-->>p2: 200
+        p3-->>p2: 200
+      and postgresql blog
+        p2->>p5: SELECT side
+        p5-->>p2: ok
       end
       p2-->>p1: 200
       "
@@ -439,15 +437,15 @@ describe('toSequence', () => {
       actor p1 as Client
       participant p2 as api
       participant p3 as orders (queue)
-      participant p4 as postgresql blog (db)
-      participant p5 as worker
+      participant p4 as worker
+      participant p5 as postgresql blog (db)
       p1->>p2: POST /orders
       p2-)p3: publish orders
       par 2 concurrent calls
-        p2->>p4: SELECT after
-        p4-->>p2: ok
-      and worker
-        p3-)p5: process orders
+        p3-)p4: process orders
+      and postgresql blog
+        p2->>p5: SELECT after
+        p5-->>p2: ok
       end
       p2-->>p1: 202
       "
@@ -673,26 +671,5 @@ describe('toSequence', () => {
     expect(renderMermaid(toSequence(reversed, { timings: false }))).toBe(
       renderMermaid(toSequence(make(), { timings: false })),
     );
-  });
-});
-
-describe('buildBounded', () => {
-  // Three serial queries under the root (different tables, so no N+1 loop), one level deep.
-  const three = () =>
-    layoutTrace(buildSpanTree(trace(root(100), q('articles', 10, 20), q('comments', 20, 30), q('authors', 30, 40))));
-
-  it('reports the widest level: from that many items per level up, nothing is cut and the model is the same', () => {
-    const layout = three();
-    const whole = buildBounded(layout, { timings: false }, {});
-    expect(whole.widestLevel).toBe(3);
-    const atWidest = buildBounded(layout, { timings: false }, { maxItems: 3 });
-    expect(renderMermaid(atWidest.model)).toBe(renderMermaid(whole.model));
-  });
-
-  it('reports a limit below the widest level as reached, and cuts the level short there', () => {
-    const layout = three();
-    const cut = buildBounded(layout, { timings: false }, { maxItems: 2 });
-    expect(cut.widestLevel).toBe(3);
-    expect(cut.model.notes).toContain('1 calls beyond 2 per level folded');
   });
 });

@@ -144,6 +144,7 @@ class Builder {
   widestLevel = 0;
   private readonly maxArrows: number;
   private readonly timings: boolean;
+  private readonly branchOrder: 'start' | 'drawn';
   private readonly foldLoops: boolean;
   private readonly maxDepth: number;
   private readonly maxItems: number;
@@ -157,6 +158,7 @@ class Builder {
     this.options = options;
     this.notes = [...layout.tree.notes, ...afterResponseNotes(layout)];
     this.timings = options.timings !== false;
+    this.branchOrder = options.branchOrder ?? 'start';
     this.foldLoops = options.foldLoops !== false;
     this.maxDepth = Math.max(1, Math.min(limits.maxDepth ?? MAX_DRAWN_DEPTH, MAX_DRAWN_DEPTH));
     this.maxItems = Math.max(1, limits.maxItems ?? Number.POSITIVE_INFINITY);
@@ -784,11 +786,10 @@ class Builder {
       }
       label += ` (wall ${formatDuration((end - start) / 1e6)}, sum ${formatDuration(sum / 1e6)})`;
     }
-    // Timed, branches are in start order, which is the truth; timing-free
-    // (a shape: what `docs`, endpoints and flow assertions compare), which of
-    // two concurrent calls the scheduler started first is noise, so the
-    // branches are in the order of what they draw.
-    const ordered = this.timings ? lanes : canonicalLaneOrder(lanes);
+    // In a shape compared across requests (endpoint flows, docs, recorded
+    // flows), which of two concurrent calls the scheduler started first is
+    // noise: there the branches are in the order of what they draw.
+    const ordered = this.branchOrder === 'drawn' ? canonicalLaneOrder(lanes) : lanes;
     const branches = ordered.map((lane) => {
       const items: SequenceItem[] = [];
       this.sequence(lane, items, undefined, undefined);

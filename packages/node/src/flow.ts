@@ -219,7 +219,7 @@ export async function recordFlow<T>(
     analyses: traces.map((t) => analyzeTrace(t)),
     flows,
     counts,
-    mermaid: traces.map((t) => traceToMermaid(t, { timings: false }).text).join('\n'),
+    mermaid: traces.map((t) => traceToMermaid(t, { timings: false, branchOrder: 'drawn' }).text).join('\n'),
   };
 }
 
