@@ -274,10 +274,7 @@ function isJsonLines(file: string): boolean {
  * the file's size. The spans are not kept; the returned file has none.
  */
 function streamFile(store: SpanStore, file: string): { file: ParsedFile; written: Written } {
-  let inserted = 0;
-  let duplicates = 0;
-  let conflicts = 0;
-  const conflictExamples: string[] = [];
+  const tally = new WriteTally();
   let spans = 0;
   let rejectedSpans = 0;
   const traceIds = new Set<string>();
@@ -288,10 +285,7 @@ function streamFile(store: SpanStore, file: string): { file: ParsedFile; written
   readLineBlocks(file, (block) => {
     const result = parseTraceLines(block.text, { firstLine: block.firstLine });
     const written = store.writeSpans(result.spans);
-    inserted += written.inserted;
-    duplicates += written.duplicates;
-    conflicts += written.conflicts;
-    conflictExamples.push(...written.conflictExamples.slice(0, CONFLICT_EXAMPLES - conflictExamples.length));
+    tally.add(written);
     spans += result.spans.length;
     for (const span of result.spans) {
       traceIds.add(span.traceId);
@@ -323,7 +317,7 @@ function streamFile(store: SpanStore, file: string): { file: ParsedFile; written
       rejectedSpans,
       skippedSignals,
     },
-    written: { inserted, duplicates, conflicts, conflictExamples },
+    written: tally.result(),
   };
 }
 
@@ -352,10 +346,7 @@ function wholeFile(store: SpanStore, path: string): { file: ParsedFile; written:
  * document holds no list that can be streamed.
  */
 function streamDocument(store: SpanStore, file: string): { file: ParsedFile; written: Written } | undefined {
-  let inserted = 0;
-  let duplicates = 0;
-  let conflicts = 0;
-  const conflictExamples: string[] = [];
+  const tally = new WriteTally();
   let spans = 0;
   let rejectedSpans = 0;
   let format: string | undefined;
@@ -382,10 +373,7 @@ function streamDocument(store: SpanStore, file: string): { file: ParsedFile; wri
       }
       format ??= result.format;
       const written = store.writeSpans(result.spans);
-      inserted += written.inserted;
-      duplicates += written.duplicates;
-      conflicts += written.conflicts;
-      conflictExamples.push(...written.conflictExamples.slice(0, CONFLICT_EXAMPLES - conflictExamples.length));
+      tally.add(written);
       spans += result.spans.length;
       for (const span of result.spans) {
         traceIds.add(span.traceId);
@@ -399,6 +387,7 @@ function streamDocument(store: SpanStore, file: string): { file: ParsedFile; wri
     });
   } catch (error) {
     if (error instanceof UserError) throw error;
+    const { inserted } = tally.result();
     const written =
       spans === 0
         ? 'Nothing was imported'
@@ -434,7 +423,7 @@ function streamDocument(store: SpanStore, file: string): { file: ParsedFile; wri
       rejectedSpans,
       skippedSignals: {},
     },
-    written: { inserted, duplicates, conflicts, conflictExamples },
+    written: tally.result(),
   };
 }
 
@@ -457,14 +446,38 @@ interface Written {
   readonly conflictExamples: readonly string[];
 }
 
+/** Adds up the `WriteResult`s of the batches of one file, keeping the first few conflict examples. */
+class WriteTally {
+  #inserted = 0;
+  #duplicates = 0;
+  #conflicts = 0;
+  readonly #examples: string[] = [];
+
+  add(written: Written): void {
+    this.#inserted += written.inserted;
+    this.#duplicates += written.duplicates;
+    this.#conflicts += written.conflicts;
+    for (const example of written.conflictExamples) {
+      if (this.#examples.length >= CONFLICT_EXAMPLES) break;
+      this.#examples.push(example);
+    }
+  }
+
+  result(): Written {
+    return {
+      inserted: this.#inserted,
+      duplicates: this.#duplicates,
+      conflicts: this.#conflicts,
+      conflictExamples: [...this.#examples],
+    };
+  }
+}
+
 /** Writes a file's spans; returns how many were new and how many already stored. */
 function writeWithProgress(store: SpanStore, file: ParsedFile): Written {
   const showBar = process.stderr.isTTY && file.spans.length > batchSize;
   if (!showBar) return store.writeSpans(file.spans);
-  let inserted = 0;
-  let duplicates = 0;
-  let conflicts = 0;
-  const conflictExamples: string[] = [];
+  const tally = new WriteTally();
   // Required here, not imported at the top: only a large import into a
   // terminal draws a bar, and every other command starts without it.
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
@@ -481,14 +494,11 @@ function writeWithProgress(store: SpanStore, file: ParsedFile): Written {
     for (let offset = 0; offset < file.spans.length; offset += batchSize) {
       const batch = file.spans.slice(offset, offset + batchSize);
       const written = store.writeSpans(batch);
-      inserted += written.inserted;
-      duplicates += written.duplicates;
-      conflicts += written.conflicts;
-      conflictExamples.push(...written.conflictExamples.slice(0, CONFLICT_EXAMPLES - conflictExamples.length));
+      tally.add(written);
       bar.increment(batch.length);
     }
   } finally {
     bar.stop();
   }
-  return { inserted, duplicates, conflicts, conflictExamples };
+  return tally.result();
 }
