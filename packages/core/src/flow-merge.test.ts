@@ -99,6 +99,45 @@ describe('endpointFlow', () => {
     await expectValidMermaid(timed.text);
   });
 
+  it('gives the replies inside par and loop blocks their medians when timed', async () => {
+    // Two concurrent queries, then the same query four times in a row (a loop); durations differ per request.
+    const concurrent = (a: number, b: number) => [
+      sql({ id: 'users', parent: 'root', start: 1, end: 1 + a, query: 'SELECT * FROM users' }),
+      sql({ id: 'tags', parent: 'root', start: 1, end: 1 + b, query: 'SELECT * FROM tags' }),
+    ];
+    const repeated = (ms: number) =>
+      [0, 1, 2, 3].map((i) =>
+        sql({
+          id: `c${i}`,
+          parent: 'root',
+          start: 60 + i * 10,
+          end: 60 + i * 10 + ms,
+          query: 'SELECT * FROM comments',
+        }),
+      );
+    const requests = [
+      request(root(100), ...concurrent(10, 30), ...repeated(2)),
+      request(root(100), ...concurrent(20, 40), ...repeated(4)),
+      request(root(100), ...concurrent(30, 50), ...repeated(6)),
+    ];
+    const plain = endpointFlow(requests);
+    expect(plain.shapes).toHaveLength(1);
+    expect(plain.text).not.toMatch(/ · \d+ ms/);
+    const timed = endpointFlow(requests, { timings: true });
+    const lines = timed.text.split('\n');
+    const par = lines.findIndex((line) => /^\s*par\b/.test(line));
+    const loop = lines.findIndex((line) => /^\s*loop\b/.test(line));
+    expect(par).toBeGreaterThan(0);
+    expect(loop).toBeGreaterThan(par);
+    const inPar = lines.slice(par, loop).join('\n');
+    // Medians over the three requests: users 10, 20 and 30 ms; tags 30, 40 and 50 ms.
+    expect(inPar).toMatch(/-->>p\d: .* · 20 ms/);
+    expect(inPar).toMatch(/-->>p\d: .* · 40 ms/);
+    // The loop's reply stands for all twelve repetitions (2, 4 and 6 ms, four times each), not only the first of each request.
+    expect(lines.slice(loop).join('\n')).toMatch(/-->>p\d: .* · 4 ms/);
+    await expectValidMermaid(timed.text);
+  });
+
   describe('with three or more variants', () => {
     // Calls of the root at a given order: `users`, `tags` and `audit` queries.
     const call = (table: string, slot: number) =>

@@ -34,7 +34,7 @@ import { commonSubsequence } from './align.js';
 import { formatDuration } from './format.js';
 import { layoutTrace, type TraceLayout } from './layout.js';
 import { DEFAULT_MAX_TEXT_LENGTH, escapeMermaidText, renderMermaid } from './mermaid.js';
-import type { Message, Note, Participant, SequenceItem, SequenceModel } from './sequence.js';
+import type { LoopBlock, Message, Note, Participant, SequenceItem, SequenceModel } from './sequence.js';
 import { fitDiagram } from './size-guard.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
@@ -101,6 +101,12 @@ interface ItemUnit {
   readonly item: SequenceItem;
   /** Position of the reply among its shape's replies (for timings), when the item is a reply. */
   readonly slot?: number;
+  /**
+   * Positions of the replies inside a `par` or `loop` block (for timings), in
+   * the order {@link forEachReply} visits them: a block is one unit of the
+   * merge, yet each of its replies gets its own median.
+   */
+  readonly nestedSlots?: readonly number[];
 }
 
 /** A shape while merging: its participants' keys and the durations of its replies per request. */
@@ -113,7 +119,7 @@ interface ShapeState {
   /** Participant id in the shape's model → participant key. */
   readonly keyOf: ReadonlyMap<string, string>;
   readonly kindOf: ReadonlyMap<string, Participant['kind']>;
-  /** Reply slot → durations (ns) over the shape's requests. */
+  /** Reply slot → durations (ns) over the shape's requests (every repetition, for a reply folded into a loop). */
   readonly durations: number[][];
   label: string;
 }
@@ -279,7 +285,7 @@ function mergeGroups(
     models.forEach((m, t) => {
       const replies = replyDurations(m, group.traces[t] as Trace);
       replies.forEach((ns, slot) => {
-        if (ns !== undefined) durations[slot]?.push(ns);
+        durations[slot]?.push(...ns);
       });
     });
     return {
@@ -371,36 +377,63 @@ function toUnits(items: readonly SequenceItem[], keyOf: ReadonlyMap<string, stri
       }
     }
     const key = itemKey(item, keyOf);
-    const reply = item.type === 'message' && (item.kind === 'response' || item.kind === 'error');
-    units.push(
-      reply ? { type: 'item', key, full: key, item, slot: slots.next++ } : { type: 'item', key, full: key, item },
-    );
+    if (isReply(item)) units.push({ type: 'item', key, full: key, item, slot: slots.next++ });
+    else if (item.type === 'par' || item.type === 'loop') {
+      const nestedSlots: number[] = [];
+      forEachReply([item], () => {
+        nestedSlots.push(slots.next++);
+      });
+      units.push({ type: 'item', key, full: key, item, nestedSlots });
+    } else units.push({ type: 'item', key, full: key, item });
     i++;
   }
   return units;
 }
 
-/** Durations (ns) of the spans behind a model's replies, in text order. */
-function replyDurations(model: SequenceModel, trace: Trace): (number | undefined)[] {
+/** Durations (ns) of the spans behind a model's replies, one list per reply in text order (see {@link toUnits}). */
+function replyDurations(model: SequenceModel, trace: Trace): number[][] {
   const spans = new Map(trace.spans.map((s) => [s.spanId, s]));
-  const out: (number | undefined)[] = [];
-  const walk = (items: readonly SequenceItem[]): void => {
-    for (const item of items) {
-      if (item.type === 'message') {
-        if (item.kind === 'response' || item.kind === 'error') {
-          const span = spans.get(item.spanId);
-          out.push(
-            span?.endTimeNs !== undefined && span.endTimeNs >= span.startTimeNs
-              ? Number(span.endTimeNs - span.startTimeNs)
-              : undefined,
-          );
-        }
-      }
-    }
+  const duration = (spanId: string): number | undefined => {
+    const span = spans.get(spanId);
+    return span?.endTimeNs !== undefined && span.endTimeNs >= span.startTimeNs
+      ? Number(span.endTimeNs - span.startTimeNs)
+      : undefined;
   };
-  // Replies inside par and loop blocks are atoms of the merge: only top-level replies have slots.
-  walk(model.items);
+  const out: number[][] = [];
+  forEachReply(model.items, (reply, loop) => {
+    // The reply of a call folded into a loop stands for every repetition: its median is over all of them.
+    const ids = loop !== undefined && loop.spanIds[0] === reply.spanId ? loop.spanIds : [reply.spanId];
+    out.push(ids.map(duration).filter((ns): ns is number => ns !== undefined));
+  });
   return out;
+}
+
+function isReply(item: SequenceItem): item is Message {
+  return item.type === 'message' && (item.kind === 'response' || item.kind === 'error');
+}
+
+/**
+ * Visits the replies among `items` depth first, into `par` branches and
+ * `loop` bodies, in text order; `loop` is the innermost loop around the reply.
+ */
+function forEachReply(
+  items: readonly SequenceItem[],
+  visit: (reply: Message, loop: LoopBlock | undefined) => void,
+  loop?: LoopBlock,
+): void {
+  for (const item of items) {
+    if (isReply(item)) visit(item, loop);
+    else if (item.type === 'par') for (const branch of item.branches) forEachReply(branch, visit, loop);
+    else if (item.type === 'loop') forEachReply(item.items, visit, item);
+  }
+}
+
+/** `item` with the replies inside it renamed by `text` (called in {@link forEachReply} order). */
+function mapReplies(item: SequenceItem, text: (reply: Message) => string): SequenceItem {
+  if (isReply(item)) return { ...item, text: text(item) };
+  if (item.type === 'par') return { ...item, branches: item.branches.map((b) => b.map((i) => mapReplies(i, text))) };
+  if (item.type === 'loop') return { ...item, items: item.items.map((i) => mapReplies(i, text)) };
+  return item;
 }
 
 function messageKey(message: Message, keyOf: ReadonlyMap<string, string>): string {
@@ -615,7 +648,20 @@ class Merger {
       out.push(`${pad(depth)}${text}`);
       return;
     }
-    const mapped = mapIds(item, (id) => this.#idOf.get(shape.keyOf.get(id) ?? '') ?? id, false);
+    let drawn = item;
+    if (this.#timings && unit.nestedSlots !== undefined && unit.nestedSlots.length > 0) {
+      // The n-th reply inside the block has the n-th nested slot in every shape matched here (same key, same items).
+      let n = 0;
+      drawn = mapReplies(item, (reply) => {
+        const k = n++;
+        const all = matched.flatMap((m) => {
+          const slot = m.unit.type === 'item' ? m.unit.nestedSlots?.[k] : undefined;
+          return slot === undefined ? [] : (m.shape.durations[slot] ?? []);
+        });
+        return all.length > 0 ? `${reply.text} · ${formatDuration(medianNs(all) / 1e6)}` : reply.text;
+      });
+    }
+    const mapped = mapIds(drawn, (id) => this.#idOf.get(shape.keyOf.get(id) ?? '') ?? id, false);
     const text = renderMermaid({
       participants: [],
       items: [mapped],
