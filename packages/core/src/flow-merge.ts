@@ -648,7 +648,7 @@ class Merger {
       out.push(`${pad(depth)}${text}`);
       return;
     }
-    let drawn = item;
+    let drawn: SequenceItem = item;
     if (this.#timings && unit.nestedSlots !== undefined && unit.nestedSlots.length > 0) {
       // The n-th reply inside the block has the n-th nested slot in every shape matched here (same key, same items).
       let n = 0;
