@@ -8,6 +8,7 @@ import { interleavedSchedule, runInterleaved } from './lib/interleave.ts';
 import { parseLastJson } from './lib/processes.ts';
 import {
   type FigureReport,
+  figureChanges,
   formatNumber,
   goalMet,
   type Measurement,
@@ -240,6 +241,39 @@ describe('report rendering', () => {
   it('refuses two figures with the same key', () => {
     const twice: RunReport = { ...report, figures: [{ ...figures[0], rows: [rps, rps] } as FigureReport] };
     expect(() => toResultsJson(twice)).toThrow(/duplicate result key/);
+  });
+
+  it('says which goal figures moved since the previous report, with the note that explains each', () => {
+    // Before: throughput ratio 0.80 (missed), p99 +1.45 ms (a 3 % move: noise, left out).
+    const previous = toResultsJson({
+      ...report,
+      startedAt: '2025-12-01T00:00:00.000Z',
+      figures: [
+        {
+          ...(figures[0] as FigureReport),
+          rows: [
+            { ...rps, value: 800 },
+            { ...p99, value: 3.45 },
+          ],
+        },
+      ],
+    });
+    const changes = figureChanges(report, previous);
+    expect(changes.map((c) => c.key)).toEqual(['overhead.db.lifeline.rps']);
+    expect(changes[0]).toMatchObject({ before: 0.8, now: 0.95, unit: '×', metBefore: false, metNow: true });
+    const noted = renderMarkdown({
+      ...report,
+      previous,
+      changeNotes: { 'overhead.db.lifeline.rps': 'one insert per batch (profile: #write)' },
+    });
+    expect(noted).toContain('## Changes since the previous report (2025-12-01)');
+    expect(noted).toContain(
+      '| 1 | DB route: throughput, Lifeline | 0.800× | 0.950× | no → yes | one insert per batch (profile: #write) |',
+    );
+    expect(renderMarkdown({ ...report, previous })).toContain(
+      '| no → yes | no change to the code it measures (noise) |',
+    );
+    expect(renderMarkdown(report)).not.toContain('Changes since');
   });
 
   it('formats numbers as a table reader expects', () => {

@@ -14,13 +14,14 @@
  * Figures that cannot be measured (a missing service, a part of Lifeline not
  * built) are reported as not measured, with the reason; nothing is filled in.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Span } from '@lifeline/core';
 import { generateTrace, seededRandom } from '@lifeline/test-support/generate';
 import { buildClient } from '../viewer/src/build-client.ts';
+import { changeNotes } from './change-notes.ts';
 import { browserRenderFigure, type ViewerPageSetup } from './figures/browser-render.ts';
 import { dependencyCostFigure } from './figures/dependency-cost.ts';
 import { diagramBuildingFigure } from './figures/diagram-building.ts';
@@ -30,7 +31,7 @@ import { receiverFigure } from './figures/receiver.ts';
 import { type OverheadConfig, requestOverheadFigure } from './figures/request-overhead.ts';
 import { type BenchStore, ensureBenchStore, storeQueriesFigure, viewerMemory } from './figures/store-queries.ts';
 import { machineInfo } from './lib/machine.ts';
-import { type FigureReport, type RunReport, renderMarkdown, toResultsJson } from './lib/report.ts';
+import { type FigureReport, type ResultsJson, type RunReport, renderMarkdown, toResultsJson } from './lib/report.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -408,15 +409,22 @@ if (unexplained.length > 0) {
   }
 }
 
+const jsonPath = only ? join(workDir, 'results.partial.json') : join(root, 'bench', 'results.json');
 const report: RunReport = {
   machine: machineInfo(),
   startedAt: startedAt.toISOString(),
   durationS: (performance.now() - t0) / 1000,
   quick,
   figures: figures.sort((a, b) => a.id - b.id),
+  changeNotes,
 };
+// A full run says what moved since the full run it replaces.
+const previousPath = join(root, 'bench', 'results.json');
+if (!quick && existsSync(previousPath)) {
+  const previous = JSON.parse(readFileSync(previousPath, 'utf8')) as ResultsJson;
+  if (!previous.quick) report.previous = previous;
+}
 const markdownPath = only ? join(workDir, 'BENCHMARKS.partial.md') : join(root, 'BENCHMARKS.md');
-const jsonPath = only ? join(workDir, 'results.partial.json') : join(root, 'bench', 'results.json');
 writeFileSync(markdownPath, renderMarkdown(report));
 writeFileSync(jsonPath, `${JSON.stringify(toResultsJson(report), null, 2)}\n`);
 log(`wrote ${markdownPath} and ${jsonPath} in ${Math.round(report.durationS)} s`);

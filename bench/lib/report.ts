@@ -62,6 +62,101 @@ export interface RunReport {
   durationS: number;
   quick: boolean;
   figures: FigureReport[];
+  /** The report this run replaces (bench/results.json before the run), to say what changed since. */
+  previous?: ResultsJson;
+  /** Why a figure moved, by result key (see bench/change-notes.ts). */
+  changeNotes?: Readonly<Record<string, string>>;
+}
+
+/** A goal figure that moved since the previous report by at least {@link CHANGE_THRESHOLD}. */
+export interface FigureChange {
+  key: string;
+  figure: number;
+  name: string;
+  /** What the goal is judged on, before and now (the value, ratio or difference). */
+  before: number;
+  now: number;
+  unit: string;
+  metBefore: boolean | undefined;
+  metNow: boolean | undefined;
+}
+
+/** A relative move smaller than this (10 %) is within the run-to-run noise of a shared 2-core machine. */
+export const CHANGE_THRESHOLD = 0.1;
+
+function judged(row: { value: number; unit: string; ratio?: number; difference?: number }, on: Goal['on'] | undefined) {
+  if (on === 'ratio' && row.ratio !== undefined) return { value: row.ratio, unit: '×' };
+  if (on === 'difference' && row.difference !== undefined) return { value: row.difference, unit: row.unit };
+  return { value: row.value, unit: row.unit };
+}
+
+/**
+ * The goal figures that moved by at least 10 % since `previous`, or whose
+ * verdict flipped, judged on what the goal reads (value, ratio or difference).
+ * Figures missing from either run are left out.
+ */
+export function figureChanges(report: RunReport, previous: ResultsJson): FigureChange[] {
+  const changes: FigureChange[] = [];
+  for (const figure of report.figures) {
+    for (const row of figure.rows.filter((r) => r.goal)) {
+      const old = previous.figures[row.key];
+      if (old === undefined) continue;
+      const ratio = ratioOf(row);
+      const difference = differenceOf(row);
+      const now = judged(
+        {
+          value: row.value,
+          unit: row.unit,
+          ...(ratio === undefined ? {} : { ratio }),
+          ...(difference === undefined ? {} : { difference }),
+        },
+        row.goal?.on,
+      );
+      const before = judged(old, row.goal?.on);
+      const metNow = goalMet(row);
+      const moved =
+        before.value === 0
+          ? now.value !== 0
+          : Math.abs(now.value - before.value) / Math.abs(before.value) >= CHANGE_THRESHOLD;
+      if (!moved && metNow === old.met) continue;
+      changes.push({
+        key: row.key,
+        figure: figure.id,
+        name: row.name,
+        before: before.value,
+        now: now.value,
+        unit: now.unit,
+        metBefore: old.met,
+        metNow,
+      });
+    }
+  }
+  return changes;
+}
+
+function renderChanges(report: RunReport, previous: ResultsJson): string[] {
+  const changes = figureChanges(report, previous);
+  const lines = [`## Changes since the previous report (${previous.startedAt.slice(0, 10)})`, ''];
+  if (changes.length === 0) {
+    lines.push('No goal figure moved by 10 % or more, and no verdict changed.', '');
+    return lines;
+  }
+  lines.push(
+    'Goal figures that moved by 10 % or more, or whose verdict changed, with what changed them. ' +
+      'A figure without a note moved with no change to the code it measures: that is the noise of this shared machine.',
+    '',
+    '| # | figure | before | now | met before → now | what changed it |',
+    '| --- | --- | --- | --- | --- | --- |',
+  );
+  const verdict = (met: boolean | undefined) => (met === undefined ? '–' : met ? 'yes' : 'no');
+  for (const change of changes) {
+    const note = report.changeNotes?.[change.key] ?? 'no change to the code it measures (noise)';
+    lines.push(
+      `| ${change.figure} | ${cell(change.name)} | ${withUnit(change.before, change.unit)} | ${withUnit(change.now, change.unit)} | ${verdict(change.metBefore)} → ${verdict(change.metNow)} | ${cell(note)} |`,
+    );
+  }
+  lines.push('');
+  return lines;
 }
 
 /** value ÷ baseline, or undefined when there is no baseline to divide by. */
@@ -107,6 +202,7 @@ export function formatNumber(value: number): string {
 }
 
 function withUnit(value: number, unit: string): string {
+  if (unit === '×') return `${formatNumber(value)}×`;
   return unit ? `${formatNumber(value)} ${unit}` : formatNumber(value);
 }
 
@@ -160,6 +256,7 @@ export function renderMarkdown(report: RunReport): string {
     }
   }
   lines.push('');
+  if (report.previous !== undefined) lines.push(...renderChanges(report, report.previous));
   for (const figure of report.figures) {
     lines.push(`## ${figure.id}. ${figure.title}`, '', figure.method, '');
     if (figure.failure) {
