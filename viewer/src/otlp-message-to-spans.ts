@@ -94,7 +94,7 @@ const TWO_TO_32 = 32n;
  */
 function time(value: Int64): bigint {
   if (value === null || value === undefined) return 0n;
-  // Out of Lifeline's range (negative, or 2^63 and beyond): the careful path names the field.
+  // Out of Lifeline's range (negative, or 2^63 and beyond): the OTLP/JSON path names the field.
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value < 0) throw new GiveUp();
     return BigInt(value);
