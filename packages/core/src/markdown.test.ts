@@ -81,6 +81,38 @@ describe('markdownExport', () => {
       ].join('\n'),
     );
   });
+
+  it('keeps the summary line one line of sensible width for a huge or hostile name', () => {
+    const route = `/reports/${'x'.repeat(100_000)}`;
+    const md = markdownExport({
+      traceId: 'abc',
+      summary: {
+        method: 'GET',
+        route: `${route}\n# heading\r\n\u001b[2J\u202e`,
+        rootName: 'GET',
+        rootService: `reports\u0007\nservice`,
+        statusCode: 500,
+        durationNs: 1e6,
+        spanCount: 1,
+        parGroups: 0,
+        error: true,
+      },
+      analysis: {
+        serialRuns: [],
+        nPlusOne: [],
+        errors: [{ spanId: 'a', name: 'Error', message: `boom\n${'y'.repeat(50_000)}` }],
+      },
+      mermaid: 'sequenceDiagram\n  A->>B: x',
+      folded: false,
+      timings: false,
+    });
+    const [summary, blank, fence] = md.split('\n');
+    expect(blank).toBe('');
+    expect(fence).toBe('```mermaid');
+    expect(summary).toBe(
+      `**\`GET /reports/${'x'.repeat(106)}…\`** on \`reports service\` → 500 · 1 span · error: \`boom ${'y'.repeat(114)}…\` · trace \`abc\``,
+    );
+  });
 });
 
 describe('plural', () => {

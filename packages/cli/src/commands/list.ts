@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { httpStatus, nonNegativeNumber, wholeNumber } from '../option-parsers.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
-import { formatTable } from '../table.js';
+import { formatTable, MAX_REQUEST_WIDTH, MAX_SERVICE_WIDTH } from '../table.js';
 import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
 import { addSourceOptions, listFromSource, oneSource, type SourceFlags } from './sources.js';
 
@@ -124,8 +124,8 @@ export function formatSummaryTable(items: readonly TraceSummary[]): string {
   return formatTable(
     [
       { header: 'TIME' },
-      { header: 'SERVICE' },
-      { header: 'REQUEST' },
+      { header: 'SERVICE', maxWidth: MAX_SERVICE_WIDTH },
+      { header: 'REQUEST', maxWidth: MAX_REQUEST_WIDTH },
       { header: 'STATUS', align: 'right' },
       { header: 'DURATION', align: 'right' },
       { header: 'SPANS', align: 'right' },
