@@ -99,7 +99,10 @@ Examples:
         }
         process.stdout.write(`${formatSummaryTable(page.items)}\n`);
         if (page.nextCursor) {
-          process.stderr.write(`(showing the first ${page.items.length}; pass --limit to see more)\n`);
+          // True whatever --limit was: the default or one given, it is the number shown.
+          process.stderr.write(
+            `(showing the first ${page.items.length}; more match: pass a --limit larger than ${options.limit} to see them)\n`,
+          );
         }
       } finally {
         store.close();
