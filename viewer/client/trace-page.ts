@@ -8,7 +8,7 @@ import { renderDetails } from './details.js';
 import { onColorSchemeChange, type RenderedDiagram, renderDiagram, warmUpDiagrams } from './diagram.js';
 import { h, replaceChildren } from './dom.js';
 import { copyText, download, fileStem, summaryLine, svgText, svgToPng, toMarkdown } from './export.js';
-import { formatDateTime, formatDuration, nsToMs } from './format.js';
+import { displayName, formatDateTime, formatDuration, nsToMs } from './format.js';
 import { withSource } from './source.js';
 import { renderTimeline, type Timeline } from './timeline.js';
 import type { Span, TraceResponse } from './types.js';
@@ -281,8 +281,10 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
         : summary.statusCode >= 400
           ? 'status-4xx'
           : 'status-ok';
-  const title = summary.route ?? summary.rootName;
-  document.title = `${summary.method ?? ''} ${title} · Lifeline`.trim();
+  const fullTitle = summary.route ?? summary.rootName;
+  // A route or span name can be any length and hold line breaks: the heading shows a clean line, its title the whole.
+  const title = displayName(fullTitle, 300);
+  document.title = `${summary.method ?? ''} ${displayName(fullTitle, 80)} · Lifeline`.trim();
 
   const panel = h('div', { className: 'card-body' }, detailsBody);
   replaceChildren(
@@ -307,7 +309,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
         'h1',
         null,
         summary.method === undefined ? null : h('span', { className: 'method' }, summary.method),
-        h('span', { className: 'trace-title' }, title),
+        h('span', { className: 'trace-title', attrs: { title: fullTitle } }, title),
       ),
       h(
         'div',
@@ -318,7 +320,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
           summary.statusCode === undefined ? 'no status' : String(summary.statusCode),
         ),
         h('span', { className: 'meta-strong' }, formatDuration(nsToMs(summary.durationNs))),
-        h('span', null, summary.rootService),
+        h('span', { attrs: { title: summary.rootService } }, displayName(summary.rootService, 60)),
         h('span', null, formatDateTime(summary.startTimeNs)),
         h('span', null, `${summary.spanCount} spans`),
         h('code', { className: 'trace-id', attrs: { title: 'trace id' } }, data.traceId),
