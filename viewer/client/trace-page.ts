@@ -394,12 +394,21 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
     const wire = [...data.wireSpans];
     const classes = { ...data.classes };
     const target = Math.min(upTo, MAX_LOADED_SPANS, spanTotal);
+    // A span stored meanwhile with an earlier start shifts the pages by one: never take a span twice.
+    const have = new Set(data.spans.map((span) => span.spanId));
     try {
+      let offset = wire.length;
       while (wire.length < target) {
         drawSizeBanner(`Loading spans… ${wire.length.toLocaleString('en-US')} of ${target.toLocaleString('en-US')}`);
-        const page = await getSpanPage(data.traceId, wire.length, Math.min(SPANS_PAGE, target - wire.length));
-        wire.push(...page.spans);
+        const page = await getSpanPage(data.traceId, offset, Math.min(SPANS_PAGE, target - wire.length));
+        for (const span of page.spans) {
+          const id = (span as { spanId: string }).spanId;
+          if (have.has(id)) continue;
+          have.add(id);
+          wire.push(span);
+        }
         Object.assign(classes, page.classes);
+        offset += page.spans.length;
         if (page.nextOffset === undefined || page.spans.length === 0) break;
       }
       drawSizeBanner(`Drawing ${wire.length.toLocaleString('en-US')} spans…`);
