@@ -108,8 +108,20 @@ export function prefetchTracePage(): void {
   early.set(url, request(url));
 }
 
-/** One trace with its model, analysis and Mermaid text. */
-export async function getTrace(traceId: string, options: DiagramOptions): Promise<TraceResponse> {
+/**
+ * One trace with its model, analysis and Mermaid text; `wireSpans` keeps the
+ * spans as sent (exact times as decimal strings) for drawing them again with
+ * the rest of a truncated trace.
+ */
+export async function getTrace(
+  traceId: string,
+  options: DiagramOptions,
+): Promise<TraceResponse & { readonly wireSpans: readonly unknown[] }> {
   const data = await getJson<TraceResponse>(traceUrl(traceId, options));
-  return { ...data, spans: data.spans.map(toClientSpan), summary: toClientSummary(data.summary) };
+  return {
+    ...data,
+    wireSpans: data.spans,
+    spans: data.spans.map(toClientSpan),
+    summary: toClientSummary(data.summary),
+  };
 }

@@ -10,7 +10,7 @@ import { ApiError } from './api.js';
 import { renderDiagram } from './diagram.js';
 import { h, replaceChildren } from './dom.js';
 import { copyText, download, svgText, svgToPng } from './export.js';
-import { formatDuration } from './format.js';
+import { displayName, formatDuration } from './format.js';
 import { connectLive } from './live.js';
 
 /** Time windows offered, in ns; `all` has none. */
@@ -59,6 +59,14 @@ async function getJson<T>(url: string): Promise<T> {
 
 function percent(share: number): string {
   return `${Math.round(share * 100)} %`;
+}
+
+/** Longest endpoint or service name shown as text; titles hold the whole name. */
+const MAX_NAME = 200;
+
+/** A name inside a Markdown code span on one line: no backtick to end it early. */
+function code(name: string): string {
+  return displayName(name.replace(/`/g, "'"), 120);
 }
 
 function endpointKey(e: Pick<EndpointStats, 'service' | 'kind' | 'name'>): string {
@@ -196,11 +204,14 @@ export async function renderEndpointsPage(main: HTMLElement): Promise<void> {
             className: `row${e.errorShare > 0 ? ' row-error' : ''}${key === state.selected ? ' row-selected' : ''}`,
             attrs: { tabindex: '0', 'data-endpoint': key },
           },
+          // Names can be any length and hold line breaks: the cell shows a clean, cut line
+          // (CSS ends it with an ellipsis where the column is narrower), its title the whole.
           h(
             'td',
-            { className: 'col-request' },
-            h('span', { className: 'endpoint-name' }, e.name),
-            h('span', { className: 'muted small' }, ` ${e.service}`),
+            { className: 'col-request', attrs: { title: `${e.name} on ${e.service}` } },
+            h('span', { className: 'endpoint-name name-cut' }, displayName(e.name, MAX_NAME)),
+            ' ',
+            h('span', { className: 'muted small name-cut' }, displayName(e.service, MAX_NAME)),
           ),
           h('td', { className: 'num' }, String(e.requests)),
           h('td', { className: 'num' }, formatDuration(e.p50Ms)),
@@ -276,7 +287,7 @@ export async function renderEndpointsPage(main: HTMLElement): Promise<void> {
     });
     const markdown = (): string =>
       [
-        `**\`${endpoint.name}\`** on \`${endpoint.service}\` · ${flow.requests} requests · ${flow.shapes.map((s) => `${s.label} ${percent(s.share)}`).join(', ')} — recorded by Lifeline`,
+        `**\`${code(endpoint.name)}\`** on \`${code(endpoint.service)}\` · ${flow.requests} requests · ${flow.shapes.map((s) => `${s.label} ${percent(s.share)}`).join(', ')} — recorded by Lifeline`,
         '',
         '```mermaid',
         flow.text.trimEnd(),
@@ -294,7 +305,7 @@ export async function renderEndpointsPage(main: HTMLElement): Promise<void> {
       h(
         'div',
         { className: 'card-title' },
-        h('h2', null, `Typical flow of ${endpoint.name}`),
+        h('h2', { attrs: { title: endpoint.name } }, `Typical flow of ${displayName(endpoint.name, MAX_NAME)}`),
         h(
           'span',
           { className: 'muted' },

@@ -5,7 +5,7 @@
  */
 
 import { markdownExport } from '@lifeline/core';
-import { formatDuration, nsToMs } from './format.js';
+import { displayName, formatDuration, nsToMs } from './format.js';
 import type { TraceResponse, TraceSummary } from './types.js';
 
 /**
@@ -18,15 +18,26 @@ export function summaryLine(summary: TraceSummary, options: { calls?: number } =
     summary.method !== undefined && summary.route !== undefined
       ? `${summary.method} ${summary.route}`
       : summary.method !== undefined
-        ? `${summary.method} ${summary.rootName.replace(new RegExp(`^${summary.method}\\s+`), '')}`
+        ? `${summary.method} ${withoutMethod(summary.rootName, summary.method)}`
         : summary.rootName;
   const calls = options.calls ?? outgoingCalls(summary);
-  const parts = [request];
+  // One line of sensible width whatever the route or span name holds.
+  const parts = [displayName(request, MAX_SUMMARY_NAME)];
   if (summary.statusCode !== undefined) parts.push(String(summary.statusCode));
   parts.push(formatDuration(nsToMs(summary.durationNs)));
   parts.push(`${calls} ${calls === 1 ? 'call' : 'calls'}${summary.parGroups > 0 ? ` (${summary.parGroups} par)` : ''}`);
   // Backticks or pipes in a route would change the meaning of the Markdown line.
   return `${parts.join(' · ').replace(/[`|<>]/g, '')} — recorded by Lifeline`;
+}
+
+/** Longest request name the one-line summary shows. */
+const MAX_SUMMARY_NAME = 120;
+
+/** A root span name without the method it starts with (`GET /a` → `/a`); a plain prefix test, as a method may hold any text. */
+function withoutMethod(name: string, method: string): string {
+  return name.startsWith(method) && /^\s/.test(name.slice(method.length))
+    ? name.slice(method.length).trimStart()
+    : name;
 }
 
 /**

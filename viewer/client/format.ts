@@ -3,7 +3,7 @@
  */
 import type { Attributes, AttributeValue } from '@lifeline/core';
 
-export { formatDuration, nsToMs, plural } from '@lifeline/core';
+export { displayName, formatDuration, nsToMs, plural } from '@lifeline/core';
 
 /** Local wall-clock time of a nanosecond timestamp, with milliseconds. */
 export function formatClock(ns: number): string {

@@ -6,7 +6,7 @@ import { isRequestRoot } from '@lifeline/core';
 import { ApiError, listTraces } from './api.js';
 import { type CompareSelection, compareSelection } from './compare-select.js';
 import { h, replaceChildren } from './dom.js';
-import { formatDateTime, formatDuration, formatWhen, nsToMs } from './format.js';
+import { displayName, formatDateTime, formatDuration, formatWhen, nsToMs } from './format.js';
 import { connectLive } from './live.js';
 import { withSource } from './source.js';
 import type { TraceSummary } from './types.js';
@@ -267,6 +267,9 @@ export async function renderListPage(main: HTMLElement): Promise<void> {
   await load(false);
 }
 
+/** Longest service or request name a row holds as text; the cell's title has the whole name. */
+const MAX_NAME = 200;
+
 function row(item: TraceSummary, maxMs: number, selection: CompareSelection): HTMLTableRowElement {
   const href = withSource(`/traces/${encodeURIComponent(item.traceId)}`);
   const ms = nsToMs(item.durationNs);
@@ -294,7 +297,8 @@ function row(item: TraceSummary, maxMs: number, selection: CompareSelection): HT
       className: item.error ? 'row row-error' : 'row',
       attrs: {
         tabindex: 0,
-        'aria-label': `${item.method ?? ''} ${request} ${status ?? ''} ${formatDuration(ms)}`.trim(),
+        'aria-label':
+          `${item.method ?? ''} ${displayName(request, MAX_NAME)} ${status ?? ''} ${formatDuration(ms)}`.trim(),
       },
       dataset: { traceId: item.traceId },
       on: {
@@ -313,12 +317,18 @@ function row(item: TraceSummary, maxMs: number, selection: CompareSelection): HT
       { className: 'col-time', attrs: { title: formatDateTime(item.startTimeNs) } },
       formatWhen(item.startTimeNs),
     ),
-    h('td', { className: 'col-service', attrs: { title: item.rootService } }, item.rootService),
+    // Names can be any length and hold line breaks: the cell shows a clean, cut line (CSS ends it
+    // with an ellipsis where the column is narrower), its title the whole name.
+    h(
+      'td',
+      { className: 'col-service', attrs: { title: item.rootService } },
+      h('span', { className: 'name-cut' }, displayName(item.rootService, MAX_NAME)),
+    ),
     h(
       'td',
       { className: 'col-request' },
       item.method === undefined ? null : h('span', { className: 'method' }, item.method),
-      h('a', { attrs: { href, tabindex: -1, title: request } }, request),
+      h('a', { className: 'name-cut', attrs: { href, tabindex: -1, title: request } }, displayName(request, MAX_NAME)),
       // Summaries stored before the root kind was recorded carry none: left unmarked.
       item.rootKind !== undefined && !isRequestRoot(item)
         ? h(

@@ -8,10 +8,11 @@ import { renderDetails } from './details.js';
 import { onColorSchemeChange, type RenderedDiagram, renderDiagram, warmUpDiagrams } from './diagram.js';
 import { h, replaceChildren } from './dom.js';
 import { copyText, download, fileStem, summaryLine, svgText, svgToPng, toMarkdown } from './export.js';
-import { formatDateTime, formatDuration, nsToMs } from './format.js';
+import { displayName, formatDateTime, formatDuration, nsToMs } from './format.js';
+import { getSpanPage, MAX_LOADED_SPANS, redrawInWorker, SPANS_PAGE } from './redraw.js';
 import { withSource } from './source.js';
 import { renderTimeline, type Timeline } from './timeline.js';
-import type { Span, TraceResponse } from './types.js';
+import { type Span, type TraceResponse, toClientSpan, toClientSummary } from './types.js';
 
 /** The performance mark set when the trace page's diagram is first drawn and laid out. */
 const DRAWN_MARK = 'lifeline:diagram-drawn';
@@ -22,7 +23,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
   const options = diagramOptionsFrom(location.search);
   // Mermaid loads its sequence diagram code on first use: that load overlaps the trace's request.
   warmUpDiagrams();
-  let data: TraceResponse;
+  let data: TraceResponse & { readonly wireSpans: readonly unknown[] };
   try {
     data = await getTrace(traceId, options);
   } catch (error) {
@@ -38,8 +39,12 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
     return;
   }
 
-  const spansById = new Map<string, Span>(data.spans.map((span) => [span.spanId, span]));
-  const traceStartNs = data.spans.reduce((min, span) => Math.min(min, span.startTimeNs), Number.POSITIVE_INFINITY);
+  let spansById = new Map<string, Span>(data.spans.map((span) => [span.spanId, span]));
+  let traceStartNs = data.spans.reduce((min, span) => Math.min(min, span.startTimeNs), Number.POSITIVE_INFINITY);
+  // Every span of the trace; the server sends the earliest MAX_TRACE_SPANS of a larger one.
+  const spanTotal = Math.max(data.spanCount ?? 0, data.spans.length);
+  // Spans read beyond the first answer (see loadSpans): drawn in a worker, not by the server.
+  let loadedMore = false;
   let diagram: RenderedDiagram | undefined;
   let timeline: Timeline | undefined;
 
@@ -150,8 +155,11 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
     const query = diagramQuery(options);
     history.replaceState(null, '', withSource(`/traces/${encodeURIComponent(data.traceId)}?${query.toString()}`));
     try {
-      data = await getTrace(data.traceId, options);
-      await drawDiagram();
+      if (loadedMore) await redraw(data.wireSpans, data.classes);
+      else {
+        data = await getTrace(data.traceId, options);
+        await drawDiagram();
+      }
     } catch (error) {
       say(`Could not reload: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -281,10 +289,136 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
         : summary.statusCode >= 400
           ? 'status-4xx'
           : 'status-ok';
-  const title = summary.route ?? summary.rootName;
-  document.title = `${summary.method ?? ''} ${title} · Lifeline`.trim();
+  const fullTitle = summary.route ?? summary.rootName;
+  // A route or span name can be any length and hold line breaks: the heading shows a clean line, its title the whole.
+  const title = displayName(fullTitle, 300);
+  document.title = `${summary.method ?? ''} ${displayName(fullTitle, 80)} · Lifeline`.trim();
 
   const panel = h('div', { className: 'card-body' }, detailsBody);
+  const spanCountMeta = h('span', { attrs: { 'data-span-count': spanTotal } });
+  const summaryText = h('p', { className: 'trace-summary muted' });
+  const analysisBox = h('div');
+  const drawFigures = (): void => {
+    spanCountMeta.textContent = `${spanTotal.toLocaleString('en-US')} ${spanTotal === 1 ? 'span' : 'spans'}`;
+    summaryText.textContent = summaryLine(data.summary, { calls: callCount() });
+    const analyzed = data.analyzedSpans ?? data.spans.length;
+    replaceChildren(
+      analysisBox,
+      analyzed < spanTotal
+        ? h(
+            'p',
+            { className: 'callout', attrs: { 'data-analyzed-spans': analyzed } },
+            `Analysis of the earliest ${analyzed.toLocaleString('en-US')} of ${spanTotal.toLocaleString('en-US')} spans; \`lifeline export ${data.traceId} --format json\` analyzes every span.`,
+          )
+        : null,
+      renderAnalysis(data.analysis, selectSpans),
+    );
+  };
+
+  // A trace larger than the server sends at once: say so, and offer the rest.
+  const sizeBanner = h('div', {
+    className: 'callout trace-size',
+    attrs: { id: 'trace-size', role: 'status', 'aria-live': 'polite' },
+  });
+  const drawSizeBanner = (busy?: string): void => {
+    const loaded = data.wireSpans.length;
+    if (loaded >= spanTotal && !loadedMore) {
+      sizeBanner.hidden = true;
+      return;
+    }
+    sizeBanner.hidden = false;
+    const reachable = Math.min(spanTotal, MAX_LOADED_SPANS);
+    const next = Math.min(SPANS_PAGE, reachable - loaded);
+    const button = (label: string, name: string, upTo: number): HTMLButtonElement =>
+      h(
+        'button',
+        {
+          className: 'button',
+          attrs: { type: 'button', 'data-action': name, disabled: busy !== undefined },
+          on: { click: () => void loadSpans(upTo) },
+        },
+        label,
+      );
+    const shown =
+      loaded >= spanTotal
+        ? `Showing all ${spanTotal.toLocaleString('en-US')} spans.`
+        : `Showing ${loaded.toLocaleString('en-US')} of ${spanTotal.toLocaleString('en-US')} spans, the earliest by start time: the diagram, timeline and analysis cover these.`;
+    replaceChildren(
+      sizeBanner,
+      h('span', { className: 'trace-size-text' }, busy ?? shown),
+      next > 0 ? button(`Load the next ${next.toLocaleString('en-US')}`, 'load-more', loaded + next) : null,
+      next > 0 && reachable > loaded + next
+        ? button(
+            reachable < spanTotal
+              ? `Load up to ${reachable.toLocaleString('en-US')}`
+              : `Load all ${reachable.toLocaleString('en-US')}`,
+            'load-all',
+            reachable,
+          )
+        : null,
+      loaded < spanTotal && next <= 0
+        ? h(
+            'span',
+            { className: 'muted' },
+            ` The page loads at most ${MAX_LOADED_SPANS.toLocaleString('en-US')}; \`lifeline export ${data.traceId} --format json\` has them all.`,
+          )
+        : null,
+    );
+    if (busy !== undefined) sizeBanner.setAttribute('aria-busy', 'true');
+    else sizeBanner.removeAttribute('aria-busy');
+  };
+
+  /** Draws the diagram, timeline and analysis again from `wire` spans, in a worker. */
+  const redraw = async (wire: readonly unknown[], classes: TraceResponse['classes']): Promise<void> => {
+    const drawn = await redrawInWorker({ traceId: data.traceId, spans: wire, options: { ...options } });
+    const spans = wire.map(toClientSpan);
+    data = {
+      ...data,
+      wireSpans: wire,
+      spans,
+      classes,
+      summary: toClientSummary(drawn.summary),
+      analysis: drawn.analysis,
+      analyzedSpans: drawn.analyzedSpans,
+      sequence: drawn.sequence,
+    };
+    spansById = new Map(spans.map((span) => [span.spanId, span]));
+    traceStartNs = spans.reduce((min, span) => Math.min(min, span.startTimeNs), Number.POSITIVE_INFINITY);
+    await drawDiagram();
+    drawTimeline();
+    drawFigures();
+  };
+
+  /** Reads spans a page at a time until `upTo` are loaded (or the trace ends), then redraws. */
+  const loadSpans = async (upTo: number): Promise<void> => {
+    const wire = [...data.wireSpans];
+    const classes = { ...data.classes };
+    const target = Math.min(upTo, MAX_LOADED_SPANS, spanTotal);
+    // A span stored meanwhile with an earlier start shifts the pages by one: never take a span twice.
+    const have = new Set(data.spans.map((span) => span.spanId));
+    try {
+      let offset = wire.length;
+      while (wire.length < target) {
+        drawSizeBanner(`Loading spans… ${wire.length.toLocaleString('en-US')} of ${target.toLocaleString('en-US')}`);
+        const page = await getSpanPage(data.traceId, offset, Math.min(SPANS_PAGE, target - wire.length));
+        for (const span of page.spans) {
+          const id = (span as { spanId: string }).spanId;
+          if (have.has(id)) continue;
+          have.add(id);
+          wire.push(span);
+        }
+        Object.assign(classes, page.classes);
+        offset += page.spans.length;
+        if (page.nextOffset === undefined || page.spans.length === 0) break;
+      }
+      drawSizeBanner(`Drawing ${wire.length.toLocaleString('en-US')} spans…`);
+      loadedMore = true;
+      await redraw(wire, classes);
+    } catch (error) {
+      say(`Could not load more spans: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    drawSizeBanner();
+  };
   replaceChildren(
     main,
     h(
@@ -307,7 +441,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
         'h1',
         null,
         summary.method === undefined ? null : h('span', { className: 'method' }, summary.method),
-        h('span', { className: 'trace-title' }, title),
+        h('span', { className: 'trace-title', attrs: { title: fullTitle } }, title),
       ),
       h(
         'div',
@@ -318,13 +452,14 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
           summary.statusCode === undefined ? 'no status' : String(summary.statusCode),
         ),
         h('span', { className: 'meta-strong' }, formatDuration(nsToMs(summary.durationNs))),
-        h('span', null, summary.rootService),
+        h('span', { attrs: { title: summary.rootService } }, displayName(summary.rootService, 60)),
         h('span', null, formatDateTime(summary.startTimeNs)),
-        h('span', null, `${summary.spanCount} spans`),
+        spanCountMeta,
         h('code', { className: 'trace-id', attrs: { title: 'trace id' } }, data.traceId),
       ),
-      h('p', { className: 'trace-summary muted' }, summaryLine(summary, { calls: callCount() })),
+      summaryText,
     ),
+    sizeBanner,
     toolbar,
     h(
       'div',
@@ -345,16 +480,13 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
         'aside',
         { className: 'trace-side' },
         h('section', { className: 'card card-details' }, h('h2', { className: 'card-title' }, 'Span details'), panel),
-        h(
-          'section',
-          { className: 'card' },
-          h('h2', { className: 'card-title' }, 'Analysis'),
-          renderAnalysis(data.analysis, selectSpans),
-        ),
+        h('section', { className: 'card' }, h('h2', { className: 'card-title' }, 'Analysis'), analysisBox),
       ),
     ),
   );
 
+  drawFigures();
+  drawSizeBanner();
   // The diagram first, the timeline right after: the page's main picture is
   // not held up by the waterfall, and Mermaid measures its text in a smaller page.
   await drawDiagram();

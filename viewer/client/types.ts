@@ -69,4 +69,6 @@ export interface TraceResponse {
   readonly spanCount?: number;
   /** The trace is larger than the server reads at once: the rest is paged by `GET /api/traces/:id/spans`. */
   readonly truncated?: boolean;
+  /** How many spans `summary` and `analysis` were computed from: all of `spans`. */
+  readonly analyzedSpans?: number;
 }

@@ -144,6 +144,10 @@ export function apiRouter(options: ApiRouterOptions): Router {
       ...(capped ? { truncated: true } : {}),
       summary,
       analysis,
+      // The spans the summary and analysis were computed from: those sent. Of a truncated
+      // trace that is fewer than `spanCount`, so its serial runs, N+1 groups and errors
+      // are those of its start; `lifeline export --format json` analyzes every span.
+      analyzedSpans: trace.spans.length,
       // The client colours and labels spans like the diagram does without bundling the classifier.
       // A query text can be kilobytes: the span's attribute carries it, the class only names that attribute.
       classes: Object.fromEntries(

@@ -59,9 +59,15 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<Bui
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   // The preload script is an entry of its own: a few lines the page runs before the main bundle.
+  // So is the worker: it loads by its own URL, and splitting may share the core's code with the app.
   const entryPoints: Record<string, string> =
     options.entry === undefined
-      ? { app: join(CLIENT_DIR, 'main.ts'), preload: join(CLIENT_DIR, 'preload.ts') }
+      ? {
+          app: join(CLIENT_DIR, 'main.ts'),
+          preload: join(CLIENT_DIR, 'preload.ts'),
+          // Draws a trace loaded a page at a time off the page's thread (client/redraw.ts).
+          'redraw-worker': join(CLIENT_DIR, 'redraw-worker.ts'),
+        }
       : { app: options.entry };
   const result = await esbuild.build({
     entryPoints,

@@ -81,11 +81,14 @@ describe(`a trace of ${SPANS.toLocaleString('en')} spans`, () => {
       spans: { spanId: string }[];
       spanCount: number;
       truncated?: boolean;
+      analyzedSpans?: number;
       sequence: { mermaid: string; model: { notes: string[] } };
     };
     expect(body.spans).toHaveLength(MAX_TRACE_SPANS);
     expect(body.spanCount).toBe(SPANS);
     expect(body.truncated).toBe(true);
+    // The summary and analysis are of the spans sent, and the answer says so.
+    expect(body.analyzedSpans).toBe(MAX_TRACE_SPANS);
     expect(body.sequence.model.notes[0]).toBe(
       `This trace has 60,000 spans: the first 10,000 by start time are drawn and listed; the rest are read a page at a time from /api/traces/${traceId}/spans?offset=10000`,
     );

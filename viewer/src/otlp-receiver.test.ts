@@ -365,9 +365,29 @@ describe('the OTLP/HTTP receiver', () => {
       const body = (await response.json()) as { partialSuccess?: { rejectedSpans: string; errorMessage: string } };
       expect(body.partialSuccess?.rejectedSpans).toBe('1');
       expect(body.partialSuccess?.errorMessage).toBe(
-        `1 span shares its id with a different span: kept the first, see span ${changed.spanId} of trace ${traceId}`,
+        `span ${changed.spanId} of trace ${traceId} has the ids of a different span already stored or sent: kept the first, rejected this one`,
       );
       expect(store.getTrace(traceId)?.spans.map((s) => s.name)).not.toContain('the same id, another span');
+    });
+
+    it('names a span that conflicts twice in one request once', async () => {
+      const request = JSON.parse(jsonBody.toString('utf8')) as {
+        resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[];
+      };
+      const spans = request.resourceSpans[0]?.scopeSpans[0]?.spans ?? [];
+      const traceId = `${'e'.repeat(31)}3`;
+      for (const span of spans) span.traceId = traceId;
+      await (await post(JSON.stringify(request), { 'content-type': 'application/json' })).arrayBuffer();
+      const first = spans[0];
+      if (first === undefined) throw new Error('expected a span');
+      // Two different spans under one stored id, in one request: both are rejected, the id is named once.
+      spans.splice(0, spans.length, { ...first, name: 'another span' }, { ...first, name: 'yet another span' });
+      const response = await post(JSON.stringify(request), { 'content-type': 'application/json' });
+      const body = (await response.json()) as { partialSuccess?: { rejectedSpans: string; errorMessage: string } };
+      expect(body.partialSuccess?.rejectedSpans).toBe('2');
+      expect(body.partialSuccess?.errorMessage).toBe(
+        `2 spans have the ids of a different span already stored or sent: kept the first, rejected these (span ${first.spanId} of trace ${traceId})`,
+      );
     });
   });
 });

@@ -113,6 +113,20 @@ function receiverError(status: number, rpcCode: number, message: string, retryAf
   });
 }
 
+/**
+ * The partial-success note for spans not stored because a different span
+ * already held their ids. `examples` name some of them as
+ * `span <span id> of trace <trace id>`; one span rejected twice in a request
+ * (two variants of a stored span) is named once.
+ */
+function conflictMessage(count: number, examples: readonly string[]): string {
+  const named = [...new Set(examples)];
+  const why = 'the ids of a different span already stored or sent: kept the first';
+  if (count === 1 && named.length === 1) return `${named[0]} has ${why}, rejected this one`;
+  const list = named.length === 0 ? '' : ` (${named.join(', ')}${count > examples.length ? ', …' : ''})`;
+  return `${count} spans have ${why}, rejected these${list}`;
+}
+
 /** Options of the receiver. */
 export interface OtlpReceiverOptions {
   readonly store: SpanStore;
@@ -197,11 +211,7 @@ async function receive(
       if (rejected > 0) {
         messages.push(`${rejected} of ${rejected + spans.length} spans were rejected; first problem: ${firstError}`);
       }
-      if (conflicts > 0) {
-        messages.push(
-          `${conflicts} ${conflicts === 1 ? 'span shares its id' : 'spans share their ids'} with a different span: kept the first, see ${conflictExamples.join(', ')}`,
-        );
-      }
+      if (conflicts > 0) messages.push(conflictMessage(conflicts, conflictExamples));
       messages.push(...importMarkNotes(spans));
       const partial =
         messages.length > 0 ? { rejectedSpans: rejected + conflicts, errorMessage: messages.join('; ') } : undefined;

@@ -1,8 +1,21 @@
+import { displayName } from '@lifeline/core';
+
+/** Longest service name a table row shows; the JSON output keeps the whole name. */
+export const MAX_SERVICE_WIDTH = 32;
+/** Longest request or endpoint (method and route, or a span name) a table row shows. */
+export const MAX_REQUEST_WIDTH = 80;
+
 /** One column of a text table. */
 export interface TableColumn {
   readonly header: string;
   /** Numbers read best right-aligned so their digits line up. */
   readonly align?: 'left' | 'right';
+  /**
+   * Longest cell, in characters: a longer one is cut with `…`, so a name of
+   * 100,000 characters does not push every other column off the screen.
+   * Default: no limit (ids, numbers).
+   */
+  readonly maxWidth?: number;
 }
 
 /**
@@ -13,7 +26,9 @@ export interface TableColumn {
 export function formatTable(columns: readonly TableColumn[], rows: readonly (readonly string[])[]): string {
   // One row per line whatever the cells hold: a service or route name with a
   // line break or a control character would split the row or move the cursor.
-  rows = rows.map((row) => row.map(oneLine));
+  rows = rows.map((row) =>
+    row.map((cell, index) => displayName(cell, columns[index]?.maxWidth ?? Number.POSITIVE_INFINITY)),
+  );
   const widths = columns.map((column, index) =>
     Math.max(column.header.length, ...rows.map((row) => (row[index] ?? '').length)),
   );
@@ -27,10 +42,4 @@ export function formatTable(columns: readonly TableColumn[], rows: readonly (rea
       .join('  ')
       .trimEnd();
   return [line(columns.map((column) => column.header)), ...rows.map(line)].join('\n');
-}
-
-/** A cell's text on one line: line breaks and tabs become spaces, other control characters `?`. */
-function oneLine(cell: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is replaced.
-  return cell.replace(/\r\n|[\r\n\t]/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }

@@ -68,3 +68,38 @@ export function truncate(text: string, max: number): string {
   if (points.length <= max) return text;
   return `${points.slice(0, Math.max(1, max - 1)).join('')}…`;
 }
+
+/**
+ * Characters that do not belong in one line of display text: C0 and C1
+ * controls (line breaks, tabs, escape sequences a terminal would obey), and
+ * the invisible format characters that reorder or hide text (bidirectional
+ * marks, overrides and isolates, the zero-width space, the byte-order mark;
+ * not the joiners emoji sequences are made of).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is matched.
+const NOT_DISPLAYED = /[\u0000-\u001f\u007f-\u009f\u200b\u200e\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g;
+
+/**
+ * A name as one line of at most `max` characters (whole code points) for a
+ * table row, a summary line or a title: line breaks and tabs become spaces,
+ * other control and invisible format characters are removed, runs of spaces
+ * become one, and a longer text ends with `…`. For display only: a field that
+ * is the name itself (JSON, an attribute) keeps it whole.
+ *
+ * @example
+ * ```ts
+ * displayName('GET /a\nX-Injected: 1\u001b[2J', 80); // 'GET /a X-Injected: 1[2J'
+ * displayName('x'.repeat(100_000), 10); // 'xxxxxxxxx…'
+ * ```
+ */
+export function displayName(text: string, max: number): string {
+  // Only the start can be shown: cleaning a 100 kB name whole would be wasted work.
+  const head = text.length > max * 4 + 64 ? text.slice(0, max * 4 + 64) : text;
+  const clean = head
+    .replace(/\r\n|[\r\n\t\v\f\u0085\u2028\u2029]/g, ' ')
+    .replace(NOT_DISPLAYED, '')
+    .replace(/ {2,}/g, ' ')
+    .trim();
+  const shown = truncate(clean, max);
+  return head.length < text.length && !shown.endsWith('…') ? `${truncate(shown, Math.max(1, max - 1))}…` : shown;
+}

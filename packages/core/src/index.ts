@@ -51,7 +51,7 @@ export type { Flow, FlowCall, FlowCallKind } from './flow.js';
 export { traceFlow, walkFlow } from './flow.js';
 export type { EndpointFlow, EndpointFlowOptions, FlowShape } from './flow-merge.js';
 export { endpointFlow } from './flow-merge.js';
-export { formatDuration, nsToMs, plural } from './format.js';
+export { displayName, formatDuration, nsToMs, plural } from './format.js';
 export { importMarkNotes, NON_FINITE_ATTRIBUTE, UNKNOWN_KIND_ATTRIBUTE } from './import-marks.js';
 export type { LinkedTraceView } from './linked-traces.js';
 export { batchNote, joinLinkedTraces, linkedTraceView } from './linked-traces.js';

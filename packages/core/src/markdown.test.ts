@@ -1,7 +1,7 @@
 import { expectValidMermaid, httpServer, sql, trace } from '@lifeline/test-support/spans';
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analysis.js';
-import { plural } from './format.js';
+import { displayName, plural } from './format.js';
 import { markdownExport, traceToMarkdown } from './markdown.js';
 import { traceToMermaid } from './mermaid.js';
 import { summarizeTrace } from './summary.js';
@@ -81,6 +81,38 @@ describe('markdownExport', () => {
       ].join('\n'),
     );
   });
+
+  it('keeps the summary line one line of sensible width for a huge or hostile name', () => {
+    const route = `/reports/${'x'.repeat(100_000)}`;
+    const md = markdownExport({
+      traceId: 'abc',
+      summary: {
+        method: 'GET',
+        route: `${route}\n# heading\r\n\u001b[2J\u202e`,
+        rootName: 'GET',
+        rootService: `reports\u0007\nservice`,
+        statusCode: 500,
+        durationNs: 1e6,
+        spanCount: 1,
+        parGroups: 0,
+        error: true,
+      },
+      analysis: {
+        serialRuns: [],
+        nPlusOne: [],
+        errors: [{ spanId: 'a', name: 'Error', message: `boom\n${'y'.repeat(50_000)}` }],
+      },
+      mermaid: 'sequenceDiagram\n  A->>B: x',
+      folded: false,
+      timings: false,
+    });
+    const [summary, blank, fence] = md.split('\n');
+    expect(blank).toBe('');
+    expect(fence).toBe('```mermaid');
+    expect(summary).toBe(
+      `**\`GET /reports/${'x'.repeat(106)}…\`** on \`reports service\` → 500 · 1 span · error: \`boom ${'y'.repeat(114)}…\` · trace \`abc\``,
+    );
+  });
 });
 
 describe('plural', () => {
@@ -88,5 +120,22 @@ describe('plural', () => {
     expect(plural(0, 'span')).toBe('0 spans');
     expect(plural(1, 'span')).toBe('1 span');
     expect(plural(2, 'concurrent group')).toBe('2 concurrent groups');
+  });
+});
+
+describe('displayName', () => {
+  it('makes one clean line: breaks become spaces, control and invisible format characters go', () => {
+    expect(displayName('GET /a\r\nX-Injected: 1\t\u001b[2J', 80)).toBe('GET /a X-Injected: 1 [2J');
+    expect(displayName('\u202eevil\u200b\ufeff \u2066name\u2069', 80)).toBe('evil name');
+    // The joiner that emoji sequences are made of stays.
+    expect(displayName('team 👩\u200d💻', 80)).toBe('team 👩\u200d💻');
+  });
+
+  it('cuts at whole code points with an ellipsis, whatever the length', () => {
+    expect(displayName('x'.repeat(100_000), 10)).toBe(`${'x'.repeat(9)}…`);
+    expect(displayName('😀'.repeat(20), 5)).toBe('😀😀😀😀…');
+    expect(displayName('short', 10)).toBe('short');
+    // Cut before cleaning: what is left after the cut still says it was cut.
+    expect(displayName(`ab${'\u0000'.repeat(200_000)}`, 10)).toBe('ab…');
   });
 });

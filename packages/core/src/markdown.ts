@@ -7,7 +7,7 @@
  * options gives the same bytes in both.
  */
 import { analyzeTrace, type TraceAnalysis } from './analysis.js';
-import { formatDuration, nsToMs, plural } from './format.js';
+import { displayName, formatDuration, nsToMs, plural } from './format.js';
 import { traceToMermaid } from './mermaid.js';
 import { summarizeTrace, type TraceSummary } from './summary.js';
 import type { Trace } from './trace.js';
@@ -102,9 +102,17 @@ export function traceToMarkdown(trace: Trace, options: MarkdownOptions = {}): st
   });
 }
 
-/** Text safe inside a Markdown code span: backticks would end it early. */
+/** Longest name (a route, a span or service name, an error message) the summary line shows. */
+const MAX_SUMMARY_NAME = 120;
+
+/**
+ * Text safe inside a Markdown code span on the summary line: backticks would
+ * end it early, a line break would end the line, and a name of 100,000
+ * characters would bury the diagram; the Mermaid block and the JSON export
+ * keep what they keep of it.
+ */
 function code(text: string): string {
-  return `\`${text.replace(/`/g, "'").replace(/\s+/g, ' ')}\``;
+  return `\`${displayName(text.replace(/`/g, "'"), MAX_SUMMARY_NAME)}\``;
 }
 
 /**

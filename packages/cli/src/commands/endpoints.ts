@@ -13,7 +13,7 @@ import { type Command, Option } from 'commander';
 import { FLOW_REQUESTS, findEndpoints, flowMarkdown, loadFlow, percent } from '../endpoint-flows.js';
 import { UserError } from '../errors.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
-import { formatTable } from '../table.js';
+import { formatTable, MAX_REQUEST_WIDTH, MAX_SERVICE_WIDTH } from '../table.js';
 
 type FlowFormat = 'mmd' | 'md' | 'svg' | 'png' | 'json';
 const flowFormats: readonly FlowFormat[] = ['mmd', 'md', 'svg', 'png', 'json'];
@@ -171,8 +171,8 @@ export function formatEndpointTable(endpoints: readonly EndpointStats[]): string
   };
   return formatTable(
     [
-      { header: 'SERVICE' },
-      { header: 'ENDPOINT' },
+      { header: 'SERVICE', maxWidth: MAX_SERVICE_WIDTH },
+      { header: 'ENDPOINT', maxWidth: MAX_REQUEST_WIDTH },
       { header: 'REQUESTS', align: 'right' },
       { header: 'P50', align: 'right' },
       { header: 'P95', align: 'right' },

@@ -61,7 +61,9 @@ export function registerExportCommand(program: Command): void {
       `
 Formats: mmd (Mermaid text), md (summary line + fenced mermaid block for PRs and
 docs), svg and png (rendered by Mermaid in a headless Chromium: set
-LIFELINE_CHROMIUM or install chromium), json (trace, analysis, sequence model).
+LIFELINE_CHROMIUM or install chromium), json (trace, analysis, sequence model;
+the analysis covers every span, analyzedSpans = spanCount, where the viewer's
+analysis of a trace over 10,000 spans covers its earliest 10,000).
 
 Mermaid text (mmd, md, json) parses on Mermaid 10.9 and later, as GitHub, GitLab
 and most wikis run: databases, caches and queues are plain participants named
@@ -227,6 +229,10 @@ export async function renderExport(read: Trace, options: RenderExportOptions): P
       const { text, model, folded } = traceToMermaid(trace, sequenceOptions);
       const document = {
         traceId: trace.traceId,
+        // Every span read is analyzed, however many: the same fields as the viewer's trace
+        // answer, whose analysis of a trace over its span cap covers only the earliest spans.
+        spanCount: trace.spans.length,
+        analyzedSpans: trace.spans.length,
         summary: summarizeTrace(trace),
         analysis: analyzeTrace(trace),
         mermaid: text,

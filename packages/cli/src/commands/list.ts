@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { httpStatus, nonNegativeNumber, wholeNumber } from '../option-parsers.js';
 import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
-import { formatTable } from '../table.js';
+import { formatTable, MAX_REQUEST_WIDTH, MAX_SERVICE_WIDTH } from '../table.js';
 import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
 import { addSourceOptions, listFromSource, oneSource, type SourceFlags } from './sources.js';
 
@@ -99,7 +99,10 @@ Examples:
         }
         process.stdout.write(`${formatSummaryTable(page.items)}\n`);
         if (page.nextCursor) {
-          process.stderr.write(`(showing the first ${page.items.length}; pass --limit to see more)\n`);
+          // True whatever --limit was: the default or one given, it is the number shown.
+          process.stderr.write(
+            `(showing the first ${page.items.length}; more match: pass a --limit larger than ${options.limit} to see them)\n`,
+          );
         }
       } finally {
         store.close();
@@ -124,8 +127,8 @@ export function formatSummaryTable(items: readonly TraceSummary[]): string {
   return formatTable(
     [
       { header: 'TIME' },
-      { header: 'SERVICE' },
-      { header: 'REQUEST' },
+      { header: 'SERVICE', maxWidth: MAX_SERVICE_WIDTH },
+      { header: 'REQUEST', maxWidth: MAX_REQUEST_WIDTH },
       { header: 'STATUS', align: 'right' },
       { header: 'DURATION', align: 'right' },
       { header: 'SPANS', align: 'right' },

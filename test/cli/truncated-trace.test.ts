@@ -1,0 +1,98 @@
+/**
+ * A trace larger than the viewer's span cap, read by the viewer's API and by
+ * `lifeline export --format json`: each says which spans its analysis covers.
+ */
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWorkspace, runCli, startCli, tempDir } from './cli-runner.js';
+
+/** The viewer's MAX_TRACE_SPANS. */
+const CAP = 10_000;
+const SPANS = CAP + 50;
+const TRACE_ID = '5e1a1c0ffee0000000000000000c0de1';
+
+/** One request that made SPANS − 1 database calls, one after another, as an OTLP/JSON file. */
+function writeTrace(path: string): void {
+  const t0 = BigInt(Date.UTC(2026, 0, 5, 10, 0, 0)) * 1_000_000n;
+  const idOf = (i: number): string => (i + 1).toString(16).padStart(16, '0');
+  const text = (key: string, value: string) => ({ key, value: { stringValue: value } });
+  const spans = Array.from({ length: SPANS }, (_, i) => ({
+    traceId: TRACE_ID,
+    spanId: idOf(i),
+    parentSpanId: i === 0 ? '' : idOf(0),
+    name: i === 0 ? 'GET /report' : 'SELECT rows',
+    kind: i === 0 ? 'SPAN_KIND_SERVER' : 'SPAN_KIND_CLIENT',
+    startTimeUnixNano: String(t0 + BigInt(i) * 10_000n),
+    endTimeUnixNano: String(i === 0 ? t0 + BigInt(SPANS + 1) * 10_000n : t0 + BigInt(i) * 10_000n + 5_000n),
+    attributes:
+      i === 0
+        ? [text('http.request.method', 'GET'), text('http.route', '/report')]
+        : [text('db.system.name', 'postgresql'), text('db.query.text', `SELECT * FROM rows WHERE id = ${i}`)],
+  }));
+  const resource = { attributes: [text('service.name', 'reports')] };
+  writeFileSync(path, JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ spans }] }] }));
+}
+
+interface Analyzed {
+  spanCount: number;
+  analyzedSpans: number;
+  analysis: { serialRuns: { spanIds: string[] }[] };
+}
+
+const serialCalls = (body: Analyzed): number =>
+  body.analysis.serialRuns.reduce((sum, run) => sum + (run.spanIds.length > 1 ? run.spanIds.length : 0), 0);
+
+describe(`a trace of ${SPANS} spans, over the viewer's cap of ${CAP}`, () => {
+  let db: string;
+  let serve: ReturnType<typeof startCli> | undefined;
+  let url: string;
+
+  beforeAll(async () => {
+    buildWorkspace();
+    const dir = tempDir('truncated');
+    db = join(dir, 'traces.db');
+    const file = join(dir, 'trace.json');
+    writeTrace(file);
+    const imported = runCli(['import', file, '--db', db]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const child = startCli(['serve', '--port', '0', '--db', db]);
+    serve = child;
+    let output = '';
+    child.stdout.setEncoding('utf8');
+    url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: string) => {
+        output += chunk;
+        const match = /Lifeline viewer on (\S+)/.exec(output);
+        if (match?.[1]) resolve(match[1].replace(/\/$/, ''));
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    if (serve !== undefined && serve.exitCode === null) {
+      serve.kill('SIGTERM');
+      await once(serve, 'exit');
+    }
+  });
+
+  it('is analyzed whole by the export and in part by the viewer, and each says which', async () => {
+    // Megabytes of JSON: through a file rather than a pipe buffer.
+    const out = join(tempDir('truncated-export'), 'trace.json');
+    const exported = runCli(['export', TRACE_ID, '--db', db, '--format', 'json', '--out', out]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const exportBody = JSON.parse(readFileSync(out, 'utf8')) as Analyzed;
+    const viewerBody = (await (await fetch(`${url}/api/traces/${TRACE_ID}`)).json()) as Analyzed;
+
+    expect(exportBody.spanCount).toBe(SPANS);
+    expect(exportBody.analyzedSpans).toBe(SPANS);
+    expect(serialCalls(exportBody)).toBe(SPANS - 1);
+
+    expect(viewerBody.spanCount).toBe(SPANS);
+    expect(viewerBody.analyzedSpans).toBe(CAP);
+    // The serial calls among the spans each one analyzed: all but the root's.
+    expect(serialCalls(viewerBody)).toBe(viewerBody.analyzedSpans - 1);
+  }, 120_000);
+});
