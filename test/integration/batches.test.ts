@@ -105,6 +105,22 @@ describe.skipIf(missing.length > 0)('Redis batches and work after the response, 
     expect(lines.indexOf(requests[2] as string)).toBeGreaterThan(lines.indexOf('end'));
   });
 
+  it('ends the request when it answered, not after the work its handler did next', async () => {
+    const response = await fetch(`${app.url}/respond-then-compute`);
+    expect(await response.json()).toEqual({ ok: true });
+    const trace = await waitForTrace(db.path, traceIdOf(response), (all) =>
+      all.some((s) => isRedis(s) && s.name.toUpperCase().includes('SET')),
+    );
+    const server = trace.spans.find((s) => s.kind === 'server');
+    const set = trace.spans.find((s) => isRedis(s) && s.name.toUpperCase().includes('SET'));
+    // 200 ms of work held the thread between the answer and the SET: the request ended before it.
+    expect(Number((set?.startTimeNs ?? 0n) - (server?.endTimeNs ?? 0n)) / 1e6).toBeGreaterThanOrEqual(150);
+    const lines = (await validDiagram(trace)).split('\n').map((line) => line.trim());
+    const answer = lines.indexOf('p2-->>p1: 200');
+    expect(answer).toBeGreaterThan(0);
+    expect(lines.slice(answer).some((line) => /^p2->>p3: SET /.test(line))).toBe(true);
+  });
+
   it('draws the calls that outlived the response after it', async () => {
     const response = await fetch(`${app.url}/respond-then-work`);
     expect(await response.json()).toEqual({ ok: true });

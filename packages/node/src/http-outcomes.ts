@@ -15,6 +15,7 @@ import type { Span } from '@opentelemetry/sdk-trace';
 import { type HttpCallOutcome, httpOutcomes, trackOpenResponse } from './call-endings.js';
 import { followCallerDisconnect } from './caller-disconnect.js';
 import { noteRequestPath } from './data-dependencies.js';
+import { endWhenResponseSent } from './response-sent.js';
 
 function outcomeOf(span: ApiSpan): HttpCallOutcome {
   const key = span as Span;
@@ -203,7 +204,10 @@ export function createHttpInstrumentation(): HttpInstrumentation {
       // write a head. A server span must never be ended at its headers: it
       // ends when it answered, whatever its caller did (see caller-disconnect.ts).
       if (typeof (response as { writeHead?: unknown }).writeHead === 'function') {
-        if (span.isRecording()) followCallerDisconnect(span as Span, response as ServerResponse);
+        if (span.isRecording()) {
+          endWhenResponseSent(span as Span, response as ServerResponse);
+          followCallerDisconnect(span as Span, response as ServerResponse);
+        }
         return;
       }
       if ((response as IncomingMessage & { req?: unknown }).req === undefined) return;

@@ -260,6 +260,18 @@ app.get('/respond-then-work', async (_req, res) => {
   await Promise.all([inFlight, io.set(key, 'later', 'EX', 60)]);
 });
 
+// Answers, then holds the thread (CPU-bound work the caller does not wait
+// for), then writes to the cache.
+app.get('/respond-then-compute', async (_req, res) => {
+  const io = await ioredis();
+  res.json({ ok: true });
+  const until = performance.now() + 200;
+  while (performance.now() < until) {
+    // work after the response
+  }
+  await io.set(`lifeline-it:${runId}:computed`, 'later', 'EX', 60);
+});
+
 app.get('/outgoing', async (req, res) => {
   const self = `http://127.0.0.1:${req.socket.localPort}`;
   const viaHttp = await get(`${self}/health`);
