@@ -73,9 +73,9 @@ metrics and logs are skipped and counted), Grafana Tempo's trace JSON
 
 Every file is read before anything is written (a file that is not a trace file
 at all imports nothing), except JSON lines, which are read and written a block
-of lines at a time, and JSON documents of 16 MiB or more, whose resources,
-traces or spans are read with a streaming parser and written a batch at a time:
-a file of any size imports in about the same memory. Inside a trace file, what is valid is imported and each
+of lines at a time, and JSON documents of 16 MiB or more, whose spans are read
+with a streaming parser and written a batch at a time, however many one
+resource or trace holds: a file of any size imports in about the same memory. Inside a trace file, what is valid is imported and each
 malformed span, resource or line is skipped and named with its place (a JSON
 path, or the line of a JSON-lines file); the first ${problemsShown} are printed.
 Ids that are not hex are replaced by ids hashed from their text (the original
@@ -339,11 +339,12 @@ function wholeFile(store: SpanStore, path: string): { file: ParsedFile; written:
 }
 
 /**
- * Imports one large JSON document a batch of resources, traces or spans at a
- * time: each batch is converted and written before the next is read, so
- * memory holds a batch whatever the file's size. Ids are read within a batch,
- * as in a block of JSON lines. Undefined, with nothing written, when the
- * document holds no list that can be streamed.
+ * Imports one large JSON document a batch of spans at a time, each with its
+ * resource and scope (or Jaeger process): each batch is converted and written
+ * before the next is read, so memory holds a batch whatever the file's size
+ * or shape. Ids are read within a batch, as in a block of JSON lines.
+ * Undefined, with nothing written, when the document holds no list that can
+ * be streamed.
  */
 function streamDocument(store: SpanStore, file: string): { file: ParsedFile; written: Written } | undefined {
   const tally = new WriteTally();
@@ -354,6 +355,7 @@ function streamDocument(store: SpanStore, file: string): { file: ParsedFile; wri
   const services = new Set<string>();
   const warnings = new Set<string>();
   const problems: ImportProblem[] = [];
+  const seenProblems = new Map<string, number>();
   let stats: ReturnType<typeof readDocumentBatches>;
   try {
     stats = readDocumentBatches(file, (batch) => {
@@ -363,11 +365,7 @@ function streamDocument(store: SpanStore, file: string): { file: ParsedFile; wri
       } catch (error) {
         // The first batch decides whether this is a trace file at all: nothing is written before it.
         if (format === undefined || !(error instanceof TraceFileError)) throw error;
-        problems.push({
-          place: batchPlace(batch.listPath, batch.firstIndex),
-          problem: error.problem,
-          rejectedSpans: batch.spans,
-        });
+        addProblem(problems, seenProblems, { place: batch.place, problem: error.problem, rejectedSpans: batch.spans });
         rejectedSpans += batch.spans;
         return;
       }
@@ -381,7 +379,7 @@ function streamDocument(store: SpanStore, file: string): { file: ParsedFile; wri
       }
       for (const warning of result.warnings) warnings.add(warning);
       for (const problem of result.problems) {
-        problems.push({ ...problem, place: shiftPlace(problem.place, batch.listPath, batch.firstIndex) });
+        addProblem(problems, seenProblems, { ...problem, place: batch.placeInFile(problem.place) });
       }
       rejectedSpans += result.rejectedSpans;
     });
@@ -427,15 +425,19 @@ function streamDocument(store: SpanStore, file: string): { file: ParsedFile; wri
   };
 }
 
-/** Where a batch starts in the file: `resourceSpans[120]`, `data[3]`, or `[5000]` in a top-level array. */
-function batchPlace(listPath: string, index: number): string {
-  return `${listPath}[${index}]`;
-}
-
-/** A problem's place within a batch as a place in the file: the list index shifted by the batch's first index. */
-function shiftPlace(place: string, listPath: string, firstIndex: number): string {
-  if (!place.startsWith(`${listPath}[`)) return place;
-  return place.replace(/\[(\d+)\]/, (_, index: string) => `[${Number(index) + firstIndex}]`);
+/**
+ * Adds a problem of a streamed document, once: a resource or a Jaeger trace
+ * whose spans came in several batches is named by each, with the spans each lost.
+ */
+function addProblem(problems: ImportProblem[], seen: Map<string, number>, problem: ImportProblem): void {
+  const key = `${problem.place}\n${problem.problem}`;
+  const at = seen.get(key);
+  if (at === undefined) {
+    seen.set(key, problems.push(problem) - 1);
+    return;
+  }
+  const same = problems[at] as ImportProblem;
+  problems[at] = { ...same, rejectedSpans: same.rejectedSpans + problem.rejectedSpans };
 }
 
 /** What writing one file did (see `WriteResult`). */
