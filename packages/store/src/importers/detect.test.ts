@@ -341,7 +341,19 @@ describe('parseTraceFile', () => {
     expect(truncated.spans.map((s) => s.name)).toEqual(['POST /invoices', 'INSERT billing.invoices']);
     expect(truncated.problems.map((p) => [p.place, p.problem.replace(/ \(.*/, '')])).toEqual([
       ['line 2', 'expected an OTLP export request'],
-      ['line 4', 'invalid JSON'],
+      ['line 4', 'not complete JSON'],
+    ]);
+    // Its spans are lost uncounted; the last line cut short is named as the end of the file.
+    expect(truncated.problems[1]).toEqual({
+      place: 'line 4',
+      problem: 'not complete JSON (the file may have been cut off); its spans were not imported',
+      rejectedSpans: 0,
+      unknownSpans: true,
+    });
+    const middle = parseTraceFile(`${lines[0]}\n${lines[0]?.slice(0, 40)}\n${lines[1]}\n{"resourceSpans": nope}\n`);
+    expect(middle.problems.map((p) => [p.place, p.problem.replace(/ \(.*\)/, '')])).toEqual([
+      ['line 2', 'not complete JSON; its spans were not imported'],
+      ['line 4', 'invalid JSON; its spans were not imported'],
     ]);
   });
 
