@@ -454,6 +454,18 @@ function readPass(
     path.length === keys.length &&
     path.every((segment, i) => (segment === '*' ? typeof keys[i] === 'number' : segment === keys[i]));
   let lastList: SpanList | undefined;
+  let lastChain: Chain | undefined;
+  const positionsOf = new Map(lists.map((list) => [list, containerPositions(list.path)]));
+  const chainOf = (list: SpanList, positions: readonly number[], keys: readonly unknown[]): Chain => {
+    const prefixes = positions.map((p) => keys.slice(0, p + 1).join('.'));
+    return {
+      list,
+      indexes: positions.map((p) => keys[p] as number),
+      containers: [recordAt(0, ''), ...prefixes.map((prefix, i) => recordAt(i + 1, prefix))],
+      prefixes,
+      key: prefixes.at(-1) ?? list.path.slice(0, -1).join('.'),
+    };
+  };
 
   parser.onValue = ({ value, key, stack }) => {
     const keys = [...stack.slice(1).map((element) => element.key), key];
@@ -471,15 +483,14 @@ function readPass(
         : lists.find((each) => matches(each.path, keys));
     if (list === undefined) return;
     lastList = list;
-    const positions = containerPositions(list.path);
-    const prefixes = positions.map((p) => keys.slice(0, p + 1).join('.'));
-    const chain: Chain = {
-      list,
-      indexes: positions.map((p) => keys[p] as number),
-      containers: [recordAt(0, ''), ...prefixes.map((prefix, i) => recordAt(i + 1, prefix))],
-      prefixes,
-      key: prefixes.at(-1) ?? list.path.slice(0, -1).join('.'),
-    };
+    const positions = positionsOf.get(list) as number[];
+    // Most spans are in the containers of the span before: the same chain, nothing to build.
+    const previous = lastChain;
+    const chain =
+      previous?.list === list && positions.every((p, i) => keys[p] === previous.indexes[i])
+        ? previous
+        : chainOf(list, positions, keys);
+    lastChain = chain;
     const index = key as number;
     settle(chain);
     if (!plan.first) {
