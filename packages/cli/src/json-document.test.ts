@@ -63,32 +63,39 @@ describe('readDocumentBatches', () => {
           schemaUrl: 'https://opentelemetry.io/schemas/1.21.0',
           scopeSpans: [
             { scope: { name: 'one' }, spans: spans.slice(0, 30) },
-            { scope: { name: 'two' }, spans: spans.slice(30) },
+            { scope: { name: 'two' }, spans: spans.slice(30, 38) },
+            { scope: { name: 'three' }, spans: spans.slice(38) },
           ],
         },
       ],
     };
     const { batches, stats } = batchesOf(JSON.stringify(document), { chunkBytes: 64, batchSpans: 10 });
-    expect(stats).toMatchObject({ parts: 47, batches: 5, passes: 1 });
-    expect(stats?.peakHeldSpans).toBeLessThanOrEqual(10);
+    // Cut where a scope ends once a batch is full, else at twice the size.
+    expect(stats).toMatchObject({ parts: 47, batches: 3, passes: 1 });
+    expect(stats?.peakHeldSpans).toBeLessThanOrEqual(20);
+    expect(batches.map((b) => [b.place, b.spans])).toEqual([
+      ['resourceSpans[0].scopeSpans[0].spans[0]', 20],
+      ['resourceSpans[1].scopeSpans[0].spans[18]', 12],
+      ['resourceSpans[1].scopeSpans[1].spans[0]', 15],
+    ]);
     expect(otlpSpans(batches)).toEqual([
       '"svc-0"/"lib"/0a',
       '"svc-0"/"lib"/0b',
       ...spans.slice(0, 30).map((s) => `"big"/"one"/${s.spanId}`),
-      ...spans.slice(30).map((s) => `"big"/"two"/${s.spanId}`),
+      ...spans.slice(30, 38).map((s) => `"big"/"two"/${s.spanId}`),
+      ...spans.slice(38).map((s) => `"big"/"three"/${s.spanId}`),
     ]);
-    const third = (batches[2] as DocumentBatch).document as { resourceSpans: { schemaUrl?: string }[] };
-    expect(third.resourceSpans[0]?.schemaUrl).toBe('https://opentelemetry.io/schemas/1.21.0');
-    // The fourth batch starts at the 27th span of the first scope (2 + 8 + 10 + 10 before it), and holds the second scope's first 7.
-    const fourth = batches[3] as DocumentBatch;
-    expect(fourth.place).toBe('resourceSpans[1].scopeSpans[0].spans[28]');
-    expect(fourth.placeInFile('resourceSpans[0].scopeSpans[1].spans[3].startTimeUnixNano')).toBe(
-      'resourceSpans[1].scopeSpans[1].spans[3].startTimeUnixNano',
+    const [, second, third] = batches as [DocumentBatch, DocumentBatch, DocumentBatch];
+    expect((third.document as { resourceSpans: { schemaUrl?: string }[] }).resourceSpans[0]?.schemaUrl).toBe(
+      'https://opentelemetry.io/schemas/1.21.0',
     );
-    expect(fourth.placeInFile('resourceSpans[0].scopeSpans[0].spans[1].kind')).toBe(
-      'resourceSpans[1].scopeSpans[0].spans[29].kind',
+    expect(second.placeInFile('resourceSpans[0].scopeSpans[0].spans[1].kind')).toBe(
+      'resourceSpans[1].scopeSpans[0].spans[19].kind',
     );
-    expect(fourth.placeInFile('resourceSpans[0].resource.attributes')).toBe('resourceSpans[1].resource.attributes');
+    expect(third.placeInFile('resourceSpans[0].scopeSpans[1].spans[3].startTimeUnixNano')).toBe(
+      'resourceSpans[1].scopeSpans[2].spans[3].startTimeUnixNano',
+    );
+    expect(third.placeInFile('resourceSpans[0].resource.attributes')).toBe('resourceSpans[1].resource.attributes');
   });
 
   it('waits for a resource written after its spans, and reads the file again when more spans than a batch wait', () => {
@@ -146,8 +153,7 @@ describe('readDocumentBatches', () => {
     const { batches, stats } = batchesOf(JSON.stringify({ data: [trace], total: 0 }), { batchSpans: 10 });
     expect(stats).toMatchObject({ parts: 25, passes: 2 });
     expect(batches.map((b) => [b.place, b.spans])).toEqual([
-      ['data[0].spans[0]', 10],
-      ['data[0].spans[10]', 10],
+      ['data[0].spans[0]', 20],
       ['data[0].spans[20]', 5],
     ]);
     for (const batch of batches) {
@@ -187,11 +193,12 @@ describe('readDocumentBatches', () => {
     const traces = batchesOf(JSON.stringify([[{ id: '1' }, { id: '2' }, { id: '3' }], [{ id: '4' }]]), {
       batchSpans: 2,
     });
+    // A trace that fits is not split between batches: its ids are matched within one.
     expect(traces.batches.map((b) => [b.place, b.document])).toEqual([
-      ['[0][0]', [[{ id: '1' }, { id: '2' }]]],
-      ['[0][2]', [[{ id: '3' }], [{ id: '4' }]]],
+      ['[0][0]', [[{ id: '1' }, { id: '2' }, { id: '3' }]]],
+      ['[1][0]', [[{ id: '4' }]]],
     ]);
-    expect(traces.batches[1]?.placeInFile('[1][0].timestamp')).toBe('[1][0].timestamp');
+    expect(traces.batches[1]?.placeInFile('[0][0].timestamp')).toBe('[1][0].timestamp');
   });
 
   it('keeps the digits of integers beyond float64 exact range, as a whole-file read does', () => {

@@ -108,7 +108,11 @@ export interface DocumentBatch {
 export interface ReadDocumentOptions {
   /** Bytes read from the file at a time (default 1 MiB). */
   readonly chunkBytes?: number;
-  /** A batch is handed on once it holds this many spans (default 2,000); as many may wait for their containers' keys. */
+  /**
+   * A batch is handed on at the end of a resource, scope or trace once it
+   * holds this many spans (default 2,000), or at twice as many inside one (a
+   * larger one is split); as many may wait for their containers' keys.
+   */
   readonly batchSpans?: number;
   /** Bytes of containers' keys kept for a later read of the file (default {@link KEPT_CONTEXT_BYTES}). */
   readonly keptContextBytes?: number;
@@ -372,11 +376,15 @@ function readPass(
       last.indexes.push(index);
       last.spans.push(span);
     } else {
+      // Cut between resources or traces where the batch is full: ids are matched within a batch
+      // (a Zipkin-style shared client and server id, a 64-bit trace id), so one that fits a batch is never split.
+      if (held >= batchSpans) flush();
       batch.push({ chain, contexts, indexes: [index], spans: [span] });
     }
     held++;
     stats.peakHeldSpans = Math.max(stats.peakHeldSpans, held + waitingSpans);
-    if (held >= batchSpans) flush();
+    // Spans straight in the root (a Zipkin array) have no container to keep whole.
+    if (held >= (chain.indexes.length === 0 ? batchSpans : 2 * batchSpans)) flush();
   };
   /** Whether `chain`'s container at `level` has ended, now that a span of `current` is read (undefined: the document ended). */
   const endedBy =
