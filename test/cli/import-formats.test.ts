@@ -275,7 +275,9 @@ describe('lifeline import: partial imports', () => {
     expect(result.import.stderr).toMatch(
       /^problem: .*collector-truncated\.jsonl: at line 2: expected an OTLP export request/m,
     );
-    expect(result.import.stderr).toMatch(/^problem: .*collector-truncated\.jsonl: at line 4: invalid JSON/m);
+    expect(result.import.stderr).toMatch(
+      /^problem: .*collector-truncated\.jsonl: at line 4: not complete JSON \(the file may have been cut off\); its spans were not imported$/m,
+    );
     expect(result.diagram).toMatchInlineSnapshot(`
       "sequenceDiagram
       autonumber
@@ -332,7 +334,7 @@ describe('lifeline import: partial imports', () => {
     const help = runCli(['import', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(
-      /Exit status: 0 all imported, 3 imported with some spans or lines skipped,\s+1 nothing imported/,
+      /Exit status: 0 all imported \(spans already there included\), 3 imported with\s+some spans or lines skipped or lost to an id already taken \(counted on stderr\),\s+1 nothing imported/,
     );
   });
 });
@@ -382,12 +384,60 @@ describe('lifeline import counts what it stored and says what was odd', () => {
     // The same ids again: one copy as it was, one moved by a clock correction.
     const second = line([otlpSpan(7), otlpSpan(8, { startTimeUnixNano: String(base + 8_100_000n) })]);
     writeFileSync(file, join2(first, second));
-    const result = runCli(['import', '--db', join(work, `${name}.db`), file]);
-    expect(result.code, result.stderr).toBe(0);
+    const db = join(work, `${name}.db`);
+    const result = runCli(['import', '--db', db, file]);
+    // A span was lost: not a success, though everything else was written.
+    expect(result.code, result.stderr).toBe(3);
     expect(result.stdout).toContain('Imported 2 new spans');
     expect(result.stdout).toContain('; 1 already there; 1 sharing an id with a different span');
+    expect(result.stderr).toBe(
+      `lifeline: did not import 1 span that shared an id with a different span (kept the first, see span cd${'0'.repeat(13)}8 of trace ab${'0'.repeat(29)}8); the rest was imported\n`,
+    );
+    const list = runCli(['list', '--db', db, '--all', '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toHaveLength(2);
+  });
+
+  it('adds up the spans lost to ids already taken across files, with examples from each', () => {
+    const a = join(work, 'conflict-a.jsonl');
+    const b = join(work, 'conflict-b.jsonl');
+    writeFileSync(a, `${line([otlpSpan(1)])}\n${line([otlpSpan(1, { name: 'moved' })])}\n`);
+    writeFileSync(b, `${line([otlpSpan(2)])}\n${line([otlpSpan(2, { name: 'moved' })])}\n`);
+    const result = runCli(['import', '--db', join(work, 'conflicts-two-files.db'), a, b]);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stdout).toContain('Imported 2 new spans in 2 traces');
+    expect(result.stderr).toBe(
+      `lifeline: did not import 2 spans that shared an id with a different span (kept the first, see span cd${'0'.repeat(13)}1 of trace ab${'0'.repeat(29)}1, span cd${'0'.repeat(13)}2 of trace ab${'0'.repeat(29)}2); the rest was imported\n`,
+    );
+  });
+
+  it('says plainly that a last line cut short lost its spans', () => {
+    const file = join(work, 'cut-off.jsonl');
+    const whole = line([otlpSpan(3)]);
+    writeFileSync(file, `${line([otlpSpan(1)])}\n${line([otlpSpan(2)])}\n${whole.slice(0, whole.length / 2)}`);
+    const result = runCli(['import', '--db', join(work, 'cut-off.db'), file]);
+    expect(result.code, result.stderr).toBe(3);
     expect(result.stdout).toContain(
-      `1 span shared an id with a different span: kept the first, see span cd${'0'.repeat(13)}8 of trace ab${'0'.repeat(29)}8.`,
+      'cut-off.jsonl: otlp-jsonl, 2 spans in 2 traces from 1 service; skipped 1 unreadable line (1 problem)',
+    );
+    expect(result.stderr.split('\n').filter((l) => l !== '')).toEqual([
+      `problem: ${file}: at line 3: not complete JSON (the file may have been cut off); its spans were not imported`,
+      'lifeline: skipped 1 unreadable line (1 problem in 1 file, listed above); the rest was imported',
+    ]);
+  });
+
+  it('skips a span without a start time (0 or absent) and names the field, as for a time out of range', () => {
+    const file = join(work, 'no-start.json');
+    const missing = Object.fromEntries(Object.entries(otlpSpan(3)).filter(([key]) => key !== 'startTimeUnixNano'));
+    writeFileSync(file, line([otlpSpan(1), otlpSpan(2, { startTimeUnixNano: '0' }), missing]));
+    const result = runCli(['import', '--db', join(work, 'no-start.db'), file]);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stdout).toContain('1 span in 1 trace from 1 service; skipped 2 spans (2 problems)');
+    expect(result.stderr).toContain(
+      'at resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano: a start time of 0 means none was recorded: the span cannot be placed in time',
+    );
+    expect(result.stderr).toContain(
+      'at resourceSpans[0].scopeSpans[0].spans[2].startTimeUnixNano: the span has no start time',
     );
   });
 

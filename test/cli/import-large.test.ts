@@ -11,42 +11,85 @@ beforeAll(() => {
   work = tempDir('import-large');
 }, 300_000);
 
-/**
- * Writes one OTLP JSON document of about `mib` MiB, `{"resourceSpans": [...]}`,
- * a resource of 10 spans (one trace) per item, and returns its span count.
- */
-function writeOtlpDocument(path: string, mib: number): number {
-  const fd = openSync(path, 'w');
+/** How the spans of a generated document are laid out. */
+type Shape = 'a resource per trace' | 'one resource' | 'one Jaeger trace';
+
+/** Ten spans of one trace (a request and nine queries), as OTLP JSON spans. */
+function otlpTrace(t: number): Record<string, unknown>[] {
   const base = 1_700_000_000_000_000_000n;
+  const traceId = (t + 1).toString(16).padStart(32, '0');
+  const start = base + BigInt(t) * 1_000_000_000n;
+  return Array.from({ length: 10 }, (_, i) => ({
+    traceId,
+    spanId: (t * 16 + i + 1).toString(16).padStart(16, '0'),
+    ...(i === 0 ? {} : { parentSpanId: (t * 16 + 1).toString(16).padStart(16, '0') }),
+    name: i === 0 ? 'GET /articles/:id' : 'SELECT articles',
+    kind: i === 0 ? 2 : 3,
+    startTimeUnixNano: String(start + BigInt(i) * 3_000_000n),
+    endTimeUnixNano: String(start + BigInt(i) * 3_000_000n + 2_000_000n),
+    attributes: [{ key: 'db.statement', value: { stringValue: 'SELECT id, title, body FROM articles WHERE id = $1' } }],
+  }));
+}
+
+/** The same ten spans as Jaeger writes them (microseconds, tags, a process id). */
+function jaegerSpans(t: number): Record<string, unknown>[] {
+  return otlpTrace(t).map((span, i) => ({
+    traceID: span.traceId,
+    spanID: span.spanId,
+    operationName: span.name,
+    references:
+      span.parentSpanId === undefined
+        ? []
+        : [{ refType: 'CHILD_OF', traceID: span.traceId, spanID: span.parentSpanId }],
+    startTime: Number(BigInt(span.startTimeUnixNano as string) / 1000n),
+    duration: 2000,
+    tags: [
+      { key: 'span.kind', type: 'string', value: i === 0 ? 'server' : 'client' },
+      { key: 'db.statement', type: 'string', value: 'SELECT id, title, body FROM articles WHERE id = $1' },
+    ],
+    processID: i === 0 ? 'p1' : 'p2',
+  }));
+}
+
+const resourceOf = (service: string) => ({ attributes: [{ key: 'service.name', value: { stringValue: service } }] });
+
+/**
+ * Writes one trace document of about `mib` MiB and returns its span count:
+ * OTLP JSON with a resource of 10 spans (one trace) per item of
+ * `resourceSpans`, OTLP JSON whose one resource holds every span, or one
+ * Jaeger trace of every span with its `processes` after them, as Jaeger writes it.
+ */
+function writeDocument(path: string, mib: number, shape: Shape): number {
+  const fd = openSync(path, 'w');
   let size = 0;
   let spans = 0;
+  const [head, tail] =
+    shape === 'a resource per trace'
+      ? ['{"resourceSpans":[', ']}']
+      : shape === 'one resource'
+        ? [
+            `{"resourceSpans":[{"resource":${JSON.stringify(resourceOf('blog-api'))},"scopeSpans":[{"scope":{"name":"gen"},"spans":[`,
+            ']}]}]}',
+          ]
+        : [
+            '{"data":[{"traceID":"00000000000000000000000000000001","spans":[',
+            `],"processes":${JSON.stringify({ p1: { serviceName: 'blog-api', tags: [] }, p2: { serviceName: 'blog-worker', tags: [] } })},"warnings":null}],"total":0}`,
+          ];
   try {
-    writeSync(fd, '{"resourceSpans":[');
+    writeSync(fd, head);
     for (let t = 0; size < mib * 1024 * 1024; t++) {
-      const traceId = (t + 1).toString(16).padStart(32, '0');
-      const start = base + BigInt(t) * 1_000_000_000n;
-      const items = Array.from({ length: 10 }, (_, i) => ({
-        traceId,
-        spanId: (t * 16 + i + 1).toString(16).padStart(16, '0'),
-        ...(i === 0 ? {} : { parentSpanId: (t * 16 + 1).toString(16).padStart(16, '0') }),
-        name: i === 0 ? 'GET /articles/:id' : 'SELECT articles',
-        kind: i === 0 ? 2 : 3,
-        startTimeUnixNano: String(start + BigInt(i) * 3_000_000n),
-        endTimeUnixNano: String(start + BigInt(i) * 3_000_000n + 2_000_000n),
-        attributes: [
-          { key: 'db.statement', value: { stringValue: 'SELECT id, title, body FROM articles WHERE id = $1' } },
-        ],
-      }));
-      const resource = {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'blog-api' } }] },
-        scopeSpans: [{ scope: { name: 'gen' }, spans: items }],
-      };
-      const chunk = (t === 0 ? '' : ',') + JSON.stringify(resource);
+      const items =
+        shape === 'a resource per trace'
+          ? [{ resource: resourceOf('blog-api'), scopeSpans: [{ scope: { name: 'gen' }, spans: otlpTrace(t) }] }]
+          : shape === 'one resource'
+            ? otlpTrace(t)
+            : jaegerSpans(t);
+      const chunk = (t === 0 ? '' : ',') + items.map((item) => JSON.stringify(item)).join(',');
       writeSync(fd, chunk);
       size += chunk.length;
-      spans += items.length;
+      spans += 10;
     }
-    writeSync(fd, ']}');
+    writeSync(fd, tail);
   } finally {
     closeSync(fd);
   }
@@ -75,28 +118,60 @@ function importMeasured(db: string, file: string): { code: number | null; stdout
 }
 
 describe('lifeline import of one large JSON document', () => {
-  it('streams it: peak memory grows far less than the file, and a second import says what was there', () => {
-    const small = join(work, 'small.json');
-    const large = join(work, 'large.json');
-    const smallSpans = writeOtlpDocument(small, 20);
-    const largeSpans = writeOtlpDocument(large, 100);
+  let small: { file: string; spans: number; peakRssBytes: number };
 
-    const first = importMeasured(join(work, 'small.db'), small);
-    expect(first.code, first.stdout).toBe(0);
-    expect(first.stdout).toContain(`Imported ${smallSpans} new spans`);
+  beforeAll(() => {
+    const file = join(work, 'small.json');
+    const spans = writeDocument(file, 20, 'a resource per trace');
+    const imported = importMeasured(join(work, 'small.db'), file);
+    expect(imported.code, imported.stdout).toBe(0);
+    expect(imported.stdout).toContain(`Imported ${spans} new spans`);
+    small = { file, spans, peakRssBytes: imported.peakRssBytes };
+  }, 300_000);
+
+  /**
+   * Read whole, a document costs several times its size; streamed, memory is
+   * bounded by a batch: the larger file's extra megabytes cost a small part
+   * of that in memory.
+   */
+  function expectFlat(file: string, peakRssBytes: number): void {
+    const moreFile = statSync(file).size - statSync(small.file).size;
+    const moreMemory = peakRssBytes - small.peakRssBytes;
+    expect(moreMemory / moreFile, `${small.peakRssBytes} → ${peakRssBytes} bytes`).toBeLessThan(0.5);
+  }
+
+  it('streams many resources: peak memory grows far less than the file, and a second import says what was there', () => {
+    const large = join(work, 'large.json');
+    const largeSpans = writeDocument(large, 100, 'a resource per trace');
     const second = importMeasured(join(work, 'large.db'), large);
     expect(second.code, second.stdout).toBe(0);
     expect(second.stdout).toContain(`Imported ${largeSpans} new spans in ${largeSpans / 10} traces`);
+    expectFlat(large, second.peakRssBytes);
 
-    // Read whole, the document cost several times its size; streamed, memory is
-    // bounded by a batch: 80 MiB more of file costs a small part of that in memory.
-    const moreFile = statSync(large).size - statSync(small).size;
-    const moreMemory = second.peakRssBytes - first.peakRssBytes;
-    expect(moreMemory / moreFile, `${first.peakRssBytes} → ${second.peakRssBytes} bytes`).toBeLessThan(0.5);
-
-    const again = importMeasured(join(work, 'small.db'), small);
+    const again = importMeasured(join(work, 'small.db'), small.file);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Imported 0 new spans');
-    expect(again.stdout).toContain(`${smallSpans} spans were already there`);
+    expect(again.stdout).toContain(`${small.spans} spans were already there`);
+  }, 400_000);
+
+  it('streams one resource of many spans a batch at a time, each with the resource', () => {
+    const large = join(work, 'one-resource.json');
+    const spans = writeDocument(large, 64, 'one resource');
+    const imported = importMeasured(join(work, 'one-resource.db'), large);
+    expect(imported.code, imported.stdout).toBe(0);
+    expect(imported.stdout).toContain(`otlp-json, ${spans} spans in ${spans / 10} traces from 1 service`);
+    expect(imported.stdout).toContain(`Imported ${spans} new spans`);
+    expectFlat(large, imported.peakRssBytes);
+  }, 400_000);
+
+  it('streams one Jaeger trace whose processes come after its spans, reading its spans again once they are known', () => {
+    const large = join(work, 'one-jaeger-trace.json');
+    const spans = writeDocument(large, 48, 'one Jaeger trace');
+    const imported = importMeasured(join(work, 'one-jaeger-trace.db'), large);
+    expect(imported.code, imported.stdout).toBe(0);
+    // Both services: each span was read with the process it names.
+    expect(imported.stdout).toContain(`jaeger, ${spans} spans in ${spans / 10} traces from 2 services`);
+    expect(imported.stdout).toContain(`Imported ${spans} new spans`);
+    expectFlat(large, imported.peakRssBytes);
   }, 400_000);
 });

@@ -23,10 +23,12 @@ describe('readLineBlocks', () => {
       const blockBytes = 256 * 1024;
       const seen: string[] = [];
       let expectedFirst = 1;
+      const last: boolean[] = [];
       const stats = readLineBlocks(
         path,
         (block) => {
           expect(block.firstLine).toBe(expectedFirst);
+          last.push(block.last);
           const blockLines = block.text.endsWith('\n') ? block.text.slice(0, -1).split('\n') : block.text.split('\n');
           seen.push(...blockLines);
           expectedFirst += blockLines.length;
@@ -34,6 +36,8 @@ describe('readLineBlocks', () => {
         { chunkBytes, blockBytes },
       );
       expect(seen).toEqual(lines);
+      // Only the block with the file's last line says it ends the file.
+      expect(last.indexOf(true)).toBe(last.length - 1);
       expect(stats.blocks).toBeGreaterThan(50);
       // A block, its copy as text, a read chunk and a partial line: never the file.
       expect(stats.peakHeldBytes).toBeLessThan(2 * (blockBytes + 300 * 1024) + 2 * chunkBytes);

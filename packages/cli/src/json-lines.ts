@@ -4,12 +4,14 @@
  * so that importing it holds one block, not the file: a file of any size
  * imports in the same memory.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 /** One block of whole lines, and the number (1-based) of its first line in the file. */
 export interface LineBlock {
   readonly text: string;
   readonly firstLine: number;
+  /** Whether the block ends the file (as long as the file was when it was opened). */
+  readonly last: boolean;
 }
 
 /** Options of {@link readLineBlocks}. */
@@ -44,6 +46,8 @@ export function readLineBlocks(
   const stats: LineBlockStats = { peakHeldBytes: 0, blocks: 0 };
   const buffer = Buffer.alloc(chunkBytes);
   const fd = openSync(path, 'r');
+  const size = fstatSync(fd).size;
+  let readBytes = 0;
   // Bytes of whole lines waiting to be handed on, and the bytes after the last newline.
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -58,13 +62,14 @@ export function readLineBlocks(
     pending = [];
     pendingBytes = 0;
     stats.blocks++;
-    onBlock({ text, firstLine: pendingFirstLine });
+    onBlock({ text, firstLine: pendingFirstLine, last: readBytes >= size && partial.length === 0 });
     pendingFirstLine = nextLine;
   };
   try {
     for (;;) {
       const read = readSync(fd, buffer, 0, chunkBytes, null);
       if (read === 0) break;
+      readBytes += read;
       const chunk = buffer.subarray(0, read);
       const newline = chunk.lastIndexOf(0x0a);
       if (newline < 0) {

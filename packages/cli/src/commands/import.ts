@@ -31,8 +31,8 @@ interface ParsedFile {
   readonly traceIds: ReadonlySet<string>;
   readonly serviceCount: number;
   readonly warnings: readonly string[];
+  /** What was skipped, each with the spans it lost. */
   readonly problems: readonly ImportProblem[];
-  readonly rejectedSpans: number;
   readonly skippedSignals: ParsedTraceFile['skippedSignals'];
 }
 
@@ -52,8 +52,10 @@ const streamThresholdBytes = 16 * 1024 * 1024;
 
 /**
  * Registers `lifeline import`: OTLP, Tempo, Jaeger and Zipkin JSON files into the
- * store. Exits 0 when all was imported, 3 ({@link IncompleteError}) when parts
- * of a file were skipped, 1 when a file could not be imported at all.
+ * store. Exits 0 when all was imported (spans already stored count as
+ * imported), 3 ({@link IncompleteError}) when parts of a file were skipped or
+ * spans were not stored because a different span held their id, 1 when a
+ * file could not be imported at all.
  */
 export function registerImportCommand(program: Command): void {
   program
@@ -73,18 +75,21 @@ metrics and logs are skipped and counted), Grafana Tempo's trace JSON
 
 Every file is read before anything is written (a file that is not a trace file
 at all imports nothing), except JSON lines, which are read and written a block
-of lines at a time, and JSON documents of 16 MiB or more, whose resources,
-traces or spans are read with a streaming parser and written a batch at a time:
-a file of any size imports in about the same memory. Inside a trace file, what is valid is imported and each
+of lines at a time, and JSON documents of 16 MiB or more, whose spans are read
+with a streaming parser and written a batch at a time, however many one
+resource or trace holds: a file of any size imports in about the same memory. Inside a trace file, what is valid is imported and each
 malformed span, resource or line is skipped and named with its place (a JSON
 path, or the line of a JSON-lines file); the first ${problemsShown} are printed.
 Ids that are not hex are replaced by ids hashed from their text (the original
 is kept in the span attribute lifeline.import.original_span_id / _trace_id);
 short hex ids are left-padded. A span with an all-zero id or a time out of range
-is skipped and named; one of an unknown kind is imported as unspecified. Each
-oddity is a warning. Spans already in the database are counted, not added again.
+is skipped and named, and so is one without a start time (absent or 0); one
+of an unknown kind is imported as unspecified. Each oddity is a warning. Spans
+already in the database are counted, not added again; a different span under
+an id already taken is not imported (the first is kept), and counted as lost.
 
-Exit status: 0 all imported, 3 imported with some spans or lines skipped,
+Exit status: 0 all imported (spans already there included), 3 imported with
+some spans or lines skipped or lost to an id already taken (counted on stderr),
 1 nothing imported (unreadable file, unknown format), 2 unexpected failure.
 
 Examples:
@@ -99,10 +104,8 @@ Examples:
       const path = resolveDbPath(options.db);
       const store = openWritableStore(path);
       try {
-        let spanTotal = 0;
-        let knownTotal = 0;
-        let conflictTotal = 0;
-        const conflictExamples: string[] = [];
+        // What was new, not what was read: a repeated line or a second import adds nothing.
+        const total = new WriteTally();
         const parsedFiles: ParsedFile[] = [];
         const traceIds = new Set<string>();
         for (const entry of parsed) {
@@ -117,13 +120,7 @@ Examples:
                 };
           parsedFiles.push(file);
           for (const id of file.traceIds) traceIds.add(id);
-          // What was new, not what was read: a repeated line or a second import adds nothing.
-          spanTotal += written.inserted;
-          knownTotal += written.duplicates;
-          conflictTotal += written.conflicts;
-          for (const example of written.conflictExamples) {
-            if (conflictExamples.length < CONFLICT_EXAMPLES) conflictExamples.push(example);
-          }
+          total.add(written);
           process.stdout.write(
             `${file.file}: ${file.format}, ${plural(file.spanCount, 'span')} in ${plural(file.traceIds.size, 'trace')} from ${plural(file.serviceCount, 'service')}${knownText(written.duplicates)}${conflictText(written.conflicts)}${skippedText(file)}\n`,
           );
@@ -136,26 +133,29 @@ Examples:
         if (problems.length > problemsShown) {
           process.stderr.write(`problem: … and ${plural(problems.length - problemsShown, 'more problem')}\n`);
         }
+        const { inserted, duplicates, conflicts, conflictExamples } = total.result();
         const known =
-          knownTotal === 0
+          duplicates === 0
             ? ''
-            : ` ${plural(knownTotal, 'span')} ${knownTotal === 1 ? 'was' : 'were'} already there (stored before, or repeated in a file).`;
+            : ` ${plural(duplicates, 'span')} ${duplicates === 1 ? 'was' : 'were'} already there (stored before, or repeated in a file).`;
         process.stdout.write(
-          `Imported ${plural(spanTotal, 'new span')} in ${plural(traceIds.size, 'trace')} into ${displayPath(path)}.${known} See them with \`lifeline list\`.\n`,
+          `Imported ${plural(inserted, 'new span')} in ${plural(traceIds.size, 'trace')} into ${displayPath(path)}.${known} See them with \`lifeline list\`.\n`,
         );
-        if (conflictTotal > 0) {
-          // Not a copy: a different span under an id already taken. Only the first is kept, so say which.
-          process.stdout.write(
-            `${plural(conflictTotal, 'span')} shared an id with a different span: kept the first, see ${conflictExamples.join(', ')}${conflictTotal > conflictExamples.length ? ', …' : ''}.\n`,
-          );
-        }
+        const lost: string[] = [];
         if (problems.length > 0) {
-          const rejected = parsedFiles.reduce((sum, file) => sum + file.rejectedSpans, 0);
           const withProblems = parsedFiles.filter((file) => file.problems.length > 0).length;
-          throw new IncompleteError(
-            `skipped ${plural(rejected, 'span')} (${plural(problems.length, 'problem')} in ${plural(withProblems, 'file')}, listed above); the rest was imported`,
+          lost.push(
+            `skipped ${lostText(parsedFiles.flatMap((file) => file.problems))} (${plural(problems.length, 'problem')} in ${plural(withProblems, 'file')}, listed above)`,
           );
         }
+        if (conflicts > 0) {
+          // Not a copy: a different span under an id already taken. Only the first is kept, so the other is lost.
+          lost.push(
+            `did not import ${plural(conflicts, 'span')} that shared an id with a different span (kept the first, see ${conflictExamples.join(', ')}${conflicts > conflictExamples.length ? ', …' : ''})`,
+          );
+        }
+        // Everything else is written: the exit status says that part of the input did not make it.
+        if (lost.length > 0) throw new IncompleteError(`${lost.join('; ')}; the rest was imported`);
       } finally {
         store.close();
       }
@@ -172,11 +172,23 @@ function knownText(duplicates: number): string {
   return duplicates === 0 ? '' : `; ${duplicates} already there`;
 }
 
+/**
+ * What problems lost: `2 spans`, `1 unreadable line` (a line that is not
+ * JSON, whose spans cannot be counted), or `2 spans and 1 unreadable line`.
+ */
+function lostText(problems: readonly ImportProblem[]): string {
+  const spans = problems.reduce((sum, problem) => sum + problem.rejectedSpans, 0);
+  const lines = problems.filter((problem) => problem.unknownSpans === true).length;
+  if (lines === 0) return plural(spans, 'span');
+  const unreadable = `${lines} unreadable ${lines === 1 ? 'line' : 'lines'}`;
+  return spans === 0 ? unreadable : `${plural(spans, 'span')} and ${unreadable}`;
+}
+
 /** `; skipped 2 spans (3 problems); skipped lines of other signals: 2 metrics, 1 logs`, or nothing. */
-function skippedText(file: Pick<ParsedFile, 'problems' | 'rejectedSpans' | 'skippedSignals'>): string {
+function skippedText(file: Pick<ParsedFile, 'problems' | 'skippedSignals'>): string {
   let text = '';
   if (file.problems.length > 0) {
-    text += `; skipped ${plural(file.rejectedSpans, 'span')} (${plural(file.problems.length, 'problem')})`;
+    text += `; skipped ${lostText(file.problems)} (${plural(file.problems.length, 'problem')})`;
   }
   const signals = Object.entries(file.skippedSignals).map(([signal, count]) => `${count} ${signal}`);
   if (signals.length > 0) text += `; skipped lines of other signals: ${signals.join(', ')}`;
@@ -208,7 +220,7 @@ function parseFile(file: string): ParsedFile {
       const [first] = result.problems;
       const reason =
         first === undefined
-          ? `holds no spans (read as ${result.format}${skippedText({ ...result, rejectedSpans: 0, problems: [] })})`
+          ? `holds no spans (read as ${result.format}${skippedText({ ...result, problems: [] })})`
           : `no span could be read (${plural(result.problems.length, 'problem')}; the first: ${describeProblem(first)})`;
       throw new UserError(`${file} ${reason}. Nothing was imported`);
     }
@@ -221,7 +233,6 @@ function parseFile(file: string): ParsedFile {
       serviceCount: new Set(result.spans.map((span) => span.serviceName)).size,
       warnings: result.warnings,
       problems: result.problems,
-      rejectedSpans: result.rejectedSpans,
       skippedSignals: result.skippedSignals,
     };
   } catch (error) {
@@ -276,14 +287,13 @@ function isJsonLines(file: string): boolean {
 function streamFile(store: SpanStore, file: string): { file: ParsedFile; written: Written } {
   const tally = new WriteTally();
   let spans = 0;
-  let rejectedSpans = 0;
   const traceIds = new Set<string>();
   const services = new Set<string>();
   const warnings = new Set<string>();
   const problems: ImportProblem[] = [];
   const skippedSignals: Record<string, number> = {};
   readLineBlocks(file, (block) => {
-    const result = parseTraceLines(block.text, { firstLine: block.firstLine });
+    const result = parseTraceLines(block.text, { firstLine: block.firstLine, endOfFile: block.last });
     const written = store.writeSpans(result.spans);
     tally.add(written);
     spans += result.spans.length;
@@ -293,7 +303,6 @@ function streamFile(store: SpanStore, file: string): { file: ParsedFile; written
     }
     for (const warning of result.warnings) warnings.add(warning);
     problems.push(...result.problems);
-    rejectedSpans += result.rejectedSpans;
     for (const [signal, count] of Object.entries(result.skippedSignals)) {
       skippedSignals[signal] = (skippedSignals[signal] ?? 0) + count;
     }
@@ -314,7 +323,6 @@ function streamFile(store: SpanStore, file: string): { file: ParsedFile; written
       serviceCount: services.size,
       warnings: [...warnings],
       problems,
-      rejectedSpans,
       skippedSignals,
     },
     written: tally.result(),
@@ -339,21 +347,22 @@ function wholeFile(store: SpanStore, path: string): { file: ParsedFile; written:
 }
 
 /**
- * Imports one large JSON document a batch of resources, traces or spans at a
- * time: each batch is converted and written before the next is read, so
- * memory holds a batch whatever the file's size. Ids are read within a batch,
- * as in a block of JSON lines. Undefined, with nothing written, when the
- * document holds no list that can be streamed.
+ * Imports one large JSON document a batch of spans at a time, each with its
+ * resource and scope (or Jaeger process): each batch is converted and written
+ * before the next is read, so memory holds a batch whatever the file's size
+ * or shape. Ids are read within a batch, as in a block of JSON lines.
+ * Undefined, with nothing written, when the document holds no list that can
+ * be streamed.
  */
 function streamDocument(store: SpanStore, file: string): { file: ParsedFile; written: Written } | undefined {
   const tally = new WriteTally();
   let spans = 0;
-  let rejectedSpans = 0;
   let format: string | undefined;
   const traceIds = new Set<string>();
   const services = new Set<string>();
   const warnings = new Set<string>();
   const problems: ImportProblem[] = [];
+  const seenProblems = new Map<string, number>();
   let stats: ReturnType<typeof readDocumentBatches>;
   try {
     stats = readDocumentBatches(file, (batch) => {
@@ -363,12 +372,7 @@ function streamDocument(store: SpanStore, file: string): { file: ParsedFile; wri
       } catch (error) {
         // The first batch decides whether this is a trace file at all: nothing is written before it.
         if (format === undefined || !(error instanceof TraceFileError)) throw error;
-        problems.push({
-          place: batchPlace(batch.listPath, batch.firstIndex),
-          problem: error.problem,
-          rejectedSpans: batch.spans,
-        });
-        rejectedSpans += batch.spans;
+        addProblem(problems, seenProblems, { place: batch.place, problem: error.problem, rejectedSpans: batch.spans });
         return;
       }
       format ??= result.format;
@@ -381,9 +385,8 @@ function streamDocument(store: SpanStore, file: string): { file: ParsedFile; wri
       }
       for (const warning of result.warnings) warnings.add(warning);
       for (const problem of result.problems) {
-        problems.push({ ...problem, place: shiftPlace(problem.place, batch.listPath, batch.firstIndex) });
+        addProblem(problems, seenProblems, { ...problem, place: batch.placeInFile(problem.place) });
       }
-      rejectedSpans += result.rejectedSpans;
     });
   } catch (error) {
     if (error instanceof UserError) throw error;
@@ -420,22 +423,25 @@ function streamDocument(store: SpanStore, file: string): { file: ParsedFile; wri
       serviceCount: services.size,
       warnings: [...warnings],
       problems,
-      rejectedSpans,
       skippedSignals: {},
     },
     written: tally.result(),
   };
 }
 
-/** Where a batch starts in the file: `resourceSpans[120]`, `data[3]`, or `[5000]` in a top-level array. */
-function batchPlace(listPath: string, index: number): string {
-  return `${listPath}[${index}]`;
-}
-
-/** A problem's place within a batch as a place in the file: the list index shifted by the batch's first index. */
-function shiftPlace(place: string, listPath: string, firstIndex: number): string {
-  if (!place.startsWith(`${listPath}[`)) return place;
-  return place.replace(/\[(\d+)\]/, (_, index: string) => `[${Number(index) + firstIndex}]`);
+/**
+ * Adds a problem of a streamed document, once: a resource or a Jaeger trace
+ * whose spans came in several batches is named by each, with the spans each lost.
+ */
+function addProblem(problems: ImportProblem[], seen: Map<string, number>, problem: ImportProblem): void {
+  const key = `${problem.place}\n${problem.problem}`;
+  const at = seen.get(key);
+  if (at === undefined) {
+    seen.set(key, problems.push(problem) - 1);
+    return;
+  }
+  const same = problems[at] as ImportProblem;
+  problems[at] = { ...same, rejectedSpans: same.rejectedSpans + problem.rejectedSpans };
 }
 
 /** What writing one file did (see `WriteResult`). */

@@ -180,6 +180,68 @@ describe('parseTraceFile', () => {
     expect(fromZipkin.rejectedSpans).toBe(1);
   });
 
+  it('skips a span without a start time (absent or 0) and names the field, in every format', () => {
+    const otlp = JSON.parse(read('otlp.sample.json'));
+    otlp.resourceSpans[0].scopeSpans[1].spans[0].startTimeUnixNano = '0';
+    delete otlp.resourceSpans[0].scopeSpans[1].spans[1].startTimeUnixNano;
+    const fromOtlp = parseTraceFile(JSON.stringify(otlp), { fileName: 'trace.json' });
+    expect(fromOtlp.spans).toHaveLength(2);
+    expect(fromOtlp.warnings).toEqual([]);
+    expect(fromOtlp.problems).toEqual([
+      {
+        place: 'resourceSpans[0].scopeSpans[1].spans[0].startTimeUnixNano',
+        problem: 'a start time of 0 means none was recorded: the span cannot be placed in time',
+        rejectedSpans: 1,
+      },
+      {
+        place: 'resourceSpans[0].scopeSpans[1].spans[1].startTimeUnixNano',
+        problem: 'the span has no start time',
+        rejectedSpans: 1,
+      },
+    ]);
+
+    const jaeger = JSON.parse(read('jaeger.sample.json'));
+    jaeger.data[0].spans[1].startTime = 0;
+    const fromJaeger = parseTraceFile(JSON.stringify(jaeger), { fileName: 'trace.json' });
+    expect(fromJaeger.problems.map((p) => [p.place, p.problem])).toEqual([
+      ['data[0].spans[1].startTime', 'a start time of 0 means none was recorded: the span cannot be placed in time'],
+    ]);
+
+    const zipkin = JSON.parse(read('zipkin.sample.json'));
+    zipkin[0].timestamp = 0;
+    expect(parseTraceFile(JSON.stringify(zipkin)).problems.map((p) => p.place)).toEqual(['[0].timestamp']);
+  });
+
+  it('gives a skipped span of an unknown kind one message, its problem, in every format', () => {
+    const otlp = JSON.parse(read('otlp.sample.json'));
+    Object.assign(otlp.resourceSpans[0].scopeSpans[1].spans[0], {
+      kind: 'SPAN_KIND_SIDEWAYS',
+      startTimeUnixNano: 'soon',
+    });
+    const fromOtlp = parseTraceFile(JSON.stringify(otlp));
+    expect(fromOtlp.problems.map((p) => p.place)).toEqual([
+      'resourceSpans[0].scopeSpans[1].spans[0].startTimeUnixNano',
+    ]);
+    expect(fromOtlp.warnings).toEqual([]);
+
+    const jaeger = JSON.parse(read('jaeger.sample.json'));
+    const tags = jaeger.data[0].spans[1].tags as { key: string; value: unknown }[];
+    tags.splice(0, tags.length, ...tags.filter((tag) => tag.key !== 'span.kind'), {
+      key: 'span.kind',
+      value: 'sideways',
+    });
+    jaeger.data[0].spans[1].duration = 9.3e18 / 1000;
+    const fromJaeger = parseTraceFile(JSON.stringify(jaeger));
+    expect(fromJaeger.problems.map((p) => p.place)).toEqual(['data[0].spans[1].duration']);
+    expect(fromJaeger.warnings).toEqual([]);
+
+    const zipkin = JSON.parse(read('zipkin.sample.json'));
+    Object.assign(zipkin[0], { kind: 'SIDEWAYS', timestamp: 'soon' });
+    const fromZipkin = parseTraceFile(JSON.stringify(zipkin));
+    expect(fromZipkin.problems.map((p) => p.place)).toEqual(['[0].timestamp']);
+    expect(fromZipkin.warnings).toEqual([]);
+  });
+
   it('pads short hex ids with a warning and skips spans with all-zero ids, naming them, in every format', () => {
     const otlp = JSON.parse(read('otlp.sample.json'));
     const [first, second] = otlp.resourceSpans[0].scopeSpans[1].spans;
@@ -279,7 +341,19 @@ describe('parseTraceFile', () => {
     expect(truncated.spans.map((s) => s.name)).toEqual(['POST /invoices', 'INSERT billing.invoices']);
     expect(truncated.problems.map((p) => [p.place, p.problem.replace(/ \(.*/, '')])).toEqual([
       ['line 2', 'expected an OTLP export request'],
-      ['line 4', 'invalid JSON'],
+      ['line 4', 'not complete JSON'],
+    ]);
+    // Its spans are lost uncounted; the last line cut short is named as the end of the file.
+    expect(truncated.problems[1]).toEqual({
+      place: 'line 4',
+      problem: 'not complete JSON (the file may have been cut off); its spans were not imported',
+      rejectedSpans: 0,
+      unknownSpans: true,
+    });
+    const middle = parseTraceFile(`${lines[0]}\n${lines[0]?.slice(0, 40)}\n${lines[1]}\n{"resourceSpans": nope}\n`);
+    expect(middle.problems.map((p) => [p.place, p.problem.replace(/ \(.*\)/, '')])).toEqual([
+      ['line 2', 'not complete JSON; its spans were not imported'],
+      ['line 4', 'invalid JSON; its spans were not imported'],
     ]);
   });
 

@@ -275,18 +275,26 @@ function report(
  * signals counted and skipped, and a line that is not JSON or not a request
  * is a problem at `line N`.
  */
-function parseLines(text: string, firstLine = 1): ParsedTraceFile {
+function parseLines(text: string, firstLine = 1, endOfFile = true): ParsedTraceFile {
   const lines: { request: unknown; place: string; root: string }[] = [];
   const problems: ImportProblem[] = [];
   const skipped: Partial<Record<SkippedSignal, number>> = {};
-  for (const [index, line] of text.split('\n').entries()) {
+  const all = text.split('\n');
+  let last = all.length - 1;
+  while (last > 0 && (all[last] as string).trim() === '') last--;
+  for (const [index, line] of all.entries()) {
     if (line.trim() === '') continue;
     const place = `line ${index + firstLine}`;
     let request: unknown;
     try {
       request = withJsonFieldNames(parseJsonExact(line), line);
     } catch (error) {
-      problems.push({ place, problem: `invalid JSON (${(error as Error).message})`, rejectedSpans: 0 });
+      const message = (error as Error).message;
+      // A line that stops inside its JSON lost all its spans, uncounted: say so, and why that usually happens.
+      const problem = !isCutShort(line, message)
+        ? `invalid JSON (${message}); its spans were not imported`
+        : `not complete JSON${endOfFile && index === last ? ' (the file may have been cut off)' : ''}; its spans were not imported`;
+      problems.push({ place, problem, rejectedSpans: 0, unknownSpans: true });
       continue;
     }
     const signal = isObject(request) && !isOtlpRequest(request) ? otherSignal(request) : undefined;
@@ -326,10 +334,24 @@ function parseLines(text: string, firstLine = 1): ParsedTraceFile {
  * for a caller that reads a large file a block at a time; `firstLine` is the
  * number of the block's first line in the file, so problems name the file's
  * lines. Ids are read within the block (a 64-bit trace id is widened only by
- * 128-bit ids of the same block).
+ * 128-bit ids of the same block). `endOfFile` (default true) says the block
+ * ends the file: a last line cut short is then named as the file's end.
  */
-export function parseTraceLines(text: string, options: { firstLine?: number } = {}): ParsedTraceFile {
-  return parseLines(text, options.firstLine ?? 1);
+export function parseTraceLines(
+  text: string,
+  options: { firstLine?: number; endOfFile?: boolean } = {},
+): ParsedTraceFile {
+  return parseLines(text, options.firstLine ?? 1, options.endOfFile ?? true);
+}
+
+/**
+ * Whether JSON.parse failed because the text ended before the JSON did (a
+ * line cut short), rather than at a wrong character: the error is at the end.
+ */
+function isCutShort(line: string, message: string): boolean {
+  if (/end of JSON input/i.test(message)) return true;
+  const at = /at position (\d+)/.exec(message);
+  return at !== null && Number(at[1]) >= line.trimEnd().length;
 }
 
 function otherSignal(request: JsonObject): SkippedSignal | undefined {

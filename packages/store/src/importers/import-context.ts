@@ -12,6 +12,8 @@ export interface ImportProblem {
   readonly problem: string;
   /** Spans lost with it (0 when unknown, e.g. a line that is not JSON). */
   readonly rejectedSpans: number;
+  /** True when the part was lost whole and its spans could not be counted (a line that is not JSON). */
+  readonly unknownSpans?: boolean;
 }
 
 /**

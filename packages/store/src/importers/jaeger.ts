@@ -6,6 +6,7 @@ import {
   asArray,
   asNumber,
   asObject,
+  asStartTimeNs,
   asString,
   asTimeNs,
   child,
@@ -176,7 +177,7 @@ function jaegerSpan(
     }
   });
   parentSpanId ??= followsFrom;
-  const startTimeNs = asTimeNs(s.startTime, child(spanPlace, 'startTime'), NS_PER_US);
+  const startTimeNs = asStartTimeNs(s.startTime, child(spanPlace, 'startTime'), NS_PER_US);
   const duration =
     s.duration === undefined || s.duration === null
       ? undefined
@@ -194,7 +195,6 @@ function jaegerSpan(
   });
   const nonFinite: string[] = [];
   const tags = splitTags(jaegerTags(s.tags, child(spanPlace, 'tags'), nonFinite));
-  if (tags.unknownKind !== undefined) countUnknownKind(context, tags.unknownKind);
   const span: { -readonly [K in keyof Span]: Span[K] } = {
     traceId,
     spanId,
@@ -216,6 +216,8 @@ function jaegerSpan(
   if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
   if (duration !== undefined) span.endTimeNs = endAfter(startTimeNs, duration, child(spanPlace, 'duration'));
   if (tags.scope !== undefined) span.scope = tags.scope;
+  // Counted once the span is read: a span skipped for another problem gets that one message only.
+  if (tags.unknownKind !== undefined) countUnknownKind(context, tags.unknownKind);
   return span;
 }
 

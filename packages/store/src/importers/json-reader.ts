@@ -82,6 +82,21 @@ export function asTimeNs(value: unknown, place: string, unitNs = 1n): bigint {
 }
 
 /**
+ * A span's start time (see {@link asTimeNs}). A start is required: absent, or
+ * 0 (the value OTLP's protobuf sends for a field never set), the span cannot
+ * be placed in time, and is skipped like a span whose time is out of range,
+ * not stored at 1970.
+ *
+ * @throws {TraceFileError} at `place` when the start is absent or 0, or as {@link asTimeNs} throws.
+ */
+export function asStartTimeNs(value: unknown, place: string, unitNs = 1n): bigint {
+  if (value === undefined || value === null) fail(place, 'the span has no start time');
+  const ns = asTimeNs(value, place, unitNs);
+  if (ns === 0n) fail(place, 'a start time of 0 means none was recorded: the span cannot be placed in time');
+  return ns;
+}
+
+/**
  * The end of a span given by its start and duration (Jaeger, Zipkin).
  *
  * @throws {TraceFileError} at `place` (the duration's) when the end lies at or beyond 2^63 ns.

@@ -4,6 +4,7 @@ import { attempt, countRawSpans, countUnknownKind, type ImportContext, strictCon
 import {
   asNumber,
   asObject,
+  asStartTimeNs,
   asString,
   asTimeNs,
   child,
@@ -216,19 +217,16 @@ export function otlpAttributes(
  * A span kind, and the raw value when OTLP defines no such kind (a newer
  * OTLP, or a typo): OTLP asks receivers to accept unknown enum values, so the
  * span is kept as SPAN_KIND_UNSPECIFIED (drawn as internal), the value in
- * `UNKNOWN_KIND_ATTRIBUTE`.
+ * `UNKNOWN_KIND_ATTRIBUTE`. The caller counts it once the span is read.
  */
-function kindOf(value: unknown, place: string, context: ImportContext): { kind: SpanKind; unknown?: string } {
+function kindOf(value: unknown, place: string): { kind: SpanKind; unknown?: string } {
   if (value === undefined || value === null) return { kind: 'internal' };
   const kind =
     typeof value === 'string' && !/^\d+$/.test(value)
       ? kindsByName[enumName('SPAN_KIND_', value)]
       : kindsByNumber[Number(value)];
   if (kind !== undefined) return { kind };
-  if (typeof value === 'string' || typeof value === 'number') {
-    countUnknownKind(context, String(value));
-    return { kind: 'internal', unknown: String(value) };
-  }
+  if (typeof value === 'string' || typeof value === 'number') return { kind: 'internal', unknown: String(value) };
   return fail(place, `expected a span kind (a number or a name), found ${JSON.stringify(value)}`);
 }
 
@@ -289,7 +287,7 @@ function otlpSpan(
   });
   const traceId = ids.traceId(s.traceId, child(place, 'traceId'));
   const spanId = ids.spanId(s.spanId, child(place, 'spanId'));
-  const { kind, unknown: unknownKind } = kindOf(s.kind, child(place, 'kind'), context);
+  const { kind, unknown: unknownKind } = kindOf(s.kind, child(place, 'kind'));
   // After the ids are read: the originals are known only then.
   const attributes = {
     ...otlpAttributes(s.attributes, child(place, 'attributes'), { keys: nonFinite, prefix: '' }),
@@ -304,7 +302,7 @@ function otlpSpan(
     name: optionalString(s.name, child(place, 'name')) ?? '',
     kind,
     serviceName,
-    startTimeNs: asTimeNs(s.startTimeUnixNano, child(place, 'startTimeUnixNano')),
+    startTimeNs: asStartTimeNs(s.startTimeUnixNano, child(place, 'startTimeUnixNano')),
     status: statusOf(s.status, child(place, 'status')),
     attributes,
     events,
@@ -315,6 +313,8 @@ function otlpSpan(
   if (parentSpanId !== undefined) span.parentSpanId = parentSpanId;
   if (endTimeNs !== undefined) span.endTimeNs = endTimeNs;
   if (scope !== undefined) span.scope = scope;
+  // Counted once the span is read: a span skipped for another problem gets that one message only.
+  if (unknownKind !== undefined) countUnknownKind(context, unknownKind);
   return span;
 }
 

@@ -243,8 +243,6 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
   }
   const tags = splitTags(rawTags);
   const known = piece.kind === undefined ? undefined : kinds[piece.kind];
-  if (piece.kind !== undefined && known === undefined) countUnknownKind(context, piece.kind);
-  else if (piece.kind === undefined && tags.unknownKind !== undefined) countUnknownKind(context, tags.unknownKind);
   const kind = known ?? tags.kind ?? 'internal';
   const local =
     s.localEndpoint === undefined || s.localEndpoint === null
@@ -291,6 +289,9 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
     span.endTimeNs = endAfter(startTimeNs, asTimeNs(s.duration, durationPlace, NS_PER_US), durationPlace);
   }
   if (tags.scope !== undefined) span.scope = tags.scope;
+  // Counted once the span is read: a span skipped for another problem gets that one message only.
+  if (piece.kind !== undefined && known === undefined) countUnknownKind(context, piece.kind);
+  else if (piece.kind === undefined && tags.unknownKind !== undefined) countUnknownKind(context, tags.unknownKind);
   return span;
 }
 
