@@ -175,3 +175,32 @@ describe('lifeline import of one large JSON document', () => {
     expectFlat(large, imported.peakRssBytes);
   }, 400_000);
 });
+
+describe('lifeline import of large JSON lines', () => {
+  /** One line of the Collector's file exporter: an export request of the traces `from` until `to`, a resource each. */
+  const line = (from: number, to: number) =>
+    `${JSON.stringify({
+      resourceSpans: Array.from({ length: to - from }, (_, i) => ({
+        resource: resourceOf('blog-api'),
+        scopeSpans: [{ scope: { name: 'gen' }, spans: otlpTrace(from + i) }],
+      })),
+    })}\n`;
+
+  it('streams a file of 16 MiB or more whose lines are longer than the bytes peeked, the first one longest', () => {
+    // A first line of about 17 MiB, then twenty export batches of 100 traces (about 340 KiB) each.
+    const file = join(work, 'long-lines.jsonl');
+    const fd = openSync(file, 'w');
+    const first = 5_200;
+    const traces = first + 20 * 100;
+    try {
+      writeSync(fd, line(0, first));
+      for (let t = first; t < traces; t += 100) writeSync(fd, line(t, t + 100));
+    } finally {
+      closeSync(fd);
+    }
+    expect(statSync(file).size).toBeGreaterThan(16 * 1024 * 1024);
+    const imported = importMeasured(join(work, 'long-lines.db'), file);
+    expect(imported.code, imported.stdout).toBe(0);
+    expect(imported.stdout).toContain(`Imported ${traces * 10} new spans in ${traces} traces`);
+  }, 300_000);
+});

@@ -246,19 +246,41 @@ function parseFile(file: string): ParsedFile {
 /** Bytes at the start of a file read to tell JSON lines from one JSON document. */
 const PEEK_BYTES = 64 * 1024;
 
+/** The keys one line of a JSON-lines export starts with: an export request of any signal, or Jaeger's `{"result": …}` chunk. */
+const LINE_KEYS = ['resourceSpans', 'resourceMetrics', 'resourceLogs', 'resourceProfiles', 'result'];
+const LINE_START = new RegExp(`^\\uFEFF?\\s*\\{\\s*"(?:${LINE_KEYS.join('|')})"`);
+
 /**
  * Whether a file is OTLP JSON lines: its first line is a whole JSON object
  * (an export request of any signal, or Jaeger's `{"result": …}` chunk) and
- * more follows it. Such a file is streamed; anything else is read whole.
+ * another object follows it. Such a file is streamed; anything else is read
+ * whole, or streamed as one document when large. A first line longer than
+ * the bytes peeked (the Collector's file exporter writes a whole export
+ * batch per line, hundreds of KiB) is found by reading on to its end, a
+ * block at a time: the line is told by how it starts and what follows it.
  */
 function isJsonLines(file: string): boolean {
-  let head: string;
+  let line: string | undefined;
+  let start: string;
+  let next: string;
   try {
     if (!statSync(file).isFile()) return false;
     const fd = openSync(file, 'r');
     try {
       const buffer = Buffer.alloc(PEEK_BYTES);
-      head = buffer.subarray(0, readSync(fd, buffer, 0, PEEK_BYTES, 0)).toString('utf8');
+      const read = (at: number) => buffer.subarray(0, readSync(fd, buffer, 0, PEEK_BYTES, at));
+      const first = read(0);
+      start = first.toString('utf8');
+      let newline = first.indexOf(0x0a);
+      if (newline >= 0) line = first.subarray(0, newline).toString('utf8');
+      // Raw newlines are whitespace between JSON tokens (a string escapes its own), so the first ends the first line.
+      for (let at = first.length, chunk = first; newline < 0 && chunk.length > 0; at += chunk.length) {
+        chunk = read(at);
+        const found = chunk.indexOf(0x0a);
+        if (found >= 0) newline = at + found;
+      }
+      if (newline < 0) return false;
+      next = read(newline + 1).toString('utf8');
     } finally {
       closeSync(fd);
     }
@@ -266,14 +288,13 @@ function isJsonLines(file: string): boolean {
     // parseFile names the problem.
     return false;
   }
-  const newline = head.indexOf('\n');
-  if (newline < 0 || head.slice(newline + 1).trim() === '') return false;
+  if (!next.trimStart().startsWith('{')) return false;
+  // A first line longer than the peek is told by how it starts.
+  if (line === undefined) return LINE_START.test(start);
   try {
-    const first = JSON.parse(head.slice(0, newline).replace(/^\uFEFF/, '')) as unknown;
+    const first = JSON.parse(line.replace(/^\uFEFF/, '')) as unknown;
     if (typeof first !== 'object' || first === null || Array.isArray(first)) return false;
-    return ['resourceSpans', 'resourceMetrics', 'resourceLogs', 'resourceProfiles', 'result'].some(
-      (key) => key in first,
-    );
+    return LINE_KEYS.some((key) => key in first);
   } catch {
     return false;
   }
