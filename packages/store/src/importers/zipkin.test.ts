@@ -136,6 +136,30 @@ describe('Zipkin files with malformed spans', () => {
   });
 });
 
+describe('Zipkin tags that are not strings', () => {
+  it('keeps a span whose tags are numbers or booleans, with their text, and skips null tags', () => {
+    const { spans, problems } = zipkin([
+      {
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        id: '00f067aa0ba902b7',
+        kind: 'SERVER',
+        name: 'get /orders',
+        timestamp: 1_700_000_000_000_000,
+        duration: 2_000,
+        localEndpoint: { serviceName: 'orders' },
+        tags: { 'http.status_code': 200, 'http.method': 'GET', cached: false, retries: 1.5, note: null },
+      },
+    ]);
+    expect(problems).toEqual([]);
+    expect(spans).toHaveLength(1);
+    const attributes = spans[0]?.attributes ?? {};
+    expect(attributes['http.response.status_code'] ?? attributes['http.status_code']).toBe(200);
+    expect(attributes.cached).toBe('false');
+    expect(attributes.retries).toBe('1.5');
+    expect('note' in attributes).toBe(false);
+  });
+});
+
 describe('Zipkin v1 JSON', () => {
   it('reads cs/cr/sr/ss halves, binary annotations and local spans into the same tree as v2', () => {
     const { format, spans, warnings, problems } = parseTraceFile(read('zipkin-v1.json'));

@@ -238,7 +238,12 @@ function zipkinSpan(piece: Piece, isServerHalf: boolean, split: ReadonlySet<stri
   const rawTags: Record<string, AttributeValue> = {};
   if (s.tags !== undefined && s.tags !== null) {
     for (const [key, value] of Object.entries(asObject(s.tags, tagsPlace))) {
-      rawTags[key] = typedZipkinTag(key, asString(value, child(tagsPlace, key)));
+      // Zipkin's model has string tags, yet some tracers write numbers and
+      // booleans (`"http.status_code": 200`): their text is kept, as a string
+      // tag would give it. A null says nothing; anything else is refused.
+      if (value === null) continue;
+      const text = typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
+      rawTags[key] = typedZipkinTag(key, asString(text, child(tagsPlace, key)));
     }
   }
   const tags = splitTags(rawTags);
