@@ -76,7 +76,8 @@ export const TIME_LIMIT_NS = 2n ** 63n;
 export function asTimeNs(value: unknown, place: string, unitNs = 1n): bigint {
   const ns = timeNs(value, place, unitNs);
   if (ns < 0n || ns >= TIME_LIMIT_NS) {
-    fail(place, `time ${describe(value)} is out of range: expected nanoseconds since 1970, below 2^63 (year 2262)`);
+    const unit = unitNs === 1n ? 'nanoseconds' : unitNs === 1000n ? 'microseconds' : `units of ${unitNs} ns`;
+    fail(place, `time ${describe(value)} is out of range: expected ${unit} since 1970, before the year 2262`);
   }
   return ns;
 }

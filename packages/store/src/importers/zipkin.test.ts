@@ -160,6 +160,16 @@ describe('Zipkin tags that are not strings', () => {
   });
 });
 
+describe('Zipkin times out of range', () => {
+  it('names the unit Zipkin writes times in', () => {
+    const { spans, problems } = zipkin([
+      { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', id: '00f067aa0ba902b7', name: 'x', timestamp: 1e30, duration: 1 },
+    ]);
+    expect(spans).toHaveLength(0);
+    expect(problems[0]?.problem).toMatch(/out of range: expected microseconds since 1970/);
+  });
+});
+
 describe('Zipkin v1 JSON', () => {
   it('reads cs/cr/sr/ss halves, binary annotations and local spans into the same tree as v2', () => {
     const { format, spans, warnings, problems } = parseTraceFile(read('zipkin-v1.json'));
