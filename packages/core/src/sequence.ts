@@ -358,6 +358,8 @@ class Builder {
           this.message(call.from, call.to, 'request', this.dependentLabel(call, label), spanId, call.depth, members),
         );
         this.requestNumbers.set(call, this.arrows.length);
+        for (const note of texts.after)
+          out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
         const folds = this.foldSpanIds?.has(spanId) === true || call.depth + 1 >= this.maxDepth;
         // Under a call still running at an enclosing response, its own calls
         // are split at the earlier of that response and its own: what started
@@ -394,6 +396,8 @@ class Builder {
       }
       case 'self':
         out.push(this.message(call.from, call.to, 'self', label, spanId, call.depth));
+        for (const note of texts.after)
+          out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
         return (o) => {
           this.children(call, o)?.();
           if (texts.reply !== undefined)
@@ -402,6 +406,8 @@ class Builder {
         };
       case 'publish':
         out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
+        for (const note of texts.after)
+          out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
         return (o) => {
           this.children(call, o)?.();
           if (texts.reply !== undefined)
@@ -760,6 +766,17 @@ export function callTexts(call: DrawnCall, outcome: CallOutcome, layout: TraceLa
     outcome.markers === undefined
       ? NO_NOTES
       : outcome.markers.map((marker) => ({ text: oneLine(marker.text), reason: marker.kind }));
+  // A span of this process recorded wholly before its parent, moved into it (see `skewShift`).
+  const moved = call.role === 'consume' ? undefined : layout.tree.shifted?.get(call.node);
+  const skew: readonly NoteText[] =
+    moved === undefined
+      ? NO_NOTES
+      : [
+          {
+            text: `clock skew: recorded${timings ? ` ${formatDuration(moved / 1e6)}` : ''} before its parent, drawn at its start`,
+            reason: 'clock-skew',
+          },
+        ];
   switch (call.role) {
     case 'entry':
     case 'call': {
@@ -778,13 +795,13 @@ export function callTexts(call: DrawnCall, outcome: CallOutcome, layout: TraceLa
             kind: 'response',
             text: responseText(outcome, durationMs, call.cls.category === 'http-client', timings),
           };
-      return { before, request: label, after: NO_NOTES, reply, markers };
+      return { before, request: label, after: skew, reply, markers };
     }
     case 'self':
       return {
         before: NO_NOTES,
         request: timings ? `${label} · ${formatDuration(durationMs)}` : label,
-        after: NO_NOTES,
+        after: skew,
         reply: outcome.error ? { kind: 'error', text: errorText(outcome, undefined, timings) } : undefined,
         markers,
       };
@@ -792,7 +809,7 @@ export function callTexts(call: DrawnCall, outcome: CallOutcome, layout: TraceLa
       return {
         before: NO_NOTES,
         request: label,
-        after: NO_NOTES,
+        after: skew,
         reply: outcome.error ? { kind: 'error', text: errorText(outcome, undefined, timings) } : undefined,
         markers,
       };

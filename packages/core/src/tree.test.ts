@@ -168,6 +168,29 @@ describe('buildSpanTree', () => {
     );
   });
 
+  it('shifts a same-process child that ran wholly before its parent into it, keeping its duration, and the diagram says so', async () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 50, end: 100, route: '/x', status: 200 }),
+      sql({ id: 'q', parent: 'root', start: 10, end: 20, query: 'SELECT 1' }),
+      sql({ id: 'r', parent: 'q', start: 12, end: 15, query: 'SELECT 2', db: 'other' }),
+    );
+    const tree = buildSpanTree(t);
+    const q = tree.byId.get('q');
+    const r = tree.byId.get('r');
+    // Moved with its subtree to its parent's start: 10 ms long, as recorded.
+    expect(q && tree.baseNs + BigInt(q.start)).toBe(ns(50));
+    expect(q && q.end - q.start).toBe(10e6);
+    expect(r && tree.baseNs + BigInt(r.start)).toBe(ns(52));
+    expect(r && r.end - r.start).toBe(3e6);
+    expect(tree.notes).toEqual([
+      'clock skew: a span of api ran up to 40 ms before its parent started: shifted into it for layout',
+    ]);
+    const timed = renderMermaid(toSequence(t));
+    expect(timed).toContain('p3-->>p2: ok · 10 ms');
+    expect(timed).toContain('Note over p2,p3: clock skew: recorded 40 ms before its parent, drawn at its start');
+    expect(await drawValid(t)).toContain('Note over p2,p3: clock skew: recorded before its parent, drawn at its start');
+  });
+
   it('repairs missing end times from the children and notes it', async () => {
     const t = trace(
       httpServer({ id: 'root', start: 0, end: null, route: '/x' }),

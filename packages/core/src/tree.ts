@@ -58,6 +58,12 @@ export interface SpanTree {
    * no root to hang it under, is a root of its own). The diagram says so.
    */
   readonly broken: readonly BrokenLink[];
+  /**
+   * Spans that ran wholly before their parent in the same process (the
+   * clocks disagree), each with how far (ns) it was moved, with its subtree,
+   * to its parent's start. The diagram notes each beside its call.
+   */
+  readonly shifted?: ReadonlyMap<SpanNode, number>;
 }
 
 /** A span whose recorded parent link could not be followed (see {@link SpanTree.broken}). */
@@ -254,7 +260,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
     );
   }
 
-  correctSkew(order, reparented, notes);
+  const shifted = correctSkew(order, reparented, notes);
   const linked = shiftLinkedConsumers(roots, (root) =>
     root.span.kind === 'consumer' ? linkedProducer(root.span, byId) : undefined,
   );
@@ -290,6 +296,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
     byId,
     notes,
     broken,
+    shifted,
   };
 }
 
@@ -305,7 +312,8 @@ export interface SkewNode {
  * node whose parent is already corrected: returns how far the node and its
  * whole subtree must move (0 for not at all). A child in its parent's process
  * that starts too early is clamped in place instead (its start moves, its
- * subtree does not).
+ * subtree does not), unless it ended before its parent started: then the
+ * node and its subtree move to the parent's start, keeping their durations.
  */
 export function skewShift(parent: SkewNode, node: SkewNode): number {
   if (parent.span.kind === 'producer' || node.span.kind === 'consumer') {
@@ -323,6 +331,10 @@ export function skewShift(parent: SkewNode, node: SkewNode): number {
     const target = duration <= room ? parent.start + (room - duration) / 2 : parent.start;
     return target - node.start;
   }
+  // Wholly before its parent: the clock, not the work, is off (a span
+  // stamped on another clock, a thread's clock behind). Clamping would leave
+  // nothing of it; it moves into its parent with its subtree, keeping its times.
+  if (node.end <= parent.start) return parent.start - node.start;
   if (node.start < parent.start) {
     node.start = parent.start;
     if (node.end < node.start) node.end = node.start;
@@ -345,8 +357,15 @@ export function skewShift(parent: SkewNode, node: SkewNode): number {
  * so it keeps its recorded times (a span after the root's end is then drawn
  * as work after the response); its own subtree is still corrected against it.
  */
-function correctSkew(order: readonly SpanNode[], reparented: ReadonlySet<SpanNode>, notes: string[]): void {
+function correctSkew(
+  order: readonly SpanNode[],
+  reparented: ReadonlySet<SpanNode>,
+  notes: string[],
+): ReadonlyMap<SpanNode, number> {
   const shifts = new Map<SpanNode, number>();
+  // Same-process spans that ran wholly before their parent, moved into it (ns).
+  const shiftedIn = new Map<SpanNode, number>();
+  const shiftedByService = new Map<string, number>();
   const skewByPair = new Map<string, number>();
   let clamped = 0;
   for (const node of order) {
@@ -367,8 +386,14 @@ function correctSkew(order: readonly SpanNode[], reparented: ReadonlySet<SpanNod
     if (delta !== 0) {
       node.start += delta;
       node.end += delta;
-      const key = `${parent.span.serviceName}\u0000${node.span.serviceName}`;
-      skewByPair.set(key, Math.max(Math.abs(delta), skewByPair.get(key) ?? 0));
+      if (sameProcess(parent, node)) {
+        shiftedIn.set(node, delta);
+        const service = node.span.serviceName;
+        shiftedByService.set(service, Math.max(delta, shiftedByService.get(service) ?? 0));
+      } else {
+        const key = `${parent.span.serviceName}\u0000${node.span.serviceName}`;
+        skewByPair.set(key, Math.max(Math.abs(delta), skewByPair.get(key) ?? 0));
+      }
     }
     const total = inherited + delta;
     if (total !== 0) shifts.set(node, total);
@@ -384,6 +409,21 @@ function correctSkew(order: readonly SpanNode[], reparented: ReadonlySet<SpanNod
       notes.push(`clock skew between ${from} and ${to}: up to ${amount}, shifted for layout`);
     }
   }
+  for (const [service, ns] of shiftedByService) {
+    notes.push(
+      `clock skew: ${shiftedIn.size === 1 ? 'a span' : 'spans'} of ${service} ran up to ${formatDuration(ns / 1e6)} before ${shiftedIn.size === 1 ? 'its parent' : 'their parents'} started: shifted into ${shiftedIn.size === 1 ? 'it' : 'them'} for layout`,
+    );
+  }
+  return shiftedIn;
+}
+
+/** Whether a child ran in its parent's process, as {@link skewShift} judges it (neither a hand-off through a queue nor another service). */
+function sameProcess(parent: SkewNode, node: SkewNode): boolean {
+  return (
+    parent.span.kind !== 'producer' &&
+    node.span.kind !== 'consumer' &&
+    node.span.serviceName === parent.span.serviceName
+  );
 }
 
 /** A node the linked-consumer correction moves: its times and its subtree. */
