@@ -241,7 +241,8 @@ class Builder {
     const over = [first.from, first.to];
     const missing = broken.filter((b) => b.reason === 'missing-parent').map((b) => b.node);
     const self = broken.filter((b) => b.reason === 'self-parent').map((b) => b.node);
-    const looped = broken.filter((b) => b.reason === 'loop').flatMap((b) => b.loop ?? [b.node]);
+    // The entry a loop was broken at lists its members, the others cut loose among them.
+    const looped = broken.filter((b) => b.reason === 'loop').flatMap((b) => b.loop ?? []);
     const texts: string[] = [];
     if (missing.length > 0) {
       texts.push(

@@ -75,7 +75,11 @@ export interface BrokenLink {
    * - `loop`: parent links form a loop, broken at this span (the loop's earliest).
    */
   readonly reason: 'missing-parent' | 'self-parent' | 'loop';
-  /** For a loop: every span on it, in start order. */
+  /**
+   * For a loop: every span on it, in start order, on the entry of the span
+   * it was broken at; other spans of the loop placed by their own time
+   * (they did not start inside the parent they named) have no list.
+   */
   readonly loop?: readonly SpanNode[];
 }
 
@@ -191,12 +195,14 @@ export function buildSpanTree(trace: Trace): SpanTree {
   for (const node of selfParents) markFrom(node);
   const loops = breakLoops(all, reached, markFrom);
   const looped = loops.map((loop) => loop.brokenAt);
+  // Other spans of the loops whose links were cut too: placed like the rest, noted with their loop.
+  const alsoLooped = loops.flatMap((loop) => loop.detached);
 
   // Each span of a broken link hangs, by its own start time, under the root
   // it ran in (else the last root started before it, else the first). Without
   // a recorded root, the earliest server or consumer span with a missing
   // parent is the request (its caller was not recorded) and hosts the rest.
-  const detached = [...orphans, ...selfParents, ...looped];
+  const detached = [...orphans, ...selfParents, ...looped, ...alsoLooped];
   trueRoots.sort(compareNodes);
   const roots = [...trueRoots];
   let promoted: SpanNode | undefined;
@@ -217,6 +223,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
   for (const node of orphans) reasonOf.set(node, 'missing-parent');
   for (const node of selfParents) reasonOf.set(node, 'self-parent');
   for (const node of looped) reasonOf.set(node, 'loop');
+  for (const node of alsoLooped) reasonOf.set(node, 'loop');
   const reparented = new Set<SpanNode>();
   const broken: BrokenLink[] = [];
   let unplaced = 0;
@@ -234,7 +241,8 @@ export function buildSpanTree(trace: Trace): SpanTree {
       host.children.push(node);
     }
     const reason = reasonOf.get(node) ?? 'missing-parent';
-    const loop = reason === 'loop' ? loops[index - orphans.length - selfParents.length]?.members : undefined;
+    const loopIndex = index - orphans.length - selfParents.length;
+    const loop = reason === 'loop' && loopIndex < loops.length ? loops[loopIndex]?.members : undefined;
     broken.push({ node, reason, ...(loop !== undefined ? { loop } : {}) });
   }
   roots.sort(compareNodes);
@@ -498,14 +506,15 @@ export function allZeros(id: string): boolean {
 /**
  * Finds the loops of parent links among the spans not reached from any span
  * without a parent, and breaks each at its earliest span (which then has no
- * parent). Iterative: each span is walked up at most once.
+ * parent), and at every other span that did not start inside the parent it
+ * names (`detached`). Iterative: each span is walked up at most once.
  */
 function breakLoops(
   all: readonly SpanNode[],
   reached: Uint8Array,
   markFrom: (node: SpanNode) => void,
-): { brokenAt: SpanNode; members: SpanNode[] }[] {
-  const loops: { brokenAt: SpanNode; members: SpanNode[] }[] = [];
+): { brokenAt: SpanNode; members: SpanNode[]; detached: SpanNode[] }[] {
+  const loops: { brokenAt: SpanNode; members: SpanNode[]; detached: SpanNode[] }[] = [];
   const walked = new Uint32Array(all.length);
   let walk = 0;
   for (const first of all) {
@@ -522,16 +531,26 @@ function breakLoops(
     for (let m = node.parent; m !== undefined && m !== node; m = m.parent) members.push(m);
     members.sort(compareNodes);
     const brokenAt = members[0] as SpanNode;
-    const parent = brokenAt.parent;
-    if (parent !== undefined) {
-      const at = parent.children.indexOf(brokenAt);
+    // The loop shows these links are corrupt: besides the earliest span's,
+    // a link is kept only where the span ran inside the parent it names;
+    // a span that did not is placed by its own time, as long as it ran.
+    const detached = members.filter((m) => m === brokenAt || !startsWithin(m, m.parent));
+    for (const member of detached) {
+      const parent = member.parent;
+      if (parent === undefined) continue;
+      const at = parent.children.indexOf(member);
       if (at >= 0) parent.children.splice(at, 1);
-      brokenAt.parent = undefined;
+      member.parent = undefined;
     }
-    loops.push({ brokenAt, members });
-    markFrom(brokenAt);
+    loops.push({ brokenAt, members, detached: detached.filter((m) => m !== brokenAt) });
+    for (const member of detached) markFrom(member);
   }
   return loops;
+}
+
+/** Whether a span started inside the time of the parent it names. */
+function startsWithin(node: SpanNode, parent: SpanNode | undefined): boolean {
+  return parent !== undefined && node.start >= parent.start && node.start < Math.max(parent.end, parent.start + 1);
 }
 
 /** The root a span of a broken link ran in: the one whose time holds its start, else the last one started before it, else the first. */
@@ -556,7 +575,8 @@ function brokenLinkNotes(broken: readonly BrokenLink[], underRoot: boolean): str
   const notes: string[] = [];
   const missing = broken.filter((b) => b.reason === 'missing-parent').map((b) => b.node);
   const self = broken.filter((b) => b.reason === 'self-parent').map((b) => b.node);
-  const loops = broken.filter((b) => b.reason === 'loop');
+  // One entry per loop carries its members; other spans of a loop cut loose are among them.
+  const loops = broken.filter((b) => b.reason === 'loop' && b.loop !== undefined);
   if (missing.length > 0) {
     notes.push(
       `${plural(missing.length, 'span')} ${missing.length === 1 ? 'refers' : 'refer'} to a parent missing from the trace (${spanNames(missing)}): ${placed}`,
