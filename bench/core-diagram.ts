@@ -7,10 +7,19 @@
  * `summarizeTrace` on many small request-shaped traces, the cost the store
  * pays per ingested trace.
  *
- * Run: `node bench/core-diagram.ts` (Node 22 strips the types). Prints JSON.
+ * With `--core-before DIR` (a built `@lifeline/core`: its `package.json`,
+ * `dist/` and `node_modules/`, see bench/README.md), the same traces are
+ * drawn by that build as well, in interleaved runs of this process, and
+ * each size reports both times (`diagramMs`, `beforeDiagramMs`).
+ *
+ * Run: `node bench/core-diagram.ts [--core-before DIR]` (Node 22 strips the types). Prints JSON.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
-import type { Span, Trace } from '../packages/core/src/index.ts';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Span, Trace, TraceDiagram } from '../packages/core/src/index.ts';
 
 // The core's sources import each other with NodeNext ".js" specifiers; when
 // run straight from source, resolve them to the ".ts" files beside them.
@@ -26,6 +35,28 @@ registerHooks({
   },
 });
 const { analyzeTrace, summarizeTrace, traceToMermaid } = await import('../packages/core/src/index.ts');
+
+const { values: args } = parseArgs({ options: { 'core-before': { type: 'string' } }, allowPositionals: false });
+/** `traceToMermaid` of the build given with `--core-before`, if any. */
+const traceToMermaidBefore = args['core-before'] === undefined ? undefined : await loadBefore(args['core-before']);
+
+/** Loads `traceToMermaid` from a built core: the entry its package.json names, else `dist/index.js`. */
+async function loadBefore(dir: string): Promise<(trace: Trace) => TraceDiagram> {
+  const root = resolve(dir);
+  const manifestPath = join(root, 'package.json');
+  if (!existsSync(manifestPath)) throw new Error(`--core-before ${dir}: no package.json there`);
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+    exports?: string | { '.'?: string | { import?: string; default?: string } };
+    main?: string;
+  };
+  const dot = typeof manifest.exports === 'object' ? manifest.exports['.'] : manifest.exports;
+  const entry = (typeof dot === 'string' ? dot : (dot?.import ?? dot?.default)) ?? manifest.main ?? './dist/index.js';
+  const core = (await import(pathToFileURL(join(root, entry)).href)) as {
+    traceToMermaid?: (trace: Trace) => TraceDiagram;
+  };
+  if (typeof core.traceToMermaid !== 'function') throw new Error(`--core-before ${dir}: no traceToMermaid in ${entry}`);
+  return core.traceToMermaid;
+}
 
 // CORE_BENCH_SIZES=1000,10000 measures only some sizes (handy with --cpu-prof).
 const SIZES = (process.env.CORE_BENCH_SIZES ?? '100,1000,10000,100000').split(',').map(Number);
@@ -186,13 +217,62 @@ function growthExponent(points: { spans: number; ms: number }[]): number {
   return num / den;
 }
 
+/**
+ * Median times of two functions measured in alternating runs (A B A B …,
+ * after warming both up), so that a busy machine slows both alike.
+ */
+function timeInterleaved(a: () => void, b: () => void, runs: number): [number, number] {
+  for (let i = 0; i < Math.max(2, Math.ceil(runs / 3)); i++) {
+    a();
+    b();
+  }
+  const samples: [number[], number[]] = [[], []];
+  for (let i = 0; i < runs; i++) {
+    // Which goes first alternates too: neither always follows the other's garbage.
+    const order: [() => void, number[]][] =
+      i % 2 === 0
+        ? [
+            [a, samples[0]],
+            [b, samples[1]],
+          ]
+        : [
+            [b, samples[1]],
+            [a, samples[0]],
+          ];
+    for (const [fn, into] of order) {
+      const start = performance.now();
+      fn();
+      into.push(performance.now() - start);
+    }
+  }
+  return [median(samples[0]), median(samples[1])];
+}
+
 const results = SIZES.map((size) => {
   const trace = makeTrace(size, size);
   const runs = size >= 100_000 ? 3 : size >= 10_000 ? 7 : 15;
   let diagram = traceToMermaid(trace);
-  const diagramMs = time(() => {
-    diagram = traceToMermaid(trace);
-  }, runs);
+  let diagramMs: number;
+  let before: { diagramMs: number; textLength: number; folded: boolean } | undefined;
+  if (traceToMermaidBefore === undefined) {
+    diagramMs = time(() => {
+      diagram = traceToMermaid(trace);
+    }, runs);
+  } else {
+    const drawBefore = traceToMermaidBefore;
+    let beforeDiagram = drawBefore(trace);
+    const [afterMs, beforeMs] = timeInterleaved(
+      () => {
+        diagram = traceToMermaid(trace);
+      },
+      () => {
+        beforeDiagram = drawBefore(trace);
+      },
+      runs,
+    );
+    diagramMs = afterMs;
+    before = { diagramMs: beforeMs, textLength: beforeDiagram.text.length, folded: beforeDiagram.folded };
+  }
   const timingFreeMs = time(() => traceToMermaid(trace, { timings: false }), runs);
   const analysisMs = time(() => analyzeTrace(trace), runs);
   const summaryMs = time(() => summarizeTrace(trace), runs);
@@ -206,6 +286,13 @@ const results = SIZES.map((size) => {
     arrows: diagram.model.arrows.length,
     folded: diagram.folded,
     runs,
+    ...(before
+      ? {
+          beforeDiagramMs: Number(before.diagramMs.toFixed(2)),
+          beforeTextLength: before.textLength,
+          beforeFolded: before.folded,
+        }
+      : {}),
   };
 });
 
@@ -297,7 +384,15 @@ console.log(
           growthExponent(results.slice(-2).map((r) => ({ spans: r.spans, ms: r.diagramMs }))).toFixed(3),
         ),
         analysis: Number(growthExponent(results.map((r) => ({ spans: r.spans, ms: r.analysisMs }))).toFixed(3)),
+        ...(traceToMermaidBefore !== undefined
+          ? {
+              diagramBefore: Number(
+                growthExponent(results.map((r) => ({ spans: r.spans, ms: r.beforeDiagramMs ?? 0 }))).toFixed(3),
+              ),
+            }
+          : {}),
       },
+      ...(args['core-before'] !== undefined ? { coreBefore: resolve(args['core-before']) } : {}),
     },
     null,
     2,

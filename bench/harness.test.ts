@@ -13,6 +13,7 @@ import {
   goalMet,
   type Measurement,
   type RunReport,
+  ratioOf,
   renderMarkdown,
   toResultsJson,
 } from './lib/report.ts';
@@ -457,6 +458,42 @@ describe('figures read from the store and core benchmarks', () => {
     expect(rows.get('diagram.growthExponent')?.value).toBeCloseTo(1, 10);
     expect(goalMet(rows.get('diagram.spans10000.ms') as Measurement)).toBe(true);
     expect(rows.get('diagram.spans1000.ms')?.baseline?.value).toBe(0.4);
+  });
+
+  it('compares with the build given by --core-before size by size, as a ratio, when it was measured', () => {
+    const result = (spans: number, diagramMs: number, beforeDiagramMs?: number) => ({
+      spans,
+      diagramMs,
+      timingFreeMs: diagramMs,
+      analysisMs: diagramMs,
+      textLength: 1,
+      arrows: 1,
+      folded: true,
+      runs: 3,
+      ...(beforeDiagramMs !== undefined ? { beforeDiagramMs } : {}),
+    });
+    const sizes = [1_000, 10_000, 100_000];
+    const compared = diagramFigure(
+      {
+        benchmark: 'core-diagram',
+        results: [result(1_000, 5, 10), result(10_000, 40, 80), result(100_000, 400, 1_600)],
+      },
+      sizes,
+    );
+    const rows = new Map(compared.rows.map((r) => [r.key, r]));
+    const tenThousand = rows.get('diagram.vsBefore.spans10000.ms') as Measurement;
+    expect(tenThousand.value).toBe(40);
+    expect(tenThousand.baseline?.value).toBe(80);
+    expect(ratioOf(tenThousand)).toBeCloseTo(0.5, 10);
+    expect(rows.get('diagram.before.lastDecadeExponent')?.value).toBeCloseTo(Math.log10(20), 10);
+    expect(compared.method).toContain('--core-before');
+    // Without the other build, no such rows.
+    const alone = diagramFigure(
+      { benchmark: 'core-diagram', results: [result(1_000, 5), result(10_000, 40), result(100_000, 400)] },
+      sizes,
+    );
+    expect(alone.rows.some((r) => r.key.includes('before') || r.key.includes('Before'))).toBe(false);
+    expect(alone.method).not.toContain('--core-before');
   });
 
   it('reports the growth exponent of the last decade on its own, against 1.1', () => {

@@ -10,6 +10,9 @@
  *                               figure 1 measures another build of Lifeline beside this one
  *                               (DIR holds core/, store/ and node/, each with package.json,
  *                               dist/ and node_modules/; see bench/README.md)
+ *   npm run bench -- --only 5 --core-before DIR
+ *                               figure 5 draws the same traces with another build of
+ *                               @lifeline/core (DIR: its package.json, dist/, node_modules/)
  *
  * Figures that cannot be measured (a missing service, a part of Lifeline not
  * built) are reported as not measured, with the reason; nothing is filled in.
@@ -39,6 +42,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     'lifeline-before': { type: 'string' },
+    'core-before': { type: 'string' },
     'sdk-only': { type: 'boolean', default: false },
     rounds: { type: 'string' },
   },
@@ -201,7 +205,14 @@ push(
   }),
 );
 
-push(await section(5, 'Diagram building', () => diagramBuildingFigure({ sizes: settings.diagramSizes })));
+push(
+  await section(5, 'Diagram building', () =>
+    diagramBuildingFigure({
+      sizes: settings.diagramSizes,
+      ...(values['core-before'] ? { coreBefore: resolve(values['core-before']) } : {}),
+    }),
+  ),
+);
 
 let benchStore: BenchStore | undefined;
 /** The generated store for figures 6 and 8, built on first use. */

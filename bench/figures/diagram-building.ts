@@ -18,6 +18,10 @@ export interface CoreDiagramResult {
   arrows: number;
   folded: boolean;
   runs: number;
+  /** With `--core-before`: the other build's time for the same trace, measured in runs interleaved with this one's. */
+  beforeDiagramMs?: number;
+  beforeTextLength?: number;
+  beforeFolded?: boolean;
 }
 
 /** What core-diagram.ts prints. */
@@ -34,6 +38,7 @@ export const coreDiagramScript = fileURLToPath(new URL('../core-diagram.ts', imp
  * here (least squares on log–log) over every measured size.
  */
 export function diagramFigure(output: CoreDiagramOutput, sizes: readonly number[]): FigureReport {
+  const compared = output.results.some((r) => r.beforeDiagramMs !== undefined);
   const results = [...output.results].sort((a, b) => a.spans - b.spans);
   if (results.length < 2) throw new Error('core-diagram.ts measured fewer than two sizes');
   const smallest = results[0] as CoreDiagramResult;
@@ -79,6 +84,7 @@ export function diagramFigure(output: CoreDiagramOutput, sizes: readonly number[
       goal: { on: 'value', op: '<=', target: 1.1, text: '≤ 1.1' },
     });
   }
+  rows.push(...beforeRows(results, before, last));
   const analysisFit = fitPowerLaw(results.map((r) => ({ x: r.spans, y: r.analysisMs })));
   rows.push({
     key: 'diagram.analysis.growthExponent',
@@ -95,10 +101,46 @@ export function diagramFigure(output: CoreDiagramOutput, sizes: readonly number[
       'N+1 queries) and times `traceToMermaid` (with timings, default options, size guard included) and ' +
       '`analyzeTrace`, median of 3–15 runs after a warm-up run. The growth exponent is the least-squares slope of ' +
       'log time against log spans over every size, and separately over the last decade (the largest size and the ' +
-      'one a tenth of it), where super-linear parts show first; the baseline of each size is the smallest trace.',
+      'one a tenth of it), where super-linear parts show first; the baseline of each size is the smallest trace.' +
+      (compared
+        ? ' With `--core-before`, another build of the core draws the same traces in runs interleaved with this ' +
+          'one\'s (A B B A …): the rows "before" give its times and this build\'s time over it, size by size.'
+        : ''),
     rows,
     notes: [],
   };
+}
+
+/**
+ * Rows comparing this build with the one given by `--core-before`, when it
+ * was measured: per size, this build's time with the other's as baseline
+ * (the report shows the ratio), and the other's exponent over the last decade.
+ */
+function beforeRows(
+  results: readonly CoreDiagramResult[],
+  before: CoreDiagramResult | undefined,
+  last: CoreDiagramResult,
+): Measurement[] {
+  const rows: Measurement[] = [];
+  for (const r of results) {
+    if (r.beforeDiagramMs === undefined) continue;
+    rows.push({
+      key: `diagram.vsBefore.spans${r.spans}.ms`,
+      name: `traceToMermaid, ${r.spans.toLocaleString('en-US')} spans, this build against the build before${r.beforeFolded ? ' (which folded it too)' : ''}`,
+      value: r.diagramMs,
+      unit: 'ms',
+      baseline: { name: 'before', value: r.beforeDiagramMs, unit: 'ms' },
+    });
+  }
+  if (before?.beforeDiagramMs !== undefined && last.beforeDiagramMs !== undefined) {
+    rows.push({
+      key: 'diagram.before.lastDecadeExponent',
+      name: `growth exponent of the build before, ${before.spans.toLocaleString('en-US')} → ${last.spans.toLocaleString('en-US')} spans`,
+      value: Math.log(last.beforeDiagramMs / before.beforeDiagramMs) / Math.log(last.spans / before.spans),
+      unit: '',
+    });
+  }
+  return rows;
 }
 
 /**
@@ -109,11 +151,19 @@ export function lastDecadeExponent(from: CoreDiagramResult, to: CoreDiagramResul
   return Math.log(to.diagramMs / from.diagramMs) / Math.log(to.spans / from.spans);
 }
 
-/** Runs core-diagram.ts for the given sizes and returns figure 5. */
-export async function diagramBuildingFigure(options: { sizes: readonly number[] }): Promise<FigureReport> {
+/**
+ * Runs core-diagram.ts for the given sizes and returns figure 5; with
+ * `coreBefore` (a directory holding a built core, see bench/README.md), that
+ * build is measured beside this one.
+ */
+export async function diagramBuildingFigure(options: {
+  sizes: readonly number[];
+  coreBefore?: string;
+}): Promise<FigureReport> {
   if (!existsSync(coreDiagramScript)) throw new Error('bench/core-diagram.ts does not exist yet');
   const output = await runJson<CoreDiagramOutput>({
     script: coreDiagramScript,
+    ...(options.coreBefore !== undefined ? { args: ['--core-before', options.coreBefore] } : {}),
     env: { CORE_BENCH_SIZES: options.sizes.join(',') },
     timeoutMs: 300_000,
   });

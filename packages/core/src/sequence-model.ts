@@ -81,7 +81,8 @@ export interface Note {
    * reply whose body was never read), `after-response` (calls that ran on
    * after the response was sent), `connection-wait` (timed mode only: a query
    * waited for a pooled connection, before its request arrow), `clock-skew`
-   * (a consumer whose clock put it before its publish, drawn after it),
+   * (a consumer whose clock put it before its publish, drawn after it, or a
+   * span of one process recorded wholly before its parent, drawn at its start),
    * `no-response-status` (an HTTP call that ended with no response status
    * and its span status unset: not drawn as failed, not as `ok` either),
    * `incomplete` (spans whose parent link was missing or broken, drawn by

@@ -241,7 +241,8 @@ class Builder {
     const over = [first.from, first.to];
     const missing = broken.filter((b) => b.reason === 'missing-parent').map((b) => b.node);
     const self = broken.filter((b) => b.reason === 'self-parent').map((b) => b.node);
-    const looped = broken.filter((b) => b.reason === 'loop').flatMap((b) => b.loop ?? [b.node]);
+    // The entry a loop was broken at lists its members, the others cut loose among them.
+    const looped = broken.filter((b) => b.reason === 'loop').flatMap((b) => b.loop ?? []);
     const texts: string[] = [];
     if (missing.length > 0) {
       texts.push(
@@ -347,29 +348,19 @@ class Builder {
     }
     const spanId = call.node.span.spanId;
     const outcome = this.outcome(call);
-    const durationMs = (call.node.end - call.node.start) / 1e6;
-    const label = call.label || '(unnamed)';
+    const texts = callTexts(call, outcome, this.layout, this.timings);
+    const label = texts.request;
     const members = call.batch?.map((member) => member.node.span.spanId);
     switch (call.role) {
       case 'entry':
       case 'call': {
-        const waitMs = this.timings ? connectionWaitMs(call) : undefined;
-        if (waitMs !== undefined) {
-          // A busy pool's cost: the query waited this long before it was sent.
-          out.push(
-            this.note(
-              [call.from],
-              `waited ${formatDuration(waitMs)} for a connection`,
-              'connection-wait',
-              call.depth,
-              spanId,
-            ),
-          );
-        }
+        for (const note of texts.before) out.push(this.note([call.from], note.text, note.reason, call.depth, spanId));
         out.push(
           this.message(call.from, call.to, 'request', this.dependentLabel(call, label), spanId, call.depth, members),
         );
         this.requestNumbers.set(call, this.arrows.length);
+        for (const note of texts.after)
+          out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
         const folds = this.foldSpanIds?.has(spanId) === true || call.depth + 1 >= this.maxDepth;
         // Under a call still running at an enclosing response, its own calls
         // are split at the earlier of that response and its own: what started
@@ -393,22 +384,9 @@ class Builder {
             o,
             early === undefined || at === undefined ? undefined : (child) => child.node.end > at,
           );
-          // A caller that went away is answered where it went: the arrow's time is until then.
-          const replyMs = outcome.callerDisconnected && own !== undefined ? (own - call.node.start) / 1e6 : durationMs;
-          o.push(
-            outcome.error
-              ? this.message(call.to, call.from, 'error', this.errorText(outcome, replyMs), spanId, call.depth, members)
-              : this.message(
-                  call.to,
-                  call.from,
-                  'response',
-                  this.responseText(outcome, durationMs, call.cls.category === 'http-client'),
-                  spanId,
-                  call.depth,
-                  members,
-                ),
-          );
-          this.markers(call, outcome, o);
+          const reply = texts.reply as ReplyText;
+          o.push(this.message(call.to, call.from, reply.kind, reply.text, spanId, call.depth, members));
+          this.markers(call, texts, o);
           if (after !== undefined) {
             const enclosing = this.enclosingResponse;
             if (enclosing !== undefined && after.startsAt >= enclosing.at) {
@@ -418,110 +396,48 @@ class Builder {
         };
       }
       case 'self':
-        out.push(
-          this.message(
-            call.from,
-            call.to,
-            'self',
-            this.timings ? `${label} · ${formatDuration(durationMs)}` : label,
-            spanId,
-            call.depth,
-          ),
-        );
+        out.push(this.message(call.from, call.to, 'self', label, spanId, call.depth));
+        for (const note of texts.after)
+          out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
         return (o) => {
           this.children(call, o)?.();
-          if (outcome.error)
-            o.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId, call.depth));
-          this.markers(call, outcome, o);
+          if (texts.reply !== undefined)
+            o.push(this.message(call.to, call.from, texts.reply.kind, texts.reply.text, spanId, call.depth));
+          this.markers(call, texts, o);
         };
       case 'publish':
         out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
+        for (const note of texts.after)
+          out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
         return (o) => {
           this.children(call, o)?.();
-          if (outcome.error)
-            o.push(this.message(call.to, call.from, 'error', this.errorText(outcome, undefined), spanId, call.depth));
-          this.markers(call, outcome, o);
+          if (texts.reply !== undefined)
+            o.push(this.message(call.to, call.from, texts.reply.kind, texts.reply.text, spanId, call.depth));
+          this.markers(call, texts, o);
         };
       case 'consume': {
         out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
-        const batch = batchNote(call.node.span);
-        if (batch !== undefined) out.push(this.note([call.from, call.to], batch, 'batch', call.depth, spanId));
-        const adjusted = clockAdjustment(call, this.layout);
-        // A consumer moved after its publish has no wait to show: its clock said it started before.
-        const wait = this.timings && adjusted === undefined ? queueWaitMs(call, this.layout) : undefined;
-        if (adjusted !== undefined) {
-          const by = this.timings ? ` ${formatDuration(adjusted / 1e6)}` : '';
-          out.push(
-            this.note(
-              [call.from, call.to],
-              `clock adjusted: recorded${by} before its publish, drawn after it`,
-              'clock-skew',
-              call.depth,
-              spanId,
-            ),
-          );
-        }
-        if (wait !== undefined) {
-          out.push(
-            this.note(
-              [call.from, call.to],
-              `waited ${formatDuration(wait)} in queue`,
-              'queue-wait',
-              call.depth,
-              spanId,
-            ),
-          );
-        }
+        for (const note of texts.after)
+          out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
         return (o) => {
           this.children(call, o)?.();
-          if (outcome.error)
-            o.push(this.message(call.to, call.from, 'error', this.errorText(outcome, durationMs), spanId, call.depth));
-          this.markers(call, outcome, o);
+          if (texts.reply !== undefined)
+            o.push(this.message(call.to, call.from, texts.reply.kind, texts.reply.text, spanId, call.depth));
+          this.markers(call, texts, o);
         };
       }
     }
   }
 
   /** Notes that follow a reply which did not fail: a handled exception, an unread body. */
-  private markers(call: DrawnCall, outcome: CallOutcome, out: SequenceItem[]): void {
-    if (outcome.markers === undefined) return;
-    for (const marker of outcome.markers) {
-      out.push(this.note([call.from, call.to], oneLine(marker.text), marker.kind, call.depth, call.node.span.spanId));
+  private markers(call: DrawnCall, texts: CallTexts, out: SequenceItem[]): void {
+    for (const marker of texts.markers) {
+      out.push(this.note([call.from, call.to], marker.text, marker.reason, call.depth, call.node.span.spanId));
     }
   }
 
   private outcome(call: DrawnCall): CallOutcome {
     return call.outcome ?? drawnCallOutcome(call);
-  }
-
-  /**
-   * The text of a successful reply: the status code, else the rows returned,
-   * else `ok`; an HTTP call never says `ok` without a status code (it got
-   * none, see `endedWithoutResponse`), it says so.
-   */
-  private responseText(outcome: CallOutcome, durationMs: number, http: boolean): string {
-    const status =
-      outcome.statusCode !== undefined
-        ? String(outcome.statusCode)
-        : outcome.grpcStatus !== undefined
-          ? outcome.grpcStatus
-          : outcome.rows !== undefined
-            ? `${outcome.rows} ${outcome.rows === 1 ? 'row' : 'rows'}`
-            : http
-              ? 'no status code'
-              : 'ok';
-    return this.timings ? `${status} · ${formatDuration(durationMs)}` : status;
-  }
-
-  private errorText(outcome: CallOutcome, durationMs: number | undefined): string {
-    const parts: string[] = [];
-    if (outcome.statusCode !== undefined) parts.push(String(outcome.statusCode));
-    // The status is printed once: an error text that only repeats it ("500", "HTTP 500") is left out.
-    const message = outcome.message !== undefined ? oneLine(outcome.message) : '';
-    if (outcome.messageRestatesStatus !== true && message !== '') parts.push(truncate(message, MAX_ERROR));
-    else if (parts.length === 0) parts.push('error');
-    if (this.timings && durationMs !== undefined) parts.push(formatDuration(durationMs));
-    return parts.join(' · ');
   }
 
   /**
@@ -586,7 +502,7 @@ class Builder {
     if (showGaps) {
       const work = call.work;
       const workMs = (work.end - work.start) / 1e6;
-      const threshold = this.options.gapThresholdMs ?? Math.max(10, 0.2 * workMs);
+      const threshold = gapThresholdMs(workMs, this.options);
       // Drawn in two parts (see `head`), the second starts where the first ended.
       let start = work.start;
       if (only !== undefined) {
@@ -773,19 +689,7 @@ class Builder {
 
   private par(calls: readonly DrawnCall[], lanes: readonly (readonly DrawnCall[])[], out: SequenceItem[]): void {
     if (this.afterResponse === 0) this.parGroups++;
-    let label = `${calls.length} concurrent calls`;
-    if (lanes.length < calls.length) label += ` in ${lanes.length} lanes`;
-    if (this.timings) {
-      let start = Number.POSITIVE_INFINITY;
-      let end = Number.NEGATIVE_INFINITY;
-      let sum = 0;
-      for (const c of calls) {
-        start = Math.min(start, c.node.start);
-        end = Math.max(end, c.node.end);
-        sum += c.node.end - c.node.start;
-      }
-      label += ` (wall ${formatDuration((end - start) / 1e6)}, sum ${formatDuration(sum / 1e6)})`;
-    }
+    const label = parLabel(calls, lanes.length, this.timings);
     // In a shape compared across requests (endpoint flows, docs, recorded
     // flows), which of two concurrent calls the scheduler started first is
     // noise: there the branches are in the order of what they draw.
@@ -805,12 +709,8 @@ class Builder {
   }
 
   private loop(run: RepeatRun, parent: DrawnCall | undefined, out: SequenceItem[]): void {
-    const durations = run.calls.map((c) => (c.node.end - c.node.start) / 1e6);
-    const totalMs = durations.reduce((a, b) => a + b, 0);
-    const p50Ms = median(durations);
+    const { label, totalMs, p50Ms } = loopLabel(run, this.timings);
     const first = run.calls[0] as DrawnCall;
-    let label = `${run.calls.length}× ${truncate(run.label, MAX_LABEL - 30)}`;
-    if (this.timings) label += ` (total ${formatDuration(totalMs)}, p50 ${formatDuration(p50Ms)})`;
     const items: SequenceItem[] = [];
     this.call(first, items);
     const spanIds = run.calls.map((c) => c.node.span.spanId);
@@ -827,13 +727,189 @@ class Builder {
   }
 }
 
+/** A note's text and why it is there. */
+export interface NoteText {
+  readonly text: string;
+  readonly reason: Note['reason'];
+}
+
+/** A reply arrow's kind and text. */
+export interface ReplyText {
+  readonly kind: 'response' | 'error';
+  readonly text: string;
+}
+
+/**
+ * Every text a call draws itself, whatever it contains: the size guard's
+ * estimate reads these very texts, so that what it counts and what the
+ * builder draws cannot drift apart.
+ */
+export interface CallTexts {
+  /** Notes before the request arrow (a wait for a pooled connection). */
+  readonly before: readonly NoteText[];
+  /** The request (or async, or self) arrow's label, before any dependency marker. */
+  readonly request: string;
+  /** Notes right after the request (a consumer's batch, clock adjustment, queue wait). */
+  readonly after: readonly NoteText[];
+  /** The reply arrow: always for an entry or a call, for other roles only when they failed. */
+  readonly reply: ReplyText | undefined;
+  /** Notes that follow the reply (a handled exception, an unread body, no response status). */
+  readonly markers: readonly NoteText[];
+}
+
+const NO_NOTES: readonly NoteText[] = [];
+
+/** The texts a call draws itself (see {@link CallTexts}), as the builder draws them. */
+export function callTexts(call: DrawnCall, outcome: CallOutcome, layout: TraceLayout, timings: boolean): CallTexts {
+  const durationMs = (call.node.end - call.node.start) / 1e6;
+  const label = call.label || '(unnamed)';
+  const markers =
+    outcome.markers === undefined
+      ? NO_NOTES
+      : outcome.markers.map((marker) => ({ text: oneLine(marker.text), reason: marker.kind }));
+  // A span of this process recorded wholly before its parent, moved into it (see `skewShift`).
+  const moved = call.role === 'consume' ? undefined : layout.tree.shifted?.get(call.node);
+  const skew: readonly NoteText[] =
+    moved === undefined
+      ? NO_NOTES
+      : [
+          {
+            text: `clock skew: recorded${timings ? ` ${formatDuration(moved / 1e6)}` : ''} before its parent, drawn at its start`,
+            reason: 'clock-skew',
+          },
+        ];
+  switch (call.role) {
+    case 'entry':
+    case 'call': {
+      const waitMs = timings ? connectionWaitMs(call) : undefined;
+      // A busy pool's cost: the query waited this long before it was sent.
+      const before: readonly NoteText[] =
+        waitMs === undefined
+          ? NO_NOTES
+          : [{ text: `waited ${formatDuration(waitMs)} for a connection`, reason: 'connection-wait' }];
+      const own = responseTime(call);
+      // A caller that went away is answered where it went: the arrow's time is until then.
+      const replyMs = outcome.callerDisconnected && own !== undefined ? (own - call.node.start) / 1e6 : durationMs;
+      const reply: ReplyText = outcome.error
+        ? { kind: 'error', text: errorText(outcome, replyMs, timings) }
+        : {
+            kind: 'response',
+            text: responseText(outcome, durationMs, call.cls.category === 'http-client', timings),
+          };
+      return { before, request: label, after: skew, reply, markers };
+    }
+    case 'self':
+      return {
+        before: NO_NOTES,
+        request: timings ? `${label} · ${formatDuration(durationMs)}` : label,
+        after: skew,
+        reply: outcome.error ? { kind: 'error', text: errorText(outcome, undefined, timings) } : undefined,
+        markers,
+      };
+    case 'publish':
+      return {
+        before: NO_NOTES,
+        request: label,
+        after: skew,
+        reply: outcome.error ? { kind: 'error', text: errorText(outcome, undefined, timings) } : undefined,
+        markers,
+      };
+    case 'consume': {
+      const after: NoteText[] = [];
+      const batch = batchNote(call.node.span);
+      if (batch !== undefined) after.push({ text: batch, reason: 'batch' });
+      const adjusted = clockAdjustment(call, layout);
+      // A consumer moved after its publish has no wait to show: its clock said it started before.
+      const wait = timings && adjusted === undefined ? queueWaitMs(call, layout) : undefined;
+      if (adjusted !== undefined) {
+        const by = timings ? ` ${formatDuration(adjusted / 1e6)}` : '';
+        after.push({ text: `clock adjusted: recorded${by} before its publish, drawn after it`, reason: 'clock-skew' });
+      }
+      if (wait !== undefined) after.push({ text: `waited ${formatDuration(wait)} in queue`, reason: 'queue-wait' });
+      return {
+        before: NO_NOTES,
+        request: label,
+        after,
+        reply: outcome.error ? { kind: 'error', text: errorText(outcome, durationMs, timings) } : undefined,
+        markers,
+      };
+    }
+  }
+}
+
+/**
+ * The text of a successful reply: the status code, else the rows returned,
+ * else `ok`; an HTTP call never says `ok` without a status code (it got
+ * none, see `endedWithoutResponse`), it says so.
+ */
+function responseText(outcome: CallOutcome, durationMs: number, http: boolean, timings: boolean): string {
+  const status =
+    outcome.statusCode !== undefined
+      ? String(outcome.statusCode)
+      : outcome.grpcStatus !== undefined
+        ? outcome.grpcStatus
+        : outcome.rows !== undefined
+          ? `${outcome.rows} ${outcome.rows === 1 ? 'row' : 'rows'}`
+          : http
+            ? 'no status code'
+            : 'ok';
+  return timings ? `${status} · ${formatDuration(durationMs)}` : status;
+}
+
+function errorText(outcome: CallOutcome, durationMs: number | undefined, timings: boolean): string {
+  const parts: string[] = [];
+  if (outcome.statusCode !== undefined) parts.push(String(outcome.statusCode));
+  // The status is printed once: an error text that only repeats it ("500", "HTTP 500") is left out.
+  const message = outcome.message !== undefined ? oneLine(outcome.message) : '';
+  if (outcome.messageRestatesStatus !== true && message !== '') parts.push(truncate(message, MAX_ERROR));
+  else if (parts.length === 0) parts.push('error');
+  if (timings && durationMs !== undefined) parts.push(formatDuration(durationMs));
+  return parts.join(' · ');
+}
+
+/** The label of a `par` block: `3 concurrent calls in 2 lanes (wall 1.4 ms, sum 2.6 ms)`. */
+export function parLabel(calls: readonly DrawnCall[], lanes: number, timings: boolean): string {
+  let label = `${calls.length} concurrent calls`;
+  if (lanes < calls.length) label += ` in ${lanes} lanes`;
+  if (timings) {
+    let start = Number.POSITIVE_INFINITY;
+    let end = Number.NEGATIVE_INFINITY;
+    let sum = 0;
+    for (const c of calls) {
+      start = Math.min(start, c.node.start);
+      end = Math.max(end, c.node.end);
+      sum += c.node.end - c.node.start;
+    }
+    label += ` (wall ${formatDuration((end - start) / 1e6)}, sum ${formatDuration(sum / 1e6)})`;
+  }
+  return label;
+}
+
+/** The label of a `loop` block with its total and median (ms): `12× SELECT authors (total 9.3 ms, p50 0.7 ms)`. */
+export function loopLabel(run: RepeatRun, timings: boolean): { label: string; totalMs: number; p50Ms: number } {
+  const durations = run.calls.map((c) => (c.node.end - c.node.start) / 1e6);
+  const totalMs = durations.reduce((a, b) => a + b, 0);
+  const p50Ms = median(durations);
+  let label = `${run.calls.length}× ${truncate(run.label, MAX_LABEL - 30)}`;
+  if (timings) label += ` (total ${formatDuration(totalMs)}, p50 ${formatDuration(p50Ms)})`;
+  return { label, totalMs, p50Ms };
+}
+
+/**
+ * Own work inside a call longer than this (ms) becomes a note: the option,
+ * else the larger of 10 ms and 20 % of the time the callee worked (`workMs`).
+ */
+export function gapThresholdMs(workMs: number, options: SequenceOptions): number {
+  return options.gapThresholdMs ?? Math.max(10, 0.2 * workMs);
+}
+
 /**
  * The runs of a list of sibling calls, remembered per list: the size guard
  * builds one layout several times, and a call's children (and the lanes of
  * its `par` blocks) are the same arrays in every build, so each is arranged
  * once. A list filtered for one build is arranged anew.
  */
-function arrangedRuns(children: readonly DrawnCall[]): readonly ChildRun[] {
+export function arrangedRuns(children: readonly DrawnCall[]): readonly ChildRun[] {
   let runs = runsOf.get(children);
   if (runs === undefined) {
     runs = arrangeChildren(children);
@@ -888,9 +964,10 @@ const MAX_BRANCH_TARGETS = 2;
  * Labels the lanes of a `par` block by whom their calls go to, so a reader
  * can tell the branches apart at a glance; when every lane calls the same
  * participants the labels would only repeat each other, and all are ''.
- * Names only, no times: timing-free output stays byte-stable.
+ * Names only, no times: timing-free output stays byte-stable. The size
+ * guard's estimate reads them too.
  */
-function branchLabels(lanes: readonly (readonly DrawnCall[])[]): string[] {
+export function branchLabels(lanes: readonly (readonly DrawnCall[])[]): string[] {
   const labels = lanes.map((lane) => {
     const names: string[] = [];
     for (const call of lane) if (!names.includes(call.to.name)) names.push(call.to.name);

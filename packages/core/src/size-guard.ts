@@ -6,20 +6,35 @@
  *
  * Sizes are estimated from the layout, without building or printing the full
  * diagram (a 100,000-span trace would print megabytes only to throw them
- * away); {@link fitDiagram} measures the real text of each plan and corrects
- * the estimate by the ratio it observed. This step drives the sequence
+ * away): the estimate walks the calls as the builder does and counts the
+ * very texts it draws (arrows, every note, `par` and `loop` lines), so the
+ * two cannot drift apart. {@link fitDiagram} measures the real text of each
+ * plan and corrects the estimate by the ratio it observed; a large trace
+ * estimated far over the limit is not built whole, and the fallback of
+ * folding whole levels picks its first depth and cut from the estimate. This step drives the sequence
  * builder and the renderer: they each run once per plan, and never call back.
  */
 
-import { truncate } from './format.js';
-import { type DrawnCall, MIN_REPEAT, sameRepeat, type TraceLayout } from './layout.js';
+import { sentAt } from './call-timing.js';
+import { formatDuration, truncate } from './format.js';
+import { type DrawnCall, isRepeatRun, splitRepeats, type TraceLayout } from './layout.js';
+import { drawnCallOutcome } from './outcome.js';
 import { type RenderOptions, renderMermaid } from './render.js';
-import { buildBounded, buildSequence } from './sequence.js';
+import {
+  arrangedRuns,
+  branchLabels,
+  buildBounded,
+  buildSequence,
+  callTexts,
+  foldText,
+  gapThresholdMs,
+  loopLabel,
+  parLabel,
+} from './sequence.js';
 import {
   type FoldLimits,
   MAX_DRAWN_DEPTH,
   type Note,
-  type SequenceItem,
   type SequenceModel,
   type SequenceOptions,
 } from './sequence-model.js';
@@ -31,43 +46,58 @@ export interface FoldCandidate {
   readonly saving: number;
 }
 
-/** Characters of the note that replaces a folded call's content: `Note over p12: 37 calls folded`. */
-function noteCost(call: DrawnCall, indentWidth: number): number {
-  return indentWidth * Math.min(call.depth + 1, 40) + 30;
+/**
+ * Characters of the lines besides their text and indentation, for
+ * participant ids of `id` characters (`p12`): an arrow (`p12->>p13: ` and
+ * the newline) and a note (`Note over p12,p13: ` and the newline; most
+ * notes a call draws name both its lifelines).
+ */
+function lineCosts(id: number): { arrow: number; note: number } {
+  return { arrow: 2 * id + 3 + 2 + 1, note: 10 + 2 * id + 1 + 2 + 1 };
+}
+/** Longest text of an arrow or a note as the builder writes it (see sequence.ts). */
+const MAX_TEXT = 80;
+
+function textCost(text: string): number {
+  return Math.min(text.length, MAX_TEXT);
+}
+
+/** What the estimate needs of the fit options. */
+export interface EstimateOptions {
+  readonly indentWidth: number;
+  readonly timings: boolean;
+  readonly foldLoops: boolean;
+  readonly gapThresholdMs?: number;
 }
 
 /**
- * Estimated characters of the lines a call draws itself (its request and,
- * for calls that answer, its response), at its depth. The label is capped
- * as the sequence model caps it; the response is a status, with a duration
- * when timings are shown.
+ * Estimated characters of the lines a call draws itself, whether or not its
+ * nested calls are folded: its arrows and the notes around them, read from
+ * the very texts the builder draws ({@link callTexts}), at `indent`
+ * characters of indentation.
  */
-function ownCost(call: DrawnCall, indentWidth: number, timings: boolean): number {
-  const pad = indentWidth * Math.min(call.depth, 40);
-  const request = pad + 12 + Math.min(call.label.length, 80);
-  const answers = call.role === 'entry' || call.role === 'call';
-  return answers ? request + pad + 14 + (timings ? 10 : 0) : request;
+function ownCost(
+  call: DrawnCall,
+  layout: TraceLayout,
+  indent: number,
+  timings: boolean,
+  line: { arrow: number; note: number },
+): number {
+  const texts = callTexts(call, call.outcome ?? drawnCallOutcome(call), layout, timings);
+  let cost = indent + line.arrow + textCost(texts.request);
+  for (const note of texts.before) cost += indent + line.note + textCost(note.text);
+  for (const note of texts.after) cost += indent + line.note + textCost(note.text);
+  if (texts.reply !== undefined) cost += indent + line.arrow + textCost(texts.reply.text);
+  for (const note of texts.markers) cost += indent + line.note + textCost(note.text);
+  return cost;
 }
 
-/**
- * Calls of a run of siblings that the diagram draws: of three or more
- * consecutive identical calls only the first, as the loop block shows it.
- * An approximation of the builder's rule (which also asks that they ran one
- * after another): the measured text corrects what it misses.
- */
-function drawnChildren(children: readonly DrawnCall[], foldLoops: boolean): DrawnCall[] {
-  if (!foldLoops) return [...children];
-  const drawn: DrawnCall[] = [];
-  let i = 0;
-  while (i < children.length) {
-    const first = children[i] as DrawnCall;
-    let j = i + 1;
-    while (j < children.length && sameRepeat(children[j] as DrawnCall, first)) j++;
-    if (j - i >= MIN_REPEAT) drawn.push(first);
-    else for (let k = i; k < j; k++) drawn.push(children[k] as DrawnCall);
-    i = j;
-  }
-  return drawn;
+/** Characters of a note over one lifeline besides its text and indentation (`Note over p3: `, newline). */
+const ONE_LIFELINE_NOTE = 10 + 3 + 2 + 1;
+
+/** Characters of an own-work note (`Note over p3: 24 ms own work`) for a gap of `ns`. */
+function ownWorkNoteCost(ns: number, indent: number): number {
+  return indent + ONE_LIFELINE_NOTE + formatDuration(ns / 1e6).length + 9;
 }
 
 /** Estimated sizes of a layout: the whole text and every call that can be folded. */
@@ -76,42 +106,150 @@ export interface SizeEstimate {
   readonly total: number;
   /** Calls with nested calls drawn, largest saving first; of equal savings the deepest, then the earliest. */
   readonly candidates: readonly FoldCandidate[];
+  /**
+   * Estimated characters of the text with only the calls above `maxDepth`
+   * drawn (deeper ones folded, as the size guard's level folds do), for
+   * each `maxDepth` from 1; the last entry draws every level.
+   */
+  readonly byMaxDepth: readonly number[];
+  /** The most items (calls, `par` and `loop` blocks) one level draws: the top level's, or those among one call's nested calls. */
+  readonly widest: number;
 }
 
 /**
  * Estimates how long the diagram of `layout` is and what folding each call
- * would save.
+ * would save, walking the calls as the builder draws them: the same runs of
+ * siblings (serial, `par` blocks with their lanes, `loop` blocks drawing one
+ * call), the same texts of arrows and notes, own work between calls, and the
+ * indentation of each block. Linear in the calls; nothing recurses.
  */
-export function estimateSizes(
-  layout: TraceLayout,
-  options: { readonly indentWidth: number; readonly timings: boolean; readonly foldLoops: boolean },
-): SizeEstimate {
+export function estimateSizes(layout: TraceLayout, options: EstimateOptions): SizeEstimate {
   // Calls the diagram draws, parents before children, each with the index of
-  // its parent in that order (-1 at the top). Indexes into typed arrays, not
-  // maps keyed by call: a 100,000-span trace makes that many entries.
+  // its parent in that order (-1 at the top) and its block nesting (the
+  // renderer indents by `par`/`loop` blocks, not by call depth). Indexes
+  // into typed arrays, not maps keyed by call: a 100,000-span trace makes
+  // that many entries.
   const order: DrawnCall[] = [];
   const parentIndex: number[] = [];
-  const stack: { call: DrawnCall; parent: number }[] = drawnChildren(layout.top, options.foldLoops)
-    .reverse()
-    .map((call) => ({ call, parent: -1 }));
-  while (stack.length > 0) {
-    const { call, parent } = stack.pop() as { call: DrawnCall; parent: number };
-    const index = order.length;
+  const blocks: number[] = [];
+  // Characters a call's nested calls add besides their own subtrees: block lines and own-work notes.
+  const content: number[] = [];
+  const indentOf = (nesting: number): number => options.indentWidth * Math.min(nesting, 40);
+  let header = 'sequenceDiagram\nautonumber\n'.length;
+  const seen = new Set<string>();
+  const participant = (key: string, name: string): void => {
+    if (seen.has(key)) return;
+    seen.add(key);
+    // `participant p12 as name (db)`
+    header += 26 + Math.min(name.length, 60);
+  };
+  // The most items (calls, `par` and `loop` blocks) any one level draws.
+  let widest = layout.top.length;
+  for (const call of layout.top) {
     order.push(call);
-    parentIndex.push(parent);
-    if (call.children.length === 0 || call.depth + 1 >= MAX_DRAWN_DEPTH) continue;
-    const drawn = drawnChildren(call.children, options.foldLoops);
-    for (let i = drawn.length - 1; i >= 0; i--) stack.push({ call: drawn[i] as DrawnCall, parent: index });
+    parentIndex.push(-1);
+    blocks.push(0);
   }
-  // Children before parents: each subtree's size is its own lines plus its children's subtrees.
+  for (let i = 0; i < order.length; i++) {
+    const call = order[i] as DrawnCall;
+    participant(call.from.key, call.from.name);
+    participant(call.to.key, call.to.name);
+    content[i] = 0;
+    if (call.children.length === 0) continue;
+    const nesting = blocks[i] as number;
+    if (call.depth + 1 >= MAX_DRAWN_DEPTH) {
+      content[i] = foldNoteCost(call, indentOf(nesting));
+      continue;
+    }
+    let extra = 0;
+    let items = 0;
+    const push = (child: DrawnCall, childNesting: number): void => {
+      order.push(child);
+      parentIndex.push(i);
+      blocks.push(childNesting);
+    };
+    const showGaps = options.timings && (call.role !== 'call' || call.remote !== undefined) && call.role !== 'publish';
+    const work = call.work;
+    const thresholdNs = gapThresholdMs((work.end - work.start) / 1e6, options) * 1e6;
+    let cursor = work.start;
+    const gapUntil = (time: number): void => {
+      if (showGaps && time - cursor > thresholdNs) extra += ownWorkNoteCost(time - cursor, indentOf(nesting));
+    };
+    for (const run of arrangedRuns(call.children)) {
+      if (run.type === 'par') {
+        let sent = Number.POSITIVE_INFINITY;
+        let end = Number.NEGATIVE_INFINITY;
+        for (const c of run.calls) {
+          const at = sentAt(c);
+          if (at < sent) sent = at;
+          if (c.node.end > end) end = c.node.end;
+        }
+        gapUntil(sent);
+        if (end > cursor) cursor = end;
+        // `par 3 concurrent calls in 2 lanes (wall 1.4 ms, sum 2.6 ms)`, an `and` per further lane, `end`.
+        const pad = indentOf(nesting);
+        extra += pad + 5 + parLabel(run.calls, run.lanes.length, options.timings).length;
+        for (const label of branchLabels(run.lanes).slice(1)) extra += pad + 5 + (label === '' ? 0 : label.length);
+        extra += pad + 4;
+        for (const lane of run.lanes) for (const c of lane) push(c, nesting + 1);
+        items++;
+        continue;
+      }
+      const pieces = options.foldLoops ? splitRepeats(run.calls) : run.calls;
+      items += pieces.length;
+      for (const piece of pieces) {
+        if (isRepeatRun(piece)) {
+          const first = piece.calls[0] as DrawnCall;
+          let end = first.node.end;
+          for (const c of piece.calls) if (c.node.end > end) end = c.node.end;
+          gapUntil(sentAt(first));
+          if (end > cursor) cursor = end;
+          // `loop 12× SELECT authors (total 9.3 ms, p50 0.7 ms)` and `end`: the first call drawn inside.
+          const pad = indentOf(nesting);
+          extra += pad + 6 + loopLabel(piece, options.timings).label.length + pad + 4;
+          push(first, nesting + 1);
+        } else {
+          gapUntil(sentAt(piece));
+          if (piece.node.end > cursor) cursor = piece.node.end;
+          push(piece, nesting);
+        }
+      }
+    }
+    gapUntil(work.end);
+    content[i] = extra;
+    if (items > widest) widest = items;
+  }
+  // Children before parents: each subtree's size is its own lines, its block and note lines, and its children's subtrees.
   const own = new Float64Array(order.length);
   const subtree = new Float64Array(order.length);
   const hasDrawnChildren = new Uint8Array(order.length);
+  const line = lineCosts(1 + String(seen.size).length);
   for (let i = 0; i < order.length; i++) {
-    own[i] = ownCost(order[i] as DrawnCall, options.indentWidth, options.timings);
-    subtree[i] = own[i] as number;
+    own[i] = ownCost(order[i] as DrawnCall, layout, indentOf(blocks[i] as number), options.timings, line);
+    subtree[i] = (own[i] as number) + (content[i] as number);
   }
-  let total = 40;
+  // Per call depth: the lines of its calls, the lines between their nested calls, and the notes folding those.
+  const drawnAt: number[] = [];
+  const foldCost = new Float64Array(order.length);
+  const contentAt: number[] = [];
+  const foldAt: number[] = [];
+  for (let i = 0; i < order.length; i++) {
+    const call = order[i] as DrawnCall;
+    const depth = Math.min(call.depth, MAX_DRAWN_DEPTH);
+    drawnAt[depth] = (drawnAt[depth] ?? 0) + (own[i] as number);
+    contentAt[depth] = (contentAt[depth] ?? 0) + (content[i] as number);
+    if (call.children.length > 0) {
+      foldCost[i] = foldNoteCost(call, indentOf(blocks[i] as number));
+      foldAt[depth] = (foldAt[depth] ?? 0) + (foldCost[i] as number);
+    }
+  }
+  const byMaxDepth: number[] = [];
+  let above = header;
+  for (let depth = 0; depth < drawnAt.length; depth++) {
+    byMaxDepth.push(above + (drawnAt[depth] ?? 0) + (foldAt[depth] ?? 0));
+    above += (drawnAt[depth] ?? 0) + (contentAt[depth] ?? 0);
+  }
+  let total = header;
   for (let i = order.length - 1; i >= 0; i--) {
     const parent = parentIndex[i] as number;
     if (parent < 0) total += subtree[i] as number;
@@ -124,12 +262,18 @@ export function estimateSizes(
   for (let i = 0; i < order.length; i++) {
     if (hasDrawnChildren[i] === 0) continue;
     const call = order[i] as DrawnCall;
-    const saving = (subtree[i] as number) - (own[i] as number) - noteCost(call, options.indentWidth);
+    const saving = (subtree[i] as number) - (own[i] as number) - (foldCost[i] as number);
     if (saving > 0) candidates.push({ call, saving });
   }
   // Sorting is stable: of equal saving and depth, the earliest drawn stays first.
   candidates.sort((a, b) => b.saving - a.saving || b.call.depth - a.call.depth);
-  return { total, candidates };
+  if (byMaxDepth.length > 0) byMaxDepth[byMaxDepth.length - 1] = total;
+  return { total, candidates, byMaxDepth, widest };
+}
+
+/** Characters of the note that replaces a folded call's content: `Note over p12: 37 calls folded`, as the builder writes it. */
+function foldNoteCost(call: DrawnCall, indent: number): number {
+  return indent + ONE_LIFELINE_NOTE + foldText(call.children, false).length;
 }
 
 /**
@@ -255,16 +399,42 @@ export function fitDiagram(
   // so a drawing with more arrows than this is certainly too long: building
   // stops there instead of drawing 100,000 spans only to throw them away.
   const maxArrows = Math.floor(max / 11) + 1;
-  const full = buildBounded(layout, options, { maxArrows });
+  const indent = options.indent !== undefined && /^[ \t]*$/.test(options.indent) ? options.indent : '  ';
+  const estimateOf = (): SizeEstimate =>
+    estimateSizes(layout, {
+      indentWidth: indent.length,
+      timings: options.timings !== false,
+      foldLoops: options.foldLoops !== false,
+      ...(options.gapThresholdMs !== undefined ? { gapThresholdMs: options.gapThresholdMs } : {}),
+    });
+  // A small trace is drawn whole first: it usually fits, and then needs no
+  // estimate. A large one is estimated first, and not built whole when the
+  // estimate is far over the limit: the estimate reads the texts the builder
+  // draws and lands within a few percent.
+  const small = layout.calls.length <= maxArrows / 2;
+  let estimate = small ? undefined : estimateOf();
+  const drawWhole = estimate === undefined || estimate.total <= SURELY_TOO_LONG * max;
+  const full = drawWhole ? buildBounded(layout, options, { maxArrows }) : undefined;
   let fullText: string | undefined;
-  if (!full.overflowed) {
+  if (full !== undefined && !full.overflowed) {
     fullText = renderMermaid(full.model, options);
     if (fullText.length <= max) return { text: fullText, model: full.model, folded: false };
   }
-  const fitted = foldLargestGroups(layout, options, max, maxArrows, fullText?.length);
+  estimate ??= estimateOf();
+  const fitted = foldLargestGroups(layout, options, max, maxArrows, estimate, fullText?.length);
   if (fitted) return { ...fitted, folded: true };
-  return { ...foldLevels(layout, options, max, maxArrows, full.model, fullText), folded: true };
+  return {
+    ...foldLevels(layout, options, max, maxArrows, estimate),
+    folded: true,
+  };
 }
+
+/**
+ * An estimate above this share of the limit is taken as too long without
+ * building the drawing to check: the estimate is within a few percent of
+ * the text (see the size guard's tests), so a drawing this far over never fits.
+ */
+const SURELY_TOO_LONG = 1.5;
 
 /**
  * Share of the limit a folded diagram is first aimed at: just under it, so
@@ -288,14 +458,9 @@ function foldLargestGroups(
   options: FitOptions,
   max: number,
   maxArrows: number,
+  estimate: SizeEstimate,
   fullLength: number | undefined,
 ): { text: string; model: SequenceModel } | undefined {
-  const indent = options.indent !== undefined && /^[ \t]*$/.test(options.indent) ? options.indent : '  ';
-  const estimate = estimateSizes(layout, {
-    indentWidth: indent.length,
-    timings: options.timings !== false,
-    foldLoops: options.foldLoops !== false,
-  });
   // Real characters per estimated character, known exactly when the full text was printed.
   let scale = fullLength !== undefined ? fullLength / Math.max(1, estimate.total) : 1;
   let best: { text: string; model: SequenceModel } | undefined;
@@ -365,6 +530,9 @@ function drawFolded(
   return { text: renderMermaid(model, options), model };
 }
 
+/** Share of the limit up to which a depth's estimated text is tried (the estimate runs a few percent over). */
+const LEVEL_SLACK = 1.1;
+
 /** Plans of a level cut short that are aimed by measured lengths before the search falls back to halving. */
 const MAX_AIMED_PLANS = 6;
 
@@ -380,8 +548,7 @@ function foldLevels(
   options: FitOptions,
   max: number,
   maxArrows: number,
-  fullModel: SequenceModel,
-  fullText: string | undefined,
+  estimate: SizeEstimate,
 ): { text: string; model: SequenceModel } {
   // The length of a plan's text is kept even when it does not fit: it guides the next plan.
   let lastLength: number | undefined;
@@ -404,35 +571,19 @@ function foldLevels(
   };
   // Fold the deepest levels first: the largest depth that fits wins.
   let deepest = 1;
-  const withChildren: number[] = [];
-  for (const call of layout.calls) {
-    if (call.depth + 1 > deepest) deepest = call.depth + 1;
-    if (call.children.length > 0) withChildren[call.depth] = (withChildren[call.depth] ?? 0) + 1;
-  }
+  for (const call of layout.calls) if (call.depth + 1 > deepest) deepest = call.depth + 1;
   deepest = Math.min(deepest, MAX_DRAWN_DEPTH);
+  // The estimate tells how many characters each level costs, so the first
+  // depth tried is usually the one that fits; a little slack for what it
+  // overestimates, the measured text decides.
+  const estimated = (maxDepth: number): number =>
+    estimate.byMaxDepth[Math.min(maxDepth, estimate.byMaxDepth.length) - 1] ?? 0;
   let best: { model: SequenceModel; text: string; maxDepth: number } | undefined;
-  if (fullText !== undefined) {
-    // The full rendering tells how many characters each level costs, so the
-    // first depth tried is usually the one that fits.
-    const sizes = levelSizes(fullModel, fullText);
-    const estimate = (maxDepth: number): number => {
-      let total = sizes.header;
-      for (let level = 0; level < maxDepth; level++) total += sizes.levels[level] ?? 0;
-      return total + (withChildren[maxDepth - 1] ?? 0) * (48 + 2 * maxDepth);
-    };
-    let depth = deepest - 1;
-    while (depth >= 1 && estimate(depth) > max) depth--;
-    for (; depth >= 1 && !best; depth--) {
-      const fits = attempt({ maxDepth: depth });
-      if (fits) best = { ...fits, maxDepth: depth };
-    }
-  } else {
-    // Too big to draw at all: deepen level by level while it still fits.
-    for (let depth = 1; depth < deepest; depth++) {
-      const fits = attempt({ maxDepth: depth });
-      if (!fits) break;
-      best = { ...fits, maxDepth: depth };
-    }
+  let depth = deepest - 1;
+  while (depth >= 1 && estimated(depth) > LEVEL_SLACK * max) depth--;
+  for (; depth >= 1 && !best; depth--) {
+    const fits = attempt({ maxDepth: depth });
+    if (fits) best = { ...fits, maxDepth: depth };
   }
   if (!best || best.maxDepth < 2) {
     // Even the shallowest drawing is too long (a very wide level), or only the
@@ -448,12 +599,18 @@ function foldLevels(
     // bounds ends on the same largest fit as plain halving; aimed ones need a
     // few builds where halving needs a dozen (each build draws thousands of
     // arrows).
-    const probes: { items: number; length: number }[] = [];
+    const probes: { items: number; length: number; estimated?: boolean }[] = [];
     // This depth drawn whole was too long already: no limit from its widest level up fits.
     const whole = tooLong.get(depth);
     if (whole !== undefined) {
       itemsHi = Math.min(itemsHi, whole.items - 1);
       probes.push(whole);
+    } else if (estimated(depth) > max) {
+      // Not drawn, being estimated too long: the estimate aims the first
+      // plan, and gives way to the lengths measured from then on.
+      const items = Math.min(estimate.widest + 1, itemsHi + 1);
+      if (estimated(depth) > SURELY_TOO_LONG * max) itemsHi = Math.min(itemsHi, items - 1);
+      probes.push({ items, length: estimated(depth), estimated: true });
     }
     let aimed = 0;
     while (itemsLo <= itemsHi) {
@@ -475,7 +632,10 @@ function foldLevels(
       // A plan that cut nothing draws what every larger one draws: it stands
       // for all limits from the widest level up (a failure rules them all out).
       const items = lastWidest !== undefined && lastWidest <= mid ? lastWidest : mid;
-      if (lastLength !== undefined) probes.push({ items, length: lastLength });
+      if (lastLength !== undefined) {
+        if (probes[0]?.estimated === true) probes.shift();
+        probes.push({ items, length: lastLength });
+      }
       if (fits) {
         cut = fits;
         itemsLo = items < mid ? itemsHi + 1 : mid + 1;
@@ -497,50 +657,4 @@ function foldLevels(
     ],
   };
   return { text: best.text, model };
-}
-
-/**
- * Characters of a rendered model per nesting level (each line counted with
- * its newline), plus the header. Lines are matched to items in the order the
- * renderer writes them; block lines (`par`, `and`, `loop`, `end`) count at the
- * level of the first arrow inside.
- */
-function levelSizes(model: SequenceModel, text: string): { header: number; levels: number[] } {
-  const lines = text.split('\n');
-  let i = 0;
-  let header = 0;
-  for (; i < 2 + model.participants.length; i++) header += (lines[i]?.length ?? 0) + 1;
-  const levels: number[] = [];
-  const add = (level: number): void => {
-    levels[level] = (levels[level] ?? 0) + (lines[i++]?.length ?? 0) + 1;
-  };
-  const firstLevel = (items: readonly SequenceItem[]): number => {
-    for (const item of items) {
-      if (item.type === 'message' || item.type === 'note') return item.level;
-      const inner = item.type === 'loop' ? firstLevel(item.items) : firstLevel(item.branches[0] ?? []);
-      if (inner >= 0) return inner;
-    }
-    return -1;
-  };
-  const walk = (items: readonly SequenceItem[]): void => {
-    for (const item of items) {
-      if (item.type === 'message' || item.type === 'note') {
-        add(item.level);
-      } else if (item.type === 'loop') {
-        const level = Math.max(0, firstLevel(item.items));
-        add(level);
-        walk(item.items);
-        add(level);
-      } else {
-        const level = Math.max(0, firstLevel(item.branches[0] ?? []));
-        item.branches.forEach((branch, b) => {
-          add(level);
-          walk(branch);
-          if (b === item.branches.length - 1) add(level);
-        });
-      }
-    }
-  };
-  walk(model.items);
-  return { header, levels };
 }

@@ -168,6 +168,29 @@ describe('buildSpanTree', () => {
     );
   });
 
+  it('shifts a same-process child that ran wholly before its parent into it, keeping its duration, and the diagram says so', async () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 50, end: 100, route: '/x', status: 200 }),
+      sql({ id: 'q', parent: 'root', start: 10, end: 20, query: 'SELECT 1' }),
+      sql({ id: 'r', parent: 'q', start: 12, end: 15, query: 'SELECT 2', db: 'other' }),
+    );
+    const tree = buildSpanTree(t);
+    const q = tree.byId.get('q');
+    const r = tree.byId.get('r');
+    // Moved with its subtree to its parent's start: 10 ms long, as recorded.
+    expect(q && tree.baseNs + BigInt(q.start)).toBe(ns(50));
+    expect(q && q.end - q.start).toBe(10e6);
+    expect(r && tree.baseNs + BigInt(r.start)).toBe(ns(52));
+    expect(r && r.end - r.start).toBe(3e6);
+    expect(tree.notes).toEqual([
+      'clock skew: a span of api ran up to 40 ms before its parent started: shifted into it for layout',
+    ]);
+    const timed = renderMermaid(toSequence(t));
+    expect(timed).toContain('p3-->>p2: ok · 10 ms');
+    expect(timed).toContain('Note over p2,p3: clock skew: recorded 40 ms before its parent, drawn at its start');
+    expect(await drawValid(t)).toContain('Note over p2,p3: clock skew: recorded before its parent, drawn at its start');
+  });
+
   it('repairs missing end times from the children and notes it', async () => {
     const t = trace(
       httpServer({ id: 'root', start: 0, end: null, route: '/x' }),
@@ -205,7 +228,8 @@ describe('buildSpanTree', () => {
     expect(tree.nodes).toHaveLength(4);
     expect(tree.roots.map((r) => r.span.spanId)).toEqual(['root']);
     expect(tree.byId.get('a')?.parent?.span.spanId).toBe('root');
-    expect(tree.byId.get('b')?.parent?.span.spanId).toBe('a');
+    // b ran after a ended: the looped link to a does not hold it.
+    expect(tree.byId.get('b')?.parent?.span.spanId).toBe('root');
     expect(tree.byId.get('self')?.parent?.span.spanId).toBe('root');
     expect(tree.notes).toEqual([
       '1 span naming itself as parent (SELECT): drawn by start time under the root span',
@@ -224,9 +248,35 @@ describe('buildSpanTree', () => {
       p3-->>p2: ok
       p2->>p3: SELECT
       p3-->>p2: ok
+      p2->>p3: SELECT
+      p3-->>p2: ok
       p2-->>p1: 200
       "
     `);
+  });
+
+  it('keeps each span of a broken loop where and as long as it ran when its link does not hold it', async () => {
+    const t = trace(
+      httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
+      sql({ id: 'a', parent: 'b', start: 10, end: 20, query: 'SELECT a FROM t' }),
+      sql({ id: 'b', parent: 'a', start: 30, end: 45, query: 'SELECT b FROM t' }),
+    );
+    const tree = buildSpanTree(t);
+    const b = tree.byId.get('b');
+    // b ran after a ended: the looped link does not nest it, it hangs under the root by its own time.
+    expect(b?.parent?.span.spanId).toBe('root');
+    expect(b && tree.baseNs + BigInt(b.start)).toBe(ns(30));
+    expect(b && b.end - b.start).toBe(15e6);
+    expect(tree.notes).toEqual([
+      'parent links form 1 loop over 2 spans (SELECT t, SELECT t): broken at the earliest span of each, drawn by start time under the root span',
+    ]);
+    const timed = renderMermaid(toSequence(t));
+    expect(timed).toContain('p3-->>p2: ok · 10 ms');
+    expect(timed).toContain('p3-->>p2: ok · 15 ms');
+    expect(timed).toContain(
+      'Note over p1,p2: parent link broken: a loop of parent links over 2 spans (SELECT t, SELECT t)',
+    );
+    await drawValid(t);
   });
 
   it('draws spans of broken links inside the request they ran in, before its response', async () => {

@@ -58,6 +58,12 @@ export interface SpanTree {
    * no root to hang it under, is a root of its own). The diagram says so.
    */
   readonly broken: readonly BrokenLink[];
+  /**
+   * Spans that ran wholly before their parent in the same process (the
+   * clocks disagree), each with how far (ns) it was moved, with its subtree,
+   * to its parent's start. The diagram notes each beside its call.
+   */
+  readonly shifted?: ReadonlyMap<SpanNode, number>;
 }
 
 /** A span whose recorded parent link could not be followed (see {@link SpanTree.broken}). */
@@ -69,7 +75,11 @@ export interface BrokenLink {
    * - `loop`: parent links form a loop, broken at this span (the loop's earliest).
    */
   readonly reason: 'missing-parent' | 'self-parent' | 'loop';
-  /** For a loop: every span on it, in start order. */
+  /**
+   * For a loop: every span on it, in start order, on the entry of the span
+   * it was broken at; other spans of the loop placed by their own time
+   * (they did not start inside the parent they named) have no list.
+   */
   readonly loop?: readonly SpanNode[];
 }
 
@@ -185,12 +195,14 @@ export function buildSpanTree(trace: Trace): SpanTree {
   for (const node of selfParents) markFrom(node);
   const loops = breakLoops(all, reached, markFrom);
   const looped = loops.map((loop) => loop.brokenAt);
+  // Other spans of the loops whose links were cut too: placed like the rest, noted with their loop.
+  const alsoLooped = loops.flatMap((loop) => loop.detached);
 
   // Each span of a broken link hangs, by its own start time, under the root
   // it ran in (else the last root started before it, else the first). Without
   // a recorded root, the earliest server or consumer span with a missing
   // parent is the request (its caller was not recorded) and hosts the rest.
-  const detached = [...orphans, ...selfParents, ...looped];
+  const detached = [...orphans, ...selfParents, ...looped, ...alsoLooped];
   trueRoots.sort(compareNodes);
   const roots = [...trueRoots];
   let promoted: SpanNode | undefined;
@@ -211,6 +223,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
   for (const node of orphans) reasonOf.set(node, 'missing-parent');
   for (const node of selfParents) reasonOf.set(node, 'self-parent');
   for (const node of looped) reasonOf.set(node, 'loop');
+  for (const node of alsoLooped) reasonOf.set(node, 'loop');
   const reparented = new Set<SpanNode>();
   const broken: BrokenLink[] = [];
   let unplaced = 0;
@@ -228,7 +241,8 @@ export function buildSpanTree(trace: Trace): SpanTree {
       host.children.push(node);
     }
     const reason = reasonOf.get(node) ?? 'missing-parent';
-    const loop = reason === 'loop' ? loops[index - orphans.length - selfParents.length]?.members : undefined;
+    const loopIndex = index - orphans.length - selfParents.length;
+    const loop = reason === 'loop' && loopIndex < loops.length ? loops[loopIndex]?.members : undefined;
     broken.push({ node, reason, ...(loop !== undefined ? { loop } : {}) });
   }
   roots.sort(compareNodes);
@@ -254,7 +268,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
     );
   }
 
-  correctSkew(order, reparented, notes);
+  const shifted = correctSkew(order, reparented, notes);
   const linked = shiftLinkedConsumers(roots, (root) =>
     root.span.kind === 'consumer' ? linkedProducer(root.span, byId) : undefined,
   );
@@ -290,6 +304,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
     byId,
     notes,
     broken,
+    shifted,
   };
 }
 
@@ -305,7 +320,8 @@ export interface SkewNode {
  * node whose parent is already corrected: returns how far the node and its
  * whole subtree must move (0 for not at all). A child in its parent's process
  * that starts too early is clamped in place instead (its start moves, its
- * subtree does not).
+ * subtree does not), unless it ended before its parent started: then the
+ * node and its subtree move to the parent's start, keeping their durations.
  */
 export function skewShift(parent: SkewNode, node: SkewNode): number {
   if (parent.span.kind === 'producer' || node.span.kind === 'consumer') {
@@ -323,6 +339,10 @@ export function skewShift(parent: SkewNode, node: SkewNode): number {
     const target = duration <= room ? parent.start + (room - duration) / 2 : parent.start;
     return target - node.start;
   }
+  // Wholly before its parent: the clock, not the work, is off (a span
+  // stamped on another clock, a thread's clock behind). Clamping would leave
+  // nothing of it; it moves into its parent with its subtree, keeping its times.
+  if (node.end <= parent.start) return parent.start - node.start;
   if (node.start < parent.start) {
     node.start = parent.start;
     if (node.end < node.start) node.end = node.start;
@@ -345,8 +365,15 @@ export function skewShift(parent: SkewNode, node: SkewNode): number {
  * so it keeps its recorded times (a span after the root's end is then drawn
  * as work after the response); its own subtree is still corrected against it.
  */
-function correctSkew(order: readonly SpanNode[], reparented: ReadonlySet<SpanNode>, notes: string[]): void {
+function correctSkew(
+  order: readonly SpanNode[],
+  reparented: ReadonlySet<SpanNode>,
+  notes: string[],
+): ReadonlyMap<SpanNode, number> {
   const shifts = new Map<SpanNode, number>();
+  // Same-process spans that ran wholly before their parent, moved into it (ns).
+  const shiftedIn = new Map<SpanNode, number>();
+  const shiftedByService = new Map<string, number>();
   const skewByPair = new Map<string, number>();
   let clamped = 0;
   for (const node of order) {
@@ -367,8 +394,14 @@ function correctSkew(order: readonly SpanNode[], reparented: ReadonlySet<SpanNod
     if (delta !== 0) {
       node.start += delta;
       node.end += delta;
-      const key = `${parent.span.serviceName}\u0000${node.span.serviceName}`;
-      skewByPair.set(key, Math.max(Math.abs(delta), skewByPair.get(key) ?? 0));
+      if (sameProcess(parent, node)) {
+        shiftedIn.set(node, delta);
+        const service = node.span.serviceName;
+        shiftedByService.set(service, Math.max(delta, shiftedByService.get(service) ?? 0));
+      } else {
+        const key = `${parent.span.serviceName}\u0000${node.span.serviceName}`;
+        skewByPair.set(key, Math.max(Math.abs(delta), skewByPair.get(key) ?? 0));
+      }
     }
     const total = inherited + delta;
     if (total !== 0) shifts.set(node, total);
@@ -384,6 +417,21 @@ function correctSkew(order: readonly SpanNode[], reparented: ReadonlySet<SpanNod
       notes.push(`clock skew between ${from} and ${to}: up to ${amount}, shifted for layout`);
     }
   }
+  for (const [service, ns] of shiftedByService) {
+    notes.push(
+      `clock skew: ${shiftedIn.size === 1 ? 'a span' : 'spans'} of ${service} ran up to ${formatDuration(ns / 1e6)} before ${shiftedIn.size === 1 ? 'its parent' : 'their parents'} started: shifted into ${shiftedIn.size === 1 ? 'it' : 'them'} for layout`,
+    );
+  }
+  return shiftedIn;
+}
+
+/** Whether a child ran in its parent's process, as {@link skewShift} judges it (neither a hand-off through a queue nor another service). */
+function sameProcess(parent: SkewNode, node: SkewNode): boolean {
+  return (
+    parent.span.kind !== 'producer' &&
+    node.span.kind !== 'consumer' &&
+    node.span.serviceName === parent.span.serviceName
+  );
 }
 
 /** A node the linked-consumer correction moves: its times and its subtree. */
@@ -458,14 +506,15 @@ export function allZeros(id: string): boolean {
 /**
  * Finds the loops of parent links among the spans not reached from any span
  * without a parent, and breaks each at its earliest span (which then has no
- * parent). Iterative: each span is walked up at most once.
+ * parent), and at every other span that did not start inside the parent it
+ * names (`detached`). Iterative: each span is walked up at most once.
  */
 function breakLoops(
   all: readonly SpanNode[],
   reached: Uint8Array,
   markFrom: (node: SpanNode) => void,
-): { brokenAt: SpanNode; members: SpanNode[] }[] {
-  const loops: { brokenAt: SpanNode; members: SpanNode[] }[] = [];
+): { brokenAt: SpanNode; members: SpanNode[]; detached: SpanNode[] }[] {
+  const loops: { brokenAt: SpanNode; members: SpanNode[]; detached: SpanNode[] }[] = [];
   const walked = new Uint32Array(all.length);
   let walk = 0;
   for (const first of all) {
@@ -482,16 +531,26 @@ function breakLoops(
     for (let m = node.parent; m !== undefined && m !== node; m = m.parent) members.push(m);
     members.sort(compareNodes);
     const brokenAt = members[0] as SpanNode;
-    const parent = brokenAt.parent;
-    if (parent !== undefined) {
-      const at = parent.children.indexOf(brokenAt);
+    // The loop shows these links are corrupt: besides the earliest span's,
+    // a link is kept only where the span ran inside the parent it names;
+    // a span that did not is placed by its own time, as long as it ran.
+    const detached = members.filter((m) => m === brokenAt || !startsWithin(m, m.parent));
+    for (const member of detached) {
+      const parent = member.parent;
+      if (parent === undefined) continue;
+      const at = parent.children.indexOf(member);
       if (at >= 0) parent.children.splice(at, 1);
-      brokenAt.parent = undefined;
+      member.parent = undefined;
     }
-    loops.push({ brokenAt, members });
-    markFrom(brokenAt);
+    loops.push({ brokenAt, members, detached: detached.filter((m) => m !== brokenAt) });
+    for (const member of detached) markFrom(member);
   }
   return loops;
+}
+
+/** Whether a span started inside the time of the parent it names. */
+function startsWithin(node: SpanNode, parent: SpanNode | undefined): boolean {
+  return parent !== undefined && node.start >= parent.start && node.start < Math.max(parent.end, parent.start + 1);
 }
 
 /** The root a span of a broken link ran in: the one whose time holds its start, else the last one started before it, else the first. */
@@ -516,7 +575,8 @@ function brokenLinkNotes(broken: readonly BrokenLink[], underRoot: boolean): str
   const notes: string[] = [];
   const missing = broken.filter((b) => b.reason === 'missing-parent').map((b) => b.node);
   const self = broken.filter((b) => b.reason === 'self-parent').map((b) => b.node);
-  const loops = broken.filter((b) => b.reason === 'loop');
+  // One entry per loop carries its members; other spans of a loop cut loose are among them.
+  const loops = broken.filter((b) => b.reason === 'loop' && b.loop !== undefined);
   if (missing.length > 0) {
     notes.push(
       `${plural(missing.length, 'span')} ${missing.length === 1 ? 'refers' : 'refer'} to a parent missing from the trace (${spanNames(missing)}): ${placed}`,

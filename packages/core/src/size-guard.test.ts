@@ -1,0 +1,108 @@
+import { httpClient, httpServer, sql, trace } from '@lifeline/test-support/spans';
+import { describe, expect, it } from 'vitest';
+import { layoutTrace, type TraceLayout } from './layout.js';
+import { renderMermaid, traceToMermaid } from './mermaid.js';
+import { buildSequence } from './sequence.js';
+import { chooseFolds, estimateSizes } from './size-guard.js';
+import type { Span, Trace } from './trace.js';
+import { buildSpanTree } from './tree.js';
+
+/**
+ * An API that calls `calls` downstream services over HTTP, one after another
+ * and some side by side. Every client span ends without a response status
+ * (the callee's server span has one), so each reply is followed by a
+ * no-response-status note; each service runs a few queries, some of them
+ * concurrent, some an N+1 loop, with own work between them.
+ */
+function noStatusTrace(calls: number): Trace {
+  const spans: Span[] = [
+    httpServer({ id: 'root', service: 'api', route: '/reports/:id', start: 0, end: calls * 20 + 10, status: 200 }),
+  ];
+  for (let i = 0; i < calls; i++) {
+    // Every third call overlaps the one before it: a `par` block.
+    const start = i % 3 === 2 ? i * 20 - 5 : i * 20 + 1;
+    const service = `svc-${i % 7}`;
+    spans.push(
+      httpClient({
+        id: `c${i}`,
+        parent: 'root',
+        service: 'api',
+        url: `http://${service}:8080/items/${i}`,
+        status: null,
+        start,
+        end: start + 18,
+      }),
+      httpServer({
+        id: `s${i}`,
+        parent: `c${i}`,
+        service,
+        route: '/items/:id',
+        start: start + 1,
+        end: start + 17,
+        status: 200,
+      }),
+    );
+    for (let q = 0; q < 6; q++) {
+      // Queries 0-2 repeat one statement (a loop), 3 and 4 overlap, and a gap of own work before 5.
+      const at = start + 2 + (q < 5 ? q * 1.5 : 12);
+      const query = q < 3 ? 'SELECT * FROM authors WHERE id = $1' : `SELECT * FROM table_${q} WHERE id = $1`;
+      spans.push(sql({ id: `q${i}-${q}`, parent: `s${i}`, service, query, start: q === 4 ? at - 1 : at, end: at + 1 }));
+    }
+  }
+  return trace(...spans);
+}
+
+function layoutOf(t: Trace): TraceLayout {
+  return layoutTrace(buildSpanTree(t));
+}
+
+describe('size guard estimate', () => {
+  for (const timings of [true, false]) {
+    it(`counts every line the diagram draws, notes included (timings ${timings})`, () => {
+      const layout = layoutOf(noStatusTrace(60));
+      const text = renderMermaid(buildSequence(layout, { timings }));
+      expect(text).toContain('no response status recorded');
+      const estimate = estimateSizes(layout, { indentWidth: 2, timings, foldLoops: true });
+      expect(estimate.total / text.length).toBeGreaterThan(0.93);
+      expect(estimate.total / text.length).toBeLessThan(1.07);
+      // Every level drawn: the last size by depth is the whole text.
+      expect(estimate.byMaxDepth[estimate.byMaxDepth.length - 1]).toBe(estimate.total);
+    });
+  }
+
+  it('estimates the text of a fold plan as it is drawn', () => {
+    const layout = layoutOf(noStatusTrace(60));
+    const estimate = estimateSizes(layout, { indentWidth: 2, timings: true, foldLoops: true });
+    const keep = 0.5 * estimate.total;
+    const plan = chooseFolds(estimate.candidates, estimate.total - keep, estimate.total - 0.4 * estimate.total);
+    expect(plan).toBeDefined();
+    const folded = renderMermaid(
+      buildSequence(layout, {}, { foldSpanIds: new Set(plan?.calls.map((call) => call.node.span.spanId)) }),
+    );
+    const planned = estimate.total - (plan?.saved ?? 0);
+    expect(planned / folded.length).toBeGreaterThan(0.93);
+    expect(planned / folded.length).toBeLessThan(1.07);
+  });
+
+  it('estimates each depth of a level fold as it is drawn', () => {
+    const layout = layoutOf(noStatusTrace(60));
+    const estimate = estimateSizes(layout, { indentWidth: 2, timings: true, foldLoops: true });
+    const text = renderMermaid(buildSequence(layout, {}, { maxDepth: 2 }));
+    expect((estimate.byMaxDepth[1] as number) / text.length).toBeGreaterThan(0.9);
+    expect((estimate.byMaxDepth[1] as number) / text.length).toBeLessThan(1.1);
+  });
+
+  it('folds whole groups when they can fit, with the notes counted', () => {
+    const t = noStatusTrace(60);
+    const full = renderMermaid(buildSequence(layoutOf(t), {}));
+    const max = Math.round(0.45 * full.length);
+    const diagram = traceToMermaid(t, { maxTextLength: max });
+    expect(diagram.folded).toBe(true);
+    expect(diagram.text.length).toBeLessThanOrEqual(max);
+    expect(diagram.text.length).toBeGreaterThanOrEqual(0.8 * max);
+    // The fewest largest groups, not whole levels cut short.
+    expect(diagram.model.notes.at(-1)).toMatch(
+      /^diagram folded to stay under \d+ characters: \d+ calls under \d+ arrows/,
+    );
+  });
+});
