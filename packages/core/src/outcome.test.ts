@@ -554,6 +554,17 @@ describe('failure by the semantic conventions, for every kind of call', () => {
     expect(spanFailed({ span: bare(kind, attributes, status) })).toBe(failed);
   });
 
+  it('does not note a missing status when the server span that answered the call recorded one', async () => {
+    const t = trace(
+      root(100),
+      span({ id: 'inv', parent: 'root', kind: 'client', name: 'GET', start: 10, end: 30, attributes: httpClientAttrs }),
+      httpServer({ id: 'srv', parent: 'inv', service: 'inventory', start: 12, end: 28, route: '/items', status: 200 }),
+    );
+    const text = await draw(t);
+    expect(text).toContain('-->>p2: 200');
+    expect(text).not.toContain('no response status recorded');
+  });
+
   it('draws a client call with no status at all as a reply without a status, notes it, and flags nothing', async () => {
     const t = trace(
       root(100),

@@ -293,7 +293,13 @@ export function callOutcome(call: DrawnCall): CallOutcome {
   }
   if (!error) {
     const markers = outcomeMarkers(spans);
-    if (call.role === 'call' && call.node.span.status?.code !== 'ok' && endedWithoutResponse(call.node)) {
+    // The server span that answered the call may carry the status its caller's span lacks.
+    if (
+      call.role === 'call' &&
+      statusCode === undefined &&
+      call.node.span.status?.code !== 'ok' &&
+      endedWithoutResponse(call.node)
+    ) {
       markers.push({ kind: 'no-response-status', text: 'no response status recorded' });
     }
     const grpc = grpcStatusName(spans);
