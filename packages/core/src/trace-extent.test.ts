@@ -39,7 +39,13 @@ describe('the duration of a trace', () => {
     const t = trace(
       httpServer({ id: 'r', start: 0, end: 30, method: 'POST', route: '/orders', status: 202 }),
       publish({ id: 'p', parent: 'r', start: 5, end: 6, queue: 'orders' }),
-      consume({ id: 'c', start: 200, end: 900, queue: 'orders', links: [{ traceId: TRACE_ID, spanId: 'p' }] }),
+      consume({
+        id: 'c',
+        start: 200,
+        end: 900,
+        queue: 'orders',
+        links: [{ traceId: TRACE_ID, spanId: 'p', attributes: {} }],
+      }),
     );
     expect(summarizeTrace(t).durationNs).toBe(30 * 1e6);
     expect(analyzeTrace(t).wallTimeMs).toBe(30);
