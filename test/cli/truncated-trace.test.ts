@@ -1,10 +1,12 @@
 /**
- * A trace larger than the viewer's span cap, read by the viewer's API and by
- * `lifeline export --format json`: each says which spans its analysis covers.
+ * A trace larger than the span cap, read by the viewer's API and by
+ * `lifeline export`: both read, draw and analyse its earliest spans, the same
+ * Mermaid bytes, and say so; `export --all-spans` reads every span.
  */
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseMermaid } from '@lifeline/test-support/mermaid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWorkspace, runCli, startCli, tempDir } from './cli-runner.js';
 
@@ -38,7 +40,11 @@ function writeTrace(path: string): void {
 interface Analyzed {
   spanCount: number;
   analyzedSpans: number;
-  analysis: { serialRuns: { spanIds: string[] }[] };
+  truncated?: boolean;
+  mermaid?: string;
+  sequence?: { mermaid: string };
+  analysis: { serialRuns: { spanIds: string[] }[]; criticalPath: unknown[]; omitted?: Record<string, number> };
+  trace?: { spans: unknown[] };
 }
 
 const serialCalls = (body: Analyzed): number =>
@@ -78,21 +84,60 @@ describe(`a trace of ${SPANS} spans, over the viewer's cap of ${CAP}`, () => {
     }
   });
 
-  it('is analyzed whole by the export and in part by the viewer, and each says which', async () => {
+  it('is read, drawn and analysed from its earliest spans by the export as by the viewer, and each says so', async () => {
     // Megabytes of JSON: through a file rather than a pipe buffer.
     const out = join(tempDir('truncated-export'), 'trace.json');
     const exported = runCli(['export', TRACE_ID, '--db', db, '--format', 'json', '--out', out]);
     expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stderr).toContain(
+      `Trace ${TRACE_ID} has 10,050 spans: exporting the earliest 10,000 by start time, as the viewer draws it; pass --all-spans for every span`,
+    );
     const exportBody = JSON.parse(readFileSync(out, 'utf8')) as Analyzed;
     const viewerBody = (await (await fetch(`${url}/api/traces/${TRACE_ID}`)).json()) as Analyzed;
 
     expect(exportBody.spanCount).toBe(SPANS);
-    expect(exportBody.analyzedSpans).toBe(SPANS);
-    expect(serialCalls(exportBody)).toBe(SPANS - 1);
+    expect(exportBody.analyzedSpans).toBe(CAP);
+    expect(exportBody.truncated).toBe(true);
+    expect(exportBody.trace?.spans).toHaveLength(CAP);
+    expect(exportBody.mermaid).toBe(viewerBody.sequence?.mermaid);
 
     expect(viewerBody.spanCount).toBe(SPANS);
     expect(viewerBody.analyzedSpans).toBe(CAP);
     // The serial calls among the spans each one analyzed: all but the root's.
     expect(serialCalls(viewerBody)).toBe(viewerBody.analyzedSpans - 1);
+  }, 120_000);
+
+  it('draws the same Mermaid bytes as the viewer, the first note saying how many spans there are', async () => {
+    const exported = runCli(['export', TRACE_ID, '--db', db, '--format', 'mmd']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const viewerText = await (await fetch(`${url}/api/traces/${TRACE_ID}/mermaid`)).text();
+    expect(exported.stdout).toBe(viewerText);
+    expect(exported.stdout.split('\n').find((line) => line.startsWith('Note over '))).toMatch(
+      /: This trace has 10,050 spans: the earliest 10,000 by start time are drawn$/,
+    );
+    expect(exported.stdout).toContain('loop 9999×');
+    await parseMermaid(exported.stdout);
+
+    const markdown = runCli(['export', TRACE_ID, '--db', db, '--format', 'md', '--no-timings']);
+    expect(markdown.code, markdown.stderr).toBe(0);
+    expect(markdown.stdout).toContain('This trace has 10,050 spans: the earliest 10,000 by start time are drawn');
+  }, 120_000);
+
+  it('with --all-spans reads and analyses every span, its analysis lists cut with counts of the rest', () => {
+    const out = join(tempDir('truncated-export-all'), 'trace.json');
+    const exported = runCli(['export', TRACE_ID, '--db', db, '--format', 'json', '--all-spans', '--out', out]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stderr).not.toContain('exporting the earliest');
+    const body = JSON.parse(readFileSync(out, 'utf8')) as Analyzed;
+    expect(body.spanCount).toBe(SPANS);
+    expect(body.analyzedSpans).toBe(SPANS);
+    expect(body.truncated).toBeUndefined();
+    expect(body.trace?.spans).toHaveLength(SPANS);
+    expect(body.mermaid).toContain(`loop ${SPANS - 1}×`);
+    // One serial run of every database call: its span ids cut at 1,000, the rest counted.
+    expect(serialCalls(body)).toBe(1000);
+    expect(body.analysis.omitted?.spanIds).toBeGreaterThanOrEqual(SPANS - 1 - 1000);
+    expect(body.analysis.criticalPath.length).toBeLessThanOrEqual(1000);
+    expect(body.analysis.criticalPath.length + (body.analysis.omitted?.criticalPath ?? 0)).toBeGreaterThan(SPANS);
   }, 120_000);
 });

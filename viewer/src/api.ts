@@ -2,7 +2,17 @@
  * The JSON API: the request list, one trace with everything the trace page
  * draws, the Mermaid text, and a health probe.
  */
-import { analyzeTrace, classifySpan, joinLinkedTraces, summarizeTrace, traceToMermaid } from '@lifeline/core';
+import {
+  analyzeTrace,
+  classifySpan,
+  DEFAULT_MAX_TEXT_LENGTH,
+  joinLinkedTraces,
+  MAX_TRACE_SPANS,
+  summarizeTrace,
+  traceToMermaid,
+  truncationNote,
+  withLeadingNote,
+} from '@lifeline/core';
 import { type SpanStore, StoreError } from '@lifeline/store';
 import type { Request, Response } from 'express';
 import { Router } from 'express';
@@ -11,12 +21,16 @@ import { integerParam, parseDiagramQuery, parseListQuery, parseTraceId, rejectUn
 
 /**
  * Most spans of one trace that the trace API reads, draws and sends: the
- * earliest started. A trace of 316,000 spans took 11 s and 108 MB of JSON to
+ * earliest started, as `lifeline export` reads them (one constant, in
+ * `@lifeline/core`). A trace of 316,000 spans took 11 s and 108 MB of JSON to
  * send whole, holding every other request (the receiver's too) for as long;
  * the rest of a larger trace is read a page at a time from
  * `/api/traces/:id/spans`.
  */
-export const MAX_TRACE_SPANS = 10_000;
+export { MAX_TRACE_SPANS };
+
+/** Room kept in the Mermaid text for the note that says a trace was cut. */
+const CAP_NOTE_ROOM = 300;
 
 /** Lets requests that arrived meanwhile (a health probe, an OTLP export) run between two long steps. */
 const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -119,13 +133,17 @@ export function apiRouter(options: ApiRouterOptions): Router {
       internal: diagram.internal,
       foldLoops: diagram.foldLoops,
       participantShapes: diagram.participantShapes,
+      ...(capped ? { maxTextLength: DEFAULT_MAX_TEXT_LENGTH - CAP_NOTE_ROOM } : {}),
     });
     await breathe();
-    const capNote = capped
-      ? `This trace has ${spanCount.toLocaleString('en-US')} spans: the first ${trace.spans.length.toLocaleString('en-US')} by start time are drawn and listed; the rest are read a page at a time from /api/traces/${traceId}/spans?offset=${MAX_TRACE_SPANS}`
-      : undefined;
-    const sequence =
-      capNote === undefined ? drawn : { ...drawn, model: { ...drawn.model, notes: [capNote, ...drawn.model.notes] } };
+    // The note is the diagram's first, in its text too, so a copied or saved diagram still says it.
+    const sequence = capped
+      ? withLeadingNote(
+          drawn,
+          truncationNote(spanCount, trace.spans.length),
+          `This trace has ${spanCount.toLocaleString('en-US')} spans: the first ${trace.spans.length.toLocaleString('en-US')} by start time are drawn and listed; the rest are read a page at a time from /api/traces/${traceId}/spans?offset=${MAX_TRACE_SPANS}`,
+        )
+      : drawn;
     return { traceId, trace, sequence, spanCount: Math.max(spanCount, trace.spans.length), capped };
   };
 

@@ -93,6 +93,13 @@ describe(`a trace of ${SPANS.toLocaleString('en')} spans`, () => {
       `This trace has 60,000 spans: the first 10,000 by start time are drawn and listed; the rest are read a page at a time from /api/traces/${traceId}/spans?offset=10000`,
     );
     await parseMermaid(body.sequence.mermaid);
+    // The diagram's first note says so in the text too: a copied or saved diagram keeps it.
+    const firstNote = body.sequence.mermaid.split('\n').find((line) => line.startsWith('Note over '));
+    expect(firstNote).toMatch(
+      /^Note over p1,p\d+: This trace has 60,000 spans: the earliest 10,000 by start time are drawn$/,
+    );
+    const text = await (await fetch(`${viewer.url}/api/traces/${traceId}/mermaid`)).text();
+    expect(text).toBe(body.sequence.mermaid);
 
     const page = (await (await fetch(`${viewer.url}/api/traces/${traceId}/spans?offset=59000&limit=600`)).json()) as {
       spans: { spanId: string }[];

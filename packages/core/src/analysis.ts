@@ -19,10 +19,11 @@ import {
   type TraceLayout,
   workAfterResponse,
 } from './layout.js';
+import { linkedProducer } from './linked-traces.js';
 import { errorMessage, spanFailed } from './outcome.js';
 import { median } from './stats.js';
 import type { Trace } from './trace.js';
-import { buildSpanTree, type SpanNode } from './tree.js';
+import { buildSpanTree, type SpanNode, type SpanTree } from './tree.js';
 
 /** Time spent per kind of work during the root span, in milliseconds. */
 export interface CategoryTimes {
@@ -108,7 +109,12 @@ export interface AfterResponseWork {
 
 /** Everything {@link analyzeTrace} finds. */
 export interface TraceAnalysis {
-  /** Duration of the primary root span. */
+  /**
+   * How long the trace took: the duration of its primary root span, or, when
+   * it has several roots (not counting consumers linked to a producer of the
+   * trace), from the earliest root's start to the latest root's end
+   * ({@link traceExtent}).
+   */
   readonly wallTimeMs: number;
   readonly byCategory: CategoryTimes;
   readonly criticalPath: readonly CriticalStep[];
@@ -161,7 +167,7 @@ export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
   }
   const outlived = outlivedSpans(after);
   return {
-    wallTimeMs: ms(root.end - root.start),
+    wallTimeMs: ms(extentLength(traceExtent(tree))),
     byCategory: categoryTimes(tree.nodes, root, outlived),
     criticalPath: criticalPath(root, outlived),
     serialRuns,
@@ -170,6 +176,39 @@ export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
     ...(afterResponse ? { afterResponse } : {}),
     notes,
   };
+}
+
+/**
+ * Start and end (layout ns, as on {@link SpanNode}) of what a trace's
+ * duration measures: its primary root span, or, when the trace has several
+ * roots, from the earliest start to the latest end among them. A consumer
+ * root linked to a producer of the trace is a hand-off within one request,
+ * not another root, and does not extend it, just as work a root's response
+ * did not wait for does not. Undefined for an empty tree.
+ *
+ * @example
+ * ```ts
+ * // 2,000 parentless spans, 1 ms apart, 5 ms each: about 2,004 ms, not 5 ms
+ * const extent = traceExtent(buildSpanTree(trace));
+ * ```
+ */
+export function traceExtent(tree: SpanTree): { readonly start: number; readonly end: number } | undefined {
+  const primary = tree.roots[0];
+  if (primary === undefined) return undefined;
+  let start = primary.start;
+  let end = primary.end;
+  for (const root of tree.roots) {
+    if (root === primary) continue;
+    if (root.span.kind === 'consumer' && linkedProducer(root.span, tree.byId) !== undefined) continue;
+    if (root.start < start) start = root.start;
+    if (root.end > end) end = root.end;
+  }
+  return { start, end };
+}
+
+/** Length of an extent from {@link traceExtent}, 0 for none. */
+export function extentLength(extent: { readonly start: number; readonly end: number } | undefined): number {
+  return extent === undefined ? 0 : Math.max(0, extent.end - extent.start);
 }
 
 function afterResponseWork(after: readonly { response: number; calls: readonly DrawnCall[] }[]): AfterResponseWork {
@@ -493,4 +532,79 @@ function ms(ns: number): number {
 
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
+}
+
+/**
+ * Most entries {@link boundAnalysis} keeps in each list of an analysis (the
+ * critical path, serial runs, N+1 groups, errors, notes) and in each list of
+ * span ids within one entry. A trace of 250,000 spans has a critical path of
+ * as many steps: 40 MB of JSON nobody reads.
+ */
+export const MAX_ANALYSIS_ITEMS = 1000;
+
+/** How many entries {@link boundAnalysis} left out of each list; absent lists lost nothing. */
+export interface AnalysisOmissions {
+  readonly criticalPath?: number;
+  readonly serialRuns?: number;
+  readonly nPlusOne?: number;
+  readonly errors?: number;
+  readonly notes?: number;
+  /** Span ids left out of the entries kept (serial runs, N+1 groups, work after the response). */
+  readonly spanIds?: number;
+  /** Dependent calls left out of the serial runs kept. */
+  readonly dependent?: number;
+}
+
+/** An analysis with its lists cut by {@link boundAnalysis}. */
+export interface BoundedTraceAnalysis extends TraceAnalysis {
+  /** What was left out, present only when something was. */
+  readonly omitted?: AnalysisOmissions;
+}
+
+/**
+ * Cuts every list of an analysis to its first `max` entries, so the analysis
+ * of a huge trace stays small, and says how many entries each list lost.
+ * Totals (wall time, time by category, an N+1 group's `count` and
+ * `totalMs`, `afterResponse.calls`) still cover everything.
+ *
+ * @param max - entries kept per list, at least 1 (default {@link MAX_ANALYSIS_ITEMS})
+ *
+ * @example
+ * ```ts
+ * const { criticalPath, omitted } = boundAnalysis(analyzeTrace(trace), 100);
+ * omitted?.criticalPath; // steps left out, when there were more than 100
+ * ```
+ */
+export function boundAnalysis(analysis: TraceAnalysis, max: number = MAX_ANALYSIS_ITEMS): BoundedTraceAnalysis {
+  const limit = Math.max(1, Math.floor(max));
+  const omitted: Record<string, number> = {};
+  const count = (key: keyof AnalysisOmissions, n: number): void => {
+    if (n > 0) omitted[key] = (omitted[key] ?? 0) + n;
+  };
+  const cut = <T>(list: readonly T[], key: keyof AnalysisOmissions): readonly T[] => {
+    if (list.length <= limit) return list;
+    count(key, list.length - limit);
+    return list.slice(0, limit);
+  };
+  const serialRuns = cut(analysis.serialRuns, 'serialRuns').map((run) => ({
+    ...run,
+    spanIds: cut(run.spanIds, 'spanIds'),
+    dependent: cut(run.dependent, 'dependent'),
+  }));
+  const nPlusOne = cut(analysis.nPlusOne, 'nPlusOne').map((group) => ({
+    ...group,
+    spanIds: cut(group.spanIds, 'spanIds'),
+  }));
+  const bounded: BoundedTraceAnalysis = {
+    ...analysis,
+    criticalPath: cut(analysis.criticalPath, 'criticalPath'),
+    serialRuns,
+    nPlusOne,
+    errors: cut(analysis.errors, 'errors'),
+    ...(analysis.afterResponse
+      ? { afterResponse: { ...analysis.afterResponse, spanIds: cut(analysis.afterResponse.spanIds, 'spanIds') } }
+      : {}),
+    notes: cut(analysis.notes, 'notes'),
+  };
+  return Object.keys(omitted).length === 0 ? bounded : { ...bounded, omitted };
 }

@@ -15,6 +15,8 @@
  */
 export type {
   AfterResponseWork,
+  AnalysisOmissions,
+  BoundedTraceAnalysis,
   CategoryTimes,
   CriticalStep,
   DependentCall,
@@ -23,7 +25,7 @@ export type {
   TraceAnalysis,
   TraceError,
 } from './analysis.js';
-export { analyzeTrace } from './analysis.js';
+export { analyzeTrace, boundAnalysis, MAX_ANALYSIS_ITEMS, traceExtent } from './analysis.js';
 export { BATCH_ID_ATTRIBUTE } from './batch.js';
 export type { ParticipantKind, ParticipantRef, SpanCategory, SpanClass } from './classify.js';
 export { classifySpan } from './classify.js';
@@ -91,5 +93,6 @@ export type {
   Trace,
 } from './trace.js';
 export { bigintToJson } from './trace.js';
+export { MAX_TRACE_SPANS, truncationNote, withLeadingNote } from './trace-cap.js';
 export type { SpanNode, SpanTree } from './tree.js';
 export { buildSpanTree } from './tree.js';

@@ -8,7 +8,7 @@
  * each span once without remembering it) and counts the patterns the analysis
  * finds (`countCallPatterns`): the row can never disagree with the diagram.
  */
-import { countCallPatterns } from './analysis.js';
+import { countCallPatterns, extentLength, traceExtent } from './analysis.js';
 import type { SpanClass } from './classify.js';
 import { layoutTrace, type TraceLayout } from './layout.js';
 import { retriedAttempts, spanFailed } from './outcome.js';
@@ -43,7 +43,11 @@ export interface TraceSummary {
   readonly statusCode?: number;
   /** Start of the primary root span, exact ns since the Unix epoch (0 for an empty trace). */
   readonly startTimeNs: bigint;
-  /** Duration of the primary root span (ns). */
+  /**
+   * How long the trace took (ns): the duration of the primary root span, or,
+   * when the trace has several roots, from the earliest root's start to the
+   * latest root's end (`traceExtent` of the analysis).
+   */
   readonly durationNs: number;
   readonly spanCount: number;
   readonly counts: SpanCounts;
@@ -128,7 +132,7 @@ export function summarizeLayout(layout: TraceLayout): TraceSummary {
   const error = finallyFailed(failed, () => tree.nodes.map((node) => node.span));
   const { serialCalls, nPlusOne, parGroups, overlapSavingMs } = countCallPatterns(layout);
   const root = tree.roots[0];
-  return row(tree.traceId, root, root ? classes[root.order] : undefined, {
+  return row(tree.traceId, root, root ? classes[root.order] : undefined, extentLength(traceExtent(tree)), {
     spanCount: tree.nodes.length,
     counts,
     error,
@@ -154,6 +158,7 @@ function row(
   traceId: string,
   root: SpanNode | undefined,
   cls: SpanClass | undefined,
+  durationNs: number,
   facts: Pick<
     TraceSummary,
     'spanCount' | 'counts' | 'error' | 'serialCalls' | 'parGroups' | 'nPlusOne' | 'overlapSavingMs'
@@ -171,7 +176,7 @@ function row(
   if (cls?.route !== undefined) summary.route = cls.route;
   if (cls?.statusCode !== undefined) summary.statusCode = cls.statusCode;
   summary.startTimeNs = root?.span.startTimeNs ?? 0n;
-  summary.durationNs = root ? root.end - root.start : 0;
+  summary.durationNs = durationNs;
   summary.spanCount = facts.spanCount;
   summary.counts = facts.counts;
   summary.error = facts.error;

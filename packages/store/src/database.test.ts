@@ -76,12 +76,16 @@ describe('schema and migrations', () => {
     // Back to what schema 1 stored: no root kind.
     const raw = new Database(path);
     raw.exec(
-      `DROP INDEX traces_endpoints; DROP INDEX traces_endpoint_savings; ALTER TABLE traces DROP COLUMN overlap_saving_ns;
+      `DROP INDEX spans_by_trace_start; DROP INDEX traces_endpoints; DROP INDEX traces_endpoint_savings; ALTER TABLE traces DROP COLUMN overlap_saving_ns;
        DROP INDEX traces_requests_by_start; ALTER TABLE traces DROP COLUMN root_kind`,
     );
     raw.pragma('user_version = 1');
     raw.close();
-    expect(pendingMigrations(path).map((m) => m.name)).toEqual(['trace-root-kind', 'trace-overlap-saving']);
+    expect(pendingMigrations(path).map((m) => m.name)).toEqual([
+      'trace-root-kind',
+      'trace-overlap-saving',
+      'spans-by-trace-start',
+    ]);
     expect(storeErrorOf(() => openStore({ path, readonly: true })).code).toBe('needs-migration');
 
     const store = openStore({ path });

@@ -151,6 +151,19 @@ CREATE INDEX traces_endpoint_savings ON traces (root_service, root_kind, root_na
   WHERE root_kind IN ('server', 'consumer') AND overlap_saving_ns IS NOT NULL;
 `,
   },
+  {
+    version: 4,
+    name: 'spans-by-trace-start',
+    sql: `
+-- A trace's spans are read in start order, and a large trace's earliest
+-- 10,000 only (the trace page, lifeline export, /api/traces/:id/spans).
+-- Through the primary key that read sorted the whole trace first: 1.6 s for
+-- the first page of a 250,000-span trace, during which no other request was
+-- answered. This index hands the rows over in start order, so a page costs
+-- its own rows.
+CREATE INDEX spans_by_trace_start ON spans (trace_id, start_ns, span_id);
+`,
+  },
 ];
 
 /** Highest schema version this build can read and write. */

@@ -1,13 +1,21 @@
-import { writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import {
   analyzeTrace,
   bigintToJson,
+  boundAnalysis,
+  DEFAULT_MAX_TEXT_LENGTH,
   joinLinkedTraces,
+  MAX_TRACE_SPANS,
+  markdownExport,
+  type Span,
   summarizeTrace,
   type Trace,
-  traceToMarkdown,
+  type TraceDiagram,
   traceToMermaid,
+  truncationNote,
+  withLeadingNote,
 } from '@lifeline/core';
 import type { SpanStore, TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
@@ -32,6 +40,7 @@ interface ExportOptions extends WorkFlags, SourceFlags {
   readonly internal?: boolean;
   readonly mermaidShapes?: boolean;
   readonly out?: string;
+  readonly allSpans?: boolean;
 }
 
 /** Registers `lifeline export`: one trace as Mermaid, Markdown, SVG, PNG or JSON. */
@@ -53,7 +62,11 @@ export function registerExportCommand(program: Command): void {
       '--mermaid-shapes',
       'mmd, md, json: draw databases, caches and queues with Mermaid participant shapes (needs Mermaid 11.13 or later to render)',
     )
-    .option('--out <file>', 'write to this file instead of stdout');
+    .option('--out <file>', 'write to this file instead of stdout')
+    .option(
+      '--all-spans',
+      `read, draw and analyse every span of a trace over ${MAX_TRACE_SPANS.toLocaleString('en-US')} spans, not only its earliest ${MAX_TRACE_SPANS.toLocaleString('en-US')} (as the viewer does)`,
+    );
   addSourceOptions(command, 'read the trace from');
   addWorkOptions(command, 'with `last`: pick among')
     .addHelpText(
@@ -61,9 +74,15 @@ export function registerExportCommand(program: Command): void {
       `
 Formats: mmd (Mermaid text), md (summary line + fenced mermaid block for PRs and
 docs), svg and png (rendered by Mermaid in a headless Chromium: set
-LIFELINE_CHROMIUM or install chromium), json (trace, analysis, sequence model;
-the analysis covers every span, analyzedSpans = spanCount, where the viewer's
-analysis of a trace over 10,000 spans covers its earliest 10,000).
+LIFELINE_CHROMIUM or install chromium), json (trace, analysis, sequence model).
+
+A trace of more than 10,000 spans is read, drawn and analysed from its earliest
+10,000 by start time, as the viewer's trace page does: the diagram's first note
+and stderr say so, the JSON has spanCount (every span), analyzedSpans and
+truncated: true, and the Mermaid text is the viewer's, byte for byte.
+--all-spans reads every span instead (JSON spans are written as they are
+turned to text); each list of the JSON analysis keeps its first 1,000 entries
+and analysis.omitted counts the rest.
 
 Mermaid text (mmd, md, json) parses on Mermaid 10.9 and later, as GitHub, GitLab
 and most wikis run: databases, caches and queues are plain participants named
@@ -86,27 +105,41 @@ Examples:
       }
       const source = await oneSource(options, 'export');
       let trace: Trace;
+      let spanCount: number | undefined;
       if (source !== undefined) {
         if (reference === 'last')
           throw new UserError('with --source, name the trace: lifeline list --source shows the ids');
         trace = await traceFromSource(source, reference);
+        if (options.allSpans !== true && trace.spans.length > MAX_TRACE_SPANS) {
+          spanCount = trace.spans.length;
+          trace = { ...trace, spans: earliestSpans(trace.spans, MAX_TRACE_SPANS) };
+        }
       } else {
         const path = resolveDbPath(options.db);
         const store = openExistingStore(path);
         try {
-          trace = findTrace(store, reference, options, path);
+          ({ trace, spanCount } = findTrace(store, reference, options, path));
         } finally {
           store.close();
         }
       }
-      let output: string | Buffer;
+      const capped = spanCount !== undefined && spanCount > trace.spans.length;
+      if (capped) {
+        process.stderr.write(
+          `Trace ${trace.traceId} has ${spanCount?.toLocaleString('en-US')} spans: exporting the earliest ${trace.spans.length.toLocaleString('en-US')} by start time, as the viewer draws it; pass --all-spans for every span\n`,
+        );
+      }
+      const renderOptions: RenderExportOptions = {
+        format,
+        timings: options.timings,
+        internal: options.internal ?? false,
+        participantShapes: options.mermaidShapes ?? false,
+        ...(capped ? { spanCount } : {}),
+      };
+      // JSON is written a few hundred spans at a time: the spans of a huge trace are never one string.
+      let output: string | Buffer | Iterable<string>;
       try {
-        output = await renderExport(trace, {
-          format,
-          timings: options.timings,
-          internal: options.internal ?? false,
-          participantShapes: options.mermaidShapes ?? false,
-        });
+        output = format === 'json' ? jsonChunks(trace, renderOptions) : await renderExport(trace, renderOptions);
       } catch (error) {
         // The library says what is missing; to the command line that is the user's to fix.
         if (error instanceof ChromiumNotFoundError) throw new UserError(error.message);
@@ -114,13 +147,25 @@ Examples:
       }
       if (options.out) {
         try {
-          writeFileSync(options.out, output);
+          const fd = openSync(options.out, 'w');
+          try {
+            for (const piece of typeof output === 'string' || Buffer.isBuffer(output) ? [output] : output) {
+              writeFileSync(fd, piece);
+            }
+          } finally {
+            closeSync(fd);
+          }
         } catch (error) {
           throw new UserError(`cannot write ${options.out}: ${(error as Error).message}`);
         }
         process.stderr.write(`Wrote ${format} of trace ${trace.traceId} to ${options.out}\n`);
-      } else {
+      } else if (typeof output === 'string' || Buffer.isBuffer(output)) {
         process.stdout.write(output);
+      } else {
+        for (const piece of output) {
+          // Wait for a slow reader (a pager, a pipe) rather than queue the whole document.
+          if (!process.stdout.write(piece)) await once(process.stdout, 'drain');
+        }
       }
     });
 }
@@ -140,7 +185,23 @@ function formatFromFile(file: string | undefined): ExportFormat | undefined {
  */
 const LINKED = { linked: true } as const;
 
-function findTrace(store: SpanStore, reference: string, options: ExportOptions, path: string): Trace {
+/**
+ * The trace named, read as the viewer reads it: of a trace over
+ * {@link MAX_TRACE_SPANS} spans, the earliest started (unless `--all-spans`),
+ * with `spanCount` saying how many it has.
+ */
+function findTrace(
+  store: SpanStore,
+  reference: string,
+  options: ExportOptions,
+  path: string,
+): { trace: Trace; spanCount: number | undefined } {
+  const read = (id: string): { trace: Trace; spanCount: number | undefined } | undefined => {
+    const spanCount = store.traceSpanCount(id);
+    const capped = options.allSpans !== true && spanCount !== undefined && spanCount > MAX_TRACE_SPANS;
+    const trace = store.getTrace(id, { ...LINKED, ...(capped ? { maxSpans: MAX_TRACE_SPANS } : {}) });
+    return trace === undefined ? undefined : { trace, spanCount };
+  };
   const filter: TraceFilter = {
     ...(options.route !== undefined ? { route: options.route } : {}),
     ...(options.service !== undefined ? { service: options.service } : {}),
@@ -149,8 +210,9 @@ function findTrace(store: SpanStore, reference: string, options: ExportOptions, 
   const filtered = Object.keys(filter).length > 0 || options.background === true || options.all === true;
   if (reference === 'last') {
     // The same requests `lifeline list` shows by default, so `last` is its first row.
-    const trace = store.latestTrace({ ...filter, work: workFromFlags(options) }, LINKED);
-    if (trace) return trace;
+    const latest = store.listTraces({ ...filter, work: workFromFlags(options) }, { limit: 1 }).items[0];
+    const found = latest === undefined ? undefined : read(latest.traceId);
+    if (found) return found;
     if (store.stats().traces === 0) {
       throw new UserError(
         `no traces yet in ${displayPath(path)}: record a request (node --import @lifeline/node/register app.js) or import a file (lifeline import FILE)`,
@@ -178,10 +240,26 @@ function findTrace(store: SpanStore, reference: string, options: ExportOptions, 
   if (!/^[0-9a-f]{1,32}$/.test(id)) {
     throw new UserError(`"${reference}" is not a trace id: pass the hex id shown by \`lifeline list\`, or \`last\``);
   }
-  const trace =
-    store.getTrace(id, LINKED) ?? (id.length < 32 ? store.getTrace(id.padStart(32, '0'), LINKED) : undefined);
-  if (trace) return trace;
+  const found = read(id) ?? (id.length < 32 ? read(id.padStart(32, '0')) : undefined);
+  if (found) return found;
   throw new UserError(`no trace ${id} in ${displayPath(path)}: run \`lifeline list\` to see the recorded ones`);
+}
+
+/** The `count` earliest started spans, in start order, as the store reads them. */
+function earliestSpans(spans: readonly Span[], count: number): Span[] {
+  return [...spans]
+    .sort((a, b) =>
+      a.startTimeNs < b.startTimeNs
+        ? -1
+        : a.startTimeNs > b.startTimeNs
+          ? 1
+          : a.spanId < b.spanId
+            ? -1
+            : a.spanId > b.spanId
+              ? 1
+              : 0,
+    )
+    .slice(0, count);
 }
 
 function describeFilter(filter: TraceFilter): string {
@@ -202,7 +280,17 @@ export interface RenderExportOptions {
    * Default false.
    */
   readonly participantShapes?: boolean;
+  /**
+   * Every span of the trace, when `read` holds only its earliest ones (at
+   * most {@link MAX_TRACE_SPANS}, as the viewer reads them): the diagram's
+   * first note says how many there are, and the JSON says `truncated`.
+   * Default: the spans read are the whole trace.
+   */
+  readonly spanCount?: number;
 }
+
+/** Room kept in the Mermaid text for the note that says a trace was cut, as the viewer keeps it. */
+const CAP_NOTE_ROOM = 300;
 
 /**
  * Produces the bytes `lifeline export` writes for one trace in one format.
@@ -215,37 +303,25 @@ export interface RenderExportOptions {
  * ```
  */
 export async function renderExport(read: Trace, options: RenderExportOptions): Promise<string | Buffer> {
+  if (options.format === 'json') return [...jsonChunks(read, options)].join('');
   // The spans of the linked traces that the picture draws, and no others.
   const trace = joinLinkedTraces(read);
-  const sequenceOptions = {
-    timings: options.timings,
-    internal: options.internal,
-    participantShapes: options.participantShapes ?? false,
-  };
   switch (options.format) {
-    case 'md':
-      return traceToMarkdown(trace, sequenceOptions);
-    case 'json': {
-      const { text, model, folded } = traceToMermaid(trace, sequenceOptions);
-      const document = {
+    case 'md': {
+      const timings = options.timings;
+      const { text, folded } = draw(trace, options, options.participantShapes ?? false);
+      return markdownExport({
         traceId: trace.traceId,
-        // Every span read is analyzed, however many: the same fields as the viewer's trace
-        // answer, whose analysis of a trace over its span cap covers only the earliest spans.
-        spanCount: trace.spans.length,
-        analyzedSpans: trace.spans.length,
         summary: summarizeTrace(trace),
         analysis: analyzeTrace(trace),
         mermaid: text,
         folded,
-        model,
-        trace,
-      };
-      // Exact times (bigint) are written as decimal strings.
-      return `${JSON.stringify(document, bigintToJson, 2)}\n`;
+        timings,
+      });
     }
     case 'svg':
     case 'png': {
-      const { text } = traceToMermaid(trace, { ...sequenceOptions, participantShapes: true });
+      const { text } = draw(trace, options, true);
       // Playwright is loaded only for the two formats that need a browser.
       const { renderMermaidImage } = await import('../render-image.js');
       return options.format === 'svg'
@@ -253,8 +329,65 @@ export async function renderExport(read: Trace, options: RenderExportOptions): P
         : await renderMermaidImage(text, { format: 'png' });
     }
     default: {
-      const { text } = traceToMermaid(trace, sequenceOptions);
+      const { text } = draw(trace, options, options.participantShapes ?? false);
       return text.endsWith('\n') ? text : `${text}\n`;
     }
   }
+}
+
+/**
+ * The diagram, drawn as the viewer draws it: of a trace cut to its earliest
+ * spans, with the note that says so first in the text.
+ */
+function draw(trace: Trace, options: RenderExportOptions, participantShapes: boolean): TraceDiagram {
+  const capped = options.spanCount !== undefined && options.spanCount > trace.spans.length;
+  const drawn = traceToMermaid(trace, {
+    timings: options.timings,
+    internal: options.internal,
+    participantShapes,
+    ...(capped ? { maxTextLength: DEFAULT_MAX_TEXT_LENGTH - CAP_NOTE_ROOM } : {}),
+  });
+  return capped ? withLeadingNote(drawn, truncationNote(options.spanCount ?? 0, trace.spans.length)) : drawn;
+}
+
+/** Spans turned to text at a time by {@link jsonChunks}. */
+const SPANS_PER_CHUNK = 500;
+
+/**
+ * The JSON export in pieces: the document up to the spans, then the spans a
+ * few hundred at a time, so that a trace of any size is never one string.
+ */
+export function* jsonChunks(read: Trace, options: RenderExportOptions): Generator<string> {
+  const trace = joinLinkedTraces(read);
+  const { text, model, folded } = draw(trace, options, options.participantShapes ?? false);
+  const spanCount = Math.max(options.spanCount ?? 0, trace.spans.length);
+  const document = {
+    traceId: trace.traceId,
+    // The same fields as the viewer's trace answer: of a trace over the span cap, the
+    // earliest spans are read, drawn and analysed (`analyzedSpans`), unless asked for all.
+    spanCount,
+    analyzedSpans: trace.spans.length,
+    ...(spanCount > trace.spans.length ? { truncated: true } : {}),
+    summary: summarizeTrace(trace),
+    // Each list cut to its first entries, `omitted` counting the rest: a trace of
+    // 250,000 spans has a critical path of as many steps.
+    analysis: boundAnalysis(analyzeTrace(trace)),
+    mermaid: text,
+    folded,
+    model,
+    trace: { traceId: trace.traceId, spans: [] as unknown[] },
+  };
+  // Exact times (bigint) are written as decimal strings.
+  const head = JSON.stringify(document, bigintToJson, 2);
+  const marker = '"spans": []';
+  const at = head.lastIndexOf(marker);
+  yield `${head.slice(0, at)}"spans": [`;
+  const pad = '\n      ';
+  for (let i = 0; i < trace.spans.length; i += SPANS_PER_CHUNK) {
+    const part = trace.spans
+      .slice(i, i + SPANS_PER_CHUNK)
+      .map((span) => pad + JSON.stringify(span, bigintToJson, 2).replaceAll('\n', pad));
+    yield (i === 0 ? '' : ',') + part.join(',');
+  }
+  yield `${trace.spans.length > 0 ? '\n    ' : ''}]${head.slice(at + marker.length)}\n`;
 }
