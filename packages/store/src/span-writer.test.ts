@@ -9,6 +9,53 @@ const T0 = 1_767_225_600_000_000_000n;
 const MS = 1_000_000n;
 
 describe('SpanWriter', () => {
+  it('stores every field of a new trace whose spans with and without a status message, events and links alternate', () => {
+    const path = tempDbPath();
+    const db = openDatabase(path, { migrate: true });
+    const writer = new SpanWriter(db);
+    const traceId = nextId(32);
+    // 16 rows go in per statement: the first 32 spans have none of the three
+    // fields, then one in three has one of them, so that row groups of both kinds,
+    // mixed ones and a remainder are written.
+    const spans = Array.from({ length: 75 }, (_, i) => {
+      const startTimeNs = T0 + BigInt(i) * MS;
+      const rich = i >= 32 && i % 3 === 0;
+      return makeSpan({
+        traceId,
+        name: `call ${i}`,
+        startTimeNs,
+        attributes: { 'call.index': i },
+        ...(rich && i % 9 === 0 ? { status: { code: 'error' as const, message: `failed ${i}` } } : {}),
+        ...(rich && i % 9 === 3 ? { events: [{ name: 'retry', timeNs: startTimeNs + 1n, attributes: { n: i } }] } : {}),
+        ...(rich && i % 9 === 6 ? { links: [{ traceId: nextId(32), spanId: nextId(16), attributes: {} }] } : {}),
+      });
+    });
+    try {
+      expect(writer.write(spans)).toMatchObject({ inserted: spans.length, duplicates: 0, conflicts: 0 });
+    } finally {
+      db.close();
+    }
+    const store = openStore({ path, readonly: true });
+    try {
+      const stored = new Map(store.getTrace(traceId)?.spans.map((span) => [span.spanId, span]));
+      expect(stored.size).toBe(spans.length);
+      for (const span of spans) {
+        const back = stored.get(span.spanId);
+        expect(back, span.name).toMatchObject({
+          name: span.name,
+          startTimeNs: span.startTimeNs,
+          endTimeNs: span.endTimeNs,
+          status: span.status,
+          attributes: span.attributes,
+          events: span.events,
+          links: span.links,
+        });
+      }
+    } finally {
+      store.close();
+    }
+  });
+
   it('reads back a bounded number of rows for a trace of many parentless spans arriving in many batches', () => {
     const path = tempDbPath();
     const db = openDatabase(path, { migrate: true });

@@ -6,11 +6,13 @@ import {
   type EncodedSpans,
   encodeSpans,
   F_END_NS,
+  F_EVENTS,
   F_LINKS,
   F_PARENT_SPAN_ID,
   F_RESOURCE,
   F_SPAN_ID,
   F_START_NS,
+  F_STATUS_MESSAGE,
   F_TRACE_ID,
   SPAN_FIELDS,
 } from './span-encoding.js';
@@ -77,6 +79,26 @@ const ROWS_PER_INSERT = 16;
 const INSERT_SPANS = `INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service, start_ns, end_ns,
   status_code, status_message, attributes, events, links, resource_id, scope_name, scope_version) VALUES `;
 const SPAN_PLACEHOLDERS = `(${new Array(SPAN_FIELDS).fill('?').join(', ')})`;
+
+/**
+ * Fields most spans leave empty: no status message, no events, no links.
+ * Binding a null costs better-sqlite3 as much as binding a short string (a
+ * type check after another), so rows of spans without them go in by a
+ * statement with NULL written into its text: three values fewer to bind per
+ * row, about a seventh of the insert's cost.
+ */
+const OFTEN_NULL: ReadonlySet<number> = new Set([F_STATUS_MESSAGE, F_EVENTS, F_LINKS]);
+/** Fields bound for a span without {@link OFTEN_NULL} values, in column order. */
+const LEAN_FIELDS: readonly number[] = Array.from({ length: SPAN_FIELDS }, (_, f) => f).filter(
+  (f) => !OFTEN_NULL.has(f),
+);
+const LEAN_PLACEHOLDERS = `(${Array.from({ length: SPAN_FIELDS }, (_, f) => (OFTEN_NULL.has(f) ? 'NULL' : '?')).join(', ')})`;
+
+/** Whether span `index` of `values` has none of the {@link OFTEN_NULL} fields. */
+function isLean(values: readonly unknown[], index: number): boolean {
+  const at = index * SPAN_FIELDS;
+  return values[at + F_STATUS_MESSAGE] === null && values[at + F_EVENTS] === null && values[at + F_LINKS] === null;
+}
 
 /** The spans of one trace within a batch. */
 interface TraceGroup {
@@ -168,6 +190,7 @@ export class SpanWriter {
   readonly #db: SqliteDatabase;
   readonly #insertSpan;
   readonly #insertSpans;
+  readonly #insertLeanSpans;
   readonly #insertLink;
   readonly #insertResource;
   readonly #selectResource;
@@ -184,8 +207,16 @@ export class SpanWriter {
   readonly #resourceIds = new Map<string, number>();
   readonly #recent = new Map<string, RecentTrace>();
   #recentSpans = 0;
-  /** Bind values of one multi-row insert, reused. */
+  /**
+   * Bind values of one multi-row insert, reused. They are passed to `run` as
+   * separate arguments, not as one array: better-sqlite3 reads an array's
+   * elements back one property lookup at a time, about an eighth of the
+   * instructions it spends binding (binding costs it twice what SQLite
+   * spends executing the insert).
+   */
   readonly #rowArgs: unknown[] = new Array(SPAN_FIELDS * ROWS_PER_INSERT);
+  /** Bind values of one multi-row insert of spans without {@link OFTEN_NULL} values, reused. */
+  readonly #leanArgs: unknown[] = new Array(LEAN_FIELDS.length * ROWS_PER_INSERT);
   /** Bind values of one single-row insert, reused. */
   readonly #oneArgs: unknown[] = new Array(SPAN_FIELDS);
   readonly #transaction: (batch: EncodedSpans, spans: readonly Span[] | undefined) => WriteResult;
@@ -194,6 +225,7 @@ export class SpanWriter {
     this.#db = db;
     this.#insertSpan = db.prepare(INSERT_SPANS + SPAN_PLACEHOLDERS);
     this.#insertSpans = db.prepare(INSERT_SPANS + new Array(ROWS_PER_INSERT).fill(SPAN_PLACEHOLDERS).join(', '));
+    this.#insertLeanSpans = db.prepare(INSERT_SPANS + new Array(ROWS_PER_INSERT).fill(LEAN_PLACEHOLDERS).join(', '));
     this.#insertLink = db.prepare(
       'INSERT OR IGNORE INTO links (trace_id, span_id, linked_trace_id, linked_span_id) VALUES (?, ?, ?, ?)',
     );
@@ -337,7 +369,7 @@ export class SpanWriter {
       for (const i of group.spans) {
         const first = earlier(i);
         this.#bind(values, i, this.#oneArgs, 0, resourceIds);
-        if (this.#insertSpan.run(this.#oneArgs).changes > 0) added.push(i);
+        if (this.#insertSpan.run(...this.#oneArgs).changes > 0) added.push(i);
         else if (first !== undefined ? !sameEncoded(batch, first, i) : !this.#sameAsStored(this.#oneArgs)) {
           noteConflict(conflicts, values, i);
         }
@@ -346,16 +378,29 @@ export class SpanWriter {
       if (added.length > 0) fresh.set(group, added);
     }
     const args = this.#rowArgs;
+    const lean = this.#leanArgs;
     let next = 0;
+    // Rows go in in batch order (of repeats, the first is the one kept).
     for (; next + ROWS_PER_INSERT <= bulk.length; next += ROWS_PER_INSERT) {
+      let allLean = true;
+      for (let r = 0; r < ROWS_PER_INSERT && allLean; r++) allLean = isLean(values, bulk[next + r] as number);
+      if (allLean) {
+        for (let r = 0; r < ROWS_PER_INSERT; r++) {
+          this.#bind(values, bulk[next + r] as number, args, 0, resourceIds);
+          const offset = r * LEAN_FIELDS.length;
+          for (let f = 0; f < LEAN_FIELDS.length; f++) lean[offset + f] = args[LEAN_FIELDS[f] as number];
+        }
+        inserted += this.#insertLeanSpans.run(...lean).changes;
+        continue;
+      }
       for (let r = 0; r < ROWS_PER_INSERT; r++) {
         this.#bind(values, bulk[next + r] as number, args, r * SPAN_FIELDS, resourceIds);
       }
-      inserted += this.#insertSpans.run(args).changes;
+      inserted += this.#insertSpans.run(...args).changes;
     }
     for (; next < bulk.length; next++) {
       this.#bind(values, bulk[next] as number, this.#oneArgs, 0, resourceIds);
-      inserted += this.#insertSpan.run(this.#oneArgs).changes;
+      inserted += this.#insertSpan.run(...this.#oneArgs).changes;
     }
     const skipped = {
       duplicates: count - inserted - conflicts.count,

@@ -28,4 +28,26 @@ describe('SpanWriterThread', () => {
     // Closing again has nothing left to stop.
     await thread.close();
   });
+
+  it('stores spans of an app started with flags a worker thread refuses (--max-old-space-size, --expose-gc)', async () => {
+    const path = tempDbPath();
+    // The writer thread is started with the app's flags: these two are
+    // V8 flags that Node only takes for a whole process.
+    const added = ['--max-old-space-size=4096', '--expose-gc'];
+    process.execArgv.push(...added);
+    const thread = new SpanWriterThread({ path });
+    threads.push(thread);
+    const spans = makeRequest({ startNs: T0, durationMs: 2, queries: ['SELECT a'] });
+    try {
+      expect(await thread.writeSpans(spans)).toBe(spans.length);
+    } finally {
+      for (const flag of added) process.execArgv.splice(process.execArgv.lastIndexOf(flag), 1);
+    }
+    const store = openStore({ path, readonly: true });
+    try {
+      expect(store.getTrace(spans[0]?.traceId as string)?.spans).toHaveLength(spans.length);
+    } finally {
+      store.close();
+    }
+  });
 });

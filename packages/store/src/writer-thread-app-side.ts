@@ -33,6 +33,42 @@ function writerExecArgv(): string[] {
   return kept;
 }
 
+/** Whether `error` is Node's refusal of flags a worker thread cannot take. */
+function isInvalidExecArgv(error: unknown): error is Error {
+  return error instanceof Error && (error as { code?: unknown }).code === 'ERR_WORKER_INVALID_EXEC_ARGV';
+}
+
+/**
+ * Starts the writer thread with the app's flags (so that `--cpu-prof` or
+ * `--enable-source-maps` reach it too). Node refuses, with
+ * ERR_WORKER_INVALID_EXEC_ARGV, flags that only a whole process can take:
+ * `--max-old-space-size`, `--stack-size`, `--expose-gc` and other V8 flags,
+ * `--title`. An app started with one of them must still have its spans
+ * stored, so the thread is started again without the flags the error names,
+ * and, should Node refuse again, without any.
+ */
+function startWriterWorker(workerData: WriterWorkerData): Worker {
+  const url = writerWorkerUrl();
+  const execArgv = writerExecArgv();
+  try {
+    return new Worker(url, { workerData, execArgv });
+  } catch (error) {
+    if (!isInvalidExecArgv(error)) throw error;
+    // The message lists the refused flags after the colon, joined by ", ".
+    const listed = error.message.slice(error.message.indexOf(':') + 1);
+    const refused = new Set(listed.split(',').map((flag) => flag.trim()));
+    const kept = execArgv.filter((arg) => !refused.has(arg));
+    if (kept.length < execArgv.length) {
+      try {
+        return new Worker(url, { workerData, execArgv: kept });
+      } catch (again) {
+        if (!isInvalidExecArgv(again)) throw again;
+      }
+    }
+    return new Worker(url, { workerData, execArgv: [] });
+  }
+}
+
 /**
  * A worker thread that owns a write connection to one Lifeline database and
  * writes the batches it is sent, each answered once committed. Batches that
@@ -133,8 +169,7 @@ export class SpanWriterThread {
 
   #startWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const workerData: WriterWorkerData = { path: this.path };
-    const worker = new Worker(writerWorkerUrl(), { workerData, execArgv: writerExecArgv() });
+    const worker = startWriterWorker({ path: this.path });
     worker.unref();
     worker.on('message', (reply: WriterReply) => this.#settle(reply.id, reply));
     // Only this thread's requests fail with it: after an error a new thread
