@@ -1,9 +1,23 @@
+import type { Worker } from 'node:worker_threads';
 import { makeRequest, tempDbPath } from '@lifeline/test-support/spans';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openStore } from './store.js';
 import { SpanWriterThread } from './writer-thread-app-side.js';
 
 const T0 = 1_700_000_000_000_000_000;
+
+/** Every writer thread started, to read the limits V8 gave it. */
+const startedWorkers = vi.hoisted(() => [] as Worker[]);
+vi.mock('node:worker_threads', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:worker_threads')>();
+  class RecordedWorker extends actual.Worker {
+    constructor(...args: ConstructorParameters<typeof actual.Worker>) {
+      super(...args);
+      startedWorkers.push(this);
+    }
+  }
+  return { ...actual, Worker: RecordedWorker };
+});
 const threads: SpanWriterThread[] = [];
 afterEach(async () => {
   await Promise.all(threads.splice(0).map((thread) => thread.close()));
@@ -49,5 +63,19 @@ describe('SpanWriterThread', () => {
     } finally {
       store.close();
     }
+  });
+
+  it("runs its thread with a small young generation, so that each batch's garbage does not grow the app's memory", async () => {
+    const path = tempDbPath();
+    const thread = new SpanWriterThread({ path });
+    threads.push(thread);
+    startedWorkers.length = 0;
+    const spans = makeRequest({ startNs: T0, durationMs: 3, queries: ['SELECT a'] });
+    expect(await thread.writeSpans(spans)).toBe(spans.length);
+    expect(startedWorkers).toHaveLength(1);
+    // V8's default for a thread is 16 MB semi-spaces, a young generation of 48 MB.
+    const young = startedWorkers[0]?.resourceLimits?.maxYoungGenerationSizeMb;
+    expect(young).toBeGreaterThan(0);
+    expect(young).toBeLessThanOrEqual(8);
   });
 });

@@ -1,8 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import { makeRequest, tempDbPath } from '@lifeline/test-support/spans';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from './database.js';
 import { encodeSpans } from './span-encoding.js';
 import { openStore } from './store.js';
+import { configureWriterConnection } from './writer-thread-loop.js';
 import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-thread-messages.js';
 
 const workers: Worker[] = [];
@@ -76,5 +78,19 @@ describe('the writer thread', () => {
     const store = openStore({ path, readonly: true });
     expect(store.stats()).toMatchObject({ traces: 3, spans: 6 });
     store.close();
+  });
+
+  it("keeps its connection's page cache small and maps no file pages into the app's memory", () => {
+    const db = configureWriterConnection(openDatabase(tempDbPath(), { migrate: true }));
+    try {
+      // better-sqlite3's default is 16 MB (-16000 KiB).
+      const cacheKib = -(db.pragma('cache_size', { simple: true }) as number);
+      expect(cacheKib).toBeGreaterThan(0);
+      expect(cacheKib).toBeLessThanOrEqual(4096);
+      expect(db.pragma('mmap_size', { simple: true })).toBe(0);
+      expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(10_000);
+    } finally {
+      db.close();
+    }
   });
 });
