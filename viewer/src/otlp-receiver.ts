@@ -20,6 +20,7 @@ import {
   exportTraceMessageToJson,
   OtlpDecodeError,
 } from './otlp-protobuf.js';
+import { endTimeNotes, spanTimeProblem } from './otlp-validation.js';
 
 /** google.rpc.Code values used in error bodies. */
 const RPC_INVALID_ARGUMENT = 3;
@@ -212,7 +213,7 @@ async function receive(
         messages.push(`${rejected} of ${rejected + spans.length} spans were rejected; first problem: ${firstError}`);
       }
       if (conflicts > 0) messages.push(conflictMessage(conflicts, conflictExamples));
-      messages.push(...importMarkNotes(spans));
+      messages.push(...endTimeNotes(spans), ...importMarkNotes(spans));
       const partial =
         messages.length > 0 ? { rejectedSpans: rejected + conflicts, errorMessage: messages.join('; ') } : undefined;
       sendSuccess(response, encoding, partial);
@@ -407,42 +408,74 @@ function convertSpans(payload: Record<string, unknown>): {
   rejected: number;
   firstError: string | undefined;
 } {
-  try {
-    return { spans: otlpToSpans(payload as OtlpRequestJson), rejected: 0, firstError: undefined };
-  } catch (error) {
-    const spans: ReturnType<typeof otlpToSpans> = [];
-    let rejected = 0;
-    let firstError: string | undefined = (error as Error).message;
-    let firstSpanError: string | undefined;
-    const resourceList = list(payload.resourceSpans);
-    resourceList.forEach((resourceSpans, i) => {
-      const scopeKey = resourceSpans.scopeSpans !== undefined ? 'scopeSpans' : 'instrumentationLibrarySpans';
-      list(resourceSpans[scopeKey]).forEach((scopeSpans, j) => {
-        const raw = Array.isArray(scopeSpans.spans) ? (scopeSpans.spans as unknown[]) : [];
-        raw.forEach((span, k) => {
-          const single = {
-            resourceSpans: [{ resource: resourceSpans.resource, [scopeKey]: [{ ...scopeSpans, spans: [span] }] }],
-          };
-          try {
-            spans.push(...otlpToSpans(single as unknown as OtlpRequestJson));
-          } catch (spanError) {
-            rejected++;
-            // Name the span by its place in the original request, not in the wrapper.
-            const place = `resourceSpans[${i}].${scopeKey}[${j}].spans[${k}]`;
-            const message = (spanError as Error).message;
-            const wrapperPlace = `resourceSpans[0].${scopeKey}[0].spans[0]`;
-            firstSpanError ??= message.includes(wrapperPlace)
-              ? message.split(wrapperPlace).join(place)
-              : `${place}: ${message}`;
-          }
-        });
-      });
-    });
-    if (firstSpanError !== undefined) firstError = firstSpanError;
-    // A structural error outside any span (e.g. a malformed resource) with no spans at all.
-    if (spans.length === 0 && rejected === 0) rejected = 1;
-    return { spans, rejected, firstError };
+  let wholeError: string | undefined;
+  // The time rule first: the converter takes a start of 0 and rejects an absent
+  // one with a message naming no field, so a span it names is refused here.
+  if (!someSpan(payload, (span, place) => spanTimeProblem(span, place) !== undefined)) {
+    try {
+      return { spans: otlpToSpans(payload as OtlpRequestJson), rejected: 0, firstError: undefined };
+    } catch (error) {
+      wholeError = (error as Error).message;
+    }
   }
+  const spans: ReturnType<typeof otlpToSpans> = [];
+  let rejected = 0;
+  let firstSpanError: string | undefined;
+  someSpan(payload, (span, place, resourceSpans, scopeKey, scopeSpans) => {
+    const timeProblem = spanTimeProblem(span, place);
+    if (timeProblem !== undefined) {
+      rejected++;
+      firstSpanError ??= timeProblem;
+      return false;
+    }
+    const single = {
+      resourceSpans: [{ resource: resourceSpans.resource, [scopeKey]: [{ ...scopeSpans, spans: [span] }] }],
+    };
+    try {
+      spans.push(...otlpToSpans(single as unknown as OtlpRequestJson));
+    } catch (spanError) {
+      rejected++;
+      // Name the span by its place in the original request, not in the wrapper.
+      const message = (spanError as Error).message;
+      const wrapperPlace = `resourceSpans[0].${scopeKey}[0].spans[0]`;
+      firstSpanError ??= message.includes(wrapperPlace)
+        ? message.split(wrapperPlace).join(place)
+        : `${place}: ${message}`;
+    }
+    return false;
+  });
+  // A structural error outside any span (e.g. a malformed resource) with no spans at all.
+  if (spans.length === 0 && rejected === 0) rejected = 1;
+  return { spans, rejected, firstError: firstSpanError ?? wholeError };
+}
+
+/**
+ * Calls `visit` with each span of an OTLP/JSON request and its place
+ * (`resourceSpans[i].scopeSpans[j].spans[k]`), until it returns true;
+ * returns whether one did.
+ */
+function someSpan(
+  payload: Record<string, unknown>,
+  visit: (
+    span: unknown,
+    place: string,
+    resourceSpans: Record<string, unknown>,
+    scopeKey: string,
+    scopeSpans: Record<string, unknown>,
+  ) => boolean,
+): boolean {
+  for (const [i, resourceSpans] of list(payload.resourceSpans).entries()) {
+    const scopeKey = resourceSpans.scopeSpans !== undefined ? 'scopeSpans' : 'instrumentationLibrarySpans';
+    for (const [j, scopeSpans] of list(resourceSpans[scopeKey]).entries()) {
+      const raw = Array.isArray(scopeSpans.spans) ? (scopeSpans.spans as unknown[]) : [];
+      for (const [k, span] of raw.entries()) {
+        if (visit(span, `resourceSpans[${i}].${scopeKey}[${j}].spans[${k}]`, resourceSpans, scopeKey, scopeSpans)) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
 }
 
 function list(value: unknown): Record<string, unknown>[] {
