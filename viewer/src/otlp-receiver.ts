@@ -24,12 +24,21 @@ import { endTimeNotes, spanTimeProblem } from './otlp-validation.js';
 
 /** google.rpc.Code values used in error bodies. */
 const RPC_INVALID_ARGUMENT = 3;
+const RPC_DEADLINE_EXCEEDED = 4;
 const RPC_RESOURCE_EXHAUSTED = 8;
 const RPC_INTERNAL = 13;
 const RPC_UNAVAILABLE = 14;
 
 /** Seconds a sender is asked to wait before retrying when the receiver is full. */
 const RETRY_AFTER_SECONDS = 1;
+/**
+ * Milliseconds a request body may take to arrive, by default. OpenTelemetry
+ * exporters give up on an export after 10 s (`OTEL_EXPORTER_OTLP_TIMEOUT`), so
+ * a body still arriving after 30 s has no sender waiting for the answer, and
+ * only holds a connection and its share of the {@link BodyBudget}.
+ */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
 /** Seconds a sender is asked to wait before retrying when spans could not be stored. */
 const STORE_RETRY_AFTER_SECONDS = 5;
 
@@ -141,6 +150,12 @@ export interface OtlpReceiverOptions {
    * read how much is in use.
    */
   readonly budget?: BodyBudget;
+  /**
+   * Milliseconds the whole body may take to arrive, from the request's
+   * headers (default {@link DEFAULT_BODY_TIMEOUT_MS}); past it the answer is
+   * 408 and the connection is closed.
+   */
+  readonly bodyTimeoutMs?: number;
   /** Called after spans were stored, so live listeners can be woken at once. */
   readonly onStored?: () => void;
 }
@@ -175,7 +190,12 @@ async function receive(
       return;
     }
     try {
-      const body = await readBody(request, options.limitBytes, reservation);
+      const body = await readBody(
+        request,
+        options.limitBytes,
+        options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+        reservation,
+      );
       const { spans, rejected, firstError } =
         encoding === 'json' ? convertSpans(checkedJson(parseJsonRequest(body))) : fromProtobuf(body);
       if (spans.length === 0 && rejected > 0) {
@@ -242,9 +262,17 @@ function unsupportedTypeMessage(request: Request): string {
 
 /**
  * Reads the whole body, enforcing the limit while it arrives and while gzip
- * inflates it, and taking every byte it holds from the shared budget.
+ * inflates it, and taking every byte it holds from the shared budget. A body
+ * that has not arrived within `timeoutMs` is refused with 408: a sender that
+ * stalls (or trickles) would otherwise hold its connection and its share of
+ * the budget for as long as it likes.
  */
-async function readBody(request: Request, limitBytes: number, reservation: Reservation): Promise<Buffer> {
+async function readBody(
+  request: Request,
+  limitBytes: number,
+  timeoutMs: number,
+  reservation: Reservation,
+): Promise<Buffer> {
   const contentEncoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (contentEncoding !== 'identity' && contentEncoding !== 'gzip') {
     throw receiverError(
@@ -272,11 +300,26 @@ async function readBody(request: Request, limitBytes: number, reservation: Reser
   const chunks = await new Promise<Buffer[]>((resolve, reject) => {
     const received: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      request.off('data', onData);
+      // The rest of the body is not awaited: the connection ends with the answer.
+      request.res?.setHeader('Connection', 'close');
+      request.res?.once('finish', () => request.destroy());
+      reject(
+        receiverError(
+          408,
+          RPC_DEADLINE_EXCEEDED,
+          `the request body did not arrive within ${timeoutMs / 1000} s (${size} bytes received): send it again, or smaller`,
+        ),
+      );
+    }, timeoutMs);
+    request.once('close', () => clearTimeout(timer));
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limitBytes) {
         request.off('data', onData);
         discardRest(request);
+        clearTimeout(timer);
         reject(tooLarge(limitBytes));
         return;
       }
@@ -288,6 +331,7 @@ async function readBody(request: Request, limitBytes: number, reservation: Reser
         } catch (error) {
           request.off('data', onData);
           discardRest(request);
+          clearTimeout(timer);
           reject(error);
           return;
         }
@@ -295,8 +339,14 @@ async function readBody(request: Request, limitBytes: number, reservation: Reser
       received.push(chunk);
     };
     request.on('data', onData);
-    request.once('end', () => resolve(received));
-    request.once('error', reject);
+    request.once('end', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    request.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
   const raw = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks);
   if (contentEncoding === 'identity') return raw;
