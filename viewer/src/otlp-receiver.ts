@@ -169,14 +169,47 @@ export function otlpTraceReceiver(options: OtlpReceiverOptions): RequestHandler 
   const budget = options.budget ?? new BodyBudget(Math.max(4 * options.limitBytes, 64 * 1024 * 1024));
   // The promise stays here: every failure is answered inside receive(), so the
   // router is handed no promise to inspect or reject.
+  const lane = new TurnLane();
   return (request, response) => {
     const reservation = new Reservation(budget);
-    void receive(options, reservation, request, response).finally(() => reservation.releaseAll());
+    void receive(options, lane, reservation, request, response).finally(() => reservation.releaseAll());
   };
+}
+
+/**
+ * Runs the receiver's CPU-bound steps (decoding a body into spans, handing
+ * them to the writer) one at a time, each in a turn of the event loop of its
+ * own. Many bodies that finish arriving (or inflating) together would
+ * otherwise be decoded back to back in one stretch, and every other request
+ * (the API, a health check) would wait for all of them rather than one.
+ */
+class TurnLane {
+  #last: Promise<unknown> = Promise.resolve();
+
+  /** Runs `work` once the steps queued before it are done, in a later turn of the event loop. */
+  run<T>(work: () => T): Promise<Awaited<T>> {
+    const next = this.#last.then(
+      () =>
+        new Promise<Awaited<T>>((resolve, reject) => {
+          // Queued from inside the previous step's turn: setImmediate runs it in the
+          // next turn, after the poll phase has read whatever else is waiting.
+          setImmediate(() => {
+            try {
+              resolve(work() as Awaited<T>);
+            } catch (error) {
+              reject(error);
+            }
+          });
+        }),
+    );
+    this.#last = next.catch(() => undefined);
+    return next;
+  }
 }
 
 async function receive(
   options: OtlpReceiverOptions,
+  lane: TurnLane,
   reservation: Reservation,
   request: Request,
   response: Response,
@@ -196,8 +229,9 @@ async function receive(
         options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
         reservation,
       );
-      const { spans, rejected, firstError } =
-        encoding === 'json' ? convertSpans(checkedJson(parseJsonRequest(body))) : fromProtobuf(body);
+      const { spans, rejected, firstError } = await lane.run(() =>
+        encoding === 'json' ? convertSpans(checkedJson(parseJsonRequest(body))) : fromProtobuf(body),
+      );
       if (spans.length === 0 && rejected > 0) {
         throw receiverError(400, RPC_INVALID_ARGUMENT, `invalid OTLP trace data: ${firstError}`);
       }
@@ -208,8 +242,15 @@ async function receive(
       if (spans.length > 0) {
         try {
           // Answered only once committed: a 200 tells the sender it may forget the spans.
-          const written =
-            options.writer === undefined ? options.store.writeSpans(spans) : await options.writer.writeReporting(spans);
+          // Handed over in a turn of its own (copying spans to the writer thread takes a
+          // while), but the commit is awaited outside the lane: the next body is decoded meanwhile.
+          const { written: pending } = await lane.run(() => ({
+            written:
+              options.writer === undefined
+                ? Promise.resolve(options.store.writeSpans(spans))
+                : options.writer.writeReporting(spans),
+          }));
+          const written = await pending;
           conflicts = written.conflicts;
           conflictExamples = written.conflictExamples;
         } catch (error) {
