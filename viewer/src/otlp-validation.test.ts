@@ -158,7 +158,12 @@ describe('the OTLP receiver checks what no clock or id generator writes', () => 
   describe('times absent or 0: one rule for OTLP/JSON and protobuf', () => {
     const place = 'resourceSpans[0].scopeSpans[0].spans[1]';
     it.each([
-      ['no start time', { startTimeUnixNano: undefined }, { start: null }, `${place}.startTimeUnixNano is missing or 0`],
+      [
+        'no start time',
+        { startTimeUnixNano: undefined },
+        { start: null },
+        `${place}.startTimeUnixNano is missing or 0`,
+      ],
       ['a start time of 0', { startTimeUnixNano: '0' }, { start: 0n }, `${place}.startTimeUnixNano is missing or 0`],
       [
         'an event without a time',
