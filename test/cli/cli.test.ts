@@ -623,8 +623,11 @@ describe('user errors: exit status 1 and one line that says how to fix it', () =
     [['serve', '--port', '70000'], /--port .*0 to 65535/],
     [['prune', '--max-traces', 'many'], /--max-traces .*whole number/],
     [['prune'], /say what to keep: pass --max-traces/],
-    [['serve', '--host', '0.0.0.0'], /--allow-remote/],
-    [['serve', '--host', '0.0.0.0', '--allow-remote'], /needs a token/],
+    [
+      ['serve', '--host', '0.0.0.0'],
+      /add --allow-remote and a token, which it requires \(--token "\$\(openssl rand -hex 16\)"/,
+    ],
+    [['serve', '--host', '0.0.0.0', '--allow-remote'], /requires a token .*--token "\$\(openssl rand -hex 16\)"/],
     [
       ['serve', '--host', '0.0.0.0', '--allow-remote', '--token', ' '],
       /empty or only white space.*--token [0-9a-f]{32}/,
@@ -642,7 +645,36 @@ describe('user errors: exit status 1 and one line that says how to fix it', () =
     writeFileSync(blocked, 'a file, not a directory');
     expectUserError(
       runCli(['import', '--db', join(blocked, 'x.db'), fixtures[0]?.path ?? '']),
-      /cannot create the folder of .*x\.db/,
+      /cannot create .*x\.db: the folder .*blocked cannot be created: .*blocked is a file, not a folder\. Pass --db a path in a folder you can write/,
+    );
+  });
+
+  it('says --db is empty rather than calling the working directory a directory', () => {
+    expectUserError(runCli(['list', '--db', '']), /lifeline: --db is empty: pass the path of a database file/);
+  });
+
+  it('says an empty file holds no Lifeline data, and imports into it as a new database', () => {
+    const empty = join(work, 'zero-bytes.db');
+    writeFileSync(empty, '');
+    expectUserError(runCli(['list', '--db', empty]), /zero-bytes\.db is empty: it holds no Lifeline data yet/);
+    expectUserError(runCli(['export', 'last', '--db', '/dev/null']), /\/dev\/null is not a regular file/);
+    expect(runCli(['import', '--db', empty, fixtures[0]?.path ?? '']).code).toBe(0);
+  });
+
+  it('refuses --format that differs from the format --out names', () => {
+    const out = join(work, 'flow.png');
+    expectUserError(
+      runCli(['export', 'last', '--db', db, '--format', 'svg', '--out', out]),
+      /--format svg does not match --out .*flow\.png, which names png: name the file .*flow\.svg, or leave --format out/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('names a docs folder that cannot be created under /proc, where recursive mkdir never returns', () => {
+    const result = runCli(['docs', '--db', db, '--out', '/proc/lifeline-docs/flows']);
+    expectUserError(
+      result,
+      /cannot write the pages: the folder \/proc\/lifeline-docs\/flows \(and \/proc\/lifeline-docs above it\) does not exist and cannot be created: \/proc does not accept new folders/,
     );
   });
 });

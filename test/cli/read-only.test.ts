@@ -94,6 +94,8 @@ describe.skipIf(unavailable !== undefined)('a database in a folder the user may 
     expect(foreign.stderr).toMatch(/not a Lifeline database/);
     const blocked = runAsNobody(['serve', '--port', '0', '--db', join(dir, 'sub', 'traces.db')]);
     expect(blocked.status).toBe(1);
-    expect(blocked.stderr).toMatch(/cannot create the folder of .*EACCES/);
+    expect(blocked.stderr).toMatch(
+      /cannot create .*traces\.db: the folder .*sub does not exist and cannot be created: permission denied in /,
+    );
   });
 });

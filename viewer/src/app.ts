@@ -47,6 +47,11 @@ export interface ViewerAppOptions {
    * receiver answers 503 with `Retry-After`.
    */
   readonly bodyBudget?: BodyBudget;
+  /**
+   * Milliseconds an OTLP request body may take to arrive (default 30 s); past
+   * it the receiver answers 408 and closes the connection.
+   */
+  readonly bodyTimeoutMs?: number;
   /** How often live updates poll the store, in milliseconds (default 500). */
   readonly pollIntervalMs?: number;
   /** Folder with index.html, styles.css and the built assets/ (default: this package's public/). */
@@ -101,6 +106,7 @@ export function createViewerApp(options: ViewerAppOptions): ViewerApplication {
       ...(options.writer === undefined ? {} : { writer: options.writer }),
       limitBytes,
       ...(options.bodyBudget === undefined ? {} : { budget: options.bodyBudget }),
+      ...(options.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: options.bodyTimeoutMs }),
       onStored: () => live.nudge(),
     }),
   );

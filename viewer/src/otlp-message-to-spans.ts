@@ -103,10 +103,16 @@ function time(value: Int64): bigint {
   return (BigInt(value.high >>> 0) << TWO_TO_32) | BigInt(value.low >>> 0);
 }
 
-/** A time that must be present: proto3 leaves a zero out, and the OTLP/JSON path rejects a missing one. */
+/**
+ * A time that must be present and not 0 (a span's start, an event's): proto3
+ * leaves a zero out, so absent and 0 are one case, which the receiver refuses
+ * on the OTLP/JSON path, naming the field.
+ */
 function requiredTime(value: Int64): bigint {
   if (value === null || value === undefined) throw new GiveUp();
-  return time(value);
+  const t = time(value);
+  if (t === 0n) throw new GiveUp();
+  return t;
 }
 
 /** An attribute key: the OTLP/JSON path rejects an empty one, which proto3 leaves out. */

@@ -20,15 +20,26 @@ import {
   exportTraceMessageToJson,
   OtlpDecodeError,
 } from './otlp-protobuf.js';
+import { endTimeNotes, spanTimeProblem } from './otlp-validation.js';
+import { TurnLane } from './turn-lane.js';
 
 /** google.rpc.Code values used in error bodies. */
 const RPC_INVALID_ARGUMENT = 3;
+const RPC_DEADLINE_EXCEEDED = 4;
 const RPC_RESOURCE_EXHAUSTED = 8;
 const RPC_INTERNAL = 13;
 const RPC_UNAVAILABLE = 14;
 
 /** Seconds a sender is asked to wait before retrying when the receiver is full. */
 const RETRY_AFTER_SECONDS = 1;
+/**
+ * Milliseconds a request body may take to arrive, by default. OpenTelemetry
+ * exporters give up on an export after 10 s (`OTEL_EXPORTER_OTLP_TIMEOUT`), so
+ * a body still arriving after 30 s has no sender waiting for the answer, and
+ * only holds a connection and its share of the {@link BodyBudget}.
+ */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
 /** Seconds a sender is asked to wait before retrying when spans could not be stored. */
 const STORE_RETRY_AFTER_SECONDS = 5;
 
@@ -140,6 +151,12 @@ export interface OtlpReceiverOptions {
    * read how much is in use.
    */
   readonly budget?: BodyBudget;
+  /**
+   * Milliseconds the whole body may take to arrive, from the request's
+   * headers (default {@link DEFAULT_BODY_TIMEOUT_MS}); past it the answer is
+   * 408 and the connection is closed.
+   */
+  readonly bodyTimeoutMs?: number;
   /** Called after spans were stored, so live listeners can be woken at once. */
   readonly onStored?: () => void;
 }
@@ -153,14 +170,16 @@ export function otlpTraceReceiver(options: OtlpReceiverOptions): RequestHandler 
   const budget = options.budget ?? new BodyBudget(Math.max(4 * options.limitBytes, 64 * 1024 * 1024));
   // The promise stays here: every failure is answered inside receive(), so the
   // router is handed no promise to inspect or reject.
+  const lane = new TurnLane();
   return (request, response) => {
     const reservation = new Reservation(budget);
-    void receive(options, reservation, request, response).finally(() => reservation.releaseAll());
+    void receive(options, lane, reservation, request, response).finally(() => reservation.releaseAll());
   };
 }
 
 async function receive(
   options: OtlpReceiverOptions,
+  lane: TurnLane,
   reservation: Reservation,
   request: Request,
   response: Response,
@@ -174,9 +193,15 @@ async function receive(
       return;
     }
     try {
-      const body = await readBody(request, options.limitBytes, reservation);
-      const { spans, rejected, firstError } =
-        encoding === 'json' ? convertSpans(checkedJson(parseJsonRequest(body))) : fromProtobuf(body);
+      const body = await readBody(
+        request,
+        options.limitBytes,
+        options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+        reservation,
+      );
+      const { spans, rejected, firstError } = await lane.run(() =>
+        encoding === 'json' ? convertSpans(checkedJson(parseJsonRequest(body))) : fromProtobuf(body),
+      );
       if (spans.length === 0 && rejected > 0) {
         throw receiverError(400, RPC_INVALID_ARGUMENT, `invalid OTLP trace data: ${firstError}`);
       }
@@ -187,8 +212,15 @@ async function receive(
       if (spans.length > 0) {
         try {
           // Answered only once committed: a 200 tells the sender it may forget the spans.
-          const written =
-            options.writer === undefined ? options.store.writeSpans(spans) : await options.writer.writeReporting(spans);
+          // Handed over in a turn of its own (copying spans to the writer thread takes a
+          // while), but the commit is awaited outside the lane: the next body is decoded meanwhile.
+          const { written: pending } = await lane.run(() => ({
+            written:
+              options.writer === undefined
+                ? Promise.resolve(options.store.writeSpans(spans))
+                : options.writer.writeReporting(spans),
+          }));
+          const written = await pending;
           conflicts = written.conflicts;
           conflictExamples = written.conflictExamples;
         } catch (error) {
@@ -212,7 +244,7 @@ async function receive(
         messages.push(`${rejected} of ${rejected + spans.length} spans were rejected; first problem: ${firstError}`);
       }
       if (conflicts > 0) messages.push(conflictMessage(conflicts, conflictExamples));
-      messages.push(...importMarkNotes(spans));
+      messages.push(...endTimeNotes(spans), ...importMarkNotes(spans));
       const partial =
         messages.length > 0 ? { rejectedSpans: rejected + conflicts, errorMessage: messages.join('; ') } : undefined;
       sendSuccess(response, encoding, partial);
@@ -241,9 +273,17 @@ function unsupportedTypeMessage(request: Request): string {
 
 /**
  * Reads the whole body, enforcing the limit while it arrives and while gzip
- * inflates it, and taking every byte it holds from the shared budget.
+ * inflates it, and taking every byte it holds from the shared budget. A body
+ * that has not arrived within `timeoutMs` is refused with 408: a sender that
+ * stalls (or trickles) would otherwise hold its connection and its share of
+ * the budget for as long as it likes.
  */
-async function readBody(request: Request, limitBytes: number, reservation: Reservation): Promise<Buffer> {
+async function readBody(
+  request: Request,
+  limitBytes: number,
+  timeoutMs: number,
+  reservation: Reservation,
+): Promise<Buffer> {
   const contentEncoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (contentEncoding !== 'identity' && contentEncoding !== 'gzip') {
     throw receiverError(
@@ -271,11 +311,26 @@ async function readBody(request: Request, limitBytes: number, reservation: Reser
   const chunks = await new Promise<Buffer[]>((resolve, reject) => {
     const received: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      request.off('data', onData);
+      // The rest of the body is not awaited: the connection ends with the answer.
+      request.res?.setHeader('Connection', 'close');
+      request.res?.once('finish', () => request.destroy());
+      reject(
+        receiverError(
+          408,
+          RPC_DEADLINE_EXCEEDED,
+          `the request body did not arrive within ${timeoutMs / 1000} s (${size} bytes received): send it again, or smaller`,
+        ),
+      );
+    }, timeoutMs);
+    request.once('close', () => clearTimeout(timer));
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limitBytes) {
         request.off('data', onData);
         discardRest(request);
+        clearTimeout(timer);
         reject(tooLarge(limitBytes));
         return;
       }
@@ -287,6 +342,7 @@ async function readBody(request: Request, limitBytes: number, reservation: Reser
         } catch (error) {
           request.off('data', onData);
           discardRest(request);
+          clearTimeout(timer);
           reject(error);
           return;
         }
@@ -294,8 +350,14 @@ async function readBody(request: Request, limitBytes: number, reservation: Reser
       received.push(chunk);
     };
     request.on('data', onData);
-    request.once('end', () => resolve(received));
-    request.once('error', reject);
+    request.once('end', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    request.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
   const raw = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks);
   if (contentEncoding === 'identity') return raw;
@@ -407,42 +469,74 @@ function convertSpans(payload: Record<string, unknown>): {
   rejected: number;
   firstError: string | undefined;
 } {
-  try {
-    return { spans: otlpToSpans(payload as OtlpRequestJson), rejected: 0, firstError: undefined };
-  } catch (error) {
-    const spans: ReturnType<typeof otlpToSpans> = [];
-    let rejected = 0;
-    let firstError: string | undefined = (error as Error).message;
-    let firstSpanError: string | undefined;
-    const resourceList = list(payload.resourceSpans);
-    resourceList.forEach((resourceSpans, i) => {
-      const scopeKey = resourceSpans.scopeSpans !== undefined ? 'scopeSpans' : 'instrumentationLibrarySpans';
-      list(resourceSpans[scopeKey]).forEach((scopeSpans, j) => {
-        const raw = Array.isArray(scopeSpans.spans) ? (scopeSpans.spans as unknown[]) : [];
-        raw.forEach((span, k) => {
-          const single = {
-            resourceSpans: [{ resource: resourceSpans.resource, [scopeKey]: [{ ...scopeSpans, spans: [span] }] }],
-          };
-          try {
-            spans.push(...otlpToSpans(single as unknown as OtlpRequestJson));
-          } catch (spanError) {
-            rejected++;
-            // Name the span by its place in the original request, not in the wrapper.
-            const place = `resourceSpans[${i}].${scopeKey}[${j}].spans[${k}]`;
-            const message = (spanError as Error).message;
-            const wrapperPlace = `resourceSpans[0].${scopeKey}[0].spans[0]`;
-            firstSpanError ??= message.includes(wrapperPlace)
-              ? message.split(wrapperPlace).join(place)
-              : `${place}: ${message}`;
-          }
-        });
-      });
-    });
-    if (firstSpanError !== undefined) firstError = firstSpanError;
-    // A structural error outside any span (e.g. a malformed resource) with no spans at all.
-    if (spans.length === 0 && rejected === 0) rejected = 1;
-    return { spans, rejected, firstError };
+  let wholeError: string | undefined;
+  // The time rule first: the converter takes a start of 0 and rejects an absent
+  // one with a message naming no field, so a span it names is refused here.
+  if (!someSpan(payload, (span, place) => spanTimeProblem(span, place) !== undefined)) {
+    try {
+      return { spans: otlpToSpans(payload as OtlpRequestJson), rejected: 0, firstError: undefined };
+    } catch (error) {
+      wholeError = (error as Error).message;
+    }
   }
+  const spans: ReturnType<typeof otlpToSpans> = [];
+  let rejected = 0;
+  let firstSpanError: string | undefined;
+  someSpan(payload, (span, place, resourceSpans, scopeKey, scopeSpans) => {
+    const timeProblem = spanTimeProblem(span, place);
+    if (timeProblem !== undefined) {
+      rejected++;
+      firstSpanError ??= timeProblem;
+      return false;
+    }
+    const single = {
+      resourceSpans: [{ resource: resourceSpans.resource, [scopeKey]: [{ ...scopeSpans, spans: [span] }] }],
+    };
+    try {
+      spans.push(...otlpToSpans(single as unknown as OtlpRequestJson));
+    } catch (spanError) {
+      rejected++;
+      // Name the span by its place in the original request, not in the wrapper.
+      const message = (spanError as Error).message;
+      const wrapperPlace = `resourceSpans[0].${scopeKey}[0].spans[0]`;
+      firstSpanError ??= message.includes(wrapperPlace)
+        ? message.split(wrapperPlace).join(place)
+        : `${place}: ${message}`;
+    }
+    return false;
+  });
+  // A structural error outside any span (e.g. a malformed resource) with no spans at all.
+  if (spans.length === 0 && rejected === 0) rejected = 1;
+  return { spans, rejected, firstError: firstSpanError ?? wholeError };
+}
+
+/**
+ * Calls `visit` with each span of an OTLP/JSON request and its place
+ * (`resourceSpans[i].scopeSpans[j].spans[k]`), until it returns true;
+ * returns whether one did.
+ */
+function someSpan(
+  payload: Record<string, unknown>,
+  visit: (
+    span: unknown,
+    place: string,
+    resourceSpans: Record<string, unknown>,
+    scopeKey: string,
+    scopeSpans: Record<string, unknown>,
+  ) => boolean,
+): boolean {
+  for (const [i, resourceSpans] of list(payload.resourceSpans).entries()) {
+    const scopeKey = resourceSpans.scopeSpans !== undefined ? 'scopeSpans' : 'instrumentationLibrarySpans';
+    for (const [j, scopeSpans] of list(resourceSpans[scopeKey]).entries()) {
+      const raw = Array.isArray(scopeSpans.spans) ? (scopeSpans.spans as unknown[]) : [];
+      for (const [k, span] of raw.entries()) {
+        if (visit(span, `resourceSpans[${i}].${scopeKey}[${j}].spans[${k}]`, resourceSpans, scopeKey, scopeSpans)) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
 }
 
 function list(value: unknown): Record<string, unknown>[] {

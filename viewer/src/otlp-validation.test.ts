@@ -20,9 +20,12 @@ interface SpanParts {
   readonly traceId?: Buffer;
   readonly spanId?: Buffer;
   readonly parentSpanId?: Buffer;
-  readonly start?: bigint;
-  readonly end?: bigint;
+  /** null leaves the field out, as proto3 does with a zero. */
+  readonly start?: bigint | null;
+  readonly end?: bigint | null;
   readonly attributes?: Buffer[];
+  /** Encoded Span.Event messages. */
+  readonly events?: Buffer[];
 }
 
 let nextSpan = 1;
@@ -38,9 +41,10 @@ function protoSpan(parts: SpanParts = {}): Buffer {
     field(2, parts.spanId ?? id),
     ...(parts.parentSpanId === undefined ? [] : [field(4, parts.parentSpanId)]),
     field(5, Buffer.from('work')),
-    fixed64(7, parts.start ?? NOW),
-    fixed64(8, parts.end ?? NOW + 1000n),
+    ...(parts.start === null ? [] : [fixed64(7, parts.start ?? NOW)]),
+    ...(parts.end === null ? [] : [fixed64(8, parts.end ?? NOW + 1000n)]),
     ...(parts.attributes ?? []).map((a) => field(9, a)),
+    ...(parts.events ?? []).map((e) => field(11, e)),
   ]);
 }
 /** ExportTraceServiceRequest { resource_spans { scope_spans { spans } } }. */
@@ -148,6 +152,86 @@ describe('the OTLP receiver checks what no clock or id generator writes', () => 
       expect(proto).toMatchObject({ status: 200, rejected: '1' });
       expect(proto.message).toContain('spans[1].startTimeUnixNano');
       expect(storedSpanCount()).toBe(before + 2);
+    });
+  });
+
+  describe('times absent or 0: one rule for OTLP/JSON and protobuf', () => {
+    const place = 'resourceSpans[0].scopeSpans[0].spans[1]';
+    it.each([
+      [
+        'no start time',
+        { startTimeUnixNano: undefined },
+        { start: null },
+        `${place}.startTimeUnixNano is missing or 0`,
+      ],
+      ['a start time of 0', { startTimeUnixNano: '0' }, { start: 0n }, `${place}.startTimeUnixNano is missing or 0`],
+      [
+        'an event without a time',
+        { events: [{ name: 'ok', timeUnixNano: String(NOW) }, { name: 'no time' }] },
+        { events: [Buffer.concat([fixed64(1, NOW), field(2, Buffer.from('ok'))]), field(2, Buffer.from('no time'))] },
+        `${place}.events[1].timeUnixNano is missing or 0`,
+      ],
+      [
+        'an event at 0',
+        { events: [{ name: 'e', timeUnixNano: 0 }] },
+        { events: [Buffer.concat([fixed64(1, 0n), field(2, Buffer.from('e'))])] },
+        `${place}.events[0].timeUnixNano is missing or 0`,
+      ],
+    ])('refuses the span with %s, keeps the others and names its field', async (_name, json, proto, message) => {
+      const before = storedSpanCount();
+      const jsonAnswer = await postJson(jsonRequest(jsonSpan(), jsonSpan(json)));
+      expect(jsonAnswer.status).toBe(200);
+      expect(jsonAnswer.body.partialSuccess).toEqual({
+        rejectedSpans: '1',
+        errorMessage: `1 of 2 spans were rejected; first problem: ${message}`,
+      });
+      const protoAnswer = await postProto(protoRequest(protoSpan(), protoSpan(proto)));
+      expect(protoAnswer).toEqual({
+        status: 200,
+        rejected: '1',
+        message: `1 of 2 spans were rejected; first problem: ${message}`,
+      });
+      expect(storedSpanCount()).toBe(before + 2);
+    });
+
+    it('answers 400 naming the first such span when no span is left', async () => {
+      const json = await postJson(jsonRequest(jsonSpan({ startTimeUnixNano: '0' })));
+      expect(json).toEqual({
+        status: 400,
+        body: {
+          code: 3,
+          message: 'invalid OTLP trace data: resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano is missing or 0',
+        },
+      });
+      const proto = await postProto(protoRequest(protoSpan({ start: null, end: null })));
+      expect(proto).toEqual({
+        status: 400,
+        message: 'invalid OTLP trace data: resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano is missing or 0',
+      });
+    });
+
+    it('keeps a span without an end time, or ending before it starts, and says so', async () => {
+      const before = storedSpanCount();
+      const json = await postJson(
+        jsonRequest(jsonSpan({ endTimeUnixNano: '0' }), jsonSpan({ endTimeUnixNano: String(NOW - 5n) })),
+      );
+      expect(json).toEqual({
+        status: 200,
+        body: {
+          partialSuccess: {
+            rejectedSpans: '0',
+            errorMessage:
+              '1 span has no end time (endTimeUnixNano missing or 0): kept as never ended; 1 span ends before it starts: kept, drawn with zero duration',
+          },
+        },
+      });
+      const proto = await postProto(protoRequest(protoSpan({ end: null }), protoSpan({ end: 0n }), protoSpan()));
+      // proto3 leaves rejected_spans 0 out of the wire.
+      expect(proto).toEqual({
+        status: 200,
+        message: '2 spans have no end time (endTimeUnixNano missing or 0): kept as never ended',
+      });
+      expect(storedSpanCount()).toBe(before + 5);
     });
   });
 

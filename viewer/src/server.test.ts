@@ -1,12 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type SpanStore } from '@lifeline/store';
 import { articleTrace, healthTrace } from '@lifeline/test-support/scenes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createViewerApp } from './app.js';
+import { BodyBudget } from './otlp-receiver.js';
 import { type RunningViewer, startViewer, UnsafeBindError } from './server.js';
 
 /** A GET with a chosen Host header (fetch does not allow setting it). */
@@ -290,5 +291,57 @@ describe('live updates', () => {
     const events = await readEvents(again, (seen) => seen.some((event) => event.event === 'traces'), 5000);
     const replay = events.find((event) => event.event === 'traces');
     expect(JSON.parse(replay?.data ?? '[]').map((s: { traceId: string }) => s.traceId)).toContain(missed[0]?.traceId);
+  });
+});
+
+describe('bodies that never finish arriving', () => {
+  let dir: string;
+  let viewer: RunningViewer;
+  const budget = new BodyBudget(64 * 1024 * 1024);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lifeline-viewer-slow-'));
+    viewer = await startViewer({ port: 0, db: join(dir, 'traces.db'), bodyTimeoutMs: 300, bodyBudget: budget });
+  });
+  afterAll(async () => {
+    await viewer?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Sends headers announcing `declared` bytes and only the first bytes of the body; resolves with all the server says. */
+  function stalledPost(declared: number): Promise<{ text: string; afterMs: number }> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const socket = connect(viewer.port, '127.0.0.1', () => {
+        socket.write(
+          `POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n{"resourceSpans":[`,
+        );
+      });
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      // The answer ends with the connection, which the server closes.
+      socket.on('close', () => resolve({ text, afterMs: Date.now() - started }));
+      socket.on('error', reject);
+      socket.setTimeout(20_000, () => socket.destroy(new Error('no answer within 20 s')));
+    });
+  }
+
+  it('answers 408 naming the deadline, closes the connection and gives back the budget it held', async () => {
+    const { text, afterMs } = await stalledPost(16_000_000);
+    expect(text).toMatch(/^HTTP\/1\.1 408 /);
+    expect(text).toMatch(/connection: close/i);
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { code: number; message: string };
+    expect(body).toEqual({
+      code: 4,
+      message: 'the request body did not arrive within 0.3 s (18 bytes received): send it again, or smaller',
+    });
+    expect(afterMs).toBeLessThan(5000);
+    expect(budget.usedBytes).toBe(0);
+    // The server goes on answering.
+    const health = await fetch(`${viewer.url}/api/health`);
+    expect(health.status).toBe(200);
   });
 });

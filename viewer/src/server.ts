@@ -3,10 +3,11 @@
  * server reachable from other machines must be asked for and must require a
  * token, because traces hold SQL text, URLs and headers.
  */
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openStore, SpanWriterThread } from '@lifeline/store';
 import { createViewerApp } from './app.js';
-import type { BodyBudget } from './otlp-receiver.js';
+import { type BodyBudget, DEFAULT_BODY_TIMEOUT_MS } from './otlp-receiver.js';
 import { generateToken, isLoopbackHost, weakTokenReason } from './security.js';
 import type { SourceConfig } from './sources/config.js';
 import { SourceReader } from './sources/reader.js';
@@ -30,6 +31,13 @@ export interface StartViewerOptions {
   readonly bodyLimit?: string;
   /** Bytes OTLP bodies may hold at once across requests (see `ViewerAppOptions.bodyBudget`). */
   readonly bodyBudget?: BodyBudget;
+  /**
+   * Milliseconds an OTLP request body may take to arrive (default 30 s): past
+   * it the receiver answers 408 naming the limit. Any other request must
+   * arrive whole within this plus 10 s, its headers within 10 s, or Node
+   * answers 408 and closes the connection.
+   */
+  readonly bodyTimeoutMs?: number;
   /** Tracing backends to read from as well (Tempo, Jaeger); nothing is written to them. */
   readonly sources?: readonly SourceConfig[];
 }
@@ -42,6 +50,9 @@ export interface RunningViewer {
   /** Stops accepting connections, ends live streams and closes the store. */
   close(): Promise<void>;
 }
+
+/** Milliseconds a request's headers may take to arrive before Node answers 408. */
+const HEADERS_TIMEOUT_MS = 10_000;
 
 /** Thrown when the options would expose the server unsafely. */
 export class UnsafeBindError extends Error {
@@ -103,16 +114,29 @@ export async function startViewer(options: StartViewerOptions = {}): Promise<Run
     ...(token === undefined ? {} : { token }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     ...(options.bodyBudget === undefined ? {} : { bodyBudget: options.bodyBudget }),
+    ...(options.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: options.bodyTimeoutMs }),
   });
 
-  let server: ReturnType<typeof app.listen>;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  // Node's own deadlines back up the receiver's (which answers first, with a
+  // message): headers that trickle in, or a request that never ends, would
+  // otherwise hold a connection for Node's default of 300 s. The check runs
+  // every second rather than every 30 s, so that the deadlines hold.
+  const server = createServer(
+    {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: bodyTimeoutMs + HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+    },
+    app,
+  );
   try {
-    server = await new Promise<ReturnType<typeof app.listen>>((resolve, reject) => {
-      const listening = app.listen(port, host, (error?: Error) => {
-        if (error) reject(error);
-        else resolve(listening);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
       });
-      listening.once('error', reject);
     });
   } catch (error) {
     app.closeLive();

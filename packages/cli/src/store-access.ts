@@ -1,10 +1,16 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { defaultDbPath, openStore, pendingMigrations, type SpanStore, StoreError } from '@lifeline/store';
+import { defaultDbPath, makeFolder, openStore, pendingMigrations, type SpanStore, StoreError } from '@lifeline/store';
 import { UserError } from './errors.js';
 
 /** The database a command works on: `--db PATH` when given, else the store's default. */
 export function resolveDbPath(option: string | undefined): string {
+  // resolve('') is the working directory, which would then be called "a directory".
+  if (option !== undefined && option.trim() === '') {
+    throw new UserError(
+      `--db is empty: pass the path of a database file, or leave --db out for the default (${displayPath(defaultDbPath())})`,
+    );
+  }
   return resolve(option ?? defaultDbPath());
 }
 
@@ -67,8 +73,17 @@ export function openExistingStore(path: string): SpanStore {
       `no traces yet: ${displayPath(path)} does not exist. Record an app with \`node --import @lifeline/node/register app.js\`, import a file with \`lifeline import FILE\`, or pass --db PATH`,
     );
   }
-  if (statSync(path).isDirectory()) {
+  const stat = statSync(path);
+  if (stat.isDirectory()) {
     throw new UserError(`${displayPath(path)} is a directory: pass --db the path of the database file inside it`);
+  }
+  if (!stat.isFile()) {
+    throw new UserError(`${displayPath(path)} is not a regular file: pass --db the path of a database file`);
+  }
+  if (stat.size === 0) {
+    throw new UserError(
+      `${displayPath(path)} is empty: it holds no Lifeline data yet. Record an app with \`node --import @lifeline/node/register app.js\`, import a file with \`lifeline import FILE --db ${displayPath(path)}\`, or pass --db another file`,
+    );
   }
   return withDatabaseErrors(path, () => {
     const pending = pendingMigrations(path);
@@ -86,17 +101,21 @@ export function openWritableStore(path: string): SpanStore {
   if (existsSync(path) && statSync(path).isDirectory()) {
     throw new UserError(`${displayPath(path)} is a directory: pass --db the path of the database file inside it`);
   }
+  if (existsSync(path) && !statSync(path).isFile()) {
+    throw new UserError(`${displayPath(path)} is not a regular file: pass --db the path of a database file`);
+  }
   ensureParentFolder(path);
   return withDatabaseErrors(path, () => openStore({ path, migrate: true }));
 }
 
-/** Creates the folder a new database goes in; a path through a file is the user's to fix. */
+/** Creates the folder a new database goes in; a path through a file, or a folder that cannot be made, is the user's to fix. */
 export function ensureParentFolder(path: string): void {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    makeFolder(dirname(path));
   } catch (error) {
+    if (!(error instanceof StoreError)) throw error;
     throw new UserError(
-      `cannot create the folder of ${displayPath(path)} (${(error as { code?: string }).code ?? (error as Error).message}): pass --db a path in a folder you can write`,
+      `cannot create ${displayPath(path)}: ${error.message}. Pass --db a path in a folder you can write`,
     );
   }
 }

@@ -1,4 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeRequest, makeSpan, nextId, tempDbPath } from '@lifeline/test-support/spans';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +36,28 @@ describe('schema and migrations', () => {
     const path = tempDbPath('nested/deeper/traces.db');
     openDatabase(path).close();
     expect(existsSync(path)).toBe(true);
+  });
+
+  it('says which folder cannot be created, and why, for a database under a file', () => {
+    const file = tempDbPath();
+    writeFileSync(file, 'a file, not a folder');
+    const path = join(file, 'dir', 'traces.db');
+    expect(() => openDatabase(path)).toThrow(
+      new StoreError(
+        'missing-folder',
+        `Cannot create the database ${path}: the folder ${join(file, 'dir')} cannot be created: ${file} is a file, not a folder`,
+      ),
+    );
+  });
+
+  it('says an empty file holds no Lifeline data when opened for reading, and takes it as a new database for writing', () => {
+    const path = tempDbPath();
+    writeFileSync(path, '');
+    expect(() => openDatabase(path, { readonly: true })).toThrow(
+      `${path} holds no Lifeline data yet (an empty database)`,
+    );
+    openDatabase(path).close();
+    openDatabase(path, { readonly: true }).close();
   });
 
   it('prints pending migrations as SQL without running them', () => {

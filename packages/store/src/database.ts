@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
@@ -145,6 +145,63 @@ function applyMigrations(db: SqliteDatabase, path: string): void {
   }).immediate();
 }
 
+/** Why a folder could not be created, from the `mkdir` error at `level` (whose parent exists). */
+function folderProblem(level: string, error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  const parent = dirname(level);
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied in ${parent}`;
+  if (code === 'EROFS') return `${parent} is on a read-only file system`;
+  if (code === 'ENOSPC') return 'the disk is full';
+  // Under /proc and /sys, mkdir of a new name fails with ENOENT although its parent exists.
+  if (code === 'ENOENT') return `${parent} does not accept new folders`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Creates the folder `dir` and the missing ones above it, one level at a
+ * time from the nearest that exists. Node's `mkdirSync(dir, { recursive: true })`
+ * loops for ever under /proc, where creating a name fails with ENOENT
+ * although its parent exists.
+ *
+ * @throws {StoreError} `missing-folder`, saying which folder does not exist
+ *   and why it cannot be made: a file in the way, permission denied, a
+ *   read-only file system, a place that takes no new folders.
+ *
+ * @example
+ * ```ts
+ * makeFolder('docs/flows'); // then write the pages into it
+ * ```
+ */
+export function makeFolder(dir: string): void {
+  const target = resolve(dir);
+  const missing: string[] = [];
+  let level = target;
+  while (!existsSync(level)) {
+    missing.unshift(level);
+    const parent = dirname(level);
+    if (parent === level) break;
+    level = parent;
+  }
+  if (!statSync(level).isDirectory()) {
+    throw new StoreError('missing-folder', `the folder ${target} cannot be created: ${level} is a file, not a folder`);
+  }
+  for (const folder of missing) {
+    try {
+      mkdirSync(folder);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'EEXIST' && statSync(folder).isDirectory()) continue;
+      const what = folder === target ? `the folder ${target}` : `the folder ${target} (and ${folder} above it)`;
+      throw new StoreError(
+        'missing-folder',
+        `${what} does not exist and cannot be created: ${folderProblem(folder, error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+}
+
 /**
  * Opens (creating if needed) a Lifeline database file, configured for
  * several processes writing at once: WAL, `synchronous = NORMAL`, a 10 s busy
@@ -158,7 +215,12 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): S
       throw new StoreError('missing-file', `No Lifeline database at ${path}`);
     }
   } else {
-    mkdirSync(dirname(path), { recursive: true });
+    try {
+      makeFolder(dirname(path));
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error;
+      throw new StoreError('missing-folder', `Cannot create the database ${path}: ${error.message}`, { cause: error });
+    }
   }
   let db: SqliteDatabase;
   try {
@@ -218,6 +280,9 @@ function setUp(db: SqliteDatabase, path: string, readonly: boolean, migrate: boo
       }
       applyMigrations(db, path);
     }
+  } else if (version === 0) {
+    // An empty file, or one no Lifeline ever wrote: SQLite takes it for a new database.
+    throw new StoreError('missing-file', `${path} holds no Lifeline data yet (an empty database)`);
   } else if (version < latestSchemaVersion) {
     throw new StoreError(
       'needs-migration',

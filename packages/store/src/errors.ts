@@ -30,6 +30,7 @@ export type StoreErrorCode =
   | 'schema-too-new'
   | 'needs-migration'
   | 'missing-file'
+  | 'missing-folder'
   | 'bad-cursor'
   | 'read-only';
 

@@ -9,6 +9,7 @@ export {
   defaultDbPath,
   isLifelineStoreDatabase,
   LIFELINE_APPLICATION_ID,
+  makeFolder,
   migrate,
   pendingMigrations,
 } from './database.js';

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type EndpointFlow, type EndpointStats, sortEndpoints } from '@lifeline/core';
+import { makeFolder, StoreError } from '@lifeline/store';
 import type { Command } from 'commander';
 import { flowMarkdown, indexMarkdown, loadFlow, uniqueSlugs, withoutCounts } from '../endpoint-flows.js';
 import { UserError } from '../errors.js';
@@ -76,7 +77,12 @@ Examples:
       const wanted = pages(entries);
       if (!options.check) {
         try {
-          mkdirSync(dir, { recursive: true });
+          makeFolder(dir);
+        } catch (error) {
+          if (!(error instanceof StoreError)) throw error;
+          throw new UserError(`cannot write the pages: ${error.message}. Pass --out a folder you can write`);
+        }
+        try {
           for (const [file, page] of wanted) writeFileSync(join(dir, file), page.content);
         } catch (error) {
           throw new UserError(`cannot write the pages into ${displayPath(dir)}: ${(error as Error).message}`);

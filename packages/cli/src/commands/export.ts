@@ -99,7 +99,15 @@ Examples:
   $ lifeline export --source jaeger=http://jaeger-query:16686 4bf92f3577b34da6a3ce929d0e0e4736 --format md`,
     )
     .action(async (reference: string, options: ExportOptions) => {
-      const format = options.format ?? formatFromFile(options.out) ?? 'mmd';
+      const fromFile = formatFromFile(options.out);
+      // A .png file holding SVG text (or the other way round) opens nowhere: the
+      // extension names a format, so a different --format is refused rather than obeyed.
+      if (options.format !== undefined && fromFile !== undefined && fromFile !== options.format) {
+        throw new UserError(
+          `--format ${options.format} does not match --out ${options.out}, which names ${fromFile}: name the file ${withExtension(options.out ?? '', options.format)}, or leave --format out to write ${fromFile}`,
+        );
+      }
+      const format = options.format ?? fromFile ?? 'mmd';
       if (format === 'png' && !options.out && process.stdout.isTTY) {
         throw new UserError('a PNG is binary and would garble the terminal: pass --out FILE.png or redirect stdout');
       }
@@ -168,6 +176,12 @@ Examples:
         }
       }
     });
+}
+
+/** `file` with the usual extension of `format` in place of its own. */
+function withExtension(file: string, format: ExportFormat): string {
+  const extension = extname(file);
+  return `${extension === '' ? file : file.slice(0, -extension.length)}.${format}`;
 }
 
 function formatFromFile(file: string | undefined): ExportFormat | undefined {

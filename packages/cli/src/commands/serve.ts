@@ -45,12 +45,12 @@ Examples:
       const loopback = isLoopbackHost(options.host);
       if (!loopback && !options.allowRemote) {
         throw new UserError(
-          `--host ${options.host} would let other machines read your traces: add --allow-remote (and preferably --token T), or keep the default 127.0.0.1`,
+          `--host ${options.host} would let other machines read your traces: add --allow-remote and a token, which it requires (--token "$(openssl rand -hex 16)", or set LIFELINE_TOKEN), or keep the default 127.0.0.1`,
         );
       }
       if (options.allowRemote && !loopback && !(options.token ?? process.env.LIFELINE_TOKEN)) {
         throw new UserError(
-          `--allow-remote needs a token so that only people who know it can read your traces: add --token T (or set LIFELINE_TOKEN)`,
+          `--allow-remote requires a token so that only people who know it can read your traces: add --token "$(openssl rand -hex 16)" (or set LIFELINE_TOKEN to a random text of 16 characters or more)`,
         );
       }
       const sources = await sourcesFromFlags(options);
