@@ -261,7 +261,14 @@ describe('report rendering', () => {
     });
     const changes = figureChanges(report, previous);
     expect(changes.map((c) => c.key)).toEqual(['overhead.db.lifeline.rps']);
-    expect(changes[0]).toMatchObject({ before: 0.8, now: 0.95, unit: '×', metBefore: false, metNow: true });
+    expect(changes[0]).toMatchObject({
+      before: 0.8,
+      now: 0.95,
+      unit: '×',
+      better: true,
+      metBefore: false,
+      metNow: true,
+    });
     const noted = renderMarkdown({
       ...report,
       previous,
@@ -269,12 +276,38 @@ describe('report rendering', () => {
     });
     expect(noted).toContain('## Changes since the previous report (2025-12-01)');
     expect(noted).toContain(
-      '| 1 | DB route: throughput, Lifeline | 0.800× | 0.950× | no → yes | one insert per batch (profile: #write) |',
+      '| 1 | DB route: throughput, Lifeline | 0.800× (800 req/s vs 1,000 req/s) | 0.950× (950 req/s vs 1,000 req/s) | no → yes | one insert per batch (profile: #write) |',
     );
     expect(renderMarkdown({ ...report, previous })).toContain(
       '| no → yes | no change to the code it measures (noise) |',
     );
     expect(renderMarkdown(report)).not.toContain('Changes since');
+  });
+
+  it('says when a comparison moved with its baseline, and when a figure moved away from the change meant to improve it', () => {
+    // Before: Lifeline 960 req/s against a bare 1,200 (0.80×); now 950 against 1,000 (0.95×): the baseline moved.
+    const baselineMoved = toResultsJson({
+      ...report,
+      figures: [
+        {
+          ...(figures[0] as FigureReport),
+          rows: [{ ...rps, value: 960, baseline: { name: 'bare', value: 1200, unit: 'req/s' } }, p99],
+        },
+      ],
+    });
+    const note = { 'overhead.db.lifeline.rps': 'one insert per batch' };
+    expect(renderMarkdown({ ...report, previous: baselineMoved, changeNotes: note })).toContain(
+      "Lifeline's own figure moved −1 %, its baseline −17 %: the comparison moved with the baseline",
+    );
+    // Before: 1,100 req/s against 1,000 (1.10×); now 0.95×: worse, though a note says a change meant to improve it.
+    const wasBetter = toResultsJson({
+      ...report,
+      figures: [{ ...(figures[0] as FigureReport), rows: [{ ...rps, value: 1100 }, p99] }],
+    });
+    expect(figureChanges(report, wasBetter)[0]?.better).toBe(false);
+    expect(renderMarkdown({ ...report, previous: wasBetter, changeNotes: note })).toContain(
+      'Moved away from its goal although this change aimed the other way (noise, or a cost the profiles missed): one insert per batch',
+    );
   });
 
   it('formats numbers as a table reader expects', () => {

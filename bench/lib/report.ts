@@ -77,6 +77,10 @@ export interface FigureChange {
   before: number;
   now: number;
   unit: string;
+  /** Whether the move is towards the goal (lower for a `<` goal, higher for a `>` goal). */
+  better: boolean;
+  /** For a goal judged against a baseline: the value and the baseline of both runs, to tell which of the two moved. */
+  parts?: { valueBefore: number; valueNow: number; baselineBefore: number; baselineNow: number; unit: string };
   metBefore: boolean | undefined;
   metNow: boolean | undefined;
 }
@@ -90,6 +94,12 @@ function judged(row: { value: number; unit: string; ratio?: number; difference?:
   return { value: row.value, unit: row.unit };
 }
 
+/** The relative move from `before` to `now` (0.1 for 10 %); a move away from 0 counts as whole. */
+function relativeMove(before: number, now: number): number {
+  if (before === 0) return now === 0 ? 0 : 1;
+  return (now - before) / Math.abs(before);
+}
+
 /**
  * The goal figures that moved by at least 10 % since `previous`, or whose
  * verdict flipped, judged on what the goal reads (value, ratio or difference).
@@ -100,7 +110,7 @@ export function figureChanges(report: RunReport, previous: ResultsJson): FigureC
   for (const figure of report.figures) {
     for (const row of figure.rows.filter((r) => r.goal)) {
       const old = previous.figures[row.key];
-      if (old === undefined) continue;
+      if (old === undefined || row.goal === undefined) continue;
       const ratio = ratioOf(row);
       const difference = differenceOf(row);
       const now = judged(
@@ -110,28 +120,61 @@ export function figureChanges(report: RunReport, previous: ResultsJson): FigureC
           ...(ratio === undefined ? {} : { ratio }),
           ...(difference === undefined ? {} : { difference }),
         },
-        row.goal?.on,
+        row.goal.on,
       );
-      const before = judged(old, row.goal?.on);
+      const before = judged(old, row.goal.on);
       const metNow = goalMet(row);
-      const moved =
-        before.value === 0
-          ? now.value !== 0
-          : Math.abs(now.value - before.value) / Math.abs(before.value) >= CHANGE_THRESHOLD;
+      const moved = Math.abs(relativeMove(before.value, now.value)) >= CHANGE_THRESHOLD;
       if (!moved && metNow === old.met) continue;
-      changes.push({
+      const lowerIsBetter = row.goal.op === '<' || row.goal.op === '<=';
+      const change: FigureChange = {
         key: row.key,
         figure: figure.id,
         name: row.name,
         before: before.value,
         now: now.value,
         unit: now.unit,
+        better: lowerIsBetter ? now.value < before.value : now.value > before.value,
         metBefore: old.met,
         metNow,
-      });
+      };
+      if (row.goal.on !== 'value' && row.baseline !== undefined && old.baseline !== undefined) {
+        change.parts = {
+          valueBefore: old.value,
+          valueNow: row.value,
+          baselineBefore: old.baseline.value,
+          baselineNow: row.baseline.value,
+          unit: row.unit,
+        };
+      }
+      changes.push(change);
     }
   }
   return changes;
+}
+
+/**
+ * What changed a figure: for a ratio whose own value stayed within 10 %
+ * while its baseline moved, the baseline; otherwise the prepared note
+ * (flagged when the figure moved away from its goal), or noise.
+ */
+function changeReason(change: FigureChange, note: string | undefined): string {
+  const parts = change.parts;
+  if (parts !== undefined) {
+    const own = relativeMove(parts.valueBefore, parts.valueNow);
+    const base = relativeMove(parts.baselineBefore, parts.baselineNow);
+    if (Math.abs(own) < CHANGE_THRESHOLD && Math.abs(base) >= CHANGE_THRESHOLD) {
+      return `Lifeline's own figure moved ${percent(own)}, its baseline ${percent(base)}: the comparison moved with the baseline, the noise of this shared machine.`;
+    }
+  }
+  if (note === undefined) return 'no change to the code it measures (noise)';
+  return change.better
+    ? note
+    : `Moved away from its goal although this change aimed the other way (noise, or a cost the profiles missed): ${note}`;
+}
+
+function percent(move: number): string {
+  return `${move >= 0 ? '+' : '−'}${Math.round(Math.abs(move) * 100)} %`;
 }
 
 function renderChanges(report: RunReport, previous: ResultsJson): string[] {
@@ -143,16 +186,21 @@ function renderChanges(report: RunReport, previous: ResultsJson): string[] {
   }
   lines.push(
     'Goal figures that moved by 10 % or more, or whose verdict changed, with what changed them. ' +
-      'A figure without a note moved with no change to the code it measures: that is the noise of this shared machine.',
+      "A comparison with a baseline shows Lifeline's own value and the baseline's in brackets, so that a move of the " +
+      'baseline reads as one. A figure without a note moved with no change to the code it measures: that is the noise ' +
+      'of this shared machine.',
     '',
     '| # | figure | before | now | met before → now | what changed it |',
     '| --- | --- | --- | --- | --- | --- |',
   );
   const verdict = (met: boolean | undefined) => (met === undefined ? '–' : met ? 'yes' : 'no');
   for (const change of changes) {
-    const note = report.changeNotes?.[change.key] ?? 'no change to the code it measures (noise)';
+    const p = change.parts;
+    const before = `${withUnit(change.before, change.unit)}${p ? ` (${withUnit(p.valueBefore, p.unit)} vs ${withUnit(p.baselineBefore, p.unit)})` : ''}`;
+    const now = `${withUnit(change.now, change.unit)}${p ? ` (${withUnit(p.valueNow, p.unit)} vs ${withUnit(p.baselineNow, p.unit)})` : ''}`;
+    const reason = changeReason(change, report.changeNotes?.[change.key]);
     lines.push(
-      `| ${change.figure} | ${cell(change.name)} | ${withUnit(change.before, change.unit)} | ${withUnit(change.now, change.unit)} | ${verdict(change.metBefore)} → ${verdict(change.metNow)} | ${cell(note)} |`,
+      `| ${change.figure} | ${cell(change.name)} | ${before} | ${now} | ${verdict(change.metBefore)} → ${verdict(change.metNow)} | ${cell(reason)} |`,
     );
   }
   lines.push('');
