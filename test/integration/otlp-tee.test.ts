@@ -16,8 +16,9 @@ function spanCount(path: string): number {
   try {
     store = openStore({ path, readonly: true, migrate: false });
   } catch (error) {
-    // Created by the app a moment ago and not yet set up by its writer.
-    if (error instanceof StoreError && error.code === 'needs-migration') return 0;
+    // Created by the app a moment ago and not yet set up by its writer: still
+    // empty (no schema at all), or part way through its migrations.
+    if (error instanceof StoreError && (error.code === 'missing-file' || error.code === 'needs-migration')) return 0;
     throw error;
   }
   try {
