@@ -33,8 +33,11 @@ export function endWhenResponseSent(span: Span, response: ServerResponse): void 
   let sentAt: number | undefined;
   response.end = function endResponseAndNote(this: ServerResponse, ...args: unknown[]) {
     const result = Reflect.apply(endResponse, this, args) as ServerResponse;
-    // `writableFinished`: every byte was flushed to the socket's kernel buffer during the call.
-    if (sentAt === undefined && this.writableFinished) sentAt = performance.now();
+    // Ended with nothing queued in the response or its socket: every byte went to the
+    // kernel's buffer during the call. `writableFinished` is not the test: from Node 24 on
+    // it turns true only once the socket's write callback ran, a turn of the event loop
+    // later, which is the very wait this module removes.
+    if (sentAt === undefined && this.writableEnded && this.writableLength === 0) sentAt = performance.now();
     return result;
   } as ServerResponse['end'];
   const end = span.end;
