@@ -62,6 +62,17 @@ const ARROWS = {
  * ```
  */
 export function renderMermaid(model: SequenceModel, options: RenderOptions = {}): string {
+  return `${renderLines(model, options).join('\n')}\n`;
+}
+
+/**
+ * The lines {@link renderMermaid} prints, without their newlines: the
+ * header, a line per participant, then a line per item of `model.items`
+ * depth first (a `par` block's `par`, `and` and `end` lines around its
+ * branches, a `loop` block's `loop` and `end` around its items). The size
+ * guard reads what each line costs from them.
+ */
+export function renderLines(model: SequenceModel, options: RenderOptions = {}): string[] {
   const lines: string[] = ['sequenceDiagram', 'autonumber'];
   // Only whitespace may indent: anything else would become part of the statement.
   const indent = options.indent !== undefined && /^[ \t]*$/.test(options.indent) ? options.indent : '  ';
@@ -75,7 +86,7 @@ export function renderMermaid(model: SequenceModel, options: RenderOptions = {})
     else lines.push(`participant ${p.id} as ${name}`);
   }
   renderItems(model.items, 0, indent, lines);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 function renderItems(items: readonly SequenceItem[], depth: number, indent: string, lines: string[]): void {

@@ -759,8 +759,27 @@ export interface CallTexts {
 
 const NO_NOTES: readonly NoteText[] = [];
 
-/** The texts a call draws itself (see {@link CallTexts}), as the builder draws them. */
+/**
+ * The texts a call draws itself (see {@link CallTexts}), as the builder draws
+ * them. Remembered per call: the size guard builds one layout several times
+ * and estimates it once, and a call's texts depend only on the call (its
+ * outcome is its own, and a call belongs to one layout) and on `timings`.
+ */
 export function callTexts(call: DrawnCall, outcome: CallOutcome, layout: TraceLayout, timings: boolean): CallTexts {
+  const memory = timings ? timedTextsOf : untimedTextsOf;
+  let texts = memory.get(call);
+  if (texts === undefined) {
+    texts = computeCallTexts(call, outcome, layout, timings);
+    memory.set(call, texts);
+  }
+  return texts;
+}
+
+/** {@link callTexts}' memory, one per `timings`; the texts are read, never changed. */
+const timedTextsOf = new WeakMap<DrawnCall, CallTexts>();
+const untimedTextsOf = new WeakMap<DrawnCall, CallTexts>();
+
+function computeCallTexts(call: DrawnCall, outcome: CallOutcome, layout: TraceLayout, timings: boolean): CallTexts {
   const durationMs = (call.node.end - call.node.start) / 1e6;
   const label = call.label || '(unnamed)';
   const markers =

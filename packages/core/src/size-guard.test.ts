@@ -2,8 +2,9 @@ import { httpClient, httpServer, sql, trace } from '@lifeline/test-support/spans
 import { describe, expect, it } from 'vitest';
 import { layoutTrace, type TraceLayout } from './layout.js';
 import { renderMermaid, traceToMermaid } from './mermaid.js';
+import { renderLines } from './render.js';
 import { buildSequence } from './sequence.js';
-import { chooseFolds, estimateSizes } from './size-guard.js';
+import { chooseFolds, estimateSizes, measuredSizes } from './size-guard.js';
 import type { Span, Trace } from './trace.js';
 import { buildSpanTree } from './tree.js';
 
@@ -82,6 +83,38 @@ describe('size guard estimate', () => {
     expect(planned / folded.length).toBeGreaterThan(0.93);
     expect(planned / folded.length).toBeLessThan(1.07);
   });
+
+  for (const timings of [true, false]) {
+    it(`reads the sizes off the printed whole drawing: the text's length, and each fold's saving as drawn (timings ${timings})`, () => {
+      const layout = layoutOf(noStatusTrace(60));
+      const model = buildSequence(layout, { timings });
+      const lines = renderLines(model, { timings });
+      const text = renderMermaid(model, { timings });
+      const sizes = measuredSizes(layout, model, lines);
+      expect(sizes.total).toBe(text.length);
+      // The same calls as the estimate offers, largest saving first.
+      const estimate = estimateSizes(layout, { indentWidth: 2, timings, foldLoops: true });
+      expect(new Set(sizes.candidates.map((c) => c.call))).toEqual(new Set(estimate.candidates.map((c) => c.call)));
+      for (let i = 1; i < sizes.candidates.length; i++)
+        expect((sizes.candidates[i - 1]?.saving as number) >= (sizes.candidates[i]?.saving as number)).toBe(true);
+      // Folding one call removes what the sizes say, give or take the fold note's wording and the
+      // lines of participants only its nested calls talk to (the largest fold, the root's, drops them).
+      const participantLines = lines.slice(2, 2 + model.participants.length).join('\n').length + 1;
+      for (const [candidate, slack] of [
+        [sizes.candidates[0], participantLines],
+        [sizes.candidates[1], 2],
+        [sizes.candidates[sizes.candidates.length - 1], 2],
+      ] as const) {
+        const folded = renderMermaid(
+          buildSequence(layout, { timings }, { foldSpanIds: new Set([candidate?.call.node.span.spanId as string]) }),
+          { timings },
+        );
+        const removed = text.length - folded.length;
+        expect(removed).toBeGreaterThanOrEqual((candidate?.saving as number) - 2);
+        expect(removed).toBeLessThanOrEqual((candidate?.saving as number) + slack);
+      }
+    });
+  }
 
   it('estimates each depth of a level fold as it is drawn', () => {
     const layout = layoutOf(noStatusTrace(60));

@@ -8,8 +8,11 @@
  * diagram (a 100,000-span trace would print megabytes only to throw them
  * away): the estimate walks the calls as the builder does and counts the
  * very texts it draws (arrows, every note, `par` and `loop` lines), so the
- * two cannot drift apart. {@link fitDiagram} measures the real text of each
- * plan and corrects the estimate by the ratio it observed; a large trace
+ * two cannot drift apart. A trace small enough to be drawn whole first needs
+ * no estimate when it fits, and when it does not, the sizes are read off the
+ * printed lines instead ({@link measuredSizes}). {@link fitDiagram} measures
+ * the real text of each plan and corrects the estimate by the ratio it
+ * observed; a large trace
  * estimated far over the limit is not built whole, and the fallback of
  * folding whole levels picks its first depth and cut from the estimate. This step drives the sequence
  * builder and the renderer: they each run once per plan, and never call back.
@@ -19,7 +22,7 @@ import { sentAt } from './call-timing.js';
 import { formatDuration, truncate } from './format.js';
 import { type DrawnCall, isRepeatRun, splitRepeats, type TraceLayout } from './layout.js';
 import { drawnCallOutcome } from './outcome.js';
-import { type RenderOptions, renderMermaid } from './render.js';
+import { type RenderOptions, renderLines, renderMermaid } from './render.js';
 import {
   arrangedRuns,
   branchLabels,
@@ -35,6 +38,7 @@ import {
   type FoldLimits,
   MAX_DRAWN_DEPTH,
   type Note,
+  type SequenceItem,
   type SequenceModel,
   type SequenceOptions,
 } from './sequence-model.js';
@@ -276,6 +280,113 @@ function foldNoteCost(call: DrawnCall, indent: number): number {
   return indent + ONE_LIFELINE_NOTE + foldText(call.children, false).length;
 }
 
+/** What the fold plan needs of the sizes: the whole text and the candidates. */
+export type FoldSizes = Pick<SizeEstimate, 'total' | 'candidates'>;
+
+/** Notes the builder draws among a call's nested calls (their spanId names that call): folded with them. */
+const CONTENT_NOTES: ReadonlySet<Note['reason']> = new Set(['own-work', 'after-response', 'folded']);
+
+/**
+ * The sizes of a layout read off the printed lines of its whole drawing
+ * (`model` built with nothing folded, `lines` from {@link renderLines}):
+ * each line is counted for the call that drew it, an arrow or a note of its
+ * own for the call, an own-work or after-response note and the lines of a
+ * `par` or `loop` block for the call they sit in; a fold saves what its
+ * call's nested calls drew and what sits between them, less the note that
+ * replaces them. Exact for the text measured, and linear in its lines: when
+ * the whole drawing was printed already, this replaces the walk of
+ * {@link estimateSizes}.
+ */
+export function measuredSizes(layout: TraceLayout, model: SequenceModel, lines: readonly string[]): FoldSizes {
+  const index = new Map<string, number>();
+  const calls = layout.calls;
+  for (let i = 0; i < calls.length; i++) {
+    const id = (calls[i] as DrawnCall).node.span.spanId;
+    if (!index.has(id)) index.set(id, i);
+  }
+  const own = new Float64Array(calls.length);
+  const content = new Float64Array(calls.length);
+  // The indentation of each call's request line: the fold note that replaces its content sits there.
+  const indent = new Float64Array(calls.length);
+  const seenRequest = new Uint8Array(calls.length);
+  let total = 0;
+  let line = 2 + model.participants.length;
+  for (let k = 0; k < line && k < lines.length; k++) total += (lines[k] as string).length + 1;
+  const next = (): number => {
+    const cost = (lines[line++]?.length ?? 0) + 1;
+    total += cost;
+    return cost;
+  };
+  const countFor = (into: Float64Array, spanId: string | undefined, cost: number): void => {
+    const i = spanId === undefined ? undefined : index.get(spanId);
+    if (i !== undefined) into[i] = (into[i] as number) + cost;
+  };
+  // A block's lines belong to the call whose nested calls it groups.
+  const blockOwner = (spanIds: readonly string[]): string | undefined => {
+    const i = spanIds[0] === undefined ? undefined : index.get(spanIds[0]);
+    return i === undefined ? undefined : (calls[i] as DrawnCall).parent?.node.span.spanId;
+  };
+  const walk = (items: readonly SequenceItem[]): void => {
+    for (const item of items) {
+      switch (item.type) {
+        case 'message': {
+          const text = lines[line] ?? '';
+          const i = index.get(item.spanId);
+          if (i !== undefined && seenRequest[i] === 0) {
+            seenRequest[i] = 1;
+            indent[i] = text.length - text.trimStart().length;
+          }
+          countFor(own, item.spanId, next());
+          break;
+        }
+        case 'note':
+          countFor(CONTENT_NOTES.has(item.reason) ? content : own, item.spanId, next());
+          break;
+        case 'loop': {
+          const owner = blockOwner(item.spanIds);
+          countFor(content, owner, next());
+          walk(item.items);
+          countFor(content, owner, next());
+          break;
+        }
+        case 'par': {
+          const owner = blockOwner(item.spanIds);
+          for (const branch of item.branches) {
+            countFor(content, owner, next());
+            walk(branch);
+          }
+          countFor(content, owner, next());
+          break;
+        }
+      }
+    }
+  };
+  walk(model.items);
+  // Children before parents (the layout lists parents first): each subtree is its lines and its children's.
+  const subtree = new Float64Array(calls.length);
+  const drawnBelow = new Uint8Array(calls.length);
+  const parentIndex = (call: DrawnCall): number | undefined =>
+    call.parent === undefined ? undefined : index.get(call.parent.node.span.spanId);
+  for (let i = calls.length - 1; i >= 0; i--) {
+    subtree[i] = (subtree[i] as number) + (own[i] as number) + (content[i] as number);
+    const parent = parentIndex(calls[i] as DrawnCall);
+    if (parent !== undefined && seenRequest[i] === 1) {
+      subtree[parent] = (subtree[parent] as number) + (subtree[i] as number);
+      drawnBelow[parent] = 1;
+    }
+  }
+  const candidates: FoldCandidate[] = [];
+  for (let i = 0; i < calls.length; i++) {
+    if (drawnBelow[i] === 0 || seenRequest[i] === 0) continue;
+    const call = calls[i] as DrawnCall;
+    const saving = (subtree[i] as number) - (own[i] as number) - foldNoteCost(call, indent[i] as number);
+    if (saving > 0) candidates.push({ call, saving });
+  }
+  // As {@link estimateSizes} orders them: largest saving, then deepest, then earliest.
+  candidates.sort((a, b) => b.saving - a.saving || b.call.depth - a.call.depth);
+  return { total, candidates };
+}
+
 /**
  * Chooses calls to fold so that the estimated savings reach `need` without
  * passing `room`: as few as it can, largest first. Once one candidate alone
@@ -408,23 +519,29 @@ export function fitDiagram(
       ...(options.gapThresholdMs !== undefined ? { gapThresholdMs: options.gapThresholdMs } : {}),
     });
   // A small trace is drawn whole first: it usually fits, and then needs no
-  // estimate. A large one is estimated first, and not built whole when the
-  // estimate is far over the limit: the estimate reads the texts the builder
-  // draws and lands within a few percent.
+  // estimate; when it does not, its printed lines give the sizes. A large one
+  // is estimated first, and not built whole when the estimate is far over the
+  // limit: the estimate reads the texts the builder draws and lands within a
+  // few percent.
   const small = layout.calls.length <= maxArrows / 2;
   let estimate = small ? undefined : estimateOf();
   const drawWhole = estimate === undefined || estimate.total <= SURELY_TOO_LONG * max;
   const full = drawWhole ? buildBounded(layout, options, { maxArrows }) : undefined;
-  let fullText: string | undefined;
+  let measured: FoldSizes | undefined;
+  let fullLength: number | undefined;
   if (full !== undefined && !full.overflowed) {
-    fullText = renderMermaid(full.model, options);
+    const lines = renderLines(full.model, options);
+    const fullText = `${lines.join('\n')}\n`;
     if (fullText.length <= max) return { text: fullText, model: full.model, folded: false };
+    fullLength = fullText.length;
+    // The whole drawing was printed: its lines give the sizes exactly, without the estimate's walk.
+    if (estimate === undefined) measured = measuredSizes(layout, full.model, lines);
   }
-  estimate ??= estimateOf();
-  const fitted = foldLargestGroups(layout, options, max, maxArrows, estimate, fullText?.length);
+  const sizes = measured ?? (estimate ??= estimateOf());
+  const fitted = foldLargestGroups(layout, options, max, maxArrows, sizes, fullLength);
   if (fitted) return { ...fitted, folded: true };
   return {
-    ...foldLevels(layout, options, max, maxArrows, estimate),
+    ...foldLevels(layout, options, max, maxArrows, (estimate ??= estimateOf())),
     folded: true,
   };
 }
@@ -458,7 +575,7 @@ function foldLargestGroups(
   options: FitOptions,
   max: number,
   maxArrows: number,
-  estimate: SizeEstimate,
+  estimate: FoldSizes,
   fullLength: number | undefined,
 ): { text: string; model: SequenceModel } | undefined {
   // Real characters per estimated character, known exactly when the full text was printed.
