@@ -766,18 +766,31 @@ const NO_NOTES: readonly NoteText[] = [];
  * outcome is its own, and a call belongs to one layout) and on `timings`.
  */
 export function callTexts(call: DrawnCall, outcome: CallOutcome, layout: TraceLayout, timings: boolean): CallTexts {
-  const memory = timings ? timedTextsOf : untimedTextsOf;
-  let texts = memory.get(call);
+  const memo = call as Memoized;
+  const key = timings ? TIMED_TEXTS : UNTIMED_TEXTS;
+  let texts = memo[key];
   if (texts === undefined) {
     texts = computeCallTexts(call, outcome, layout, timings);
-    memory.set(call, texts);
+    if (Object.isExtensible(call)) memo[key] = texts;
   }
   return texts;
 }
 
-/** {@link callTexts}' memory, one per `timings`; the texts are read, never changed. */
-const timedTextsOf = new WeakMap<DrawnCall, CallTexts>();
-const untimedTextsOf = new WeakMap<DrawnCall, CallTexts>();
+/**
+ * Where {@link callTexts} and {@link arrangedRuns} keep what they computed:
+ * symbol-keyed properties of the call or list itself. A WeakMap would keep
+ * them out of sight too, but every fresh layout then fills it with new keys,
+ * and the garbage collector's work on those (ephemerons) cost more than the
+ * texts it saved on a trace drawn once.
+ */
+const TIMED_TEXTS = Symbol('timed call texts');
+const UNTIMED_TEXTS = Symbol('untimed call texts');
+const RUNS = Symbol('arranged runs');
+interface Memoized {
+  [TIMED_TEXTS]?: CallTexts;
+  [UNTIMED_TEXTS]?: CallTexts;
+  [RUNS]?: readonly ChildRun[];
+}
 
 function computeCallTexts(call: DrawnCall, outcome: CallOutcome, layout: TraceLayout, timings: boolean): CallTexts {
   const durationMs = (call.node.end - call.node.start) / 1e6;
@@ -929,16 +942,14 @@ export function gapThresholdMs(workMs: number, options: SequenceOptions): number
  * once. A list filtered for one build is arranged anew.
  */
 export function arrangedRuns(children: readonly DrawnCall[]): readonly ChildRun[] {
-  let runs = runsOf.get(children);
+  const memo = children as Memoized;
+  let runs = memo[RUNS];
   if (runs === undefined) {
     runs = arrangeChildren(children);
-    runsOf.set(children, runs);
+    if (Object.isExtensible(children)) memo[RUNS] = runs;
   }
   return runs;
 }
-
-/** {@link arrangedRuns}' memory; the runs are read, never changed. */
-const runsOf = new WeakMap<readonly DrawnCall[], readonly ChildRun[]>();
 
 /** How many drawn calls a fold of `roots` hides: each with everything nested under it. */
 function foldedCount(roots: readonly DrawnCall[]): number {
