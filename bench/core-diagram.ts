@@ -37,11 +37,14 @@ registerHooks({
 const { analyzeTrace, summarizeTrace, traceToMermaid } = await import('../packages/core/src/index.ts');
 
 const { values: args } = parseArgs({ options: { 'core-before': { type: 'string' } }, allowPositionals: false });
-/** `traceToMermaid` of the build given with `--core-before`, if any. */
-const traceToMermaidBefore = args['core-before'] === undefined ? undefined : await loadBefore(args['core-before']);
+/** The build given with `--core-before`, if any: its `traceToMermaid` and `summarizeTrace`. */
+const coreBefore = args['core-before'] === undefined ? undefined : await loadBefore(args['core-before']);
+const traceToMermaidBefore = coreBefore?.traceToMermaid;
 
-/** Loads `traceToMermaid` from a built core: the entry its package.json names, else `dist/index.js`. */
-async function loadBefore(dir: string): Promise<(trace: Trace) => TraceDiagram> {
+/** Loads `traceToMermaid` and `summarizeTrace` from a built core: the entry its package.json names, else `dist/index.js`. */
+async function loadBefore(
+  dir: string,
+): Promise<{ traceToMermaid: (trace: Trace) => TraceDiagram; summarizeTrace: (trace: Trace) => unknown }> {
   const root = resolve(dir);
   const manifestPath = join(root, 'package.json');
   if (!existsSync(manifestPath)) throw new Error(`--core-before ${dir}: no package.json there`);
@@ -53,9 +56,11 @@ async function loadBefore(dir: string): Promise<(trace: Trace) => TraceDiagram> 
   const entry = (typeof dot === 'string' ? dot : (dot?.import ?? dot?.default)) ?? manifest.main ?? './dist/index.js';
   const core = (await import(pathToFileURL(join(root, entry)).href)) as {
     traceToMermaid?: (trace: Trace) => TraceDiagram;
+    summarizeTrace?: (trace: Trace) => unknown;
   };
   if (typeof core.traceToMermaid !== 'function') throw new Error(`--core-before ${dir}: no traceToMermaid in ${entry}`);
-  return core.traceToMermaid;
+  if (typeof core.summarizeTrace !== 'function') throw new Error(`--core-before ${dir}: no summarizeTrace in ${entry}`);
+  return { traceToMermaid: core.traceToMermaid, summarizeTrace: core.summarizeTrace };
 }
 
 // CORE_BENCH_SIZES=1000,10000 measures only some sizes (handy with --cpu-prof).
@@ -344,26 +349,46 @@ function smallTraces(batch: number, seed: number): Trace[] {
   return traces;
 }
 
-/** Microseconds per 10-span trace, median over rounds of `total` traces summarised `batch` at a time. */
-function summaryPerTrace(total: number, batch: number, rounds: number): number {
-  const samples: number[] = [];
+/**
+ * Microseconds per 10-span trace for each of `summarizers`, median over
+ * rounds of `total` traces summarised `batch` at a time. Each round times
+ * every summarizer on the same fresh traces, in an order that alternates
+ * from round to round (A B, B A, …), so a busy machine slows them alike.
+ */
+function summaryPerTrace(
+  summarizers: readonly ((trace: Trace) => unknown)[],
+  total: number,
+  batch: number,
+  rounds: number,
+): number[] {
+  const samples: number[][] = summarizers.map(() => []);
   for (let round = 0; round < rounds + 1; round++) {
-    let ms = 0;
-    for (let done = 0; done < total; done += batch) {
-      // Only the summaries are timed, not building the spans.
-      const traces = smallTraces(batch, round * total + done + 1);
-      const start = performance.now();
-      for (const trace of traces) summarizeTrace(trace);
-      ms += performance.now() - start;
+    const order = summarizers.map((_, i) => i);
+    if (round % 2 === 1) order.reverse();
+    for (const which of order) {
+      const summarize = summarizers[which] as (trace: Trace) => unknown;
+      let ms = 0;
+      for (let done = 0; done < total; done += batch) {
+        // Only the summaries are timed, not building the spans.
+        const traces = smallTraces(batch, round * total + done + 1);
+        const start = performance.now();
+        for (const trace of traces) summarize(trace);
+        ms += performance.now() - start;
+      }
+      // The first round warms the JIT up.
+      if (round > 0) (samples[which] as number[]).push((ms * 1000) / total);
     }
-    // The first round warms the JIT up.
-    if (round > 0) samples.push((ms * 1000) / total);
   }
-  return median(samples);
+  return samples.map(median);
 }
 
 const SUMMARY_TRACES = 20_000;
-const summaryUs = summaryPerTrace(SUMMARY_TRACES, 50, 5);
+const [summaryUs = 0, beforeSummaryUs] = summaryPerTrace(
+  coreBefore === undefined ? [summarizeTrace] : [summarizeTrace, coreBefore.summarizeTrace],
+  SUMMARY_TRACES,
+  50,
+  coreBefore === undefined ? 5 : 8,
+);
 
 console.log(
   JSON.stringify(
@@ -376,6 +401,7 @@ console.log(
         traces: SUMMARY_TRACES,
         usPerTrace: Number(summaryUs.toFixed(2)),
         usPerSpan: Number((summaryUs / 10).toFixed(3)),
+        ...(beforeSummaryUs !== undefined ? { beforeUsPerTrace: Number(beforeSummaryUs.toFixed(2)) } : {}),
       },
       growthExponent: {
         diagram: Number(growthExponent(results.map((r) => ({ spans: r.spans, ms: r.diagramMs }))).toFixed(3)),

@@ -510,10 +510,14 @@ describe('figures read from the store and core benchmarks', () => {
       {
         benchmark: 'core-diagram',
         results: [result(1_000, 5, 10), result(10_000, 40, 80), result(100_000, 400, 1_600)],
+        summary: { spansPerTrace: 10, usPerTrace: 30, beforeUsPerTrace: 40 },
       },
       sizes,
     );
     const rows = new Map(compared.rows.map((r) => [r.key, r]));
+    // The store's per-trace summary, against the build before too.
+    expect(rows.get('diagram.summary.usPerTrace')?.value).toBe(30);
+    expect(ratioOf(rows.get('diagram.vsBefore.summary.usPerTrace') as Measurement)).toBeCloseTo(0.75, 10);
     const tenThousand = rows.get('diagram.vsBefore.spans10000.ms') as Measurement;
     expect(tenThousand.value).toBe(40);
     expect(tenThousand.baseline?.value).toBe(80);
@@ -522,10 +526,15 @@ describe('figures read from the store and core benchmarks', () => {
     expect(compared.method).toContain('--core-before');
     // Without the other build, no such rows.
     const alone = diagramFigure(
-      { benchmark: 'core-diagram', results: [result(1_000, 5), result(10_000, 40), result(100_000, 400)] },
+      {
+        benchmark: 'core-diagram',
+        results: [result(1_000, 5), result(10_000, 40), result(100_000, 400)],
+        summary: { spansPerTrace: 10, usPerTrace: 30 },
+      },
       sizes,
     );
     expect(alone.rows.some((r) => r.key.includes('before') || r.key.includes('Before'))).toBe(false);
+    expect(alone.rows.some((r) => r.key === 'diagram.summary.usPerTrace')).toBe(true);
     expect(alone.method).not.toContain('--core-before');
   });
 

@@ -28,6 +28,12 @@ export interface CoreDiagramResult {
 export interface CoreDiagramOutput {
   benchmark: string;
   results: CoreDiagramResult[];
+  /**
+   * `summarizeTrace` on request-shaped 10-span traces, the summary the store
+   * computes for every trace it ingests: microseconds per trace, and with
+   * `--core-before` the other build's, timed in alternating rounds.
+   */
+  summary?: { spansPerTrace: number; usPerTrace: number; beforeUsPerTrace?: number };
 }
 
 /** Where the core's diagram benchmark lives. */
@@ -85,6 +91,7 @@ export function diagramFigure(output: CoreDiagramOutput, sizes: readonly number[
     });
   }
   rows.push(...beforeRows(results, before, last));
+  rows.push(...summaryRows(output.summary));
   const analysisFit = fitPowerLaw(results.map((r) => ({ x: r.spans, y: r.analysisMs })));
   rows.push({
     key: 'diagram.analysis.growthExponent',
@@ -104,7 +111,8 @@ export function diagramFigure(output: CoreDiagramOutput, sizes: readonly number[
       'one a tenth of it), where super-linear parts show first; the baseline of each size is the smallest trace.' +
       (compared
         ? ' With `--core-before`, another build of the core draws the same traces in runs interleaved with this ' +
-          'one\'s (A B B A …): the rows "before" give its times and this build\'s time over it, size by size.'
+          'one\'s (A B B A …): the rows "before" give its times and this build\'s time over it, size by size, ' +
+          "and the same for `summarizeTrace` on 20,000 request-shaped traces (the store's per-trace ingest work)."
         : ''),
     rows,
     notes: [],
@@ -138,6 +146,26 @@ function beforeRows(
       name: `growth exponent of the build before, ${before.spans.toLocaleString('en-US')} → ${last.spans.toLocaleString('en-US')} spans`,
       value: Math.log(last.beforeDiagramMs / before.beforeDiagramMs) / Math.log(last.spans / before.spans),
       unit: '',
+    });
+  }
+  return rows;
+}
+
+/**
+ * The summary the store computes per ingested trace: its cost per trace,
+ * and against the build before when that was measured.
+ */
+function summaryRows(summary: CoreDiagramOutput['summary']): Measurement[] {
+  if (summary === undefined) return [];
+  const name = `summarizeTrace, per ${summary.spansPerTrace}-span request trace (the store's per-trace ingest work)`;
+  const rows: Measurement[] = [{ key: 'diagram.summary.usPerTrace', name, value: summary.usPerTrace, unit: 'µs' }];
+  if (summary.beforeUsPerTrace !== undefined) {
+    rows.push({
+      key: 'diagram.vsBefore.summary.usPerTrace',
+      name: `${name}, this build against the build before`,
+      value: summary.usPerTrace,
+      unit: 'µs',
+      baseline: { name: 'before', value: summary.beforeUsPerTrace, unit: 'µs' },
     });
   }
   return rows;

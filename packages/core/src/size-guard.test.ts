@@ -88,8 +88,8 @@ describe('size guard estimate', () => {
     it(`reads the sizes off the printed whole drawing: the text's length, and each fold's saving as drawn (timings ${timings})`, () => {
       const layout = layoutOf(noStatusTrace(60));
       const model = buildSequence(layout, { timings });
-      const lines = renderLines(model, { timings });
-      const text = renderMermaid(model, { timings });
+      const lines = renderLines(model);
+      const text = renderMermaid(model);
       const sizes = measuredSizes(layout, model, lines);
       expect(sizes.total).toBe(text.length);
       // The same calls as the estimate offers, largest saving first.
@@ -107,7 +107,6 @@ describe('size guard estimate', () => {
       ] as const) {
         const folded = renderMermaid(
           buildSequence(layout, { timings }, { foldSpanIds: new Set([candidate?.call.node.span.spanId as string]) }),
-          { timings },
         );
         const removed = text.length - folded.length;
         expect(removed).toBeGreaterThanOrEqual((candidate?.saving as number) - 2);

@@ -537,11 +537,13 @@ export function fitDiagram(
     // The whole drawing was printed: its lines give the sizes exactly, without the estimate's walk.
     if (estimate === undefined) measured = measuredSizes(layout, full.model, lines);
   }
-  const sizes = measured ?? (estimate ??= estimateOf());
-  const fitted = foldLargestGroups(layout, options, max, maxArrows, sizes, fullLength);
+  if (measured === undefined) estimate ??= estimateOf();
+  const fitted = foldLargestGroups(layout, options, max, maxArrows, measured ?? (estimate as SizeEstimate), fullLength);
   if (fitted) return { ...fitted, folded: true };
+  // The level fallback needs the sizes of each depth, which only the estimate gives.
+  estimate ??= estimateOf();
   return {
-    ...foldLevels(layout, options, max, maxArrows, (estimate ??= estimateOf())),
+    ...foldLevels(layout, options, max, maxArrows, estimate),
     folded: true,
   };
 }
