@@ -9,15 +9,19 @@
  *
  * With `--core-before DIR` (a built `@lifeline/core`: its `package.json`,
  * `dist/` and `node_modules/`, see bench/README.md), the same traces are
- * drawn by that build as well, in interleaved runs of this process, and
- * each size reports both times (`diagramMs`, `beforeDiagramMs`).
+ * drawn and summarised by that build and by this one, each in child
+ * processes of its own (`--draw-only`), run alternately, and each size
+ * reports both times (`pairedDiagramMs`, `beforeDiagramMs`). One process
+ * holding both builds measured them 20 % apart either way from run to run:
+ * whichever build the JIT met second paid for the first one's code.
  *
  * Run: `node bench/core-diagram.ts [--core-before DIR]` (Node 22 strips the types). Prints JSON.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Span, Trace, TraceDiagram } from '../packages/core/src/index.ts';
 
@@ -36,10 +40,10 @@ registerHooks({
 });
 const { analyzeTrace, summarizeTrace, traceToMermaid } = await import('../packages/core/src/index.ts');
 
-const { values: args } = parseArgs({ options: { 'core-before': { type: 'string' } }, allowPositionals: false });
-/** The build given with `--core-before`, if any: its `traceToMermaid` and `summarizeTrace`. */
-const coreBefore = args['core-before'] === undefined ? undefined : await loadBefore(args['core-before']);
-const traceToMermaidBefore = coreBefore?.traceToMermaid;
+const { values: args } = parseArgs({
+  options: { 'core-before': { type: 'string' }, 'draw-only': { type: 'string' } },
+  allowPositionals: false,
+});
 
 /** Loads `traceToMermaid` and `summarizeTrace` from a built core: the entry its package.json names, else `dist/index.js`. */
 async function loadBefore(
@@ -189,6 +193,16 @@ function makeTrace(size: number, seed: number): Trace {
   return { traceId: TRACE_ID, spans };
 }
 
+/**
+ * Timed runs per size, about a second or two of drawing each: a small trace
+ * draws in well under a millisecond, and a median of a few such runs shifts
+ * by a third with what the JIT has compiled so far; the large ones take long
+ * enough per run to be steady.
+ */
+function runsFor(size: number): number {
+  return size >= 100_000 ? 3 : size >= 10_000 ? 20 : size >= 1_000 ? 150 : 2_000;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -221,85 +235,6 @@ function growthExponent(points: { spans: number; ms: number }[]): number {
   }
   return num / den;
 }
-
-/**
- * Median times of two functions measured in alternating runs (A B A B …,
- * after warming both up), so that a busy machine slows both alike.
- */
-function timeInterleaved(a: () => void, b: () => void, runs: number): [number, number] {
-  for (let i = 0; i < Math.max(2, Math.ceil(runs / 3)); i++) {
-    a();
-    b();
-  }
-  const samples: [number[], number[]] = [[], []];
-  for (let i = 0; i < runs; i++) {
-    // Which goes first alternates too: neither always follows the other's garbage.
-    const order: [() => void, number[]][] =
-      i % 2 === 0
-        ? [
-            [a, samples[0]],
-            [b, samples[1]],
-          ]
-        : [
-            [b, samples[1]],
-            [a, samples[0]],
-          ];
-    for (const [fn, into] of order) {
-      const start = performance.now();
-      fn();
-      into.push(performance.now() - start);
-    }
-  }
-  return [median(samples[0]), median(samples[1])];
-}
-
-const results = SIZES.map((size) => {
-  const trace = makeTrace(size, size);
-  const runs = size >= 100_000 ? 3 : size >= 10_000 ? 7 : 15;
-  let diagram = traceToMermaid(trace);
-  let diagramMs: number;
-  let before: { diagramMs: number; textLength: number; folded: boolean } | undefined;
-  if (traceToMermaidBefore === undefined) {
-    diagramMs = time(() => {
-      diagram = traceToMermaid(trace);
-    }, runs);
-  } else {
-    const drawBefore = traceToMermaidBefore;
-    let beforeDiagram = drawBefore(trace);
-    const [afterMs, beforeMs] = timeInterleaved(
-      () => {
-        diagram = traceToMermaid(trace);
-      },
-      () => {
-        beforeDiagram = drawBefore(trace);
-      },
-      runs,
-    );
-    diagramMs = afterMs;
-    before = { diagramMs: beforeMs, textLength: beforeDiagram.text.length, folded: beforeDiagram.folded };
-  }
-  const timingFreeMs = time(() => traceToMermaid(trace, { timings: false }), runs);
-  const analysisMs = time(() => analyzeTrace(trace), runs);
-  const summaryMs = time(() => summarizeTrace(trace), runs);
-  return {
-    spans: trace.spans.length,
-    diagramMs: Number(diagramMs.toFixed(2)),
-    timingFreeMs: Number(timingFreeMs.toFixed(2)),
-    analysisMs: Number(analysisMs.toFixed(2)),
-    summaryMs: Number(summaryMs.toFixed(3)),
-    textLength: diagram.text.length,
-    arrows: diagram.model.arrows.length,
-    folded: diagram.folded,
-    runs,
-    ...(before
-      ? {
-          beforeDiagramMs: Number(before.diagramMs.toFixed(2)),
-          beforeTextLength: before.textLength,
-          beforeFolded: before.folded,
-        }
-      : {}),
-  };
-});
 
 /**
  * Request-shaped traces as the store ingests them (one server span, nine
@@ -383,12 +318,106 @@ function summaryPerTrace(
 }
 
 const SUMMARY_TRACES = 20_000;
-const [summaryUs = 0, beforeSummaryUs] = summaryPerTrace(
-  coreBefore === undefined ? [summarizeTrace] : [summarizeTrace, coreBefore.summarizeTrace],
-  SUMMARY_TRACES,
-  50,
-  coreBefore === undefined ? 5 : 8,
-);
+/** Rounds of child processes per build with `--core-before`: A B, B A, A B. */
+const PAIRED_ROUNDS = 3;
+
+/** What a `--draw-only` child prints: one build's times for every size and its summary cost. */
+interface DrawOnly {
+  sizes: { spans: number; diagramMs: number; textLength: number; folded: boolean }[];
+  summaryUs: number;
+}
+
+if (args['draw-only'] !== undefined) {
+  // A child measuring one build alone: this one (`this`) or the one in the directory given.
+  const build = args['draw-only'] === 'this' ? { traceToMermaid, summarizeTrace } : await loadBefore(args['draw-only']);
+  const sizes = SIZES.map((size) => {
+    const trace = makeTrace(size, size);
+    let diagram = build.traceToMermaid(trace);
+    const diagramMs = time(() => {
+      diagram = build.traceToMermaid(trace);
+    }, runsFor(size));
+    return { spans: trace.spans.length, diagramMs, textLength: diagram.text.length, folded: diagram.folded };
+  });
+  const [summaryUs = 0] = summaryPerTrace([build.summarizeTrace], SUMMARY_TRACES, 50, 5);
+  console.log(JSON.stringify({ sizes, summaryUs } satisfies DrawOnly));
+  process.exit(0);
+}
+
+/** Runs this script as a `--draw-only` child for `build` and returns what it measured. */
+function drawOnly(build: string): DrawOnly {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--draw-only', build], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+    env: process.env,
+  });
+  if (child.status !== 0) throw new Error(`core-diagram --draw-only ${build} failed: ${child.stderr}`);
+  return JSON.parse(child.stdout) as DrawOnly;
+}
+
+/**
+ * With `--core-before`: each build measured in child processes of its own,
+ * alternately, and the median of their medians for each size and for the
+ * summary.
+ */
+function paired(before: string): { self: DrawOnly; before: DrawOnly } {
+  const runs: { self: DrawOnly[]; before: DrawOnly[] } = { self: [], before: [] };
+  for (let round = 0; round < PAIRED_ROUNDS; round++) {
+    const order: ('self' | 'before')[] = round % 2 === 0 ? ['self', 'before'] : ['before', 'self'];
+    for (const which of order) runs[which].push(drawOnly(which === 'self' ? 'this' : before));
+  }
+  const combine = (all: DrawOnly[]): DrawOnly => ({
+    sizes: (all[0] as DrawOnly).sizes.map((first, i) => ({
+      ...first,
+      diagramMs: median(all.map((run) => (run.sizes[i] as DrawOnly['sizes'][number]).diagramMs)),
+    })),
+    summaryUs: median(all.map((run) => run.summaryUs)),
+  });
+  return { self: combine(runs.self), before: combine(runs.before) };
+}
+
+if (args['core-before'] !== undefined) await loadBefore(args['core-before']);
+const comparison = args['core-before'] === undefined ? undefined : paired(resolve(args['core-before']));
+
+const results = SIZES.map((size) => {
+  const trace = makeTrace(size, size);
+  const runs = runsFor(size);
+  let diagram = traceToMermaid(trace);
+  const diagramMs = time(() => {
+    diagram = traceToMermaid(trace);
+  }, runs);
+  const timingFreeMs = time(() => traceToMermaid(trace, { timings: false }), runs);
+  const analysisMs = time(() => analyzeTrace(trace), runs);
+  const summaryMs = time(() => summarizeTrace(trace), runs);
+  return {
+    spans: trace.spans.length,
+    diagramMs: Number(diagramMs.toFixed(2)),
+    timingFreeMs: Number(timingFreeMs.toFixed(2)),
+    analysisMs: Number(analysisMs.toFixed(2)),
+    summaryMs: Number(summaryMs.toFixed(3)),
+    textLength: diagram.text.length,
+    arrows: diagram.model.arrows.length,
+    folded: diagram.folded,
+    runs,
+    ...(comparison !== undefined ? pairedFields(comparison, SIZES.indexOf(size)) : {}),
+  };
+});
+
+/** This build's and the build before's times for the size at `index`, from the paired child processes. */
+function pairedFields(
+  pair: { self: DrawOnly; before: DrawOnly },
+  index: number,
+): { pairedDiagramMs: number; beforeDiagramMs: number; beforeTextLength: number; beforeFolded: boolean } {
+  const self = pair.self.sizes[index] as DrawOnly['sizes'][number];
+  const before = pair.before.sizes[index] as DrawOnly['sizes'][number];
+  return {
+    pairedDiagramMs: Number(self.diagramMs.toFixed(2)),
+    beforeDiagramMs: Number(before.diagramMs.toFixed(2)),
+    beforeTextLength: before.textLength,
+    beforeFolded: before.folded,
+  };
+}
+
+const [summaryUs = 0] = summaryPerTrace([summarizeTrace], SUMMARY_TRACES, 50, 5);
 
 console.log(
   JSON.stringify(
@@ -401,7 +430,12 @@ console.log(
         traces: SUMMARY_TRACES,
         usPerTrace: Number(summaryUs.toFixed(2)),
         usPerSpan: Number((summaryUs / 10).toFixed(3)),
-        ...(beforeSummaryUs !== undefined ? { beforeUsPerTrace: Number(beforeSummaryUs.toFixed(2)) } : {}),
+        ...(comparison !== undefined
+          ? {
+              pairedUsPerTrace: Number(comparison.self.summaryUs.toFixed(2)),
+              beforeUsPerTrace: Number(comparison.before.summaryUs.toFixed(2)),
+            }
+          : {}),
       },
       growthExponent: {
         diagram: Number(growthExponent(results.map((r) => ({ spans: r.spans, ms: r.diagramMs }))).toFixed(3)),
@@ -410,7 +444,7 @@ console.log(
           growthExponent(results.slice(-2).map((r) => ({ spans: r.spans, ms: r.diagramMs }))).toFixed(3),
         ),
         analysis: Number(growthExponent(results.map((r) => ({ spans: r.spans, ms: r.analysisMs }))).toFixed(3)),
-        ...(traceToMermaidBefore !== undefined
+        ...(comparison !== undefined
           ? {
               diagramBefore: Number(
                 growthExponent(results.map((r) => ({ spans: r.spans, ms: r.beforeDiagramMs ?? 0 }))).toFixed(3),

@@ -312,50 +312,55 @@ export function measuredSizes(layout: TraceLayout, model: SequenceModel, lines: 
   let total = 0;
   let line = 2 + model.participants.length;
   for (let k = 0; k < line && k < lines.length; k++) total += (lines[k] as string).length + 1;
+  /** The cost of the next line (its newline included), added to the total. */
   const next = (): number => {
     const cost = (lines[line++]?.length ?? 0) + 1;
     total += cost;
     return cost;
   };
-  const countFor = (into: Float64Array, spanId: string | undefined, cost: number): void => {
-    const i = spanId === undefined ? undefined : index.get(spanId);
+  const add = (into: Float64Array, i: number | undefined, cost: number): void => {
     if (i !== undefined) into[i] = (into[i] as number) + cost;
   };
   // A block's lines belong to the call whose nested calls it groups.
-  const blockOwner = (spanIds: readonly string[]): string | undefined => {
+  const blockOwner = (spanIds: readonly string[]): number | undefined => {
     const i = spanIds[0] === undefined ? undefined : index.get(spanIds[0]);
-    return i === undefined ? undefined : (calls[i] as DrawnCall).parent?.node.span.spanId;
+    const parent = i === undefined ? undefined : (calls[i] as DrawnCall).parent;
+    return parent === undefined ? undefined : index.get(parent.node.span.spanId);
   };
   const walk = (items: readonly SequenceItem[]): void => {
     for (const item of items) {
       switch (item.type) {
         case 'message': {
-          const text = lines[line] ?? '';
           const i = index.get(item.spanId);
           if (i !== undefined && seenRequest[i] === 0) {
             seenRequest[i] = 1;
-            indent[i] = text.length - text.trimStart().length;
+            const text = lines[line] ?? '';
+            let pad = 0;
+            while (pad < text.length && (text.charCodeAt(pad) === 32 || text.charCodeAt(pad) === 9)) pad++;
+            indent[i] = pad;
           }
-          countFor(own, item.spanId, next());
+          add(own, i, next());
           break;
         }
-        case 'note':
-          countFor(CONTENT_NOTES.has(item.reason) ? content : own, item.spanId, next());
+        case 'note': {
+          const i = item.spanId === undefined ? undefined : index.get(item.spanId);
+          add(CONTENT_NOTES.has(item.reason) ? content : own, i, next());
           break;
+        }
         case 'loop': {
           const owner = blockOwner(item.spanIds);
-          countFor(content, owner, next());
+          add(content, owner, next());
           walk(item.items);
-          countFor(content, owner, next());
+          add(content, owner, next());
           break;
         }
         case 'par': {
           const owner = blockOwner(item.spanIds);
           for (const branch of item.branches) {
-            countFor(content, owner, next());
+            add(content, owner, next());
             walk(branch);
           }
-          countFor(content, owner, next());
+          add(content, owner, next());
           break;
         }
       }
