@@ -284,37 +284,22 @@ function smallTraces(batch: number, seed: number): Trace[] {
   return traces;
 }
 
-/**
- * Microseconds per 10-span trace for each of `summarizers`, median over
- * rounds of `total` traces summarised `batch` at a time. Each round times
- * every summarizer on the same fresh traces, in an order that alternates
- * from round to round (A B, B A, …), so a busy machine slows them alike.
- */
-function summaryPerTrace(
-  summarizers: readonly ((trace: Trace) => unknown)[],
-  total: number,
-  batch: number,
-  rounds: number,
-): number[] {
-  const samples: number[][] = summarizers.map(() => []);
+/** Microseconds per 10-span trace, median over rounds of `total` traces summarised `batch` at a time. */
+function summaryPerTrace(summarize: (trace: Trace) => unknown, total: number, batch: number, rounds: number): number {
+  const samples: number[] = [];
   for (let round = 0; round < rounds + 1; round++) {
-    const order = summarizers.map((_, i) => i);
-    if (round % 2 === 1) order.reverse();
-    for (const which of order) {
-      const summarize = summarizers[which] as (trace: Trace) => unknown;
-      let ms = 0;
-      for (let done = 0; done < total; done += batch) {
-        // Only the summaries are timed, not building the spans.
-        const traces = smallTraces(batch, round * total + done + 1);
-        const start = performance.now();
-        for (const trace of traces) summarize(trace);
-        ms += performance.now() - start;
-      }
-      // The first round warms the JIT up.
-      if (round > 0) (samples[which] as number[]).push((ms * 1000) / total);
+    let ms = 0;
+    for (let done = 0; done < total; done += batch) {
+      // Only the summaries are timed, not building the spans.
+      const traces = smallTraces(batch, round * total + done + 1);
+      const start = performance.now();
+      for (const trace of traces) summarize(trace);
+      ms += performance.now() - start;
     }
+    // The first round warms the JIT up.
+    if (round > 0) samples.push((ms * 1000) / total);
   }
-  return samples.map(median);
+  return median(samples);
 }
 
 const SUMMARY_TRACES = 20_000;
@@ -338,7 +323,7 @@ if (args['draw-only'] !== undefined) {
     }, runsFor(size));
     return { spans: trace.spans.length, diagramMs, textLength: diagram.text.length, folded: diagram.folded };
   });
-  const [summaryUs = 0] = summaryPerTrace([build.summarizeTrace], SUMMARY_TRACES, 50, 5);
+  const summaryUs = summaryPerTrace(build.summarizeTrace, SUMMARY_TRACES, 50, 5);
   console.log(JSON.stringify({ sizes, summaryUs } satisfies DrawOnly));
   process.exit(0);
 }
@@ -375,6 +360,7 @@ function paired(before: string): { self: DrawOnly; before: DrawOnly } {
   return { self: combine(runs.self), before: combine(runs.before) };
 }
 
+// A build that cannot be loaded fails here, in one line, before any child is started.
 if (args['core-before'] !== undefined) await loadBefore(args['core-before']);
 const comparison = args['core-before'] === undefined ? undefined : paired(resolve(args['core-before']));
 
@@ -417,7 +403,7 @@ function pairedFields(
   };
 }
 
-const [summaryUs = 0] = summaryPerTrace([summarizeTrace], SUMMARY_TRACES, 50, 5);
+const summaryUs = summaryPerTrace(summarizeTrace, SUMMARY_TRACES, 50, 5);
 
 console.log(
   JSON.stringify(
