@@ -1,14 +1,8 @@
 import { createServer, get, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { CALLER_DISCONNECTED_EVENT } from '@lifeline/core';
+import { closeLoopback, firstFinishedSpan, listenOnLoopback } from '@lifeline/test-support/loopback-server';
 import { SpanKind } from '@opentelemetry/api';
-import {
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-  type Span,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
+import { InMemorySpanExporter, SimpleSpanProcessor, type Span, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import { followCallerDisconnect } from './caller-disconnect.js';
 
@@ -38,8 +32,7 @@ async function serve(
     });
     handle(request, response);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/report` };
+  return { server, url: `${await listenOnLoopback(server)}/report` };
 }
 
 /** Calls `url` and gives up once the handler has it: after `ms` from the connection. */
@@ -52,22 +45,11 @@ function callAndGiveUp(url: string, ms: number): Promise<void> {
   });
 }
 
-/** The finished span, once there is one. */
-async function finishedSpan(): Promise<ReadableSpan> {
-  for (let i = 0; i < 200; i++) {
-    const [span] = exporter.getFinishedSpans();
-    if (span !== undefined) return span;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('the span never ended');
-}
-
 describe('followCallerDisconnect', () => {
   let server: Server | undefined;
   afterEach(async () => {
     exporter.reset();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    await closeLoopback(server);
   });
 
   it('records the disconnect and ends the span when the handler finished its response', async () => {
@@ -81,7 +63,7 @@ describe('followCallerDisconnect', () => {
       });
     }));
     await callAndGiveUp(url, 20);
-    const span = await finishedSpan();
+    const span = await firstFinishedSpan(exporter);
     expect(disconnected).toBe(true);
     const event = span.events.find((e) => e.name === CALLER_DISCONNECTED_EVENT);
     expect(event).toBeDefined();
@@ -94,7 +76,7 @@ describe('followCallerDisconnect', () => {
     let url: string;
     ({ server, url } = await serve(() => {}, 20));
     await callAndGiveUp(url, 20);
-    const span = await finishedSpan();
+    const span = await firstFinishedSpan(exporter);
     const event = span.events.find((e) => e.name === CALLER_DISCONNECTED_EVENT);
     expect(event).toBeDefined();
     expect(span.endTime).toEqual(event?.time);
@@ -104,7 +86,7 @@ describe('followCallerDisconnect', () => {
     let url: string;
     ({ server, url } = await serve((_request, response) => response.end('ok')));
     await new Promise<void>((resolve) => get(url, (response) => response.resume().on('end', resolve)));
-    const span = await finishedSpan();
+    const span = await firstFinishedSpan(exporter);
     expect(span.events).toEqual([]);
     expect(span.attributes['http.response.status_code']).toBe(200);
   });

@@ -1,5 +1,5 @@
 import { createServer, get, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeLoopback, firstFinishedSpan, listenOnLoopback } from '@lifeline/test-support/loopback-server';
 import { SpanKind } from '@opentelemetry/api';
 import {
   InMemorySpanExporter,
@@ -39,8 +39,7 @@ async function serve(handle: (response: ServerResponse) => void): Promise<{ serv
     response.on('close', () => span.end());
     handle(response);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/report` };
+  return { server, url: `${await listenOnLoopback(server)}/report` };
 }
 
 /** Calls `url`, starts reading the body after `readAfterMs`, resolves with the body's length. */
@@ -58,21 +57,11 @@ function call(url: string, readAfterMs = 0): Promise<number> {
   });
 }
 
-async function finishedSpan(): Promise<ReadableSpan> {
-  for (let i = 0; i < 300; i++) {
-    const [span] = exporter.getFinishedSpans();
-    if (span !== undefined) return span;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('the span never ended');
-}
-
 describe('endWhenResponseSent', () => {
   let server: Server | undefined;
   afterEach(async () => {
     exporter.reset();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    await closeLoopback(server);
   });
 
   it('ends the span when the answer was sent, not after the work the handler did next', async () => {
@@ -83,7 +72,7 @@ describe('endWhenResponseSent', () => {
       holdThread(300);
     }));
     expect(await call(url)).toBe(5);
-    const span = await finishedSpan();
+    const span = await firstFinishedSpan(exporter);
     expect(durationMs(span)).toBeLessThan(150);
   });
 
@@ -94,7 +83,7 @@ describe('endWhenResponseSent', () => {
       response.end(Buffer.alloc(32 * 1024 * 1024, 'x'));
     }));
     expect(await call(url, 300)).toBe(32 * 1024 * 1024);
-    const span = await finishedSpan();
+    const span = await firstFinishedSpan(exporter);
     expect(durationMs(span)).toBeGreaterThanOrEqual(250);
   });
 
@@ -108,7 +97,7 @@ describe('endWhenResponseSent', () => {
       span.end(sentEarlier);
     }));
     await call(url);
-    await finishedSpan();
+    await firstFinishedSpan(exporter);
     const inner = exporter.getFinishedSpans().find((s) => s.name === 'inner') as ReadableSpan;
     expect(Math.round(durationMs(inner))).toBe(50);
   });
