@@ -588,11 +588,25 @@ export function arrangeChildren(children: readonly DrawnCall[]): ChildRun[] {
   return runs;
 }
 
+const REPEATS = Symbol('repeat runs');
+
 /**
  * Splits serial calls into single calls and repeat runs (three or more in a
  * row with the same target and statement, see {@link sameRepeat}: the N+1 pattern).
+ * Remembered per list, like `arrangedRuns`: the builder, the size guard and
+ * the analysis all split the same runs of one layout, and comparing
+ * statements is the costly part.
  */
-export function splitRepeats(serial: readonly DrawnCall[]): (DrawnCall | RepeatRun)[] {
+export function splitRepeats(serial: readonly DrawnCall[]): readonly (DrawnCall | RepeatRun)[] {
+  const memo = serial as readonly DrawnCall[] & { [REPEATS]?: readonly (DrawnCall | RepeatRun)[] };
+  const known = memo[REPEATS];
+  if (known !== undefined) return known;
+  const out = splitRepeatsOnce(serial);
+  if (Object.isExtensible(serial)) memo[REPEATS] = out;
+  return out;
+}
+
+function splitRepeatsOnce(serial: readonly DrawnCall[]): (DrawnCall | RepeatRun)[] {
   const out: (DrawnCall | RepeatRun)[] = [];
   let i = 0;
   while (i < serial.length) {

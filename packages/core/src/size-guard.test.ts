@@ -136,4 +136,26 @@ describe('size guard estimate', () => {
       /^diagram folded to stay under \d+ characters: \d+ calls under \d+ arrows/,
     );
   });
+
+  it('draws whole every trace that fits and folds every one that does not, near the limit on either side', () => {
+    // Limits from well above to well below each trace's whole text: small
+    // traces are drawn first, larger ones estimated first, and one estimated
+    // over the limit by more than the estimate's error is never built whole.
+    for (const calls of [5, 20, 60]) {
+      const t = noStatusTrace(calls);
+      const whole = traceToMermaid(t, { maxTextLength: 10_000_000 });
+      expect(whole.folded).toBe(false);
+      for (const share of [1.5, 1.08, 1.01, 1, 0.99, 0.95, 0.9, 0.8, 0.6]) {
+        const max = Math.round(share * whole.text.length);
+        const diagram = traceToMermaid(t, { maxTextLength: max });
+        if (whole.text.length <= max) {
+          expect(diagram.folded, `${calls} calls, limit ${share}× the text`).toBe(false);
+          expect(diagram.text).toBe(whole.text);
+        } else {
+          expect(diagram.folded, `${calls} calls, limit ${share}× the text`).toBe(true);
+          expect(diagram.text.length).toBeLessThanOrEqual(max);
+        }
+      }
+    }
+  });
 });

@@ -524,11 +524,12 @@ export function fitDiagram(
       ...(options.gapThresholdMs !== undefined ? { gapThresholdMs: options.gapThresholdMs } : {}),
     });
   // A small trace is drawn whole first: it usually fits, and then needs no
-  // estimate; when it does not, its printed lines give the sizes. A large one
-  // is estimated first, and not built whole when the estimate is far over the
-  // limit: the estimate reads the texts the builder draws and lands within a
-  // few percent.
-  const small = layout.calls.length <= maxArrows / 2;
+  // estimate; when it does not, its printed lines give the sizes. A larger
+  // one is estimated first, and not built whole when the estimate is over the
+  // limit by more than its error: the estimate reads the texts the builder
+  // draws and lands within a few percent, while building and printing a
+  // drawing only to throw it away costs several times the estimate.
+  const small = layout.calls.length * SMALL_CALL_CHARS <= max;
   let estimate = small ? undefined : estimateOf();
   const drawWhole = estimate === undefined || estimate.total <= SURELY_TOO_LONG * max;
   const full = drawWhole ? buildBounded(layout, options, { maxArrows }) : undefined;
@@ -555,10 +556,20 @@ export function fitDiagram(
 
 /**
  * An estimate above this share of the limit is taken as too long without
- * building the drawing to check: the estimate is within a few percent of
- * the text (see the size guard's tests), so a drawing this far over never fits.
+ * building the drawing to check: the estimate is within 7 % of the text
+ * (see the size guard's tests), so a drawing this far over never fits.
  */
-const SURELY_TOO_LONG = 1.5;
+const SURELY_TOO_LONG = 1.1;
+
+/**
+ * Characters a drawn call typically prints (a request and a reply line): a
+ * trace with fewer calls than the limit over this most likely fits and is
+ * drawn whole at once; one with more often does not, and is estimated first
+ * (about a tenth of the cost of building and printing it), which saves
+ * building it only to throw it away. Calls folded into loops print less, so
+ * such a trace may still fit: it then costs the estimate as well.
+ */
+const SMALL_CALL_CHARS = 64;
 
 /**
  * Share of the limit a folded diagram is first aimed at: just under it, so
