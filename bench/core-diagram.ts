@@ -41,7 +41,7 @@ registerHooks({
 const { analyzeTrace, summarizeTrace, traceToMermaid } = await import('../packages/core/src/index.ts');
 
 const { values: args } = parseArgs({
-  options: { 'core-before': { type: 'string' }, 'draw-only': { type: 'string' } },
+  options: { 'core-before': { type: 'string' }, 'draw-only': { type: 'string' }, part: { type: 'string' } },
   allowPositionals: false,
 });
 
@@ -315,7 +315,10 @@ interface DrawOnly {
 if (args['draw-only'] !== undefined) {
   // A child measuring one build alone: this one (`this`) or the one in the directory given.
   const build = args['draw-only'] === 'this' ? { traceToMermaid, summarizeTrace } : await loadBefore(args['draw-only']);
-  const sizes = SIZES.map((size) => {
+  // `--part draw` or `--part summary`: one of the two, so that the summaries
+  // are not timed in a heap the 100,000-span drawings left behind.
+  const part = args.part;
+  const sizes = (part === 'summary' ? [] : SIZES).map((size) => {
     const trace = makeTrace(size, size);
     let diagram = build.traceToMermaid(trace);
     const diagramMs = time(() => {
@@ -323,20 +326,26 @@ if (args['draw-only'] !== undefined) {
     }, runsFor(size));
     return { spans: trace.spans.length, diagramMs, textLength: diagram.text.length, folded: diagram.folded };
   });
-  const summaryUs = summaryPerTrace(build.summarizeTrace, SUMMARY_TRACES, 50, 5);
+  const summaryUs = part === 'draw' ? Number.NaN : summaryPerTrace(build.summarizeTrace, SUMMARY_TRACES, 50, 5);
   console.log(JSON.stringify({ sizes, summaryUs } satisfies DrawOnly));
   process.exit(0);
 }
 
-/** Runs this script as a `--draw-only` child for `build` and returns what it measured. */
+/**
+ * Runs this script as `--draw-only` children for `build`, one drawing the
+ * traces and one summarising (each in a fresh heap), and returns what they measured.
+ */
 function drawOnly(build: string): DrawOnly {
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--draw-only', build], {
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
-    env: process.env,
-  });
-  if (child.status !== 0) throw new Error(`core-diagram --draw-only ${build} failed: ${child.stderr}`);
-  return JSON.parse(child.stdout) as DrawOnly;
+  const run = (part: 'draw' | 'summary'): DrawOnly => {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--draw-only', build, '--part', part], {
+      encoding: 'utf8',
+      maxBuffer: 16 * 1024 * 1024,
+      env: process.env,
+    });
+    if (child.status !== 0) throw new Error(`core-diagram --draw-only ${build} --part ${part} failed: ${child.stderr}`);
+    return JSON.parse(child.stdout) as DrawOnly;
+  };
+  return { sizes: run('draw').sizes, summaryUs: run('summary').summaryUs };
 }
 
 /**

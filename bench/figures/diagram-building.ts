@@ -116,7 +116,9 @@ export function diagramFigure(output: CoreDiagramOutput, sizes: readonly number[
       'one a tenth of it), where super-linear parts show first; the baseline of each size is the smallest trace.' +
       (compared
         ? ' With `--core-before`, this build and another build of the core each draw the same traces and ' +
-          'summarise the same request traces in child processes of their own, three of each run alternately ' +
+          'summarise the same request traces in child processes of their own (drawing and summarising each in a ' +
+          'fresh process, so that the summaries do not run in the heap the largest drawings left), three of each ' +
+          'run alternately ' +
           '(A B, B A, A B): the rows "before" give the other build\'s time and this build\'s over it, size by ' +
           "size, and for `summarizeTrace` on 20,000 request-shaped traces (the store's per-trace ingest work), " +
           "each the median of the processes' medians. Both builds in one process measured 20 % apart either way " +
