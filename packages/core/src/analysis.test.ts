@@ -61,6 +61,68 @@ describe('analyzeTrace', () => {
     ]);
   });
 
+  it('counts a serial run nested in a call an outer run would overlap only as far as it still shortens the request', () => {
+    // The request calls two services one after the other, 200 ms each; the
+    // first runs two 90 ms queries one after the other. Overlapping the two
+    // calls leaves 200 ms (the second call), whatever the first one's
+    // queries do: 200 ms saved, not the 290 ms the two runs add up to.
+    const service = (id: string, name: string, start: number, end: number) => [
+      httpClient({ id: `${id}-client`, parent: 'root', start, end, url: `http://${name}:8080/x` }),
+      httpServer({ id: `${id}-server`, parent: `${id}-client`, service: name, route: '/x', start, end }),
+    ];
+    const queries = [
+      sql({ id: 'a1', parent: 'a-server', service: 'svc-a', start: 10, end: 100, query: 'SELECT * FROM t1' }),
+      sql({ id: 'a2', parent: 'a-server', service: 'svc-a', start: 100, end: 190, query: 'SELECT * FROM t2' }),
+    ];
+    const slowSecond = trace(
+      root(400),
+      ...service('a', 'svc-a', 0, 200),
+      ...queries,
+      ...service('b', 'svc-b', 200, 400),
+    );
+    const analysis = analyzeTrace(slowSecond);
+    expect(analysis.serialRuns.map((run) => run.savingMs)).toEqual([200, 90]);
+    expect(analysis.overlapSavingMs).toBe(200);
+    expect(summarizeTrace(slowSecond).overlapSavingMs).toBe(200);
+
+    // With a shorter second call the first is the longer one, and its own
+    // queries overlapping shortens the request further: 110 ms left of 300.
+    const fastSecond = trace(
+      root(300),
+      ...service('a', 'svc-a', 0, 200),
+      ...queries,
+      ...service('b', 'svc-b', 200, 300),
+    );
+    expect(analyzeTrace(fastSecond).overlapSavingMs).toBe(190);
+  });
+
+  it('never reckons a saving above the request duration, however the serial runs nest', () => {
+    // Three services called one after the other, 100 ms each, each running
+    // two 50 ms queries one after the other: the runs' savings add up to
+    // 350 ms of a 300 ms request. Everything side by side takes 50 ms.
+    const spans = [root(300)];
+    for (let i = 0; i < 3; i++) {
+      const start = i * 100;
+      spans.push(
+        httpClient({ id: `c${i}`, parent: 'root', start, end: start + 100, url: `http://svc-${i}:8080/x` }),
+        httpServer({ id: `s${i}`, parent: `c${i}`, service: `svc-${i}`, route: '/x', start, end: start + 100 }),
+        sql({ id: `q${i}a`, parent: `s${i}`, service: `svc-${i}`, start, end: start + 50, query: 'SELECT * FROM a' }),
+        sql({
+          id: `q${i}b`,
+          parent: `s${i}`,
+          service: `svc-${i}`,
+          start: start + 50,
+          end: start + 100,
+          query: 'SELECT * FROM b',
+        }),
+      );
+    }
+    const analysis = analyzeTrace(trace(...spans));
+    expect(analysis.serialRuns.reduce((sum, run) => sum + run.savingMs, 0)).toBe(350);
+    expect(analysis.overlapSavingMs).toBe(250);
+    expect(analysis.overlapSavingMs).toBeLessThanOrEqual(analysis.wallTimeMs);
+  });
+
   it('reports N+1 groups with count, total and median', () => {
     const t = trace(
       root(100),

@@ -9,6 +9,7 @@ import { type CallDependency, type DependencyReason, longestChainMs, siblingDepe
 import {
   afterResponseNotes,
   arrangeChildren,
+  type ChildRun,
   type DrawnCall,
   isRepeatRun,
   layoutTrace,
@@ -119,6 +120,13 @@ export interface TraceAnalysis {
   readonly byCategory: CategoryTimes;
   readonly criticalPath: readonly CriticalStep[];
   readonly serialRuns: readonly SerialRun[];
+  /**
+   * What overlapping every serial run could save the request at most, in
+   * milliseconds ({@link overlapSavingMs}): not the sum of the runs'
+   * `savingMs`, since a run nested in a call that another run would overlap
+   * only saves what still shortens the request; never more than its duration.
+   */
+  readonly overlapSavingMs: number;
   readonly nPlusOne: readonly NPlusOneGroup[];
   readonly errors: readonly TraceError[];
   /** Work that ran on after a response, when there was any. */
@@ -149,7 +157,7 @@ export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
   for (const node of tree.nodes) {
     if (spanFailed(node)) errors.push({ spanId: node.span.spanId, name: node.span.name, message: errorMessage(node) });
   }
-  const { serialRuns, nPlusOne } = callPatterns(layout);
+  const { serialRuns, nPlusOne, overlapSavingMs } = callPatterns(layout);
   const after = workAfterResponse(layout);
   const notes = after.length > 0 ? [...tree.notes, ...afterResponseNotes(layout)] : tree.notes;
   const afterResponse = after.length > 0 ? afterResponseWork(after) : undefined;
@@ -159,6 +167,7 @@ export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
       byCategory: { db: 0, http: 0, cache: 0, queue: 0, own: 0 },
       criticalPath: [],
       serialRuns,
+      overlapSavingMs,
       nPlusOne,
       errors,
       ...(afterResponse ? { afterResponse } : {}),
@@ -171,6 +180,7 @@ export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
     byCategory: categoryTimes(tree.nodes, root, outlived),
     criticalPath: criticalPath(root, outlived),
     serialRuns,
+    overlapSavingMs,
     nPlusOne,
     errors,
     ...(afterResponse ? { afterResponse } : {}),
@@ -376,11 +386,12 @@ export function callPatterns(layout: TraceLayout): {
   serialRuns: SerialRun[];
   nPlusOne: NPlusOneGroup[];
   parGroups: number;
+  overlapSavingMs: number;
 } {
   const serialRuns: SerialRun[] = [];
   const nPlusOne: NPlusOneGroup[] = [];
   let parGroups = 0;
-  walkCallPatterns(layout, {
+  const overlapSavingMs = walkCallPatterns(layout, {
     serial: (parent, calls, dependencies) => serialRuns.push(serialRun(parent, calls, dependencies)),
     repeat: (parent, piece) => {
       const durations = piece.calls.map(duration);
@@ -396,13 +407,14 @@ export function callPatterns(layout: TraceLayout): {
     },
     par: () => parGroups++,
   });
-  return { serialRuns, nPlusOne, parGroups };
+  return { serialRuns, nPlusOne, parGroups, overlapSavingMs };
 }
 
 /**
  * The counts of {@link callPatterns} (calls in serial runs, `par` groups, N+1
- * groups) and the sum of the serial runs' `savingMs`, without building the
- * runs: what the list-view summary shows.
+ * groups) and what overlapping the serial runs could save the request
+ * (`TraceAnalysis.overlapSavingMs`), without building the runs: what the
+ * list-view summary shows.
  */
 export function countCallPatterns(layout: TraceLayout): {
   serialCalls: number;
@@ -413,16 +425,14 @@ export function countCallPatterns(layout: TraceLayout): {
   let serialCalls = 0;
   let parGroups = 0;
   let nPlusOne = 0;
-  let overlapSavingMs = 0;
-  walkCallPatterns(layout, {
-    serial: (parent, calls, dependencies) => {
+  const overlapSavingMs = walkCallPatterns(layout, {
+    serial: (_parent, calls) => {
       serialCalls += calls.length;
-      overlapSavingMs += serialRun(parent, calls, dependencies).savingMs;
     },
     repeat: () => nPlusOne++,
     par: () => parGroups++,
   });
-  return { serialCalls, parGroups, nPlusOne, overlapSavingMs: round(overlapSavingMs) };
+  return { serialCalls, parGroups, nPlusOne, overlapSavingMs };
 }
 
 /** Where {@link walkCallPatterns} reports what it finds. */
@@ -435,8 +445,18 @@ interface PatternSink {
   par(): void;
 }
 
-/** The one walk behind the analysis' patterns and the summary's counts. */
-function walkCallPatterns(layout: TraceLayout, sink: PatternSink): void {
+/**
+ * The one walk behind the analysis' patterns and the summary's counts.
+ * Returns what overlapping the serial runs could save the request, in ms
+ * (`TraceAnalysis.overlapSavingMs`), reckoned from the innermost calls out:
+ * each call could end earlier by what its own children could save, so a
+ * run's calls count with their shortened durations, a `par` block ends when
+ * its member that would end last does, and a single call passes on what its
+ * children could save. A run nested in a call that an outer run would
+ * overlap is then counted only as far as it still shortens the request,
+ * and the total never exceeds the time the request took.
+ */
+function walkCallPatterns(layout: TraceLayout, sink: PatternSink): number {
   const repeats = (parent: DrawnCall, calls: readonly DrawnCall[]): void => {
     for (const piece of splitRepeats(calls)) if (isRepeatRun(piece)) sink.repeat(parent, piece);
   };
@@ -450,34 +470,113 @@ function walkCallPatterns(layout: TraceLayout, sink: PatternSink): void {
       for (const child of call.children) stack.push(child);
     }
   }
-  for (const call of layout.calls) {
-    // One child is one serial call: no run, no par, no repeat.
-    if (call.children.length < 2 || after.has(call)) continue;
+  const { calls } = layout;
+  // Per call (by index): its waited children's runs and their dependencies, for the second pass.
+  const runsAt: (readonly ChildRun[] | undefined)[] = new Array(calls.length);
+  const dependenciesAt: (ReadonlyMap<DrawnCall, CallDependency> | undefined)[] = new Array(calls.length);
+  // What each call's children could save (ms), children before parents: the calls in reverse.
+  const inner = new Map<DrawnCall, number>();
+  const savingOf = (call: DrawnCall): number => inner.get(call) ?? 0;
+  const shortened = (call: DrawnCall): number => Math.max(0, duration(call) - savingOf(call));
+  const dependenciesOf = (index: number): ReadonlyMap<DrawnCall, CallDependency> => {
+    let found = dependenciesAt[index];
+    if (found === undefined) {
+      found = siblingDependencies((calls[index] as DrawnCall).children);
+      dependenciesAt[index] = found;
+    }
+    return found;
+  };
+  for (let index = calls.length - 1; index >= 0; index--) {
+    const call = calls[index] as DrawnCall;
+    if (call.children.length === 0 || after.has(call)) continue;
     const response = responseTime(call);
     const waited = call.children.filter((child) => !outlivesResponse(response, child.node));
-    let dependencies: ReadonlyMap<DrawnCall, CallDependency> | undefined;
-    for (const run of arrangeChildren(waited)) {
+    const runs: readonly ChildRun[] =
+      waited.length === 1 ? [{ type: 'serial', calls: waited }] : arrangeChildren(waited);
+    runsAt[index] = runs;
+    let saving = 0;
+    for (const run of runs) {
+      if (run.type === 'par') {
+        // The block ends when its last member would, each ending earlier by what it could save.
+        let start = Number.POSITIVE_INFINITY;
+        let end = Number.NEGATIVE_INFINITY;
+        let earlierEnd = Number.NEGATIVE_INFINITY;
+        for (const c of run.calls) {
+          start = Math.min(start, c.node.start);
+          end = Math.max(end, c.node.end);
+          earlierEnd = Math.max(earlierEnd, c.node.end - savingOf(c) * 1e6);
+        }
+        saving += Math.max(0, ms(end - Math.max(start, earlierEnd)));
+        continue;
+      }
+      forEachSerialRun(run.calls, (candidates) => {
+        saving +=
+          candidates.length === 1
+            ? savingOf(candidates[0] as DrawnCall)
+            : runSaving(candidates, dependenciesOf(index), shortened);
+      });
+    }
+    if (saving > 0) inner.set(call, Math.min(saving, duration(call)));
+  }
+  // The patterns in the calls' order, parents before children.
+  for (let index = 0; index < calls.length; index++) {
+    const call = calls[index] as DrawnCall;
+    const runs = runsAt[index];
+    // One child is one serial call: no run, no par, no repeat.
+    if (runs === undefined || call.children.length < 2) continue;
+    for (const run of runs) {
       if (run.type === 'par') {
         sink.par();
         for (const lane of run.lanes) repeats(call, lane);
         continue;
       }
       repeats(call, run.calls);
-      // A consumer is not a call its parent made and waited for: it splits a run.
-      let candidates: DrawnCall[] = [];
-      for (const c of [...run.calls, undefined]) {
-        if (c !== undefined && c.role !== 'consume') {
-          candidates.push(c);
-          continue;
-        }
-        if (candidates.length >= 2) {
-          dependencies ??= siblingDependencies(call.children);
-          sink.serial(call, candidates, dependencies);
-        }
-        candidates = [];
-      }
+      forEachSerialRun(run.calls, (candidates) => {
+        if (candidates.length >= 2) sink.serial(call, candidates, dependenciesOf(index));
+      });
     }
   }
+  let total = 0;
+  for (const call of layout.top) if (!after.has(call)) total += savingOf(call);
+  return round(total);
+}
+
+/**
+ * Calls `each` with the stretches of a serial run that its consumers split
+ * (a consumer is not a call its parent made and waited for), one call or more.
+ */
+function forEachSerialRun(calls: readonly DrawnCall[], each: (candidates: DrawnCall[]) => void): void {
+  let candidates: DrawnCall[] = [];
+  for (const c of calls) {
+    if (c.role !== 'consume') {
+      candidates.push(c);
+      continue;
+    }
+    if (candidates.length > 0) each(candidates);
+    candidates = [];
+  }
+  if (candidates.length > 0) each(candidates);
+}
+
+/**
+ * What running a serial run's calls side by side could save: the sum of
+ * their durations less the longest chain of calls that used each other's
+ * answers, each call counted with its `shortened` duration (what it would
+ * take once its own nested runs overlapped).
+ */
+function runSaving(
+  calls: readonly DrawnCall[],
+  dependencies: ReadonlyMap<DrawnCall, CallDependency>,
+  shortened: (call: DrawnCall) => number,
+): number {
+  let sum = 0;
+  let longest = 0;
+  for (const call of calls) {
+    sum += duration(call);
+    longest = Math.max(longest, shortened(call));
+  }
+  const chain = dependencies.size === 0 ? longest : Math.max(longest, longestChainMs(calls, shortened, dependencies));
+  return Math.max(0, sum - chain);
 }
 
 /**

@@ -63,7 +63,7 @@ describe('markdownExport', () => {
         parGroups: 0,
         error: false,
       },
-      analysis: { serialRuns: [], nPlusOne: [], errors: [] },
+      analysis: { serialRuns: [], overlapSavingMs: 0, nPlusOne: [], errors: [] },
       mermaid: 'sequenceDiagram\n  A->>B: ```` four',
       folded: true,
       timings: false,
@@ -99,6 +99,7 @@ describe('markdownExport', () => {
       },
       analysis: {
         serialRuns: [],
+        overlapSavingMs: 0,
         nPlusOne: [],
         errors: [{ spanId: 'a', name: 'Error', message: `boom\n${'y'.repeat(50_000)}` }],
       },

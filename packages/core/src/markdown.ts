@@ -37,7 +37,7 @@ export interface MarkdownExportInput {
     TraceSummary,
     'method' | 'route' | 'rootName' | 'rootService' | 'statusCode' | 'durationNs' | 'spanCount' | 'parGroups' | 'error'
   >;
-  readonly analysis: Pick<TraceAnalysis, 'serialRuns' | 'nPlusOne' | 'errors'>;
+  readonly analysis: Pick<TraceAnalysis, 'serialRuns' | 'overlapSavingMs' | 'nPlusOne' | 'errors'>;
   /** The Mermaid text, as `traceToMermaid` wrote it. */
   readonly mermaid: string;
   /** Whether the size guard folded calls to keep the text under Mermaid's limit. */
@@ -148,7 +148,8 @@ function markdownSummaryLine({ traceId, summary, analysis, timings }: MarkdownEx
   const runs = analysis.serialRuns.filter((run) => run.spanIds.length > 1);
   if (runs.length > 0) {
     const calls = runs.reduce((sum, run) => sum + run.spanIds.length, 0);
-    const saving = runs.reduce((sum, run) => sum + run.savingMs, 0);
+    // Not the sum of the runs' savings: a run nested in a call another run would overlap saves less.
+    const saving = analysis.overlapSavingMs;
     const dependent = runs.reduce((sum, run) => sum + run.dependent.length, 0);
     parts.push(serialRunsText(calls, dependent, saving, timings));
   }

@@ -108,7 +108,7 @@ function derived(t: Trace) {
     parGroups: toSequence(t, { timings: false, foldLoops: false }).parGroups,
     serialCalls: analysis.serialRuns.reduce((n, run) => n + run.spanIds.length, 0),
     nPlusOne: analysis.nPlusOne.length,
-    overlapSavingMs: Math.round(analysis.serialRuns.reduce((sum, run) => sum + run.savingMs, 0) * 1000) / 1000,
+    overlapSavingMs: analysis.overlapSavingMs,
     // The list's error flag and the analysis' error list follow one rule, but
     // for a failure inside a message attempt that was retried: the analysis
     // lists it, the flag follows the last attempt.
@@ -124,6 +124,13 @@ describe('summarizeTrace', () => {
         expect(summarizeTrace(t)).toEqual(reference(t));
         const { parGroups, serialCalls, nPlusOne, overlapSavingMs, error } = summarizeTrace(t);
         expect({ parGroups, serialCalls, nPlusOne, overlapSavingMs, error }).toEqual(derived(t));
+        // Reckoned from the innermost calls out, the request's saving is at
+        // most what its runs' savings add up to, and at most what it took.
+        const analysis = analyzeTrace(t);
+        const summed = analysis.serialRuns.reduce((sum, run) => sum + run.savingMs, 0);
+        expect(overlapSavingMs ?? 0).toBeLessThanOrEqual(summed + 0.001);
+        if (analysis.serialRuns.length > 0)
+          expect(overlapSavingMs ?? 0).toBeLessThanOrEqual(analysis.wallTimeMs + 0.001);
       }),
       { numRuns: 400 },
     );

@@ -69,6 +69,7 @@ describe('boundAnalysis', () => {
         dependent: [],
       },
     ],
+    overlapSavingMs: 1199,
     nPlusOne: [],
     errors: Array.from({ length: 1001 }, (_, i) => ({ spanId: `e${i}`, name: 'x', message: 'boom' })),
     notes: ['one note'],
