@@ -23,8 +23,9 @@ const fasterMiddle =
   "100,000-span drawings did not get slower (see figure 5's rows against the build before, same run).";
 
 const nestedSaving =
-  "The request's overlap saving is reckoned from the innermost calls out (each call shortened by what its own " +
-  'runs could save) instead of summed over every serial run: one more pass over the calls of each summary.';
+  "Each ingested trace's summary makes one more pass over its calls (the request's overlap saving is reckoned " +
+  'from the innermost calls out instead of summed over every serial run). That cannot make ingest faster: a ' +
+  "move up is this shared machine's noise.";
 
 export const changeNotes: Readonly<Record<string, string>> = {
   'diagram.spans1000.ms': estimateFirst,
