@@ -18,6 +18,9 @@ const CRITICAL_SHOWN = 6;
  */
 function serialRunsText(runs: TraceAnalysis['serialRuns'], savingMs: number): string {
   const dependent = runs.reduce((sum, run) => sum + run.dependent.length, 0);
+  if (dependent === 0 && savingMs <= 0) {
+    return 'Calls that ran one after another, where overlapping them would not have shortened the request (the request was waiting for something longer at the time).';
+  }
   if (dependent === 0) {
     return `Calls that ran one after another although they could have overlapped: up to ${formatDuration(savingMs)} in total if they had (a what-if, not a promise).`;
   }

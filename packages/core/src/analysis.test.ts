@@ -2,6 +2,7 @@ import { consume, httpClient, httpServer, publish, redis, sql, TRACE_ID, trace }
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace, unionLength } from './analysis.js';
 import { formatDuration } from './format.js';
+import { markdownExport } from './markdown.js';
 import { summarizeTrace } from './summary.js';
 
 const root = (end: number, status = 200) =>
@@ -121,6 +122,53 @@ describe('analyzeTrace', () => {
     expect(analysis.serialRuns.reduce((sum, run) => sum + run.savingMs, 0)).toBe(350);
     expect(analysis.overlapSavingMs).toBe(250);
     expect(analysis.overlapSavingMs).toBeLessThanOrEqual(analysis.wallTimeMs);
+  });
+
+  it('reckons the saving of roots that overlapped as one block, not the sum of each root', () => {
+    // Two requests at once, 0-100 ms each, four 25 ms queries one after the
+    // other in each: side by side everything takes 25 ms, so 75 ms, not 150.
+    const spans = [];
+    for (const r of ['r1', 'r2']) {
+      spans.push(httpServer({ id: r, start: 0, end: 100, route: '/a', status: 200 }));
+      for (let i = 0; i < 4; i++) {
+        spans.push(sql({ id: `${r}q${i}`, parent: r, start: i * 25, end: i * 25 + 25, query: `SELECT * FROM t${i}` }));
+      }
+    }
+    const overlapping = analyzeTrace(trace(...spans));
+    expect(overlapping.serialRuns.map((run) => run.savingMs)).toEqual([75, 75]);
+    expect(overlapping.overlapSavingMs).toBe(75);
+    // One after the other (the second at 100-200 ms), they add up: 150 ms of 200.
+    const shifted = spans.map((span) =>
+      span.spanId.startsWith('r2')
+        ? { ...span, startTimeNs: span.startTimeNs + 100_000_000n, endTimeNs: (span.endTimeNs ?? 0n) + 100_000_000n }
+        : span,
+    );
+    expect(analyzeTrace(trace(...shifted)).overlapSavingMs).toBe(150);
+  });
+
+  it('says in the Markdown line when serial calls could not shorten the request', () => {
+    // A consumer runs its two queries while the request waits for the publish:
+    // overlapping them would not make the request end any sooner.
+    const t = trace(
+      root(100),
+      publish({ id: 'p', parent: 'root', start: 0, end: 60, queue: 'jobs' }),
+      consume({ id: 'c', parent: 'p', start: 10, end: 60, queue: 'jobs' }),
+      sql({ id: 'c1', parent: 'c', start: 10, end: 35, query: 'SELECT * FROM a' }),
+      sql({ id: 'c2', parent: 'c', start: 35, end: 60, query: 'SELECT * FROM b' }),
+      q('b', 60, 100),
+    );
+    const analysis = analyzeTrace(t);
+    expect(analysis.serialRuns.map((run) => run.savingMs)).toEqual([25]);
+    expect(analysis.overlapSavingMs).toBe(0);
+    const line = markdownExport({
+      traceId: TRACE_ID,
+      summary: summarizeTrace(t),
+      analysis,
+      mermaid: 'sequenceDiagram',
+      folded: false,
+      timings: true,
+    }).split('\n')[0];
+    expect(line).toContain('2 calls in series (overlapping them would not shorten the request)');
   });
 
   it('reports N+1 groups with count, total and median', () => {

@@ -497,16 +497,7 @@ function walkCallPatterns(layout: TraceLayout, sink: PatternSink): number {
     let saving = 0;
     for (const run of runs) {
       if (run.type === 'par') {
-        // The block ends when its last member would, each ending earlier by what it could save.
-        let start = Number.POSITIVE_INFINITY;
-        let end = Number.NEGATIVE_INFINITY;
-        let earlierEnd = Number.NEGATIVE_INFINITY;
-        for (const c of run.calls) {
-          start = Math.min(start, c.node.start);
-          end = Math.max(end, c.node.end);
-          earlierEnd = Math.max(earlierEnd, c.node.end - savingOf(c) * 1e6);
-        }
-        saving += Math.max(0, ms(end - Math.max(start, earlierEnd)));
+        saving += parSaving(run.calls, savingOf);
         continue;
       }
       forEachSerialRun(run.calls, (candidates) => {
@@ -536,9 +527,33 @@ function walkCallPatterns(layout: TraceLayout, sink: PatternSink): number {
       });
     }
   }
+  // Several roots are several requests: their savings add up only where they
+  // ran one after another. Where they overlapped, the trace ends when the one
+  // that would end last does, as in a par block.
   let total = 0;
-  for (const call of layout.top) if (!after.has(call)) total += savingOf(call);
+  const roots = layout.top.filter((call) => !after.has(call));
+  for (const run of roots.length < 2 ? [{ type: 'serial' as const, calls: roots }] : arrangeChildren(roots)) {
+    if (run.type === 'par') total += parSaving(run.calls, savingOf);
+    else for (const call of run.calls) total += savingOf(call);
+  }
   return round(total);
+}
+
+/**
+ * What a `par` block's members could save it, in ms: the block ends when its
+ * member that would end last does, each member ending earlier by what its
+ * own runs could save (`savingOf`).
+ */
+function parSaving(calls: readonly DrawnCall[], savingOf: (call: DrawnCall) => number): number {
+  let start = Number.POSITIVE_INFINITY;
+  let end = Number.NEGATIVE_INFINITY;
+  let earlierEnd = Number.NEGATIVE_INFINITY;
+  for (const c of calls) {
+    start = Math.min(start, c.node.start);
+    end = Math.max(end, c.node.end);
+    earlierEnd = Math.max(earlierEnd, c.node.end - savingOf(c) * 1e6);
+  }
+  return Math.max(0, ms(end - Math.max(start, earlierEnd)));
 }
 
 /**

@@ -120,6 +120,11 @@ function code(text: string): string {
  * not use each other's answers; the rest are said to stay serial.
  */
 function serialRunsText(calls: number, dependent: number, savingMs: number, timings: boolean): string {
+  // Runs inside work the request did not wait for the end of (a consumer
+  // beside its publish, a call overlapped by a longer one) save it nothing.
+  if (dependent === 0 && savingMs <= 0 && timings) {
+    return `${calls} calls in series (overlapping them would not shorten the request)`;
+  }
   if (dependent === 0) {
     return timings
       ? `${calls} calls in series (overlapping them could save up to ${formatDuration(savingMs)})`
