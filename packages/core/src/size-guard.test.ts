@@ -158,4 +158,58 @@ describe('size guard estimate', () => {
       }
     }
   });
+
+  it('cuts a call with thousands of calls below it short at that level instead of folding them all', () => {
+    // Two services, each running 1,500 different queries, every 100th failing.
+    const spans: Span[] = [
+      httpServer({ id: 'root', service: 'api', route: '/wide', start: 0, end: 4000, status: 200 }),
+    ];
+    for (let c = 0; c < 2; c++) {
+      const start = c * 2000;
+      spans.push(
+        httpClient({
+          id: `c${c}`,
+          parent: 'root',
+          service: 'api',
+          url: `http://svc-${c}:8080/x`,
+          start,
+          end: start + 1990,
+        }),
+        httpServer({
+          id: `s${c}`,
+          parent: `c${c}`,
+          service: `svc-${c}`,
+          route: '/x',
+          start: start + 1,
+          end: start + 1989,
+        }),
+      );
+      for (let q = 0; q < 1500; q++) {
+        const at = start + 2 + q;
+        spans.push(
+          sql({
+            id: `q${c}-${q}`,
+            parent: `s${c}`,
+            service: `svc-${c}`,
+            query: `SELECT * FROM table_${q} WHERE id = $1`,
+            start: at,
+            end: at + 0.9,
+            ...(q % 100 === 99 ? { error: 'deadlock detected' } : {}),
+          }),
+        );
+      }
+    }
+    const max = 50_000;
+    const diagram = traceToMermaid(trace(...spans), { maxTextLength: max });
+    expect(diagram.folded).toBe(true);
+    expect(diagram.text.length).toBeLessThanOrEqual(max);
+    // Most of the limit is used: the queries are drawn up to a count per level, not all folded away.
+    expect(diagram.text.length).toBeGreaterThan(0.8 * max);
+    const notes = diagram.text.split('\n').filter((line) => line.includes('more calls folded'));
+    expect(notes).toHaveLength(2);
+    // No failure is hidden: the ones not drawn are counted in the fold notes.
+    const drawnFailures = diagram.text.split('\n').filter((line) => line.includes('deadlock detected')).length;
+    const foldedFailures = notes.reduce((sum, line) => sum + Number(/(\d+) failed/.exec(line)?.[1] ?? 0), 0);
+    expect(drawnFailures + foldedFailures).toBe(30);
+  });
 });

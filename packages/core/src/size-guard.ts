@@ -720,9 +720,11 @@ function foldLevels(
     const fits = attempt({ maxDepth: depth });
     if (fits) best = { ...fits, maxDepth: depth };
   }
-  if (!best || best.maxDepth < 2) {
-    // Even the shallowest drawing is too long (a very wide level), or only the
-    // top level fits: keep one more level, each level cut short.
+  if (!best || best.maxDepth < 2 || best.text.length < FOLD_FLOOR * max) {
+    // Even the shallowest drawing is too long (a very wide level), only the
+    // top level fits, or the deepest whole levels that fit leave most of the
+    // limit unused (a call with thousands of calls below it folds them all):
+    // keep one more level, each level cut short, when that draws more.
     const depth = best ? Math.min(best.maxDepth + 1, deepest) : 1;
     let itemsLo = 1;
     let itemsHi = Math.max(1, Math.min(layout.calls.length, maxArrows));
