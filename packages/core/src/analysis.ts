@@ -491,8 +491,14 @@ function walkCallPatterns(layout: TraceLayout, sink: PatternSink): number {
     if (call.children.length === 0 || after.has(call)) continue;
     const response = responseTime(call);
     const waited = call.children.filter((child) => !outlivesResponse(response, child.node));
-    const runs: readonly ChildRun[] =
-      waited.length === 1 ? [{ type: 'serial', calls: waited }] : arrangeChildren(waited);
+    if (waited.length < 2) {
+      // One call waited for: no run or block, only what that call could save (a consumer saves the request nothing).
+      const only = waited[0];
+      const saving = only === undefined || only.role === 'consume' ? 0 : savingOf(only);
+      if (saving > 0) inner.set(call, Math.min(saving, duration(call)));
+      continue;
+    }
+    const runs = arrangeChildren(waited);
     runsAt[index] = runs;
     let saving = 0;
     for (const run of runs) {
