@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,22 +58,35 @@ describe(`a trace of ${SPANS.toLocaleString('en')} spans`, () => {
   });
 
   it('does not hold up the health probe while it is read and drawn', async () => {
-    const finished: string[] = [];
-    // The trace's answer counts from its headers: the server sends them once the work is done,
-    // while its body may still be on the way when a short answer overtakes it.
-    const trace = fetch(`${viewer.url}/api/traces/${traceId}`).then(async (response) => {
-      finished.push('trace');
-      await response.arrayBuffer();
+    // The client runs in a process of its own: in this one, the server's long steps would hold
+    // up the client's reading of the health answer too, and the order seen would be the test's.
+    const client = `
+      const url = process.argv[1];
+      const finished = [];
+      // Each answer counts from its headers: the server sends them once its work is done.
+      const trace = fetch(url + '/api/traces/${traceId}').then(async (response) => {
+        finished.push('trace');
+        await response.arrayBuffer();
+      });
+      // The trace request is being handled by then: reading and drawing it takes far longer.
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const health = fetch(url + '/api/health').then(async (response) => {
+        finished.push(response.status === 200 ? 'health' : 'health ' + response.status);
+        await response.arrayBuffer();
+      });
+      await Promise.all([trace, health]);
+      process.stdout.write(JSON.stringify(finished));
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', client, viewer.url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    // The trace request is being handled by then: reading and drawing it takes far longer.
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    const health = fetch(`${viewer.url}/api/health`).then(async (response) => {
-      expect(response.status).toBe(200);
-      await response.arrayBuffer();
-      finished.push('health');
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
     });
-    await Promise.all([trace, health]);
-    expect(finished).toEqual(['health', 'trace']);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toEqual(['health', 'trace']);
   }, 60_000);
 
   it('sends and draws the earliest spans, says how many there are, and pages through the rest', async () => {
