@@ -601,12 +601,13 @@ export function splitRepeats(serial: readonly DrawnCall[]): readonly (DrawnCall 
   const memo = serial as readonly DrawnCall[] & { [REPEATS]?: readonly (DrawnCall | RepeatRun)[] };
   const known = memo[REPEATS];
   if (known !== undefined) return known;
-  const out = splitRepeatsOnce(serial);
+  const out = splitRepeatsUncached(serial);
   if (Object.isExtensible(serial)) memo[REPEATS] = out;
   return out;
 }
 
-function splitRepeatsOnce(serial: readonly DrawnCall[]): (DrawnCall | RepeatRun)[] {
+/** {@link splitRepeats} without remembering the result on the list. */
+export function splitRepeatsUncached(serial: readonly DrawnCall[]): (DrawnCall | RepeatRun)[] {
   const out: (DrawnCall | RepeatRun)[] = [];
   let i = 0;
   while (i < serial.length) {

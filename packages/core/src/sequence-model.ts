@@ -179,6 +179,13 @@ export interface FoldLimits {
    * give up early on a drawing that is certainly too long.
    */
   readonly maxArrows?: number;
+  /**
+   * The only build of this layout (a small trace drawn whole): the texts of
+   * each call and the runs of each list of calls are not remembered on the
+   * layout, where later builds would find them. Remembering costs more than
+   * it saves when no build follows.
+   */
+  readonly once?: boolean;
 }
 
 /**

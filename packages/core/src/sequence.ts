@@ -21,6 +21,7 @@ import {
   type RepeatRun,
   responseTime,
   splitRepeats,
+  splitRepeatsUncached,
   type TraceLayout,
 } from './layout.js';
 import { batchNote } from './linked-traces.js';
@@ -136,8 +137,12 @@ class Builder {
   private foldedByCount = 0;
   /** Calls that used an earlier sibling's answer (see dependencies.ts). */
   private readonly dependencies: ReadonlyMap<DrawnCall, CallDependency>;
-  /** The number of each call's request arrow, for the marker of a call that used its answer. */
-  private readonly requestNumbers = new Map<DrawnCall, number>();
+  /**
+   * The number of the request arrow of each call whose answer another call
+   * used, for that call's marker; undefined when no call used another's (most
+   * traces), so that drawing does not pay for a map entry per call.
+   */
+  private readonly requestNumbers: Map<DrawnCall, number> | undefined;
   /** Set when `maxArrows` was reached; from then on nothing more is drawn. */
   overflowed = false;
   /** One more than the largest item count compared with `maxItems`: from this limit up, nothing is cut by count. */
@@ -149,6 +154,8 @@ class Builder {
   private readonly maxDepth: number;
   private readonly maxItems: number;
   private readonly foldSpanIds: ReadonlySet<string> | undefined;
+  /** Whether call texts and runs are remembered on the layout for later builds (see `FoldLimits.once`). */
+  private readonly remember: boolean;
 
   private readonly layout: TraceLayout;
   private readonly options: SequenceOptions;
@@ -164,7 +171,9 @@ class Builder {
     this.maxItems = Math.max(1, limits.maxItems ?? Number.POSITIVE_INFINITY);
     this.maxArrows = limits.maxArrows ?? Number.POSITIVE_INFINITY;
     this.foldSpanIds = limits.foldSpanIds;
+    this.remember = limits.once !== true;
     this.dependencies = layoutDependencies(layout);
+    this.requestNumbers = this.dependencies.size > 0 ? new Map() : undefined;
   }
 
   /**
@@ -175,7 +184,7 @@ class Builder {
   private dependentLabel(call: DrawnCall, label: string): string {
     const dependency = this.dependencies.get(call);
     if (dependency === undefined) return label;
-    const numbers = dependency.on.map((on) => this.requestNumbers.get(on)).filter((n) => n !== undefined);
+    const numbers = dependency.on.map((on) => this.requestNumbers?.get(on)).filter((n) => n !== undefined);
     if (numbers.length === 0) return label;
     const marker = ` ← ${numbers.join(',')}`;
     return truncate(label, MAX_LABEL - marker.length) + marker;
@@ -348,7 +357,9 @@ class Builder {
     }
     const spanId = call.node.span.spanId;
     const outcome = this.outcome(call);
-    const texts = callTexts(call, outcome, this.layout, this.timings);
+    const texts = this.remember
+      ? callTexts(call, outcome, this.layout, this.timings)
+      : computeCallTexts(call, outcome, this.layout, this.timings);
     const label = texts.request;
     const members = call.batch?.map((member) => member.node.span.spanId);
     switch (call.role) {
@@ -358,7 +369,7 @@ class Builder {
         out.push(
           this.message(call.from, call.to, 'request', this.dependentLabel(call, label), spanId, call.depth, members),
         );
-        this.requestNumbers.set(call, this.arrows.length);
+        this.requestNumbers?.set(call, this.arrows.length);
         for (const note of texts.after)
           out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
         const folds = this.foldSpanIds?.has(spanId) === true || call.depth + 1 >= this.maxDepth;
@@ -615,7 +626,7 @@ class Builder {
         event.draw(out);
       }
     };
-    const runs = arrangedRuns(children);
+    const runs = this.remember ? arrangedRuns(children) : arrangeChildren(children);
     // Past the per-level limit (size guard), the rest of the level becomes one note.
     const foldRest = (r: number, from: readonly DrawnCall[]): void => {
       const folded = [...from];
@@ -652,7 +663,11 @@ class Builder {
         if (end > cursor) cursor = end;
         continue;
       }
-      const pieces: readonly (DrawnCall | RepeatRun)[] = this.foldLoops ? splitRepeats(run.calls) : run.calls;
+      const pieces: readonly (DrawnCall | RepeatRun)[] = this.foldLoops
+        ? this.remember
+          ? splitRepeats(run.calls)
+          : splitRepeatsUncached(run.calls)
+        : run.calls;
       for (let p = 0; p < pieces.length; p++) {
         const piece = pieces[p] as DrawnCall | RepeatRun;
         if (emitted >= this.widestLevel) this.widestLevel = emitted + 1;

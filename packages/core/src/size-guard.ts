@@ -532,7 +532,8 @@ export function fitDiagram(
   const small = layout.calls.length * SMALL_CALL_CHARS <= max;
   let estimate = small ? undefined : estimateOf();
   const drawWhole = estimate === undefined || estimate.total <= SURELY_TOO_LONG * max;
-  const full = drawWhole ? buildBounded(layout, options, { maxArrows }) : undefined;
+  // Drawn whole at once, a small trace that fits is built only this once: nothing is worth remembering.
+  const full = drawWhole ? buildBounded(layout, options, { maxArrows, once: small }) : undefined;
   let measured: FoldSizes | undefined;
   let fullLength: number | undefined;
   if (full !== undefined && !full.overflowed) {
