@@ -41,6 +41,9 @@ export function concurrentGroups<T extends Interval>(sorted: readonly T[]): T[][
   return groups;
 }
 
+/** Groups up to this size are packed by a linear scan of the lanes (see {@link packLanes}). */
+const SMALL_GROUP = 32;
+
 /**
  * Packs a concurrent group (sorted by start) into the fewest lanes: each
  * interval goes to the first lane whose last interval ended at or before its
@@ -52,6 +55,19 @@ export function concurrentGroups<T extends Interval>(sorted: readonly T[]): T[][
 export function packLanes<T extends Interval>(group: readonly T[]): T[][] {
   const lanes: T[][] = [];
   if (group.length === 0) return lanes;
+  if (group.length <= SMALL_GROUP) {
+    // The same first fit by a scan of the lanes' end times: most groups are a
+    // handful of calls, where the tree's typed array costs more than it saves.
+    const ends: number[] = [];
+    for (const item of group) {
+      let lane = 0;
+      while (lane < ends.length && (ends[lane] as number) > item.start) lane++;
+      if (lane === ends.length) lanes.push([]);
+      (lanes[lane] as T[]).push(item);
+      ends[lane] = item.end;
+    }
+    return lanes;
+  }
   let size = 1;
   while (size < group.length) size *= 2;
   // tree[size + i] = end time of lane i (Infinity while the lane does not exist); inner nodes hold the minimum.

@@ -24,7 +24,7 @@ import {
   type SpanCategory,
   type SpanClass,
 } from './classify.js';
-import { concurrentGroups, packLanes } from './concurrency.js';
+import { packLanes } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
 import { type CallOutcome, callerDisconnectedAt, drawnCallOutcome, spanFailed } from './outcome.js';
 import { repeatStatement } from './statement.js';
@@ -571,19 +571,35 @@ export function arrangeChildren(children: readonly DrawnCall[]): ChildRun[] {
   if (waited) intervals.sort((a, b) => a.start - b.start);
   const runs: ChildRun[] = [];
   let serial: DrawnCall[] = [];
-  for (const group of concurrentGroups(intervals)) {
-    if (group.length === 1) {
-      serial.push((group[0] as (typeof intervals)[number]).call);
-      continue;
+  // The groups of `concurrentGroups`, walked in place: a serial call, the
+  // most common group, then needs no array of its own.
+  const closeGroup = (from: number, to: number): void => {
+    if (to - from === 1) {
+      serial.push((intervals[from] as (typeof intervals)[number]).call);
+      return;
     }
     if (serial.length > 0) runs.push({ type: 'serial', calls: serial });
     serial = [];
+    const group = intervals.slice(from, to);
     runs.push({
       type: 'par',
       calls: group.map((g) => g.call),
       lanes: packLanes(group).map((lane) => lane.map((g) => g.call)),
     });
+  };
+  let groupStart = 0;
+  let maxEnd = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < intervals.length; i++) {
+    const item = intervals[i] as (typeof intervals)[number];
+    // As in concurrentGroups: intervals that only touch are serial.
+    if (i > groupStart && !(item.start < maxEnd)) {
+      closeGroup(groupStart, i);
+      groupStart = i;
+      maxEnd = Number.NEGATIVE_INFINITY;
+    }
+    if (item.end > maxEnd) maxEnd = item.end;
   }
+  if (intervals.length > 0) closeGroup(groupStart, intervals.length);
   if (serial.length > 0) runs.push({ type: 'serial', calls: serial });
   return runs;
 }

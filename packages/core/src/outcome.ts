@@ -130,6 +130,9 @@ const HTTP_STATUS_KEYS = ['http.response.status_code', 'http.status_code'];
 const STATUS_KEYS = [...HTTP_STATUS_KEYS, 'rpc.grpc.status_code'];
 const ROWS_KEYS = ['db.response.returned_rows'];
 const GRPC_STATUS_KEYS = ['rpc.grpc.status_code', 'rpc.status_code', 'rpc.response.status_code'];
+// Constants rather than literals at the call: these are read for every call drawn.
+const RPC_SYSTEM_KEYS = ['rpc.system', 'rpc.system.name'];
+const ERROR_TYPE_KEYS = ['error.type'];
 
 /** gRPC status codes by name, https://grpc.github.io/grpc/core/md_doc_statuscodes.html */
 const GRPC_CODES: Readonly<Record<string, number>> = {
@@ -303,13 +306,10 @@ export function callOutcome(call: DrawnCall): CallOutcome {
       markers.push({ kind: 'no-response-status', text: 'no response status recorded' });
     }
     const grpc = grpcStatusName(spans);
-    return {
-      error,
-      statusCode,
-      rows,
-      ...(grpc === undefined ? {} : { grpcStatus: grpc }),
-      ...(markers.length > 0 ? { markers } : {}),
-    };
+    const outcome: { -readonly [K in keyof CallOutcome]: CallOutcome[K] } = { error, statusCode, rows };
+    if (grpc !== undefined) outcome.grpcStatus = grpc;
+    if (markers.length > 0) outcome.markers = markers;
+    return outcome;
   }
   let fallback: string | undefined;
   for (const node of spans) {
@@ -457,7 +457,7 @@ export function errorMessage(node: OutcomeNode): string {
 
 /** `error.type` when set to something (`_OTHER` included), as text. */
 function errorType(span: Span): string | undefined {
-  const type = stringAttribute(span, ['error.type']);
+  const type = stringAttribute(span, ERROR_TYPE_KEYS);
   return type !== undefined && type.trim() !== '' ? type : undefined;
 }
 
@@ -482,7 +482,7 @@ function grpcStatusName(spans: readonly SpanNode[]): string | undefined {
 
 function grpcStatus(span: Span): number | undefined {
   const a = span.attributes;
-  const system = stringAttribute(span, ['rpc.system', 'rpc.system.name']);
+  const system = stringAttribute(span, RPC_SYSTEM_KEYS);
   if (a['rpc.grpc.status_code'] === undefined && system?.toLowerCase() !== 'grpc') return undefined;
   const value = stringAttribute(span, GRPC_STATUS_KEYS);
   if (value === undefined) return undefined;
