@@ -345,7 +345,7 @@ class Builder {
   }
 
   private call(call: DrawnCall, out: SequenceItem[]): void {
-    this.head(call, out)?.(out);
+    this.head(call, out, undefined, true);
   }
 
   /**
@@ -354,8 +354,15 @@ class Builder {
    * the parent's response when the call ran on past it. For such a call,
    * `cutoff` is that response's time: the nested calls it finished before
    * then are drawn with its request, before the response, where they happened.
+   * With `whole`, the rest is drawn at once into `out` and nothing is
+   * returned: the common case, without a closure per call.
    */
-  private head(call: DrawnCall, out: SequenceItem[], cutoff?: number): ((out: SequenceItem[]) => void) | undefined {
+  private head(
+    call: DrawnCall,
+    out: SequenceItem[],
+    cutoff?: number,
+    whole = false,
+  ): ((out: SequenceItem[]) => void) | undefined {
     if (this.overflowed || this.arrows.length >= this.maxArrows) {
       this.overflowed = true;
       return undefined;
@@ -394,55 +401,58 @@ class Builder {
           this.children(call, out, early, false, at);
           this.afterResponse--;
         }
-        return (o) => {
-          const after = this.children(
-            call,
-            o,
-            early === undefined || at === undefined ? undefined : (child) => child.node.end > at,
-          );
-          const reply = texts.reply as ReplyText;
-          o.push(this.message(call.to, call.from, reply.kind, reply.text, spanId, call.depth, members));
-          this.markers(call, texts, o);
-          if (after !== undefined) {
-            const enclosing = this.enclosingResponse;
-            if (enclosing !== undefined && after.startsAt >= enclosing.at) {
-              enclosing.defer({ at: after.startsAt, draw: (target) => after(target) });
-            } else after();
-          }
-        };
+        const late = early === undefined || at === undefined ? undefined : (child: DrawnCall) => child.node.end > at;
+        if (whole) {
+          this.replyPart(call, texts, members, late, out);
+          return undefined;
+        }
+        return (o) => this.replyPart(call, texts, members, late, o);
       }
       case 'self':
-        out.push(this.message(call.from, call.to, 'self', label, spanId, call.depth));
-        for (const note of texts.after)
-          out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
-        return (o) => {
-          this.children(call, o)?.();
-          if (texts.reply !== undefined)
-            o.push(this.message(call.to, call.from, texts.reply.kind, texts.reply.text, spanId, call.depth));
-          this.markers(call, texts, o);
-        };
       case 'publish':
-        out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
+      case 'consume':
+        out.push(this.message(call.from, call.to, call.role === 'self' ? 'self' : 'async', label, spanId, call.depth));
         for (const note of texts.after)
           out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
-        return (o) => {
-          this.children(call, o)?.();
-          if (texts.reply !== undefined)
-            o.push(this.message(call.to, call.from, texts.reply.kind, texts.reply.text, spanId, call.depth));
-          this.markers(call, texts, o);
-        };
-      case 'consume': {
-        out.push(this.message(call.from, call.to, 'async', label, spanId, call.depth));
-        for (const note of texts.after)
-          out.push(this.note([call.from, call.to], note.text, note.reason, call.depth, spanId));
-        return (o) => {
-          this.children(call, o)?.();
-          if (texts.reply !== undefined)
-            o.push(this.message(call.to, call.from, texts.reply.kind, texts.reply.text, spanId, call.depth));
-          this.markers(call, texts, o);
-        };
-      }
+        if (whole) {
+          this.restPart(call, texts, out);
+          return undefined;
+        }
+        return (o) => this.restPart(call, texts, o);
     }
+  }
+
+  /**
+   * The rest of a request–response call after its request: the nested calls
+   * (those `late` picks, when some were drawn before an enclosing response),
+   * the reply, its markers, and then the work it left running.
+   */
+  private replyPart(
+    call: DrawnCall,
+    texts: CallTexts,
+    members: readonly string[] | undefined,
+    late: ((child: DrawnCall) => boolean) | undefined,
+    o: SequenceItem[],
+  ): void {
+    const spanId = call.node.span.spanId;
+    const after = this.children(call, o, late);
+    const reply = texts.reply as ReplyText;
+    o.push(this.message(call.to, call.from, reply.kind, reply.text, spanId, call.depth, members));
+    this.markers(call, texts, o);
+    if (after !== undefined) {
+      const enclosing = this.enclosingResponse;
+      if (enclosing !== undefined && after.startsAt >= enclosing.at) {
+        enclosing.defer({ at: after.startsAt, draw: (target) => after(target) });
+      } else after();
+    }
+  }
+
+  /** The rest of a self call, a publish or a consume after its first arrow: nested calls, a reply if any, markers. */
+  private restPart(call: DrawnCall, texts: CallTexts, o: SequenceItem[]): void {
+    this.children(call, o)?.();
+    if (texts.reply !== undefined)
+      o.push(this.message(call.to, call.from, texts.reply.kind, texts.reply.text, call.node.span.spanId, call.depth));
+    this.markers(call, texts, o);
   }
 
   /** Notes that follow a reply which did not fail: a handled exception, an unread body. */
