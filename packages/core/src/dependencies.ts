@@ -153,6 +153,13 @@ const byLayout = new WeakMap<TraceLayout, ReadonlyMap<DrawnCall, CallDependency>
 export function layoutDependencies(layout: TraceLayout): ReadonlyMap<DrawnCall, CallDependency> {
   let found = byLayout.get(layout);
   if (found !== undefined) return found;
+  found = layoutDependenciesUncached(layout);
+  byLayout.set(layout, found);
+  return found;
+}
+
+/** {@link layoutDependencies} without remembering them, for a layout drawn only once. */
+export function layoutDependenciesUncached(layout: TraceLayout): ReadonlyMap<DrawnCall, CallDependency> {
   const all = new Map<DrawnCall, CallDependency>();
   if (layout.calls.some(mayDepend)) {
     for (const [call, dependency] of siblingDependencies(layout.top)) all.set(call, dependency);
@@ -160,9 +167,7 @@ export function layoutDependencies(layout: TraceLayout): ReadonlyMap<DrawnCall, 
       for (const [call, dependency] of siblingDependencies(parent.children)) all.set(call, dependency);
     }
   }
-  found = all;
-  byLayout.set(layout, found);
-  return found;
+  return all;
 }
 
 /**

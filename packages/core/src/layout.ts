@@ -464,16 +464,21 @@ export function afterResponseNotes(layout: TraceLayout): readonly string[] {
   // The size guard builds one layout several times: the notes are read once.
   let notes = afterResponseNotesOf.get(layout);
   if (notes === undefined) {
-    notes = workAfterResponse(layout).map(({ call, calls }) => {
-      const count = `${calls.length} ${calls.length === 1 ? 'call' : 'calls'}`;
-      const label = call.label || call.node.span.name;
-      return callerWentAway(call)
-        ? `${count} ran on after the caller of ${label} disconnected`
-        : `${count} ran on after the response to ${label}`;
-    });
+    notes = afterResponseNotesUncached(layout);
     afterResponseNotesOf.set(layout, notes);
   }
   return notes;
+}
+
+/** {@link afterResponseNotes} without remembering them, for a layout drawn only once. */
+export function afterResponseNotesUncached(layout: TraceLayout): readonly string[] {
+  return workAfterResponse(layout).map(({ call, calls }) => {
+    const count = `${calls.length} ${calls.length === 1 ? 'call' : 'calls'}`;
+    const label = call.label || call.node.span.name;
+    return callerWentAway(call)
+      ? `${count} ran on after the caller of ${label} disconnected`
+      : `${count} ran on after the response to ${label}`;
+  });
 }
 
 /** {@link afterResponseNotes} per layout (a layout is not changed once made). */

@@ -181,7 +181,8 @@ export interface FoldLimits {
   readonly maxArrows?: number;
   /**
    * The only build of this layout (a small trace drawn whole): the texts of
-   * each call and the runs of each list of calls are not remembered on the
+   * each call, the runs of each list of calls, the dependencies between calls
+   * and the notes on work after a response are not remembered for the
    * layout, where later builds would find them. Remembering costs more than
    * it saves when no build follows.
    */

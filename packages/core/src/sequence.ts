@@ -6,10 +6,11 @@
 import { clockAdjustment, connectionWaitMs, queueWaitMs, sentAt } from './call-timing.js';
 import type { ParticipantRef } from './classify.js';
 import { packLanes } from './concurrency.js';
-import { type CallDependency, layoutDependencies } from './dependencies.js';
+import { type CallDependency, layoutDependencies, layoutDependenciesUncached } from './dependencies.js';
 import { formatDuration, plural, truncate } from './format.js';
 import {
   afterResponseNotes,
+  afterResponseNotesUncached,
   arrangeChildren,
   type ChildRun,
   callerWentAway,
@@ -163,7 +164,11 @@ class Builder {
   constructor(layout: TraceLayout, options: SequenceOptions, limits: FoldLimits) {
     this.layout = layout;
     this.options = options;
-    this.notes = [...layout.tree.notes, ...afterResponseNotes(layout)];
+    this.remember = limits.once !== true;
+    this.notes = [
+      ...layout.tree.notes,
+      ...(this.remember ? afterResponseNotes(layout) : afterResponseNotesUncached(layout)),
+    ];
     this.timings = options.timings !== false;
     this.branchOrder = options.branchOrder ?? 'start';
     this.foldLoops = options.foldLoops !== false;
@@ -171,8 +176,7 @@ class Builder {
     this.maxItems = Math.max(1, limits.maxItems ?? Number.POSITIVE_INFINITY);
     this.maxArrows = limits.maxArrows ?? Number.POSITIVE_INFINITY;
     this.foldSpanIds = limits.foldSpanIds;
-    this.remember = limits.once !== true;
-    this.dependencies = layoutDependencies(layout);
+    this.dependencies = this.remember ? layoutDependencies(layout) : layoutDependenciesUncached(layout);
     this.requestNumbers = this.dependencies.size > 0 ? new Map() : undefined;
   }
 

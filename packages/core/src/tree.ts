@@ -177,14 +177,17 @@ export function buildSpanTree(trace: Trace): SpanTree {
   // Whatever is not reachable from a span without a parent sits on a loop of
   // parent links (or below one): each loop is broken at its earliest span.
   const reached = new Uint8Array(all.length);
+  let reachedCount = 0;
   const markFrom = (start: SpanNode): void => {
     const stack = [start];
     reached[start.order] = 1;
+    reachedCount++;
     while (stack.length > 0) {
       const node = stack.pop() as SpanNode;
       for (const child of node.children) {
         if (reached[child.order] === 0) {
           reached[child.order] = 1;
+          reachedCount++;
           stack.push(child);
         }
       }
@@ -193,7 +196,8 @@ export function buildSpanTree(trace: Trace): SpanTree {
   for (const node of trueRoots) markFrom(node);
   for (const node of orphans) markFrom(node);
   for (const node of selfParents) markFrom(node);
-  const loops = breakLoops(all, reached, markFrom);
+  // Every span reached (nearly every trace): there is no loop to look for.
+  const loops = reachedCount === all.length ? [] : breakLoops(all, reached, markFrom);
   const looped = loops.map((loop) => loop.brokenAt);
   // Other spans of the loops whose links were cut too: placed like the rest, noted with their loop.
   const alsoLooped = loops.flatMap((loop) => loop.detached);
