@@ -10,16 +10,19 @@
  * With `--core-before DIR` (a built `@lifeline/core`: its `package.json`,
  * `dist/` and `node_modules/`, see bench/README.md), the same traces are
  * drawn and summarised by that build and by this one, each in child
- * processes of its own (`--draw-only`), run alternately, and each size
- * reports both times (`pairedDiagramMs`, `beforeDiagramMs`). One process
+ * processes of its own (`--draw-only`), both at once on CPUs of their own
+ * (see `paired`), and each size reports both times (`pairedDiagramMs`,
+ * `beforeDiagramMs`). One process
  * holding both builds measured them 20 % apart either way from run to run:
  * whichever build the JIT met second paid for the first one's code.
  *
  * Run: `node bench/core-diagram.ts [--core-before DIR]` (Node 22 strips the types). Prints JSON.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -303,8 +306,8 @@ function summaryPerTrace(summarize: (trace: Trace) => unknown, total: number, ba
 }
 
 const SUMMARY_TRACES = 20_000;
-/** Rounds of child processes per build with `--core-before`: A B, B A, A B. */
-const PAIRED_ROUNDS = 3;
+/** Rounds of child processes per build with `--core-before`; even, so that each build meets each CPU as often. */
+const PAIRED_ROUNDS = 4;
 
 /** What a `--draw-only` child prints: one build's times for every size and its summary cost. */
 interface DrawOnly {
@@ -331,47 +334,78 @@ if (args['draw-only'] !== undefined) {
   process.exit(0);
 }
 
-/**
- * Runs this script as `--draw-only` children for `build`, one drawing the
- * traces and one summarising (each in a fresh heap), and returns what they measured.
- */
-function drawOnly(build: string): DrawOnly {
-  const run = (part: 'draw' | 'summary'): DrawOnly => {
-    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--draw-only', build, '--part', part], {
-      encoding: 'utf8',
-      maxBuffer: 16 * 1024 * 1024,
-      env: process.env,
-    });
-    if (child.status !== 0) throw new Error(`core-diagram --draw-only ${build} --part ${part} failed: ${child.stderr}`);
-    return JSON.parse(child.stdout) as DrawOnly;
-  };
-  return { sizes: run('draw').sizes, summaryUs: run('summary').summaryUs };
+/** Runs this script as a `--draw-only` child for `build` and `part`, pinned to `cpu` when one is given. */
+async function drawOnlyChild(build: string, part: 'draw' | 'summary', cpu: number | undefined): Promise<DrawOnly> {
+  const script = [fileURLToPath(import.meta.url), '--draw-only', build, '--part', part];
+  const [command, argv] =
+    cpu === undefined ? [process.execPath, script] : [TASKSET, ['-c', String(cpu), process.execPath, ...script]];
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`core-diagram --draw-only ${build} --part ${part} failed: ${err}`);
+  return JSON.parse(out) as DrawOnly;
 }
+
+/** util-linux's CPU pinning tool, on every Debian machine; without it the two builds run one after the other. */
+const TASKSET = '/usr/bin/taskset';
+const PIN = existsSync(TASKSET) && availableParallelism() >= 2;
 
 /**
  * With `--core-before`: each build measured in child processes of its own,
- * alternately, and the median of their medians for each size and for the
- * summary.
+ * one drawing and one summarising (each in a fresh heap), in
+ * {@link PAIRED_ROUNDS} rounds. With two CPUs, both builds run at the same
+ * time in a round, each pinned to its own CPU, and the CPUs are swapped from
+ * round to round: whatever else the machine does then slows both alike, and
+ * each build meets each CPU equally often (the two CPUs of a shared machine
+ * were seen to differ by up to 1.6× for minutes). Each build's figure is the
+ * geometric mean of its rounds, so the ratio of the two is the geometric
+ * mean of the rounds' ratios.
  */
-function paired(before: string): { self: DrawOnly; before: DrawOnly } {
+async function paired(before: string): Promise<{ self: DrawOnly; before: DrawOnly }> {
   const runs: { self: DrawOnly[]; before: DrawOnly[] } = { self: [], before: [] };
   for (let round = 0; round < PAIRED_ROUNDS; round++) {
-    const order: ('self' | 'before')[] = round % 2 === 0 ? ['self', 'before'] : ['before', 'self'];
-    for (const which of order) runs[which].push(drawOnly(which === 'self' ? 'this' : before));
+    const swap = round % 2 === 1;
+    for (const part of ['draw', 'summary'] as const) {
+      if (PIN) {
+        const [self, other] = await Promise.all([
+          drawOnlyChild('this', part, swap ? 1 : 0),
+          drawOnlyChild(before, part, swap ? 0 : 1),
+        ]);
+        runs.self.push(self);
+        runs.before.push(other);
+      } else {
+        const order = swap ? (['before', 'self'] as const) : (['self', 'before'] as const);
+        for (const which of order)
+          runs[which].push(await drawOnlyChild(which === 'self' ? 'this' : before, part, undefined));
+      }
+    }
   }
-  const combine = (all: DrawOnly[]): DrawOnly => ({
-    sizes: (all[0] as DrawOnly).sizes.map((first, i) => ({
-      ...first,
-      diagramMs: median(all.map((run) => (run.sizes[i] as DrawOnly['sizes'][number]).diagramMs)),
-    })),
-    summaryUs: median(all.map((run) => run.summaryUs)),
-  });
+  const geomean = (values: number[]): number =>
+    Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length);
+  const combine = (all: DrawOnly[]): DrawOnly => {
+    const draws = all.filter((run) => run.sizes.length > 0);
+    const summaries = all.filter((run) => Number.isFinite(run.summaryUs));
+    return {
+      sizes: (draws[0] as DrawOnly).sizes.map((first, i) => ({
+        ...first,
+        diagramMs: geomean(draws.map((run) => (run.sizes[i] as DrawOnly['sizes'][number]).diagramMs)),
+      })),
+      summaryUs: geomean(summaries.map((run) => run.summaryUs)),
+    };
+  };
   return { self: combine(runs.self), before: combine(runs.before) };
 }
 
 // A build that cannot be loaded fails here, in one line, before any child is started.
 if (args['core-before'] !== undefined) await loadBefore(args['core-before']);
-const comparison = args['core-before'] === undefined ? undefined : paired(resolve(args['core-before']));
+const comparison = args['core-before'] === undefined ? undefined : await paired(resolve(args['core-before']));
 
 const results = SIZES.map((size) => {
   const trace = makeTrace(size, size);

@@ -20,8 +20,8 @@ export interface CoreDiagramResult {
   runs: number;
   /**
    * With `--core-before`: this build's and the other build's time for the
-   * same trace, each measured in child processes of its own run alternately
-   * (the median of their medians).
+   * same trace, each measured in child processes of its own, both at once on
+   * CPUs of their own (the geometric mean of their medians).
    */
   pairedDiagramMs?: number;
   beforeDiagramMs?: number;
@@ -36,7 +36,7 @@ export interface CoreDiagramOutput {
   /**
    * `summarizeTrace` on request-shaped 10-span traces, the summary the store
    * computes for every trace it ingests: microseconds per trace, and with
-   * `--core-before` the other build's, timed in alternating rounds.
+   * `--core-before` the other build's, timed in the same rounds.
    */
   summary?: { spansPerTrace: number; usPerTrace: number; pairedUsPerTrace?: number; beforeUsPerTrace?: number };
 }
@@ -117,11 +117,13 @@ export function diagramFigure(output: CoreDiagramOutput, sizes: readonly number[
       (compared
         ? ' With `--core-before`, this build and another build of the core each draw the same traces and ' +
           'summarise the same request traces in child processes of their own (drawing and summarising each in a ' +
-          'fresh process, so that the summaries do not run in the heap the largest drawings left), three of each ' +
-          'run alternately ' +
-          '(A B, B A, A B): the rows "before" give the other build\'s time and this build\'s over it, size by ' +
-          "size, and for `summarizeTrace` on 20,000 request-shaped traces (the store's per-trace ingest work), " +
-          "each the median of the processes' medians. Both builds in one process measured 20 % apart either way " +
+          'fresh process, so that the summaries do not run in the heap the largest drawings left), in four rounds; ' +
+          'in each round both builds run at the same time, each pinned to a CPU of its own, and the CPUs are ' +
+          'swapped from round to round, so that load from elsewhere slows both alike and each build meets each ' +
+          'CPU equally often (the two CPUs of this machine were seen to differ by up to 1.6× for minutes). The ' +
+          'rows "before" give the other build\'s time and this build\'s over it, size by size, and for ' +
+          "`summarizeTrace` on 20,000 request-shaped traces (the store's per-trace ingest work), each the " +
+          "geometric mean of the rounds' medians. Both builds in one process measured 20 % apart either way " +
           'from run to run.'
         : ''),
     rows,
