@@ -8,10 +8,40 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWorkspace, cliBin, repoRoot } from './cli-runner.js';
+
+type Database = import('better-sqlite3').Database;
+const openSqlite = createRequire(join(repoRoot, 'packages', 'store', 'package.json'))('better-sqlite3') as (
+  path: string,
+) => Database;
+
+const SPAN_COLUMNS =
+  'trace_id, span_id, parent_span_id, name, kind, service, start_ns, end_ns, status_code, status_message, ' +
+  'attributes, events, links, resource_id, scope_name, scope_version';
+
+/**
+ * Copies `from` to `to` with the spans of every trace but the first `keep`
+ * moved back into the inbox, as an app's exporter leaves them before any
+ * reader has settled them. Returns how many spans wait there.
+ */
+function copyWithInbox(from: string, to: string, keep: number): number {
+  copyFileSync(from, to);
+  const db = openSqlite(to);
+  try {
+    const kept = `trace_id IN (SELECT trace_id FROM traces ORDER BY trace_id LIMIT ${keep})`;
+    const moved = db
+      .prepare(`INSERT INTO inbox (${SPAN_COLUMNS}) SELECT ${SPAN_COLUMNS} FROM spans WHERE NOT ${kept}`)
+      .run();
+    db.exec(`DELETE FROM spans WHERE NOT ${kept}; DELETE FROM traces WHERE NOT ${kept};`);
+    return moved.changes;
+  } finally {
+    db.close();
+  }
+}
 
 const asNobody = ['--reuid=nobody', '--regid=nogroup', '--clear-groups'];
 
@@ -76,6 +106,51 @@ describe.skipIf(unavailable !== undefined)('a database in a folder the user may 
     expect(exported.status, exported.stderr).toBe(0);
     expect(exported.stdout).toMatch(/^sequenceDiagram/);
     expect(readdirSync(dir)).toEqual(['traces.db']);
+  });
+
+  it("reads what is stored and says how many of an app's spans wait unstored, and why, when it cannot store them", () => {
+    const source = join(dir, 'three.db');
+    for (const format of ['otlp', 'jaeger', 'zipkin']) {
+      const file = join(repoRoot, 'test', 'fixtures', `${format}.sample.json`);
+      const imported = spawnSync(process.execPath, [cliBin, 'import', '--db', source, file], { encoding: 'utf8' });
+      expect(imported.status, imported.stderr).toBe(0);
+    }
+    const partly = join(dir, 'partly.db');
+    const waiting = copyWithInbox(source, partly, 1);
+    expect(waiting).toBeGreaterThan(0);
+    chmodSync(partly, 0o644);
+    const list = runAsNobody(['list', '--db', partly, '--all']);
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout.trim().split('\n').length).toBeGreaterThan(1);
+    const note = list.stderr.trim();
+    expect(note.split('\n')).toHaveLength(1);
+    expect(note).toContain(
+      `${waiting} recorded spans in ${partly} are not shown: an app appended them to the file's inbox and this process could not store them (`,
+    );
+    expect(note).toMatch(
+      /\(attempt to write a readonly database\)\)\. Read the file as a user who may write it, or free disk space, and they appear\.$/,
+    );
+
+    const none = join(dir, 'none.db');
+    const all = copyWithInbox(source, none, 0);
+    chmodSync(none, 0o644);
+    const empty = runAsNobody(['list', '--db', none]);
+    expect(empty.status).toBe(0);
+    expect(empty.stdout).toBe('');
+    expect(empty.stderr).toContain(`${all} recorded spans in ${none} are not shown`);
+    const last = runAsNobody(['export', 'last', '--db', none]);
+    expect(last.status).toBe(1);
+    expect(last.stderr).toContain(`${all} recorded spans in ${none} are not shown`);
+    expect(last.stderr).toMatch(/lifeline: no trace in .*none\.db can be shown yet: see the note above/);
+
+    // Its owner may write it: the first read stores them, and says nothing.
+    const owner = spawnSync(process.execPath, [cliBin, 'list', '--db', none, '--all'], { encoding: 'utf8' });
+    expect(owner.status, owner.stderr).toBe(0);
+    expect(owner.stderr).toBe('');
+    expect(owner.stdout.trim().split('\n').length).toBeGreaterThan(list.stdout.trim().split('\n').length);
+    const again = runAsNobody(['list', '--db', none, '--all']);
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toBe(owner.stdout);
   });
 
   it('refuses to serve it with exit 1 and one line naming the cause', () => {

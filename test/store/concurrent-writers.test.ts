@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStore } from '@lifeline/store';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { finished, startChild } from './children.ts';
@@ -19,7 +20,12 @@ describe('several processes writing one database', () => {
       expect(result.code).toBe(0);
       expect(result.stdout.trim().split('\n')).toHaveLength(20);
     }
+    // The exporters appended to the inbox; a reader settles it.
+    const store = openStore({ path });
+    expect(store.stats().spans).toBe(40_000);
+    store.close();
     const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM inbox').pluck().get()).toBe(0);
     expect(db.prepare('SELECT count(*) FROM spans').pluck().get()).toBe(40_000);
     expect(db.prepare('SELECT count(*) FROM traces').pluck().get()).toBe(4_000);
     expect(db.prepare('SELECT service, count(*) AS n FROM spans GROUP BY service ORDER BY service').all()).toEqual(

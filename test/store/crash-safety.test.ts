@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStore } from '@lifeline/store';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { batchOfSpans } from './children/span-source.ts';
@@ -23,8 +24,15 @@ describe('a writer killed mid-write', () => {
       expect(committed.length).toBeGreaterThan(30);
       expect(committed.length).toBeLessThan(100_000);
 
+      const raw = new Database(path);
+      expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+      raw.close();
+      // The exporter appended to the inbox; a reader settles it.
+      const store = openStore({ path });
+      store.stats();
+      store.close();
       const db = new Database(path);
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(db.prepare('SELECT count(*) FROM inbox').pluck().get()).toBe(0);
       const has = db.prepare('SELECT count(*) FROM spans WHERE trace_id = ? AND span_id = ?').pluck();
       for (const batch of committed) {
         for (const span of batchOfSpans(0, batch, 500)) {

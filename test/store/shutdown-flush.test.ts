@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStore } from '@lifeline/store';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { finished, printed, startChild } from './children.ts';
@@ -8,6 +9,10 @@ import { finished, printed, startChild } from './children.ts';
 const SPANS = 5_000;
 
 function storedSpans(path: string): { total: number; distinct: number } {
+  // The exporter appended to the inbox; a reader settles it.
+  const store = openStore({ path });
+  store.stats();
+  store.close();
   const db = new Database(path, { readonly: true });
   const total = db.prepare('SELECT count(*) FROM spans').pluck().get() as number;
   const distinct = db

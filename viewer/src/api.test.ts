@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TraceSummary } from '@lifeline/core';
@@ -13,6 +14,10 @@ import {
 } from '@lifeline/test-support/scenes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningViewer, startViewer } from './server.js';
+
+const openSqlite = createRequire(new URL('../../packages/store/package.json', import.meta.url))('better-sqlite3') as (
+  path: string,
+) => import('better-sqlite3').Database;
 
 const MS = 1e6;
 
@@ -252,5 +257,45 @@ describe('the JSON API', () => {
     const response = await get('/api/nothing-here');
     expect(response.status).toBe(404);
     expect(response.headers.get('content-type')).toMatch(/json/);
+  });
+});
+
+describe('the API on a file whose recorded spans this viewer cannot store', () => {
+  it('answers from what is stored and reports in health how many spans wait and why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-viewer-unsettled-'));
+    const db = join(dir, 'traces.db');
+    const seed = openStore({ path: db });
+    const spans = articleTrace({ startNs: Date.UTC(2025, 4, 1, 12) * MS });
+    seed.writeSpans(spans);
+    seed.close();
+    // As an app's exporter leaves them: in the inbox, not yet stored under their keys.
+    const sqlite = openSqlite(db);
+    const columns =
+      'trace_id, span_id, parent_span_id, name, kind, service, start_ns, end_ns, status_code, status_message, ' +
+      'attributes, events, links, resource_id, scope_name, scope_version';
+    sqlite.exec(`INSERT INTO inbox (${columns}) SELECT ${columns} FROM spans; DELETE FROM spans; DELETE FROM traces;`);
+    // Stands in for a full disk: every attempt to store them fails.
+    sqlite.exec(
+      "CREATE TRIGGER refuse BEFORE INSERT ON spans BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    );
+    sqlite.close();
+    const viewer = await startViewer({ port: 0, db });
+    try {
+      const list = await fetch(`${viewer.url}/api/traces`);
+      expect(list.status).toBe(200);
+      expect(((await list.json()) as { items: unknown[] }).items).toEqual([]);
+      const health = await fetch(`${viewer.url}/api/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({
+        status: 'ok',
+        traces: 0,
+        spans: 0,
+        unsettledSpans: spans.length,
+        unsettledReason: 'database or disk is full',
+      });
+    } finally {
+      await viewer.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

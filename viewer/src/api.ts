@@ -66,12 +66,15 @@ export function apiRouter(options: ApiRouterOptions): Router {
       return;
     }
     const stats = store.stats();
+    const unsettled = store.unsettled();
     response.json({
       status: 'ok',
       version: options.version,
       traces: stats.traces,
       spans: stats.spans,
       droppedSpans: stats.droppedSpans,
+      // Spans an app appended that this viewer could not store (file not writable, disk full): not in any answer yet.
+      ...(unsettled === undefined ? {} : { unsettledSpans: unsettled.spans, unsettledReason: unsettled.reason }),
     });
   });
 

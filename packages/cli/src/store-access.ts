@@ -1,6 +1,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { defaultDbPath, makeFolder, openStore, pendingMigrations, type SpanStore, StoreError } from '@lifeline/store';
+import {
+  defaultDbPath,
+  makeFolder,
+  openStore,
+  pendingMigrations,
+  type SpanStore,
+  StoreError,
+  type UnsettledSpans,
+} from '@lifeline/store';
 import { UserError } from './errors.js';
 
 /** The database a command works on: `--db PATH` when given, else the store's default. */
@@ -94,6 +102,30 @@ export function openExistingStore(path: string): SpanStore {
     }
     return openStore({ path, readonly: true, migrate: false });
   });
+}
+
+/**
+ * What a reader tells the user about spans an app recorded that it could not
+ * store under their keys (see `SpanStore.unsettled`): how many, why, and
+ * what makes them appear.
+ */
+export function unsettledNote(unsettled: UnsettledSpans, path: string): string {
+  const count = unsettled.spans.toLocaleString('en-US');
+  return (
+    `${count} recorded span${unsettled.spans === 1 ? '' : 's'} in ${displayPath(path)} ` +
+    `${unsettled.spans === 1 ? 'is' : 'are'} not shown: an app appended them to the file's inbox and this process ` +
+    `could not store them (${unsettled.reason}). Read the file as a user who may write it, or free disk space, and they appear.\n`
+  );
+}
+
+/** Closes a store a command read, first saying on stderr what it could not show (see {@link unsettledNote}). */
+export function closeReadStore(store: SpanStore, path: string): void {
+  try {
+    const unsettled = store.unsettled();
+    if (unsettled !== undefined) process.stderr.write(unsettledNote(unsettled, path));
+  } finally {
+    store.close();
+  }
 }
 
 /** Opens (creating when needed, and migrating) a database that a command writes to. */

@@ -32,6 +32,16 @@ describe('resolveConfig', () => {
     expect(resolveConfig({}, { LIFELINE_DISABLED: 'false' }).disabled).toBe(false);
   });
 
+  it('exports every OTEL_BSP_SCHEDULE_DELAY milliseconds unless the option says otherwise, and every second by default', () => {
+    expect(resolveConfig({}, {}).exportIntervalMs).toBe(1000);
+    expect(resolveConfig({}, { OTEL_BSP_SCHEDULE_DELAY: '50' }).exportIntervalMs).toBe(50);
+    expect(resolveConfig({}, { OTEL_BSP_SCHEDULE_DELAY: '0' }).exportIntervalMs).toBe(0);
+    expect(resolveConfig({ exportIntervalMs: 200 }, { OTEL_BSP_SCHEDULE_DELAY: '50' }).exportIntervalMs).toBe(200);
+    for (const bad of ['', 'soon', '-5', '2.5']) {
+      expect(resolveConfig({}, { OTEL_BSP_SCHEDULE_DELAY: bad }).exportIntervalMs).toBe(1000);
+    }
+  });
+
   it('tracks data dependencies unless LIFELINE_DATA_DEPENDENCIES or the option turns it off', () => {
     expect(resolveConfig({}, {}).dataDependencies).toBe(true);
     expect(resolveConfig({}, { LIFELINE_DATA_DEPENDENCIES: 'off' }).dataDependencies).toBe(false);

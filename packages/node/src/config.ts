@@ -15,6 +15,7 @@ export interface ResolvedConfig {
   readonly serviceName: string;
   readonly dbPath: string;
   readonly viewerUrl: string;
+  /** Milliseconds between exports: the option, `OTEL_BSP_SCHEDULE_DELAY`, or 1,000. */
   readonly exportIntervalMs: number;
   /** Whether calls are checked for using earlier calls' answers (see data-dependencies.ts). */
   readonly dataDependencies: boolean;
@@ -91,10 +92,16 @@ export function resolveConfig(options: ConfigOptions, env: NodeJS.ProcessEnv): R
     /\/+$/,
     '',
   );
+  // The batch processor's delay, as every OpenTelemetry SDK reads it (the
+  // specification's OTEL_BSP_SCHEDULE_DELAY, milliseconds, default 5,000;
+  // Lifeline's is 1,000): what an app killed outright can lose.
+  const scheduleDelay = Number(nonEmpty(env.OTEL_BSP_SCHEDULE_DELAY) ?? Number.NaN);
   const exportIntervalMs =
     options.exportIntervalMs !== undefined && Number.isFinite(options.exportIntervalMs) && options.exportIntervalMs >= 0
       ? options.exportIntervalMs
-      : 1000;
+      : Number.isInteger(scheduleDelay) && scheduleDelay >= 0
+        ? scheduleDelay
+        : 1000;
   const dataDependencies = options.dataDependencies ?? flag(env.LIFELINE_DATA_DEPENDENCIES) ?? true;
   return { disabled, serviceName, dbPath, viewerUrl, exportIntervalMs, dataDependencies };
 }

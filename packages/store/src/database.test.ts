@@ -28,7 +28,7 @@ describe('schema and migrations', () => {
     expect(db.pragma('busy_timeout', { simple: true })).toBe(10000);
     expect(db.pragma('user_version', { simple: true })).toBe(latestSchemaVersion);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['links', 'meta', 'resources', 'spans', 'traces']);
+    expect(tables).toEqual(['inbox', 'links', 'meta', 'resources', 'spans', 'traces']);
     db.close();
   });
 
@@ -99,7 +99,7 @@ describe('schema and migrations', () => {
     // Back to what schema 1 stored: no root kind.
     const raw = new Database(path);
     raw.exec(
-      `DROP INDEX spans_by_trace_start; DROP INDEX traces_endpoints; DROP INDEX traces_endpoint_savings; ALTER TABLE traces DROP COLUMN overlap_saving_ns;
+      `DROP TABLE inbox; DROP INDEX spans_by_trace_start; DROP INDEX traces_endpoints; DROP INDEX traces_endpoint_savings; ALTER TABLE traces DROP COLUMN overlap_saving_ns;
        DROP INDEX traces_requests_by_start; ALTER TABLE traces DROP COLUMN root_kind`,
     );
     raw.pragma('user_version = 1');
@@ -108,6 +108,7 @@ describe('schema and migrations', () => {
       'trace-root-kind',
       'trace-overlap-saving',
       'spans-by-trace-start',
+      'span-inbox',
     ]);
     expect(storeErrorOf(() => openStore({ path, readonly: true })).code).toBe('needs-migration');
 

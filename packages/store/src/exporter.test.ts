@@ -20,6 +20,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from './database.js';
 import { SqliteSpanExporter } from './exporter.js';
 import { openStore } from './store.js';
 
@@ -72,6 +73,33 @@ describe('SqliteSpanExporter', () => {
     expect(stored?.spans.map((s) => s.spanId).sort()).toEqual(spans.map((s) => s.spanContext().spanId).sort());
     expect(stored?.spans.every((s) => s.serviceName === 'blog-api')).toBe(true);
     store.close();
+  });
+
+  it("appends to the store's inbox by default, and stores spans under their keys itself with inbox: false", async () => {
+    const counts = (path: string) => {
+      const db = openDatabase(path, { readonly: true });
+      try {
+        return ['inbox', 'spans', 'traces'].map((table) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get());
+      } finally {
+        db.close();
+      }
+    };
+    const spans = recordSpans(4);
+    const appended = tempDbPath();
+    expect(await exportOnce(exporterFor(appended), spans)).toEqual({ code: ExportResultCode.SUCCESS });
+    expect(counts(appended)).toEqual([4, 0, 0]);
+    const direct = tempDbPath();
+    const exporter = new SqliteSpanExporter({ path: direct, inbox: false });
+    exporters.push(exporter);
+    expect(await exportOnce(exporter, spans)).toEqual({ code: ExportResultCode.SUCCESS });
+    expect(counts(direct)).toEqual([0, 4, 1]);
+    // The first read settles the inbox: both files then hold the same.
+    for (const path of [appended, direct]) {
+      const store = openStore({ path, readonly: true });
+      expect(store.listTraces().items.map((item) => item.spanCount)).toEqual([4]);
+      store.close();
+    }
+    expect(counts(appended)).toEqual([0, 4, 1]);
   });
 
   it('does not modify the spans it exports', async () => {

@@ -21,6 +21,14 @@ export interface SqliteSpanExporterOptions {
    * unless one is set (e.g. by `OTEL_LOG_LEVEL`).
    */
   readonly onError?: (message: string) => void;
+  /**
+   * Append spans to the store's inbox (the default): the app pays for a
+   * sequential append only, and the store's next reader (the viewer, the
+   * CLI, `openStore`) stores them under their keys and summarises their
+   * traces. With false, the writer thread does that itself, in the app's
+   * process.
+   */
+  readonly inbox?: boolean;
 }
 
 /**
@@ -64,10 +72,12 @@ export class SqliteSpanExporter implements SpanExporter {
   #exiting = false;
   /** The calling thread's own connection, opened by the first synchronous write. */
   #syncWriter: SpanWriter | undefined;
+  readonly #inbox: boolean;
 
   constructor(options: SqliteSpanExporterOptions = {}) {
     this.path = resolve(options.path ?? defaultDbPath());
-    this.#writer = new SpanWriterThread({ path: this.path });
+    this.#inbox = options.inbox ?? true;
+    this.#writer = new SpanWriterThread({ path: this.path, inbox: this.#inbox });
     this.#onError = options.onError ?? ((message) => diag.error(`SqliteSpanExporter: ${message}`));
   }
 
@@ -164,7 +174,9 @@ export class SqliteSpanExporter implements SpanExporter {
     try {
       // Opened only when there is something to write: most exits find nothing.
       this.#syncWriter ??= new SpanWriter(openDatabase(this.path, { migrate: true }));
-      this.#syncWriter.writeEncoded(encodeReadableSpans(spans));
+      const batch = encodeReadableSpans(spans);
+      if (this.#inbox) this.#syncWriter.appendEncoded(batch);
+      else this.#syncWriter.writeEncoded(batch);
     } catch (error) {
       this.#reportSync(error);
     }

@@ -50,6 +50,7 @@ export type {
   TraceList,
   TracePage,
   TraceWork,
+  UnsettledSpans,
 } from './store.js';
 export { MAX_LINKED_TRACES, openStore, traceWorkValues } from './store.js';
 export { SpanWriterThread } from './writer-thread-app-side.js';

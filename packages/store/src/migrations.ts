@@ -164,6 +164,40 @@ CREATE INDEX traces_endpoint_savings ON traces (root_service, root_kind, root_na
 CREATE INDEX spans_by_trace_start ON spans (trace_id, start_ns, span_id);
 `,
   },
+  {
+    version: 5,
+    name: 'span-inbox',
+    sql: `
+-- Spans an app records go in here first, in arrival order, with the span
+-- table's columns and no index but the row id: an append costs the app a
+-- few microseconds a span, where storing it in the span table, under its
+-- keys, and rewriting its trace's summary row under the list's indexes
+-- cost several times that (each of those indexes is ordered by something
+-- random, so every insert dirties a page of its own that the commit writes
+-- out). Whoever reads the store next moves the rows into the span table
+-- and summarises their traces, in the reader's process (SpanWriter's
+-- settleInbox); the app's writer never does.
+CREATE TABLE inbox (
+  id INTEGER PRIMARY KEY,
+  trace_id TEXT NOT NULL,
+  span_id TEXT NOT NULL,
+  parent_span_id TEXT,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  service TEXT NOT NULL,
+  start_ns INTEGER NOT NULL,
+  end_ns INTEGER,
+  status_code TEXT NOT NULL,
+  status_message TEXT,
+  attributes TEXT NOT NULL,
+  events TEXT,
+  links TEXT,
+  resource_id INTEGER,
+  scope_name TEXT,
+  scope_version TEXT
+);
+`,
+  },
 ];
 
 /** Highest schema version this build can read and write. */

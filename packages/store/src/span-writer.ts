@@ -1,5 +1,6 @@
 import type { Attributes, Span, TraceSummary } from '@lifeline/core';
 import { messageAttemptKey, requestFailed, summarizeTrace } from '@lifeline/core';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
 import {
   decodeSpan,
@@ -76,8 +77,17 @@ export const SELECT_TRACE_SPANS = `SELECT ${SPAN_COLUMNS} FROM spans s LEFT JOIN
  */
 const ROWS_PER_INSERT = 16;
 
-const INSERT_SPANS = `INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, service, start_ns, end_ns,
-  status_code, status_message, attributes, events, links, resource_id, scope_name, scope_version) VALUES `;
+const SPAN_TABLE_COLUMNS = `trace_id, span_id, parent_span_id, name, kind, service, start_ns, end_ns,
+  status_code, status_message, attributes, events, links, resource_id, scope_name, scope_version`;
+const INSERT_SPANS = `INSERT OR IGNORE INTO spans (${SPAN_TABLE_COLUMNS}) VALUES `;
+const INSERT_INBOX = `INSERT INTO inbox (${SPAN_TABLE_COLUMNS}) VALUES `;
+
+/**
+ * Inbox rows {@link SpanWriter.settleInbox} moves per transaction by default:
+ * enough that a commit's pages are shared by many traces, few enough that an
+ * app's writer waiting for the lock waits milliseconds, not seconds.
+ */
+const SETTLE_SPANS = 8192;
 const SPAN_PLACEHOLDERS = `(${new Array(SPAN_FIELDS).fill('?').join(', ')})`;
 
 /**
@@ -98,6 +108,20 @@ const LEAN_PLACEHOLDERS = `(${Array.from({ length: SPAN_FIELDS }, (_, f) => (OFT
 function isLean(values: readonly unknown[], index: number): boolean {
   const at = index * SPAN_FIELDS;
   return values[at + F_STATUS_MESSAGE] === null && values[at + F_EVENTS] === null && values[at + F_LINKS] === null;
+}
+
+type Statement = BetterSqlite3.Statement<unknown[]>;
+
+/** The statements of the inbox (see the `span-inbox` migration). */
+interface InboxStatements {
+  readonly insertOne: Statement;
+  readonly insertMany: Statement;
+  readonly insertManyLean: Statement;
+  readonly select: Statement;
+  readonly selectResource: Statement;
+  readonly deleteUpTo: Statement;
+  readonly any: Statement;
+  readonly settle: (maxSpans: number) => WriteResult | undefined;
 }
 
 /** The spans of one trace within a batch. */
@@ -220,6 +244,8 @@ export class SpanWriter {
   /** Bind values of one single-row insert, reused. */
   readonly #oneArgs: unknown[] = new Array(SPAN_FIELDS);
   readonly #transaction: (batch: EncodedSpans, spans: readonly Span[] | undefined) => WriteResult;
+  readonly #appendTransaction: (batch: EncodedSpans) => number;
+  #inbox: InboxStatements | undefined;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -274,6 +300,154 @@ export class SpanWriter {
     this.#writeSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'");
     const run = db.transaction((batch: EncodedSpans, spans: readonly Span[] | undefined) => this.#write(batch, spans));
     this.#transaction = (batch, spans) => run.immediate(batch, spans);
+    const append = db.transaction((batch: EncodedSpans) => this.#append(batch));
+    this.#appendTransaction = (batch) => append.immediate(batch);
+  }
+
+  /** The inbox's statements, prepared on first use (a writer that never appends or settles needs none). */
+  #inboxStatements(): InboxStatements {
+    if (this.#inbox !== undefined) return this.#inbox;
+    const db = this.#db;
+    const settle = db.transaction((maxSpans: number) => this.#settle(maxSpans));
+    this.#inbox = {
+      insertOne: db.prepare(INSERT_INBOX + SPAN_PLACEHOLDERS),
+      insertMany: db.prepare(INSERT_INBOX + new Array(ROWS_PER_INSERT).fill(SPAN_PLACEHOLDERS).join(', ')),
+      insertManyLean: db.prepare(INSERT_INBOX + new Array(ROWS_PER_INSERT).fill(LEAN_PLACEHOLDERS).join(', ')),
+      select: db
+        .prepare(`SELECT id, ${SPAN_TABLE_COLUMNS} FROM inbox ORDER BY id LIMIT ?`)
+        .raw(true)
+        .safeIntegers(true),
+      selectResource: db.prepare('SELECT attributes FROM resources WHERE id = ?').pluck(),
+      deleteUpTo: db.prepare('DELETE FROM inbox WHERE id <= ?'),
+      any: db.prepare('SELECT 1 FROM inbox LIMIT 1').pluck(),
+      settle: (maxSpans) => settle.immediate(maxSpans),
+    };
+    return this.#inbox;
+  }
+
+  /**
+   * Appends a batch to the store's inbox in one transaction: in arrival
+   * order, no key checked, no summary written; the next
+   * {@link settleInbox} stores the spans and summarises their traces as
+   * {@link writeEncoded} would have. This is the app's writer's path: what
+   * it costs the app is a sequential append (see the `span-inbox` migration).
+   *
+   * @returns the number of spans appended.
+   * @throws the SQLite error of a failed write (nothing of the batch is kept).
+   */
+  appendEncoded(batch: EncodedSpans): number {
+    try {
+      return this.#appendTransaction(batch);
+    } catch (error) {
+      this.#resourceIds.clear();
+      throw error;
+    }
+  }
+
+  #append(batch: EncodedSpans): number {
+    const { values } = batch;
+    const count = values.length / SPAN_FIELDS;
+    const resourceIds = batch.resources.map((json) => this.#resourceId(json));
+    const inbox = this.#inboxStatements();
+    const rows = new Array<number>(count);
+    for (let i = 0; i < count; i++) rows[i] = i;
+    this.#insertRows(values, rows, resourceIds, inbox.insertOne, inbox.insertMany, inbox.insertManyLean);
+    return count;
+  }
+
+  /** Whether the inbox holds spans not yet settled. */
+  inboxPending(): boolean {
+    return this.#inboxStatements().any.get() !== undefined;
+  }
+
+  /**
+   * Moves up to `maxSpans` of the oldest inbox rows into the span table, in
+   * one transaction, exactly as {@link writeEncoded} stores a batch: copies
+   * and conflicting ids are skipped, and the summaries of their traces are
+   * written. Returns undefined when the inbox was empty.
+   *
+   * @throws the SQLite error of a failed write (the rows stay in the inbox).
+   */
+  settleInbox(maxSpans: number = SETTLE_SPANS): WriteResult | undefined {
+    try {
+      return this.#inboxStatements().settle(Math.max(1, Math.floor(maxSpans)));
+    } catch (error) {
+      this.#resourceIds.clear();
+      this.#recent.clear();
+      this.#recentSpans = 0;
+      throw error;
+    }
+  }
+
+  #settle(maxSpans: number): WriteResult | undefined {
+    const inbox = this.#inboxStatements();
+    const rows = inbox.select.all(maxSpans) as unknown[][];
+    if (rows.length === 0) return undefined;
+    // Rows carry the span table's columns after their id: the encoded
+    // layout, with a resource row id where a batch has an index into its
+    // own resource list.
+    const values = new Array<unknown>(rows.length * SPAN_FIELDS);
+    const resources: string[] = [];
+    const resourceIndex = new Map<bigint | number | null, number>();
+    let lastId: unknown = 0;
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as unknown[];
+      lastId = row[0];
+      const at = r * SPAN_FIELDS;
+      for (let f = 0; f < SPAN_FIELDS; f++) values[at + f] = row[f + 1];
+      const id = row[F_RESOURCE + 1] as bigint | null;
+      let index = resourceIndex.get(id);
+      if (index === undefined) {
+        index = resources.length;
+        resources.push((id === null ? undefined : (inbox.selectResource.get(id) as string | undefined)) ?? '{}');
+        resourceIndex.set(id, index);
+      }
+      values[at + F_RESOURCE] = index;
+    }
+    const result = this.#write({ values, resources }, undefined);
+    inbox.deleteUpTo.run(lastId);
+    return result;
+  }
+
+  /**
+   * Inserts rows `rows` of `values` by `one` (one row), `many` ({@link ROWS_PER_INSERT}
+   * rows) or `manyLean` (as many rows without {@link OFTEN_NULL} values), in order.
+   * Returns the changes SQLite reports.
+   */
+  #insertRows(
+    values: readonly unknown[],
+    rows: readonly number[],
+    resourceIds: number[],
+    one: Statement,
+    many: Statement,
+    manyLean: Statement,
+  ): number {
+    const args = this.#rowArgs;
+    const lean = this.#leanArgs;
+    let changes = 0;
+    let next = 0;
+    for (; next + ROWS_PER_INSERT <= rows.length; next += ROWS_PER_INSERT) {
+      let allLean = true;
+      for (let r = 0; r < ROWS_PER_INSERT && allLean; r++) allLean = isLean(values, rows[next + r] as number);
+      if (allLean) {
+        for (let r = 0; r < ROWS_PER_INSERT; r++) {
+          this.#bind(values, rows[next + r] as number, args, 0, resourceIds);
+          const offset = r * LEAN_FIELDS.length;
+          for (let f = 0; f < LEAN_FIELDS.length; f++) lean[offset + f] = args[LEAN_FIELDS[f] as number];
+        }
+        changes += manyLean.run(...lean).changes;
+        continue;
+      }
+      for (let r = 0; r < ROWS_PER_INSERT; r++) {
+        this.#bind(values, rows[next + r] as number, args, r * SPAN_FIELDS, resourceIds);
+      }
+      changes += many.run(...args).changes;
+    }
+    for (; next < rows.length; next++) {
+      this.#bind(values, rows[next] as number, this.#oneArgs, 0, resourceIds);
+      changes += one.run(...this.#oneArgs).changes;
+    }
+    return changes;
   }
 
   /**
@@ -377,31 +551,8 @@ export class SpanWriter {
       inserted += added.length;
       if (added.length > 0) fresh.set(group, added);
     }
-    const args = this.#rowArgs;
-    const lean = this.#leanArgs;
-    let next = 0;
     // Rows go in in batch order (of repeats, the first is the one kept).
-    for (; next + ROWS_PER_INSERT <= bulk.length; next += ROWS_PER_INSERT) {
-      let allLean = true;
-      for (let r = 0; r < ROWS_PER_INSERT && allLean; r++) allLean = isLean(values, bulk[next + r] as number);
-      if (allLean) {
-        for (let r = 0; r < ROWS_PER_INSERT; r++) {
-          this.#bind(values, bulk[next + r] as number, args, 0, resourceIds);
-          const offset = r * LEAN_FIELDS.length;
-          for (let f = 0; f < LEAN_FIELDS.length; f++) lean[offset + f] = args[LEAN_FIELDS[f] as number];
-        }
-        inserted += this.#insertLeanSpans.run(...lean).changes;
-        continue;
-      }
-      for (let r = 0; r < ROWS_PER_INSERT; r++) {
-        this.#bind(values, bulk[next + r] as number, args, r * SPAN_FIELDS, resourceIds);
-      }
-      inserted += this.#insertSpans.run(...args).changes;
-    }
-    for (; next < bulk.length; next++) {
-      this.#bind(values, bulk[next] as number, this.#oneArgs, 0, resourceIds);
-      inserted += this.#insertSpan.run(...this.#oneArgs).changes;
-    }
+    inserted += this.#insertRows(values, bulk, resourceIds, this.#insertSpan, this.#insertSpans, this.#insertLeanSpans);
     const skipped = {
       duplicates: count - inserted - conflicts.count,
       conflicts: conflicts.count,

@@ -134,6 +134,14 @@ export interface StoreStats {
   readonly droppedSpans: number;
 }
 
+/** Spans waiting in a file's inbox that a store could not settle (see {@link SpanStore.unsettled}). */
+export interface UnsettledSpans {
+  /** Spans waiting in the inbox. */
+  readonly spans: number;
+  /** Why they could not be stored: SQLite's message (e.g. "attempt to write a readonly database"). */
+  readonly reason: string;
+}
+
 /**
  * The span store: one SQLite file holding spans and a per-trace summary.
  * Obtain one with {@link openStore}.
@@ -208,6 +216,14 @@ export interface SpanStore {
   /** Counts of traces and spans, the size of the file in bytes and the spans recorders lost. */
   stats(): StoreStats;
   /**
+   * The spans an app appended to the file that this store's last read could
+   * not store under their keys, and why (the file cannot be written by this
+   * process, the disk is full, another writer held the lock past the busy
+   * timeout). Reads go on with what is stored; a later read tries again.
+   * Undefined when nothing was held back.
+   */
+  unsettled(): UnsettledSpans | undefined;
+  /**
    * Adds to the count of spans a recording process lost before they reached
    * the store, so that readers of the file learn of the loss.
    *
@@ -249,6 +265,8 @@ export function openStore(options: OpenStoreOptions = {}): SpanStore {
 }
 
 const DELETE_CHUNK = 500;
+/** How long a store waits after a failed settle before a read tries again (ms): a full disk or a lock does not clear in a read's time. */
+const SETTLE_RETRY_MS = 2000;
 /** Most traces {@link SpanStore.getTrace} reads for one trace with `linked`, the trace itself included. */
 export const MAX_LINKED_TRACES = 50;
 const NS_PER_MS = 1e6;
@@ -376,12 +394,71 @@ class SqliteSpanStore implements SpanStore {
   readonly #selectSpans;
   readonly #selectSpanPage;
 
+  /** Whether the file has an inbox (schema 5 and later; a read-only store may be older). */
+  readonly #hasInbox: boolean;
+  /** The writer that settles the inbox: this store's own, or, read-only, one on a connection of its own. */
+  #settler: SpanWriter | undefined;
+  /** Why the last attempt to settle failed (SQLite's message); undefined after one that succeeded. */
+  #settleFailure: string | undefined;
+  /** When (Date.now()) settling may be tried again after a failure. */
+  #settleRetryAt = 0;
+
   constructor(path: string, db: SqliteDatabase, readonly: boolean) {
     this.path = path;
     this.#db = db;
     this.#readonly = readonly;
+    this.#hasInbox =
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inbox'").pluck().get() !== undefined;
     this.#selectSpans = db.prepare(SELECT_TRACE_SPANS).safeIntegers(true);
     this.#selectSpanPage = db.prepare(`${SELECT_TRACE_SPANS} LIMIT ? OFFSET ?`).safeIntegers(true);
+  }
+
+  /**
+   * Settles the inbox before a read, so that what the app appended is read
+   * as if it had been stored under its keys (see the `span-inbox`
+   * migration). A read-only store settles through a connection of its own
+   * opened for writing. When the write fails, the read goes on with what is
+   * stored (see {@link SpanStore.unsettled}) and settling is tried again
+   * {@link SETTLE_RETRY_MS} later.
+   */
+  #settleInbox(): void {
+    if (!this.#hasInbox || Date.now() < this.#settleRetryAt) return;
+    try {
+      let settler = this.#settler;
+      if (settler === undefined) {
+        if (!this.#readonly) {
+          this.#writer ??= new SpanWriter(this.#db);
+          settler = this.#writer;
+        } else {
+          // Most reads of a read-only store find nothing to settle: look before opening a second connection.
+          if (this.#db.prepare('SELECT 1 FROM inbox LIMIT 1').pluck().get() === undefined) return;
+          settler = new SpanWriter(openDatabase(this.path, { migrate: false }));
+        }
+        this.#settler = settler;
+      }
+      if (!settler.inboxPending()) {
+        this.#settleFailure = undefined;
+        return;
+      }
+      while (settler.settleInbox() !== undefined) {
+        // One transaction per SETTLE_SPANS rows, so an app appending meanwhile waits milliseconds.
+      }
+      this.#settleFailure = undefined;
+    } catch (error) {
+      // Whatever stops the write (a file this process may not write, a full
+      // disk, a lock held past the busy timeout, a connection that cannot be
+      // opened) leaves the rows in the inbox for a later read or another
+      // reader; this read answers with what is stored and says so through
+      // unsettled(). Each failed transaction rolled back whole.
+      this.#settleFailure = error instanceof Error ? error.message : String(error);
+      this.#settleRetryAt = Date.now() + SETTLE_RETRY_MS;
+    }
+  }
+
+  unsettled(): UnsettledSpans | undefined {
+    if (this.#settleFailure === undefined) return undefined;
+    const spans = this.#db.prepare('SELECT count(*) FROM inbox').pluck().get() as number;
+    return spans === 0 ? undefined : { spans, reason: this.#settleFailure };
   }
 
   writeSpans(spans: readonly Span[]): WriteResult {
@@ -392,6 +469,7 @@ class SqliteSpanStore implements SpanStore {
   }
 
   listTraces(filter: TraceFilter = {}, page: TracePage = {}): TraceList {
+    this.#settleInbox();
     if ((filter.q !== undefined && filter.q !== '') || filter.service !== undefined) {
       return this.#scanTraces(filter, page);
     }
@@ -497,6 +575,7 @@ class SqliteSpanStore implements SpanStore {
   }
 
   traceSpanCount(traceId: string): number | undefined {
+    this.#settleInbox();
     const row = this.#db.prepare('SELECT span_count FROM traces WHERE trace_id = ?').get(traceId.toLowerCase()) as
       | { span_count: number }
       | undefined;
@@ -504,11 +583,13 @@ class SqliteSpanStore implements SpanStore {
   }
 
   getSpans(traceId: string, page: { readonly offset?: number; readonly limit?: number } = {}): Span[] {
+    this.#settleInbox();
     const limit = Math.min(10_000, Math.max(1, Math.floor(page.limit ?? 1000)));
     return this.#spansOf(traceId.toLowerCase(), limit, Math.max(0, Math.floor(page.offset ?? 0)));
   }
 
   getTrace(traceId: string, options: GetTraceOptions = {}): Trace | undefined {
+    this.#settleInbox();
     const id = traceId.toLowerCase();
     const maxSpans = options.maxSpans === undefined ? undefined : Math.max(1, Math.floor(options.maxSpans));
     const spans = this.#spansOf(id, maxSpans);
@@ -551,14 +632,17 @@ class SqliteSpanStore implements SpanStore {
   }
 
   listEndpoints(filter: EndpointFilter = {}): EndpointStats[] {
+    this.#settleInbox();
     return listEndpoints(this.#db, filter);
   }
 
   endpointTraceIds(endpoint: EndpointRef, filter: EndpointFilter & { readonly limit?: number } = {}): string[] {
+    this.#settleInbox();
     return endpointTraceIds(this.#db, endpoint, filter);
   }
 
   headSeq(): number {
+    this.#settleInbox();
     const row = this.#db
       .prepare(
         `SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq'), 0),
@@ -570,6 +654,7 @@ class SqliteSpanStore implements SpanStore {
   }
 
   changesSince(seq: number, options: { limit?: number } = {}): TraceChanges {
+    this.#settleInbox();
     const limit = Math.min(5000, Math.max(1, Math.floor(options.limit ?? 500)));
     const rows = this.#db
       .prepare('SELECT * FROM traces WHERE seq > ? ORDER BY seq LIMIT ?')
@@ -607,6 +692,7 @@ class SqliteSpanStore implements SpanStore {
   }
 
   prune(policy: RetentionPolicy): { deletedTraces: number } {
+    this.#settleInbox();
     if (this.#readonly) throw new StoreError('read-only', `${this.path} was opened read-only`);
     let deleted = 0;
     // Small transactions: a writer in another process waits for one chunk at most.
@@ -664,6 +750,7 @@ class SqliteSpanStore implements SpanStore {
   }
 
   stats(): StoreStats {
+    this.#settleInbox();
     const traces = this.#db.prepare('SELECT count(*) FROM traces').pluck().get() as number;
     const spans = this.#db.prepare('SELECT count(*) FROM spans').pluck().get() as number;
     const dropped = this.#db.prepare("SELECT value FROM meta WHERE key = 'dropped_spans'").pluck().get();
@@ -681,6 +768,8 @@ class SqliteSpanStore implements SpanStore {
   }
 
   close(): void {
+    const own = this.#settler?.database;
+    if (own !== undefined && own !== this.#db && own.open) own.close();
     if (this.#db.open) this.#db.close();
   }
 }

@@ -106,8 +106,20 @@ export class SpanWriterThread {
   /** Requests awaiting their answer, with the thread each was posted to. */
   readonly #pending = new Map<number, { readonly worker: Worker; readonly onReply: (reply: WriterReply) => void }>();
 
-  constructor(options: { readonly path?: string } = {}) {
+  /** Whether batches go to the store's inbox (see the constructor). */
+  readonly inbox: boolean;
+
+  /**
+   * @param options.path the database file (default `defaultDbPath()`).
+   * @param options.inbox append spans to the store's inbox, for its next
+   *   reader to settle (`SpanWriter.appendEncoded`), instead of storing them
+   *   under their keys with their traces' summaries. Default false. With it,
+   *   `writeReporting` cannot tell conflicting ids: they are found when the
+   *   inbox is settled.
+   */
+  constructor(options: { readonly path?: string; readonly inbox?: boolean } = {}) {
     this.path = resolve(options.path ?? defaultDbPath());
+    this.inbox = options.inbox ?? false;
   }
 
   /**
@@ -181,7 +193,7 @@ export class SpanWriterThread {
 
   #startWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = startWriterWorker({ path: this.path });
+    const worker = startWriterWorker({ path: this.path, inbox: this.inbox });
     worker.unref();
     worker.on('message', (reply: WriterReply) => this.#settle(reply.id, reply));
     // Only this thread's requests fail with it: after an error a new thread

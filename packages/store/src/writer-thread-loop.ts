@@ -54,7 +54,7 @@ export function configureWriterConnection(db: SqliteDatabase): SqliteDatabase {
 export function runWriterLoop(): void {
   const port = parentPort;
   if (port === null) throw new Error('runWriterLoop must run in a worker thread');
-  const { path } = workerData as WriterWorkerData;
+  const { path, inbox } = workerData as WriterWorkerData;
   let db: SqliteDatabase | undefined;
   let writer: SpanWriter | undefined;
 
@@ -77,6 +77,13 @@ export function runWriterLoop(): void {
         if (writer === undefined) {
           db = configureWriterConnection(openDatabase(path, { migrate: true }));
           writer = new SpanWriter(db);
+        }
+        if (inbox === true) {
+          // Copies and conflicting ids are found when the inbox is settled, by the store's reader.
+          writer.appendEncoded(batch);
+          for (const request of group)
+            reply({ type: 'written', id: request.id, inserted: encodedCount(request.batch) });
+          return;
         }
         const written = writer.writeEncoded(batch);
         // Batches committed together share one result: its conflicts are

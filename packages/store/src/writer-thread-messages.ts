@@ -3,6 +3,8 @@ import type { EncodedSpans } from './span-encoding.js';
 /** Data the writer thread starts with. */
 export interface WriterWorkerData {
   readonly path: string;
+  /** Append batches to the store's inbox (`SpanWriter.appendEncoded`) instead of storing them under their keys. */
+  readonly inbox?: boolean;
 }
 
 /** A message from the exporter to its writer thread. */

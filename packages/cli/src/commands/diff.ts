@@ -13,7 +13,7 @@ import {
 } from '../diff-report.js';
 import { UserError } from '../errors.js';
 import { nonNegativeNumber, wholeNumber } from '../option-parsers.js';
-import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
+import { closeReadStore, displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { addSourceOptions, oneSource, type SourceFlags, traceFromSource } from './sources.js';
 
 type DiffFormat = 'text' | 'json' | 'md';
@@ -178,7 +178,7 @@ function readTrace(path: string, reference: string): Trace {
     const read = findTrace(store, reference, path);
     return joinLinkedTraces(read);
   } finally {
-    store.close();
+    closeReadStore(store, path);
   }
 }
 
@@ -230,6 +230,6 @@ function readRun(path: string, perEndpoint: number): Trace[] {
     }
     return traces;
   } finally {
-    store.close();
+    closeReadStore(store, path);
   }
 }

@@ -5,7 +5,7 @@ import { makeFolder, StoreError } from '@lifeline/store';
 import type { Command } from 'commander';
 import { flowMarkdown, indexMarkdown, loadFlow, uniqueSlugs, withoutCounts } from '../endpoint-flows.js';
 import { UserError } from '../errors.js';
-import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
+import { closeReadStore, displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 
 interface DocsOptions {
   readonly db?: string;
@@ -71,7 +71,7 @@ Examples:
           if (flow !== undefined) entries.push({ endpoint, flow, file: `${slugs.get(endpoint)}.md` });
         }
       } finally {
-        store.close();
+        closeReadStore(store, path);
       }
       const dir = resolve(options.out);
       const wanted = pages(entries);

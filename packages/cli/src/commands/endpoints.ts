@@ -12,7 +12,7 @@ import type { EndpointFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
 import { FLOW_REQUESTS, findEndpoints, flowMarkdown, loadFlow, percent } from '../endpoint-flows.js';
 import { UserError } from '../errors.js';
-import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
+import { closeReadStore, displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { formatTable, MAX_REQUEST_WIDTH, MAX_SERVICE_WIDTH } from '../table.js';
 
 type FlowFormat = 'mmd' | 'md' | 'svg' | 'png' | 'json';
@@ -136,7 +136,7 @@ Examples:
             output = flow.text;
         }
       } finally {
-        store.close();
+        closeReadStore(store, path);
       }
       if (options.out) {
         try {

@@ -21,7 +21,7 @@ import type { SpanStore, TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
 import { ChromiumNotFoundError } from '../chromium.js';
 import { UserError } from '../errors.js';
-import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
+import { closeReadStore, displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
 import { addSourceOptions, oneSource, type SourceFlags, traceFromSource } from './sources.js';
 
@@ -128,7 +128,7 @@ Examples:
         try {
           ({ trace, spanCount } = findTrace(store, reference, options, path));
         } finally {
-          store.close();
+          closeReadStore(store, path);
         }
       }
       const capped = spanCount !== undefined && spanCount > trace.spans.length;
@@ -228,6 +228,10 @@ function findTrace(
     const found = latest === undefined ? undefined : read(latest.traceId);
     if (found) return found;
     if (store.stats().traces === 0) {
+      // Spans only waiting in the inbox: closeReadStore writes how many and why, before this error.
+      if (store.unsettled() !== undefined) {
+        throw new UserError(`no trace in ${displayPath(path)} can be shown yet: see the note above`);
+      }
       throw new UserError(
         `no traces yet in ${displayPath(path)}: record a request (node --import @lifeline/node/register app.js) or import a file (lifeline import FILE)`,
       );

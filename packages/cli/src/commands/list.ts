@@ -3,7 +3,7 @@ import type { TraceFilter } from '@lifeline/store';
 import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { httpStatus, nonNegativeNumber, wholeNumber } from '../option-parsers.js';
-import { displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
+import { closeReadStore, displayPath, openExistingStore, resolveDbPath } from '../store-access.js';
 import { formatTable, MAX_REQUEST_WIDTH, MAX_SERVICE_WIDTH } from '../table.js';
 import { addWorkOptions, type WorkFlags, workFromFlags } from '../work-options.js';
 import { addSourceOptions, listFromSource, oneSource, type SourceFlags } from './sources.js';
@@ -82,6 +82,8 @@ Examples:
         if (page.items.length === 0) {
           const total = store.stats().traces;
           if (total === 0) {
+            // Spans only waiting in the inbox: closeReadStore says how many and why.
+            if (store.unsettled() !== undefined) return;
             throw new UserError(
               `no traces yet in ${displayPath(path)}: record an app with \`node --import @lifeline/node/register app.js\` or import a file with \`lifeline import FILE\``,
             );
@@ -105,7 +107,7 @@ Examples:
           );
         }
       } finally {
-        store.close();
+        closeReadStore(store, path);
       }
     });
 }
