@@ -209,11 +209,16 @@ export function traceExtent(tree: SpanTree): { readonly start: number; readonly 
   let end = primary.end;
   for (const root of tree.roots) {
     if (root === primary) continue;
-    if (root.span.kind === 'consumer' && linkedProducer(root.span, tree.byId) !== undefined) continue;
+    if (isHandOff(root, tree)) continue;
     if (root.start < start) start = root.start;
     if (root.end > end) end = root.end;
   }
   return { start, end };
+}
+
+/** A consumer root linked to a producer in the same trace: a hand-off within the trace, not a second request. */
+function isHandOff(root: SpanNode, tree: SpanTree): boolean {
+  return root.span.kind === 'consumer' && linkedProducer(root.span, tree.byId) !== undefined;
 }
 
 /** Length of an extent from {@link traceExtent}, 0 for none. */
@@ -536,8 +541,14 @@ function walkCallPatterns(layout: TraceLayout, sink: PatternSink): number {
   // Several roots are several requests: their savings add up only where they
   // ran one after another. Where they overlapped, the trace ends when the one
   // that would end last does, as in a par block.
+  // Only the requests the trace's wall time spans count: a consumer drawn at
+  // the top because it ran after everything else (its span hangs below a
+  // request), or a hand-off from a producer of the trace, is work nobody
+  // waited for, like a consumer inside a call.
   let total = 0;
-  const roots = layout.top.filter((call) => !after.has(call));
+  const roots = layout.top.filter(
+    (call) => !after.has(call) && call.node.parent === undefined && !isHandOff(call.node, layout.tree),
+  );
   for (const run of roots.length < 2 ? [{ type: 'serial' as const, calls: roots }] : arrangeChildren(roots)) {
     if (run.type === 'par') total += parSaving(run.calls, savingOf);
     else for (const call of run.calls) total += savingOf(call);

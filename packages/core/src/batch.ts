@@ -129,6 +129,17 @@ function commandOf(span: Span): string | undefined {
   return fromName?.toUpperCase();
 }
 
+/**
+ * Whether a member can make a batch among its siblings: one whose operation
+ * name says it is in a batch, or a `multi` bracket. A command that does not
+ * say so ({@link BatchMember.delimited}) joins a batch only after such a
+ * bracket, so siblings with neither are left as they are by
+ * {@link groupBatches}, and need not be grouped at all.
+ */
+export function startsBatch(member: BatchMember | undefined): boolean {
+  return member !== undefined && (member.delimited !== true || member.bracket === 'open');
+}
+
 /** What {@link groupBatches} reads of a sibling call. */
 export interface BatchView {
   readonly start: number;

@@ -53,6 +53,23 @@ const SMALL_GROUP = 32;
  * group of 10,000 overlapping calls is still fast.
  */
 export function packLanes<T extends Interval>(group: readonly T[]): T[][] {
+  return packLanesBy(group, startOf, endOf);
+}
+
+function startOf(interval: Interval): number {
+  return interval.start;
+}
+
+function endOf(interval: Interval): number {
+  return interval.end;
+}
+
+/**
+ * {@link packLanes} for items that are not intervals themselves, with their
+ * times read by `start` and `end`: the diagram packs its calls as they are,
+ * rather than making an interval per call and mapping the lanes back.
+ */
+export function packLanesBy<T>(group: readonly T[], start: (item: T) => number, end: (item: T) => number): T[][] {
   const lanes: T[][] = [];
   if (group.length === 0) return lanes;
   if (group.length <= SMALL_GROUP) {
@@ -60,11 +77,12 @@ export function packLanes<T extends Interval>(group: readonly T[]): T[][] {
     // handful of calls, where the tree's typed array costs more than it saves.
     const ends: number[] = [];
     for (const item of group) {
+      const from = start(item);
       let lane = 0;
-      while (lane < ends.length && (ends[lane] as number) > item.start) lane++;
+      while (lane < ends.length && (ends[lane] as number) > from) lane++;
       if (lane === ends.length) lanes.push([]);
       (lanes[lane] as T[]).push(item);
-      ends[lane] = item.end;
+      ends[lane] = end(item);
     }
     return lanes;
   }
@@ -72,25 +90,25 @@ export function packLanes<T extends Interval>(group: readonly T[]): T[][] {
   while (size < group.length) size *= 2;
   // tree[size + i] = end time of lane i (Infinity while the lane does not exist); inner nodes hold the minimum.
   const tree = new Float64Array(2 * size).fill(Number.POSITIVE_INFINITY);
-  const update = (lane: number, end: number): void => {
+  const update = (lane: number, laneEnd: number): void => {
     let i = size + lane;
-    tree[i] = end;
+    tree[i] = laneEnd;
     for (i >>= 1; i >= 1; i >>= 1) tree[i] = Math.min(tree[2 * i] as number, tree[2 * i + 1] as number);
   };
-  const firstFitting = (start: number): number => {
-    if ((tree[1] as number) > start) return -1;
+  const firstFitting = (from: number): number => {
+    if ((tree[1] as number) > from) return -1;
     let i = 1;
-    while (i < size) i = (tree[2 * i] as number) <= start ? 2 * i : 2 * i + 1;
+    while (i < size) i = (tree[2 * i] as number) <= from ? 2 * i : 2 * i + 1;
     return i - size;
   };
   for (const item of group) {
-    let lane = firstFitting(item.start);
+    let lane = firstFitting(start(item));
     if (lane < 0) {
       lane = lanes.length;
       lanes.push([]);
     }
     (lanes[lane] as T[]).push(item);
-    update(lane, item.end);
+    update(lane, end(item));
   }
   return lanes;
 }

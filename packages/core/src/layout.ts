@@ -16,7 +16,7 @@
  *   stay its children: the sequence model draws them after the response and
  *   the analysis and summary leave them out of what the client waited for.
  */
-import { batchMember, describeBatch, groupBatches } from './batch.js';
+import { batchMember, describeBatch, groupBatches, startsBatch } from './batch.js';
 import {
   classifySpan,
   classifyWithoutMemo,
@@ -24,7 +24,7 @@ import {
   type SpanCategory,
   type SpanClass,
 } from './classify.js';
-import { packLanes } from './concurrency.js';
+import { packLanesBy } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
 import { type CallOutcome, callerDisconnectedAt, drawnCallOutcome, spanFailed } from './outcome.js';
 import { repeatStatement } from './statement.js';
@@ -193,6 +193,10 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
       nestedCalls: 0,
       label: cls.label,
       work: node,
+      // Set once the calls are nested (not in a lean layout); present from the
+      // start, so that setting them later does not grow every call's storage.
+      outcome: undefined,
+      nestedFailures: undefined,
     };
     (parent ? parent.children : top).push(call);
     calls.push(call);
@@ -335,7 +339,9 @@ function foldBatches(call: DrawnCall): void {
   const children = call.children;
   let any = false;
   for (const child of children) {
-    if (child.role === 'call' && child.remote === undefined && batchMember(child.node.span) !== undefined) {
+    // Redis commands recorded without an operation name are members only
+    // between brackets: most calls with such commands among them have none.
+    if (child.role === 'call' && child.remote === undefined && startsBatch(batchMember(child.node.span))) {
       any = true;
       break;
     }
@@ -378,6 +384,8 @@ function batchCall(members: readonly DrawnCall[], parent: DrawnCall): DrawnCall 
     label,
     batch: members,
     work: { start: first.node.start, end },
+    outcome: undefined,
+    nestedFailures: undefined,
   };
   for (const child of children) child.parent = call;
   if (children.length > 1) children.sort((a, b) => compareNodes(a.node, b.node));
@@ -552,6 +560,11 @@ function issuedAt(call: DrawnCall): number {
   return issuedStart(call.node.span, call.node.start);
 }
 
+/** When a call ended (ns, layout time). */
+function callEnd(call: DrawnCall): number {
+  return call.node.end;
+}
+
 /** {@link issuedAt} of a span that started at `start` (ns, layout time). */
 export function issuedStart(span: Span, start: number): number {
   const seconds = span.attributes['db.client.connection.wait_time'];
@@ -567,44 +580,42 @@ export function issuedStart(span: Span, start: number): number {
  */
 export function arrangeChildren(children: readonly DrawnCall[]): ChildRun[] {
   let waited = false;
-  const intervals = children.map((call) => {
-    const start = issuedAt(call);
-    if (start !== call.node.start) waited = true;
-    return { start, end: call.node.end, call };
-  });
+  for (const call of children) {
+    if (issuedAt(call) !== call.node.start) {
+      waited = true;
+      break;
+    }
+  }
   // Stable: calls that did not wait keep their order.
-  if (waited) intervals.sort((a, b) => a.start - b.start);
+  const calls = waited ? [...children].sort((a, b) => issuedAt(a) - issuedAt(b)) : children;
   const runs: ChildRun[] = [];
   let serial: DrawnCall[] = [];
-  // The groups of `concurrentGroups`, walked in place: a serial call, the
-  // most common group, then needs no array of its own.
+  // The groups of `concurrentGroups`, walked in place over the calls: a
+  // serial call, the most common group, then needs no array of its own, and
+  // no call needs an interval object made for it.
   const closeGroup = (from: number, to: number): void => {
     if (to - from === 1) {
-      serial.push((intervals[from] as (typeof intervals)[number]).call);
+      serial.push(calls[from] as DrawnCall);
       return;
     }
     if (serial.length > 0) runs.push({ type: 'serial', calls: serial });
     serial = [];
-    const group = intervals.slice(from, to);
-    runs.push({
-      type: 'par',
-      calls: group.map((g) => g.call),
-      lanes: packLanes(group).map((lane) => lane.map((g) => g.call)),
-    });
+    const group = calls.slice(from, to);
+    runs.push({ type: 'par', calls: group, lanes: packLanesBy(group, issuedAt, callEnd) });
   };
   let groupStart = 0;
   let maxEnd = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < intervals.length; i++) {
-    const item = intervals[i] as (typeof intervals)[number];
+  for (let i = 0; i < calls.length; i++) {
+    const call = calls[i] as DrawnCall;
     // As in concurrentGroups: intervals that only touch are serial.
-    if (i > groupStart && !(item.start < maxEnd)) {
+    if (i > groupStart && !(issuedAt(call) < maxEnd)) {
       closeGroup(groupStart, i);
       groupStart = i;
       maxEnd = Number.NEGATIVE_INFINITY;
     }
-    if (item.end > maxEnd) maxEnd = item.end;
+    if (call.node.end > maxEnd) maxEnd = call.node.end;
   }
-  if (intervals.length > 0) closeGroup(groupStart, intervals.length);
+  if (calls.length > 0) closeGroup(groupStart, calls.length);
   if (serial.length > 0) runs.push({ type: 'serial', calls: serial });
   return runs;
 }

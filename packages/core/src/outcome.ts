@@ -273,18 +273,12 @@ export function noResponseReason(span: Span): string {
  * exceptions, an unread body and a missing response status as markers.
  */
 export function callOutcome(call: DrawnCall): CallOutcome {
-  const spans = call.remote !== undefined && call.remote !== call.node ? [call.node, call.remote] : [call.node];
-  let statusCode: number | undefined;
-  let error = false;
-  for (const node of spans) {
-    const span = node.span;
-    const code = numberAttribute(span, STATUS_KEYS);
-    // HTTP status 0 is what some clients record when no response came (a
-    // browser's fetch, XHR): it is no status code at all.
-    statusCode ??=
-      code !== undefined && code !== 0 && !('rpc.grpc.status_code' in span.attributes && code < 100) ? code : undefined;
-    if (spanFailed(node)) error = true;
-  }
+  // The caller's span, then the server span that answered it when the call
+  // reached a traced service. Read one by one rather than from a list of
+  // the two: the layout asks this of every call of a trace.
+  const remote = call.remote !== undefined && call.remote !== call.node ? call.remote : undefined;
+  const statusCode = receivedStatus(call.node.span) ?? (remote !== undefined ? receivedStatus(remote.span) : undefined);
+  const error = spanFailed(call.node) || (remote !== undefined && spanFailed(remote));
   const rows = numberAttribute(call.node.span, ROWS_KEYS);
   // Whatever the handler answered in the end, its caller was gone by then.
   if (call.role === 'entry' && callerDisconnectedAt(call.node.span) !== undefined) {
@@ -295,7 +289,8 @@ export function callOutcome(call: DrawnCall): CallOutcome {
     return failed({ error: true, noResponse: true, message: noResponseReason(call.node.span), rows });
   }
   if (!error) {
-    const markers = outcomeMarkers(spans);
+    let markers = spanMarkers(call.node.span, undefined);
+    if (remote !== undefined) markers = spanMarkers(remote.span, markers);
     // The server span that answered the call may carry the status its caller's span lacks.
     if (
       call.role === 'call' &&
@@ -303,14 +298,16 @@ export function callOutcome(call: DrawnCall): CallOutcome {
       call.node.span.status?.code !== 'ok' &&
       endedWithoutResponse(call.node)
     ) {
+      markers ??= [];
       markers.push({ kind: 'no-response-status', text: 'no response status recorded' });
     }
-    const grpc = grpcStatusName(spans);
+    const grpc = grpcStatusName(call.node.span) ?? (remote !== undefined ? grpcStatusName(remote.span) : undefined);
     const outcome: { -readonly [K in keyof CallOutcome]: CallOutcome[K] } = { error, statusCode, rows };
     if (grpc !== undefined) outcome.grpcStatus = grpc;
-    if (markers.length > 0) outcome.markers = markers;
+    if (markers !== undefined) outcome.markers = markers;
     return outcome;
   }
+  const spans = remote !== undefined ? [call.node, remote] : [call.node];
   let fallback: string | undefined;
   for (const node of spans) {
     if (!spanFailed(node)) continue;
@@ -325,6 +322,18 @@ export function callOutcome(call: DrawnCall): CallOutcome {
     return failed({ error, statusCode, message: 'response cut short', rows });
   }
   return failed({ error, statusCode, message: hoisted ?? fallback, rows });
+}
+
+/**
+ * The status code a span says its caller received: HTTP status 0 is what
+ * some clients record when no response came (a browser's fetch, XHR), and a
+ * gRPC code below 100 is no HTTP status: neither is a status code at all.
+ */
+function receivedStatus(span: Span): number | undefined {
+  const code = numberAttribute(span, STATUS_KEYS);
+  return code !== undefined && code !== 0 && !('rpc.grpc.status_code' in span.attributes && code < 100)
+    ? code
+    : undefined;
 }
 
 /** A failed outcome with {@link CallOutcome.messageRestatesStatus} decided once, here. */
@@ -364,28 +373,34 @@ function httpClientWithoutStatus(span: Span): boolean {
   );
 }
 
-/** Handled exceptions and an unread body on the spans of a call that did not fail. */
-function outcomeMarkers(nodes: readonly SpanNode[]): OutcomeMarker[] {
-  const markers: OutcomeMarker[] = [];
-  for (const node of nodes) {
-    const span = node.span;
-    if (span.attributes[BODY_UNREAD_ATTRIBUTE] === true && !markers.some((m) => m.kind === 'body-unread')) {
-      markers.push({ kind: 'body-unread', text: 'response body never read' });
-    }
-    for (const event of span.events) {
-      if (event?.name !== 'exception' || typeof event.attributes !== 'object' || event.attributes === null) continue;
-      const a = event.attributes;
-      const described = describeException(a['exception.type'], a['exception.message']);
-      const handled = a['exception.escaped'] === false || a['exception.escaped'] === 'false';
-      const text = handled
-        ? `handled ${described ?? 'exception'}`
-        : described !== undefined
-          ? `exception ${described}`
-          : 'exception recorded';
-      if (!markers.some((m) => m.text === text)) markers.push({ kind: 'exception', text });
+/**
+ * Adds the handled exceptions and an unread body of one span of a call that
+ * did not fail to `markers` (the markers of the call's spans read before,
+ * each kept once), and returns them; the list is made only when there is a
+ * marker, so that most calls, which have none, make none.
+ */
+function spanMarkers(span: Span, markers: OutcomeMarker[] | undefined): OutcomeMarker[] | undefined {
+  let out = markers;
+  if (span.attributes[BODY_UNREAD_ATTRIBUTE] === true && !out?.some((m) => m.kind === 'body-unread')) {
+    out ??= [];
+    out.push({ kind: 'body-unread', text: 'response body never read' });
+  }
+  for (const event of span.events) {
+    if (event?.name !== 'exception' || typeof event.attributes !== 'object' || event.attributes === null) continue;
+    const a = event.attributes;
+    const described = describeException(a['exception.type'], a['exception.message']);
+    const handled = a['exception.escaped'] === false || a['exception.escaped'] === 'false';
+    const text = handled
+      ? `handled ${described ?? 'exception'}`
+      : described !== undefined
+        ? `exception ${described}`
+        : 'exception recorded';
+    if (!out?.some((m) => m.text === text)) {
+      out ??= [];
+      out.push({ kind: 'exception', text });
     }
   }
-  return markers;
+  return out;
 }
 
 function describeException(type: unknown, message: unknown): string | undefined {
@@ -469,17 +484,14 @@ function errorTag(span: Span): string | undefined {
   return undefined;
 }
 
-/** The gRPC status code as a number, from the numeric or the named attribute forms. */
-/** The name of the first gRPC status other than OK among the spans (`NOT_FOUND`), if any. */
-function grpcStatusName(spans: readonly SpanNode[]): string | undefined {
-  for (const node of spans) {
-    const code = grpcStatus(node.span);
-    if (code === undefined || code === 0) continue;
-    return Object.keys(GRPC_CODES).find((name) => GRPC_CODES[name] === code) ?? `gRPC ${code}`;
-  }
-  return undefined;
+/** The name of a span's gRPC status when it is other than OK (`NOT_FOUND`), else undefined. */
+function grpcStatusName(span: Span): string | undefined {
+  const code = grpcStatus(span);
+  if (code === undefined || code === 0) return undefined;
+  return Object.keys(GRPC_CODES).find((name) => GRPC_CODES[name] === code) ?? `gRPC ${code}`;
 }
 
+/** The gRPC status code as a number, from the numeric or the named attribute forms. */
 function grpcStatus(span: Span): number | undefined {
   const a = span.attributes;
   const system = stringAttribute(span, RPC_SYSTEM_KEYS);

@@ -826,7 +826,18 @@ interface Memoized {
   [RUNS]?: readonly ChildRun[];
 }
 
-function computeCallTexts(call: DrawnCall, outcome: CallOutcome, layout: TraceLayout, timings: boolean): CallTexts {
+/**
+ * {@link callTexts} without remembering them on the call: for a walk that
+ * reads each call's texts once, such as the size guard's estimate over every
+ * call of a large trace, where keeping them would hold a set of texts per
+ * call alive until the layout is dropped.
+ */
+export function computeCallTexts(
+  call: DrawnCall,
+  outcome: CallOutcome,
+  layout: TraceLayout,
+  timings: boolean,
+): CallTexts {
   const durationMs = (call.node.end - call.node.start) / 1e6;
   const label = call.label || '(unnamed)';
   const markers =

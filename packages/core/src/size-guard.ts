@@ -20,7 +20,14 @@
 
 import { sentAt } from './call-timing.js';
 import { formatDuration, truncate } from './format.js';
-import { type DrawnCall, isRepeatRun, splitRepeats, type TraceLayout } from './layout.js';
+import {
+  arrangeChildren,
+  type DrawnCall,
+  isRepeatRun,
+  splitRepeats,
+  splitRepeatsUncached,
+  type TraceLayout,
+} from './layout.js';
 import { drawnCallOutcome } from './outcome.js';
 import { type RenderOptions, renderLines, renderMermaid } from './render.js';
 import {
@@ -29,6 +36,7 @@ import {
   buildBounded,
   buildSequence,
   callTexts,
+  computeCallTexts,
   foldText,
   gapThresholdMs,
   loopLabel,
@@ -72,22 +80,36 @@ export interface EstimateOptions {
   readonly timings: boolean;
   readonly foldLoops: boolean;
   readonly gapThresholdMs?: number;
+  /**
+   * Remember the runs, repeats and texts of each call on the layout, for the
+   * builds that follow: worth it only when those builds draw most of the
+   * calls again. Default false: on a large trace a plan draws a small share
+   * of the calls, and keeping what the estimate read of every call would
+   * only hold it alive (the builder remembers what it draws).
+   */
+  readonly remember?: boolean;
 }
 
 /**
  * Estimated characters of the lines a call draws itself, whether or not its
  * nested calls are folded: its arrows and the notes around them, read from
  * the very texts the builder draws ({@link callTexts}), at `indent`
- * characters of indentation.
+ * characters of indentation; remembered on the call with `remember` (see
+ * {@link EstimateOptions.remember}).
  */
 function ownCost(
   call: DrawnCall,
   layout: TraceLayout,
   indent: number,
-  timings: boolean,
+  options: EstimateOptions,
   line: { arrow: number; note: number },
 ): number {
-  const texts = callTexts(call, call.outcome ?? drawnCallOutcome(call), layout, timings);
+  const texts = (options.remember === true ? callTexts : computeCallTexts)(
+    call,
+    call.outcome ?? drawnCallOutcome(call),
+    layout,
+    options.timings,
+  );
   let cost = indent + line.arrow + textCost(texts.request);
   for (const note of texts.before) cost += indent + line.note + textCost(note.text);
   for (const note of texts.after) cost += indent + line.note + textCost(note.text);
@@ -126,6 +148,11 @@ export interface SizeEstimate {
  * siblings (serial, `par` blocks with their lanes, `loop` blocks drawing one
  * call), the same texts of arrows and notes, own work between calls, and the
  * indentation of each block. Linear in the calls; nothing recurses.
+ *
+ * Unless `options.remember` says so, nothing is remembered on the layout:
+ * the runs, repeats and texts of every call are read once here, while the
+ * builder draws only the calls a plan keeps (on a large trace, a small share
+ * of them) and remembers those.
  */
 export function estimateSizes(layout: TraceLayout, options: EstimateOptions): SizeEstimate {
   // Calls the diagram draws, parents before children, each with the index of
@@ -179,7 +206,7 @@ export function estimateSizes(layout: TraceLayout, options: EstimateOptions): Si
     const gapUntil = (time: number): void => {
       if (showGaps && time - cursor > thresholdNs) extra += ownWorkNoteCost(time - cursor, indentOf(nesting));
     };
-    for (const run of arrangedRuns(call.children)) {
+    for (const run of options.remember === true ? arrangedRuns(call.children) : arrangeChildren(call.children)) {
       if (run.type === 'par') {
         let sent = Number.POSITIVE_INFINITY;
         let end = Number.NEGATIVE_INFINITY;
@@ -199,7 +226,11 @@ export function estimateSizes(layout: TraceLayout, options: EstimateOptions): Si
         items++;
         continue;
       }
-      const pieces = options.foldLoops ? splitRepeats(run.calls) : run.calls;
+      const pieces = !options.foldLoops
+        ? run.calls
+        : options.remember === true
+          ? splitRepeats(run.calls)
+          : splitRepeatsUncached(run.calls);
       items += pieces.length;
       for (const piece of pieces) {
         if (isRepeatRun(piece)) {
@@ -229,7 +260,7 @@ export function estimateSizes(layout: TraceLayout, options: EstimateOptions): Si
   const hasDrawnChildren = new Uint8Array(order.length);
   const line = lineCosts(1 + String(seen.size).length);
   for (let i = 0; i < order.length; i++) {
-    own[i] = ownCost(order[i] as DrawnCall, layout, indentOf(blocks[i] as number), options.timings, line);
+    own[i] = ownCost(order[i] as DrawnCall, layout, indentOf(blocks[i] as number), options, line);
     subtree[i] = (own[i] as number) + (content[i] as number);
   }
   // Per call depth: the lines of its calls, the lines between their nested calls, and the notes folding those.
@@ -522,6 +553,9 @@ export function fitDiagram(
       timings: options.timings !== false,
       foldLoops: options.foldLoops !== false,
       ...(options.gapThresholdMs !== undefined ? { gapThresholdMs: options.gapThresholdMs } : {}),
+      // No plan draws more arrows than `maxArrows`: a layout of more calls is
+      // mostly folded in every build, one of fewer drawn again nearly whole.
+      remember: layout.calls.length <= maxArrows,
     });
   // A small trace is drawn whole first: it usually fits, and then needs no
   // estimate; when it does not, its printed lines give the sizes. A larger

@@ -132,7 +132,7 @@ describe('summarizeTrace', () => {
         if (analysis.serialRuns.length > 0)
           expect(overlapSavingMs ?? 0).toBeLessThanOrEqual(analysis.wallTimeMs + 0.001);
       }),
-      { numRuns: 400 },
+      { numRuns: Number(process.env.LIFELINE_PROPERTY_RUNS ?? 400) },
     );
   });
 
@@ -148,6 +148,35 @@ describe('summarizeTrace', () => {
     expect(analyzeTrace(t).errors.map((e) => e.spanId)).toEqual(['s3']);
     expect(summarizeTrace(t).error).toBe(false);
     expect(derived(t).error).toBe(false);
+  });
+
+  it('leaves out of the saving a consumer drawn after the request, which the request did not wait for', () => {
+    // A counterexample of the first property: a 0 ms root, and an orphan
+    // consumer hung below it whose two serial calls ran after it ended.
+    const specs = [
+      { parent: 0, orphan: 0, kind: 'internal', flavour: 'http', noEnd: 1 },
+      { parent: 0, orphan: 0, kind: 'consumer', flavour: 'http' },
+      { parent: 1, orphan: 1, kind: 'internal', flavour: 'redis', duration: 1, noEnd: 1 },
+      { parent: 1, orphan: 1, kind: 'internal', flavour: 'redis', duration: 1, noEnd: 1, gap: 1 },
+    ].map((s) => ({
+      table: 'a',
+      gap: 0,
+      duration: 0,
+      noEnd: 0,
+      error: 0,
+      service: 'api',
+      link: null,
+      statement: false,
+      ...s,
+    }));
+    const t = trace(...build(specs as Spec[], true));
+    const analysis = analyzeTrace(t);
+    // The consumer's own run is still found and could save the consumer 1 ms ...
+    expect(analysis.serialRuns.map((run) => [run.spanIds, run.savingMs])).toEqual([[['s2', 's3'], 1]]);
+    // ... but the request took 0 ms and had nothing to save.
+    expect(analysis.wallTimeMs).toBe(0);
+    expect(analysis.overlapSavingMs).toBe(0);
+    expect(summarizeTrace(t).overlapSavingMs ?? 0).toBe(0);
   });
 
   it('lays out the same calls in lean mode as for drawing, leaving out only the outcomes drawing reads', () => {
