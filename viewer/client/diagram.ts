@@ -55,23 +55,40 @@ export interface RenderedDiagram {
 }
 
 /**
+ * Mermaid's SVG for `text`, drawn with the viewer's settings but not yet in
+ * the page. Mermaid measures every label by adding it to the page and reading
+ * its size back, so drawing while the page is small costs less than drawing
+ * into a page already built (see the trace page).
+ *
+ * @throws Error (rejects) when Mermaid cannot parse or draw the text.
+ */
+export async function drawSvg(text: string): Promise<string> {
+  configure();
+  const id = `lifeline-diagram-${++renderCount}`;
+  const { svg } = await mermaid.render(id, text);
+  return svg;
+}
+
+/**
  * Renders `text` into `container`. `onSelect` receives the arrow number when a
  * message text, its line or its autonumber is clicked or activated by keyboard.
+ * `drawn` is the SVG of `text` when {@link drawSvg} already started drawing it.
  */
 export async function renderDiagram(
   container: HTMLElement,
   text: string,
   onSelect: (arrow: number) => void,
+  drawn: Promise<string> = drawSvg(text),
 ): Promise<RenderedDiagram> {
-  configure();
-  const id = `lifeline-diagram-${++renderCount}`;
-  const { svg } = await mermaid.render(id, text);
-  // Mermaid's output (sanitised under securityLevel 'strict') is parsed as an
-  // inert SVG document and adopted, rather than assigned through innerHTML.
-  const parsed = new DOMParser().parseFromString(svg, 'image/svg+xml');
-  if (parsed.querySelector('parsererror') !== null) throw new Error('Mermaid produced SVG that could not be parsed');
-  // Adopted, not cloned: the parsed tree moves into the page as it is.
-  const element = document.adoptNode(parsed.documentElement) as unknown as SVGSVGElement;
+  const svg = await drawn;
+  // Mermaid's output (sanitised under securityLevel 'strict') is parsed in an
+  // inert template, where nothing loads or runs, and moved into the page as it
+  // is. Mermaid serialises its SVG as HTML does, so the HTML parser reads it
+  // back exactly, and in about half the time an XML parse took.
+  const template = document.createElement('template');
+  template.innerHTML = svg;
+  const element = template.content.firstElementChild as unknown as SVGSVGElement;
+  if (!(element instanceof SVGSVGElement)) throw new Error('Mermaid produced SVG that could not be parsed');
   element.classList.add('diagram-svg');
 
   const texts = [...element.querySelectorAll<SVGTextElement>('text.messageText')];
@@ -90,10 +107,11 @@ export async function renderDiagram(
   numbers.forEach((node, index) => {
     node.dataset.arrow = String(index + 1);
   });
-  // Marked while still outside the page: hundreds of attribute changes on a
-  // tree already laid out would each invalidate its style again.
-  container.replaceChildren(element);
+  // Marked and sized while still outside the page: hundreds of attribute
+  // changes on a tree already laid out would each invalidate its style again,
+  // and the page is then laid out once with the diagram in it.
   fitToWidth(element, container);
+  container.replaceChildren(element);
 
   const arrowOf = (target: EventTarget | null): number | undefined => {
     const hit = target instanceof Element ? target.closest<SVGElement>('[data-arrow]') : null;
@@ -127,10 +145,12 @@ export async function renderDiagram(
  * Mermaid sizes the SVG to its natural width. A diagram a little wider than
  * the card is scaled to fit, so it reads at a glance; a much wider one keeps
  * its size (scrolling sideways) because shrinking it further would make the
- * text unreadable.
+ * text unreadable. Sizes `svg` before it goes into the page, reading the
+ * width `container` offers once emptied (no old diagram to lay out again).
  */
 function fitToWidth(svg: SVGSVGElement, container: HTMLElement): void {
-  const natural = svg.viewBox.baseVal?.width || svg.getBoundingClientRect().width;
+  const natural = svg.viewBox.baseVal?.width || Number.parseFloat(svg.getAttribute('width') ?? '') || 0;
+  container.replaceChildren();
   const available = container.clientWidth - 32;
   svg.removeAttribute('height');
   if (natural > 0 && available > 0 && natural > available && available / natural >= 0.6) {

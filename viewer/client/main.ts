@@ -4,10 +4,7 @@
  * options), so reloading or sharing a URL shows the same view.
  */
 import { tracePageId } from './api.js';
-import { renderComparePage } from './compare-page.js';
 import { h, replaceChildren } from './dom.js';
-import { renderEndpointsPage } from './endpoints-page.js';
-import { renderListPage } from './list-page.js';
 import { sourceBar } from './source.js';
 import { renderTracePage } from './trace-page.js';
 
@@ -39,10 +36,14 @@ function start(): void {
   const main = h('main', { className: 'page', attrs: { id: 'main' } });
   replaceChildren(root, header(), main);
   const traceId = tracePageId(location.pathname);
+  // The trace page is in the entry bundle; the other pages load their code
+  // when they are opened, so a trace's page parses and runs only its own.
   if (traceId !== undefined) void renderTracePage(main, traceId);
-  else if (/^\/compare\/?$/.test(location.pathname)) void renderComparePage(main);
-  else if (/^\/endpoints\/?$/.test(location.pathname)) void renderEndpointsPage(main);
-  else void renderListPage(main);
+  else if (/^\/compare\/?$/.test(location.pathname))
+    void import('./compare-page.js').then((page) => page.renderComparePage(main));
+  else if (/^\/endpoints\/?$/.test(location.pathname))
+    void import('./endpoints-page.js').then((page) => page.renderEndpointsPage(main));
+  else void import('./list-page.js').then((page) => page.renderListPage(main));
 }
 
 start();

@@ -14,6 +14,7 @@ import { compareRouter } from './compare-api.js';
 import { endpointsRouter } from './endpoints-api.js';
 import { createLiveHub, type LiveHub } from './live.js';
 import { type BodyBudget, otlpTraceReceiver } from './otlp-receiver.js';
+import { type PageKind, pageShell } from './page-shell.js';
 import { requireLoopbackHost, requireToken, securityHeaders } from './security.js';
 import type { SourceReader } from './sources/reader.js';
 import { sourceRouter } from './sources/router.js';
@@ -128,18 +129,21 @@ export function createViewerApp(options: ViewerAppOptions): ViewerApplication {
     }),
   );
 
-  const page: express.RequestHandler = (_request, response) => {
-    if (!existsSync(clientEntry)) {
-      response.status(503).type('text/html; charset=utf-8').send(MISSING_BUNDLE_PAGE);
-      return;
-    }
-    response.setHeader('Cache-Control', 'no-cache');
-    response.sendFile('index.html', { root: publicDir });
-  };
-  app.get('/', page);
-  app.get('/traces/:id', page);
-  app.get('/compare', page);
-  app.get('/endpoints', page);
+  const shell = pageShell(publicDir);
+  const page =
+    (kind: PageKind): express.RequestHandler =>
+    (_request, response) => {
+      if (!existsSync(clientEntry)) {
+        response.status(503).type('text/html; charset=utf-8').send(MISSING_BUNDLE_PAGE);
+        return;
+      }
+      response.setHeader('Cache-Control', 'no-cache');
+      response.type('text/html; charset=utf-8').send(shell(kind));
+    };
+  app.get('/', page('other'));
+  app.get('/traces/:id', page('trace'));
+  app.get('/compare', page('other'));
+  app.get('/endpoints', page('other'));
 
   app.use((_request, response) => {
     response.status(404).type('text/plain; charset=utf-8').send('Not found');

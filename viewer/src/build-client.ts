@@ -7,8 +7,8 @@
  * This file has no relative imports so that `node src/build-client.ts` runs it
  * directly (Node strips the types) before anything is compiled.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const VIEWER_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -16,6 +16,18 @@ const CLIENT_DIR = join(VIEWER_DIR, 'client');
 const DEFAULT_OUTDIR = join(VIEWER_DIR, 'public', 'assets');
 // The client bundles a few pure helpers of @lifeline/core from source (in the workspace).
 const CORE_SOURCES = join(VIEWER_DIR, '..', 'packages', 'core', 'src');
+
+/**
+ * The list of modules each page needs before it can draw, written beside the
+ * bundle; the server names them in the page's HTML (src/page-shell.ts reads
+ * it under this name, with this shape).
+ */
+const MODULE_PRELOADS_FILE = 'modulepreload.json';
+
+interface ModulePreloads {
+  readonly entry: readonly string[];
+  readonly sequenceDiagram: readonly string[];
+}
 
 /** Options of {@link buildClient}. */
 export interface BuildClientOptions {
@@ -85,8 +97,53 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<Bui
     logLevel: 'warning',
     tsconfig: join(CLIENT_DIR, 'tsconfig.json'),
   });
+  const preloads = modulePreloads(result.metafile, outdir);
+  writeFileSync(join(outdir, MODULE_PRELOADS_FILE), `${JSON.stringify(preloads, null, 2)}\n`);
   const outputs = Object.values(result.metafile.outputs);
   return { outdir, bytes: outputs.reduce((sum, output) => sum + output.bytes, 0), files: outputs.length };
+}
+
+/** The part of esbuild's metafile {@link modulePreloads} reads. */
+interface BundleOutputs {
+  readonly outputs: Record<
+    string,
+    { readonly entryPoint?: string; readonly imports: readonly { readonly path: string; readonly kind: string }[] }
+  >;
+}
+
+/**
+ * The static import closure of the `app` entry and of Mermaid's sequence
+ * diagram chunk, from esbuild's metafile (output paths are relative to the
+ * working directory; the lists are relative to `outdir`).
+ */
+function modulePreloads(metafile: BundleOutputs, outdir: string): ModulePreloads {
+  const outputs = Object.entries(metafile.outputs);
+  const closure = (start: string | undefined, known: ReadonlySet<string>): string[] => {
+    const found: string[] = [];
+    const seen = new Set<string>(known);
+    // Breadth first: the modules the start imports directly are requested first.
+    const queue = start === undefined ? [] : [start];
+    for (let next = 0; next < queue.length; next++) {
+      for (const imported of metafile.outputs[queue[next] as string]?.imports ?? []) {
+        if (imported.kind !== 'import-statement' || seen.has(imported.path)) continue;
+        seen.add(imported.path);
+        found.push(imported.path);
+        queue.push(imported.path);
+      }
+    }
+    return found;
+  };
+  const entry = outputs.find(([path]) => relative(outdir, path) === 'app.js')?.[0];
+  const entryModules = closure(entry, new Set(entry === undefined ? [] : [entry]));
+  // Mermaid imports each diagram type's code dynamically: esbuild gives that chunk its source module as entryPoint.
+  const sequence = outputs.find(([, output]) => /(^|\/)sequenceDiagram-[^/]*\.mjs$/.test(output.entryPoint ?? ''))?.[0];
+  const known = new Set([...(entry === undefined ? [] : [entry]), ...entryModules]);
+  const sequenceModules =
+    sequence === undefined || known.has(sequence)
+      ? []
+      : [sequence, ...closure(sequence, new Set([...known, sequence]))];
+  const inBundle = (paths: readonly string[]) => paths.map((path) => relative(outdir, path).split('\\').join('/'));
+  return { entry: inBundle(entryModules), sequenceDiagram: inBundle(sequenceModules) };
 }
 
 /** Whether the bundle exists and is at least as new as every client source. */
