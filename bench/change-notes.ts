@@ -9,36 +9,35 @@
  * previous full run to this one.
  */
 
-const leanerDraw =
-  'Fewer objects and less bookkeeping per drawn call: arrows and call outcomes written out instead of built ' +
-  'by object spread, attribute key lists as constants, serial calls grouped without an array each, small par ' +
-  'blocks packed into lanes without a typed array, a call drawn at once completed without a closure, request ' +
-  "numbers kept only when some call used another's answer, the search for loops of parent links skipped when " +
-  'every span was reached, and nothing remembered on a layout that is drawn only once. A CPU profile of 30,000 ' +
-  'draws of the 100-span trace (`node --cpu-prof --no-turbo-inlining`), compared function by function with ' +
-  "d25049b's, pointed at the map entry per request arrow (about a third of `head`'s time), the closures per " +
-  'call and garbage collection; a sampling heap profile counting collected objects put the 100-span draw at ' +
-  '501 KB allocated, now 443 KB (d25049b: 485 KB). Figure 5 now also runs this build and the build before ' +
-  'at the same time, one per CPU, swapping CPUs each round: the two CPUs of this machine were measured up to ' +
-  '1.6× apart for minutes, which had flipped the comparison from run to run.';
+const tracePage =
+  'The trace page draws its diagram before building the rest of the page, and its entry script no longer holds ' +
+  'the list, endpoints and compare pages (21 KB instead of 76 KB). Performance marks in both pages (navigation, ' +
+  "the bundle's start, the trace's arrival, the start and end of `mermaid.render`, the diagram in the page) put " +
+  "the viewer page's extra time in three places: its larger entry script and the code run before the first line " +
+  'of the page, the page built before the diagram, and `mermaid.render` itself, which took about a tenth longer ' +
+  'in the finished page than in an empty one because Mermaid measures each label by adding it to the page. ' +
+  "Resource timings then showed the page's modules requested in three waves (the entry, its 24 chunks, " +
+  "Mermaid's sequence diagram chunk), each found only once the one before had arrived: the page's HTML now names " +
+  'them all as `modulepreload` links. Marks after `mermaid.render` showed about 100 ms before the diagram was laid ' +
+  'out: an XML parse of the SVG (18 ms, now 9 ms through the HTML parser) and two layouts of the page (the width ' +
+  'was read with the diagram already in it); the SVG is now sized before it goes in, and the analysis panel in ' +
+  'the side column is filled after the diagram.';
 
-const sharedTree =
-  "The writer thread's per-trace summary shares the span tree and call layout that were made leaner for " +
-  "drawing (see figure 5's note); measured alone, `summarizeTrace` per 10-span trace is within a few percent " +
-  'of before. A larger move is the noise of this shared machine, whose two CPUs were measured up to 1.6× ' +
-  "apart for minutes during this run's preparation.";
+const diagramObjects =
+  'The drawing keeps fewer objects alive per span. The size guard estimated every call with the memoising ' +
+  "helpers, so a 100,000-span layout carried each call's texts and run lists until it was dropped, although a " +
+  'plan draws at most a few thousand arrows; the estimate now reads them without remembering (retained at ' +
+  '100,000 spans: 739 → 455 B/span). The layout no longer makes an interval object per child when it groups ' +
+  'calls, two arrays per call for outcomes, or a batch view per child of a call with plain Redis commands, and ' +
+  'a drawn call has all its fields from creation (allocated at 100,000 spans: 289 → 252 MB). What pointed there: ' +
+  '`--trace-gc` put most of the garbage collection in scavenges whose cost grew with the per-call data still ' +
+  'alive (1,015 → 438 ms over a warm run of 10,000- and 100,000-span drawings), and measuring what the tree, ' +
+  "the layout and the estimate each kept alive put the estimate's texts first (263 of 739 B/span).";
 
 export const changeNotes: Readonly<Record<string, string>> = {
-  'diagram.spans10000.ms': leanerDraw,
-  'diagram.growthExponent': leanerDraw,
-  'diagram.lastDecadeExponent': leanerDraw,
-  'overhead.hello.lifelineVsOtlp.addedCpu': sharedTree,
-  'overhead.hello.lifelineVsOtlp.rps': sharedTree,
-  'overhead.db.lifelineVsOtlp.addedCpu': sharedTree,
-  'overhead.db.lifelineVsOtlp.rps': sharedTree,
-  'overhead.nplus1.lifelineVsOtlp.addedCpu': sharedTree,
-  'overhead.nplus1.lifelineVsOtlp.rps': sharedTree,
-  'ingest.exporter.spansPerS': sharedTree,
-  'ingest.exporter.shareOfRaw': sharedTree,
-  'receiver.viewer.spansPerS': sharedTree,
+  'browser.viewerPage200.ms': tracePage,
+  'diagram.spans10000.ms': diagramObjects,
+  'diagram.spans100000.ms': diagramObjects,
+  'diagram.growthExponent': diagramObjects,
+  'diagram.lastDecadeExponent': diagramObjects,
 };

@@ -9,18 +9,30 @@ const overheadLimits =
   'What limits it: the app, PostgreSQL and autocannon share two cores, so throughput follows CPU per request. ' +
   'Both configurations pay for the OpenTelemetry SDK and the http and pg instrumentations (span creation, context ' +
   'propagation, attribute collection); the stock set-up records more spans (express middleware, pg pool connects), ' +
-  'Lifeline does more per span after it ends: its writer thread inserts every span into SQLite and keeps a ' +
-  'per-trace summary (`#write`, `sqliteTransaction`, `summarizeTrace`, `#saveSummary` in its profile), where the ' +
-  'OTLP exporter only serializes and sends. On this shared machine the order of two configurations within a few ' +
+  "Lifeline's writer thread appends each batch to the store's inbox table (better-sqlite3's `sqliteTransaction` " +
+  'and the commit in its profile), where the OTLP exporter serializes and sends; storing spans under their keys ' +
+  'and summarising their traces is left to the reader of the file (figure 2). On this shared machine the order of two configurations within a few ' +
   'percent of each other changes from run to run. Profile both with `node bench/profile.ts app-lifeline` and ' +
   '`app-otlp` (`--route /feed/{n}` for the N+1 route) before changing anything. Split by thread (CPU of each ' +
   'thread from /proc/PID/task, DB route, one run): the app thread spent 0.540 ms per request under Lifeline and ' +
-  "0.560 ms under the stock set-up; Lifeline's writer thread 0.096 ms; V8's helper threads (concurrent garbage " +
-  'collection, shared by both isolates) 0.18 ms against 0.11 ms. What Lifeline adds beyond the stock set-up is ' +
-  'the writer thread and the garbage it makes. Tried and not adopted: sending the spans to a running ' +
+  "0.560 ms under the stock set-up; Lifeline's writer thread 0.096 ms when it still stored and summarised every " +
+  "span itself; V8's helper threads (concurrent garbage collection, shared by both isolates) 0.18 ms against " +
+  '0.11 ms. What Lifeline adds beyond the stock set-up is the writer thread and the garbage it makes. Tried and not adopted: sending the spans to a running ' +
   '`lifeline serve` over OTLP/HTTP protobuf instead of writing SQLite in the app. The OpenTelemetry exporter ' +
   "serialising on the app thread cost more than the writer thread: the app's added CPU on the DB route went from " +
   '0.570 ms to 0.684 ms per request (stock: 0.588 ms), and the server spent 0.33 ms per request storing them.';
+
+const diagramGrowth =
+  'What limits it: the same code costs more per span once a trace no longer fits the CPU cache. Line-level ' +
+  'CPU profiles of `traceToMermaid` at 10,000 and 100,000 spans (`node --cpu-prof`, self time per span) put ' +
+  "most of the growth in the first read of each input span and the lookups keyed by it: `buildSpanTree`'s " +
+  'duplicate check (`byId.has(span.spanId)`, the first touch of the span id) went from 61 to 231 ns per span, ' +
+  "`classifySpan`'s memo lookup (a WeakMap keyed by the span) from 65 to 163 ns, the creation of the layout's " +
+  "call objects from 2 to 87 ns; garbage collection's share did not grow (scavenges took about 0.6 µs per span " +
+  'at 10,000 and 0.5 µs at 100,000). A 10,000-span trace with its tree and layout fits the 32 MB L3 cache of ' +
+  'this machine; a 100,000-span one (its spans, tree and layout together well over that) does not, so each pass over the spans waits on memory. What ' +
+  'would move it: fewer passes over the spans (classifying and linking them in the pass that builds the tree) ' +
+  'and span ids looked up as numbers rather than strings.';
 
 /** Notes by result key (see bench/results.json). */
 export const missedGoalNotes: Readonly<Record<string, string>> = {
@@ -40,12 +52,10 @@ export const missedGoalNotes: Readonly<Record<string, string>> = {
     'What limits it: each 128-span slice of a batch is encoded and posted in one turn of the event loop (see the synchronous export() rows), and the writer thread competes for the second core while it commits. Smaller slices would spread the work over more turns.',
   'diagram.spans10000.ms':
     'What limits it: the profile of `CORE_BENCH_SIZES=10000 node --cpu-prof bench/core-diagram.ts` puts the time in `buildSpanTree`, `layoutTrace`, `classifySpan` and garbage collection (about a fifth): per-span objects built for the tree and the layout. Classifying each span once and reusing it across tree, layout and summary, and fewer intermediate arrays, would move it.',
-  'diagram.growthExponent':
-    'The time grows faster than the span count between the sizes measured; the per-span allocations in `buildSpanTree` and `layoutTrace` (and the garbage collection they cause) are what grows.',
-  'diagram.lastDecadeExponent':
-    "The last decade grows faster than the spans: profile it with `CORE_BENCH_SIZES=10000,100000 node --cpu-prof bench/core-diagram.ts` and compare the functions of the two sizes; a function whose time grows more than tenfold is the super-linear part (a re-scan per pick in the fold plan, a rebuild per plan, a sort inside a loop). What is left is garbage collection of the per-span objects, which costs more once they outgrow the young generation. Measured alone (50 runs each), `buildSpanTree` takes 1.0 µs per span at 10,000 spans and 2.4 µs at 100,000, `layoutTrace` 1.4 and 3.1 µs: the same code, slower per span once a trace's objects (tens of MB) no longer fit the young generation and are copied to the old one while still alive. What would move it: fewer and smaller objects per span in the tree and the layout.",
+  'diagram.growthExponent': diagramGrowth,
+  'diagram.lastDecadeExponent': diagramGrowth,
   'browser.viewerPage200.ms':
-    "What limits it: the page draws the same Mermaid text as the bare page, plus the viewer's own work (fetching the trace, the analysis panel, the list of calls). Between this report and the one before it, with no change to the viewer, the ratio went from 1.29× to 1.33× while both pages took half as long again (1,427 ms and 1,105 ms, then 2,100 ms and 1,574 ms): this machine was slower and noisier during the run.",
+    "What limits it: the page draws the same Mermaid text as the bare page, but first loads the viewer's own code and fetches the trace from the viewer (the bare page gets its text inline and its script through the browser's request interception, without a server), and after drawing it puts in the rest of the page (toolbar, analysis, timeline) before the mark. Performance marks in both pages show `mermaid.render` taking about the same time in each once the viewer draws before building its page; the rest is the page's start (about 100 ms later than the bare page's on this machine under load) and the page built around the diagram. On this shared machine the ratio moved between 1.20× and 1.33× from run to run with no change to the viewer.",
   'memory.app.lifelineMb':
     "What limits it: the OpenTelemetry SDK and instrumentations alone already take a good part of the budget (compare the \"spans dropped\" row), and Lifeline sits above that. Part of it is the writer thread, a second V8 isolate with better-sqlite3 and the store's code: starting `SqliteSpanExporter` alone and exporting one span adds about 20 MB of RSS. Broken down under the same load: the app thread's V8 heap is only about 10 MB above the bare app's and the writer's heap about 18 MB (10 MB in use); most of the rest is memory V8 keeps outside the heap figures, such as the pooled young-generation pages `--trace-gc` reports (about 38 MB with Lifeline against 24 MB bare), which grow with the allocation rate of the instrumented requests. What Lifeline adds above the spans-dropped configuration varies between runs on this machine, from about 20 to about 50 MB. The writer thread now runs with an 8 MB young generation and a 4 MB SQLite page cache (better-sqlite3's default is 16 MB, full once the store outgrows it): at a fixed 2,400 spans/s that took the process's peak RSS from about 207 to 188 MB, with the writer's heap from about 50 to 30 MB and its CPU unchanged; at the rates this busy machine reaches in the bench app the writer's heap stays near 17 MB either way, so the difference there is within the noise. Export batches of 512 spans instead of 2,048 took another 13 MB off at 2,400 spans/s (fewer slices in flight to the writer at once) but cost the writer about 12 % more CPU per span (four times the commits), so they were not adopted. The seven instrumentation packages the bench app does not use take about 0.6 MB once loaded, so loading instrumentations lazily would hardly move it. What would move it: fewer allocations per traced request, which is mostly the SDK's and the instrumentations' code.",
 };
