@@ -221,3 +221,39 @@ describe('summarizeQuery', () => {
     expect(summarizeQuery('hello world')).toBeUndefined();
   });
 });
+
+describe('classifySpan remembering a span’s class', () => {
+  const query = () =>
+    span({
+      id: 'q',
+      kind: 'client',
+      name: 'SELECT',
+      start: 0,
+      end: 1,
+      attributes: { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT * FROM authors WHERE id = $1' },
+    });
+
+  it('leaves the span as it was to spreading, deep equality, cloning and JSON', () => {
+    const classified = query();
+    const cls = classifySpan(classified);
+    expect(classifySpan(classified)).toBe(cls);
+    expect(classified).toEqual(query());
+    expect(Object.keys(classified)).toEqual(Object.keys(query()));
+    expect(JSON.stringify(classified, (_key, value) => (typeof value === 'bigint' ? String(value) : value))).toBe(
+      JSON.stringify(query(), (_key, value) => (typeof value === 'bigint' ? String(value) : value)),
+    );
+    // A copy with other attributes is classified afresh, not given the original's class.
+    const copy = { ...classified, attributes: { 'db.system.name': 'mysql', 'db.query.text': 'DELETE FROM carts' } };
+    expect(classifySpan(copy).label).toBe('DELETE carts');
+    expect(classifySpan(structuredClone(classified)).label).toBe(cls.label);
+  });
+
+  it('classifies frozen spans and spans behind a refusing proxy, once each', () => {
+    const frozen = Object.freeze(query());
+    const cls = classifySpan(frozen);
+    expect(cls.label).toBe('SELECT authors');
+    expect(classifySpan(frozen)).toBe(cls);
+    const refusing = new Proxy(query(), { defineProperty: () => false });
+    expect(classifySpan(refusing)).toBe(classifySpan(refusing));
+  });
+});

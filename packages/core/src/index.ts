@@ -94,5 +94,5 @@ export type {
 } from './trace.js';
 export { bigintToJson } from './trace.js';
 export { MAX_TRACE_SPANS, truncationNote, withLeadingNote } from './trace-cap.js';
-export type { SpanNode, SpanTree } from './tree.js';
+export type { SpanNode, SpanTree, SpanTreeOptions } from './tree.js';
 export { buildSpanTree } from './tree.js';

@@ -17,19 +17,13 @@
  *   the analysis and summary leave them out of what the client waited for.
  */
 import { batchMember, describeBatch, groupBatches, startsBatch } from './batch.js';
-import {
-  classifySpan,
-  classifyWithoutMemo,
-  type ParticipantRef,
-  type SpanCategory,
-  type SpanClass,
-} from './classify.js';
+import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
 import { packLanesBy } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
 import { type CallOutcome, callerDisconnectedAt, drawnCallOutcome, spanFailed } from './outcome.js';
 import { repeatStatement } from './statement.js';
 import type { Span } from './trace.js';
-import { compareNodes, type SpanNode, type SpanTree } from './tree.js';
+import { compareNodes, type SpanNode, type SpanTree, type SpanTreeOptions } from './tree.js';
 
 /** How a drawn span appears. */
 export type CallRole = 'entry' | 'call' | 'publish' | 'consume' | 'self';
@@ -97,10 +91,9 @@ export interface LayoutOptions {
   readonly internal?: boolean;
   /**
    * A layout looked at once and dropped (the summary the store computes for
-   * every trace it ingests): classes are computed without remembering them
-   * on the span, where entering every fresh span in the cache costs more
-   * than it saves, and call outcomes, which only drawing reads, are left
-   * out. The calls and their nesting are the same either way.
+   * every trace it ingests): call outcomes, which only drawing reads, are
+   * left out. The calls and their nesting are the same either way. (Such a
+   * layout's tree is built `lean` too, see {@link SpanTreeOptions}.)
    */
   readonly lean?: boolean;
 }
@@ -164,8 +157,7 @@ function labelOf(call: DrawnCall, classOf: (span: Span, node: SpanNode) => SpanC
 export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceLayout {
   const showInternal = options.internal === true;
   const lean = options.lean === true;
-  const classify = lean ? classifyWithoutMemo : classifySpan;
-  const classes: SpanClass[] = new Array(tree.nodes.length);
+  const classes = tree.classes;
   const container: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
   const drawn: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
   let top: DrawnCall[] = [];
@@ -207,8 +199,7 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
 
   for (const node of tree.nodes) {
     const span = node.span;
-    const cls = classify(span);
-    classes[node.order] = cls;
+    const cls = classes[node.order] as SpanClass;
     const own = serviceRef(span.serviceName);
     const parentCall = node.parent ? container[node.parent.order] : undefined;
     const category = cls.category;
@@ -308,7 +299,7 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
     foldBatches(call);
   }
   // Depths top-down, nested counts bottom-up, over a breadth-first order.
-  const classOf = (span: Span, node: SpanNode): SpanClass => classes[node.order] ?? classify(span);
+  const classOf = (_span: Span, node: SpanNode): SpanClass => classes[node.order] as SpanClass;
   const ordered: DrawnCall[] = [...top];
   for (let i = 0; i < ordered.length; i++) {
     const call = ordered[i] as DrawnCall;

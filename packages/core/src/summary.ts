@@ -101,7 +101,7 @@ export function isRequestRoot(summary: Pick<TraceSummary, 'rootKind'>): boolean 
  * ```
  */
 export function summarizeTrace(trace: Trace): TraceSummary {
-  return summarizeLayout(layoutTrace(buildSpanTree(trace), { lean: true }));
+  return summarizeLayout(layoutTrace(buildSpanTree(trace, { lean: true }), { lean: true }));
 }
 
 /**

@@ -7,10 +7,11 @@
  * Every pass here is iterative (no recursion), so a 100,000-deep chain of
  * spans is as safe as a flat one.
  */
-import { classifySpan } from './classify.js';
+import { classifySpan, classifyWithoutMemo, type SpanClass } from './classify.js';
 import { formatDuration } from './format.js';
 import { importMarkNotes } from './import-marks.js';
 import { linkedProducer, linkedTraceView } from './linked-traces.js';
+import { SpanIndex } from './span-index.js';
 import type { Span, SpanKind, Trace } from './trace.js';
 
 /**
@@ -50,6 +51,12 @@ export interface SpanTree {
   /** Every node, parents before children (breadth-first, children in start order). */
   readonly nodes: readonly SpanNode[];
   readonly byId: ReadonlyMap<string, SpanNode>;
+  /**
+   * Each node's class ({@link classifySpan} of its span), by
+   * {@link SpanNode.order}: computed while each span is read, because a
+   * later pass over 100,000 spans finds them out of the CPU cache.
+   */
+  readonly classes: readonly SpanClass[];
   /** Oddities found and how they were handled, for people reading the diagram. */
   readonly notes: readonly string[];
   /**
@@ -83,6 +90,17 @@ export interface BrokenLink {
   readonly loop?: readonly SpanNode[];
 }
 
+/** Options for {@link buildSpanTree}. */
+export interface SpanTreeOptions {
+  /**
+   * A tree looked at once and dropped (the summary the store computes for
+   * every trace it ingests): spans are classified without remembering the
+   * class on the span (see `classifyWithoutMemo`), where entering every
+   * fresh span in the cache costs more than it saves.
+   */
+  readonly lean?: boolean;
+}
+
 /**
  * Orders siblings by start, then end, then input order, so the layout is the
  * same every time for the same trace.
@@ -102,17 +120,19 @@ export function compareNodes(a: SpanNode, b: SpanNode): number {
  * tree.notes; // e.g. ['2 spans refer to a parent missing from the trace: drawn under the root span']
  * ```
  */
-export function buildSpanTree(trace: Trace): SpanTree {
+export function buildSpanTree(trace: Trace, options: SpanTreeOptions = {}): SpanTree {
+  const classify = options.lean === true ? classifyWithoutMemo : classifySpan;
+  const classes: SpanClass[] = [];
   // A trace read with its linked traces is drawn as the focus trace sees it.
   const view = linkedTraceView(trace);
   const notes: string[] = [...view.notes];
-  const byId = new Map<string, SpanNode>();
+  const spans = Array.isArray(view.trace?.spans) ? view.trace.spans : [];
+  const byId = new SpanIndex<SpanNode>(spans.length);
   const all: SpanNode[] = [];
   const joined = new Set<SpanNode>();
   let duplicates = 0;
   let invalid = 0;
   let badEnds = 0;
-  const spans = Array.isArray(view.trace?.spans) ? view.trace.spans : [];
   const baseNs = earliestStart(spans);
 
   for (const raw of spans) {
@@ -121,13 +141,8 @@ export function buildSpanTree(trace: Trace): SpanTree {
       invalid++;
       continue;
     }
-    if (byId.has(span.spanId)) {
-      duplicates++;
-      continue;
-    }
     const rawEnd = span.endTimeNs;
     const hasEnd = typeof rawEnd === 'bigint';
-    if (hasEnd && rawEnd < span.startTimeNs) badEnds++;
     // Offsets are exact: the difference of two exact times, converted once.
     const start = Number(span.startTimeNs - baseNs);
     const node: SpanNode = {
@@ -140,8 +155,13 @@ export function buildSpanTree(trace: Trace): SpanTree {
       missingEnd: !hasEnd,
       depth: 0,
     };
-    byId.set(span.spanId, node);
+    if (!byId.add(span.spanId, node)) {
+      duplicates++;
+      continue;
+    }
+    if (hasEnd && rawEnd < span.startTimeNs) badEnds++;
     all.push(node);
+    classes.push(classify(span));
     if (view.joinedRoots.has(raw)) joined.add(node);
   }
   if (spans.length === 0) notes.push('trace has no spans');
@@ -306,6 +326,7 @@ export function buildSpanTree(trace: Trace): SpanTree {
     roots,
     nodes,
     byId,
+    classes,
     notes,
     broken,
     shifted,
