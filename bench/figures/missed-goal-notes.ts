@@ -23,16 +23,15 @@ const overheadLimits =
   '0.570 ms to 0.684 ms per request (stock: 0.588 ms), and the server spent 0.33 ms per request storing them.';
 
 const diagramGrowth =
-  'What limits it: the same code costs more per span once a trace no longer fits the CPU cache. Line-level ' +
-  'CPU profiles of `traceToMermaid` at 10,000 and 100,000 spans (`node --cpu-prof`, self time per span) put ' +
-  "most of the growth in the first read of each input span and the lookups keyed by it: `buildSpanTree`'s " +
-  'duplicate check (`byId.has(span.spanId)`, the first touch of the span id) went from 61 to 231 ns per span, ' +
-  "`classifySpan`'s memo lookup (a WeakMap keyed by the span) from 65 to 163 ns, the creation of the layout's " +
-  "call objects from 2 to 87 ns; garbage collection's share did not grow (scavenges took about 0.6 µs per span " +
-  'at 10,000 and 0.5 µs at 100,000). A 10,000-span trace with its tree and layout fits the 32 MB L3 cache of ' +
-  'this machine; a 100,000-span one (its spans, tree and layout together well over that) does not, so each pass over the spans waits on memory. What ' +
-  'would move it: fewer passes over the spans (classifying and linking them in the pass that builds the tree) ' +
-  'and span ids looked up as numbers rather than strings.';
+  'What limits it: the same code costs more per span once a trace no longer fits the CPU cache, and this ' +
+  "machine's cache is shared with other tenants. Spans are now found by id through a table of ids as numbers " +
+  'and classified as the tree reads them (see the change note); in line-level CPU profiles of `traceToMermaid` ' +
+  'at 10,000 and 100,000 spans (`node --cpu-prof`) what grows most per span after that is garbage collection ' +
+  '(the tree and layout of a 100,000-span trace outlive several scavenges and are copied and promoted), the one ' +
+  'random read of the id table per span (about 120 ns, a trip to memory), and breadth-first walks and sorts over ' +
+  'nodes whose spans are no longer cached. Timed alone, the 100,000-span drawing varies by a quarter from run to ' +
+  'run here; drawn beside the build before, each on a CPU of its own, the last-decade exponent was 1.04 against ' +
+  "the build before's 1.10.";
 
 /** Notes by result key (see bench/results.json). */
 export const missedGoalNotes: Readonly<Record<string, string>> = {
