@@ -53,6 +53,13 @@ export interface RunningViewer {
 
 /** Milliseconds a request's headers may take to arrive before Node answers 408. */
 const HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * Page cache of the receiver's writer connection, in KiB (64 MiB). At 4 MiB,
+ * an app writer's size, 512-span exports of new traces were stored about
+ * 15 % slower: the primary-key and start-time indexes of the span table take
+ * a page from the operating system's file cache at nearly every insert.
+ */
+const RECEIVER_WRITER_CACHE_KIB = 64 * 1024;
 
 /** Thrown when the options would expose the server unsafely. */
 export class UnsafeBindError extends Error {
@@ -104,8 +111,15 @@ export async function startViewer(options: StartViewerOptions = {}): Promise<Run
 
   const store = openStore({ ...(options.db === undefined ? {} : { path: options.db }) });
   // The receiver commits on a writer thread of its own; the store's
-  // connection on this thread serves the pages and the API.
-  const writer = new SpanWriterThread({ path: store.path });
+  // connection on this thread serves the pages and the API. The viewer is a
+  // process of its own, so its writer keeps a larger page cache than an
+  // app's (the indexes' pages its inserts touch stay cached), and its
+  // checkpoints run beside it, not inside the commits senders wait for.
+  const writer = new SpanWriterThread({
+    path: store.path,
+    cacheKiB: RECEIVER_WRITER_CACHE_KIB,
+    checkpointThread: true,
+  });
   const sources = (options.sources ?? []).map((config) => new SourceReader(config));
   const app = createViewerApp({
     store,

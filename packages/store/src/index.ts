@@ -53,4 +53,4 @@ export type {
   UnsettledSpans,
 } from './store.js';
 export { MAX_LINKED_TRACES, openStore, traceWorkValues } from './store.js';
-export { SpanWriterThread } from './writer-thread-app-side.js';
+export { SpanWriterThread, type SpanWriterThreadOptions } from './writer-thread-app-side.js';

@@ -8,7 +8,7 @@ import { type EncodedSpans, encodeSpans } from './span-encoding.js';
 import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-thread-messages.js';
 
 /** The writer thread's entry: built JavaScript next to this file, else the TypeScript source. */
-function writerWorkerUrl(): URL {
+export function writerWorkerUrl(): URL {
   const built = new URL('./writer-thread-entry.js', import.meta.url);
   return existsSync(fileURLToPath(built)) ? built : new URL('./writer-thread-entry.ts', import.meta.url);
 }
@@ -81,6 +81,14 @@ function startWriterWorker(workerData: WriterWorkerData): Worker {
  */
 const WRITER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 8 } as const;
 
+/** Options of {@link SpanWriterThread}; see its constructor. */
+export interface SpanWriterThreadOptions {
+  readonly path?: string;
+  readonly inbox?: boolean;
+  readonly cacheKiB?: number;
+  readonly checkpointThread?: boolean;
+}
+
 /**
  * A worker thread that owns a write connection to one Lifeline database and
  * writes the batches it is sent, each answered once committed. Batches that
@@ -108,6 +116,7 @@ export class SpanWriterThread {
 
   /** Whether batches go to the store's inbox (see the constructor). */
   readonly inbox: boolean;
+  readonly #tuning: Pick<WriterWorkerData, 'cacheKiB' | 'checkpointThread'>;
 
   /**
    * @param options.path the database file (default `defaultDbPath()`).
@@ -116,10 +125,23 @@ export class SpanWriterThread {
    *   under their keys with their traces' summaries. Default false. With it,
    *   `writeReporting` cannot tell conflicting ids: they are found when the
    *   inbox is settled.
+   * @param options.cacheKiB page cache of the thread's connection in KiB
+   *   (SQLite `cache_size`). Default 4096: in an app's process the cache is
+   *   the app's memory. A receiver in a process of its own may give more,
+   *   so that the index pages its inserts touch stay in the cache.
+   * @param options.checkpointThread copy the WAL back into the database
+   *   file on a thread of its own, beside the writer (SQLite's PASSIVE
+   *   checkpoints), instead of in the writer's commits. Default false. For a
+   *   receiver, whose senders wait for each commit: a checkpoint in a commit
+   *   holds every export behind it.
    */
-  constructor(options: { readonly path?: string; readonly inbox?: boolean } = {}) {
+  constructor(options: SpanWriterThreadOptions = {}) {
     this.path = resolve(options.path ?? defaultDbPath());
     this.inbox = options.inbox ?? false;
+    this.#tuning = {
+      ...(options.cacheKiB === undefined ? {} : { cacheKiB: options.cacheKiB }),
+      ...(options.checkpointThread === true ? { checkpointThread: true } : {}),
+    };
   }
 
   /**
@@ -193,7 +215,7 @@ export class SpanWriterThread {
 
   #startWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = startWriterWorker({ path: this.path, inbox: this.inbox });
+    const worker = startWriterWorker({ path: this.path, inbox: this.inbox, ...this.#tuning });
     worker.unref();
     worker.on('message', (reply: WriterReply) => this.#settle(reply.id, reply));
     // Only this thread's requests fail with it: after an error a new thread

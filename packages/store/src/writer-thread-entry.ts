@@ -1,5 +1,6 @@
 /**
- * Entry of the writer thread started by SqliteSpanExporter. Built (dist), it
+ * Entry of the writer thread started by SqliteSpanExporter, and of the
+ * checkpoint thread a receiver's writer starts (`workerData.role`). Built (dist), it
  * goes straight to the writer loop. Run from the TypeScript sources, as
  * Lifeline's own test suites do, Node first needs resolve hooks for them
  * (workspace `source` exports, `./x.js` specifiers naming `./x.ts`); the
@@ -16,5 +17,11 @@ if (import.meta.url.endsWith('.ts')) {
   }
   await import(hooks);
 }
-const { runWriterLoop } = await import('./writer-thread-loop.js');
-runWriterLoop();
+const { workerData } = await import('node:worker_threads');
+if ((workerData as { role?: string } | null)?.role === 'checkpoint') {
+  const { runCheckpointLoop } = await import('./checkpoint-thread.js');
+  runCheckpointLoop();
+} else {
+  const { runWriterLoop } = await import('./writer-thread-loop.js');
+  runWriterLoop();
+}

@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { makeRequest, tempDbPath } from '@lifeline/test-support/spans';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,12 +14,15 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.terminate()));
 });
 
-function startWriter(path: string): {
+function startWriter(
+  path: string,
+  tuning: Pick<WriterWorkerData, 'cacheKiB' | 'checkpointThread'> = {},
+): {
   send: (request: WriterRequest) => void;
   replies: WriterReply[];
   next: () => Promise<WriterReply>;
 } {
-  const workerData: WriterWorkerData = { path };
+  const workerData: WriterWorkerData = { path, ...tuning };
   const worker = new Worker(new URL('./writer-thread-entry.ts', import.meta.url), { workerData, execArgv: [] });
   workers.push(worker);
   const replies: WriterReply[] = [];
@@ -92,5 +97,56 @@ describe('the writer thread', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('takes a larger page cache, and leaves checkpoints to their thread up to a backstop, when asked', () => {
+    const db = configureWriterConnection(openDatabase(tempDbPath(), { migrate: true }), {
+      cacheKiB: 65_536,
+      checkpointThread: true,
+    });
+    try {
+      expect(db.pragma('cache_size', { simple: true })).toBe(-65_536);
+      expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(40_000);
+    } finally {
+      db.close();
+    }
+  });
+
+  /**
+   * Writes about 6 MB of WAL (more than the checkpoint thread's 4 MB
+   * threshold, less than the writer's own 40 MB) and reports the database
+   * file's size before and after a wait with the writer idle: only a
+   * checkpoint copies pages into the file.
+   */
+  async function fileGrowth(tuning: Pick<WriterWorkerData, 'checkpointThread'>, waitMs: number): Promise<number> {
+    const path = tempDbPath();
+    const writer = startWriter(path, tuning);
+    let id = 0;
+    for (let round = 0; round < 6; round++) {
+      const spans = Array.from({ length: 10 }, (_, i) =>
+        makeRequest({
+          startNs: 1_767_225_600_000_000_000 + round * 1_000_000_000 + i,
+          durationMs: 20,
+          queries: Array.from({ length: 200 }, (_, q) => `SELECT * FROM orders WHERE id = ${q} -- ${'x'.repeat(200)}`),
+        }),
+      ).flat();
+      const answer = writer.next();
+      writer.send({ type: 'write', id: ++id, batch: encodeSpans(spans), more: false });
+      expect(await answer).toMatchObject({ type: 'written', inserted: spans.length });
+    }
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(4 * 1024 * 1024);
+    const before = statSync(path).size;
+    // The thread looks every 200 ms; a loaded machine may take a few looks.
+    for (let waited = 0; waited < waitMs && statSync(path).size === before; waited += 100) await sleep(100);
+    return statSync(path).size - before;
+  }
+
+  it('copies the WAL into the database file on the checkpoint thread while the writer is idle', async () => {
+    expect(await fileGrowth({ checkpointThread: true }, 5_000)).toBeGreaterThan(1024 * 1024);
+  });
+
+  it('without a checkpoint thread, leaves a WAL under its own threshold uncopied', async () => {
+    // Five of the checkpoint thread's looks.
+    expect(await fileGrowth({}, 1_000)).toBe(0);
   });
 });

@@ -1,8 +1,10 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { startCheckpointThread } from './checkpoint-thread.js';
 import { openDatabase, type SqliteDatabase } from './database.js';
 import { describeWriteError, sqliteCode } from './errors.js';
 import { encodedCount, mergeEncoded } from './span-encoding.js';
 import { SpanWriter } from './span-writer.js';
+import { writerWorkerUrl } from './writer-thread-app-side.js';
 import type { WriterReply, WriterRequest, WriterWorkerData } from './writer-thread-messages.js';
 
 const BUSY_RETRIES = 3;
@@ -12,6 +14,12 @@ const BUSY_PAUSE_MS = 200;
 /** WAL pages after which a commit of the writer thread checkpoints (SQLite's default is 1000). */
 const WAL_CHECKPOINT_PAGES = 10_000;
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/**
+ * WAL pages after which a commit of the writer checkpoints itself when a
+ * checkpoint thread does that work: a backstop, reached only should that
+ * thread fall behind (or fail), that bounds the WAL at about 160 MB.
+ */
+const WAL_BACKSTOP_PAGES = 40_000;
 /**
  * Page cache of the writer's connection, in KiB (SQLite's `cache_size` takes
  * a negative number as KiB). better-sqlite3 builds SQLite with 16 MB per
@@ -35,18 +43,21 @@ function pause(ms: number): void {
  * sets for every connection) and returns it: its checkpoints and its page
  * cache.
  */
-export function configureWriterConnection(db: SqliteDatabase): SqliteDatabase {
+export function configureWriterConnection(
+  db: SqliteDatabase,
+  options: { readonly cacheKiB?: number; readonly checkpointThread?: boolean } = {},
+): SqliteDatabase {
   // This thread is the one place where a long checkpoint stalls no
   // one, so it lets the WAL grow to about 40 MB before copying it back:
   // pages written several times between checkpoints (index and
   // summary pages, the growing end of the tables) are copied and
   // synced once instead of each time. The file is cut back to 64 MB
   // afterwards should a reader have held a checkpoint off.
-  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+  db.pragma(`wal_autocheckpoint = ${options.checkpointThread === true ? WAL_BACKSTOP_PAGES : WAL_CHECKPOINT_PAGES}`);
   db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   // No mmap_size either (SQLite's default, 0): pages read through a memory
   // map count in the app's resident memory as well.
-  db.pragma(`cache_size = -${WRITER_CACHE_KIB}`);
+  db.pragma(`cache_size = -${Math.max(1, Math.floor(options.cacheKiB ?? WRITER_CACHE_KIB))}`);
   return db;
 }
 
@@ -54,13 +65,16 @@ export function configureWriterConnection(db: SqliteDatabase): SqliteDatabase {
 export function runWriterLoop(): void {
   const port = parentPort;
   if (port === null) throw new Error('runWriterLoop must run in a worker thread');
-  const { path, inbox } = workerData as WriterWorkerData;
+  const { path, inbox, cacheKiB, checkpointThread } = workerData as WriterWorkerData;
   let db: SqliteDatabase | undefined;
   let writer: SpanWriter | undefined;
+  let stopCheckpoints: (() => void) | undefined;
 
   const reply = (message: WriterReply) => port.postMessage(message);
 
   const close = (id: number) => {
+    stopCheckpoints?.();
+    stopCheckpoints = undefined;
     if (db?.open) db.close();
     db = undefined;
     writer = undefined;
@@ -75,8 +89,13 @@ export function runWriterLoop(): void {
         // Opened lazily and reopened after a failure, so a database that
         // was unavailable (locked, read-only, disk full) is retried on the next batch.
         if (writer === undefined) {
-          db = configureWriterConnection(openDatabase(path, { migrate: true }));
+          db = configureWriterConnection(openDatabase(path, { migrate: true }), {
+            ...(cacheKiB === undefined ? {} : { cacheKiB }),
+            ...(checkpointThread === true ? { checkpointThread } : {}),
+          });
           writer = new SpanWriter(db);
+          // Started once the file exists and is migrated; it outlives a reopened connection.
+          if (checkpointThread === true) stopCheckpoints ??= startCheckpointThread(path, writerWorkerUrl());
         }
         if (inbox === true) {
           // Copies and conflicting ids are found when the inbox is settled, by the store's reader.

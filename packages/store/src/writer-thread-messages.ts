@@ -5,6 +5,16 @@ export interface WriterWorkerData {
   readonly path: string;
   /** Append batches to the store's inbox (`SpanWriter.appendEncoded`) instead of storing them under their keys. */
   readonly inbox?: boolean;
+  /** Page cache of the writer's connection in KiB (SQLite `cache_size`); default 4096. */
+  readonly cacheKiB?: number;
+  /** Copy the WAL back on a checkpoint thread of its own rather than in the writer's commits. */
+  readonly checkpointThread?: boolean;
+}
+
+/** Data the checkpoint thread starts with. */
+export interface CheckpointWorkerData {
+  readonly role: 'checkpoint';
+  readonly path: string;
 }
 
 /** A message from the exporter to its writer thread. */
