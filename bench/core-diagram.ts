@@ -446,6 +446,52 @@ function pairedFields(
   };
 }
 
+/**
+ * The last decade's growth measured in alternation: rounds of
+ * {@link DECADE_SMALL_RUNS} drawings of the trace a tenth the size of the
+ * largest (their median) and one of the largest. Measured one after the
+ * other, as the sizes above are, the two times were taken seconds apart, and
+ * on a shared machine a slow spell during either moved this exponent by ±0.1
+ * from run to run; alternating, both sizes meet the same spells.
+ */
+const DECADE_ROUNDS = 9;
+const DECADE_SMALL_RUNS = 10;
+
+function lastDecade():
+  | { fromSpans: number; toSpans: number; fromMs: number; toMs: number; rounds: number; exponent: number }
+  | undefined {
+  const to = SIZES.at(-1);
+  const from = SIZES.at(-2);
+  if (to === undefined || from === undefined || from * 10 !== to) return undefined;
+  const small = makeTrace(from, from);
+  const large = makeTrace(to, to);
+  const once = (trace: Trace): number => {
+    const start = performance.now();
+    traceToMermaid(trace);
+    return performance.now() - start;
+  };
+  // Both already drawn above; one more of each so that neither round starts cold.
+  once(small);
+  once(large);
+  const smallMs: number[] = [];
+  const largeMs: number[] = [];
+  for (let round = 0; round < DECADE_ROUNDS; round++) {
+    smallMs.push(median(Array.from({ length: DECADE_SMALL_RUNS }, () => once(small))));
+    largeMs.push(once(large));
+  }
+  const fromMs = median(smallMs);
+  const toMs = median(largeMs);
+  return {
+    fromSpans: small.spans.length,
+    toSpans: large.spans.length,
+    fromMs: Number(fromMs.toFixed(2)),
+    toMs: Number(toMs.toFixed(2)),
+    rounds: DECADE_ROUNDS,
+    exponent: Number((Math.log(toMs / fromMs) / Math.log(large.spans.length / small.spans.length)).toFixed(3)),
+  };
+}
+
+const decade = lastDecade();
 const summaryUs = summaryPerTrace(summarizeTrace, SUMMARY_TRACES, 50, 5);
 
 console.log(
@@ -454,6 +500,7 @@ console.log(
       benchmark: 'core-diagram',
       node: process.version,
       results,
+      ...(decade !== undefined ? { lastDecade: decade } : {}),
       summary: {
         spansPerTrace: 10,
         traces: SUMMARY_TRACES,
