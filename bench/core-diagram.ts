@@ -44,7 +44,12 @@ registerHooks({
 const { analyzeTrace, summarizeTrace, traceToMermaid } = await import('../packages/core/src/index.ts');
 
 const { values: args } = parseArgs({
-  options: { 'core-before': { type: 'string' }, 'draw-only': { type: 'string' }, part: { type: 'string' } },
+  options: {
+    'core-before': { type: 'string' },
+    'draw-only': { type: 'string' },
+    part: { type: 'string' },
+    decade: { type: 'boolean' },
+  },
   allowPositionals: false,
 });
 
@@ -315,6 +320,55 @@ interface DrawOnly {
   summaryUs: number;
 }
 
+/**
+ * The last decade's growth measured in alternation: rounds of
+ * {@link DECADE_SMALL_RUNS} drawings of the trace a tenth the size of the
+ * largest (their median) and one of the largest. Measured one after the
+ * other, as the sizes above are, the two times were taken seconds apart, and
+ * on a shared machine a slow spell during either moved this exponent by ±0.1
+ * from run to run; alternating, both sizes meet the same spells. Each
+ * measurement runs in a fresh process (`--decade`), pinned to one CPU and
+ * then to the other when there are two (see {@link paired} for why), so that
+ * neither the heap this process has left after the other sizes nor the CPU
+ * it happens to run on weighs on one size more than on the other.
+ */
+const DECADE_ROUNDS = 9;
+const DECADE_SMALL_RUNS = 10;
+
+interface DecadeTimes {
+  fromSpans: number;
+  toSpans: number;
+  fromMs: number;
+  toMs: number;
+}
+
+/** Runs in a `--decade` child: the alternating rounds for the two largest sizes. */
+function decadeTimes(from: number, to: number): DecadeTimes {
+  const small = makeTrace(from, from);
+  const large = makeTrace(to, to);
+  const once = (trace: Trace): number => {
+    const start = performance.now();
+    traceToMermaid(trace);
+    return performance.now() - start;
+  };
+  // Warm-up, as for the sizes above: the first drawings pay for compilation.
+  for (let i = 0; i < 5; i++) once(small);
+  for (let i = 0; i < 2; i++) once(large);
+  const smallMs: number[] = [];
+  const largeMs: number[] = [];
+  for (let round = 0; round < DECADE_ROUNDS; round++) {
+    smallMs.push(median(Array.from({ length: DECADE_SMALL_RUNS }, () => once(small))));
+    largeMs.push(once(large));
+  }
+  return { fromSpans: small.spans.length, toSpans: large.spans.length, fromMs: median(smallMs), toMs: median(largeMs) };
+}
+
+if (args.decade === true) {
+  const to = SIZES.at(-1) as number;
+  console.log(JSON.stringify(decadeTimes(to / 10, to)));
+  process.exit(0);
+}
+
 if (args['draw-only'] !== undefined) {
   // A child measuring one build alone: this one (`this`) or the one in the directory given.
   const build = args['draw-only'] === 'this' ? { traceToMermaid, summarizeTrace } : await loadBefore(args['draw-only']);
@@ -446,52 +500,50 @@ function pairedFields(
   };
 }
 
-/**
- * The last decade's growth measured in alternation: rounds of
- * {@link DECADE_SMALL_RUNS} drawings of the trace a tenth the size of the
- * largest (their median) and one of the largest. Measured one after the
- * other, as the sizes above are, the two times were taken seconds apart, and
- * on a shared machine a slow spell during either moved this exponent by ±0.1
- * from run to run; alternating, both sizes meet the same spells.
- */
-const DECADE_ROUNDS = 9;
-const DECADE_SMALL_RUNS = 10;
+async function decadeChild(cpu: number | undefined): Promise<DecadeTimes> {
+  const script = [fileURLToPath(import.meta.url), '--decade'];
+  const [command, argv] =
+    cpu === undefined ? [process.execPath, script] : [TASKSET, ['-c', String(cpu), process.execPath, ...script]];
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`core-diagram --decade failed: ${err}`);
+  return JSON.parse(out) as DecadeTimes;
+}
 
-function lastDecade():
-  | { fromSpans: number; toSpans: number; fromMs: number; toMs: number; rounds: number; exponent: number }
-  | undefined {
+/** The last decade's times (geometric means over the CPUs) and exponent, when the two largest sizes are a decade apart. */
+async function lastDecade(): Promise<
+  (DecadeTimes & { rounds: number; processes: number; exponent: number }) | undefined
+> {
   const to = SIZES.at(-1);
   const from = SIZES.at(-2);
   if (to === undefined || from === undefined || from * 10 !== to) return undefined;
-  const small = makeTrace(from, from);
-  const large = makeTrace(to, to);
-  const once = (trace: Trace): number => {
-    const start = performance.now();
-    traceToMermaid(trace);
-    return performance.now() - start;
-  };
-  // Both already drawn above; one more of each so that neither round starts cold.
-  once(small);
-  once(large);
-  const smallMs: number[] = [];
-  const largeMs: number[] = [];
-  for (let round = 0; round < DECADE_ROUNDS; round++) {
-    smallMs.push(median(Array.from({ length: DECADE_SMALL_RUNS }, () => once(small))));
-    largeMs.push(once(large));
-  }
-  const fromMs = median(smallMs);
-  const toMs = median(largeMs);
+  const runs: DecadeTimes[] = [];
+  for (const cpu of PIN ? [0, 1] : [undefined]) runs.push(await decadeChild(cpu));
+  const geomean = (values: number[]): number =>
+    Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length);
+  const fromMs = geomean(runs.map((r) => r.fromMs));
+  const toMs = geomean(runs.map((r) => r.toMs));
+  const first = runs[0] as DecadeTimes;
   return {
-    fromSpans: small.spans.length,
-    toSpans: large.spans.length,
+    fromSpans: first.fromSpans,
+    toSpans: first.toSpans,
     fromMs: Number(fromMs.toFixed(2)),
     toMs: Number(toMs.toFixed(2)),
     rounds: DECADE_ROUNDS,
-    exponent: Number((Math.log(toMs / fromMs) / Math.log(large.spans.length / small.spans.length)).toFixed(3)),
+    processes: runs.length,
+    exponent: Number((Math.log(toMs / fromMs) / Math.log(first.toSpans / first.fromSpans)).toFixed(3)),
   };
 }
 
-const decade = lastDecade();
+const decade = await lastDecade();
 const summaryUs = summaryPerTrace(summarizeTrace, SUMMARY_TRACES, 50, 5);
 
 console.log(
