@@ -130,8 +130,9 @@ export function diagramFigure(output: CoreDiagramOutput, sizes: readonly number[
       'log time against log spans over every size, and separately over the last decade (the largest size and the ' +
       'one a tenth of it), where super-linear parts show first; the baseline of each size is the smallest trace. ' +
       'The last decade is timed again in alternation, in rounds of ten drawings of the smaller trace (their median) ' +
-      'and one of the larger, and its exponent is taken from the medians of the rounds: timed seconds apart, a ' +
-      'slow spell of the machine during either size moved it by ±0.1 from run to run.' +
+      'and one of the larger, in a fresh process pinned to each CPU in turn; its exponent is taken from the ' +
+      "geometric means of the processes' medians. Timed seconds apart in the process that had drawn the other " +
+      'sizes, a slow spell of the machine during either size, or that heap, moved it by ±0.1 from run to run.' +
       (compared
         ? ' With `--core-before`, this build and another build of the core each draw the same traces and ' +
           'summarise the same request traces in child processes of their own (drawing and summarising each in a ' +
