@@ -24,14 +24,14 @@ const overheadLimits =
 
 const diagramGrowth =
   'What limits it: the same code costs more per span once a trace no longer fits the CPU cache, and this ' +
-  "machine's cache is shared with other tenants. Spans are now found by id through a table of ids as numbers " +
-  'and classified as the tree reads them (see the change note); in line-level CPU profiles of `traceToMermaid` ' +
-  'at 10,000 and 100,000 spans (`node --cpu-prof`) what grows most per span after that is garbage collection ' +
-  '(the tree and layout of a 100,000-span trace outlive several scavenges and are copied and promoted), the one ' +
-  'random read of the id table per span (about 120 ns, a trip to memory), and breadth-first walks and sorts over ' +
-  'nodes whose spans are no longer cached. Timed alone, the 100,000-span drawing varies by a quarter from run to ' +
-  'run here; drawn beside the build before, each on a CPU of its own, the last-decade exponent was 1.04 against ' +
-  "the build before's 1.10.";
+  "machine's cache is shared with other tenants. In line-level CPU profiles of `traceToMermaid` at 10,000 and " +
+  '100,000 spans (`node --cpu-prof`), what grows per span is spread over the whole drawing: garbage collection ' +
+  '(a 100,000-span drawing allocates about 300 MB, 3 KB a span, and its tree and layout outlive several ' +
+  'scavenges), the random read of the id table per span, and breadth-first walks and sorts over nodes whose ' +
+  'spans are no longer cached; no phase (tree, layout, size guard) grows faster than the others. Alternating ' +
+  'rounds in fresh processes pinned to one CPU gave exponents from 1.04 to 1.13 for this build on the same day. ' +
+  'What would move it: fewer objects per span in the tree and layout (the allocation profile puts 60 MB in ' +
+  '`buildSpanTree` and about 40 MB each in the size estimate and in iterator results of `for…of` loops).';
 
 /** Notes by result key (see bench/results.json). */
 export const missedGoalNotes: Readonly<Record<string, string>> = {
@@ -42,7 +42,7 @@ export const missedGoalNotes: Readonly<Record<string, string>> = {
   'overhead.nplus1.lifelineVsOtlp.addedCpu': overheadLimits,
   'overhead.nplus1.lifelineVsOtlp.rps': overheadLimits,
   'receiver.viewer.spansPerS':
-    "What limits it: the viewer decodes protobuf on its event loop (protobufjs, then straight into Lifeline spans and the writer's flat format) while its writer thread commits; the load generator shares the same two cores. In the profile the event loop's largest item is garbage collection of the decoded messages, the writer's is `#write` and `sqliteTransaction`. What would move it: decoding protobuf without building protobufjs message objects, and computing summaries from the flat rows.",
+    "What limits it: the viewer decodes protobuf on its event loop (protobufjs, then straight into Lifeline spans and the writer's flat format) while its writer thread commits; the load generator shares the same two cores. In the profile the event loop's largest items are garbage collection of the decoded messages and the structured clone of each batch posted to the writer; the writer's are the inserts (`#insertRows`) and the summaries. What would move it: decoding protobuf without building protobufjs message objects, and computing summaries from the flat rows.",
   'ingest.exporter.spansPerS':
     "What limits it: the raw baseline inserts into one table with a primary key; the store also upserts a summary row per trace (with its secondary indexes), looks up resources, and on the app thread encodes each ReadableSpan into the writer's flat format before posting it. The writer's profile is mostly `#write` and `sqliteTransaction`, then summary work (`decodeSpan`, `summarizeTrace`, `#saveSummary`). Within `#write`, callgrind shows better-sqlite3 spending more instructions binding the span values (N-API type checks and UTF-8 copies, value by value) than SQLite spends executing the inserts: 2.3× `sqlite3_step` before the values were passed as arguments and the usual nulls written into the statement, 1.7× after. The writer thread is the bottleneck: during a run the app thread is busy about a fifth of the time, the writer all of it, at roughly 11 µs of CPU per span (the raw loop spends about 9). On a machine where the raw insert of the same rows itself stays under 150,000 spans/s (see the baseline row), no exporter that also keeps summaries reaches the absolute goal. Tried and not adopted: a WITHOUT ROWID span table is faster with this benchmark's ordered trace ids but 15–30 % slower with the random trace ids real apps produce; a larger page cache and memory-mapped I/O made no measurable difference. What would move it: computing summaries from the flat rows without decoding spans, fewer values bound per span, fewer secondary indexes to update per trace, and trace and span ids stored as 16- and 8-byte blobs instead of hex text (smaller index pages).",
   'ingest.exporter.shareOfRaw':
