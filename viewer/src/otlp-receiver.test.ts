@@ -389,5 +389,37 @@ describe('the OTLP/HTTP receiver', () => {
         `2 spans have the ids of a different span already stored or sent: kept the first, rejected these (span ${first.spanId} of trace ${traceId})`,
       );
     });
+
+    it('counts invalid and conflicting spans together in the message, as rejectedSpans does', async () => {
+      const request = JSON.parse(jsonBody.toString('utf8')) as {
+        resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[];
+      };
+      const spans = request.resourceSpans[0]?.scopeSpans[0]?.spans ?? [];
+      const traceId = `${'e'.repeat(31)}4`;
+      for (const span of spans) span.traceId = traceId;
+      await (await post(JSON.stringify(request), { 'content-type': 'application/json' })).arrayBuffer();
+      const [first, second] = spans;
+      if (first === undefined || second === undefined) throw new Error('expected two spans');
+      // Four spans: one stored already under another name, one without a start, two new ones.
+      spans.splice(
+        0,
+        spans.length,
+        { ...first, name: 'another span' },
+        { ...second, spanId: 'aaaaaaaaaaaaaaa1', startTimeUnixNano: undefined },
+        { ...second, spanId: 'aaaaaaaaaaaaaaa2' },
+        { ...second, spanId: 'aaaaaaaaaaaaaaa3' },
+      );
+      const response = await post(JSON.stringify(request), { 'content-type': 'application/json' });
+      const body = (await response.json()) as { partialSuccess?: { rejectedSpans: string; errorMessage: string } };
+      expect(body.partialSuccess?.rejectedSpans).toBe('2');
+      expect(body.partialSuccess?.errorMessage).toMatch(
+        new RegExp(
+          `^2 of 4 spans were rejected: 1 invalid \\(first problem: .*startTimeUnixNano is missing or 0\\); span ${first.spanId} of trace ${traceId} has the ids of a different span`,
+        ),
+      );
+      expect(store.getTrace(traceId)?.spans.map((s) => s.spanId)).toEqual(
+        expect.arrayContaining(['aaaaaaaaaaaaaaa2', 'aaaaaaaaaaaaaaa3']),
+      );
+    });
   });
 });

@@ -240,10 +240,15 @@ async function receive(
       // different span already holds is not stored: it is rejected, and the message says
       // which. Exact copies (a retried export) are accepted: the store has them.
       const messages: string[] = [];
-      if (rejected > 0) {
-        messages.push(`${rejected} of ${rejected + spans.length} spans were rejected; first problem: ${firstError}`);
-      }
-      if (conflicts > 0) messages.push(conflictMessage(conflicts, conflictExamples));
+      const received = rejected + spans.length;
+      if (rejected > 0 && conflicts > 0) {
+        // Both kinds at once: the total first, so that it reads as rejectedSpans says.
+        messages.push(
+          `${rejected + conflicts} of ${received} spans were rejected: ${rejected} invalid (first problem: ${firstError}); ${conflictMessage(conflicts, conflictExamples)}`,
+        );
+      } else if (rejected > 0) {
+        messages.push(`${rejected} of ${received} spans were rejected; first problem: ${firstError}`);
+      } else if (conflicts > 0) messages.push(conflictMessage(conflicts, conflictExamples));
       messages.push(...endTimeNotes(spans), ...importMarkNotes(spans));
       const partial =
         messages.length > 0 ? { rejectedSpans: rejected + conflicts, errorMessage: messages.join('; ') } : undefined;

@@ -140,3 +140,75 @@ describe('OTLP JSON with protobuf field names', () => {
     expect(parseTraceFile(text).spans[0]?.attributes).toEqual({ 'db.system_name': 'postgresql' });
   });
 });
+
+describe('attribute values nested without end', () => {
+  /** An OTLP/JSON request of one span whose attribute `deep` is `value`. */
+  const request = (value: unknown) => ({
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] },
+        scopeSpans: [
+          {
+            spans: [
+              {
+                traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+                spanId: '00f067aa0ba902b7',
+                name: 'GET /x',
+                kind: 2,
+                startTimeUnixNano: '1700000000000000000',
+                endTimeUnixNano: '1700000000100000000',
+                attributes: [{ key: 'deep', value }],
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+  const nestedArrays = (levels: number): unknown => {
+    let value: unknown = { stringValue: 'leaf' };
+    for (let i = 0; i < levels; i++) value = { arrayValue: { values: [value] } };
+    return value;
+  };
+  const nestedLists = (levels: number): unknown => {
+    let value: unknown = { stringValue: 'leaf' };
+    for (let i = 0; i < levels; i++) value = { kvlistValue: { values: [{ key: 'k', value }] } };
+    return value;
+  };
+
+  it('keeps the span of an array nested 100,000 deep, its value cut past 32 levels of JSON', () => {
+    const [span] = otlpToSpans(request(nestedArrays(100_000)) as never);
+    const text = span?.attributes.deep;
+    expect(typeof text).toBe('string');
+    expect(text).toContain('nested deeper than 32 levels: cut');
+    expect(JSON.parse(text as string)).toBeDefined();
+    expect((text as string).length).toBeLessThan(2_000);
+  });
+
+  it('keeps an array nested a few levels deep whole', () => {
+    const [span] = otlpToSpans(request(nestedArrays(3)) as never);
+    const items = (nestedArrays(3) as { arrayValue: { values: unknown[] } }).arrayValue.values;
+    expect(JSON.parse(span?.attributes.deep as string)).toEqual(items);
+  });
+
+  it('flattens key-value lists into dotted keys 32 deep, and keeps the rest of a deeper one as cut JSON text', () => {
+    const [span] = otlpToSpans(request(nestedLists(100_000)) as never);
+    const keys = Object.keys(span?.attributes ?? {});
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toBe(`deep${'.k'.repeat(32)}`);
+    expect(span?.attributes[keys[0] as string]).toContain('nested deeper than 32 levels: cut');
+    const [shallow] = otlpToSpans(request(nestedLists(2)) as never);
+    expect(shallow?.attributes).toEqual({ 'deep.k.k': 'leaf' });
+  });
+
+  it('reads a file nested 20,000 deep through the format detection, as `lifeline import` does', () => {
+    // Written as text: JSON.stringify of the value itself would exhaust the stack.
+    const levels = 20_000;
+    const deep = `${'{"arrayValue":{"values":['.repeat(levels)}{"stringValue":"leaf"}${']}}'.repeat(levels)}`;
+    const text = JSON.stringify(request('DEEP')).replace('"DEEP"', deep);
+    const { spans, problems } = parseTraceFile(text);
+    expect(problems).toEqual([]);
+    expect(spans).toHaveLength(1);
+    expect(spans[0]?.attributes.deep).toContain('cut');
+  });
+});

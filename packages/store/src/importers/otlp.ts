@@ -141,9 +141,38 @@ function isNonFiniteDouble(value: JsonObject, read: Primitive | undefined): bool
 }
 
 /**
+ * Levels of nesting an attribute value keeps: key-value lists are flattened
+ * into dotted keys this deep, and JSON text of nested arrays is written this
+ * deep. OTLP sets no limit (an AnyValue may hold an AnyValue without end), and
+ * a value nested thousands of levels deep must not exhaust the stack: what
+ * lies deeper is replaced by {@link CUT_TEXT}.
+ */
+const MAX_ATTRIBUTE_DEPTH = 32;
+
+/** What stands in a value for the part nested deeper than {@link MAX_ATTRIBUTE_DEPTH}. */
+const CUT_TEXT = `… (nested deeper than ${MAX_ATTRIBUTE_DEPTH} levels: cut)`;
+
+/**
+ * JSON text of a parsed JSON value, as `JSON.stringify` writes it, with
+ * arrays and objects deeper than `depth` levels replaced by {@link CUT_TEXT}.
+ */
+function boundedJson(value: unknown, depth: number = MAX_ATTRIBUTE_DEPTH): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null';
+  if (depth <= 0) return JSON.stringify(CUT_TEXT);
+  if (Array.isArray(value)) return `[${value.map((item) => boundedJson(item, depth - 1)).join(',')}]`;
+  const members: string[] = [];
+  for (const [key, item] of Object.entries(value)) {
+    if (item !== undefined) members.push(`${JSON.stringify(key)}:${boundedJson(item, depth - 1)}`);
+  }
+  return `{${members.join(',')}}`;
+}
+
+/**
  * Adds one OTLP attribute to `out`. Arrays of primitives stay arrays; a
  * key-value list is flattened into dotted keys (`header.accept`), the way
  * OpenTelemetry names nested attributes; anything deeper is kept as JSON text.
+ * Lists nested more than {@link MAX_ATTRIBUTE_DEPTH} levels deep are kept as
+ * JSON text from there on, cut at that depth.
  */
 function addAttribute(
   out: Record<string, AttributeValue>,
@@ -151,6 +180,7 @@ function addAttribute(
   raw: unknown,
   place: string,
   nonFinite: NonFiniteKeys | undefined,
+  depth = 0,
 ): void {
   if (raw === undefined || raw === null) return;
   const value = asObject(raw, place);
@@ -175,10 +205,14 @@ function addAttribute(
       primitives.push(p ?? null);
     });
     if (odd) nonFinite?.keys.push(`${nonFinite.prefix}${key}`);
-    out[key] = nested ? JSON.stringify(items) : primitives;
+    out[key] = nested ? boundedJson(items) : primitives;
     return;
   }
   if ('kvlistValue' in value) {
+    if (depth >= MAX_ATTRIBUTE_DEPTH) {
+      out[key] = boundedJson(value);
+      return;
+    }
     const listPlace = child(place, 'kvlistValue');
     const entries = optionalArray(asObject(value.kvlistValue, listPlace).values, child(listPlace, 'values'));
     entries.forEach((entry, i) => {
@@ -190,6 +224,7 @@ function addAttribute(
         kv.value,
         child(entryPlace, 'value'),
         nonFinite,
+        depth + 1,
       );
     });
   }
