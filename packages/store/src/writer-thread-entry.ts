@@ -1,7 +1,7 @@
 /**
  * Entry of the writer thread started by SqliteSpanExporter, and of the
- * checkpoint thread a receiver's writer starts (`workerData.role`). Built (dist), it
- * goes straight to the writer loop. Run from the TypeScript sources, as
+ * checkpoint thread a receiver's writer starts (`workerData.role`). Built
+ * (dist), it goes straight to the thread's loop. Run from the TypeScript sources, as
  * Lifeline's own test suites do, Node first needs resolve hooks for them
  * (workspace `source` exports, `./x.js` specifiers naming `./x.ts`); the
  * module that registers them is named by the LIFELINE_SOURCE_HOOKS

@@ -41,18 +41,22 @@ function pause(ms: number): void {
 /**
  * Sets up the writer thread's connection (on top of what `openDatabase`
  * sets for every connection) and returns it: its checkpoints and its page
- * cache.
+ * cache. `options` are those of `SpanWriterThread`: `cacheKiB` (default
+ * 4096) and `checkpointThread` (the writer's own checkpoint as a backstop).
  */
 export function configureWriterConnection(
   db: SqliteDatabase,
   options: { readonly cacheKiB?: number; readonly checkpointThread?: boolean } = {},
 ): SqliteDatabase {
-  // This thread is the one place where a long checkpoint stalls no
-  // one, so it lets the WAL grow to about 40 MB before copying it back:
-  // pages written several times between checkpoints (index and
-  // summary pages, the growing end of the tables) are copied and
-  // synced once instead of each time. The file is cut back to 64 MB
-  // afterwards should a reader have held a checkpoint off.
+  // In an app this thread is the one place where a long checkpoint
+  // stalls no one, so it lets the WAL grow to about 40 MB before copying
+  // it back: pages written several times between checkpoints (index and
+  // summary pages, the growing end of the tables) are copied and synced
+  // once instead of each time. A receiver's senders do wait for its
+  // commits, so there a checkpoint thread copies the WAL back beside the
+  // writer (checkpoint-thread.ts) and the writer's own checkpoint is only a
+  // backstop. The file is cut back to 64 MB afterwards should a reader have
+  // held a checkpoint off.
   db.pragma(`wal_autocheckpoint = ${options.checkpointThread === true ? WAL_BACKSTOP_PAGES : WAL_CHECKPOINT_PAGES}`);
   db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   // No mmap_size either (SQLite's default, 0): pages read through a memory
