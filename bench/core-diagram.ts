@@ -388,9 +388,12 @@ if (args['draw-only'] !== undefined) {
   process.exit(0);
 }
 
-/** Runs this script as a `--draw-only` child for `build` and `part`, pinned to `cpu` when one is given. */
-async function drawOnlyChild(build: string, part: 'draw' | 'summary', cpu: number | undefined): Promise<DrawOnly> {
-  const script = [fileURLToPath(import.meta.url), '--draw-only', build, '--part', part];
+/**
+ * Runs this script again with `args` in a child process, pinned to `cpu`
+ * when one is given, and returns the JSON it prints.
+ */
+async function childJson<T>(args: readonly string[], cpu: number | undefined): Promise<T> {
+  const script = [fileURLToPath(import.meta.url), ...args];
   const [command, argv] =
     cpu === undefined ? [process.execPath, script] : [TASKSET, ['-c', String(cpu), process.execPath, ...script]];
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
@@ -403,8 +406,13 @@ async function drawOnlyChild(build: string, part: 'draw' | 'summary', cpu: numbe
     err += chunk;
   });
   const [code] = (await once(child, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`core-diagram --draw-only ${build} --part ${part} failed: ${err}`);
-  return JSON.parse(out) as DrawOnly;
+  if (code !== 0) throw new Error(`core-diagram ${args.join(' ')} failed: ${err}`);
+  return JSON.parse(out) as T;
+}
+
+/** Runs this script as a `--draw-only` child for `build` and `part`, pinned to `cpu` when one is given. */
+function drawOnlyChild(build: string, part: 'draw' | 'summary', cpu: number | undefined): Promise<DrawOnly> {
+  return childJson<DrawOnly>(['--draw-only', build, '--part', part], cpu);
 }
 
 /** util-linux's CPU pinning tool, on every Debian machine; without it the two builds run one after the other. */
@@ -500,22 +508,8 @@ function pairedFields(
   };
 }
 
-async function decadeChild(cpu: number | undefined): Promise<DecadeTimes> {
-  const script = [fileURLToPath(import.meta.url), '--decade'];
-  const [command, argv] =
-    cpu === undefined ? [process.execPath, script] : [TASKSET, ['-c', String(cpu), process.execPath, ...script]];
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`core-diagram --decade failed: ${err}`);
-  return JSON.parse(out) as DecadeTimes;
+function decadeChild(cpu: number | undefined): Promise<DecadeTimes> {
+  return childJson<DecadeTimes>(['--decade'], cpu);
 }
 
 /** The last decade's times (geometric means over the CPUs) and exponent, when the two largest sizes are a decade apart. */
