@@ -346,13 +346,19 @@ describe('the OTLP/HTTP receiver', () => {
       expect(stored.find((s) => s.name === 'GET /price')?.parentSpanId).toBe('1111111111111111');
     });
 
-    it('accepts an exact copy of stored spans, and rejects a different span under a stored id with a message naming it', async () => {
+    /** The captured JSON export, parsed, with every span moved to trace `traceId`. */
+    const exportedUnder = (traceId: string) => {
       const request = JSON.parse(jsonBody.toString('utf8')) as {
         resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[];
       };
       const spans = request.resourceSpans[0]?.scopeSpans[0]?.spans ?? [];
-      const traceId = `${'e'.repeat(31)}2`;
       for (const span of spans) span.traceId = traceId;
+      return { request, spans };
+    };
+
+    it('accepts an exact copy of stored spans, and rejects a different span under a stored id with a message naming it', async () => {
+      const traceId = `${'e'.repeat(31)}2`;
+      const { request, spans } = exportedUnder(traceId);
       const first = await post(JSON.stringify(request), { 'content-type': 'application/json' });
       expect(((await first.json()) as { partialSuccess?: unknown }).partialSuccess).toBeUndefined();
       const copy = await post(JSON.stringify(request), { 'content-type': 'application/json' });
@@ -371,12 +377,8 @@ describe('the OTLP/HTTP receiver', () => {
     });
 
     it('names a span that conflicts twice in one request once', async () => {
-      const request = JSON.parse(jsonBody.toString('utf8')) as {
-        resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[];
-      };
-      const spans = request.resourceSpans[0]?.scopeSpans[0]?.spans ?? [];
       const traceId = `${'e'.repeat(31)}3`;
-      for (const span of spans) span.traceId = traceId;
+      const { request, spans } = exportedUnder(traceId);
       await (await post(JSON.stringify(request), { 'content-type': 'application/json' })).arrayBuffer();
       const first = spans[0];
       if (first === undefined) throw new Error('expected a span');
@@ -391,12 +393,8 @@ describe('the OTLP/HTTP receiver', () => {
     });
 
     it('counts invalid and conflicting spans together in the message, as rejectedSpans does', async () => {
-      const request = JSON.parse(jsonBody.toString('utf8')) as {
-        resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[];
-      };
-      const spans = request.resourceSpans[0]?.scopeSpans[0]?.spans ?? [];
       const traceId = `${'e'.repeat(31)}4`;
-      for (const span of spans) span.traceId = traceId;
+      const { request, spans } = exportedUnder(traceId);
       await (await post(JSON.stringify(request), { 'content-type': 'application/json' })).arrayBuffer();
       const [first, second] = spans;
       if (first === undefined || second === undefined) throw new Error('expected two spans');
