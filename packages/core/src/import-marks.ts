@@ -21,6 +21,19 @@ export const UNKNOWN_KIND_ATTRIBUTE = 'lifeline.import.unknown_span_kind';
 export const NON_FINITE_ATTRIBUTE = 'lifeline.import.non_finite_attributes';
 
 /**
+ * Whether a span carries either mark: the tree asks while it reads each span,
+ * and passes only the marked ones to {@link importMarkNotes}.
+ */
+export function hasImportMarks(span: Span): boolean {
+  const attributes = span.attributes;
+  return (
+    attributes !== undefined &&
+    attributes !== null &&
+    (attributes[UNKNOWN_KIND_ATTRIBUTE] !== undefined || attributes[NON_FINITE_ATTRIBUTE] !== undefined)
+  );
+}
+
+/**
  * Notes about the marks of {@link UNKNOWN_KIND_ATTRIBUTE} and
  * {@link NON_FINITE_ATTRIBUTE} on the given spans, each kind once with a count
  * and up to three examples; empty when no span is marked.

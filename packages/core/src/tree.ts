@@ -9,9 +9,9 @@
  */
 import { classifySpan, classifyWithoutMemo, type SpanClass } from './classify.js';
 import { formatDuration } from './format.js';
-import { importMarkNotes } from './import-marks.js';
+import { hasImportMarks, importMarkNotes } from './import-marks.js';
 import { linkedProducer, linkedTraceView } from './linked-traces.js';
-import { SpanIndex } from './span-index.js';
+import { SpanIdList, SpanIndex } from './span-index.js';
 import type { Span, SpanKind, Trace } from './trace.js';
 
 /**
@@ -35,6 +35,9 @@ export interface SpanNode {
   /** Distance from its root (roots have depth 0). */
   depth: number;
 }
+
+/** A node while the tree is built: its position is renumbered when duplicate spans are dropped. */
+type NodeUnderConstruction = Omit<SpanNode, 'order'> & { order: number };
 
 /** A trace as a forest of spans, plus what had to be repaired. */
 export interface SpanTree {
@@ -122,20 +125,28 @@ export function compareNodes(a: SpanNode, b: SpanNode): number {
  */
 export function buildSpanTree(trace: Trace, options: SpanTreeOptions = {}): SpanTree {
   const classify = options.lean === true ? classifyWithoutMemo : classifySpan;
-  const classes: SpanClass[] = [];
   // A trace read with its linked traces is drawn as the focus trace sees it.
   const view = linkedTraceView(trace);
   const notes: string[] = [...view.notes];
   const spans = Array.isArray(view.trace?.spans) ? view.trace.spans : [];
-  const byId = new SpanIndex<SpanNode>(spans.length);
-  const all: SpanNode[] = [];
-  const joined = new Set<SpanNode>();
   let duplicates = 0;
   let invalid = 0;
-  let badEnds = 0;
   const baseNs = earliestStart(spans);
 
-  for (const raw of spans) {
+  // Each span is read here, once for the tree: what the later passes need of
+  // it (its parent's id, its class, whether it is marked, a bad end) is taken
+  // while it is in the CPU cache. Past 100,000 spans, every further pass over
+  // the spans finds them in memory, not in the cache.
+  const candidates: NodeUnderConstruction[] = [];
+  const ids = new SpanIdList(spans.length);
+  const candidateParentIds = new SpanIdList(spans.length);
+  const candidateClasses: SpanClass[] = [];
+  const badEndAt: number[] = [];
+  const markedAt: number[] = [];
+  const joinedAt: number[] = [];
+  const joinedRoots = view.joinedRoots;
+  for (let i = 0; i < spans.length; i++) {
+    const raw = spans[i];
     const span = sanitize(raw);
     if (span === undefined) {
       invalid++;
@@ -145,79 +156,91 @@ export function buildSpanTree(trace: Trace, options: SpanTreeOptions = {}): Span
     const hasEnd = typeof rawEnd === 'bigint';
     // Offsets are exact: the difference of two exact times, converted once.
     const start = Number(span.startTimeNs - baseNs);
-    const node: SpanNode = {
+    const at = candidates.length;
+    candidates.push({
       span,
-      order: all.length,
+      order: at,
       parent: undefined,
       children: [],
       start,
       end: hasEnd && rawEnd > span.startTimeNs ? Number(rawEnd - baseNs) : start,
       missingEnd: !hasEnd,
       depth: 0,
-    };
-    if (!byId.add(span.spanId, node)) {
-      duplicates++;
-      continue;
-    }
-    if (hasEnd && rawEnd < span.startTimeNs) badEnds++;
-    all.push(node);
-    classes.push(classify(span));
-    if (view.joinedRoots.has(raw)) joined.add(node);
+    });
+    ids.add(span.spanId);
+    const parentId = span.parentSpanId;
+    // No parent: none given, an empty one, or W3C trace context's all-zeros id.
+    candidateParentIds.add(parentId === undefined || parentId === '' || allZeros(parentId) ? undefined : parentId);
+    candidateClasses.push(classify(span));
+    if (hasEnd && rawEnd < span.startTimeNs) badEndAt.push(at);
+    if (hasImportMarks(span)) markedAt.push(at);
+    if (joinedRoots.size > 0 && joinedRoots.has(raw)) joinedAt.push(at);
   }
+  // Of spans sharing an id, the first is kept.
+  const { index: byId, kept } = SpanIndex.build(ids, candidates);
+  let all: NodeUnderConstruction[] = candidates;
+  let classes = candidateClasses;
+  let parentIds = candidateParentIds;
+  if (byId.size < candidates.length) {
+    duplicates = candidates.length - byId.size;
+    all = [];
+    classes = [];
+    parentIds = new SpanIdList(byId.size);
+    for (let at = 0; at < candidates.length; at++) {
+      if (kept[at] === 0) continue;
+      const node = candidates[at] as NodeUnderConstruction;
+      node.order = all.length;
+      all.push(node);
+      classes.push(candidateClasses[at] as SpanClass);
+      parentIds.add(candidateParentIds.ids[at]);
+    }
+  }
+  const keptAt = (at: number): boolean => kept[at] === 1;
+  const badEnds = badEndAt.filter(keptAt).length;
+  const joined = new Set<SpanNode>(joinedAt.filter(keptAt).map((at) => candidates[at] as SpanNode));
   if (spans.length === 0) notes.push('trace has no spans');
   if (invalid > 0) notes.push(`${plural(invalid, 'span')} without a valid id or start time ignored`);
   if (duplicates > 0) notes.push(`${plural(duplicates, 'duplicate span id')}: kept the first of each`);
   if (badEnds > 0) notes.push(`${plural(badEnds, 'span')} ending before it started: drawn with zero duration`);
   // Oddities the receiver or an importer marked on spans it kept.
-  notes.push(...importMarkNotes(all.map((node) => node.span)));
+  notes.push(...importMarkNotes(markedAt.filter(keptAt).map((at) => (candidates[at] as SpanNode).span)));
 
-  // Link parents. Spans whose link is broken (a parent missing from the
-  // trace, a span naming itself, a loop of parent links) are placed afterwards.
+  // Link parents, all looked up at once (see SpanIndex.positionsOf). Spans
+  // whose link is broken (a parent missing from the trace, a span naming
+  // itself, a loop of parent links) are placed afterwards.
+  const parentAt = byId.positionsOf(parentIds);
   const trueRoots: SpanNode[] = [];
   const orphans: SpanNode[] = [];
   const selfParents: SpanNode[] = [];
-  for (const node of all) {
-    const parentId = node.span.parentSpanId;
+  let linksToEarlier = 0;
+  let linksToLater = 0;
+  for (let at = 0; at < all.length; at++) {
+    const node = all[at] as SpanNode;
     // A consumer joined from a linked trace is a root here: its parent is in a trace not drawn.
-    if (parentId === undefined || parentId === '' || allZeros(parentId) || joined.has(node)) {
+    if (parentIds.ids[at] === undefined || joined.has(node)) {
       trueRoots.push(node);
-    } else if (parentId === node.span.spanId) {
+      continue;
+    }
+    const p = parentAt[at] as number;
+    if (p === at) {
       selfParents.push(node);
+    } else if (p >= 0) {
+      const parent = all[p] as SpanNode;
+      node.parent = parent;
+      parent.children.push(node);
+      if (p < at) linksToEarlier++;
+      else linksToLater++;
     } else {
-      const parent = byId.get(parentId);
-      if (parent) {
-        node.parent = parent;
-        parent.children.push(node);
-      } else {
-        orphans.push(node);
-      }
+      orphans.push(node);
     }
   }
 
   // Whatever is not reachable from a span without a parent sits on a loop of
   // parent links (or below one): each loop is broken at its earliest span.
-  const reached = new Uint8Array(all.length);
-  let reachedCount = 0;
-  const markFrom = (start: SpanNode): void => {
-    const stack = [start];
-    reached[start.order] = 1;
-    reachedCount++;
-    while (stack.length > 0) {
-      const node = stack.pop() as SpanNode;
-      for (const child of node.children) {
-        if (reached[child.order] === 0) {
-          reached[child.order] = 1;
-          reachedCount++;
-          stack.push(child);
-        }
-      }
-    }
-  };
-  for (const node of trueRoots) markFrom(node);
-  for (const node of orphans) markFrom(node);
-  for (const node of selfParents) markFrom(node);
-  // Every span reached (nearly every trace): there is no loop to look for.
-  const loops = reachedCount === all.length ? [] : breakLoops(all, reached, markFrom);
+  // A loop needs a link to an earlier span and one to a later span: when all
+  // point the same way (spans in start order, or exported children first, as
+  // most are), there is none, and no walk over the tree to look for one.
+  const loops = linksToEarlier === 0 || linksToLater === 0 ? [] : findLoops(all, [trueRoots, orphans, selfParents]);
   const looped = loops.map((loop) => loop.brokenAt);
   // Other spans of the loops whose links were cut too: placed like the rest, noted with their loop.
   const alsoLooped = loops.flatMap((loop) => loop.detached);
@@ -275,15 +298,25 @@ export function buildSpanTree(trace: Trace, options: SpanTreeOptions = {}): Span
   }
   notes.push(...brokenLinkNotes(broken, unplaced === 0));
 
+  // Order siblings by start (then end, then input order), visiting the nodes
+  // in input order, which is where they lie in memory.
+  for (let at = 0; at < all.length; at++) {
+    const children = (all[at] as SpanNode).children;
+    if (children.length > 1) children.sort(compareNodes);
+  }
+  let nodes = breadthFirst(roots);
+
   // Repair missing ends bottom-up: a span that never ended lasted at least as long as its children.
-  const order = breadthFirst(roots);
+  // Spans whose layout times change from here on are kept, so that only their siblings are sorted again.
+  const retimed: SpanNode[] = [];
   let missing = 0;
-  for (let i = order.length - 1; i >= 0; i--) {
-    const node = order[i] as SpanNode;
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i] as SpanNode;
     if (!node.missingEnd) continue;
     missing++;
     let end = node.start;
     for (const child of node.children) if (child.end > end) end = child.end;
+    if (end !== node.end) retimed.push(node);
     node.end = end;
   }
   if (missing > 0) {
@@ -292,7 +325,7 @@ export function buildSpanTree(trace: Trace, options: SpanTreeOptions = {}): Span
     );
   }
 
-  const shifted = correctSkew(order, reparented, notes);
+  const shifted = correctSkew(nodes, reparented, notes, retimed);
   const linked = shiftLinkedConsumers(roots, (root) =>
     root.span.kind === 'consumer' ? linkedProducer(root.span, byId) : undefined,
   );
@@ -308,11 +341,17 @@ export function buildSpanTree(trace: Trace, options: SpanTreeOptions = {}): Span
     }
   }
 
-  // Layout times changed: order siblings and roots by their corrected start.
-  for (const node of order) if (node.children.length > 1) node.children.sort(compareNodes);
-  roots.sort(compareNodes);
-  const nodes = breadthFirst(roots);
-  for (const node of nodes) node.depth = node.parent ? node.parent.depth + 1 : 0;
+  // Layout times changed: sort the siblings of the spans moved again (a
+  // subtree moved whole keeps its own order), and walk the tree again when
+  // an order changed.
+  if (retimed.length > 0 || linked.length > 0) {
+    const lists = new Set<SpanNode[]>();
+    for (const node of retimed) lists.add(node.parent === undefined ? roots : node.parent.children);
+    if (linked.length > 0) lists.add(roots);
+    let reordered = false;
+    for (const list of lists) if (sortNodes(list)) reordered = true;
+    if (reordered) nodes = breadthFirst(roots);
+  }
 
   // A consumer root linked to a producer in this trace is a hand-off, not a second request.
   const separate = roots.filter(
@@ -394,6 +433,7 @@ function correctSkew(
   order: readonly SpanNode[],
   reparented: ReadonlySet<SpanNode>,
   notes: string[],
+  retimed: SpanNode[],
 ): ReadonlyMap<SpanNode, number> {
   const shifts = new Map<SpanNode, number>();
   // Same-process spans that ran wholly before their parent, moved into it (ns).
@@ -404,11 +444,18 @@ function correctSkew(
   for (const node of order) {
     const parent = node.parent;
     if (!parent || reparented.has(node)) continue;
-    const inherited = shifts.get(parent) ?? 0;
+    const inherited = shifts.size === 0 ? 0 : (shifts.get(parent) ?? 0);
     node.start += inherited;
     node.end += inherited;
+    // Within its parent's time: no kind of span moves (see skewShift), and
+    // its span need not be read.
+    if (node.start >= parent.start && node.end <= parent.end) {
+      if (inherited !== 0) shifts.set(node, inherited);
+      continue;
+    }
     const before = node.start;
     const delta = skewShift(parent, node);
+    if (node.start > before || delta !== 0) retimed.push(node);
     if (node.start > before) {
       clamped++;
       skewByPair.set(
@@ -529,6 +576,39 @@ export function allZeros(id: string): boolean {
 }
 
 /**
+ * The loops of parent links, broken (see {@link breakLoops}): the spans not
+ * reached by walking down from the spans without a parent link (`starts`)
+ * sit on a loop or below one.
+ */
+function findLoops(
+  all: readonly SpanNode[],
+  starts: readonly (readonly SpanNode[])[],
+): { brokenAt: SpanNode; members: SpanNode[]; detached: SpanNode[] }[] {
+  const reached = new Uint8Array(all.length);
+  let reachedCount = 0;
+  const markFrom = (start: SpanNode): void => {
+    const stack = [start];
+    reached[start.order] = 1;
+    reachedCount++;
+    while (stack.length > 0) {
+      const node = stack.pop() as SpanNode;
+      const children = node.children;
+      for (let c = 0; c < children.length; c++) {
+        const child = children[c] as SpanNode;
+        if (reached[child.order] === 0) {
+          reached[child.order] = 1;
+          reachedCount++;
+          stack.push(child);
+        }
+      }
+    }
+  };
+  for (const list of starts) for (const node of list) markFrom(node);
+  // Every span reached (nearly every trace): there is no loop.
+  return reachedCount === all.length ? [] : breakLoops(all, reached, markFrom);
+}
+
+/**
  * Finds the loops of parent links among the spans not reached from any span
  * without a parent, and breaks each at its earliest span (which then has no
  * parent), and at every other span that did not start inside the parent it
@@ -619,11 +699,27 @@ function brokenLinkNotes(broken: readonly BrokenLink[], underRoot: boolean): str
   return notes;
 }
 
+/** Sorts sibling nodes (see {@link compareNodes}) in place; true when their order changed. */
+function sortNodes(list: SpanNode[]): boolean {
+  if (list.length < 2) return false;
+  const before = list.slice();
+  list.sort(compareNodes);
+  for (let i = 0; i < list.length; i++) if (list[i] !== before[i]) return true;
+  return false;
+}
+
+/** Every node under `roots`, parents before children (breadth-first, children in their order), each with its depth set. */
 function breadthFirst(roots: readonly SpanNode[]): SpanNode[] {
   const out: SpanNode[] = [...roots];
+  for (const root of roots) root.depth = 0;
   for (let i = 0; i < out.length; i++) {
     const node = out[i] as SpanNode;
-    for (const child of node.children) out.push(child);
+    const children = node.children;
+    for (let c = 0; c < children.length; c++) {
+      const child = children[c] as SpanNode;
+      child.depth = node.depth + 1;
+      out.push(child);
+    }
   }
   return out;
 }
