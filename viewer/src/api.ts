@@ -171,9 +171,10 @@ export function apiRouter(options: ApiRouterOptions): Router {
       analyzedSpans: trace.spans.length,
       // The client colours and labels spans like the diagram does without bundling the classifier.
       // A query text can be kilobytes: the span's attribute carries it, the class only names that attribute.
+      // The service, kind and batch part the layout keeps on a class are the span's own fields or drawn already.
       classes: Object.fromEntries(
         trace.spans.map((span) => {
-          const { queryText: _sentWithTheSpan, ...cls } = classifySpan(span);
+          const { queryText: _sentWithTheSpan, service: _s, kind: _k, batch: _b, ...cls } = classifySpan(span);
           return [span.spanId, cls];
         }),
       ),
@@ -214,7 +215,7 @@ export function apiRouter(options: ApiRouterOptions): Router {
       spans,
       classes: Object.fromEntries(
         spans.map((span) => {
-          const { queryText: _sentWithTheSpan, ...cls } = classifySpan(span);
+          const { queryText: _sentWithTheSpan, service: _s, kind: _k, batch: _b, ...cls } = classifySpan(span);
           return [span.spanId, cls];
         }),
       ),

@@ -5,10 +5,10 @@
  * conventions and the older names still emitted by many instrumentations.
  */
 import { num, str } from './attributes.js';
-import { declaredBatchSize } from './batch.js';
+import { type BatchMember, batchMember, declaredBatchSize } from './batch.js';
 import { normalizeCacheKey, normalizePath } from './normalize.js';
 import { summarizeQuery } from './sql-summary.js';
-import type { Span } from './trace.js';
+import type { Span, SpanKind } from './trace.js';
 import { parseUrl } from './url.js';
 
 // Moved to files of their own; still importable from here.
@@ -64,7 +64,33 @@ export interface SpanClass {
   readonly queryTextAttribute?: 'db.query.text' | 'db.statement';
   /** Queue or topic name for messaging spans. */
   readonly destination?: string;
+  /**
+   * The lifeline of the span's own service ({@link serviceRef}), and the
+   * span's kind: the layout reads both of every span, and reads them here so
+   * that it need not go back to the span (see {@link classifySpan}).
+   */
+  readonly service: ParticipantRef;
+  readonly kind: SpanKind;
+  /** How the span takes part in a Redis MULTI or pipeline (see batch.ts); undefined for most spans. */
+  readonly batch?: BatchMember;
 }
+
+/** What the conventions tell of a span (see {@link classifySpan}), before the fields every class has. */
+type ConventionClass = Omit<SpanClass, 'service' | 'kind' | 'batch'>;
+
+/** The lifeline of a service. */
+export function serviceRef(name: string): ParticipantRef {
+  let ref = services.get(name);
+  if (ref === undefined) {
+    const display = name === '' ? 'unknown service' : name;
+    ref = { key: `svc:${display}`, name: display, kind: 'service' };
+    // Traces name a handful of services: remembering them spares an object and a key per span.
+    if (services.size < 10_000) services.set(name, ref);
+  }
+  return ref;
+}
+
+const services = new Map<string, ParticipantRef>();
 
 /** Database systems that are caches: drawn as one "redis"-style participant and counted as cache time. */
 const CACHE_SYSTEMS = new Set(['redis', 'memcached', 'valkey', 'hazelcast', 'ignite', 'coherence', 'geode']);
@@ -138,7 +164,35 @@ export function classifyWithoutMemo(span: Span): SpanClass {
   return remembered(span) ?? classifyUncached(span);
 }
 
+/**
+ * Classifies a span afresh. Every class has the same fields, in the same
+ * order (absent ones undefined), so that the layout's reads of a field find
+ * one shape of object wherever the class came from. Besides what the
+ * conventions say, it holds what the layout would otherwise read from the
+ * span after the tree has read it: past 100,000 spans those spans are no
+ * longer in the CPU cache by then, and each read of one is a trip to memory.
+ */
 function classifyUncached(span: Span): SpanClass {
+  const c = classifyByConventions(span);
+  return {
+    category: c.category,
+    label: c.label,
+    target: c.target,
+    method: c.method,
+    route: c.route,
+    statusCode: c.statusCode,
+    dbSystem: c.dbSystem,
+    dbNamespace: c.dbNamespace,
+    queryText: c.queryText,
+    queryTextAttribute: c.queryTextAttribute,
+    destination: c.destination,
+    service: serviceRef(span.serviceName),
+    kind: span.kind,
+    batch: batchMember(span),
+  };
+}
+
+function classifyByConventions(span: Span): ConventionClass {
   const a = span.attributes;
   const dbSystem = str(a['db.system.name']) ?? str(a['db.system']);
   const messagingSystem = str(a['messaging.system']);
@@ -180,7 +234,7 @@ function classifyUncached(span: Span): SpanClass {
   return { category: 'internal', label: span.name, statusCode };
 }
 
-function classifyDb(span: Span, rawSystem: string): SpanClass {
+function classifyDb(span: Span, rawSystem: string): ConventionClass {
   const a = span.attributes;
   const system = rawSystem.toLowerCase();
   const namespace = str(a['db.namespace']) ?? str(a['db.name']);
@@ -246,7 +300,7 @@ function databaseRef(system: string, namespace: string | undefined): Participant
   return ref;
 }
 
-function classifyMessaging(span: Span, system: string | undefined): SpanClass | undefined {
+function classifyMessaging(span: Span, system: string | undefined): ConventionClass | undefined {
   const a = span.attributes;
   const operation = (str(a['messaging.operation.type']) ?? str(a['messaging.operation']))?.toLowerCase();
   let category: SpanCategory | undefined;

@@ -16,7 +16,7 @@
  *   stay its children: the sequence model draws them after the response and
  *   the analysis and summary leave them out of what the client waited for.
  */
-import { batchMember, describeBatch, groupBatches, startsBatch } from './batch.js';
+import { describeBatch, groupBatches, startsBatch } from './batch.js';
 import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
 import { packLanesBy } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
@@ -104,20 +104,6 @@ export const CLIENT: ParticipantRef = { key: 'client', name: 'Client', kind: 'ac
 /** Categories drawn as a call from a service to the span's target. */
 export const CALL_CATEGORIES: ReadonlySet<SpanCategory> = new Set(['http-client', 'db', 'cache', 'rpc-client']);
 
-/** The lifeline of a service. */
-export function serviceRef(name: string): ParticipantRef {
-  let ref = services.get(name);
-  if (ref === undefined) {
-    const display = name === '' ? 'unknown service' : name;
-    ref = { key: `svc:${display}`, name: display, kind: 'service' };
-    // Traces name a handful of services: remembering them spares an object and a key per span.
-    if (services.size < 10_000) services.set(name, ref);
-  }
-  return ref;
-}
-
-const services = new Map<string, ParticipantRef>();
-
 /** The lifeline on which a call's nested calls are drawn. */
 export function contentLifeline(call: DrawnCall): ParticipantRef {
   return (call.role === 'call' && call.remote === undefined) || call.role === 'publish' ? call.from : call.to;
@@ -161,8 +147,12 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
   const container: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
   const drawn: (DrawnCall | undefined)[] = new Array(tree.nodes.length + 1);
   let top: DrawnCall[] = [];
-  const calls: DrawnCall[] = [];
   const linkedConsumers: { call: DrawnCall; producer: SpanNode }[] = [];
+  // Calls whose nested calls were added out of start order, and calls among
+  // whose nested calls a batch may begin: noted as each call is added, while
+  // its class is at hand, so that the walk below sorts and groups only those.
+  const unsorted = new Set<DrawnCall>();
+  const batchHosts = new Set<DrawnCall>();
 
   const add = (
     node: SpanNode,
@@ -190,8 +180,15 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
       outcome: undefined,
       nestedFailures: undefined,
     };
-    (parent ? parent.children : top).push(call);
-    calls.push(call);
+    const siblings = parent ? parent.children : top;
+    const last = siblings[siblings.length - 1];
+    if (parent !== undefined) {
+      if (last !== undefined && compareNodes(last.node, node) > 0) unsorted.add(parent);
+      // Redis commands recorded without an operation name are members only
+      // between brackets: most calls with such commands among them have none.
+      if (role === 'call' && startsBatch(cls.batch)) batchHosts.add(parent);
+    }
+    siblings.push(call);
     drawn[node.order] = call;
     container[node.order] = call;
     return call;
@@ -200,12 +197,13 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
   for (const node of tree.nodes) {
     const span = node.span;
     const cls = classes[node.order] as SpanClass;
-    const own = serviceRef(span.serviceName);
+    // The span's service and kind come with its class: the span itself is not read here (see classifySpan).
+    const own = cls.service;
     const parentCall = node.parent ? container[node.parent.order] : undefined;
     const category = cls.category;
 
     if (node.parent === undefined || parentCall === undefined) {
-      if (span.kind === 'server') add(node, cls, 'entry', CLIENT, own, undefined);
+      if (cls.kind === 'server') add(node, cls, 'entry', CLIENT, own, undefined);
       else if (category === 'queue-consumer') {
         const call = add(node, cls, 'consume', cls.target ?? own, own, undefined);
         const producer = linkedProducer(span, tree.byId);
@@ -216,7 +214,7 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
       continue;
     }
 
-    if (span.kind === 'server') {
+    if (cls.kind === 'server') {
       const parentDrawn = drawn[node.parent.order];
       if (
         parentDrawn !== undefined &&
@@ -287,6 +285,7 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
       if (host === undefined || isWithin(host, call)) continue;
       call.parent = host;
       host.children.push(call);
+      unsorted.add(host);
       moved.add(call);
     }
     if (moved.size > 0) top = top.filter((call) => !moved.has(call));
@@ -294,22 +293,27 @@ export function layoutTrace(tree: SpanTree, options: LayoutOptions = {}): TraceL
 
   const byStart = (a: DrawnCall, b: DrawnCall): number => compareNodes(a.node, b.node);
   top.sort(byStart);
-  for (const call of calls) {
-    if (call.children.length > 1) call.children.sort(byStart);
-    foldBatches(call);
-  }
-  // Depths top-down, nested counts bottom-up, over a breadth-first order.
+  // Children sorted and batches grouped, depths top-down, nested counts
+  // bottom-up, over a breadth-first order: one walk over the calls does what
+  // it can (past 100,000 spans each walk finds the calls out of the CPU cache).
   const classOf = (_span: Span, node: SpanNode): SpanClass => classes[node.order] as SpanClass;
   const ordered: DrawnCall[] = [...top];
   for (let i = 0; i < ordered.length; i++) {
     const call = ordered[i] as DrawnCall;
+    if (unsorted.size > 0 && unsorted.has(call)) call.children.sort(byStart);
+    // A batch's own call is made by the grouping, its members' nested calls already in order.
+    if (batchHosts.size > 0 && call.batch === undefined && batchHosts.has(call)) foldBatches(call);
     call.depth = call.parent ? call.parent.depth + 1 : 0;
-    call.label = labelOf(call, classOf);
+    // A call's label is its class's (set when it was added) unless a server span answered it.
+    if (call.remote !== undefined && call.remote !== call.node) call.label = labelOf(call, classOf);
     call.work = workInterval(call);
-    if (!lean) call.outcome = drawnCallOutcome(call);
-    for (const child of call.children) ordered.push(child);
+    if (!lean) {
+      call.outcome = drawnCallOutcome(call);
+      call.nestedFailures = 0;
+    }
+    const children = call.children;
+    for (let c = 0; c < children.length; c++) ordered.push(children[c] as DrawnCall);
   }
-  if (!lean) for (const call of ordered) call.nestedFailures = 0;
   for (let i = ordered.length - 1; i >= 0; i--) {
     const call = ordered[i] as DrawnCall;
     const parent = call.parent;
@@ -330,9 +334,7 @@ function foldBatches(call: DrawnCall): void {
   const children = call.children;
   let any = false;
   for (const child of children) {
-    // Redis commands recorded without an operation name are members only
-    // between brackets: most calls with such commands among them have none.
-    if (child.role === 'call' && child.remote === undefined && startsBatch(batchMember(child.node.span))) {
+    if (child.role === 'call' && child.remote === undefined && startsBatch(child.cls.batch)) {
       any = true;
       break;
     }
@@ -341,7 +343,7 @@ function foldBatches(call: DrawnCall): void {
   const grouped = groupBatches(children, (child) => ({
     start: child.node.start,
     end: child.node.end,
-    member: child.role === 'call' && child.remote === undefined ? batchMember(child.node.span) : undefined,
+    member: child.role === 'call' && child.remote === undefined ? child.cls.batch : undefined,
     target: child.to.key,
     parentOrder: child.node.parent?.order ?? -1,
   }));
