@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_TEXT_LENGTH,
   joinLinkedTraces,
   MAX_TRACE_SPANS,
+  type SpanClass,
   summarizeTrace,
   traceToMermaid,
   truncationNote,
@@ -170,12 +171,9 @@ export function apiRouter(options: ApiRouterOptions): Router {
       // are those of its start; `lifeline export --format json` analyzes every span.
       analyzedSpans: trace.spans.length,
       // The client colours and labels spans like the diagram does without bundling the classifier.
-      // A query text can be kilobytes: the span's attribute carries it, the class only names that attribute.
-      // The service, kind and batch part the layout keeps on a class are the span's own fields or drawn already.
       classes: Object.fromEntries(
         trace.spans.map((span) => {
-          const { queryText: _sentWithTheSpan, service: _s, kind: _k, batch: _b, ...cls } = classifySpan(span);
-          return [span.spanId, cls];
+          return [span.spanId, clientClass(classifySpan(span))];
         }),
       ),
       sequence: { mermaid: sequence.text, folded: sequence.folded, model: sequence.model },
@@ -215,8 +213,7 @@ export function apiRouter(options: ApiRouterOptions): Router {
       spans,
       classes: Object.fromEntries(
         spans.map((span) => {
-          const { queryText: _sentWithTheSpan, service: _s, kind: _k, batch: _b, ...cls } = classifySpan(span);
-          return [span.spanId, cls];
+          return [span.spanId, clientClass(classifySpan(span))];
         }),
       ),
       ...(next < total && spans.length > 0 ? { nextOffset: next } : {}),
@@ -228,4 +225,27 @@ export function apiRouter(options: ApiRouterOptions): Router {
   });
 
   return router;
+}
+
+/**
+ * What the trace page's client reads of a span's class: its category, label,
+ * target and the conventions' fields it shows. A query text can be
+ * kilobytes: the span's attribute carries it, and the class only names that
+ * attribute. What else the layout keeps on a class (the span's service and
+ * kind, its batch part, failure and connection wait) the span carries or the
+ * diagram draws.
+ */
+function clientClass(cls: SpanClass): Partial<SpanClass> {
+  return {
+    category: cls.category,
+    label: cls.label,
+    target: cls.target,
+    method: cls.method,
+    route: cls.route,
+    statusCode: cls.statusCode,
+    dbSystem: cls.dbSystem,
+    dbNamespace: cls.dbNamespace,
+    queryTextAttribute: cls.queryTextAttribute,
+    destination: cls.destination,
+  };
 }

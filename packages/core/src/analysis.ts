@@ -4,7 +4,7 @@
  */
 
 import { CONNECTION_WAIT_ATTRIBUTE } from './call-timing.js';
-import { classifySpan, type SpanCategory } from './classify.js';
+import { classifySpan, type SpanCategory, type SpanClass } from './classify.js';
 import { type CallDependency, type DependencyReason, longestChainMs, siblingDependencies } from './dependencies.js';
 import {
   afterResponseNotes,
@@ -21,7 +21,7 @@ import {
   workAfterResponse,
 } from './layout.js';
 import { linkedProducer } from './linked-traces.js';
-import { errorMessage, spanFailed } from './outcome.js';
+import { errorMessage } from './outcome.js';
 import { median } from './stats.js';
 import type { Trace } from './trace.js';
 import { buildSpanTree, type SpanNode, type SpanTree } from './tree.js';
@@ -155,7 +155,8 @@ export function analyzeLayout(layout: TraceLayout): TraceAnalysis {
   const root = tree.roots[0];
   const errors: TraceError[] = [];
   for (const node of tree.nodes) {
-    if (spanFailed(node)) errors.push({ spanId: node.span.spanId, name: node.span.name, message: errorMessage(node) });
+    if ((layout.classes[node.order] as SpanClass).failed)
+      errors.push({ spanId: node.span.spanId, name: node.span.name, message: errorMessage(node) });
   }
   const { serialRuns, nPlusOne, overlapSavingMs } = callPatterns(layout);
   const after = workAfterResponse(layout);

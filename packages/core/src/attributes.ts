@@ -1,6 +1,9 @@
 /** Reading span attributes, which instrumentations record with loose types. */
 import type { AttributeValue, Span } from './trace.js';
 
+/** Span attribute with the seconds a query waited for a pooled connection. */
+export const CONNECTION_WAIT_ATTRIBUTE = 'db.client.connection.wait_time';
+
 /** An attribute value as text: numbers and booleans as their text, anything else undefined. */
 export function str(value: AttributeValue | undefined): string | undefined {
   if (typeof value === 'string') return value;

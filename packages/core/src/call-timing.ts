@@ -14,7 +14,8 @@ import { layoutShift, type SpanNode } from './tree.js';
  * when it did not wait a tenth of a millisecond.
  */
 export function connectionWaitMs(call: DrawnCall): number | undefined {
-  const seconds = call.node.span.attributes[CONNECTION_WAIT_ATTRIBUTE];
+  // Read from the class (see SpanClass.connectionWait): the span itself is out of the cache by now.
+  const seconds = call.cls.connectionWait;
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0.0001) return undefined;
   return seconds * 1000;
 }
@@ -29,8 +30,7 @@ export function sentAt(call: DrawnCall): number {
   return waitMs === undefined ? call.node.start : call.node.start - waitMs * 1e6;
 }
 
-/** Span attribute with the seconds a query waited for a pooled connection. */
-export const CONNECTION_WAIT_ATTRIBUTE = 'db.client.connection.wait_time';
+export { CONNECTION_WAIT_ATTRIBUTE } from './attributes.js';
 
 /** Time a consumed message spent in the queue: consumer start minus the end of its producer span. */
 export function queueWaitMs(call: DrawnCall, layout: TraceLayout): number | undefined {

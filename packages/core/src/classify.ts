@@ -4,9 +4,11 @@
  * to and how to label it. Reads both the current OpenTelemetry semantic
  * conventions and the older names still emitted by many instrumentations.
  */
-import { num, str } from './attributes.js';
+import { CONNECTION_WAIT_ATTRIBUTE, num, str } from './attributes.js';
 import { type BatchMember, batchMember, declaredBatchSize } from './batch.js';
+import { mayDepend } from './dependencies.js';
 import { normalizeCacheKey, normalizePath } from './normalize.js';
+import { spanRecordsFailure } from './span-failure.js';
 import { summarizeQuery } from './sql-summary.js';
 import type { Span, SpanKind } from './trace.js';
 import { parseUrl } from './url.js';
@@ -73,10 +75,29 @@ export interface SpanClass {
   readonly kind: SpanKind;
   /** How the span takes part in a Redis MULTI or pipeline (see batch.ts); undefined for most spans. */
   readonly batch?: BatchMember;
+  /** `db.client.connection.wait_time` when it is a number (seconds; see `connectionWaitMs`). */
+  readonly connectionWait?: number;
+  /**
+   * Whether the span says it used an earlier call's answer or missed the
+   * cache: what finding the dependencies between calls looks for first
+   * (see dependencies.ts).
+   */
+  readonly mayDepend: boolean;
+  /** Whether the span failed by its own status, attributes and events (see span-failure.ts). */
+  readonly failed: boolean;
+  /**
+   * The query text as repeats of one statement are told apart (see
+   * statement.ts), once asked for: `repeatStatement` keeps it here, beside
+   * what the span was classified as, rather than in a table keyed by span.
+   */
+  statementKey?: string;
 }
 
 /** What the conventions tell of a span (see {@link classifySpan}), before the fields every class has. */
-type ConventionClass = Omit<SpanClass, 'service' | 'kind' | 'batch'>;
+type ConventionClass = Omit<
+  SpanClass,
+  'service' | 'kind' | 'batch' | 'connectionWait' | 'mayDepend' | 'failed' | 'statementKey'
+>;
 
 /** The lifeline of a service. */
 export function serviceRef(name: string): ParticipantRef {
@@ -174,6 +195,7 @@ export function classifyWithoutMemo(span: Span): SpanClass {
  */
 function classifyUncached(span: Span): SpanClass {
   const c = classifyByConventions(span);
+  const wait = span.attributes[CONNECTION_WAIT_ATTRIBUTE];
   return {
     category: c.category,
     label: c.label,
@@ -189,6 +211,10 @@ function classifyUncached(span: Span): SpanClass {
     service: serviceRef(span.serviceName),
     kind: span.kind,
     batch: batchMember(span),
+    connectionWait: typeof wait === 'number' ? wait : undefined,
+    mayDepend: mayDepend(span),
+    failed: spanRecordsFailure(span),
+    statementKey: undefined,
   };
 }
 

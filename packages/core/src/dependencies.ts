@@ -134,9 +134,13 @@ function cacheAside(
   }
 }
 
-/** Whether a call's own span says it used an answer or missed the cache: what {@link siblingDependencies} looks for first. */
-function mayDepend(call: DrawnCall): boolean {
-  const a = call.node.span.attributes;
+/**
+ * Whether a span says it used an answer or missed the cache: what
+ * {@link siblingDependencies} looks for first. Read once per span, while it
+ * is classified (`SpanClass.mayDepend`).
+ */
+export function mayDepend(span: Span): boolean {
+  const a = span.attributes;
   const hit = a[CACHE_HIT_ATTRIBUTE];
   return a[DEPENDS_ON_ATTRIBUTE] !== undefined || hit === false || hit === 'false';
 }
@@ -161,7 +165,8 @@ export function layoutDependencies(layout: TraceLayout): ReadonlyMap<DrawnCall, 
 /** {@link layoutDependencies} without remembering them, for a layout drawn only once. */
 export function layoutDependenciesUncached(layout: TraceLayout): ReadonlyMap<DrawnCall, CallDependency> {
   const all = new Map<DrawnCall, CallDependency>();
-  if (layout.calls.some(mayDepend)) {
+  // The tree noted whether any span says so (spans that are no calls too): then the calls are walked.
+  if (layout.tree.mayDepend ?? layout.calls.some((call) => call.cls.mayDepend)) {
     for (const [call, dependency] of siblingDependencies(layout.top)) all.set(call, dependency);
     for (const parent of layout.calls) {
       for (const [call, dependency] of siblingDependencies(parent.children)) all.set(call, dependency);

@@ -20,7 +20,7 @@ import { describeBatch, groupBatches, startsBatch } from './batch.js';
 import { classifySpan, type ParticipantRef, type SpanCategory, type SpanClass } from './classify.js';
 import { packLanesBy } from './concurrency.js';
 import { linkedProducer } from './linked-traces.js';
-import { type CallOutcome, callerDisconnectedAt, drawnCallOutcome, spanFailed } from './outcome.js';
+import { type CallOutcome, callerDisconnectedAt, drawnCallOutcome } from './outcome.js';
 import { repeatStatement } from './statement.js';
 import type { Span } from './trace.js';
 import { compareNodes, type SpanNode, type SpanTree, type SpanTreeOptions } from './tree.js';
@@ -525,13 +525,14 @@ export function sameRepeat(a: RepeatIdentity, b: RepeatIdentity): boolean {
   // A loop draws one representative call: a failed call, or one that made
   // other calls than its neighbours, is not the same call again, or the
   // loop would hide the failure or the other calls.
-  if (spanFailed(a.node) !== spanFailed(b.node)) return false;
+  const aClass = a.cls ?? a.node.cls ?? classifySpan(a.node.span);
+  const bClass = b.cls ?? b.node.cls ?? classifySpan(b.node.span);
+  if (aClass.failed !== bClass.failed) return false;
   const aChildren = a.children ?? [];
   const bChildren = b.children ?? [];
   if (aChildren.length !== bChildren.length) return false;
   for (let i = 0; i < aChildren.length; i++) if (aChildren[i]?.label !== bChildren[i]?.label) return false;
-  const aStatement = repeatStatement(a.node.span, a.cls ?? a.node.cls ?? classifySpan(a.node.span), a.label);
-  return aStatement === repeatStatement(b.node.span, b.cls ?? b.node.cls ?? classifySpan(b.node.span), b.label);
+  return repeatStatement(aClass, a.label) === repeatStatement(bClass, b.label);
 }
 
 /** Minimum number of consecutive identical calls folded into a loop. */

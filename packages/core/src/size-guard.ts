@@ -95,28 +95,35 @@ export interface EstimateOptions {
  * nested calls are folded: its arrows and the notes around them, read from
  * the very texts the builder draws ({@link callTexts}), at `indent`
  * characters of indentation; remembered on the call with `remember` (see
- * {@link EstimateOptions.remember}).
+ * {@link EstimateOptions.remember}). The characters of the lifeline ids
+ * depend on how many lifelines the diagram has, known only once every call
+ * was seen: the counts of arrows and notes are left in {@link ownArrows}
+ * and {@link ownNotes} for {@link lineCosts} to be added then.
  */
-function ownCost(
-  call: DrawnCall,
-  layout: TraceLayout,
-  indent: number,
-  options: EstimateOptions,
-  line: { arrow: number; note: number },
-): number {
+function ownCost(call: DrawnCall, layout: TraceLayout, indent: number, options: EstimateOptions): number {
   const texts = (options.remember === true ? callTexts : computeCallTexts)(
     call,
     call.outcome ?? drawnCallOutcome(call),
     layout,
     options.timings,
   );
-  let cost = indent + line.arrow + textCost(texts.request);
-  for (const note of texts.before) cost += indent + line.note + textCost(note.text);
-  for (const note of texts.after) cost += indent + line.note + textCost(note.text);
-  if (texts.reply !== undefined) cost += indent + line.arrow + textCost(texts.reply.text);
-  for (const note of texts.markers) cost += indent + line.note + textCost(note.text);
+  let cost = indent + textCost(texts.request);
+  let arrows = 1;
+  for (const note of texts.before) cost += indent + textCost(note.text);
+  for (const note of texts.after) cost += indent + textCost(note.text);
+  if (texts.reply !== undefined) {
+    cost += indent + textCost(texts.reply.text);
+    arrows++;
+  }
+  for (const note of texts.markers) cost += indent + textCost(note.text);
+  ownArrows = arrows;
+  ownNotes = texts.before.length + texts.after.length + texts.markers.length;
   return cost;
 }
+
+// The arrows and notes of the call {@link ownCost} read last: module scratch, so it allocates nothing.
+let ownArrows = 0;
+let ownNotes = 0;
 
 /** Characters of a note over one lifeline besides its text and indentation (`Note over p3: `, newline). */
 const ONE_LIFELINE_NOTE = 10 + 3 + 2 + 1;
@@ -181,15 +188,28 @@ export function estimateSizes(layout: TraceLayout, options: EstimateOptions): Si
     parentIndex.push(-1);
     blocks.push(0);
   }
+  // What the sums below need of each call is read in this one walk: past
+  // 100,000 calls, every further walk over them finds them out of the CPU cache.
+  const own: number[] = [];
+  const arrowsOf: number[] = [];
+  const notesOf: number[] = [];
+  const depthOf: number[] = [];
+  const foldCost: number[] = [];
   for (let i = 0; i < order.length; i++) {
     const call = order[i] as DrawnCall;
     participant(call.from.key, call.from.name);
     participant(call.to.key, call.to.name);
     content[i] = 0;
+    own[i] = ownCost(call, layout, indentOf(blocks[i] as number), options);
+    arrowsOf[i] = ownArrows;
+    notesOf[i] = ownNotes;
+    depthOf[i] = Math.min(call.depth, MAX_DRAWN_DEPTH);
+    foldCost[i] = 0;
     if (call.children.length === 0) continue;
     const nesting = blocks[i] as number;
+    foldCost[i] = foldNoteCost(call, indentOf(nesting));
     if (call.depth + 1 >= MAX_DRAWN_DEPTH) {
-      content[i] = foldNoteCost(call, indentOf(nesting));
+      content[i] = foldCost[i] as number;
       continue;
     }
     let extra = 0;
@@ -255,28 +275,21 @@ export function estimateSizes(layout: TraceLayout, options: EstimateOptions): Si
     if (items > widest) widest = items;
   }
   // Children before parents: each subtree's size is its own lines, its block and note lines, and its children's subtrees.
-  const own = new Float64Array(order.length);
   const subtree = new Float64Array(order.length);
   const hasDrawnChildren = new Uint8Array(order.length);
   const line = lineCosts(1 + String(seen.size).length);
-  for (let i = 0; i < order.length; i++) {
-    own[i] = ownCost(order[i] as DrawnCall, layout, indentOf(blocks[i] as number), options, line);
-    subtree[i] = (own[i] as number) + (content[i] as number);
-  }
   // Per call depth: the lines of its calls, the lines between their nested calls, and the notes folding those.
   const drawnAt: number[] = [];
-  const foldCost = new Float64Array(order.length);
   const contentAt: number[] = [];
   const foldAt: number[] = [];
   for (let i = 0; i < order.length; i++) {
-    const call = order[i] as DrawnCall;
-    const depth = Math.min(call.depth, MAX_DRAWN_DEPTH);
+    own[i] = (own[i] as number) + (arrowsOf[i] as number) * line.arrow + (notesOf[i] as number) * line.note;
+    subtree[i] = (own[i] as number) + (content[i] as number);
+    const depth = depthOf[i] as number;
     drawnAt[depth] = (drawnAt[depth] ?? 0) + (own[i] as number);
     contentAt[depth] = (contentAt[depth] ?? 0) + (content[i] as number);
-    if (call.children.length > 0) {
-      foldCost[i] = foldNoteCost(call, indentOf(blocks[i] as number));
-      foldAt[depth] = (foldAt[depth] ?? 0) + (foldCost[i] as number);
-    }
+    // A call with nested calls has a fold note's cost; one without, none.
+    if ((foldCost[i] as number) > 0) foldAt[depth] = (foldAt[depth] ?? 0) + (foldCost[i] as number);
   }
   const byMaxDepth: number[] = [];
   let above = header;

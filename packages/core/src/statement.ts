@@ -5,7 +5,6 @@
  * three different queries on one table share it.
  */
 import type { SpanClass } from './classify.js';
-import type { Span } from './trace.js';
 
 /**
  * The statement a call sends, as a key for "the same call again":
@@ -23,21 +22,19 @@ import type { Span } from './trace.js';
  * @param label the call's label as drawn (for a merged HTTP call, the server's route)
  * @example
  * ```ts
- * repeatStatement(span, classifySpan(span), 'SELECT authors'); // 'SELECT * FROM authors WHERE id=?'
+ * repeatStatement(classifySpan(span), 'SELECT authors'); // 'SELECT * FROM authors WHERE id=?'
  * ```
  */
-export function repeatStatement(span: Span, cls: SpanClass, label: string): string {
+export function repeatStatement(cls: SpanClass, label: string): string {
   if (cls.category !== 'db' || cls.queryText === undefined) return label;
-  let key = statements.get(span);
+  // A class is made once per span (spans are immutable): the key is computed once, and kept on it.
+  let key = cls.statementKey;
   if (key === undefined) {
     key = normalizeSql(cls.queryText);
-    statements.set(span, key);
+    cls.statementKey = key;
   }
   return key;
 }
-
-/** Spans are immutable: the statement of a span is computed once. */
-const statements = new WeakMap<Span, string>();
 
 // One pass over the text, longest alternatives first: comments, quoted
 // literals, quoted identifiers, dollar-quoted bodies, bind parameters,

@@ -11,7 +11,7 @@
 import { countCallPatterns, extentLength, traceExtent } from './analysis.js';
 import type { SpanClass } from './classify.js';
 import { layoutTrace, type TraceLayout } from './layout.js';
-import { retriedAttempts, spanFailed } from './outcome.js';
+import { retriedAttempts } from './outcome.js';
 import type { Span, SpanKind, Trace } from './trace.js';
 import { buildSpanTree, type SpanNode } from './tree.js';
 
@@ -127,7 +127,7 @@ export function summarizeLayout(layout: TraceLayout): TraceSummary {
   for (const node of tree.nodes) {
     const cls = classes[node.order] as SpanClass;
     countCategory(counts, cls);
-    if (spanFailed(node)) failed.push(node.span.spanId);
+    if (cls.failed) failed.push(node.span.spanId);
   }
   const error = finallyFailed(failed, () => tree.nodes.map((node) => node.span));
   const { serialCalls, nPlusOne, parGroups, overlapSavingMs } = countCallPatterns(layout);

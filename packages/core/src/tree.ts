@@ -74,6 +74,13 @@ export interface SpanTree {
    * to its parent's start. The diagram notes each beside its call.
    */
   readonly shifted?: ReadonlyMap<SpanNode, number>;
+  /**
+   * Whether any span's class says it used another call's answer or missed
+   * the cache (`SpanClass.mayDepend`): noted as each span is classified, so
+   * that a trace where none does (most) need not be walked to find out.
+   * Undefined in a tree made by hand: then the calls must be looked at.
+   */
+  readonly mayDepend?: boolean;
 }
 
 /** A span whose recorded parent link could not be followed (see {@link SpanTree.broken}). */
@@ -145,6 +152,7 @@ export function buildSpanTree(trace: Trace, options: SpanTreeOptions = {}): Span
   const markedAt: number[] = [];
   const joinedAt: number[] = [];
   const joinedRoots = view.joinedRoots;
+  let mayDepend = false;
   for (let i = 0; i < spans.length; i++) {
     const raw = spans[i];
     const span = sanitize(raw);
@@ -171,7 +179,9 @@ export function buildSpanTree(trace: Trace, options: SpanTreeOptions = {}): Span
     const parentId = span.parentSpanId;
     // No parent: none given, an empty one, or W3C trace context's all-zeros id.
     candidateParentIds.add(parentId === undefined || parentId === '' || allZeros(parentId) ? undefined : parentId);
-    candidateClasses.push(classify(span));
+    const cls = classify(span);
+    candidateClasses.push(cls);
+    if (cls.mayDepend) mayDepend = true;
     if (hasEnd && rawEnd < span.startTimeNs) badEndAt.push(at);
     if (hasImportMarks(span)) markedAt.push(at);
     if (joinedRoots.size > 0 && joinedRoots.has(raw)) joinedAt.push(at);
@@ -369,6 +379,7 @@ export function buildSpanTree(trace: Trace, options: SpanTreeOptions = {}): Span
     notes,
     broken,
     shifted,
+    mayDepend,
   };
 }
 
