@@ -167,11 +167,16 @@ export function estimateSizes(layout: TraceLayout, options: EstimateOptions): Si
   // renderer indents by `par`/`loop` blocks, not by call depth). Indexes
   // into typed arrays, not maps keyed by call: a 100,000-span trace makes
   // that many entries.
+  // Sized for every call of the layout up front (they grow past it, should
+  // a layout made by hand draw more): grown a push at a time, 100,000 entries
+  // are copied over and over.
+  const capacity = layout.calls.length + layout.top.length;
+  const column = (): number[] => new Array<number>(capacity).fill(0);
   const order: DrawnCall[] = [];
-  const parentIndex: number[] = [];
-  const blocks: number[] = [];
+  const parentIndex = column();
+  const blocks = column();
   // Characters a call's nested calls add besides their own subtrees: block lines and own-work notes.
-  const content: number[] = [];
+  const content = column();
   const indentOf = (nesting: number): number => options.indentWidth * Math.min(nesting, 40);
   let header = 'sequenceDiagram\nautonumber\n'.length;
   const seen = new Set<string>();
@@ -184,17 +189,17 @@ export function estimateSizes(layout: TraceLayout, options: EstimateOptions): Si
   // The most items (calls, `par` and `loop` blocks) any one level draws.
   let widest = layout.top.length;
   for (const call of layout.top) {
+    parentIndex[order.length] = -1;
+    blocks[order.length] = 0;
     order.push(call);
-    parentIndex.push(-1);
-    blocks.push(0);
   }
   // What the sums below need of each call is read in this one walk: past
   // 100,000 calls, every further walk over them finds them out of the CPU cache.
-  const own: number[] = [];
-  const arrowsOf: number[] = [];
-  const notesOf: number[] = [];
-  const depthOf: number[] = [];
-  const foldCost: number[] = [];
+  const own = column();
+  const arrowsOf = column();
+  const notesOf = column();
+  const depthOf = column();
+  const foldCost = column();
   for (let i = 0; i < order.length; i++) {
     const call = order[i] as DrawnCall;
     participant(call.from.key, call.from.name);
@@ -215,9 +220,9 @@ export function estimateSizes(layout: TraceLayout, options: EstimateOptions): Si
     let extra = 0;
     let items = 0;
     const push = (child: DrawnCall, childNesting: number): void => {
+      parentIndex[order.length] = i;
+      blocks[order.length] = childNesting;
       order.push(child);
-      parentIndex.push(i);
-      blocks.push(childNesting);
     };
     const showGaps = options.timings && (call.role !== 'call' || call.remote !== undefined) && call.role !== 'publish';
     const work = call.work;
