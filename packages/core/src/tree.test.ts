@@ -217,6 +217,56 @@ describe('buildSpanTree', () => {
     expect(tree.notes).toEqual(['1 duplicate span id: kept the first of each']);
   });
 
+  // From 512 spans on, ids are filed and parents looked up in bulk (see span-index.ts): the
+  // links must be those a Map of first occurrences gives, whatever the order and form of the ids.
+  it('links the parents of a large trace as a Map of first occurrences would, in any input order', () => {
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (const size of [600, 2500]) {
+      for (let round = 0; round < 4; round++) {
+        // W3C ids, mostly; some uppercase or short ones (they go to the index's Map).
+        const id = (i: number): string =>
+          i % 97 === 5
+            ? `X${i}`
+            : i % 89 === 3
+              ? (i * 40503).toString(16).toUpperCase().padStart(16, 'F')
+              : (i * 2654435761 + 1).toString(16).padStart(16, '0').slice(-16);
+        const spans: Span[] = [httpServer({ id: id(0), start: 0, end: 1e6, route: '/r' })];
+        for (let i = 1; i < size; i++) {
+          const r = random();
+          // Earlier spans as parents, some missing ones, and some duplicate ids.
+          const parent = r < 0.05 ? `feed${i}`.padStart(16, '0') : id(Math.floor(random() * i));
+          const spanId = r > 0.97 ? id(Math.floor(random() * i)) : id(i);
+          spans.push(sql({ id: spanId, parent, start: i, end: i + 0.5, query: `SELECT ${i}` }));
+        }
+        // Shuffled, so that links point to earlier and to later spans alike.
+        const order = round % 2 === 0 ? spans : [...spans].sort(() => random() - 0.5);
+        const tree = buildSpanTree(trace(...order));
+        const first = new Map<string, Span>();
+        for (const s of order) if (!first.has(s.spanId)) first.set(s.spanId, s);
+        expect(tree.nodes).toHaveLength(first.size);
+        expect(tree.notes.some((note) => note.includes('duplicate span id'))).toBe(first.size < order.length);
+        for (const node of tree.nodes) {
+          expect(first.get(node.span.spanId)).toBe(node.span);
+          const parentId = node.span.parentSpanId;
+          const recorded = parentId === undefined ? undefined : first.get(parentId);
+          const broken = tree.broken.find((b) => b.node === node);
+          if (recorded !== undefined && broken === undefined) expect(node.parent?.span).toBe(recorded);
+          if (parentId !== undefined && recorded === undefined) expect(broken?.reason).toBe('missing-parent');
+          // Children in start order, and depths one more than the parent's.
+          expect(node.depth).toBe(node.parent === undefined ? 0 : node.parent.depth + 1);
+          for (let c = 1; c < node.children.length; c++)
+            expect((node.children[c - 1] as (typeof node.children)[number]).start).toBeLessThanOrEqual(
+              (node.children[c] as (typeof node.children)[number]).start,
+            );
+        }
+      }
+    }
+  });
+
   it('breaks loops of parent links and spans naming themselves, and draws them by start time under the root', async () => {
     const t = trace(
       httpServer({ id: 'root', start: 0, end: 100, route: '/x', status: 200 }),
