@@ -23,15 +23,19 @@ const overheadLimits =
   '0.570 ms to 0.684 ms per request (stock: 0.588 ms), and the server spent 0.33 ms per request storing them.';
 
 const diagramGrowth =
-  'What limits it: the same code costs more per span once a trace no longer fits the CPU cache, and this ' +
-  "machine's cache is shared with other tenants. In line-level CPU profiles of `traceToMermaid` at 10,000 and " +
-  '100,000 spans (`node --cpu-prof`), what grows per span is spread over the whole drawing: garbage collection ' +
-  '(a 100,000-span drawing allocates about 300 MB, 3 KB a span, and its tree and layout outlive several ' +
-  'scavenges), the random read of the id table per span, and breadth-first walks and sorts over nodes whose ' +
-  'spans are no longer cached; no phase (tree, layout, size guard) grows faster than the others. Alternating ' +
-  'rounds in fresh processes pinned to one CPU gave exponents from 1.04 to 1.13 for this build on the same day. ' +
-  'What would move it: fewer objects per span in the tree and layout (the allocation profile puts 60 MB in ' +
-  '`buildSpanTree` and about 40 MB each in the size estimate and in iterator results of `for…of` loops).';
+  'What limits it: a cliff in the CPU cache, not an algorithm that grows faster than linearly. In one process on ' +
+  'this machine, drawing took 1.78 µs a span at 10,000 spans and 2.16, 2.14, 2.33 and 2.36 µs at 20,000, ' +
+  '30,000, 50,000 and 100,000: flat past 20,000. The benchmark draws the same trace again and again, and at ' +
+  '10,000 spans what the drawing reads of it (the spans, their ids, times, attributes and remembered classes, ' +
+  'about 10 MB) stays in the 32 MB last-level cache between drawings; from 20,000 on it does not, and every ' +
+  'pass that reads a span or a large table costs a trip to memory per span. The changes of this run took out ' +
+  'every such pass that could go (see the change note): the 100,000-span drawing went from about 295 to 215 ms ' +
+  'on this machine, but the 10,000-span one became as much faster (21 to 16 ms), so the ratio hardly moved. ' +
+  'Pinned alternating rounds gave exponents from 1.08 to 1.15 for this build on the same day. What would move ' +
+  'it: fewer bytes read per span by each stage. The tree still reads about ten cache lines of every input span ' +
+  '(the span, its id strings, its two times, its status, attributes, events and links objects, and the memo of ' +
+  "its class); the layout reads the span's attributes again for the outcome of each call, and the class, node " +
+  'and call objects are about 170, 80 and 150 bytes.';
 
 /** Notes by result key (see bench/results.json). */
 export const missedGoalNotes: Readonly<Record<string, string>> = {
