@@ -340,11 +340,15 @@ interface DecadeTimes {
   toSpans: number;
   fromMs: number;
   toMs: number;
+  /** A size between the two (a fifth of the largest), timed in the same rounds: past the CPU cache where the smaller one is not. */
+  midSpans: number;
+  midMs: number;
 }
 
 /** Runs in a `--decade` child: the alternating rounds for the two largest sizes. */
 function decadeTimes(from: number, to: number): DecadeTimes {
   const small = makeTrace(from, from);
+  const mid = makeTrace(to / 5, to / 5);
   const large = makeTrace(to, to);
   const once = (trace: Trace): number => {
     const start = performance.now();
@@ -353,14 +357,24 @@ function decadeTimes(from: number, to: number): DecadeTimes {
   };
   // Warm-up, as for the sizes above: the first drawings pay for compilation.
   for (let i = 0; i < 5; i++) once(small);
+  for (let i = 0; i < 2; i++) once(mid);
   for (let i = 0; i < 2; i++) once(large);
   const smallMs: number[] = [];
+  const midMs: number[] = [];
   const largeMs: number[] = [];
   for (let round = 0; round < DECADE_ROUNDS; round++) {
     smallMs.push(median(Array.from({ length: DECADE_SMALL_RUNS }, () => once(small))));
+    midMs.push(median(Array.from({ length: 3 }, () => once(mid))));
     largeMs.push(once(large));
   }
-  return { fromSpans: small.spans.length, toSpans: large.spans.length, fromMs: median(smallMs), toMs: median(largeMs) };
+  return {
+    fromSpans: small.spans.length,
+    toSpans: large.spans.length,
+    fromMs: median(smallMs),
+    toMs: median(largeMs),
+    midSpans: mid.spans.length,
+    midMs: median(midMs),
+  };
 }
 
 if (args.decade === true) {
@@ -514,7 +528,7 @@ function decadeChild(cpu: number | undefined): Promise<DecadeTimes> {
 
 /** The last decade's times (geometric means over the CPUs) and exponent, when the two largest sizes are a decade apart. */
 async function lastDecade(): Promise<
-  (DecadeTimes & { rounds: number; processes: number; exponent: number }) | undefined
+  (DecadeTimes & { rounds: number; processes: number; exponent: number; pastCacheExponent: number }) | undefined
 > {
   const to = SIZES.at(-1);
   const from = SIZES.at(-2);
@@ -525,15 +539,19 @@ async function lastDecade(): Promise<
     Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length);
   const fromMs = geomean(runs.map((r) => r.fromMs));
   const toMs = geomean(runs.map((r) => r.toMs));
+  const midMs = geomean(runs.map((r) => r.midMs));
   const first = runs[0] as DecadeTimes;
   return {
     fromSpans: first.fromSpans,
     toSpans: first.toSpans,
     fromMs: Number(fromMs.toFixed(2)),
     toMs: Number(toMs.toFixed(2)),
+    midSpans: first.midSpans,
+    midMs: Number(midMs.toFixed(2)),
     rounds: DECADE_ROUNDS,
     processes: runs.length,
     exponent: Number((Math.log(toMs / fromMs) / Math.log(first.toSpans / first.fromSpans)).toFixed(3)),
+    pastCacheExponent: Number((Math.log(toMs / midMs) / Math.log(first.toSpans / first.midSpans)).toFixed(3)),
   };
 }
 

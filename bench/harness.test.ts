@@ -564,4 +564,42 @@ describe('figures read from the store and core benchmarks', () => {
     expect(goalMet(lastDecade)).toBe(false);
     expect(rows.get('diagram.growthExponent')?.value).toBeLessThan(lastDecade.value);
   });
+
+  it('reports the exponent from a fifth of the largest size beside the last decade, without a goal', () => {
+    const result = (spans: number, diagramMs: number) => ({
+      spans,
+      diagramMs,
+      timingFreeMs: diagramMs,
+      analysisMs: diagramMs,
+      textLength: 1,
+      arrows: 1,
+      folded: true,
+      runs: 3,
+    });
+    const figure = diagramFigure(
+      {
+        benchmark: 'core-diagram',
+        results: [result(10_000, 100), result(100_000, 1_300)],
+        lastDecade: {
+          fromSpans: 10_000,
+          toSpans: 100_000,
+          fromMs: 100,
+          toMs: 1_300,
+          rounds: 9,
+          exponent: 1.114,
+          midSpans: 20_000,
+          midMs: 260,
+          pastCacheExponent: 1,
+        },
+      },
+      [10_000, 100_000],
+    );
+    const rows = new Map(figure.rows.map((r) => [r.key, r]));
+    const pastCache = rows.get('diagram.pastCacheExponent') as Measurement;
+    expect(pastCache.value).toBe(1);
+    expect(pastCache.name).toContain('from 20,000 to 100,000 spans');
+    expect(pastCache.name).toContain('260 ms → 1300 ms');
+    expect(pastCache.goal).toBeUndefined();
+    expect(rows.get('diagram.lastDecadeExponent')?.value).toBe(1.114);
+  });
 });

@@ -31,7 +31,8 @@ const diagramGrowth =
   'pass that reads a span or a large table costs a trip to memory per span. The changes of this run took out ' +
   'every such pass that could go (see the change note): the 100,000-span drawing went from about 295 to 215 ms ' +
   'on this machine, but the 10,000-span one became as much faster (21 to 16 ms), so the ratio hardly moved. ' +
-  'Pinned alternating rounds gave exponents from 1.08 to 1.15 for this build on the same day. What would move ' +
+  'Pinned alternating rounds gave exponents from 1.08 to 1.15 for this build on the same day; the row from a ' +
+  'fifth of the largest size, timed in the same rounds, gives the growth past the cache alone. What would move ' +
   'it: fewer bytes read per span by each stage. The tree still reads about ten cache lines of every input span ' +
   '(the span, its id strings, its two times, its status, attributes, events and links objects, and the memo of ' +
   "its class); the layout reads the span's attributes again for the outcome of each call, and the class, node " +
