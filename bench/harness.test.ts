@@ -19,6 +19,20 @@ import {
 } from './lib/report.ts';
 import { fitPowerLaw, median, quantile } from './lib/stats.ts';
 
+/** A core-diagram result of a folded drawing whose analysis takes as long as the drawing. */
+function foldedResult(spans: number, diagramMs: number) {
+  return {
+    spans,
+    diagramMs,
+    timingFreeMs: diagramMs,
+    analysisMs: diagramMs,
+    textLength: 1,
+    arrows: 1,
+    folded: true,
+    runs: 3,
+  };
+}
+
 describe('median', () => {
   it('takes the middle value of an odd count whatever the input order', () => {
     expect(median([9, 1, 5])).toBe(5);
@@ -539,21 +553,16 @@ describe('figures read from the store and core benchmarks', () => {
   });
 
   it('reports the growth exponent of the last decade on its own, against 1.1', () => {
-    const result = (spans: number, diagramMs: number) => ({
-      spans,
-      diagramMs,
-      timingFreeMs: diagramMs,
-      analysisMs: diagramMs,
-      textLength: 1,
-      arrows: 1,
-      folded: true,
-      runs: 3,
-    });
     // Linear up to 10,000 spans, then 20 times slower for 10 times the spans.
     const figure = diagramFigure(
       {
         benchmark: 'core-diagram',
-        results: [result(100, 1), result(1_000, 10), result(10_000, 100), result(100_000, 2_000)],
+        results: [
+          foldedResult(100, 1),
+          foldedResult(1_000, 10),
+          foldedResult(10_000, 100),
+          foldedResult(100_000, 2_000),
+        ],
       },
       [100, 1_000, 10_000, 100_000],
     );
@@ -566,20 +575,10 @@ describe('figures read from the store and core benchmarks', () => {
   });
 
   it('reports the exponent from a fifth of the largest size beside the last decade, without a goal', () => {
-    const result = (spans: number, diagramMs: number) => ({
-      spans,
-      diagramMs,
-      timingFreeMs: diagramMs,
-      analysisMs: diagramMs,
-      textLength: 1,
-      arrows: 1,
-      folded: true,
-      runs: 3,
-    });
     const figure = diagramFigure(
       {
         benchmark: 'core-diagram',
-        results: [result(10_000, 100), result(100_000, 1_300)],
+        results: [foldedResult(10_000, 100), foldedResult(100_000, 1_300)],
         lastDecade: {
           fromSpans: 10_000,
           toSpans: 100_000,
